@@ -1,0 +1,133 @@
+# scalelab — one build: the CPU path always, CUDA objects when nvcc is found.
+#   make            build ./scalelab (BUILD=dir puts objects elsewhere)
+#   make test       unit + end-to-end tests, then again under ASan+UBSan
+#   make bench      benchmarks in tests/bench/ (results go to tests/bench/RESULTS.md by hand)
+#   make demo       deps, build, demo sweep -> fit -> recommend -> report
+#   CUDA=0 forces a CPU-only build; CUDA=1 fails when nvcc is missing.
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+
+PKGS    := sqlite3 yaml-0.1 gsl openblas cmocka
+PKG_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+OPENBLAS_LIBDIR := $(shell pkg-config --libs-only-L openblas 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c17 $(WARN) $(CFLAGS) -D_GNU_SOURCE -fopenmp -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  = $(OPENBLAS_LIBDIR) -lsqlite3 -lyaml -lgsl -lopenblas -lm -lpthread
+LDFLAGS_ALL = -fopenmp $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+# Modules in dependency order; every .c in them goes into libscalelab.a.
+MODULES := util store kernels/cpu model sweep fit analysis cli
+LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The float64 twin of the numerical code (kernels/cpu and model/net*.c), for
+# finite-difference gradient checks: same source, compiled with SCALELAB_F64.
+F64_SRC := $(wildcard kernels/cpu/*.c) $(wildcard model/net*.c)
+F64_OBJ := $(F64_SRC:%.c=$(BUILD)/f64/%.o)
+
+CUDA_SRC := $(wildcard kernels/cuda/*.cu)
+ifeq ($(CUDA),0)
+  USE_CUDA :=
+else ifneq ($(NVCC),)
+  USE_CUDA := $(if $(CUDA_SRC),1,)
+else ifeq ($(CUDA),1)
+  $(error CUDA=1 but nvcc was not found; install the CUDA toolkit or build with CUDA=0)
+endif
+ifeq ($(USE_CUDA),1)
+  NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=[sm_90,compute_90] -I.
+  CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/%.o)
+  ALL_CFLAGS += -DSCALELAB_CUDA=1
+  LDLIBS += -L$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lstdc++
+endif
+
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test test-fast bench demo data install clean info
+all: info $(BUILD)/scalelab scalelab
+
+info:
+	@echo "scalelab build: BUILD=$(BUILD) CC=$(CC) CUDA=$(if $(USE_CUDA),yes ($(NVCC)),no$(if $(NVCC), (no kernels/cuda sources or CUDA=0), (nvcc not found)))"
+
+# ./scalelab is a copy of the default build's binary, so tests and users share one path.
+scalelab: $(BUILD)/scalelab
+	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
+
+$(BUILD)/scalelab: $(BUILD)/scalelab.o $(BUILD)/libscalelab.a $(CUDA_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
+
+$(BUILD)/libscalelab.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libscalelab_f64.a: $(F64_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/f64/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DSCALELAB_F64 -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) $(LDFLAGS_ALL) -lcmocka $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) $(LDFLAGS_ALL) $(LDLIBS)
+
+tests: $(TEST_BIN)
+benches: $(BENCH_BIN)
+
+# make test: the whole suite on the normal build, then on the sanitizer build.
+test: all
+	$(MAKE) --no-print-directory tests
+	tests/run_tests.sh $(BUILD)
+	$(MAKE) --no-print-directory BUILD=build-asan CUDA=0 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/scalelab tests
+	SCALELAB_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  tests/run_tests.sh build-asan
+
+# Only the normal build (quick iteration).
+test-fast: all
+	$(MAKE) --no-print-directory tests
+	tests/run_tests.sh $(BUILD)
+
+bench: all
+	$(MAKE) --no-print-directory benches
+	tests/bench/run_bench.sh $(BUILD)
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	$(MAKE) --no-print-directory all
+	scripts/demo.sh
+
+data: all
+	scripts/make_data.sh $(DATA_FROM)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/scalelab $(DESTDIR)$(PREFIX)/bin/scalelab
+
+clean:
+	rm -rf build build-asan scalelab
+
+-include $(LIB_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(BUILD)/scalelab.d

@@ -1,0 +1,56 @@
+/* kernels: the compute ops the model calls, behind one backend interface.
+ * kernels/cpu/ holds the reference implementations (C, OpenBLAS, OpenMP);
+ * kernels/cuda/ their CUDA twins (same signatures, device pointers).
+ *
+ * The numerical API is written once over a scalar type REAL and declared twice:
+ * float (names as written) and double (names with an _f64 suffix). The double
+ * twin is the same source compiled with -DSCALELAB_F64 (see the Makefile) and
+ * exists so tests can check gradients by finite differences in float64.
+ * kernels/ depends on nothing else of scalelab. */
+#ifndef SCALELAB_KERNELS_H
+#define SCALELAB_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum kern_mixer_kind { KERN_MIXER_SOFTMAX = 0, KERN_MIXER_WINDOW, KERN_MIXER_POWER } kern_mixer_kind;
+
+/* Shape of one token-mixer call. Tensors are row-major:
+ *   q, y: [batch, seq, n_head, head_dim]     k, v: [batch, seq, n_kv_head, head_dim]
+ *   log_g: [batch, seq, n_kv_head] (power with gating; NULL otherwise)
+ * Query head h reads kv head h / (n_head / n_kv_head). RoPE, when used, is applied
+ * to q and k by the caller before the mixer. */
+typedef struct kern_mixer_shape {
+    int batch, seq, n_head, n_kv_head, head_dim;
+    kern_mixer_kind kind;
+    int p;             /* power: degree (1..4) */
+    int chunk;         /* power: chunk size; seq % chunk == 0 */
+    int window;        /* window: width (>= seq means full causal attention) */
+    int gating;        /* power: log_g is used */
+    int normalize_rms; /* power: divide by RMS instead of the weight sum */
+    double scale;      /* score scale s (default 1/sqrt(head_dim)) */
+    double eps;        /* denominator epsilon */
+} kern_mixer_shape;
+
+/* FLOPs a mixer call performs, counted from the CPU kernels' own loop bounds
+ * (2 per multiply-add), for the FLOP-accounting test. `model` is the DESIGN
+ * section 4 quantity; `implementation` adds what the kernel does beyond it. */
+typedef struct kern_flop_count {
+    double model, implementation;
+} kern_flop_count;
+void kern_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count *out);
+
+#define REAL float
+#define KR(name) name
+#include "kernels/kern_mixer.inc"
+#include "kernels/kern_ops.inc"
+#undef REAL
+#undef KR
+#define REAL double
+#define KR(name) name##_f64
+#include "kernels/kern_mixer.inc"
+#include "kernels/kern_ops.inc"
+#undef REAL
+#undef KR
+
+#endif

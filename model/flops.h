@@ -1,0 +1,25 @@
+/* model/flops: parameter counts and the FLOP accounting of DESIGN.md section 4. */
+#ifndef SCALELAB_MODEL_FLOPS_H
+#define SCALELAB_MODEL_FLOPS_H
+
+#include "model/config.h"
+
+typedef struct model_flops {
+    double params, params_non_embedding;
+    double weight_flops_per_token;   /* W */
+    double lm_head_flops_per_token;  /* part of W, also reported alone */
+    double state_flops_per_token;    /* S */
+    double wsfr;                     /* W / S */
+    double state_dim;                /* D = C(d+p-1, p) for power, d otherwise */
+    double state_size;               /* values carried per sequence */
+    double tokens;
+    double training_flops;           /* 3 (W + S) tokens */
+    double impl_state_flops_per_token; /* what the kernels really do, when it differs */
+} model_flops;
+
+/* c must be resolved (model_config_resolve). */
+void model_flops_compute(const model_config *c, model_flops *f);
+/* C(n, k) as a double. */
+double model_binomial(int n, int k);
+
+#endif

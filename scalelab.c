@@ -1,0 +1,48 @@
+/* scalelab: the command-line entry point. Only dispatch lives here; each
+ * command is cli_<name>() in cli/<name>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"init", cli_init, "create or upgrade the store"},
+    {"train", cli_train, "train one run on cpu or cuda"},
+    {"flops", cli_flops, "params, weight/state FLOPs, WSFR and state size of a run"},
+    {"sweep", cli_sweep, "plan | run | status | cancel a sweep spec"},
+    {"runs", cli_runs, "list runs in the store"},
+    {"fit", cli_fit, "fit a scaling law to runs or a CSV"},
+    {"recommend", cli_recommend, "compute-optimal configuration for a budget"},
+    {"report", cli_report, "HTML/Markdown report with plots"},
+    {"data", cli_data, "prepare token shards from text"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: scalelab <command> [options]   (scalelab <command> --help for more)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nThe store is ./scalelab.db unless --db PATH or SCALELAB_DB says otherwise.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("scalelab %s\n", SCALELAB_VERSION);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    cli_error(CLI_USAGE, argv[1], "unknown command (try scalelab --help)");
+    return CLI_USAGE;
+}

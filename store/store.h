@@ -1,0 +1,153 @@
+/* store: the SQLite file that holds sweeps, runs, metrics, position losses and
+ * fits (DESIGN.md section 5). It knows nothing about models: runs carry their
+ * config as opaque canonical JSON plus the accounting numbers the caller computed.
+ *
+ * Every function returns 0 on success or non-zero after writing a one-line reason
+ * into err (see util/util.h). SQLITE_BUSY is retried inside the store (busy
+ * timeout plus a retry loop around write transactions) and never reaches callers.
+ * A store handle belongs to one thread; processes open their own handles. */
+#ifndef SCALELAB_STORE_H
+#define SCALELAB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+typedef enum store_status {
+    STORE_PENDING = 0,
+    STORE_RUNNING,
+    STORE_DONE,
+    STORE_FAILED,
+    STORE_DIVERGED,
+    STORE_CANCELLED,
+    STORE_STATUS_COUNT
+} store_status;
+
+const char *store_status_name(store_status s);              /* "pending", ... */
+int store_status_parse(const char *name, store_status *out); /* 0 ok, -1 unknown */
+
+/* The accounting numbers of DESIGN section 4, computed by model_flops. */
+typedef struct store_accounting {
+    double params, params_non_embedding;
+    double weight_flops_per_token, state_flops_per_token, wsfr;
+    double state_dim, state_size, tokens, training_flops;
+} store_accounting;
+
+/* A run to insert. */
+typedef struct store_run_new {
+    const char *config_json; /* canonical JSON of the run config */
+    const char *config_hash; /* hex hash of config_json; the dedupe key */
+    store_accounting acc;
+} store_run_new;
+
+/* A run as stored. Strings are owned by the list they came in; losses are NAN
+ * when not (yet) known. Times are Unix seconds (0 when unset). */
+typedef struct store_run {
+    int64_t id;
+    char *sweep; /* first sweep that asked for it, or "" for a lone `train` */
+    char *config_json, *config_hash;
+    store_status status;
+    int attempt;
+    char *host, *device, *run_dir, *error;
+    double created, started, finished, heartbeat;
+    store_accounting acc;
+    double final_train_loss, final_eval_loss, best_context_loss;
+} store_run;
+
+typedef struct store_run_filter {
+    const char *sweep;   /* NULL: any */
+    int status;          /* -1: any, else a store_status */
+    int64_t id;          /* 0: any */
+} store_run_filter;
+
+typedef struct store_metric {
+    int64_t step;
+    double tokens, wall_seconds, loss, lr, grad_norm, tokens_per_second;
+    double eval_loss; /* NAN except at evaluation steps */
+} store_metric;
+
+typedef struct store_position_loss {
+    int64_t step;
+    int64_t position; /* first position of the bucket (buckets are log2: 1, 2-3, 4-7, ...) */
+    double loss;
+} store_position_loss;
+
+typedef struct store_fit {
+    int64_t id;          /* filled by the store */
+    double created;      /* filled by the store */
+    char *form;          /* "powerlaw", "chinchilla", "additive", "isoflop" */
+    char *source;        /* e.g. "sweep:demo" or "csv:path" */
+    char *inputs_json;   /* columns, options, points used */
+    char *params_json, *intervals_json, *residuals_json;
+    double objective, rmse_log;
+    int64_t n_points;
+} store_fit;
+
+/* Open (creating or migrating) the store. A newer schema, a SQLite file of another
+ * program or a file that is not SQLite is refused and left untouched. */
+int store_open(const char *path, store **out, char *err, size_t errlen);
+void store_close(store *s);
+int store_schema_version(store *s);
+#define STORE_SCHEMA_VERSION 1
+
+/* Sweeps: create or, when the name exists, replace its spec text. */
+int store_sweep_put(store *s, const char *name, const char *spec_text, char *err, size_t errlen);
+
+/* Insert runs for a sweep ("" for none), deduplicated by config hash across all
+ * sweeps: an existing hash is linked to this sweep instead of inserted again.
+ * ids[i] receives each run's id; *n_new how many rows were really inserted. One
+ * transaction. */
+int store_runs_insert(store *s, const char *sweep, const store_run_new *runs, size_t n,
+                      int64_t *ids, size_t *n_new, char *err, size_t errlen);
+
+/* Atomically move the oldest pending run (of sweep, or any when NULL) to running
+ * and return its id in *id (0 when none is pending). attempt is incremented. */
+int store_run_claim(store *s, const char *sweep, const char *host, const char *device,
+                    int64_t *id, char *err, size_t errlen);
+/* Claim a given run (pending -> running); fails when it is not pending. */
+int store_run_claim_id(store *s, int64_t id, const char *host, const char *device,
+                       char *err, size_t errlen);
+int store_run_set_dir(store *s, int64_t id, const char *run_dir, char *err, size_t errlen);
+int store_run_heartbeat(store *s, int64_t id, char *err, size_t errlen);
+/* running -> done with final losses (NAN when unknown). */
+int store_run_finish(store *s, int64_t id, double final_train_loss, double final_eval_loss,
+                     double best_context_loss, char *err, size_t errlen);
+/* -> failed | diverged | cancelled, with error text (may be NULL). */
+int store_run_end(store *s, int64_t id, store_status status, const char *error_text,
+                  char *err, size_t errlen);
+/* Back to pending (a retry or a resume), keeping attempt. */
+int store_run_requeue(store *s, int64_t id, char *err, size_t errlen);
+/* Running runs whose heartbeat is older than timeout_s: back to pending while
+ * attempt < max_attempts, else failed ("heartbeat expired"). */
+int store_requeue_expired(store *s, double timeout_s, int max_attempts, size_t *n_requeued,
+                          char *err, size_t errlen);
+/* Pending runs of a sweep -> cancelled; *n how many. */
+int store_sweep_cancel_pending(store *s, const char *sweep, size_t *n, char *err, size_t errlen);
+
+/* Metrics: n rows in one transaction. Rows with an existing (run, step) are
+ * replaced, so a resumed run may re-log steps after its checkpoint. */
+int store_metrics_append(store *s, int64_t run, const store_metric *rows, size_t n,
+                         char *err, size_t errlen);
+int store_position_loss_put(store *s, int64_t run, const store_position_loss *rows, size_t n,
+                            char *err, size_t errlen);
+
+/* Listing. Results are malloc'd arrays the caller frees with the matching _free. */
+int store_runs_list(store *s, const store_run_filter *f, store_run **runs, size_t *n,
+                    char *err, size_t errlen);
+void store_runs_free(store_run *runs, size_t n);
+int store_run_get(store *s, int64_t id, store_run *run, char *err, size_t errlen);
+void store_run_clear(store_run *run);
+int store_metrics_list(store *s, int64_t run, store_metric **rows, size_t *n, char *err, size_t errlen);
+int store_position_loss_list(store *s, int64_t run, store_position_loss **rows, size_t *n,
+                             char *err, size_t errlen);
+/* Sweep names (malloc'd array of malloc'd strings); free with store_strings_free. */
+int store_sweeps_list(store *s, char ***names, size_t *n, char *err, size_t errlen);
+void store_strings_free(char **v, size_t n);
+
+/* Fits. id 0 in store_fit_get means the latest. */
+int store_fit_insert(store *s, const store_fit *fit, int64_t *id, char *err, size_t errlen);
+int store_fit_get(store *s, int64_t id, store_fit *fit, char *err, size_t errlen);
+void store_fit_clear(store_fit *fit);
+
+#endif

@@ -1,0 +1,55 @@
+/* util: small helpers every module may use (errors, growable text buffers,
+ * JSON/CSV output, hashing, files). Depends on nothing but libc.
+ *
+ * Error convention used across scalelab (GSL-like, one voice):
+ *   int module_verb(..., char *err, size_t errlen);
+ * returns 0 on success and a non-zero code on failure, after writing a
+ * one-line, human-readable reason into err (never NULL-terminated garbage:
+ * err may be NULL/0 when the caller does not care). */
+#ifndef SCALELAB_UTIL_H
+#define SCALELAB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Formats into err and returns -1, so callers can `return util_err(...)`. */
+int util_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Growable NUL-terminated byte buffer. Zero-initialise, free with util_buf_free. */
+typedef struct util_buf {
+    char *data;
+    size_t len, cap;
+} util_buf;
+
+void util_buf_free(util_buf *b);
+void util_buf_reset(util_buf *b);
+int util_buf_append(util_buf *b, const char *s, size_t n);
+int util_buf_puts(util_buf *b, const char *s);
+int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string literal with escapes, quotes included. NULL writes null. */
+int util_buf_json_str(util_buf *b, const char *s);
+/* A JSON number; NaN and infinities (not representable in JSON) write null.
+ * Uses %.17g so a double survives the round trip exactly. */
+int util_buf_json_num(util_buf *b, double x);
+/* One RFC 4180 CSV field: quoted when it holds a comma, quote, CR or LF. */
+int util_buf_csv_field(util_buf *b, const char *s);
+
+/* FNV-1a, 64 bit. Used for config hashes (16 hex digits). */
+uint64_t util_hash64(const void *data, size_t n);
+
+/* Wall-clock seconds since the Unix epoch, and a monotonic clock for timing. */
+double util_now(void);
+double util_monotonic(void);
+
+/* mkdir -p. */
+int util_mkdir_p(const char *path, char *err, size_t errlen);
+/* Reads a whole file; *data is malloc'd and NUL-terminated; caller frees. */
+int util_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen);
+/* Writes path atomically: a temporary file in the same folder, fsync, rename,
+ * fsync of the folder. A crash leaves either the old or the new file. */
+int util_write_file_atomic(const char *path, const void *data, size_t len,
+                           char *err, size_t errlen);
+
+#endif
