@@ -200,4 +200,52 @@ void sweep_plan_free(sweep_plan *plan);
 /* A readable point label ("model.d_model=32 train.lr=0.001"); caller frees. */
 char *sweep_point_label(const sweep_point *p, const sweep_spec *spec);
 
+/* ---- execution ------------------------------------------------------------- */
+
+struct store;
+
+typedef struct sweep_run_opts {
+    const char *db_path;       /* passed to every trainer */
+    const char *runs_dir;      /* run folders: RUNS_DIR/SWEEP/ID-HASH */
+    const char *exe;           /* the scalelab binary (from /proc/self/exe) */
+    int jobs;                  /* concurrent CPU jobs */
+    const int *gpus;           /* GPU ids; with per_gpu jobs each (CUDA_VISIBLE_DEVICES) */
+    size_t n_gpus;
+    int per_gpu;
+    int threads_per_job;       /* 0: the cores divided among the jobs */
+    int retries;               /* failures retried this many times */
+    int tty;                   /* a live progress line instead of one line per event */
+    /* slurm */
+    const char *partition, *time_limit, *gres;
+    int max_parallel;
+    double poll_s;             /* coordinator polling interval */
+} sweep_run_opts;
+
+/* Stores the sweep (name, spec text) and its planned runs as pending, deduplicated
+ * by config hash across sweeps. *n_new: runs really inserted. */
+int sweep_submit(struct store *st, const sweep_spec *spec, const sweep_plan *plan, size_t *n_new,
+                 char *err, size_t errlen);
+/* Runs the sweep's runs on this host until none is pending or running: recovers
+ * runs whose scheduler died (adopting live trainers, requeueing dead ones), starts
+ * one `scalelab train` per run (posix_spawn, no shell), retries failures, and
+ * stops cleanly on SIGTERM/SIGINT (trainers checkpoint and go back to pending).
+ * Returns 0 when the sweep finished with no failed run, 1 when some failed, -1 on error. */
+int sweep_local_run(struct store *st, const char *sweep, const sweep_run_opts *o, char *err, size_t errlen);
+/* Submits the sweep's pending runs as one Slurm job array, then coordinates
+ * (ingests run files) until every task ended. Same returns as sweep_local_run. */
+int sweep_slurm_run(struct store *st, const char *sweep, const sweep_run_opts *o, char *err, size_t errlen);
+/* Ingests finished run files (--sink files) of the sweep's running runs into the
+ * store; idempotent. *n_ended: runs it moved to done/failed/diverged. */
+int sweep_slurm_ingest(struct store *st, const char *sweep, size_t *n_ended, char *err, size_t errlen);
+/* scancel the sweep's array tasks (SIGTERM: they checkpoint), ingest what they wrote,
+ * and mark the runs still running cancelled. */
+int sweep_slurm_cancel(struct store *st, const char *sweep, size_t *n_signalled, char *err, size_t errlen);
+/* `scalelab sweep task LIST INDEX` inside an array task: execs the trainer of run INDEX. */
+int sweep_slurm_task(int argc, char **argv);
+/* Prints counts by status, running jobs, best loss and an ETA (or JSON). */
+int sweep_status_print(struct store *st, const char *sweep, int json, char *err, size_t errlen);
+/* SIGTERM to the sweep's scheduler and running trainers (they checkpoint and
+ * requeue), then pending -> cancelled. */
+int sweep_cancel(struct store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen);
+
 #endif
