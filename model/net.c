@@ -6,14 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
-
 #include "model/net.h"
 #include "kernels/cpu/real.h"
 #include "util/util.h"
-
-#define NORM_EPS 1e-5
 
 /* Appends a tensor to the table and returns its offset. */
 static size_t KR(add_tensor)(KR(model_net) *net, const char *name, int layer, int rows, int cols,
@@ -186,33 +181,16 @@ void KR(model_net_free)(KR(model_net) *net) {
 }
 
 int KR(model_net_init_params)(KR(model_net) *net, uint64_t seed, char *err, size_t errlen) {
-    const model_config *c = &net->cfg;
-    REAL *p = calloc(net->n_params, sizeof(REAL));
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!p || !rng) {
-        free(p);
-        if (rng) gsl_rng_free(rng);
-        return util_err(err, errlen, "net: out of memory initialising %zu parameters", net->n_params);
+    double *values = malloc(net->n_params * sizeof(double) + 1);
+    REAL *p = malloc(net->n_params * sizeof(REAL) + 1);
+    int rc = values && p ? model_net_init_values(net->tensors, net->n_tensors, net->n_params, net->cfg.n_layer,
+                                                 seed, values, err, errlen)
+                         : util_err(err, errlen, "net: out of memory initialising %zu parameters", net->n_params);
+    if (!rc) {
+        for (size_t i = 0; i < net->n_params; i++) p[i] = (REAL)values[i];
+        net->be->upload(net->params, p, net->n_params * sizeof(REAL));
     }
-    gsl_rng_set(rng, (unsigned long)(seed ^ (seed >> 32)));
-    double out_std = 0.02 / sqrt(2.0 * c->n_layer);
-    double gate_bias = log(0.999 / 0.001);
-    for (size_t i = 0; i < net->n_tensors; i++) {
-        const model_net_tensor *t = &net->tensors[i];
-        const char *leaf = strrchr(t->name, '.');
-        leaf = leaf ? leaf + 1 : t->name;
-        int is_norm_w = strstr(t->name, "norm") && !strcmp(leaf, "w");
-        double std = (!strcmp(leaf, "wo") || !strcmp(leaf, "w2")) ? out_std : 0.02;
-        for (size_t j = 0; j < t->size; j++) {
-            REAL *x = p + t->offset + j;
-            if (is_norm_w) *x = 1;
-            else if (!strcmp(leaf, "bg")) *x = (REAL)gate_bias;
-            else if (t->rows == 1) *x = 0; /* biases */
-            else *x = (REAL)gsl_ran_gaussian(rng, std);
-        }
-    }
-    gsl_rng_free(rng);
-    net->be->upload(net->params, p, net->n_params * sizeof(REAL));
+    free(values);
     free(p);
-    return 0;
+    return rc;
 }

@@ -37,6 +37,11 @@ typedef struct model_net_block_acts {
     size_t res_in, xn1, mean1, rstd1, q, k, v, log_g, y, saved, res_mid, xn2, mean2, rstd2, hpre, hact;
 } model_net_block_acts;
 
+/* The initial parameter values for a tensor table (see model_net_init_params),
+ * in double so both twins start from the same numbers. In model/init.c. */
+int model_net_init_values(const model_net_tensor *tensors, size_t n_tensors, size_t n_params, int n_layer,
+                          uint64_t seed, double *out, char *err, size_t errlen);
+
 #define REAL float
 #define KR(name) name
 #include "model/net.inc"
