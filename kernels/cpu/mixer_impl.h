@@ -57,9 +57,28 @@ static inline int mx_power_intra_keys(int i) { return i + 1; }
 #endif
 
 /* ---- per-thread work (in REALs; the same for both twins) ---- */
-size_t mx_softmax_work_per_thread(const kern_mixer_shape *s);
-size_t mx_power_work_per_thread(const kern_mixer_shape *s);
-size_t mx_power_backward_work_per_thread(const kern_mixer_shape *s);
+/* Header-inline because both twins' libraries need them and neither links the other. */
+static inline size_t mx_softmax_work_per_thread(const kern_mixer_shape *s) {
+    /* scores and their gradient, one query block against at most seq keys */
+    return 2 * (size_t)mx_attn_qblock(s) * s->seq;
+}
+static inline size_t mx_power_forward_work_per_thread(const kern_mixer_shape *s) {
+    size_t c = s->chunk, d = s->head_dim, D = mx_phi_dim(s->head_dim, s->p);
+    /* S', [V|1], G', Q~, phi(Q~), A, N', U, phi(U) */
+    return D * (d + 1) + c * (d + 1) + c + c * d + c * D + c * c + c * (d + 1) + c * d + c * D;
+}
+static inline size_t mx_power_backward_work_per_thread(const kern_mixer_shape *s) {
+    size_t c = s->chunk, d = s->head_dim, D = mx_phi_dim(s->head_dim, s->p), d1 = d + 1;
+    size_t nc = mx_power_chunks(s);
+    /* states S'_0..S'_{nc-1}, dS', [V|1], G', dG', Q~, phi(Q~), A, raw, dA, dN', dphi, dQ~, U,
+     * phi(U), dU, d[V|1] */
+    return nc * D * d1 + D * d1 + c * d1 + 2 * c + c * d + c * D + 3 * c * c + c * d1 + c * D + c * d +
+           c * d + c * D + c * d + c * d1;
+}
+static inline size_t mx_power_work_per_thread(const kern_mixer_shape *s) {
+    size_t f = mx_power_forward_work_per_thread(s), b = mx_power_backward_work_per_thread(s);
+    return f > b ? f : b;
+}
 
 #endif
 

@@ -16,18 +16,6 @@
 #include "kernels/cpu/real.h"
 #include "kernels/cpu/mixer_impl.h"
 
-#ifndef SCALELAB_F64
-static size_t forward_work_per_thread(const kern_mixer_shape *s) {
-    size_t c = s->chunk, d = s->head_dim, D = mx_phi_dim(s->head_dim, s->p);
-    /* S', [V|1], G', Q~, phi(Q~), A, N', U, phi(U) */
-    return D * (d + 1) + c * (d + 1) + c + c * d + c * D + c * c + c * (d + 1) + c * d + c * D;
-}
-size_t mx_power_work_per_thread(const kern_mixer_shape *s) {
-    size_t f = forward_work_per_thread(s), b = mx_power_backward_work_per_thread(s);
-    return f > b ? f : b;
-}
-#endif
-
 static inline REAL ipow(REAL x, int p) {
     REAL r = x;
     for (int t = 1; t < p; t++) r *= x;

@@ -16,17 +16,6 @@
 #include "kernels/cpu/real.h"
 #include "kernels/cpu/mixer_impl.h"
 
-#ifndef SCALELAB_F64
-size_t mx_power_backward_work_per_thread(const kern_mixer_shape *s) {
-    size_t c = s->chunk, d = s->head_dim, D = mx_phi_dim(s->head_dim, s->p), d1 = d + 1;
-    size_t nc = mx_power_chunks(s);
-    /* states S'_0..S'_{nc-1}, dS', [V|1], G', dG', Q~, phi(Q~), A, raw, dA, dN', dphi, dQ~, U,
-     * phi(U), dU, d[V|1] */
-    return nc * D * d1 + D * d1 + c * d1 + 2 * c + c * d + c * D + 3 * c * c + c * d1 + c * D + c * d +
-           c * d + c * D + c * d + c * d1;
-}
-#endif
-
 static inline REAL dpow(REAL x, int p) { /* d/dx x^p */
     REAL r = (REAL)p;
     for (int t = 1; t < p; t++) r *= x;
