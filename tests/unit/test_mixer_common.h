@@ -70,6 +70,13 @@ static inline float *to_f32(const double *x, size_t n) {
     return r;
 }
 
+/* Rounds the inputs to float32 values, so float32 and float64 runs see the same numbers. */
+static inline void round_to_f32(mixer_inputs *in) {
+    for (size_t i = 0; i < in->nq; i++) in->q[i] = (float)in->q[i];
+    for (size_t i = 0; i < in->nk; i++) in->k[i] = (float)in->k[i], in->v[i] = (float)in->v[i];
+    for (size_t i = 0; in->log_g && i < in->ng; i++) in->log_g[i] = (float)in->log_g[i];
+}
+
 /* ||a - b|| / ||b|| (b the reference); 0 when both are 0. */
 static inline double rel_err(const double *a, const double *b, size_t n) {
     double num = 0, den = 0;
