@@ -3,6 +3,7 @@
  * mixer_power_backward.c. */
 #include <assert.h>
 #include <omp.h>
+#include <stdint.h>
 
 #include "kernels/kernels.h"
 #include "kernels/cpu/real.h"
@@ -61,6 +62,7 @@ size_t KR(kern_mixer_work_size)(const kern_mixer_shape *s) {
 void KR(kern_mixer_forward)(const kern_mixer_shape *s, const REAL *q, const REAL *k, const REAL *v,
                             const REAL *log_g, REAL *y, REAL *saved, REAL *work) {
     check_shape(s);
+    assert((uintptr_t)work % sizeof(double) == 0);
     if (s->kind == KERN_MIXER_POWER) {
         assert((log_g != NULL) == (s->gating != 0));
         FOR_EACH_PAIR(s, work, KR(mx_power_forward_unit)(s, b, g, q, k, v, log_g, y, saved, w_));
@@ -73,6 +75,7 @@ void KR(kern_mixer_backward)(const kern_mixer_shape *s, const REAL *q, const REA
                              const REAL *log_g, const REAL *y, const REAL *saved, const REAL *dy,
                              REAL *dq, REAL *dk, REAL *dv, REAL *dlog_g, REAL *work) {
     check_shape(s);
+    assert((uintptr_t)work % sizeof(double) == 0);
     if (s->kind == KERN_MIXER_POWER) {
         assert((log_g != NULL) == (s->gating != 0) && (dlog_g != NULL) == (s->gating != 0));
         FOR_EACH_PAIR(s, work,

@@ -56,10 +56,33 @@ static inline int mx_power_intra_keys(int i) { return i + 1; }
 #define MX_SQRT sqrtf
 #endif
 
-/* ---- per-thread work (in REALs; the same for both twins) ---- */
-size_t mx_softmax_work_per_thread(const kern_mixer_shape *s);
-size_t mx_power_work_per_thread(const kern_mixer_shape *s);
-size_t mx_power_backward_work_per_thread(const kern_mixer_shape *s);
+/* ---- per-thread work (in REALs) ---- */
+/* REALs that hold n doubles; slices start with their doubles, so slices are kept
+ * a whole number of doubles long and `work` must be 8-byte aligned (malloc is). */
+#define MX_DOUBLES(n) ((size_t)(n) * sizeof(double) / sizeof(REAL))
+/* Header-inline because both twins' libraries need them and neither links the other. */
+static inline size_t mx_softmax_work_per_thread(const kern_mixer_shape *s) {
+    /* scores and their gradient, one query block against at most seq keys */
+    return 2 * (size_t)mx_attn_qblock(s) * s->seq;
+}
+static inline size_t mx_power_forward_work_per_thread(const kern_mixer_shape *s) {
+    size_t c = s->chunk, d = s->head_dim, D = mx_phi_dim(s->head_dim, s->p);
+    /* G', S', [V|1], Q~, phi(Q~), A, N', U, phi(U) */
+    return MX_DOUBLES(c) + D * (d + 1) + c * (d + 1) + c * d + c * D + c * c + c * (d + 1) + c * d + c * D;
+}
+static inline size_t mx_power_backward_work_per_thread(const kern_mixer_shape *s) {
+    size_t c = s->chunk, d = s->head_dim, D = mx_phi_dim(s->head_dim, s->p), d1 = d + 1;
+    size_t nc = mx_power_chunks(s);
+    /* states S'_0..S'_{nc-1}, dS', [V|1], G', dG', Q~, phi(Q~), A, raw, dA, dN', dphi, dQ~, U,
+     * phi(U), dU, d[V|1] */
+    return MX_DOUBLES(c) + nc * D * d1 + D * d1 + c * d1 + c + c * d + c * D + 3 * c * c + c * d1 + c * D + c * d +
+           c * d + c * D + c * d + c * d1;
+}
+static inline size_t mx_power_work_per_thread(const kern_mixer_shape *s) {
+    size_t f = mx_power_forward_work_per_thread(s), b = mx_power_backward_work_per_thread(s);
+    size_t n = f > b ? f : b;
+    return (n + MX_DOUBLES(1) - 1) / MX_DOUBLES(1) * MX_DOUBLES(1);
+}
 
 #endif
 
@@ -81,16 +104,18 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
 
 /* Power, one chunk of kv head g starting at token t0 (shared by forward and
  * backward so both see the same numbers): vp = [v | 1] (c x (d+1)); gcum = G'
- * (c, zeros without gating); *gamma = G' at the chunk's last token;
+ * (c, zeros without gating; double even in the float build, because differences
+ * G'_i - G'_j of large cumulative sums cancel: one gate of -1e4 leaves float32
+ * a resolution of 1e-3 in every later exponent); *gamma = G' at the chunk's last token;
  * u = exp((gamma - G'_j)/p) k_j (c x d); pu = phi(u) (c x D). */
 void KR(mx_power_load_chunk)(const kern_mixer_shape *s, int b, int g, int t0, const REAL *k,
-                             const REAL *v, const REAL *log_g, REAL *vp, REAL *gcum, REAL *gamma,
+                             const REAL *v, const REAL *log_g, REAL *vp, double *gcum, double *gamma,
                              REAL *u, REAL *pu);
 /* Query head h's chunk: qt = s exp(G'_i/p) q_i (c x d), pq = phi(qt) (c x D), and the
  * intra-chunk weights a_ij = (s q_i.k_j)^p exp(G'_i - G'_j) for j <= i, 0 above the
  * diagonal (c x c); raw (when not NULL) receives s q_i.k_j. */
 void KR(mx_power_load_queries)(const kern_mixer_shape *s, int b, int h, int t0, const REAL *q,
-                               const REAL *k, const REAL *gcum, REAL *qt, REAL *pq, REAL *a, REAL *raw);
+                               const REAL *k, const double *gcum, REAL *qt, REAL *pq, REAL *a, REAL *raw);
 
 /* phi for `rows` vectors of length d (row stride ldx) into rows of length D;
  * and its transposed Jacobian: dx = J(x)^T dphi (overwrites dx, row stride ldd). */

@@ -16,18 +16,6 @@
 #include "kernels/cpu/real.h"
 #include "kernels/cpu/mixer_impl.h"
 
-#ifndef SCALELAB_F64
-static size_t forward_work_per_thread(const kern_mixer_shape *s) {
-    size_t c = s->chunk, d = s->head_dim, D = mx_phi_dim(s->head_dim, s->p);
-    /* S', [V|1], G', Q~, phi(Q~), A, N', U, phi(U) */
-    return D * (d + 1) + c * (d + 1) + c + c * d + c * D + c * c + c * (d + 1) + c * d + c * D;
-}
-size_t mx_power_work_per_thread(const kern_mixer_shape *s) {
-    size_t f = forward_work_per_thread(s), b = mx_power_backward_work_per_thread(s);
-    return f > b ? f : b;
-}
-#endif
-
 static inline REAL ipow(REAL x, int p) {
     REAL r = x;
     for (int t = 1; t < p; t++) r *= x;
@@ -35,10 +23,10 @@ static inline REAL ipow(REAL x, int p) {
 }
 
 void KR(mx_power_load_chunk)(const kern_mixer_shape *s, int b, int g, int t0, const REAL *k,
-                             const REAL *v, const REAL *log_g, REAL *vp, REAL *gcum, REAL *gamma,
+                             const REAL *v, const REAL *log_g, REAL *vp, double *gcum, double *gamma,
                              REAL *u, REAL *pu) {
     int T = s->seq, d = s->head_dim, nkv = s->n_kv_head, c = s->chunk, p = s->p;
-    REAL acc = 0;
+    double acc = 0;
     for (int i = 0; i < c; i++) {
         if (log_g) acc += log_g[(size_t)(b * T + t0 + i) * nkv + g];
         gcum[i] = acc;
@@ -48,21 +36,21 @@ void KR(mx_power_load_chunk)(const kern_mixer_shape *s, int b, int g, int t0, co
         size_t row = ((size_t)(b * T + t0 + j) * nkv + g) * d;
         memcpy(vp + (size_t)j * (d + 1), v + row, sizeof(REAL) * d);
         vp[(size_t)j * (d + 1) + d] = 1;
-        REAL e = log_g ? MX_EXP((acc - gcum[j]) / p) : 1;
+        REAL e = log_g ? (REAL)exp((acc - gcum[j]) / p) : 1;
         for (int f = 0; f < d; f++) u[(size_t)j * d + f] = e * k[row + f];
     }
     KR(mx_phi_rows)(p, d, c, u, d, pu);
 }
 
 void KR(mx_power_load_queries)(const kern_mixer_shape *s, int b, int h, int t0, const REAL *q,
-                               const REAL *k, const REAL *gcum, REAL *qt, REAL *pq, REAL *a, REAL *raw) {
+                               const REAL *k, const double *gcum, REAL *qt, REAL *pq, REAL *a, REAL *raw) {
     int T = s->seq, d = s->head_dim, nh = s->n_head, nkv = s->n_kv_head, c = s->chunk, p = s->p;
     int g = h / (nh / nkv);
     const REAL *qb = q + ((size_t)(b * T + t0) * nh + h) * d;
     const REAL *kb = k + ((size_t)(b * T + t0) * nkv + g) * d;
     REAL scale = (REAL)s->scale;
     for (int i = 0; i < c; i++) {
-        REAL e = scale * MX_EXP(gcum[i] / p);
+        REAL e = scale * (REAL)exp(gcum[i] / p);
         for (int f = 0; f < d; f++) qt[(size_t)i * d + f] = e * qb[(size_t)i * nh * d + f];
     }
     KR(mx_phi_rows)(p, d, c, qt, d, pq);
@@ -71,7 +59,7 @@ void KR(mx_power_load_queries)(const kern_mixer_shape *s, int b, int h, int t0, 
         REAL *ar = a + (size_t)i * c;
         int nkeys = mx_power_intra_keys(i);
         if (raw) memcpy(raw + (size_t)i * c, ar, sizeof(REAL) * c);
-        for (int j = 0; j < nkeys; j++) ar[j] = ipow(ar[j], p) * MX_EXP(gcum[i] - gcum[j]);
+        for (int j = 0; j < nkeys; j++) ar[j] = ipow(ar[j], p) * MX_EXP((REAL)(gcum[i] - gcum[j]));
         for (int j = nkeys; j < c; j++) ar[j] = 0;
     }
 }
@@ -80,14 +68,15 @@ void KR(mx_power_forward_unit)(const kern_mixer_shape *s, int b, int g, const RE
                                const REAL *v, const REAL *log_g, REAL *y, REAL *saved, REAL *work) {
     int T = s->seq, d = s->head_dim, nh = s->n_head, nkv = s->n_kv_head, group = nh / nkv;
     int c = s->chunk, p = s->p, D = mx_phi_dim(d, p), d1 = d + 1;
-    REAL *st = work, *vp = st + (size_t)D * d1, *gcum = vp + (size_t)c * d1, *qt = gcum + c;
+    double *gcum = (double *)work;
+    REAL *st = work + MX_DOUBLES(c), *vp = st + (size_t)D * d1, *qt = vp + (size_t)c * d1;
     REAL *pq = qt + (size_t)c * d, *a = pq + (size_t)c * D, *np = a + (size_t)c * c;
     REAL *u = np + (size_t)c * d1, *pu = u + (size_t)c * d;
     REAL eps = (REAL)s->eps;
     memset(st, 0, sizeof(REAL) * D * d1);
     for (int m = 0; m < mx_power_chunks(s); m++) {
         int t0 = m * c;
-        REAL gamma;
+        double gamma;
         KR(mx_power_load_chunk)(s, b, g, t0, k, v, log_g, vp, gcum, &gamma, u, pu);
         for (int h = g * group; h < (g + 1) * group; h++) {
             KR(mx_power_load_queries)(s, b, h, t0, q, k, gcum, qt, pq, a, NULL);
@@ -109,7 +98,7 @@ void KR(mx_power_forward_unit)(const kern_mixer_shape *s, int b, int g, const RE
                 for (int f = 0; f < d; f++) yr[f] = nr[f] / div;
             }
         }
-        cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, d1, c, 1, pu, D, vp, d1, MX_EXP(gamma), st,
+        cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, d1, c, 1, pu, D, vp, d1, (REAL)exp(gamma), st,
                    d1);
     }
 }

@@ -16,17 +16,6 @@
 #include "kernels/cpu/real.h"
 #include "kernels/cpu/mixer_impl.h"
 
-#ifndef SCALELAB_F64
-size_t mx_power_backward_work_per_thread(const kern_mixer_shape *s) {
-    size_t c = s->chunk, d = s->head_dim, D = mx_phi_dim(s->head_dim, s->p), d1 = d + 1;
-    size_t nc = mx_power_chunks(s);
-    /* states S'_0..S'_{nc-1}, dS', [V|1], G', dG', Q~, phi(Q~), A, raw, dA, dN', dphi, dQ~, U,
-     * phi(U), dU, d[V|1] */
-    return nc * D * d1 + D * d1 + c * d1 + 2 * c + c * d + c * D + 3 * c * c + c * d1 + c * D + c * d +
-           c * d + c * D + c * d + c * d1;
-}
-#endif
-
 static inline REAL dpow(REAL x, int p) { /* d/dx x^p */
     REAL r = (REAL)p;
     for (int t = 1; t < p; t++) r *= x;
@@ -46,19 +35,20 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
     int c = s->chunk, p = s->p, D = mx_phi_dim(d, p), d1 = d + 1, nc = mx_power_chunks(s);
     int ldq = nh * d, ldk = nkv * d, gated = log_g != NULL;
     size_t SZ = (size_t)D * d1;
-    REAL *states = work, *dst = states + nc * SZ, *vp = dst + SZ, *gcum = vp + (size_t)c * d1;
-    REAL *dg = gcum + c, *qt = dg + c, *pq = qt + (size_t)c * d, *a = pq + (size_t)c * D;
+    double *gcum = (double *)work;
+    REAL *states = work + MX_DOUBLES(c), *dst = states + nc * SZ, *vp = dst + SZ;
+    REAL *dg = vp + (size_t)c * d1, *qt = dg + c, *pq = qt + (size_t)c * d, *a = pq + (size_t)c * D;
     REAL *raw = a + (size_t)c * c, *da = raw + (size_t)c * c, *dnp = da + (size_t)c * c;
     REAL *dphi = dnp + (size_t)c * d1, *dqt = dphi + (size_t)c * D, *u = dqt + (size_t)c * d;
     REAL *pu = u + (size_t)c * d, *du = pu + (size_t)c * D, *dvp = du + (size_t)c * d;
     REAL scale = (REAL)s->scale;
-    REAL gamma;
+    double gamma;
 
     memset(states, 0, sizeof(REAL) * SZ);
     for (int m = 0; m + 1 < nc; m++) {
         KR(mx_power_load_chunk)(s, b, g, m * c, k, v, log_g, vp, gcum, &gamma, u, pu);
         memcpy(states + (m + 1) * SZ, states + m * SZ, sizeof(REAL) * SZ);
-        cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, d1, c, 1, pu, D, vp, d1, MX_EXP(gamma),
+        cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, d1, c, 1, pu, D, vp, d1, (REAL)exp(gamma),
                    states + (m + 1) * SZ, d1);
     }
     for (int t = 0; t < T; t++) {
@@ -83,7 +73,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
         cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, D, d1, 1, vp, d1, dst, d1, 0, dphi, D);
         KR(mx_phi_rows_backward)(p, d, c, u, d, dphi, du, d);
         for (int j = 0; j < c; j++) {
-            REAL e = gated ? MX_EXP((gamma - gcum[j]) / p) : 1;
+            REAL e = gated ? (REAL)exp((gamma - gcum[j]) / p) : 1;
             for (int f = 0; f < d; f++) kb[(size_t)j * ldk + f] += e * du[(size_t)j * d + f];
             if (gated) {
                 REAL t = dot(du + (size_t)j * d, u + (size_t)j * d, d) / p;
@@ -92,7 +82,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
             }
         }
         if (gated) {
-            REAL eg = MX_EXP(gamma);
+            REAL eg = (REAL)exp(gamma);
             dgamma += eg * dot(dst, st, SZ);
             for (size_t i = 0; i < SZ; i++) dst[i] *= eg;
         }
@@ -118,7 +108,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
             cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, D, d1, 1, dnp, d1, st, d1, 0, dphi, D);
             KR(mx_phi_rows_backward)(p, d, c, qt, d, dphi, dqt, d);
             for (int i = 0; i < c; i++) {
-                REAL e = scale * (gated ? MX_EXP(gcum[i] / p) : 1);
+                REAL e = scale * (gated ? (REAL)exp(gcum[i] / p) : 1);
                 for (int f = 0; f < d; f++) qb[(size_t)i * ldq + f] += e * dqt[(size_t)i * d + f];
                 if (gated) dg[i] += dot(dqt + (size_t)i * d, qt + (size_t)i * d, d) / p;
             }
@@ -136,7 +126,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
                         dg[i] += t;
                         dg[j] -= t;
                     }
-                    dar[j] *= dpow(rr[j], p) * (gated ? MX_EXP(gcum[i] - gcum[j]) : 1);
+                    dar[j] *= dpow(rr[j], p) * (gated ? MX_EXP((REAL)(gcum[i] - gcum[j])) : 1);
                 }
                 for (int j = nkeys; j < c; j++) dar[j] = 0;
             }

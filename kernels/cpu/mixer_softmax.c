@@ -11,13 +11,6 @@
 #include "kernels/cpu/real.h"
 #include "kernels/cpu/mixer_impl.h"
 
-#ifndef SCALELAB_F64
-size_t mx_softmax_work_per_thread(const kern_mixer_shape *s) {
-    /* scores and their gradient, one query block against at most seq keys */
-    return 2 * (size_t)mx_attn_qblock(s) * s->seq;
-}
-#endif
-
 /* Row pointers into the [batch, seq, heads, head_dim] tensors. */
 #define QROW(base, t) ((base) + ((size_t)(b * T + (t)) * nh + h) * d)
 #define KROW(base, t) ((base) + ((size_t)(b * T + (t)) * nkv + g) * d)
