@@ -288,7 +288,7 @@ int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, 
     store_runs_free(runs, n);
     int rc = store_sweep_cancel_pending(st, sweep, &more, err, errlen);
     if (!rc)
-        printf("sweep %s: %zu pending run%s cancelled, %zu running run%s stopped (checkpointed)\n", sweep,
+        printf("sweep %s: %zu run%s cancelled; %zu running run%s stopped first (checkpointed)\n", sweep,
                n_cancelled + more, n_cancelled + more == 1 ? "" : "s", n_signalled, n_signalled == 1 ? "" : "s");
     return rc;
 }
