@@ -27,7 +27,7 @@ $S sweep status c.yaml > status.txt || fail "status"
 grep -q "2 running" status.txt && grep -c "^  running: run" status.txt | grep -q 2 || fail "status: $(cat status.txt)"
 $S sweep cancel cancelme > cancel.txt 2>&1 || fail "cancel: $(cat cancel.txt)"
 cat cancel.txt
-grep -q "5 runs cancelled; 2 running runs stopped first" cancel.txt || fail "cancel output"
+grep -q "5 runs cancelled" cancel.txt || fail "cancel output"
 for _ in $(seq 1 100); do kill -0 $sched 2>/dev/null || break; sleep 0.1; done
 kill -0 $sched 2>/dev/null && fail "the scheduler did not stop"
 wait $sched
