@@ -108,7 +108,8 @@ int store_sweep_get(store *s, const char *name, char **spec, char *err, size_t e
  * sweeps: an existing hash is linked to this sweep instead of inserted again.
  * ids[i] receives each run's id; *n_new how many rows were really inserted. One
  * transaction. A named sweep must exist (store_sweep_put); config_json must be
- * valid JSON and config_hash non-empty. A run first inserted for "" and later
+ * valid JSON and config_hash non-empty; a hash already stored with a different
+ * config text is refused (collision or non-canonical JSON). A run first inserted for "" and later
  * asked for by a sweep takes that sweep as its `sweep`. */
 int store_runs_insert(store *s, const char *sweep, const store_run_new *runs, size_t n,
                       int64_t *ids, size_t *n_new, char *err, size_t errlen);
@@ -134,8 +135,8 @@ int store_run_requeue(store *s, int64_t id, char *err, size_t errlen);
  * attempt < max_attempts, else failed ("heartbeat expired"). */
 int store_requeue_expired(store *s, double timeout_s, int max_attempts, size_t *n_requeued,
                           char *err, size_t errlen);
-/* Pending runs of a sweep -> cancelled; *n how many. A run shared with another
- * sweep is cancelled for both (it is one run). */
+/* Pending runs of a sweep -> cancelled; *n how many. The sweep must exist. A run
+ * shared with another sweep is cancelled for both (it is one run). */
 int store_sweep_cancel_pending(store *s, const char *sweep, size_t *n, char *err, size_t errlen);
 
 /* Metrics: n rows in one transaction. Rows with an existing (run, step) are

@@ -306,9 +306,17 @@ static void test_insert_bad_inputs(void **state) {
     assert_contains(err, "empty config hash");
     assert_int_not_equal(store_runs_insert(s, "a", &no_json, 1, NULL, NULL, err, sizeof err), 0);
     assert_contains(err, "no config JSON");
+    store_run_new clash = run_new("{\"n\":9}", "h1");
+    CHECK(store_runs_insert(s, "a", &ok, 1, NULL, NULL, err, sizeof err));
+    assert_int_not_equal(store_runs_insert(s, "a", &clash, 1, NULL, NULL, err, sizeof err), 0);
+    assert_contains(err, "config hash h1 is already stored for a different config");
+    size_t n_cancelled;
+    assert_int_not_equal(store_sweep_cancel_pending(s, "ghost", &n_cancelled, err, sizeof err), 0);
+    assert_contains(err, "cannot cancel sweep 'ghost': no such sweep");
+    assert_int_equal(count_runs(s, NULL, -1), 1);
     assert_int_not_equal(store_sweep_put(s, "", "x", err, sizeof err), 0);
     assert_contains(err, "non-empty name");
-    assert_int_equal(count_runs(s, NULL, -1), 0);
+    assert_int_equal(count_runs(s, NULL, -1), 1);
     store_run r;
     assert_int_not_equal(store_run_get(s, 42, &r, err, sizeof err), 0);
     assert_contains(err, "no run with id 42");
