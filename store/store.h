@@ -109,8 +109,8 @@ int store_sweep_get(store *s, const char *name, char **spec, char *err, size_t e
  * ids[i] receives each run's id; *n_new how many rows were really inserted. One
  * transaction. A named sweep must exist (store_sweep_put); config_json must be
  * valid JSON and config_hash non-empty; a hash already stored with a different
- * config text is refused (collision or non-canonical JSON). A run first inserted for "" and later
- * asked for by a sweep takes that sweep as its `sweep`. */
+ * config text is refused (a collision or non-canonical JSON). A run first
+ * inserted for "" and later asked for by a sweep takes that sweep as `sweep`. */
 int store_runs_insert(store *s, const char *sweep, const store_run_new *runs, size_t n,
                       int64_t *ids, size_t *n_new, char *err, size_t errlen);
 
@@ -122,14 +122,17 @@ int store_run_claim(store *s, const char *sweep, const char *host, const char *d
 int store_run_claim_id(store *s, int64_t id, const char *host, const char *device,
                        char *err, size_t errlen);
 int store_run_set_dir(store *s, int64_t id, const char *run_dir, char *err, size_t errlen);
+/* Fails when the run is no longer running (e.g. expired and requeued): the
+ * worker has lost it and should stop. */
 int store_run_heartbeat(store *s, int64_t id, char *err, size_t errlen);
 /* running -> done with final losses (NAN when unknown). */
 int store_run_finish(store *s, int64_t id, double final_train_loss, double final_eval_loss,
                      double best_context_loss, char *err, size_t errlen);
-/* -> failed | diverged | cancelled, with error text (may be NULL). */
+/* pending | running -> failed | diverged | cancelled, with error text (may be NULL). */
 int store_run_end(store *s, int64_t id, store_status status, const char *error_text,
                   char *err, size_t errlen);
-/* Back to pending (a retry or a resume), keeping attempt. */
+/* running | failed | diverged | cancelled -> pending (a retry or a resume),
+ * keeping attempt (the next claim counts it). A done run is not requeued. */
 int store_run_requeue(store *s, int64_t id, char *err, size_t errlen);
 /* Running runs whose heartbeat is older than timeout_s: back to pending while
  * attempt < max_attempts, else failed ("heartbeat expired"). */
