@@ -306,11 +306,42 @@ static void test_writer_waits_behind_open_transaction(void **state) {
     assert_int_equal(raw_int(t->db, "SELECT count(*) FROM metrics"), 3 * BATCH);
 }
 
+/* Several processes opening a store that does not exist yet: every open
+ * succeeds, the schema is created once, and exactly one says it created it. */
+static void test_concurrent_create(void **state) {
+    scratch *t = *state;
+    enum { OPENERS = 6 };
+    pid_t pids[OPENERS];
+    for (int i = 0; i < OPENERS; i++) {
+        if ((pids[i] = fork()) == 0) {
+            char err[512];
+            store *s;
+            if (store_open(t->db, &s, err, sizeof err)) child_fail("opener", err);
+            int created = store_initial_version(s) == 0;
+            store_close(s);
+            _exit(created ? 10 : 0);
+        }
+        assert_true(pids[i] > 0);
+    }
+    int creators = 0;
+    for (int i = 0; i < OPENERS; i++) {
+        int status;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 10) creators++;
+        else assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(creators, 1);
+    assert_int_equal(raw_int(t->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(raw_int(t->db, "SELECT count(*) FROM sqlite_master WHERE name = 'runs'"), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_claims_and_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_mid_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_waits_behind_open_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_create, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
