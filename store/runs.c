@@ -432,6 +432,26 @@ int store_runs_list(store *s, const store_run_filter *f, store_run **runs, size_
     return 0;
 }
 
+int store_run_counts(store *s, const char *sweep, size_t counts[STORE_STATUS_COUNT], char *err, size_t errlen) {
+    memset(counts, 0, STORE_STATUS_COUNT * sizeof counts[0]);
+    sqlite3_stmt *st;
+    if (store_prepare(s,
+                      sweep ? "SELECT status, count(*) FROM runs WHERE id IN"
+                              " (SELECT run FROM sweep_runs WHERE sweep = ?1) GROUP BY status"
+                            : "SELECT status, count(*) FROM runs GROUP BY status",
+                      &st, err, errlen))
+        return -1;
+    store_bind_text(st, 1, sweep);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_status status;
+        if (store_status_parse((const char *)sqlite3_column_text(st, 0), &status) == 0)
+            counts[status] = (size_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_db_err(s, "counting runs", err, errlen);
+}
+
 void store_run_clear(store_run *r) {
     if (!r) return;
     char *strings[] = {r->sweep, r->config_json, r->config_hash, r->host, r->device, r->run_dir, r->error};

@@ -158,6 +158,9 @@ void store_run_clear(store_run *run);
 int store_metrics_list(store *s, int64_t run, store_metric **rows, size_t *n, char *err, size_t errlen);
 int store_position_loss_list(store *s, int64_t run, store_position_loss **rows, size_t *n,
                              char *err, size_t errlen);
+/* How many runs of a sweep (NULL: all runs) are in each status, indexed by
+ * store_status; for progress displays without listing every run. */
+int store_run_counts(store *s, const char *sweep, size_t counts[STORE_STATUS_COUNT], char *err, size_t errlen);
 /* Sweep names (malloc'd array of malloc'd strings); free with store_strings_free. */
 int store_sweeps_list(store *s, char ***names, size_t *n, char *err, size_t errlen);
 void store_strings_free(char **v, size_t n);

@@ -418,6 +418,14 @@ static void test_state_machine(void **state) {
     assert_run(s, ids[2], STORE_CANCELLED, 0);
     assert_int_equal(count_runs(s, "a", STORE_CANCELLED), 1);
     assert_int_equal(count_runs(s, "a", STORE_PENDING), 0);
+    size_t counts[STORE_STATUS_COUNT];
+    CHECK(store_run_counts(s, "a", counts, err, sizeof err));
+    size_t want[STORE_STATUS_COUNT] = {[STORE_DONE] = 1, [STORE_FAILED] = 1, [STORE_CANCELLED] = 1};
+    assert_memory_equal(counts, want, sizeof want);
+    CHECK(store_run_counts(s, "nothing", counts, err, sizeof err));
+    assert_int_equal(counts[STORE_DONE] + counts[STORE_FAILED] + counts[STORE_CANCELLED], 0);
+    CHECK(store_run_counts(s, NULL, counts, err, sizeof err));
+    assert_int_equal(counts[STORE_DONE], 1);
 
     assert_int_not_equal(store_run_claim_id(s, 999, "h", "cpu", err, sizeof err), 0);
     assert_contains(err, "no such run");
