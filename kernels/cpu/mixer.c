@@ -33,14 +33,24 @@ size_t KR(kern_mixer_work_size)(const kern_mixer_shape *s) {
     return (size_t)omp_get_max_threads() * work_per_thread(s);
 }
 
-/* Runs fn for every (batch, kv head) pair. With more than one pair, pairs go to
- * OpenMP threads and OpenBLAS is held to one thread meanwhile: its pthread pool
- * would otherwise add threads to every gemm issued from inside the region. */
+/* Below this many query elements (batch*seq*n_head*head_dim) a call runs serially:
+ * on a loaded 2-core machine a parallel region's barrier can cost milliseconds,
+ * far more than a small call's work (finite-difference tests make thousands). */
+#define MX_PARALLEL_MIN_ELEMENTS (1 << 15)
+
+static int run_parallel(const kern_mixer_shape *s) {
+    double elements = (double)s->batch * s->seq * s->n_head * s->head_dim;
+    return s->batch * s->n_kv_head > 1 && omp_get_max_threads() > 1 && elements >= MX_PARALLEL_MIN_ELEMENTS;
+}
+
+/* Runs CALL for every (batch, kv head) pair. In parallel, pairs go to OpenMP
+ * threads and OpenBLAS is held to one thread meanwhile: its pthread pool would
+ * otherwise add threads to every gemm issued from inside the region. */
 #define FOR_EACH_PAIR(s, work, CALL)                                                               \
     do {                                                                                           \
         int n_pairs_ = (s)->batch * (s)->n_kv_head;                                                \
         size_t slice_ = work_per_thread(s);                                                        \
-        if (n_pairs_ == 1 || omp_get_max_threads() == 1) {                                         \
+        if (!run_parallel(s)) {                                                                    \
             for (int pair_ = 0; pair_ < n_pairs_; pair_++) {                                       \
                 int b = pair_ / (s)->n_kv_head, g = pair_ % (s)->n_kv_head;                        \
                 REAL *w_ = (work);                                                                 \
