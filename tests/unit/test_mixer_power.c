@@ -244,6 +244,32 @@ static void test_parallel_equals_serial(void **st) {
     omp_set_num_threads(saved_threads);
 }
 
+/* Callers carve `work` out of larger buffers at any float offset: the result
+ * must not depend on it (and UBSan checks the kernels' doubles stay aligned). */
+static void test_unaligned_work(void **st) {
+    (void)st;
+    kern_mixer_shape s = power(64, 1, 8, 2, 16, 1, 0);
+    mixer_inputs in;
+    inputs_init(&in, &s, 41, -0.3, 0);
+    float *qf = to_f32(in.q, in.nq), *kf = to_f32(in.k, in.nk), *vf = to_f32(in.v, in.nk);
+    float *gf = to_f32(in.log_g, in.ng);
+    size_t nw = kern_mixer_work_size(&s), nsv = kern_mixer_saved_size(&s);
+    float *buf = malloc(sizeof(float) * (nw + 1)), *sv = malloc(sizeof(float) * nsv);
+    float *y[2] = {malloc(sizeof(float) * in.nq), malloc(sizeof(float) * in.nq)};
+    float *dg[2] = {malloc(sizeof(float) * in.ng), malloc(sizeof(float) * in.ng)};
+    float *dq = malloc(sizeof(float) * in.nq), *dk = malloc(sizeof(float) * in.nk);
+    float *dv = malloc(sizeof(float) * in.nk);
+    for (int off = 0; off < 2; off++) {
+        kern_mixer_forward(&s, qf, kf, vf, gf, y[off], sv, buf + off);
+        kern_mixer_backward(&s, qf, kf, vf, gf, y[off], sv, qf, dq, dk, dv, dg[off], buf + off);
+    }
+    assert_memory_equal(y[0], y[1], sizeof(float) * in.nq);
+    assert_memory_equal(dg[0], dg[1], sizeof(float) * in.ng);
+    free(qf), free(kf), free(vf), free(gf), free(buf), free(sv), free(y[0]), free(y[1]);
+    free(dg[0]), free(dg[1]), free(dq), free(dk), free(dv);
+    inputs_free(&in);
+}
+
 static int all_finite_f32(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return 0;
@@ -291,6 +317,7 @@ int main(void) {
         cmocka_unit_test(test_f32_vs_f64),
         cmocka_unit_test(test_large_negative_gates),
         cmocka_unit_test(test_parallel_equals_serial),
+        cmocka_unit_test(test_unaligned_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
