@@ -41,8 +41,9 @@ typedef struct store_run_new {
     store_accounting acc;
 } store_run_new;
 
-/* A run as stored. Strings are owned by the list they came in; losses are NAN
- * when not (yet) known. Times are Unix seconds (0 when unset). */
+/* A run as stored. Strings are owned by the list they came in and are "" when
+ * unset (never NULL); losses and accounting numbers are NAN when not (yet) known.
+ * Times are Unix seconds (0 when unset). */
 typedef struct store_run {
     int64_t id;
     char *sweep; /* first sweep that asked for it, or "" for a lone `train` */
@@ -85,19 +86,31 @@ typedef struct store_fit {
 } store_fit;
 
 /* Open (creating or migrating) the store. A newer schema, a SQLite file of another
- * program or a file that is not SQLite is refused and left untouched. */
+ * program or a file that is not SQLite is refused and left untouched: the file is
+ * inspected read-only before anything is written. The migration runs in one
+ * transaction, so a crash leaves the old version. */
 int store_open(const char *path, store **out, char *err, size_t errlen);
 void store_close(store *s);
 int store_schema_version(store *s);
-#define STORE_SCHEMA_VERSION 1
+/* The schema version the file had before this open: 0 when store_open created it. */
+int store_initial_version(store *s);
+#define STORE_SCHEMA_VERSION 2
+/* PRAGMA application_id of a scalelab store ("SCLB"), so other programs' SQLite
+ * files are recognised and refused. */
+#define STORE_APPLICATION_ID 0x53434C42
 
 /* Sweeps: create or, when the name exists, replace its spec text. */
 int store_sweep_put(store *s, const char *name, const char *spec_text, char *err, size_t errlen);
+/* The spec text of a sweep (malloc'd, caller frees); *spec = NULL when no such sweep. */
+int store_sweep_get(store *s, const char *name, char **spec, char *err, size_t errlen);
 
 /* Insert runs for a sweep ("" for none), deduplicated by config hash across all
  * sweeps: an existing hash is linked to this sweep instead of inserted again.
  * ids[i] receives each run's id; *n_new how many rows were really inserted. One
- * transaction. */
+ * transaction. A named sweep must exist (store_sweep_put); config_json must be
+ * valid JSON and config_hash non-empty; a hash already stored with a different
+ * config text is refused (a collision or non-canonical JSON). A run first
+ * inserted for "" and later asked for by a sweep takes that sweep as `sweep`. */
 int store_runs_insert(store *s, const char *sweep, const store_run_new *runs, size_t n,
                       int64_t *ids, size_t *n_new, char *err, size_t errlen);
 
@@ -109,20 +122,24 @@ int store_run_claim(store *s, const char *sweep, const char *host, const char *d
 int store_run_claim_id(store *s, int64_t id, const char *host, const char *device,
                        char *err, size_t errlen);
 int store_run_set_dir(store *s, int64_t id, const char *run_dir, char *err, size_t errlen);
+/* Fails when the run is no longer running (e.g. expired and requeued): the
+ * worker has lost it and should stop. */
 int store_run_heartbeat(store *s, int64_t id, char *err, size_t errlen);
 /* running -> done with final losses (NAN when unknown). */
 int store_run_finish(store *s, int64_t id, double final_train_loss, double final_eval_loss,
                      double best_context_loss, char *err, size_t errlen);
-/* -> failed | diverged | cancelled, with error text (may be NULL). */
+/* pending | running -> failed | diverged | cancelled, with error text (may be NULL). */
 int store_run_end(store *s, int64_t id, store_status status, const char *error_text,
                   char *err, size_t errlen);
-/* Back to pending (a retry or a resume), keeping attempt. */
+/* running | failed | diverged | cancelled -> pending (a retry or a resume),
+ * keeping attempt (the next claim counts it). A done run is not requeued. */
 int store_run_requeue(store *s, int64_t id, char *err, size_t errlen);
 /* Running runs whose heartbeat is older than timeout_s: back to pending while
  * attempt < max_attempts, else failed ("heartbeat expired"). */
 int store_requeue_expired(store *s, double timeout_s, int max_attempts, size_t *n_requeued,
                           char *err, size_t errlen);
-/* Pending runs of a sweep -> cancelled; *n how many. */
+/* Pending runs of a sweep -> cancelled; *n how many. The sweep must exist. A run
+ * shared with another sweep is cancelled for both (it is one run). */
 int store_sweep_cancel_pending(store *s, const char *sweep, size_t *n, char *err, size_t errlen);
 
 /* Metrics: n rows in one transaction. Rows with an existing (run, step) are
@@ -141,13 +158,26 @@ void store_run_clear(store_run *run);
 int store_metrics_list(store *s, int64_t run, store_metric **rows, size_t *n, char *err, size_t errlen);
 int store_position_loss_list(store *s, int64_t run, store_position_loss **rows, size_t *n,
                              char *err, size_t errlen);
+/* How many runs of a sweep (NULL: all runs) are in each status, indexed by
+ * store_status; for progress displays without listing every run. */
+int store_run_counts(store *s, const char *sweep, size_t counts[STORE_STATUS_COUNT], char *err, size_t errlen);
 /* Sweep names (malloc'd array of malloc'd strings); free with store_strings_free. */
 int store_sweeps_list(store *s, char ***names, size_t *n, char *err, size_t errlen);
 void store_strings_free(char **v, size_t n);
 
-/* Fits. id 0 in store_fit_get means the latest. */
+/* Fits. id 0 in store_fit_get means the latest. The *_json fields may be NULL;
+ * when given they must be valid JSON. */
 int store_fit_insert(store *s, const store_fit *fit, int64_t *id, char *err, size_t errlen);
 int store_fit_get(store *s, int64_t id, store_fit *fit, char *err, size_t errlen);
 void store_fit_clear(store_fit *fit);
+
+/* PRAGMA integrity_check: 0 when it says "ok", else its first complaint in err. */
+int store_integrity_check(store *s, char *err, size_t errlen);
+
+/* Fault injection for tests: called inside the open transaction of
+ * store_metrics_append after each row is written (row = index in the batch),
+ * before the commit, so a test can stop or kill a writer mid-batch. NULL clears. */
+typedef void (*store_fault_hook)(void *ctx, size_t row);
+void store_set_fault_hook(store *s, store_fault_hook hook, void *ctx);
 
 #endif

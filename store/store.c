@@ -1,0 +1,346 @@
+/* store: opening, the schema and its migrations, transactions, helpers.
+ *
+ * Opening is two-phase so that a file we must refuse is never written: a
+ * read-only probe decides (not SQLite / another program's / newer schema), and
+ * only then is the file opened read-write, switched to WAL and migrated inside
+ * one BEGIN IMMEDIATE transaction that re-checks the version it read. */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util/util.h"
+
+/* Per attempt of a lock; sqlite's busy handler sleeps and retries within it. */
+#define BUSY_TIMEOUT_MS 5000
+/* How long a writer keeps retrying BEGIN IMMEDIATE before giving up. A lock
+ * held this long means a stuck process, which is worth an error. */
+#define WRITE_DEADLINE_S 600.0
+
+/* migrations[v] takes a store from version v to v + 1. Append only: a file
+ * written by an older scalelab replays the tail of this list. */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+    /* v0 -> v1: the initial tables. */
+    "CREATE TABLE sweeps ("
+    "  name TEXT PRIMARY KEY NOT NULL CHECK (name <> ''),"
+    "  spec TEXT NOT NULL,"
+    "  created REAL NOT NULL);"
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  sweep TEXT NOT NULL DEFAULT '',"
+    "  config_json TEXT NOT NULL CHECK (json_valid(config_json)),"
+    "  config_hash TEXT NOT NULL UNIQUE CHECK (config_hash <> ''),"
+    "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN"
+    "    ('pending','running','done','failed','diverged','cancelled')),"
+    "  attempt INTEGER NOT NULL DEFAULT 0,"
+    "  host TEXT, device TEXT, error TEXT,"
+    "  created REAL NOT NULL, started REAL, finished REAL, heartbeat REAL,"
+    "  params REAL, params_non_embedding REAL,"
+    "  weight_flops_per_token REAL, state_flops_per_token REAL, wsfr REAL,"
+    "  state_dim REAL, state_size REAL, tokens REAL, training_flops REAL,"
+    "  final_train_loss REAL, final_eval_loss REAL, best_context_loss REAL);"
+    "CREATE INDEX runs_status ON runs (status, id);"
+    /* Every sweep that asked for a run; runs.sweep keeps the first one. */
+    "CREATE TABLE sweep_runs ("
+    "  sweep TEXT NOT NULL,"
+    "  run INTEGER NOT NULL REFERENCES runs (id),"
+    "  PRIMARY KEY (sweep, run)) WITHOUT ROWID;"
+    "CREATE TABLE metrics ("
+    "  run INTEGER NOT NULL REFERENCES runs (id),"
+    "  step INTEGER NOT NULL CHECK (step >= 0),"
+    "  tokens REAL, wall_seconds REAL, loss REAL, lr REAL, grad_norm REAL,"
+    "  tokens_per_second REAL, eval_loss REAL,"
+    "  PRIMARY KEY (run, step)) WITHOUT ROWID;"
+    "CREATE TABLE position_loss ("
+    "  run INTEGER NOT NULL REFERENCES runs (id),"
+    "  step INTEGER NOT NULL, position INTEGER NOT NULL, loss REAL,"
+    "  PRIMARY KEY (run, step, position)) WITHOUT ROWID;"
+    "CREATE TABLE fits ("
+    "  id INTEGER PRIMARY KEY, created REAL NOT NULL,"
+    "  form TEXT NOT NULL CHECK (form <> ''), source TEXT NOT NULL DEFAULT '',"
+    "  inputs_json TEXT, params_json TEXT, intervals_json TEXT, residuals_json TEXT,"
+    "  objective REAL, rmse_log REAL, n_points INTEGER NOT NULL DEFAULT 0);",
+    /* v1 -> v2: runs remember their run directory; heartbeat expiry scans
+     * running runs by heartbeat age instead of the whole table. */
+    "ALTER TABLE runs ADD COLUMN run_dir TEXT;"
+    "CREATE INDEX runs_heartbeat ON runs (status, heartbeat);",
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+int store_db_err(store *s, const char *what, char *err, size_t errlen) {
+    return util_err(err, errlen, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen) {
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+        *st = NULL;
+        return store_db_err(s, "prepare", err, errlen);
+    }
+    return 0;
+}
+
+int store_exec(store *s, const char *sql, char *err, size_t errlen) {
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_db_err(s, sql, err, errlen);
+    return 0;
+}
+
+void store_bind_real(sqlite3_stmt *st, int idx, double x) {
+    if (isnan(x)) sqlite3_bind_null(st, idx);
+    else sqlite3_bind_double(st, idx, x);
+}
+
+double store_column_real(sqlite3_stmt *st, int col) {
+    return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+}
+
+void store_bind_text(sqlite3_stmt *st, int idx, const char *s) {
+    if (s) sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, idx);
+}
+
+char *store_column_dup(sqlite3_stmt *st, int col) {
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    return strdup(t ? t : "");
+}
+
+static int is_busy(int rc) {
+    rc &= 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+static void sleep_ms(double ms) {
+    struct timespec ts = {(time_t)(ms / 1000), (long)(fmod(ms, 1000) * 1e6)};
+    nanosleep(&ts, NULL);
+}
+
+/* --------------------------------------------------------- transactions */
+
+/* Runs sql (BEGIN IMMEDIATE / COMMIT / a pragma) until it is not busy. */
+static int exec_retrying(store *s, const char *sql, char *err, size_t errlen) {
+    double t0 = util_monotonic(), pause = 1;
+    for (;;) {
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        if (rc == SQLITE_OK) return 0;
+        if (!is_busy(rc) || util_monotonic() - t0 > WRITE_DEADLINE_S)
+            return store_db_err(s, sql, err, errlen);
+        sleep_ms(pause);
+        pause = pause < 50 ? pause * 2 : 50;
+    }
+}
+
+int store_tx_write(store *s, store_tx_body body, void *ctx, char *err, size_t errlen) {
+    if (exec_retrying(s, "BEGIN IMMEDIATE", err, errlen)) return -1;
+    int rc = body(s, ctx, err, errlen);
+    if (rc == 0 && exec_retrying(s, "COMMIT", err, errlen) == 0) return 0;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* ------------------------------------------------------------- probing */
+
+typedef struct probe {
+    int exists;       /* a non-empty file is there */
+    int app_id, version;
+    int n_tables, has_ours; /* has_ours: sweeps, runs and metrics all present */
+    char tables[256];       /* some table names, for the error message */
+} probe;
+
+static int pragma_int(sqlite3 *db, const char *sql, int *out) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Reads what the file is without writing to it (not even a journal). */
+static int probe_file(const char *path, probe *p, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    struct stat sb;
+    if (stat(path, &sb)) {
+        if (errno == ENOENT) return 0;
+        return util_err(err, errlen, "%s: cannot open store: %s", path, strerror(errno));
+    }
+    if (S_ISDIR(sb.st_mode)) return util_err(err, errlen, "%s: cannot open store: is a directory", path);
+    if (sb.st_size == 0) return 0;
+    p->exists = 1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return util_err(err, errlen, "%s: cannot open store: %s", path, strerror(errno));
+    char magic[16] = {0};
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    if (got < sizeof magic || memcmp(magic, "SQLite format 3", 16))
+        return util_err(err, errlen, "%s: not a SQLite database (refusing to touch it)", path);
+
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK) sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    if (rc != SQLITE_OK || pragma_int(db, "PRAGMA application_id", &p->app_id) ||
+        pragma_int(db, "PRAGMA user_version", &p->version)) {
+        util_err(err, errlen, "%s: not a readable SQLite database: %s", path,
+                 db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_stmt *st;
+    rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &st,
+                            NULL);
+    int ours = 0;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW) break;
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        p->n_tables++;
+        ours += !strcmp(name, "sweeps") + !strcmp(name, "runs") + !strcmp(name, "metrics");
+        size_t used = strlen(p->tables);
+        if (used + strlen(name) + 3 < sizeof p->tables)
+            snprintf(p->tables + used, sizeof p->tables - used, "%s%s", used ? ", " : "", name);
+    }
+    if (rc != SQLITE_DONE) {
+        util_err(err, errlen, "%s: not a readable SQLite database: %s", path, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    p->has_ours = ours == 3;
+    return 0;
+}
+
+/* The refusals of DESIGN section 5, decided from the probe alone. */
+static int probe_check(const char *path, const probe *p, char *err, size_t errlen) {
+    if (!p->exists) return 0;
+    if (p->app_id != STORE_APPLICATION_ID) {
+        int empty = p->app_id == 0 && p->n_tables == 0 && p->version == 0;
+        /* An id of 0 with our tables: a store made by hand (sqlite3 CLI) or
+         * copied through a tool that dropped the header field. */
+        int ours_by_tables = p->app_id == 0 && p->has_ours && p->version >= 1;
+        if (!empty && !ours_by_tables)
+            return util_err(err, errlen,
+                            "%s: not a scalelab store: SQLite file of another program "
+                            "(application_id 0x%08x, tables: %s); refusing to touch it",
+                            path, (unsigned)p->app_id, p->n_tables ? p->tables : "none");
+    }
+    if (p->version > STORE_SCHEMA_VERSION)
+        return util_err(err, errlen,
+                        "%s: store schema version %d is newer than this scalelab knows (%d); "
+                        "upgrade scalelab (the file was not touched)",
+                        path, p->version, STORE_SCHEMA_VERSION);
+    return 0;
+}
+
+/* ------------------------------------------------------------ migrating */
+
+static int migrate_body(store *s, void *ctx, char *err, size_t errlen) {
+    int *from = ctx, version = 0, app_id = 0;
+    if (pragma_int(s->db, "PRAGMA user_version", &version) ||
+        pragma_int(s->db, "PRAGMA application_id", &app_id))
+        return store_db_err(s, "reading schema version", err, errlen);
+    /* Another process may have created or upgraded it since the probe. */
+    if (version > STORE_SCHEMA_VERSION)
+        return util_err(err, errlen, "%s: store schema version %d is newer than this scalelab knows (%d)",
+                        s->path, version, STORE_SCHEMA_VERSION);
+    if (app_id != 0 && app_id != STORE_APPLICATION_ID)
+        return util_err(err, errlen, "%s: not a scalelab store (application_id 0x%08x)", s->path,
+                        (unsigned)app_id);
+    *from = version;
+    for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+        if (sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "migration from schema version %d to %d", v, v + 1);
+            return store_db_err(s, what, err, errlen);
+        }
+    }
+    char sql[96];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d; PRAGMA application_id = %d", STORE_SCHEMA_VERSION,
+             STORE_APPLICATION_ID);
+    return store_exec(s, sql, err, errlen);
+}
+
+int store_open(const char *path, store **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (!path || !*path) return util_err(err, errlen, "store path is empty");
+    probe p;
+    if (probe_file(path, &p, err, errlen) || probe_check(path, &p, err, errlen)) return -1;
+
+    store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return util_err(err, errlen, "%s: out of memory", path);
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        util_err(err, errlen, "%s: cannot open store: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        store_close(s);
+        return -1;
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* WAL: readers never block the writer; NORMAL sync is durable across
+     * process crashes (only a power loss may drop the last commits). */
+    if (exec_retrying(s, "PRAGMA journal_mode = WAL", err, errlen) ||
+        store_exec(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", err, errlen)) {
+        store_close(s);
+        return -1;
+    }
+    int journal = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA journal_mode", &st, err, errlen) == 0) {
+        journal = sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+        sqlite3_finalize(st);
+    }
+    if (!journal) {
+        util_err(err, errlen, "%s: cannot switch the store to WAL mode (is the filesystem local?)", path);
+        store_close(s);
+        return -1;
+    }
+    int needs_write = p.version < STORE_SCHEMA_VERSION || p.app_id != STORE_APPLICATION_ID;
+    s->initial_version = p.version;
+    if (needs_write && store_tx_write(s, migrate_body, &s->initial_version, err, errlen)) {
+        store_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(store *s) {
+    if (!s) return;
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+int store_schema_version(store *s) {
+    int v = -1;
+    pragma_int(s->db, "PRAGMA user_version", &v);
+    return v;
+}
+
+int store_initial_version(store *s) { return s->initial_version; }
+
+void store_set_fault_hook(store *s, store_fault_hook hook, void *ctx) {
+    s->hook = hook;
+    s->hook_ctx = ctx;
+}
+
+int store_integrity_check(store *s, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "PRAGMA integrity_check", &st, err, errlen)) return -1;
+    int rc = sqlite3_step(st), ok = 0;
+    if (rc == SQLITE_ROW) {
+        const char *msg = (const char *)sqlite3_column_text(st, 0);
+        ok = msg && !strcmp(msg, "ok");
+        if (!ok) util_err(err, errlen, "%s: integrity check: %s", s->path, msg ? msg : "(no message)");
+    } else {
+        store_db_err(s, "integrity check", err, errlen);
+    }
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}

@@ -1,0 +1,39 @@
+/* store internals shared by the store/ sources: the handle, the write-transaction
+ * wrapper with its busy retry, and binding/reading helpers that map NaN <-> NULL. */
+#ifndef SCALELAB_STORE_INTERNAL_H
+#define SCALELAB_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    int initial_version;      /* user_version found at open; 0 when created */
+    store_fault_hook hook;    /* tests only: see store_set_fault_hook */
+    void *hook_ctx;
+};
+
+/* Body of a write transaction: 0 to commit, non-zero (err filled) to roll back. */
+typedef int (*store_tx_body)(store *s, void *ctx, char *err, size_t errlen);
+
+/* BEGIN IMMEDIATE, body, COMMIT. Taking the write lock up front means the body
+ * never meets SQLITE_BUSY half-way; BEGIN itself is retried (busy timeout, then
+ * a loop with a long deadline) so contention never reaches the caller. */
+int store_tx_write(store *s, store_tx_body body, void *ctx, char *err, size_t errlen);
+
+/* "PATH: what: sqlite's message"; returns -1. */
+int store_db_err(store *s, const char *what, char *err, size_t errlen);
+int store_prepare(store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen);
+int store_exec(store *s, const char *sql, char *err, size_t errlen);
+
+/* NaN binds as NULL (SQLite has no NaN); NULL reads back as NaN. */
+void store_bind_real(sqlite3_stmt *st, int idx, double x);
+double store_column_real(sqlite3_stmt *st, int col);
+/* NULL text binds as SQL NULL. */
+void store_bind_text(sqlite3_stmt *st, int idx, const char *s);
+/* A malloc'd copy of a text column, "" for NULL; NULL only when out of memory. */
+char *store_column_dup(sqlite3_stmt *st, int col);
+
+#endif
