@@ -172,6 +172,7 @@ typedef struct fit_isoflop {
     fit_isoflop_budget *budgets;
     double log_k, exponent;             /* log x_opt = log_k + exponent log C */
     double exponent_lo, exponent_hi, k_lo, k_hi;
+    double objective;                   /* residual sum of squares of the parabolas (loss units) */
     double rmse_log;                    /* of the parabolas' fits, in log loss */
     size_t n_points, n_skipped;         /* points used; budget groups left out (< 3 points or concave) */
 } fit_isoflop;
@@ -210,9 +211,21 @@ void fit_percentile_interval(const double *v, size_t n, double level, double *lo
 
 /* ---- JSON of results and the stored-fit reader ---- */
 
-/* {"form", "params", "intervals", "objective", "rmse_log", "n_points"[, "holdout"]}. */
+/* {"form", "params", "intervals", "objective", "rmse_log", "n_points"[, "holdout"]}. params holds the
+ * law's parameters (fit_law_param_names) and, for chinchilla, N_opt_exponent = beta/(alpha+beta),
+ * D_opt_exponent = alpha/(alpha+beta) and G; intervals holds [lo, hi] of each (bootstrap percentiles;
+ * empty without a bootstrap). */
 int fit_result_json(const fit_result *r, const fit_options *o, util_buf *b);
+int fit_result_params_json(const fit_result *r, util_buf *b);
+int fit_result_intervals_json(const fit_result *r, double level, util_buf *b);
+/* isoflop: params {"k_<col>", "a_<col>"} of x_opt = k C^a, intervals of both (t intervals of the
+ * log-log regression), objective = residual sum of squares of the parabolas, then
+ * "n_skipped_budgets" and "budgets": [{"budget", "n", "x_opt", "x_opt_interval", "loss_opt",
+ * "curvature"}]. */
 int fit_isoflop_json(const fit_isoflop *r, util_buf *b);
+int fit_isoflop_params_json(const fit_isoflop *r, util_buf *b);
+int fit_isoflop_intervals_json(const fit_isoflop *r, util_buf *b);
+int fit_isoflop_budgets_json(const fit_isoflop *r, util_buf *b);
 /* What a stored fit needs to be used again: form, columns, theta, bootstrap thetas. */
 int fit_law_inputs_json(const fit_result *r, const fit_data *d, const fit_options *o,
                         const char *source, util_buf *b);

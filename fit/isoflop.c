@@ -34,7 +34,7 @@ static int by_budget(const void *a, const void *b, void *ctx) {
 
 /* Fits one group; 1 when it yields a vertex, 0 when skipped, -1 on allocation failure. */
 static int group_fit(const double *x, const double *y, const size_t *idx, size_t n, double level,
-                     fit_isoflop_budget *out, double *ss_log) {
+                     fit_isoflop_budget *out, double *ss_log, double *rss) {
     size_t distinct = 0;
     for (size_t i = 0; i < n; i++) {
         size_t j = 0;
@@ -81,6 +81,7 @@ static int group_fit(const double *x, const double *y, const size_t *idx, size_t
         cb += isfinite(e) ? e * e : 0;
     }
     *ss_log += cb;
+    *rss += chisq;
     rc = 1;
 out:
     gsl_matrix_free(X);
@@ -114,7 +115,7 @@ int fit_isoflop_fit(const double *x, const double *y, const double *budget, size
         while (e < n && budget[idx[e]] <= budget[idx[s]] * (1 + rel_tol)) e++;
         fit_isoflop_budget *g = &r->budgets[r->n_budgets];
         memset(g, 0, sizeof *g);
-        int got = group_fit(x, y, idx + s, e - s, level, g, &ss_log);
+        int got = group_fit(x, y, idx + s, e - s, level, g, &ss_log, &r->objective);
         if (got < 0) {
             free(idx);
             fit_isoflop_free(r);

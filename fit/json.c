@@ -26,7 +26,7 @@ static void interval_pair(util_buf *b, double lo, double hi) {
     util_buf_puts(b, "]");
 }
 
-int fit_result_json(const fit_result *r, const fit_options *o, util_buf *b) {
+int fit_result_params_json(const fit_result *r, util_buf *b) {
     const fit_law *law = &r->law;
     size_t np = 1 + 2 * law->k, nd = law->form == FIT_CHINCHILLA ? N_DERIVED : 0;
     char names[FIT_MAX_PARAMS][128];
@@ -34,36 +34,50 @@ int fit_result_json(const fit_result *r, const fit_options *o, util_buf *b) {
     fit_law_param_names(law, names);
     fit_law_natural(law, law->theta, nat);
     if (nd) derived(nat, der);
-    util_buf_puts(b, "{\"form\": ");
-    util_buf_json_str(b, fit_form_name(law->form));
-    util_buf_puts(b, ", \"params\": {");
+    util_buf_puts(b, "{");
     for (size_t i = 0; i < np + nd; i++) {
         util_buf_puts(b, i ? ", " : "");
         util_buf_json_str(b, i < np ? names[i] : derived_names[i - np]);
         util_buf_puts(b, ": ");
         util_buf_json_num(b, i < np ? nat[i] : der[i - np]);
     }
-    util_buf_puts(b, "}, \"intervals\": {");
-    if (r->n_boot) {
-        double *v = malloc(r->n_boot * sizeof *v);
-        if (!v) return -1;
-        for (size_t i = 0; i < np + nd; i++) {
-            for (size_t s = 0; s < r->n_boot; s++) {
-                double bn[FIT_MAX_PARAMS], bd[N_DERIVED];
-                fit_law_natural(law, r->boot + s * np, bn);
-                if (nd) derived(bn, bd);
-                v[s] = i < np ? bn[i] : bd[i - np];
-            }
-            double lo, hi;
-            fit_percentile_interval(v, r->n_boot, o->level, &lo, &hi);
-            util_buf_puts(b, i ? ", " : "");
-            util_buf_json_str(b, i < np ? names[i] : derived_names[i - np]);
-            util_buf_puts(b, ": ");
-            interval_pair(b, lo, hi);
+    return util_buf_puts(b, "}");
+}
+
+int fit_result_intervals_json(const fit_result *r, double level, util_buf *b) {
+    const fit_law *law = &r->law;
+    size_t np = 1 + 2 * law->k, nd = law->form == FIT_CHINCHILLA ? N_DERIVED : 0;
+    char names[FIT_MAX_PARAMS][128];
+    fit_law_param_names(law, names);
+    util_buf_puts(b, "{");
+    double *v = malloc((r->n_boot ? r->n_boot : 1) * sizeof *v);
+    if (!v) return -1;
+    for (size_t i = 0; r->n_boot && i < np + nd; i++) {
+        for (size_t s = 0; s < r->n_boot; s++) {
+            double bn[FIT_MAX_PARAMS], bd[N_DERIVED];
+            fit_law_natural(law, r->boot + s * np, bn);
+            if (nd) derived(bn, bd);
+            v[s] = i < np ? bn[i] : bd[i - np];
         }
-        free(v);
+        double lo, hi;
+        fit_percentile_interval(v, r->n_boot, level, &lo, &hi);
+        util_buf_puts(b, i ? ", " : "");
+        util_buf_json_str(b, i < np ? names[i] : derived_names[i - np]);
+        util_buf_puts(b, ": ");
+        interval_pair(b, lo, hi);
     }
-    util_buf_puts(b, "}, \"objective\": ");
+    free(v);
+    return util_buf_puts(b, "}");
+}
+
+int fit_result_json(const fit_result *r, const fit_options *o, util_buf *b) {
+    util_buf_puts(b, "{\"form\": ");
+    util_buf_json_str(b, fit_form_name(r->law.form));
+    util_buf_puts(b, ", \"params\": ");
+    fit_result_params_json(r, b);
+    util_buf_puts(b, ", \"intervals\": ");
+    if (fit_result_intervals_json(r, o->level, b)) return -1;
+    util_buf_puts(b, ", \"objective\": ");
     util_buf_json_num(b, r->objective);
     util_buf_puts(b, ", \"rmse_log\": ");
     util_buf_json_num(b, r->rmse_log);
@@ -84,19 +98,25 @@ int fit_result_json(const fit_result *r, const fit_options *o, util_buf *b) {
     return util_buf_puts(b, "}");
 }
 
-int fit_isoflop_json(const fit_isoflop *r, util_buf *b) {
-    util_buf_puts(b, "{\"form\": \"isoflop\", \"params\": {\"k_");
+int fit_isoflop_params_json(const fit_isoflop *r, util_buf *b) {
+    util_buf_puts(b, "{\"k_");
     util_buf_printf(b, "%s\": ", r->col);
     util_buf_json_num(b, exp(r->log_k));
     util_buf_printf(b, ", \"a_%s\": ", r->col);
     util_buf_json_num(b, r->exponent);
-    util_buf_printf(b, "}, \"intervals\": {\"k_%s\": ", r->col);
+    return util_buf_puts(b, "}");
+}
+
+int fit_isoflop_intervals_json(const fit_isoflop *r, util_buf *b) {
+    util_buf_printf(b, "{\"k_%s\": ", r->col);
     interval_pair(b, r->k_lo, r->k_hi);
     util_buf_printf(b, ", \"a_%s\": ", r->col);
     interval_pair(b, r->exponent_lo, r->exponent_hi);
-    util_buf_puts(b, "}, \"objective\": null, \"rmse_log\": ");
-    util_buf_json_num(b, r->rmse_log);
-    util_buf_printf(b, ", \"n_points\": %zu, \"n_skipped_budgets\": %zu, \"budgets\": [", r->n_points, r->n_skipped);
+    return util_buf_puts(b, "}");
+}
+
+int fit_isoflop_budgets_json(const fit_isoflop *r, util_buf *b) {
+    util_buf_puts(b, "[");
     for (size_t i = 0; i < r->n_budgets; i++) {
         const fit_isoflop_budget *g = &r->budgets[i];
         util_buf_puts(b, i ? ", {\"budget\": " : "{\"budget\": ");
@@ -111,7 +131,21 @@ int fit_isoflop_json(const fit_isoflop *r, util_buf *b) {
         util_buf_json_num(b, g->curvature);
         util_buf_puts(b, "}");
     }
-    return util_buf_puts(b, "]}");
+    return util_buf_puts(b, "]");
+}
+
+int fit_isoflop_json(const fit_isoflop *r, util_buf *b) {
+    util_buf_puts(b, "{\"form\": \"isoflop\", \"params\": ");
+    fit_isoflop_params_json(r, b);
+    util_buf_puts(b, ", \"intervals\": ");
+    fit_isoflop_intervals_json(r, b);
+    util_buf_puts(b, ", \"objective\": ");
+    util_buf_json_num(b, r->objective);
+    util_buf_puts(b, ", \"rmse_log\": ");
+    util_buf_json_num(b, r->rmse_log);
+    util_buf_printf(b, ", \"n_points\": %zu, \"n_skipped_budgets\": %zu, \"budgets\": ", r->n_points, r->n_skipped);
+    fit_isoflop_budgets_json(r, b);
+    return util_buf_puts(b, "}");
 }
 
 static void num_array(util_buf *b, const double *v, size_t n) {
