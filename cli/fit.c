@@ -325,6 +325,9 @@ int cli_fit(int argc, char **argv) {
         c.x = dx[c.o.form];
     }
     if (!c.y) c.y = c.sweep ? "final_eval_loss" : "loss";
+    if (c.o.form == FIT_ISOFLOP && (c.o.bootstrap || c.o.holdout_top))
+        return cli_error(CLI_USAGE, "fit", "--bootstrap and --holdout-top apply to powerlaw, chinchilla and additive; "
+                                           "isoflop intervals come from the parabolas and the log-log regression");
     if (c.o.form == FIT_ISOFLOP && !c.budget) {
         if (c.csv) return cli_error(CLI_USAGE, "fit", "--budget COL is needed for an isoflop fit of a CSV");
         c.budget = "training_flops";

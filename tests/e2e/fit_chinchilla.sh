@@ -57,4 +57,11 @@ for c in cs:
 losses = [c["predicted_loss"] for c in cs]
 assert losses == sorted(losses) and losses[0] >= r["loss_opt"] - 1e-9, (losses, r["loss_opt"])
 PY
+# a family file with an unknown key, or with no valid combination, is refused naming the file and line
+printf 'mixer: [power]\nd_modl: [64]\n' > bad.yaml
+$SCALELAB recommend --budget 1e20 --family bad.yaml --db t.db 2>err.txt && fail "unknown family key accepted"
+grep -q "bad.yaml:2: 'd_modl' is not a run-config key" err.txt || fail "family key error: $(cat err.txt)"
+printf 'd_model: [64]\nn_head: [5]\n' > none.yaml
+$SCALELAB recommend --budget 1e20 --family none.yaml --db t.db 2>err.txt && fail "empty family accepted"
+grep -q "none.yaml: none of the 1 combinations" err.txt || fail "empty family error: $(cat err.txt)"
 echo ok
