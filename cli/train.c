@@ -140,6 +140,22 @@ static int claim_standalone(store *db, const model_config *c, const char *json, 
     return store_run_claim_id(db, *id, host, "cpu", err, errlen);
 }
 
+/* --run-id: the run must exist, be running (claimed by the scheduler) and have
+ * this config's hash. */
+static int check_claimed(store *db, int64_t id, const char *hash, char *err, size_t errlen) {
+    store_run run;
+    if (store_run_get(db, id, &run, err, errlen)) return -1;
+    int rc = 0;
+    if (strcmp(run.config_hash, hash))
+        rc = util_err(err, errlen, "run %lld has config %s but the config given hashes to %s", (long long)id,
+                      run.config_hash, hash);
+    else if (run.status != STORE_RUNNING)
+        rc = util_err(err, errlen, "run %lld is %s, not running (claim it first)", (long long)id,
+                      store_status_name(run.status));
+    store_run_clear(&run);
+    return rc;
+}
+
 static int write_config(const char *dir, const char *json, char *err, size_t errlen) {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -186,6 +202,10 @@ static int run(train_args *a) {
                 goto out;
             }
             if (skip) goto out;
+        }
+        else if (check_claimed(db, id, hash, err, sizeof err)) {
+            code = cli_error(CLI_FAIL, "train", "%s", err);
+            goto out;
         }
         if (store_run_set_dir(db, id, dir, err, sizeof err) ||
             train_store_sink_init(&ssink, db, id, (size_t)a->log_every + 1, &sink, err, sizeof err)) {

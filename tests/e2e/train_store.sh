@@ -46,11 +46,16 @@ kill -TERM $pid
 wait $pid || { cat out5.txt; fail "SIGTERM exit status $?"; }
 grep -q "stopped at step" out5.txt || fail "no stop message"
 $S runs --status pending --format csv | grep -q pending || fail "stopped run not back to pending"
-$S train tiny.yaml --set train.seed=9 --set train.tokens=4000 --threads 1 > /dev/null 2>&1 || fail "a different config in a fresh dir"
 # The same config again resumes from its checkpoint (then we stop it for time's sake).
 $S train tiny.yaml --set train.seed=9 --set train.tokens=400000 --threads 1 --run-dir long > out6.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do grep -q "resumed from" out6.txt && break; sleep 0.1; done
 kill -TERM $pid; wait $pid
 grep -q "resumed from" out6.txt || { cat out6.txt; fail "no resume"; }
+
+# --run-id: a run that does not exist, and a config that is not the run's.
+$S train tiny.yaml --run-id 999 --threads 1 > out7.txt 2>&1 && fail "--run-id 999 accepted"
+grep -q "999" out7.txt || { cat out7.txt; fail "unclear --run-id error"; }
+$S train tiny.yaml --set train.seed=123 --run-id 1 --threads 1 > out8.txt 2>&1 && fail "config/run mismatch accepted"
+grep -q "config" out8.txt || { cat out8.txt; fail "unclear mismatch error"; }
 echo "ok"
