@@ -3,10 +3,15 @@
  * its float64 twin, see real.h). Every loop that sums over rows runs over
  * columns in parallel with rows in order, so results do not depend on the
  * thread count (a rerun with the same seed is bit-identical). */
-#include <math.h>
+/* Type-generic math: the float build calls expf/log1pf, not the double versions. */
+#include <tgmath.h>
 
 #include "kernels/kernels.h"
 #include "kernels/cpu/real.h"
+
+/* Thread only loops big enough to pay for the fork and join: on a loaded
+ * 2-core machine, small parallel regions cost far more than they save. */
+#define PAR_WORTH(work) ((work) >= 65536)
 
 void KR(kern_matmul)(int trans_a, int trans_b, int m, int n, int k, REAL alpha, const REAL *a,
                      const REAL *b, REAL beta, REAL *c) {
@@ -15,7 +20,7 @@ void KR(kern_matmul)(int trans_a, int trans_b, int m, int n, int k, REAL alpha, 
 }
 
 void KR(kern_add_bias)(int n, int dim, REAL *x, const REAL *bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * dim))
     for (int i = 0; i < n; i++)
         for (int j = 0; j < dim; j++) x[(size_t)i * dim + j] += bias[j];
 }
@@ -24,7 +29,7 @@ void KR(kern_add_bias)(int n, int dim, REAL *x, const REAL *bias) {
 static void KR(column_sums_add)(int n, int dim, const REAL *y, REAL *out) {
     enum { COLS = 16 };
     int blocks = (dim + COLS - 1) / COLS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * dim))
     for (int bk = 0; bk < blocks; bk++) {
         int c0 = bk * COLS, c1 = c0 + COLS < dim ? c0 + COLS : dim;
         REAL acc[COLS] = {0};
@@ -39,18 +44,18 @@ void KR(kern_bias_backward)(int n, int dim, const REAL *dy, REAL *dbias) {
 }
 
 void KR(kern_add)(size_t n, const REAL *x, REAL *y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
 void KR(kern_zero)(size_t n, REAL *x) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) x[i] = 0;
 }
 
 void KR(kern_layernorm_forward)(int n, int dim, const REAL *x, const REAL *w, const REAL *b, REAL eps,
                                 REAL *y, REAL *mean, REAL *rstd) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * dim))
     for (int i = 0; i < n; i++) {
         const REAL *xi = x + (size_t)i * dim;
         REAL *yi = y + (size_t)i * dim;
@@ -71,7 +76,7 @@ static void KR(norm_param_grads)(int n, int dim, const REAL *x, const REAL *mean
                                  const REAL *dy, REAL *dw, REAL *db) {
     enum { COLS = 16 };
     int blocks = (dim + COLS - 1) / COLS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * dim))
     for (int bk = 0; bk < blocks; bk++) {
         int c0 = bk * COLS, c1 = c0 + COLS < dim ? c0 + COLS : dim;
         REAL aw[COLS] = {0}, ab[COLS] = {0};
@@ -92,7 +97,7 @@ static void KR(norm_param_grads)(int n, int dim, const REAL *x, const REAL *mean
 
 void KR(kern_layernorm_backward)(int n, int dim, const REAL *x, const REAL *w, const REAL *mean,
                                  const REAL *rstd, const REAL *dy, REAL *dx, REAL *dw, REAL *db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * dim))
     for (int i = 0; i < n; i++) {
         const REAL *xi = x + (size_t)i * dim, *gi = dy + (size_t)i * dim;
         REAL *dxi = dx + (size_t)i * dim;
@@ -115,7 +120,7 @@ void KR(kern_layernorm_backward)(int n, int dim, const REAL *x, const REAL *w, c
 
 void KR(kern_rmsnorm_forward)(int n, int dim, const REAL *x, const REAL *w, REAL eps, REAL *y,
                               REAL *rstd) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * dim))
     for (int i = 0; i < n; i++) {
         const REAL *xi = x + (size_t)i * dim;
         REAL *yi = y + (size_t)i * dim;
@@ -129,7 +134,7 @@ void KR(kern_rmsnorm_forward)(int n, int dim, const REAL *x, const REAL *w, REAL
 
 void KR(kern_rmsnorm_backward)(int n, int dim, const REAL *x, const REAL *w, const REAL *rstd,
                                const REAL *dy, REAL *dx, REAL *dw) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * dim))
     for (int i = 0; i < n; i++) {
         const REAL *xi = x + (size_t)i * dim, *gi = dy + (size_t)i * dim;
         REAL *dxi = dx + (size_t)i * dim;
@@ -145,19 +150,23 @@ void KR(kern_rmsnorm_backward)(int n, int dim, const REAL *x, const REAL *w, con
 #define GELU_C 0.7978845608028654 /* sqrt(2/pi) */
 #define GELU_A 0.044715
 
+/* tanh(u) = 1 - 2 / (exp(2u) + 1): one exp, several times cheaper than libm's
+ * tanh, exact to rounding, and it saturates correctly (exp -> inf gives 1). */
+static inline REAL KR(tanh_via_exp)(REAL u) { return (REAL)1 - (REAL)2 / (exp((REAL)2 * u) + (REAL)1); }
+
 void KR(kern_gelu_forward)(size_t n, const REAL *x, REAL *y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) {
         REAL v = x[i];
-        y[i] = (REAL)0.5 * v * ((REAL)1 + tanh((REAL)GELU_C * (v + (REAL)GELU_A * v * v * v)));
+        y[i] = (REAL)0.5 * v * ((REAL)1 + KR(tanh_via_exp)((REAL)GELU_C * (v + (REAL)GELU_A * v * v * v)));
     }
 }
 
 void KR(kern_gelu_backward)(size_t n, const REAL *x, const REAL *dy, REAL *dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) {
         REAL v = x[i];
-        REAL t = tanh((REAL)GELU_C * (v + (REAL)GELU_A * v * v * v));
+        REAL t = KR(tanh_via_exp)((REAL)GELU_C * (v + (REAL)GELU_A * v * v * v));
         REAL du = (REAL)GELU_C * ((REAL)1 + (REAL)(3 * GELU_A) * v * v);
         dx[i] = dy[i] * ((REAL)0.5 * ((REAL)1 + t) + (REAL)0.5 * v * ((REAL)1 - t * t) * du);
     }
@@ -177,7 +186,7 @@ void KR(kern_rope_table)(int seq, int head_dim, double base, REAL *cos_t, REAL *
 static void KR(rope_apply)(int n_rows, int seq, int n_head, int head_dim, const REAL *cos_t,
                            const REAL *sin_t, REAL *x, REAL sign) {
     int half = head_dim / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n_rows * n_head * head_dim))
     for (int r = 0; r < n_rows; r++) {
         const REAL *c = cos_t + (size_t)(r % seq) * half, *s = sin_t + (size_t)(r % seq) * half;
         for (int h = 0; h < n_head; h++) {
@@ -202,7 +211,7 @@ void KR(kern_rope_backward)(int n_rows, int seq, int n_head, int head_dim, const
 }
 
 void KR(kern_embedding_forward)(int n, int dim, const int32_t *tokens, const REAL *table, REAL *out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * dim))
     for (int i = 0; i < n; i++)
         for (int j = 0; j < dim; j++) out[(size_t)i * dim + j] = table[(size_t)tokens[i] * dim + j];
 }
@@ -212,7 +221,7 @@ void KR(kern_embedding_backward)(int n, int dim, const int32_t *tokens, const RE
                                  REAL *dtable) {
     enum { COLS = 16 };
     int blocks = (dim + COLS - 1) / COLS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * dim))
     for (int bk = 0; bk < blocks; bk++) {
         int c0 = bk * COLS, c1 = c0 + COLS < dim ? c0 + COLS : dim;
         for (int i = 0; i < n; i++)
@@ -221,7 +230,7 @@ void KR(kern_embedding_backward)(int n, int dim, const int32_t *tokens, const RE
 }
 
 void KR(kern_logsigmoid_forward)(size_t n, REAL *x) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) {
         REAL z = x[i];
         x[i] = (z < 0 ? z : 0) - log1p(exp(-fabs(z)));
@@ -229,12 +238,12 @@ void KR(kern_logsigmoid_forward)(size_t n, REAL *x) {
 }
 
 void KR(kern_logsigmoid_backward)(size_t n, const REAL *log_g, const REAL *dlog_g, REAL *dz) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) dz[i] = -dlog_g[i] * expm1(log_g[i]);
 }
 
 void KR(kern_xent_forward)(int n, int vocab, const REAL *logits, const int32_t *targets, REAL *loss) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * vocab))
     for (int i = 0; i < n; i++) {
         const REAL *li = logits + (size_t)i * vocab;
         REAL mx = li[0];
@@ -247,7 +256,7 @@ void KR(kern_xent_forward)(int n, int vocab, const REAL *logits, const int32_t *
 
 void KR(kern_xent_backward)(int n, int vocab, const REAL *logits, const int32_t *targets, REAL scale,
                             REAL *dlogits) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * vocab))
     for (int i = 0; i < n; i++) {
         const REAL *li = logits + (size_t)i * vocab;
         REAL *di = dlogits + (size_t)i * vocab;

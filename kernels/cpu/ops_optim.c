@@ -1,11 +1,15 @@
 /* CPU ops for the optimizer step (gradient norm, scaling, AdamW) and the CPU
  * backend table that the model calls every op through. Dual compiled. */
-#include <math.h>
+#include <tgmath.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/cpu/real.h"
+
+/* Thread only loops big enough to pay for the fork and join: on a loaded
+ * 2-core machine, small parallel regions cost far more than they save. */
+#define PAR_WORTH(work) ((work) >= 65536)
 
 /* Fixed blocks, each summed in order, then the blocks in order: the result is
  * the same for every thread count. */
@@ -13,7 +17,7 @@ double KR(kern_sum_squares)(size_t n, const REAL *x) {
     enum { BLOCKS = 64 };
     double part[BLOCKS];
     size_t per = (n + BLOCKS - 1) / BLOCKS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (int b = 0; b < BLOCKS; b++) {
         size_t i0 = (size_t)b * per, i1 = i0 + per < n ? i0 + per : n;
         double s = 0;
@@ -26,7 +30,7 @@ double KR(kern_sum_squares)(size_t n, const REAL *x) {
 }
 
 void KR(kern_scale)(size_t n, REAL *x, REAL a) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) x[i] *= a;
 }
 
@@ -34,7 +38,7 @@ void KR(kern_adamw)(size_t n, REAL *param, const REAL *grad, REAL *m, REAL *v, d
                     double beta2, double eps, double weight_decay, int64_t step) {
     double bc1 = 1 - pow(beta1, (double)step), bc2 = 1 - pow(beta2, (double)step);
     REAL b1 = (REAL)beta1, b2 = (REAL)beta2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) {
         REAL g = grad[i];
         m[i] = b1 * m[i] + (1 - b1) * g;
