@@ -16,7 +16,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: scalelab sweep plan SPEC.yaml [--json]\n"
             "       scalelab sweep run SPEC.yaml [--db DB] [--runs-dir DIR] [--jobs N] [--gpus 0,1 --per-gpu K]\n"
-            "                              [--threads-per-job T] [--backend local|slurm]\n"
+            "                              [--threads-per-job T] [--device cpu|cuda|auto]\n"
+            "                              [--backend local|slurm]\n"
             "                              [--partition P --time T --gres G --max-parallel M]\n"
             "       scalelab sweep status SPEC.yaml|NAME [--db DB] [--json]\n"
             "       scalelab sweep cancel SPEC.yaml|NAME [--db DB] [--runs-dir DIR]\n\n"
@@ -27,6 +28,11 @@ static void usage(FILE *out) {
             "        checkpoints, cancelled runs too)\n"
             "status  counts by status, running jobs, best loss so far, ETA\n"
             "cancel  running jobs checkpoint and stop (SIGTERM); pending runs -> cancelled\n\n"
+            "Local jobs: --jobs N at once; with --gpus 0,1 --per-gpu K instead K jobs per GPU, each\n"
+            "started with CUDA_VISIBLE_DEVICES set to its GPU. --device is passed to every trainer\n"
+            "(default: cuda on a GPU slot, else cpu; --device cpu keeps the GPU slots and their\n"
+            "CUDA_VISIBLE_DEVICES but trains on the CPU). Each attempt's first train.log line records\n"
+            "the device and GPU it was given. Slurm tasks train with --device auto.\n\n"
             "Run folders: RUNS_DIR/SWEEP/ID-HASH (default runs/), each with config.json, train.log,\n"
             "pid and the trainer's checkpoint. The spec format is described in sweep/sweep.h.\n");
 }
@@ -151,12 +157,12 @@ static int cmd_run(int argc, char **argv) {
         {"per-gpu", required_argument, 0, 'k'},   {"threads-per-job", required_argument, 0, 't'},
         {"backend", required_argument, 0, 'b'},   {"partition", required_argument, 0, 'p'},
         {"time", required_argument, 0, 'T'},      {"gres", required_argument, 0, 'G'},
-        {"max-parallel", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+        {"max-parallel", required_argument, 0, 'm'}, {"device", required_argument, 0, 'D'}, {0, 0, 0, 0}};
     const char *db = NULL, *backend = "local";
     sweep_run_opts o = {.runs_dir = "runs", .jobs = 1, .per_gpu = 1, .max_parallel = 0, .poll_s = 1};
     int *gpus = NULL, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:r:j:g:k:t:b:p:T:G:m:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:r:j:g:k:t:b:p:T:G:m:D:", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'd': db = optarg; break;
@@ -169,6 +175,7 @@ static int cmd_run(int argc, char **argv) {
         case 'p': o.partition = optarg; break;
         case 'T': o.time_limit = optarg; break;
         case 'G': o.gres = optarg; break;
+        case 'D': o.device = optarg; break;
         case 'g':
             free(gpus);
             if (parse_gpus(optarg, &gpus, &o.n_gpus)) {
@@ -187,6 +194,10 @@ static int cmd_run(int argc, char **argv) {
     if (o.jobs < 1 || o.per_gpu < 1 || o.threads_per_job < 0 || o.max_parallel < 0) {
         free(gpus);
         return cli_error(CLI_USAGE, "sweep run", "--jobs, --per-gpu must be >= 1; --threads-per-job, --max-parallel >= 0");
+    }
+    if (o.device && strcmp(o.device, "cpu") && strcmp(o.device, "cuda") && strcmp(o.device, "auto")) {
+        free(gpus);
+        return cli_error(CLI_USAGE, "sweep run", "--device %s: expected cpu, cuda or auto", o.device);
     }
     if (strcmp(backend, "local") && strcmp(backend, "slurm")) {
         free(gpus);
@@ -219,8 +230,8 @@ static int cmd_run(int argc, char **argv) {
         /* Trainers and Slurm tasks may run elsewhere in the tree: give them absolute paths. */
         if (realpath(o.db_path, dbabs)) o.db_path = dbabs;
         if (!util_mkdir_p(o.runs_dir, err, sizeof err) && realpath(o.runs_dir, runs_abs)) o.runs_dir = runs_abs;
-        printf("sweep %s: %zu runs planned, %zu new in the store (%zu already there)\n", spec.name, plan.n_runs, n_new,
-               plan.n_runs - n_new);
+        printf("sweep %s: %zu runs planned, %zu new in the store (%zu already there); run folders in %s/%s\n",
+               spec.name, plan.n_runs, n_new, plan.n_runs - n_new, o.runs_dir, spec.name);
         fflush(stdout);
         int r = !strcmp(backend, "slurm") ? sweep_slurm_run(st, spec.name, &o, err, sizeof err)
                                           : sweep_local_run(st, spec.name, &o, err, sizeof err);

@@ -183,8 +183,11 @@ int sweep_expand(const sweep_spec *s, const sweep_entry *defaults, size_t n_defa
     for (size_t i = 0; i < nf; i++) total *= (double)f[i].len;
     int rc = 0;
     if (total > SWEEP_MAX_POINTS) {
-        rc = util_err(err, errlen, "%s: the spec expands to %.0f runs (more than %.0f): narrow the grid", s->path,
-                      total, SWEEP_MAX_POINTS);
+        /* point at the first list that multiplies (grid, else zip, else the spec's start) */
+        const sweep_entry *at = s->n_grid ? &s->grid[0].values[0] : s->n_zips ? &s->zips[0].axes[0].values[0] : NULL;
+        rc = util_err(err, errlen, "%s:%d:%d: %s: the spec expands to %.0f runs (more than %.0f): narrow the grid",
+                      at ? at->file : s->path, at ? at->line : 1, at ? at->col : 1, at ? at->key : "grid", total,
+                      SWEEP_MAX_POINTS);
         total = 0;
     }
     size_t n = (size_t)total;

@@ -92,6 +92,22 @@ static char **child_env(sched *s, int gpu) {
     return env;
 }
 
+static const char *trainer_device(const sched *s, int gpu) {
+    return s->o->device ? s->o->device : gpu >= 0 ? "cuda" : "cpu";
+}
+
+/* The first line of an attempt in its train.log: what the scheduler gave it. */
+static int log_attempt(const sched *s, const job *j, int attempt, char *err, size_t errlen) {
+    char path[4300], gpu[32] = "unset";
+    snprintf(path, sizeof path, "%s/train.log", j->dir);
+    if (j->gpu >= 0) snprintf(gpu, sizeof gpu, "%d", j->gpu);
+    FILE *f = fopen(path, "a");
+    if (!f) return util_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    fprintf(f, "sweep: run %lld attempt %d: --device %s, CUDA_VISIBLE_DEVICES=%s, %d threads, host %s\n",
+            (long long)j->id, attempt, trainer_device(s, j->gpu), gpu, s->threads, s->host);
+    return fclose(f) ? util_err(err, errlen, "cannot write %s: %s", path, strerror(errno)) : 0;
+}
+
 static int spawn(sched *s, job *j, char *err, size_t errlen) {
     char config[4300], log[4300], threads[16], id[32];
     snprintf(config, sizeof config, "%s/config.json", j->dir);
@@ -99,8 +115,8 @@ static int spawn(sched *s, job *j, char *err, size_t errlen) {
     snprintf(threads, sizeof threads, "%d", s->threads);
     snprintf(id, sizeof id, "%lld", (long long)j->id);
     char *argv[] = {(char *)s->o->exe, "train", config, "--run-id", id, "--run-dir", j->dir,
-                    "--db", (char *)s->o->db_path, "--threads", threads, "--device",
-                    j->gpu >= 0 ? "cuda" : "cpu", NULL};
+                    "--db", (char *)s->o->db_path, "--threads", threads, "--device", (char *)trainer_device(s, j->gpu),
+                    NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
@@ -158,10 +174,11 @@ static int pick_gpu(const sched *s) {
 static int start_next(sched *s, job *j, int *started, char *err, size_t errlen) {
     char device[32];
     int gpu = pick_gpu(s);
-    if (gpu >= 0) snprintf(device, sizeof device, "cuda:%d", gpu);
+    *started = 0;
+    if (s->o->n_gpus && gpu < 0) return 0; /* every GPU full (adopted trainers on GPUs we were not given) */
+    if (gpu >= 0 && strcmp(trainer_device(s, gpu), "cpu")) snprintf(device, sizeof device, "cuda:%d", gpu);
     else snprintf(device, sizeof device, "cpu");
     int64_t id;
-    *started = 0;
     if (store_run_claim(s->st, s->sweep, s->host, device, &id, err, errlen)) return -1;
     if (!id) return 0;
     store_run r;
@@ -170,7 +187,7 @@ static int start_next(sched *s, job *j, int *started, char *err, size_t errlen) 
     j->gpu = gpu;
     sweep_run_dir_name(s->o->runs_dir, s->sweep, &r, j->dir, sizeof j->dir);
     int rc = store_run_set_dir(s->st, id, j->dir, err, errlen) || sweep_run_prepare_dir(&r, j->dir, err, errlen) ||
-             spawn(s, j, err, errlen);
+             log_attempt(s, j, r.attempt, err, errlen) || spawn(s, j, err, errlen);
     store_run_clear(&r);
     if (rc) {
         char why[1024];
@@ -182,7 +199,11 @@ static int start_next(sched *s, job *j, int *started, char *err, size_t errlen) 
     *started = 1;
     s->running++;
     char event[256];
-    snprintf(event, sizeof event, "run %lld started (pid %ld, %s)", (long long)id, (long)j->pid, device);
+    if (gpu >= 0)
+        snprintf(event, sizeof event, "run %lld started (pid %ld, %s, gpu %d)", (long long)id, (long)j->pid, device,
+                 gpu);
+    else
+        snprintf(event, sizeof event, "run %lld started (pid %ld, %s)", (long long)id, (long)j->pid, device);
     progress(s, event);
     return 0;
 }
@@ -263,11 +284,17 @@ static int recover(sched *s, char *err, size_t errlen) {
         for (size_t k = 0; k < s->cap && !j; k++)
             if (!s->jobs[k].id) j = &s->jobs[k];
         if (sweep_trainer_alive(pid, r->id)) {
-            *j = (job){.id = r->id, .pid = pid, .adopted = 1, .gpu = -1, .started = util_monotonic()};
+            /* its GPU slot counts against per_gpu like our own children's */
+            *j = (job){.id = r->id, .pid = pid, .adopted = 1, .gpu = sweep_pid_gpu(pid), .started = util_monotonic()};
             snprintf(j->dir, sizeof j->dir, "%s", r->run_dir);
             s->running++;
             char event[128];
-            snprintf(event, sizeof event, "run %lld: adopted its live trainer (pid %ld)", (long long)r->id, (long)pid);
+            if (j->gpu >= 0)
+                snprintf(event, sizeof event, "run %lld: adopted its live trainer (pid %ld, gpu %d)", (long long)r->id,
+                         (long)pid, j->gpu);
+            else
+                snprintf(event, sizeof event, "run %lld: adopted its live trainer (pid %ld)", (long long)r->id,
+                         (long)pid);
             progress(s, event);
         } else {
             rc = store_run_requeue(s->st, r->id, err, errlen);
@@ -283,6 +310,7 @@ static int recover(sched *s, char *err, size_t errlen) {
 
 int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char *err, size_t errlen) {
     sched s = {.st = st, .sweep = sweep, .o = o};
+    double t_start = util_monotonic();
     s.n_slots = o->n_gpus ? (int)o->n_gpus * (o->per_gpu > 0 ? o->per_gpu : 1) : (o->jobs > 0 ? o->jobs : 1);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     /* CPU jobs share the cores; GPU jobs get a core each for their host side */
@@ -335,13 +363,14 @@ int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char 
         for (size_t i = 0; i < s.cap; i++)
             if (s.jobs[i].id && !s.jobs[i].adopted) kill(s.jobs[i].pid, SIGTERM), waitpid(s.jobs[i].pid, NULL, 0);
     if (o->tty) fputc('\n', stderr);
+    size_t n_failed = 0;
     if (!rc) {
-        printf("sweep %s: %zu/%zu done, %zu failed, %zu diverged%s\n", sweep, s.done, s.total, s.failed, s.diverged,
-               s.stopping ? " (stopped; run it again to resume)" : "");
         unlink(pidfile);
+        rc = sweep_print_summary(st, sweep, o->runs_dir, util_monotonic() - t_start,
+                                 s.stopping ? " (stopped; run it again to resume)" : "", &n_failed, err, errlen);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     free(s.jobs);
     if (rc) return -1;
-    return s.failed ? 1 : 0;
+    return n_failed ? 1 : 0;
 }

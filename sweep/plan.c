@@ -134,6 +134,18 @@ static double isoflop_tokens(const model_config *c, double W, double S, double b
     return round(budget / (3.0 * (W + S)) / batch) * batch;
 }
 
+/* The entry of the point that a config error is about: the first whose key the
+ * message names (the earliest mention), so the error can point at where it was set. */
+static const sweep_entry *blamed_entry(const sweep_point *p, const char *why) {
+    const sweep_entry *best = NULL;
+    const char *best_at = NULL;
+    for (size_t k = 0; k < p->n; k++) {
+        const char *at = strstr(why, p->kv[k].key);
+        if (at && (!best_at || at < best_at)) best = &p->kv[k], best_at = at;
+    }
+    return best;
+}
+
 int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t errlen) {
     memset(plan, 0, sizeof *plan);
     sweep_entry *defaults = NULL;
@@ -164,8 +176,13 @@ int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t er
         }
         if (!rc && model_config_resolve(&c, why, sizeof why)) {
             char *label = sweep_point_label(p, s);
-            rc = util_err(err, errlen, "%s: run %zu (%s): %s (add a constraint to leave such runs out)", s->path,
-                          i + 1, label, why);
+            const sweep_entry *at = blamed_entry(p, why);
+            if (at)
+                rc = util_err(err, errlen, "%s:%d:%d: %s: run %zu (%s): %s (add a constraint to leave such runs out)",
+                              at->file, at->line, at->col, at->key, i + 1, label, why);
+            else
+                rc = util_err(err, errlen, "%s:1:1: base: run %zu (%s): %s (add a constraint to leave such runs out)",
+                              s->path, i + 1, label, why);
             free(label);
         }
         if (rc) break;

@@ -102,6 +102,22 @@ int sweep_trainer_alive(pid_t pid, int64_t id) {
     return process_alive(pid) && cmdline_has(pid, "--run-id", ids);
 }
 
+int sweep_pid_gpu(pid_t pid) {
+    char path[64], *text;
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
+    if (util_read_file(path, &text, &len, NULL, 0)) return -1;
+    int gpu = -1;
+    for (size_t i = 0; i < len; i += strlen(text + i) + 1)
+        if (!strncmp(text + i, "CUDA_VISIBLE_DEVICES=", 21)) {
+            char *end;
+            long g = strtol(text + i + 21, &end, 10);
+            if (end != text + i + 21 && g >= 0) gpu = (int)g;
+        }
+    free(text);
+    return gpu;
+}
+
 int sweep_failures(const char *dir) {
     char path[4200], *text;
     size_t len;
@@ -186,6 +202,31 @@ int sweep_scheduler_claim(const char *runs_dir, const char *sweep, char *path, s
     return util_write_file_atomic(path, line, (size_t)n, err, errlen);
 }
 
+int sweep_print_summary(store *st, const char *sweep, const char *runs_dir, double wall_s, const char *note,
+                        size_t *n_failed, char *err, size_t errlen) {
+    store_run *runs;
+    size_t n;
+    store_run_filter f = {.sweep = sweep, .status = -1};
+    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
+    size_t count[STORE_STATUS_COUNT] = {0};
+    double flops_done = 0, flops_all = 0;
+    for (size_t i = 0; i < n; i++) {
+        count[runs[i].status]++;
+        flops_all += runs[i].acc.training_flops;
+        if (runs[i].status == STORE_DONE) flops_done += runs[i].acc.training_flops;
+    }
+    store_runs_free(runs, n);
+    char wall[32];
+    sweep_format_eta(wall_s, wall, sizeof wall);
+    printf("sweep %s: %zu/%zu done, %zu failed, %zu diverged, %zu cancelled, %zu pending; "
+           "%.4g of %.4g training FLOPs done; wall %s; run folders in %s/%s%s\n",
+           sweep, count[STORE_DONE], n, count[STORE_FAILED], count[STORE_DIVERGED], count[STORE_CANCELLED],
+           count[STORE_PENDING] + count[STORE_RUNNING], flops_done, flops_all, wall, runs_dir, sweep, note);
+    fflush(stdout);
+    *n_failed = count[STORE_FAILED];
+    return 0;
+}
+
 /* ---- status ----------------------------------------------------------------- */
 
 int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t errlen) {
@@ -209,6 +250,24 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
     size_t active = count[STORE_RUNNING] ? count[STORE_RUNNING] : 1;
     double eta = n_dur ? dur / (double)n_dur * (double)(count[STORE_PENDING] + count[STORE_RUNNING]) / (double)active
                        : (count[STORE_PENDING] + count[STORE_RUNNING] ? NAN : 0);
+    /* Slurm's own view of the running runs that are array tasks (squeue) */
+    sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
+    if (!q) abort();
+    char squeue_err[512] = "";
+    size_t n_slurm = 0, n_gone = 0;
+    if (count[STORE_RUNNING]) sweep_slurm_states(runs, n, q, squeue_err, sizeof squeue_err);
+    for (size_t i = 0; i < n; i++)
+        if (runs[i].status == STORE_RUNNING && *q[i].job) n_slurm++, n_gone += !*q[i].state;
+    /* squeue's states, counted: "RUNNING 2, PENDING 3" */
+    char states[8][32];
+    size_t n_states = 0, n_in_state[8] = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (runs[i].status != STORE_RUNNING || !*q[i].state) continue;
+        size_t k = 0;
+        while (k < n_states && strcmp(states[k], q[i].state)) k++;
+        if (k == n_states && n_states < 8) snprintf(states[n_states++], sizeof states[0], "%s", q[i].state);
+        if (k < 8) n_in_state[k]++;
+    }
     util_buf b = {0};
     if (json) {
         util_buf_puts(&b, "{\"sweep\":");
@@ -227,10 +286,27 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
             util_buf_json_num(&b, runs[i].heartbeat > 0 ? now - runs[i].heartbeat : NAN);
             util_buf_puts(&b, ",\"run_dir\":");
             util_buf_json_str(&b, runs[i].run_dir);
+            if (*q[i].job) {
+                util_buf_puts(&b, ",\"slurm_job\":");
+                util_buf_json_str(&b, q[i].job);
+                util_buf_puts(&b, ",\"slurm_state\":");
+                util_buf_json_str(&b, *squeue_err ? "unknown" : *q[i].state ? q[i].state : "gone");
+                util_buf_puts(&b, ",\"slurm_reason\":");
+                util_buf_json_str(&b, q[i].reason);
+            }
             util_buf_puts(&b, "}");
             first = 0;
         }
-        util_buf_puts(&b, "],\"best_loss\":");
+        util_buf_puts(&b, "],\"slurm\":{");
+        for (size_t k = 0; k < n_states; k++)
+            util_buf_printf(&b, "%s\"%s\":%zu", k ? "," : "", states[k], n_in_state[k]);
+        if (n_gone && !*squeue_err) util_buf_printf(&b, "%s\"gone\":%zu", n_states ? "," : "", n_gone);
+        util_buf_puts(&b, "}");
+        if (*squeue_err) {
+            util_buf_puts(&b, ",\"squeue_error\":");
+            util_buf_json_str(&b, squeue_err);
+        }
+        util_buf_puts(&b, ",\"best_loss\":");
         util_buf_json_num(&b, best);
         util_buf_printf(&b, ",\"best_run\":%lld,\"eta_seconds\":", (long long)best_id);
         util_buf_json_num(&b, eta);
@@ -240,12 +316,27 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
         for (int s = 0; s < STORE_STATUS_COUNT; s++)
             util_buf_printf(&b, "%s %zu %s", s ? "," : "", count[s], store_status_name((store_status)s));
         util_buf_puts(&b, "\n");
-        for (size_t i = 0; i < n; i++)
-            if (runs[i].status == STORE_RUNNING)
-                util_buf_printf(&b, "  running: run %lld pid %ld host %s attempt %d heartbeat %.0f s ago  %s\n",
-                                (long long)runs[i].id, (long)sweep_pid_read(runs[i].run_dir), runs[i].host,
-                                runs[i].attempt, runs[i].heartbeat > 0 ? now - runs[i].heartbeat : NAN,
+        if (n_slurm && *squeue_err) {
+            util_buf_printf(&b, "slurm: cannot ask squeue: %s\n", squeue_err);
+        } else if (n_slurm) {
+            util_buf_printf(&b, "slurm (squeue): %zu array task%s:", n_slurm, n_slurm == 1 ? "" : "s");
+            for (size_t k = 0; k < n_states; k++) util_buf_printf(&b, "%s %zu %s", k ? "," : "", n_in_state[k], states[k]);
+            if (n_gone) util_buf_printf(&b, "%s %zu left the queue without a result (failed attempts)", n_states ? "," : "", n_gone);
+            util_buf_puts(&b, "\n");
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (runs[i].status != STORE_RUNNING) continue;
+            if (*q[i].job) {
+                util_buf_printf(&b, "  running: run %lld slurm task %s %s%s%s%s attempt %d  %s\n", (long long)runs[i].id,
+                                q[i].job, *squeue_err ? "unknown" : *q[i].state ? q[i].state : "gone",
+                                *q[i].reason ? " (" : "", q[i].reason, *q[i].reason ? ")" : "", runs[i].attempt,
                                 runs[i].run_dir);
+                continue;
+            }
+            util_buf_printf(&b, "  running: run %lld pid %ld host %s attempt %d heartbeat %.0f s ago  %s\n",
+                            (long long)runs[i].id, (long)sweep_pid_read(runs[i].run_dir), runs[i].host,
+                            runs[i].attempt, runs[i].heartbeat > 0 ? now - runs[i].heartbeat : NAN, runs[i].run_dir);
+        }
         if (isfinite(best)) util_buf_printf(&b, "best loss so far: %.4f (run %lld)\n", best, (long long)best_id);
         else util_buf_puts(&b, "best loss so far: - (no run done)\n");
         char e[32];
@@ -254,6 +345,7 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
     }
     fputs(b.data ? b.data : "", stdout);
     util_buf_free(&b);
+    free(q);
     store_runs_free(runs, n);
     return 0;
 }

@@ -289,16 +289,45 @@ int sweep_slurm_ingest(store *st, const char *sweep, size_t *n_ended, char *err,
 
 /* ---- submit and coordinate ---------------------------------------------------- */
 
-/* Is the array task JOB_TASK still known to Slurm (pending or running)? -1 when squeue fails. */
-static int task_queued(const char *job) {
-    util_buf out = {0};
-    char *argv[] = {"squeue", "-h", "-j", (char *)job, "-o", "%i %T", NULL};
-    int rc = run_capture(argv, &out);
-    int queued = rc == 0 && out.data && strstr(out.data, job) != NULL;
-    /* squeue says "Invalid job id" for a job that has left the queue */
-    if (rc != 0 && !(out.data && strstr(out.data, "Invalid job id"))) queued = -1;
-    util_buf_free(&out);
-    return queued;
+int sweep_slurm_states(const store_run *runs, size_t n, sweep_slurm_state *out, char *err, size_t errlen) {
+    /* one squeue call for every array involved: -r lists one task per line */
+    util_buf ids = {0}, text = {0};
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        if (!runs[i].run_dir) continue;
+        slurm_job_of(runs[i].run_dir, out[i].job, sizeof out[i].job);
+        if (!*out[i].job) continue;
+        char array[64]; /* ",JOB," : ids is ",JOB1,JOB2," */
+        snprintf(array, sizeof array, ",%.*s,", (int)strcspn(out[i].job, "_"), out[i].job);
+        if (!ids.data) util_buf_puts(&ids, ",");
+        if (!strstr(ids.data, array)) util_buf_puts(&ids, array + 1);
+    }
+    if (!ids.data) return 0;
+    ids.data[ids.len - 1] = 0; /* the trailing comma */
+    char *argv[] = {"squeue", "-h", "-r", "-j", ids.data + 1, "-o", "%i %T %r", NULL};
+    int rc = run_capture(argv, &text);
+    /* squeue refuses a single job id that left the queue; its tasks are simply gone */
+    int gone = rc != 0 && text.data && strstr(text.data, "Invalid job id");
+    if (rc != 0 && !gone) {
+        util_err(err, errlen, "squeue -j %s failed: %s", ids.data + 1, text.data ? text.data : "no output");
+        util_buf_free(&ids);
+        util_buf_free(&text);
+        return -1;
+    }
+    for (char *line = gone ? NULL : text.data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        char task[64], state[32], reason[64] = "";
+        if (sscanf(line, "%63s %31s %63s", task, state, reason) < 2) continue;
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(out[i].job, task)) {
+                snprintf(out[i].state, sizeof out[i].state, "%s", state);
+                snprintf(out[i].reason, sizeof out[i].reason, "%s", strcmp(reason, "None") ? reason : "");
+            }
+    }
+    util_buf_free(&ids);
+    util_buf_free(&text);
+    return 0;
 }
 
 /* Single-quoted for the batch script (the only shell involved: Slurm's own). */
@@ -395,31 +424,38 @@ static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, s
     return rc;
 }
 
-/* Running Slurm runs whose task left the queue without a result: failed attempts. */
+/* Running Slurm runs whose task left the queue without a result (scancel'ed with
+ * SIGKILL, its node died, its time ran out): failed attempts, retried per retries. */
 static int reap_lost(store *st, const char *sweep, int retries, char *err, size_t errlen) {
     store_run *runs;
     size_t n;
     store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
     if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        char job[64], *result;
-        slurm_job_of(runs[i].run_dir, job, sizeof job);
-        if (!*job) continue;
-        int q = task_queued(job);
-        if (q == 1) {
+    sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
+    if (!q) abort();
+    char why_squeue[512];
+    /* squeue failing (slurmctld restarting) says nothing about the tasks: ask again next time */
+    int rc = 0, asked = !sweep_slurm_states(runs, n, q, why_squeue, sizeof why_squeue);
+    for (size_t i = 0; asked && i < n && !rc; i++) {
+        char *result;
+        if (!*q[i].job) continue;
+        if (*q[i].state) {
             store_run_heartbeat(st, runs[i].id, NULL, 0);
             continue;
         }
-        if (q < 0 || !file_text(runs[i].run_dir, "result.tsv", &result)) {
-            if (q == 0) free(result); /* it just finished: ingested on the next pass */
+        if (!file_text(runs[i].run_dir, "result.tsv", &result)) {
+            free(result); /* it just finished: ingested on the next pass */
             continue;
         }
         int requeued;
         char why[128];
-        snprintf(why, sizeof why, "Slurm task %s ended without a result", job);
+        snprintf(why, sizeof why, "Slurm task %s ended without a result", q[i].job);
         rc = sweep_run_failed(st, &runs[i], retries, why, &requeued, err, errlen);
+        if (!rc) printf("[%s] run %lld failed: %s; %s\n", sweep, (long long)runs[i].id, why,
+                        requeued ? "retrying" : "giving up (see its train.log)");
+        fflush(stdout);
     }
+    free(q);
     store_runs_free(runs, n);
     return rc;
 }
@@ -432,6 +468,7 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
     sigprocmask(SIG_BLOCK, &mask, &old);
     int rc = 0, stopping = 0;
     size_t ended;
+    double t_start = util_monotonic();
     char pidfile[4300];
     if (sweep_scheduler_claim(o->runs_dir, sweep, pidfile, sizeof pidfile, err, errlen)) {
         sigprocmask(SIG_SETMASK, &old, NULL);
@@ -462,15 +499,12 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     unlink(pidfile);
-    if (rc) return -1;
-    store_run_filter fa = {.sweep = sweep, .status = -1};
-    if (store_runs_list(st, &fa, &runs, &n, err, errlen)) return -1;
-    size_t count[STORE_STATUS_COUNT] = {0};
-    for (size_t i = 0; i < n; i++) count[runs[i].status]++;
-    store_runs_free(runs, n);
-    printf("sweep %s: %zu/%zu done, %zu failed, %zu diverged%s\n", sweep, count[STORE_DONE], n, count[STORE_FAILED],
-           count[STORE_DIVERGED], stopping ? " (coordinator stopped; Slurm tasks go on: sweep status ingests them)" : "");
-    return count[STORE_FAILED] ? 1 : 0;
+    size_t n_failed = 0;
+    if (rc || sweep_print_summary(st, sweep, o->runs_dir, util_monotonic() - t_start,
+                                  stopping ? " (coordinator stopped; Slurm tasks go on: sweep status ingests them)" : "",
+                                  &n_failed, err, errlen))
+        return -1;
+    return n_failed ? 1 : 0;
 }
 
 int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_cancelled, char *err, size_t errlen) {
@@ -494,15 +528,17 @@ int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_cancelled, char *
     }
     /* Wait (at most a minute) for the tasks to leave the queue, ingest what they wrote,
      * and mark the rest cancelled (their checkpoints stay for a later resume). */
-    double t0 = util_monotonic();
-    for (size_t i = 0; i < n; i++) {
-        char job[64];
-        slurm_job_of(runs[i].run_dir, job, sizeof job);
-        while (*job && task_queued(job) == 1 && util_monotonic() - t0 < 60) {
-            struct timespec ts = {0, 200 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
+    sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
+    if (!q) abort();
+    for (double t0 = util_monotonic(); util_monotonic() - t0 < 60;) {
+        size_t queued = 0;
+        if (!sweep_slurm_states(runs, n, q, NULL, 0))
+            for (size_t i = 0; i < n; i++) queued += *q[i].state != 0;
+        if (!queued) break;
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
+    free(q);
     size_t ended;
     int rc = sweep_slurm_ingest(st, sweep, &ended, err, errlen);
     for (size_t i = 0; i < n && !rc; i++) {

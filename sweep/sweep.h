@@ -212,6 +212,7 @@ typedef struct sweep_run_opts {
     const int *gpus;           /* GPU ids; with per_gpu jobs each (CUDA_VISIBLE_DEVICES) */
     size_t n_gpus;
     int per_gpu;
+    const char *device;        /* passed to every trainer as --device; NULL: cuda on GPU slots, else cpu */
     int threads_per_job;       /* 0: the cores divided among the jobs */
     int retries;               /* failures retried this many times */
     int tty;                   /* a live progress line instead of one line per event */

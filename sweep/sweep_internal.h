@@ -19,6 +19,8 @@ int sweep_pid_write(const char *dir, pid_t pid, char *err, size_t errlen);
 /* True when pid is alive and is the trainer of run id (its command line holds
  * "--run-id ID"), so a recycled PID is never mistaken for it. */
 int sweep_trainer_alive(pid_t pid, int64_t id);
+/* The CUDA_VISIBLE_DEVICES of a live process (its /proc/PID/environ), -1 when unset. */
+int sweep_pid_gpu(pid_t pid);
 /* Failures counted so far for the run (DIR/failures); sweep_failures_bump adds one. */
 int sweep_failures(const char *dir);
 int sweep_failures_bump(const char *dir);
@@ -31,6 +33,18 @@ int sweep_run_failed(store *st, const store_run *r, int retries, const char *why
  * returned), refusing when another live `sweep run` holds it. */
 int sweep_scheduler_claim(const char *runs_dir, const char *sweep, char *path, size_t pathlen, char *err,
                           size_t errlen);
+/* Slurm's view of a run submitted as an array task. */
+typedef struct sweep_slurm_state {
+    char job[64];     /* "JOB_TASK", "" when the run was not submitted to Slurm */
+    char state[32];   /* squeue's state (PENDING, RUNNING, COMPLETING, ...), "" once it left the queue */
+    char reason[64];  /* why it is pending (squeue %r), "" otherwise */
+} sweep_slurm_state;
+/* Fills out[i] for runs[i] with one squeue call; -1 (err) when squeue cannot be asked. */
+int sweep_slurm_states(const store_run *runs, size_t n, sweep_slurm_state *out, char *err, size_t errlen);
+/* The closing line of `sweep run`: counts by status (from the store), training FLOPs
+ * done and planned, wall time and where the run folders are. *n_failed: failed runs. */
+int sweep_print_summary(store *st, const char *sweep, const char *runs_dir, double wall_s, const char *note,
+                        size_t *n_failed, char *err, size_t errlen);
 /* "1:02:03" or "-" */
 void sweep_format_eta(double seconds, char *out, size_t outlen);
 
