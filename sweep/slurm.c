@@ -108,6 +108,7 @@ int sweep_slurm_task(int argc, char **argv) {
     exe[n > 0 ? n : 0] = 0;
     snprintf(config, sizeof config, "%s/config.json", dir);
     snprintf(log, sizeof log, "%s/train.log", dir);
+    sweep_pid_write(dir, getpid(), NULL, 0); /* the trainer's PID once we exec it, on this task's node */
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
     char *args[] = {exe, "train", config, "--run-id", id, "--run-dir", dir, "--sink", "files", "--device", "auto", NULL};
@@ -513,23 +514,37 @@ int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_cancelled, char *
     *n_cancelled = 0;
     store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
     if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
-    for (size_t i = 0; i < n; i++) {
-        char job[64];
-        slurm_job_of(runs[i].run_dir, job, sizeof job);
-        if (!*job) continue;
-        /* SIGTERM to the task (it checkpoints), and a pending task never starts */
-        char *argv[] = {"scancel", "--signal=TERM", "--full", job, NULL};
-        char *argv2[] = {"scancel", job, NULL};
-        util_buf out = {0};
-        run_capture(argv, &out);
-        util_buf_reset(&out);
-        run_capture(argv2, &out);
-        util_buf_free(&out);
-    }
-    /* Wait (at most a minute) for the tasks to leave the queue, ingest what they wrote,
-     * and mark the rest cancelled (their checkpoints stay for a later resume). */
+    /* Pending tasks go first, in one call, so the array throttle starts none of them;
+     * then the running ones get SIGTERM (the trainer checkpoints; Slurm sends SIGKILL
+     * after its KillWait). scancel retries a signal for a pending task for seconds, so
+     * signals only go to tasks that run. */
     sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
     if (!q) abort();
+    char **pending = calloc(n + 2, sizeof *pending), **active = calloc(n + 4, sizeof *active);
+    if (!pending || !active) abort();
+    size_t n_pending = 0, n_active = 0;
+    pending[n_pending++] = "scancel";
+    active[n_active++] = "scancel", active[n_active++] = "--signal=TERM", active[n_active++] = "--full";
+    if (sweep_slurm_states(runs, n, q, NULL, 0)) /* squeue failed: cancel them all the plain way */
+        for (size_t i = 0; i < n; i++) slurm_job_of(runs[i].run_dir, q[i].job, sizeof q[i].job);
+    for (size_t i = 0; i < n; i++) {
+        if (!*q[i].job) continue;
+        if (!strcmp(q[i].state, "PENDING")) pending[n_pending++] = q[i].job;
+        else active[n_active++] = q[i].job;
+    }
+    pending[n_pending] = active[n_active] = NULL;
+    util_buf out = {0};
+    if (n_pending > 1) run_capture(pending, &out);
+    if (n_active > 3) {
+        run_capture(active, &out);
+        active[2] = "scancel"; /* then the plain cancel of the same tasks */
+        run_capture(active + 2, &out);
+    }
+    util_buf_free(&out);
+    free(pending);
+    free(active);
+    /* Wait (at most a minute) for the tasks to leave the queue, ingest what they wrote,
+     * and mark the rest cancelled (their checkpoints stay for a later resume). */
     for (double t0 = util_monotonic(); util_monotonic() - t0 < 60;) {
         size_t queued = 0;
         if (!sweep_slurm_states(runs, n, q, NULL, 0))
