@@ -69,6 +69,22 @@ char *sweep_point_label(const sweep_point *p, const sweep_spec *s) {
     return b.data;
 }
 
+/* The entry of the point that a config error is about, so the error can point at
+ * where it was set: among the keys the message names, a swept one (the value that
+ * made this combination bad) before a base one, else the earliest mentioned. */
+static const sweep_entry *blamed_entry(const sweep_point *p, const sweep_spec *s, const char *why) {
+    const sweep_entry *best = NULL;
+    const char *best_at = NULL;
+    int best_swept = 0;
+    for (size_t k = 0; k < p->n; k++) {
+        const char *at = strstr(why, p->kv[k].key);
+        int swept = is_swept(s, p->kv[k].key);
+        if (at && (!best || swept > best_swept || (swept == best_swept && at < best_at)))
+            best = &p->kv[k], best_at = at, best_swept = swept;
+    }
+    return best;
+}
+
 static int add_run(sweep_plan *plan, size_t *cap, const model_config *c, size_t point, double budget) {
     if (plan->n_runs == *cap) {
         *cap = *cap ? 2 * *cap : 64;
@@ -134,17 +150,6 @@ static double isoflop_tokens(const model_config *c, double W, double S, double b
     return round(budget / (3.0 * (W + S)) / batch) * batch;
 }
 
-/* The entry of the point that a config error is about: the first whose key the
- * message names (the earliest mention), so the error can point at where it was set. */
-static const sweep_entry *blamed_entry(const sweep_point *p, const char *why) {
-    const sweep_entry *best = NULL;
-    const char *best_at = NULL;
-    for (size_t k = 0; k < p->n; k++) {
-        const char *at = strstr(why, p->kv[k].key);
-        if (at && (!best_at || at < best_at)) best = &p->kv[k], best_at = at;
-    }
-    return best;
-}
 
 int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t errlen) {
     memset(plan, 0, sizeof *plan);
@@ -176,7 +181,7 @@ int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t er
         }
         if (!rc && model_config_resolve(&c, why, sizeof why)) {
             char *label = sweep_point_label(p, s);
-            const sweep_entry *at = blamed_entry(p, why);
+            const sweep_entry *at = blamed_entry(p, s, why);
             if (at)
                 rc = util_err(err, errlen, "%s:%d:%d: %s: run %zu (%s): %s (add a constraint to leave such runs out)",
                               at->file, at->line, at->col, at->key, i + 1, label, why);

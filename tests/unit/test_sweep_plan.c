@@ -93,7 +93,10 @@ static void test_config_errors(void **state) {
     const struct { const char *spec, *want; } bad[] = {
         {"name: e\n" BASE "grid:\n  model.d_modle: [16]\n", "p.yaml:4:19: model.d_modle: "},
         {"name: e\n" BASE "grid:\n  model.d_model: [16, many]\n", "p.yaml:4:23: model.d_model:"},
-        {"name: e\n" BASE "grid:\n  model.n_head: [2, 3]\n", "run 2 (model.n_head=3)"},
+        {"name: e\n" BASE "grid:\n  model.n_head: [2, 3]\n", "p.yaml:4:21: model.n_head: run 2 (model.n_head=3)"},
+        /* a base value named by the message, when nothing swept is */
+        {"name: e\nbase: {model: {d_model: 30, n_head: 4}}\ngrid:\n  train.lr: [0.001]\n",
+         "p.yaml:2:25: model.d_model: run 1 (train.lr=0.001): model.d_model (30) must be divisible"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sweep_spec s;
