@@ -26,11 +26,39 @@ for r in p["runs"]:
 assert abs(p["total_flops"] - sum(r["training_flops"] for r in p["runs"])) < 1
 ' || fail "plan --json"
 [ ! -e t.db ] || fail "plan must not create the store"
+# an isoflop plan lists the shapes it dropped (numbers by hand in test_sweep_plan.c)
+cat > iso.yaml <<'Y'
+name: iso
+base: {model: {mixer: softmax, d_model: 16, n_layer: 1, n_head: 2}, train: {context: 32, batch_size: 4, eval_tokens: 64}}
+grid:
+  model.d_model: [16, 32]
+isoflop:
+  budgets: [1e9, 1e10]
+  min_tokens: 10000
+  max_tokens: 100000
+Y
+$S sweep plan iso.yaml > iso.txt || fail "isoflop plan: $(cat iso.txt)"
+cat iso.txt
+grep -q "^sweep iso: 2 runs" iso.txt || fail "isoflop runs"
+grep -q "^dropped isoflop shapes (tokens outside \[10000, 1e+05\]):" iso.txt || fail "dropped header"
+grep -q "^  budget 1e+10: model.d_model=16 would train 216576 tokens" iso.txt || fail "dropped 16 @ 1e10"
+grep -q "^  budget 1e+09: model.d_model=32 would train 7680 tokens" iso.txt || fail "dropped 32 @ 1e9"
+$S sweep plan iso.yaml --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["dropped"]
+assert [(x["budget"], x["tokens"], x["overrides"]) for x in d] == \
+    [(1e10, 216576, {"model.d_model": "16"}), (1e9, 7680, {"model.d_model": "32"})], d' || fail "dropped in --json"
 
 t0=$SECONDS
 $S sweep run tiny.yaml --jobs 2 > run1.txt 2>&1 || fail "run: $(cat run1.txt)"
 echo "6-run sweep took $((SECONDS - t0)) s"
 grep -q "6/6 done, 0 failed" run1.txt || fail "summary: $(tail -3 run1.txt)"
+# where the run folders are, up front and in the closing summary with FLOPs and wall time
+here=$(pwd -P)
+head -1 run1.txt | grep -q "run folders in $here/runs/tiny-grid$" || fail "folders line: $(head -1 run1.txt)"
+total=$($S sweep plan tiny.yaml --json | python3 -c 'import json, sys; print("%.4g" % json.load(sys.stdin)["total_flops"])')
+tail -1 run1.txt | grep -q "^sweep tiny-grid: 6/6 done, 0 failed, 0 diverged, 0 cancelled, 0 pending; $total of $total training FLOPs done; wall 0:00:[0-9][0-9]; run folders in $here/runs/tiny-grid$" ||
+  fail "summary line: $(tail -1 run1.txt) (plan total $total)"
 [ "$(q "SELECT count(*) FROM runs WHERE status = 'done'")" = 6 ] || fail "6 runs done"
 [ "$(q "SELECT count(*) FROM runs WHERE attempt = 1")" = 6 ] || fail "each trained once"
 [ "$(q "SELECT count(DISTINCT run) FROM metrics")" = 6 ] || fail "metrics for every run"
@@ -74,6 +102,11 @@ bad empty $'name: b\ngrid:\n  model.d_model: []\n' "bad-empty.yaml:3:18: model.d
 bad divzero $'name: b\ngrid: {model.n_head: [0, 2]}\nderived:\n  model.head_dim: "16 // (${model.n_head} - 2)"\n' "bad-divzero.yaml:4:19: model.head_dim: division by zero"
 bad budget $'name: b\nbase: {train: {context: 64, batch_size: 4}}\nisoflop:\n  budgets: [1e20]\n  max_tokens: 1e6\n' "bad-budget.yaml:4:13: isoflop.budgets: no shape can meet budget"
 bad configkey $'name: b\ngrid:\n  model.d_modle: [16]\n' "bad-configkey.yaml:3:19: model.d_modle:.*did you mean model.d_model"
+bad combo $'name: b\ngrid:\n  model.d_model: [16, 30]\n  model.n_head: [4]\n' "bad-combo.yaml:3:23: model.d_model: run 2 (model.d_model=30 model.n_head=4): model.d_model (30) must be divisible"
+bad huge $'name: b\ngrid:\n  train.seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nseeds: 2000000\n' "bad-huge.yaml:3:16: train.seed: the spec expands to 20000000 runs"
+bad dist $'name: b\nrandom:\n  n: 2\n  params:\n    train.lr: {log_uniform: [0, 1]}\n' "bad-dist.yaml:5:29: train.lr: log_uniform: bounds must be positive"
+bad cref $'name: b\ngrid: {model.d_model: [16]}\nconstraints:\n  - model.d_model > model.widht\n' "bad-cref.yaml:4:5: constraints\[0\]: .*model.widht"
+bad basefile $'name: b\nbase: nowhere.yaml\n' "bad-basefile.yaml:2:7: base: "
 [ "$(q "SELECT count(*) FROM sweeps WHERE name = 'b'")" = 0 ] || fail "a bad spec wrote a sweep"
 
 # A run that fails is retried (retries: 1), then failed with the end of its log;
