@@ -103,7 +103,8 @@ bad divzero $'name: b\ngrid: {model.n_head: [0, 2]}\nderived:\n  model.head_dim:
 bad budget $'name: b\nbase: {train: {context: 64, batch_size: 4}}\nisoflop:\n  budgets: [1e20]\n  max_tokens: 1e6\n' "bad-budget.yaml:4:13: isoflop.budgets: no shape can meet budget"
 bad configkey $'name: b\ngrid:\n  model.d_modle: [16]\n' "bad-configkey.yaml:3:19: model.d_modle:.*did you mean model.d_model"
 bad combo $'name: b\ngrid:\n  model.d_model: [16, 30]\n  model.n_head: [4]\n' "bad-combo.yaml:3:23: model.d_model: run 2 (model.d_model=30 model.n_head=4): model.d_model (30) must be divisible"
-bad huge $'name: b\ngrid:\n  train.seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nseeds: 2000000\n' "bad-huge.yaml:3:16: train.seed: the spec expands to 20000000 runs"
+ten='[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]'
+bad huge "name: b"$'\n'"grid:"$'\n'"$(for k in train.seed train.lr train.warmup_steps train.batch_size train.context model.d_model model.n_layer model.n_head; do echo "  $k: $ten"; done)"$'\n' "bad-huge.yaml:3:16: train.seed: the spec expands to 100000000 runs"
 bad dist $'name: b\nrandom:\n  n: 2\n  params:\n    train.lr: {log_uniform: [0, 1]}\n' "bad-dist.yaml:5:29: train.lr: log_uniform: bounds must be positive"
 bad cref $'name: b\ngrid: {model.d_model: [16]}\nconstraints:\n  - model.d_model > model.widht\n' "bad-cref.yaml:4:5: constraints\[0\]: .*model.widht"
 bad basefile $'name: b\nbase: nowhere.yaml\n' "bad-basefile.yaml:2:7: base: "
