@@ -7,7 +7,8 @@
  * that run (checked through /proc/PID/cmdline) is adopted and watched, a dead one
  * is requeued and resumes from its checkpoint in the same folder. The trainers
  * heartbeat themselves; the scheduler also heartbeats the runs it supervises.
- * The main loop sleeps in sigtimedwait, so a finished child wakes it at once. */
+ * The main loop sleeps on a pipe that signal handlers write to, so a finished
+ * child (SIGCHLD) or a stop request wakes it at once. */
 #include "sweep/sweep_internal.h"
 
 #include <errno.h>
@@ -321,13 +322,11 @@ int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char 
     s.jobs = calloc(s.cap, sizeof *s.jobs);
     if (!s.jobs) return util_err(err, errlen, "out of memory");
     char pidfile[4300];
-    sigset_t mask, old;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGCHLD);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, &old);
+    sweep_signals sigs;
+    if (sweep_signals_open(&sigs, err, errlen)) {
+        free(s.jobs);
+        return -1;
+    }
     int rc = sweep_scheduler_claim(o->runs_dir, sweep, pidfile, sizeof pidfile, err, errlen) || recover(&s, err, errlen) ? -1 : 0;
     double last_beat = 0;
     while (!rc) {
@@ -336,9 +335,7 @@ int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char 
         while (!s.stopping && started && (j = free_slot(&s)) && !rc) rc = start_next(&s, j, &started, err, errlen);
         if (rc) break;
         if (s.running == 0) break; /* nothing running and nothing left to claim */
-        siginfo_t si;
-        struct timespec wait = {0, 250 * 1000 * 1000};
-        int sig = sigtimedwait(&mask, &si, &wait);
+        int sig = sweep_signals_wait(&sigs, 0.25); /* adopted trainers are not our children: polled */
         if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && !s.stopping) {
             s.stopping = 1;
             progress(&s, "stopping: asking the trainers to checkpoint");
@@ -369,7 +366,7 @@ int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char 
         rc = sweep_print_summary(st, sweep, o->runs_dir, util_monotonic() - t_start,
                                  s.stopping ? " (stopped; run it again to resume)" : "", &n_failed, err, errlen);
     }
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    sweep_signals_close(&sigs);
     free(s.jobs);
     if (rc) return -1;
     return n_failed ? 1 : 0;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +226,56 @@ int sweep_print_summary(store *st, const char *sweep, const char *runs_dir, doub
     fflush(stdout);
     *n_failed = count[STORE_FAILED];
     return 0;
+}
+
+/* ---- signals ---------------------------------------------------------------- */
+
+/* The write end of the wake-up pipe. A signal handler can reach only static storage;
+ * handlers are needed at all because OpenBLAS starts its threads before main with
+ * every signal unblocked, so a SIGCHLD or SIGTERM that the kernel hands to one of them
+ * would be lost to a sigtimedwait on the main thread (or kill the process). */
+static int wake_fd = -1;
+static const int wake_signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+
+static void on_wake_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(wake_fd, &b, 1) < 0) { /* a full pipe already holds a wake-up */
+    }
+    errno = saved;
+}
+
+int sweep_signals_open(sweep_signals *w, char *err, size_t errlen) {
+    if (pipe2(w->fds, O_CLOEXEC | O_NONBLOCK)) return util_err(err, errlen, "pipe: %s", strerror(errno));
+    wake_fd = w->fds[1];
+    for (size_t i = 0; i < sizeof wake_signals / sizeof wake_signals[0]; i++) {
+        struct sigaction sa = {.sa_handler = on_wake_signal, .sa_flags = SA_RESTART};
+        if (wake_signals[i] == SIGCHLD) sa.sa_flags |= SA_NOCLDSTOP;
+        sigemptyset(&sa.sa_mask);
+        sigaction(wake_signals[i], NULL, &w->old[i]);
+        /* an ignored SIGINT or SIGHUP (a background job, nohup) stays ignored */
+        if ((wake_signals[i] == SIGINT || wake_signals[i] == SIGHUP) && w->old[i].sa_handler == SIG_IGN) continue;
+        sigaction(wake_signals[i], &sa, NULL);
+    }
+    return 0;
+}
+
+int sweep_signals_wait(sweep_signals *w, double timeout_s) {
+    struct pollfd p = {.fd = w->fds[0], .events = POLLIN};
+    if (poll(&p, 1, (int)(timeout_s * 1000)) <= 0) return 0;
+    unsigned char b[64];
+    ssize_t n = read(w->fds[0], b, sizeof b);
+    int sig = 0;
+    for (ssize_t i = 0; i < n; i++) /* a stop request outranks a child's end */
+        if (!sig || sig == SIGCHLD) sig = b[i];
+    return sig;
+}
+
+void sweep_signals_close(sweep_signals *w) {
+    for (size_t i = 0; i < sizeof wake_signals / sizeof wake_signals[0]; i++) sigaction(wake_signals[i], &w->old[i], NULL);
+    wake_fd = -1;
+    close(w->fds[0]);
+    close(w->fds[1]);
 }
 
 /* ---- status ----------------------------------------------------------------- */

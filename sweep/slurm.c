@@ -462,17 +462,14 @@ static int reap_lost(store *st, const char *sweep, int retries, char *err, size_
 }
 
 int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char *err, size_t errlen) {
-    sigset_t mask, old;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, &old);
+    sweep_signals sigs;
+    if (sweep_signals_open(&sigs, err, errlen)) return -1;
     int rc = 0, stopping = 0;
     size_t ended;
     double t_start = util_monotonic();
     char pidfile[4300];
     if (sweep_scheduler_claim(o->runs_dir, sweep, pidfile, sizeof pidfile, err, errlen)) {
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        sweep_signals_close(&sigs);
         return -1;
     }
     /* cancelled runs resume, like the local backend */
@@ -494,11 +491,14 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
         if (store_runs_list(st, &fr, &runs, &n, err, errlen)) { rc = -1; break; }
         store_runs_free(runs, n);
         if (n == 0 && submitted == 0) break;
-        struct timespec wait = {(time_t)o->poll_s, (long)((o->poll_s - floor(o->poll_s)) * 1e9)};
-        siginfo_t si;
-        if (sigtimedwait(&mask, &si, &wait) > 0) stopping = 1;
+        /* SIGCHLD here is only squeue's or sbatch's end: sleep on */
+        for (double t0 = util_monotonic(), left = o->poll_s; left > 0 && !stopping;
+             left = o->poll_s - (util_monotonic() - t0)) {
+            int sig = sweep_signals_wait(&sigs, left);
+            stopping = sig && sig != SIGCHLD;
+        }
     }
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    sweep_signals_close(&sigs);
     unlink(pidfile);
     size_t n_failed = 0;
     if (rc || sweep_print_summary(st, sweep, o->runs_dir, util_monotonic() - t_start,

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "store/store.h"
@@ -45,6 +46,17 @@ int sweep_slurm_states(const store_run *runs, size_t n, sweep_slurm_state *out, 
  * done and planned, wall time and where the run folders are. *n_failed: failed runs. */
 int sweep_print_summary(store *st, const char *sweep, const char *runs_dir, double wall_s, const char *note,
                         size_t *n_failed, char *err, size_t errlen);
+/* The schedulers' wake-ups: SIGCHLD, SIGTERM, SIGINT and SIGHUP (unless ignored) are
+ * caught by handlers that write to a pipe, whichever thread they land on. One open at
+ * a time per process. */
+typedef struct sweep_signals {
+    int fds[2];
+    struct sigaction old[4];
+} sweep_signals;
+int sweep_signals_open(sweep_signals *w, char *err, size_t errlen);
+/* Waits at most timeout_s for a signal: returns it (a stop request before SIGCHLD), or 0. */
+int sweep_signals_wait(sweep_signals *w, double timeout_s);
+void sweep_signals_close(sweep_signals *w);
 /* "1:02:03" or "-" */
 void sweep_format_eta(double seconds, char *out, size_t outlen);
 

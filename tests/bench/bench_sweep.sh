@@ -55,6 +55,7 @@ gaps = [rows[i + 1][0] - rows[i][1] for i in range(n - 1)]
 own = sum(f - s for s, f in rows)
 print(f"scheduler gap, one run's end -> next run's claim ({n} runs, --jobs 1): "
       f"mean {1e3 * statistics.mean(gaps):.1f} ms, max {1e3 * max(gaps):.1f} ms (target <= 50 ms)")
+print("gaps ms:", " ".join(f"{1e3 * g:.0f}" for g in gaps))
 print(f"sweep wall {t1 - t0:.2f} s - runs' own time (claim to done) {own:.2f} s = "
       f"{1e3 * (t1 - t0 - own) / n:.1f} ms per run (includes process start, plan and store setup)")
 print(f"mean run (claim to done, incl. trainer start-up): {1e3 * own / n:.0f} ms")
