@@ -2,13 +2,14 @@
 # The Slurm backend for real: munged, slurmctld and slurmd for this one host (no
 # systemd: proctrack/linuxproc, task/none, select/cons_tres, accounting off, every
 # state and spool folder in this test's temporary folder), a 4-run sweep as one job
-# array to completion (run files ingested, idempotently), then a cancel. The
-# daemons are stopped by PID on exit. Installs slurm-wlm and munge from Debian
-# when they are missing (root only).
+# array to completion (run files ingested, idempotently); `sweep status` showing
+# squeue's task states beside the store's counts, then a cancel; a task whose trainer
+# is killed outright (no result file) retried once, then failed. The daemons are
+# stopped by PID on exit. Installs slurm-wlm and munge from Debian when they are
+# missing (root only). About 20 s, also in the sanitizer pass.
 set -u
 fail() { echo "FAIL: $*"; tail -n 20 "$T"/slurmctld.log "$T"/slurmd.log 2>/dev/null; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
-[ -n "${SCALELAB_SANITIZED:-}" ] && skip "the Slurm test starts daemons and takes a minute; not repeated under sanitizers"
 S=$SCALELAB
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
   [ "$(id -u)" = 0 ] || skip "slurm-wlm and munge are not installed and we are not root to install them"
