@@ -32,7 +32,7 @@ static void usage(FILE *out) {
             "started with CUDA_VISIBLE_DEVICES set to its GPU. --device is passed to every trainer\n"
             "(default: cuda on a GPU slot, else cpu; --device cpu keeps the GPU slots and their\n"
             "CUDA_VISIBLE_DEVICES but trains on the CPU). Each attempt's first train.log line records\n"
-            "the device and GPU it was given. Slurm tasks train with --device auto.\n\n"
+            "the device and GPU it was given. Slurm tasks train with --device auto unless it is given.\n\n"
             "Run folders: RUNS_DIR/SWEEP/ID-HASH (default runs/), each with config.json, train.log,\n"
             "pid and the trainer's checkpoint. The spec format is described in sweep/sweep.h.\n");
 }

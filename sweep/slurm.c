@@ -74,10 +74,11 @@ static void slurm_job_of(const char *dir, char *out, size_t outlen) {
 /* ---- the task side ------------------------------------------------------------ */
 
 int sweep_slurm_task(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: scalelab sweep task TASK_LIST INDEX   (run by Slurm array tasks)\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: scalelab sweep task TASK_LIST INDEX [DEVICE]   (run by Slurm array tasks)\n");
         return 2;
     }
+    char *device = argc == 4 ? argv[3] : "auto";
     char *list;
     size_t len;
     char err[512];
@@ -111,7 +112,7 @@ int sweep_slurm_task(int argc, char **argv) {
     sweep_pid_write(dir, getpid(), NULL, 0); /* the trainer's PID once we exec it, on this task's node */
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
-    char *args[] = {exe, "train", config, "--run-id", id, "--run-dir", dir, "--sink", "files", "--device", "auto", NULL};
+    char *args[] = {exe, "train", config, "--run-id", id, "--run-dir", dir, "--sink", "files", "--device", device, NULL};
     execv(exe, args); /* the trainer takes this process over: Slurm's signals reach it */
     fprintf(stderr, "scalelab: sweep task: cannot exec %s: %s\n", exe, strerror(errno));
     free(list);
@@ -380,7 +381,9 @@ static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, s
         sh_quote(&sh, o->exe);
         util_buf_puts(&sh, " sweep task ");
         sh_quote(&sh, tasks);
-        util_buf_puts(&sh, " \"$SLURM_ARRAY_TASK_ID\"\n");
+        util_buf_puts(&sh, " \"$SLURM_ARRAY_TASK_ID\"");
+        if (o->device) util_buf_printf(&sh, " %s", o->device); /* checked: cpu, cuda or auto */
+        util_buf_puts(&sh, "\n");
         rc = util_write_file_atomic(tasks, list.data, list.len, err, errlen) ||
              util_write_file_atomic(script, sh.data, sh.len, err, errlen);
     }

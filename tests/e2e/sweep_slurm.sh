@@ -90,10 +90,11 @@ base:
 grid:
   train.lr: [1.0e-3, 2.0e-3, 3.0e-3, 4.0e-3]
 Y
-timeout 120 $S sweep run s.yaml --backend slurm --partition debug --time 5 --max-parallel 2 > run.txt 2>&1 ||
+timeout 120 $S sweep run s.yaml --backend slurm --partition debug --time 5 --max-parallel 2 --device cpu > run.txt 2>&1 ||
   fail "slurm sweep: $(cat run.txt)"
 cat run.txt
 grep -q "submitted 4 runs as Slurm job array" run.txt || fail "no job array"
+grep -q 'sweep task .* "$SLURM_ARRAY_TASK_ID" cpu$' runs/slurm4/slurm-*.sh || fail "--device not passed to the tasks"
 grep -q "4/4 done" run.txt || fail "not all done"
 [ "$(q "SELECT count(*) FROM runs WHERE status = 'done' AND final_eval_loss IS NOT NULL")" = 4 ] || fail "4 done with losses"
 m1=$(q "SELECT count(*) FROM metrics"); p1=$(q "SELECT count(*) FROM position_loss")
