@@ -1,7 +1,106 @@
+/* scalelab flops CONFIG [--set k=v]... [--json]: the FLOP accounting of one run. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "cli/cli.h"
+#include "model/config.h"
+#include "model/flops.h"
+#include "util/util.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: scalelab flops CONFIG.yaml [--set key=value]... [--json]\n\n"
+            "Parameters, weight and state FLOPs per token, WSFR, state size and training FLOPs\n"
+            "of a run config (DESIGN.md section 4).\n\n"
+            "  --set key=value  override a config key (e.g. model.d_model=256); repeatable\n"
+            "  --json           print one JSON object\n"
+            "  -h, --help       this help\n");
+}
+
+static void print_json(const model_config *c, const model_flops *f) {
+    char hash[17];
+    model_config_hash(c, hash);
+    util_buf b = {0};
+    const struct { const char *name; double v; } rows[] = {
+        {"params", f->params},
+        {"params_non_embedding", f->params_non_embedding},
+        {"weight_flops_per_token", f->weight_flops_per_token},
+        {"lm_head_flops_per_token", f->lm_head_flops_per_token},
+        {"state_flops_per_token", f->state_flops_per_token},
+        {"wsfr", f->wsfr},
+        {"state_dim", f->state_dim},
+        {"state_size", f->state_size},
+        {"tokens", f->tokens},
+        {"training_flops", f->training_flops},
+    };
+    util_buf_puts(&b, "{\"config_hash\":");
+    util_buf_json_str(&b, hash);
+    util_buf_puts(&b, ",\"mixer\":");
+    util_buf_json_str(&b, model_mixer_name(c->mixer));
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        util_buf_printf(&b, ",\"%s\":", rows[i].name);
+        util_buf_json_num(&b, rows[i].v);
+    }
+    util_buf_puts(&b, "}\n");
+    fputs(b.data, stdout);
+    util_buf_free(&b);
+}
+
+static void print_table(const model_config *c, const model_flops *f) {
+    char hash[17];
+    model_config_hash(c, hash);
+    printf("config %s  mixer %s  L=%d H=%d h=%d h_k=%d d=%d F=%d V=%d T=%d\n", hash, model_mixer_name(c->mixer),
+           c->n_layer, c->d_model, c->n_head, c->n_kv_head, c->head_dim, c->mlp_hidden, c->vocab_size,
+           c->context);
+    printf("%-26s %.6g\n", "params", f->params);
+    printf("%-26s %.6g\n", "params_non_embedding", f->params_non_embedding);
+    printf("%-26s %.6g\n", "weight_flops_per_token", f->weight_flops_per_token);
+    printf("%-26s %.6g\n", "lm_head_flops_per_token", f->lm_head_flops_per_token);
+    printf("%-26s %.6g\n", "state_flops_per_token", f->state_flops_per_token);
+    printf("%-26s %.6g\n", "wsfr", f->wsfr);
+    printf("%-26s %.6g\n", "state_dim", f->state_dim);
+    printf("%-26s %.6g\n", "state_size", f->state_size);
+    printf("%-26s %.6g\n", "tokens", f->tokens);
+    printf("%-26s %.6g\n", "training_flops", f->training_flops);
+}
 
 int cli_flops(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_error(CLI_FAIL, "flops", "not implemented yet");
+    static const struct option opts[] = {
+        {"set", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char **sets = calloc((size_t)argc, sizeof *sets);
+    size_t n_sets = 0;
+    int json = 0, opt;
+    if (!sets) return cli_error(CLI_FAIL, "flops", "out of memory");
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's': sets[n_sets++] = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); free(sets); return CLI_OK;
+        default: usage(stderr); free(sets); return CLI_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        free(sets);
+        usage(stderr);
+        return cli_error(CLI_USAGE, "flops", "expected exactly one CONFIG file");
+    }
+    model_config c;
+    char err[1024];
+    model_config_default(&c);
+    int rc = model_config_load(&c, argv[optind], err, sizeof err) ||
+             model_config_apply_sets(&c, sets, n_sets, err, sizeof err);
+    free(sets);
+    if (rc) return cli_error(CLI_FAIL, "flops", "%s", err);
+    if (model_config_resolve(&c, err, sizeof err)) return cli_error(CLI_FAIL, "flops", "%s: %s", argv[optind], err);
+    model_flops f;
+    model_flops_compute(&c, &f);
+    if (json) print_json(&c, &f);
+    else print_table(&c, &f);
+    return CLI_OK;
 }

@@ -57,4 +57,11 @@ void model_config_hash(const model_config *c, char out[17]);
 
 const char *model_mixer_name(model_mixer m);
 
+/* Added by the config helper: the value of one dotted key in its --set text form
+ * (0, or -1 for an unknown key), and the list of every key ("model.d_model", ...)
+ * for tools that enumerate them (sweeps, tables). */
+int model_config_get(const model_config *c, const char *key, char *out, size_t outlen);
+size_t model_config_key_count(void);
+int model_config_key_name(size_t i, char *out, size_t outlen);
+
 #endif

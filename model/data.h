@@ -15,6 +15,9 @@ enum { MODEL_SPLIT_TRAIN = 0, MODEL_SPLIT_VALID = 1 };
 int model_data_open(const char *source, int vocab_size, uint64_t seed, model_data **out,
                     char *err, size_t errlen);
 void model_data_close(model_data *d);
+/* Added: checks the syntax of a source string (known synthetic task, non-empty
+ * file path) without opening anything; config validation uses it. */
+int model_data_check_source(const char *source, char *err, size_t errlen);
 /* batch_size sequences of context+1 tokens each (inputs [0,T), targets [1,T]).
  * Deterministic in (seed, split, batch_index), so a resumed run sees the same data. */
 int model_data_batch(model_data *d, int split, int64_t batch_index, int batch_size, int context,

@@ -1,0 +1,174 @@
+/* FLOP accounting (DESIGN.md section 4) against values worked out by hand, the
+ * arithmetic written beside each. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "model/config.h"
+#include "model/flops.h"
+
+static void flops_of(const char *const *sets, size_t n, model_config *c, model_flops *f) {
+    char err[512];
+    model_config_default(c);
+    if (model_config_apply_sets(c, sets, n, err, sizeof err) || model_config_resolve(c, err, sizeof err))
+        fail_msg("%s", err);
+    model_flops_compute(c, f);
+}
+
+#define EXPECT(x, v) do { if ((x) != (double)(v)) fail_msg("%s = %.17g, expected %.17g", #x, (x), (double)(v)); } while (0)
+
+static void test_binomial(void **state) {
+    (void)state;
+    EXPECT(model_binomial(33, 2), 528);
+    EXPECT(model_binomial(16, 1), 16);
+    EXPECT(model_binomial(11, 4), 330);
+    EXPECT(model_binomial(35, 4), 52360);
+    EXPECT(model_binomial(67, 3), 47905);
+    EXPECT(model_binomial(130, 4), 11358880);  /* 130*129*128*127/24 */
+    EXPECT(model_binomial(5, 0), 1);
+    EXPECT(model_binomial(3, 5), 0);
+}
+
+/* The DESIGN example: L=4 H=128 h=h_k=4 d=32 F=512 V=256 T=512, power p=2 c=64, gated, layernorm, untied. */
+static void test_power_default(void **state) {
+    (void)state;
+    model_config c;
+    model_flops f;
+    flops_of(NULL, 0, &c, &f);
+    /* P_layer = q 128*128 + k,v 2*128*128 + o 128*128 + gate 128*4 + MLP 2*128*512
+     *         = 16384 + 32768 + 16384 + 512 + 131072 = 197120
+     * W = 2*(4*197120 + 128*256) = 2*(788480 + 32768) = 1642496 */
+    EXPECT(f.weight_flops_per_token, 1642496);
+    EXPECT(f.lm_head_flops_per_token, 65536); /* 2*128*256 */
+    /* block = norms 2*256 + 197120 + gate bias 4 + b1 512 + b2 128 = 198276
+     * non-embedding = 4*198276 + final norm 256 = 793360; + embedding + head 2*32768 */
+    EXPECT(f.params_non_embedding, 793360);
+    EXPECT(f.params, 858896);
+    /* D = C(33,2) = 528; S_layer = 4*2*32*65 + (4+4)*2*528*33 = 16640 + 278784 = 295424 */
+    EXPECT(f.state_dim, 528);
+    EXPECT(f.state_flops_per_token, 4 * 295424);
+    EXPECT(f.state_size, 4 * 4 * 528 * 33); /* L*h_k*D*(d+1) = 278784 */
+    EXPECT(f.wsfr, 1642496.0 / 1181696.0);
+    EXPECT(f.tokens, 2000000);
+    EXPECT(f.training_flops, 3.0 * (1642496 + 1181696) * 2000000); /* 1.6945152e13 */
+    /* Tying removes the head's parameters, not its FLOPs. */
+    flops_of((const char *const[]){"model.tie_embeddings=true"}, 1, &c, &f);
+    EXPECT(f.params, 858896 - 32768);
+    EXPECT(f.params_non_embedding, 793360);
+    EXPECT(f.weight_flops_per_token, 1642496);
+    /* No gating: gate weights 128*4 and bias 4 go, from each of 4 blocks. */
+    flops_of((const char *const[]){"model.gating=false"}, 1, &c, &f);
+    EXPECT(f.weight_flops_per_token, 1642496 - 2 * 4 * 512);
+    EXPECT(f.params, 858896 - 4 * (512 + 4));
+}
+
+/* softmax: L=2 H=32 h=h_k=2 d=16 F=128 V=256 T=64, layernorm, untied. */
+static void test_softmax(void **state) {
+    (void)state;
+    model_config c;
+    model_flops f;
+    flops_of((const char *const[]){"model.mixer=softmax", "model.d_model=32", "model.n_layer=2", "model.n_head=2",
+                                   "train.context=64", "train.tokens=20000", "train.eval_tokens=64"}, 7, &c, &f);
+    /* P_layer = 1024 + 2048 + 1024 + 2*32*128 = 12288; W = 2*(2*12288 + 32*256) = 65536 */
+    EXPECT(f.weight_flops_per_token, 65536);
+    /* block = 2*64 + 12288 + 128 + 32 = 12576; non-emb = 2*12576 + 64 = 25216; + 2*8192 */
+    EXPECT(f.params_non_embedding, 25216);
+    EXPECT(f.params, 41600);
+    /* S = L*h*2*d*(T+1) = 2*2*2*16*65 = 8320; state = L*h_k*2*d*T = 2*2*2*16*64 = 8192 */
+    EXPECT(f.state_flops_per_token, 8320);
+    EXPECT(f.state_dim, 16);
+    EXPECT(f.state_size, 8192);
+    EXPECT(f.training_flops, 3.0 * (65536 + 8320) * 20000);
+}
+
+/* window: L=3 H=64 h=4 h_k=2 d=16 F=256 V=256, rmsnorm, tied, w=64. */
+static const char *const window_sets[] = {"model.mixer=window", "model.d_model=64", "model.n_layer=3", "model.n_head=4",
+                                          "model.n_kv_head=2", "model.norm=rmsnorm", "model.tie_embeddings=true",
+                                          "model.window=64", "train.eval_tokens=256"};
+
+static void test_window(void **state) {
+    (void)state;
+    model_config c;
+    model_flops f;
+    const char *sets[10];
+    memcpy(sets, window_sets, sizeof window_sets);
+    sets[9] = "train.context=256";
+    flops_of(sets, 10, &c, &f);
+    /* P_layer = q 64*64 + k,v 2*64*32 + o 64*64 + MLP 2*64*256 = 4096+4096+4096+32768 = 45056
+     * W = 2*(3*45056 + 64*256) = 303104 */
+    EXPECT(f.weight_flops_per_token, 303104);
+    /* block = rmsnorm 2*64 + 45056 + 256 + 64 = 45504; non-emb = 3*45504 + 64 = 136576; + tied 16384 */
+    EXPECT(f.params_non_embedding, 136576);
+    EXPECT(f.params, 152960);
+    /* T=256 >= w: S_layer = 4*(4*16/256)*(64*65/2 + 192*64) = 4*0.25*(2080 + 12288) = 14368 */
+    EXPECT(f.state_flops_per_token, 3 * 14368);
+    EXPECT(f.state_size, 3 * 2 * 2 * 16 * 64); /* L*h_k*2*d*w = 12288 */
+    EXPECT(f.wsfr, 303104.0 / 43104.0);
+
+    /* T=32 < w: softmax's formula, 3*4*2*16*33 = 12672; the cache holds T, not w, positions. */
+    sets[9] = "train.context=32";
+    flops_of(sets, 10, &c, &f);
+    EXPECT(f.state_flops_per_token, 12672);
+    EXPECT(f.state_size, 3 * 2 * 2 * 16 * 32);
+
+    /* T = w: both branches agree: 4*(64/64)*(64*65/2) = 4*2*16*65 = 8320 per layer. */
+    sets[9] = "train.context=64";
+    flops_of(sets, 10, &c, &f);
+    EXPECT(f.state_flops_per_token, 3 * 8320);
+    model_config soft = c;
+    model_flops fs;
+    soft.mixer = MODEL_MIXER_SOFTMAX;
+    model_flops_compute(&soft, &fs);
+    EXPECT(f.state_flops_per_token, fs.state_flops_per_token);
+}
+
+/* power p=1, ungated, L=2 H=64 h=4 h_k=1 d=16 F=256 V=256 T=128 c=32, layernorm, untied. */
+static void test_power_linear_gqa(void **state) {
+    (void)state;
+    model_config c;
+    model_flops f;
+    flops_of((const char *const[]){"model.p=1", "model.gating=false", "model.d_model=64", "model.n_layer=2",
+                                   "model.n_head=4", "model.n_kv_head=1", "train.context=128", "model.chunk=32",
+                                   "train.eval_tokens=128"}, 9, &c, &f);
+    assert_int_equal(c.normalize, MODEL_NORMALIZE_RMS);
+    /* P_layer = 4096 + 2*64*16 + 4096 + 32768 = 43008; W = 2*(2*43008 + 16384) = 204800 */
+    EXPECT(f.weight_flops_per_token, 204800);
+    /* block = 2*128 + 43008 + 256 + 64 = 43584; non-emb = 2*43584 + 128 = 87296; + 2*16384 */
+    EXPECT(f.params_non_embedding, 87296);
+    EXPECT(f.params, 120064);
+    /* D = 16; S_layer = 4*2*16*33 + (4+1)*2*16*17 = 4224 + 2720 = 6944 */
+    EXPECT(f.state_dim, 16);
+    EXPECT(f.state_flops_per_token, 2 * 6944);
+    EXPECT(f.state_size, 2 * 1 * 16 * 17);
+}
+
+/* power p=4, d=8: D = C(11,4) = 330 and the state grows as D*(d+1). */
+static void test_power_degree4(void **state) {
+    (void)state;
+    model_config c;
+    model_flops f;
+    flops_of((const char *const[]){"model.p=4", "model.d_model=32", "model.n_head=4", "model.n_layer=1",
+                                   "model.chunk=16", "train.context=64", "train.eval_tokens=64"}, 7, &c, &f);
+    EXPECT(f.state_dim, 330);
+    /* S = 4*2*8*17 + 8*2*330*9 = 1088 + 47520 */
+    EXPECT(f.state_flops_per_token, 48608);
+    EXPECT(f.state_size, 4 * 330 * 9);
+    assert_int_equal(c.normalize, MODEL_NORMALIZE_SUM);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_binomial),
+        cmocka_unit_test(test_power_default),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_power_linear_gqa),
+        cmocka_unit_test(test_power_degree4),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
