@@ -1,4 +1,4 @@
-/* For kernels/cpu/*.c and model/net*.c: REAL and KR() for this compilation, so one
+/* For kernels/cpu/ sources and model/net*.c: REAL and KR() for this compilation, so one
  * source builds both the float code and its float64 twin (-DSCALELAB_F64).
  * Include after kernels/kernels.h (which undefines both when done). */
 #ifndef SCALELAB_KERNELS_CPU_REAL_H

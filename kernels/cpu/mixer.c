@@ -1,0 +1,88 @@
+/* Token mixers: sizes and the scheduling of (batch, kv head) pairs over OpenMP
+ * threads. The per-pair work lives in mixer_softmax.c, mixer_power.c and
+ * mixer_power_backward.c. */
+#include <assert.h>
+#include <omp.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+#include "kernels/cpu/real.h"
+#include "kernels/cpu/mixer_impl.h"
+
+static void check_shape(const kern_mixer_shape *s) {
+    assert(s->batch > 0 && s->seq > 0 && s->n_head > 0 && s->n_kv_head > 0 && s->head_dim > 0);
+    assert(s->n_head % s->n_kv_head == 0);
+    if (s->kind == KERN_MIXER_POWER) {
+        assert(s->p >= 1 && s->p <= 4);
+        assert(s->chunk > 0 && s->seq % s->chunk == 0);
+    }
+    (void)s;
+}
+
+static size_t work_per_thread(const kern_mixer_shape *s) {
+    return s->kind == KERN_MIXER_POWER ? mx_power_work_per_thread(s) : mx_softmax_work_per_thread(s);
+}
+
+size_t KR(kern_mixer_saved_size)(const kern_mixer_shape *s) {
+    check_shape(s);
+    return (size_t)s->batch * s->n_head * s->seq;
+}
+
+size_t KR(kern_mixer_work_size)(const kern_mixer_shape *s) {
+    check_shape(s);
+    return (size_t)omp_get_max_threads() * work_per_thread(s);
+}
+
+/* Runs fn for every (batch, kv head) pair. With more than one pair, pairs go to
+ * OpenMP threads and OpenBLAS is held to one thread meanwhile: its pthread pool
+ * would otherwise add threads to every gemm issued from inside the region. */
+#define FOR_EACH_PAIR(s, work, CALL)                                                               \
+    do {                                                                                           \
+        int n_pairs_ = (s)->batch * (s)->n_kv_head;                                                \
+        size_t slice_ = work_per_thread(s);                                                        \
+        if (n_pairs_ == 1 || omp_get_max_threads() == 1) {                                         \
+            for (int pair_ = 0; pair_ < n_pairs_; pair_++) {                                       \
+                int b = pair_ / (s)->n_kv_head, g = pair_ % (s)->n_kv_head;                        \
+                REAL *w_ = (work);                                                                 \
+                CALL;                                                                              \
+            }                                                                                      \
+        } else {                                                                                   \
+            int blas_threads_ = openblas_get_num_threads();                                        \
+            openblas_set_num_threads(1);                                                           \
+            _Pragma("omp parallel for schedule(dynamic, 1)")                                       \
+            for (int pair_ = 0; pair_ < n_pairs_; pair_++) {                                       \
+                int b = pair_ / (s)->n_kv_head, g = pair_ % (s)->n_kv_head;                        \
+                REAL *w_ = (work) + (size_t)omp_get_thread_num() * slice_;                         \
+                CALL;                                                                              \
+            }                                                                                      \
+            openblas_set_num_threads(blas_threads_);                                               \
+        }                                                                                          \
+    } while (0)
+
+void KR(kern_mixer_forward)(const kern_mixer_shape *s, const REAL *q, const REAL *k, const REAL *v,
+                            const REAL *log_g, REAL *y, REAL *saved, REAL *work) {
+    check_shape(s);
+    assert((uintptr_t)work % sizeof(double) == 0);
+    if (s->kind == KERN_MIXER_POWER) {
+        assert((log_g != NULL) == (s->gating != 0));
+        FOR_EACH_PAIR(s, work, KR(mx_power_forward_unit)(s, b, g, q, k, v, log_g, y, saved, w_));
+    } else {
+        FOR_EACH_PAIR(s, work, KR(mx_softmax_forward_unit)(s, b, g, q, k, v, y, saved, w_));
+    }
+}
+
+void KR(kern_mixer_backward)(const kern_mixer_shape *s, const REAL *q, const REAL *k, const REAL *v,
+                             const REAL *log_g, const REAL *y, const REAL *saved, const REAL *dy,
+                             REAL *dq, REAL *dk, REAL *dv, REAL *dlog_g, REAL *work) {
+    check_shape(s);
+    assert((uintptr_t)work % sizeof(double) == 0);
+    if (s->kind == KERN_MIXER_POWER) {
+        assert((log_g != NULL) == (s->gating != 0) && (dlog_g != NULL) == (s->gating != 0));
+        FOR_EACH_PAIR(s, work,
+                      KR(mx_power_backward_unit)(s, b, g, q, k, v, log_g, y, saved, dy, dq, dk, dv,
+                                                 dlog_g, w_));
+    } else {
+        FOR_EACH_PAIR(s, work,
+                      KR(mx_softmax_backward_unit)(s, b, g, q, k, v, y, saved, dy, dq, dk, dv, w_));
+    }
+}
