@@ -33,6 +33,7 @@ static void print_json(const model_config *c, const model_flops *f) {
         {"state_size", f->state_size},
         {"tokens", f->tokens},
         {"training_flops", f->training_flops},
+        {"implementation_state_flops_per_token", f->impl_state_flops_per_token},
     };
     util_buf_puts(&b, "{\"config_hash\":");
     util_buf_json_str(&b, hash);
@@ -63,6 +64,7 @@ static void print_table(const model_config *c, const model_flops *f) {
     printf("%-26s %.6g\n", "state_size", f->state_size);
     printf("%-26s %.6g\n", "tokens", f->tokens);
     printf("%-26s %.6g\n", "training_flops", f->training_flops);
+    printf("%-26s %.6g  (state FLOPs/token the CPU kernels issue)\n", "implementation_state", f->impl_state_flops_per_token);
 }
 
 int cli_flops(int argc, char **argv) {

@@ -25,6 +25,8 @@
 
 #include <math.h>
 
+#include "kernels/kernels.h"
+
 double model_binomial(int n, int k) {
     if (k < 0 || k > n) return 0;
     if (k > n - k) k = n - k;
@@ -79,5 +81,18 @@ void model_flops_compute(const model_config *c, model_flops *f) {
     f->wsfr = f->weight_flops_per_token / f->state_flops_per_token;
     f->tokens = (double)c->tokens;
     f->training_flops = 3 * (f->weight_flops_per_token + f->state_flops_per_token) * f->tokens;
-    f->impl_state_flops_per_token = f->state_flops_per_token;
+    f->impl_state_flops_per_token = L * model_flops_mixer_count(c).implementation / T;
+}
+
+kern_flop_count model_flops_mixer_count(const model_config *c) {
+    static const kern_mixer_kind kinds[] = {KERN_MIXER_SOFTMAX, KERN_MIXER_WINDOW, KERN_MIXER_POWER};
+    kern_mixer_shape s = {
+        .batch = 1, .seq = c->context, .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = c->head_dim,
+        .kind = kinds[c->mixer], .p = c->p, .chunk = c->chunk, .window = c->window,
+        .gating = c->mixer == MODEL_MIXER_POWER && c->gating,
+        .normalize_rms = c->normalize == MODEL_NORMALIZE_RMS, .scale = 1.0 / sqrt(c->head_dim), .eps = 1e-6,
+    };
+    kern_flop_count fc;
+    kern_mixer_count_flops(&s, &fc);
+    return fc;
 }

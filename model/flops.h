@@ -2,6 +2,7 @@
 #ifndef SCALELAB_MODEL_FLOPS_H
 #define SCALELAB_MODEL_FLOPS_H
 
+#include "kernels/kernels.h"
 #include "model/config.h"
 
 typedef struct model_flops {
@@ -19,6 +20,10 @@ typedef struct model_flops {
 
 /* c must be resolved (model_config_resolve). */
 void model_flops_compute(const model_config *c, model_flops *f);
+/* Added: what the CPU kernels count for one layer's mixer on one sequence of
+ * context tokens (kern_mixer_count_flops); .model / context is DESIGN's S per
+ * layer, .implementation / context what the kernels really issue. */
+kern_flop_count model_flops_mixer_count(const model_config *c);
 /* C(n, k) as a double. */
 double model_binomial(int n, int k);
 

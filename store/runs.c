@@ -66,7 +66,7 @@ static int insert_body(store *s, void *vctx, char *err, size_t errlen) {
                       " VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                       " RETURNING id",
                       &ins, err, errlen) ||
-        store_prepare(s, "SELECT id FROM runs WHERE config_hash = ?1", &find, err, errlen) ||
+        store_prepare(s, "SELECT id, config_json FROM runs WHERE config_hash = ?1", &find, err, errlen) ||
         store_prepare(s, "INSERT OR IGNORE INTO sweep_runs (sweep, run) VALUES (?1, ?2)", &link, err, errlen) ||
         store_prepare(s, "UPDATE runs SET sweep = ?1 WHERE id = ?2 AND sweep = ''", &adopt, err, errlen))
         goto out;
@@ -87,6 +87,13 @@ static int insert_body(store *s, void *vctx, char *err, size_t errlen) {
         int64_t id = found == SQLITE_ROW ? sqlite3_column_int64(find, 0) : 0;
         if (found != SQLITE_ROW && found != SQLITE_DONE) {
             store_db_err(s, "looking up config hash", err, errlen);
+            goto out;
+        }
+        /* Same hash, other text: a hash collision or a config that was not
+         * canonicalised; linking it would silently run the wrong config. */
+        if (id && strcmp((const char *)sqlite3_column_text(find, 1), r->config_json)) {
+            util_err(err, errlen, "%s: run %zu: config hash %s is already stored for a different config (run %lld)",
+                     s->path, i, r->config_hash, (long long)id);
             goto out;
         }
         if (!id) {
@@ -316,16 +323,29 @@ int store_requeue_expired(store *s, double timeout_s, int max_attempts, size_t *
     return 0;
 }
 
+typedef struct cancel_ctx {
+    const char *sweep;
+    size_t cancelled;
+} cancel_ctx;
+
+static int cancel_body(store *s, void *vctx, char *err, size_t errlen) {
+    cancel_ctx *c = vctx;
+    int exists = 1;
+    if (*c->sweep && sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
+    if (!exists) return util_err(err, errlen, "%s: cannot cancel sweep '%s': no such sweep", s->path, c->sweep);
+    stmt_ctx cancel = {"UPDATE runs SET status = 'cancelled', finished = ?2, error = 'sweep cancelled'"
+                       " WHERE status = 'pending' AND id IN (SELECT run FROM sweep_runs WHERE sweep = ?1)",
+                       (bound[]){B_TEXT(c->sweep), B_REAL(util_now())}, 2, 0};
+    if (stmt_body(s, &cancel, err, errlen)) return -1;
+    c->cancelled = (size_t)cancel.result;
+    return 0;
+}
+
 int store_sweep_cancel_pending(store *s, const char *sweep, size_t *n, char *err, size_t errlen) {
     if (!sweep) return util_err(err, errlen, "%s: cancel: no sweep named", s->path);
-    bound args[] = {B_TEXT(sweep), B_REAL(util_now())};
-    int64_t changed = 0;
-    if (run_stmt(s,
-                 "UPDATE runs SET status = 'cancelled', finished = ?2, error = 'sweep cancelled'"
-                 " WHERE status = 'pending' AND id IN (SELECT run FROM sweep_runs WHERE sweep = ?1)",
-                 args, 2, &changed, err, errlen))
-        return -1;
-    if (n) *n = (size_t)changed;
+    cancel_ctx c = {sweep, 0};
+    if (store_tx_write(s, cancel_body, &c, err, errlen)) return -1;
+    if (n) *n = c.cancelled;
     return 0;
 }
 
@@ -371,15 +391,18 @@ int store_runs_list(store *s, const store_run_filter *f, store_run **runs, size_
     if (!f) f = &any;
     if (f->status >= STORE_STATUS_COUNT || f->status < -1)
         return util_err(err, errlen, "%s: run filter: status %d is not a run status", s->path, f->status);
+    /* Only the filters in use go into the SQL, so a lookup by id is a rowid
+     * search and a status filter uses its index (an "?1 IS NULL OR ..." form
+     * would scan the table). The values are still bound, never pasted. */
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT " RUN_COLUMNS " FROM runs WHERE 1%s%s%s ORDER BY id",
+             f->sweep ? " AND id IN (SELECT run FROM sweep_runs WHERE sweep = ?1)" : "",
+             f->status >= 0 ? " AND status = ?2" : "", f->id ? " AND id = ?3" : "");
     sqlite3_stmt *st;
-    if (store_prepare(s,
-                      "SELECT " RUN_COLUMNS " FROM runs"
-                      " WHERE (?1 IS NULL OR id IN (SELECT run FROM sweep_runs WHERE sweep = ?1))"
-                      " AND (?2 IS NULL OR status = ?2) AND (?3 = 0 OR id = ?3) ORDER BY id",
-                      &st, err, errlen))
-        return -1;
+    if (store_prepare(s, sql, &st, err, errlen)) return -1;
+    /* Binding a parameter the SQL does not use is a harmless SQLITE_RANGE. */
     store_bind_text(st, 1, f->sweep);
-    store_bind_text(st, 2, f->status < 0 ? NULL : store_status_name((store_status)f->status));
+    if (f->status >= 0) sqlite3_bind_text(st, 2, store_status_name((store_status)f->status), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, f->id);
     size_t cap = 0;
     store_run *v = NULL;
@@ -407,6 +430,26 @@ int store_runs_list(store *s, const store_run_filter *f, store_run **runs, size_
     }
     *runs = v;
     return 0;
+}
+
+int store_run_counts(store *s, const char *sweep, size_t counts[STORE_STATUS_COUNT], char *err, size_t errlen) {
+    memset(counts, 0, STORE_STATUS_COUNT * sizeof counts[0]);
+    sqlite3_stmt *st;
+    if (store_prepare(s,
+                      sweep ? "SELECT status, count(*) FROM runs WHERE id IN"
+                              " (SELECT run FROM sweep_runs WHERE sweep = ?1) GROUP BY status"
+                            : "SELECT status, count(*) FROM runs GROUP BY status",
+                      &st, err, errlen))
+        return -1;
+    store_bind_text(st, 1, sweep);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_status status;
+        if (store_status_parse((const char *)sqlite3_column_text(st, 0), &status) == 0)
+            counts[status] = (size_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_db_err(s, "counting runs", err, errlen);
 }
 
 void store_run_clear(store_run *r) {

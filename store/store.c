@@ -142,12 +142,6 @@ int store_tx_write(store *s, store_tx_body body, void *ctx, char *err, size_t er
     return -1;
 }
 
-int store_tx_read_begin(store *s, char *err, size_t errlen) {
-    return exec_retrying(s, "BEGIN", err, errlen);
-}
-
-void store_tx_read_end(store *s) { sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); }
-
 /* ------------------------------------------------------------- probing */
 
 typedef struct probe {

@@ -108,8 +108,9 @@ int store_sweep_get(store *s, const char *name, char **spec, char *err, size_t e
  * sweeps: an existing hash is linked to this sweep instead of inserted again.
  * ids[i] receives each run's id; *n_new how many rows were really inserted. One
  * transaction. A named sweep must exist (store_sweep_put); config_json must be
- * valid JSON and config_hash non-empty. A run first inserted for "" and later
- * asked for by a sweep takes that sweep as its `sweep`. */
+ * valid JSON and config_hash non-empty; a hash already stored with a different
+ * config text is refused (a collision or non-canonical JSON). A run first
+ * inserted for "" and later asked for by a sweep takes that sweep as `sweep`. */
 int store_runs_insert(store *s, const char *sweep, const store_run_new *runs, size_t n,
                       int64_t *ids, size_t *n_new, char *err, size_t errlen);
 
@@ -121,21 +122,24 @@ int store_run_claim(store *s, const char *sweep, const char *host, const char *d
 int store_run_claim_id(store *s, int64_t id, const char *host, const char *device,
                        char *err, size_t errlen);
 int store_run_set_dir(store *s, int64_t id, const char *run_dir, char *err, size_t errlen);
+/* Fails when the run is no longer running (e.g. expired and requeued): the
+ * worker has lost it and should stop. */
 int store_run_heartbeat(store *s, int64_t id, char *err, size_t errlen);
 /* running -> done with final losses (NAN when unknown). */
 int store_run_finish(store *s, int64_t id, double final_train_loss, double final_eval_loss,
                      double best_context_loss, char *err, size_t errlen);
-/* -> failed | diverged | cancelled, with error text (may be NULL). */
+/* pending | running -> failed | diverged | cancelled, with error text (may be NULL). */
 int store_run_end(store *s, int64_t id, store_status status, const char *error_text,
                   char *err, size_t errlen);
-/* Back to pending (a retry or a resume), keeping attempt. */
+/* running | failed | diverged | cancelled -> pending (a retry or a resume),
+ * keeping attempt (the next claim counts it). A done run is not requeued. */
 int store_run_requeue(store *s, int64_t id, char *err, size_t errlen);
 /* Running runs whose heartbeat is older than timeout_s: back to pending while
  * attempt < max_attempts, else failed ("heartbeat expired"). */
 int store_requeue_expired(store *s, double timeout_s, int max_attempts, size_t *n_requeued,
                           char *err, size_t errlen);
-/* Pending runs of a sweep -> cancelled; *n how many. A run shared with another
- * sweep is cancelled for both (it is one run). */
+/* Pending runs of a sweep -> cancelled; *n how many. The sweep must exist. A run
+ * shared with another sweep is cancelled for both (it is one run). */
 int store_sweep_cancel_pending(store *s, const char *sweep, size_t *n, char *err, size_t errlen);
 
 /* Metrics: n rows in one transaction. Rows with an existing (run, step) are
@@ -154,6 +158,9 @@ void store_run_clear(store_run *run);
 int store_metrics_list(store *s, int64_t run, store_metric **rows, size_t *n, char *err, size_t errlen);
 int store_position_loss_list(store *s, int64_t run, store_position_loss **rows, size_t *n,
                              char *err, size_t errlen);
+/* How many runs of a sweep (NULL: all runs) are in each status, indexed by
+ * store_status; for progress displays without listing every run. */
+int store_run_counts(store *s, const char *sweep, size_t counts[STORE_STATUS_COUNT], char *err, size_t errlen);
 /* Sweep names (malloc'd array of malloc'd strings); free with store_strings_free. */
 int store_sweeps_list(store *s, char ***names, size_t *n, char *err, size_t errlen);
 void store_strings_free(char **v, size_t n);

@@ -23,10 +23,6 @@ typedef int (*store_tx_body)(store *s, void *ctx, char *err, size_t errlen);
  * a loop with a long deadline) so contention never reaches the caller. */
 int store_tx_write(store *s, store_tx_body body, void *ctx, char *err, size_t errlen);
 
-/* A read snapshot (BEGIN DEFERRED) so multi-statement reads see one state. */
-int store_tx_read_begin(store *s, char *err, size_t errlen);
-void store_tx_read_end(store *s);
-
 /* "PATH: what: sqlite's message"; returns -1. */
 int store_db_err(store *s, const char *what, char *err, size_t errlen);
 int store_prepare(store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen);

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -161,6 +162,53 @@ static void test_power_degree4(void **state) {
     assert_int_equal(c.normalize, MODEL_NORMALIZE_SUM);
 }
 
+/* DESIGN's S (model_flops_compute) equals the count taken from the CPU kernels'
+ * own loop bounds (kern_mixer_count_flops, branch mixer), summed over layers,
+ * for 6 shapes per mixer; the kernels never issue fewer FLOPs than that. */
+static void test_state_flops_match_kernel_counts(void **state) {
+    (void)state;
+    /* mixer, d_model, n_head, n_kv_head, n_layer, context, chunk, p, window, gating */
+    static const struct { const char *mixer; int H, h, hk, L, T, c, p, w, gate; } shapes[] = {
+        {"softmax", 32, 2, 2, 1, 8, 8, 2, 8, 0},      {"softmax", 64, 4, 2, 2, 64, 64, 2, 64, 0},
+        {"softmax", 32, 2, 1, 3, 100, 4, 2, 100, 0},  {"softmax", 128, 4, 4, 4, 512, 64, 2, 512, 0},
+        {"softmax", 96, 8, 2, 2, 1000, 8, 2, 8, 0},   {"softmax", 16, 1, 1, 1, 1, 1, 2, 1, 0},
+        {"window", 64, 4, 2, 2, 64, 64, 2, 128, 0},   {"window", 64, 4, 2, 2, 128, 64, 2, 128, 0},
+        {"window", 64, 4, 4, 3, 512, 64, 2, 128, 0},  {"window", 32, 2, 1, 1, 100, 4, 2, 7, 0},
+        {"window", 128, 4, 2, 4, 2048, 64, 2, 256, 0}, {"window", 32, 4, 2, 2, 65, 5, 2, 64, 0},
+        {"power", 128, 4, 4, 4, 512, 64, 2, 0, 1},    {"power", 128, 4, 2, 2, 512, 64, 2, 0, 0},
+        {"power", 16, 2, 1, 3, 256, 16, 1, 0, 1},     {"power", 8, 2, 2, 1, 128, 8, 3, 0, 0},
+        {"power", 256, 4, 4, 2, 2048, 128, 2, 0, 1},  {"power", 6, 2, 2, 2, 64, 1, 4, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        char sets[10][64];
+        const char *ptr[10];
+        snprintf(sets[0], 64, "model.mixer=%s", shapes[i].mixer);
+        snprintf(sets[1], 64, "model.d_model=%d", shapes[i].H);
+        snprintf(sets[2], 64, "model.n_head=%d", shapes[i].h);
+        snprintf(sets[3], 64, "model.n_kv_head=%d", shapes[i].hk);
+        snprintf(sets[4], 64, "model.n_layer=%d", shapes[i].L);
+        snprintf(sets[5], 64, "train.context=%d", shapes[i].T);
+        snprintf(sets[6], 64, "model.chunk=%d", shapes[i].c);
+        snprintf(sets[7], 64, "model.p=%d", shapes[i].p);
+        snprintf(sets[8], 64, "model.window=%d", shapes[i].w ? shapes[i].w : 1);
+        snprintf(sets[9], 64, "train.eval_tokens=%d", shapes[i].T);
+        for (int j = 0; j < 10; j++) ptr[j] = sets[j];
+        model_config c;
+        model_flops f;
+        flops_of(ptr, 10, &c, &f);
+        c.gating = shapes[i].gate;
+        model_flops_compute(&c, &f);
+        kern_flop_count fc = model_flops_mixer_count(&c);
+        double counted = c.n_layer * fc.model / c.context;
+        printf("%-8s H%-4d h%d/%d L%d T%-5d c%-4d p%d w%-4d  S %.6e  kernels %.6e  impl %.6e\n", shapes[i].mixer,
+               shapes[i].H, shapes[i].h, shapes[i].hk, shapes[i].L, shapes[i].T, shapes[i].c, shapes[i].p,
+               shapes[i].w, f.state_flops_per_token, counted, f.impl_state_flops_per_token);
+        if (fabs(counted - f.state_flops_per_token) > 1e-12 * f.state_flops_per_token)
+            fail_msg("shape %zu: S = %.17g, kernels count %.17g", i, f.state_flops_per_token, counted);
+        assert_true(f.impl_state_flops_per_token >= f.state_flops_per_token);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binomial),
@@ -169,6 +217,7 @@ int main(void) {
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_power_linear_gqa),
         cmocka_unit_test(test_power_degree4),
+        cmocka_unit_test(test_state_flops_match_kernel_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# scalelab init and scalelab runs from the outside: messages, exit codes,
+# refusals that leave files untouched, and the three output formats.
+set -u
+S=${SCALELAB:?SCALELAB must name the scalelab binary}
+command -v sqlite3 >/dev/null || { echo "skip: the sqlite3 program is not installed"; exit 77; }
+command -v python3 >/dev/null || { echo "skip: python3 is not installed (needed to check JSON)"; exit 77; }
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# expect CODE PATTERN CMD...: exit status CODE and PATTERN in stdout+stderr.
+expect() {
+  local code=$1 pattern=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  [ "$rc" -eq "$code" ] || fail "$* exited $rc, expected $code: $out"
+  grep -qE -- "$pattern" <<<"$out" || fail "$* printed '$out', expected /$pattern/"
+}
+
+# --- init: create, no-op, upgrade -------------------------------------------
+expect 0 "usage: scalelab init" "$S" init --help
+expect 0 "created store \(schema version 2\)" "$S" init --db a.db
+expect 0 "already at schema version 2" "$S" init --db a.db
+SCALELAB_DB=env.db expect 0 "env.db: created" "$S" init
+[ -f env.db ] || fail "SCALELAB_DB was not honoured"
+expect 0 "scalelab.db: created" "$S" init
+[ "$(sqlite3 a.db 'PRAGMA journal_mode')" = wal ] || fail "store is not in WAL mode"
+
+sqlite3 v1.db <<'SQL' || fail "cannot build the v1 store"
+CREATE TABLE sweeps (name TEXT PRIMARY KEY NOT NULL, spec TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, sweep TEXT NOT NULL DEFAULT '', config_json TEXT NOT NULL,
+  config_hash TEXT NOT NULL UNIQUE, status TEXT NOT NULL DEFAULT 'pending', attempt INTEGER NOT NULL DEFAULT 0,
+  host TEXT, device TEXT, error TEXT, created REAL NOT NULL, started REAL, finished REAL, heartbeat REAL,
+  params REAL, params_non_embedding REAL, weight_flops_per_token REAL, state_flops_per_token REAL, wsfr REAL,
+  state_dim REAL, state_size REAL, tokens REAL, training_flops REAL, final_train_loss REAL,
+  final_eval_loss REAL, best_context_loss REAL);
+CREATE TABLE sweep_runs (sweep TEXT NOT NULL, run INTEGER NOT NULL, PRIMARY KEY (sweep, run)) WITHOUT ROWID;
+CREATE TABLE metrics (run INTEGER NOT NULL, step INTEGER NOT NULL, tokens REAL, wall_seconds REAL, loss REAL,
+  lr REAL, grad_norm REAL, tokens_per_second REAL, eval_loss REAL, PRIMARY KEY (run, step)) WITHOUT ROWID;
+CREATE TABLE position_loss (run INTEGER NOT NULL, step INTEGER NOT NULL, position INTEGER NOT NULL, loss REAL,
+  PRIMARY KEY (run, step, position)) WITHOUT ROWID;
+CREATE TABLE fits (id INTEGER PRIMARY KEY, created REAL NOT NULL, form TEXT NOT NULL, source TEXT NOT NULL DEFAULT '',
+  inputs_json TEXT, params_json TEXT, intervals_json TEXT, residuals_json TEXT, objective REAL, rmse_log REAL,
+  n_points INTEGER NOT NULL DEFAULT 0);
+INSERT INTO runs (id, config_json, config_hash, status, created) VALUES (1, '{}', 'h1', 'done', 0);
+PRAGMA user_version = 1;
+SQL
+expect 0 "upgraded store from schema version 1 to 2" "$S" init --db v1.db
+[ "$(sqlite3 v1.db 'SELECT count(*) FROM runs; PRAGMA user_version' | tr '\n' ' ')" = "1 2 " ] ||
+  fail "v1 upgrade lost data or version"
+
+# --- init: refusals leave the file alone -------------------------------------
+printf 'not a database\n' >text.db
+sqlite3 other.db 'CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ("x");'
+sqlite3 newer.db "PRAGMA application_id = $((0x53434C42)); PRAGMA user_version = 9;"
+for f in text.db other.db newer.db; do cp "$f" "$f.orig"; done
+expect 1 "^scalelab: init: text.db: not a SQLite database" "$S" init --db text.db
+expect 1 "other.db: not a scalelab store.*songs" "$S" init --db other.db
+expect 1 "newer.db: store schema version 9 is newer than this scalelab knows \(2\)" "$S" init --db newer.db
+expect 1 "newer.db: store schema version 9" "$S" runs --db newer.db
+for f in text.db other.db newer.db; do
+  cmp -s "$f" "$f.orig" || fail "$f was modified by a refused open"
+  [ -e "$f-wal" ] && fail "$f grew a WAL file"
+done
+expect 2 "unknown option --frobnicate" "$S" init --frobnicate
+expect 2 "needs a value" "$S" init --db
+expect 2 "unexpected argument 'extra'" "$S" init extra
+
+# --- runs ---------------------------------------------------------------------
+expect 0 "usage: scalelab runs" "$S" runs --help
+expect 1 "nowhere.db: no store here" "$S" runs --db nowhere.db
+[ -e nowhere.db ] && fail "runs created a store"
+expect 0 "^\[\]$" "$S" runs --db a.db --format json
+expect 0 "^id,sweep,status,config_hash,params," "$S" runs --db a.db --format csv
+sqlite3 a.db <<'SQL' || fail "cannot seed runs"
+INSERT INTO sweeps VALUES ('demo', 'name: demo', 0), ('other', 'name: other', 0);
+INSERT INTO runs (id, sweep, config_json, config_hash, status, attempt, host, device, created, params,
+  params_non_embedding, weight_flops_per_token, state_flops_per_token, wsfr, state_dim, state_size, tokens,
+  training_flops, final_train_loss, final_eval_loss, best_context_loss, error) VALUES
+ (1, 'demo', '{"model":{"d_model":64,"mixer":"power"}}', 'aa01', 'done', 1, 'box', 'cpu', 0, 123456, 100000,
+  250000, 12000, 20.8333, 528, 67584, 2000000, 1.572e12, 2.345, 2.5, 2.4, NULL),
+ (2, 'demo', '{"model":{"d_model":128,"note":"a, \"b\""}}', 'aa02', 'failed', 2, 'box', 'cpu', 0, 523456, NULL,
+  1000000, 12000, 83.3, NULL, NULL, 2000000, 6.07e12, NULL, NULL, NULL, 'out of memory, "big"
+second line'),
+ (3, 'other', '{"model":{"d_model":32}}', 'aa03', 'pending', 0, NULL, NULL, 0, 1000, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO sweep_runs VALUES ('demo', 1), ('demo', 2), ('other', 3), ('other', 1);
+SQL
+
+table=$("$S" runs --db a.db) || fail "runs table failed"
+head -1 <<<"$table" | grep -qE "^id +sweep +status +params +W +S +WSFR +tokens +FLOPs +train +eval +ctx$" ||
+  fail "bad table header: $(head -1 <<<"$table")"
+[ "$(wc -l <<<"$table")" -eq 4 ] || fail "table should have a header and 3 rows: $table"
+grep -qE "^ *1 +demo +done +1.23e\+05 +2.5e\+05 +1.2e\+04 +20.8 +2e\+06 +1.57e\+12 +2.3450 +2.5000 +2.4000$" \
+  <<<"$table" || fail "bad table row 1: $table"
+# aligned: every line has the status column at the same offset
+[ "$(awk '{ print index($0, $3) }' <<<"$table" | sort -u | wc -l)" -eq 1 ] || fail "table columns not aligned: $table"
+
+"$S" runs --db a.db --format csv >runs.csv || fail "runs csv failed"
+python3 - runs.csv <<'PY' || fail "CSV check failed"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline='')))
+assert len(rows) == 3, rows
+assert rows[0]['config'] == '{"model":{"d_model":64,"mixer":"power"}}', rows[0]['config']
+assert rows[1]['error'] == 'out of memory, "big"\nsecond line', rows[1]['error']
+assert rows[0]['wsfr'] == '20.8333' and rows[0]['training_flops'] == '1572000000000', rows[0]
+assert rows[1]['final_train_loss'] == '' and rows[2]['host'] == '', rows[1]
+PY
+grep -q $'\r$' runs.csv || fail "CSV lines should end in CRLF (RFC 4180)"
+
+"$S" runs --db a.db --format json >runs.json || fail "runs json failed"
+python3 - runs.json <<'PY' || fail "JSON check failed"
+import json, sys
+runs = json.load(open(sys.argv[1]))
+keys = {"id", "sweep", "status", "config_hash", "params", "params_non_embedding", "weight_flops_per_token",
+        "state_flops_per_token", "wsfr", "state_dim", "state_size", "tokens", "training_flops",
+        "final_train_loss", "final_eval_loss", "best_context_loss", "attempt", "host", "device", "error", "config"}
+assert [r["id"] for r in runs] == [1, 2, 3]
+for r in runs:
+    assert set(r) == keys, set(r) ^ keys
+assert runs[0]["config"] == {"model": {"d_model": 64, "mixer": "power"}}
+assert runs[1]["config"]["model"]["note"] == 'a, "b"'
+assert runs[0]["wsfr"] == 20.8333 and runs[0]["state_size"] == 67584 and runs[0]["best_context_loss"] == 2.4
+assert runs[1]["final_train_loss"] is None and runs[1]["error"].startswith("out of memory")
+assert runs[2]["status"] == "pending" and runs[2]["host"] is None and runs[2]["attempt"] == 0
+PY
+
+ids() { "$S" runs --db a.db --format json "$@" | python3 -c 'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)))'; }
+[ "$(ids --sweep demo)" = "1 2" ] || fail "--sweep demo gave $(ids --sweep demo)"
+[ "$(ids --sweep other)" = "1 3" ] || fail "--sweep other (a shared run) gave $(ids --sweep other)"
+[ "$(ids --status done)" = "1" ] || fail "--status done gave $(ids --status done)"
+[ "$(ids --sweep demo --status pending)" = "" ] || fail "--sweep demo --status pending should be empty"
+SCALELAB_DB=a.db expect 0 "aa03" "$S" runs --format csv --status pending
+
+expect 2 "unknown status 'finished' \(expected pending, running, done, failed, diverged or cancelled\)" \
+  "$S" runs --db a.db --status finished
+expect 2 "unknown format 'xml' \(expected table, csv or json\)" "$S" runs --db a.db --format xml
+expect 2 "unknown option --colour" "$S" runs --db a.db --colour
+expect 0 "no runs match" "$S" runs --db a.db --sweep nothing --format table
+
+[ $fails -eq 0 ] && echo "store_cli: all checks passed"
+exit $((fails > 0))
