@@ -58,6 +58,11 @@ grep -q 'iso<b>' md/index.md && fail "markdown let raw HTML through"
 "$SCALELAB" report --db store.db --sweep "$sweep" --out html2 > /dev/null || fail "second report"
 diff -r html html2 > /dev/null || fail "two reports of the same store differ"
 
+# With a stored fit of the sweep, the recommendation comes from it.
+"$SCALELAB" fit --db store.db --sweep "$sweep" --form chinchilla > fit.txt || fail "fit: $(cat fit.txt)"
+"$SCALELAB" report --db store.db --sweep "$sweep" --out fitted > /dev/null || fail "report after fit"
+grep -q 'Recommendation source: stored fit #1 (chinchilla)' fitted/index.html || fail "the stored fit is not used"
+
 # Bad input: clear errors, exit 1 (2 for usage), nothing created.
 expect_fail 1 "no sweep named 'nope'" "$SCALELAB" report --db store.db --sweep nope --out x
 [ -e x ] && fail "a failed report created its folder"
