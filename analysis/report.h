@@ -95,6 +95,12 @@ double report_run_loss(const report_run *r);
  * A curve that never falls has its knee at the first bucket. */
 long report_knee(const report_point *curve, size_t n, double threshold);
 
+/* Drops a last position bucket that the training context cuts to less than half
+ * its nominal width (with context 128, the bucket starting at 128 holds only
+ * position 128): one position per sequence is too noisy to judge a curve by.
+ * Buckets are 1-based log2 buckets [lo, 2 lo - 1]; context <= 0 keeps them all. */
+void report_trim_partial_bucket(report_run *r);
+
 /* Fills mixer, label and shape fields of r from a run's canonical config JSON
  * (parsed with libyaml, as JSON is YAML's flow style). */
 int report_config_parse(const char *config_json, report_run *r, char *err, size_t errlen);

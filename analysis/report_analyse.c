@@ -128,8 +128,10 @@ static void recommend(report_data *d) {
 }
 
 int report_analyse(report_data *d, char *err, size_t errlen) {
-    for (size_t i = 0; i < d->n_runs; i++)
+    for (size_t i = 0; i < d->n_runs; i++) {
+        report_trim_partial_bucket(&d->runs[i]);
         d->runs[i].knee = report_knee(d->runs[i].pos_loss, d->runs[i].n_pos_loss, REPORT_KNEE_THRESHOLD);
+    }
     if (report_collect_labels(d) || report_group_budgets(d)) return util_err(err, errlen, "out of memory");
     if (d->n_budgets == 0)
         return util_err(err, errlen, "%s%s%s: no finished run with a loss (%zu runs, none done)",

@@ -43,6 +43,12 @@ long report_knee(const report_point *curve, size_t n, double threshold) {
     return knee;
 }
 
+void report_trim_partial_bucket(report_run *r) {
+    if (r->n_pos_loss == 0 || r->context <= 0) return;
+    double lo = r->pos_loss[r->n_pos_loss - 1].x, hi = 2 * lo - 1 < r->context ? 2 * lo - 1 : r->context;
+    if (hi - lo + 1 < lo / 2) r->n_pos_loss--;
+}
+
 /* ---- config summary -------------------------------------------------------- */
 
 static const char *scalar(yaml_document_t *doc, yaml_node_t *map, const char *key) {

@@ -262,7 +262,8 @@ static void context(page *p) {
     para(p, "Knee rule: the knee of a run is the first position bucket b (log2 buckets 1, 2-3, 4-7, ...) "
             "such that loss(b) minus the lowest loss of any later bucket is below %s of the run's total "
             "drop (loss of the first bucket minus its lowest loss). Past the knee, more context stops "
-            "lowering the loss.", t);
+            "lowering the loss. A last bucket that the context cuts to less than half its width (with a "
+            "128-token context, the bucket of position 128 alone) is left out as too noisy.", t);
     if (p->f == REPORT_HTML) util_buf_puts(&p->b, "</div>\n");
     figure(p, "context", "Loss by position in the context at the last evaluation, one panel per budget "
                          "(log2 x axis); open circles mark each run's knee.");

@@ -54,6 +54,25 @@ static void test_knee_degenerate(void **state) {
     assert_int_equal(knee_of(none, 2, 0.02), -1);
 }
 
+static void test_trim_partial_bucket(void **state) {
+    (void)state;
+    report_point pts[8];
+    for (size_t i = 0; i < 8; i++) pts[i] = (report_point){(double)(1u << i), 4.0 - 0.1 * (double)i};
+    /* Last bucket starts at 128: it holds 128..min(255, context) */
+    const struct { int context; size_t kept; } cases[] = {
+        {128, 7},  /* position 128 alone: 1 < 64 */
+        {190, 7},  /* 63 positions: just under half */
+        {191, 8},  /* 64 positions: half, kept */
+        {256, 8},  /* full */
+        {0, 8},    /* unknown context: keep */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        report_run r = {.pos_loss = pts, .n_pos_loss = 8, .context = cases[c].context};
+        report_trim_partial_bucket(&r);
+        assert_int_equal(r.n_pos_loss, cases[c].kept);
+    }
+}
+
 static void test_config_parse(void **state) {
     (void)state;
     char err[256];
@@ -192,7 +211,8 @@ static void test_escape_and_numbers(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_knee_hand_computed), cmocka_unit_test(test_knee_degenerate),
-        cmocka_unit_test(test_config_parse),       cmocka_unit_test(test_budgets_and_labels),
+        cmocka_unit_test(test_trim_partial_bucket), cmocka_unit_test(test_config_parse),
+        cmocka_unit_test(test_budgets_and_labels),
         cmocka_unit_test(test_plot_data),          cmocka_unit_test(test_escape_and_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,7 +30,7 @@ report_fixture() {
       D = C / (3 * (W + S))
       loss = 1.7 + 30 / N ^ 0.34 + 60 / D ^ 0.28 + penalty[m]
       if (mixers[m] == "power") { label = sprintf("\"p\":%d,", ps[m]) } else if (mixers[m] == "window") { label = sprintf("\"window\":%d,", windows[m]) } else label = ""
-      cfg = sprintf("{\"data\":{\"source\":\"synthetic:recall\"},\"model\":{\"d_model\":%d,\"mixer\":\"%s\",\"n_head\":2,\"n_layer\":2,%s\"vocab_size\":256},\"train\":{\"context\":128,\"tokens\":%d}}", d, mixers[m], label, D)
+      cfg = sprintf("{\"data\":{\"source\":\"synthetic:recall\"},\"model\":{\"d_model\":%d,\"mixer\":\"%s\",\"n_head\":2,\"n_layer\":2,%s\"vocab_size\":256},\"train\":{\"context\":256,\"tokens\":%d}}", d, mixers[m], label, D)
       printf "INSERT INTO runs (id, sweep, config_json, config_hash, status, created, params, params_non_embedding, weight_flops_per_token, state_flops_per_token, wsfr, state_dim, state_size, tokens, training_flops, final_train_loss, final_eval_loss, best_context_loss) VALUES (%d, \x27%s\x27, \x27%s\x27, \x27fixture%04d\x27, \x27done\x27, 0, %.17g, %.17g, %.17g, %.17g, %.17g, %d, %d, %.17g, %.17g, %.9g, %.9g, %.9g);\n", id, q, cfg, id, N, N, W, S, wsfr, d, 2 * d * 128, D, C, loss + 0.01, loss, loss - 0.3
       printf "INSERT INTO sweep_runs (sweep, run) VALUES (\x27%s\x27, %d);\n", q, id
       for (i = 1; i <= 10; i++)
