@@ -29,7 +29,9 @@ int report_md_escape(util_buf *b, const char *s) {
     int rc = 0;
     for (; *s && !rc; s++) {
         if (*s == '\n' || *s == '\r') rc = util_buf_puts(b, " "); /* a newline would end a table row */
-        else if (strchr("\\`*_{}[]<>()#+-!|~", *s)) rc = util_buf_printf(b, "\\%c", *s);
+        /* Only what could start markup inside a line or a table cell; text never
+         * starts a line here, so '#', '-', '+' need no escape. */
+        else if (strchr("\\`*_[]<>|", *s)) rc = util_buf_printf(b, "\\%c", *s);
         else rc = util_buf_append(b, s, 1);
     }
     return rc;

@@ -197,8 +197,8 @@ static void test_escape_and_numbers(void **state) {
     report_html_escape(&b, "<script>alert('x') & \"y\"</script>");
     assert_string_equal(b.data, "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;");
     util_buf_reset(&b);
-    report_md_escape(&b, "a|b_c*d\n[e](f)");
-    assert_string_equal(b.data, "a\\|b\\_c\\*d \\[e\\]\\(f\\)");
+    report_md_escape(&b, "a|b_c*d\n[e](f) <b> #1 (x)");
+    assert_string_equal(b.data, "a\\|b\\_c\\*d \\[e\\](f) \\<b\\> #1 (x)");
     util_buf_free(&b);
     char s[32];
     report_fmt_num(s, sizeof s, 40960), assert_string_equal(s, "4.1e4");
