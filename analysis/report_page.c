@@ -161,7 +161,7 @@ static void cards(page *p) {
     char c[32], n[32], l[32], w[32];
     if (p->f == REPORT_HTML) util_buf_puts(&p->b, "<div class=\"cards\">\n");
     const char *titles[3] = {"Best run at the largest budget", "Recommendation at the largest budget",
-                             "Context utility"};
+                             "Long-distance recall"};
     char body[3][512], small[3][512];
     snprintf(body[0], sizeof body[0], "%s · loss %s", best->label, NUM(l, report_run_loss(best)));
     snprintf(small[0], sizeof small[0], "run %lld, N = %s, WSFR %s, C = %s", (long long)best->id,
@@ -174,17 +174,29 @@ static void cards(page *p) {
         snprintf(body[1], sizeof body[1], "none");
         snprintf(small[1], sizeof small[1], "%s", top->rec_source);
     }
-    /* The label whose runs at the largest budget reach furthest into the context. */
-    long far = -1;
-    for (size_t i = 0; i < d->n_runs; i++) {
-        const report_run *r = &d->runs[i];
-        if (r->budget != (int)d->n_budgets - 1 || r->knee < 0) continue;
-        if (far < 0 || r->pos_loss[r->knee].x > d->runs[far].pos_loss[d->runs[far].knee].x) far = (long)i;
+    /* Long-distance loss by mixer at the largest budget: the mean over its runs
+     * of the loss in the last (full) position bucket. The spread between the
+     * best and the worst mixer there is what state size buys on recall. */
+    double best_far = INFINITY, worst_far = -INFINITY, far_pos = 0;
+    const char *best_label = NULL, *worst_label = NULL;
+    for (size_t l = 0; l < d->n_labels; l++) {
+        double sum = 0;
+        size_t cnt = 0;
+        for (size_t i = 0; i < d->n_runs; i++) {
+            const report_run *r = &d->runs[i];
+            if (r->budget != (int)d->n_budgets - 1 || r->n_pos_loss == 0 || strcmp(r->label, d->labels[l])) continue;
+            sum += r->pos_loss[r->n_pos_loss - 1].y, cnt++;
+            far_pos = r->pos_loss[r->n_pos_loss - 1].x;
+        }
+        if (!cnt) continue;
+        if (sum / (double)cnt < best_far) best_far = sum / (double)cnt, best_label = d->labels[l];
+        if (sum / (double)cnt > worst_far) worst_far = sum / (double)cnt, worst_label = d->labels[l];
     }
-    if (far >= 0) {
-        snprintf(body[2], sizeof body[2], "%s keeps gaining to position %s", d->runs[far].label,
-                 NUM(n, d->runs[far].pos_loss[d->runs[far].knee].x));
-        snprintf(small[2], sizeof small[2], "latest knee among runs at the largest budget");
+    if (best_label) {
+        char b2[32], w2[32];
+        snprintf(body[2], sizeof body[2], "%s %s vs %s %s", best_label, NUM(l, best_far), worst_label, NUM(b2, worst_far));
+        snprintf(small[2], sizeof small[2], "mean loss at positions %s-%s, largest budget (lower is better)",
+                 NUM(n, far_pos), NUM(w2, 2 * far_pos - 1));
     } else {
         snprintf(body[2], sizeof body[2], "no position losses");
         snprintf(small[2], sizeof small[2], "the trainer stored no loss-by-position curves");
