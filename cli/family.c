@@ -113,8 +113,7 @@ int family_enumerate(const char *path, family_member **out, size_t *n, size_t *n
     for (size_t m = 0; m < total; m++) {
         model_config c = base;
         size_t r = m;
-        int ok = 1;
-        for (size_t i = 0; i < nk && ok; i++) {
+        for (size_t i = 0; i < nk; i++) {
             const char *v = ch[i].values[r % ch[i].n];
             r /= ch[i].n;
             char e2[512];

@@ -92,7 +92,8 @@ static size_t split_cols(char *s, const char **out, size_t max) {
 
 typedef struct fit_cli {
     const char *sweep, *csv, *x, *y, *compute, *budget, *db;
-    const char *where[32], *derive[16];
+    fit_filter where[32];
+    const char *derive[16];
     size_t n_where, n_derive;
     double budget_scale, budget_tol;
     int json;
@@ -156,7 +157,6 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
     fit_data d = {0};
     fit_result r = {0};
     fit_isoflop iso = {0};
-    fit_filter filters[32];
     util_buf inputs = {0}, params = {0}, intervals = {0}, resid = {0}, out = {0};
     store *st = NULL;
     int rc = -1;
@@ -164,14 +164,12 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
     const char *xcols[FIT_MAX_TERMS + 1];
     for (size_t i = 0; i < c->n_derive; i++)
         if (fit_table_derive(t, c->derive[i], err, errlen)) goto out;
-    for (size_t i = 0; i < c->n_where; i++)
-        if (fit_filter_parse(c->where[i], &filters[i], err, errlen)) goto out;
     if (!(xcopy = strdup(c->x))) goto out;
     size_t k = split_cols(xcopy, xcols, FIT_MAX_TERMS);
     if (k > FIT_MAX_TERMS) { util_err(err, errlen, "--x: at most %d columns", FIT_MAX_TERMS); goto out; }
     if (c->o.form == FIT_ISOFLOP && k != 1) { util_err(err, errlen, "--x: isoflop takes one x column (N or wsfr)"); goto out; }
     const char *cc = c->o.form == FIT_ISOFLOP ? c->budget : c->compute;
-    if (fit_data_select(t, xcols, k, c->y, cc, filters, c->n_where, &d, err, errlen)) goto out;
+    if (fit_data_select(t, xcols, k, c->y, cc, c->where, c->n_where, &d, err, errlen)) goto out;
     store_fit sf = {0};
     sf.form = (char *)fit_form_name(c->o.form);
     sf.source = t->source;
@@ -260,7 +258,8 @@ int cli_fit(int argc, char **argv) {
         case 'y': c.y = optarg; break;
         case 'w':
             if (c.n_where == 32) return cli_error(CLI_USAGE, "fit", "at most 32 --where filters");
-            c.where[c.n_where++] = optarg;
+            if (fit_filter_parse(optarg, &c.where[c.n_where++], err, sizeof err))
+                return cli_error(CLI_USAGE, "fit", "--where %s", err);
             break;
         case 'D':
             if (c.n_derive == 16) return cli_error(CLI_USAGE, "fit", "at most 16 --derive columns");
@@ -281,7 +280,7 @@ int cli_fit(int argc, char **argv) {
             else return cli_error(CLI_USAGE, "fit", "--method '%s': expected lm or bfgs2", optarg);
             break;
         case 'g':
-            if (fit_grid_parse(optarg, &c.o.grid, err, sizeof err)) return cli_error(CLI_USAGE, "fit", "%s", err);
+            if (fit_grid_parse(optarg, &c.o.grid, err, sizeof err)) return cli_error(CLI_USAGE, "fit", "--%s", err);
             break;
         case 'b':
             if (parse_double(optarg, &v) || v < 0 || v > 1e6 || v != floor(v))
@@ -326,6 +325,9 @@ int cli_fit(int argc, char **argv) {
         c.x = dx[c.o.form];
     }
     if (!c.y) c.y = c.sweep ? "final_eval_loss" : "loss";
+    if (c.o.form == FIT_ISOFLOP && (c.o.bootstrap || c.o.holdout_top))
+        return cli_error(CLI_USAGE, "fit", "--bootstrap and --holdout-top apply to powerlaw, chinchilla and additive; "
+                                           "isoflop intervals come from the parabolas and the log-log regression");
     if (c.o.form == FIT_ISOFLOP && !c.budget) {
         if (c.csv) return cli_error(CLI_USAGE, "fit", "--budget COL is needed for an isoflop fit of a CSV");
         c.budget = "training_flops";

@@ -203,7 +203,7 @@ int fit_law_optimum(const fit_law *law, double C, fit_optimum *o, char *err, siz
 /* N_opt = G (C/6)^(beta/(alpha+beta)), G = (alpha A / (beta B))^(1/(alpha+beta)). */
 void fit_chinchilla_closed_form(double A, double alpha, double B, double beta, double C,
                                 double *N, double *D);
-/* Predicted loss at column values v[i] for the law's columns, by role or name. */
+/* Predicted loss at x[0..k), the values of the law's columns in order. */
 double fit_law_predict(const fit_law *law, const double *x);
 
 /* Percentile interval [lo, hi] at level of v[0..n) (sorted copy; NaNs dropped). */

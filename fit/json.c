@@ -322,8 +322,9 @@ int fit_json_strings(const char *json, const char *key, char ***v, size_t *n) {
             }
             util_buf_append(&s, &c, 1);
         }
+        if (*p != '"') { util_buf_free(&s); break; }
         char **nv = realloc(*v, (*n + 1) * sizeof *nv);
-        if (!nv || *p != '"') { util_buf_free(&s); free(nv ? nv : NULL); break; }
+        if (!nv) { util_buf_free(&s); break; }
         *v = nv;
         (*v)[(*n)++] = s.data;
         p++;

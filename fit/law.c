@@ -126,73 +126,119 @@ static double minimise(const law_pts *p, double *theta, int max_iter, double gra
     return f;
 }
 
+/* One thread's Levenberg-Marquardt state. GSL evaluates the Jacobian at the point whose
+ * residuals it last computed, so lm_f keeps each point's LSE weights and chain-rule factor and
+ * lm_df reuses them when x is unchanged (half the exp/log work). */
+typedef struct lm_work {
+    gsl_multifit_nlinear_workspace *w;
+    const law_pts *p;
+    double *cache;   /* n * (k + 2): weights w_0..w_k, then d f_i / d lse_i */
+    double x[FIT_MAX_PARAMS];
+    int valid;
+} lm_work;
+
 /* Residuals whose squares reproduce the objective: sqrt-Huber, f = r inside delta and
  * sign(r) sqrt(delta (2|r| - delta)) outside, so 0.5 sum f^2 = sum Huber(r); for l2, f = L_pred - L_obs
  * (0.5 sum f^2 = half the l2 objective, the same minimiser). Jacobian by the chain rule. */
 static int lm_f(const gsl_vector *v, void *params, gsl_vector *f) {
-    const law_pts *p = params;
-    double w[FIT_MAX_TERMS + 1];
+    lm_work *lw = params;
+    const law_pts *p = lw->p;
+    size_t stride = p->k + 2;
     for (size_t i = 0; i < p->n; i++) {
-        double lse = lse_terms(v->data, p->lx + i * p->k, p->k, w);
+        double *c = lw->cache + i * stride;
+        double lse = lse_terms(v->data, p->lx + i * p->k, p->k, c);
         double r = lse - p->ly[i], ar = fabs(r);
-        if (p->loss == FIT_LOSS_L2) r = exp(lse) - p->y[i];
-        else if (ar > p->delta) r = copysign(sqrt(p->delta * (2 * ar - p->delta)), r);
+        if (p->loss == FIT_LOSS_L2) {
+            double pred = exp(lse);
+            r = pred - p->y[i];
+            c[p->k + 1] = pred;
+        } else if (ar > p->delta) {
+            r = copysign(sqrt(p->delta * (2 * ar - p->delta)), r);
+            c[p->k + 1] = p->delta / fabs(r);
+        } else {
+            c[p->k + 1] = 1;
+        }
         gsl_vector_set(f, i, r);
     }
+    memcpy(lw->x, v->data, (1 + 2 * p->k) * sizeof(double));
+    lw->valid = 1;
     return GSL_SUCCESS;
 }
 
 static int lm_df(const gsl_vector *v, void *params, gsl_matrix *J) {
-    const law_pts *p = params;
-    double w[FIT_MAX_TERMS + 1];
+    lm_work *lw = params;
+    const law_pts *p = lw->p;
+    size_t stride = p->k + 2;
+    if (!lw->valid || memcmp(lw->x, v->data, (1 + 2 * p->k) * sizeof(double))) {
+        gsl_vector *f = gsl_vector_alloc(p->n);
+        if (!f) return GSL_ENOMEM;
+        lm_f(v, params, f);
+        gsl_vector_free(f);
+    }
     for (size_t i = 0; i < p->n; i++) {
-        const double *lx = p->lx + i * p->k;
-        double lse = lse_terms(v->data, lx, p->k, w), r = lse - p->ly[i], ar = fabs(r), s;
-        if (p->loss == FIT_LOSS_L2) s = exp(lse);
-        else s = ar > p->delta ? p->delta / sqrt(p->delta * (2 * ar - p->delta)) : 1;
-        double *row = J->data + i * J->tda;
-        row[0] = s * w[0];
+        const double *lx = p->lx + i * p->k, *c = lw->cache + i * stride;
+        double sc = c[p->k + 1], *row = J->data + i * J->tda;
+        row[0] = sc * c[0];
         for (size_t j = 0; j < p->k; j++) {
-            row[1 + 2 * j] = s * w[j + 1];
-            row[2 + 2 * j] = -s * w[j + 1] * lx[j];
+            row[1 + 2 * j] = sc * c[j + 1];
+            row[2 + 2 * j] = -sc * c[j + 1] * lx[j];
         }
     }
     return GSL_SUCCESS;
 }
 
-/* Levenberg-Marquardt (gsl_multifit_nlinear, trust region, lm with geodesic-free default
- * parameters) from theta; stopping rule: GSL's test with xtol 1e-10, gtol 1e-12, ftol 1e-14, or
- * max_iter. Returns the objective at the end. */
-static double minimise_lm(const law_pts *p, gsl_multifit_nlinear_workspace *w, double *theta, int max_iter,
-                          int *converged) {
+/* Levenberg-Marquardt (gsl_multifit_nlinear, trust region, GSL's default lm parameters with the
+ * Cholesky solver) from theta; stopping rule: GSL's test with xtol 1e-10, gtol 1e-12, ftol 1e-14,
+ * or max_iter. Returns the objective at the end. */
+static double minimise_lm(const law_pts *p, lm_work *lw, double *theta, int max_iter, int *converged) {
     size_t np = 1 + 2 * p->k;
-    gsl_multifit_nlinear_fdf fdf = {lm_f, lm_df, NULL, p->n, np, (void *)p, 0, 0, 0};
+    lw->p = p;
+    lw->valid = 0;
+    gsl_multifit_nlinear_fdf fdf = {lm_f, lm_df, NULL, p->n, np, lw, 0, 0, 0};
     gsl_vector_view x0 = gsl_vector_view_array(theta, np);
     *converged = 0;
     if (!isfinite(pts_objective(p, theta, NULL))) return INFINITY;
-    if (gsl_multifit_nlinear_init(&x0.vector, &fdf, w) != GSL_SUCCESS) return INFINITY;
+    if (gsl_multifit_nlinear_init(&x0.vector, &fdf, lw->w) != GSL_SUCCESS) return INFINITY;
     int info = 0;
-    int st = gsl_multifit_nlinear_driver((size_t)max_iter, 1e-10, 1e-12, 1e-14, NULL, NULL, &info, w);
+    int st = gsl_multifit_nlinear_driver((size_t)max_iter, 1e-10, 1e-12, 1e-14, NULL, NULL, &info, lw->w);
     *converged = st == GSL_SUCCESS;
-    const gsl_vector *x = gsl_multifit_nlinear_position(w);
+    const gsl_vector *x = gsl_multifit_nlinear_position(lw->w);
     double f = pts_objective(p, x->data, NULL);
     if (!isfinite(f)) return INFINITY;
     memcpy(theta, x->data, np * sizeof *theta);
     return f;
 }
 
-static gsl_multifit_nlinear_workspace *lm_alloc(const fit_options *o, size_t n, size_t np) {
+/* NULL for bfgs2 (no state) and on allocation failure (run_min then reports an infinite objective). */
+static lm_work *lm_alloc(const fit_options *o, size_t n, size_t k) {
     if (o->method != FIT_METHOD_LM) return NULL;
     gsl_multifit_nlinear_parameters prm = gsl_multifit_nlinear_default_parameters();
     prm.solver = gsl_multifit_nlinear_solver_cholesky; /* p <= 13 columns: normal equations are cheap */
-    return gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &prm, n, np);
+    lm_work *lw = calloc(1, sizeof *lw);
+    if (!lw) return NULL;
+    lw->w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &prm, n, 1 + 2 * k);
+    lw->cache = malloc(n * (k + 2) * sizeof *lw->cache);
+    if (!lw->w || !lw->cache) {
+        if (lw->w) gsl_multifit_nlinear_free(lw->w);
+        free(lw->cache);
+        free(lw);
+        return NULL;
+    }
+    return lw;
 }
 
-static double run_min(const law_pts *p, gsl_multifit_nlinear_workspace *w, const fit_options *o, int max_iter,
-                      double *theta, int *converged) {
+static void lm_free(lm_work *lw) {
+    if (!lw) return;
+    gsl_multifit_nlinear_free(lw->w);
+    free(lw->cache);
+    free(lw);
+}
+
+static double run_min(const law_pts *p, lm_work *lw, const fit_options *o, int max_iter, double *theta,
+                      int *converged) {
     if (o->method == FIT_METHOD_BFGS2) return minimise(p, theta, max_iter, o->grad_tol, converged);
     *converged = 0;
-    return w ? minimise_lm(p, w, theta, max_iter, converged) : INFINITY;
+    return lw ? minimise_lm(p, lw, theta, max_iter, converged) : INFINITY;
 }
 
 void fit_grid_hoffmann(fit_grid *g) {
@@ -361,7 +407,7 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
     size_t n_conv = 0;
 #pragma omp parallel reduction(+ : n_conv)
     {
-        gsl_multifit_nlinear_workspace *w = lm_alloc(o, nf, np);
+        lm_work *w = lm_alloc(o, nf, k);
 #pragma omp for schedule(dynamic, 16)
         for (size_t s = 0; s < n_grid; s++) {
             double *th = thetas + s * np;
@@ -381,7 +427,7 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
                 n_conv += (size_t)conv;
             }
         }
-        if (w) gsl_multifit_nlinear_free(w);
+        lm_free(w);
     }
     qsort(ends, n_polish, sizeof *ends, by_f);
     if (!isfinite(ends[0].f)) { util_err(err, errlen, "no start reached a finite objective"); goto out; }
@@ -428,7 +474,7 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
         int failed = 0;
 #pragma omp parallel reduction(| : failed)
         {
-        gsl_multifit_nlinear_workspace *w = lm_alloc(o, nf, np);
+        lm_work *w = lm_alloc(o, nf, k);
 #pragma omp for schedule(dynamic, 4)
         for (size_t b = 0; b < nb; b++) {
             gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
@@ -453,7 +499,7 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
             free(idx);
             if (g) gsl_rng_free(g);
         }
-        if (w) gsl_multifit_nlinear_free(w);
+        lm_free(w);
         }
         if (failed) { util_err(err, errlen, "out of memory in the bootstrap"); goto out; }
     }

@@ -223,7 +223,7 @@ int sweep_expand(const sweep_spec *s, const sweep_entry *defaults, size_t n_defa
             const sweep_entry *e = &s->constraints[i];
             sweep_value v;
             char why[768];
-            memset(state, 0, p.n); /* every value is evaluated by now */
+            if (p.n) memset(state, 0, p.n); /* every value is evaluated by now */
             if (sweep_expr_eval(e->value, lookup, &c, &v, NULL, why, sizeof why))
                 rc = util_err(err, errlen, "%s:%d:%d: %s: %s", e->file, e->line, e->col, e->key, why);
             else

@@ -281,31 +281,6 @@ static int recover(sched *s, char *err, size_t errlen) {
     return rc;
 }
 
-static int claim_scheduler_pid(sched *s, char *path, size_t pathlen, char *err, size_t errlen) {
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s/%s", s->o->runs_dir, s->sweep);
-    snprintf(path, pathlen, "%s/scheduler.pid", dir);
-    if (util_mkdir_p(dir, err, errlen)) return -1;
-    char *text;
-    size_t len;
-    if (!util_read_file(path, &text, &len, NULL, 0)) {
-        pid_t other = (pid_t)strtol(text, NULL, 10);
-        free(text);
-        char cmd[64], *line;
-        snprintf(cmd, sizeof cmd, "/proc/%ld/cmdline", (long)other);
-        if (other != getpid() && !kill(other, 0) && !util_read_file(cmd, &line, &len, NULL, 0)) {
-            int is_sweep = len > 0 && memmem(line, len, "sweep\0run", 9) != NULL;
-            free(line);
-            if (is_sweep)
-                return util_err(err, errlen, "sweep %s is already being run by pid %ld (%s)", s->sweep, (long)other,
-                                path);
-        }
-    }
-    char text2[32];
-    int n = snprintf(text2, sizeof text2, "%ld\n", (long)getpid());
-    return util_write_file_atomic(path, text2, (size_t)n, err, errlen);
-}
-
 int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char *err, size_t errlen) {
     sched s = {.st = st, .sweep = sweep, .o = o};
     s.n_slots = o->n_gpus ? (int)o->n_gpus * (o->per_gpu > 0 ? o->per_gpu : 1) : (o->jobs > 0 ? o->jobs : 1);
@@ -325,7 +300,7 @@ int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char 
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, &old);
-    int rc = claim_scheduler_pid(&s, pidfile, sizeof pidfile, err, errlen) || recover(&s, err, errlen) ? -1 : 0;
+    int rc = sweep_scheduler_claim(o->runs_dir, sweep, pidfile, sizeof pidfile, err, errlen) || recover(&s, err, errlen) ? -1 : 0;
     double last_beat = 0;
     while (!rc) {
         int started = 1;

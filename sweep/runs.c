@@ -167,6 +167,25 @@ void sweep_format_eta(double s, char *out, size_t outlen) {
     snprintf(out, outlen, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
 }
 
+int sweep_scheduler_claim(const char *runs_dir, const char *sweep, char *path, size_t pathlen, char *err,
+                          size_t errlen) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", runs_dir, sweep);
+    snprintf(path, pathlen, "%s/scheduler.pid", dir);
+    if (util_mkdir_p(dir, err, errlen)) return -1;
+    char *text;
+    size_t len;
+    if (!util_read_file(path, &text, &len, NULL, 0)) {
+        pid_t other = (pid_t)strtol(text, NULL, 10);
+        free(text);
+        if (other != getpid() && process_alive(other) && cmdline_has(other, "sweep", "run"))
+            return util_err(err, errlen, "sweep %s is already being run by pid %ld (%s)", sweep, (long)other, path);
+    }
+    char line[32];
+    int n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+    return util_write_file_atomic(path, line, (size_t)n, err, errlen);
+}
+
 /* ---- status ----------------------------------------------------------------- */
 
 int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t errlen) {
@@ -241,7 +260,10 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
 
 /* ---- cancel ----------------------------------------------------------------- */
 
-static void signal_scheduler(const char *dir) {
+/* SIGTERM to the sweep's scheduler recorded in DIR/scheduler.pid, then wait (at most a
+ * minute) until it is gone: a local one first stops its trainers (they checkpoint),
+ * a Slurm coordinator stops submitting. */
+static void stop_scheduler(const char *dir) {
     char path[4200], *text;
     size_t len;
     snprintf(path, sizeof path, "%s/scheduler.pid", dir);
@@ -249,37 +271,45 @@ static void signal_scheduler(const char *dir) {
     pid_t pid = (pid_t)strtol(text, NULL, 10);
     free(text);
     /* the command line check keeps a recycled PID safe */
-    if (process_alive(pid) && cmdline_has(pid, "sweep", "run")) kill(pid, SIGTERM);
+    if (!process_alive(pid) || !cmdline_has(pid, "sweep", "run") || kill(pid, SIGTERM)) return;
+    double t0 = util_monotonic();
+    while (process_alive(pid) && util_monotonic() - t0 < 60) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen) {
-    size_t n_cancelled = 0, more = 0;
-    /* Pending first, so that no scheduler can claim anything while we stop the rest. */
-    size_t n_slurm = 0;
-    if (store_sweep_cancel_pending(st, sweep, &n_cancelled, err, errlen) ||
-        sweep_slurm_cancel(st, sweep, &n_slurm, err, errlen))
-        return -1;
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s/%s", runs_dir, sweep);
-    signal_scheduler(dir);
+    size_t n_cancelled = 0, more = 0, n_slurm = 0;
     store_run *runs;
     size_t n;
     store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
+    /* The schedulers first, so that nothing new starts or gets resubmitted meanwhile:
+     * the one of --runs-dir and the ones beside the running runs' folders. */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", runs_dir, sweep);
+    stop_scheduler(dir);
     if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(dir, sizeof dir, "%s", runs[i].run_dir);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0, stop_scheduler(dir);
+    }
+    store_runs_free(runs, n);
+    if (store_sweep_cancel_pending(st, sweep, &n_cancelled, err, errlen) ||
+        sweep_slurm_cancel(st, sweep, &n_slurm, err, errlen) || store_runs_list(st, &f, &runs, &n, err, errlen))
+        return -1;
+    /* Trainers whose scheduler is gone (killed): stop them directly. */
     pid_t *pids = calloc(n ? n : 1, sizeof *pids);
     if (!pids) abort();
-    size_t n_signalled = n_slurm;
+    size_t n_signalled = 0;
     for (size_t i = 0; i < n; i++) {
-        char parent[4200];
-        snprintf(parent, sizeof parent, "%s", runs[i].run_dir);
-        char *slash = strrchr(parent, '/');
-        if (slash) *slash = 0, signal_scheduler(parent);
         pid_t pid = sweep_pid_read(runs[i].run_dir);
         if (sweep_trainer_alive(pid, runs[i].id) && !kill(pid, SIGTERM)) pids[n_signalled++] = pid;
     }
-    /* Trainers checkpoint and requeue themselves; wait for them (at most a minute). */
+    /* They checkpoint and requeue themselves; wait for them (at most a minute). */
     double t0 = util_monotonic();
-    for (size_t i = 0; i < n_signalled && util_monotonic() - t0 < 60; i++)
+    for (size_t i = 0; i < n_signalled; i++)
         while (process_alive(pids[i]) && util_monotonic() - t0 < 60) {
             struct timespec ts = {0, 50 * 1000 * 1000};
             nanosleep(&ts, NULL);
@@ -288,7 +318,7 @@ int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, 
     store_runs_free(runs, n);
     int rc = store_sweep_cancel_pending(st, sweep, &more, err, errlen);
     if (!rc)
-        printf("sweep %s: %zu pending run%s cancelled, %zu running run%s stopped (checkpointed)\n", sweep,
-               n_cancelled + more, n_cancelled + more == 1 ? "" : "s", n_signalled, n_signalled == 1 ? "" : "s");
+        printf("sweep %s: %zu run%s cancelled (running trainers stopped with a checkpoint first)\n", sweep,
+               n_cancelled + more + n_slurm, n_cancelled + more + n_slurm == 1 ? "" : "s");
     return rc;
 }

@@ -432,6 +432,11 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
     sigprocmask(SIG_BLOCK, &mask, &old);
     int rc = 0, stopping = 0;
     size_t ended;
+    char pidfile[4300];
+    if (sweep_scheduler_claim(o->runs_dir, sweep, pidfile, sizeof pidfile, err, errlen)) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return -1;
+    }
     /* cancelled runs resume, like the local backend */
     store_run *runs;
     size_t n;
@@ -456,6 +461,7 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
         if (sigtimedwait(&mask, &si, &wait) > 0) stopping = 1;
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
+    unlink(pidfile);
     if (rc) return -1;
     store_run_filter fa = {.sweep = sweep, .status = -1};
     if (store_runs_list(st, &fa, &runs, &n, err, errlen)) return -1;
@@ -467,10 +473,10 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
     return count[STORE_FAILED] ? 1 : 0;
 }
 
-int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_signalled, char *err, size_t errlen) {
+int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_cancelled, char *err, size_t errlen) {
     store_run *runs;
     size_t n;
-    *n_signalled = 0;
+    *n_cancelled = 0;
     store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
     if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
     for (size_t i = 0; i < n; i++) {
@@ -485,7 +491,6 @@ int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_signalled, char *
         util_buf_reset(&out);
         run_capture(argv2, &out);
         util_buf_free(&out);
-        (*n_signalled)++;
     }
     /* Wait (at most a minute) for the tasks to leave the queue, ingest what they wrote,
      * and mark the rest cancelled (their checkpoints stay for a later resume). */
@@ -505,7 +510,8 @@ int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_signalled, char *
         slurm_job_of(runs[i].run_dir, job, sizeof job);
         store_run now;
         if (!*job || store_run_get(st, runs[i].id, &now, err, errlen)) continue;
-        if (now.status == STORE_RUNNING) rc = store_run_end(st, runs[i].id, STORE_CANCELLED, "cancelled", err, errlen);
+        if (now.status == STORE_RUNNING && !(rc = store_run_end(st, runs[i].id, STORE_CANCELLED, "cancelled", err, errlen)))
+            (*n_cancelled)++;
         store_run_clear(&now);
     }
     store_runs_free(runs, n);

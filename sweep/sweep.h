@@ -238,8 +238,8 @@ int sweep_slurm_run(struct store *st, const char *sweep, const sweep_run_opts *o
  * store; idempotent. *n_ended: runs it moved to done/failed/diverged. */
 int sweep_slurm_ingest(struct store *st, const char *sweep, size_t *n_ended, char *err, size_t errlen);
 /* scancel the sweep's array tasks (SIGTERM: they checkpoint), ingest what they wrote,
- * and mark the runs still running cancelled. */
-int sweep_slurm_cancel(struct store *st, const char *sweep, size_t *n_signalled, char *err, size_t errlen);
+ * and mark the runs still running cancelled (*n_cancelled of them). */
+int sweep_slurm_cancel(struct store *st, const char *sweep, size_t *n_cancelled, char *err, size_t errlen);
 /* `scalelab sweep task LIST INDEX` inside an array task: execs the trainer of run INDEX. */
 int sweep_slurm_task(int argc, char **argv);
 /* Prints counts by status, running jobs, best loss and an ETA (or JSON). */

@@ -27,6 +27,10 @@ char *sweep_log_tail(const char *path, size_t max_bytes);
 /* A failed attempt: requeue while failures <= retries, else failed with the log tail. */
 int sweep_run_failed(store *st, const store_run *r, int retries, const char *why, int *requeued,
                      char *err, size_t errlen);
+/* Records this process as the sweep's scheduler (RUNS_DIR/SWEEP/scheduler.pid, path
+ * returned), refusing when another live `sweep run` holds it. */
+int sweep_scheduler_claim(const char *runs_dir, const char *sweep, char *path, size_t pathlen, char *err,
+                          size_t errlen);
 /* "1:02:03" or "-" */
 void sweep_format_eta(double seconds, char *out, size_t outlen);
 

@@ -19,8 +19,17 @@ static void check_shape(const kern_mixer_shape *s) {
     (void)s;
 }
 
+/* One thread's slice, plus room to start it on an 8-byte boundary (the power
+ * kernels keep doubles at the start of their slice; callers may hand us a REAL
+ * pointer at any offset of a larger buffer). */
 static size_t work_per_thread(const kern_mixer_shape *s) {
-    return s->kind == KERN_MIXER_POWER ? mx_power_work_per_thread(s) : mx_softmax_work_per_thread(s);
+    size_t n = s->kind == KERN_MIXER_POWER ? mx_power_work_per_thread(s) : mx_softmax_work_per_thread(s);
+    return n + MX_DOUBLES(1);
+}
+
+static REAL *slice_at(REAL *work, size_t slice, int thread) {
+    uintptr_t p = (uintptr_t)(work + (size_t)thread * slice);
+    return (REAL *)((p + sizeof(double) - 1) / sizeof(double) * sizeof(double));
 }
 
 size_t KR(kern_mixer_saved_size)(const kern_mixer_shape *s) {
@@ -33,17 +42,27 @@ size_t KR(kern_mixer_work_size)(const kern_mixer_shape *s) {
     return (size_t)omp_get_max_threads() * work_per_thread(s);
 }
 
-/* Runs fn for every (batch, kv head) pair. With more than one pair, pairs go to
- * OpenMP threads and OpenBLAS is held to one thread meanwhile: its pthread pool
- * would otherwise add threads to every gemm issued from inside the region. */
+/* Below this many query elements (batch*seq*n_head*head_dim) a call runs serially:
+ * on a loaded 2-core machine a parallel region's barrier can cost milliseconds,
+ * far more than a small call's work (finite-difference tests make thousands). */
+#define MX_PARALLEL_MIN_ELEMENTS (1 << 15)
+
+static int run_parallel(const kern_mixer_shape *s) {
+    double elements = (double)s->batch * s->seq * s->n_head * s->head_dim;
+    return s->batch * s->n_kv_head > 1 && omp_get_max_threads() > 1 && elements >= MX_PARALLEL_MIN_ELEMENTS;
+}
+
+/* Runs CALL for every (batch, kv head) pair. In parallel, pairs go to OpenMP
+ * threads and OpenBLAS is held to one thread meanwhile: its pthread pool would
+ * otherwise add threads to every gemm issued from inside the region. */
 #define FOR_EACH_PAIR(s, work, CALL)                                                               \
     do {                                                                                           \
         int n_pairs_ = (s)->batch * (s)->n_kv_head;                                                \
         size_t slice_ = work_per_thread(s);                                                        \
-        if (n_pairs_ == 1 || omp_get_max_threads() == 1) {                                         \
+        if (!run_parallel(s)) {                                                                    \
             for (int pair_ = 0; pair_ < n_pairs_; pair_++) {                                       \
                 int b = pair_ / (s)->n_kv_head, g = pair_ % (s)->n_kv_head;                        \
-                REAL *w_ = (work);                                                                 \
+                REAL *w_ = slice_at((work), slice_, 0);                                            \
                 CALL;                                                                              \
             }                                                                                      \
         } else {                                                                                   \
@@ -52,7 +71,7 @@ size_t KR(kern_mixer_work_size)(const kern_mixer_shape *s) {
             _Pragma("omp parallel for schedule(dynamic, 1)")                                       \
             for (int pair_ = 0; pair_ < n_pairs_; pair_++) {                                       \
                 int b = pair_ / (s)->n_kv_head, g = pair_ % (s)->n_kv_head;                        \
-                REAL *w_ = (work) + (size_t)omp_get_thread_num() * slice_;                         \
+                REAL *w_ = slice_at((work), slice_, omp_get_thread_num());                         \
                 CALL;                                                                              \
             }                                                                                      \
             openblas_set_num_threads(blas_threads_);                                               \
@@ -62,7 +81,6 @@ size_t KR(kern_mixer_work_size)(const kern_mixer_shape *s) {
 void KR(kern_mixer_forward)(const kern_mixer_shape *s, const REAL *q, const REAL *k, const REAL *v,
                             const REAL *log_g, REAL *y, REAL *saved, REAL *work) {
     check_shape(s);
-    assert((uintptr_t)work % sizeof(double) == 0);
     if (s->kind == KERN_MIXER_POWER) {
         assert((log_g != NULL) == (s->gating != 0));
         FOR_EACH_PAIR(s, work, KR(mx_power_forward_unit)(s, b, g, q, k, v, log_g, y, saved, w_));
@@ -75,7 +93,6 @@ void KR(kern_mixer_backward)(const kern_mixer_shape *s, const REAL *q, const REA
                              const REAL *log_g, const REAL *y, const REAL *saved, const REAL *dy,
                              REAL *dq, REAL *dk, REAL *dv, REAL *dlog_g, REAL *work) {
     check_shape(s);
-    assert((uintptr_t)work % sizeof(double) == 0);
     if (s->kind == KERN_MIXER_POWER) {
         assert((log_g != NULL) == (s->gating != 0) && (dlog_g != NULL) == (s->gating != 0));
         FOR_EACH_PAIR(s, work,

@@ -57,8 +57,8 @@ static inline int mx_power_intra_keys(int i) { return i + 1; }
 #endif
 
 /* ---- per-thread work (in REALs) ---- */
-/* REALs that hold n doubles; slices start with their doubles, so slices are kept
- * a whole number of doubles long and `work` must be 8-byte aligned (malloc is). */
+/* REALs that hold n doubles. Power slices start with doubles; mixer.c starts every
+ * slice on an 8-byte boundary (and sizes the work so it can). */
 #define MX_DOUBLES(n) ((size_t)(n) * sizeof(double) / sizeof(REAL))
 /* Header-inline because both twins' libraries need them and neither links the other. */
 static inline size_t mx_softmax_work_per_thread(const kern_mixer_shape *s) {
@@ -80,8 +80,7 @@ static inline size_t mx_power_backward_work_per_thread(const kern_mixer_shape *s
 }
 static inline size_t mx_power_work_per_thread(const kern_mixer_shape *s) {
     size_t f = mx_power_forward_work_per_thread(s), b = mx_power_backward_work_per_thread(s);
-    size_t n = f > b ? f : b;
-    return (n + MX_DOUBLES(1) - 1) / MX_DOUBLES(1) * MX_DOUBLES(1);
+    return f > b ? f : b;
 }
 
 #endif

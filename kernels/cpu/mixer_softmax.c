@@ -27,20 +27,19 @@ static void block_probs(const kern_mixer_shape *s, int q0, int rows, int k0, int
         int i = q0 + r;
         int lo = mx_attn_first_key(s, i) - k0, hi = i - k0; /* valid: lo..hi inclusive */
         REAL *row = sc + (size_t)r * nk;
-        REAL lse;
-        if (lse_out) {
-            REAL mx = row[lo];
-            for (int j = lo + 1; j <= hi; j++) mx = row[j] > mx ? row[j] : mx;
-            REAL sum = 0;
-            for (int j = lo; j <= hi; j++) sum += MX_EXP(row[j] - mx);
-            lse = mx + MX_LOG(sum);
-            lse_out[i] = lse;
-        } else {
-            lse = lse_in[i];
-        }
         for (int j = 0; j < lo; j++) row[j] = 0;
-        for (int j = lo; j <= hi; j++) row[j] = MX_EXP(row[j] - lse);
         for (int j = hi + 1; j < nk; j++) row[j] = 0;
+        if (lse_out) {
+            REAL mx = row[lo], sum = 0;
+            for (int j = lo + 1; j <= hi; j++) mx = row[j] > mx ? row[j] : mx;
+            for (int j = lo; j <= hi; j++) sum += (row[j] = MX_EXP(row[j] - mx));
+            lse_out[i] = mx + MX_LOG(sum);
+            REAL inv = 1 / sum;
+            for (int j = lo; j <= hi; j++) row[j] *= inv;
+        } else {
+            REAL lse = lse_in[i];
+            for (int j = lo; j <= hi; j++) row[j] = MX_EXP(row[j] - lse);
+        }
     }
 }
 

@@ -79,6 +79,16 @@ static void test_window(void **st) {
     check_gradients(s, "window w=1");
 }
 
+/* T = 70 spans two query blocks of the kernel (64 rows each), so the key
+ * ranges and dk/dv accumulation across blocks are checked too. */
+static void test_multi_block(void **st) {
+    (void)st;
+    kern_mixer_shape s = test_shape(KERN_MIXER_SOFTMAX, 1, 70, 2, 1, 2);
+    check_gradients(s, "softmax T=70 (two blocks)");
+    s.kind = KERN_MIXER_WINDOW, s.window = 20;
+    check_gradients(s, "window T=70 w=20 (two blocks)");
+}
+
 static void test_power_p1(void **st) {
     (void)st;
     check_gradients(power(1, 4, 1, 1, 1), "power p=1 rms gated c=4");
@@ -101,7 +111,7 @@ static void test_power_p3_p4(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_softmax),  cmocka_unit_test(test_window),      cmocka_unit_test(test_power_p1),
+        cmocka_unit_test(test_softmax),  cmocka_unit_test(test_window), cmocka_unit_test(test_multi_block),      cmocka_unit_test(test_power_p1),
         cmocka_unit_test(test_power_p2), cmocka_unit_test(test_power_p3_p4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include <cmocka.h>
+#include <omp.h>
 
 #include "test_mixer_common.h"
 
@@ -207,6 +208,68 @@ static void test_f32_vs_f64(void **st) {
     f32_vs_f64(s, "power p=1 rms ungated", 1e-5);
 }
 
+/* forward + backward in float64 with the given OpenMP thread count; outputs concatenated. */
+static void run_threads(const mixer_inputs *in, int threads, const double *dy, double *out) {
+    omp_set_num_threads(threads);
+    const kern_mixer_shape *s = &in->s;
+    double *sv = malloc(sizeof(double) * kern_mixer_saved_size_f64(s));
+    double *w = malloc(sizeof(double) * kern_mixer_work_size_f64(s));
+    double *y = out, *dq = y + in->nq, *dk = dq + in->nq, *dv = dk + in->nk, *dg = dv + in->nk;
+    kern_mixer_forward_f64(s, in->q, in->k, in->v, in->log_g, y, sv, w);
+    kern_mixer_backward_f64(s, in->q, in->k, in->v, in->log_g, y, sv, dy, dq, dk, dv, in->log_g ? dg : NULL, w);
+    free(sv), free(w);
+}
+
+/* The parallel schedule (pairs over threads, per-thread work slices) gives the
+ * serial results: no pair reads another's slice or writes another's rows. */
+static void test_parallel_equals_serial(void **st) {
+    (void)st;
+    kern_mixer_kind kinds[] = {KERN_MIXER_SOFTMAX, KERN_MIXER_WINDOW, KERN_MIXER_POWER};
+    int saved_threads = omp_get_max_threads();
+    for (int i = 0; i < 3; i++) {
+        kern_mixer_shape s = test_shape(kinds[i], 3, 128, 4, 2, 32);
+        s.window = 40, s.chunk = 32, s.gating = 1;
+        mixer_inputs in;
+        inputs_init(&in, &s, 31, -0.2, 0);
+        size_t n = 2 * in.nq + 2 * in.nk + in.ng;
+        double *dy = malloc(sizeof(double) * in.nq), *a = calloc(n, sizeof(double)), *b = calloc(n, sizeof(double));
+        uint64_t seed = 2;
+        for (size_t j = 0; j < in.nq; j++) dy[j] = 2 * test_uniform(&seed) - 1;
+        run_threads(&in, 1, dy, a);
+        run_threads(&in, 3, dy, b);
+        assert_memory_equal(a, b, sizeof(double) * n);
+        free(dy), free(a), free(b);
+        inputs_free(&in);
+    }
+    omp_set_num_threads(saved_threads);
+}
+
+/* Callers carve `work` out of larger buffers at any float offset: the result
+ * must not depend on it (and UBSan checks the kernels' doubles stay aligned). */
+static void test_unaligned_work(void **st) {
+    (void)st;
+    kern_mixer_shape s = power(64, 1, 8, 2, 16, 1, 0);
+    mixer_inputs in;
+    inputs_init(&in, &s, 41, -0.3, 0);
+    float *qf = to_f32(in.q, in.nq), *kf = to_f32(in.k, in.nk), *vf = to_f32(in.v, in.nk);
+    float *gf = to_f32(in.log_g, in.ng);
+    size_t nw = kern_mixer_work_size(&s), nsv = kern_mixer_saved_size(&s);
+    float *buf = malloc(sizeof(float) * (nw + 1)), *sv = malloc(sizeof(float) * nsv);
+    float *y[2] = {malloc(sizeof(float) * in.nq), malloc(sizeof(float) * in.nq)};
+    float *dg[2] = {malloc(sizeof(float) * in.ng), malloc(sizeof(float) * in.ng)};
+    float *dq = malloc(sizeof(float) * in.nq), *dk = malloc(sizeof(float) * in.nk);
+    float *dv = malloc(sizeof(float) * in.nk);
+    for (int off = 0; off < 2; off++) {
+        kern_mixer_forward(&s, qf, kf, vf, gf, y[off], sv, buf + off);
+        kern_mixer_backward(&s, qf, kf, vf, gf, y[off], sv, qf, dq, dk, dv, dg[off], buf + off);
+    }
+    assert_memory_equal(y[0], y[1], sizeof(float) * in.nq);
+    assert_memory_equal(dg[0], dg[1], sizeof(float) * in.ng);
+    free(qf), free(kf), free(vf), free(gf), free(buf), free(sv), free(y[0]), free(y[1]);
+    free(dg[0]), free(dg[1]), free(dq), free(dk), free(dv);
+    inputs_free(&in);
+}
+
 static int all_finite_f32(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return 0;
@@ -253,6 +316,8 @@ int main(void) {
         cmocka_unit_test(test_recurrent_form),
         cmocka_unit_test(test_f32_vs_f64),
         cmocka_unit_test(test_large_negative_gates),
+        cmocka_unit_test(test_parallel_equals_serial),
+        cmocka_unit_test(test_unaligned_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
