@@ -45,7 +45,8 @@ typedef struct report_run {
 
 /* loss = a u^2 + b u + c with u = ln x, least squares over one budget's runs. */
 typedef struct report_parabola {
-    int ok;                /* 0: fewer than 3 distinct x, or not convex (no interior optimum) */
+    int ok;                /* 0: fewer than 3 distinct x, not convex, or the vertex lies
+                            * beyond half the points' log range outside it */
     double a, b, c;
     double x_opt, loss_opt;
 } report_parabola;
@@ -79,6 +80,7 @@ typedef struct report_data {
     report_frontier frontier;
     char **labels;         /* distinct run labels, sorted: a label's index picks its colour */
     size_t n_labels;
+    report_parabola *label_params; /* n_budgets x n_labels: loss against N per budget and mixer */
     /* The latest stored fit of this sweep (`scalelab fit --sweep S`), if any:
      * report_analyse asks it for the recommendation at each budget. */
     int64_t fit_id;        /* 0: none */

@@ -1,52 +1,70 @@
-/* report_analyse: everything a report derives from its runs with fit/ — the
- * IsoFLOP parabolas, the compute frontier and the recommendation per budget. */
+/* report_analyse: what a report derives from its runs — the IsoFLOP parabolas,
+ * and with fit/ the compute frontier and the recommendation per budget. */
 #include "analysis/report_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_multifit.h>
+
 #include "fit/fit.h"
 
-/* IsoFLOP parabolas of loss in ln x for every budget, x = WSFR or N. Budgets
- * that fit/ leaves out (fewer than 3 shapes, concave) keep ok = 0. */
-static void isoflop_parabolas(report_data *d, int by_params) {
-    size_t n = 0;
-    double *x = malloc((d->n_runs + 1) * 3 * sizeof *x);
-    if (!x) return;
-    double *y = x + d->n_runs + 1, *c = y + d->n_runs + 1;
-    for (size_t i = 0; i < d->n_runs; i++) {
-        const report_run *r = &d->runs[i];
-        double xi = by_params ? r->params : r->wsfr;
-        if (r->budget < 0 || !(xi > 0)) continue;
-        x[n] = xi, y[n] = report_run_loss(r), c[n] = d->budgets[r->budget].flops;
-        n++;
+/* One IsoFLOP parabola: loss = c + b u + a u^2, u = ln x, by linear least
+ * squares (gsl_multifit_linear) over n points. ok only when there are at least
+ * 3 distinct x, the parabola is convex, and its vertex lies within the points'
+ * range of u widened by half its width on each side: a vertex further out is
+ * an extrapolation the data cannot support. */
+static report_parabola parabola(const double *x, const double *y, size_t n) {
+    report_parabola pb = {0};
+    double umin = INFINITY, umax = -INFINITY;
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++) seen = x[j] == x[i];
+        distinct += !seen;
+        umin = fmin(umin, log(x[i])), umax = fmax(umax, log(x[i]));
     }
-    fit_isoflop iso = {0};
-    char ignored[256];
-    /* Every run of a group carries the group's own budget value, so fit/'s
-     * grouping (relative tolerance 1e-6) reproduces report_group_budgets'. */
-    if (n >= 3 && !fit_isoflop_fit(x, y, c, n, 1e-6, 0.95, by_params ? "params" : "wsfr", &iso, ignored,
-                                   sizeof ignored)) {
-        for (size_t j = 0; j < iso.n_budgets; j++) {
-            const fit_isoflop_budget *fb = &iso.budgets[j];
-            for (size_t k = 0; k < d->n_budgets; k++) {
-                if (fabs(fb->budget - d->budgets[k].flops) > 1e-6 * d->budgets[k].flops) continue;
-                if (!(fb->curvature > 0) || !isfinite(fb->vertex) || !(fb->vertex > 0)) continue;
-                report_parabola *pb = by_params ? &d->budgets[k].by_params : &d->budgets[k].by_wsfr;
-                double u = log(fb->vertex);
-                /* loss = L* + a (ln x - u*)^2, expanded into a u^2 + b u + c. */
-                pb->ok = 1;
-                pb->a = fb->curvature;
-                pb->b = -2 * fb->curvature * u;
-                pb->c = fb->loss + fb->curvature * u * u;
-                pb->x_opt = fb->vertex;
-                pb->loss_opt = fb->loss;
-            }
+    if (distinct < 3) return pb;
+    gsl_matrix *X = gsl_matrix_alloc(n, 3), *cov = gsl_matrix_alloc(3, 3);
+    gsl_vector *Y = gsl_vector_alloc(n), *c = gsl_vector_alloc(3);
+    gsl_multifit_linear_workspace *w = gsl_multifit_linear_alloc(n, 3);
+    double chisq;
+    if (X && cov && Y && c && w) {
+        for (size_t i = 0; i < n; i++) {
+            double u = log(x[i]);
+            gsl_matrix_set(X, i, 0, 1), gsl_matrix_set(X, i, 1, u), gsl_matrix_set(X, i, 2, u * u);
+            gsl_vector_set(Y, i, y[i]);
+        }
+        if (!gsl_multifit_linear(X, Y, c, cov, &chisq, w) && gsl_vector_get(c, 2) > 0) {
+            pb.a = gsl_vector_get(c, 2), pb.b = gsl_vector_get(c, 1), pb.c = gsl_vector_get(c, 0);
+            double u = -pb.b / (2 * pb.a), half = 0.5 * (umax - umin);
+            pb.x_opt = exp(u);
+            pb.loss_opt = pb.c - pb.b * pb.b / (4 * pb.a);
+            pb.ok = u >= umin - half && u <= umax + half;
         }
     }
-    fit_isoflop_free(&iso);
+    gsl_multifit_linear_free(w), gsl_vector_free(c), gsl_vector_free(Y), gsl_matrix_free(cov), gsl_matrix_free(X);
+    return pb;
+}
+
+/* Parabolas per budget over the runs with the given label (NULL: every run). */
+static int isoflop_parabolas(report_data *d, int by_params, const char *label, report_parabola *out) {
+    double *x = malloc((d->n_runs + 1) * 2 * sizeof *x);
+    if (!x) return -1;
+    double *y = x + d->n_runs + 1;
+    for (size_t k = 0; k < d->n_budgets; k++) {
+        size_t n = 0;
+        for (size_t i = 0; i < d->n_runs; i++) {
+            const report_run *r = &d->runs[i];
+            double xi = by_params ? r->params : r->wsfr;
+            if (r->budget != (int)k || !(xi > 0) || (label && strcmp(r->label, label))) continue;
+            x[n] = xi, y[n] = report_run_loss(r), n++;
+        }
+        out[k] = parabola(x, y, n);
+    }
     free(x);
+    return 0;
 }
 
 static double budget_optimum_loss(const report_data *d, const report_budget *b) {
@@ -136,8 +154,18 @@ int report_analyse(report_data *d, char *err, size_t errlen) {
     if (d->n_budgets == 0)
         return util_err(err, errlen, "%s%s%s: no finished run with a loss (%zu runs, none done)",
                         d->sweep[0] ? "sweep '" : "the store", d->sweep, d->sweep[0] ? "'" : "", d->n_runs);
-    isoflop_parabolas(d, 0);
-    isoflop_parabolas(d, 1);
+    report_parabola *pb = calloc(d->n_budgets, sizeof *pb);
+    d->label_params = calloc(d->n_budgets * d->n_labels, sizeof *d->label_params);
+    int rc = !pb || !d->label_params || isoflop_parabolas(d, 0, NULL, pb);
+    for (size_t k = 0; !rc && k < d->n_budgets; k++) d->budgets[k].by_wsfr = pb[k];
+    rc = rc || isoflop_parabolas(d, 1, NULL, pb);
+    for (size_t k = 0; !rc && k < d->n_budgets; k++) d->budgets[k].by_params = pb[k];
+    for (size_t l = 0; !rc && l < d->n_labels; l++) {
+        rc = isoflop_parabolas(d, 1, d->labels[l], pb);
+        for (size_t k = 0; !rc && k < d->n_budgets; k++) d->label_params[k * d->n_labels + l] = pb[k];
+    }
+    free(pb);
+    if (rc) return util_err(err, errlen, "out of memory");
     fit_frontier(d);
     recommend(d);
     return 0;

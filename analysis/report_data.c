@@ -190,5 +190,6 @@ void report_data_free(report_data *d) {
     for (size_t i = 0; i < d->n_labels; i++) free(d->labels[i]);
     free(d->labels);
     free(d->fit_inputs_json);
+    free(d->label_params);
     memset(d, 0, sizeof *d);
 }

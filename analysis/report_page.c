@@ -264,7 +264,8 @@ static void isoflop(page *p) {
             "least-squares parabola in log x through that budget's runs; the cross marks its vertex, the "
             "compute-optimal point at that budget.");
     figure(p, "isoflop_wsfr", "Loss against WSFR at fixed compute.");
-    figure(p, "isoflop_params", "Loss against parameter count at fixed compute.");
+    figure(p, "isoflop_params", "Loss against parameter count at fixed compute, one panel per mixer, budgets "
+                                "coloured as above; the cross marks a parabola's vertex where it has one.");
 }
 
 static void context(page *p) {

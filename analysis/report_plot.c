@@ -130,7 +130,7 @@ static int plot_runs_by_budget(const report_data *d, int context, util_buf *dat,
     gp_preamble(gp, name, (int)(cols * 430 + 20), (int)(rows * 360 + 20));
     util_buf_printf(gp, "set multiplot layout %zu,%zu\n", rows, cols);
     if (context) util_buf_puts(gp, "set logscale x 2\nset format x '%g'\nset xlabel 'position in context (log2 buckets)'\n");
-    else util_buf_puts(gp, "set logscale x 10\nset format x '1e%L'\nset xlabel 'training tokens'\n");
+    else util_buf_puts(gp, "set format x '%.0s%c'\nset xlabel 'training tokens'\n");
     util_buf_puts(gp, "set ylabel 'loss (nats/token)'\n");
     char *titled = calloc(d->n_labels + 1, 1);
     if (!titled) return -1;
@@ -144,6 +144,22 @@ static int plot_runs_by_budget(const report_data *d, int context, util_buf *dat,
             if (d->runs[i].budget == (int)k && li >= 0 && !titled[li]) new_label = 1;
         }
         util_buf_puts(gp, new_label ? "set key top right\n" : "unset key\n");
+        if (!context) {
+            /* The first steps (loss near ln 256) would squash the rest: the y axis
+             * starts at the highest loss any run of the panel has once it has
+             * seen a tenth of its tokens. */
+            double top = -INFINITY;
+            for (size_t i = 0; i < d->n_runs; i++) {
+                const report_run *r = &d->runs[i];
+                if (r->budget != (int)k || r->n_curve == 0) continue;
+                for (size_t j = 0; j < r->n_curve; j++)
+                    if (r->curve[j].x >= 0.1 * r->curve[r->n_curve - 1].x) {
+                        top = fmax(top, r->curve[j].y);
+                        break;
+                    }
+            }
+            if (isfinite(top)) util_buf_printf(gp, "set yrange [*:%.6g]\n", top + 0.02 * fabs(top));
+        }
         util_buf_puts(gp, "plot ");
         int first = 1;
         for (size_t i = 0; i < d->n_runs; i++) {
@@ -157,8 +173,9 @@ static int plot_runs_by_budget(const report_data *d, int context, util_buf *dat,
             }
             if (n == 0) util_buf_puts(dat, "NaN NaN\n");
             long li = report_label_index(d, r->label);
-            util_buf_printf(gp, "%s'data/%s.dat' index %zu using 1:2 with lines lw 1.6 lc rgb '%s' ",
-                            first ? "" : ", \\\n     ", name, block, report_label_colour(d, r->label));
+            util_buf_printf(gp, "%s'data/%s.dat' index %zu using 1:2 with lines lw %s lc rgb '#%s%s' ",
+                            first ? "" : ", \\\n     ", name, block, context ? "1.6" : "1.2", context ? "" : "30",
+                            report_label_colour(d, r->label) + 1);
             if (li >= 0 && !titled[li]) {
                 util_buf_puts(gp, "title "), gp_str(gp, r->label), titled[li] = 1;
             } else {
@@ -242,25 +259,21 @@ static int plot_frontier(const report_data *d, util_buf *dat, util_buf *gp) {
     return 0;
 }
 
-/* Per budget, per label: (x, loss) with x = WSFR or parameters; per budget one
- * block holding the parabola's vertex; the parabolas are drawn as functions. */
-static int plot_isoflop(const report_data *d, int by_params, util_buf *dat, util_buf *gp) {
-    const char *name = by_params ? "isoflop_params" : "isoflop_wsfr";
-    size_t block = 0;
-    gp_preamble(gp, name, 900, 540);
-    util_buf_printf(gp, "set logscale x 10\nset xlabel '%s'\nset ylabel 'final loss (nats/token)'\n"
-                        "set offsets graph 0.05, graph 0.05, graph 0.08, graph 0.05\nset key outside right top\n",
-                    by_params ? "parameters N" : "WSFR = weight FLOPs / state FLOPs per token");
-    util_buf_puts(gp, by_params ? "set format x '%.0s%c'\n" : "set format x '%g'\n");
-    util_buf_puts(gp, "set samples 400\n");
+/* One IsoFLOP panel: per budget, the points of each label in `only` (NULL:
+ * every label) as (x, loss) blocks, the parabola as a function over the
+ * budget's own x range, and a block with its vertex. parabolas[k * stride]
+ * is budget k's parabola. */
+static void isoflop_panel(const report_data *d, const char *name, int by_params, const char *only,
+                          const report_parabola *parabolas, size_t stride, int legend, util_buf *dat,
+                          util_buf *gp, size_t *block) {
     util_buf_puts(gp, "plot ");
     int first = 1;
     for (size_t k = 0; k < d->n_budgets; k++) {
-        const report_budget *b = &d->budgets[k];
-        const report_parabola *pb = by_params ? &b->by_params : &b->by_wsfr;
+        const report_parabola *pb = &parabolas[k * stride];
         const char *bc = report_budget_colour(k, d->n_budgets);
         double lo = INFINITY, hi = 0;
         for (size_t l = 0; l < d->n_labels; l++) {
+            if (only && strcmp(only, d->labels[l])) continue;
             size_t n = 0;
             for (size_t i = 0; i < d->n_runs; i++) {
                 const report_run *r = &d->runs[i];
@@ -274,34 +287,84 @@ static int plot_isoflop(const report_data *d, int by_params, util_buf *dat, util
             }
             if (n == 0) continue; /* no empty blocks: gnuplot rejects a plot with no points */
             util_buf_printf(gp, "%s'data/%s.dat' index %zu using 1:2 with points pt %d ps 1.3 lc rgb '%s' notitle",
-                            first ? "" : ", \\\n     ", name, block, label_point(d, d->labels[l]), bc);
+                            first ? "" : ", \\\n     ", name, *block, label_point(d, d->labels[l]), bc);
             first = 0;
-            block_end(dat, &block);
+            block_end(dat, block);
         }
         char c[32];
-        report_fmt_num(c, sizeof c, b->flops);
+        report_fmt_num(c, sizeof c, d->budgets[k].flops);
         if (pb->ok && hi > 0) {
             /* Drawn only over the budget's own x range (widened a little): a
              * parabola in log x says nothing far outside its points. */
             double u0 = log(lo) - 0.15 * (log(hi) - log(lo)) - 0.05, u1 = log(hi) + 0.15 * (log(hi) - log(lo)) + 0.05;
-            util_buf_printf(gp, ", \\\n     (log(x) >= %.9g && log(x) <= %.9g) ? %.9g*log(x)**2 + %.9g*log(x) + %.9g : 1/0 "
-                                "with lines lw 2 lc rgb '%s' title 'C = %s'",
-                            u0, u1, pb->a, pb->b, pb->c, bc, c);
+            util_buf_printf(gp, "%s(log(x) >= %.9g && log(x) <= %.9g) ? %.9g*log(x)**2 + %.9g*log(x) + %.9g : 1/0 "
+                                "with lines lw 2 lc rgb '%s' %s",
+                            first ? "" : ", \\\n     ", u0, u1, pb->a, pb->b, pb->c, bc, legend ? "title 'C = " : "notitle");
+            if (legend) util_buf_printf(gp, "%s'", c);
+            first = 0;
             util_buf_printf(dat, "# budget %zu vertex: x loss\n", k);
             dat_num(dat, pb->x_opt), util_buf_puts(dat, " "), dat_num(dat, pb->loss_opt), util_buf_puts(dat, "\n");
             util_buf_printf(gp, ", \\\n     'data/%s.dat' index %zu using 1:2 with points pt 3 ps 2.4 lw 2.5 lc rgb '%s' notitle",
-                            name, block, bc);
-            block_end(dat, &block);
-        } else {
-            util_buf_printf(gp, ", \\\n     NaN with lines lw 2 lc rgb '%s' title 'C = %s (no parabola)'", bc, c);
+                            name, *block, bc);
+            block_end(dat, block);
+        } else if (legend) {
+            util_buf_printf(gp, "%sNaN with lines lw 2 lc rgb '%s' title 'C = %s (no parabola)'",
+                            first ? "" : ", \\\n     ", bc, c);
+            first = 0;
         }
     }
-    util_buf_puts(gp, ", \\\n     NaN with points pt 3 ps 2 lw 2 lc rgb '#222222' title 'vertex'");
-    for (size_t l = 0; l < d->n_labels; l++) {
-        util_buf_printf(gp, ", \\\n     NaN with points pt %d ps 1.3 lc rgb '#666666' title ", label_point(d, d->labels[l]));
-        gp_str(gp, d->labels[l]);
+    if (legend) {
+        util_buf_printf(gp, "%sNaN with points pt 3 ps 2 lw 2 lc rgb '#222222' title 'vertex'", first ? "" : ", \\\n     ");
+        first = 0;
+        for (size_t l = 0; l < d->n_labels && !only; l++) {
+            util_buf_printf(gp, ", \\\n     NaN with points pt %d ps 1.3 lc rgb '#666666' title ", label_point(d, d->labels[l]));
+            gp_str(gp, d->labels[l]);
+        }
     }
+    if (first) util_buf_puts(gp, "NaN notitle"); /* a panel without points still draws its frame */
     util_buf_puts(gp, "\n");
+}
+
+/* Loss against WSFR: one panel, every mixer, a parabola per budget (which WSFR
+ * is best at fixed compute, across mixers). Loss against N: one panel per
+ * mixer, a parabola per budget (the classic IsoFLOP per architecture). */
+static int plot_isoflop(const report_data *d, int by_params, util_buf *dat, util_buf *gp) {
+    const char *name = by_params ? "isoflop_params" : "isoflop_wsfr";
+    size_t block = 0;
+    const char *axes = "set ylabel 'final loss (nats/token)'\nset offsets graph 0.05, graph 0.05, graph 0.08, graph 0.05\n"
+                       "set samples 400\nset logscale x 10\n";
+    if (!by_params) {
+        gp_preamble(gp, name, 900, 540);
+        util_buf_printf(gp, "%sset xlabel 'WSFR = weight FLOPs / state FLOPs per token'\nset format x '%%g'\n"
+                            "set key outside right top\nset autoscale xfix\n", axes);
+        report_parabola *pw = malloc((d->n_budgets + 1) * sizeof *pw);
+        if (!pw) return -1;
+        for (size_t k = 0; k < d->n_budgets; k++) pw[k] = d->budgets[k].by_wsfr;
+        isoflop_panel(d, name, 0, NULL, pw, 1, 1, dat, gp, &block);
+        free(pw);
+        return 0;
+    }
+    size_t rows, cols = d->n_labels < 2 ? 1 : 2;
+    rows = (d->n_labels + cols - 1) / cols;
+    /* One y range for every panel, so mixers compare at a glance; no legends
+     * (they would hide points): budget colours are those of the WSFR plot. */
+    double ylo = INFINITY, yhi = -INFINITY, xlo = INFINITY, xhi = 0;
+    for (size_t i = 0; i < d->n_runs; i++) {
+        if (d->runs[i].budget < 0) continue;
+        ylo = fmin(ylo, report_run_loss(&d->runs[i])), yhi = fmax(yhi, report_run_loss(&d->runs[i]));
+        if (d->runs[i].params > 0) xlo = fmin(xlo, d->runs[i].params), xhi = fmax(xhi, d->runs[i].params);
+    }
+    double pad = 0.06 * (yhi - ylo) + 1e-3;
+    gp_preamble(gp, name, (int)(cols * 520 + 20), (int)(rows * 360 + 20));
+    util_buf_printf(gp, "%sset xlabel 'parameters N'\nset format x '%%.0s%%c'\nunset key\n"
+                        "set yrange [%.6g:%.6g]\nset xrange [%.6g:%.6g]\nset offsets 0, 0, 0, 0\n"
+                        "set multiplot layout %zu,%zu\n",
+                    axes, ylo - pad, yhi + pad, xlo / 1.15, xhi * 1.15, rows, cols);
+    for (size_t l = 0; l < d->n_labels; l++) {
+        util_buf_puts(gp, "set title "), gp_str(gp, d->labels[l]), util_buf_puts(gp, " font ',12'\n");
+        isoflop_panel(d, name, 1, d->labels[l], &d->label_params[l], d->n_labels, 0, dat, gp, &block);
+    }
+    util_buf_puts(gp, "unset multiplot\n");
     return 0;
 }
 

@@ -27,7 +27,7 @@ step "sweep: $jobs jobs at a time (runs/ holds each run's folder and log)"
 "$bin" sweep status "$spec"
 
 step "fit: L = E + A N^-alpha + B D^-beta over the finished runs"
-"$bin" fit --sweep demo --form chinchilla --x params,tokens --y final_eval_loss
+"$bin" fit --sweep demo --form chinchilla --x params,tokens --y final_eval_loss --method bfgs2
 
 # The recommendation at the demo's largest budget and at 10x beyond it.
 largest=$(awk '/budgets:/ { gsub(/[][,]/, " "); print $NF; exit }' "$spec")

@@ -171,12 +171,16 @@ static void test_plot_data(void **state) {
     assert_string_equal(b.data, "# budget 0 power p=2: x loss\n4 2.9\n\n\n"
                                 "# budget 0 softmax: x loss\n2 3\n8 3.2\n\n\n"
                                 "# budget 1 power p=2: x loss\n4 2.7\n\n\n");
-    /* With a parabola, its vertex follows the budget's points. */
-    d.budgets[0].by_params = (report_parabola){.ok = 1, .a = 1, .b = 0, .c = 0, .x_opt = 2e5, .loss_opt = 2.85};
+    /* Against N: one panel per label (power p=2 first), its budgets' points,
+     * and where a parabola was fitted, its vertex right after its points. */
+    d.label_params = calloc(d.n_budgets * d.n_labels, sizeof *d.label_params);
+    d.label_params[0 * d.n_labels + 1] = (report_parabola){.ok = 1, .a = 1, .x_opt = 2e5, .loss_opt = 2.85};
     util_buf_reset(&b);
     assert_int_equal(report_plot_data(&d, "isoflop_params", &b, err, sizeof err), 0);
-    assert_non_null(strstr(b.data, "# budget 0 softmax: x loss\n100000 3\n400000 3.2\n\n\n"
-                                   "# budget 0 vertex: x loss\n200000 2.85\n\n\n# budget 1"));
+    assert_string_equal(b.data, "# budget 0 power p=2: x loss\n200000 2.9\n\n\n"
+                                "# budget 1 power p=2: x loss\n300000 2.7\n\n\n"
+                                "# budget 0 softmax: x loss\n100000 3\n400000 3.2\n\n\n"
+                                "# budget 0 vertex: x loss\n200000 2.85\n\n\n");
     /* Context: per run its curve, then its knee. */
     util_buf_reset(&b);
     assert_int_equal(report_plot_data(&d, "context", &b, err, sizeof err), 0);
