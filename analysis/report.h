@@ -117,7 +117,7 @@ int report_load(store *s, const char *sweep, report_data *d, char *err, size_t e
 int report_analyse(report_data *d, char *err, size_t errlen);
 
 /* The text of one plot's gnuplot data file (blocks separated by two blank lines,
- * one per series, in the order report_plot_script draws them). name is one of
+ * one per series, in the order its gnuplot script draws them). name is one of
  * "curves", "frontier", "isoflop_wsfr", "isoflop_params", "context". */
 int report_plot_data(const report_data *d, const char *name, util_buf *out, char *err, size_t errlen);
 

@@ -8,7 +8,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 int report_html_escape(util_buf *b, const char *s) {
     int rc = 0;
