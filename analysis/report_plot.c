@@ -130,7 +130,7 @@ static int plot_runs_by_budget(const report_data *d, int context, util_buf *dat,
     gp_preamble(gp, name, (int)(cols * 430 + 20), (int)(rows * 360 + 20));
     util_buf_printf(gp, "set multiplot layout %zu,%zu\n", rows, cols);
     if (context) util_buf_puts(gp, "set logscale x 2\nset format x '%g'\nset xlabel 'position in context (log2 buckets)'\n");
-    else util_buf_puts(gp, "set format x '%.0s%c'\nset xlabel 'training tokens'\n");
+    else util_buf_puts(gp, "set format x '%.1s%c'\nset xlabel 'training tokens'\n");
     util_buf_puts(gp, "set ylabel 'loss (nats/token)'\n");
     char *titled = calloc(d->n_labels + 1, 1);
     if (!titled) return -1;
