@@ -142,6 +142,16 @@ static int checkpoint(trainer *t, char *err, size_t errlen) {
     return model_ckpt_write(t->ckpt_path, t->ckpt, n, t->hash, &t->st, err, errlen);
 }
 
+/* One count for both pools, OpenMP (row loops, mixer) and OpenBLAS (matmuls); 0 =
+ * every core this process may run on (its affinity mask). Set before the network is
+ * allocated, since the mixer's work buffer has a slice per thread. Results do not
+ * depend on the count (tests/unit/test_train.c checks 1 against 2). */
+static void use_threads(int requested) {
+    int n = requested > 0 ? requested : omp_get_num_procs();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
 static int setup(trainer *t, char *err, size_t errlen) {
     const model_config *c = t->cfg;
     const char *dev = t->opts->device ? t->opts->device : "auto";
@@ -155,10 +165,7 @@ static int setup(trainer *t, char *err, size_t errlen) {
     }
     if (strcmp(dev, "cpu") && strcmp(dev, "auto"))
         return util_err(err, errlen, "unknown device '%s' (expected cpu, cuda or auto)", dev);
-    if (t->opts->threads > 0) {
-        omp_set_num_threads(t->opts->threads);
-        openblas_set_num_threads(t->opts->threads);
-    }
+    use_threads(t->opts->threads);
     t->be = kern_cpu_backend();
     const char *dir = t->opts->run_dir ? t->opts->run_dir : ".";
     if (util_mkdir_p(dir, err, errlen)) return -1;
