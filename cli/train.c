@@ -1,7 +1,259 @@
+/* scalelab train CONFIG.yaml: one training run (see usage()). Wires the trainer
+ * (model_train) to the store or to run files; the trainer knows neither. */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "cli/train_sink.h"
+#include "model/model.h"
+#include "store/store.h"
+#include "util/util.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: scalelab train CONFIG.yaml [--set key=value]... [options]\n\n"
+            "Trains one run. Alone, it inserts the run into the store (deduplicated by config\n"
+            "hash; a run already done is reported and left alone unless --force), claims it,\n"
+            "trains it in its run folder (default runs/<config hash>/: config.json, train.log,\n"
+            "checkpoint.bin) and records the result. Started again after a crash or kill, it\n"
+            "resumes from the checkpoint and reproduces the same loss curve.\n"
+            "SIGTERM (or Ctrl-C): writes a checkpoint, puts the run back to pending in the store\n"
+            "(or writes status 'stopped' to result.tsv) and exits 0.\n"
+            "Exit status: 0 done or stopped, 1 failed or diverged (recorded as such), 2 usage.\n\n"
+            "  --set key=value     override a config key (model.d_model=64); repeatable\n"
+            "  --device D          cpu, cuda or auto (default auto: cuda when built with it, else cpu)\n"
+            "  --db PATH           the store (default $SCALELAB_DB, else ./scalelab.db)\n"
+            "  --run-id ID         train run ID, already claimed by a sweep scheduler\n"
+            "  --run-dir DIR       run folder (default runs/<config hash>)\n"
+            "  --sink store|files  where metrics go (default store); files writes DIR/metrics.tsv,\n"
+            "                      DIR/position_loss.tsv and DIR/result.tsv and never opens the store\n"
+            "  --threads N         CPU threads (default: all cores)\n"
+            "  --log-every N       steps per metric batch and progress line (default 10)\n"
+            "  --checkpoint-every S  also checkpoint every S seconds (default 300; 0 = off)\n"
+            "  --force             retrain a run that is running, failed, diverged or cancelled\n"
+            "  --quiet             no progress lines on stdout\n"
+            "  --fault-nan-step N  testing: treat the loss at step N as NaN (divergence path)\n"
+            "  -h, --help          this text\n");
+}
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct train_args {
+    const char *config_path, *device, *db, *run_dir, *sink;
+    const char **sets;
+    size_t n_sets;
+    int64_t run_id, fault_nan_step;
+    int threads, log_every, force, quiet;
+    double checkpoint_every;
+} train_args;
+
+static int parse_int(const char *what, const char *s, int64_t lo, int64_t *out) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || v < lo) return cli_error(CLI_USAGE, "train", "%s: expected an integer >= %lld, got '%s'", what, (long long)lo, s);
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, train_args *a) {
+    static const struct option opts[] = {
+        {"set", required_argument, NULL, 's'},       {"device", required_argument, NULL, 'D'},
+        {"db", required_argument, NULL, 'd'},        {"run-id", required_argument, NULL, 'i'},
+        {"run-dir", required_argument, NULL, 'r'},   {"sink", required_argument, NULL, 'k'},
+        {"threads", required_argument, NULL, 't'},   {"log-every", required_argument, NULL, 'l'},
+        {"checkpoint-every", required_argument, NULL, 'c'}, {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},           {"fault-nan-step", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+    };
+    int64_t v;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's': a->sets[a->n_sets++] = optarg; break;
+        case 'D': a->device = optarg; break;
+        case 'd': a->db = optarg; break;
+        case 'i': if (parse_int("--run-id", optarg, 1, &a->run_id)) return CLI_USAGE; break;
+        case 'r': a->run_dir = optarg; break;
+        case 'k': a->sink = optarg; break;
+        case 't': if (parse_int("--threads", optarg, 0, &v)) return CLI_USAGE; a->threads = (int)v; break;
+        case 'l': if (parse_int("--log-every", optarg, 1, &v)) return CLI_USAGE; a->log_every = (int)v; break;
+        case 'c': if (parse_int("--checkpoint-every", optarg, 0, &v)) return CLI_USAGE; a->checkpoint_every = (double)v; break;
+        case 'f': a->force = 1; break;
+        case 'q': a->quiet = 1; break;
+        case 'n': if (parse_int("--fault-nan-step", optarg, 1, &a->fault_nan_step)) return CLI_USAGE; break;
+        case 'h': usage(stdout); return -1;
+        case ':': return cli_error(CLI_USAGE, "train", "option %s needs a value (try --help)", argv[optind - 1]);
+        default: return cli_error(CLI_USAGE, "train", "unknown option %s (try --help)", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1) return cli_error(CLI_USAGE, "train", "expected one CONFIG.yaml (try --help)");
+    a->config_path = argv[optind];
+    if (strcmp(a->sink, "store") && strcmp(a->sink, "files"))
+        return cli_error(CLI_USAGE, "train", "--sink: expected store or files, got '%s'", a->sink);
+    if (strcmp(a->device, "cpu") && strcmp(a->device, "cuda") && strcmp(a->device, "auto"))
+        return cli_error(CLI_USAGE, "train", "--device: expected cpu, cuda or auto, got '%s'", a->device);
+    return 0;
+}
+
+/* Standalone: insert (dedupe) and claim the run; *skip when it is already done. */
+static int claim_standalone(store *db, const model_config *c, const char *json, const char *hash,
+                            const train_args *a, int64_t *id, int *skip, char *err, size_t errlen) {
+    model_flops f;
+    model_flops_compute(c, &f);
+    store_run_new r = {json, hash, {f.params, f.params_non_embedding, f.weight_flops_per_token,
+                                    f.state_flops_per_token, f.wsfr, f.state_dim, f.state_size, f.tokens,
+                                    f.training_flops}};
+    size_t n_new;
+    if (store_runs_insert(db, "", &r, 1, id, &n_new, err, errlen)) return -1;
+    store_run run;
+    if (store_run_get(db, *id, &run, err, errlen)) return -1;
+    store_status st = run.status;
+    store_run_clear(&run);
+    *skip = 0;
+    if (st == STORE_DONE) {
+        if (!a->force) {
+            printf("run %lld (config %s) is already done; nothing to train\n", (long long)*id, hash);
+            *skip = 1;
+            return 0;
+        }
+        return util_err(err, errlen, "run %lld is done and the store keeps finished results; "
+                        "train a changed config (e.g. --set train.seed=1) instead", (long long)*id);
+    }
+    if (st != STORE_PENDING) {
+        if (!a->force)
+            return util_err(err, errlen, "run %lld is %s (another process may be training it); "
+                            "--force takes it over", (long long)*id, store_status_name(st));
+        if (store_run_requeue(db, *id, err, errlen)) return -1;
+    }
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    return store_run_claim_id(db, *id, host, "cpu", err, errlen);
+}
+
+static int write_config(const char *dir, const char *json, char *err, size_t errlen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (util_mkdir_p(dir, err, errlen)) return -1;
+    return util_write_file_atomic(path, json, strlen(json), err, errlen);
+}
+
+static int run(train_args *a) {
+    char err[1024];
+    model_config cfg;
+    model_config_default(&cfg);
+    if (model_config_load(&cfg, a->config_path, err, sizeof err) ||
+        model_config_apply_sets(&cfg, a->sets, a->n_sets, err, sizeof err) ||
+        model_config_resolve(&cfg, err, sizeof err))
+        return cli_error(CLI_FAIL, "train", "%s", err);
+#ifndef SCALELAB_CUDA
+    /* Refused before the store is touched. */
+    if (!strcmp(a->device, "cuda"))
+        return cli_error(CLI_FAIL, "train", "--device cuda: this scalelab was built without CUDA (nvcc not found "
+                                            "or CUDA=0); rebuild with CUDA=1 or use --device cpu");
+#endif
+    char hash[17], dir[4096];
+    model_config_hash(&cfg, hash);
+    char *json = model_config_canonical_json(&cfg);
+    if (!json) return cli_error(CLI_FAIL, "train", "out of memory");
+    if (a->run_dir) snprintf(dir, sizeof dir, "%s", a->run_dir);
+    else snprintf(dir, sizeof dir, "runs/%s", hash);
+
+    int files = !strcmp(a->sink, "files"), code = CLI_OK;
+    store *db = NULL;
+    int64_t id = a->run_id;
+    model_sink sink = {0};
+    train_store_sink ssink = {0};
+    train_files_sink fsink = {0};
+    if (!files) {
+        if (store_open(cli_db_path(a->db), &db, err, sizeof err)) {
+            code = cli_error(CLI_FAIL, "train", "%s", err);
+            goto out;
+        }
+        if (!id) {
+            int skip;
+            if (claim_standalone(db, &cfg, json, hash, a, &id, &skip, err, sizeof err)) {
+                code = cli_error(CLI_FAIL, "train", "%s", err);
+                goto out;
+            }
+            if (skip) goto out;
+        }
+        if (store_run_set_dir(db, id, dir, err, sizeof err) ||
+            train_store_sink_init(&ssink, db, id, (size_t)a->log_every + 1, &sink, err, sizeof err)) {
+            code = cli_error(CLI_FAIL, "train", "%s", err);
+            goto out;
+        }
+    } else if (train_files_sink_init(&fsink, dir, &sink, err, sizeof err)) {
+        code = cli_error(CLI_FAIL, "train", "%s", err);
+        goto out;
+    }
+    if (!a->run_id && write_config(dir, json, err, sizeof err)) {
+        code = cli_error(CLI_FAIL, "train", "%s", err);
+        goto out;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    model_train_opts opts = {.run_dir = dir, .device = a->device, .threads = a->threads, .log_every = a->log_every,
+                             .stop = &stop_requested, .checkpoint_every_s = a->checkpoint_every, .quiet = a->quiet,
+                             .fault_nan_step = a->fault_nan_step};
+    model_train_result res;
+    char terr[1024] = "";
+    int rc = model_train(&cfg, &opts, &sink, &res, terr, sizeof terr);
+    const char *status;
+    char why[1100] = "";
+    if (rc) {
+        status = "failed";
+        snprintf(why, sizeof why, "%s", terr);
+        code = cli_error(CLI_FAIL, "train", "%s", terr);
+    } else if (res.outcome == MODEL_TRAIN_DIVERGED) {
+        status = "diverged";
+        snprintf(why, sizeof why, "loss not finite at step %lld", (long long)res.diverged_step);
+        code = cli_error(CLI_FAIL, "train", "run diverged: %s", why);
+    } else if (res.outcome == MODEL_TRAIN_STOPPED) {
+        status = "stopped";
+    } else {
+        status = "done";
+        printf("done: %lld steps, train loss %.4f, eval loss %.4f, best-context loss %.4f\n", (long long)res.steps,
+               res.final_train_loss, res.final_eval_loss, res.best_context_loss);
+    }
+    int frc = 0;
+    if (files) {
+        frc = train_files_write_result(dir, status, &res, why, err, sizeof err);
+    } else if (!strcmp(status, "done")) {
+        frc = store_run_finish(db, id, res.final_train_loss, res.final_eval_loss, res.best_context_loss, err, sizeof err);
+    } else if (!strcmp(status, "stopped")) {
+        frc = store_run_requeue(db, id, err, sizeof err);
+    } else {
+        frc = store_run_end(db, id, rc ? STORE_FAILED : STORE_DIVERGED, why, err, sizeof err);
+    }
+    if (frc) code = cli_error(CLI_FAIL, "train", "recording the result: %s", err);
+out:
+    train_store_sink_free(&ssink);
+    train_files_sink_free(&fsink);
+    store_close(db);
+    free(json);
+    return code;
+}
 
 int cli_train(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_error(CLI_FAIL, "train", "not implemented yet");
+    train_args a = {.device = "auto", .sink = "store", .log_every = 10, .checkpoint_every = 300};
+    a.sets = calloc((size_t)argc + 1, sizeof *a.sets);
+    if (!a.sets) return cli_error(CLI_FAIL, "train", "out of memory");
+    int code = parse_args(argc, argv, &a);
+    if (code == -1) code = CLI_OK;
+    else if (!code) code = run(&a);
+    free(a.sets);
+    return code;
 }

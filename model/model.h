@@ -7,6 +7,7 @@
 #include "model/config.h"
 #include "model/data.h"
 #include "model/flops.h"
+#include "model/net.h"
 #include "model/train.h"
 
 #endif

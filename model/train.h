@@ -26,6 +26,9 @@ typedef struct model_sink {
                 const double *bucket_loss, size_t n_buckets, char *err, size_t errlen);
     /* Called at least every few seconds while training. */
     int (*heartbeat)(void *ctx, char *err, size_t errlen);
+    /* Optional (may be NULL): training resumed from a checkpoint at `step`; rows
+     * the sink holds for later steps are stale (they will be logged again). */
+    int (*resumed)(void *ctx, int64_t step, char *err, size_t errlen);
 } model_sink;
 
 typedef struct model_train_opts {
@@ -34,6 +37,9 @@ typedef struct model_train_opts {
     int threads;              /* 0: all cores */
     int log_every;            /* steps between metric batches */
     volatile sig_atomic_t *stop; /* set by SIGTERM: checkpoint and return STOPPED */
+    double checkpoint_every_s;   /* also checkpoint this often (0: only at evaluations and stop) */
+    int quiet;                   /* no progress lines on stdout (train.log still gets them) */
+    int64_t fault_nan_step;      /* testing: poison the loss at this step (0: never) */
 } model_train_opts;
 
 typedef enum model_train_outcome {
@@ -45,6 +51,17 @@ typedef struct model_train_result {
     int64_t steps, diverged_step;
     double final_train_loss, final_eval_loss, best_context_loss;
 } model_train_result;
+
+/* Optimizer steps of a run: ceil(tokens / (batch_size * context)). */
+int64_t model_train_total_steps(const model_config *cfg);
+/* Learning rate at step (1-based): linear warmup to lr over warmup_steps, then a
+ * cosine from lr down to lr * min_lr_ratio at the last step. */
+double model_train_lr(const model_config *cfg, int64_t step, int64_t total_steps);
+
+/* Checkpoint file in the run directory: a header (magic "SLCKPT\0\0", version,
+ * config hash, step, counts, loss state; a hash of the body) then parameters,
+ * AdamW first and second moments, as float32. See model/train_ckpt.c. */
+#define MODEL_CHECKPOINT_FILE "checkpoint.bin"
 
 /* Trains cfg (resolved) from its checkpoint in run_dir when one exists. */
 int model_train(const model_config *cfg, const model_train_opts *opts, const model_sink *sink,

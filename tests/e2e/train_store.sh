@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# scalelab train against the store: a standalone run ends done with metrics and
+# position losses; a second call is a no-op; a NaN loss marks the run diverged;
+# --device cuda on a CPU build is refused before the store is touched; SIGTERM
+# checkpoints, puts the run back to pending and exits 0, and the next call resumes.
+set -u
+fail() { echo "FAIL: $*"; exit 1; }
+S=$SCALELAB
+cat > tiny.yaml <<'YAML'
+model: {d_model: 16, n_layer: 1, n_head: 2, mixer: power, p: 2, chunk: 8}
+train: {context: 32, batch_size: 2, tokens: 2560, lr: 3.0e-3, warmup_steps: 5, eval_every: 10, eval_tokens: 256}
+data: {source: "synthetic:recall"}
+YAML
+export SCALELAB_DB=$PWD/t.db
+
+$S train tiny.yaml --threads 1 --log-every 5 > out1.txt 2>&1 || { cat out1.txt; fail "first train"; }
+grep -q "^step 40/40" out1.txt || fail "no progress line for the last step"
+$S runs --format csv > runs.csv || fail "runs"
+grep -q ",done," runs.csv || { cat runs.csv; fail "run not done"; }
+hash=$(cut -d, -f4 runs.csv | sed -n 2p)
+for f in config.json train.log checkpoint.bin; do [ -f "runs/$hash/$f" ] || fail "runs/$hash/$f missing"; done
+if command -v sqlite3 >/dev/null; then
+  [ "$(sqlite3 t.db 'select count(*) from metrics')" = 40 ] || fail "expected 40 metric rows"
+  [ "$(sqlite3 t.db 'select count(*) from metrics where eval_loss is not null')" = 4 ] || fail "expected 4 evals"
+  [ "$(sqlite3 t.db 'select count(distinct position) from position_loss')" = 6 ] || fail "expected 6 position buckets (1..32)"
+fi
+
+$S train tiny.yaml --threads 1 > out2.txt 2>&1 || fail "second call should exit 0"
+grep -q "already done" out2.txt || fail "second call did not say the run is done"
+
+$S train tiny.yaml --set train.seed=7 --threads 1 --fault-nan-step 3 > out3.txt 2>&1 && fail "diverged run exited 0"
+grep -q "diverged" out3.txt || fail "no divergence message"
+$S runs --status diverged --format csv | grep -q "loss not finite at step 3" || fail "run not diverged in the store"
+
+before=$($S runs --format csv | wc -l)
+$S train tiny.yaml --set train.seed=8 --device cuda > out4.txt 2>&1 && fail "--device cuda accepted on a CPU build"
+grep -q "without CUDA" out4.txt || { cat out4.txt; fail "unclear cuda error"; }
+[ "$($S runs --format csv | wc -l)" = "$before" ] || fail "--device cuda touched the store"
+
+# SIGTERM: a longer run, stopped once its first checkpoint exists.
+$S train tiny.yaml --set train.seed=9 --set train.tokens=400000 --threads 1 --run-dir long > out5.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do [ -f long/checkpoint.bin ] && break; sleep 0.1; done
+[ -f long/checkpoint.bin ] || { kill -9 $pid; fail "no checkpoint appeared"; }
+kill -TERM $pid
+wait $pid || { cat out5.txt; fail "SIGTERM exit status $?"; }
+grep -q "stopped at step" out5.txt || fail "no stop message"
+$S runs --status pending --format csv | grep -q pending || fail "stopped run not back to pending"
+$S train tiny.yaml --set train.seed=9 --set train.tokens=4000 --threads 1 > /dev/null 2>&1 || fail "a different config in a fresh dir"
+# The same config again resumes from its checkpoint (then we stop it for time's sake).
+$S train tiny.yaml --set train.seed=9 --set train.tokens=400000 --threads 1 --run-dir long > out6.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do grep -q "resumed from" out6.txt && break; sleep 0.1; done
+kill -TERM $pid; wait $pid
+grep -q "resumed from" out6.txt || { cat out6.txt; fail "no resume"; }
+echo "ok"

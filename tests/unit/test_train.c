@@ -1,0 +1,250 @@
+/* The trainer (model_train) on a small byte-level corpus written by the test:
+ * it learns; a rerun is bit-identical; stop + resume reproduces the
+ * uninterrupted curve; a NaN loss ends the run as diverged; the schedule; bad
+ * checkpoints are refused with a clear error. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "model/model.h"
+#include "util/util.h"
+
+enum { MAX_ROWS = 512 };
+
+/* A sink that keeps every metric row and can raise stop at a given step. */
+typedef struct capture {
+    model_metric rows[MAX_ROWS];
+    size_t n;
+    int evals, resumed_at;
+    int64_t stop_at;
+    volatile sig_atomic_t stop;
+} capture;
+
+static int cap_metrics(void *ctx, const model_metric *rows, size_t n, char *err, size_t errlen) {
+    capture *c = ctx;
+    (void)err, (void)errlen;
+    for (size_t i = 0; i < n && c->n < MAX_ROWS; i++) {
+        c->rows[c->n++] = rows[i];
+        if (c->stop_at && rows[i].step >= c->stop_at) c->stop = 1;
+    }
+    return 0;
+}
+static int cap_eval(void *ctx, int64_t step, double loss, const int64_t *start, const double *bl, size_t nb,
+                    char *err, size_t errlen) {
+    capture *c = ctx;
+    (void)step, (void)err, (void)errlen;
+    assert_true(isfinite(loss) && nb >= 1 && start[0] == 1 && isfinite(bl[0]));
+    c->evals++;
+    return 0;
+}
+static int cap_heartbeat(void *ctx, char *err, size_t errlen) {
+    (void)ctx, (void)err, (void)errlen;
+    return 0;
+}
+static int cap_resumed(void *ctx, int64_t step, char *err, size_t errlen) {
+    capture *c = ctx;
+    (void)err, (void)errlen;
+    c->resumed_at = (int)step;
+    return 0;
+}
+
+static char workdir[256], corpus[300];
+
+/* Twenty short documents of a few repeated sentences: predictable bytes. */
+static int make_corpus(void **state) {
+    (void)state;
+    snprintf(workdir, sizeof workdir, "/tmp/scalelab-test-train.XXXXXX");
+    assert_non_null(mkdtemp(workdir));
+    const char *sentences[] = {"the cat sat on the mat. ", "a dog ran in the park. ", "birds fly over the sea. ",
+                               "we read old books. "};
+    const char *paths[20];
+    char names[20][300];
+    unsigned s = 1;
+    for (int d = 0; d < 20; d++) {
+        snprintf(names[d], sizeof names[d], "%s/doc%02d.txt", workdir, d);
+        FILE *f = fopen(names[d], "w");
+        assert_non_null(f);
+        for (int i = 0; i < 150; i++) {
+            s = s * 1103515245u + 12345u;
+            fputs(sentences[(s >> 16) % 4], f);
+        }
+        fclose(f);
+        paths[d] = names[d];
+    }
+    snprintf(corpus, sizeof corpus, "%s/corpus.bin", workdir);
+    model_data_prepare_stats st;
+    char err[256];
+    assert_int_equal(model_data_prepare(paths, 20, corpus, &st, err, sizeof err), 0);
+    return 0;
+}
+
+static int remove_corpus(void **state) {
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+    return system(cmd);
+}
+
+static model_config small_config(int64_t steps) {
+    model_config c;
+    model_config_default(&c);
+    char err[256], src[400];
+    snprintf(src, sizeof src, "file:%s", corpus);
+    const char *sets[][2] = {{"model.d_model", "32"}, {"model.n_layer", "2"},     {"model.n_head", "2"},
+                             {"model.mixer", "power"}, {"model.chunk", "16"},     {"train.context", "64"},
+                             {"train.batch_size", "8"}, {"train.lr", "1e-2"},     {"train.warmup_steps", "20"},
+                             {"train.eval_every", "25"}, {"train.eval_tokens", "1024"}, {"data.source", src}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        if (model_config_set(&c, sets[i][0], sets[i][1], err, sizeof err)) fail_msg("%s", err);
+    c.tokens = steps * 8 * 64;
+    if (model_config_resolve(&c, err, sizeof err)) fail_msg("%s", err);
+    return c;
+}
+
+static int train_into(const model_config *c, const char *dir, capture *cap, int64_t fault, model_train_result *r,
+                      char *err, size_t errlen) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", workdir, dir);
+    model_sink sink = {cap, cap_metrics, cap_eval, cap_heartbeat, cap_resumed};
+    model_train_opts o = {.run_dir = path, .device = "cpu", .threads = 1, .log_every = 10, .stop = &cap->stop,
+                          .quiet = 1, .fault_nan_step = fault};
+    return model_train(c, &o, &sink, r, err, errlen);
+}
+
+static void test_learns(void **state) {
+    (void)state;
+    model_config c = small_config(200);
+    capture *cap = calloc(1, sizeof *cap);
+    model_train_result r;
+    char err[512];
+    if (train_into(&c, "learn", cap, 0, &r, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(r.outcome, MODEL_TRAIN_DONE);
+    assert_int_equal(r.steps, 200);
+    assert_int_equal(cap->n, 200);
+    assert_int_equal(cap->evals, 8);
+    assert_true(fabs(cap->rows[0].loss - log(256)) < 0.2); /* starts near uniform */
+    assert_true(r.final_eval_loss < 0.6 * log(256));
+    assert_true(r.final_train_loss < 0.6 * log(256));
+    assert_true(isfinite(r.best_context_loss));
+    free(cap);
+}
+
+static void test_rerun_and_resume_identical(void **state) {
+    (void)state;
+    model_config c = small_config(60);
+    capture *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b), *s = calloc(1, sizeof *s);
+    model_train_result ra, rb, rs;
+    char err[512];
+    if (train_into(&c, "a", a, 0, &ra, err, sizeof err) || train_into(&c, "b", b, 0, &rb, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(a->n, 60);
+    assert_int_equal(b->n, 60);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_memory_equal(&a->rows[i].loss, &b->rows[i].loss, sizeof(double));
+        assert_memory_equal(&a->rows[i].grad_norm, &b->rows[i].grad_norm, sizeof(double));
+    }
+    assert_memory_equal(&ra.final_eval_loss, &rb.final_eval_loss, sizeof(double));
+    /* Stop after step 33 (not an evaluation step): the checkpoint is taken there. */
+    s->stop_at = 33;
+    if (train_into(&c, "s", s, 0, &rs, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(rs.outcome, MODEL_TRAIN_STOPPED);
+    int64_t stopped = rs.steps;
+    assert_true(stopped >= 33 && stopped < 60);
+    s->stop = 0;
+    s->stop_at = 0;
+    size_t kept = (size_t)stopped; /* rows 1..stopped */
+    s->n = kept;
+    if (train_into(&c, "s", s, 0, &rs, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(s->resumed_at, stopped);
+    assert_int_equal(rs.outcome, MODEL_TRAIN_DONE);
+    assert_int_equal(s->n, 60);
+    for (size_t i = 0; i < 60; i++) {
+        assert_int_equal(s->rows[i].step, (int64_t)i + 1);
+        if (memcmp(&s->rows[i].loss, &a->rows[i].loss, sizeof(double)) ||
+            memcmp(&s->rows[i].eval_loss, &a->rows[i].eval_loss, sizeof(double)))
+            fail_msg("step %zu: resumed loss %.17g eval %.17g, uninterrupted %.17g eval %.17g", i + 1, s->rows[i].loss,
+                     s->rows[i].eval_loss, a->rows[i].loss, a->rows[i].eval_loss);
+    }
+    assert_memory_equal(&rs.final_train_loss, &ra.final_train_loss, sizeof(double));
+    assert_memory_equal(&rs.best_context_loss, &ra.best_context_loss, sizeof(double));
+    free(a), free(b), free(s);
+}
+
+static void test_diverged(void **state) {
+    (void)state;
+    model_config c = small_config(30);
+    capture *cap = calloc(1, sizeof *cap);
+    model_train_result r;
+    char err[512];
+    if (train_into(&c, "nan", cap, 7, &r, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(r.outcome, MODEL_TRAIN_DIVERGED);
+    assert_int_equal(r.diverged_step, 7);
+    assert_int_equal(r.steps, 6);
+    assert_int_equal(cap->n, 7);
+    assert_true(isnan(cap->rows[6].loss));
+    free(cap);
+}
+
+static void test_schedule(void **state) {
+    (void)state;
+    model_config c = small_config(100);
+    c.lr = 1.0;
+    c.min_lr_ratio = 0.1;
+    c.warmup_steps = 10;
+    int64_t total = model_train_total_steps(&c);
+    assert_int_equal(total, 100);
+    assert_true(fabs(model_train_lr(&c, 1, total) - 0.1) < 1e-12);
+    assert_true(fabs(model_train_lr(&c, 10, total) - 1.0) < 1e-12);
+    assert_true(fabs(model_train_lr(&c, 55, total) - 0.55) < 1e-12); /* half way down the cosine */
+    assert_true(fabs(model_train_lr(&c, 100, total) - 0.1) < 1e-12);
+    c.tokens = 100 * 8 * 64 + 1;
+    assert_int_equal(model_train_total_steps(&c), 101);
+}
+
+static void test_bad_checkpoints(void **state) {
+    (void)state;
+    model_config c = small_config(25);
+    capture *cap = calloc(1, sizeof *cap);
+    model_train_result r;
+    char err[512], path[400];
+    if (train_into(&c, "ck", cap, 0, &r, err, sizeof err)) fail_msg("%s", err);
+    /* Another config in the same folder. */
+    model_config other = c;
+    other.seed = 99;
+    assert_int_not_equal(train_into(&other, "ck", cap, 0, &r, err, sizeof err), 0);
+    assert_non_null(strstr(err, "belongs to config"));
+    /* A flipped byte in the body. */
+    snprintf(path, sizeof path, "%s/ck/%s", workdir, MODEL_CHECKPOINT_FILE);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 500, SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, 500, SEEK_SET);
+    fputc(ch ^ 0x40, f);
+    fclose(f);
+    assert_int_not_equal(train_into(&c, "ck", cap, 0, &r, err, sizeof err), 0);
+    assert_non_null(strstr(err, "corrupt"));
+    /* Truncated. */
+    assert_int_equal(truncate(path, 50), 0);
+    assert_int_not_equal(train_into(&c, "ck", cap, 0, &r, err, sizeof err), 0);
+    assert_non_null(strstr(err, "truncated"));
+    free(cap);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schedule),
+        cmocka_unit_test(test_learns),
+        cmocka_unit_test(test_rerun_and_resume_identical),
+        cmocka_unit_test(test_diverged),
+        cmocka_unit_test(test_bad_checkpoints),
+    };
+    return cmocka_run_group_tests(tests, make_corpus, remove_corpus);
+}
