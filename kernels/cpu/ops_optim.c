@@ -1,6 +1,6 @@
 /* CPU ops for the optimizer step (gradient norm, scaling, AdamW) and the CPU
  * backend table that the model calls every op through. Dual compiled. */
-#include <math.h>
+#include <tgmath.h>
 #include <stdlib.h>
 #include <string.h>
 
