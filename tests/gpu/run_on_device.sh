@@ -6,48 +6,61 @@
 #   3. bench_cuda: training tokens/s and TFLOP/s beside the cuBLAS ceilings;
 #   4. compute-sanitizer memcheck over test_backend's op table (when present).
 # Outputs go to OUT_DIR (default $OUT, the device tool's result folder).
-#   bash STAGE/run_on_device.sh [OUT_DIR] [STEPS_FOR_BENCH]
+#   bash STAGE/run_on_device.sh [OUT_DIR] [PARTS]     PARTS default "test train bench sanitize"
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-${OUT:-/tmp/scalelab-gpu-out}}
-bench_steps=${2:-5}
+parts=${2:-test train bench sanitize}
+want() { [[ " $parts " == *" $1 "* ]]; }
 mkdir -p "$out"
 cd "$here"
+[ -f bins.tar.xz ] && { tar xJf bins.tar.xz || exit 1; }
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 {
   echo "commit $(cat COMMIT 2>/dev/null) date $(date -u +%Y-%m-%dT%H:%MZ) cores $(nproc)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 } 2>&1 | tee "$out/device.txt"
 
-echo "== 1. test_backend"
-timeout 300 ./test_backend > "$out/test_backend.txt" 2>&1
-echo "test_backend rc=$?" | tee -a "$out/test_backend.txt"
-cat "$out/test_backend.txt"
+if want test; then
+  echo "== 1. test_backend"
+  timeout 300 ./test_backend > "$out/test_backend.txt" 2>&1
+  echo "test_backend rc=$?" | tee -a "$out/test_backend.txt"
+  cat "$out/test_backend.txt"
+fi
 
-echo "== 2. scalelab train --device cuda vs cpu"
-work=$(mktemp -d)
-for cfg in small-softmax small-window small-power; do
-  for dev in cpu cuda; do
-    t0=$(date +%s.%N)
-    timeout 200 ./scalelab train "configs/$cfg.yaml" --set train.tokens=245760 --device "$dev" --sink files \
-      --run-dir "$work/$cfg-$dev" --log-every 1 --quiet > "$work/$cfg-$dev.out" 2>&1
-    rc=$?
-    echo "$cfg $dev rc=$rc $(awk -v t0="$t0" 'BEGIN{"date +%s.%N" | getline t; printf "%.1f s", t - t0}')"
-    [ $rc -eq 0 ] || tail -5 "$work/$cfg-$dev.out"
-  done
-  paste "$work/$cfg-cpu/metrics.tsv" "$work/$cfg-cuda/metrics.tsv" | awk -F'\t' -v cfg="$cfg" '
-    NR > 1 { d = $4 - $12; if (d < 0) d = -d; if (d > worst) worst = d; n++;
-             if (NR == 2 || NR % 10 == 1) printf "  %s step %3d  loss cpu %.6f cuda %.6f  tok/s cpu %.0f cuda %.0f\n", cfg, $1, $4, $12, $7, $15 }
-    END { printf "  %s: %d steps, max |loss cpu - loss cuda| = %.3g %s\n", cfg, n, worst, (n >= 30 && worst < 1e-3) ? "ok" : "MISMATCH" }'
-done 2>&1 | tee "$out/train_compare.txt"
-rm -rf "$work"
+# name|config|--set overrides: 20 steps of each (163840 tokens), every step logged.
+runs="softmax|small-softmax| window|small-window| power|small-power| power-ungated|small-power|--set model.gating=false"
+if want train; then
+  echo "== 2. scalelab train --device cuda vs cpu"
+  work=$(mktemp -d)
+  for r in $runs; do
+    IFS='|' read -r name cfg extra <<< "$r"
+    for dev in cpu cuda; do
+      t0=$(date +%s.%N)
+      # shellcheck disable=SC2086
+      timeout 200 ./scalelab train "configs/$cfg.yaml" $extra --set train.tokens=163840 --device "$dev" \
+        --sink files --run-dir "$work/$name-$dev" --log-every 1 --quiet > "$work/$name-$dev.out" 2>&1
+      rc=$?
+      echo "$name $dev rc=$rc $(awk -v t0="$t0" 'BEGIN{"date +%s.%N" | getline t; printf "%.1f s", t - t0}')"
+      [ $rc -eq 0 ] || tail -5 "$work/$name-$dev.out"
+    done
+    paste "$work/$name-cpu/metrics.tsv" "$work/$name-cuda/metrics.tsv" | awk -F'\t' -v cfg="$name" '
+      NR > 1 { d = $4 - $12; if (d < 0) d = -d; if (d > worst) worst = d; n++;
+               printf "  %s step %3d  loss cpu %.7f cuda %.7f  grad_norm cpu %.6f cuda %.6f  tok/s cpu %.0f cuda %.0f\n",
+                      cfg, $1, $4, $12, $6, $14, $7, $15 }
+      END { printf "  %s: %d steps, max |loss cpu - loss cuda| = %.3g\n", cfg, n, worst }'
+  done 2>&1 | tee "$out/train_compare.txt"
+  rm -rf "$work"
+fi
 
-echo "== 3. bench_cuda"
-timeout 360 ./bench_cuda "$bench_steps" 8 > "$out/bench_cuda.txt" 2>&1
-echo "bench_cuda rc=$?" >> "$out/bench_cuda.txt"
-cat "$out/bench_cuda.txt"
+if want bench; then
+  echo "== 3. bench_cuda"
+  timeout 360 ./bench_cuda 5 8 > "$out/bench_cuda.txt" 2>&1
+  echo "bench_cuda rc=$?" >> "$out/bench_cuda.txt"
+  cat "$out/bench_cuda.txt"
+fi
 
-if command -v compute-sanitizer > /dev/null; then
+if want sanitize && command -v compute-sanitizer > /dev/null; then
   echo "== 4. compute-sanitizer memcheck (test_backend)"
   timeout 200 compute-sanitizer --tool memcheck --print-limit 20 ./test_backend > "$out/sanitizer.txt" 2>&1
   echo "sanitizer rc=$?" >> "$out/sanitizer.txt"
