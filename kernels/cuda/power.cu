@@ -20,6 +20,7 @@ pw_layout pw_plan(const kern_mixer_shape *s) {
     L.T = s->seq;
     L.d = s->head_dim;
     L.d1 = L.d + 1;
+    L.ld1 = (L.d1 + 3) / 4 * 4;
     L.p = s->p;
     long num = 1, den = 1;
     for (int r = 1; r <= L.p; r++) {
@@ -39,7 +40,7 @@ pw_layout pw_plan(const kern_mixer_shape *s) {
     L.eps = (float)s->eps;
     L.R = (size_t)L.P * L.nc;
     L.rows = (size_t)L.P * L.T;
-    L.SZ = (size_t)L.D * L.d1;
+    L.SZ = (size_t)L.D * L.ld1;
     size_t at = 0, rc2 = L.R * L.c * L.c;
 #define TAKE(field, n) (L.field = at, at += round64(n))
     TAKE(gcum, 2 * L.rows);
@@ -48,18 +49,18 @@ pw_layout pw_plan(const kern_mixer_shape *s) {
     TAKE(kc, L.rows * L.d);
     TAKE(u, L.rows * L.d);
     TAKE(pu, L.rows * L.D);
-    TAKE(vp, L.rows * L.d1);
+    TAKE(vp, L.rows * L.ld1);
     TAKE(states, (L.R + 1) * L.SZ); /* the batched update writes one slot past the last chunk */
     TAKE(qc, L.rows * L.d);
     TAKE(qt, L.rows * L.d);
     TAKE(phibuf, L.rows * L.D);
     TAKE(a, rc2);
     TAKE(raw, rc2);
-    TAKE(np, L.rows * L.d1);
+    TAKE(np, L.rows * L.ld1);
     L.forward_total = at;
     TAKE(dso, L.R * L.SZ);
-    TAKE(dnp, (size_t)L.group * L.rows * L.d1);
-    TAKE(dvp, L.rows * L.d1);
+    TAKE(dnp, (size_t)L.group * L.rows * L.ld1);
+    TAKE(dvp, L.rows * L.ld1);
     TAKE(du, L.rows * L.d);
     TAKE(dkc, L.rows * L.d);
     TAKE(dqc, L.rows * L.d);
@@ -170,7 +171,36 @@ __global__ void phi_rows_backward_kernel(size_t rows, int d, int p, int D, const
     dx[id] = acc;
 }
 
+/* p = 2, one block per row: the row's dphi (D floats, read once, coalesced) and x
+ * in shared memory, then one thread per output feature. The plain kernel above
+ * gathers dphi from global memory with a stride that changes along the warp. */
+__global__ void phi2_rows_backward_kernel(int d, int D, const float *x, const float *dphi, float *dx) {
+    extern __shared__ float sh[];
+    float *g = sh, *xs = sh + D;
+    size_t row = blockIdx.x;
+    for (int f = threadIdx.x; f < D; f += blockDim.x) g[f] = dphi[row * D + f];
+    for (int f = threadIdx.x; f < d; f += blockDim.x) xs[f] = x[row * d + f];
+    __syncthreads();
+    const float sqrt2 = 1.41421356237309515f;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float acc = 0;
+        for (int j = 0; j < d; j++) {
+            int a = j < i ? j : i, b = j < i ? i : j;
+            float gv = g[a * d - a * (a - 1) / 2 + (b - a)];
+            acc += j == i ? 2.f * xs[i] * gv : sqrt2 * xs[j] * gv;
+        }
+        dx[row * d + i] = acc;
+    }
+}
+
 void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, const float *dphi, float *dx) {
+    size_t shared = (size_t)(L.D + L.d) * sizeof(float);
+    if (L.p == 2 && shared <= 48 * 1024) {
+        int threads = (L.d + 31) / 32 * 32;
+        phi2_rows_backward_kernel<<<rows, threads > 256 ? 256 : threads, shared>>>(L.d, L.D, x, dphi, dx);
+        KCU_LAUNCHED();
+        return;
+    }
     size_t n = (size_t)rows * L.d;
     phi_rows_backward_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(rows, L.d, L.p, L.D, x, dphi,
                                                                         (const pw_feat *)(base + L.feat), dx);
@@ -210,8 +240,8 @@ __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, co
     float kv = k[src];
     kc[id] = kv;
     u[id] = e * kv;
-    vp[row * L.d1 + f] = v[src];
-    if (f == 0) vp[row * L.d1 + L.d] = 1.f;
+    vp[row * L.ld1 + f] = v[src];
+    if (f == 0) vp[row * L.ld1 + L.d] = 1.f;
 }
 
 void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const float *v, const float *log_g) {
@@ -234,6 +264,7 @@ __global__ void state_scan_kernel(pw_layout L, const double *gamma, float *state
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= (size_t)L.P * L.SZ) return;
     size_t pair = id / L.SZ, e = id % L.SZ;
+    if ((int)(e % L.ld1) >= L.d1) return; /* padding */
     float *s = states + pair * L.nc * L.SZ + e;
     float carry = 0;
     s[0] = 0;
@@ -245,8 +276,8 @@ __global__ void state_scan_kernel(pw_layout L, const double *gamma, float *state
 
 void pw_states(const pw_layout &L, float *base) {
     float *states = base + L.states;
-    pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.d1,
-            (size_t)L.c * L.d1, 0.f, states + L.SZ, L.d1, L.SZ);
+    pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
+            (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
     size_t n = (size_t)L.P * L.SZ;
     state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, pw_doubles(base, L.gamma), states);
     KCU_LAUNCHED();
@@ -307,7 +338,7 @@ __global__ void normalize_kernel(pw_layout L, int r, const float *np, float *y, 
     int lane = threadIdx.x % 32;
     if (row >= L.rows) return;
     int pair = (int)(row / L.T), t = row % L.T, b = pair / L.nkv, g = pair % L.nkv, h = g * L.group + r;
-    const float *nr = np + row * L.d1;
+    const float *nr = np + row * L.ld1;
     float div;
     if (L.rms) {
         float ms = 0;
@@ -326,16 +357,16 @@ void kcu_power_forward(const kern_mixer_shape *s, const float *q, const float *k
                        const float *log_g, float *y, float *saved, float *work) {
     pw_layout L = pw_plan(s);
     float *base = pw_base(work);
-    size_t cd1 = (size_t)L.c * L.d1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
+    size_t cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
     pw_prepare_keys(L, base, k, v, log_g);
     pw_states(L, base);
     for (int r = 0; r < L.group; r++) {
         pw_prepare_queries(L, base, q, r, 1);
         pw_intra_weights(L, base);
-        pw_gemm(L, 0, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.d1, cd1, 0.f, base + L.np, L.d1,
-                cd1);
-        pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.d1, L.SZ, 1.f,
-                base + L.np, L.d1, cd1);
+        pw_gemm(L, 0, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.ld1, cd1, 0.f, base + L.np,
+                L.ld1, cd1);
+        pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
+                base + L.np, L.ld1, cd1);
         normalize_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, base + L.np, y, saved);
         KCU_LAUNCHED();
     }

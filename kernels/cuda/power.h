@@ -19,8 +19,12 @@ struct pw_feat {
 
 struct pw_layout {
     int B, T, d, d1, D, p, c, nc, nh, nkv, group, P, gated, rms;
+    /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
+     * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
+     * cuBLAS takes its vectorised paths. The padding columns are never read. */
+    int ld1;
     float scale, eps;
-    size_t R, rows, SZ; /* chunks, rows (pairs * T), state size D * (d + 1) */
+    size_t R, rows, SZ; /* chunks, rows (pairs * T), state size D * ld1 */
     /* offsets (floats) from the aligned base; gcum and gamma hold doubles */
     size_t gcum, gamma, feat, kc, u, pu, vp, states, qc, qt, phibuf, a, raw, np;
     size_t dso, dnp, dvp, du, dkc, dqc, da, dg, dgamma;

@@ -27,7 +27,7 @@ __global__ void dn_kernel(pw_layout L, int r, const float *y, const float *saved
     for (int f = lane; f < L.d; f += 32) yy += dyr[f] * yr[f];
     for (int o = 16; o > 0; o /= 2) yy += __shfl_xor_sync(0xffffffffu, yy, o);
     float div = saved[((size_t)b * L.nh + h) * L.T + t];
-    float *dn = dnp + row * L.d1;
+    float *dn = dnp + row * L.ld1;
     for (int f = lane; f < L.d; f += 32) dn[f] = L.rms ? (dyr[f] - yr[f] * yy / L.d) / div : dyr[f] / div;
     if (lane == 0) dn[L.d] = L.rms ? 0.f : -yy / div;
 }
@@ -37,6 +37,7 @@ __global__ void dstate_scan_kernel(pw_layout L, const double *gamma, float *dso)
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= (size_t)L.P * L.SZ) return;
     size_t pair = id / L.SZ, e = id % L.SZ;
+    if ((int)(e % L.ld1) >= L.d1) return; /* padding */
     float *x = dso + pair * L.nc * L.SZ + e, carry = 0;
     for (int m = L.nc - 1; m >= 0; m--) {
         float here = x[(size_t)m * L.SZ];
@@ -83,7 +84,8 @@ __global__ void keys_backward_kernel(pw_layout L, const double *gcum, const doub
     }
     double st = 0;
     const float *x = dso + ch * L.SZ, *s = states + ch * L.SZ;
-    for (size_t e = threadIdx.x; e < L.SZ; e += blockDim.x) st += (double)x[e] * s[e];
+    for (size_t e = threadIdx.x; e < L.SZ; e += blockDim.x)
+        if ((int)(e % L.ld1) < L.d1) st += (double)x[e] * s[e];
     acc = block_sum(acc);
     st = block_sum(st);
     if (threadIdx.x == 0) dgamma[ch] = (float)(acc + exp(gm) * st);
@@ -165,7 +167,7 @@ void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *
                         float *dk, float *dv, float *dlog_g, float *work) {
     pw_layout L = pw_plan(s);
     float *base = pw_base(work);
-    size_t cd = (size_t)L.c * L.d, cd1 = (size_t)L.c * L.d1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
+    size_t cd = (size_t)L.c * L.d, cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
     double *gcum = pw_doubles(base, L.gcum), *gamma = pw_doubles(base, L.gamma);
     float *dso = base + L.dso, *dvp = base + L.dvp, *dphi = base + L.phibuf, *dg = base + L.dg;
     pw_prepare_keys(L, base, k, v, log_g);
@@ -173,38 +175,38 @@ void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *
 
     /* dN' of every head, and the query side of the state gradients. */
     for (int r = 0; r < L.group; r++) {
-        float *dnp = base + L.dnp + (size_t)r * L.rows * L.d1;
+        float *dnp = base + L.dnp + (size_t)r * L.rows * L.ld1;
         dn_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, y, saved, dy, dnp);
         KCU_LAUNCHED();
         pw_prepare_queries(L, base, q, r, 1);
-        pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.d1, cd1, r ? 1.f : 0.f, dso, L.d1,
-                L.SZ);
+        pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
+                L.ld1, L.SZ);
     }
     size_t n = (size_t)L.P * L.SZ;
     dstate_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, gamma, dso);
     KCU_LAUNCHED();
 
     /* State update, backward. */
-    pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.d1, L.SZ, 0.f, dvp, L.d1, cd1);
-    pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, base + L.vp, L.d1, cd1, dso, L.d1, L.SZ, 0.f, dphi, L.D, cD);
+    pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
+    pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
     pw_phi_backward(L, base, (int)L.rows, base + L.u, dphi, base + L.du);
     keys_backward_kernel<<<(unsigned)L.R, PW_THREADS>>>(L, gcum, gamma, base + L.u, base + L.du, dso,
                                                         base + L.states, base + L.dkc, dg, base + L.dgamma);
     KCU_LAUNCHED();
 
     for (int r = 0; r < L.group; r++) {
-        const float *dnp = base + L.dnp + (size_t)r * L.rows * L.d1;
+        const float *dnp = base + L.dnp + (size_t)r * L.rows * L.ld1;
         pw_prepare_queries(L, base, q, r, 0);
         /* state query, backward */
-        pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, dnp, L.d1, cd1, base + L.states, L.d1, L.SZ, 0.f, dphi, L.D, cD);
+        pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
         pw_phi_backward(L, base, (int)L.rows, base + L.qt, dphi, base + L.du);
         queries_backward_kernel<<<kcu_blocks(L.rows, 128), 128>>>(L, gcum, base + L.qt, base + L.du, base + L.dqc,
                                                                   dg);
         KCU_LAUNCHED();
         /* intra-chunk, backward */
         pw_intra_weights(L, base);
-        pw_gemm(L, 0, 1, L.c, L.c, L.d1, 1.f, dnp, L.d1, cd1, base + L.vp, L.d1, cd1, 0.f, base + L.da, L.c, cc);
-        pw_gemm(L, 1, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, dnp, L.d1, cd1, 1.f, dvp, L.d1, cd1);
+        pw_gemm(L, 0, 1, L.c, L.c, L.d1, 1.f, dnp, L.ld1, cd1, base + L.vp, L.ld1, cd1, 0.f, base + L.da, L.c, cc);
+        pw_gemm(L, 1, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, dnp, L.ld1, cd1, 1.f, dvp, L.ld1, cd1);
         intra_backward_kernel<<<(unsigned)L.R, PW_THREADS>>>(L, gcum, base + L.a, base + L.raw, base + L.da, dg);
         KCU_LAUNCHED();
         pw_gemm(L, 0, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.kc, L.d, cd, 1.f, base + L.dqc, L.d,
@@ -214,7 +216,7 @@ void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *
         scatter(L, L.nh, r, base + L.dqc, L.d, dq);
     }
     scatter(L, L.nkv, 0, base + L.dkc, L.d, dk);
-    scatter(L, L.nkv, 0, dvp, L.d1, dv);
+    scatter(L, L.nkv, 0, dvp, L.ld1, dv);
     if (L.gated) {
         gate_grad_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, dg, base + L.dgamma, dlog_g);
         KCU_LAUNCHED();

@@ -29,7 +29,7 @@ if want test; then
 fi
 
 # name|config|--set overrides: 20 steps of each (163840 tokens), every step logged.
-runs="softmax|small-softmax| window|small-window| power|small-power| power-ungated|small-power|--set model.gating=false"
+runs="softmax|small-softmax| window|small-window| power|small-power| power-ungated|small-power|--set=model.gating=false"
 if want train; then
   echo "== 2. scalelab train --device cuda vs cpu"
   work=$(mktemp -d)
