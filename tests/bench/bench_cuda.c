@@ -4,7 +4,9 @@
  * and TF32 on the tensor cores) measured in the same run on random data.
  * FLOPs per token = 3 (W + S) from model_flops_compute; "impl" uses the
  * kernels' own state FLOPs. Without CUDA or a GPU it says so and exits 0.
- *   build/bench/bench_cuda [steps] [batch]      (defaults 5 timed steps, batch 8) */
+ *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
+ * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
+ * and d_model runs only that, without the ceilings: for profilers). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +137,8 @@ static int bench_one(const kern_backend *be, int d_model, const char *mixer, int
 
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 5, batch = argc > 2 ? atoi(argv[2]) : 8;
+    const char *only = argc > 4 ? argv[3] : NULL;
+    int only_d = argc > 4 ? atoi(argv[4]) : 0;
     char why[256];
     if (!kern_cuda_available(why, sizeof why)) {
         printf("bench_cuda: skipped: %s\n", why);
@@ -143,12 +147,13 @@ int main(int argc, char **argv) {
     const kern_backend *be = kern_cuda_backend();
     struct cudaDeviceProp prop;
     CHECK(cudaGetDeviceProperties(&prop, 0));
-    double fp32 = gemm_ceiling(8192, 0), tf32 = gemm_ceiling(8192, 1);
+    double fp32 = only ? NAN : gemm_ceiling(8192, 0), tf32 = only ? NAN : gemm_ceiling(8192, 1);
     const char *mixers[] = {"softmax", "window", "power"};
     result res[6];
     int n = 0, rc = 0;
     for (int d = 256; d <= 512; d *= 2)
         for (int k = 0; k < 3; k++) {
+            if (only && (strcmp(only, mixers[k]) || d != only_d)) continue;
             if (bench_one(be, d, mixers[k], batch, steps, &res[n])) rc = 1;
             else n++;
         }

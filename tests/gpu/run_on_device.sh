@@ -7,6 +7,7 @@
 #   4. compute-sanitizer memcheck over test_backend's op table (when present).
 # Outputs go to OUT_DIR (default $OUT, the device tool's result folder).
 #   bash STAGE/run_on_device.sh [OUT_DIR] [PARTS]     PARTS default "test train bench sanitize"
+#   (also: "profile": per-kernel times of a power training step under ncu)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-${OUT:-/tmp/scalelab-gpu-out}}
@@ -58,6 +59,14 @@ if want bench; then
   timeout 360 ./bench_cuda 5 8 > "$out/bench_cuda.txt" 2>&1
   echo "bench_cuda rc=$?" >> "$out/bench_cuda.txt"
   cat "$out/bench_cuda.txt"
+fi
+
+if want profile && command -v ncu > /dev/null; then
+  echo "== 5. kernel times of one power training step (ncu, clocks left alone)"
+  timeout 300 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+    ./bench_cuda 1 8 power 256 > "$out/profile.txt" 2>&1
+  echo "ncu rc=$?" >> "$out/profile.txt"
+  tail -n 5 "$out/profile.txt"
 fi
 
 if want sanitize && command -v compute-sanitizer > /dev/null; then
