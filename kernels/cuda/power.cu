@@ -45,6 +45,7 @@ pw_layout pw_plan(const kern_mixer_shape *s) {
 #define TAKE(field, n) (L.field = at, at += round64(n))
     TAKE(gcum, 2 * L.rows);
     TAKE(gamma, 2 * L.R);
+    TAKE(egamma, L.R);
     TAKE(feat, (size_t)L.D * sizeof(pw_feat) / sizeof(float));
     TAKE(kc, L.rows * L.d);
     TAKE(u, L.rows * L.d);
@@ -126,15 +127,19 @@ __global__ void phi_table_kernel(int d, int p, int D, pw_feat *feat) {
     feat[f] = out;
 }
 
-__global__ void phi_rows_kernel(size_t rows, int d, int p, int D, const float *x, const pw_feat *feat, float *out) {
-    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (id >= rows * D) return;
-    size_t row = id / D;
-    pw_feat ft = feat[id % D];
-    const float *xr = x + row * d;
-    float v = ft.coef;
-    for (int r = 0; r < p; r++) v *= xr[ft.idx[r]];
-    out[id] = v;
+/* One block per row: the row of x in shared memory, threads over features. */
+__global__ void phi_rows_kernel(int d, int p, int D, const float *__restrict__ x, const pw_feat *__restrict__ feat,
+                                float *__restrict__ out) {
+    extern __shared__ float xs[];
+    size_t row = blockIdx.x;
+    for (int f = threadIdx.x; f < d; f += blockDim.x) xs[f] = x[row * d + f];
+    __syncthreads();
+    for (int f = threadIdx.x; f < D; f += blockDim.x) {
+        pw_feat ft = feat[f];
+        float v = ft.coef;
+        for (int r = 0; r < p; r++) v *= xs[ft.idx[r]];
+        out[row * D + f] = v;
+    }
 }
 
 /* dx_i = sum over features holding i of dphi_f * d(feature)/dx_i. p = 2 in
@@ -208,16 +213,15 @@ void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, 
 }
 
 static void phi_rows(const pw_layout &L, float *base, const float *x, float *out) {
-    size_t n = L.rows * L.D;
-    phi_rows_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L.rows, L.d, L.p, L.D, x,
-                                                               (const pw_feat *)(base + L.feat), out);
+    phi_rows_kernel<<<(unsigned)L.rows, PW_THREADS, L.d * sizeof(float)>>>(L.d, L.p, L.D, x,
+                                                                          (const pw_feat *)(base + L.feat), out);
     KCU_LAUNCHED();
 }
 
 /* ---- keys, gates, states ---- */
 
 /* One thread per chunk: G' (cumulative log gates from the chunk's start) and Gamma. */
-__global__ void gates_kernel(pw_layout L, const float *log_g, double *gcum, double *gamma) {
+__global__ void gates_kernel(pw_layout L, const float *log_g, double *gcum, double *gamma, float *egamma) {
     size_t ch = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (ch >= L.R) return;
     int pair = (int)(ch / L.nc), m = ch % L.nc, b = pair / L.nkv, g = pair % L.nkv;
@@ -227,6 +231,7 @@ __global__ void gates_kernel(pw_layout L, const float *log_g, double *gcum, doub
         gcum[ch * L.c + i] = acc;
     }
     gamma[ch] = acc;
+    egamma[ch] = (float)exp(acc);
 }
 
 __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, const double *gcum,
@@ -249,7 +254,7 @@ void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const floa
     double *gcum = pw_doubles(base, L.gcum), *gamma = pw_doubles(base, L.gamma);
     phi_table_kernel<<<kcu_blocks(L.D, 128), 128>>>(L.d, L.p, L.D, feat);
     KCU_LAUNCHED();
-    gates_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, L.gated ? log_g : NULL, gcum, gamma);
+    gates_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, L.gated ? log_g : NULL, gcum, gamma, base + L.egamma);
     KCU_LAUNCHED();
     size_t n = L.rows * L.d;
     load_keys_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, k, v, gcum, gamma, base + L.kc, base + L.u,
@@ -259,17 +264,19 @@ void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const floa
 }
 
 /* In place: slot m holds phi(U_{m-1})^T [V|1]_{m-1} on entry (slot 0 of the next
- * pair got the last chunk's product, which nothing needs: it is zeroed). */
-__global__ void state_scan_kernel(pw_layout L, const double *gamma, float *states) {
+ * pair got the last chunk's product, which nothing needs: it is zeroed). Padding
+ * columns are zeroed too, so sums over whole states need no masks. */
+__global__ void state_scan_kernel(pw_layout L, const float *__restrict__ eg, float *__restrict__ states) {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= (size_t)L.P * L.SZ) return;
     size_t pair = id / L.SZ, e = id % L.SZ;
-    if ((int)(e % L.ld1) >= L.d1) return; /* padding */
     float *s = states + pair * L.nc * L.SZ + e;
+    const float *egp = eg + pair * L.nc;
+    bool pad = (int)(e % L.ld1) >= L.d1;
     float carry = 0;
     s[0] = 0;
     for (int m = 1; m < L.nc; m++) {
-        carry = (float)exp(gamma[pair * L.nc + m - 1]) * carry + s[(size_t)m * L.SZ];
+        carry = pad ? 0.f : egp[m - 1] * carry + s[(size_t)m * L.SZ];
         s[(size_t)m * L.SZ] = carry;
     }
 }
@@ -279,7 +286,7 @@ void pw_states(const pw_layout &L, float *base) {
     pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
             (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
     size_t n = (size_t)L.P * L.SZ;
-    state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, pw_doubles(base, L.gamma), states);
+    state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, states);
     KCU_LAUNCHED();
 }
 

@@ -32,17 +32,20 @@ __global__ void dn_kernel(pw_layout L, int r, const float *y, const float *saved
     if (lane == 0) dn[L.d] = L.rms ? 0.f : -yy / div;
 }
 
-/* In place: slot m holds sum_heads phi(Q~_m)^T dN'_m on entry, dS'_m on exit. */
-__global__ void dstate_scan_kernel(pw_layout L, const double *gamma, float *dso) {
+/* In place: slot m holds sum_heads phi(Q~_m)^T dN'_m on entry, dS'_m on exit
+ * (padding columns zeroed, as in the forward scan). */
+__global__ void dstate_scan_kernel(pw_layout L, const float *__restrict__ eg, float *__restrict__ dso) {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= (size_t)L.P * L.SZ) return;
     size_t pair = id / L.SZ, e = id % L.SZ;
-    if ((int)(e % L.ld1) >= L.d1) return; /* padding */
-    float *x = dso + pair * L.nc * L.SZ + e, carry = 0;
+    float *x = dso + pair * L.nc * L.SZ + e;
+    const float *egp = eg + pair * L.nc;
+    bool pad = (int)(e % L.ld1) >= L.d1;
+    float carry = 0;
     for (int m = L.nc - 1; m >= 0; m--) {
         float here = x[(size_t)m * L.SZ];
         x[(size_t)m * L.SZ] = carry;
-        carry = (float)exp(gamma[pair * L.nc + m]) * carry + here;
+        carry = pad ? 0.f : egp[m] * carry + here;
     }
 }
 
@@ -84,8 +87,7 @@ __global__ void keys_backward_kernel(pw_layout L, const double *gcum, const doub
     }
     double st = 0;
     const float *x = dso + ch * L.SZ, *s = states + ch * L.SZ;
-    for (size_t e = threadIdx.x; e < L.SZ; e += blockDim.x)
-        if ((int)(e % L.ld1) < L.d1) st += (double)x[e] * s[e];
+    for (size_t e = threadIdx.x; e < L.SZ; e += blockDim.x) st += (double)x[e] * s[e]; /* padding is 0 */
     acc = block_sum(acc);
     st = block_sum(st);
     if (threadIdx.x == 0) dgamma[ch] = (float)(acc + exp(gm) * st);
@@ -183,7 +185,7 @@ void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *
                 L.ld1, L.SZ);
     }
     size_t n = (size_t)L.P * L.SZ;
-    dstate_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, gamma, dso);
+    dstate_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, dso);
     KCU_LAUNCHED();
 
     /* State update, backward. */
