@@ -1,7 +1,348 @@
+/* scalelab fit: fit a scaling law to finished runs of a sweep or to any CSV, store it, print it. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "fit/fit.h"
+#include "store/store.h"
+#include "util/util.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+        "usage: scalelab fit (--sweep S | --csv FILE) --form F [--x COLS] [--y COL] [options]\n\n"
+        "Fits a scaling law, stores it (with its source and an id) and prints it.\n"
+        "Forms: powerlaw    L = E + A x^-alpha                 (one x column)\n"
+        "       chinchilla  L = E + A/N^alpha + B/D^beta       (two: N, then D)\n"
+        "       additive    L = E + sum_i A_i x_i^-alpha_i     (one to %d columns)\n"
+        "       isoflop     per budget a parabola of loss in log x; x_opt = k C^a over budgets\n\n"
+        "  --sweep S         finished runs of sweep S; columns: id, params (N), tokens (D),\n"
+        "                    state_flops_per_token (S), weight_flops_per_token (W), wsfr,\n"
+        "                    training_flops (C), params_non_embedding, state_size,\n"
+        "                    final_eval_loss (default y), final_train_loss, best_context_loss\n"
+        "  --csv FILE        a CSV with a header row (RFC 4180; any column names)\n"
+        "  --x COLS          comma-separated x columns (sweep defaults: params,tokens for\n"
+        "                    chinchilla; params,tokens,state_flops_per_token for additive;\n"
+        "                    training_flops for powerlaw; params for isoflop)\n"
+        "  --y COL           loss column (default final_eval_loss for sweeps, loss for CSVs)\n"
+        "  --where EXPR      keep rows where EXPR holds: COL<V, <=, >, >=, ==, != (numbers; ==, !=\n"
+        "                    also compare text), COL~TEXT / COL!~TEXT (contains / not); repeatable, ANDed\n"
+        "  --derive N=EXPR   new column from others, * and / left to right, [name] for names\n"
+        "                    with * or /: --derive 'tokens=[Training FLOP]/6/[Model Size]'\n"
+        "  --loss huber|l2   sum of Huber(delta) of log residuals (default) or sum of squares in loss\n"
+        "  --delta D         Huber delta (default 1e-3)\n"
+        "  --method lm|bfgs2 Levenberg-Marquardt on sqrt-Huber residuals (default) or BFGS2\n"
+        "  --grid SPEC       starts, e.g. 'e=-1:1:0.5,a=0:25:5,alpha=0:2:0.5' (Hoffmann's, the default)\n"
+        "  --bootstrap N     N resampled refits give intervals for every parameter (default 0)\n"
+        "  --seed S          bootstrap seed (default 0)\n"
+        "  --level L         interval level (default 0.95)\n"
+        "  --holdout-top K   fit without the K largest-compute points, report how they are predicted\n"
+        "  --compute COL     compute column for --holdout-top (default: product of the x columns)\n"
+        "  --budget COL      isoflop: budget column (default training_flops for sweeps)\n"
+        "  --budget-scale F  isoflop: budget in FLOPs = COL * F (default 1)\n"
+        "  --budget-tol T    isoflop: budgets within relative T are one group (default 0.05)\n"
+        "  --json            print {\"id\", \"form\", \"params\", \"intervals\", \"objective\", \"rmse_log\", \"n_points\"}\n"
+        "  --db PATH         the store (default: $SCALELAB_DB, else ./scalelab.db)\n"
+        "  -h, --help        this text\n",
+        FIT_MAX_TERMS);
+}
+
+static const char *const sweep_cols[] = {
+    "id", "params", "tokens", "state_flops_per_token", "weight_flops_per_token", "wsfr", "training_flops",
+    "params_non_embedding", "state_size", "final_eval_loss", "final_train_loss", "best_context_loss"};
+enum { N_SWEEP_COLS = sizeof sweep_cols / sizeof *sweep_cols };
+
+static int sweep_table(store *st, const char *sweep, fit_table *t, char *err, size_t errlen) {
+    store_run *runs = NULL;
+    size_t n = 0;
+    store_run_filter f = {sweep, STORE_DONE, 0};
+    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
+    util_buf src = {0};
+    util_buf_printf(&src, "sweep:%s", sweep);
+    int rc = fit_table_init(t, src.data, sweep_cols, N_SWEEP_COLS, err, errlen);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const store_run *r = &runs[i];
+        double v[N_SWEEP_COLS] = {(double)r->id, r->acc.params, r->acc.tokens, r->acc.state_flops_per_token,
+                                  r->acc.weight_flops_per_token, r->acc.wsfr, r->acc.training_flops,
+                                  r->acc.params_non_embedding, r->acc.state_size, r->final_eval_loss,
+                                  r->final_train_loss, r->best_context_loss};
+        char text[N_SWEEP_COLS][40];
+        const char *cells[N_SWEEP_COLS];
+        for (int j = 0; j < N_SWEEP_COLS; j++) {
+            snprintf(text[j], sizeof text[j], "%.17g", v[j]);
+            cells[j] = text[j];
+        }
+        rc = fit_table_add_row(t, cells, 0, err, errlen);
+    }
+    if (!rc && n == 0) rc = util_err(err, errlen, "sweep '%s' has no finished runs in the store", sweep);
+    util_buf_free(&src);
+    store_runs_free(runs, n);
+    if (rc) fit_table_free(t);
+    return rc;
+}
+
+/* Splits "a,b,c" into at most max names (pointers into a modified copy). */
+static size_t split_cols(char *s, const char **out, size_t max) {
+    size_t n = 0;
+    for (char *tok = strtok(s, ","); tok && n < max + 1; tok = strtok(NULL, ",")) out[n++] = tok;
+    return n;
+}
+
+typedef struct fit_cli {
+    const char *sweep, *csv, *x, *y, *compute, *budget, *db;
+    fit_filter where[32];
+    const char *derive[16];
+    size_t n_where, n_derive;
+    double budget_scale, budget_tol;
+    int json;
+    fit_options o;
+} fit_cli;
+
+static int print_text_law(const fit_result *r, const fit_options *o, int64_t id, const char *source) {
+    char names[FIT_MAX_PARAMS][128];
+    double nat[FIT_MAX_PARAMS];
+    size_t np = 1 + 2 * r->law.k;
+    fit_law_param_names(&r->law, names);
+    fit_law_natural(&r->law, r->law.theta, nat);
+    printf("fit %lld: %s on %s: %zu points, %zu starts (%zu polished, %zu converged)\n", (long long)id,
+           fit_form_name(r->law.form), source, r->n_points, r->n_starts, r->n_polished, r->n_converged);
+    for (size_t i = 0; i < np; i++) {
+        printf("  %-24s %12.6g", names[i], nat[i]);
+        if (r->n_boot) {
+            double *v = malloc(r->n_boot * sizeof *v), lo, hi;
+            if (!v) return -1;
+            for (size_t s = 0; s < r->n_boot; s++) {
+                double bn[FIT_MAX_PARAMS];
+                fit_law_natural(&r->law, r->boot + s * np, bn);
+                v[s] = bn[i];
+            }
+            fit_percentile_interval(v, r->n_boot, o->level, &lo, &hi);
+            printf("   [%.6g, %.6g] (%g%%, %zu bootstrap refits)", lo, hi, 100 * o->level, r->n_boot);
+            free(v);
+        }
+        printf("\n");
+    }
+    if (r->law.form == FIT_CHINCHILLA)
+        printf("  N_opt ~ C^%.4f, D_opt ~ C^%.4f\n", nat[4] / (nat[2] + nat[4]), nat[2] / (nat[2] + nat[4]));
+    if (o->loss == FIT_LOSS_HUBER)
+        printf("  objective (sum of Huber, delta %g, of log residuals) %.10g\n", o->delta, r->objective);
+    else
+        printf("  objective (sum of squared loss residuals) %.10g\n", r->objective);
+    printf("  rmse of log residuals %.6g\n", r->rmse_log);
+    if (r->n_holdout) {
+        printf("  holdout: %zu largest-compute points, rmse of log residuals %.6g\n", r->n_holdout, r->holdout_rmse_log);
+        for (size_t i = 0; i < r->n_holdout; i++)
+            printf("    row %zu: observed %.6g, predicted %.6g\n", r->holdout_row[i] + 1, r->holdout_obs[i],
+                   r->holdout_pred[i]);
+    }
+    return 0;
+}
+
+static void print_text_isoflop(const fit_isoflop *r, int64_t id, const char *source) {
+    printf("fit %lld: isoflop on %s: %zu points in %zu budgets (%zu groups skipped)\n", (long long)id, source,
+           r->n_points, r->n_budgets, r->n_skipped);
+    printf("  %-12s %4s %14s %30s %10s\n", "budget", "n", "x_opt", "interval", "loss_opt");
+    for (size_t i = 0; i < r->n_budgets; i++) {
+        const fit_isoflop_budget *g = &r->budgets[i];
+        printf("  %-12.4g %4zu %14.6g   [%12.6g, %12.6g] %10.5g\n", g->budget, g->n, g->vertex, g->lo, g->hi, g->loss);
+    }
+    printf("  %s_opt = %.6g * C^%.4f   (exponent interval [%.4f, %.4f])\n", r->col, exp(r->log_k), r->exponent,
+           r->exponent_lo, r->exponent_hi);
+    printf("  rmse of log residuals of the parabolas %.6g\n", r->rmse_log);
+}
+
+static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
+    fit_data d = {0};
+    fit_result r = {0};
+    fit_isoflop iso = {0};
+    util_buf inputs = {0}, params = {0}, intervals = {0}, resid = {0}, out = {0};
+    store *st = NULL;
+    int rc = -1;
+    char *xcopy = NULL;
+    const char *xcols[FIT_MAX_TERMS + 1];
+    for (size_t i = 0; i < c->n_derive; i++)
+        if (fit_table_derive(t, c->derive[i], err, errlen)) goto out;
+    if (!(xcopy = strdup(c->x))) goto out;
+    size_t k = split_cols(xcopy, xcols, FIT_MAX_TERMS);
+    if (k > FIT_MAX_TERMS) { util_err(err, errlen, "--x: at most %d columns", FIT_MAX_TERMS); goto out; }
+    if (c->o.form == FIT_ISOFLOP && k != 1) { util_err(err, errlen, "--x: isoflop takes one x column (N or wsfr)"); goto out; }
+    const char *cc = c->o.form == FIT_ISOFLOP ? c->budget : c->compute;
+    if (fit_data_select(t, xcols, k, c->y, cc, c->where, c->n_where, &d, err, errlen)) goto out;
+    store_fit sf = {0};
+    sf.form = (char *)fit_form_name(c->o.form);
+    sf.source = t->source;
+    if (c->o.form == FIT_ISOFLOP) {
+        if (fit_data_check(&d, 3, err, errlen)) goto out;
+        for (size_t i = 0; i < d.n; i++) d.compute[i] *= c->budget_scale;
+        if (fit_isoflop_fit(d.x, d.y, d.compute, d.n, c->budget_tol, c->o.level, d.cols[0], &iso, err, errlen)) goto out;
+        fit_isoflop_inputs_json(&iso, t->source, d.ycol, c->budget, c->budget_scale, &inputs);
+        fit_isoflop_params_json(&iso, &params);
+        fit_isoflop_intervals_json(&iso, &intervals);
+        fit_isoflop_budgets_json(&iso, &resid);
+        sf.objective = iso.objective;
+        sf.rmse_log = iso.rmse_log;
+        sf.n_points = (int64_t)iso.n_points;
+    } else {
+        if (fit_law_fit(&d, &c->o, &r, err, errlen)) goto out;
+        fit_law_inputs_json(&r, &d, &c->o, t->source, &inputs);
+        fit_result_params_json(&r, &params);
+        fit_result_intervals_json(&r, c->o.level, &intervals);
+        fit_law_residuals_json(&r, &d, &resid);
+        sf.objective = r.objective;
+        sf.rmse_log = r.rmse_log;
+        sf.n_points = (int64_t)r.n_points;
+    }
+    sf.inputs_json = inputs.data;
+    sf.params_json = params.data;
+    sf.intervals_json = intervals.data;
+    sf.residuals_json = resid.data;
+    int64_t id = 0;
+    if (store_open(cli_db_path(c->db), &st, err, errlen) || store_fit_insert(st, &sf, &id, err, errlen)) goto out;
+    if (c->json) {
+        if (c->o.form == FIT_ISOFLOP) fit_isoflop_json(&iso, &out);
+        else fit_result_json(&r, &c->o, &out);
+        printf("{\"id\": %lld, %s\n", (long long)id, out.data + 1);
+    } else if (c->o.form == FIT_ISOFLOP) {
+        print_text_isoflop(&iso, id, t->source);
+    } else if (print_text_law(&r, &c->o, id, t->source)) {
+        goto out;
+    }
+    rc = 0;
+out:
+    if (st) store_close(st);
+    free(xcopy);
+    fit_data_free(&d);
+    fit_result_free(&r);
+    fit_isoflop_free(&iso);
+    util_buf_free(&inputs);
+    util_buf_free(&params);
+    util_buf_free(&intervals);
+    util_buf_free(&resid);
+    util_buf_free(&out);
+    return rc;
+}
+
+static int parse_double(const char *s, double *v) {
+    char *end;
+    *v = strtod(s, &end);
+    return !*s || *end || !isfinite(*v);
+}
 
 int cli_fit(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_error(CLI_FAIL, "fit", "not implemented yet");
+    static const struct option opts[] = {
+        {"sweep", 1, 0, 's'}, {"csv", 1, 0, 'c'}, {"form", 1, 0, 'f'}, {"x", 1, 0, 'x'}, {"y", 1, 0, 'y'},
+        {"where", 1, 0, 'w'}, {"derive", 1, 0, 'D'}, {"loss", 1, 0, 'l'}, {"delta", 1, 0, 'd'},
+        {"method", 1, 0, 'm'}, {"grid", 1, 0, 'g'}, {"bootstrap", 1, 0, 'b'}, {"seed", 1, 0, 'S'},
+        {"level", 1, 0, 'L'}, {"holdout-top", 1, 0, 'k'}, {"compute", 1, 0, 'C'}, {"budget", 1, 0, 'B'},
+        {"budget-scale", 1, 0, 'F'}, {"budget-tol", 1, 0, 'T'}, {"json", 0, 0, 'j'}, {"db", 1, 0, 'p'},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    fit_cli c = {0};
+    fit_options_default(&c.o);
+    c.budget_scale = 1;
+    c.budget_tol = 0.05;
+    char err[1024] = "";
+    optind = 1;
+    int ch;
+    double v;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's': c.sweep = optarg; break;
+        case 'c': c.csv = optarg; break;
+        case 'f':
+            if (fit_form_parse(optarg, &c.o.form))
+                return cli_error(CLI_USAGE, "fit", "--form '%s': expected powerlaw, chinchilla, additive or isoflop", optarg);
+            break;
+        case 'x': c.x = optarg; break;
+        case 'y': c.y = optarg; break;
+        case 'w':
+            if (c.n_where == 32) return cli_error(CLI_USAGE, "fit", "at most 32 --where filters");
+            if (fit_filter_parse(optarg, &c.where[c.n_where++], err, sizeof err))
+                return cli_error(CLI_USAGE, "fit", "--where %s", err);
+            break;
+        case 'D':
+            if (c.n_derive == 16) return cli_error(CLI_USAGE, "fit", "at most 16 --derive columns");
+            c.derive[c.n_derive++] = optarg;
+            break;
+        case 'l':
+            if (!strcmp(optarg, "huber")) c.o.loss = FIT_LOSS_HUBER;
+            else if (!strcmp(optarg, "l2")) c.o.loss = FIT_LOSS_L2;
+            else return cli_error(CLI_USAGE, "fit", "--loss '%s': expected huber or l2", optarg);
+            break;
+        case 'd':
+            if (parse_double(optarg, &c.o.delta) || c.o.delta <= 0)
+                return cli_error(CLI_USAGE, "fit", "--delta '%s': expected a positive number", optarg);
+            break;
+        case 'm':
+            if (!strcmp(optarg, "lm")) c.o.method = FIT_METHOD_LM;
+            else if (!strcmp(optarg, "bfgs2")) c.o.method = FIT_METHOD_BFGS2;
+            else return cli_error(CLI_USAGE, "fit", "--method '%s': expected lm or bfgs2", optarg);
+            break;
+        case 'g':
+            if (fit_grid_parse(optarg, &c.o.grid, err, sizeof err)) return cli_error(CLI_USAGE, "fit", "--%s", err);
+            break;
+        case 'b':
+            if (parse_double(optarg, &v) || v < 0 || v > 1e6 || v != floor(v))
+                return cli_error(CLI_USAGE, "fit", "--bootstrap '%s': expected a count from 0 to 1000000", optarg);
+            c.o.bootstrap = (int)v;
+            break;
+        case 'S':
+            if (parse_double(optarg, &v) || v < 0 || v != floor(v))
+                return cli_error(CLI_USAGE, "fit", "--seed '%s': expected a non-negative integer", optarg);
+            c.o.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'L':
+            if (parse_double(optarg, &c.o.level) || c.o.level <= 0 || c.o.level >= 1)
+                return cli_error(CLI_USAGE, "fit", "--level '%s': expected a number between 0 and 1", optarg);
+            break;
+        case 'k':
+            if (parse_double(optarg, &v) || v < 0 || v != floor(v))
+                return cli_error(CLI_USAGE, "fit", "--holdout-top '%s': expected a count", optarg);
+            c.o.holdout_top = (size_t)v;
+            break;
+        case 'C': c.compute = optarg; break;
+        case 'B': c.budget = optarg; break;
+        case 'F':
+            if (parse_double(optarg, &c.budget_scale) || c.budget_scale <= 0)
+                return cli_error(CLI_USAGE, "fit", "--budget-scale '%s': expected a positive number", optarg);
+            break;
+        case 'T':
+            if (parse_double(optarg, &c.budget_tol) || c.budget_tol < 0)
+                return cli_error(CLI_USAGE, "fit", "--budget-tol '%s': expected a non-negative number", optarg);
+            break;
+        case 'j': c.json = 1; break;
+        case 'p': c.db = optarg; break;
+        case 'h': usage(stdout); return CLI_OK;
+        default: usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind < argc) return cli_error(CLI_USAGE, "fit", "unexpected argument '%s'", argv[optind]);
+    if (!!c.sweep == !!c.csv) return cli_error(CLI_USAGE, "fit", "give exactly one of --sweep S and --csv FILE");
+    if (!c.x && c.csv) return cli_error(CLI_USAGE, "fit", "--x COLS is needed with --csv");
+    if (!c.x) {
+        static const char *const dx[] = {"training_flops", "params,tokens", "params,tokens,state_flops_per_token", "params"};
+        c.x = dx[c.o.form];
+    }
+    if (!c.y) c.y = c.sweep ? "final_eval_loss" : "loss";
+    if (c.o.form == FIT_ISOFLOP && (c.o.bootstrap || c.o.holdout_top))
+        return cli_error(CLI_USAGE, "fit", "--bootstrap and --holdout-top apply to powerlaw, chinchilla and additive; "
+                                           "isoflop intervals come from the parabolas and the log-log regression");
+    if (c.o.form == FIT_ISOFLOP && !c.budget) {
+        if (c.csv) return cli_error(CLI_USAGE, "fit", "--budget COL is needed for an isoflop fit of a CSV");
+        c.budget = "training_flops";
+    }
+    fit_table t = {0};
+    if (c.csv) {
+        if (fit_table_read_csv(c.csv, &t, err, sizeof err)) return cli_error(CLI_FAIL, "fit", "%s", err);
+    } else {
+        store *st = NULL;
+        if (store_open(cli_db_path(c.db), &st, err, sizeof err)) return cli_error(CLI_FAIL, "fit", "%s", err);
+        int rc = sweep_table(st, c.sweep, &t, err, sizeof err);
+        store_close(st);
+        if (rc) return cli_error(CLI_FAIL, "fit", "%s", err);
+    }
+    int rc = run(&c, &t, err, sizeof err);
+    fit_table_free(&t);
+    return rc ? cli_error(CLI_FAIL, "fit", "%s", err) : CLI_OK;
 }

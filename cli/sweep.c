@@ -1,7 +1,312 @@
+/* scalelab sweep plan|run|status|cancel: the command line of sweep/. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "store/store.h"
+#include "sweep/sweep.h"
+#include "util/util.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: scalelab sweep plan SPEC.yaml [--json]\n"
+            "       scalelab sweep run SPEC.yaml [--db DB] [--runs-dir DIR] [--jobs N] [--gpus 0,1 --per-gpu K]\n"
+            "                              [--threads-per-job T] [--backend local|slurm]\n"
+            "                              [--partition P --time T --gres G --max-parallel M]\n"
+            "       scalelab sweep status SPEC.yaml|NAME [--db DB] [--json]\n"
+            "       scalelab sweep cancel SPEC.yaml|NAME [--db DB] [--runs-dir DIR]\n\n"
+            "plan    expand the spec: every run with params, W, S, WSFR, tokens and FLOPs, the total\n"
+            "        compute, and the isoflop shapes dropped for their token counts\n"
+            "run     store the runs (configs already in the store, from any sweep, are not trained\n"
+            "        again) and execute them; running it again resumes (crashed runs from their\n"
+            "        checkpoints, cancelled runs too)\n"
+            "status  counts by status, running jobs, best loss so far, ETA\n"
+            "cancel  running jobs checkpoint and stop (SIGTERM); pending runs -> cancelled\n\n"
+            "Run folders: RUNS_DIR/SWEEP/ID-HASH (default runs/), each with config.json, train.log,\n"
+            "pid and the trainer's checkpoint. The spec format is described in sweep/sweep.h.\n");
+}
+
+static int load_plan(const char *path, sweep_spec *spec, sweep_plan *plan) {
+    char err[2048];
+    if (sweep_spec_load(path, spec, err, sizeof err)) return cli_error(CLI_FAIL, "sweep", "%s", err);
+    if (sweep_plan_build(spec, plan, err, sizeof err)) {
+        sweep_spec_free(spec);
+        return cli_error(CLI_FAIL, "sweep", "%s", err);
+    }
+    return CLI_OK;
+}
+
+static void overrides_json(util_buf *b, const sweep_point *p, const sweep_spec *s) {
+    char *label = sweep_point_label(p, s);
+    util_buf_puts(b, "{");
+    int first = 1;
+    for (char *tok = strtok(label, " "); tok; tok = strtok(NULL, " ")) {
+        char *eq = strchr(tok, '=');
+        if (!eq) continue;
+        *eq = 0;
+        util_buf_puts(b, first ? "" : ",");
+        util_buf_json_str(b, tok);
+        util_buf_puts(b, ":");
+        util_buf_json_str(b, eq + 1);
+        first = 0;
+    }
+    util_buf_puts(b, "}");
+    free(label);
+}
+
+static int cmd_plan(const char *path, int json) {
+    sweep_spec spec;
+    sweep_plan plan;
+    int rc = load_plan(path, &spec, &plan);
+    if (rc) return rc;
+    util_buf b = {0};
+    if (json) {
+        util_buf_puts(&b, "{\"sweep\":");
+        util_buf_json_str(&b, spec.name);
+        util_buf_printf(&b, ",\"points\":%zu,\"filtered\":%zu,\"duplicates\":%zu,\"retries\":%d,\"runs\":[",
+                        plan.points.n, plan.points.n_filtered, plan.n_duplicates, spec.retries);
+        for (size_t i = 0; i < plan.n_runs; i++) {
+            const sweep_planned_run *r = &plan.runs[i];
+            util_buf_printf(&b, "%s{\"config_hash\":\"%s\",\"params\":", i ? "," : "", r->hash);
+            util_buf_json_num(&b, r->params);
+            const struct { const char *k; double v; } f[] = {
+                {"params_non_embedding", r->params_non_embedding}, {"weight_flops_per_token", r->W},
+                {"state_flops_per_token", r->S}, {"wsfr", r->wsfr}, {"state_dim", r->state_dim},
+                {"state_size", r->state_size}, {"tokens", r->tokens}, {"training_flops", r->flops},
+                {"budget", r->budget}};
+            for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+                util_buf_printf(&b, ",\"%s\":", f[k].k);
+                util_buf_json_num(&b, f[k].v);
+            }
+            util_buf_puts(&b, ",\"overrides\":");
+            overrides_json(&b, &plan.points.v[r->point], &spec);
+            util_buf_printf(&b, ",\"config\":%s}", r->config_json);
+        }
+        util_buf_puts(&b, "],\"total_flops\":");
+        util_buf_json_num(&b, plan.total_flops);
+        util_buf_puts(&b, ",\"dropped\":[");
+        for (size_t i = 0; i < plan.n_dropped; i++) {
+            util_buf_printf(&b, "%s{\"budget\":", i ? "," : "");
+            util_buf_json_num(&b, plan.dropped[i].budget);
+            util_buf_puts(&b, ",\"tokens\":");
+            util_buf_json_num(&b, plan.dropped[i].tokens);
+            util_buf_puts(&b, ",\"overrides\":");
+            overrides_json(&b, &plan.points.v[plan.dropped[i].point], &spec);
+            util_buf_puts(&b, "}");
+        }
+        util_buf_puts(&b, "]}\n");
+    } else {
+        util_buf_printf(&b, "sweep %s: %zu runs (%zu points, %zu left out by constraints, %zu duplicates)\n",
+                        spec.name, plan.n_runs, plan.points.n, plan.points.n_filtered, plan.n_duplicates);
+        util_buf_printf(&b, "%5s  %-16s %10s %10s %10s %8s %10s %10s %s  %s\n", "#", "hash", "params", "W", "S",
+                        "WSFR", "tokens", "FLOPs", spec.n_budgets ? "    budget" : "", "overrides");
+        for (size_t i = 0; i < plan.n_runs; i++) {
+            const sweep_planned_run *r = &plan.runs[i];
+            char *label = sweep_point_label(&plan.points.v[r->point], &spec);
+            char budget[32] = "";
+            if (spec.n_budgets) snprintf(budget, sizeof budget, "%10.3g", r->budget);
+            util_buf_printf(&b, "%5zu  %-16s %10.4g %10.4g %10.4g %8.3g %10.4g %10.4g %s  %s\n", i + 1, r->hash,
+                            r->params, r->W, r->S, r->wsfr, r->tokens, r->flops, budget, label);
+            free(label);
+        }
+        util_buf_printf(&b, "total compute: %.4g FLOPs\n", plan.total_flops);
+        if (plan.n_dropped) {
+            util_buf_printf(&b, "dropped isoflop shapes (tokens outside [%.0f, %.4g]):\n", spec.min_tokens,
+                            spec.max_tokens);
+            for (size_t i = 0; i < plan.n_dropped; i++)
+                util_buf_printf(&b, "  budget %.3g: %s would train %.0f tokens\n", plan.dropped[i].budget,
+                                plan.dropped[i].label, plan.dropped[i].tokens);
+        }
+    }
+    fputs(b.data, stdout);
+    util_buf_free(&b);
+    sweep_plan_free(&plan);
+    sweep_spec_free(&spec);
+    return CLI_OK;
+}
+
+static int parse_gpus(const char *text, int **gpus, size_t *n) {
+    *n = 0;
+    *gpus = calloc(strlen(text) + 1, sizeof **gpus);
+    if (!*gpus) return -1;
+    for (const char *p = text; *p;) {
+        char *end;
+        long g = strtol(p, &end, 10);
+        if (end == p || g < 0 || g > 1023 || (*end && *end != ',')) return -1;
+        (*gpus)[(*n)++] = (int)g;
+        p = *end ? end + 1 : end;
+    }
+    return *n ? 0 : -1;
+}
+
+static int cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'},        {"runs-dir", required_argument, 0, 'r'},
+        {"jobs", required_argument, 0, 'j'},      {"gpus", required_argument, 0, 'g'},
+        {"per-gpu", required_argument, 0, 'k'},   {"threads-per-job", required_argument, 0, 't'},
+        {"backend", required_argument, 0, 'b'},   {"partition", required_argument, 0, 'p'},
+        {"time", required_argument, 0, 'T'},      {"gres", required_argument, 0, 'G'},
+        {"max-parallel", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+    const char *db = NULL, *backend = "local";
+    sweep_run_opts o = {.runs_dir = "runs", .jobs = 1, .per_gpu = 1, .max_parallel = 0, .poll_s = 1};
+    int *gpus = NULL, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:r:j:g:k:t:b:p:T:G:m:", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'r': o.runs_dir = optarg; break;
+        case 'j': o.jobs = (int)strtol(optarg, &end, 10); break;
+        case 'k': o.per_gpu = (int)strtol(optarg, &end, 10); break;
+        case 't': o.threads_per_job = (int)strtol(optarg, &end, 10); break;
+        case 'm': o.max_parallel = (int)strtol(optarg, &end, 10); break;
+        case 'b': backend = optarg; break;
+        case 'p': o.partition = optarg; break;
+        case 'T': o.time_limit = optarg; break;
+        case 'G': o.gres = optarg; break;
+        case 'g':
+            free(gpus);
+            if (parse_gpus(optarg, &gpus, &o.n_gpus)) {
+                free(gpus);
+                return cli_error(CLI_USAGE, "sweep run", "--gpus %s: expected GPU ids like 0,1", optarg);
+            }
+            break;
+        default: free(gpus); return CLI_USAGE;
+        }
+        if (end && (*end || end == optarg)) {
+            free(gpus);
+            return cli_error(CLI_USAGE, "sweep run", "%s: expected a whole number", optarg);
+        }
+    }
+    o.gpus = gpus;
+    if (o.jobs < 1 || o.per_gpu < 1 || o.threads_per_job < 0 || o.max_parallel < 0) {
+        free(gpus);
+        return cli_error(CLI_USAGE, "sweep run", "--jobs, --per-gpu must be >= 1; --threads-per-job, --max-parallel >= 0");
+    }
+    if (strcmp(backend, "local") && strcmp(backend, "slurm")) {
+        free(gpus);
+        return cli_error(CLI_USAGE, "sweep run", "--backend %s: expected local or slurm", backend);
+    }
+    if (optind != argc - 1) {
+        free(gpus);
+        return cli_error(CLI_USAGE, "sweep run", optind < argc ? "expected one SPEC.yaml, got more" : "needs a SPEC.yaml");
+    }
+    const char *path = argv[optind];
+    sweep_spec spec;
+    sweep_plan plan;
+    int rc = load_plan(path, &spec, &plan); /* a bad spec fails here, before the store is touched */
+    if (rc) {
+        free(gpus);
+        return rc;
+    }
+    char exe[PATH_MAX], dbabs[PATH_MAX], runs_abs[PATH_MAX], err[2048];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    o.db_path = cli_db_path(db);
+    o.exe = exe;
+    o.retries = spec.retries;
+    o.tty = isatty(STDERR_FILENO);
+    store *st = NULL;
+    size_t n_new = 0;
+    if (store_open(o.db_path, &st, err, sizeof err) || sweep_submit(st, &spec, &plan, &n_new, err, sizeof err)) {
+        rc = cli_error(CLI_FAIL, "sweep run", "%s", err);
+    } else {
+        /* Trainers and Slurm tasks may run elsewhere in the tree: give them absolute paths. */
+        if (realpath(o.db_path, dbabs)) o.db_path = dbabs;
+        if (!util_mkdir_p(o.runs_dir, err, sizeof err) && realpath(o.runs_dir, runs_abs)) o.runs_dir = runs_abs;
+        printf("sweep %s: %zu runs planned, %zu new in the store (%zu already there)\n", spec.name, plan.n_runs, n_new,
+               plan.n_runs - n_new);
+        fflush(stdout);
+        int r = !strcmp(backend, "slurm") ? sweep_slurm_run(st, spec.name, &o, err, sizeof err)
+                                          : sweep_local_run(st, spec.name, &o, err, sizeof err);
+        rc = r < 0 ? cli_error(CLI_FAIL, "sweep run", "%s", err) : r ? CLI_FAIL : CLI_OK;
+    }
+    store_close(st);
+    sweep_plan_free(&plan);
+    sweep_spec_free(&spec);
+    free(gpus);
+    return rc;
+}
+
+/* SPEC.yaml (its name) or a sweep name. */
+static int sweep_name(const char *arg, char *name, size_t len) {
+    struct stat sb;
+    if (stat(arg, &sb) || !S_ISREG(sb.st_mode)) {
+        snprintf(name, len, "%s", arg);
+        return CLI_OK;
+    }
+    sweep_spec spec;
+    char err[2048];
+    if (sweep_spec_load(arg, &spec, err, sizeof err)) return cli_error(CLI_FAIL, "sweep", "%s", err);
+    snprintf(name, len, "%s", spec.name);
+    sweep_spec_free(&spec);
+    return CLI_OK;
+}
+
+static int cmd_status_cancel(int argc, char **argv, int cancel) {
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'J'},
+                                         {"runs-dir", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+    const char *db = NULL, *runs_dir = "runs";
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:Jr:", opts, NULL)) != -1) {
+        if (c == 'd') db = optarg;
+        else if (c == 'J') json = 1;
+        else if (c == 'r') runs_dir = optarg;
+        else return CLI_USAGE;
+    }
+    const char *what = cancel ? "sweep cancel" : "sweep status";
+    if (optind != argc - 1) return cli_error(CLI_USAGE, what, "expected one SPEC.yaml or sweep NAME");
+    const char *arg = argv[optind];
+    char name[512], err[2048];
+    int rc = sweep_name(arg, name, sizeof name);
+    if (rc) return rc;
+    store *st = NULL;
+    char *spec_text = NULL;
+    if (store_open(cli_db_path(db), &st, err, sizeof err) || store_sweep_get(st, name, &spec_text, err, sizeof err)) {
+        rc = cli_error(CLI_FAIL, what, "%s", err);
+    } else if (!spec_text) {
+        rc = cli_error(CLI_FAIL, what, "no sweep named %s in %s", name, cli_db_path(db));
+    } else {
+        size_t ended = 0; /* Slurm runs' files are ingested first, so the counts are current */
+        int r = sweep_slurm_ingest(st, name, &ended, err, sizeof err);
+        if (!r) r = cancel ? sweep_cancel(st, name, runs_dir, err, sizeof err)
+                           : sweep_status_print(st, name, json, err, sizeof err);
+        if (r) rc = cli_error(CLI_FAIL, what, "%s", err);
+    }
+    free(spec_text);
+    store_close(st);
+    return rc;
+}
+
+static int cmd_plan_args(int argc, char **argv) {
+    static const struct option opts[] = {{"json", no_argument, 0, 'J'}, {0, 0, 0, 0}};
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "J", opts, NULL)) != -1) {
+        if (c == 'J') json = 1;
+        else return CLI_USAGE;
+    }
+    if (optind != argc - 1) return cli_error(CLI_USAGE, "sweep plan", "expected one SPEC.yaml");
+    return cmd_plan(argv[optind], json);
+}
 
 int cli_sweep(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_error(CLI_FAIL, "sweep", "not implemented yet");
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    const char *sub = argv[1];
+    argc--, argv++; /* argv[0] is now the subcommand */
+    if (!strcmp(sub, "plan")) return cmd_plan_args(argc, argv);
+    if (!strcmp(sub, "run")) return cmd_run(argc, argv);
+    if (!strcmp(sub, "status")) return cmd_status_cancel(argc, argv, 0);
+    if (!strcmp(sub, "cancel")) return cmd_status_cancel(argc, argv, 1);
+    if (!strcmp(sub, "task")) return sweep_slurm_task(argc, argv); /* inside a Slurm array task */
+    return cli_error(CLI_USAGE, "sweep", "unknown subcommand %s (expected plan, run, status, cancel)", sub);
 }

@@ -1,11 +1,13 @@
 /* scalelab train CONFIG.yaml: one training run (see usage()). Wires the trainer
  * (model_train) to the store or to run files; the trainer knows neither. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -21,7 +23,8 @@ static void usage(FILE *out) {
             "hash; a run already done is reported and left alone unless --force), claims it,\n"
             "trains it in its run folder (default runs/<config hash>/: config.json, train.log,\n"
             "checkpoint.bin) and records the result. Started again after a crash or kill, it\n"
-            "resumes from the checkpoint and reproduces the same loss curve.\n"
+            "resumes from the checkpoint and reproduces the same loss curve (a run the store\n"
+            "still shows as running is taken over when no process holds DIR/train.lock).\n"
             "SIGTERM (or Ctrl-C): writes a checkpoint, puts the run back to pending in the store\n"
             "(or writes status 'stopped' to result.tsv) and exits 0.\n"
             "Exit status: 0 done or stopped, 1 failed or diverged (recorded as such), 2 usage.\n\n"
@@ -35,7 +38,7 @@ static void usage(FILE *out) {
             "  --threads N         CPU threads (default: all cores)\n"
             "  --log-every N       steps per metric batch and progress line (default 10)\n"
             "  --checkpoint-every S  also checkpoint every S seconds (default 300; 0 = off)\n"
-            "  --force             retrain a run that is running, failed, diverged or cancelled\n"
+            "  --force             train again a run that failed, diverged or was cancelled\n"
             "  --quiet             no progress lines on stdout\n"
             "  --fault-nan-step N  testing: treat the loss at step N as NaN (divergence path)\n"
             "  -h, --help          this text\n");
@@ -129,15 +132,53 @@ static int claim_standalone(store *db, const model_config *c, const char *json, 
         return util_err(err, errlen, "run %lld is done and the store keeps finished results; "
                         "train a changed config (e.g. --set train.seed=1) instead", (long long)*id);
     }
+    /* We hold the run folder's lock, so a run marked running has no live trainer
+     * here: its process died (kill -9, crash) and this call resumes it. */
+    if (st == STORE_RUNNING) {
+        if (store_run_requeue(db, *id, err, errlen)) return -1;
+        st = STORE_PENDING;
+    }
     if (st != STORE_PENDING) {
         if (!a->force)
-            return util_err(err, errlen, "run %lld is %s (another process may be training it); "
-                            "--force takes it over", (long long)*id, store_status_name(st));
+            return util_err(err, errlen, "run %lld is %s; --force trains it again", (long long)*id,
+                            store_status_name(st));
         if (store_run_requeue(db, *id, err, errlen)) return -1;
     }
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     return store_run_claim_id(db, *id, host, "cpu", err, errlen);
+}
+
+/* --run-id: the run must exist, be running (claimed by the scheduler) and have
+ * this config's hash. */
+static int check_claimed(store *db, int64_t id, const char *hash, char *err, size_t errlen) {
+    store_run run;
+    if (store_run_get(db, id, &run, err, errlen)) return -1;
+    int rc = 0;
+    if (strcmp(run.config_hash, hash))
+        rc = util_err(err, errlen, "run %lld has config %s but the config given hashes to %s", (long long)id,
+                      run.config_hash, hash);
+    else if (run.status != STORE_RUNNING)
+        rc = util_err(err, errlen, "run %lld is %s, not running (claim it first)", (long long)id,
+                      store_status_name(run.status));
+    store_run_clear(&run);
+    return rc;
+}
+
+/* One trainer per run folder: an exclusive flock on DIR/train.lock, held until
+ * the process exits (the kernel drops it when a process dies, even by kill -9). */
+static int lock_run_dir(const char *dir, int *fd, char *err, size_t errlen) {
+    char path[4200];
+    if (util_mkdir_p(dir, err, errlen)) return -1;
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0) return util_err(err, errlen, "%s: cannot open", path);
+    if (flock(*fd, LOCK_EX | LOCK_NB)) {
+        close(*fd);
+        *fd = -1;
+        return util_err(err, errlen, "%s: another scalelab train is running in this folder", dir);
+    }
+    return 0;
 }
 
 static int write_config(const char *dir, const char *json, char *err, size_t errlen) {
@@ -166,12 +207,16 @@ static int run(train_args *a) {
     if (a->run_dir) snprintf(dir, sizeof dir, "%s", a->run_dir);
     else snprintf(dir, sizeof dir, "runs/%s", hash);
 
-    int files = !strcmp(a->sink, "files"), code = CLI_OK;
+    int files = !strcmp(a->sink, "files"), code = CLI_OK, lock_fd = -1;
     store *db = NULL;
     int64_t id = a->run_id;
     model_sink sink = {0};
     train_store_sink ssink = {0};
     train_files_sink fsink = {0};
+    if (lock_run_dir(dir, &lock_fd, err, sizeof err)) {
+        code = cli_error(CLI_FAIL, "train", "%s", err);
+        goto out;
+    }
     if (!files) {
         if (store_open(cli_db_path(a->db), &db, err, sizeof err)) {
             code = cli_error(CLI_FAIL, "train", "%s", err);
@@ -184,6 +229,10 @@ static int run(train_args *a) {
                 goto out;
             }
             if (skip) goto out;
+        }
+        else if (check_claimed(db, id, hash, err, sizeof err)) {
+            code = cli_error(CLI_FAIL, "train", "%s", err);
+            goto out;
         }
         if (store_run_set_dir(db, id, dir, err, sizeof err) ||
             train_store_sink_init(&ssink, db, id, (size_t)a->log_every + 1, &sink, err, sizeof err)) {
@@ -241,6 +290,7 @@ out:
     train_store_sink_free(&ssink);
     train_files_sink_free(&fsink);
     store_close(db);
+    if (lock_fd >= 0) close(lock_fd);
     free(json);
     return code;
 }

@@ -2,6 +2,8 @@
  * backend table. Dual compiled (float and float64 twin).
  * Block l: a = norm1(x); y = mixer(rope(a Wq), rope(a Wk), a Wv, logsigmoid(a W_g + b_g));
  *          m = x + y Wo; x' = m + gelu(norm2(m) W1 + b1) W2 + b2.
+ * RoPE (base 10000, pairs (i, i + d/2)) rotates q and k for the softmax and window
+ * mixers; power retention has no positional encoding (its gates decay with distance).
  * Matrices are stored [in, out] so a product is act[N,in] @ W[in,out]; the LM
  * head is [V, H] (the embedding's shape, so tying shares the memory). */
 #include <math.h>

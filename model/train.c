@@ -195,11 +195,13 @@ static int setup(trainer *t, char *err, size_t errlen) {
         t->be->upload(t->net->params, model_ckpt_tensor(t->ckpt, n, 0), bytes);
         t->be->upload(t->m, model_ckpt_tensor(t->ckpt, n, 1), bytes);
         t->be->upload(t->v, model_ckpt_tensor(t->ckpt, n, 2), bytes);
-        if (t->sink && t->sink->resumed && t->sink->resumed(t->sink->ctx, t->st.step, err, errlen)) return -1;
         say(t, "resumed from %s at step %lld\n", t->ckpt_path, (long long)t->st.step);
     } else if (model_net_init_params(t->net, c->seed, err, errlen)) {
         return -1;
     }
+    /* Also from scratch (step 0): rows of an attempt that died before its first
+     * checkpoint are stale too. */
+    if (t->sink && t->sink->resumed && t->sink->resumed(t->sink->ctx, t->st.step, err, errlen)) return -1;
     say(t, "training %s: %zu parameters, %lld steps of %d x %d tokens, device %s\n", t->hash, n,
         (long long)t->total, c->batch_size, T, t->be->name);
     return 0;

@@ -26,8 +26,8 @@ typedef struct model_sink {
                 const double *bucket_loss, size_t n_buckets, char *err, size_t errlen);
     /* Called at least every few seconds while training. */
     int (*heartbeat)(void *ctx, char *err, size_t errlen);
-    /* Optional (may be NULL): training resumed from a checkpoint at `step`; rows
-     * the sink holds for later steps are stale (they will be logged again). */
+    /* Optional (may be NULL): training (re)starts after `step` (0 when there is no
+     * checkpoint); rows the sink holds for later steps are stale and will be logged again. */
     int (*resumed)(void *ctx, int64_t step, char *err, size_t errlen);
 } model_sink;
 

@@ -48,11 +48,35 @@ kill -TERM $pid
 wait $pid || { cat out5.txt; fail "SIGTERM exit status $?"; }
 grep -q "stopped at step" out5.txt || fail "no stop message"
 $S runs --status pending --format csv | grep -q pending || fail "stopped run not back to pending"
-$S train tiny.yaml --set train.seed=9 --set train.tokens=4000 --threads 1 > /dev/null 2>&1 || fail "a different config in a fresh dir"
 # The same config again resumes from its checkpoint (then we stop it for time's sake).
 $S train tiny.yaml --set train.seed=9 --set train.tokens=400000 --threads 1 --run-dir long > out6.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do grep -q "resumed from" out6.txt && break; sleep 0.1; done
 kill -TERM $pid; wait $pid
 grep -q "resumed from" out6.txt || { cat out6.txt; fail "no resume"; }
+
+# kill -9 leaves the run 'running' in the store; the same command again takes it
+# over (nobody holds the folder's lock), resumes from the checkpoint and finishes.
+$S train tiny.yaml --set train.seed=10 --set train.tokens=64000 --threads 1 --run-dir k9 > out9.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do [ -f k9/checkpoint.bin ] && break; sleep 0.05; done
+# A second trainer in the same folder is refused while the first one lives.
+$S train tiny.yaml --set train.seed=10 --set train.tokens=64000 --threads 1 --run-dir k9 > out10.txt 2>&1 \
+  && fail "two trainers in one folder"
+grep -q "another scalelab train" out10.txt || { cat out10.txt; fail "unclear lock error"; }
+kill -9 $pid; wait $pid 2>/dev/null
+if grep -q "^done" out9.txt; then echo "note: run finished before kill -9; resume path not exercised here"
+else
+  $S runs --status running --format csv | grep -q running || fail "killed run not running in the store"
+  $S train tiny.yaml --set train.seed=10 --set train.tokens=64000 --threads 1 --run-dir k9 > out11.txt 2>&1 \
+    || { cat out11.txt; fail "rerun after kill -9"; }
+  grep -q "resumed from" out11.txt || fail "rerun did not resume"
+fi
+[ "$($S runs --status done --format csv | grep -c done)" = 2 ] || fail "killed run not done after the rerun"
+
+# --run-id: a run that does not exist, and a config that is not the run's.
+$S train tiny.yaml --run-id 999 --threads 1 > out7.txt 2>&1 && fail "--run-id 999 accepted"
+grep -q "999" out7.txt || { cat out7.txt; fail "unclear --run-id error"; }
+$S train tiny.yaml --set train.seed=123 --run-id 1 --threads 1 > out8.txt 2>&1 && fail "config/run mismatch accepted"
+grep -q "config" out8.txt || { cat out8.txt; fail "unclear mismatch error"; }
 echo "ok"

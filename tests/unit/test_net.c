@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <omp.h>
 
 #include "model/model.h"
 
@@ -135,6 +136,22 @@ static void test_inventory(void **state) {
         if (net->tensors[t].decay) decayed += net->tensors[t].size;
     assert_int_equal(decayed, 2 * (H * hd + 2 * H * kd + hd * H + H * hk + H * F + F * H) + V * H);
     model_net_free(net);
+    /* And the same count as model/flops.c's inventory, for every mixer and option. */
+    for (int m = 0; m < 3; m++)
+        for (int opt = 0; opt < 4; opt++) {
+            model_config k = tiny((model_mixer)m);
+            k.gating = opt & 1;
+            k.tie_embeddings = (opt >> 1) & 1;
+            k.norm = (opt & 1) ? MODEL_NORM_RMSNORM : MODEL_NORM_LAYERNORM;
+            k.n_kv_head = 1;
+            model_flops f;
+            model_flops_compute(&k, &f);
+            assert_int_equal(model_net_alloc(&k, 1, kern_cpu_backend(), &net, err, sizeof err), 0);
+            if ((double)net->n_params != f.params)
+                fail_msg("mixer %d option %d: net has %zu parameters, model_flops_compute %.0f", m, opt, net->n_params,
+                         f.params);
+            model_net_free(net);
+        }
 }
 
 /* The float network computes the same loss as its float64 twin from the same start. */
@@ -167,6 +184,7 @@ static void test_float_twin(void **state) {
 }
 
 int main(void) {
+    omp_set_num_threads(1); /* tiny shapes: threads only add contention */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inventory),          cmocka_unit_test(test_float_twin),
         cmocka_unit_test(test_grad_softmax_gqa),   cmocka_unit_test(test_grad_window_rms_tied),

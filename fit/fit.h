@@ -1,0 +1,248 @@
+/* fit: scaling-law fitting and compute-optimal allocation (DESIGN.md section 6).
+ * Model-agnostic: it sees tables of numbers with named columns, never run configs.
+ * Depends only on util/ and GSL.
+ *
+ * Forms (x_i are the chosen columns, y the loss):
+ *   powerlaw    L = E + A x^-alpha
+ *   chinchilla  L = E + A N^-alpha + B D^-beta        (x1 = N, x2 = D)
+ *   additive    L = E + sum_i A_i x_i^-alpha_i       (any k >= 1 columns)
+ *   isoflop     per compute budget a parabola in log x; its vertex with an interval; then
+ *               x_opt = k C^a by least squares in log-log space (fit_isoflop_*).
+ * The first three share one parameterisation, theta = (e, a_1, alpha_1, ..., a_k, alpha_k),
+ * E = exp(e), A_i = exp(a_i), so that log L_pred = LSE(e, a_i - alpha_i log x_i).
+ *
+ * Errors follow util/util.h: 0 on success, non-zero with a one-line reason in err. */
+#ifndef SCALELAB_FIT_H
+#define SCALELAB_FIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define FIT_MAX_TERMS 6
+#define FIT_MAX_PARAMS (1 + 2 * FIT_MAX_TERMS)
+
+/* ---- tables: a CSV (RFC 4180, header row) or columns the caller fills ---- */
+
+/* Cells are kept as text and parsed only when a column is used, so unused columns
+ * may hold anything (empty fields, names). */
+typedef struct fit_table {
+    char *source;           /* "csv:PATH", "sweep:NAME", ... */
+    size_t n_cols, n_rows;
+    char **names;           /* n_cols */
+    char **cells;           /* n_rows * n_cols, row-major */
+    size_t *lines;          /* file line of each row (1 = header), 0 when not from a file */
+} fit_table;
+
+int fit_table_read_csv(const char *path, fit_table *t, char *err, size_t errlen);
+/* An empty table with these columns; rows are added with fit_table_add_row. */
+int fit_table_init(fit_table *t, const char *source, const char *const *names, size_t n_cols,
+                   char *err, size_t errlen);
+int fit_table_add_row(fit_table *t, const char *const *cells, size_t line, char *err, size_t errlen);
+/* Index of a column by exact name, or -1. */
+long fit_table_column(const fit_table *t, const char *name);
+/* Adds column NAME computed from "NAME=TERM op TERM ..." (op * or /, left to right; a TERM is a
+ * number, a column name without * or /, or [any column name]), e.g. "tokens=[Training FLOP]/6/[Model Size]". */
+int fit_table_derive(fit_table *t, const char *spec, char *err, size_t errlen);
+void fit_table_free(fit_table *t);
+
+/* Row filters "col<3.45": operators < <= > >= == != compare numbers; == and != compare text
+ * when the value is not a number; ~ and !~ test whether the cell contains the text. */
+typedef enum fit_op { FIT_LT, FIT_LE, FIT_GT, FIT_GE, FIT_EQ, FIT_NE, FIT_HAS, FIT_HASNT } fit_op;
+typedef struct fit_filter {
+    char column[256];
+    fit_op op;
+    char text[256];
+    double value;
+    int numeric;            /* value holds the number in text */
+} fit_filter;
+int fit_filter_parse(const char *spec, fit_filter *f, char *err, size_t errlen);
+
+/* Points to fit: the rows that pass every filter, x columns and y column parsed and checked
+ * (finite, x > 0, y > 0); errors name the row, its file line and the column. */
+typedef struct fit_data {
+    size_t n, k;
+    double *x;              /* n * k, row-major */
+    double *y;              /* n */
+    double *compute;        /* n: the ordering for --holdout-top (product of x when no column) */
+    size_t *row;            /* source row (0-based data row) of each point */
+    char **cols;            /* k x column names */
+    char *ycol;
+} fit_data;
+int fit_data_select(const fit_table *t, const char *const *xcols, size_t k, const char *ycol,
+                    const char *compute_col, const fit_filter *filters, size_t n_filters,
+                    fit_data *d, char *err, size_t errlen);
+/* Checks a fit with n_params parameters is possible: enough points, no constant x column. */
+int fit_data_check(const fit_data *d, size_t n_params, char *err, size_t errlen);
+void fit_data_free(fit_data *d);
+
+/* ---- the power-law forms ---- */
+
+typedef enum fit_form { FIT_POWERLAW = 0, FIT_CHINCHILLA, FIT_ADDITIVE, FIT_ISOFLOP } fit_form;
+const char *fit_form_name(fit_form f);
+int fit_form_parse(const char *name, fit_form *f);
+
+typedef enum fit_loss { FIT_LOSS_HUBER = 0, FIT_LOSS_L2 } fit_loss;
+
+/* Starting grid: every combination of e, then (a_i, alpha_i) per term, from lo to hi by step
+ * (inclusive). Hoffmann et al. 2022 (Approach 3): e in -1:1:0.5, a in 0:25:5, alpha in 0:2:0.5,
+ * i.e. 5 * (6*5)^2 = 4,500 starts for two terms. */
+typedef struct fit_grid {
+    double e[3], a[3], alpha[3]; /* lo, hi, step */
+} fit_grid;
+void fit_grid_hoffmann(fit_grid *g);
+/* "e=-1:1:0.5,a=0:25:5,alpha=0:2:0.5"; keys may be left out (Hoffmann's values stay). */
+int fit_grid_parse(const char *spec, fit_grid *g, char *err, size_t errlen);
+/* Number of starts for k terms. */
+size_t fit_grid_size(const fit_grid *g, size_t k);
+
+/* bfgs2: gsl_multimin vector_bfgs2 on the objective and its gradient; lm: gsl_multifit_nlinear
+ * (Levenberg-Marquardt) on residuals whose squares reproduce the objective. */
+typedef enum fit_method { FIT_METHOD_LM = 0, FIT_METHOD_BFGS2 } fit_method;
+
+typedef struct fit_options {
+    fit_form form;
+    fit_loss loss;
+    fit_method method;
+    double delta;           /* Huber delta (1e-3) */
+    fit_grid grid;
+    int screen_iter;        /* iterations every grid start gets (30) */
+    int polish;             /* the best screened starts then run on to max_iter (8) */
+    int max_iter;           /* (1000) */
+    double grad_tol;        /* stop when |gradient| < grad_tol (1e-10) */
+    int bootstrap;          /* replicates (0: none) */
+    uint64_t seed;
+    double level;           /* interval level (0.95) */
+    int bootstrap_starts;   /* grid starts, besides the optimum, each replicate refits from (4) */
+    size_t holdout_top;     /* leave out the K largest-compute points and predict them */
+} fit_options;
+void fit_options_default(fit_options *o);
+
+typedef struct fit_law {
+    fit_form form;
+    size_t k;               /* terms */
+    double theta[FIT_MAX_PARAMS];
+    char *cols[FIT_MAX_TERMS];
+} fit_law;
+
+typedef struct fit_result {
+    fit_law law;
+    double objective, rmse_log;
+    size_t n_points, n_starts, n_polished, n_converged; /* n_converged: of the polished starts */
+    size_t n_boot;
+    double *boot;           /* n_boot * (1 + 2k) theta of each replicate */
+    /* holdout (holdout_top > 0) */
+    size_t n_holdout;
+    double holdout_rmse_log;
+    size_t *holdout_row;
+    double *holdout_obs, *holdout_pred;
+} fit_result;
+
+/* log L_pred of a law at one point (k x values). */
+double fit_law_log_predict(const fit_law *law, const double *x);
+/* The Huber or L2 objective of theta on d, and its gradient (grad may be NULL). */
+double fit_objective(const fit_data *d, const double *theta, fit_loss loss, double delta, double *grad);
+
+/* Fits a powerlaw, chinchilla or additive law: every grid start is minimised (OpenMP over
+ * starts; the result does not depend on the thread count), the lowest objective wins (ties to
+ * the earliest start). Then holdout and bootstrap as the options say. */
+int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *err, size_t errlen);
+void fit_result_free(fit_result *r);
+
+/* Names of the parameters in the natural scale, in theta order (E, A, alpha, B, beta;
+ * E, A_<col>, alpha_<col>, ...): writes into names[i] (each of size 128). */
+void fit_law_param_names(const fit_law *law, char names[][128]);
+/* Natural-scale parameters (E, A, alpha, ...) from theta. */
+void fit_law_natural(const fit_law *law, const double *theta, double *out);
+
+/* ---- isoflop ---- */
+
+typedef struct fit_isoflop_budget {
+    double budget;          /* mean budget of the group */
+    size_t n;
+    double vertex, lo, hi;  /* x at the parabola's minimum and its interval (NAN when n == 3) */
+    double loss;            /* fitted loss at the vertex */
+    double curvature;       /* coefficient of (log x)^2 */
+} fit_isoflop_budget;
+
+typedef struct fit_isoflop {
+    char *col;
+    size_t n_budgets;
+    fit_isoflop_budget *budgets;
+    double log_k, exponent;             /* log x_opt = log_k + exponent log C */
+    double exponent_lo, exponent_hi, k_lo, k_hi;
+    double objective;                   /* residual sum of squares of the parabolas (loss units) */
+    double rmse_log;                    /* of the parabolas' fits, in log loss */
+    size_t n_points, n_skipped;         /* points used; budget groups left out (< 3 points or concave) */
+} fit_isoflop;
+
+/* Groups points by budget (values within rel_tol of each other), fits y = c0 + c1 u + c2 u^2,
+ * u = log x, by linear least squares (gsl_multifit_linear) per group; vertex interval by the
+ * delta method with Student-t quantiles at level; then log vertex against log budget. */
+int fit_isoflop_fit(const double *x, const double *y, const double *budget, size_t n, double rel_tol,
+                    double level, const char *col, fit_isoflop *r, char *err, size_t errlen);
+void fit_isoflop_free(fit_isoflop *r);
+
+/* ---- compute-optimal allocation ---- */
+
+/* Roles of a law's columns for the budget constraint C = 3 (W + S) tokens, W = 2 N. */
+typedef enum fit_role { FIT_ROLE_N = 0, FIT_ROLE_D, FIT_ROLE_S, FIT_ROLE_OTHER } fit_role;
+/* params/N/parameter_count/Model Size -> N; tokens/D -> D; state_flops_per_token/S -> S. */
+fit_role fit_role_of(const char *col);
+
+typedef struct fit_optimum {
+    double N, D, W, S, wsfr, loss;
+    double closed_N, closed_D;  /* closed form (chinchilla-like N, D laws only; NAN otherwise) */
+} fit_optimum;
+
+/* Minimises the law's loss under the budget C numerically: over log N by Brent's method
+ * (gsl_min_fminimizer_brent) when the law has no S column, over (log N, log S) by Nelder-Mead
+ * (gsl_multimin nmsimplex2) when it has one. */
+int fit_law_optimum(const fit_law *law, double C, fit_optimum *o, char *err, size_t errlen);
+/* N_opt = G (C/6)^(beta/(alpha+beta)), G = (alpha A / (beta B))^(1/(alpha+beta)). */
+void fit_chinchilla_closed_form(double A, double alpha, double B, double beta, double C,
+                                double *N, double *D);
+/* Predicted loss at x[0..k), the values of the law's columns in order. */
+double fit_law_predict(const fit_law *law, const double *x);
+
+/* Percentile interval [lo, hi] at level of v[0..n) (sorted copy; NaNs dropped). */
+void fit_percentile_interval(const double *v, size_t n, double level, double *lo, double *hi);
+
+/* ---- JSON of results and the stored-fit reader ---- */
+
+/* {"form", "params", "intervals", "objective", "rmse_log", "n_points"[, "holdout"]}. params holds the
+ * law's parameters (fit_law_param_names) and, for chinchilla, N_opt_exponent = beta/(alpha+beta),
+ * D_opt_exponent = alpha/(alpha+beta) and G; intervals holds [lo, hi] of each (bootstrap percentiles;
+ * empty without a bootstrap). */
+int fit_result_json(const fit_result *r, const fit_options *o, util_buf *b);
+int fit_result_params_json(const fit_result *r, util_buf *b);
+int fit_result_intervals_json(const fit_result *r, double level, util_buf *b);
+/* isoflop: params {"k_<col>", "a_<col>"} of x_opt = k C^a, intervals of both (t intervals of the
+ * log-log regression), objective = residual sum of squares of the parabolas, then
+ * "n_skipped_budgets" and "budgets": [{"budget", "n", "x_opt", "x_opt_interval", "loss_opt",
+ * "curvature"}]. */
+int fit_isoflop_json(const fit_isoflop *r, util_buf *b);
+int fit_isoflop_params_json(const fit_isoflop *r, util_buf *b);
+int fit_isoflop_intervals_json(const fit_isoflop *r, util_buf *b);
+int fit_isoflop_budgets_json(const fit_isoflop *r, util_buf *b);
+/* What a stored fit needs to be used again: form, columns, theta, bootstrap thetas. */
+int fit_law_inputs_json(const fit_result *r, const fit_data *d, const fit_options *o,
+                        const char *source, util_buf *b);
+/* Per point: {"row", "observed", "predicted", "log_residual"} of the fitted points. */
+int fit_law_residuals_json(const fit_result *r, const fit_data *d, util_buf *b);
+/* The isoflop counterpart: x_cols = [col], theta = [log k, exponent], budget column and scale. */
+int fit_isoflop_inputs_json(const fit_isoflop *r, const char *source, const char *ycol,
+                            const char *budget_col, double budget_scale, util_buf *b);
+/* Reads back what fit_law_inputs_json or fit_isoflop_inputs_json wrote. boot is malloc'd (n_boot * (1 + 2k)), may be NULL. */
+int fit_law_from_json(const char *inputs_json, fit_law *law, double **boot, size_t *n_boot,
+                      char *err, size_t errlen);
+void fit_law_free(fit_law *law);
+
+/* Small JSON lookups for documents scalelab wrote itself (keys unique in the document):
+ * the number or the numbers (flattened) after "key":. Return 0 when found. */
+int fit_json_number(const char *json, const char *key, double *v);
+int fit_json_numbers(const char *json, const char *key, double **v, size_t *n);
+int fit_json_strings(const char *json, const char *key, char ***v, size_t *n);
+
+#endif

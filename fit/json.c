@@ -1,0 +1,371 @@
+/* fit/json: results as JSON, what a stored fit keeps so recommend can use it again, and the
+ * small lookups that read those documents back (they are scalelab's own output: keys are unique
+ * and values are numbers, strings, or arrays of them). */
+#include "fit/fit.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Derived quantities of a chinchilla law: the exponents of N_opt and D_opt in C and G. */
+enum { N_DERIVED = 3 };
+static const char *const derived_names[N_DERIVED] = {"N_opt_exponent", "D_opt_exponent", "G"};
+static void derived(const double *nat, double *out) {
+    double A = nat[1], al = nat[2], B = nat[3], be = nat[4];
+    out[0] = be / (al + be);
+    out[1] = al / (al + be);
+    out[2] = pow(al * A / (be * B), 1 / (al + be));
+}
+
+static void interval_pair(util_buf *b, double lo, double hi) {
+    util_buf_puts(b, "[");
+    util_buf_json_num(b, lo);
+    util_buf_puts(b, ", ");
+    util_buf_json_num(b, hi);
+    util_buf_puts(b, "]");
+}
+
+int fit_result_params_json(const fit_result *r, util_buf *b) {
+    const fit_law *law = &r->law;
+    size_t np = 1 + 2 * law->k, nd = law->form == FIT_CHINCHILLA ? N_DERIVED : 0;
+    char names[FIT_MAX_PARAMS][128];
+    double nat[FIT_MAX_PARAMS], der[N_DERIVED];
+    fit_law_param_names(law, names);
+    fit_law_natural(law, law->theta, nat);
+    if (nd) derived(nat, der);
+    util_buf_puts(b, "{");
+    for (size_t i = 0; i < np + nd; i++) {
+        util_buf_puts(b, i ? ", " : "");
+        util_buf_json_str(b, i < np ? names[i] : derived_names[i - np]);
+        util_buf_puts(b, ": ");
+        util_buf_json_num(b, i < np ? nat[i] : der[i - np]);
+    }
+    return util_buf_puts(b, "}");
+}
+
+int fit_result_intervals_json(const fit_result *r, double level, util_buf *b) {
+    const fit_law *law = &r->law;
+    size_t np = 1 + 2 * law->k, nd = law->form == FIT_CHINCHILLA ? N_DERIVED : 0;
+    char names[FIT_MAX_PARAMS][128];
+    fit_law_param_names(law, names);
+    util_buf_puts(b, "{");
+    double *v = malloc((r->n_boot ? r->n_boot : 1) * sizeof *v);
+    if (!v) return -1;
+    for (size_t i = 0; r->n_boot && i < np + nd; i++) {
+        for (size_t s = 0; s < r->n_boot; s++) {
+            double bn[FIT_MAX_PARAMS], bd[N_DERIVED];
+            fit_law_natural(law, r->boot + s * np, bn);
+            if (nd) derived(bn, bd);
+            v[s] = i < np ? bn[i] : bd[i - np];
+        }
+        double lo, hi;
+        fit_percentile_interval(v, r->n_boot, level, &lo, &hi);
+        util_buf_puts(b, i ? ", " : "");
+        util_buf_json_str(b, i < np ? names[i] : derived_names[i - np]);
+        util_buf_puts(b, ": ");
+        interval_pair(b, lo, hi);
+    }
+    free(v);
+    return util_buf_puts(b, "}");
+}
+
+int fit_result_json(const fit_result *r, const fit_options *o, util_buf *b) {
+    util_buf_puts(b, "{\"form\": ");
+    util_buf_json_str(b, fit_form_name(r->law.form));
+    util_buf_puts(b, ", \"params\": ");
+    fit_result_params_json(r, b);
+    util_buf_puts(b, ", \"intervals\": ");
+    if (fit_result_intervals_json(r, o->level, b)) return -1;
+    util_buf_puts(b, ", \"objective\": ");
+    util_buf_json_num(b, r->objective);
+    util_buf_puts(b, ", \"rmse_log\": ");
+    util_buf_json_num(b, r->rmse_log);
+    util_buf_printf(b, ", \"n_points\": %zu", r->n_points);
+    if (r->n_holdout) {
+        util_buf_printf(b, ", \"holdout\": {\"k\": %zu, \"rmse_log\": ", r->n_holdout);
+        util_buf_json_num(b, r->holdout_rmse_log);
+        util_buf_puts(b, ", \"points\": [");
+        for (size_t i = 0; i < r->n_holdout; i++) {
+            util_buf_printf(b, "%s{\"row\": %zu, \"observed\": ", i ? ", " : "", r->holdout_row[i] + 1);
+            util_buf_json_num(b, r->holdout_obs[i]);
+            util_buf_puts(b, ", \"predicted\": ");
+            util_buf_json_num(b, r->holdout_pred[i]);
+            util_buf_puts(b, "}");
+        }
+        util_buf_puts(b, "]}");
+    }
+    return util_buf_puts(b, "}");
+}
+
+int fit_isoflop_params_json(const fit_isoflop *r, util_buf *b) {
+    util_buf_puts(b, "{\"k_");
+    util_buf_printf(b, "%s\": ", r->col);
+    util_buf_json_num(b, exp(r->log_k));
+    util_buf_printf(b, ", \"a_%s\": ", r->col);
+    util_buf_json_num(b, r->exponent);
+    return util_buf_puts(b, "}");
+}
+
+int fit_isoflop_intervals_json(const fit_isoflop *r, util_buf *b) {
+    util_buf_printf(b, "{\"k_%s\": ", r->col);
+    interval_pair(b, r->k_lo, r->k_hi);
+    util_buf_printf(b, ", \"a_%s\": ", r->col);
+    interval_pair(b, r->exponent_lo, r->exponent_hi);
+    return util_buf_puts(b, "}");
+}
+
+int fit_isoflop_budgets_json(const fit_isoflop *r, util_buf *b) {
+    util_buf_puts(b, "[");
+    for (size_t i = 0; i < r->n_budgets; i++) {
+        const fit_isoflop_budget *g = &r->budgets[i];
+        util_buf_puts(b, i ? ", {\"budget\": " : "{\"budget\": ");
+        util_buf_json_num(b, g->budget);
+        util_buf_printf(b, ", \"n\": %zu, \"x_opt\": ", g->n);
+        util_buf_json_num(b, g->vertex);
+        util_buf_puts(b, ", \"x_opt_interval\": ");
+        interval_pair(b, g->lo, g->hi);
+        util_buf_puts(b, ", \"loss_opt\": ");
+        util_buf_json_num(b, g->loss);
+        util_buf_puts(b, ", \"curvature\": ");
+        util_buf_json_num(b, g->curvature);
+        util_buf_puts(b, "}");
+    }
+    return util_buf_puts(b, "]");
+}
+
+int fit_isoflop_json(const fit_isoflop *r, util_buf *b) {
+    util_buf_puts(b, "{\"form\": \"isoflop\", \"params\": ");
+    fit_isoflop_params_json(r, b);
+    util_buf_puts(b, ", \"intervals\": ");
+    fit_isoflop_intervals_json(r, b);
+    util_buf_puts(b, ", \"objective\": ");
+    util_buf_json_num(b, r->objective);
+    util_buf_puts(b, ", \"rmse_log\": ");
+    util_buf_json_num(b, r->rmse_log);
+    util_buf_printf(b, ", \"n_points\": %zu, \"n_skipped_budgets\": %zu, \"budgets\": ", r->n_points, r->n_skipped);
+    fit_isoflop_budgets_json(r, b);
+    return util_buf_puts(b, "}");
+}
+
+static void num_array(util_buf *b, const double *v, size_t n) {
+    util_buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        util_buf_puts(b, i ? ", " : "");
+        util_buf_json_num(b, v[i]);
+    }
+    util_buf_puts(b, "]");
+}
+
+int fit_law_inputs_json(const fit_result *r, const fit_data *d, const fit_options *o, const char *source,
+                        util_buf *b) {
+    size_t np = 1 + 2 * r->law.k;
+    util_buf_puts(b, "{\"source\": ");
+    util_buf_json_str(b, source);
+    util_buf_puts(b, ", \"form\": ");
+    util_buf_json_str(b, fit_form_name(r->law.form));
+    util_buf_puts(b, ", \"x_cols\": [");
+    for (size_t j = 0; j < d->k; j++) {
+        util_buf_puts(b, j ? ", " : "");
+        util_buf_json_str(b, d->cols[j]);
+    }
+    util_buf_puts(b, "], \"y_col\": ");
+    util_buf_json_str(b, d->ycol);
+    util_buf_printf(b, ", \"loss\": \"%s\", \"delta\": ", o->loss == FIT_LOSS_L2 ? "l2" : "huber");
+    util_buf_json_num(b, o->delta);
+    util_buf_puts(b, ", \"grid\": {\"e\": ");
+    num_array(b, o->grid.e, 3);
+    util_buf_puts(b, ", \"a\": ");
+    num_array(b, o->grid.a, 3);
+    util_buf_puts(b, ", \"alpha\": ");
+    num_array(b, o->grid.alpha, 3);
+    util_buf_printf(b, "}, \"n_starts\": %zu, \"n_converged\": %zu, \"holdout_top\": %zu, \"theta\": ",
+                    r->n_starts, r->n_converged, o->holdout_top);
+    num_array(b, r->law.theta, np);
+    util_buf_printf(b, ", \"bootstrap\": %zu, \"seed\": %llu, \"level\": ", r->n_boot, (unsigned long long)o->seed);
+    util_buf_json_num(b, o->level);
+    util_buf_puts(b, ", \"boot_theta\": [");
+    for (size_t s = 0; s < r->n_boot; s++) {
+        util_buf_puts(b, s ? ", " : "");
+        num_array(b, r->boot + s * np, np);
+    }
+    return util_buf_puts(b, "]}");
+}
+
+int fit_law_residuals_json(const fit_result *r, const fit_data *d, util_buf *b) {
+    util_buf_puts(b, "[");
+    int first = 1;
+    for (size_t i = 0; i < d->n; i++) {
+        int held = 0;
+        for (size_t h = 0; h < r->n_holdout; h++) held |= r->holdout_row[h] == d->row[i];
+        if (held) continue;
+        double lp = fit_law_log_predict(&r->law, d->x + i * d->k);
+        util_buf_printf(b, "%s{\"row\": %zu, \"observed\": ", first ? "" : ", ", d->row[i] + 1);
+        util_buf_json_num(b, d->y[i]);
+        util_buf_puts(b, ", \"predicted\": ");
+        util_buf_json_num(b, exp(lp));
+        util_buf_puts(b, ", \"log_residual\": ");
+        util_buf_json_num(b, lp - log(d->y[i]));
+        util_buf_puts(b, "}");
+        first = 0;
+    }
+    return util_buf_puts(b, "]");
+}
+
+int fit_isoflop_inputs_json(const fit_isoflop *r, const char *source, const char *ycol,
+                            const char *budget_col, double budget_scale, util_buf *b) {
+    double theta[2] = {r->log_k, r->exponent};
+    util_buf_puts(b, "{\"source\": ");
+    util_buf_json_str(b, source);
+    util_buf_puts(b, ", \"form\": \"isoflop\", \"x_cols\": [");
+    util_buf_json_str(b, r->col);
+    util_buf_puts(b, "], \"y_col\": ");
+    util_buf_json_str(b, ycol);
+    util_buf_puts(b, ", \"budget_col\": ");
+    util_buf_json_str(b, budget_col);
+    util_buf_puts(b, ", \"budget_scale\": ");
+    util_buf_json_num(b, budget_scale);
+    util_buf_puts(b, ", \"theta\": ");
+    num_array(b, theta, 2);
+    return util_buf_puts(b, "}");
+}
+
+/* Finds the value after "key": outside any string; NULL when absent. */
+static const char *after_key(const char *json, const char *key) {
+    size_t kl = strlen(key);
+    int in_str = 0;
+    for (const char *p = json; *p; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1]) p++;
+            else if (*p == '"') in_str = 0;
+            continue;
+        }
+        if (*p != '"') continue;
+        if (!strncmp(p + 1, key, kl) && p[1 + kl] == '"') {
+            const char *q = p + 2 + kl;
+            while (isspace((unsigned char)*q)) q++;
+            if (*q == ':') {
+                q++;
+                while (isspace((unsigned char)*q)) q++;
+                return q;
+            }
+        }
+        in_str = 1;
+    }
+    return NULL;
+}
+
+int fit_json_number(const char *json, const char *key, double *v) {
+    const char *p = after_key(json, key);
+    if (!p) return -1;
+    if (!strncmp(p, "null", 4)) { *v = NAN; return 0; }
+    char *end;
+    *v = strtod(p, &end);
+    return end == p ? -1 : 0;
+}
+
+int fit_json_numbers(const char *json, const char *key, double **v, size_t *n) {
+    const char *p = after_key(json, key);
+    *v = NULL;
+    *n = 0;
+    if (!p || *p != '[') return -1;
+    size_t cap = 0;
+    int depth = 0;
+    do {
+        if (*p == '[') { depth++; p++; continue; }
+        if (*p == ']') { depth--; p++; continue; }
+        if (*p == ',' || isspace((unsigned char)*p)) { p++; continue; }
+        double x;
+        if (!strncmp(p, "null", 4)) { x = NAN; p += 4; }
+        else {
+            char *end;
+            x = strtod(p, &end);
+            if (end == p) { free(*v); *v = NULL; *n = 0; return -1; }
+            p = end;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            double *nv = realloc(*v, cap * sizeof *nv);
+            if (!nv) { free(*v); *v = NULL; *n = 0; return -1; }
+            *v = nv;
+        }
+        (*v)[(*n)++] = x;
+    } while (*p && depth > 0);
+    return depth ? -1 : 0;
+}
+
+int fit_json_strings(const char *json, const char *key, char ***v, size_t *n) {
+    const char *p = after_key(json, key);
+    *v = NULL;
+    *n = 0;
+    if (!p || *p != '[') return -1;
+    p++;
+    for (;;) {
+        while (isspace((unsigned char)*p) || *p == ',') p++;
+        if (*p == ']') return 0;
+        if (*p != '"') break;
+        util_buf s = {0};
+        util_buf_append(&s, "", 0);
+        for (p++; *p && *p != '"'; p++) {
+            char c = *p;
+            if (c == '\\' && p[1]) {
+                c = *++p;
+                if (c == 'n') c = '\n';
+                else if (c == 't') c = '\t';
+                else if (c == 'r') c = '\r';
+                else if (c == 'u') { /* only the ASCII range is written by util_buf_json_str */
+                    unsigned cp = 0;
+                    if (sscanf(p + 1, "%4x", &cp) != 1) { util_buf_free(&s); break; }
+                    c = (char)(cp < 0x80 ? cp : '?');
+                    p += 4;
+                }
+            }
+            util_buf_append(&s, &c, 1);
+        }
+        if (*p != '"') { util_buf_free(&s); break; }
+        char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+        if (!nv) { util_buf_free(&s); break; }
+        *v = nv;
+        (*v)[(*n)++] = s.data;
+        p++;
+    }
+    for (size_t i = 0; i < *n; i++) free((*v)[i]);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+    return -1;
+}
+
+int fit_law_from_json(const char *inputs_json, fit_law *law, double **boot, size_t *n_boot, char *err,
+                      size_t errlen) {
+    memset(law, 0, sizeof *law);
+    *boot = NULL;
+    *n_boot = 0;
+    char **cols = NULL;
+    size_t nc = 0, nt = 0, nb = 0;
+    double *theta = NULL, *bt = NULL;
+    int rc = util_err(err, errlen, "stored fit: inputs are not a scalelab law (form, x_cols, theta)");
+    const char *p = after_key(inputs_json, "form");
+    if (!p) return rc;
+    char fname[32] = "";
+    if (sscanf(p, "\"%31[a-z]\"", fname) != 1 || fit_form_parse(fname, &law->form)) return rc;
+    if (fit_json_strings(inputs_json, "x_cols", &cols, &nc) || nc == 0 || nc > FIT_MAX_TERMS) goto out;
+    /* an isoflop fit keeps (log k, exponent) of x_opt = k C^exponent in theta */
+    size_t want = law->form == FIT_ISOFLOP ? 2 : 1 + 2 * nc;
+    if (fit_json_numbers(inputs_json, "theta", &theta, &nt) || nt != want) goto out;
+    law->k = nc;
+    memcpy(law->theta, theta, nt * sizeof *theta);
+    for (size_t j = 0; j < nc; j++) law->cols[j] = cols[j], cols[j] = NULL;
+    if (!fit_json_numbers(inputs_json, "boot_theta", &bt, &nb) && nb % nt == 0 && nb) {
+        *boot = bt;
+        *n_boot = nb / nt;
+        bt = NULL;
+    }
+    rc = 0;
+out:
+    for (size_t j = 0; j < nc; j++) free(cols[j]);
+    free(cols);
+    free(theta);
+    free(bt);
+    return rc;
+}

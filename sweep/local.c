@@ -1,0 +1,347 @@
+/* sweep/local: the local scheduler. One `scalelab train` process per run,
+ * started with posix_spawn (never a shell) into its own process group, with
+ * stdout and stderr appended to RUN_DIR/train.log and its PID in RUN_DIR/pid.
+ *
+ * Crash safety: the store is the truth. A scheduler that dies leaves runs in
+ * `running`; the next `sweep run` finds each one's PID file: a live trainer of
+ * that run (checked through /proc/PID/cmdline) is adopted and watched, a dead one
+ * is requeued and resumes from its checkpoint in the same folder. The trainers
+ * heartbeat themselves; the scheduler also heartbeats the runs it supervises.
+ * The main loop sleeps in sigtimedwait, so a finished child wakes it at once. */
+#include "sweep/sweep_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+extern char **environ;
+
+typedef struct job {
+    int64_t id;   /* 0: free slot */
+    pid_t pid;
+    int adopted;  /* not our child: watched with kill(pid, 0) */
+    int gpu;      /* -1 for CPU */
+    double started;
+    char dir[4200];
+} job;
+
+typedef struct sched {
+    store *st;
+    const char *sweep;
+    const sweep_run_opts *o;
+    job *jobs;
+    size_t cap;  /* n_slots, plus room for adopted trainers beyond them */
+    int n_slots, threads;
+    char env_omp[64], env_blas[64], env_cuda[64]; /* read by posix_spawn */
+    size_t total, done, failed, diverged, running;
+    double dur_sum;
+    size_t n_dur;
+    int stopping;
+    char host[256];
+    double last_progress;
+} sched;
+
+static void progress(sched *s, const char *event) {
+    double eta = s->n_dur ? s->dur_sum / (double)s->n_dur *
+                                (double)(s->total - s->done - s->failed - s->diverged) / (double)s->n_slots
+                          : NAN;
+    char e[32];
+    sweep_format_eta(eta, e, sizeof e);
+    if (s->o->tty) {
+        if (event) fprintf(stderr, "\r\033[K%s\n", event);
+        fprintf(stderr, "\r\033[K[%s] %zu/%zu done, %zu running, %zu failed, %zu diverged, ETA %s", s->sweep,
+                s->done, s->total, s->running, s->failed, s->diverged, e);
+        fflush(stderr);
+    } else if (event) {
+        printf("[%s] %s (%zu/%zu done, %zu running, %zu failed, ETA %s)\n", s->sweep, event, s->done, s->total,
+               s->running, s->failed, e);
+        fflush(stdout);
+    }
+    s->last_progress = util_monotonic();
+}
+
+/* The environment of a trainer: ours, with its thread counts and GPU. */
+static char **child_env(sched *s, int gpu) {
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = calloc(n + 4, sizeof *env);
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "OMP_NUM_THREADS=", 16) && strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) &&
+            strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21))
+            env[k++] = environ[i];
+    snprintf(s->env_omp, sizeof s->env_omp, "OMP_NUM_THREADS=%d", s->threads);
+    snprintf(s->env_blas, sizeof s->env_blas, "OPENBLAS_NUM_THREADS=%d", s->threads);
+    env[k++] = s->env_omp;
+    env[k++] = s->env_blas;
+    if (gpu >= 0) {
+        snprintf(s->env_cuda, sizeof s->env_cuda, "CUDA_VISIBLE_DEVICES=%d", gpu);
+        env[k++] = s->env_cuda;
+    }
+    return env;
+}
+
+static int spawn(sched *s, job *j, char *err, size_t errlen) {
+    char config[4300], log[4300], threads[16], id[32];
+    snprintf(config, sizeof config, "%s/config.json", j->dir);
+    snprintf(log, sizeof log, "%s/train.log", j->dir);
+    snprintf(threads, sizeof threads, "%d", s->threads);
+    snprintf(id, sizeof id, "%lld", (long long)j->id);
+    char *argv[] = {(char *)s->o->exe, "train", config, "--run-id", id, "--run-dir", j->dir,
+                    "--db", (char *)s->o->db_path, "--threads", threads, "--device",
+                    j->gpu >= 0 ? "cuda" : "cpu", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawnattr_init(&attr);
+    sigset_t none, dflt;
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGTERM);
+    sigaddset(&dflt, SIGINT);
+    sigaddset(&dflt, SIGHUP);
+    sigaddset(&dflt, SIGCHLD);
+    sigaddset(&dflt, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dflt);
+    /* Its own process group: a Ctrl-C reaches the scheduler, which stops trainers cleanly. */
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    char **env = child_env(s, j->gpu);
+    int rc = env ? posix_spawn(&j->pid, s->o->exe, &fa, &attr, argv, env) : ENOMEM;
+    free(env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc) return util_err(err, errlen, "cannot start %s train for run %lld: %s", s->o->exe, (long long)j->id,
+                            strerror(rc));
+    j->started = util_monotonic();
+    j->adopted = 0;
+    return sweep_pid_write(j->dir, j->pid, err, errlen);
+}
+
+/* A free entry for a new trainer, while fewer than n_slots run (adopted ones count). */
+static job *free_slot(sched *s) {
+    if (s->running >= (size_t)s->n_slots) return NULL;
+    for (size_t i = 0; i < s->cap; i++)
+        if (!s->jobs[i].id) return &s->jobs[i];
+    return NULL;
+}
+
+/* The GPU with the fewest of our trainers, when it has fewer than per_gpu; -1 on CPU. */
+static int pick_gpu(const sched *s) {
+    if (!s->o->n_gpus) return -1;
+    int best = -1;
+    size_t best_n = 0;
+    for (size_t g = 0; g < s->o->n_gpus; g++) {
+        size_t n = 0;
+        for (size_t i = 0; i < s->cap; i++) n += s->jobs[i].id && s->jobs[i].gpu == s->o->gpus[g];
+        if (n < (size_t)s->o->per_gpu && (best < 0 || n < best_n)) best = s->o->gpus[g], best_n = n;
+    }
+    return best;
+}
+
+/* Claims and starts the next pending run; *started = 0 when none is pending. */
+static int start_next(sched *s, job *j, int *started, char *err, size_t errlen) {
+    char device[32];
+    int gpu = pick_gpu(s);
+    if (gpu >= 0) snprintf(device, sizeof device, "cuda:%d", gpu);
+    else snprintf(device, sizeof device, "cpu");
+    int64_t id;
+    *started = 0;
+    if (store_run_claim(s->st, s->sweep, s->host, device, &id, err, errlen)) return -1;
+    if (!id) return 0;
+    store_run r;
+    if (store_run_get(s->st, id, &r, err, errlen)) return -1;
+    j->id = id;
+    j->gpu = gpu;
+    sweep_run_dir_name(s->o->runs_dir, s->sweep, &r, j->dir, sizeof j->dir);
+    int rc = store_run_set_dir(s->st, id, j->dir, err, errlen) || sweep_run_prepare_dir(&r, j->dir, err, errlen) ||
+             spawn(s, j, err, errlen);
+    store_run_clear(&r);
+    if (rc) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", err);
+        store_run_end(s->st, id, STORE_FAILED, why, NULL, 0);
+        j->id = 0;
+        return -1;
+    }
+    *started = 1;
+    s->running++;
+    char event[256];
+    snprintf(event, sizeof event, "run %lld started (pid %ld, %s)", (long long)id, (long)j->pid, device);
+    progress(s, event);
+    return 0;
+}
+
+/* A trainer ended (exit_status < 0: an adopted process vanished); settle its run. */
+static int settle(sched *s, job *j, int exit_status, char *err, size_t errlen) {
+    store_run r;
+    if (store_run_get(s->st, j->id, &r, err, errlen)) return -1;
+    char event[512], why[256];
+    double dur = util_monotonic() - j->started;
+    int rc = 0;
+    if (exit_status < 0) snprintf(why, sizeof why, "trainer (pid %ld) vanished", (long)j->pid);
+    else if (WIFSIGNALED(exit_status)) snprintf(why, sizeof why, "trainer killed by signal %d", WTERMSIG(exit_status));
+    else snprintf(why, sizeof why, "trainer exited with status %d", WEXITSTATUS(exit_status));
+    switch (r.status) {
+    case STORE_DONE:
+        s->done++;
+        if (!j->adopted) s->dur_sum += dur, s->n_dur++;
+        snprintf(event, sizeof event, "run %lld done, loss %.4f (%.1f s)", (long long)j->id,
+                 isfinite(r.final_eval_loss) ? r.final_eval_loss : r.final_train_loss, dur);
+        break;
+    case STORE_DIVERGED:
+        s->diverged++;
+        snprintf(event, sizeof event, "run %lld diverged", (long long)j->id);
+        break;
+    case STORE_PENDING: /* stopped by SIGTERM: checkpointed and requeued itself */
+        snprintf(event, sizeof event, "run %lld stopped (checkpoint kept; it resumes on the next sweep run)",
+                 (long long)j->id);
+        break;
+    case STORE_CANCELLED:
+        snprintf(event, sizeof event, "run %lld cancelled", (long long)j->id);
+        break;
+    default: { /* running (crashed) or failed (the trainer said so) */
+        int requeued = 0;
+        free(r.run_dir);
+        r.run_dir = strdup(j->dir);
+        rc = sweep_run_failed(s->st, &r, s->o->retries, why, &requeued, err, errlen);
+        if (!requeued) s->failed++;
+        snprintf(event, sizeof event, "run %lld failed: %s; %s", (long long)j->id, why,
+                 requeued ? "retrying" : "giving up (see its train.log)");
+    }
+    }
+    store_run_clear(&r);
+    j->id = 0;
+    s->running--;
+    progress(s, event);
+    return rc;
+}
+
+/* Runs of this sweep left `running` by a scheduler that died: adopt live trainers,
+ * requeue the rest; cancelled runs go back to pending (running again resumes). */
+static int recover(sched *s, char *err, size_t errlen) {
+    store_run *runs;
+    size_t n;
+    store_run_filter f = {.sweep = s->sweep, .status = -1};
+    if (store_runs_list(s->st, &f, &runs, &n, err, errlen)) return -1;
+    int rc = 0;
+    s->total = n;
+    size_t n_running = 0;
+    for (size_t i = 0; i < n; i++) n_running += runs[i].status == STORE_RUNNING;
+    job *grown = realloc(s->jobs, (s->cap + n_running) * sizeof *grown);
+    if (!grown) {
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "out of memory");
+    }
+    memset(grown + s->cap, 0, n_running * sizeof *grown);
+    s->jobs = grown;
+    s->cap += n_running;
+    for (size_t i = 0; i < n && !rc; i++) {
+        store_run *r = &runs[i];
+        if (r->status == STORE_DONE) s->done++;
+        if (r->status == STORE_FAILED) s->failed++;
+        if (r->status == STORE_DIVERGED) s->diverged++;
+        if (r->status == STORE_CANCELLED) rc = store_run_requeue(s->st, r->id, err, errlen);
+        if (r->status != STORE_RUNNING) continue;
+        pid_t pid = sweep_pid_read(r->run_dir);
+        job *j = NULL;
+        for (size_t k = 0; k < s->cap && !j; k++)
+            if (!s->jobs[k].id) j = &s->jobs[k];
+        if (sweep_trainer_alive(pid, r->id)) {
+            *j = (job){.id = r->id, .pid = pid, .adopted = 1, .gpu = -1, .started = util_monotonic()};
+            snprintf(j->dir, sizeof j->dir, "%s", r->run_dir);
+            s->running++;
+            char event[128];
+            snprintf(event, sizeof event, "run %lld: adopted its live trainer (pid %ld)", (long long)r->id, (long)pid);
+            progress(s, event);
+        } else {
+            rc = store_run_requeue(s->st, r->id, err, errlen);
+            char event[128];
+            snprintf(event, sizeof event, "run %lld: its trainer is gone; requeued (resumes from its checkpoint)",
+                     (long long)r->id);
+            if (!rc) progress(s, event);
+        }
+    }
+    store_runs_free(runs, n);
+    return rc;
+}
+
+int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char *err, size_t errlen) {
+    sched s = {.st = st, .sweep = sweep, .o = o};
+    s.n_slots = o->n_gpus ? (int)o->n_gpus * (o->per_gpu > 0 ? o->per_gpu : 1) : (o->jobs > 0 ? o->jobs : 1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* CPU jobs share the cores; GPU jobs get a core each for their host side */
+    long share = o->n_gpus ? 1 : cores / s.n_slots;
+    s.threads = o->threads_per_job > 0 ? o->threads_per_job : (int)(share > 0 ? share : 1);
+    gethostname(s.host, sizeof s.host - 1);
+    s.cap = (size_t)s.n_slots;
+    s.jobs = calloc(s.cap, sizeof *s.jobs);
+    if (!s.jobs) return util_err(err, errlen, "out of memory");
+    char pidfile[4300];
+    sigset_t mask, old;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, &old);
+    int rc = sweep_scheduler_claim(o->runs_dir, sweep, pidfile, sizeof pidfile, err, errlen) || recover(&s, err, errlen) ? -1 : 0;
+    double last_beat = 0;
+    while (!rc) {
+        int started = 1;
+        job *j;
+        while (!s.stopping && started && (j = free_slot(&s)) && !rc) rc = start_next(&s, j, &started, err, errlen);
+        if (rc) break;
+        if (s.running == 0) break; /* nothing running and nothing left to claim */
+        siginfo_t si;
+        struct timespec wait = {0, 250 * 1000 * 1000};
+        int sig = sigtimedwait(&mask, &si, &wait);
+        if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && !s.stopping) {
+            s.stopping = 1;
+            progress(&s, "stopping: asking the trainers to checkpoint");
+            for (size_t i = 0; i < s.cap; i++)
+                if (s.jobs[i].id) kill(s.jobs[i].pid, SIGTERM);
+        }
+        for (size_t i = 0; i < s.cap && !rc; i++) { /* reap every ended child and vanished adoptee */
+            j = &s.jobs[i];
+            if (!j->id) continue;
+            int status = 0;
+            if (!j->adopted && waitpid(j->pid, &status, WNOHANG) == j->pid) rc = settle(&s, j, status, err, errlen);
+            else if (j->adopted && !sweep_trainer_alive(j->pid, j->id)) rc = settle(&s, j, -1, err, errlen);
+        }
+        if (util_monotonic() - last_beat > 2) {
+            for (size_t i = 0; i < s.cap; i++)
+                if (s.jobs[i].id) store_run_heartbeat(st, s.jobs[i].id, NULL, 0); /* fails once the run ended */
+            last_beat = util_monotonic();
+        }
+        if (o->tty && util_monotonic() - s.last_progress > 1) progress(&s, NULL);
+    }
+    if (rc) /* leave no orphan behind an error: they checkpoint and requeue themselves */
+        for (size_t i = 0; i < s.cap; i++)
+            if (s.jobs[i].id && !s.jobs[i].adopted) kill(s.jobs[i].pid, SIGTERM), waitpid(s.jobs[i].pid, NULL, 0);
+    if (o->tty) fputc('\n', stderr);
+    if (!rc) {
+        printf("sweep %s: %zu/%zu done, %zu failed, %zu diverged%s\n", sweep, s.done, s.total, s.failed, s.diverged,
+               s.stopping ? " (stopped; run it again to resume)" : "");
+        unlink(pidfile);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    free(s.jobs);
+    if (rc) return -1;
+    return s.failed ? 1 : 0;
+}

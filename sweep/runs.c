@@ -1,0 +1,324 @@
+/* sweep/runs: what the schedulers share: submitting a plan to the store, run
+ * folders and PID files, failure accounting, status and cancel. */
+#include "sweep/sweep_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+int sweep_submit(store *st, const sweep_spec *spec, const sweep_plan *plan, size_t *n_new, char *err,
+                 size_t errlen) {
+    *n_new = 0;
+    store_run_new *rn = calloc(plan->n_runs ? plan->n_runs : 1, sizeof *rn);
+    int64_t *ids = calloc(plan->n_runs ? plan->n_runs : 1, sizeof *ids);
+    if (!rn || !ids) {
+        free(rn);
+        free(ids);
+        return util_err(err, errlen, "out of memory");
+    }
+    for (size_t i = 0; i < plan->n_runs; i++) {
+        const sweep_planned_run *r = &plan->runs[i];
+        rn[i].config_json = r->config_json;
+        rn[i].config_hash = r->hash;
+        rn[i].acc = (store_accounting){r->params, r->params_non_embedding, r->W, r->S, r->wsfr,
+                                       r->state_dim, r->state_size, r->tokens, r->flops};
+    }
+    int rc = store_sweep_put(st, spec->name, spec->text, err, errlen) ||
+             store_runs_insert(st, spec->name, rn, plan->n_runs, ids, n_new, err, errlen);
+    free(rn);
+    free(ids);
+    return rc ? -1 : 0;
+}
+
+void sweep_run_dir_name(const char *runs_dir, const char *sweep, const store_run *r, char *out, size_t outlen) {
+    if (r->run_dir && *r->run_dir) /* an earlier attempt's folder: resume from its checkpoint */
+        snprintf(out, outlen, "%s", r->run_dir);
+    else
+        snprintf(out, outlen, "%s/%s/%lld-%s", runs_dir, sweep, (long long)r->id, r->config_hash);
+}
+
+int sweep_run_prepare_dir(const store_run *r, const char *dir, char *err, size_t errlen) {
+    char path[4200];
+    if (util_mkdir_p(dir, err, errlen)) return -1;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    return util_write_file_atomic(path, r->config_json, strlen(r->config_json), err, errlen);
+}
+
+pid_t sweep_pid_read(const char *dir) {
+    char path[4200], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/pid", dir);
+    if (util_read_file(path, &text, &len, NULL, 0)) return 0;
+    long pid = strtol(text, NULL, 10);
+    free(text);
+    return pid > 0 ? (pid_t)pid : 0;
+}
+
+int sweep_pid_write(const char *dir, pid_t pid, char *err, size_t errlen) {
+    char path[4200], text[32];
+    snprintf(path, sizeof path, "%s/pid", dir);
+    int n = snprintf(text, sizeof text, "%ld\n", (long)pid);
+    return util_write_file_atomic(path, text, (size_t)n, err, errlen);
+}
+
+/* True when /proc/PID/cmdline holds the argument a immediately followed by b. */
+static int cmdline_has(pid_t pid, const char *a, const char *b) {
+    char path[64], *text;
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+    if (util_read_file(path, &text, &len, NULL, 0)) return 0;
+    int found = 0;
+    for (size_t i = 0; i < len && !found; i += strlen(text + i) + 1)
+        found = !strcmp(text + i, a) && i + strlen(a) + 1 < len && !strcmp(text + i + strlen(a) + 1, b);
+    free(text);
+    return found;
+}
+
+static int process_alive(pid_t pid) {
+    if (pid <= 0 || (kill(pid, 0) && errno == ESRCH)) return 0;
+    /* A zombie child (exited, not yet reaped) is dead for our purposes. */
+    char path[64], *text;
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    if (util_read_file(path, &text, &len, NULL, 0)) return 0;
+    const char *p = strrchr(text, ')');
+    int zombie = p && p[1] == ' ' && p[2] == 'Z';
+    free(text);
+    return !zombie;
+}
+
+int sweep_trainer_alive(pid_t pid, int64_t id) {
+    char ids[32];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    return process_alive(pid) && cmdline_has(pid, "--run-id", ids);
+}
+
+int sweep_failures(const char *dir) {
+    char path[4200], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/failures", dir);
+    if (util_read_file(path, &text, &len, NULL, 0)) return 0;
+    int n = atoi(text);
+    free(text);
+    return n;
+}
+
+int sweep_failures_bump(const char *dir) {
+    char path[4200], text[32];
+    int n = sweep_failures(dir) + 1;
+    snprintf(path, sizeof path, "%s/failures", dir);
+    int len = snprintf(text, sizeof text, "%d\n", n);
+    util_write_file_atomic(path, text, (size_t)len, NULL, 0);
+    return n;
+}
+
+char *sweep_log_tail(const char *path, size_t max_bytes) {
+    char *text;
+    size_t len;
+    if (util_read_file(path, &text, &len, NULL, 0)) return strdup("");
+    size_t start = len > max_bytes ? len - max_bytes : 0;
+    if (start) {
+        char *nl = memchr(text + start, '\n', len - start);
+        if (nl && nl + 1 < text + len) start = (size_t)(nl + 1 - text);
+    }
+    memmove(text, text + start, len - start + 1);
+    return text;
+}
+
+int sweep_run_failed(store *st, const store_run *r, int retries, const char *why, int *requeued, char *err,
+                     size_t errlen) {
+    int failures = sweep_failures_bump(r->run_dir);
+    *requeued = failures <= retries;
+    store_run now;
+    if (store_run_get(st, r->id, &now, err, errlen)) return -1;
+    store_status status = now.status;
+    store_run_clear(&now);
+    /* The trainer may have ended the run itself (failed); make it pending so it
+     * can be claimed again or ended with our text. */
+    if (status != STORE_PENDING && status != STORE_RUNNING && store_run_requeue(st, r->id, err, errlen)) return -1;
+    if (*requeued) return status == STORE_RUNNING ? store_run_requeue(st, r->id, err, errlen) : 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/train.log", r->run_dir);
+    char *tail = sweep_log_tail(path, 2000);
+    util_buf msg = {0};
+    util_buf_printf(&msg, "%s after %d attempt%s; end of %s:\n%s", why, failures, failures == 1 ? "" : "s", path,
+                    tail ? tail : "");
+    int rc = store_run_end(st, r->id, STORE_FAILED, msg.data, err, errlen);
+    util_buf_free(&msg);
+    free(tail);
+    return rc;
+}
+
+void sweep_format_eta(double s, char *out, size_t outlen) {
+    if (!isfinite(s) || s < 0) {
+        snprintf(out, outlen, "-");
+        return;
+    }
+    long t = lround(s);
+    snprintf(out, outlen, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+}
+
+int sweep_scheduler_claim(const char *runs_dir, const char *sweep, char *path, size_t pathlen, char *err,
+                          size_t errlen) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", runs_dir, sweep);
+    snprintf(path, pathlen, "%s/scheduler.pid", dir);
+    if (util_mkdir_p(dir, err, errlen)) return -1;
+    char *text;
+    size_t len;
+    if (!util_read_file(path, &text, &len, NULL, 0)) {
+        pid_t other = (pid_t)strtol(text, NULL, 10);
+        free(text);
+        if (other != getpid() && process_alive(other) && cmdline_has(other, "sweep", "run"))
+            return util_err(err, errlen, "sweep %s is already being run by pid %ld (%s)", sweep, (long)other, path);
+    }
+    char line[32];
+    int n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+    return util_write_file_atomic(path, line, (size_t)n, err, errlen);
+}
+
+/* ---- status ----------------------------------------------------------------- */
+
+int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t errlen) {
+    store_run *runs;
+    size_t n;
+    store_run_filter f = {.sweep = sweep, .status = -1};
+    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
+    size_t count[STORE_STATUS_COUNT] = {0};
+    double dur = 0, best = NAN, now = util_now();
+    size_t n_dur = 0;
+    int64_t best_id = 0;
+    for (size_t i = 0; i < n; i++) {
+        count[runs[i].status]++;
+        if (runs[i].status == STORE_DONE && runs[i].finished > runs[i].started && runs[i].started > 0) {
+            dur += runs[i].finished - runs[i].started;
+            n_dur++;
+        }
+        double loss = isfinite(runs[i].final_eval_loss) ? runs[i].final_eval_loss : runs[i].final_train_loss;
+        if (runs[i].status == STORE_DONE && isfinite(loss) && !(loss >= best)) best = loss, best_id = runs[i].id;
+    }
+    size_t active = count[STORE_RUNNING] ? count[STORE_RUNNING] : 1;
+    double eta = n_dur ? dur / (double)n_dur * (double)(count[STORE_PENDING] + count[STORE_RUNNING]) / (double)active
+                       : (count[STORE_PENDING] + count[STORE_RUNNING] ? NAN : 0);
+    util_buf b = {0};
+    if (json) {
+        util_buf_puts(&b, "{\"sweep\":");
+        util_buf_json_str(&b, sweep);
+        util_buf_printf(&b, ",\"total\":%zu,\"counts\":{", n);
+        for (int s = 0; s < STORE_STATUS_COUNT; s++)
+            util_buf_printf(&b, "%s\"%s\":%zu", s ? "," : "", store_status_name((store_status)s), count[s]);
+        util_buf_puts(&b, "},\"running\":[");
+        int first = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (runs[i].status != STORE_RUNNING) continue;
+            util_buf_printf(&b, "%s{\"id\":%lld,\"pid\":%ld,\"attempt\":%d,\"host\":", first ? "" : ",",
+                            (long long)runs[i].id, (long)sweep_pid_read(runs[i].run_dir), runs[i].attempt);
+            util_buf_json_str(&b, runs[i].host);
+            util_buf_puts(&b, ",\"heartbeat_age_s\":");
+            util_buf_json_num(&b, runs[i].heartbeat > 0 ? now - runs[i].heartbeat : NAN);
+            util_buf_puts(&b, ",\"run_dir\":");
+            util_buf_json_str(&b, runs[i].run_dir);
+            util_buf_puts(&b, "}");
+            first = 0;
+        }
+        util_buf_puts(&b, "],\"best_loss\":");
+        util_buf_json_num(&b, best);
+        util_buf_printf(&b, ",\"best_run\":%lld,\"eta_seconds\":", (long long)best_id);
+        util_buf_json_num(&b, eta);
+        util_buf_puts(&b, "}\n");
+    } else {
+        util_buf_printf(&b, "sweep %s: %zu runs:", sweep, n);
+        for (int s = 0; s < STORE_STATUS_COUNT; s++)
+            util_buf_printf(&b, "%s %zu %s", s ? "," : "", count[s], store_status_name((store_status)s));
+        util_buf_puts(&b, "\n");
+        for (size_t i = 0; i < n; i++)
+            if (runs[i].status == STORE_RUNNING)
+                util_buf_printf(&b, "  running: run %lld pid %ld host %s attempt %d heartbeat %.0f s ago  %s\n",
+                                (long long)runs[i].id, (long)sweep_pid_read(runs[i].run_dir), runs[i].host,
+                                runs[i].attempt, runs[i].heartbeat > 0 ? now - runs[i].heartbeat : NAN,
+                                runs[i].run_dir);
+        if (isfinite(best)) util_buf_printf(&b, "best loss so far: %.4f (run %lld)\n", best, (long long)best_id);
+        else util_buf_puts(&b, "best loss so far: - (no run done)\n");
+        char e[32];
+        sweep_format_eta(eta, e, sizeof e);
+        util_buf_printf(&b, "ETA: %s\n", e);
+    }
+    fputs(b.data ? b.data : "", stdout);
+    util_buf_free(&b);
+    store_runs_free(runs, n);
+    return 0;
+}
+
+/* ---- cancel ----------------------------------------------------------------- */
+
+/* SIGTERM to the sweep's scheduler recorded in DIR/scheduler.pid, then wait (at most a
+ * minute) until it is gone: a local one first stops its trainers (they checkpoint),
+ * a Slurm coordinator stops submitting. */
+static void stop_scheduler(const char *dir) {
+    char path[4200], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/scheduler.pid", dir);
+    if (util_read_file(path, &text, &len, NULL, 0)) return;
+    pid_t pid = (pid_t)strtol(text, NULL, 10);
+    free(text);
+    /* the command line check keeps a recycled PID safe */
+    if (!process_alive(pid) || !cmdline_has(pid, "sweep", "run") || kill(pid, SIGTERM)) return;
+    double t0 = util_monotonic();
+    while (process_alive(pid) && util_monotonic() - t0 < 60) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen) {
+    size_t n_cancelled = 0, more = 0, n_slurm = 0;
+    store_run *runs;
+    size_t n;
+    store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
+    /* The schedulers first, so that nothing new starts or gets resubmitted meanwhile:
+     * the one of --runs-dir and the ones beside the running runs' folders. */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", runs_dir, sweep);
+    stop_scheduler(dir);
+    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(dir, sizeof dir, "%s", runs[i].run_dir);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0, stop_scheduler(dir);
+    }
+    store_runs_free(runs, n);
+    if (store_sweep_cancel_pending(st, sweep, &n_cancelled, err, errlen) ||
+        sweep_slurm_cancel(st, sweep, &n_slurm, err, errlen) || store_runs_list(st, &f, &runs, &n, err, errlen))
+        return -1;
+    /* Trainers whose scheduler is gone (killed): stop them directly. */
+    pid_t *pids = calloc(n ? n : 1, sizeof *pids);
+    if (!pids) abort();
+    size_t n_signalled = 0;
+    for (size_t i = 0; i < n; i++) {
+        pid_t pid = sweep_pid_read(runs[i].run_dir);
+        if (sweep_trainer_alive(pid, runs[i].id) && !kill(pid, SIGTERM)) pids[n_signalled++] = pid;
+    }
+    /* They checkpoint and requeue themselves; wait for them (at most a minute). */
+    double t0 = util_monotonic();
+    for (size_t i = 0; i < n_signalled; i++)
+        while (process_alive(pids[i]) && util_monotonic() - t0 < 60) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    free(pids);
+    store_runs_free(runs, n);
+    int rc = store_sweep_cancel_pending(st, sweep, &more, err, errlen);
+    if (!rc)
+        printf("sweep %s: %zu run%s cancelled (running trainers stopped with a checkpoint first)\n", sweep,
+               n_cancelled + more + n_slurm, n_cancelled + more + n_slurm == 1 ? "" : "s");
+    return rc;
+}

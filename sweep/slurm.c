@@ -1,0 +1,519 @@
+/* sweep/slurm: the Slurm backend. The coordinator (this host, the only writer of
+ * the SQLite file) claims the pending runs, writes a task list and submits one
+ * job array (sbatch --array=0-N%M); task i runs `scalelab sweep task LIST i`,
+ * which execs `scalelab train ... --sink files` in run i's folder. Tasks write
+ * only their own files (metrics.tsv, position_loss.tsv, result.tsv); the
+ * coordinator ingests them. Ingesting is idempotent: metric rows replace rows of
+ * the same step, a run's state changes only while it is `running`, and
+ * result.tsv is renamed once ingested (and removed before a run is resubmitted).
+ * External programs (sbatch, squeue, scancel) are started with posix_spawnp,
+ * never through a shell. */
+#include "sweep/sweep_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+extern char **environ;
+
+/* Runs argv (PATH lookup), capturing stdout (and stderr) into out; returns the exit status or -1. */
+static int run_capture(char *const argv[], util_buf *out) {
+    int fds[2];
+    if (pipe(fds)) return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc) {
+        close(fds[0]);
+        util_buf_printf(out, "cannot run %s: %s", argv[0], strerror(rc));
+        return -1;
+    }
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0) util_buf_append(out, buf, (size_t)n);
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int file_text(const char *dir, const char *name, char **text) {
+    char path[4300];
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return util_read_file(path, text, &len, NULL, 0);
+}
+
+/* "JOB_TASK" of a run submitted to Slurm (RUN_DIR/slurm_job), or "" when it was not. */
+static void slurm_job_of(const char *dir, char *out, size_t outlen) {
+    char *t;
+    out[0] = 0;
+    if (file_text(dir, "slurm_job", &t)) return;
+    snprintf(out, outlen, "%.*s", (int)strcspn(t, "\n"), t);
+    free(t);
+}
+
+/* ---- the task side ------------------------------------------------------------ */
+
+int sweep_slurm_task(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: scalelab sweep task TASK_LIST INDEX   (run by Slurm array tasks)\n");
+        return 2;
+    }
+    char *list;
+    size_t len;
+    char err[512];
+    if (util_read_file(argv[1], &list, &len, err, sizeof err)) {
+        fprintf(stderr, "scalelab: sweep task: %s\n", err);
+        return 1;
+    }
+    long want = strtol(argv[2], NULL, 10), i = 0;
+    char *line = list, *id = NULL, *dir = NULL;
+    for (; line && *line; i++) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        if (i == want) {
+            id = line;
+            dir = strchr(line, '\t');
+            if (dir) *dir++ = 0;
+            break;
+        }
+        line = next;
+    }
+    if (!id || !dir) {
+        fprintf(stderr, "scalelab: sweep task: %s has no task %s\n", argv[1], argv[2]);
+        free(list);
+        return 1;
+    }
+    char exe[4096], config[4300], log[4300];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    snprintf(config, sizeof config, "%s/config.json", dir);
+    snprintf(log, sizeof log, "%s/train.log", dir);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
+    char *args[] = {exe, "train", config, "--run-id", id, "--run-dir", dir, "--sink", "files", "--device", "auto", NULL};
+    execv(exe, args); /* the trainer takes this process over: Slurm's signals reach it */
+    fprintf(stderr, "scalelab: sweep task: cannot exec %s: %s\n", exe, strerror(errno));
+    free(list);
+    return 1;
+}
+
+/* ---- ingest ------------------------------------------------------------------- */
+
+/* Column index of each wanted name in a TSV header, -1 when missing. */
+static void header_columns(char *header, const char *const *names, int *cols, int n) {
+    for (int k = 0; k < n; k++) cols[k] = -1;
+    int c = 0;
+    for (char *tok = strtok(header, "\t\r"); tok; tok = strtok(NULL, "\t\r"), c++)
+        for (int k = 0; k < n; k++)
+            if (!strcmp(tok, names[k])) cols[k] = c;
+}
+
+/* Splits a TSV line into at most max fields (in place). */
+static int fields(char *line, char **f, int max) {
+    int n = 0;
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        p = strchr(p, '\t');
+        if (!p) break;
+        *p++ = 0;
+    }
+    return n;
+}
+
+static double field_num(char **f, int n, int col) {
+    if (col < 0 || col >= n || !*f[col]) return NAN;
+    return strtod(f[col], NULL);
+}
+
+static int ingest_metrics(store *st, int64_t id, const char *dir, char *err, size_t errlen) {
+    static const char *const names[] = {"step", "tokens", "wall_seconds", "loss", "lr", "grad_norm",
+                                        "tokens_per_second", "eval_loss"};
+    char *text;
+    if (file_text(dir, "metrics.tsv", &text)) return 0;
+    store_metric *rows = NULL;
+    size_t n = 0, cap = 0;
+    int cols[8], rc = 0;
+    char *save, *line = strtok_r(text, "\n", &save);
+    if (line) header_columns(line, names, cols, 8);
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        char *f[16];
+        int nf = fields(line, f, 16);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            store_metric *g = realloc(rows, cap * sizeof *g);
+            if (!g) abort();
+            rows = g;
+        }
+        double step = field_num(f, nf, cols[0]);
+        if (!isfinite(step)) continue; /* a torn last line of a killed task */
+        rows[n++] = (store_metric){(int64_t)step, field_num(f, nf, cols[1]), field_num(f, nf, cols[2]),
+                                   field_num(f, nf, cols[3]), field_num(f, nf, cols[4]), field_num(f, nf, cols[5]),
+                                   field_num(f, nf, cols[6]), field_num(f, nf, cols[7])};
+    }
+    if (n) rc = store_metrics_append(st, id, rows, n, err, errlen);
+    free(rows);
+    free(text);
+    return rc;
+}
+
+static int ingest_positions(store *st, int64_t id, const char *dir, char *err, size_t errlen) {
+    static const char *const names[] = {"step", "position", "loss"};
+    char *text;
+    if (file_text(dir, "position_loss.tsv", &text)) return 0;
+    store_position_loss *rows = NULL;
+    size_t n = 0, cap = 0;
+    int cols[3], rc = 0;
+    char *save, *line = strtok_r(text, "\n", &save);
+    if (line) header_columns(line, names, cols, 3);
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        char *f[8];
+        int nf = fields(line, f, 8);
+        double step = field_num(f, nf, cols[0]), pos = field_num(f, nf, cols[1]);
+        if (!isfinite(step) || !isfinite(pos)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            store_position_loss *g = realloc(rows, cap * sizeof *g);
+            if (!g) abort();
+            rows = g;
+        }
+        rows[n++] = (store_position_loss){(int64_t)step, (int64_t)pos, field_num(f, nf, cols[2])};
+    }
+    if (n) rc = store_position_loss_put(st, id, rows, n, err, errlen);
+    free(rows);
+    free(text);
+    return rc;
+}
+
+/* key<TAB>value lines of result.tsv */
+static void result_value(const char *text, const char *key, char *out, size_t outlen) {
+    out[0] = 0;
+    size_t k = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (!strncmp(p, key, k) && p[k] == '\t') {
+            snprintf(out, outlen, "%.*s", (int)strcspn(p + k + 1, "\n"), p + k + 1);
+            return;
+        }
+}
+
+static double result_num(const char *text, const char *key) {
+    char v[64];
+    result_value(text, key, v, sizeof v);
+    return *v ? strtod(v, NULL) : NAN;
+}
+
+/* One run: returns 1 when its result was ingested (the run left `running`). */
+static int ingest_run(store *st, const store_run *r, int retries, char *err, size_t errlen) {
+    char *result;
+    if (file_text(r->run_dir, "result.tsv", &result)) return 0;
+    char status[32], why[1024];
+    result_value(result, "status", status, sizeof status);
+    result_value(result, "error", why, sizeof why);
+    int rc = ingest_metrics(st, r->id, r->run_dir, err, errlen) || ingest_positions(st, r->id, r->run_dir, err, errlen);
+    if (!rc) {
+        if (!strcmp(status, "done")) {
+            rc = store_run_finish(st, r->id, result_num(result, "final_train_loss"),
+                                  result_num(result, "final_eval_loss"), result_num(result, "best_context_loss"), err,
+                                  errlen);
+        } else if (!strcmp(status, "diverged")) {
+            rc = store_run_end(st, r->id, STORE_DIVERGED, why, err, errlen);
+        } else if (!strcmp(status, "stopped")) {
+            rc = store_run_requeue(st, r->id, err, errlen); /* resumes from its checkpoint */
+        } else {
+            int requeued;
+            rc = sweep_run_failed(st, r, retries, *why ? why : "the trainer failed", &requeued, err, errlen);
+        }
+    }
+    free(result);
+    if (rc) return -1;
+    /* Keep the ingested file, under a name that is never ingested again. */
+    char from[4300], to[4300];
+    snprintf(from, sizeof from, "%s/result.tsv", r->run_dir);
+    snprintf(to, sizeof to, "%s/result.attempt%d.tsv", r->run_dir, r->attempt);
+    rename(from, to);
+    return 1;
+}
+
+/* The sweep's retries, from its stored spec (default 1). */
+static int stored_retries(store *st, const char *sweep) {
+    char *text = NULL;
+    int retries = 1;
+    if (store_sweep_get(st, sweep, &text, NULL, 0) || !text) return retries;
+    sweep_spec spec;
+    if (!sweep_spec_parse(sweep, text, strlen(text), &spec, NULL, 0)) {
+        retries = spec.retries;
+        sweep_spec_free(&spec);
+    }
+    free(text);
+    return retries;
+}
+
+int sweep_slurm_ingest(store *st, const char *sweep, size_t *n_ended, char *err, size_t errlen) {
+    store_run *runs;
+    size_t n;
+    *n_ended = 0;
+    store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
+    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
+    int rc = 0, retries = -1;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char job[64];
+        slurm_job_of(runs[i].run_dir, job, sizeof job);
+        if (!*job) continue;
+        if (retries < 0) retries = stored_retries(st, sweep);
+        int r = ingest_run(st, &runs[i], retries, err, errlen);
+        if (r < 0) rc = -1;
+        else *n_ended += (size_t)r;
+    }
+    store_runs_free(runs, n);
+    return rc;
+}
+
+/* ---- submit and coordinate ---------------------------------------------------- */
+
+/* Is the array task JOB_TASK still known to Slurm (pending or running)? -1 when squeue fails. */
+static int task_queued(const char *job) {
+    util_buf out = {0};
+    char *argv[] = {"squeue", "-h", "-j", (char *)job, "-o", "%i %T", NULL};
+    int rc = run_capture(argv, &out);
+    int queued = rc == 0 && out.data && strstr(out.data, job) != NULL;
+    /* squeue says "Invalid job id" for a job that has left the queue */
+    if (rc != 0 && !(out.data && strstr(out.data, "Invalid job id"))) queued = -1;
+    util_buf_free(&out);
+    return queued;
+}
+
+/* Single-quoted for the batch script (the only shell involved: Slurm's own). */
+static void sh_quote(util_buf *b, const char *s) {
+    util_buf_puts(b, "'");
+    for (; *s; s++) *s == '\'' ? util_buf_puts(b, "'\\''") : util_buf_append(b, s, 1);
+    util_buf_puts(b, "'");
+}
+
+/* Claims every pending run of the sweep and submits them as one array. *n_submitted = 0 when none. */
+static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, size_t *n_submitted, char *err,
+                        size_t errlen) {
+    *n_submitted = 0;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    util_buf list = {0};
+    int64_t *ids = NULL;
+    char (*dirs)[4200] = NULL;
+    size_t n = 0;
+    int rc = 0;
+    for (;;) {
+        int64_t id;
+        if (store_run_claim(st, sweep, host, "slurm", &id, err, errlen)) { rc = -1; break; }
+        if (!id) break;
+        store_run r;
+        if (store_run_get(st, id, &r, err, errlen)) { rc = -1; break; }
+        ids = realloc(ids, (n + 1) * sizeof *ids);
+        dirs = realloc(dirs, (n + 1) * sizeof *dirs);
+        if (!ids || !dirs) abort();
+        ids[n] = id;
+        sweep_run_dir_name(o->runs_dir, sweep, &r, dirs[n], sizeof dirs[n]);
+        char stale[4300];
+        snprintf(stale, sizeof stale, "%s/result.tsv", dirs[n]);
+        rc = store_run_set_dir(st, id, dirs[n], err, errlen) || sweep_run_prepare_dir(&r, dirs[n], err, errlen);
+        unlink(stale); /* a result of an earlier attempt must not be taken for this one's */
+        store_run_clear(&r);
+        util_buf_printf(&list, "%lld\t%s\n", (long long)id, dirs[n]);
+        n++;
+        if (rc) break;
+    }
+    char base[4300], tasks[4400], script[4400], out_pattern[4400];
+    snprintf(base, sizeof base, "%s/%s/slurm-%.0f", o->runs_dir, sweep, util_now() * 1000);
+    snprintf(tasks, sizeof tasks, "%s.tasks", base);
+    snprintf(script, sizeof script, "%s.sh", base);
+    snprintf(out_pattern, sizeof out_pattern, "%s-%%a.out", base);
+    util_buf sh = {0}, out = {0};
+    if (!rc && n) {
+        util_buf_puts(&sh, "#!/bin/sh\n# written by scalelab sweep run: one array task per run\nexec ");
+        sh_quote(&sh, o->exe);
+        util_buf_puts(&sh, " sweep task ");
+        sh_quote(&sh, tasks);
+        util_buf_puts(&sh, " \"$SLURM_ARRAY_TASK_ID\"\n");
+        rc = util_write_file_atomic(tasks, list.data, list.len, err, errlen) ||
+             util_write_file_atomic(script, sh.data, sh.len, err, errlen);
+    }
+    if (!rc && n) {
+        char array[64], name[300];
+        if (o->max_parallel > 0) snprintf(array, sizeof array, "--array=0-%zu%%%d", n - 1, o->max_parallel);
+        else snprintf(array, sizeof array, "--array=0-%zu", n - 1);
+        snprintf(name, sizeof name, "--job-name=scalelab-%s", sweep);
+        char *argv[20];
+        int k = 0;
+        argv[k++] = "sbatch", argv[k++] = "--parsable", argv[k++] = array, argv[k++] = name;
+        argv[k++] = "--output", argv[k++] = out_pattern;
+        if (o->partition) argv[k++] = "--partition", argv[k++] = (char *)o->partition;
+        if (o->time_limit) argv[k++] = "--time", argv[k++] = (char *)o->time_limit;
+        if (o->gres) argv[k++] = "--gres", argv[k++] = (char *)o->gres;
+        argv[k++] = script;
+        argv[k] = NULL;
+        int st_rc = run_capture(argv, &out);
+        long job = out.data ? strtol(out.data, NULL, 10) : 0;
+        if (st_rc != 0 || job <= 0) {
+            rc = util_err(err, errlen, "sbatch failed: %s", out.data ? out.data : "no output");
+        } else {
+            for (size_t i = 0; i < n && !rc; i++) {
+                char path[4300], text[64];
+                snprintf(path, sizeof path, "%s/slurm_job", dirs[i]);
+                int len = snprintf(text, sizeof text, "%ld_%zu\n", job, i);
+                rc = util_write_file_atomic(path, text, (size_t)len, err, errlen);
+            }
+            printf("sweep %s: submitted %zu runs as Slurm job array %ld\n", sweep, n, job);
+            fflush(stdout);
+        }
+    }
+    if (rc) /* nothing was submitted: give the claimed runs back */
+        for (size_t i = 0; i < n; i++) store_run_requeue(st, ids[i], NULL, 0);
+    else
+        *n_submitted = n;
+    util_buf_free(&list);
+    util_buf_free(&sh);
+    util_buf_free(&out);
+    free(ids);
+    free(dirs);
+    return rc;
+}
+
+/* Running Slurm runs whose task left the queue without a result: failed attempts. */
+static int reap_lost(store *st, const char *sweep, int retries, char *err, size_t errlen) {
+    store_run *runs;
+    size_t n;
+    store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
+    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char job[64], *result;
+        slurm_job_of(runs[i].run_dir, job, sizeof job);
+        if (!*job) continue;
+        int q = task_queued(job);
+        if (q == 1) {
+            store_run_heartbeat(st, runs[i].id, NULL, 0);
+            continue;
+        }
+        if (q < 0 || !file_text(runs[i].run_dir, "result.tsv", &result)) {
+            if (q == 0) free(result); /* it just finished: ingested on the next pass */
+            continue;
+        }
+        int requeued;
+        char why[128];
+        snprintf(why, sizeof why, "Slurm task %s ended without a result", job);
+        rc = sweep_run_failed(st, &runs[i], retries, why, &requeued, err, errlen);
+    }
+    store_runs_free(runs, n);
+    return rc;
+}
+
+int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char *err, size_t errlen) {
+    sigset_t mask, old;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, &old);
+    int rc = 0, stopping = 0;
+    size_t ended;
+    char pidfile[4300];
+    if (sweep_scheduler_claim(o->runs_dir, sweep, pidfile, sizeof pidfile, err, errlen)) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return -1;
+    }
+    /* cancelled runs resume, like the local backend */
+    store_run *runs;
+    size_t n;
+    store_run_filter f = {.sweep = sweep, .status = STORE_CANCELLED};
+    if (store_runs_list(st, &f, &runs, &n, err, errlen)) {
+        rc = -1;
+    } else {
+        for (size_t i = 0; !rc && i < n; i++) rc = store_run_requeue(st, runs[i].id, err, errlen);
+        store_runs_free(runs, n);
+    }
+    while (!rc && !stopping) {
+        size_t submitted = 0;
+        rc = sweep_slurm_ingest(st, sweep, &ended, err, errlen) || reap_lost(st, sweep, o->retries, err, errlen) ||
+             submit_array(st, sweep, o, &submitted, err, errlen);
+        if (rc) break;
+        store_run_filter fr = {.sweep = sweep, .status = STORE_RUNNING};
+        if (store_runs_list(st, &fr, &runs, &n, err, errlen)) { rc = -1; break; }
+        store_runs_free(runs, n);
+        if (n == 0 && submitted == 0) break;
+        struct timespec wait = {(time_t)o->poll_s, (long)((o->poll_s - floor(o->poll_s)) * 1e9)};
+        siginfo_t si;
+        if (sigtimedwait(&mask, &si, &wait) > 0) stopping = 1;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    unlink(pidfile);
+    if (rc) return -1;
+    store_run_filter fa = {.sweep = sweep, .status = -1};
+    if (store_runs_list(st, &fa, &runs, &n, err, errlen)) return -1;
+    size_t count[STORE_STATUS_COUNT] = {0};
+    for (size_t i = 0; i < n; i++) count[runs[i].status]++;
+    store_runs_free(runs, n);
+    printf("sweep %s: %zu/%zu done, %zu failed, %zu diverged%s\n", sweep, count[STORE_DONE], n, count[STORE_FAILED],
+           count[STORE_DIVERGED], stopping ? " (coordinator stopped; Slurm tasks go on: sweep status ingests them)" : "");
+    return count[STORE_FAILED] ? 1 : 0;
+}
+
+int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_cancelled, char *err, size_t errlen) {
+    store_run *runs;
+    size_t n;
+    *n_cancelled = 0;
+    store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
+    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        char job[64];
+        slurm_job_of(runs[i].run_dir, job, sizeof job);
+        if (!*job) continue;
+        /* SIGTERM to the task (it checkpoints), and a pending task never starts */
+        char *argv[] = {"scancel", "--signal=TERM", "--full", job, NULL};
+        char *argv2[] = {"scancel", job, NULL};
+        util_buf out = {0};
+        run_capture(argv, &out);
+        util_buf_reset(&out);
+        run_capture(argv2, &out);
+        util_buf_free(&out);
+    }
+    /* Wait (at most a minute) for the tasks to leave the queue, ingest what they wrote,
+     * and mark the rest cancelled (their checkpoints stay for a later resume). */
+    double t0 = util_monotonic();
+    for (size_t i = 0; i < n; i++) {
+        char job[64];
+        slurm_job_of(runs[i].run_dir, job, sizeof job);
+        while (*job && task_queued(job) == 1 && util_monotonic() - t0 < 60) {
+            struct timespec ts = {0, 200 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    size_t ended;
+    int rc = sweep_slurm_ingest(st, sweep, &ended, err, errlen);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char job[64];
+        slurm_job_of(runs[i].run_dir, job, sizeof job);
+        store_run now;
+        if (!*job || store_run_get(st, runs[i].id, &now, err, errlen)) continue;
+        if (now.status == STORE_RUNNING && !(rc = store_run_end(st, runs[i].id, STORE_CANCELLED, "cancelled", err, errlen)))
+            (*n_cancelled)++;
+        store_run_clear(&now);
+    }
+    store_runs_free(runs, n);
+    return rc;
+}

@@ -1,0 +1,476 @@
+/* sweep/spec: reads a sweep spec (format in sweep.h) with libyaml's document
+ * API, keeping each value's line and column so that every later error (an
+ * unknown config key, a division by zero in a derived value) can point at it. */
+#include "sweep/sweep.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "util/util.h"
+
+typedef struct reader {
+    yaml_document_t doc;
+    const char *file;
+    char *err;
+    size_t errlen;
+} reader;
+
+static int at_err(reader *r, const yaml_node_t *n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int at_err(reader *r, const yaml_node_t *n, const char *key, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return util_err(r->err, r->errlen, "%s:%zu:%zu: %s: %s", r->file, n->start_mark.line + 1,
+                    n->start_mark.column + 1, key, msg);
+}
+
+static yaml_node_t *node(reader *r, int id) { return yaml_document_get_node(&r->doc, id); }
+
+static const char *scalar(const yaml_node_t *n) {
+    return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int number(reader *r, const yaml_node_t *n, const char *key, double *out) {
+    const char *s = scalar(n);
+    char *end;
+    errno = 0;
+    double x = s ? strtod(s, &end) : 0;
+    if (!s || end == s || *end || errno || !isfinite(x))
+        return at_err(r, n, key, "expected a number, got %s", s ? s : "a list or mapping");
+    *out = x;
+    return 0;
+}
+
+static int count(reader *r, const yaml_node_t *n, const char *key, double lo, double *out) {
+    if (number(r, n, key, out)) return -1;
+    if (*out != floor(*out) || *out < lo || *out > 1e9)
+        return at_err(r, n, key, "expected a whole number >= %g, got %s", lo, scalar(n));
+    return 0;
+}
+
+static char *dup(const char *s) {
+    char *d = strdup(s ? s : "");
+    if (!d) abort(); /* out of memory: nothing sensible to recover */
+    return d;
+}
+
+static void *grow(void *v, size_t n, size_t size) {
+    void *p = realloc(v, (n + 1) * size);
+    if (!p) abort();
+    return p;
+}
+
+static void entry_set(sweep_entry *e, const char *key, const char *value, const char *file,
+                      const yaml_node_t *n) {
+    e->key = dup(key);
+    e->value = dup(value);
+    e->file = file;
+    e->line = (int)n->start_mark.line + 1;
+    e->col = (int)n->start_mark.column + 1;
+}
+
+/* Mapping keys must be scalars; nested mappings become dotted keys. */
+static int flatten(reader *r, const yaml_node_t *map, const char *prefix, sweep_entry **out,
+                   size_t *n) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        if (!scalar(k)) return at_err(r, k, prefix[0] ? prefix : "(top)", "keys must be plain names");
+        char key[512];
+        snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", scalar(k));
+        if (v->type == YAML_MAPPING_NODE) {
+            if (flatten(r, v, key, out, n)) return -1;
+        } else if (v->type == YAML_SEQUENCE_NODE) {
+            return at_err(r, v, key, "expected a single value, got a list");
+        } else {
+            *out = grow(*out, *n, sizeof **out);
+            entry_set(&(*out)[(*n)++], key, scalar(v), r->file, v);
+        }
+    }
+    return 0;
+}
+
+/* A list of scalars for key. */
+static int values(reader *r, const yaml_node_t *seq, const char *key, sweep_axis *ax) {
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return at_err(r, seq, key, "expected a list of values, e.g. [1, 2]");
+    ax->key = dup(key);
+    for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top; i++) {
+        yaml_node_t *v = node(r, *i);
+        if (!scalar(v)) return at_err(r, v, key, "list items must be single values");
+        ax->values = grow(ax->values, ax->n, sizeof *ax->values);
+        entry_set(&ax->values[ax->n++], key, scalar(v), r->file, v);
+    }
+    if (ax->n == 0) return at_err(r, seq, key, "empty list: nothing to sweep over");
+    return 0;
+}
+
+/* A mapping of keys (nested or dotted) to lists. */
+static int axes(reader *r, const yaml_node_t *map, const char *prefix, sweep_axis **out, size_t *n) {
+    if (map->type != YAML_MAPPING_NODE)
+        return at_err(r, map, prefix, "expected a mapping of dotted keys to lists");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        if (!scalar(k)) return at_err(r, k, prefix, "keys must be plain names");
+        char key[512];
+        const char *dot = strchr(prefix, '.');
+        snprintf(key, sizeof key, "%s%s%s", dot ? dot + 1 : "", dot ? "." : "", scalar(k));
+        char full[600];
+        snprintf(full, sizeof full, "%s.%s", prefix, scalar(k));
+        if (v->type == YAML_MAPPING_NODE) {
+            if (axes(r, v, full, out, n)) return -1;
+            continue;
+        }
+        for (size_t i = 0; i < *n; i++)
+            if (!strcmp((*out)[i].key, key)) return at_err(r, k, full, "key given twice");
+        *out = grow(*out, *n, sizeof **out);
+        memset(&(*out)[*n], 0, sizeof **out);
+        if (values(r, v, key, &(*out)[(*n)++])) return -1;
+    }
+    if (*n == 0) return at_err(r, map, prefix, "empty: give at least one key with a list of values");
+    return 0;
+}
+
+static int parse_zip(reader *r, const yaml_node_t *n, sweep_spec *s) {
+    const yaml_node_t *groups[256];
+    size_t ng = 0;
+    if (n->type == YAML_MAPPING_NODE) {
+        groups[ng++] = n;
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top && ng < 256; i++)
+            groups[ng++] = node(r, *i);
+    } else {
+        return at_err(r, n, "zip", "expected a mapping of keys to equal-length lists, or a list of them");
+    }
+    for (size_t g = 0; g < ng; g++) {
+        s->zips = grow(s->zips, s->n_zips, sizeof *s->zips);
+        sweep_zip *z = &s->zips[s->n_zips++];
+        memset(z, 0, sizeof *z);
+        z->line = (int)groups[g]->start_mark.line + 1;
+        z->col = (int)groups[g]->start_mark.column + 1;
+        if (axes(r, groups[g], "zip", &z->axes, &z->n_axes)) return -1;
+        z->len = z->axes[0].n;
+        for (size_t a = 1; a < z->n_axes; a++)
+            if (z->axes[a].n != z->len)
+                return at_err(r, groups[g], "zip", "lists must have equal lengths: %s has %zu, %s has %zu",
+                              z->axes[0].key, z->len, z->axes[a].key, z->axes[a].n);
+    }
+    return 0;
+}
+
+static int parse_dist(reader *r, const char *key, const yaml_node_t *n, sweep_dist *d) {
+    d->key = dup(key);
+    d->line = (int)n->start_mark.line + 1;
+    d->col = (int)n->start_mark.column + 1;
+    if (n->type != YAML_MAPPING_NODE)
+        return at_err(r, n, key, "expected {uniform: [lo, hi]}, {log_uniform: [lo, hi]} or {choice: [...]}");
+    int kinds = 0;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        const char *name = scalar(k) ? scalar(k) : "";
+        if (!strcmp(name, "integer")) {
+            const char *b = scalar(v);
+            if (!b || (strcmp(b, "true") && strcmp(b, "false")))
+                return at_err(r, v, key, "integer: expected true or false");
+            d->integer = !strcmp(b, "true");
+        } else if (!strcmp(name, "choice")) {
+            sweep_axis ax = {0};
+            int rc = values(r, v, key, &ax);
+            d->kind = SWEEP_CHOICE;
+            d->choices = calloc(ax.n ? ax.n : 1, sizeof *d->choices);
+            if (!d->choices) abort();
+            for (size_t i = 0; i < ax.n; i++) d->choices[i] = dup(ax.values[i].value);
+            d->n_choices = ax.n;
+            sweep_entries_free(ax.values, ax.n);
+            free(ax.key);
+            if (rc) return -1;
+            kinds++;
+        } else if (!strcmp(name, "uniform") || !strcmp(name, "log_uniform")) {
+            d->kind = name[0] == 'u' ? SWEEP_UNIFORM : SWEEP_LOG_UNIFORM;
+            if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top - v->data.sequence.items.start != 2)
+                return at_err(r, v, key, "%s: expected [low, high]", name);
+            if (number(r, node(r, v->data.sequence.items.start[0]), key, &d->lo) ||
+                number(r, node(r, v->data.sequence.items.start[1]), key, &d->hi))
+                return -1;
+            if (!(d->lo < d->hi)) return at_err(r, v, key, "%s: low must be below high", name);
+            if (d->kind == SWEEP_LOG_UNIFORM && d->lo <= 0)
+                return at_err(r, v, key, "log_uniform: bounds must be positive");
+            kinds++;
+        } else {
+            return at_err(r, k, key, "unknown distribution '%s' (expected uniform, log_uniform, choice, integer)",
+                          name);
+        }
+    }
+    if (kinds != 1) return at_err(r, n, key, "give exactly one of uniform, log_uniform, choice");
+    return 0;
+}
+
+static int parse_random(reader *r, const yaml_node_t *n, sweep_spec *s) {
+    if (n->type != YAML_MAPPING_NODE) return at_err(r, n, "random", "expected a mapping with n, seed, params");
+    const yaml_node_t *params = NULL;
+    int have_n = 0;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        const char *name = scalar(k) ? scalar(k) : "";
+        double x;
+        if (!strcmp(name, "n")) {
+            if (count(r, v, "random.n", 1, &x)) return -1;
+            s->random_n = (size_t)x;
+            have_n = 1;
+        } else if (!strcmp(name, "seed")) {
+            if (count(r, v, "random.seed", 0, &x)) return -1;
+            s->random_seed = (uint64_t)x;
+        } else if (!strcmp(name, "params")) {
+            params = v;
+        } else {
+            return at_err(r, k, "random", "unknown key '%s' (expected n, seed, params)", name);
+        }
+    }
+    if (!have_n) return at_err(r, n, "random.n", "missing: how many samples to draw");
+    if (!params || params->type != YAML_MAPPING_NODE || params->data.mapping.pairs.top == params->data.mapping.pairs.start)
+        return at_err(r, params ? params : n, "random.params", "expected a non-empty mapping of keys to distributions");
+    for (yaml_node_pair_t *p = params->data.mapping.pairs.start; p < params->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(r, p->key);
+        if (!scalar(k)) return at_err(r, k, "random.params", "keys must be plain names");
+        s->dists = grow(s->dists, s->n_dists, sizeof *s->dists);
+        memset(&s->dists[s->n_dists], 0, sizeof *s->dists);
+        if (parse_dist(r, scalar(k), node(r, p->value), &s->dists[s->n_dists++])) return -1;
+    }
+    return 0;
+}
+
+static int parse_isoflop(reader *r, const yaml_node_t *n, sweep_spec *s) {
+    if (n->type != YAML_MAPPING_NODE) return at_err(r, n, "isoflop", "expected a mapping with budgets");
+    s->isoflop_line = (int)n->start_mark.line + 1;
+    s->isoflop_col = (int)n->start_mark.column + 1;
+    const yaml_node_t *budgets = NULL;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        const char *name = scalar(k) ? scalar(k) : "";
+        if (!strcmp(name, "budgets")) budgets = v;
+        else if (!strcmp(name, "min_tokens")) { if (number(r, v, "isoflop.min_tokens", &s->min_tokens)) return -1; }
+        else if (!strcmp(name, "max_tokens")) { if (number(r, v, "isoflop.max_tokens", &s->max_tokens)) return -1; }
+        else return at_err(r, k, "isoflop", "unknown key '%s' (expected budgets, min_tokens, max_tokens)", name);
+    }
+    if (!budgets || budgets->type != YAML_SEQUENCE_NODE || budgets->data.sequence.items.top == budgets->data.sequence.items.start)
+        return at_err(r, budgets ? budgets : n, "isoflop.budgets", "expected a non-empty list of FLOP budgets");
+    if (s->min_tokens < 0 || !(s->min_tokens <= s->max_tokens))
+        return at_err(r, n, "isoflop", "need 0 <= min_tokens <= max_tokens");
+    for (yaml_node_item_t *i = budgets->data.sequence.items.start; i < budgets->data.sequence.items.top; i++) {
+        yaml_node_t *v = node(r, *i);
+        double b;
+        if (number(r, v, "isoflop.budgets", &b)) return -1;
+        if (b <= 0) return at_err(r, v, "isoflop.budgets", "budgets must be positive");
+        s->budgets = grow(s->budgets, s->n_budgets, sizeof *s->budgets);
+        s->budget_line = grow(s->budget_line, s->n_budgets, sizeof *s->budget_line);
+        s->budget_col = grow(s->budget_col, s->n_budgets, sizeof *s->budget_col);
+        s->budget_line[s->n_budgets] = (int)v->start_mark.line + 1;
+        s->budget_col[s->n_budgets] = (int)v->start_mark.column + 1;
+        s->budgets[s->n_budgets++] = b;
+    }
+    return 0;
+}
+
+static char *base_path_of(const char *spec_path, const char *rel) {
+    if (rel[0] == '/' || !strchr(spec_path, '/')) return dup(rel);
+    char *tmp = dup(spec_path);
+    util_buf b = {0};
+    util_buf_printf(&b, "%s/%s", dirname(tmp), rel);
+    free(tmp);
+    return b.data;
+}
+
+static int parse_top(reader *r, const yaml_node_t *root, sweep_spec *s) {
+    if (!root || root->type != YAML_MAPPING_NODE)
+        return util_err(r->err, r->errlen, "%s:1:1: (top): a sweep spec is a mapping with name, base, grid, ...",
+                        r->file);
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        const char *name = scalar(k) ? scalar(k) : "";
+        double x;
+        if (!strcmp(name, "name")) {
+            const char *t = scalar(v);
+            if (!t || !*t || strchr(t, '/')) return at_err(r, v, "name", "expected a non-empty name without '/'");
+            free(s->name);
+            s->name = dup(t);
+        } else if (!strcmp(name, "base")) {
+            if (scalar(v)) {
+                s->base_path = base_path_of(r->file, scalar(v));
+                char why[768];
+                if (sweep_yaml_flatten_file(s->base_path, &s->base, &s->n_base, why, sizeof why))
+                    return at_err(r, v, "base", "%s", why);
+            } else if (v->type == YAML_MAPPING_NODE) {
+                if (flatten(r, v, "", &s->base, &s->n_base)) return -1;
+            } else {
+                return at_err(r, v, "base", "expected a config file path or a mapping");
+            }
+        } else if (!strcmp(name, "grid")) {
+            if (axes(r, v, "grid", &s->grid, &s->n_grid)) return -1;
+        } else if (!strcmp(name, "zip")) {
+            if (parse_zip(r, v, s)) return -1;
+        } else if (!strcmp(name, "random")) {
+            if (parse_random(r, v, s)) return -1;
+        } else if (!strcmp(name, "seeds")) {
+            sweep_axis ax = {0};
+            int rc = 0;
+            if (scalar(v)) {
+                rc = count(r, v, "seeds", 1, &x);
+                for (size_t i = 0; !rc && i < (size_t)x; i++) {
+                    char t[32];
+                    snprintf(t, sizeof t, "%zu", i);
+                    ax.values = grow(ax.values, ax.n, sizeof *ax.values);
+                    entry_set(&ax.values[ax.n++], "train.seed", t, r->file, v);
+                }
+            } else {
+                rc = values(r, v, "train.seed", &ax);
+            }
+            free(ax.key);
+            sweep_entries_free(s->seeds, s->n_seeds);
+            s->seeds = ax.values;
+            s->n_seeds = ax.n;
+            if (rc) return -1;
+        } else if (!strcmp(name, "derived")) {
+            if (v->type != YAML_MAPPING_NODE) return at_err(r, v, "derived", "expected a mapping of keys to expressions");
+            if (flatten(r, v, "", &s->derived, &s->n_derived)) return -1;
+        } else if (!strcmp(name, "constraints")) {
+            if (v->type != YAML_SEQUENCE_NODE) return at_err(r, v, "constraints", "expected a list of expressions");
+            for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+                yaml_node_t *c = node(r, *i);
+                char key[32];
+                snprintf(key, sizeof key, "constraints[%zu]", s->n_constraints);
+                if (!scalar(c)) return at_err(r, c, key, "expected an expression");
+                s->constraints = grow(s->constraints, s->n_constraints, sizeof *s->constraints);
+                entry_set(&s->constraints[s->n_constraints++], key, scalar(c), r->file, c);
+            }
+        } else if (!strcmp(name, "isoflop")) {
+            if (parse_isoflop(r, v, s)) return -1;
+        } else if (!strcmp(name, "retries")) {
+            if (count(r, v, "retries", 0, &x)) return -1;
+            s->retries = (int)x;
+        } else {
+            return at_err(r, k, name[0] ? name : "(key)",
+                          "unknown key (expected name, base, grid, zip, random, seeds, derived, constraints, "
+                          "isoflop, retries)");
+        }
+    }
+    if (!s->name) return util_err(r->err, r->errlen, "%s:1:1: name: missing: every sweep needs a name", r->file);
+    return 0;
+}
+
+/* Loads the single document of text into r->doc; syntax errors carry their position. */
+static int load_doc(reader *r, const char *text, size_t len) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return util_err(r->err, r->errlen, "%s: out of memory", r->file);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int ok = yaml_parser_load(&parser, &r->doc);
+    if (!ok) {
+        util_err(r->err, r->errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", r->file, parser.problem_mark.line + 1,
+                 parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown",
+                 parser.context ? " " : "", parser.context ? parser.context : "");
+    }
+    yaml_parser_delete(&parser);
+    return ok ? 0 : -1;
+}
+
+int sweep_yaml_flatten_file(const char *path, sweep_entry **out, size_t *n, char *err, size_t errlen) {
+    char *text;
+    size_t len;
+    if (util_read_file(path, &text, &len, err, errlen)) return -1;
+    /* Entries point at their file's name, so it must outlive them: the base path
+     * string of the spec does (sweep_spec_free frees it after the entries). */
+    reader r = {.file = path, .err = err, .errlen = errlen};
+    int rc = load_doc(&r, text, len);
+    if (!rc) {
+        yaml_node_t *root = yaml_document_get_root_node(&r.doc);
+        if (!root || root->type != YAML_MAPPING_NODE)
+            rc = util_err(err, errlen, "%s:1:1: expected a mapping (model:, train:, data:)", path);
+        else
+            rc = flatten(&r, root, "", out, n);
+        yaml_document_delete(&r.doc);
+    }
+    free(text);
+    return rc;
+}
+
+int sweep_spec_parse(const char *path, const char *text, size_t len, sweep_spec *s, char *err, size_t errlen) {
+    memset(s, 0, sizeof *s);
+    s->path = dup(path);
+    s->text = malloc(len + 1);
+    if (!s->text) abort();
+    memcpy(s->text, text, len);
+    s->text[len] = 0;
+    s->retries = 1;
+    s->max_tokens = INFINITY;
+    reader r = {.file = s->path, .err = err, .errlen = errlen};
+    if (load_doc(&r, text, len)) {
+        sweep_spec_free(s);
+        return -1;
+    }
+    int rc = parse_top(&r, yaml_document_get_root_node(&r.doc), s);
+    yaml_document_delete(&r.doc);
+    if (!rc && s->isoflop_line) {
+        for (size_t i = 0; i < s->n_grid; i++)
+            if (!strcmp(s->grid[i].key, "train.tokens"))
+                rc = util_err(err, errlen, "%s:%d:%d: grid.train.tokens: isoflop derives train.tokens; do not sweep it",
+                              s->path, s->grid[i].values[0].line, s->grid[i].values[0].col);
+    }
+    if (rc) sweep_spec_free(s);
+    return rc;
+}
+
+int sweep_spec_load(const char *path, sweep_spec *spec, char *err, size_t errlen) {
+    char *text;
+    size_t len;
+    if (util_read_file(path, &text, &len, err, errlen)) return -1;
+    int rc = sweep_spec_parse(path, text, len, spec, err, errlen);
+    free(text);
+    return rc;
+}
+
+void sweep_entries_free(sweep_entry *e, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].key);
+        free(e[i].value);
+    }
+    free(e);
+}
+
+static void axes_free(sweep_axis *a, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].key);
+        sweep_entries_free(a[i].values, a[i].n);
+    }
+    free(a);
+}
+
+void sweep_spec_free(sweep_spec *s) {
+    sweep_entries_free(s->base, s->n_base);
+    axes_free(s->grid, s->n_grid);
+    for (size_t i = 0; i < s->n_zips; i++) axes_free(s->zips[i].axes, s->zips[i].n_axes);
+    free(s->zips);
+    for (size_t i = 0; i < s->n_dists; i++) {
+        free(s->dists[i].key);
+        for (size_t j = 0; j < s->dists[i].n_choices; j++) free(s->dists[i].choices[j]);
+        free(s->dists[i].choices);
+    }
+    free(s->dists);
+    sweep_entries_free(s->seeds, s->n_seeds);
+    sweep_entries_free(s->derived, s->n_derived);
+    sweep_entries_free(s->constraints, s->n_constraints);
+    free(s->budgets);
+    free(s->budget_line);
+    free(s->budget_col);
+    free(s->path);
+    free(s->name);
+    free(s->text);
+    free(s->base_path);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,251 @@
+/* sweep: sweep specs (YAML, libyaml), their expansion into run configs, and
+ * the schedulers that execute them (local processes, Slurm job arrays).
+ *
+ * A spec (every section but name optional):
+ *
+ *   name: lr-scan                    # the sweep's name in the store
+ *   base: configs/tiny.yaml          # a run config file, or an inline mapping
+ *   grid:                            # cartesian product over dotted keys
+ *     model.d_model: [16, 32]
+ *     train.lr: [1e-3, 3e-3]
+ *   zip:                             # lists advanced together (one mapping or a list of them)
+ *     model.n_layer: [1, 2]
+ *     model.n_head: [1, 2]
+ *   random:                          # n samples, each drawing every parameter (GSL mt19937)
+ *     n: 4
+ *     seed: 0
+ *     params:
+ *       train.lr: {log_uniform: [1e-4, 1e-2]}
+ *       train.warmup_steps: {uniform: [10, 50], integer: true}
+ *       model.mixer: {choice: [power, softmax]}
+ *   seeds: [0, 1]                    # train.seed values (or a count n: 0..n-1)
+ *   derived:                         # evaluated per run, in this order
+ *     model.mlp_hidden: "${model.d_model} * 4"
+ *   constraints:                     # a run is kept when every expression is true
+ *     - model.d_model % model.n_head == 0
+ *   isoflop:                         # for each budget and shape: train.tokens = budget / (3 (W+S))
+ *     budgets: [1e12, 3e12]
+ *     min_tokens: 20000              # shapes whose tokens fall outside are dropped and listed
+ *     max_tokens: 2e6
+ *   retries: 1                       # a failing run is retried this many times
+ *
+ * Points are the product grid x zip x random x seeds (each factor 1 when absent).
+ * Any string value holding "${" (in base, grid, zip, choice or derived) is an
+ * expression: numbers, strings in quotes, ${dotted.key} or bare dotted.key
+ * references, + - * / // % ** (Python semantics: // floors, % takes the
+ * divisor's sign, ** binds tighter than unary minus and to the right), unary
+ * minus, parentheses, min(...), max(...), == != < <= > >=, and/or/not (short
+ * circuit), true/false. A reference is the point's own value (evaluated first
+ * when it is an expression itself; cycles are errors) or else the base
+ * config's value. Nothing is ever passed to a shell. */
+#ifndef SCALELAB_SWEEP_H
+#define SCALELAB_SWEEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- expressions ---------------------------------------------------------- */
+
+/* A value: a number, or a string (not NUL-terminated: s, len). */
+typedef struct sweep_value {
+    int is_str;
+    double num;
+    const char *s;
+    size_t len;
+} sweep_value;
+
+/* Looks a dotted key up; returns 0 with *out filled, or non-zero with err. The
+ * strings it returns must live until sweep_expr_eval returns. */
+typedef int (*sweep_lookup_fn)(void *ctx, const char *key, sweep_value *out, char *err,
+                               size_t errlen);
+
+/* Evaluates expr. On an error, err says what and *err_col (when not NULL) is the
+ * 0-based column of expr where it happened. */
+int sweep_expr_eval(const char *expr, sweep_lookup_fn lookup, void *ctx, sweep_value *out,
+                    size_t *err_col, char *err, size_t errlen);
+/* Text form of a value: an integral number without a fraction ("4"), others %.17g;
+ * a string as is. out must hold 64 bytes for numbers; strings are copied up to outlen. */
+void sweep_value_format(const sweep_value *v, char *out, size_t outlen);
+/* True when text is an expression (holds "${"). */
+int sweep_is_expr(const char *text);
+
+/* ---- specs ---------------------------------------------------------------- */
+
+/* A key with its text value and where it was written (file, 1-based line and column). */
+typedef struct sweep_entry {
+    char *key, *value;
+    const char *file; /* borrowed from the spec (its path or its base file's path) */
+    int line, col;
+} sweep_entry;
+
+typedef struct sweep_axis { /* one key and its list of values */
+    char *key;
+    sweep_entry *values; /* values[i].key == key */
+    size_t n;
+} sweep_axis;
+
+typedef struct sweep_zip {
+    sweep_axis *axes;
+    size_t n_axes, len; /* every axis has len values */
+    int line, col;
+} sweep_zip;
+
+typedef enum sweep_dist_kind { SWEEP_UNIFORM = 0, SWEEP_LOG_UNIFORM, SWEEP_CHOICE } sweep_dist_kind;
+
+typedef struct sweep_dist {
+    char *key;
+    sweep_dist_kind kind;
+    double lo, hi;      /* uniform, log_uniform */
+    int integer;        /* round the draw to the nearest integer */
+    char **choices;     /* choice */
+    size_t n_choices;
+    int line, col;
+} sweep_dist;
+
+typedef struct sweep_spec {
+    char *path, *name, *text;   /* text: the spec file's bytes (stored with the sweep) */
+    char *base_path;            /* base given as a file path (resolved against the spec's folder) */
+    sweep_entry *base;          /* inline base, or the base file flattened to dotted keys */
+    size_t n_base;
+    sweep_axis *grid;
+    size_t n_grid;
+    sweep_zip *zips;
+    size_t n_zips;
+    size_t random_n;
+    uint64_t random_seed;
+    sweep_dist *dists;
+    size_t n_dists;
+    sweep_entry *seeds;         /* key "train.seed" */
+    size_t n_seeds;
+    sweep_entry *derived;
+    size_t n_derived;
+    sweep_entry *constraints;   /* key "constraints[i]", value the expression */
+    size_t n_constraints;
+    double *budgets;
+    int *budget_line, *budget_col;
+    size_t n_budgets;
+    double min_tokens, max_tokens; /* 0 and INFINITY when not given */
+    int isoflop_line, isoflop_col;
+    int retries;
+} sweep_spec;
+
+/* Parses a spec file. Errors read "FILE:LINE:COL: KEY: what is wrong". */
+int sweep_spec_load(const char *path, sweep_spec *spec, char *err, size_t errlen);
+/* The same from text in memory; path is only used in messages and to resolve a base path. */
+int sweep_spec_parse(const char *path, const char *text, size_t len, sweep_spec *spec,
+                     char *err, size_t errlen);
+void sweep_spec_free(sweep_spec *spec);
+/* Flattens a YAML mapping file to dotted keys ("model.d_model" -> "32"). */
+int sweep_yaml_flatten_file(const char *path, sweep_entry **out, size_t *n, char *err,
+                            size_t errlen);
+void sweep_entries_free(sweep_entry *e, size_t n);
+
+/* ---- expansion (key/value level; knows nothing of model configs) ---------- */
+
+/* One expanded combination: overrides of the base, every expression evaluated. */
+typedef struct sweep_point {
+    sweep_entry *kv;
+    size_t n;
+} sweep_point;
+
+typedef struct sweep_points {
+    sweep_point *v;
+    size_t n;
+    size_t n_filtered; /* combinations removed by constraints */
+} sweep_points;
+
+/* Expands grid x zip x random x seeds, applies derived values, evaluates every
+ * expression (references fall back to defaults, then fail), and keeps the points
+ * that satisfy every constraint. Errors name file:line:col and key. The base's
+ * own entries are part of every point (so they can be expressions too). */
+int sweep_expand(const sweep_spec *spec, const sweep_entry *defaults, size_t n_defaults,
+                 sweep_points *out, char *err, size_t errlen);
+void sweep_points_free(sweep_points *p);
+/* The value of key in a point, or NULL. */
+const char *sweep_point_get(const sweep_point *p, const char *key);
+
+/* ---- plan (model configs, FLOPs, isoflop) --------------------------------- */
+
+typedef struct sweep_planned_run {
+    char *config_json;
+    char hash[17];
+    double params, params_non_embedding, W, S, wsfr, state_dim, state_size, tokens, flops;
+    double budget;       /* isoflop budget, 0 without isoflop */
+    size_t point;        /* index of the point it came from */
+} sweep_planned_run;
+
+typedef struct sweep_dropped { /* an isoflop shape outside [min_tokens, max_tokens] */
+    size_t point;
+    double budget, tokens;
+    char *label;         /* the point's overrides, "k=v k=v" */
+} sweep_dropped;
+
+typedef struct sweep_plan {
+    sweep_points points;
+    sweep_planned_run *runs;
+    size_t n_runs;
+    size_t n_duplicates; /* points whose config equals an earlier one's (kept once) */
+    sweep_dropped *dropped;
+    size_t n_dropped;
+    double total_flops;
+} sweep_plan;
+
+/* Spec -> runs: base config (defaults, then base file or inline base), each
+ * point's overrides through model_config_set, model_config_resolve, the FLOP
+ * accounting, and the isoflop token counts. tokens = round(budget / (3 (W+S)) /
+ * (batch_size * context)) whole batches (round half away from zero), so a run's
+ * FLOPs lie within half a batch of its budget. */
+int sweep_plan_build(const sweep_spec *spec, sweep_plan *plan, char *err, size_t errlen);
+void sweep_plan_free(sweep_plan *plan);
+/* A readable point label ("model.d_model=32 train.lr=0.001"); caller frees. */
+char *sweep_point_label(const sweep_point *p, const sweep_spec *spec);
+
+/* ---- execution ------------------------------------------------------------- */
+
+struct store;
+
+typedef struct sweep_run_opts {
+    const char *db_path;       /* passed to every trainer */
+    const char *runs_dir;      /* run folders: RUNS_DIR/SWEEP/ID-HASH */
+    const char *exe;           /* the scalelab binary (from /proc/self/exe) */
+    int jobs;                  /* concurrent CPU jobs */
+    const int *gpus;           /* GPU ids; with per_gpu jobs each (CUDA_VISIBLE_DEVICES) */
+    size_t n_gpus;
+    int per_gpu;
+    int threads_per_job;       /* 0: the cores divided among the jobs */
+    int retries;               /* failures retried this many times */
+    int tty;                   /* a live progress line instead of one line per event */
+    /* slurm */
+    const char *partition, *time_limit, *gres;
+    int max_parallel;
+    double poll_s;             /* coordinator polling interval */
+} sweep_run_opts;
+
+/* Stores the sweep (name, spec text) and its planned runs as pending, deduplicated
+ * by config hash across sweeps. *n_new: runs really inserted. */
+int sweep_submit(struct store *st, const sweep_spec *spec, const sweep_plan *plan, size_t *n_new,
+                 char *err, size_t errlen);
+/* Runs the sweep's runs on this host until none is pending or running: recovers
+ * runs whose scheduler died (adopting live trainers, requeueing dead ones), starts
+ * one `scalelab train` per run (posix_spawn, no shell), retries failures, and
+ * stops cleanly on SIGTERM/SIGINT (trainers checkpoint and go back to pending).
+ * Returns 0 when the sweep finished with no failed run, 1 when some failed, -1 on error. */
+int sweep_local_run(struct store *st, const char *sweep, const sweep_run_opts *o, char *err, size_t errlen);
+/* Submits the sweep's pending runs as one Slurm job array, then coordinates
+ * (ingests run files) until every task ended. Same returns as sweep_local_run. */
+int sweep_slurm_run(struct store *st, const char *sweep, const sweep_run_opts *o, char *err, size_t errlen);
+/* Ingests finished run files (--sink files) of the sweep's running runs into the
+ * store; idempotent. *n_ended: runs it moved to done/failed/diverged. */
+int sweep_slurm_ingest(struct store *st, const char *sweep, size_t *n_ended, char *err, size_t errlen);
+/* scancel the sweep's array tasks (SIGTERM: they checkpoint), ingest what they wrote,
+ * and mark the runs still running cancelled (*n_cancelled of them). */
+int sweep_slurm_cancel(struct store *st, const char *sweep, size_t *n_cancelled, char *err, size_t errlen);
+/* `scalelab sweep task LIST INDEX` inside an array task: execs the trainer of run INDEX. */
+int sweep_slurm_task(int argc, char **argv);
+/* Prints counts by status, running jobs, best loss and an ETA (or JSON). */
+int sweep_status_print(struct store *st, const char *sweep, int json, char *err, size_t errlen);
+/* SIGTERM to the sweep's scheduler and running trainers (they checkpoint and
+ * requeue), then pending -> cancelled. */
+int sweep_cancel(struct store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen);
+
+#endif

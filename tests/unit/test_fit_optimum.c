@@ -1,0 +1,158 @@
+/* fit/optimum and fit/isoflop: the numeric budget optimum equals the closed form for N-D laws;
+ * with an S term it satisfies the first-order conditions (checked by perturbing along the budget
+ * constraint); isoflop parabolas recover a known optimum law, and on the Marin IsoFLOP runs give
+ * Chinchilla-like exponents. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "fit/fit.h"
+
+static fit_law make_law(fit_form form, const char *c0, const char *c1, const char *c2, const double *nat) {
+    fit_law l = {0};
+    l.form = form;
+    l.k = c2 ? 3 : 2;
+    l.cols[0] = strdup(c0);
+    l.cols[1] = strdup(c1);
+    if (c2) l.cols[2] = strdup(c2);
+    l.theta[0] = log(nat[0]);
+    for (size_t j = 0; j < l.k; j++) {
+        l.theta[1 + 2 * j] = log(nat[1 + 2 * j]);
+        l.theta[2 + 2 * j] = nat[2 + 2 * j];
+    }
+    return l;
+}
+
+static void test_closed_form_equals_numeric(void **state) {
+    (void)state;
+    const double laws[][5] = {{1.69, 406.4, 0.34, 410.7, 0.28}, {1.8172, 477.83, 0.3473, 2143.4, 0.3672}, {2, 50, 0.5, 5000, 0.2}};
+    for (size_t i = 0; i < 3; i++)
+        for (double C = 1e15; C <= 1e25; C *= 1000) {
+            fit_law l = make_law(i == 2 ? FIT_ADDITIVE : FIT_CHINCHILLA, "params", "tokens", NULL, laws[i]);
+            fit_optimum o;
+            char err[256];
+            assert_int_equal(fit_law_optimum(&l, C, &o, err, sizeof err), 0);
+            assert_true(fabs(o.N / o.closed_N - 1) < 1e-6);
+            assert_true(fabs(o.D / o.closed_D - 1) < 1e-6);
+            assert_true(fabs(6 * o.N * o.D / C - 1) < 1e-12);
+            /* an independent check of the closed form itself: Hoffmann's Approach 3 numbers */
+            if (i == 0 && C == 1e24) {
+                double G = pow(0.34 * 406.4 / (0.28 * 410.7), 1 / 0.62);
+                assert_true(fabs(o.closed_N / (G * pow(C / 6, 0.28 / 0.62)) - 1) < 1e-12);
+            }
+            fit_law_free(&l);
+        }
+}
+
+static void test_state_term_optimum(void **state) {
+    (void)state;
+    /* L = E + A N^-a + B D^-b + K S^-s: more S lowers loss but costs tokens */
+    const double nat[7] = {1.7, 400, 0.34, 400, 0.28, 30, 0.2};
+    fit_law l = make_law(FIT_ADDITIVE, "params", "tokens", "state_flops_per_token", nat);
+    double C = 1e21;
+    fit_optimum o;
+    char err[256];
+    assert_int_equal(fit_law_optimum(&l, C, &o, err, sizeof err), 0);
+    assert_true(o.S > 0 && isfinite(o.wsfr));
+    assert_true(fabs(3 * (o.W + o.S) * o.D / C - 1) < 1e-12);
+    /* no feasible perturbation of (N, S) lowers the loss */
+    for (int du = -1; du <= 1; du++)
+        for (int dv = -1; dv <= 1; dv++) {
+            double N = o.N * exp(1e-3 * du), S = o.S * exp(1e-3 * dv), x[3] = {N, C / (3 * (2 * N + S)), S};
+            assert_true(fit_law_predict(&l, x) >= o.loss - 1e-12);
+        }
+    fit_law_free(&l);
+    /* a column the budget cannot place */
+    fit_law bad = make_law(FIT_ADDITIVE, "params", "lr", NULL, nat);
+    assert_int_not_equal(fit_law_optimum(&bad, C, &o, err, sizeof err), 0);
+    assert_non_null(strstr(err, "'lr'"));
+    fit_law_free(&bad);
+}
+
+static void test_isoflop_recovers_known_optimum(void **state) {
+    (void)state;
+    /* per budget: loss = L* + c (log N - log N_opt)^2 with N_opt = 0.1 C^0.5, plus 0.2% noise */
+    gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(g, 9);
+    double x[60], y[60], b[60];
+    size_t n = 0;
+    for (int k = 0; k < 6; k++) {
+        double C = 1e18 * pow(4, k), Nopt = 0.1 * sqrt(C);
+        for (int i = 0; i < 10; i++, n++) {
+            double u = -1.5 + 3.0 * i / 9;
+            x[n] = Nopt * exp(u);
+            y[n] = (3.5 - 0.1 * k + 0.05 * u * u) * (1 + 0.002 * gsl_ran_gaussian(g, 1));
+            b[n] = C * (1 + 0.01 * (i % 3)); /* budgets are only nominally equal */
+        }
+    }
+    gsl_rng_free(g);
+    fit_isoflop r;
+    char err[256];
+    assert_int_equal(fit_isoflop_fit(x, y, b, n, 0.05, 0.95, "params", &r, err, sizeof err), 0);
+    assert_int_equal(r.n_budgets, 6);
+    assert_int_equal(r.n_points, 60);
+    assert_true(fabs(r.exponent - 0.5) < 0.02);
+    assert_true(r.exponent_lo < 0.5 && 0.5 < r.exponent_hi);
+    for (size_t i = 0; i < r.n_budgets; i++) {
+        double truth = 0.1 * sqrt(r.budgets[i].budget / 1.01);
+        assert_true(fabs(log(r.budgets[i].vertex / truth)) < 0.1);
+        assert_true(r.budgets[i].lo < r.budgets[i].vertex && r.budgets[i].vertex < r.budgets[i].hi);
+    }
+    fit_isoflop_free(&r);
+    /* one budget only: no law across budgets */
+    assert_int_not_equal(fit_isoflop_fit(x, y, b, 10, 0.05, 0.95, "params", &r, err, sizeof err), 0);
+    assert_non_null(strstr(err, "need at least 2"));
+}
+
+static void test_marin_isoflop(void **state) {
+    (void)state;
+    static const char *const sets[] = {"comma", "dclm", "nemotron"};
+    for (int s = 0; s < 3; s++) {
+        char path[4096], err[512];
+        const char *root = getenv("SCALELAB_TESTDATA");
+        snprintf(path, sizeof path, "%s/marin_isoflop/isoflop-%s.csv", root ? root : "tests/data", sets[s]);
+        fit_table t;
+        if (fit_table_read_csv(path, &t, err, sizeof err)) fail_msg("%s", err);
+        fit_filter f;
+        assert_int_equal(fit_filter_parse("Name!~validation-optimal", &f, err, sizeof err), 0);
+        double a[2];
+        const char *cols[2] = {"parameter_count", "throughput/total_tokens"};
+        for (int c = 0; c < 2; c++) {
+            fit_data d;
+            fit_isoflop r;
+            if (fit_data_select(&t, &cols[c], 1, "eval/paloma/macro_loss", "throughput/total_gflops", &f, 1, &d, err, sizeof err))
+                fail_msg("%s", err);
+            for (size_t i = 0; i < d.n; i++) d.compute[i] *= 1e9;
+            if (fit_isoflop_fit(d.x, d.y, d.compute, d.n, 0.05, 0.95, cols[c], &r, err, sizeof err)) fail_msg("%s", err);
+            assert_true(r.n_budgets >= 5);
+            a[c] = r.exponent;
+            print_message("%s %s: %zu budgets, %zu points, exponent %.4f [%.4f, %.4f]\n", sets[s], cols[c], r.n_budgets,
+                          r.n_points, r.exponent, r.exponent_lo, r.exponent_hi);
+            fit_isoflop_free(&r);
+            fit_data_free(&d);
+        }
+        /* Chinchilla-like: N_opt ~ C^0.4..0.5, D_opt ~ C^0.5..0.6, and since C ~ 6 N D, a_N + a_D ~ 1 */
+        assert_true(a[0] > 0.35 && a[0] < 0.55);
+        assert_true(a[1] > 0.45 && a[1] < 0.65);
+        assert_true(fabs(a[0] + a[1] - 1) < 0.05);
+        fit_table_free(&t);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_closed_form_equals_numeric),
+        cmocka_unit_test(test_state_term_optimum),
+        cmocka_unit_test(test_isoflop_recovers_known_optimum),
+        cmocka_unit_test(test_marin_isoflop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
