@@ -30,6 +30,8 @@ typedef struct kern_mixer_shape {
     int normalize_rms; /* power: divide by RMS instead of the weight sum */
     double scale;      /* score scale s (default 1/sqrt(head_dim)) */
     double eps;        /* denominator epsilon */
+    int threads;       /* CPU: OpenMP threads the work buffer has slices for, and the most a call
+                        * uses; 0 = omp_get_max_threads() when called (size and calls must agree) */
 } kern_mixer_shape;
 
 /* FLOPs a mixer call performs, counted from the CPU kernels' own loop bounds

@@ -142,15 +142,22 @@ static int checkpoint(trainer *t, char *err, size_t errlen) {
     return model_ckpt_write(t->ckpt_path, t->ckpt, n, t->hash, &t->st, err, errlen);
 }
 
+/* One count for both pools, OpenMP (row loops, mixer) and OpenBLAS (matmuls); 0 =
+ * every core this process may run on (its affinity mask). Set before the network is
+ * allocated, since the mixer's work buffer has a slice per thread. Results do not
+ * depend on the count (tests/unit/test_train.c checks 1 against 2). */
+static void use_threads(int requested) {
+    int n = requested > 0 ? requested : omp_get_num_procs();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
 static int setup(trainer *t, char *err, size_t errlen) {
     const model_config *c = t->cfg;
     const char *dev = t->opts->device ? t->opts->device : "auto";
     if (strcmp(dev, "cpu") && strcmp(dev, "cuda") && strcmp(dev, "auto"))
         return util_err(err, errlen, "unknown device '%s' (expected cpu, cuda or auto)", dev);
-    if (t->opts->threads > 0) {
-        omp_set_num_threads(t->opts->threads);
-        openblas_set_num_threads(t->opts->threads);
-    }
+    use_threads(t->opts->threads);
     /* auto: the GPU when this build has CUDA and the machine a usable device. */
     char why[256];
     if (strcmp(dev, "cpu") && kern_cuda_available(why, sizeof why)) {
