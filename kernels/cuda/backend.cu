@@ -13,6 +13,9 @@ void kcu_fail(const char *file, int line, const char *what, const char *why) {
     exit(EXIT_FAILURE);
 }
 
+/* Fixed-order reductions: this many blocks' partial sums, summed in order on the host. */
+enum { KCU_REDUCE_BLOCKS = 256, KCU_REDUCE_THREADS = 256 };
+
 /* The one context (see cuda_common.h for why there is one). */
 static struct {
     std::once_flag once;
@@ -58,7 +61,6 @@ static int ctx_ready(void) {
 }
 
 cublasHandle_t kcu_blas(void) { return ctx.blas; }
-double *kcu_reduce_scratch(void) { return ctx.reduce; }
 
 /* ---- memory ---- */
 

@@ -35,11 +35,8 @@ extern "C" {
 /* After every launch: configuration errors show up here, faults at the next sync. */
 #define KCU_LAUNCHED() KCU_CHECK(cudaGetLastError())
 
-/* The context (kernels/cuda/backend.cu). */
+/* The context's cuBLAS handle (kernels/cuda/backend.cu). */
 cublasHandle_t kcu_blas(void);
-/* Device scratch of KCU_REDUCE_BLOCKS doubles for fixed-order reductions. */
-enum { KCU_REDUCE_BLOCKS = 256, KCU_REDUCE_THREADS = 256 };
-double *kcu_reduce_scratch(void);
 
 static inline unsigned kcu_blocks(size_t n, unsigned threads) {
     size_t b = (n + threads - 1) / threads;
