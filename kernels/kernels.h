@@ -55,4 +55,17 @@ void kern_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count *out);
 #undef REAL
 #undef KR
 
+/* CUDA (kernels/cuda/, float only). kern_cuda_available works in every build:
+ * 1 when this build has CUDA and a usable GPU (compute capability 9.0); else 0,
+ * with err saying why ("built without CUDA", "no CUDA device (...)"). */
+int kern_cuda_available(char *err, size_t errlen);
+#ifdef SCALELAB_CUDA
+/* The CUDA backend: alloc gives device memory, upload/download copy to and
+ * from the host, every op runs on the GPU in issue order (matmul through cuBLAS
+ * SGEMM in FP32). The mixers keep the CPU layouts and `saved` contents; their
+ * work size is the backend's own. A failing CUDA call prints file, line and
+ * cause and exits. NULL when kern_cuda_available fails. A static table. */
+const kern_backend *kern_cuda_backend(void);
+#endif
+
 #endif
