@@ -336,7 +336,7 @@ static int plot_isoflop(const report_data *d, int by_params, util_buf *dat, util
     if (!by_params) {
         gp_preamble(gp, name, 900, 540);
         util_buf_printf(gp, "%sset xlabel 'WSFR = weight FLOPs / state FLOPs per token'\nset format x '%%g'\n"
-                            "set key outside right top\nset autoscale xfix\n", axes);
+                            "set key outside right top\n", axes);
         report_parabola *pw = malloc((d->n_budgets + 1) * sizeof *pw);
         if (!pw) return -1;
         for (size_t k = 0; k < d->n_budgets; k++) pw[k] = d->budgets[k].by_wsfr;
