@@ -6,45 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_multifit.h>
-
 #include "fit/fit.h"
 
-/* One IsoFLOP parabola: loss = c + b u + a u^2, u = ln x, by linear least
- * squares (gsl_multifit_linear) over n points. ok only when there are at least
- * 3 distinct x, the parabola is convex, and its vertex lies within the points'
- * range of u widened by half its width on each side: a vertex further out is
- * an extrapolation the data cannot support. */
+/* One IsoFLOP parabola in u = ln x, fitted as fit/ fits each budget. ok only
+ * when fit finds a vertex (3 distinct x, convex) and it lies within the points'
+ * range of u widened by half its width on each side: a vertex further out is an
+ * extrapolation the data cannot support. */
 static report_parabola parabola(const double *x, const double *y, size_t n) {
     report_parabola pb = {0};
     double umin = INFINITY, umax = -INFINITY;
-    size_t distinct = 0;
-    for (size_t i = 0; i < n; i++) {
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++) seen = x[j] == x[i];
-        distinct += !seen;
-        umin = fmin(umin, log(x[i])), umax = fmax(umax, log(x[i]));
-    }
-    if (distinct < 3) return pb;
-    gsl_matrix *X = gsl_matrix_alloc(n, 3), *cov = gsl_matrix_alloc(3, 3);
-    gsl_vector *Y = gsl_vector_alloc(n), *c = gsl_vector_alloc(3);
-    gsl_multifit_linear_workspace *w = gsl_multifit_linear_alloc(n, 3);
-    double chisq;
-    if (X && cov && Y && c && w) {
-        for (size_t i = 0; i < n; i++) {
-            double u = log(x[i]);
-            gsl_matrix_set(X, i, 0, 1), gsl_matrix_set(X, i, 1, u), gsl_matrix_set(X, i, 2, u * u);
-            gsl_vector_set(Y, i, y[i]);
-        }
-        if (!gsl_multifit_linear(X, Y, c, cov, &chisq, w) && gsl_vector_get(c, 2) > 0) {
-            pb.a = gsl_vector_get(c, 2), pb.b = gsl_vector_get(c, 1), pb.c = gsl_vector_get(c, 0);
-            double u = -pb.b / (2 * pb.a), half = 0.5 * (umax - umin);
-            pb.x_opt = exp(u);
-            pb.loss_opt = pb.c - pb.b * pb.b / (4 * pb.a);
-            pb.ok = u >= umin - half && u <= umax + half;
-        }
-    }
-    gsl_multifit_linear_free(w), gsl_vector_free(c), gsl_vector_free(Y), gsl_matrix_free(cov), gsl_matrix_free(X);
+    for (size_t i = 0; i < n; i++) umin = fmin(umin, log(x[i])), umax = fmax(umax, log(x[i]));
+    fit_isoflop_budget b;
+    if (fit_isoflop_parabola(x, y, NULL, n, 0.95, &b) != 1) return pb;
+    pb.a = b.coef[2], pb.b = b.coef[1], pb.c = b.coef[0];
+    pb.x_opt = b.vertex;
+    pb.loss_opt = b.loss;
+    double u = log(b.vertex), half = 0.5 * (umax - umin);
+    pb.ok = u >= umin - half && u <= umax + half;
     return pb;
 }
 

@@ -1,5 +1,4 @@
 #include <getopt.h>
-#include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,10 +61,6 @@ int cli_report(int argc, char **argv) {
     const char *path = cli_db_path(db);
     if (access(path, F_OK)) return cli_error(CLI_FAIL, "report", "%s: no such store (run scalelab init, then a sweep)", path);
 
-    /* GSL's default handler aborts the process on a numerical failure (a
-     * singular matrix in a fit); the report treats a failed fit as "no fit"
-     * and says so on the page, so every GSL error must come back as a code. */
-    gsl_set_error_handler_off();
     char err[1024];
     store *s = NULL;
     if (store_open(path, &s, err, sizeof err)) return cli_error(CLI_FAIL, "report", "%s", err);
