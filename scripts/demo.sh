@@ -26,8 +26,17 @@ step "sweep: $jobs jobs at a time (runs/ holds each run's folder and log)"
 "$bin" sweep run "$spec" --jobs "$jobs"
 "$bin" sweep status "$spec"
 
+# The question scalelab exists for: at each budget, which weight/state FLOP
+# ratio gives the lowest loss? (a parabola in log WSFR per budget, then
+# WSFR_opt = k C^a across budgets)
+step "fit: IsoFLOP parabolas of loss in log WSFR, per budget"
+"$bin" fit --sweep demo --form isoflop --x wsfr --y final_eval_loss
+
+# A Chinchilla law over all mixers at once. At demo scale (3 widths, 3 budgets
+# within 5x) N and D are poorly separated, so expect loose exponents: this
+# shows the plumbing; configs/gpu-linux-isoflop.yaml is sized for real answers.
 step "fit: L = E + A N^-alpha + B D^-beta over the finished runs"
-"$bin" fit --sweep demo --form chinchilla --x params,tokens --y final_eval_loss --method bfgs2
+"$bin" fit --sweep demo --form chinchilla --x params,tokens --y final_eval_loss
 
 # The recommendation at the demo's largest budget and at 10x beyond it.
 largest=$(awk '/budgets:/ { gsub(/[][,]/, " "); print $NF; exit }' "$spec")
