@@ -4,6 +4,10 @@
 #   make bench      benchmarks in tests/bench/ (results go to tests/bench/RESULTS.md by hand)
 #   make demo       deps, build, demo sweep -> fit -> recommend -> report
 #   CUDA=0 forces a CPU-only build; CUDA=1 fails when nvcc is missing.
+#   STATIC=1 links SQLite, libyaml, GSL and OpenBLAS (with its Fortran runtime)
+#   statically and puts libgomp and libcmocka beside the binaries (BUILD/lib, found
+#   through the rpath), so a build made here runs on a machine without those
+#   libraries (the GPU machine): make BUILD=build-dev STATIC=1 CUDA=1 all tests benches
 
 CC      ?= cc
 BUILD   ?= build
@@ -20,6 +24,12 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 $(WARN) $(CFLAGS) -D_GNU_SOURCE -fopenmp -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = $(OPENBLAS_LIBDIR) -lsqlite3 -lyaml -lgsl -lopenblas -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(LDFLAGS) $(EXTRA_LDFLAGS)
+CMOCKA_LIBS = -lcmocka
+ifeq ($(STATIC),1)
+  LDLIBS = $(OPENBLAS_LIBDIR) -Wl,-Bstatic -lsqlite3 -lyaml -lgsl -lopenblas -lgfortran -lquadmath -Wl,-Bdynamic \
+           -lm -lpthread -ldl -Wl,-rpath,'$$ORIGIN/lib:$$ORIGIN/../lib'
+  STATIC_RUNTIME := $(BUILD)/lib/libgomp.so.1 $(BUILD)/lib/libcmocka.so.0
+endif
 
 # Modules in dependency order; every .c in them goes into libscalelab.a.
 MODULES := util store kernels/cpu model sweep fit analysis cli
@@ -39,10 +49,10 @@ else ifeq ($(CUDA),1)
   $(error CUDA=1 but nvcc was not found; install the CUDA toolkit or build with CUDA=0)
 endif
 ifeq ($(USE_CUDA),1)
-  NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=[sm_90,compute_90] -I.
+  NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=[sm_90,compute_90] -I. -DSCALELAB_CUDA=1
   CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/%.o)
-  ALL_CFLAGS += -DSCALELAB_CUDA=1
-  LDLIBS += -L$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lstdc++
+  ALL_CFLAGS += -DSCALELAB_CUDA=1 -I$(CUDA_HOME)/include
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lstdc++
 endif
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
@@ -60,8 +70,12 @@ info:
 scalelab: $(BUILD)/scalelab
 	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
 
-$(BUILD)/scalelab: $(BUILD)/scalelab.o $(BUILD)/libscalelab.a $(CUDA_OBJ)
+$(BUILD)/scalelab: $(BUILD)/scalelab.o $(BUILD)/libscalelab.a $(CUDA_OBJ) | $(STATIC_RUNTIME)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
+
+$(BUILD)/lib/%:
+	@mkdir -p $(@D)
+	cp -L $$($(CC) -print-file-name=$*) $@ 2>/dev/null || cp -L /usr/lib/x86_64-linux-gnu/$* $@
 
 $(BUILD)/libscalelab.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -83,11 +97,11 @@ $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) | $(STATIC_RUNTIME)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) $(LDFLAGS_ALL) -lcmocka $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ)
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) | $(STATIC_RUNTIME)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) $(LDFLAGS_ALL) $(LDLIBS)
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/util.h"
 
 static const struct {
     const char *name;
@@ -41,6 +42,12 @@ int main(int argc, char **argv) {
         printf("scalelab %s\n", SCALELAB_VERSION);
         return CLI_OK;
     }
+    /* Training mixes OpenMP loops with OpenBLAS's own threads on shared machines:
+     * OpenMP workers that spin-wait after every loop steal the cores those threads
+     * (and other processes) need (1.4-2x slower steps, tests/bench/RESULTS.md).
+     * libgomp reads its wait policy only at load, hence a re-exec; a user's own
+     * OMP_WAIT_POLICY is respected. */
+    if (!strcmp(argv[1], "train")) util_reexec_with_env(argv, "OMP_WAIT_POLICY", "passive");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     cli_error(CLI_USAGE, argv[1], "unknown command (try scalelab --help)");

@@ -1,7 +1,80 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "analysis/report.h"
 #include "cli/cli.h"
+#include "store/store.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: scalelab report [--db PATH] [--sweep S] --out DIR [--format html|md]\n\n"
+            "Writes DIR/index.html (or DIR/index.md) with plots drawn by gnuplot in DIR/plots/\n"
+            "and the data and gnuplot script of every plot in DIR/data/: the compute frontier,\n"
+            "IsoFLOP curves with their parabolas, context-utility curves with each run's knee,\n"
+            "training curves, the recommendation for the sweep's budgets and a table of runs.\n"
+            "The page is self-contained (no network): open it straight from disk.\n\n"
+            "  --db PATH       the store (default $SCALELAB_DB or ./scalelab.db)\n"
+            "  --sweep S       only the runs of sweep S (default: every run in the store)\n"
+            "  --out DIR       output folder, created if missing; existing report files are replaced\n"
+            "  --format F      html (default) or md\n");
+}
+
+/* The folder must be creatable and writable before any work is done, so a typo
+ * fails in milliseconds rather than after the plots. */
+static int check_out_dir(const char *dir, char *err, size_t errlen) {
+    if (util_mkdir_p(dir, err, errlen)) return -1;
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) return util_err(err, errlen, "%s is not a folder", dir);
+    if (access(dir, W_OK | X_OK)) return util_err(err, errlen, "%s is not writable", dir);
+    return 0;
+}
 
 int cli_report(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_error(CLI_FAIL, "report", "not implemented yet");
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"sweep", required_argument, NULL, 's'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = NULL, *sweep = NULL, *out = NULL;
+    report_format format = REPORT_HTML;
+    optind = 1;
+    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 's': sweep = optarg; break;
+        case 'o': out = optarg; break;
+        case 'f':
+            if (!strcmp(optarg, "html")) format = REPORT_HTML;
+            else if (!strcmp(optarg, "md") || !strcmp(optarg, "markdown")) format = REPORT_MARKDOWN;
+            else return cli_error(CLI_USAGE, "report", "--format %s: expected html or md", optarg);
+            break;
+        case 'h': usage(stdout); return CLI_OK;
+        default: usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind < argc) return cli_error(CLI_USAGE, "report", "unexpected argument '%s' (see --help)", argv[optind]);
+    if (!out || !*out) return cli_error(CLI_USAGE, "report", "--out DIR is required (see --help)");
+    const char *path = cli_db_path(db);
+    if (access(path, F_OK)) return cli_error(CLI_FAIL, "report", "%s: no such store (run scalelab init, then a sweep)", path);
+
+    char err[1024];
+    store *s = NULL;
+    if (store_open(path, &s, err, sizeof err)) return cli_error(CLI_FAIL, "report", "%s", err);
+    report_data d;
+    int rc = report_load(s, sweep, &d, err, sizeof err);
+    store_close(s);
+    if (rc) return cli_error(CLI_FAIL, "report", "%s: %s", path, err);
+    snprintf(d.db_path, sizeof d.db_path, "%s", path);
+    rc = report_analyse(&d, err, sizeof err);
+    if (!rc) rc = check_out_dir(out, err, sizeof err);
+    if (!rc) rc = report_write(&d, out, format, err, sizeof err);
+    if (!rc)
+        printf("report: %zu runs, %zu budgets -> %s/index.%s\n", d.n_runs, d.n_budgets, out,
+               format == REPORT_HTML ? "html" : "md");
+    report_data_free(&d);
+    return rc ? cli_error(CLI_FAIL, "report", "%s", err) : CLI_OK;
 }

@@ -196,12 +196,10 @@ static int run(train_args *a) {
         model_config_apply_sets(&cfg, a->sets, a->n_sets, err, sizeof err) ||
         model_config_resolve(&cfg, err, sizeof err))
         return cli_error(CLI_FAIL, "train", "%s", err);
-#ifndef SCALELAB_CUDA
     /* Refused before the store is touched. */
-    if (!strcmp(a->device, "cuda"))
-        return cli_error(CLI_FAIL, "train", "--device cuda: this scalelab was built without CUDA (nvcc not found "
-                                            "or CUDA=0); rebuild with CUDA=1 or use --device cpu");
-#endif
+    char gpu_why[256];
+    if (!strcmp(a->device, "cuda") && !kern_cuda_available(gpu_why, sizeof gpu_why))
+        return cli_error(CLI_FAIL, "train", "--device cuda: %s; use --device cpu", gpu_why);
     char hash[17], dir[4096];
     model_config_hash(&cfg, hash);
     char *json = model_config_canonical_json(&cfg);

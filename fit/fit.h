@@ -164,6 +164,8 @@ typedef struct fit_isoflop_budget {
     double vertex, lo, hi;  /* x at the parabola's minimum and its interval (NAN when n == 3) */
     double loss;            /* fitted loss at the vertex */
     double curvature;       /* coefficient of (log x)^2 */
+    double coef[3];         /* loss = coef[0] + coef[1] u + coef[2] u^2, u = log x */
+    double rss, ss_log;     /* residual sum of squares in loss, and of log(fitted / observed) */
 } fit_isoflop_budget;
 
 typedef struct fit_isoflop {
@@ -183,6 +185,11 @@ typedef struct fit_isoflop {
 int fit_isoflop_fit(const double *x, const double *y, const double *budget, size_t n, double rel_tol,
                     double level, const char *col, fit_isoflop *r, char *err, size_t errlen);
 void fit_isoflop_free(fit_isoflop *r);
+/* One budget's parabola over the points idx[0..n) (idx NULL: 0..n-1), as fit_isoflop_fit does
+ * it for each group (budget left 0). Returns 1 with out filled when there is a vertex (>= 3
+ * distinct x and a convex fit), 0 when there is none, -1 when out of memory. */
+int fit_isoflop_parabola(const double *x, const double *y, const size_t *idx, size_t n, double level,
+                         fit_isoflop_budget *out);
 
 /* ---- compute-optimal allocation ---- */
 

@@ -12,6 +12,7 @@
 #include "fit/fit.h"
 
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_fit.h>
 #include <gsl/gsl_multifit.h>
 #include <math.h>
@@ -32,22 +33,32 @@ static int by_budget(const void *a, const void *b, void *ctx) {
     return i < j ? -1 : i > j;
 }
 
-/* Fits one group; 1 when it yields a vertex, 0 when skipped, -1 on allocation failure. */
-static int group_fit(const double *x, const double *y, const size_t *idx, size_t n, double level,
-                     fit_isoflop_budget *out, double *ss_log, double *rss) {
+int fit_isoflop_parabola(const double *x, const double *y, const size_t *idx_or_null, size_t n,
+                         double level, fit_isoflop_budget *out) {
+    size_t *ident = NULL;
+    const size_t *idx = idx_or_null;
+    if (!idx) {
+        if (!(ident = malloc((n ? n : 1) * sizeof *ident))) return -1;
+        for (size_t i = 0; i < n; i++) ident[i] = i;
+        idx = ident;
+    }
     size_t distinct = 0;
     for (size_t i = 0; i < n; i++) {
         size_t j = 0;
         while (j < i && x[idx[j]] != x[idx[i]]) j++;
         distinct += j == i;
     }
-    if (distinct < 3) return 0;
     double mu = 0, cb = 0;
+    int rc = 0;
+    if (distinct < 3) {
+        free(ident);
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) mu += log(x[idx[i]]) / (double)n;
     gsl_matrix *X = gsl_matrix_alloc(n, 3), *cov = gsl_matrix_alloc(3, 3);
     gsl_vector *Y = gsl_vector_alloc(n), *c = gsl_vector_alloc(3);
     gsl_multifit_linear_workspace *w = gsl_multifit_linear_alloc(n, 3);
-    int rc = -1;
+    rc = -1;
     if (!X || !cov || !Y || !c || !w) goto out;
     for (size_t i = 0; i < n; i++) {
         double u = log(x[idx[i]]) - mu;
@@ -66,6 +77,10 @@ static int group_fit(const double *x, const double *y, const size_t *idx, size_t
     out->vertex = exp(mu + us);
     out->loss = c0 + c1 * us + c2 * us * us;
     out->curvature = c2;
+    /* the same parabola in u = log x, uncentred: c0 + c1 (u - mu) + c2 (u - mu)^2 */
+    out->coef[0] = c0 - c1 * mu + c2 * mu * mu;
+    out->coef[1] = c1 - 2 * c2 * mu;
+    out->coef[2] = c2;
     out->lo = out->hi = NAN;
     if (n > 3) {
         /* gsl_multifit_linear scales cov by the residual variance chisq / (n - 3) already */
@@ -80,8 +95,8 @@ static int group_fit(const double *x, const double *y, const size_t *idx, size_t
         double u = log(x[idx[i]]) - mu, e = log((c0 + c1 * u + c2 * u * u) / y[idx[i]]);
         cb += isfinite(e) ? e * e : 0;
     }
-    *ss_log += cb;
-    *rss += chisq;
+    out->ss_log = cb;
+    out->rss = chisq;
     rc = 1;
 out:
     gsl_matrix_free(X);
@@ -89,11 +104,13 @@ out:
     gsl_vector_free(Y);
     gsl_vector_free(c);
     if (w) gsl_multifit_linear_free(w);
+    free(ident);
     return rc;
 }
 
 int fit_isoflop_fit(const double *x, const double *y, const double *budget, size_t n, double rel_tol,
                     double level, const char *col, fit_isoflop *r, char *err, size_t errlen) {
+    gsl_set_error_handler_off(); /* statuses are checked; see fit_law_fit */
     memset(r, 0, sizeof *r);
     r->exponent_lo = r->exponent_hi = r->k_lo = r->k_hi = NAN;
     for (size_t i = 0; i < n; i++)
@@ -115,11 +132,15 @@ int fit_isoflop_fit(const double *x, const double *y, const double *budget, size
         while (e < n && budget[idx[e]] <= budget[idx[s]] * (1 + rel_tol)) e++;
         fit_isoflop_budget *g = &r->budgets[r->n_budgets];
         memset(g, 0, sizeof *g);
-        int got = group_fit(x, y, idx + s, e - s, level, g, &ss_log, &r->objective);
+        int got = fit_isoflop_parabola(x, y, idx + s, e - s, level, g);
         if (got < 0) {
             free(idx);
             fit_isoflop_free(r);
             return util_err(err, errlen, "out of memory");
+        }
+        if (got) {
+            ss_log += g->ss_log;
+            r->objective += g->rss;
         }
         if (got) {
             for (size_t i = s; i < e; i++) g->budget += budget[idx[i]] / (double)(e - s);

@@ -376,6 +376,10 @@ static int by_compute_desc(const void *a, const void *b, void *ctx) {
 }
 
 int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *err, size_t errlen) {
+    /* GSL aborts the process on a numerical failure (a singular Jacobian from a bad
+     * start) unless its handler is off; every status here is checked, so turn it
+     * off (process-wide and idempotent: nothing turns it back on). */
+    gsl_set_error_handler_off();
     memset(r, 0, sizeof *r);
     size_t k = d->k, np = 1 + 2 * k;
     if (o->form == FIT_ISOFLOP) return util_err(err, errlen, "isoflop is fitted by fit_isoflop_fit");

@@ -85,14 +85,13 @@ static int brent(const budget_law *b, double *u_opt, char *err, size_t errlen) {
     gsl_function F = {f1, (void *)b};
     gsl_min_fminimizer *s = gsl_min_fminimizer_alloc(gsl_min_fminimizer_brent);
     if (!s) return util_err(err, errlen, "out of memory");
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    gsl_set_error_handler_off(); /* statuses are checked; see fit_law_fit */
     int st = gsl_min_fminimizer_set_with_values(s, &F, m, fs[ib], a, fs[ib - 1], z, fs[ib + 1]);
     for (int it = 0; st == GSL_SUCCESS && it < 200; it++) {
         if ((st = gsl_min_fminimizer_iterate(s)) != GSL_SUCCESS) break;
         double l = gsl_min_fminimizer_x_lower(s), h = gsl_min_fminimizer_x_upper(s);
         if (gsl_min_test_interval(l, h, 1e-12, 1e-12) == GSL_SUCCESS) break;
     }
-    gsl_set_error_handler(old);
     *u_opt = gsl_min_fminimizer_x_minimum(s);
     gsl_min_fminimizer_free(s);
     /* a flat region can stop Brent early; the scan's point is the fallback */

@@ -30,6 +30,8 @@ typedef struct kern_mixer_shape {
     int normalize_rms; /* power: divide by RMS instead of the weight sum */
     double scale;      /* score scale s (default 1/sqrt(head_dim)) */
     double eps;        /* denominator epsilon */
+    int threads;       /* CPU: OpenMP threads the work buffer has slices for, and the most a call
+                        * uses; 0 = omp_get_max_threads() when called (size and calls must agree) */
 } kern_mixer_shape;
 
 /* FLOPs a mixer call performs, counted from the CPU kernels' own loop bounds
@@ -52,5 +54,18 @@ void kern_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count *out);
 #include "kernels/kern_ops.inc"
 #undef REAL
 #undef KR
+
+/* CUDA (kernels/cuda/, float only). kern_cuda_available works in every build:
+ * 1 when this build has CUDA and a usable GPU (compute capability 9.0); else 0,
+ * with err saying why ("built without CUDA", "no CUDA device (...)"). */
+int kern_cuda_available(char *err, size_t errlen);
+#ifdef SCALELAB_CUDA
+/* The CUDA backend: alloc gives device memory, upload/download copy to and
+ * from the host, every op runs on the GPU in issue order (matmul through cuBLAS
+ * SGEMM in FP32). The mixers keep the CPU layouts and `saved` contents; their
+ * work size is the backend's own. A failing CUDA call prints file, line and
+ * cause and exits. NULL when kern_cuda_available fails. A static table. */
+const kern_backend *kern_cuda_backend(void);
+#endif
 
 #endif

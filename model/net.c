@@ -1,6 +1,7 @@
 /* model/net: parameter and activation layout, allocation and initialisation.
  * Dual compiled (float and float64 twin). forward/backward are in net_pass.c. */
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,9 @@ int KR(model_net_alloc)(const model_config *cfg, int batch, const KR(kern_backen
     m->normalize_rms = cfg->normalize == MODEL_NORMALIZE_RMS;
     m->scale = 1.0 / sqrt((double)cfg->head_dim);
     m->eps = 1e-6;
+    /* The mixer's work buffer gets one slice per thread of the current count; the
+     * mixer never runs more threads than that, whatever the count is later. */
+    m->threads = omp_get_max_threads();
 
     size_t max_tensors = 4 + 14 * (size_t)cfg->n_layer;
     net->tensors = calloc(max_tensors, sizeof *net->tensors);

@@ -142,24 +142,32 @@ static int checkpoint(trainer *t, char *err, size_t errlen) {
     return model_ckpt_write(t->ckpt_path, t->ckpt, n, t->hash, &t->st, err, errlen);
 }
 
+/* One count for both pools, OpenMP (row loops, mixer) and OpenBLAS (matmuls); 0 =
+ * every core this process may run on (its affinity mask). Set before the network is
+ * allocated, since the mixer's work buffer has a slice per thread. Results do not
+ * depend on the count (tests/unit/test_train.c checks 1 against 2). */
+static void use_threads(int requested) {
+    int n = requested > 0 ? requested : omp_get_num_procs();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
 static int setup(trainer *t, char *err, size_t errlen) {
     const model_config *c = t->cfg;
     const char *dev = t->opts->device ? t->opts->device : "auto";
-    if (!strcmp(dev, "cuda")) {
-#ifdef SCALELAB_CUDA
-        return util_err(err, errlen, "--device cuda: the CUDA backend is not implemented yet; use --device cpu");
-#else
-        return util_err(err, errlen, "--device cuda: this scalelab was built without CUDA (nvcc not found or "
-                                     "CUDA=0); rebuild with CUDA=1 or use --device cpu");
-#endif
-    }
-    if (strcmp(dev, "cpu") && strcmp(dev, "auto"))
+    if (strcmp(dev, "cpu") && strcmp(dev, "cuda") && strcmp(dev, "auto"))
         return util_err(err, errlen, "unknown device '%s' (expected cpu, cuda or auto)", dev);
-    if (t->opts->threads > 0) {
-        omp_set_num_threads(t->opts->threads);
-        openblas_set_num_threads(t->opts->threads);
+    use_threads(t->opts->threads);
+    /* auto: the GPU when this build has CUDA and the machine a usable device. */
+    char why[256];
+    if (strcmp(dev, "cpu") && kern_cuda_available(why, sizeof why)) {
+#ifdef SCALELAB_CUDA
+        t->be = kern_cuda_backend();
+#endif
+    } else if (!strcmp(dev, "cuda")) {
+        return util_err(err, errlen, "--device cuda: %s; use --device cpu", why);
     }
-    t->be = kern_cpu_backend();
+    if (!t->be) t->be = kern_cpu_backend();
     const char *dir = t->opts->run_dir ? t->opts->run_dir : ".";
     if (util_mkdir_p(dir, err, errlen)) return -1;
     snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/%s", dir, MODEL_CHECKPOINT_FILE);
@@ -201,8 +209,8 @@ static int setup(trainer *t, char *err, size_t errlen) {
     /* Also from scratch (step 0): rows of an attempt that died before its first
      * checkpoint are stale too. */
     if (t->sink && t->sink->resumed && t->sink->resumed(t->sink->ctx, t->st.step, err, errlen)) return -1;
-    say(t, "training %s: %zu parameters, %lld steps of %d x %d tokens, device cpu\n", t->hash, n,
-        (long long)t->total, c->batch_size, T);
+    say(t, "training %s: %zu parameters, %lld steps of %d x %d tokens, device %s\n", t->hash, n,
+        (long long)t->total, c->batch_size, T, t->be->name);
     return 0;
 }
 

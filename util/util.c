@@ -198,3 +198,10 @@ int util_write_file_atomic(const char *path, const void *data, size_t len, char 
     }
     return 0;
 }
+
+void util_reexec_with_env(char **argv, const char *name, const char *value) {
+    if (getenv(name) || setenv(name, value, 1)) return;
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    unsetenv(name); /* exec failed: carry on unchanged */
+}

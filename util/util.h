@@ -42,6 +42,11 @@ uint64_t util_hash64(const void *data, size_t n);
 /* Wall-clock seconds since the Unix epoch, and a monotonic clock for timing. */
 double util_now(void);
 double util_monotonic(void);
+/* For settings a library reads only when it is loaded (OMP_WAIT_POLICY): when the
+ * environment lacks NAME, sets NAME=VALUE and replaces the process with a fresh
+ * run of the same program (/proc/self/exe) and argv (same PID). Returns only when
+ * NAME was already set or the exec failed (the program then runs on as it is). */
+void util_reexec_with_env(char **argv, const char *name, const char *value);
 
 /* mkdir -p. */
 int util_mkdir_p(const char *path, char *err, size_t errlen);

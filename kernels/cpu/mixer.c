@@ -37,9 +37,18 @@ size_t KR(kern_mixer_saved_size)(const kern_mixer_shape *s) {
     return (size_t)s->batch * s->n_head * s->seq;
 }
 
+/* Slices in the work buffer: the most threads a call may use. */
+static int thread_slices(const kern_mixer_shape *s) { return s->threads > 0 ? s->threads : omp_get_max_threads(); }
+
+/* Threads a call uses: no more than the slices, nor than OpenMP would start. */
+static int call_threads(const kern_mixer_shape *s) {
+    int slices = thread_slices(s), max = omp_get_max_threads();
+    return slices < max ? slices : max;
+}
+
 size_t KR(kern_mixer_work_size)(const kern_mixer_shape *s) {
     check_shape(s);
-    return (size_t)omp_get_max_threads() * work_per_thread(s);
+    return (size_t)thread_slices(s) * work_per_thread(s);
 }
 
 /* Below this many query elements (batch*seq*n_head*head_dim) a call runs serially:
@@ -49,7 +58,7 @@ size_t KR(kern_mixer_work_size)(const kern_mixer_shape *s) {
 
 static int run_parallel(const kern_mixer_shape *s) {
     double elements = (double)s->batch * s->seq * s->n_head * s->head_dim;
-    return s->batch * s->n_kv_head > 1 && omp_get_max_threads() > 1 && elements >= MX_PARALLEL_MIN_ELEMENTS;
+    return s->batch * s->n_kv_head > 1 && call_threads(s) > 1 && elements >= MX_PARALLEL_MIN_ELEMENTS;
 }
 
 /* Runs CALL for every (batch, kv head) pair. In parallel, pairs go to OpenMP
@@ -66,9 +75,9 @@ static int run_parallel(const kern_mixer_shape *s) {
                 CALL;                                                                              \
             }                                                                                      \
         } else {                                                                                   \
-            int blas_threads_ = openblas_get_num_threads();                                        \
+            int blas_threads_ = openblas_get_num_threads(), threads_ = call_threads(s);            \
             openblas_set_num_threads(1);                                                           \
-            _Pragma("omp parallel for schedule(dynamic, 1)")                                       \
+            _Pragma("omp parallel for schedule(dynamic, 1) num_threads(threads_)")                 \
             for (int pair_ = 0; pair_ < n_pairs_; pair_++) {                                       \
                 int b = pair_ / (s)->n_kv_head, g = pair_ % (s)->n_kv_head;                        \
                 REAL *w_ = slice_at((work), slice_, omp_get_thread_num());                         \

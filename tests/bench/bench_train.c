@@ -3,7 +3,8 @@
  * 512 and 2048, each mixer, beside the OpenBLAS sgemm ceiling measured in the
  * same run. Training FLOPs per token = 3 (W + S) from model_flops_compute;
  * "impl" adds what the kernels do beyond S (impl_state_flops_per_token).
- *   build/bench/bench_train [steps]      (threads: OMP_NUM_THREADS / all cores) */
+ *   build/bench/bench_train [steps [mixer [d_model [context]]]]   (threads: OMP_NUM_THREADS / all cores)
+ * The optional filters run only the matching configurations (for profiling). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -93,7 +94,10 @@ static int bench_one(int d_model, int context, const char *mixer, int steps, res
  * those two (what the machine gave us at that moment), "%max" the ratio to the
  * highest ceiling seen in the whole run (the most conservative reading). */
 int main(int argc, char **argv) {
+    util_reexec_with_env(argv, "OMP_WAIT_POLICY", "passive"); /* as scalelab train does (see scalelab.c) */
     int steps = argc > 1 ? atoi(argv[1]) : 2;
+    const char *only_mixer = argc > 2 ? argv[2] : NULL;
+    int only_d = argc > 3 ? atoi(argv[3]) : 0, only_t = argc > 4 ? atoi(argv[4]) : 0;
     const char *mixers[] = {"softmax", "window", "power"};
     result res[12];
     int n = 0, rc = 0;
@@ -101,6 +105,8 @@ int main(int argc, char **argv) {
     for (int d = 128; d <= 256; d *= 2)
         for (int T = 512; T <= 2048; T *= 4)
             for (int k = 0; k < 3; k++) {
+                if ((only_mixer && strcmp(only_mixer, mixers[k])) || (only_d && only_d != d) || (only_t && only_t != T))
+                    continue;
                 double before = sgemm_gflops();
                 if (bench_one(d, T, mixers[k], steps, &res[n])) {
                     rc = 1;

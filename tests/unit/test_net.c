@@ -183,12 +183,51 @@ static void test_float_twin(void **state) {
     model_net_free_f64(nd);
 }
 
+/* A network allocated while the process ran 1 thread keeps working, with the same
+ * numbers, after the count goes up: the mixer's work buffer has one slice per thread
+ * of the count at allocation and a call never uses more (before, the mixer sized its
+ * slices from omp_get_max_threads() at each call and wrote past the buffer; the ASan
+ * pass reports that). The shape is big enough for the mixer's parallel path. */
+static void test_threads_raised_after_alloc(void **state) {
+    (void)state;
+    model_config c = tiny(MODEL_MIXER_POWER);
+    c.d_model = 64;
+    c.n_head = c.n_kv_head = 4;
+    c.head_dim = 16;
+    c.context = 128;
+    c.chunk = 16;
+    c.gating = 1;
+    enum { B = 4 };
+    char err[256];
+    model_net *net;
+    omp_set_num_threads(1);
+    assert_int_equal(model_net_alloc(&c, B, kern_cpu_backend(), &net, err, sizeof err), 0);
+    assert_int_equal(net->mixer.threads, 1);
+    assert_int_equal(model_net_init_params(net, 5, err, sizeof err), 0);
+    int32_t *seqs = malloc(B * (128 + 1) * sizeof *seqs);
+    for (int i = 0; i < B * 129; i++) seqs[i] = (int32_t)((i * 7 + i / 5) % VOCAB);
+    double l1 = model_net_forward(net, seqs);
+    model_net_backward(net);
+    float *g1 = malloc(net->n_params * sizeof *g1);
+    memcpy(g1, net->grads, net->n_params * sizeof *g1);
+    omp_set_num_threads(4);
+    double l4 = model_net_forward(net, seqs);
+    model_net_backward(net);
+    omp_set_num_threads(1);
+    assert_memory_equal(&l1, &l4, sizeof l1);
+    assert_memory_equal(g1, net->grads, net->n_params * sizeof *g1);
+    free(g1);
+    free(seqs);
+    model_net_free(net);
+}
+
 int main(void) {
     omp_set_num_threads(1); /* tiny shapes: threads only add contention */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inventory),          cmocka_unit_test(test_float_twin),
         cmocka_unit_test(test_grad_softmax_gqa),   cmocka_unit_test(test_grad_window_rms_tied),
         cmocka_unit_test(test_grad_power1_rms),    cmocka_unit_test(test_grad_power2_gated),
+        cmocka_unit_test(test_threads_raised_after_alloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <cblas.h>
+#include <omp.h>
 
 #include "model/model.h"
 #include "util/util.h"
@@ -176,6 +178,54 @@ static void test_rerun_and_resume_identical(void **state) {
     free(a), free(b), free(s);
 }
 
+/* --threads 1 and 2 give the same curve bit for bit: OpenBLAS splits a product's
+ * output, never its inner sum; row loops that sum over rows split the columns;
+ * the mixer gives each (batch, kv head) pair to one thread; the gradient norm sums
+ * fixed blocks. The shape is big enough (batch*context*heads*head_dim = 32768)
+ * that the mixer takes its parallel path with 2 threads. */
+static void test_threads_same_curve(void **state) {
+    (void)state;
+    model_config c = small_config(24);
+    c.context = 128;
+    c.tokens = 24 * 8 * 128;
+    c.eval_every = 12;
+    char err[512];
+    if (model_config_resolve(&c, err, sizeof err)) fail_msg("%s", err);
+    capture *one = calloc(1, sizeof *one), *two = calloc(1, sizeof *two);
+    model_train_result r1, r2;
+    char path[400];
+    snprintf(path, sizeof path, "%s/t1", workdir);
+    model_sink sink1 = {one, cap_metrics, cap_eval, cap_heartbeat, cap_resumed};
+    model_sink sink2 = {two, cap_metrics, cap_eval, cap_heartbeat, cap_resumed};
+    model_train_opts o = {.run_dir = path, .device = "cpu", .threads = 1, .log_every = 10, .quiet = 1};
+    if (model_train(&c, &o, &sink1, &r1, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(omp_get_max_threads(), 1);
+    assert_int_equal(openblas_get_num_threads(), 1);
+    snprintf(path, sizeof path, "%s/t2", workdir);
+    o.threads = 2;
+    if (model_train(&c, &o, &sink2, &r2, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(omp_get_max_threads(), 2);
+    assert_int_equal(openblas_get_num_threads(), 2);
+    assert_int_equal(one->n, 24);
+    assert_int_equal(two->n, 24);
+    for (size_t i = 0; i < one->n; i++)
+        if (memcmp(&one->rows[i].loss, &two->rows[i].loss, sizeof(double)) ||
+            memcmp(&one->rows[i].grad_norm, &two->rows[i].grad_norm, sizeof(double)))
+            fail_msg("step %zu: 1 thread loss %.17g grad %.17g, 2 threads %.17g grad %.17g", i + 1, one->rows[i].loss,
+                     one->rows[i].grad_norm, two->rows[i].loss, two->rows[i].grad_norm);
+    assert_memory_equal(&r1.final_eval_loss, &r2.final_eval_loss, sizeof(double));
+    /* 0 means every core: both pools get the same count. */
+    snprintf(path, sizeof path, "%s/t0", workdir);
+    o.threads = 0;
+    c.tokens = 2 * 8 * 128;
+    omp_set_num_threads(1);
+    openblas_set_num_threads(1);
+    if (model_train(&c, &o, &sink1, &r1, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(omp_get_max_threads(), omp_get_num_procs());
+    assert_int_equal(openblas_get_num_threads(), omp_get_num_procs());
+    free(one), free(two);
+}
+
 static void test_diverged(void **state) {
     (void)state;
     model_config c = small_config(30);
@@ -242,6 +292,7 @@ int main(void) {
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_learns),
         cmocka_unit_test(test_rerun_and_resume_identical),
+        cmocka_unit_test(test_threads_same_curve),
         cmocka_unit_test(test_diverged),
         cmocka_unit_test(test_bad_checkpoints),
     };

@@ -1,0 +1,134 @@
+/* analysis/report: turns the runs of a sweep into a report a researcher reads
+ * in a browser (DIR/index.html) or in a Markdown viewer (DIR/index.md), with
+ * plots drawn by gnuplot into DIR/plots/NAME.svg and the data behind every plot
+ * kept beside them in DIR/data/ (one .dat and one .gp per plot, so any figure
+ * can be redrawn or restyled by hand).
+ *
+ * The pipeline is: report_load (store -> report_data) -> report_analyse (knees,
+ * budgets, fits) -> report_write (plots + page). Every stage works on the plain
+ * report_data below, so tests can fill one by hand without a store. */
+#ifndef SCALELAB_REPORT_H
+#define SCALELAB_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+typedef struct store store;
+
+/* The knee rule (stated verbatim in every report): the knee of a context-utility
+ * curve is the first position bucket b such that loss(b) - min over later
+ * buckets of loss < REPORT_KNEE_THRESHOLD x (loss(first bucket) - min loss). */
+#define REPORT_KNEE_THRESHOLD 0.02
+
+typedef struct report_point {
+    double x, y;
+} report_point;
+
+/* One run, flattened from the store row and its canonical config JSON. */
+typedef struct report_run {
+    int64_t id;
+    char status[16];
+    char mixer[16];  /* softmax | window | power */
+    char label[48];  /* the series name: "softmax", "window w=32", "power p=2" */
+    int d_model, n_layer, n_head, context, p, window;
+    double params, weight_flops, state_flops, wsfr, state_size, tokens, training_flops;
+    double final_train_loss, final_eval_loss, best_context_loss; /* NAN when unknown */
+    report_point *curve;   /* (tokens, training loss), in step order */
+    size_t n_curve;
+    report_point *pos_loss; /* (first position of the log2 bucket, loss) at the last evaluation */
+    size_t n_pos_loss;
+    long knee;             /* index into pos_loss, -1 when there is no curve */
+    int budget;            /* index into report_data.budgets, -1 for runs that did not finish */
+} report_run;
+
+/* loss = a u^2 + b u + c with u = ln x, least squares over one budget's runs. */
+typedef struct report_parabola {
+    int ok;                /* 0: fewer than 3 distinct x, not convex, or the vertex lies
+                            * beyond half the points' log range outside it */
+    double a, b, c;
+    double x_opt, loss_opt;
+} report_parabola;
+
+typedef struct report_budget {
+    double flops;          /* median training FLOPs of the group */
+    size_t n_runs;
+    long best_run;         /* index into runs of the lowest loss */
+    report_parabola by_wsfr, by_params;
+    /* The recommendation at this budget (from the fit): what to train. */
+    int rec_ok;
+    double rec_params, rec_tokens, rec_wsfr, rec_loss;
+    char rec_source[320];   /* where the numbers come from, e.g. "IsoFLOP parabola vertex" */
+} report_budget;
+
+/* The compute frontier L(C) = E + A C^-alpha through the budgets' optima. */
+typedef struct report_frontier {
+    int ok;
+    double E, A, alpha;
+    size_t n_points;
+    char note[160];        /* why there is no frontier, when ok == 0 */
+} report_frontier;
+
+typedef struct report_data {
+    char sweep[128];       /* "" for every run in the store */
+    char db_path[512];
+    report_run *runs;
+    size_t n_runs;
+    report_budget *budgets; /* ascending FLOPs */
+    size_t n_budgets;
+    report_frontier frontier;
+    char **labels;         /* distinct run labels, sorted: a label's index picks its colour */
+    size_t n_labels;
+    report_parabola *label_params; /* n_budgets x n_labels: loss against N per budget and mixer */
+    /* The latest stored fit of this sweep (`scalelab fit --sweep S`), if any:
+     * report_analyse asks it for the recommendation at each budget. */
+    int64_t fit_id;        /* 0: none */
+    char fit_form[32];
+    char *fit_inputs_json; /* malloc'd */
+} report_data;
+
+typedef enum report_format { REPORT_HTML = 0, REPORT_MARKDOWN } report_format;
+
+/* The loss a run is judged by: final eval loss, else final training loss (NAN if neither). */
+double report_run_loss(const report_run *r);
+
+/* Index of the knee of a context curve (see REPORT_KNEE_THRESHOLD), -1 when n == 0.
+ * A curve that never falls has its knee at the first bucket. */
+long report_knee(const report_point *curve, size_t n, double threshold);
+
+/* Drops a last position bucket that the training context cuts to less than half
+ * its nominal width (with context 128, the bucket starting at 128 holds only
+ * position 128): one position per sequence is too noisy to judge a curve by.
+ * Buckets are 1-based log2 buckets [lo, 2 lo - 1]; context <= 0 keeps them all. */
+void report_trim_partial_bucket(report_run *r);
+
+/* Fills mixer, label and shape fields of r from a run's canonical config JSON
+ * (parsed with libyaml, as JSON is YAML's flow style). */
+int report_config_parse(const char *config_json, report_run *r, char *err, size_t errlen);
+
+/* Reads the runs of sweep ("" or NULL: all runs) with their metrics and latest
+ * position losses. Fails when the sweep does not exist or has no runs. */
+int report_load(store *s, const char *sweep, report_data *d, char *err, size_t errlen);
+
+/* Knees, labels, budget groups (runs within 10% of each other's FLOPs), IsoFLOP
+ * parabolas, the frontier and the per-budget recommendation. Fails when no run
+ * has finished. */
+int report_analyse(report_data *d, char *err, size_t errlen);
+
+/* The text of one plot's gnuplot data file (blocks separated by two blank lines,
+ * one per series, in the order its gnuplot script draws them). name is one of
+ * "curves", "frontier", "isoflop_wsfr", "isoflop_params", "context". */
+int report_plot_data(const report_data *d, const char *name, util_buf *out, char *err, size_t errlen);
+
+/* Writes DIR/data/NAME.dat and .gp, runs gnuplot (no shell) to make
+ * DIR/plots/NAME.svg, then DIR/index.html or DIR/index.md. */
+int report_write(const report_data *d, const char *dir, report_format format, char *err, size_t errlen);
+
+void report_data_free(report_data *d);
+
+/* Text escaping for the two page formats. */
+int report_html_escape(util_buf *b, const char *s);
+int report_md_escape(util_buf *b, const char *s);
+
+#endif

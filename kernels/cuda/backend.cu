@@ -1,0 +1,184 @@
+/* The CUDA backend: its context, memory, matmul (cuBLAS SGEMM in FP32), the
+ * fixed-order sum of squares, and the kern_backend table. The other ops are in
+ * ops.cu, the mixers in attn.cu and power*.cu. */
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "kernels/cuda/cuda_common.h"
+
+void kcu_fail(const char *file, int line, const char *what, const char *why) {
+    fprintf(stderr, "scalelab: CUDA error at %s:%d: %s: %s\n", file, line, what, why);
+    exit(EXIT_FAILURE);
+}
+
+/* Fixed-order reductions: this many blocks' partial sums, summed in order on the host. */
+enum { KCU_REDUCE_BLOCKS = 256, KCU_REDUCE_THREADS = 256 };
+
+/* The one context (see cuda_common.h for why there is one). */
+static struct {
+    std::once_flag once;
+    int ok;
+    char why[256];
+    cublasHandle_t blas;
+    double *reduce; /* KCU_REDUCE_BLOCKS partial sums */
+} ctx;
+
+static void ctx_init(void) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        snprintf(ctx.why, sizeof ctx.why, "no CUDA device (%s)",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports 0 devices");
+        cudaGetLastError();
+        return;
+    }
+    cudaDeviceProp prop;
+    if ((e = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess || prop.major < 9) {
+        snprintf(ctx.why, sizeof ctx.why, "device 0 %s (%s): this build targets compute capability 9.0",
+                 e != cudaSuccess ? "unreadable" : prop.name, e != cudaSuccess ? cudaGetErrorString(e) : "too old");
+        return;
+    }
+    if ((e = cudaMalloc(&ctx.reduce, KCU_REDUCE_BLOCKS * sizeof(double))) != cudaSuccess) {
+        snprintf(ctx.why, sizeof ctx.why, "device 0 (%s): %s", prop.name, cudaGetErrorString(e));
+        return;
+    }
+    cublasStatus_t s = cublasCreate(&ctx.blas);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        snprintf(ctx.why, sizeof ctx.why, "cuBLAS: %s", cublasGetStatusString(s));
+        return;
+    }
+    /* FP32 arithmetic: the default math mode never uses TF32 for SGEMM (unless
+     * NVIDIA_TF32_OVERRIDE=1 is set), and the CPU reference is what we match. */
+    KCU_BLAS(cublasSetMathMode(ctx.blas, CUBLAS_DEFAULT_MATH));
+    ctx.ok = 1;
+}
+
+static int ctx_ready(void) {
+    std::call_once(ctx.once, ctx_init);
+    return ctx.ok;
+}
+
+cublasHandle_t kcu_blas(void) { return ctx.blas; }
+
+/* ---- memory ---- */
+
+static void *cu_alloc(size_t bytes) {
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+    if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError(); /* not sticky: clear it so the next call is not blamed */
+        return NULL;
+    }
+    KCU_CHECK(e);
+    KCU_CHECK(cudaMemset(p, 0, bytes ? bytes : 1));
+    return p;
+}
+static void cu_free(void *p) {
+    if (p) KCU_CHECK(cudaFree(p));
+}
+static void cu_upload(void *dst, const void *host_src, size_t bytes) {
+    if (bytes) KCU_CHECK(cudaMemcpy(dst, host_src, bytes, cudaMemcpyHostToDevice));
+}
+static void cu_download(void *host_dst, const void *src, size_t bytes) {
+    if (bytes) KCU_CHECK(cudaMemcpy(host_dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+
+/* ---- matmul ---- */
+
+/* Row-major C = A B is column-major C^T = B^T A^T: swap the operands and the
+ * dimensions, keep each operand's own transpose flag. */
+void kcu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+              long long stride_a, const float *b, int ldb, long long stride_b, float beta, float *c, int ldc,
+              long long stride_c, int batch) {
+    if (m <= 0 || n <= 0 || batch <= 0) return;
+    cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (batch == 1)
+        KCU_BLAS(cublasSgemm(ctx.blas, tb, ta, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc));
+    else
+        KCU_BLAS(cublasSgemmStridedBatched(ctx.blas, tb, ta, n, m, k, &alpha, b, ldb, stride_b, a, lda, stride_a,
+                                           &beta, c, ldc, stride_c, batch));
+}
+
+static void cu_matmul(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
+                      float beta, float *c) {
+    kcu_gemm(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, 0, b, trans_b ? k : n, 0, beta, c, n, 0, 1);
+}
+
+/* ---- sum of squares: a fixed grid, each thread a fixed set of elements, each
+ * block a fixed tree, the blocks summed in order on the host: the same bits
+ * for every run. ---- */
+
+__global__ void sum_squares_kernel(size_t n, const float *x, double *partial) {
+    __shared__ double sh[KCU_REDUCE_THREADS];
+    double s = 0;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        s += (double)x[i] * x[i];
+    sh[threadIdx.x] = s;
+    __syncthreads();
+    for (int w = blockDim.x / 2; w > 0; w /= 2) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partial[blockIdx.x] = sh[0];
+}
+
+static double cu_sum_squares(size_t n, const float *x) {
+    double part[KCU_REDUCE_BLOCKS];
+    sum_squares_kernel<<<KCU_REDUCE_BLOCKS, KCU_REDUCE_THREADS>>>(n, x, ctx.reduce);
+    KCU_LAUNCHED();
+    KCU_CHECK(cudaMemcpy(part, ctx.reduce, sizeof part, cudaMemcpyDeviceToHost));
+    double s = 0;
+    for (int b = 0; b < KCU_REDUCE_BLOCKS; b++) s += part[b];
+    return s;
+}
+
+/* ---- mixers: dispatch by kind ---- */
+
+static size_t cu_mixer_saved_size(const kern_mixer_shape *s) { return (size_t)s->batch * s->n_head * s->seq; }
+static size_t cu_mixer_work_size(const kern_mixer_shape *s) {
+    return s->kind == KERN_MIXER_POWER ? kcu_power_work_size(s) : kcu_attn_work_size(s);
+}
+static void cu_mixer_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                             const float *log_g, float *y, float *saved, float *work) {
+    if (s->kind == KERN_MIXER_POWER) kcu_power_forward(s, q, k, v, log_g, y, saved, work);
+    else kcu_attn_forward(s, q, k, v, y, saved, work);
+}
+static void cu_mixer_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                              const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                              float *dk, float *dv, float *dlog_g, float *work) {
+    if (s->kind == KERN_MIXER_POWER) kcu_power_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work);
+    else kcu_attn_backward(s, q, k, v, y, saved, dy, dq, dk, dv, work);
+}
+
+/* ---- the table ---- */
+
+void kcu_fill_ops(kern_backend *be); /* ops.cu */
+
+extern "C" int kern_cuda_available(char *err, size_t errlen) {
+    if (ctx_ready()) return 1;
+    if (err && errlen) snprintf(err, errlen, "%s", ctx.why);
+    return 0;
+}
+
+extern "C" const kern_backend *kern_cuda_backend(void) {
+    static kern_backend be;
+    static std::once_flag filled;
+    if (!ctx_ready()) return NULL;
+    std::call_once(filled, [] {
+        be.name = "cuda";
+        be.alloc = cu_alloc;
+        be.free = cu_free;
+        be.upload = cu_upload;
+        be.download = cu_download;
+        be.matmul = cu_matmul;
+        be.sum_squares = cu_sum_squares;
+        be.mixer_saved_size = cu_mixer_saved_size;
+        be.mixer_work_size = cu_mixer_work_size;
+        be.mixer_forward = cu_mixer_forward;
+        be.mixer_backward = cu_mixer_backward;
+        kcu_fill_ops(&be);
+    });
+    return &be;
+}

@@ -1,0 +1,68 @@
+/* Private to kernels/cuda/*.cu: error checking, the shared context (cuBLAS
+ * handle, reduction scratch) and row-major gemm helpers.
+ *
+ * The backend interface (kern_backend) has no context argument: its ops are
+ * plain function pointers shared with the CPU backend. So the CUDA backend
+ * keeps one process-wide context, created by kern_cuda_backend() and never
+ * freed (like the CUDA runtime's own primary context). Every op runs on the
+ * default stream, in issue order; only download and sum_squares wait. */
+#ifndef SCALELAB_KERNELS_CUDA_COMMON_H
+#define SCALELAB_KERNELS_CUDA_COMMON_H
+
+#include <cstddef>
+#include <cstdint>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "kernels/kernels.h"
+}
+
+/* A failed CUDA or cuBLAS call cannot be reported through the void ops of the
+ * interface: print where and why, then exit (as llm.c does). */
+[[noreturn]] void kcu_fail(const char *file, int line, const char *what, const char *why);
+#define KCU_CHECK(call)                                                                            \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) kcu_fail(__FILE__, __LINE__, #call, cudaGetErrorString(e_));        \
+    } while (0)
+#define KCU_BLAS(call)                                                                             \
+    do {                                                                                           \
+        cublasStatus_t s_ = (call);                                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS) kcu_fail(__FILE__, __LINE__, #call, cublasGetStatusString(s_)); \
+    } while (0)
+/* After every launch: configuration errors show up here, faults at the next sync. */
+#define KCU_LAUNCHED() KCU_CHECK(cudaGetLastError())
+
+/* The context's cuBLAS handle (kernels/cuda/backend.cu). */
+cublasHandle_t kcu_blas(void);
+
+static inline unsigned kcu_blocks(size_t n, unsigned threads) {
+    size_t b = (n + threads - 1) / threads;
+    return (unsigned)(b < 1 ? 1 : b);
+}
+
+/* Row-major C = alpha op(A) op(B) + beta C, strided over `batch` products
+ * (strides in floats; batch 1 ignores them). FP32 arithmetic (no TF32), so
+ * results match the CPU reference to float rounding. */
+void kcu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+              long long stride_a, const float *b, int ldb, long long stride_b, float beta, float *c, int ldc,
+              long long stride_c, int batch);
+
+/* Sizes of the mixers' device work, in floats, and their forward/backward
+ * (kernels/cuda/attn.cu, power.cu, power_backward.cu). */
+size_t kcu_attn_work_size(const kern_mixer_shape *s);
+void kcu_attn_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, float *y,
+                      float *saved, float *work);
+void kcu_attn_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                       const float *y, const float *saved, const float *dy, float *dq, float *dk, float *dv,
+                       float *work);
+size_t kcu_power_work_size(const kern_mixer_shape *s);
+void kcu_power_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                       const float *log_g, float *y, float *saved, float *work);
+void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                        const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                        float *dk, float *dv, float *dlog_g, float *work);
+
+#endif

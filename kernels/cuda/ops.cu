@@ -1,0 +1,371 @@
+/* CUDA twins of the CPU ops in kernels/cpu/ops.c and ops_optim.c (same
+ * formulas, same double accumulations where the CPU uses double).
+ * Elementwise ops: one thread per element. Row ops (norms): one warp per row.
+ * Cross-entropy: one block per row (the vocabulary may be wide). Column sums
+ * (bias and norm parameter gradients): one block per 32 columns whose 32 row
+ * lanes reduce in a fixed order, so they are bit-reproducible; the embedding
+ * gradient uses atomics (two rows may hold the same token), so it is not. */
+#include <cmath>
+
+#include "kernels/cuda/cuda_common.h"
+
+#define THREADS 256
+#define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_A 0.044715f
+
+__device__ __forceinline__ double warp_sum(double v) {
+    for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+/* Block-wide reductions for blockDim.x = THREADS; every thread gets the result. */
+__device__ double block_sum(double v, double *sh) {
+    v = warp_sum(v);
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    __syncthreads();
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    double s = 0;
+    for (int w = 0; w < THREADS / 32; w++) s += sh[w];
+    return s;
+}
+__device__ float block_max(float v, float *sh) {
+    v = warp_max(v);
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    __syncthreads();
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    float m = sh[0];
+    for (int w = 1; w < THREADS / 32; w++) m = fmaxf(m, sh[w]);
+    return m;
+}
+
+/* ---- elementwise ---- */
+
+__global__ void add_bias_kernel(size_t n, int dim, float *x, const float *bias) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] += bias[i % dim];
+}
+static void cu_add_bias(int n, int dim, float *x, const float *bias) {
+    size_t total = (size_t)n * dim;
+    add_bias_kernel<<<kcu_blocks(total, THREADS), THREADS>>>(total, dim, x, bias);
+    KCU_LAUNCHED();
+}
+
+__global__ void add_kernel(size_t n, const float *x, float *y) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] += x[i];
+}
+static void cu_add(size_t n, const float *x, float *y) {
+    add_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n, x, y);
+    KCU_LAUNCHED();
+}
+static void cu_zero(size_t n, float *x) {
+    if (n) KCU_CHECK(cudaMemsetAsync(x, 0, n * sizeof(float)));
+}
+
+__device__ __forceinline__ float tanh_via_exp(float u) { return 1.f - 2.f / (expf(2.f * u) + 1.f); }
+
+__global__ void gelu_forward_kernel(size_t n, const float *x, float *y) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float v = x[i];
+    y[i] = 0.5f * v * (1.f + tanh_via_exp(GELU_C * (v + GELU_A * v * v * v)));
+}
+__global__ void gelu_backward_kernel(size_t n, const float *x, const float *dy, float *dx) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float v = x[i];
+    float t = tanh_via_exp(GELU_C * (v + GELU_A * v * v * v));
+    float du = GELU_C * (1.f + 3.f * GELU_A * v * v);
+    dx[i] = dy[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
+}
+static void cu_gelu_forward(size_t n, const float *x, float *y) {
+    gelu_forward_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n, x, y);
+    KCU_LAUNCHED();
+}
+static void cu_gelu_backward(size_t n, const float *x, const float *dy, float *dx) {
+    gelu_backward_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n, x, dy, dx);
+    KCU_LAUNCHED();
+}
+
+/* One thread per rotated pair (row, head, i < half); sign -1 is the transpose. */
+__global__ void rope_kernel(int n_rows, int seq, int n_head, int head_dim, const float *cos_t,
+                            const float *sin_t, float *x, float sign) {
+    int half = head_dim / 2;
+    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)n_rows * n_head * half) return;
+    int i = idx % half;
+    size_t rh = idx / half; /* row * n_head + head */
+    int r = (int)(rh / n_head);
+    size_t tab = (size_t)(r % seq) * half + i;
+    float *xh = x + rh * head_dim;
+    float c = cos_t[tab], sn = sign * sin_t[tab], x0 = xh[i], x1 = xh[i + half];
+    xh[i] = x0 * c - x1 * sn;
+    xh[i + half] = x0 * sn + x1 * c;
+}
+static void rope(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
+                 float sign) {
+    size_t n = (size_t)n_rows * n_head * (head_dim / 2);
+    rope_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n_rows, seq, n_head, head_dim, cos_t, sin_t, x, sign);
+    KCU_LAUNCHED();
+}
+static void cu_rope_forward(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t,
+                            float *x) {
+    rope(n_rows, seq, n_head, head_dim, cos_t, sin_t, x, 1.f);
+}
+static void cu_rope_backward(int n_rows, int seq, int n_head, int head_dim, const float *cos_t,
+                             const float *sin_t, float *dx) {
+    rope(n_rows, seq, n_head, head_dim, cos_t, sin_t, dx, -1.f);
+}
+
+__global__ void embedding_forward_kernel(size_t total, int dim, const int32_t *tokens, const float *table,
+                                         float *out) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < total) out[i] = table[(size_t)tokens[i / dim] * dim + i % dim];
+}
+__global__ void embedding_backward_kernel(size_t total, int dim, const int32_t *tokens, const float *dout,
+                                          float *dtable) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < total) atomicAdd(dtable + (size_t)tokens[i / dim] * dim + i % dim, dout[i]);
+}
+static void cu_embedding_forward(int n, int dim, const int32_t *tokens, const float *table, float *out) {
+    size_t total = (size_t)n * dim;
+    embedding_forward_kernel<<<kcu_blocks(total, THREADS), THREADS>>>(total, dim, tokens, table, out);
+    KCU_LAUNCHED();
+}
+static void cu_embedding_backward(int n, int dim, const int32_t *tokens, const float *dout, float *dtable) {
+    size_t total = (size_t)n * dim;
+    embedding_backward_kernel<<<kcu_blocks(total, THREADS), THREADS>>>(total, dim, tokens, dout, dtable);
+    KCU_LAUNCHED();
+}
+
+__global__ void logsigmoid_forward_kernel(size_t n, float *x) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float z = x[i];
+    x[i] = fminf(z, 0.f) - log1pf(expf(-fabsf(z)));
+}
+__global__ void logsigmoid_backward_kernel(size_t n, const float *log_g, const float *dlog_g, float *dz) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) dz[i] = -dlog_g[i] * expm1f(log_g[i]);
+}
+static void cu_logsigmoid_forward(size_t n, float *x) {
+    logsigmoid_forward_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n, x);
+    KCU_LAUNCHED();
+}
+static void cu_logsigmoid_backward(size_t n, const float *log_g, const float *dlog_g, float *dz) {
+    logsigmoid_backward_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n, log_g, dlog_g, dz);
+    KCU_LAUNCHED();
+}
+
+__global__ void scale_kernel(size_t n, float *x, float a) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] *= a;
+}
+static void cu_scale(size_t n, float *x, float a) {
+    scale_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n, x, a);
+    KCU_LAUNCHED();
+}
+
+__global__ void adamw_kernel(size_t n, float *param, const float *grad, float *m, float *v, double lr, float b1,
+                             float b2, double eps, double wd, double bc1, double bc2) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float g = grad[i];
+    float mi = b1 * m[i] + (1 - b1) * g, vi = b2 * v[i] + (1 - b2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    double mh = mi / bc1, vh = vi / bc2;
+    param[i] -= (float)(lr * (mh / (sqrt(vh) + eps) + wd * param[i]));
+}
+static void cu_adamw(size_t n, float *param, const float *grad, float *m, float *v, double lr, double beta1,
+                     double beta2, double eps, double weight_decay, int64_t step) {
+    double bc1 = 1 - pow(beta1, (double)step), bc2 = 1 - pow(beta2, (double)step);
+    adamw_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n, param, grad, m, v, lr, (float)beta1, (float)beta2, eps,
+                                                      weight_decay, bc1, bc2);
+    KCU_LAUNCHED();
+}
+
+/* ---- column sums: out[c] += sum_i f(i, c), blocks of 32 columns x 32 row lanes,
+ * lane sums combined in lane order ---- */
+
+/* mean == NULL and rstd == NULL: plain sums of y (bias gradient). Otherwise
+ * dw[c] += sum_i y[i,c] (x[i,c] - mean_i) rstd_i and db[c] += sum_i y[i,c]. */
+__global__ void column_sums_kernel(int n, int dim, const float *y, const float *x, const float *mean,
+                                   const float *rstd, float *dw, float *db) {
+    __shared__ float sw[32][33], sb[32][33];
+    int c = blockIdx.x * 32 + threadIdx.x, lane = threadIdx.y;
+    float aw = 0, ab = 0;
+    if (c < dim)
+        for (int i = lane; i < n; i += 32) {
+            float g = y[(size_t)i * dim + c];
+            ab += g;
+            if (rstd) aw += g * (x[(size_t)i * dim + c] - (mean ? mean[i] : 0.f)) * rstd[i];
+        }
+    sw[lane][threadIdx.x] = aw;
+    sb[lane][threadIdx.x] = ab;
+    __syncthreads();
+    if (lane == 0 && c < dim) {
+        float tw = 0, tb = 0;
+        for (int l = 0; l < 32; l++) {
+            tw += sw[l][threadIdx.x];
+            tb += sb[l][threadIdx.x];
+        }
+        if (rstd) dw[c] += tw;
+        if (db) db[c] += tb;
+    }
+}
+static void column_sums(int n, int dim, const float *y, const float *x, const float *mean, const float *rstd,
+                        float *dw, float *db) {
+    column_sums_kernel<<<(dim + 31) / 32, dim3(32, 32)>>>(n, dim, y, x, mean, rstd, dw, db);
+    KCU_LAUNCHED();
+}
+static void cu_bias_backward(int n, int dim, const float *dy, float *dbias) {
+    column_sums(n, dim, dy, NULL, NULL, NULL, NULL, dbias);
+}
+
+/* ---- norms: one warp per row ---- */
+
+__global__ void layernorm_forward_kernel(int n, int dim, const float *x, const float *w, const float *b, float eps,
+                                         float *y, float *mean, float *rstd) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= n) return;
+    const float *xi = x + (size_t)row * dim;
+    float *yi = y + (size_t)row * dim;
+    double mu = 0, var = 0;
+    for (int j = lane; j < dim; j += 32) mu += xi[j];
+    mu = warp_sum(mu) / dim;
+    for (int j = lane; j < dim; j += 32) var += (xi[j] - mu) * (xi[j] - mu);
+    var = warp_sum(var) / dim;
+    float r = (float)(1.0 / sqrt(var + eps));
+    for (int j = lane; j < dim; j += 32) yi[j] = (float)((xi[j] - mu) * r) * w[j] + (b ? b[j] : 0.f);
+    if (lane == 0) {
+        mean[row] = (float)mu;
+        rstd[row] = r;
+    }
+}
+__global__ void rmsnorm_forward_kernel(int n, int dim, const float *x, const float *w, float eps, float *y,
+                                       float *rstd) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= n) return;
+    const float *xi = x + (size_t)row * dim;
+    float *yi = y + (size_t)row * dim;
+    double ms = 0;
+    for (int j = lane; j < dim; j += 32) ms += (double)xi[j] * xi[j];
+    ms = warp_sum(ms);
+    float r = (float)(1.0 / sqrt(ms / dim + eps));
+    for (int j = lane; j < dim; j += 32) yi[j] = xi[j] * r * w[j];
+    if (lane == 0) rstd[row] = r;
+}
+/* dx += r (dy w - s1 - xhat s2), s1 = mean(dy w) (0 for RMSNorm), s2 = mean(dy w xhat). */
+__global__ void norm_backward_kernel(int n, int dim, const float *x, const float *w, const float *mean,
+                                     const float *rstd, const float *dy, float *dx) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= n) return;
+    const float *xi = x + (size_t)row * dim, *gi = dy + (size_t)row * dim;
+    float *dxi = dx + (size_t)row * dim;
+    float mu = mean ? mean[row] : 0.f, r = rstd[row];
+    double s1 = 0, s2 = 0;
+    for (int j = lane; j < dim; j += 32) {
+        double dxh = (double)gi[j] * w[j];
+        s1 += dxh;
+        s2 += dxh * ((xi[j] - mu) * r);
+    }
+    s1 = mean ? warp_sum(s1) / dim : 0.0;
+    s2 = warp_sum(s2) / dim;
+    for (int j = lane; j < dim; j += 32) {
+        float xh = (xi[j] - mu) * r;
+        dxi[j] += (float)(r * ((double)gi[j] * w[j] - s1 - xh * s2));
+    }
+}
+#define ROWS_PER_BLOCK 8
+static void cu_layernorm_forward(int n, int dim, const float *x, const float *w, const float *b, float eps,
+                                 float *y, float *mean, float *rstd) {
+    layernorm_forward_kernel<<<(n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, b,
+                                                                                            eps, y, mean, rstd);
+    KCU_LAUNCHED();
+}
+static void cu_layernorm_backward(int n, int dim, const float *x, const float *w, const float *mean,
+                                  const float *rstd, const float *dy, float *dx, float *dw, float *db) {
+    norm_backward_kernel<<<(n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, mean,
+                                                                                        rstd, dy, dx);
+    KCU_LAUNCHED();
+    column_sums(n, dim, dy, x, mean, rstd, dw, db);
+}
+static void cu_rmsnorm_forward(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd) {
+    rmsnorm_forward_kernel<<<(n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, eps, y,
+                                                                                          rstd);
+    KCU_LAUNCHED();
+}
+static void cu_rmsnorm_backward(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
+                                float *dx, float *dw) {
+    norm_backward_kernel<<<(n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, NULL,
+                                                                                        rstd, dy, dx);
+    KCU_LAUNCHED();
+    column_sums(n, dim, dy, x, NULL, rstd, dw, NULL);
+}
+
+/* ---- cross-entropy: one block per row; dlogits may alias logits (each
+ * element is read before it is written, by the same thread) ---- */
+
+__global__ void xent_kernel(int vocab, const float *logits, const int32_t *targets, float scale, float *loss,
+                            float *dlogits) {
+    __shared__ double shd[THREADS / 32];
+    __shared__ float shf[THREADS / 32];
+    const float *li = logits + (size_t)blockIdx.x * vocab;
+    float mx = -INFINITY;
+    for (int j = threadIdx.x; j < vocab; j += THREADS) mx = fmaxf(mx, li[j]);
+    mx = block_max(mx, shf);
+    double s = 0;
+    for (int j = threadIdx.x; j < vocab; j += THREADS) s += exp((double)(li[j] - mx));
+    s = block_sum(s, shd);
+    int t = targets[blockIdx.x];
+    if (loss) {
+        if (threadIdx.x == 0) loss[blockIdx.x] = (float)(log(s) + mx - li[t]);
+        return;
+    }
+    float inv = (float)(1.0 / s);
+    float *di = dlogits + (size_t)blockIdx.x * vocab;
+    for (int j = threadIdx.x; j < vocab; j += THREADS) {
+        float pj = expf(li[j] - mx) * inv;
+        di[j] = scale * (j == t ? pj - 1.f : pj);
+    }
+}
+static void cu_xent_forward(int n, int vocab, const float *logits, const int32_t *targets, float *loss) {
+    if (n <= 0) return;
+    xent_kernel<<<n, THREADS>>>(vocab, logits, targets, 0.f, loss, NULL);
+    KCU_LAUNCHED();
+}
+static void cu_xent_backward(int n, int vocab, const float *logits, const int32_t *targets, float scale,
+                             float *dlogits) {
+    if (n <= 0) return;
+    xent_kernel<<<n, THREADS>>>(vocab, logits, targets, scale, NULL, dlogits);
+    KCU_LAUNCHED();
+}
+
+void kcu_fill_ops(kern_backend *be) {
+    be->add_bias = cu_add_bias;
+    be->bias_backward = cu_bias_backward;
+    be->add = cu_add;
+    be->zero = cu_zero;
+    be->layernorm_forward = cu_layernorm_forward;
+    be->layernorm_backward = cu_layernorm_backward;
+    be->rmsnorm_forward = cu_rmsnorm_forward;
+    be->rmsnorm_backward = cu_rmsnorm_backward;
+    be->gelu_forward = cu_gelu_forward;
+    be->gelu_backward = cu_gelu_backward;
+    be->rope_forward = cu_rope_forward;
+    be->rope_backward = cu_rope_backward;
+    be->embedding_forward = cu_embedding_forward;
+    be->embedding_backward = cu_embedding_backward;
+    be->logsigmoid_forward = cu_logsigmoid_forward;
+    be->logsigmoid_backward = cu_logsigmoid_backward;
+    be->xent_forward = cu_xent_forward;
+    be->xent_backward = cu_xent_backward;
+    be->scale = cu_scale;
+    be->adamw = cu_adamw;
+}

@@ -1,0 +1,380 @@
+/* Gated power retention on the GPU, forward, and the stages backward shares
+ * (power.h): the chunked algorithm of MATH.md as kernels/cpu/mixer_power.c
+ * computes it, with every chunk of every (batch, kv head) pair at once:
+ *   1. gates: G' per chunk (in double, as the CPU does), Gamma;
+ *   2. keys: [V|1], U = exp((Gamma - G'_j)/p) K, phi(U);
+ *   3. states: S'_{m+1} = exp(Gamma_m) S'_m + phi(U_m)^T [V|1]_m, the products
+ *      for all chunks in one batched gemm, then a scan over m per element;
+ *   4. per head of the group: Q~ = s exp(G'/p) q, phi(Q~), the masked intra-chunk
+ *      weights A, N' = A [V|1] + phi(Q~) S'_m, then y = N / (eps + M) or N / rms,
+ *      saving the divisor exactly as the CPU does. */
+#include <cmath>
+
+#include "kernels/cuda/power.h"
+
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+pw_layout pw_plan(const kern_mixer_shape *s) {
+    pw_layout L;
+    L.B = s->batch;
+    L.T = s->seq;
+    L.d = s->head_dim;
+    L.d1 = L.d + 1;
+    L.ld1 = (L.d1 + 3) / 4 * 4;
+    L.p = s->p;
+    long num = 1, den = 1;
+    for (int r = 1; r <= L.p; r++) {
+        num *= L.d + r - 1;
+        den *= r;
+    }
+    L.D = (int)(num / den);
+    L.c = s->chunk;
+    L.nc = L.T / L.c;
+    L.nh = s->n_head;
+    L.nkv = s->n_kv_head;
+    L.group = L.nh / L.nkv;
+    L.P = L.B * L.nkv;
+    L.gated = s->gating;
+    L.rms = s->normalize_rms;
+    L.scale = (float)s->scale;
+    L.eps = (float)s->eps;
+    L.R = (size_t)L.P * L.nc;
+    L.rows = (size_t)L.P * L.T;
+    L.SZ = (size_t)L.D * L.ld1;
+    size_t at = 0, rc2 = L.R * L.c * L.c;
+#define TAKE(field, n) (L.field = at, at += round64(n))
+    TAKE(gcum, 2 * L.rows);
+    TAKE(gamma, 2 * L.R);
+    TAKE(egamma, L.R);
+    TAKE(feat, (size_t)L.D * sizeof(pw_feat) / sizeof(float));
+    TAKE(kc, L.rows * L.d);
+    TAKE(u, L.rows * L.d);
+    TAKE(pu, L.rows * L.D);
+    TAKE(vp, L.rows * L.ld1);
+    TAKE(states, (L.R + 1) * L.SZ); /* the batched update writes one slot past the last chunk */
+    TAKE(qc, L.rows * L.d);
+    TAKE(qt, L.rows * L.d);
+    TAKE(phibuf, L.rows * L.D);
+    TAKE(a, rc2);
+    TAKE(raw, rc2);
+    TAKE(np, L.rows * L.ld1);
+    L.forward_total = at;
+    TAKE(dso, L.R * L.SZ);
+    TAKE(dnp, (size_t)L.group * L.rows * L.ld1);
+    TAKE(dvp, L.rows * L.ld1);
+    TAKE(du, L.rows * L.d);
+    TAKE(dkc, L.rows * L.d);
+    TAKE(dqc, L.rows * L.d);
+    TAKE(da, rc2);
+    TAKE(dg, L.rows);
+    TAKE(dgamma, L.R);
+#undef TAKE
+    L.total = at + 64;
+    return L;
+}
+
+float *pw_base(float *work) {
+    uintptr_t p = (uintptr_t)work;
+    return (float *)((p + 255) / 256 * 256);
+}
+
+size_t kcu_power_work_size(const kern_mixer_shape *s) { return pw_plan(s).total; }
+
+void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+             size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc) {
+    kcu_gemm(ta, tb, m, n, k, alpha, a, lda, (long long)sa, b, ldb, (long long)sb, beta, c, ldc, (long long)sc,
+             (int)L.R);
+}
+
+/* ---- phi ---- */
+
+/* Non-decreasing tuples of length len with entries in [lo, d): C(d - lo + len - 1, len). */
+__device__ long long tuples(int d, int lo, int len) {
+    long long n = 1;
+    for (int r = 1; r <= len; r++) n = n * (d - lo + r - 1) / r;
+    return n;
+}
+
+/* Feature f in lexicographic order of (i_1 <= ... <= i_p), the CPU's order. */
+__global__ void phi_table_kernel(int d, int p, int D, pw_feat *feat) {
+    int f = blockIdx.x * blockDim.x + threadIdx.x;
+    if (f >= D) return;
+    long long rest = f;
+    int idx[4] = {0, 0, 0, 0}, lo = 0;
+    for (int r = 0; r < p; r++)
+        for (int i = lo; i < d; i++) {
+            long long n = tuples(d, i, p - r - 1);
+            if (rest < n) {
+                idx[r] = lo = i;
+                break;
+            }
+            rest -= n;
+        }
+    const double fact[5] = {1, 1, 2, 6, 24};
+    double den = 1;
+    int run = 1;
+    for (int r = 1; r <= p; r++) {
+        if (r < p && idx[r] == idx[r - 1]) {
+            run++;
+        } else {
+            den *= fact[run];
+            run = 1;
+        }
+    }
+    pw_feat out;
+    for (int r = 0; r < 4; r++) out.idx[r] = (int16_t)idx[r];
+    out.coef = (float)sqrt(fact[p] / den);
+    feat[f] = out;
+}
+
+/* One block per row: the row of x in shared memory, threads over features. */
+__global__ void phi_rows_kernel(int d, int p, int D, const float *__restrict__ x, const pw_feat *__restrict__ feat,
+                                float *__restrict__ out) {
+    extern __shared__ float xs[];
+    size_t row = blockIdx.x;
+    for (int f = threadIdx.x; f < d; f += blockDim.x) xs[f] = x[row * d + f];
+    __syncthreads();
+    for (int f = threadIdx.x; f < D; f += blockDim.x) {
+        pw_feat ft = feat[f];
+        float v = ft.coef;
+        for (int r = 0; r < p; r++) v *= xs[ft.idx[r]];
+        out[row * D + f] = v;
+    }
+}
+
+/* dx_i = sum over features holding i of dphi_f * d(feature)/dx_i. p = 2 in
+ * closed form (feature (i, j), i <= j, sits at i d - i (i - 1) / 2 + j - i). */
+__global__ void phi_rows_backward_kernel(size_t rows, int d, int p, int D, const float *x, const float *dphi,
+                                         const pw_feat *feat, float *dx) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= rows * d) return;
+    size_t row = id / d;
+    int i = id % d;
+    const float *xr = x + row * d, *gr = dphi + row * D;
+    float acc = 0;
+    if (p == 1) {
+        acc = gr[i];
+    } else if (p == 2) {
+        const float sqrt2 = 1.41421356237309515f;
+        for (int j = 0; j < d; j++) {
+            int a = j < i ? j : i, b = j < i ? i : j;
+            float g = gr[a * d - a * (a - 1) / 2 + (b - a)];
+            acc += j == i ? 2.f * xr[i] * g : sqrt2 * xr[j] * g;
+        }
+    } else {
+        for (int f = 0; f < D; f++) {
+            pw_feat ft = feat[f];
+            for (int r = 0; r < p; r++) {
+                if (ft.idx[r] != i) continue;
+                float prod = ft.coef * gr[f];
+                for (int t = 0; t < p; t++)
+                    if (t != r) prod *= xr[ft.idx[t]];
+                acc += prod;
+            }
+        }
+    }
+    dx[id] = acc;
+}
+
+/* p = 2, one block per row: the row's dphi (D floats, read once, coalesced) and x
+ * in shared memory, then one thread per output feature. The plain kernel above
+ * gathers dphi from global memory with a stride that changes along the warp. */
+__global__ void phi2_rows_backward_kernel(int d, int D, const float *x, const float *dphi, float *dx) {
+    extern __shared__ float sh[];
+    float *g = sh, *xs = sh + D;
+    size_t row = blockIdx.x;
+    for (int f = threadIdx.x; f < D; f += blockDim.x) g[f] = dphi[row * D + f];
+    for (int f = threadIdx.x; f < d; f += blockDim.x) xs[f] = x[row * d + f];
+    __syncthreads();
+    const float sqrt2 = 1.41421356237309515f;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float acc = 0;
+        for (int j = 0; j < d; j++) {
+            int a = j < i ? j : i, b = j < i ? i : j;
+            float gv = g[a * d - a * (a - 1) / 2 + (b - a)];
+            acc += j == i ? 2.f * xs[i] * gv : sqrt2 * xs[j] * gv;
+        }
+        dx[row * d + i] = acc;
+    }
+}
+
+void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, const float *dphi, float *dx) {
+    size_t shared = (size_t)(L.D + L.d) * sizeof(float);
+    if (L.p == 2 && shared <= 48 * 1024) {
+        int threads = (L.d + 31) / 32 * 32;
+        phi2_rows_backward_kernel<<<rows, threads > 256 ? 256 : threads, shared>>>(L.d, L.D, x, dphi, dx);
+        KCU_LAUNCHED();
+        return;
+    }
+    size_t n = (size_t)rows * L.d;
+    phi_rows_backward_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(rows, L.d, L.p, L.D, x, dphi,
+                                                                        (const pw_feat *)(base + L.feat), dx);
+    KCU_LAUNCHED();
+}
+
+static void phi_rows(const pw_layout &L, float *base, const float *x, float *out) {
+    phi_rows_kernel<<<(unsigned)L.rows, PW_THREADS, L.d * sizeof(float)>>>(L.d, L.p, L.D, x,
+                                                                          (const pw_feat *)(base + L.feat), out);
+    KCU_LAUNCHED();
+}
+
+/* ---- keys, gates, states ---- */
+
+/* One thread per chunk: G' (cumulative log gates from the chunk's start) and Gamma. */
+__global__ void gates_kernel(pw_layout L, const float *log_g, double *gcum, double *gamma, float *egamma) {
+    size_t ch = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= L.R) return;
+    int pair = (int)(ch / L.nc), m = ch % L.nc, b = pair / L.nkv, g = pair % L.nkv;
+    double acc = 0;
+    for (int i = 0; i < L.c; i++) {
+        if (log_g) acc += log_g[((size_t)b * L.T + m * L.c + i) * L.nkv + g];
+        gcum[ch * L.c + i] = acc;
+    }
+    gamma[ch] = acc;
+    egamma[ch] = (float)exp(acc);
+}
+
+__global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, const double *gcum,
+                                 const double *gamma, float *kc, float *u, float *vp) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= L.rows * L.d) return;
+    size_t row = id / L.d;
+    int f = id % L.d, pair = (int)(row / L.T), t = row % L.T, b = pair / L.nkv, g = pair % L.nkv;
+    size_t src = ((size_t)(b * L.T + t) * L.nkv + g) * L.d + f;
+    float e = L.gated ? (float)exp((gamma[row / L.c] - gcum[row]) / L.p) : 1.f;
+    float kv = k[src];
+    kc[id] = kv;
+    u[id] = e * kv;
+    vp[row * L.ld1 + f] = v[src];
+    if (f == 0) vp[row * L.ld1 + L.d] = 1.f;
+}
+
+void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const float *v, const float *log_g) {
+    pw_feat *feat = (pw_feat *)(base + L.feat);
+    double *gcum = pw_doubles(base, L.gcum), *gamma = pw_doubles(base, L.gamma);
+    phi_table_kernel<<<kcu_blocks(L.D, 128), 128>>>(L.d, L.p, L.D, feat);
+    KCU_LAUNCHED();
+    gates_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, L.gated ? log_g : NULL, gcum, gamma, base + L.egamma);
+    KCU_LAUNCHED();
+    size_t n = L.rows * L.d;
+    load_keys_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, k, v, gcum, gamma, base + L.kc, base + L.u,
+                                                                base + L.vp);
+    KCU_LAUNCHED();
+    phi_rows(L, base, base + L.u, base + L.pu);
+}
+
+/* In place: slot m holds phi(U_{m-1})^T [V|1]_{m-1} on entry (slot 0 of the next
+ * pair got the last chunk's product, which nothing needs: it is zeroed). Padding
+ * columns are zeroed too, so sums over whole states need no masks. */
+__global__ void state_scan_kernel(pw_layout L, const float *__restrict__ eg, float *__restrict__ states) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= (size_t)L.P * L.SZ) return;
+    size_t pair = id / L.SZ, e = id % L.SZ;
+    float *s = states + pair * L.nc * L.SZ + e;
+    const float *egp = eg + pair * L.nc;
+    bool pad = (int)(e % L.ld1) >= L.d1;
+    float carry = 0;
+    s[0] = 0;
+    for (int m = 1; m < L.nc; m++) {
+        carry = pad ? 0.f : egp[m - 1] * carry + s[(size_t)m * L.SZ];
+        s[(size_t)m * L.SZ] = carry;
+    }
+}
+
+void pw_states(const pw_layout &L, float *base) {
+    float *states = base + L.states;
+    pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
+            (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
+    size_t n = (size_t)L.P * L.SZ;
+    state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, states);
+    KCU_LAUNCHED();
+}
+
+/* ---- queries ---- */
+
+__global__ void load_queries_kernel(pw_layout L, int r, const float *q, const double *gcum, float *qc, float *qt) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= L.rows * L.d) return;
+    size_t row = id / L.d;
+    int f = id % L.d, pair = (int)(row / L.T), t = row % L.T, b = pair / L.nkv, g = pair % L.nkv;
+    int h = g * L.group + r;
+    float qv = q[((size_t)(b * L.T + t) * L.nh + h) * L.d + f];
+    float e = L.scale * (L.gated ? (float)exp(gcum[row] / L.p) : 1.f);
+    qc[id] = qv;
+    qt[id] = e * qv;
+}
+
+void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, int with_phi) {
+    size_t n = L.rows * L.d;
+    load_queries_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, r, q, pw_doubles(base, L.gcum), base + L.qc,
+                                                                   base + L.qt);
+    KCU_LAUNCHED();
+    if (with_phi) phi_rows(L, base, base + L.qt, base + L.phibuf);
+}
+
+__device__ __forceinline__ float ipow(float x, int p) {
+    float r = x;
+    for (int t = 1; t < p; t++) r *= x;
+    return r;
+}
+
+__global__ void intra_mask_kernel(pw_layout L, const double *gcum, const float *raw, float *a) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t cc = (size_t)L.c * L.c;
+    if (id >= L.R * cc) return;
+    size_t ch = id / cc;
+    int i = (id % cc) / L.c, j = id % L.c;
+    const double *gc = gcum + ch * L.c;
+    a[id] = j <= i ? ipow(raw[id], L.p) * expf((float)(gc[i] - gc[j])) : 0.f;
+}
+
+void pw_intra_weights(const pw_layout &L, float *base) {
+    size_t cd = (size_t)L.c * L.d, cc = (size_t)L.c * L.c;
+    pw_gemm(L, 0, 1, L.c, L.c, L.d, L.scale, base + L.qc, L.d, cd, base + L.kc, L.d, cd, 0.f, base + L.raw, L.c, cc);
+    size_t n = L.R * cc;
+    intra_mask_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, pw_doubles(base, L.gcum), base + L.raw,
+                                                                 base + L.a);
+    KCU_LAUNCHED();
+}
+
+/* ---- forward ---- */
+
+/* One warp per row of head r: divide N' by eps + M or by the RMS of N. */
+__global__ void normalize_kernel(pw_layout L, int r, const float *np, float *y, float *saved) {
+    size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= L.rows) return;
+    int pair = (int)(row / L.T), t = row % L.T, b = pair / L.nkv, g = pair % L.nkv, h = g * L.group + r;
+    const float *nr = np + row * L.ld1;
+    float div;
+    if (L.rms) {
+        float ms = 0;
+        for (int f = lane; f < L.d; f += 32) ms += nr[f] * nr[f];
+        for (int o = 16; o > 0; o /= 2) ms += __shfl_xor_sync(0xffffffffu, ms, o);
+        div = sqrtf(ms / L.d + L.eps);
+    } else {
+        div = L.eps + nr[L.d];
+    }
+    float *yr = y + ((size_t)(b * L.T + t) * L.nh + h) * L.d;
+    for (int f = lane; f < L.d; f += 32) yr[f] = nr[f] / div;
+    if (lane == 0) saved[((size_t)b * L.nh + h) * L.T + t] = div;
+}
+
+void kcu_power_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                       const float *log_g, float *y, float *saved, float *work) {
+    pw_layout L = pw_plan(s);
+    float *base = pw_base(work);
+    size_t cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
+    pw_prepare_keys(L, base, k, v, log_g);
+    pw_states(L, base);
+    for (int r = 0; r < L.group; r++) {
+        pw_prepare_queries(L, base, q, r, 1);
+        pw_intra_weights(L, base);
+        pw_gemm(L, 0, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.ld1, cd1, 0.f, base + L.np,
+                L.ld1, cd1);
+        pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
+                base + L.np, L.ld1, cd1);
+        normalize_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, base + L.np, y, saved);
+        KCU_LAUNCHED();
+    }
+}

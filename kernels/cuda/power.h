@@ -1,0 +1,56 @@
+/* Private to kernels/cuda/power*.cu: the work layout of the chunked power
+ * retention mixer on the GPU and the stages forward and backward share.
+ *
+ * Everything is batched over all (batch, kv head) pairs and all chunks at once.
+ * Rows are ordered [pair][token] (pair = b * n_kv_head + g), so chunk m of pair
+ * P is rows P*T + m*c .. + c, and "chunk index" R' = P * nc + m. Per-chunk
+ * matrices are contiguous, so every product is one strided-batched SGEMM over
+ * the R = pairs * nc chunks; queries go one head of the group at a time. */
+#ifndef SCALELAB_KERNELS_CUDA_POWER_H
+#define SCALELAB_KERNELS_CUDA_POWER_H
+
+#include "kernels/cuda/cuda_common.h"
+
+/* One feature of phi: its p indices (unused ones 0) and sqrt(p! / prod c_r!). */
+struct pw_feat {
+    int16_t idx[4];
+    float coef;
+};
+
+struct pw_layout {
+    int B, T, d, d1, D, p, c, nc, nh, nkv, group, P, gated, rms;
+    /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
+     * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
+     * cuBLAS takes its vectorised paths. The padding columns are never read. */
+    int ld1;
+    float scale, eps;
+    size_t R, rows, SZ; /* chunks, rows (pairs * T), state size D * ld1 */
+    /* offsets (floats) from the aligned base; gcum and gamma hold doubles, egamma = (float)exp(gamma) */
+    size_t gcum, gamma, egamma, feat, kc, u, pu, vp, states, qc, qt, phibuf, a, raw, np;
+    size_t dso, dnp, dvp, du, dkc, dqc, da, dg, dgamma;
+    size_t forward_total, total;
+};
+
+pw_layout pw_plan(const kern_mixer_shape *s);
+/* The work pointer aligned to 256 bytes (callers may pass any float offset;
+ * pw_plan's total includes the slack). */
+float *pw_base(float *work);
+static inline double *pw_doubles(float *base, size_t off) { return (double *)(base + off); }
+
+/* phi table, gate sums, [V|1], copies of K and U = exp((Gamma - G')/p) K, phi(U). */
+void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const float *v, const float *log_g);
+/* states[R'] = the state S' entering chunk R' (zero for m = 0). */
+void pw_states(const pw_layout &L, float *base);
+/* Head r of every group: qc = q, qt = s exp(G'/p) q, and phi(qt) into phibuf when with_phi. */
+void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, int with_phi);
+/* raw = s qc kc^T per chunk; a = raw^p exp(G'_i - G'_j) below the diagonal, 0 above. */
+void pw_intra_weights(const pw_layout &L, float *base);
+/* dx = J_phi(x)^T dphi, rows x d. */
+void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, const float *dphi, float *dx);
+/* Strided-batched gemm over the R chunks (strides in floats). */
+void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+             size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
+
+#define PW_THREADS 256
+
+#endif

@@ -1,0 +1,226 @@
+/* Gated power retention on the GPU, backward: kernels/cpu/mixer_power_backward.c
+ * with every chunk at once. The states S'_m are recomputed (power.cu); the
+ * gradients of the states leaving each chunk, dS'_m, come from a reverse scan:
+ *   dS'_{nc-1} = 0,  dS'_{m-1} = exp(Gamma_m) dS'_m + sum_heads phi(Q~_m)^T dN'_m.
+ * Then per chunk (batched):
+ *   update   d[V|1] = phi(U) dS'_m, dphi(U) = [V|1] dS'_m^T, dK = e_j J^T dphi(U),
+ *            dGamma = sum_j dU_j.U_j / p + exp(Gamma) <dS'_m, S'_m>;
+ *   query    dphi(Q~) = dN' S'_m^T, dq = s exp(G'_i/p) J^T dphi(Q~);
+ *   intra    dA = dN' [V|1]^T, d[V|1] += A^T dN', d(s q.k) = dA p raw^(p-1) exp(G'_i - G'_j);
+ *   gates    every exponential's term times its gradient, pushed to log g by a
+ *            reverse cumulative sum per chunk.
+ * All sums are in a fixed order (no atomics): the result is bit-reproducible. */
+#include <cmath>
+
+#include "kernels/cuda/power.h"
+
+/* One warp per row of head r: dN' from the normalisation (sum: divide by eps + M;
+ * rms: divide by the RMS, whose own gradient removes the y-parallel part). */
+__global__ void dn_kernel(pw_layout L, int r, const float *y, const float *saved, const float *dy, float *dnp) {
+    size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= L.rows) return;
+    int pair = (int)(row / L.T), t = row % L.T, b = pair / L.nkv, g = pair % L.nkv, h = g * L.group + r;
+    size_t at = ((size_t)(b * L.T + t) * L.nh + h) * L.d;
+    const float *yr = y + at, *dyr = dy + at;
+    float yy = 0;
+    for (int f = lane; f < L.d; f += 32) yy += dyr[f] * yr[f];
+    for (int o = 16; o > 0; o /= 2) yy += __shfl_xor_sync(0xffffffffu, yy, o);
+    float div = saved[((size_t)b * L.nh + h) * L.T + t];
+    float *dn = dnp + row * L.ld1;
+    for (int f = lane; f < L.d; f += 32) dn[f] = L.rms ? (dyr[f] - yr[f] * yy / L.d) / div : dyr[f] / div;
+    if (lane == 0) dn[L.d] = L.rms ? 0.f : -yy / div;
+}
+
+/* In place: slot m holds sum_heads phi(Q~_m)^T dN'_m on entry, dS'_m on exit
+ * (padding columns zeroed, as in the forward scan). */
+__global__ void dstate_scan_kernel(pw_layout L, const float *__restrict__ eg, float *__restrict__ dso) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= (size_t)L.P * L.SZ) return;
+    size_t pair = id / L.SZ, e = id % L.SZ;
+    float *x = dso + pair * L.nc * L.SZ + e;
+    const float *egp = eg + pair * L.nc;
+    bool pad = (int)(e % L.ld1) >= L.d1;
+    float carry = 0;
+    for (int m = L.nc - 1; m >= 0; m--) {
+        float here = x[(size_t)m * L.SZ];
+        x[(size_t)m * L.SZ] = carry;
+        carry = pad ? 0.f : egp[m] * carry + here;
+    }
+}
+
+/* Fixed-order block sum (blockDim.x == PW_THREADS). */
+__device__ double block_sum(double v) {
+    __shared__ double sh[PW_THREADS];
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int w = PW_THREADS / 2; w > 0; w /= 2) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    double s = sh[0];
+    __syncthreads();
+    return s;
+}
+
+/* One block per chunk: dkc = e_j dU (overwrites), and for gating dg_j = -dU_j.U_j/p
+ * (overwrites) and dgamma = sum_j dU_j.U_j/p + exp(Gamma) <dS', S'>. */
+__global__ void keys_backward_kernel(pw_layout L, const double *gcum, const double *gamma, const float *u,
+                                     const float *du, const float *dso, const float *states, float *dkc, float *dg,
+                                     float *dgamma) {
+    size_t ch = blockIdx.x, row0 = ch * L.c;
+    double gm = gamma[ch];
+    for (int id = threadIdx.x; id < L.c * L.d; id += blockDim.x) {
+        int j = id / L.d;
+        float e = L.gated ? (float)exp((gm - gcum[row0 + j]) / L.p) : 1.f;
+        dkc[row0 * L.d + id] = e * du[row0 * L.d + id];
+    }
+    if (!L.gated) return;
+    double acc = 0;
+    for (int j = threadIdx.x; j < L.c; j += blockDim.x) {
+        const float *a = du + (row0 + j) * L.d, *b = u + (row0 + j) * L.d;
+        float t = 0;
+        for (int f = 0; f < L.d; f++) t += a[f] * b[f];
+        t /= L.p;
+        dg[row0 + j] = -t;
+        acc += t;
+    }
+    double st = 0;
+    const float *x = dso + ch * L.SZ, *s = states + ch * L.SZ;
+    for (size_t e = threadIdx.x; e < L.SZ; e += blockDim.x) st += (double)x[e] * s[e]; /* padding is 0 */
+    acc = block_sum(acc);
+    st = block_sum(st);
+    if (threadIdx.x == 0) dgamma[ch] = (float)(acc + exp(gm) * st);
+}
+
+/* One thread per row: dqc = s exp(G'_i/p) dQ~ (overwrites); dg_i += dQ~_i.Q~_i / p. */
+__global__ void queries_backward_kernel(pw_layout L, const double *gcum, const float *qt, const float *dqt,
+                                        float *dqc, float *dg) {
+    size_t row = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (row >= L.rows) return;
+    float e = L.scale * (L.gated ? (float)exp(gcum[row] / L.p) : 1.f), t = 0;
+    for (int f = 0; f < L.d; f++) {
+        float g = dqt[row * L.d + f];
+        dqc[row * L.d + f] = e * g;
+        t += g * qt[row * L.d + f];
+    }
+    if (L.gated) dg[row] += t / L.p;
+}
+
+__device__ __forceinline__ float dpow(float x, int p) { /* d/dx x^p */
+    float r = (float)p;
+    for (int t = 1; t < p; t++) r *= x;
+    return r;
+}
+
+/* One block per chunk: gate terms of A (dg_i += sum_j dA_ij A_ij, dg_j -= the
+ * same), then dA <- dA p raw^(p-1) exp(G'_i - G'_j) below the diagonal, 0 above. */
+__global__ void intra_backward_kernel(pw_layout L, const double *gcum, const float *a, const float *raw, float *da,
+                                      float *dg) {
+    size_t ch = blockIdx.x, cc = (size_t)L.c * L.c, row0 = ch * L.c;
+    const float *ac = a + ch * cc, *rc = raw + ch * cc;
+    float *dc = da + ch * cc;
+    const double *gc = gcum + row0;
+    if (L.gated) {
+        for (int i = threadIdx.x; i < L.c; i += blockDim.x) {
+            float in = 0, out = 0;
+            for (int j = 0; j <= i; j++) in += dc[(size_t)i * L.c + j] * ac[(size_t)i * L.c + j];
+            for (int k = i; k < L.c; k++) out += dc[(size_t)k * L.c + i] * ac[(size_t)k * L.c + i];
+            dg[row0 + i] += in - out;
+        }
+        __syncthreads();
+    }
+    for (size_t id = threadIdx.x; id < cc; id += blockDim.x) {
+        int i = id / L.c, j = id % L.c;
+        dc[id] = j <= i ? dc[id] * dpow(rc[id], L.p) * (L.gated ? expf((float)(gc[i] - gc[j])) : 1.f) : 0.f;
+    }
+}
+
+/* Contiguous [pair][token] rows back to the strided [batch, seq, heads, head_dim]. */
+__global__ void scatter_kernel(pw_layout L, int heads, int h_of_group, const float *src, int ld_src, float *dst) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= L.rows * L.d) return;
+    size_t row = id / L.d;
+    int f = id % L.d, pair = (int)(row / L.T), t = row % L.T, b = pair / L.nkv, g = pair % L.nkv;
+    int h = heads == L.nkv ? g : g * L.group + h_of_group;
+    dst[((size_t)(b * L.T + t) * heads + h) * L.d + f] = src[row * ld_src + f];
+}
+
+/* dlog_g: reverse cumulative sum of dg per chunk, dgamma joining at the last token. */
+__global__ void gate_grad_kernel(pw_layout L, const float *dg, const float *dgamma, float *dlog_g) {
+    size_t ch = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= L.R) return;
+    int pair = (int)(ch / L.nc), m = ch % L.nc, b = pair / L.nkv, g = pair % L.nkv;
+    float acc = 0;
+    for (int i = L.c - 1; i >= 0; i--) {
+        acc += dg[ch * L.c + i] + (i == L.c - 1 ? dgamma[ch] : 0.f);
+        dlog_g[((size_t)b * L.T + m * L.c + i) * L.nkv + g] = acc;
+    }
+}
+
+static void scatter(const pw_layout &L, int heads, int r, const float *src, int ld_src, float *dst) {
+    size_t n = L.rows * L.d;
+    scatter_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, heads, r, src, ld_src, dst);
+    KCU_LAUNCHED();
+}
+
+void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                        const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                        float *dk, float *dv, float *dlog_g, float *work) {
+    pw_layout L = pw_plan(s);
+    float *base = pw_base(work);
+    size_t cd = (size_t)L.c * L.d, cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
+    double *gcum = pw_doubles(base, L.gcum), *gamma = pw_doubles(base, L.gamma);
+    float *dso = base + L.dso, *dvp = base + L.dvp, *dphi = base + L.phibuf, *dg = base + L.dg;
+    pw_prepare_keys(L, base, k, v, log_g);
+    pw_states(L, base);
+
+    /* dN' of every head, and the query side of the state gradients. */
+    for (int r = 0; r < L.group; r++) {
+        float *dnp = base + L.dnp + (size_t)r * L.rows * L.ld1;
+        dn_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, y, saved, dy, dnp);
+        KCU_LAUNCHED();
+        pw_prepare_queries(L, base, q, r, 1);
+        pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
+                L.ld1, L.SZ);
+    }
+    size_t n = (size_t)L.P * L.SZ;
+    dstate_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, dso);
+    KCU_LAUNCHED();
+
+    /* State update, backward. */
+    pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
+    pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+    pw_phi_backward(L, base, (int)L.rows, base + L.u, dphi, base + L.du);
+    keys_backward_kernel<<<(unsigned)L.R, PW_THREADS>>>(L, gcum, gamma, base + L.u, base + L.du, dso,
+                                                        base + L.states, base + L.dkc, dg, base + L.dgamma);
+    KCU_LAUNCHED();
+
+    for (int r = 0; r < L.group; r++) {
+        const float *dnp = base + L.dnp + (size_t)r * L.rows * L.ld1;
+        pw_prepare_queries(L, base, q, r, 0);
+        /* state query, backward */
+        pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+        pw_phi_backward(L, base, (int)L.rows, base + L.qt, dphi, base + L.du);
+        queries_backward_kernel<<<kcu_blocks(L.rows, 128), 128>>>(L, gcum, base + L.qt, base + L.du, base + L.dqc,
+                                                                  dg);
+        KCU_LAUNCHED();
+        /* intra-chunk, backward */
+        pw_intra_weights(L, base);
+        pw_gemm(L, 0, 1, L.c, L.c, L.d1, 1.f, dnp, L.ld1, cd1, base + L.vp, L.ld1, cd1, 0.f, base + L.da, L.c, cc);
+        pw_gemm(L, 1, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, dnp, L.ld1, cd1, 1.f, dvp, L.ld1, cd1);
+        intra_backward_kernel<<<(unsigned)L.R, PW_THREADS>>>(L, gcum, base + L.a, base + L.raw, base + L.da, dg);
+        KCU_LAUNCHED();
+        pw_gemm(L, 0, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.kc, L.d, cd, 1.f, base + L.dqc, L.d,
+                cd);
+        pw_gemm(L, 1, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.qc, L.d, cd, 1.f, base + L.dkc, L.d,
+                cd);
+        scatter(L, L.nh, r, base + L.dqc, L.d, dq);
+    }
+    scatter(L, L.nkv, 0, base + L.dkc, L.d, dk);
+    scatter(L, L.nkv, 0, dvp, L.ld1, dv);
+    if (L.gated) {
+        gate_grad_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, dg, base + L.dgamma, dlog_g);
+        KCU_LAUNCHED();
+    }
+}

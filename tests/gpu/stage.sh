@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the CUDA binaries here, statically linked against SQLite, libyaml, GSL
+# and OpenBLAS (make STATIC=1), and copies what the GPU machine needs into one
+# folder: scalelab, test_backend, bench_cuda (packed in bins.tar.xz), their libgomp/libcmocka, the
+# example configs and run_on_device.sh. That folder travels to the device (the
+# device tool's `carry`; it must be an ignored path of the checkout that is sent).
+#   tests/gpu/stage.sh DEST_DIR [BUILD_DIR]        (BUILD_DIR default build-dev)
+set -eu
+dest=${1:?usage: tests/gpu/stage.sh DEST_DIR [BUILD_DIR]}
+build=${2:-build-dev}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+make -C "$root" --no-print-directory -j2 BUILD="$build" STATIC=1 CUDA=1 \
+  "$build/scalelab" "$build/tests/test_backend" "$build/bench/bench_cuda"
+rm -rf "$dest"
+mkdir -p "$dest/lib" "$dest/configs"
+cp "$root/$build/scalelab" "$root/$build/tests/test_backend" "$root/$build/bench/bench_cuda" "$dest/"
+# Static OpenBLAS makes each binary ~26 MB; the carry limit is 64 MiB: pack them
+# (xz shares the common code across the three). run_on_device.sh unpacks them.
+strip "$dest/scalelab" "$dest/test_backend" "$dest/bench_cuda"
+(cd "$dest" && tar cJf bins.tar.xz scalelab test_backend bench_cuda && rm scalelab test_backend bench_cuda)
+cp "$root/$build"/lib/* "$dest/lib/"
+cp "$root"/configs/*.yaml "$dest/configs/"
+cp "$root/tests/gpu/run_on_device.sh" "$dest/"
+git -C "$root" rev-parse --short HEAD > "$dest/COMMIT"
+du -sh "$dest"

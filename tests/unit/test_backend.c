@@ -1,0 +1,535 @@
+/* Every op of the backend table on the CPU and the CUDA backends, on the same
+ * random inputs, compared by normalised mean squared error
+ * (sum (gpu - cpu)^2 / sum cpu^2) with a per-op tolerance (ggml's
+ * test-backend-ops); outputs start as random values, so an element the GPU
+ * leaves unwritten fails. Then a few training steps of a tiny model per mixer
+ * on both backends: the same losses to 1e-4. Without CUDA or a GPU every test
+ * is skipped, saying why. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kernels/kernels.h"
+#include "model/model.h"
+
+static const kern_backend *gpu;
+static char gpu_why[256];
+
+static int setup(void **state) {
+    (void)state;
+#ifdef SCALELAB_CUDA
+    if (kern_cuda_available(gpu_why, sizeof gpu_why)) gpu = kern_cuda_backend();
+#else
+    kern_cuda_available(gpu_why, sizeof gpu_why);
+#endif
+    if (!gpu) printf("test_backend: skipping every CUDA comparison: %s\n", gpu_why);
+    return 0;
+}
+
+#define NEED_GPU()                                                                                 \
+    do {                                                                                           \
+        if (!gpu) skip();                                                                          \
+    } while (0)
+
+/* ---- inputs: one xorshift stream per case, the same for both backends ---- */
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+static double urand(rng *r) {
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return (double)(r->s >> 11) / 9007199254740992.0 * 2 - 1;
+}
+/* A device (or CPU) buffer of n random floats in [-scale, scale]. */
+static float *rnd(const kern_backend *be, rng *r, size_t n, double scale) {
+    float *h = malloc(n * sizeof *h + 1);
+    for (size_t i = 0; i < n; i++) h[i] = (float)(scale * urand(r));
+    float *d = be->alloc(n * sizeof *d);
+    assert_non_null(d);
+    be->upload(d, h, n * sizeof *h);
+    free(h);
+    return d;
+}
+static int32_t *tokens(const kern_backend *be, rng *r, size_t n, int vocab) {
+    int32_t *h = malloc(n * sizeof *h + 1);
+    for (size_t i = 0; i < n; i++) h[i] = (int32_t)((urand(r) + 1) / 2 * vocab) % vocab;
+    int32_t *d = be->alloc(n * sizeof *d);
+    be->upload(d, h, n * sizeof *h);
+    free(h);
+    return d;
+}
+/* An op's outputs, one named segment per output tensor, compared segment by
+ * segment (a small tensor's error is not drowned by a large one's values). */
+enum { MAX_SEG = 24 };
+typedef struct outbuf {
+    float *v;
+    size_t n, end[MAX_SEG];
+    const char *name[MAX_SEG];
+    int nseg;
+} outbuf;
+/* Appends d's n floats as segment `name` and frees d. */
+static void take(const kern_backend *be, outbuf *o, const char *name, float *d, size_t n) {
+    assert_true(o->nseg < MAX_SEG);
+    be->download(o->v + o->n, d, n * sizeof(float));
+    o->n += n;
+    o->name[o->nseg] = name;
+    o->end[o->nseg++] = o->n;
+    be->free(d);
+}
+
+/* ---- the ops ---- */
+
+typedef void (*op_run)(const kern_backend *be, rng *r, const void *arg, outbuf *out);
+
+static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    (void)arg;
+    enum { M = 37, N = 53, K = 29 };
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            float *a = rnd(be, r, M * K, 1), *b = rnd(be, r, K * N, 1), *c = rnd(be, r, M * N, 1);
+            be->matmul(ta, tb, M, N, K, 0.7f, a, b, 0.3f, c);
+            be->free(a);
+            be->free(b);
+            take(be, out, "c", c, M * N);
+        }
+}
+
+static void run_bias_add(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    (void)arg;
+    enum { N = 33, D = 70 };
+    float *x = rnd(be, r, N * D, 1), *bias = rnd(be, r, D, 1), *db = rnd(be, r, D, 1), *y = rnd(be, r, N * D, 1);
+    float *z = rnd(be, r, N * D, 1);
+    be->add_bias(N, D, x, bias);
+    be->bias_backward(N, D, x, db);
+    be->add((size_t)N * D, x, y);
+    be->zero((size_t)N * D, z);
+    be->free(bias);
+    take(be, out, "x", x, N * D);
+    take(be, out, "db", db, D);
+    take(be, out, "y", y, N * D);
+    take(be, out, "z", z, N * D);
+}
+
+static void run_norms(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    int rms = *(const int *)arg;
+    enum { N = 45, D = 96 };
+    float *x = rnd(be, r, N * D, 2), *w = rnd(be, r, D, 1), *b = rnd(be, r, D, 1), *y = rnd(be, r, N * D, 1);
+    float *mean = rnd(be, r, N, 1), *rstd = rnd(be, r, N, 1), *dy = rnd(be, r, N * D, 1);
+    float *dx = rnd(be, r, N * D, 1), *dw = rnd(be, r, D, 1), *db = rnd(be, r, D, 1);
+    if (rms) {
+        be->rmsnorm_forward(N, D, x, w, 1e-5f, y, rstd);
+        be->rmsnorm_backward(N, D, x, w, rstd, dy, dx, dw);
+    } else {
+        be->layernorm_forward(N, D, x, w, b, 1e-5f, y, mean, rstd);
+        be->layernorm_backward(N, D, x, w, mean, rstd, dy, dx, dw, db);
+    }
+    be->free(x), be->free(w), be->free(b), be->free(dy);
+    take(be, out, "y", y, N * D);
+    take(be, out, "rstd", rstd, N);
+    take(be, out, "mean", mean, N);
+    take(be, out, "dx", dx, N * D);
+    take(be, out, "dw", dw, D);
+    take(be, out, "db", db, D);
+}
+
+static void run_elementwise(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    (void)arg;
+    enum { N = 5000 };
+    float *x = rnd(be, r, N, 4), *y = rnd(be, r, N, 1), *dy = rnd(be, r, N, 1), *dx = rnd(be, r, N, 1);
+    be->gelu_forward(N, x, y);
+    be->gelu_backward(N, x, dy, dx);
+    take(be, out, "y", y, N);
+    take(be, out, "dx", dx, N);
+    float *z = rnd(be, r, N, 30), *dz = rnd(be, r, N, 1), *dl = rnd(be, r, N, 1);
+    be->logsigmoid_forward(N, z);
+    be->logsigmoid_backward(N, z, dl, dz);
+    be->scale(N, x, -0.37f);
+    be->free(dy), be->free(dl);
+    take(be, out, "z", z, N);
+    take(be, out, "dz", dz, N);
+    take(be, out, "x", x, N);
+}
+
+static void run_rope(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    (void)arg;
+    enum { SEQ = 12, ROWS = 2 * SEQ, H = 3, HD = 16 };
+    float tab[2 * SEQ * HD / 2];
+    kern_rope_table(SEQ, HD, 10000.0, tab, tab + SEQ * HD / 2);
+    float *t = be->alloc(sizeof tab);
+    be->upload(t, tab, sizeof tab);
+    float *x = rnd(be, r, ROWS * H * HD, 1), *dx = rnd(be, r, ROWS * H * HD, 1);
+    be->rope_forward(ROWS, SEQ, H, HD, t, t + SEQ * HD / 2, x);
+    be->rope_backward(ROWS, SEQ, H, HD, t, t + SEQ * HD / 2, dx);
+    be->free(t);
+    take(be, out, "x", x, ROWS * H * HD);
+    take(be, out, "dx", dx, ROWS * H * HD);
+}
+
+static void run_embedding(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    (void)arg;
+    enum { V = 50, N = 200, D = 24 };
+    int32_t *tok = tokens(be, r, N, V);
+    float *table = rnd(be, r, V * D, 1), *o = rnd(be, r, N * D, 1), *dout = rnd(be, r, N * D, 1);
+    float *dtable = rnd(be, r, V * D, 1);
+    be->embedding_forward(N, D, tok, table, o);
+    be->embedding_backward(N, D, tok, dout, dtable);
+    be->free(tok), be->free(table), be->free(dout);
+    take(be, out, "o", o, N * D);
+    take(be, out, "dtable", dtable, V * D);
+}
+
+static void run_xent(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    (void)arg;
+    enum { N = 20, V = 300 };
+    int32_t *tg = tokens(be, r, N, V);
+    float *logits = rnd(be, r, N * V, 8), *loss = rnd(be, r, N, 1), *dl = rnd(be, r, N * V, 1);
+    be->xent_forward(N, V, logits, tg, loss);
+    be->xent_backward(N, V, logits, tg, 1.0f / N, dl);
+    be->xent_backward(N, V, logits, tg, 0.5f, logits); /* in place, as the model calls it */
+    be->free(tg);
+    take(be, out, "loss", loss, N);
+    take(be, out, "dl", dl, N * V);
+    take(be, out, "logits", logits, N * V);
+}
+
+static void run_optim(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    (void)arg;
+    enum { N = 100003 };
+    float *x = rnd(be, r, N, 1), *g = rnd(be, r, N, 1), *m = rnd(be, r, N, 0.1), *v = rnd(be, r, N, 0.1);
+    float *ss = be->alloc(sizeof(float)), ssv = (float)(be->sum_squares(N, x) / N);
+    be->upload(ss, &ssv, sizeof ssv);
+    take(be, out, "sum_squares", ss, 1);
+    /* v must be >= 0 */
+    be->zero(N, v);
+    be->adamw(N, x, g, m, v, 1e-3, 0.9, 0.95, 1e-8, 0.1, 3);
+    be->adamw(N, x, g, m, v, 1e-3, 0.9, 0.95, 1e-8, 0.0, 4);
+    be->free(g);
+    take(be, out, "x", x, N);
+    take(be, out, "m", m, N);
+    take(be, out, "v", v, N);
+}
+
+/* A mixer call: the shape and the gates' pre-activations, centre +- 3 (centre 0:
+ * strong gates that damp the carried state within a chunk or two; centre 7:
+ * log g ~ -0.001, as the model starts, where the state carries far). */
+typedef struct mixer_case {
+    kern_mixer_shape s;
+    double gate_centre;
+} mixer_case;
+
+/* Forward and backward: y, saved, dq, dk, dv (and dlog_g). */
+static void run_mixer(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    const mixer_case *mc = arg;
+    const kern_mixer_shape *s = &mc->s;
+    size_t nq = (size_t)s->batch * s->seq * s->n_head * s->head_dim;
+    size_t nk = (size_t)s->batch * s->seq * s->n_kv_head * s->head_dim, ng = (size_t)s->batch * s->seq * s->n_kv_head;
+    float *q = rnd(be, r, nq, 1), *k = rnd(be, r, nk, 1), *v = rnd(be, r, nk, 1), *dy = rnd(be, r, nq, 1);
+    float *lg = rnd(be, r, ng, 3), *y = rnd(be, r, nq, 1), *saved = rnd(be, r, be->mixer_saved_size(s), 1);
+    float *dq = rnd(be, r, nq, 1), *dk = rnd(be, r, nk, 1), *dv = rnd(be, r, nk, 1), *dlg = rnd(be, r, ng, 1);
+    float *centre = be->alloc(sizeof(float)), c = (float)mc->gate_centre;
+    be->upload(centre, &c, sizeof c);
+    be->add_bias((int)ng, 1, lg, centre); /* every element + centre */
+    be->logsigmoid_forward(ng, lg);
+    be->free(centre);
+    /* Work at an odd float offset: the backend must cope with any. */
+    float *work = be->alloc((be->mixer_work_size(s) + 1) * sizeof(float));
+    const float *log_g = s->gating ? lg : NULL;
+    be->mixer_forward(s, q, k, v, log_g, y, saved, work + 1);
+    be->mixer_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, s->gating ? dlg : NULL, work + 1);
+    be->free(work), be->free(q), be->free(k), be->free(v), be->free(dy), be->free(lg);
+    take(be, out, "y", y, nq);
+    take(be, out, "saved", saved, be->mixer_saved_size(s));
+    take(be, out, "dq", dq, nq);
+    take(be, out, "dk", dk, nk);
+    take(be, out, "dv", dv, nk);
+    take(be, out, "dlog_g", dlg, ng);
+}
+
+/* ---- the table ---- */
+
+static const int LAYERNORM = 0, RMSNORM = 1;
+#define ATTN(kind_, b, t, h, kv, d, w)                                                             \
+    {{.batch = b, .seq = t, .n_head = h, .n_kv_head = kv, .head_dim = d, .kind = kind_, .window = w, \
+      .scale = 0.25, .eps = 1e-6}, 0}
+#define POWER(b, t, h, kv, d, p_, c, gate, rms, centre)                                            \
+    {{.batch = b, .seq = t, .n_head = h, .n_kv_head = kv, .head_dim = d, .kind = KERN_MIXER_POWER, .p = p_, \
+      .chunk = c, .gating = gate, .normalize_rms = rms, .scale = 1.0 / sqrt(d), .eps = 1e-6}, centre}
+static const mixer_case MIXERS[] = {
+    ATTN(KERN_MIXER_SOFTMAX, 2, 40, 4, 2, 16, 0),  ATTN(KERN_MIXER_SOFTMAX, 1, 70, 2, 2, 8, 0),
+    ATTN(KERN_MIXER_WINDOW, 2, 40, 4, 2, 16, 7),   ATTN(KERN_MIXER_WINDOW, 1, 40, 2, 1, 8, 1),
+    ATTN(KERN_MIXER_WINDOW, 2, 37, 2, 2, 8, 64),   ATTN(KERN_MIXER_WINDOW, 1, 96, 3, 1, 8, 16),
+    POWER(2, 32, 4, 2, 8, 2, 8, 1, 0, 0),          POWER(1, 32, 2, 2, 16, 1, 16, 0, 1, 0),
+    POWER(2, 24, 2, 1, 4, 3, 4, 1, 1, 0),          POWER(1, 16, 2, 2, 8, 2, 16, 1, 0, 0),
+    POWER(1, 8, 1, 1, 3, 4, 1, 1, 0, 0),           POWER(2, 64, 2, 2, 8, 2, 16, 0, 0, 0),
+    POWER(1, 32, 4, 4, 8, 1, 8, 1, 1, 0),          POWER(2, 64, 4, 2, 16, 2, 16, 1, 0, 7),
+    POWER(2, 256, 2, 2, 32, 2, 64, 1, 0, 7),       POWER(1, 128, 2, 1, 16, 3, 32, 1, 1, 7),
+};
+
+typedef struct op_case {
+    const char *name;
+    op_run run;
+    const void *arg;
+    double tol; /* normalised mean squared error, per output tensor */
+} op_case;
+
+static const op_case CASES[] = {
+    {"matmul (4 transposes)", run_matmul, NULL, 1e-12},
+    {"add_bias, bias_backward, add, zero", run_bias_add, NULL, 1e-12},
+    {"layernorm fwd+bwd", run_norms, &LAYERNORM, 1e-11},
+    {"rmsnorm fwd+bwd", run_norms, &RMSNORM, 1e-11},
+    {"gelu, logsigmoid fwd+bwd, scale", run_elementwise, NULL, 1e-12},
+    {"rope fwd+bwd", run_rope, NULL, 1e-12},
+    {"embedding fwd+bwd", run_embedding, NULL, 1e-12},
+    {"xent fwd+bwd (and in place)", run_xent, NULL, 1e-12},
+    {"sum_squares, adamw", run_optim, NULL, 1e-12},
+    {"softmax B2 T40 H4/2 d16", run_mixer, &MIXERS[0], 1e-10},
+    {"softmax B1 T70 H2/2 d8", run_mixer, &MIXERS[1], 1e-10},
+    {"window 7 B2 T40 H4/2 d16", run_mixer, &MIXERS[2], 1e-10},
+    {"window 1 B1 T40 H2/1 d8", run_mixer, &MIXERS[3], 1e-10},
+    {"window 64 > T37", run_mixer, &MIXERS[4], 1e-10},
+    {"window 16 B1 T96 H3/1 d8", run_mixer, &MIXERS[5], 1e-10},
+    {"power p2 gated c8 H4/2", run_mixer, &MIXERS[6], 1e-10},
+    {"power p1 rms c16", run_mixer, &MIXERS[7], 1e-10},
+    {"power p3 gated rms c4 H2/1 d4", run_mixer, &MIXERS[8], 1e-10},
+    {"power p2 gated one chunk", run_mixer, &MIXERS[9], 1e-10},
+    {"power p4 gated c1 d3", run_mixer, &MIXERS[10], 1e-10},
+    {"power p2 ungated c16 T64", run_mixer, &MIXERS[11], 1e-10},
+    {"power p1 gated rms c8 H4/4", run_mixer, &MIXERS[12], 1e-10},
+    {"power p2 weak gates c16 T64 H4/2 d16", run_mixer, &MIXERS[13], 1e-10},
+    {"power p2 weak gates c64 T256 d32", run_mixer, &MIXERS[14], 1e-10},
+    {"power p3 weak gates rms c32 T128 H2/1", run_mixer, &MIXERS[15], 1e-10},
+};
+
+enum { OUT_MAX = 1 << 21 };
+
+/* The largest per-segment NMSE of b against a (NaN when any is NaN). */
+static double compare(const outbuf *a, const outbuf *b, int *worst_seg, size_t *worst_i) {
+    assert_true(a->n == b->n && a->nseg == b->nseg);
+    double worst = 0;
+    size_t start = 0;
+    *worst_seg = 0, *worst_i = 0;
+    for (int g = 0; g < a->nseg; start = a->end[g++]) {
+        double num = 0, den = 0, big = -1;
+        size_t bi = start;
+        for (size_t i = start; i < a->end[g]; i++) {
+            double e = (double)b->v[i] - a->v[i];
+            num += e * e;
+            den += (double)a->v[i] * a->v[i];
+            if (!(fabs(e) <= big)) big = fabs(e), bi = i;
+        }
+        double nmse = num / (den > 0 ? den : 1);
+        if (!(nmse <= worst)) worst = nmse, *worst_seg = g, *worst_i = bi;
+    }
+    return worst;
+}
+
+static outbuf new_out(void) { return (outbuf){.v = malloc(OUT_MAX * sizeof(float))}; }
+
+static void test_ops(void **state) {
+    (void)state;
+    NEED_GPU();
+    int failures = 0;
+    for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++) {
+        const op_case *oc = &CASES[c];
+        rng r1 = {0x9e3779b97f4a7c15ull + c}, r2 = r1;
+        outbuf a = new_out(), b = new_out();
+        oc->run(kern_cpu_backend(), &r1, oc->arg, &a);
+        oc->run(gpu, &r2, oc->arg, &b);
+        int g;
+        size_t wi;
+        double nmse = compare(&a, &b, &g, &wi);
+        int ok = nmse <= oc->tol; /* NaN fails */
+        printf("  %-40s %8zu values  worst nmse %.2e (%s)  tol %.0e  %s\n", oc->name, a.n, nmse, a.name[g], oc->tol,
+               ok ? "ok" : "FAIL");
+        if (!ok) {
+            printf("    largest difference at %zu: cpu %.8g gpu %.8g\n", wi, a.v[wi], b.v[wi]);
+            failures++;
+        }
+        free(a.v), free(b.v);
+    }
+    assert_int_equal(failures, 0);
+}
+
+/* The GPU's reductions are fixed-order: the same inputs give the same bits. */
+static void test_reproducible(void **state) {
+    (void)state;
+    NEED_GPU();
+    static const mixer_case *pick[] = {&MIXERS[0], &MIXERS[2], &MIXERS[6], &MIXERS[14]};
+    for (size_t i = 0; i < 4; i++) {
+        rng r1 = {42 + i}, r2 = r1;
+        outbuf a = new_out(), b = new_out();
+        run_mixer(gpu, &r1, pick[i], &a);
+        run_mixer(gpu, &r2, pick[i], &b);
+        assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
+        free(a.v), free(b.v);
+    }
+    rng r1 = {7}, r2 = r1;
+    outbuf a = new_out(), b = new_out();
+    run_optim(gpu, &r1, NULL, &a);
+    run_optim(gpu, &r2, NULL, &b);
+    assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
+    free(a.v), free(b.v);
+}
+
+/* ---- whole models: one gradient, then a few training steps ---- */
+
+static const char *const COMMON[][2] = {
+    {"model.d_model", "64"},     {"model.n_layer", "2"},       {"model.n_head", "4"}, {"model.n_kv_head", "2"},
+    {"train.context", "64"},     {"train.batch_size", "4"},    {"train.lr", "3e-3"},  {"train.warmup_steps", "2"},
+    {"train.eval_every", "1000"}, {"train.eval_tokens", "256"}, {"data.source", "synthetic:recall"}};
+static const char *const MIXER_SETS[][4][2] = {
+    {{"model.mixer", "softmax"}, {"model.norm", "layernorm"}, {"model.tie_embeddings", "true"}, {NULL, NULL}},
+    {{"model.mixer", "window"}, {"model.window", "16"}, {"model.norm", "rmsnorm"}, {NULL, NULL}},
+    {{"model.mixer", "power"}, {"model.p", "2"}, {"model.chunk", "16"}, {"model.gating", "true"}},
+};
+enum { STEPS = 12 };
+
+static model_config config_for(size_t mi, int64_t steps) {
+    model_config c;
+    model_config_default(&c);
+    char err[512];
+    for (size_t i = 0; i < sizeof COMMON / sizeof COMMON[0]; i++)
+        if (model_config_set(&c, COMMON[i][0], COMMON[i][1], err, sizeof err)) fail_msg("%s", err);
+    for (size_t i = 0; i < 4 && MIXER_SETS[mi][i][0]; i++)
+        if (model_config_set(&c, MIXER_SETS[mi][i][0], MIXER_SETS[mi][i][1], err, sizeof err)) fail_msg("%s", err);
+    c.tokens = steps * c.batch_size * c.context;
+    if (model_config_resolve(&c, err, sizeof err)) fail_msg("%s", err);
+    return c;
+}
+
+/* Loss and every parameter tensor's gradient from the same parameters and batch. */
+static void test_model_gradients(void **state) {
+    (void)state;
+    NEED_GPU();
+    for (size_t mi = 0; mi < 3; mi++) {
+        model_config c = config_for(mi, 1);
+        model_net *nc, *ng;
+        char err[512];
+        if (model_net_alloc(&c, c.batch_size, kern_cpu_backend(), &nc, err, sizeof err) ||
+            model_net_alloc(&c, c.batch_size, gpu, &ng, err, sizeof err) || model_net_init_params(nc, 3, err, sizeof err) ||
+            model_net_init_params(ng, 3, err, sizeof err))
+            fail_msg("%s", err);
+        size_t T = (size_t)c.context, n = nc->n_params;
+        int32_t *tok = malloc(sizeof *tok * c.batch_size * (T + 1));
+        rng r = {99};
+        for (size_t i = 0; i < c.batch_size * (T + 1); i++) tok[i] = (int32_t)((urand(&r) + 1) / 2 * 256) % 256;
+        double lc = model_net_forward(nc, tok), lg = model_net_forward(ng, tok);
+        model_net_backward(nc);
+        model_net_backward(ng);
+        float *gc = malloc(n * sizeof *gc), *gg = malloc(n * sizeof *gg);
+        nc->be->download(gc, nc->grads, n * sizeof *gc);
+        ng->be->download(gg, ng->grads, n * sizeof *gg);
+        double worst = 0;
+        const char *wname = "";
+        for (size_t t = 0; t < nc->n_tensors; t++) {
+            const model_net_tensor *ten = &nc->tensors[t];
+            double num = 0, den = 0;
+            for (size_t i = ten->offset; i < ten->offset + ten->size; i++) {
+                num += ((double)gg[i] - gc[i]) * ((double)gg[i] - gc[i]);
+                den += (double)gc[i] * gc[i];
+            }
+            double nmse = num / (den > 0 ? den : 1);
+            if (!(nmse <= worst)) worst = nmse, wname = ten->name;
+        }
+        printf("  %s: loss cpu %.7f cuda %.7f; worst gradient nmse %.2e (%s)\n", MIXER_SETS[mi][0][1], lc, lg, worst,
+               wname);
+        assert_true(fabs(lc - lg) < 1e-5);
+        assert_true(worst < 1e-9);
+        free(tok), free(gc), free(gg);
+        model_net_free(nc);
+        model_net_free(ng);
+    }
+}
+
+typedef struct losses {
+    double loss[STEPS + 1], norm[STEPS + 1];
+    size_t n;
+} losses;
+static int keep(void *ctx, const model_metric *rows, size_t n, char *err, size_t errlen) {
+    losses *l = ctx;
+    (void)err, (void)errlen;
+    for (size_t i = 0; i < n && l->n < STEPS; i++, l->n++) {
+        l->loss[l->n] = rows[i].loss;
+        l->norm[l->n] = rows[i].grad_norm;
+    }
+    return 0;
+}
+static int ignore_eval(void *ctx, int64_t step, double loss, const int64_t *start, const double *bl, size_t nb,
+                       char *err, size_t errlen) {
+    (void)ctx, (void)step, (void)loss, (void)start, (void)bl, (void)nb, (void)err, (void)errlen;
+    return 0;
+}
+static int ignore_beat(void *ctx, char *err, size_t errlen) {
+    (void)ctx, (void)err, (void)errlen;
+    return 0;
+}
+
+static void train_on(const char *device, const model_config *c, const char *dir, losses *out) {
+    char err[512];
+    model_sink sink = {out, keep, ignore_eval, ignore_beat, NULL};
+    model_train_opts o = {.run_dir = dir, .device = device, .threads = 1, .log_every = 4, .quiet = 1};
+    model_train_result res;
+    if (model_train(c, &o, &sink, &res, err, sizeof err)) fail_msg("%s: %s", device, err);
+    assert_int_equal(out->n, STEPS);
+}
+
+static void test_training(void **state) {
+    (void)state;
+    NEED_GPU();
+    char tmp[] = "/tmp/scalelab-test-backend.XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    int failures = 0;
+    for (size_t mi = 0; mi < 3; mi++) {
+        model_config c = config_for(mi, STEPS);
+        losses cpu = {0}, cuda = {0};
+        char d1[300], d2[300];
+        snprintf(d1, sizeof d1, "%s/cpu%zu", tmp, mi);
+        snprintf(d2, sizeof d2, "%s/cuda%zu", tmp, mi);
+        train_on("cpu", &c, d1, &cpu);
+        train_on("cuda", &c, d2, &cuda);
+        double worst = 0, worst_norm = 0;
+        for (size_t s = 0; s < STEPS; s++) {
+            worst = fmax(worst, fabs(cpu.loss[s] - cuda.loss[s]));
+            worst_norm = fmax(worst_norm, fabs(cpu.norm[s] - cuda.norm[s]) / fmax(1, cpu.norm[s]));
+        }
+        /* Losses to 1e-4 (what a user compares). Gradient norms to 1e-2 only: the power
+         * model's trajectory is sensitive to rounding (a ratio of small sums at init; AdamW
+         * turns near-zero gate gradients into full-size steps), and the GPU's embedding
+         * gradient uses atomics, so its run-to-run order varies; on the H200 the power
+         * norms drifted to 2e-4..2e-3 relative within 12 steps while losses stayed at 3e-6. */
+        int ok = worst < 1e-4 && worst_norm < 1e-2;
+        printf("  %s: %d steps, loss %.5f -> %.5f (cpu) vs %.5f -> %.5f (cuda); worst |loss diff| %.2e, "
+               "worst relative grad-norm diff %.2e  %s\n",
+               MIXER_SETS[mi][0][1], STEPS, cpu.loss[0], cpu.loss[STEPS - 1], cuda.loss[0], cuda.loss[STEPS - 1], worst,
+               worst_norm, ok ? "ok" : "FAIL");
+        if (!ok)
+            for (size_t s = 0; s < STEPS; s++)
+                printf("    step %2zu  loss %.7f %.7f  grad_norm %.6f %.6f\n", s + 1, cpu.loss[s], cuda.loss[s],
+                       cpu.norm[s], cuda.norm[s]);
+        failures += !ok;
+    }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(failures, 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ops),
+        cmocka_unit_test(test_reproducible),
+        cmocka_unit_test(test_model_gradients),
+        cmocka_unit_test(test_training),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
