@@ -50,6 +50,9 @@ void sweep_run_dir_name(const char *runs_dir, const char *sweep, const store_run
 int sweep_run_prepare_dir(const store_run *r, const char *dir, char *err, size_t errlen) {
     char path[4200];
     if (util_mkdir_p(dir, err, errlen)) return -1;
+    /* an earlier attempt's Slurm task is not this attempt's (it may now run locally) */
+    snprintf(path, sizeof path, "%s/slurm_job", dir);
+    unlink(path);
     snprintf(path, sizeof path, "%s/config.json", dir);
     return util_write_file_atomic(path, r->config_json, strlen(r->config_json), err, errlen);
 }

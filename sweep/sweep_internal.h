@@ -12,7 +12,8 @@
 
 /* RUNS_DIR/SWEEP/ID-HASH */
 void sweep_run_dir_name(const char *runs_dir, const char *sweep, const store_run *r, char *out, size_t outlen);
-/* Writes the run's config.json into its folder (created). */
+/* Writes the run's config.json into its folder (created) and forgets an earlier
+ * attempt's Slurm task id. */
 int sweep_run_prepare_dir(const store_run *r, const char *dir, char *err, size_t errlen);
 /* The trainer PID recorded in DIR/pid, or 0. */
 pid_t sweep_pid_read(const char *dir);
