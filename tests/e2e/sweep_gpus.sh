@@ -38,7 +38,15 @@ for d in runs/gpus/*/; do
   logged=$(grep '^sweep: run .* attempt' "$d/train.log" | tail -1 | sed -n 's/.*CUDA_VISIBLE_DEVICES=\([0-9]*\),.*/\1/p')
   [ -n "$gpu" ] && [ "$gpu" = "$logged" ] || fail "$d: trainer $pid has CUDA_VISIBLE_DEVICES=$gpu, its log says $logged"
   echo "$env" | grep -q '^OMP_NUM_THREADS=1$' || fail "$d: a GPU job gets one host thread"
-  tr '\0' ' ' < /proc/"$pid"/cmdline | grep -q -- "--device cpu" || fail "$d: --device cpu not passed on"
+  # a trainer re-executes itself once at start (OMP_WAIT_POLICY): inside that execve its
+  # cmdline reads empty for a moment, so read it until it is there
+  cmd=""
+  for _ in $(seq 1 40); do
+    cmd=$(tr '\0' ' ' < /proc/"$pid"/cmdline 2>/dev/null)
+    [ -n "$cmd" ] && break
+    sleep 0.05
+  done
+  echo "$cmd" | grep -q -- "--device cpu" || fail "$d: --device cpu not passed on (cmdline: $cmd)"
   seen=$((seen + 1))
 done
 [ $seen -ge 2 ] || fail "saw only $seen live trainers"
