@@ -182,6 +182,10 @@ static int probe_file(const char *path, probe *p, char *err, size_t errlen) {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
     if (rc == SQLITE_OK) sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    /* One read transaction for every read below: another process may be creating
+     * the store right now, and the id, the version and the tables must come from
+     * the same snapshot (else: tables seen, id not yet, "another program's file"). */
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK || pragma_int(db, "PRAGMA application_id", &p->app_id) ||
         pragma_int(db, "PRAGMA user_version", &p->version)) {
         util_err(err, errlen, "%s: not a readable SQLite database: %s", path,
@@ -209,6 +213,7 @@ static int probe_file(const char *path, probe *p, char *err, size_t errlen) {
         return -1;
     }
     sqlite3_finalize(st);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     p->has_ours = ours == 3;
     return 0;
