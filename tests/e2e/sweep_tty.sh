@@ -8,7 +8,8 @@ skip() { echo "SKIP: $*"; exit 77; }
 command -v script >/dev/null || skip "script (util-linux) is not installed"
 S=$SCALELAB
 cp "$SCALELAB_ROOT/configs/sweep-tiny.yaml" tiny.yaml
-SCALELAB_DB=$PWD/tty.db script -qec "$S sweep run tiny.yaml --jobs 2" /dev/null > tty.out ||
+# script needs a standard input to copy to the terminal; CI may run us with none at all
+SCALELAB_DB=$PWD/tty.db script -qec "$S sweep run tiny.yaml --jobs 2" /dev/null < /dev/null > tty.out ||
   fail "sweep run on a terminal: $(cat tty.out)"
 python3 - tty.out <<'P' || fail "terminal output"
 import re, sys
