@@ -95,7 +95,7 @@ $(BUILD)/f64/%.o: %.c
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $< < /dev/null
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) | $(STATIC_RUNTIME)
 	@mkdir -p $(@D)
