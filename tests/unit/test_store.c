@@ -19,19 +19,6 @@ static void assert_int_equal_msg(int got, int want, const char *err) {
     if (got != want) fail_msg("got %d, want %d: %s", got, want, err);
 }
 
-static int setup(void **state) {
-    scratch *t = calloc(1, sizeof *t);
-    if (!t || scratch_make(t)) return -1;
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state) {
-    scratch_remove(*state);
-    free(*state);
-    return 0;
-}
-
 static void assert_contains(const char *text, const char *part) {
     if (!strstr(text, part)) fail_msg("'%s' does not contain '%s'", text, part);
 }
@@ -570,19 +557,19 @@ static void test_sweeps(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_from_v1_without_application_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_newer_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_foreign_sqlite, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_not_sqlite, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_insert_dedupe, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_insert_bad_inputs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_state_machine, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_schema, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v1, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v1_without_application_id, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_newer_version, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_foreign_sqlite, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_not_sqlite, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_insert_dedupe, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_insert_bad_inputs, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_state_machine, scratch_setup, scratch_teardown),
         cmocka_unit_test(test_status_names),
-        cmocka_unit_test_setup_teardown(test_metrics_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fits_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sweeps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_round_trip, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_fits_round_trip, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_sweeps, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,19 +29,6 @@
         if ((call) != 0) fail_msg("%s: %s", #call, err);                                           \
     } while (0)
 
-static int setup(void **state) {
-    scratch *t = calloc(1, sizeof *t);
-    if (!t || scratch_make(t)) return -1;
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state) {
-    scratch_remove(*state);
-    free(*state);
-    return 0;
-}
-
 /* Children report failure through their exit status, with the reason on stderr. */
 static void child_fail(const char *who, const char *err) {
     fprintf(stderr, "%s (pid %d): %s\n", who, (int)getpid(), err);
@@ -338,10 +325,10 @@ static void test_concurrent_create(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_concurrent_claims_and_metrics, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_mid_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_waits_behind_open_transaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_claims_and_metrics, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_mid_batch, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_waits_behind_open_transaction, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_create, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,23 @@ static inline int scratch_rm_entry(const char *path, const struct stat *sb, int 
 
 static inline void scratch_remove(scratch *t) { nftw(t->dir, scratch_rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
 
+/* cmocka setup/teardown: a fresh scratch folder as the test's state. */
+static inline int scratch_setup(void **state) {
+    scratch *t = calloc(1, sizeof *t);
+    if (!t || scratch_make(t)) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+static inline int scratch_teardown(void **state) {
+    scratch_remove(*state);
+    free(*state);
+    return 0;
+}
+
 /* Runs sql on path through a plain SQLite connection; -1 on error (printed). */
 static inline int raw_exec(const char *path, const char *sql) {
     sqlite3 *db;
