@@ -147,62 +147,84 @@ static double field_num(char **f, int n, int col) {
     return strtod(f[col], NULL);
 }
 
-static int ingest_metrics(store *st, int64_t id, const char *dir, char *err, size_t errlen) {
-    static const char *const names[] = {"step", "tokens", "wall_seconds", "loss", "lr", "grad_norm",
-                                        "tokens_per_second", "eval_loss"};
+/* Reads DIR/NAME, a TSV with a header, into a row-major table of the named
+ * columns (NAN where a column or value is missing). Rows whose first n_keys
+ * columns are not all numbers are skipped: a killed task may leave a torn last
+ * line. A missing file is an empty table. */
+static int read_tsv(const char *dir, const char *name, const char *const *names, int n_cols, int n_keys,
+                    double **table, size_t *n_rows, char *err, size_t errlen) {
+    *table = NULL;
+    *n_rows = 0;
     char *text;
-    if (file_text(dir, "metrics.tsv", &text)) return 0;
-    store_metric *rows = NULL;
+    if (file_text(dir, name, &text)) return 0;
     size_t n = 0, cap = 0;
-    int cols[8], rc = 0;
+    int cols[16];
     char *save, *line = strtok_r(text, "\n", &save);
-    if (line) header_columns(line, names, cols, 8);
+    if (line) header_columns(line, names, cols, n_cols);
     while ((line = strtok_r(NULL, "\n", &save))) {
         char *f[16];
         int nf = fields(line, f, 16);
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
-            store_metric *g = realloc(rows, cap * sizeof *g);
-            if (!g) abort();
-            rows = g;
+            double *g = realloc(*table, cap * (size_t)n_cols * sizeof *g);
+            if (!g) {
+                free(*table), free(text);
+                *table = NULL;
+                return util_err(err, errlen, "%s/%s: out of memory", dir, name);
+            }
+            *table = g;
         }
-        double step = field_num(f, nf, cols[0]);
-        if (!isfinite(step)) continue; /* a torn last line of a killed task */
-        rows[n++] = (store_metric){(int64_t)step, field_num(f, nf, cols[1]), field_num(f, nf, cols[2]),
-                                   field_num(f, nf, cols[3]), field_num(f, nf, cols[4]), field_num(f, nf, cols[5]),
-                                   field_num(f, nf, cols[6]), field_num(f, nf, cols[7])};
+        double *row = *table + n * (size_t)n_cols;
+        int keyed = 1;
+        for (int k = 0; k < n_cols; k++) {
+            row[k] = field_num(f, nf, cols[k]);
+            if (k < n_keys && !isfinite(row[k])) keyed = 0;
+        }
+        n += (size_t)keyed;
     }
-    if (n) rc = store_metrics_append(st, id, rows, n, err, errlen);
-    free(rows);
     free(text);
+    *n_rows = n;
+    return 0;
+}
+
+static int ingest_metrics(store *st, int64_t id, const char *dir, char *err, size_t errlen) {
+    static const char *const names[] = {"step", "tokens", "wall_seconds", "loss", "lr", "grad_norm",
+                                        "tokens_per_second", "eval_loss"};
+    double *t;
+    size_t n;
+    if (read_tsv(dir, "metrics.tsv", names, 8, 1, &t, &n, err, errlen)) return -1;
+    store_metric *rows = n ? malloc(n * sizeof *rows) : NULL;
+    if (n && !rows) {
+        free(t);
+        return util_err(err, errlen, "%s/metrics.tsv: out of memory", dir);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const double *r = t + i * 8;
+        rows[i] = (store_metric){(int64_t)r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]};
+    }
+    int rc = n ? store_metrics_append(st, id, rows, n, err, errlen) : 0;
+    free(rows);
+    free(t);
     return rc;
 }
 
 static int ingest_positions(store *st, int64_t id, const char *dir, char *err, size_t errlen) {
     static const char *const names[] = {"step", "position", "loss"};
-    char *text;
-    if (file_text(dir, "position_loss.tsv", &text)) return 0;
-    store_position_loss *rows = NULL;
-    size_t n = 0, cap = 0;
-    int cols[3], rc = 0;
-    char *save, *line = strtok_r(text, "\n", &save);
-    if (line) header_columns(line, names, cols, 3);
-    while ((line = strtok_r(NULL, "\n", &save))) {
-        char *f[8];
-        int nf = fields(line, f, 8);
-        double step = field_num(f, nf, cols[0]), pos = field_num(f, nf, cols[1]);
-        if (!isfinite(step) || !isfinite(pos)) continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            store_position_loss *g = realloc(rows, cap * sizeof *g);
-            if (!g) abort();
-            rows = g;
-        }
-        rows[n++] = (store_position_loss){(int64_t)step, (int64_t)pos, field_num(f, nf, cols[2])};
+    double *t;
+    size_t n;
+    if (read_tsv(dir, "position_loss.tsv", names, 3, 2, &t, &n, err, errlen)) return -1;
+    store_position_loss *rows = n ? malloc(n * sizeof *rows) : NULL;
+    if (n && !rows) {
+        free(t);
+        return util_err(err, errlen, "%s/position_loss.tsv: out of memory", dir);
     }
-    if (n) rc = store_position_loss_put(st, id, rows, n, err, errlen);
+    for (size_t i = 0; i < n; i++) {
+        const double *r = t + i * 3;
+        rows[i] = (store_position_loss){(int64_t)r[0], (int64_t)r[1], r[2]};
+    }
+    int rc = n ? store_position_loss_put(st, id, rows, n, err, errlen) : 0;
     free(rows);
-    free(text);
+    free(t);
     return rc;
 }
 
