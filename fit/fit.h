@@ -216,6 +216,21 @@ double fit_law_predict(const fit_law *law, const double *x);
 /* Percentile interval [lo, hi] at level of v[0..n) (sorted copy; NaNs dropped). */
 void fit_percentile_interval(const double *v, size_t n, double level, double *lo, double *hi);
 
+/* ---- how far a fit can be trusted (DESIGN.md section 6) ----
+ * Every fit is stored with a verdict and its diagnostics (store_fit.verdict, .diagnostics_json).
+ *   ok             every parameter interior, its relative standard error small, each x column spans
+ *                  enough to separate the terms;
+ *   weak           usable with a warning (a wide interval, a narrow span, few converged starts);
+ *   unconstrained  the data do not determine the law (a parameter at a bound, a singular J^T J, an
+ *                  x column too narrow, pooled mixers for a state term): recommend refuses it.
+ * diagnostics_json: {"verdict": "ok|weak|unconstrained", "reasons": ["alpha is not constrained: params
+ * spans 2.3x; add widths down to ... or up to ...", ...], "converged_starts", "polished_starts",
+ * "at_bound": [names], "rel_se": {name: value}, "x_span": {col: {"min", "max", "ratio"}}, ...}. */
+typedef enum fit_verdict { FIT_VERDICT_OK = 0, FIT_VERDICT_WEAK, FIT_VERDICT_UNCONSTRAINED } fit_verdict;
+const char *fit_verdict_name(fit_verdict v);
+/* "ok", "weak", "unconstrained" -> 0, else -1. */
+int fit_verdict_parse(const char *name, fit_verdict *v);
+
 /* ---- JSON of results and the stored-fit reader ---- */
 
 /* {"form", "params", "intervals", "objective", "rmse_log", "n_points"[, "holdout"]}. params holds the

@@ -274,8 +274,8 @@ static int fit_body(store *s, void *vctx, char *err, size_t errlen) {
     sqlite3_stmt *st;
     if (store_prepare(s,
                       "INSERT INTO fits (created, form, source, inputs_json, params_json, intervals_json,"
-                      " residuals_json, objective, rmse_log, n_points)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+                      " residuals_json, objective, rmse_log, n_points, verdict, diagnostics_json)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
                       &st, err, errlen))
         return -1;
     sqlite3_bind_double(st, 1, util_now());
@@ -288,6 +288,8 @@ static int fit_body(store *s, void *vctx, char *err, size_t errlen) {
     store_bind_real(st, 8, f->objective);
     store_bind_real(st, 9, f->rmse_log);
     sqlite3_bind_int64(st, 10, f->n_points);
+    store_bind_text(st, 11, f->verdict);
+    store_bind_text(st, 12, f->diagnostics_json);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         c->id = sqlite3_column_int64(st, 0);
@@ -312,9 +314,13 @@ static int json_ok(store *s, const char *text, int *ok, char *err, size_t errlen
 
 int store_fit_insert(store *s, const store_fit *fit, int64_t *id, char *err, size_t errlen) {
     if (!fit->form || !*fit->form) return util_err(err, errlen, "%s: a fit needs a form (e.g. powerlaw)", s->path);
-    const char *names[] = {"inputs_json", "params_json", "intervals_json", "residuals_json"};
-    const char *texts[] = {fit->inputs_json, fit->params_json, fit->intervals_json, fit->residuals_json};
-    for (int k = 0; k < 4; k++) {
+    const char *names[] = {"inputs_json", "params_json", "intervals_json", "residuals_json", "diagnostics_json"};
+    const char *texts[] = {fit->inputs_json, fit->params_json, fit->intervals_json, fit->residuals_json,
+                           fit->diagnostics_json};
+    if (fit->verdict && strcmp(fit->verdict, "ok") && strcmp(fit->verdict, "weak") && strcmp(fit->verdict, "unconstrained"))
+        return util_err(err, errlen, "%s: %s fit: verdict '%s' is not ok, weak or unconstrained", s->path, fit->form,
+                        fit->verdict);
+    for (int k = 0; k < 5; k++) {
         int ok;
         if (json_ok(s, texts[k], &ok, err, errlen)) return -1;
         if (!ok) return util_err(err, errlen, "%s: %s fit: %s is not valid JSON", s->path, fit->form, names[k]);
@@ -337,7 +343,7 @@ int store_fit_get(store *s, int64_t id, store_fit *fit, char *err, size_t errlen
     sqlite3_stmt *st;
     if (store_prepare(s,
                       "SELECT id, created, form, source, inputs_json, params_json, intervals_json, residuals_json,"
-                      " objective, rmse_log, n_points FROM fits WHERE ?1 = 0 OR id = ?1 ORDER BY id DESC LIMIT 1",
+                      " objective, rmse_log, n_points, verdict, diagnostics_json FROM fits WHERE ?1 = 0 OR id = ?1 ORDER BY id DESC LIMIT 1",
                       &st, err, errlen))
         return -1;
     sqlite3_bind_int64(st, 1, id);
@@ -355,6 +361,8 @@ int store_fit_get(store *s, int64_t id, store_fit *fit, char *err, size_t errlen
         fit->objective = store_column_real(st, 8);
         fit->rmse_log = store_column_real(st, 9);
         fit->n_points = sqlite3_column_int64(st, 10);
+        fit->verdict = column_dup_or_null(st, 11, &oom);
+        fit->diagnostics_json = column_dup_or_null(st, 12, &oom);
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW && !oom) return 0;
@@ -373,6 +381,8 @@ void store_fit_clear(store_fit *f) {
     free(f->inputs_json);
     free(f->params_json);
     free(f->intervals_json);
+    free(f->verdict);
+    free(f->diagnostics_json);
     free(f->residuals_json);
     memset(f, 0, sizeof *f);
 }

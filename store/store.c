@@ -69,6 +69,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * running runs by heartbeat age instead of the whole table. */
     "ALTER TABLE runs ADD COLUMN run_dir TEXT;"
     "CREATE INDEX runs_heartbeat ON runs (status, heartbeat);",
+    /* v2 -> v3: a fit says how far it can be trusted (fit/fit.h: fit_verdict);
+     * recommend reads the verdict before it answers. Older fits have NULL there
+     * and are treated as unchecked. */
+    "ALTER TABLE fits ADD COLUMN verdict TEXT CHECK (verdict IN ('ok', 'weak', 'unconstrained'));"
+    "ALTER TABLE fits ADD COLUMN diagnostics_json TEXT;",
 };
 
 /* ---------------------------------------------------------------- helpers */

@@ -83,6 +83,8 @@ typedef struct store_fit {
     char *params_json, *intervals_json, *residuals_json;
     double objective, rmse_log;
     int64_t n_points;
+    char *verdict;          /* "ok", "weak", "unconstrained"; NULL for fits stored before v3 */
+    char *diagnostics_json; /* fit/fit.h: fit_diagnostics_json; NULL before v3 */
 } store_fit;
 
 /* Open (creating or migrating) the store. A newer schema, a SQLite file of another
@@ -94,7 +96,7 @@ void store_close(store *s);
 int store_schema_version(store *s);
 /* The schema version the file had before this open: 0 when store_open created it. */
 int store_initial_version(store *s);
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* PRAGMA application_id of a scalelab store ("SCLB"), so other programs' SQLite
  * files are recognised and refused. */
 #define STORE_APPLICATION_ID 0x53434C42

@@ -18,8 +18,8 @@ expect() {
 
 # --- init: create, no-op, upgrade -------------------------------------------
 expect 0 "usage: scalelab init" "$S" init --help
-expect 0 "created store \(schema version 2\)" "$S" init --db a.db
-expect 0 "already at schema version 2" "$S" init --db a.db
+expect 0 "created store \(schema version 3\)" "$S" init --db a.db
+expect 0 "already at schema version 3" "$S" init --db a.db
 SCALELAB_DB=env.db expect 0 "env.db: created" "$S" init
 [ -f env.db ] || fail "SCALELAB_DB was not honoured"
 expect 0 "scalelab.db: created" "$S" init
@@ -44,8 +44,8 @@ CREATE TABLE fits (id INTEGER PRIMARY KEY, created REAL NOT NULL, form TEXT NOT 
 INSERT INTO runs (id, config_json, config_hash, status, created) VALUES (1, '{}', 'h1', 'done', 0);
 PRAGMA user_version = 1;
 SQL
-expect 0 "upgraded store from schema version 1 to 2" "$S" init --db v1.db
-[ "$(sqlite3 v1.db 'SELECT count(*) FROM runs; PRAGMA user_version' | tr '\n' ' ')" = "1 2 " ] ||
+expect 0 "upgraded store from schema version 1 to 3" "$S" init --db v1.db
+[ "$(sqlite3 v1.db 'SELECT count(*) FROM runs; PRAGMA user_version' | tr '\n' ' ')" = "1 3 " ] ||
   fail "v1 upgrade lost data or version"
 
 # --- init: refusals leave the file alone -------------------------------------
@@ -55,7 +55,7 @@ sqlite3 newer.db "PRAGMA application_id = $((0x53434C42)); PRAGMA user_version =
 for f in text.db other.db newer.db; do cp "$f" "$f.orig"; done
 expect 1 "^scalelab: init: text.db: not a SQLite database" "$S" init --db text.db
 expect 1 "other.db: not a scalelab store.*songs" "$S" init --db other.db
-expect 1 "newer.db: store schema version 9 is newer than this scalelab knows \(2\)" "$S" init --db newer.db
+expect 1 "newer.db: store schema version 9 is newer than this scalelab knows \(3\)" "$S" init --db newer.db
 expect 1 "newer.db: store schema version 9" "$S" runs --db newer.db
 for f in text.db other.db newer.db; do
   cmp -s "$f" "$f.orig" || fail "$f was modified by a refused open"

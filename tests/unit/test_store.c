@@ -35,7 +35,8 @@ static void test_create_schema(void **state) {
     CHECK(store_integrity_check(s, err, sizeof err));
     store_close(s);
     assert_int_equal(raw_int(t->db, "PRAGMA application_id"), STORE_APPLICATION_ID);
-    assert_int_equal(raw_int(t->db, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(t->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(raw_int(t->db, "SELECT count(*) FROM pragma_table_info('fits') WHERE name IN ('verdict', 'diagnostics_json')"), 2);
     assert_int_equal(raw_int(t->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                                     " ('sweeps', 'runs', 'sweep_runs', 'metrics', 'position_loss', 'fits')"),
                      6);
@@ -44,7 +45,7 @@ static void test_create_schema(void **state) {
     assert_int_equal(raw_int(t->db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
     /* Opening again changes nothing and says so. */
     CHECK(store_open(t->db, &s, err, sizeof err));
-    assert_int_equal(store_initial_version(s), 2);
+    assert_int_equal(store_initial_version(s), STORE_SCHEMA_VERSION);
     store_close(s);
 }
 
@@ -85,7 +86,7 @@ static void check_migrated(const char *path) {
     store *s;
     CHECK(store_open(path, &s, err, sizeof err));
     assert_int_equal(store_initial_version(s), 1);
-    assert_int_equal(store_schema_version(s), 2);
+    assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
     store_run r;
     CHECK(store_run_get(s, 7, &r, err, sizeof err));
     assert_string_equal(r.config_json, "{\"d\":64}");
@@ -149,10 +150,10 @@ static void test_refuse_newer_version(void **state) {
     scratch *t = *state;
     char sql[256];
     snprintf(sql, sizeof sql,
-             "PRAGMA application_id = %d; CREATE TABLE runs (id INTEGER PRIMARY KEY); PRAGMA user_version = 3;",
+             "PRAGMA application_id = %d; CREATE TABLE runs (id INTEGER PRIMARY KEY); PRAGMA user_version = 99;",
              STORE_APPLICATION_ID);
     assert_int_equal(raw_exec(t->db, sql), 0);
-    expect_refused(t->db, "schema version 3 is newer");
+    expect_refused(t->db, "schema version 99 is newer");
 }
 
 static void test_refuse_foreign_sqlite(void **state) {
@@ -497,10 +498,11 @@ static void test_fits_round_trip(void **state) {
     assert_int_not_equal(store_fit_get(s, 0, &got, err, sizeof err), 0);
     assert_contains(err, "no fits stored yet");
     store_fit f = {0, 0, "powerlaw", "sweep:demo", "{\"x\":\"C\"}", "{\"E\":1.5,\"A\":400,\"a\":0.3}",
-                   "{\"a\":[0.25,0.35]}", "[0.01,-0.02]", 1.5e-4, 0.012, 12};
+                   "{\"a\":[0.25,0.35]}", "[0.01,-0.02]", 1.5e-4, 0.012, 12, "weak",
+                   "{\"verdict\":\"weak\",\"reasons\":[\"a spans 3x\"]}"};
     int64_t id1, id2;
     CHECK(store_fit_insert(s, &f, &id1, err, sizeof err));
-    store_fit g = {0, 0, "chinchilla", NULL, NULL, "{}", NULL, NULL, NAN, NAN, 3};
+    store_fit g = {0, 0, "chinchilla", NULL, NULL, "{}", NULL, NULL, NAN, NAN, 3, NULL, NULL};
     CHECK(store_fit_insert(s, &g, &id2, err, sizeof err));
     assert_true(id2 > id1);
     CHECK(store_fit_get(s, 0, &got, err, sizeof err));
@@ -508,6 +510,7 @@ static void test_fits_round_trip(void **state) {
     assert_string_equal(got.form, "chinchilla");
     assert_string_equal(got.source, "");
     assert_null(got.inputs_json);
+    assert_null(got.verdict);
     assert_true(isnan(got.objective) && got.n_points == 3);
     store_fit_clear(&got);
     CHECK(store_fit_get(s, id1, &got, err, sizeof err));
@@ -517,6 +520,8 @@ static void test_fits_round_trip(void **state) {
     assert_string_equal(got.intervals_json, f.intervals_json);
     assert_string_equal(got.residuals_json, f.residuals_json);
     assert_true(got.objective == 1.5e-4 && got.rmse_log == 0.012 && got.n_points == 12 && got.created > 0);
+    assert_string_equal(got.verdict, "weak");
+    assert_string_equal(got.diagnostics_json, f.diagnostics_json);
     store_fit_clear(&got);
     assert_int_not_equal(store_fit_get(s, 999, &got, err, sizeof err), 0);
     assert_contains(err, "no fit with id 999");
@@ -524,6 +529,10 @@ static void test_fits_round_trip(void **state) {
     bad.params_json = "{E: 1}";
     assert_int_not_equal(store_fit_insert(s, &bad, NULL, err, sizeof err), 0);
     assert_contains(err, "params_json is not valid JSON");
+    bad = f;
+    bad.verdict = "fine";
+    assert_int_not_equal(store_fit_insert(s, &bad, NULL, err, sizeof err), 0);
+    assert_contains(err, "verdict 'fine' is not ok, weak or unconstrained");
     bad = f;
     bad.form = "";
     assert_int_not_equal(store_fit_insert(s, &bad, NULL, err, sizeof err), 0);
