@@ -22,11 +22,22 @@ static const struct {
     {"data", cli_data, "prepare token shards from text"},
 };
 
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
 static void usage(FILE *out) {
     fprintf(out, "usage: scalelab <command> [options]   (scalelab <command> --help for more)\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nThe store is ./scalelab.db unless --db PATH or SCALELAB_DB says otherwise.\n");
+}
+
+/* "scalelab: swep: unknown command; did you mean 'sweep'?" */
+static int unknown_command(const char *name) {
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++) names[i] = commands[i].name;
+    const char *near = util_closest(name, names, N_COMMANDS);
+    if (near) return cli_error(CLI_USAGE, name, "unknown command; did you mean '%s'?", near);
+    return cli_error(CLI_USAGE, name, "unknown command (scalelab --help lists them)");
 }
 
 int main(int argc, char **argv) {
@@ -34,9 +45,19 @@ int main(int argc, char **argv) {
         usage(stderr);
         return CLI_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || (!strcmp(argv[1], "help") && argc == 2)) {
         usage(stdout);
         return CLI_OK;
+    }
+    /* `scalelab help CMD` is `scalelab CMD --help`. */
+    if (!strcmp(argv[1], "help")) {
+        if (argc > 3) return cli_error(CLI_USAGE, "help", "expected one command, e.g. scalelab help sweep");
+        for (size_t i = 0; i < N_COMMANDS; i++)
+            if (!strcmp(argv[2], commands[i].name)) {
+                char *hargv[] = {argv[2], "--help", NULL};
+                return commands[i].fn(2, hargv);
+            }
+        return unknown_command(argv[2]);
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("scalelab %s\n", SCALELAB_VERSION);
@@ -48,8 +69,7 @@ int main(int argc, char **argv) {
      * libgomp reads its wait policy only at load, hence a re-exec; a user's own
      * OMP_WAIT_POLICY is respected. */
     if (!strcmp(argv[1], "train")) util_reexec_with_env(argv, "OMP_WAIT_POLICY", "passive");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-    cli_error(CLI_USAGE, argv[1], "unknown command (try scalelab --help)");
-    return CLI_USAGE;
+    return unknown_command(argv[1]);
 }

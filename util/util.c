@@ -85,7 +85,9 @@ int util_buf_json_str(util_buf *b, const char *s) {
 
 int util_buf_json_num(util_buf *b, double x) {
     if (!isfinite(x)) return util_buf_puts(b, "null");
-    if (x == (double)(long long)x && fabs(x) < 9e15) return util_buf_printf(b, "%lld", (long long)x);
+    /* Range first: converting a double beyond long long's range is undefined, and
+     * training FLOPs reach 1e23. Below 2^53 every integer is exact in a double. */
+    if (fabs(x) < 9e15 && x == (double)(long long)x) return util_buf_printf(b, "%lld", (long long)x);
     return util_buf_printf(b, "%.17g", x);
 }
 
@@ -204,4 +206,34 @@ void util_reexec_with_env(char **argv, const char *name, const char *value) {
     fflush(NULL);
     execv("/proc/self/exe", argv);
     unsetenv(name); /* exec failed: carry on unchanged */
+}
+
+size_t util_edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (lb > 255) lb = 255; /* names, not texts: a longer one is far from everything anyway */
+    size_t row[256];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+const char *util_closest(const char *name, const char *const *names, size_t n) {
+    const char *best = NULL;
+    size_t best_d = (size_t)-1, len = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        size_t d = util_edit_distance(name, names[i]);
+        if (d < best_d) best_d = d, best = names[i];
+    }
+    /* A suggestion only when it is plausibly a typo: at most a third of the name changed. */
+    return best && best_d <= (len + 2) / 3 ? best : NULL;
 }

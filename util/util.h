@@ -36,6 +36,12 @@ int util_buf_json_num(util_buf *b, double x);
 /* One RFC 4180 CSV field: quoted when it holds a comma, quote, CR or LF. */
 int util_buf_csv_field(util_buf *b, const char *s);
 
+/* Levenshtein distance of two names (the second is read up to 255 characters). */
+size_t util_edit_distance(const char *a, const char *b);
+/* The name of names[0..n) nearest to name, or NULL when none is near enough to be a
+ * likely typo (edit distance above a third of name's length): for "did you mean". */
+const char *util_closest(const char *name, const char *const *names, size_t n);
+
 /* FNV-1a, 64 bit. Used for config hashes (16 hex digits). */
 uint64_t util_hash64(const void *data, size_t n);
 

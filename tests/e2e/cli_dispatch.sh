@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The command dispatcher from the outside: `scalelab help CMD` is `scalelab CMD --help`,
+# an unknown command names the nearest one when it looks like a typo, and very large
+# numbers (training FLOPs reach 1e23) come out of --json intact.
+set -u
+S=${SCALELAB:?SCALELAB must name the scalelab binary}
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+expect() {   # CODE PATTERN CMD...: exit status CODE and PATTERN in stdout+stderr
+  local code=$1 pattern=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  [ "$rc" -eq "$code" ] || fail "$* exited $rc, expected $code: $out"
+  grep -qE -- "$pattern" <<<"$out" || fail "$* printed '$out', expected /$pattern/"
+}
+
+for c in init train flops sweep runs fit recommend report data; do
+  a=$("$S" help "$c" 2>&1); ra=$?
+  b=$("$S" "$c" --help 2>&1); rb=$?
+  [ "$ra" -eq 0 ] && [ "$ra" -eq "$rb" ] && [ "$a" = "$b" ] || fail "scalelab help $c differs from scalelab $c --help"
+done
+expect 0 "^usage: scalelab <command>" "$S" help
+expect 2 "^scalelab: swep: unknown command; did you mean 'sweep'\?$" "$S" swep
+expect 2 "^scalelab: recomend: unknown command; did you mean 'recommend'\?$" "$S" recomend
+expect 2 "^scalelab: qqqqqq: unknown command \(scalelab --help lists them\)$" "$S" qqqqqq
+expect 2 "^scalelab: fitt: unknown command; did you mean 'fit'\?$" "$S" help fitt
+
+# 1e13 tokens of a 1e9-parameter-class run: training FLOPs far beyond 2^63.
+cat > big.yaml <<'YAML'
+model: {vocab_size: 256, d_model: 2048, n_layer: 24, n_head: 16, mixer: softmax}
+train: {context: 2048, tokens: 10000000000000}
+YAML
+out=$("$S" flops big.yaml --json 2>&1) || fail "flops --json failed: $out"
+python3 - "$out" <<'PY' || fail "training_flops did not survive --json: $out"
+import json, sys
+d = json.loads(sys.argv[1])
+c = d["training_flops"]
+assert isinstance(c, (int, float)) and 1e22 < c < 1e25, c
+assert abs(c - 3 * (d["weight_flops_per_token"] + d["state_flops_per_token"]) * d["tokens"]) <= 1e-9 * c, c
+PY
+[ $fails -eq 0 ] && echo "cli_dispatch: all checks passed"
+exit $((fails > 0))
