@@ -60,7 +60,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test test-fast bench demo data install clean info
+.PHONY: all deps test test-fast bench demo data install uninstall clean info
 all: info $(BUILD)/scalelab scalelab
 
 info:
@@ -137,9 +137,17 @@ demo: deps
 data: all
 	scripts/make_data.sh $(DATA_FROM)
 
+# The binary, its man page (man scalelab) and bash completion; uninstall removes the three.
+MANDIR  ?= $(PREFIX)/share/man/man1
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR)
 	install -m 755 $(BUILD)/scalelab $(DESTDIR)$(PREFIX)/bin/scalelab
+	install -m 644 docs/scalelab.1 $(DESTDIR)$(MANDIR)/scalelab.1
+	install -m 644 scripts/scalelab-completion.bash $(DESTDIR)$(COMPDIR)/scalelab
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/scalelab $(DESTDIR)$(MANDIR)/scalelab.1 $(DESTDIR)$(COMPDIR)/scalelab
 
 clean:
 	rm -rf build build-asan scalelab
