@@ -17,6 +17,7 @@ static const struct {
     {"sweep", cli_sweep, "plan | run | status | cancel a sweep spec"},
     {"runs", cli_runs, "list runs in the store"},
     {"fit", cli_fit, "fit a scaling law to runs or a CSV"},
+    {"fits", cli_fits, "list the stored fits, or show one with its inputs and verdict"},
     {"recommend", cli_recommend, "compute-optimal configuration for a budget"},
     {"report", cli_report, "HTML/Markdown report with plots"},
     {"data", cli_data, "prepare token shards from text"},

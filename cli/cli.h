@@ -27,6 +27,7 @@ int cli_flops(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 int cli_runs(int argc, char **argv);
 int cli_fit(int argc, char **argv);
+int cli_fits(int argc, char **argv);
 int cli_recommend(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_data(int argc, char **argv);

@@ -374,6 +374,40 @@ int store_fit_get(store *s, int64_t id, store_fit *fit, char *err, size_t errlen
     return store_db_err(s, "reading fit", err, errlen);
 }
 
+/* Every stored fit, oldest first (ids ascending). */
+int store_fit_list(store *s, store_fit **out, size_t *n, char *err, size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT id FROM fits ORDER BY id", &st, err, errlen)) return -1;
+    int64_t *ids = NULL;
+    size_t n_ids = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n_ids == cap) {
+            int64_t *m = realloc(ids, (cap = cap ? 2 * cap : 16) * sizeof *ids);
+            if (!m) { sqlite3_finalize(st); free(ids); return util_err(err, errlen, "%s: listing fits: out of memory", s->path); }
+            ids = m;
+        }
+        ids[n_ids++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) { free(ids); return store_db_err(s, "listing fits", err, errlen); }
+    store_fit *f = calloc(n_ids ? n_ids : 1, sizeof *f);
+    if (!f) { free(ids); return util_err(err, errlen, "%s: listing fits: out of memory", s->path); }
+    for (size_t i = 0; i < n_ids; i++)
+        if (store_fit_get(s, ids[i], &f[i], err, errlen)) {
+            for (size_t j = 0; j < i; j++) store_fit_clear(&f[j]);
+            free(f);
+            free(ids);
+            return -1;
+        }
+    free(ids);
+    *out = f;
+    *n = n_ids;
+    return 0;
+}
+
 void store_fit_clear(store_fit *f) {
     if (!f) return;
     free(f->form);

@@ -172,6 +172,8 @@ void store_strings_free(char **v, size_t n);
 int store_fit_insert(store *s, const store_fit *fit, int64_t *id, char *err, size_t errlen);
 int store_fit_get(store *s, int64_t id, store_fit *fit, char *err, size_t errlen);
 void store_fit_clear(store_fit *fit);
+/* Every stored fit, oldest first; free each with store_fit_clear, then the array. */
+int store_fit_list(store *s, store_fit **out, size_t *n, char *err, size_t errlen);
 
 /* PRAGMA integrity_check: 0 when it says "ok", else its first complaint in err. */
 int store_integrity_check(store *s, char *err, size_t errlen);
