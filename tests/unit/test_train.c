@@ -178,11 +178,34 @@ static void test_rerun_and_resume_identical(void **state) {
     free(a), free(b), free(s);
 }
 
-/* --threads 1 and 2 give the same curve bit for bit: OpenBLAS splits a product's
- * output, never its inner sum; row loops that sum over rows split the columns;
- * the mixer gives each (batch, kv head) pair to one thread; the gradient norm sums
- * fixed blocks. The shape is big enough (batch*context*heads*head_dim = 32768)
- * that the mixer takes its parallel path with 2 threads. */
+/* 1 when OpenBLAS gives the same sgemm bits on 1 and 2 threads. Not every build
+ * does: 0.3.21's Haswell and Zen kernels (Debian 12 on an AMD EPYC) take another
+ * single-thread path, and C differs in the last bit for a 1024 x 24 x 24 product. */
+static int blas_thread_invariant(void) {
+    enum { M = 1024, N = 24, K = 24 };
+    static float a[M * K], b[K * N], c1[M * N], c2[M * N];
+    for (int i = 0; i < M * K; i++) a[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
+    for (int i = 0; i < K * N; i++) b[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c1, N);
+    openblas_set_num_threads(2);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c2, N);
+    openblas_set_num_threads(saved);
+    return !memcmp(c1, c2, sizeof c1);
+}
+
+/* --threads 1 and 2 give the same curve bit for bit: row loops that sum over rows
+ * split the columns; the mixer gives each (batch, kv head) pair to one thread; the
+ * gradient norm sums fixed blocks; and OpenBLAS splits a product's output, never its
+ * inner sum -- where the BLAS keeps that promise (blas_thread_invariant). Where it
+ * does not, its last-bit differences are amplified by training (1e-5 relative in
+ * the loss by step 16 here, a gradient-norm spike 10% apart by step 20), so: step 1
+ * (one forward and backward from the same weights) must agree to rounding, 1e-7 in
+ * the loss and 1e-5 in the gradient norm, where a race or a wrong split in our own
+ * loops gives errors of the order of the values; later losses stay within 1e-2.
+ * The shape is big enough (batch*context*heads*head_dim = 32768) that the mixer
+ * takes its parallel path with 2 threads. */
 static void test_threads_same_curve(void **state) {
     (void)state;
     model_config c = small_config(24);
@@ -208,12 +231,21 @@ static void test_threads_same_curve(void **state) {
     assert_int_equal(openblas_get_num_threads(), 2);
     assert_int_equal(one->n, 24);
     assert_int_equal(two->n, 24);
-    for (size_t i = 0; i < one->n; i++)
-        if (memcmp(&one->rows[i].loss, &two->rows[i].loss, sizeof(double)) ||
-            memcmp(&one->rows[i].grad_norm, &two->rows[i].grad_norm, sizeof(double)))
+    int exact = blas_thread_invariant();
+    double worst = 0;
+    if (!exact) printf("OpenBLAS gives other bits on 1 and 2 threads here: curves compared within rounding\n");
+    for (size_t i = 0; i < one->n; i++) {
+        double dl = fabs(one->rows[i].loss - two->rows[i].loss) / fabs(one->rows[i].loss),
+               dg = fabs(one->rows[i].grad_norm - two->rows[i].grad_norm) / fabs(one->rows[i].grad_norm);
+        double tl = exact ? 0 : i == 0 ? 1e-7 : 1e-2, tg = exact ? 0 : i == 0 ? 1e-5 : INFINITY;
+        if (dl > worst) worst = dl;
+        if (!(dl <= tl && dg <= tg))
             fail_msg("step %zu: 1 thread loss %.17g grad %.17g, 2 threads %.17g grad %.17g", i + 1, one->rows[i].loss,
                      one->rows[i].grad_norm, two->rows[i].loss, two->rows[i].grad_norm);
-    assert_memory_equal(&r1.final_eval_loss, &r2.final_eval_loss, sizeof(double));
+    }
+    if (!exact) printf("worst relative loss difference over %zu steps: %.3g\n", one->n, worst);
+    if (exact) assert_memory_equal(&r1.final_eval_loss, &r2.final_eval_loss, sizeof(double));
+    else assert_true(fabs(r1.final_eval_loss - r2.final_eval_loss) <= 1e-2 * fabs(r1.final_eval_loss));
     /* 0 means every core: both pools get the same count. */
     snprintf(path, sizeof path, "%s/t0", workdir);
     o.threads = 0;
