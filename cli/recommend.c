@@ -468,8 +468,8 @@ int cli_recommend(int argc, char **argv) {
     answer ans = {0};
     int have_family = 0;
     double *boot = NULL, *qs = NULL;
-    size_t n_boot = 0, n_ok = 0, n_warn = 0, n_bounds = 0;
-    char **warn = NULL, **bounds = NULL;
+    size_t n_boot = 0, n_ok = 0, n_warn = 0, n_bounds = 0, n_fbounds = 0;
+    char **warn = NULL, **bounds = NULL, **fbounds = NULL;
     util_buf b = {0};
     int rc = CLI_FAIL;
 #define ADD_MSG(list, n, ...)                                                                       \
@@ -560,7 +560,7 @@ int cli_recommend(int argc, char **argv) {
         if (family_answer(family, &law, boot, law.form == FIT_ISOFLOP ? 0 : n_boot, C, &ans, err, sizeof err))
             goto fail;
         have_family = 1;
-        family_bounds(&law, &ans, law_sees_state, &bounds, &n_bounds);
+        family_bounds(&law, &ans, law_sees_state, &fbounds, &n_fbounds);
         /* a family mixer the fit never saw extrapolates the law across mixers */
         for (size_t k = 0; k < ans.fam.n_keys && dg.n_mixers; k++) {
             if (strcmp(ans.fam.keys[k], "model.mixer")) continue;
@@ -659,7 +659,9 @@ int cli_recommend(int argc, char **argv) {
                 util_buf_puts(&b, ": ");
                 json_interval(&b, klo, khi);
             }
-            util_buf_printf(&b, "}, \"bootstrap\": %zu, \"bootstrap_replicates\": %zu, \"bootstrap_no_optimum\": %zu, "
+            util_buf_puts(&b, "}, \"bounds\": ");
+            json_strs(&b, fbounds, n_fbounds);
+            util_buf_printf(&b, ", \"bootstrap\": %zu, \"bootstrap_replicates\": %zu, \"bootstrap_no_optimum\": %zu, "
                                 "\"bootstrap_at_edge\": %zu, \"config\": ",
                             a->n_boot_ok, a->rank.n_boot, a->rank.n_boot_none, a->rank.n_boot_edge);
             char *cj = NULL;
@@ -701,7 +703,8 @@ int cli_recommend(int argc, char **argv) {
                    extrap <= 1 ? ", within the data" : "");
         else
             printf("  extrapolation: unknown (the fit records no compute range; refit)\n");
-        printf("  cost: %s\n", ci.note);
+        if (state_law) printf("  cost: each family config's own W and S (FLOP accounting); tokens = C / (3 (W + S))\n");
+        else printf("  cost: %s\n", ci.note);
         for (int i = 0; i < N_Q; i++) {
             if (isnan(q[i])) continue;
             print_row(q_names[i], q[i], n_ok ? lo[i] : NAN, hi[i], n_ok);
@@ -735,6 +738,7 @@ int cli_recommend(int argc, char **argv) {
                     printf("  %-12s %14s   [%.6g, %.6g] (95%%, %zu bootstrap fits)\n", short_key(a->fam.keys[k]),
                            a->fam.members[a->best].values[k], klo, khi, a->n_boot_ok);
             }
+            for (size_t i = 0; i < n_fbounds; i++) printf("  %s\n", fbounds[i]);
             if (a->rank.n_boot_none)
                 printf("  %zu of %zu bootstrap replicates have no config with a finite predicted loss\n",
                        a->rank.n_boot_none, a->rank.n_boot);
@@ -773,6 +777,8 @@ out:
     free(warn);
     for (size_t i = 0; i < n_bounds; i++) free(bounds[i]);
     free(bounds);
+    for (size_t i = 0; i < n_fbounds; i++) free(fbounds[i]);
+    free(fbounds);
     answer_free(&ans); /* safe on a zeroed or half-built answer */
     diag_free(&dg);
     free(qs);
