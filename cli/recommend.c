@@ -532,8 +532,20 @@ int cli_recommend(int argc, char **argv) {
     size_t n_no_opt = 0;
     for (int i = 0; i < N_Q; i++) q[i] = lo[i] = hi[i] = NAN;
     o.closed_N = o.closed_D = NAN;
+    int have_opt = 0;
     if (!state_law) {
-        if (optimum(&law, C, &ci.c, &o, err, sizeof err)) goto fail;
+        /* with a family the configs still answer when the law has no continuous optimum (a column
+         * the budget cannot place); without one that is the whole answer, so it is an error */
+        if (optimum(&law, C, &ci.c, &o, err, sizeof err)) {
+            if (!family) goto fail;
+            ADD_MSG(warn, n_warn, "no continuous optimum: %s", err);
+            memset(&o, 0, sizeof o);
+            o.closed_N = o.closed_D = NAN;
+        } else {
+            have_opt = 1;
+        }
+    }
+    if (have_opt) {
         opt_values(&o, q);
         if (o.bound)
             ADD_MSG(bounds, n_bounds,
@@ -565,12 +577,14 @@ int cli_recommend(int argc, char **argv) {
         for (size_t k = 0; k < ans.fam.n_keys && dg.n_mixers; k++) {
             if (strcmp(ans.fam.keys[k], "model.mixer")) continue;
             for (size_t i = 0; i < ans.fam.n; i++) {
+                const char *mx = ans.fam.members[i].values[k];
+                char text[256];
                 int seen = 0, listed = 0;
-                for (size_t m = 0; m < dg.n_mixers; m++) seen |= !strcmp(dg.mixers[m], ans.fam.members[i].values[k]);
-                for (size_t w = 0; w < n_warn; w++) listed |= strstr(warn[w], ans.fam.members[i].values[k]) != NULL;
-                if (!seen && !listed)
-                    ADD_MSG(warn, n_warn, "the family's mixer %s is not in the fit's data: its predicted loss extrapolates the law",
-                            ans.fam.members[i].values[k]);
+                snprintf(text, sizeof text,
+                         "the family's mixer %s is not in the fit's data: its predicted loss extrapolates the law", mx);
+                for (size_t m = 0; m < dg.n_mixers; m++) seen |= !strcmp(dg.mixers[m], mx);
+                for (size_t w = 0; w < n_warn; w++) listed |= !strcmp(warn[w], text);
+                if (!seen && !listed) ADD_MSG(warn, n_warn, "%s", text);
             }
         }
         if ((size_t)top > ans.rank.n_ranked) top = (long)ans.rank.n_ranked;
@@ -611,7 +625,7 @@ int cli_recommend(int argc, char **argv) {
         util_buf_puts(&b, ", \"D_opt\": ");
         json_num_or_null(&b, o.closed_D);
         util_buf_printf(&b, "}, \"bootstrap\": %zu, \"bootstrap_replicates\": %zu, \"bootstrap_no_optimum\": %zu, "
-                            "\"intervals\": {", n_ok, state_law ? 0 : n_boot, n_no_opt);
+                            "\"intervals\": {", n_ok, have_opt && law.form != FIT_ISOFLOP ? n_boot : 0, n_no_opt);
         for (int i = 0, first = 1; i < N_Q && n_ok; i++) {
             if (isnan(lo[i])) continue;
             util_buf_printf(&b, "%s\"%s\": ", first ? "" : ", ", q_names[i]);
