@@ -62,39 +62,8 @@ static void opt_values(const fit_optimum *o, double *q) {
     q[Q_LOSS] = o->loss;
 }
 
-/* Isoflop: x_opt = k C^a; N and D follow from the cost model when x is N or D. */
-static int isoflop_optimum(const fit_law *law, double C, const fit_cost *cost, fit_optimum *o, char *err,
-                           size_t errlen) {
-    double x = exp(law->theta[0]) * pow(C, law->theta[1]);
-    memset(o, 0, sizeof *o);
-    o->closed_N = o->closed_D = o->loss = o->wsfr = NAN;
-    fit_role r = fit_role_of(law->cols[0]);
-    if (r == FIT_ROLE_N) {
-        o->N = x;
-    } else if (r == FIT_ROLE_D) {
-        /* the N whose cost spends C on x tokens: bisection in log N (the cost grows with N) */
-        double lo = -50, hi = 200;
-        for (int i = 0; i < 200; i++) {
-            double m = 0.5 * (lo + hi), N = exp(m);
-            if (3 * (fit_cost_w(cost, N) + fit_cost_s(cost, N)) * x < C) lo = m;
-            else hi = m;
-        }
-        o->N = exp(lo);
-    } else if (!strcasecmp(law->cols[0], "wsfr")) {
-        o->N = o->D = o->W = NAN;
-        o->wsfr = x;
-        return 0;
-    } else {
-        return util_err(err, errlen, "isoflop fit in '%s': not N, D or wsfr", law->cols[0]);
-    }
-    o->W = fit_cost_w(cost, o->N), o->S = fit_cost_s(cost, o->N);
-    o->D = r == FIT_ROLE_D ? x : C / (3 * (o->W + o->S));
-    o->wsfr = o->S > 0 ? o->W / o->S : NAN;
-    return 0;
-}
-
 static int optimum(const fit_law *law, double C, const fit_cost *cost, fit_optimum *o, char *err, size_t errlen) {
-    return law->form == FIT_ISOFLOP ? isoflop_optimum(law, C, cost, o, err, errlen)
+    return law->form == FIT_ISOFLOP ? fit_isoflop_optimum(law, C, cost, o, err, errlen)
                                     : fit_law_optimum_cost(law, C, cost, o, err, errlen);
 }
 

@@ -216,6 +216,9 @@ int fit_cost_fit(const double *N, const double *W, const double *S, size_t n, fi
                  size_t errlen);
 double fit_cost_w(const fit_cost *c, double N);
 double fit_cost_s(const fit_cost *c, double N);
+/* The tokens budget C buys at W and S FLOPs per token: C / (3 (W + S)) (DESIGN.md section 4).
+ * The one place the constraint is written; the optimum and the ranking both call it. */
+double fit_budget_tokens(double C, double W, double S);
 
 typedef struct fit_optimum {
     double N, D, W, S, wsfr, loss;
@@ -233,6 +236,11 @@ typedef struct fit_optimum {
  * a state-capacity column (FIT_ROLE_STATE) is refused: it needs a family (fit_rank_candidates). */
 int fit_law_optimum_cost(const fit_law *law, double C, const fit_cost *cost, fit_optimum *o, char *err,
                          size_t errlen);
+/* An isoflop law's optimum x_opt = k C^a (theta = log k, a) placed under the cost model: x is N
+ * (tokens from the budget), D (N solved from 3 (W(N) + S(N)) D = C by bisection in log N), or
+ * wsfr (only wsfr is known; N, D, W are NAN). loss is NAN: an isoflop law predicts none. */
+int fit_isoflop_optimum(const fit_law *law, double C, const fit_cost *cost, fit_optimum *o, char *err,
+                        size_t errlen);
 /* The C = 6 N D convention (W = 2 N, S = 0 unless S is a column); a bound is an error. */
 int fit_law_optimum(const fit_law *law, double C, fit_optimum *o, char *err, size_t errlen);
 /* N_opt = G (C/6)^(beta/(alpha+beta)), G = (alpha A / (beta B))^(1/(alpha+beta)). */

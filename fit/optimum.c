@@ -62,6 +62,10 @@ double fit_cost_s(const fit_cost *c, double N) {
     return c->s_coef > 0 ? c->s_coef * pow(N, c->s_exp) : 0;
 }
 
+double fit_budget_tokens(double C, double W, double S) {
+    return C / (3 * (W + S));
+}
+
 /* Least squares of y on x (slope, intercept); a constant x gives slope fixed_slope and the mean
  * of y - fixed_slope x as intercept. */
 static void line_fit(const double *x, const double *y, size_t n, double fixed_slope, double *a, double *b) {
@@ -123,7 +127,7 @@ typedef struct budget_law {
 
 /* Tokens the budget buys at N (and at state FLOPs S when S is a column, else S(N)). */
 static double tokens_at(const budget_law *b, double N, double S) {
-    return b->C / (3 * (fit_cost_w(b->cost, N) + S));
+    return fit_budget_tokens(b->C, fit_cost_w(b->cost, N), S);
 }
 
 static double loss_at(const budget_law *b, double u, double v) {
@@ -260,7 +264,7 @@ int fit_law_optimum_cost(const fit_law *law, double C, const fit_cost *cost, fit
     }
     o->N = exp(u);
     o->W = fit_cost_w(cost, o->N);
-    o->D = C / (3 * (o->W + o->S));
+    o->D = fit_budget_tokens(C, o->W, o->S);
     o->wsfr = o->S > 0 ? o->W / o->S : NAN;
     o->loss = exp(loss_at(&b, u, o->S > 0 ? log(o->S) : 0));
     /* the closed form holds where the cost is linear in N and stateless: C = 3 k N D */
@@ -271,6 +275,37 @@ int fit_law_optimum_cost(const fit_law *law, double C, const fit_cost *cost, fit
             fit_chinchilla_closed_form(A, al, B, be, C * 2 / cost->w_coef, &o->closed_N, &o->closed_D);
         o->closed_D = C / (3 * cost->w_coef * o->closed_N);
     }
+    return 0;
+}
+
+int fit_isoflop_optimum(const fit_law *law, double C, const fit_cost *cost, fit_optimum *o, char *err,
+                        size_t errlen) {
+    double x = exp(law->theta[0]) * pow(C, law->theta[1]);
+    memset(o, 0, sizeof *o);
+    o->closed_N = o->closed_D = o->loss = o->wsfr = NAN;
+    if (!(C > 0) || !isfinite(C)) return util_err(err, errlen, "budget must be a positive number of FLOPs, not %g", C);
+    fit_role r = fit_role_of(law->cols[0] ? law->cols[0] : "");
+    if (r == FIT_ROLE_N) {
+        o->N = x;
+    } else if (r == FIT_ROLE_D) {
+        /* the N whose cost spends C on x tokens (the cost grows with N) */
+        double lo = -50, hi = 200;
+        for (int i = 0; i < 200; i++) {
+            double m = 0.5 * (lo + hi), N = exp(m);
+            if (fit_budget_tokens(C, fit_cost_w(cost, N), fit_cost_s(cost, N)) > x) lo = m;
+            else hi = m;
+        }
+        o->N = exp(lo);
+    } else if (law->cols[0] && !strcasecmp(law->cols[0], "wsfr")) {
+        o->N = o->D = o->W = NAN;
+        o->wsfr = x;
+        return 0;
+    } else {
+        return util_err(err, errlen, "isoflop fit in '%s': not N, D or wsfr", law->cols[0] ? law->cols[0] : "?");
+    }
+    o->W = fit_cost_w(cost, o->N), o->S = fit_cost_s(cost, o->N);
+    o->D = r == FIT_ROLE_D ? x : fit_budget_tokens(C, o->W, o->S);
+    o->wsfr = o->S > 0 ? o->W / o->S : NAN;
     return 0;
 }
 

@@ -74,7 +74,7 @@ int fit_rank_candidates(const fit_law *law, const double *boot, size_t n_boot, c
     for (size_t j = 0; j < k; j++)
         is_d[j] = law->form == FIT_CHINCHILLA ? j == 1 : fit_role_of(law->cols[j] ? law->cols[j] : "") == FIT_ROLE_D;
     for (size_t i = 0; i < n; i++) {
-        r->tokens[i] = C / (3 * (W[i] + S[i]));
+        r->tokens[i] = fit_budget_tokens(C, W[i], S[i]);
         for (size_t j = 0; j < k; j++) xf[i * k + j] = is_d[j] ? r->tokens[i] : x[i * k + j];
         double s = score_of(law, law->theta, xf + i * k, C, &r->loss[i]);
         if (!isfinite(s) || !isfinite(r->tokens[i])) {

@@ -171,6 +171,32 @@ static void test_bound_not_optimum(void **state) {
     fit_law_free(&l);
 }
 
+static void test_isoflop_optimum_placed(void **state) {
+    (void)state;
+    /* x_opt = 0.1 C^0.5 in tokens: N is where a model spends C on that many tokens */
+    fit_law l = {0};
+    l.form = FIT_ISOFLOP;
+    l.k = 1;
+    l.cols[0] = strdup("tokens");
+    l.theta[0] = log(0.1), l.theta[1] = 0.5;
+    fit_cost c = {.w_coef = 1.7, .w_exp = 1.02, .s_coef = 300, .s_exp = 0.5};
+    fit_optimum o;
+    char err[256];
+    double C = 1e20;
+    assert_int_equal(fit_isoflop_optimum(&l, C, &c, &o, err, sizeof err), 0);
+    assert_true(fabs(o.D / 1e9 - 1) < 1e-12);
+    assert_true(fabs(3 * (1.7 * pow(o.N, 1.02) + 300 * sqrt(o.N)) * o.D / C - 1) < 1e-9);
+    assert_true(isnan(o.loss));
+    free(l.cols[0]);
+    l.cols[0] = strdup("params");
+    assert_int_equal(fit_isoflop_optimum(&l, C, &c, &o, err, sizeof err), 0);
+    assert_true(fabs(o.N / 1e9 - 1) < 1e-12 && fabs(3 * (o.W + o.S) * o.D / C - 1) < 1e-12);
+    free(l.cols[0]);
+    l.cols[0] = strdup("lr");
+    assert_int_not_equal(fit_isoflop_optimum(&l, C, &c, &o, err, sizeof err), 0);
+    fit_law_free(&l);
+}
+
 static void test_isoflop_recovers_known_optimum(void **state) {
     (void)state;
     /* per budget: loss = L* + c (log N - log N_opt)^2 with N_opt = 0.1 C^0.5, plus 0.2% noise */
@@ -248,6 +274,7 @@ int main(void) {
         cmocka_unit_test(test_cost_fit),
         cmocka_unit_test(test_optimum_with_measured_cost),
         cmocka_unit_test(test_bound_not_optimum),
+        cmocka_unit_test(test_isoflop_optimum_placed),
         cmocka_unit_test(test_isoflop_recovers_known_optimum),
         cmocka_unit_test(test_marin_isoflop),
     };
