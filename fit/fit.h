@@ -279,7 +279,8 @@ int fit_rank_candidates(const fit_law *law, const double *boot, size_t n_boot, c
                         const double *W, const double *S, size_t n, double C, double level, fit_rank *r,
                         char *err, size_t errlen);
 /* The percentile interval at level of v[boot_best[s]] over the replicates with an argmin
- * (NAN, NAN when there are none). v holds one value per candidate. */
+ * (NAN, NAN when there are none), ends taken as order statistics (floor and ceil of the
+ * percentile positions) so that both are values of candidates. v holds one value per candidate. */
 void fit_rank_interval(const fit_rank *r, const double *v, double level, double *lo, double *hi);
 void fit_rank_free(fit_rank *r);
 

@@ -6,7 +6,8 @@
  * log distance to x_opt = k C^a); a candidate whose score is not finite (a column the law cannot
  * evaluate, an overflow) is skipped and counted, never ranked. Ties go to the lower index, so
  * the order does not depend on qsort. Bootstrap: the argmin under each replicate's theta; the
- * interval of a quantity is the percentile interval of its value at those argmins. */
+ * interval of a quantity is the percentile interval of its value at those argmins, taken as order
+ * statistics so that both ends are values of real configs. */
 #include "fit/fit.h"
 
 #include <math.h>
@@ -127,13 +128,25 @@ int fit_rank_candidates(const fit_law *law, const double *boot, size_t n_boot, c
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Order statistics, not interpolation: the argmins are discrete configs, so each end of the
+ * interval is a value some replicate's best config really has (the outer neighbours of the
+ * interpolated percentiles, which can only widen it). */
 void fit_rank_interval(const fit_rank *r, const double *v, double level, double *lo, double *hi) {
     *lo = *hi = NAN;
     size_t m = 0;
     double *w = r->n_boot ? malloc(r->n_boot * sizeof *w) : NULL;
     if (!w) return;
     for (size_t s = 0; s < r->n_boot; s++)
-        if (r->boot_best[s] != SIZE_MAX) w[m++] = v[r->boot_best[s]];
-    if (m) fit_percentile_interval(w, m, level, lo, hi);
+        if (r->boot_best[s] != SIZE_MAX && !isnan(v[r->boot_best[s]])) w[m++] = v[r->boot_best[s]];
+    if (m) {
+        qsort(w, m, sizeof *w, cmp_double);
+        *lo = w[(size_t)floor((1 - level) / 2 * (double)(m - 1))];
+        *hi = w[(size_t)ceil((1 + level) / 2 * (double)(m - 1))];
+    }
     free(w);
 }
