@@ -233,7 +233,6 @@ typedef struct answer {
     sweep_family fam;
     fit_rank rank;
     size_t best;
-    int state_law;
     double *qv;       /* per candidate: params, tokens, W, S, wsfr, state_size, loss (A_* order) */
     double lo[8], hi[8];
     size_t n_boot_ok;
