@@ -193,19 +193,55 @@ int fit_isoflop_parabola(const double *x, const double *y, const size_t *idx, si
 
 /* ---- compute-optimal allocation ---- */
 
-/* Roles of a law's columns for the budget constraint C = 3 (W + S) tokens, W = 2 N. */
-typedef enum fit_role { FIT_ROLE_N = 0, FIT_ROLE_D, FIT_ROLE_S, FIT_ROLE_OTHER } fit_role;
-/* params/N/parameter_count/Model Size -> N; tokens/D -> D; state_flops_per_token/S -> S. */
+/* Roles of a law's columns for the budget constraint C = 3 (W + S) tokens. */
+typedef enum fit_role { FIT_ROLE_N = 0, FIT_ROLE_D, FIT_ROLE_S, FIT_ROLE_OTHER, FIT_ROLE_STATE } fit_role;
+/* params/N/parameter_count/Model Size/n_params/params_non_embedding -> N; tokens/D -> D;
+ * state_flops_per_token/S -> S; state_size/state_dim -> STATE (a state capacity: its cost is the
+ * state FLOPs of a concrete config, so only a family can place it under the budget). */
 fit_role fit_role_of(const char *col);
+
+/* The per-token cost of a model of N parameters in C = 3 (W(N) + S(N)) tokens:
+ * W(N) = w_coef N^w_exp and S(N) = s_coef N^s_exp (s_coef 0: no state cost). Measured from the
+ * runs a fit came from (fit_cost_fit) or assumed (fit_cost_per_param). */
+typedef struct fit_cost {
+    double w_coef, w_exp, s_coef, s_exp;
+    size_t n_runs;  /* runs it was measured on; 0 when assumed */
+} fit_cost;
+/* Assumed: W = k N, S = 0 (k = 2 is the C = 6 N D convention). */
+void fit_cost_per_param(fit_cost *c, double k);
+/* Measured: log W = log w_coef + w_exp log N by least squares over the n runs (N, W, S > 0
+ * and finite; others are left out), and log S likewise (every S 0: s_coef 0). When N does not
+ * vary (log N spans < 1e-6) the fit is W = geomean(W/N) N, S = geomean(S). Needs one run. */
+int fit_cost_fit(const double *N, const double *W, const double *S, size_t n, fit_cost *c, char *err,
+                 size_t errlen);
+double fit_cost_w(const fit_cost *c, double N);
+double fit_cost_s(const fit_cost *c, double N);
+/* The tokens budget C buys at W and S FLOPs per token: C / (3 (W + S)) (DESIGN.md section 4).
+ * The one place the constraint is written; the optimum and the ranking both call it. */
+double fit_budget_tokens(double C, double W, double S);
 
 typedef struct fit_optimum {
     double N, D, W, S, wsfr, loss;
-    double closed_N, closed_D;  /* closed form (chinchilla-like N, D laws only; NAN otherwise) */
+    double closed_N, closed_D;  /* closed form (chinchilla-like N, D laws, W = k N, S = 0; NAN otherwise) */
+    int bound;                  /* 0: an interior minimum; -1: the loss falls towards the smallest N
+                                 * searched (N = 1), +1: towards the largest (tokens = 1); N, D, loss
+                                 * are then the edge of the search, not an optimum */
+    double N_lo, N_hi;          /* the range of N searched */
 } fit_optimum;
 
-/* Minimises the law's loss under the budget C numerically: over log N by Brent's method
- * (gsl_min_fminimizer_brent) when the law has no S column, over (log N, log S) by Nelder-Mead
- * (gsl_multimin nmsimplex2) when it has one. */
+/* Minimises the law's loss under C = 3 (W(N) + S(N)) D with the cost model: over log N by
+ * Brent's method (gsl_min_fminimizer_brent) when the law has no S column, over (log N, log S) by
+ * Nelder-Mead (gsl_multimin nmsimplex2) when S is a column (then S is free and W = W(N)).
+ * A minimum at the edge of the searched range is returned with bound set (status 0). A law with
+ * a state-capacity column (FIT_ROLE_STATE) is refused: it needs a family (fit_rank_candidates). */
+int fit_law_optimum_cost(const fit_law *law, double C, const fit_cost *cost, fit_optimum *o, char *err,
+                         size_t errlen);
+/* An isoflop law's optimum x_opt = k C^a (theta = log k, a) placed under the cost model: x is N
+ * (tokens from the budget), D (N solved from 3 (W(N) + S(N)) D = C by bisection in log N), or
+ * wsfr (only wsfr is known; N, D, W are NAN). loss is NAN: an isoflop law predicts none. */
+int fit_isoflop_optimum(const fit_law *law, double C, const fit_cost *cost, fit_optimum *o, char *err,
+                        size_t errlen);
+/* The C = 6 N D convention (W = 2 N, S = 0 unless S is a column); a bound is an error. */
 int fit_law_optimum(const fit_law *law, double C, fit_optimum *o, char *err, size_t errlen);
 /* N_opt = G (C/6)^(beta/(alpha+beta)), G = (alpha A / (beta B))^(1/(alpha+beta)). */
 void fit_chinchilla_closed_form(double A, double alpha, double B, double beta, double C,
@@ -215,6 +251,38 @@ double fit_law_predict(const fit_law *law, const double *x);
 
 /* Percentile interval [lo, hi] at level of v[0..n) (sorted copy; NaNs dropped). */
 void fit_percentile_interval(const double *v, size_t n, double level, double *lo, double *hi);
+
+/* ---- ranking concrete candidates (a family's configs) under a law: fit/rank.c ----
+ * Candidates come as arrays: x[i * k + j] the value of the law's column j for candidate i, and
+ * its weight and state FLOPs per token W[i], S[i]. The budget fixes the tokens: every column
+ * with the role D is set to tokens[i] = C / (3 (W[i] + S[i])) (x's value there is ignored).
+ * Score: the predicted loss; candidates whose loss is not finite are skipped and counted. An
+ * isoflop law has no loss: the score is |log(x / x_opt)|, x_opt = k C^a. Order: score, then
+ * index. Per bootstrap replicate (boot: n_boot thetas) the argmin candidate under that theta;
+ * fit_rank_interval gives the percentile interval of any per-candidate quantity over them. */
+typedef struct fit_rank {
+    size_t n, k;
+    size_t n_ranked, n_skipped;     /* candidates with a finite score; those without */
+    size_t *order;                  /* n_ranked candidate indices, best first */
+    double *tokens;                 /* n: C / (3 (W + S)) */
+    double *loss;                   /* n: predicted loss (NAN when skipped, or for isoflop) */
+    double *loss_lo, *loss_hi;      /* n: its interval over the replicates (NAN without) */
+    int bound[FIT_MAX_TERMS];       /* the best candidate holds the smallest (-1) or the largest (+1)
+                                     * value of column j among the ranked ones (0: neither, or the
+                                     * column does not vary) */
+    size_t n_boot;
+    size_t n_boot_none;             /* replicates under which no candidate has a finite loss */
+    size_t n_boot_edge;             /* replicates whose argmin is at an edge of a varying column */
+    size_t *boot_best;              /* n_boot: argmin candidate, or SIZE_MAX */
+} fit_rank;
+int fit_rank_candidates(const fit_law *law, const double *boot, size_t n_boot, const double *x,
+                        const double *W, const double *S, size_t n, double C, double level, fit_rank *r,
+                        char *err, size_t errlen);
+/* The percentile interval at level of v[boot_best[s]] over the replicates with an argmin
+ * (NAN, NAN when there are none), ends taken as order statistics (floor and ceil of the
+ * percentile positions) so that both are values of candidates. v holds one value per candidate. */
+void fit_rank_interval(const fit_rank *r, const double *v, double level, double *lo, double *hi);
+void fit_rank_free(fit_rank *r);
 
 /* ---- how far a fit can be trusted (DESIGN.md section 6) ----
  * Every fit is stored with a verdict and its diagnostics (store_fit.verdict, .diagnostics_json).

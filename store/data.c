@@ -420,3 +420,48 @@ void store_fit_clear(store_fit *f) {
     free(f->residuals_json);
     memset(f, 0, sizeof *f);
 }
+
+int store_json_each(store *s, const char *json, const char *path, store_json_item **items, size_t *n,
+                    char *err, size_t errlen) {
+    *items = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT key, type, value FROM json_each(?1, ?2)", &st, err, errlen)) return -1;
+    store_bind_text(st, 1, json ? json : "null");
+    store_bind_text(st, 2, path);
+    size_t cap = 0;
+    int rc, oom = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !oom) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            store_json_item *v = realloc(*items, cap * sizeof *v);
+            if (!v) { oom = 1; break; }
+            *items = v;
+        }
+        store_json_item *it = &(*items)[(*n)++];
+        it->key = store_column_dup(st, 0);
+        it->type = store_column_dup(st, 1);
+        it->value = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : store_column_dup(st, 2);
+        oom = !it->key || !it->type || (sqlite3_column_type(st, 2) != SQLITE_NULL && !it->value);
+    }
+    if (oom || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
+        int r = oom ? util_err(err, errlen, "%s: reading JSON: out of memory", s->path)
+                    : store_db_err(s, "reading JSON", err, errlen);
+        sqlite3_finalize(st);
+        store_json_items_free(*items, *n);
+        *items = NULL;
+        *n = 0;
+        return r;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+void store_json_items_free(store_json_item *items, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].key);
+        free(items[i].type);
+        free(items[i].value);
+    }
+    free(items);
+}

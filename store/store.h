@@ -175,6 +175,19 @@ void store_fit_clear(store_fit *fit);
 /* Every stored fit, oldest first; free each with store_fit_clear, then the array. */
 int store_fit_list(store *s, store_fit **out, size_t *n, char *err, size_t errlen);
 
+/* Reading JSON the store holds (a fit's diagnostics) with SQLite's own JSON functions, so
+ * callers never parse JSON by hand: the rows of json_each(json, path). A path that is
+ * absent gives no items; a path at a lone value gives one item with key "". Invalid JSON
+ * is an error. */
+typedef struct store_json_item {
+    char *key;   /* an object member's name, an array element's index in decimal, or "" */
+    char *type;  /* json_each's type: null, true, false, integer, real, text, array, object */
+    char *value; /* a string's text, a number's digits, nested JSON's text; NULL for null */
+} store_json_item;
+int store_json_each(store *s, const char *json, const char *path, store_json_item **items, size_t *n,
+                    char *err, size_t errlen);
+void store_json_items_free(store_json_item *items, size_t n);
+
 /* PRAGMA integrity_check: 0 when it says "ok", else its first complaint in err. */
 int store_integrity_check(store *s, char *err, size_t errlen);
 

@@ -249,4 +249,49 @@ int sweep_status_print(struct store *st, const char *sweep, int json, char *err,
  * requeue), then pending -> cancelled. */
 int sweep_cancel(struct store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen);
 
+/* ---- families: the configs a family YAML allows (sweep/family.c) ----------
+ *
+ * Format (configs/family-*.yaml):
+ *   base: small-power.yaml        # optional run config the choices start from (relative to
+ *                                 # the family file's folder, or as given)
+ *   d_model: [64, 128, 256]       # each other key: a list of allowed values (or one value);
+ *   n_layer: [2, 4, 8]            # "model.<key>" when the run config has it, else "train.<key>",
+ *   context: [512]                # or a dotted key as is
+ * The lists become the grid of a sweep spec and are expanded by sweep_expand (so a value may be
+ * an expression). Every combination is resolved (model_config_resolve); invalid ones (heads
+ * that do not divide d_model, context not a multiple of chunk, ...) are counted and left out,
+ * and combinations that resolve to the same config (a key the mixer ignores) are kept once.
+ * Each member carries its FLOP accounting (model_flops, DESIGN.md section 4). */
+struct model_config;
+
+typedef struct sweep_family_member {
+    double params, params_non_embedding, W, S, wsfr, state_dim, state_size;
+    char **values;          /* per family key: this member's value (text) */
+} sweep_family_member;
+
+typedef struct sweep_family {
+    char *path;
+    size_t n_keys;
+    char **keys;            /* the family's keys, dotted ("model.d_model"), in file order */
+    size_t n, n_combinations, n_invalid, n_duplicates;
+    struct model_config *configs; /* n resolved configs */
+    sweep_family_member *members; /* n */
+} sweep_family;
+
+#define SWEEP_FAMILY_MAX_MEMBERS 200000
+
+int sweep_family_load(const char *path, sweep_family *f, char *err, size_t errlen);
+void sweep_family_free(sweep_family *f);
+/* A member's accounting value by its `scalelab runs` name (params, params_non_embedding,
+ * weight_flops_per_token, state_flops_per_token, wsfr, state_dim, state_size); NAN otherwise. */
+double sweep_family_value(const sweep_family_member *m, const char *name);
+/* Whether key k takes more than one value over the members. */
+int sweep_family_key_varies(const sweep_family *f, size_t k);
+/* Member i holds the smallest (-1) or the largest (+1) numeric value of key k among the members;
+ * 0 when neither, when the key does not vary, or when its values are not numbers. */
+int sweep_family_edge(const sweep_family *f, size_t i, size_t k);
+/* Keys that set the state rather than the weights (mixer, p, window, head_dim, n_head,
+ * n_kv_head, chunk, context): the "state setting" of a member. */
+int sweep_family_key_is_state(const char *key);
+
 #endif
