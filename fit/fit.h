@@ -10,6 +10,8 @@
  *               x_opt = k C^a by least squares in log-log space (fit_isoflop_*).
  * The first three share one parameterisation, theta = (e, a_1, alpha_1, ..., a_k, alpha_k),
  * E = exp(e), A_i = exp(a_i), so that log L_pred = LSE(e, a_i - alpha_i log x_i).
+ * Every law fit_law_fit returns is physical by construction (fit/law.c): E in [0, Lmin) with Lmin
+ * the smallest fitted loss, every A_i >= 0, every exponent alpha_i in (0, FIT_EXPONENT_MAX].
  *
  * Errors follow util/util.h: 0 on success, non-zero with a one-line reason in err. */
 #ifndef SCALELAB_FIT_H
@@ -22,6 +24,16 @@
 
 #define FIT_MAX_TERMS 6
 #define FIT_MAX_PARAMS (1 + 2 * FIT_MAX_TERMS)
+
+/* The upper bound of every fitted exponent: alpha = FIT_EXPONENT_MAX sigmoid(v). Measured LM
+ * exponents lie in 0.05-1 (Kaplan 0.07-0.1, Chinchilla 0.28-0.37); 3 leaves room for any real
+ * one while a law that wants more is reported at its bound, not stored as if it were found. */
+#define FIT_EXPONENT_MAX 3.0
+/* Grid starts outside the open ranges are clamped to these before minimising: E/Lmin into
+ * [FIT_START_E_MIN, FIT_START_E_MAX] and each exponent up to at least FIT_START_ALPHA_MIN. */
+#define FIT_START_E_MIN 1e-3
+#define FIT_START_E_MAX 0.99
+#define FIT_START_ALPHA_MIN 0.01
 
 /* ---- tables: a CSV (RFC 4180, header row) or columns the caller fills ---- */
 
@@ -114,7 +126,7 @@ typedef struct fit_options {
     int bootstrap;          /* replicates (0: none) */
     uint64_t seed;
     double level;           /* interval level (0.95) */
-    int bootstrap_starts;   /* grid starts, besides the optimum, each replicate refits from (4) */
+    int bootstrap_starts;   /* polished ends, besides the optimum, each replicate refits from (4) */
     size_t holdout_top;     /* leave out the K largest-compute points and predict them */
 } fit_options;
 void fit_options_default(fit_options *o);
