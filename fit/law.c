@@ -359,6 +359,18 @@ double fit_law_log_predict(const fit_law *law, const double *x) {
     return lse_terms(law->theta, lx, law->k, w);
 }
 
+double fit_law_log_predict_grad(const fit_law *law, const double *x, double *grad) {
+    double lx[FIT_MAX_TERMS] = {0}, w[FIT_MAX_TERMS + 1];
+    for (size_t j = 0; j < law->k; j++) lx[j] = log(x[j]);
+    double lse = lse_terms(law->theta, lx, law->k, w);
+    grad[0] = w[0];
+    for (size_t j = 0; j < law->k; j++) {
+        grad[1 + 2 * j] = w[j + 1];
+        grad[2 + 2 * j] = -w[j + 1] * lx[j];
+    }
+    return lse;
+}
+
 double fit_law_predict(const fit_law *law, const double *x) {
     return exp(fit_law_log_predict(law, x));
 }
