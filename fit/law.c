@@ -59,8 +59,15 @@ typedef struct law_pts {
     const double *lx, *ly, *y; /* n*k, n, n */
     fit_loss loss;
     double delta;
-    double log_lmin;           /* log of the smallest y: E = exp(log_lmin) sigmoid(u) */
+    double log_lmin;           /* log of the ceiling of E (just below the smallest y) */
 } law_pts;
+
+/* The raw variables are read clamped to +-RAW_LIMIT (sigmoid(-40) = 4e-18): beyond it a sigmoid
+ * would round to 0 or 1 and give an exponent of exactly 0; the objective is flat there (zero
+ * derivative), which a minimiser sees as a bound. E's ceiling sits E_MARGIN below the smallest
+ * loss so that a sigmoid rounded to 1 still leaves E < Lmin. */
+#define RAW_LIMIT 40.0
+#define E_MARGIN 1e-9
 
 /* log sigmoid(t) without overflow or cancellation at either tail. */
 static double log_sigmoid(double t) {
@@ -75,15 +82,16 @@ static double logit(double q) {
 
 /* theta from the raw variables z, and the diagonal d theta / d z (jac may be NULL). */
 static void raw_to_theta(const law_pts *p, const double *z, double *theta, double *jac) {
-    theta[0] = p->log_lmin + log_sigmoid(z[0]);
-    if (jac) jac[0] = sigmoid(-z[0]); /* d log sigmoid(u) / du = 1 - sigmoid(u) */
+    double u = fmax(-RAW_LIMIT, fmin(RAW_LIMIT, z[0]));
+    theta[0] = p->log_lmin + log_sigmoid(u);
+    if (jac) jac[0] = u == z[0] ? sigmoid(-u) : 0; /* d log sigmoid(u) / du = 1 - sigmoid(u) */
     for (size_t j = 0; j < p->k; j++) {
-        double s = sigmoid(z[2 + 2 * j]);
+        double v = fmax(-RAW_LIMIT, fmin(RAW_LIMIT, z[2 + 2 * j])), s = sigmoid(v);
         theta[1 + 2 * j] = z[1 + 2 * j];
         theta[2 + 2 * j] = FIT_EXPONENT_MAX * s;
         if (jac) {
             jac[1 + 2 * j] = 1;
-            jac[2 + 2 * j] = FIT_EXPONENT_MAX * s * (1 - s);
+            jac[2 + 2 * j] = v == z[2 + 2 * j] ? FIT_EXPONENT_MAX * s * (1 - s) : 0;
         }
     }
 }
@@ -268,7 +276,10 @@ static double minimise_lm(const law_pts *p, lm_work *lw, double *theta, int max_
     if (gsl_multifit_nlinear_init(&x0.vector, &fdf, lw->w) != GSL_SUCCESS) return INFINITY;
     int info = 0;
     int st = gsl_multifit_nlinear_driver((size_t)max_iter, 1e-10, 1e-12, 1e-14, NULL, NULL, &info, lw->w);
-    *converged = st == GSL_SUCCESS;
+    /* GSL's driver reports "no step reduced the cost on the first iteration" as GSL_EMAXITER with
+     * info GSL_ENOPROG: the start is already a minimum to rounding (a polish from a screened start
+     * that had converged). That counts as converged, like the xtol/gtol/ftol tests. */
+    *converged = st == GSL_SUCCESS || (st == GSL_EMAXITER && info == GSL_ENOPROG);
     const gsl_vector *x = gsl_multifit_nlinear_position(lw->w);
     double f = raw_objective(p, x->data, NULL);
     if (!isfinite(f)) return INFINITY;
@@ -393,7 +404,7 @@ static int pts_make(const fit_data *d, const size_t *idx, size_t n, const fit_op
         s->y[i] = d->y[r];
         if (d->y[r] < lmin) lmin = d->y[r];
     }
-    *p = (law_pts){n, d->k, s->lx, s->ly, s->y, o->loss, o->delta, log(lmin)};
+    *p = (law_pts){n, d->k, s->lx, s->ly, s->y, o->loss, o->delta, log(lmin) + log1p(-E_MARGIN)};
     return 0;
 }
 
