@@ -60,7 +60,8 @@ int fit_table_derive(fit_table *t, const char *spec, char *err, size_t errlen);
 void fit_table_free(fit_table *t);
 
 /* Row filters "col<3.45": operators < <= > >= == != compare numbers; == and != compare text
- * when the value is not a number; ~ and !~ test whether the cell contains the text. */
+ * when the value is not a number; ~ and !~ test whether the cell contains the text. Against a
+ * number an empty cell (a setting the row lacks, e.g. window of a power run) passes only !=. */
 typedef enum fit_op { FIT_LT, FIT_LE, FIT_GT, FIT_GE, FIT_EQ, FIT_NE, FIT_HAS, FIT_HASNT } fit_op;
 typedef struct fit_filter {
     char column[256];
