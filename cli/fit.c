@@ -232,7 +232,8 @@ static void print_budget(const fit_isoflop_budget *g) {
     if (g->bound < 0) snprintf(xo, sizeof xo, "<= %.6g", g->x_min);
     else if (g->bound > 0) snprintf(xo, sizeof xo, ">= %.6g", g->x_max);
     else snprintf(xo, sizeof xo, "%.6g", g->vertex);
-    if (isnan(g->lo)) snprintf(iv, sizeof iv, "no interval: %zu points", g->n);
+    if (g->bound) snprintf(iv, sizeof iv, "no interval: a bound");
+    else if (isnan(g->lo)) snprintf(iv, sizeof iv, "no interval: %zu points", g->n);
     else snprintf(iv, sizeof iv, "[%12.6g, %12.6g]", g->lo, g->hi);
     printf("  %-12.4g %4zu %14s %30s %10.5g", g->budget, g->n, xo, iv, g->loss);
     if (g->bound) printf("   (vertex %.3g outside %.3g..%.3g)", g->vertex, g->x_min, g->x_max);

@@ -359,7 +359,7 @@ int fit_result_intervals_json(const fit_result *r, double level, util_buf *b);
  * both (t intervals of the log-log regression), objective = residual sum of squares of the
  * parabolas, then "n_skipped_budgets", "n_interior_budgets", "exponent_note" (why there is no
  * exponent, or null) and "budgets": [{"budget", "n", "x_opt", "x_opt_interval" ([lo, hi], or null
- * with "interval_note": "no interval: 3 points"), "vertex_bound" ("lower": the vertex lies below the
+ * with "interval_note": "no interval: 3 points" or "...: the vertex is outside the samples"), "vertex_bound" ("lower": the vertex lies below the
  * sampled x, so x_opt <= x_range[0]; "upper": above, x_opt >= x_range[1]; null: inside), "x_range",
  * "loss_opt", "curvature"}]. */
 int fit_isoflop_json(const fit_isoflop *r, util_buf *b);

@@ -124,7 +124,8 @@ int fit_isoflop_budgets_json(const fit_isoflop *r, util_buf *b) {
         util_buf_printf(b, ", \"n\": %zu, \"x_opt\": ", g->n);
         util_buf_json_num(b, g->vertex);
         util_buf_puts(b, ", \"x_opt_interval\": ");
-        if (isnan(g->lo)) util_buf_puts(b, "null, \"interval_note\": \"no interval: 3 points\"");
+        if (g->bound) util_buf_puts(b, "null, \"interval_note\": \"no interval: the vertex is outside the samples\"");
+        else if (isnan(g->lo)) util_buf_puts(b, "null, \"interval_note\": \"no interval: 3 points\"");
         else interval_pair(b, g->lo, g->hi);
         util_buf_puts(b, ", \"vertex_bound\": ");
         util_buf_puts(b, g->bound < 0 ? "\"lower\"" : g->bound > 0 ? "\"upper\"" : "null");
