@@ -142,7 +142,9 @@ typedef struct fit_law {
 typedef struct fit_result {
     fit_law law;
     double objective, rmse_log;
-    size_t n_points, n_starts, n_polished, n_converged; /* n_converged: of the polished starts */
+    size_t n_points, n_starts, n_polished, n_converged; /* n_converged: of the polished starts, those
+                            * whose stopping test passed or that ended on the best objective
+                            * (within 1e-6 relative) */
     size_t n_boot;
     double *boot;           /* n_boot * (1 + 2k) theta of each replicate */
     /* holdout (holdout_top > 0) */

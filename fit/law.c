@@ -430,7 +430,20 @@ double fit_objective(const fit_data *d, const double *theta, fit_loss loss, doub
 typedef struct start_end {
     double f;
     size_t start;
+    int conv;       /* the minimiser's stopping test passed */
 } start_end;
+
+/* A polished start counts as converged when its minimiser's stopping test passed or it ended on
+ * the optimum's objective (within SAME_OPTIMUM relative): BFGS2 ends at the optimum with no
+ * further progress possible to rounding (GSL_ENOPROG) and a gradient near 1e-7, never under
+ * grad_tol, yet it has found the minimum every other start found. */
+#define SAME_OPTIMUM 1e-6
+static size_t count_converged(const start_end *ends, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ends[i].conv || ends[i].f - ends[0].f <= SAME_OPTIMUM * fabs(ends[0].f) + 1e-300;
+    return c;
+}
 
 static int by_f(const void *a, const void *b) {
     const start_end *x = a, *y = b;
@@ -500,8 +513,7 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
      * (by screened objective, ties to the earlier start) run on to max_iter from where they stopped. */
     int screen = o->screen_iter > 0 && o->screen_iter < o->max_iter && o->polish > 0;
     size_t n_polish = screen ? ((size_t)o->polish < n_grid ? (size_t)o->polish : n_grid) : n_grid;
-    size_t n_conv = 0;
-#pragma omp parallel reduction(+ : n_conv)
+#pragma omp parallel
     {
         lm_work *w = lm_alloc(o, nf, k);
 #pragma omp for schedule(dynamic, 16)
@@ -509,20 +521,15 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
             double *th = thetas + s * np, t0[FIT_MAX_PARAMS]; /* thetas hold raw z */
             grid_start(&o->grid, k, s, t0);
             theta_to_raw(&p, t0, th);
-            int conv;
-            ends[s].f = run_min(&p, w, o, screen ? o->screen_iter : o->max_iter, th, &conv);
+            ends[s].f = run_min(&p, w, o, screen ? o->screen_iter : o->max_iter, th, &ends[s].conv);
             ends[s].start = s;
-            if (!screen) n_conv += (size_t)conv;
         }
         if (screen) {
 #pragma omp single
             qsort(ends, n_grid, sizeof *ends, by_f);
 #pragma omp for schedule(dynamic, 1)
-            for (size_t i = 0; i < n_polish; i++) {
-                int conv;
-                ends[i].f = run_min(&p, w, o, o->max_iter, thetas + ends[i].start * np, &conv);
-                n_conv += (size_t)conv;
-            }
+            for (size_t i = 0; i < n_polish; i++)
+                ends[i].f = run_min(&p, w, o, o->max_iter, thetas + ends[i].start * np, &ends[i].conv);
         }
         lm_free(w);
     }
@@ -537,7 +544,7 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
     r->n_points = nf;
     r->n_starts = n_grid;
     r->n_polished = n_polish;
-    r->n_converged = n_conv;
+    r->n_converged = count_converged(ends, n_polish);
     double ss = 0;
     for (size_t i = 0; i < nf; i++) {
         double e = fit_law_log_predict(&r->law, d->x + fit_idx[i] * k) - log(d->y[fit_idx[i]]);
