@@ -436,6 +436,27 @@ static void test_isoflop_vertices_outside(void **state) {
     util_buf_free(&j);
     fit_diagnostics_free(&g);
     fit_isoflop_free(&r);
+    /* two of the four budgets sampled around their vertices: still no exponent (two points always
+     * lie on a line), the other two bounds */
+    n = 0;
+    for (int k = 0; k < 4; k++) {
+        double C = 1e18 * pow(10, k), Nopt = 0.1 * sqrt(C), lo = k < 2 ? 1.0 / 5 : 1.0 / 30;
+        for (int i = 0; i < 8; i++, n++) {
+            x[n] = Nopt * lo * pow(lo > 0.1 ? 25 : 10, (double)i / 7);
+            double u = log(x[n] / Nopt);
+            y[n] = 3.5 - 0.2 * k + 0.05 * u * u + 0.001 * ((i * 7 + k) % 5 - 2) / 2.0;
+            b[n] = C;
+        }
+    }
+    assert_int_equal(fit_isoflop_fit(x, y, b, n, 0.05, 0.95, "params", &r, err, sizeof err), 0);
+    assert_int_equal(r.n_interior, 2);
+    assert_true(isnan(r.exponent));
+    assert_non_null(strstr(r.note, "no exponent: 2 of 4 budgets"));
+    assert_int_equal(fit_isoflop_diagnose(&r, NULL, &g, err, sizeof err), 0);
+    assert_int_equal(g.verdict, FIT_VERDICT_UNCONSTRAINED);
+    assert_int_equal(g.n_at_bound, 2);
+    fit_diagnostics_free(&g);
+    fit_isoflop_free(&r);
     /* the same budgets sampled around their vertices, one with only 3 points: interior vertices,
      * an exponent, and "no interval: 3 points" instead of a NaN interval */
     n = 0;
