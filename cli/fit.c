@@ -50,15 +50,16 @@ static void usage(FILE *out) {
         "                    over runs of several mixers (refused otherwise); the verdict is then at best weak\n"
         "  --json            print {\"id\", \"form\", \"params\", \"intervals\", \"objective\", \"rmse_log\", \"n_points\",\n"
         "                    ..., \"verdict\", \"reasons\", \"diagnostics\"}\n"
+        "  --db PATH         the store (default: $SCALELAB_DB, else ./scalelab.db)\n"
+        "  -h, --help        this text\n\n"
         "Verdict: ok | weak | unconstrained, with reasons; thresholds in fit/fit.h (unconstrained: a parameter\n"
         "at a bound, singular J^T J, exponent relative SE > %g, an x column spanning < %gx, a state that never\n"
         "moves at fixed weights, isoflop with < %d interior vertices; weak: relative SE > %g, span < %gx,\n"
-        "< %g of polished starts converged, pooled mixers, an isoflop vertex outside its samples).\n"
-        "IsoFLOP vertices outside a budget's sampled x are bounds (<= min or >= max), not optima.\n"
-        "  --db PATH         the store (default: $SCALELAB_DB, else ./scalelab.db)\n"
-        "  -h, --help        this text\n",
+        "< %g of polished starts converged, pooled mixers, an isoflop vertex outside its samples or isoflop\n"
+        "budgets spanning < %gx).\n"
+        "IsoFLOP vertices outside a budget's sampled x are bounds (<= min or >= max), not optima.\n",
         FIT_EXPONENT_MAX, FIT_MAX_TERMS, FIT_RELSE_UNCONSTRAINED, FIT_SPAN_UNCONSTRAINED, FIT_ISOFLOP_MIN_BUDGETS,
-        FIT_RELSE_WEAK, FIT_SPAN_WEAK, FIT_CONVERGED_WEAK);
+        FIT_RELSE_WEAK, FIT_SPAN_WEAK, FIT_CONVERGED_WEAK, FIT_SPAN_WEAK);
 }
 
 /* Numbers from the store, then text from each run's config (run_config_cells). */
