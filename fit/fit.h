@@ -280,8 +280,8 @@ int fit_verdict_parse(const char *name, fit_verdict *v);
  *   ok otherwise.
  * Relative standard errors: E and A_i as the standard error of log E, log A_i; exponents as
  * se(alpha) / alpha. From J^T J at the optimum (J = d log L_pred / d theta over the fitted points,
- * covariance s^2 (J^T J)^-1 with s^2 = RSS / (n - p) of the log residuals; parameters at a bound are
- * held fixed) and, with a bootstrap, from the replicates (half the central 68% range, relative to
+ * covariance s^2 (J^T J)^-1 with s^2 = RSS / (n - p) of the log residuals, p the free parameters;
+ * parameters at a bound are held fixed and get none) and, with a bootstrap, from the replicates (half the central 68% range, relative to
  * the estimate); the verdict uses the larger of the two. */
 #define FIT_BOUND_REL 1e-3
 #define FIT_TERM_NEGLIGIBLE 1e-3

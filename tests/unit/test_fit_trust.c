@@ -392,6 +392,24 @@ static void test_context_refuses_pooled_mixers(void **state) {
     fit_context_free(&ctx);
     fit_data_free(&d);
     fit_table_free(&t);
+    /* every run has its own W: the state never moves at fixed weights */
+    assert_int_equal(fit_table_init(&t, "test", names, 5, err, sizeof err), 0);
+    for (int i = 0; i < 12; i++) {
+        char c[4][32];
+        snprintf(c[0], 32, "%g", 1e6 * (1 + i));
+        snprintf(c[1], 32, "%g", 1e3 * (1 + i % 4));
+        snprintf(c[2], 32, "%g", 2e6 * (1 + i));
+        snprintf(c[3], 32, "%g", 3 + 1.0 / (1 + i));
+        const char *cells[] = {c[0], c[1], c[2], "power", c[3]};
+        assert_int_equal(fit_table_add_row(&t, cells, 0, err, sizeof err), 0);
+    }
+    assert_int_equal(fit_data_select(&t, x, 2, "loss", NULL, NULL, 0, &d, err, sizeof err), 0);
+    assert_int_equal(fit_context_build(&t, &d, 0, &ctx, err, sizeof err), 0);
+    assert_false(ctx.state_static[0]); /* params is no state column */
+    assert_true(ctx.state_static[1]);
+    fit_context_free(&ctx);
+    fit_data_free(&d);
+    fit_table_free(&t);
 }
 
 /* ---- isoflop ---- */
