@@ -294,6 +294,17 @@ static int boot_errors(fit_diagnostics *g, const fit_result *r) {
     return 0;
 }
 
+/* --pool-mixers: at best weak, the mixers named. */
+static int pooled(fit_diagnostics *g) {
+    if (!g->pooled_mixers) return 0;
+    util_buf m = {0};
+    for (size_t i = 0; i < g->n_mixers; i++) util_buf_printf(&m, "%s%s", i ? ", " : "", g->mixers[i]);
+    int rc = reason(g, FIT_VERDICT_WEAK, "pooled mixers (%s) under a state term: a weight/state answer needs runs "
+                    "of one mixer", m.data ? m.data : "?");
+    util_buf_free(&m);
+    return rc;
+}
+
 static int judge_law(fit_diagnostics *g, const fit_law *law, const fit_context *ctx) {
     char sug[256];
     for (size_t j = 0; j < law->k; j++) {
@@ -327,15 +338,7 @@ static int judge_law(fit_diagnostics *g, const fit_law *law, const fit_context *
     if (g->polished && (double)g->converged < FIT_CONVERGED_WEAK * (double)g->polished &&
         reason(g, FIT_VERDICT_WEAK, "only %zu of %zu polished starts converged", g->converged, g->polished))
         return -1;
-    if (g->pooled_mixers) {
-        util_buf m = {0};
-        for (size_t i = 0; i < g->n_mixers; i++) util_buf_printf(&m, "%s%s", i ? ", " : "", g->mixers[i]);
-        int rc = reason(g, FIT_VERDICT_WEAK, "pooled mixers (%s) under a state term: a weight/state answer needs runs "
-                        "of one mixer", m.data ? m.data : "?");
-        util_buf_free(&m);
-        if (rc) return -1;
-    }
-    return 0;
+    return pooled(g);
 }
 
 int fit_law_diagnose(const fit_data *d, const fit_result *r, const fit_context *ctx, fit_diagnostics *g, char *err,
@@ -393,7 +396,7 @@ static int judge_isoflop(fit_diagnostics *g, const fit_isoflop *r) {
     if (r->n_budgets > 1 && ratio < FIT_SPAN_WEAK &&
         reason(g, FIT_VERDICT_WEAK, "the budgets span %.2gx (under %gx): add budgets up to %.2g", ratio, FIT_SPAN_WEAK,
                g->compute_min * FIT_SPAN_WEAK)) return -1;
-    return 0;
+    return pooled(g);
 }
 
 int fit_isoflop_diagnose(const fit_isoflop *r, const fit_context *ctx, fit_diagnostics *g, char *err, size_t errlen) {

@@ -502,6 +502,13 @@ static void test_isoflop_vertices_outside(void **state) {
     print_diag(&g);
     assert_int_equal(g.verdict, FIT_VERDICT_OK);
     fit_diagnostics_free(&g);
+    /* pooled mixers make an isoflop fit weak too */
+    char *mixers[] = {"power", "softmax"};
+    fit_context ctx = {mixers, 2, 1, {0}};
+    assert_int_equal(fit_isoflop_diagnose(&r, &ctx, &g, err, sizeof err), 0);
+    assert_int_equal(g.verdict, FIT_VERDICT_WEAK);
+    assert_true(has_reason(&g, "pooled mixers (power, softmax)"));
+    fit_diagnostics_free(&g);
     fit_isoflop_free(&r);
 }
 
