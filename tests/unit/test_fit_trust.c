@@ -3,7 +3,8 @@
  *   verdict is ok, and its compute-optimal N 10x past the largest budget is within 25% of the
  *   true law's (both by fit_law_optimum);
  * - demo-like plateau data (N spanning 2.3x, loss flat at 4.16 with 1% noise) come out
- *   unconstrained, with a reason that names the span, and no non-positive exponent;
+ *   unconstrained, with a reason that names the span, and no non-positive exponent (a plateau over
+ *   a wide column is unconstrained too, by its bounds);
  * - data that want a negative exponent cannot produce one, by LM or BFGS2, bootstrap included;
  * - each verdict threshold of fit/fit.h moves the verdict where it says (span, relative error,
  *   converged starts, pooled mixers, a state that never moves at fixed weights);
@@ -175,6 +176,9 @@ static void test_clean_law_ok_and_optimum(void **state) {
     fit_data_free(&d);
 }
 
+static void one_column(fit_data *d, double span, double noise, unsigned long seed);
+static fit_verdict verdict_of(const fit_data *d, const fit_context *ctx, fit_result *r, fit_diagnostics *g);
+
 /* ---- demo-like plateau data ---- */
 
 /* 24 runs: N from 1e6 to 2.3e6, D from 2e6 to 4e6, loss 4.16 (1 + 0.01 z). */
@@ -222,6 +226,17 @@ static void test_plateau_unconstrained(void **state) {
         fit_diagnostics_free(&g);
         fit_result_free(&r);
     }
+    fit_data_free(&d);
+    /* a plateau over a wide column is unconstrained too, by its bounds, not its span */
+    one_column(&d, 100, 0.01, 1);
+    for (size_t i = 0; i < d.n; i++) d.y[i] = 4.16 * d.y[i] / (2 + 50 * pow(d.x[i], -0.3));
+    fit_result r;
+    fit_diagnostics g;
+    assert_int_equal(verdict_of(&d, NULL, &r, &g), FIT_VERDICT_UNCONSTRAINED);
+    assert_true(g.n_at_bound > 0 && !has_reason(&g, "spans"));
+    assert_physical(&r, min_y(&d), max_y(&d));
+    fit_diagnostics_free(&g);
+    fit_result_free(&r);
     fit_data_free(&d);
 }
 
