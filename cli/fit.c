@@ -1,6 +1,7 @@
 /* scalelab fit: fit a scaling law to finished runs of a sweep or to any CSV, store it, print it. */
 #include <getopt.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 static void usage(FILE *out) {
     fprintf(out,
         "usage: scalelab fit (--sweep S | --csv FILE) --form F [--x COLS] [--y COL] [options]\n\n"
-        "Fits a scaling law, stores it (with its source and an id) and prints it.\n"
+        "Fits a scaling law, stores it (with its source, an id, a verdict and its diagnostics) and prints it.\n"
+        "Every law is physical by construction: E in [0, min loss), A >= 0, exponents in (0, %g].\n"
         "Forms: powerlaw    L = E + A x^-alpha                 (one x column)\n"
         "       chinchilla  L = E + A/N^alpha + B/D^beta       (two: N, then D)\n"
         "       additive    L = E + sum_i A_i x_i^-alpha_i     (one to %d columns)\n"
@@ -21,7 +23,8 @@ static void usage(FILE *out) {
         "  --sweep S         finished runs of sweep S; columns: id, params (N), tokens (D),\n"
         "                    state_flops_per_token (S), weight_flops_per_token (W), wsfr,\n"
         "                    training_flops (C), params_non_embedding, state_size,\n"
-        "                    final_eval_loss (default y), final_train_loss, best_context_loss\n"
+        "                    final_eval_loss (default y), final_train_loss, best_context_loss;\n"
+        "                    from each run's config: mixer, window, p, head_dim, n_head (for --where)\n"
         "  --csv FILE        a CSV with a header row (RFC 4180; any column names)\n"
         "  --x COLS          comma-separated x columns (sweep defaults: params,tokens for\n"
         "                    chinchilla; params,tokens,state_flops_per_token for additive;\n"
@@ -43,42 +46,101 @@ static void usage(FILE *out) {
         "  --budget COL      isoflop: budget column (default training_flops for sweeps)\n"
         "  --budget-scale F  isoflop: budget in FLOPs = COL * F (default 1)\n"
         "  --budget-tol T    isoflop: budgets within relative T are one group (default 0.05)\n"
-        "  --json            print {\"id\", \"form\", \"params\", \"intervals\", \"objective\", \"rmse_log\", \"n_points\"}\n"
+        "  --pool-mixers     allow a state column (state_size, state_flops_per_token, wsfr, state_dim)\n"
+        "                    over runs of several mixers (refused otherwise); the verdict is then at best weak\n"
+        "  --json            print {\"id\", \"form\", \"params\", \"intervals\", \"objective\", \"rmse_log\", \"n_points\",\n"
+        "                    ..., \"verdict\", \"reasons\", \"diagnostics\"}\n"
         "  --db PATH         the store (default: $SCALELAB_DB, else ./scalelab.db)\n"
-        "  -h, --help        this text\n",
-        FIT_MAX_TERMS);
+        "  -h, --help        this text\n\n"
+        "Verdict: ok | weak | unconstrained, with reasons; thresholds in fit/fit.h (unconstrained: a parameter\n"
+        "at a bound, singular J^T J, exponent relative SE > %g, an x column spanning < %gx, a state that never\n"
+        "moves at fixed weights, isoflop with < %d interior vertices; weak: relative SE > %g, span < %gx,\n"
+        "< %g of polished starts converged, pooled mixers, an isoflop vertex outside its samples or isoflop\n"
+        "budgets spanning < %gx).\n"
+        "IsoFLOP vertices outside a budget's sampled x are bounds (<= min or >= max), not optima.\n",
+        FIT_EXPONENT_MAX, FIT_MAX_TERMS, FIT_RELSE_UNCONSTRAINED, FIT_SPAN_UNCONSTRAINED, FIT_ISOFLOP_MIN_BUDGETS,
+        FIT_RELSE_WEAK, FIT_SPAN_WEAK, FIT_CONVERGED_WEAK, FIT_SPAN_WEAK);
 }
 
+/* Numbers from the store, then text from each run's config (run_config_cells). */
 static const char *const sweep_cols[] = {
     "id", "params", "tokens", "state_flops_per_token", "weight_flops_per_token", "wsfr", "training_flops",
-    "params_non_embedding", "state_size", "final_eval_loss", "final_train_loss", "best_context_loss"};
-enum { N_SWEEP_COLS = sizeof sweep_cols / sizeof *sweep_cols };
+    "params_non_embedding", "state_size", "final_eval_loss", "final_train_loss", "best_context_loss",
+    "mixer", "window", "p", "head_dim", "n_head"};
+enum { N_SWEEP_COLS = sizeof sweep_cols / sizeof *sweep_cols, N_NUM_COLS = 12, N_CONFIG_COLS = 5 };
+_Static_assert(N_SWEEP_COLS == N_NUM_COLS + N_CONFIG_COLS, "sweep_cols: numbers then config settings");
+
+/* The config settings of a run: SQLite's own JSON reader (json_extract) on an in-memory
+ * connection, so the canonical config JSON is parsed by a real parser; a key the mixer does not
+ * use (window for power) is absent from the canonical form and reads as an empty cell. */
+typedef struct config_reader {
+    sqlite3 *db;
+    sqlite3_stmt *q;
+} config_reader;
+
+static int config_reader_open(config_reader *cr, char *err, size_t errlen) {
+    memset(cr, 0, sizeof *cr);
+    if (sqlite3_open(":memory:", &cr->db) != SQLITE_OK ||
+        sqlite3_prepare_v2(cr->db,
+                           "SELECT json_extract(?1, '$.model.mixer'), json_extract(?1, '$.model.window'), "
+                           "json_extract(?1, '$.model.p'), json_extract(?1, '$.model.head_dim'), "
+                           "json_extract(?1, '$.model.n_head')",
+                           -1, &cr->q, NULL) != SQLITE_OK)
+        return util_err(err, errlen, "reading run configs: %s", cr->db ? sqlite3_errmsg(cr->db) : "out of memory");
+    return 0;
+}
+
+static void config_reader_close(config_reader *cr) {
+    sqlite3_finalize(cr->q);
+    sqlite3_close(cr->db);
+}
+
+/* Fills text[0..N_CONFIG_COLS) from a config; a config that is not JSON gives empty cells. */
+static void run_config_cells(config_reader *cr, const char *json, char text[][40]) {
+    for (int j = 0; j < N_CONFIG_COLS; j++) text[j][0] = '\0';
+    sqlite3_reset(cr->q);
+    sqlite3_bind_text(cr->q, 1, json, -1, SQLITE_STATIC);
+    if (sqlite3_step(cr->q) == SQLITE_ROW)
+        for (int j = 0; j < N_CONFIG_COLS; j++) {
+            const unsigned char *v = sqlite3_column_text(cr->q, j);
+            if (v) snprintf(text[j], 40, "%s", (const char *)v);
+        }
+    sqlite3_reset(cr->q);
+}
 
 static int sweep_table(store *st, const char *sweep, fit_table *t, char *err, size_t errlen) {
     store_run *runs = NULL;
     size_t n = 0;
     store_run_filter f = {sweep, STORE_DONE, 0};
-    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
+    config_reader cr;
+    if (config_reader_open(&cr, err, errlen)) {
+        config_reader_close(&cr);
+        return -1;
+    }
+    if (store_runs_list(st, &f, &runs, &n, err, errlen)) {
+        config_reader_close(&cr);
+        return -1;
+    }
     util_buf src = {0};
     util_buf_printf(&src, "sweep:%s", sweep);
     int rc = fit_table_init(t, src.data, sweep_cols, N_SWEEP_COLS, err, errlen);
     for (size_t i = 0; i < n && !rc; i++) {
         const store_run *r = &runs[i];
-        double v[N_SWEEP_COLS] = {(double)r->id, r->acc.params, r->acc.tokens, r->acc.state_flops_per_token,
-                                  r->acc.weight_flops_per_token, r->acc.wsfr, r->acc.training_flops,
-                                  r->acc.params_non_embedding, r->acc.state_size, r->final_eval_loss,
-                                  r->final_train_loss, r->best_context_loss};
+        double v[N_NUM_COLS] = {(double)r->id, r->acc.params, r->acc.tokens, r->acc.state_flops_per_token,
+                                r->acc.weight_flops_per_token, r->acc.wsfr, r->acc.training_flops,
+                                r->acc.params_non_embedding, r->acc.state_size, r->final_eval_loss,
+                                r->final_train_loss, r->best_context_loss};
         char text[N_SWEEP_COLS][40];
         const char *cells[N_SWEEP_COLS];
-        for (int j = 0; j < N_SWEEP_COLS; j++) {
-            snprintf(text[j], sizeof text[j], "%.17g", v[j]);
-            cells[j] = text[j];
-        }
+        for (int j = 0; j < N_NUM_COLS; j++) snprintf(text[j], sizeof text[j], "%.17g", v[j]);
+        run_config_cells(&cr, r->config_json, text + N_NUM_COLS);
+        for (int j = 0; j < N_SWEEP_COLS; j++) cells[j] = text[j];
         rc = fit_table_add_row(t, cells, 0, err, errlen);
     }
     if (!rc && n == 0) rc = util_err(err, errlen, "sweep '%s' has no finished runs in the store", sweep);
     util_buf_free(&src);
     store_runs_free(runs, n);
+    config_reader_close(&cr);
     if (rc) fit_table_free(t);
     return rc;
 }
@@ -96,9 +158,34 @@ typedef struct fit_cli {
     const char *derive[16];
     size_t n_where, n_derive;
     double budget_scale, budget_tol;
-    int json;
+    int json, pool_mixers;
     fit_options o;
 } fit_cli;
+
+static void print_diagnostics(const fit_diagnostics *g, int isoflop) {
+    printf("  verdict: %s\n", fit_verdict_name(g->verdict));
+    for (size_t i = 0; i < g->n_reasons; i++) printf("    - %s\n", g->reasons[i]);
+    if (!isoflop) printf("  converged: %zu of %zu polished starts\n", g->converged, g->polished);
+    printf("  at a bound: ");
+    for (size_t i = 0; i < g->n_at_bound; i++) printf("%s%s", i ? ", " : "", g->at_bound[i]);
+    printf("%s\n  relative standard errors (%s%s):", g->n_at_bound ? "" : "none",
+           isoflop ? "regression" : "J^T J", g->has_boot ? "; bootstrap" : "");
+    for (size_t p = 0; p < g->n_params; p++) {
+        printf("%s %s ", p ? "," : "", g->names[p]);
+        if (isnan(g->rel_se[p])) printf("-");
+        else printf("%.2g", g->rel_se[p]);
+        if (g->has_boot) printf(isnan(g->rel_se_boot[p]) ? " (-)" : " (%.2g)", g->rel_se_boot[p]);
+    }
+    printf("%s\n  span:", g->singular ? " (J^T J singular)" : "");
+    for (size_t j = 0; j < g->k; j++)
+        printf(" %s %.3g..%.3g (%.3gx);", g->cols[j], g->x_min[j], g->x_max[j], g->x_max[j] / g->x_min[j]);
+    printf(" compute %.3g..%.3g\n", g->compute_min, g->compute_max);
+    if (g->n_mixers) {
+        printf("  mixers:");
+        for (size_t i = 0; i < g->n_mixers; i++) printf(" %s", g->mixers[i]);
+        printf("%s\n", g->pooled_mixers ? " (pooled)" : "");
+    }
+}
 
 static int print_text_law(const fit_result *r, const fit_options *o, int64_t id, const char *source) {
     char names[FIT_MAX_PARAMS][128];
@@ -140,16 +227,30 @@ static int print_text_law(const fit_result *r, const fit_options *o, int64_t id,
     return 0;
 }
 
+/* One budget's x_opt: the vertex, or the bound it gives when it lies outside the samples. */
+static void print_budget(const fit_isoflop_budget *g) {
+    char xo[64], iv[80];
+    if (g->bound < 0) snprintf(xo, sizeof xo, "<= %.6g", g->x_min);
+    else if (g->bound > 0) snprintf(xo, sizeof xo, ">= %.6g", g->x_max);
+    else snprintf(xo, sizeof xo, "%.6g", g->vertex);
+    if (g->bound) snprintf(iv, sizeof iv, "no interval: a bound");
+    else if (isnan(g->lo)) snprintf(iv, sizeof iv, "no interval: %zu points", g->n);
+    else snprintf(iv, sizeof iv, "[%12.6g, %12.6g]", g->lo, g->hi);
+    printf("  %-12.4g %4zu %14s %30s %10.5g", g->budget, g->n, xo, iv, g->loss);
+    if (g->bound) printf("   (vertex %.3g outside %.3g..%.3g)", g->vertex, g->x_min, g->x_max);
+    printf("\n");
+}
+
 static void print_text_isoflop(const fit_isoflop *r, int64_t id, const char *source) {
     printf("fit %lld: isoflop on %s: %zu points in %zu budgets (%zu groups skipped)\n", (long long)id, source,
            r->n_points, r->n_budgets, r->n_skipped);
     printf("  %-12s %4s %14s %30s %10s\n", "budget", "n", "x_opt", "interval", "loss_opt");
-    for (size_t i = 0; i < r->n_budgets; i++) {
-        const fit_isoflop_budget *g = &r->budgets[i];
-        printf("  %-12.4g %4zu %14.6g   [%12.6g, %12.6g] %10.5g\n", g->budget, g->n, g->vertex, g->lo, g->hi, g->loss);
-    }
-    printf("  %s_opt = %.6g * C^%.4f   (exponent interval [%.4f, %.4f])\n", r->col, exp(r->log_k), r->exponent,
-           r->exponent_lo, r->exponent_hi);
+    for (size_t i = 0; i < r->n_budgets; i++) print_budget(&r->budgets[i]);
+    if (r->note[0])
+        printf("  %s_opt = k * C^a: %s\n", r->col, r->note);
+    else
+        printf("  %s_opt = %.6g * C^%.4f   (exponent interval [%.4f, %.4f], from %zu budgets with interior vertices)\n",
+               r->col, exp(r->log_k), r->exponent, r->exponent_lo, r->exponent_hi, r->n_interior);
     printf("  rmse of log residuals of the parabolas %.6g\n", r->rmse_log);
 }
 
@@ -157,7 +258,9 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
     fit_data d = {0};
     fit_result r = {0};
     fit_isoflop iso = {0};
-    util_buf inputs = {0}, params = {0}, intervals = {0}, resid = {0}, out = {0};
+    util_buf inputs = {0}, params = {0}, intervals = {0}, resid = {0}, out = {0}, diag = {0};
+    fit_context ctx = {0};
+    fit_diagnostics g = {0};
     store *st = NULL;
     int rc = -1;
     char *xcopy = NULL;
@@ -170,6 +273,7 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
     if (c->o.form == FIT_ISOFLOP && k != 1) { util_err(err, errlen, "--x: isoflop takes one x column (N or wsfr)"); goto out; }
     const char *cc = c->o.form == FIT_ISOFLOP ? c->budget : c->compute;
     if (fit_data_select(t, xcols, k, c->y, cc, c->where, c->n_where, &d, err, errlen)) goto out;
+    if (fit_context_build(t, &d, c->pool_mixers, &ctx, err, errlen)) goto out;
     store_fit sf = {0};
     sf.form = (char *)fit_form_name(c->o.form);
     sf.source = t->source;
@@ -181,6 +285,7 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
         fit_isoflop_params_json(&iso, &params);
         fit_isoflop_intervals_json(&iso, &intervals);
         fit_isoflop_budgets_json(&iso, &resid);
+        if (fit_isoflop_diagnose(&iso, &ctx, &g, err, errlen)) goto out;
         sf.objective = iso.objective;
         sf.rmse_log = iso.rmse_log;
         sf.n_points = (int64_t)iso.n_points;
@@ -190,6 +295,7 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
         fit_result_params_json(&r, &params);
         fit_result_intervals_json(&r, c->o.level, &intervals);
         fit_law_residuals_json(&r, &d, &resid);
+        if (fit_law_diagnose(&d, &r, &ctx, &g, err, errlen)) goto out;
         sf.objective = r.objective;
         sf.rmse_log = r.rmse_log;
         sf.n_points = (int64_t)r.n_points;
@@ -198,16 +304,23 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
     sf.params_json = params.data;
     sf.intervals_json = intervals.data;
     sf.residuals_json = resid.data;
+    fit_diagnostics_json(&g, &diag);
+    sf.verdict = (char *)fit_verdict_name(g.verdict);
+    sf.diagnostics_json = diag.data;
     int64_t id = 0;
     if (store_open(cli_db_path(c->db), &st, err, errlen) || store_fit_insert(st, &sf, &id, err, errlen)) goto out;
     if (c->json) {
         if (c->o.form == FIT_ISOFLOP) fit_isoflop_json(&iso, &out);
         else fit_result_json(&r, &c->o, &out);
+        fit_json_append_diagnostics(&out, &g);
         printf("{\"id\": %lld, %s\n", (long long)id, out.data + 1);
     } else if (c->o.form == FIT_ISOFLOP) {
         print_text_isoflop(&iso, id, t->source);
+        print_diagnostics(&g, 1);
     } else if (print_text_law(&r, &c->o, id, t->source)) {
         goto out;
+    } else {
+        print_diagnostics(&g, 0);
     }
     rc = 0;
 out:
@@ -221,6 +334,9 @@ out:
     util_buf_free(&intervals);
     util_buf_free(&resid);
     util_buf_free(&out);
+    util_buf_free(&diag);
+    fit_context_free(&ctx);
+    fit_diagnostics_free(&g);
     return rc;
 }
 
@@ -237,6 +353,7 @@ int cli_fit(int argc, char **argv) {
         {"method", 1, 0, 'm'}, {"grid", 1, 0, 'g'}, {"bootstrap", 1, 0, 'b'}, {"seed", 1, 0, 'S'},
         {"level", 1, 0, 'L'}, {"holdout-top", 1, 0, 'k'}, {"compute", 1, 0, 'C'}, {"budget", 1, 0, 'B'},
         {"budget-scale", 1, 0, 'F'}, {"budget-tol", 1, 0, 'T'}, {"json", 0, 0, 'j'}, {"db", 1, 0, 'p'},
+        {"pool-mixers", 0, 0, 'P'},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     fit_cli c = {0};
     fit_options_default(&c.o);
@@ -312,6 +429,7 @@ int cli_fit(int argc, char **argv) {
                 return cli_error(CLI_USAGE, "fit", "--budget-tol '%s': expected a non-negative number", optarg);
             break;
         case 'j': c.json = 1; break;
+        case 'P': c.pool_mixers = 1; break;
         case 'p': c.db = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
         default: usage(stderr); return CLI_USAGE;

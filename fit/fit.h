@@ -10,6 +10,8 @@
  *               x_opt = k C^a by least squares in log-log space (fit_isoflop_*).
  * The first three share one parameterisation, theta = (e, a_1, alpha_1, ..., a_k, alpha_k),
  * E = exp(e), A_i = exp(a_i), so that log L_pred = LSE(e, a_i - alpha_i log x_i).
+ * Every law fit_law_fit returns is physical by construction (fit/law.c): E in [0, Lmin) with Lmin
+ * the smallest fitted loss, every A_i >= 0, every exponent alpha_i in (0, FIT_EXPONENT_MAX].
  *
  * Errors follow util/util.h: 0 on success, non-zero with a one-line reason in err. */
 #ifndef SCALELAB_FIT_H
@@ -22,6 +24,16 @@
 
 #define FIT_MAX_TERMS 6
 #define FIT_MAX_PARAMS (1 + 2 * FIT_MAX_TERMS)
+
+/* The upper bound of every fitted exponent: alpha = FIT_EXPONENT_MAX sigmoid(v). Measured LM
+ * exponents lie in 0.05-1 (Kaplan 0.07-0.1, Chinchilla 0.28-0.37); 3 leaves room for any real
+ * one while a law that wants more is reported at its bound, not stored as if it were found. */
+#define FIT_EXPONENT_MAX 3.0
+/* Grid starts outside the open ranges are clamped to these before minimising: E/Lmin into
+ * [FIT_START_E_MIN, FIT_START_E_MAX] and each exponent up to at least FIT_START_ALPHA_MIN. */
+#define FIT_START_E_MIN 1e-3
+#define FIT_START_E_MAX 0.99
+#define FIT_START_ALPHA_MIN 0.01
 
 /* ---- tables: a CSV (RFC 4180, header row) or columns the caller fills ---- */
 
@@ -48,7 +60,8 @@ int fit_table_derive(fit_table *t, const char *spec, char *err, size_t errlen);
 void fit_table_free(fit_table *t);
 
 /* Row filters "col<3.45": operators < <= > >= == != compare numbers; == and != compare text
- * when the value is not a number; ~ and !~ test whether the cell contains the text. */
+ * when the value is not a number; ~ and !~ test whether the cell contains the text. Against a
+ * number an empty cell (a setting the row lacks, e.g. window of a power run) passes only !=. */
 typedef enum fit_op { FIT_LT, FIT_LE, FIT_GT, FIT_GE, FIT_EQ, FIT_NE, FIT_HAS, FIT_HASNT } fit_op;
 typedef struct fit_filter {
     char column[256];
@@ -114,7 +127,7 @@ typedef struct fit_options {
     int bootstrap;          /* replicates (0: none) */
     uint64_t seed;
     double level;           /* interval level (0.95) */
-    int bootstrap_starts;   /* grid starts, besides the optimum, each replicate refits from (4) */
+    int bootstrap_starts;   /* polished ends, besides the optimum, each replicate refits from (4) */
     size_t holdout_top;     /* leave out the K largest-compute points and predict them */
 } fit_options;
 void fit_options_default(fit_options *o);
@@ -129,7 +142,9 @@ typedef struct fit_law {
 typedef struct fit_result {
     fit_law law;
     double objective, rmse_log;
-    size_t n_points, n_starts, n_polished, n_converged; /* n_converged: of the polished starts */
+    size_t n_points, n_starts, n_polished, n_converged; /* n_converged: of the polished starts, those
+                            * whose stopping test passed or that ended on the best objective
+                            * (within 1e-6 relative) */
     size_t n_boot;
     double *boot;           /* n_boot * (1 + 2k) theta of each replicate */
     /* holdout (holdout_top > 0) */
@@ -161,7 +176,11 @@ void fit_law_natural(const fit_law *law, const double *theta, double *out);
 typedef struct fit_isoflop_budget {
     double budget;          /* mean budget of the group */
     size_t n;
-    double vertex, lo, hi;  /* x at the parabola's minimum and its interval (NAN when n == 3) */
+    double vertex, lo, hi;  /* x at the parabola's minimum and its interval (NAN when n == 3:
+                             * no degrees of freedom are left for the residual variance) */
+    double x_min, x_max;    /* the sampled x of the budget */
+    int bound;              /* 0: vertex inside [x_min, x_max]; -1 ("lower"): below x_min, so the
+                             * optimum is only known to be <= x_min; +1 ("upper"): >= x_max */
     double loss;            /* fitted loss at the vertex */
     double curvature;       /* coefficient of (log x)^2 */
     double coef[3];         /* loss = coef[0] + coef[1] u + coef[2] u^2, u = log x */
@@ -172,8 +191,13 @@ typedef struct fit_isoflop {
     char *col;
     size_t n_budgets;
     fit_isoflop_budget *budgets;
-    double log_k, exponent;             /* log x_opt = log_k + exponent log C */
+    double log_k, exponent;             /* log x_opt = log_k + exponent log C, over the budgets with
+                                         * an interior vertex; NAN when fewer than
+                                         * FIT_ISOFLOP_MIN_BUDGETS have one (why: in note) */
     double exponent_lo, exponent_hi, k_lo, k_hi;
+    double exponent_se, log_k_se;       /* standard errors of the regression (NAN as above) */
+    size_t n_interior;                  /* budgets whose vertex lies inside their sampled x */
+    char note[256];                     /* why there is no exponent ("" when there is one) */
     double objective;                   /* residual sum of squares of the parabolas (loss units) */
     double rmse_log;                    /* of the parabolas' fits, in log loss */
     size_t n_points, n_skipped;         /* points used; budget groups left out (< 3 points or concave) */
@@ -181,7 +205,10 @@ typedef struct fit_isoflop {
 
 /* Groups points by budget (values within rel_tol of each other), fits y = c0 + c1 u + c2 u^2,
  * u = log x, by linear least squares (gsl_multifit_linear) per group; vertex interval by the
- * delta method with Student-t quantiles at level; then log vertex against log budget. */
+ * delta method with Student-t quantiles at level; then log vertex against log budget over the
+ * budgets whose vertex lies inside their samples (a vertex outside is a bound, not an optimum),
+ * given only when there are at least FIT_ISOFLOP_MIN_BUDGETS of them. Fails when fewer than 2
+ * budgets have a convex parabola. */
 int fit_isoflop_fit(const double *x, const double *y, const double *budget, size_t n, double rel_tol,
                     double level, const char *col, fit_isoflop *r, char *err, size_t errlen);
 void fit_isoflop_free(fit_isoflop *r);
@@ -299,6 +326,96 @@ const char *fit_verdict_name(fit_verdict v);
 /* "ok", "weak", "unconstrained" -> 0, else -1. */
 int fit_verdict_parse(const char *name, fit_verdict *v);
 
+/* The verdict's thresholds, all in this one place (fit/diagnose.c applies them):
+ *   unconstrained when
+ *     - a parameter is at a bound: an exponent within FIT_BOUND_REL (relative) of 0 or of
+ *       FIT_EXPONENT_MAX, E below FIT_BOUND_REL * Lmin ("E ~ 0") or above (1 - FIT_BOUND_REL) Lmin,
+ *       or a term A_i x_i^-alpha_i below FIT_TERM_NEGLIGIBLE of the predicted loss at every point;
+ *     - J^T J of the free parameters is singular (smallest / largest eigenvalue of its
+ *       unit-diagonal form below FIT_SINGULAR);
+ *     - an exponent's relative standard error exceeds FIT_RELSE_UNCONSTRAINED;
+ *     - an x column with an exponent spans less than FIT_SPAN_UNCONSTRAINED (max / min);
+ *     - a state term whose state never moves at fixed weights (no two points with weight FLOPs
+ *       within FIT_SAME_W_REL of each other and state values apart by more than that);
+ *     - isoflop: fewer than FIT_ISOFLOP_MIN_BUDGETS budgets with an interior vertex (no exponent),
+ *       or an exponent's relative standard error above FIT_RELSE_UNCONSTRAINED;
+ *   weak when (and not unconstrained)
+ *     - an exponent's relative standard error exceeds FIT_RELSE_WEAK;
+ *     - an x column with an exponent spans less than FIT_SPAN_WEAK;
+ *     - fewer than FIT_CONVERGED_WEAK of the polished starts converged;
+ *     - mixers were pooled (--pool-mixers);
+ *     - isoflop: a budget's vertex lies outside its sampled x, or the budgets span less than FIT_SPAN_WEAK;
+ *   ok otherwise.
+ * Relative standard errors: E and A_i as the standard error of log E, log A_i; exponents as
+ * se(alpha) / alpha. From J^T J at the optimum (J = d log L_pred / d theta over the fitted points,
+ * covariance s^2 (J^T J)^-1 with s^2 = RSS / (n - p) of the log residuals, p the free parameters;
+ * parameters at a bound are held fixed and get none) and, with a bootstrap, from the replicates (half the central 68% range, relative to
+ * the estimate); the verdict uses the larger of the two. */
+#define FIT_BOUND_REL 1e-3
+#define FIT_TERM_NEGLIGIBLE 1e-3
+#define FIT_SINGULAR 1e-12
+#define FIT_RELSE_UNCONSTRAINED 1.0
+#define FIT_RELSE_WEAK 0.3
+#define FIT_SPAN_UNCONSTRAINED 3.0
+#define FIT_SPAN_WEAK 10.0
+#define FIT_CONVERGED_WEAK 0.5
+#define FIT_SAME_W_REL 0.01
+#define FIT_ISOFLOP_MIN_BUDGETS 3
+
+/* What the points alone do not tell: the mixers of the runs (sweep sources) and state terms. */
+typedef struct fit_context {
+    char **mixers;             /* distinct mixers of the fitted runs, sorted (none: unknown) */
+    size_t n_mixers;
+    int pooled_mixers;         /* --pool-mixers: more than one mixer under a state term */
+    int state_static[FIT_MAX_TERMS]; /* x column j is a state quantity that never moves at fixed W */
+} fit_context;
+
+typedef struct fit_diagnostics {
+    fit_verdict verdict;
+    char **reasons;            /* n_reasons sentences, the worst first */
+    size_t n_reasons, n_unc_reasons; /* the first n_unc_reasons made it unconstrained */
+    size_t converged, polished; /* isoflop: 1 of 1 (closed-form solves) */
+    char **at_bound;           /* parameter names (isoflop: "x_opt@<budget>") */
+    size_t n_at_bound;
+    size_t n_params;           /* rel_se: names and values (NAN: none) */
+    char names[FIT_MAX_PARAMS][128];
+    double rel_se[FIT_MAX_PARAMS], rel_se_boot[FIT_MAX_PARAMS];
+    int has_boot, singular;
+    size_t k;                  /* x columns: name, min, max */
+    char cols[FIT_MAX_TERMS][128];
+    double x_min[FIT_MAX_TERMS], x_max[FIT_MAX_TERMS];
+    double compute_min, compute_max;
+    char **mixers;
+    size_t n_mixers;
+    int pooled_mixers;
+} fit_diagnostics;
+
+/* Fills ctx from the table the points came from: the distinct non-empty values of its "mixer"
+ * column among the points, and state_static[j] for every state column j (fit_is_state_column)
+ * when the table has weight_flops_per_token. Refuses (non-zero, naming the mixers and
+ * --where mixer==NAME) a state column over more than one mixer unless pool_mixers. */
+int fit_context_build(const fit_table *t, const fit_data *d, int pool_mixers, fit_context *ctx, char *err,
+                      size_t errlen);
+void fit_context_free(fit_context *ctx);
+/* Diagnoses a law fitted by fit_law_fit to d (the same fit_data; held-out points are left out).
+ * ctx may be NULL. Pure: reads d and r only. 0, or -1 out of memory. */
+int fit_law_diagnose(const fit_data *d, const fit_result *r, const fit_context *ctx, fit_diagnostics *g,
+                     char *err, size_t errlen);
+/* d log L_pred / d theta of a law at one point; returns log L_pred. */
+double fit_law_log_predict_grad(const fit_law *law, const double *x, double *grad);
+void fit_diagnostics_free(fit_diagnostics *g);
+/* diagnostics_json: {"verdict", "reasons", "converged_starts", "polished_starts", "at_bound",
+ * "rel_se": {name: number or null}, ["rel_se_boot": {...},] "x_span": {col: {"min", "max",
+ * "ratio"}}, "compute": {"min", "max"}, "mixers": [names], "pooled_mixers": bool}. */
+int fit_diagnostics_json(const fit_diagnostics *g, util_buf *b);
+/* Is this column a state quantity (state_size, state_flops_per_token, wsfr, state_dim)? */
+int fit_is_state_column(const char *col);
+/* 1 when some two points share W (within FIT_SAME_W_REL) while their state s differs by more. */
+int fit_state_moves_at_fixed_weights(const double *w, const double *s, size_t n);
+/* The isoflop counterpart: bounded vertices, interior budgets, the exponent's standard error. */
+int fit_isoflop_diagnose(const fit_isoflop *r, const fit_context *ctx, fit_diagnostics *g, char *err,
+                         size_t errlen);
+
 /* ---- JSON of results and the stored-fit reader ---- */
 
 /* {"form", "params", "intervals", "objective", "rmse_log", "n_points"[, "holdout"]}. params holds the
@@ -308,11 +425,16 @@ int fit_verdict_parse(const char *name, fit_verdict *v);
 int fit_result_json(const fit_result *r, const fit_options *o, util_buf *b);
 int fit_result_params_json(const fit_result *r, util_buf *b);
 int fit_result_intervals_json(const fit_result *r, double level, util_buf *b);
-/* isoflop: params {"k_<col>", "a_<col>"} of x_opt = k C^a, intervals of both (t intervals of the
- * log-log regression), objective = residual sum of squares of the parabolas, then
- * "n_skipped_budgets" and "budgets": [{"budget", "n", "x_opt", "x_opt_interval", "loss_opt",
- * "curvature"}]. */
+/* isoflop: params {"k_<col>", "a_<col>"} of x_opt = k C^a (null without an exponent), intervals of
+ * both (t intervals of the log-log regression), objective = residual sum of squares of the
+ * parabolas, then "n_skipped_budgets", "n_interior_budgets", "exponent_note" (why there is no
+ * exponent, or null) and "budgets": [{"budget", "n", "x_opt", "x_opt_interval" ([lo, hi], or null
+ * with "interval_note": "no interval: 3 points" or "...: the vertex is outside the samples"), "vertex_bound" ("lower": the vertex lies below the
+ * sampled x, so x_opt <= x_range[0]; "upper": above, x_opt >= x_range[1]; null: inside), "x_range",
+ * "loss_opt", "curvature"}]. */
 int fit_isoflop_json(const fit_isoflop *r, util_buf *b);
+/* Appends "verdict", "reasons" and "diagnostics" (fit_diagnostics_json) to the JSON object in b. */
+int fit_json_append_diagnostics(util_buf *b, const fit_diagnostics *g);
 int fit_isoflop_params_json(const fit_isoflop *r, util_buf *b);
 int fit_isoflop_intervals_json(const fit_isoflop *r, util_buf *b);
 int fit_isoflop_budgets_json(const fit_isoflop *r, util_buf *b);

@@ -6,9 +6,13 @@
  * ordinary least squares (gsl_multifit_linear). The vertex u* = -c1 / (2 c2) needs c2 > 0 (a
  * concave group is skipped and counted). Its interval: delta method, var u* = g' Cov g with
  * g = (-1/(2 c2), c1/(2 c2^2)) and Cov scaled by the residual variance, times the Student-t
- * quantile with n - 3 degrees of freedom (no interval when n = 3). Then log x* = log k + a log C
- * by ordinary least squares (gsl_fit_linear) over the groups, intervals from its covariance with
- * t quantiles on (groups - 2) degrees of freedom. Closed-form solves: no stopping rule. */
+ * quantile with n - 3 degrees of freedom (no interval when n = 3: the parabola passes through
+ * its three points and leaves no residual to estimate the noise from). A vertex outside the
+ * budget's sampled x is a bound (the optimum lies at or beyond that edge), not an optimum. Then
+ * log x* = log k + a log C by ordinary least squares (gsl_fit_linear) over the budgets with an
+ * interior vertex, only when there are at least FIT_ISOFLOP_MIN_BUDGETS of them (two points
+ * always lie on a line: no check, no interval), intervals from its covariance with t quantiles
+ * on (budgets - 2) degrees of freedom. Closed-form solves: no stopping rule. */
 #include "fit/fit.h"
 
 #include <gsl/gsl_cdf.h>
@@ -54,7 +58,13 @@ int fit_isoflop_parabola(const double *x, const double *y, const size_t *idx_or_
         free(ident);
         return 0;
     }
-    for (size_t i = 0; i < n; i++) mu += log(x[idx[i]]) / (double)n;
+    out->x_min = INFINITY;
+    out->x_max = 0;
+    for (size_t i = 0; i < n; i++) {
+        mu += log(x[idx[i]]) / (double)n;
+        out->x_min = fmin(out->x_min, x[idx[i]]);
+        out->x_max = fmax(out->x_max, x[idx[i]]);
+    }
     gsl_matrix *X = gsl_matrix_alloc(n, 3), *cov = gsl_matrix_alloc(3, 3);
     gsl_vector *Y = gsl_vector_alloc(n), *c = gsl_vector_alloc(3);
     gsl_multifit_linear_workspace *w = gsl_multifit_linear_alloc(n, 3);
@@ -75,6 +85,7 @@ int fit_isoflop_parabola(const double *x, const double *y, const size_t *idx_or_
     double us = -c1 / (2 * c2);
     out->n = n;
     out->vertex = exp(mu + us);
+    out->bound = out->vertex < out->x_min ? -1 : out->vertex > out->x_max ? 1 : 0;
     out->loss = c0 + c1 * us + c2 * us * us;
     out->curvature = c2;
     /* the same parabola in u = log x, uncentred: c0 + c1 (u - mu) + c2 (u - mu)^2 */
@@ -108,11 +119,51 @@ out:
     return rc;
 }
 
+/* log x_opt = log k + a log C over the budgets with an interior vertex (see the header). */
+static int regress_vertices(fit_isoflop *r, double level, char *err, size_t errlen) {
+    size_t m = 0, nb = r->n_budgets;
+    for (size_t i = 0; i < nb; i++) m += r->budgets[i].bound == 0;
+    r->n_interior = m;
+    if (m < FIT_ISOFLOP_MIN_BUDGETS) {
+        snprintf(r->note, sizeof r->note,
+                 "no exponent: %zu of %zu budgets have their vertex inside the sampled %s (need %d)", m, nb, r->col,
+                 FIT_ISOFLOP_MIN_BUDGETS);
+        return 0;
+    }
+    double *lc = malloc(m * sizeof *lc), *lv = malloc(m * sizeof *lv);
+    if (!lc || !lv) {
+        free(lc), free(lv);
+        fit_isoflop_free(r);
+        return util_err(err, errlen, "out of memory");
+    }
+    for (size_t i = 0, j = 0; i < nb; i++) {
+        if (r->budgets[i].bound) continue;
+        lc[j] = log(r->budgets[i].budget);
+        lv[j++] = log(r->budgets[i].vertex);
+    }
+    double c0, c1, v00, v01, v11, ss;
+    gsl_fit_linear(lc, 1, lv, 1, m, &c0, &c1, &v00, &v01, &v11, &ss);
+    r->log_k = c0;
+    r->exponent = c1;
+    /* gsl_fit_linear scales the covariance by ss / (m - 2) already; m >= 3 */
+    double t = gsl_cdf_tdist_Pinv(0.5 + level / 2, (double)(m - 2));
+    r->exponent_se = sqrt(v11);
+    r->log_k_se = sqrt(v00);
+    r->exponent_lo = c1 - t * sqrt(v11);
+    r->exponent_hi = c1 + t * sqrt(v11);
+    r->k_lo = exp(c0 - t * sqrt(v00));
+    r->k_hi = exp(c0 + t * sqrt(v00));
+    free(lc);
+    free(lv);
+    return 0;
+}
+
 int fit_isoflop_fit(const double *x, const double *y, const double *budget, size_t n, double rel_tol,
                     double level, const char *col, fit_isoflop *r, char *err, size_t errlen) {
     gsl_set_error_handler_off(); /* statuses are checked; see fit_law_fit */
     memset(r, 0, sizeof *r);
     r->exponent_lo = r->exponent_hi = r->k_lo = r->k_hi = NAN;
+    r->log_k = r->exponent = r->exponent_se = r->log_k_se = NAN;
     for (size_t i = 0; i < n; i++)
         if (!(x[i] > 0) || !(y[i] > 0) || !(budget[i] > 0) || !isfinite(x[i] + y[i] + budget[i]))
             return util_err(err, errlen, "point %zu: x, loss and budget must be positive and finite", i + 1);
@@ -161,30 +212,5 @@ int fit_isoflop_fit(const double *x, const double *y, const double *budget, size
                         nb, sk);
     }
     r->rmse_log = sqrt(ss_log / (double)r->n_points);
-    size_t m = r->n_budgets;
-    double *lc = malloc(m * sizeof *lc), *lv = malloc(m * sizeof *lv);
-    if (!lc || !lv) {
-        free(lc), free(lv);
-        fit_isoflop_free(r);
-        return util_err(err, errlen, "out of memory");
-    }
-    for (size_t i = 0; i < m; i++) {
-        lc[i] = log(r->budgets[i].budget);
-        lv[i] = log(r->budgets[i].vertex);
-    }
-    double c0, c1, v00, v01, v11, ss;
-    gsl_fit_linear(lc, 1, lv, 1, m, &c0, &c1, &v00, &v01, &v11, &ss);
-    r->log_k = c0;
-    r->exponent = c1;
-    if (m > 2) {
-        /* gsl_fit_linear scales the covariance by ss / (m - 2) already */
-        double t = gsl_cdf_tdist_Pinv(0.5 + level / 2, (double)(m - 2));
-        r->exponent_lo = c1 - t * sqrt(v11);
-        r->exponent_hi = c1 + t * sqrt(v11);
-        r->k_lo = exp(c0 - t * sqrt(v00));
-        r->k_hi = exp(c0 + t * sqrt(v00));
-    }
-    free(lc);
-    free(lv);
-    return 0;
+    return regress_vertices(r, level, err, errlen);
 }

@@ -124,7 +124,13 @@ int fit_isoflop_budgets_json(const fit_isoflop *r, util_buf *b) {
         util_buf_printf(b, ", \"n\": %zu, \"x_opt\": ", g->n);
         util_buf_json_num(b, g->vertex);
         util_buf_puts(b, ", \"x_opt_interval\": ");
-        interval_pair(b, g->lo, g->hi);
+        if (g->bound) util_buf_puts(b, "null, \"interval_note\": \"no interval: the vertex is outside the samples\"");
+        else if (isnan(g->lo)) util_buf_puts(b, "null, \"interval_note\": \"no interval: 3 points\"");
+        else interval_pair(b, g->lo, g->hi);
+        util_buf_puts(b, ", \"vertex_bound\": ");
+        util_buf_puts(b, g->bound < 0 ? "\"lower\"" : g->bound > 0 ? "\"upper\"" : "null");
+        util_buf_puts(b, ", \"x_range\": ");
+        interval_pair(b, g->x_min, g->x_max);
         util_buf_puts(b, ", \"loss_opt\": ");
         util_buf_json_num(b, g->loss);
         util_buf_puts(b, ", \"curvature\": ");
@@ -143,8 +149,27 @@ int fit_isoflop_json(const fit_isoflop *r, util_buf *b) {
     util_buf_json_num(b, r->objective);
     util_buf_puts(b, ", \"rmse_log\": ");
     util_buf_json_num(b, r->rmse_log);
-    util_buf_printf(b, ", \"n_points\": %zu, \"n_skipped_budgets\": %zu, \"budgets\": ", r->n_points, r->n_skipped);
+    util_buf_printf(b, ", \"n_points\": %zu, \"n_skipped_budgets\": %zu, \"n_interior_budgets\": %zu", r->n_points,
+                    r->n_skipped, r->n_interior);
+    util_buf_puts(b, ", \"exponent_note\": ");
+    util_buf_json_str(b, r->note[0] ? r->note : NULL);
+    util_buf_puts(b, ", \"budgets\": ");
     fit_isoflop_budgets_json(r, b);
+    return util_buf_puts(b, "}");
+}
+
+int fit_json_append_diagnostics(util_buf *b, const fit_diagnostics *g) {
+    if (!b->len || b->data[b->len - 1] != '}') return -1;
+    b->data[--b->len] = '\0';
+    util_buf_puts(b, ", \"verdict\": ");
+    util_buf_json_str(b, fit_verdict_name(g->verdict));
+    util_buf_puts(b, ", \"reasons\": [");
+    for (size_t i = 0; i < g->n_reasons; i++) {
+        util_buf_puts(b, i ? ", " : "");
+        util_buf_json_str(b, g->reasons[i]);
+    }
+    util_buf_puts(b, "], \"diagnostics\": ");
+    fit_diagnostics_json(g, b);
     return util_buf_puts(b, "}");
 }
 

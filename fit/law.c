@@ -1,7 +1,17 @@
 /* fit/law: the powerlaw, chinchilla and additive forms.
  *
  * Method. theta = (e, a_1, alpha_1, ..., a_k, alpha_k); log L_pred = LSE(e, a_i - alpha_i log x_i),
- * computed with the max subtracted so no term overflows. The default objective is the SUM over
+ * computed with the max subtracted so no term overflows.
+ * Constraints by construction (DESIGN.md section 6): the minimisers never see theta but raw
+ * variables z = (u, a_1, v_1, ..., a_k, v_k) with E = Lmin sigmoid(u), A_i = exp(a_i) and
+ * alpha_i = FIT_EXPONENT_MAX sigmoid(v_i), Lmin the smallest loss among the points being fitted
+ * (per bootstrap replicate too). So every law found has E in [0, Lmin), A_i >= 0 and every exponent
+ * in (0, FIT_EXPONENT_MAX = 3]: a law with a negative exponent or a floor above the data cannot be
+ * returned, whatever the data. Gradient and Jacobian are the theta ones times the diagonal
+ * d theta / d z (chain rule). A grid start theta maps to z with clamping: E/Lmin into
+ * [FIT_START_E_MIN, FIT_START_E_MAX], alpha into [FIT_START_ALPHA_MIN, FIT_EXPONENT_MAX (1 - 1e-3)].
+ * A parameter that wants to leave its range drives its sigmoid into saturation, where its
+ * derivative vanishes and the minimiser stops; fit_law_diagnose reports it as at a bound. The default objective is the SUM over
  * points of Huber_delta(log L_pred - log L_obs) (Hoffmann et al. 2022, Approach 3; Besiroglu et
  * al. 2024); --loss l2 is sum (L_pred - L_obs)^2 in loss space. Both have analytic gradients.
  * Minimiser (method): lm (default) is Levenberg-Marquardt, gsl_multifit_nlinear trust region with
@@ -40,7 +50,7 @@ void fit_options_default(fit_options *o) {
     o->grad_tol = 1e-10;
     o->seed = 0;
     o->level = 0.95;
-    o->bootstrap_starts = 1;
+    o->bootstrap_starts = 4;
 }
 
 /* Points in the form the objective wants: logs precomputed once. */
@@ -49,7 +59,58 @@ typedef struct law_pts {
     const double *lx, *ly, *y; /* n*k, n, n */
     fit_loss loss;
     double delta;
+    double log_lmin;           /* log of the ceiling of E (just below the smallest y) */
 } law_pts;
+
+/* The raw variables are read clamped to +-RAW_LIMIT (sigmoid(-40) = 4e-18): beyond it a sigmoid
+ * would round to 0 or 1 and give an exponent of exactly 0; the objective is flat there (zero
+ * derivative), which a minimiser sees as a bound. E's ceiling sits E_MARGIN below the smallest
+ * loss so that a sigmoid rounded to 1 still leaves E < Lmin. */
+#define RAW_LIMIT 40.0
+#define E_MARGIN 1e-9
+
+/* log sigmoid(t) without overflow or cancellation at either tail. */
+static double log_sigmoid(double t) {
+    return t >= 0 ? -log1p(exp(-t)) : t - log1p(exp(t));
+}
+static double sigmoid(double t) {
+    return t >= 0 ? 1 / (1 + exp(-t)) : exp(t) / (1 + exp(t));
+}
+static double logit(double q) {
+    return log(q / (1 - q));
+}
+
+/* theta from the raw variables z, and the diagonal d theta / d z (jac may be NULL). */
+static void raw_to_theta(const law_pts *p, const double *z, double *theta, double *jac) {
+    double u = fmax(-RAW_LIMIT, fmin(RAW_LIMIT, z[0]));
+    theta[0] = p->log_lmin + log_sigmoid(u);
+    if (jac) jac[0] = u == z[0] ? sigmoid(-u) : 0; /* d log sigmoid(u) / du = 1 - sigmoid(u) */
+    for (size_t j = 0; j < p->k; j++) {
+        double v = fmax(-RAW_LIMIT, fmin(RAW_LIMIT, z[2 + 2 * j])), s = sigmoid(v);
+        theta[1 + 2 * j] = z[1 + 2 * j];
+        theta[2 + 2 * j] = FIT_EXPONENT_MAX * s;
+        if (jac) {
+            jac[1 + 2 * j] = 1;
+            jac[2 + 2 * j] = v == z[2 + 2 * j] ? FIT_EXPONENT_MAX * s * (1 - s) : 0;
+        }
+    }
+}
+
+/* A start theta in raw variables, clamped into the open ranges (an E start at or above Lmin
+ * starts just below it, an exponent start of 0 starts small and positive). */
+static void theta_to_raw(const law_pts *p, const double *theta, double *z) {
+    double q = exp(theta[0] - p->log_lmin);
+    if (!(q >= FIT_START_E_MIN)) q = FIT_START_E_MIN;
+    if (q > FIT_START_E_MAX) q = FIT_START_E_MAX;
+    z[0] = logit(q);
+    for (size_t j = 0; j < p->k; j++) {
+        double al = theta[2 + 2 * j];
+        if (!(al >= FIT_START_ALPHA_MIN)) al = FIT_START_ALPHA_MIN;
+        if (al > FIT_EXPONENT_MAX * (1 - 1e-3)) al = FIT_EXPONENT_MAX * (1 - 1e-3);
+        z[1 + 2 * j] = theta[1 + 2 * j];
+        z[2 + 2 * j] = logit(al / FIT_EXPONENT_MAX);
+    }
+}
 
 static double lse_terms(const double *theta, const double *lx, size_t k, double *w) {
     double t[FIT_MAX_TERMS + 1], m = theta[0];
@@ -90,25 +151,35 @@ static double pts_objective(const law_pts *p, const double *theta, double *grad)
     return f;
 }
 
-static double gsl_f(const gsl_vector *v, void *params) {
-    return pts_objective(params, v->data, NULL);
-}
-static void gsl_df(const gsl_vector *v, void *params, gsl_vector *g) {
-    pts_objective(params, v->data, g->data);
-}
-static void gsl_fdf(const gsl_vector *v, void *params, double *f, gsl_vector *g) {
-    *f = pts_objective(params, v->data, g->data);
+/* The objective as a function of the raw variables z, gradient by the chain rule. */
+static double raw_objective(const law_pts *p, const double *z, double *grad) {
+    double theta[FIT_MAX_PARAMS], jac[FIT_MAX_PARAMS];
+    raw_to_theta(p, z, theta, grad ? jac : NULL);
+    double f = pts_objective(p, theta, grad);
+    if (grad)
+        for (size_t j = 0; j < 1 + 2 * p->k; j++) grad[j] *= jac[j];
+    return f;
 }
 
-/* Minimises from theta (updated in place); returns the final objective, *converged 1 when the
- * gradient test passed. */
+static double gsl_f(const gsl_vector *v, void *params) {
+    return raw_objective(params, v->data, NULL);
+}
+static void gsl_df(const gsl_vector *v, void *params, gsl_vector *g) {
+    raw_objective(params, v->data, g->data);
+}
+static void gsl_fdf(const gsl_vector *v, void *params, double *f, gsl_vector *g) {
+    *f = raw_objective(params, v->data, g->data);
+}
+
+/* Minimises from raw z (updated in place); returns the final objective, *converged 1 when the
+ * gradient test passed (the gradient in z). */
 static double minimise(const law_pts *p, double *theta, int max_iter, double grad_tol, int *converged) {
     size_t np = 1 + 2 * p->k;
     gsl_multimin_function_fdf fn = {gsl_f, gsl_df, gsl_fdf, np, (void *)p};
     gsl_vector_view x0 = gsl_vector_view_array(theta, np);
     gsl_multimin_fdfminimizer *m = gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, np);
     *converged = 0;
-    double f0 = pts_objective(p, theta, NULL);
+    double f0 = raw_objective(p, theta, NULL);
     if (!m || !isfinite(f0)) {
         if (m) gsl_multimin_fdfminimizer_free(m);
         return isfinite(f0) ? f0 : INFINITY;
@@ -133,7 +204,8 @@ typedef struct lm_work {
     gsl_multifit_nlinear_workspace *w;
     const law_pts *p;
     double *cache;   /* n * (k + 2): weights w_0..w_k, then d f_i / d lse_i */
-    double x[FIT_MAX_PARAMS];
+    double x[FIT_MAX_PARAMS];   /* the raw z of the cache */
+    double jac[FIT_MAX_PARAMS]; /* d theta / d z there */
     int valid;
 } lm_work;
 
@@ -144,9 +216,11 @@ static int lm_f(const gsl_vector *v, void *params, gsl_vector *f) {
     lm_work *lw = params;
     const law_pts *p = lw->p;
     size_t stride = p->k + 2;
+    double theta[FIT_MAX_PARAMS];
+    raw_to_theta(p, v->data, theta, lw->jac);
     for (size_t i = 0; i < p->n; i++) {
         double *c = lw->cache + i * stride;
-        double lse = lse_terms(v->data, p->lx + i * p->k, p->k, c);
+        double lse = lse_terms(theta, p->lx + i * p->k, p->k, c);
         double r = lse - p->ly[i], ar = fabs(r);
         if (p->loss == FIT_LOSS_L2) {
             double pred = exp(lse);
@@ -178,10 +252,11 @@ static int lm_df(const gsl_vector *v, void *params, gsl_matrix *J) {
     for (size_t i = 0; i < p->n; i++) {
         const double *lx = p->lx + i * p->k, *c = lw->cache + i * stride;
         double sc = c[p->k + 1], *row = J->data + i * J->tda;
-        row[0] = sc * c[0];
+        const double *jz = lw->jac;
+        row[0] = sc * c[0] * jz[0];
         for (size_t j = 0; j < p->k; j++) {
-            row[1 + 2 * j] = sc * c[j + 1];
-            row[2 + 2 * j] = -sc * c[j + 1] * lx[j];
+            row[1 + 2 * j] = sc * c[j + 1] * jz[1 + 2 * j];
+            row[2 + 2 * j] = -sc * c[j + 1] * lx[j] * jz[2 + 2 * j];
         }
     }
     return GSL_SUCCESS;
@@ -197,13 +272,16 @@ static double minimise_lm(const law_pts *p, lm_work *lw, double *theta, int max_
     gsl_multifit_nlinear_fdf fdf = {lm_f, lm_df, NULL, p->n, np, lw, 0, 0, 0};
     gsl_vector_view x0 = gsl_vector_view_array(theta, np);
     *converged = 0;
-    if (!isfinite(pts_objective(p, theta, NULL))) return INFINITY;
+    if (!isfinite(raw_objective(p, theta, NULL))) return INFINITY;
     if (gsl_multifit_nlinear_init(&x0.vector, &fdf, lw->w) != GSL_SUCCESS) return INFINITY;
     int info = 0;
     int st = gsl_multifit_nlinear_driver((size_t)max_iter, 1e-10, 1e-12, 1e-14, NULL, NULL, &info, lw->w);
-    *converged = st == GSL_SUCCESS;
+    /* GSL's driver reports "no step reduced the cost on the first iteration" as GSL_EMAXITER with
+     * info GSL_ENOPROG: the start is already a minimum to rounding (a polish from a screened start
+     * that had converged). That counts as converged, like the xtol/gtol/ftol tests. */
+    *converged = st == GSL_SUCCESS || (st == GSL_EMAXITER && info == GSL_ENOPROG);
     const gsl_vector *x = gsl_multifit_nlinear_position(lw->w);
-    double f = pts_objective(p, x->data, NULL);
+    double f = raw_objective(p, x->data, NULL);
     if (!isfinite(f)) return INFINITY;
     memcpy(theta, x->data, np * sizeof *theta);
     return f;
@@ -292,6 +370,18 @@ double fit_law_log_predict(const fit_law *law, const double *x) {
     return lse_terms(law->theta, lx, law->k, w);
 }
 
+double fit_law_log_predict_grad(const fit_law *law, const double *x, double *grad) {
+    double lx[FIT_MAX_TERMS] = {0}, w[FIT_MAX_TERMS + 1];
+    for (size_t j = 0; j < law->k; j++) lx[j] = log(x[j]);
+    double lse = lse_terms(law->theta, lx, law->k, w);
+    grad[0] = w[0];
+    for (size_t j = 0; j < law->k; j++) {
+        grad[1 + 2 * j] = w[j + 1];
+        grad[2 + 2 * j] = -w[j + 1] * lx[j];
+    }
+    return lse;
+}
+
 double fit_law_predict(const fit_law *law, const double *x) {
     return exp(fit_law_log_predict(law, x));
 }
@@ -306,13 +396,15 @@ static int pts_make(const fit_data *d, const size_t *idx, size_t n, const fit_op
     s->ly = malloc((n ? n : 1) * sizeof *s->ly);
     s->y = malloc((n ? n : 1) * sizeof *s->y);
     if (!s->lx || !s->ly || !s->y) return -1;
+    double lmin = INFINITY;
     for (size_t i = 0; i < n; i++) {
         size_t r = idx ? idx[i] : i;
         for (size_t j = 0; j < d->k; j++) s->lx[i * d->k + j] = log(d->x[r * d->k + j]);
         s->ly[i] = log(d->y[r]);
         s->y[i] = d->y[r];
+        if (d->y[r] < lmin) lmin = d->y[r];
     }
-    *p = (law_pts){n, d->k, s->lx, s->ly, s->y, o->loss, o->delta};
+    *p = (law_pts){n, d->k, s->lx, s->ly, s->y, o->loss, o->delta, log(lmin) + log1p(-E_MARGIN)};
     return 0;
 }
 
@@ -338,7 +430,20 @@ double fit_objective(const fit_data *d, const double *theta, fit_loss loss, doub
 typedef struct start_end {
     double f;
     size_t start;
+    int conv;       /* the minimiser's stopping test passed */
 } start_end;
+
+/* A polished start counts as converged when its minimiser's stopping test passed or it ended on
+ * the optimum's objective (within SAME_OPTIMUM relative): BFGS2 ends at the optimum with no
+ * further progress possible to rounding (GSL_ENOPROG) and a gradient near 1e-7, never under
+ * grad_tol, yet it has found the minimum every other start found. */
+#define SAME_OPTIMUM 1e-6
+static size_t count_converged(const start_end *ends, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ends[i].conv || ends[i].f - ends[0].f <= SAME_OPTIMUM * fabs(ends[0].f) + 1e-300;
+    return c;
+}
 
 static int by_f(const void *a, const void *b) {
     const start_end *x = a, *y = b;
@@ -408,28 +513,23 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
      * (by screened objective, ties to the earlier start) run on to max_iter from where they stopped. */
     int screen = o->screen_iter > 0 && o->screen_iter < o->max_iter && o->polish > 0;
     size_t n_polish = screen ? ((size_t)o->polish < n_grid ? (size_t)o->polish : n_grid) : n_grid;
-    size_t n_conv = 0;
-#pragma omp parallel reduction(+ : n_conv)
+#pragma omp parallel
     {
         lm_work *w = lm_alloc(o, nf, k);
 #pragma omp for schedule(dynamic, 16)
         for (size_t s = 0; s < n_grid; s++) {
-            double *th = thetas + s * np;
-            grid_start(&o->grid, k, s, th);
-            int conv;
-            ends[s].f = run_min(&p, w, o, screen ? o->screen_iter : o->max_iter, th, &conv);
+            double *th = thetas + s * np, t0[FIT_MAX_PARAMS]; /* thetas hold raw z */
+            grid_start(&o->grid, k, s, t0);
+            theta_to_raw(&p, t0, th);
+            ends[s].f = run_min(&p, w, o, screen ? o->screen_iter : o->max_iter, th, &ends[s].conv);
             ends[s].start = s;
-            if (!screen) n_conv += (size_t)conv;
         }
         if (screen) {
 #pragma omp single
             qsort(ends, n_grid, sizeof *ends, by_f);
 #pragma omp for schedule(dynamic, 1)
-            for (size_t i = 0; i < n_polish; i++) {
-                int conv;
-                ends[i].f = run_min(&p, w, o, o->max_iter, thetas + ends[i].start * np, &conv);
-                n_conv += (size_t)conv;
-            }
+            for (size_t i = 0; i < n_polish; i++)
+                ends[i].f = run_min(&p, w, o, o->max_iter, thetas + ends[i].start * np, &ends[i].conv);
         }
         lm_free(w);
     }
@@ -437,14 +537,14 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
     if (!isfinite(ends[0].f)) { util_err(err, errlen, "no start reached a finite objective"); goto out; }
     r->law.form = o->form;
     r->law.k = k;
-    memcpy(r->law.theta, thetas + ends[0].start * np, np * sizeof(double));
+    raw_to_theta(&p, thetas + ends[0].start * np, r->law.theta, NULL);
     for (size_t j = 0; j < k; j++)
         if (!(r->law.cols[j] = strdup(d->cols[j]))) { util_err(err, errlen, "out of memory"); goto out; }
     r->objective = ends[0].f;
     r->n_points = nf;
     r->n_starts = n_grid;
     r->n_polished = n_polish;
-    r->n_converged = n_conv;
+    r->n_converged = count_converged(ends, n_polish);
     double ss = 0;
     for (size_t i = 0; i < nf; i++) {
         double e = fit_law_log_predict(&r->law, d->x + fit_idx[i] * k) - log(d->y[fit_idx[i]]);
@@ -489,15 +589,18 @@ int fit_law_fit(const fit_data *d, const fit_options *o, fit_result *r, char *er
             gsl_rng_set(g, (unsigned long)splitmix64(o->seed ^ splitmix64(b + 1)));
             for (size_t i = 0; i < nf; i++) idx[i] = fit_idx[gsl_rng_uniform_int(g, nf)];
             if (pts_make(d, idx, nf, o, &bp, &bs)) { failed = 1; goto next; }
-            double best = INFINITY, th[FIT_MAX_PARAMS], *out = r->boot + b * np;
+            double best = INFINITY, th[FIT_MAX_PARAMS], zb[FIT_MAX_PARAMS], *out = r->boot + b * np;
             for (size_t s = 0; s <= ns; s++) {
                 int conv;
-                /* from the optimum and from where the best polished starts ended */
-                memcpy(th, thetas + ends[s].start * np, np * sizeof *th); /* ends[0] is the optimum */
+                /* from the optimum and from where the best polished starts ended (ends[0] is the
+                 * optimum), moved into this replicate's raw variables: its Lmin may differ */
+                raw_to_theta(&p, thetas + ends[s].start * np, th, NULL);
+                theta_to_raw(&bp, th, th);
                 double f = run_min(&bp, w, o, o->max_iter, th, &conv);
-                if (f < best) { best = f; memcpy(out, th, np * sizeof *th); }
+                if (f < best) { best = f; memcpy(zb, th, np * sizeof *th); }
             }
-            if (!isfinite(best)) for (size_t j = 0; j < np; j++) out[j] = NAN;
+            if (isfinite(best)) raw_to_theta(&bp, zb, out, NULL);
+            else for (size_t j = 0; j < np; j++) out[j] = NAN;
         next:
             pts_free(&bs);
             free(idx);

@@ -311,6 +311,9 @@ static int filter_pass(const fit_table *t, size_t row, const fit_filter *f, long
     if (f->op == FIT_HAS) return strstr(cell, f->text) != NULL;
     if (f->op == FIT_HASNT) return strstr(cell, f->text) == NULL;
     if (!f->numeric) return (f->op == FIT_EQ) == !strcmp(cell, f->text);
+    /* an empty cell is a setting the row does not have (a config key its mixer does not use):
+     * it equals no number and orders against none */
+    if (!*cell) return f->op == FIT_NE;
     double v;
     if (parse_number(cell, &v)) {
         char w[600];

@@ -2,7 +2,8 @@
  * law on the Chinchilla runs' N and D ranges, 1% noise, fixed seed) from Hoffmann's 4,500-start
  * grid, then 1,000 bootstrap refits. Target: under 10 s in total on the 2-core box.
  * Peers measured in the same run: the same work on one thread, and the BFGS2 minimiser in place
- * of Levenberg-Marquardt. Every configuration must find the same optimum (checked). */
+ * of Levenberg-Marquardt. Every configuration must find the same optimum, with verdict ok (checked).
+ * Each bootstrap replicate refits from the optimum and the next 4 polished ends (bootstrap_starts). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -55,13 +56,22 @@ static int run(const fit_data *d, fit_method m, int threads, int bootstrap, cons
         return -1;
     }
     double t = util_monotonic() - t0;
+    fit_diagnostics g;
+    if (fit_law_diagnose(d, &r, NULL, &g, err, sizeof err)) {
+        fprintf(stderr, "bench_fit: %s\n", err);
+        fit_result_free(&r);
+        return -1;
+    }
+    int ok = g.verdict == FIT_VERDICT_OK; /* the law is well inside the data: anything else is a bug */
+    if (!ok) fprintf(stderr, "bench_fit: %s: verdict %s\n", label, fit_verdict_name(g.verdict));
+    fit_diagnostics_free(&g);
     double nat[5];
     fit_law_natural(&r.law, r.law.theta, nat);
     printf("%-34s %2d thread(s) %5zu starts %5zu bootstrap  %7.2f s   E %.4f A %.1f alpha %.4f B %.1f beta %.4f  objective %.9g\n",
            label, threads, r.n_starts, r.n_boot, t, nat[0], nat[1], nat[2], nat[3], nat[4], r.objective);
     if (theta) memcpy(theta, r.law.theta, sizeof r.law.theta[0] * 5);
     fit_result_free(&r);
-    return 0;
+    return ok ? 0 : -1;
 }
 
 int main(void) {

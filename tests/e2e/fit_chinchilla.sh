@@ -22,10 +22,13 @@ for k, v in epoch.items():
     assert lo < p[k] < hi, (k, lo, p[k], hi)
 assert abs(f["objective"] - 0.00101827) < 1e-7, f["objective"]
 assert 0.5 < p["N_opt_exponent"] < 0.53 and "G" in iv, p
+assert f["verdict"] == "ok" and f["reasons"] == [] and f["diagnostics"]["at_bound"] == [], f["diagnostics"]
+assert f["diagnostics"]["rel_se_boot"]["alpha"] < 0.1, f["diagnostics"]
 PY
 $SCALELAB fit "${args[@]}" --grid 'e=0:1:0.5,a=5:10:5,alpha=0:0.5:0.5' --method bfgs2 > text.txt || fail "second fit"
 grep -q '^fit 2: chinchilla' text.txt || fail "text output lacks the id: $(cat text.txt)"
 grep -q 'alpha  *0.3473' text.txt || fail "bfgs2 fit differs: $(cat text.txt)"
+grep -q '^  verdict: ok' text.txt || fail "bfgs2 verdict: $(cat text.txt)"
 $SCALELAB recommend --budget 5.76e23 --fit 1 --db t.db --json > rec.json || fail "recommend"
 python3 - rec.json <<'PY' || fail "recommend values"
 import json, sys

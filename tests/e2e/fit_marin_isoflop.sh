@@ -20,6 +20,9 @@ bs = f["budgets"]
 assert len(bs) == 7 and all(b["x_opt_interval"][0] < b["x_opt"] < b["x_opt_interval"][1] for b in bs if b["n"] > 3), bs
 assert [b["budget"] for b in bs] == sorted(b["budget"] for b in bs)
 assert all(b2["loss_opt"] < b1["loss_opt"] for b1, b2 in zip(bs, bs[1:])), "more compute, lower loss"
+assert f["n_interior_budgets"] == 7 and f["exponent_note"] is None, f
+assert all(b["vertex_bound"] is None for b in bs), bs
+assert f["verdict"] in ("ok", "weak") and "diagnostics" in f, (f["verdict"], f["reasons"])
 PY
 done
 $SCALELAB recommend --budget 1e21 --db t.db --json > rec.json || fail "recommend"

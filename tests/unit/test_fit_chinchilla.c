@@ -57,6 +57,13 @@ static void test_epoch_optimum(void **state) {
     double f_epoch = fit_objective(&d, epoch, FIT_LOSS_HUBER, 1e-3, NULL);
     assert_true(r.objective <= f_epoch);
     assert_true(fabs(r.objective - 0.00101827) < 1e-7);
+    /* the constrained minimiser changes nothing here: the optimum is interior; the verdict is ok */
+    fit_diagnostics g;
+    assert_int_equal(fit_law_diagnose(&d, &r, NULL, &g, err, sizeof err), 0);
+    assert_int_equal(g.verdict, FIT_VERDICT_OK);
+    assert_int_equal(g.n_at_bound, 0);
+    assert_true(g.rel_se[2] < 0.1 && g.rel_se[4] < 0.1); /* alpha, beta: about 3% */
+    fit_diagnostics_free(&g);
     /* BFGS2 (an independent minimiser) from a small grid around the basin ends on the same point */
     o.method = FIT_METHOD_BFGS2;
     assert_int_equal(fit_grid_parse("e=0:1:0.5,a=5:10:5,alpha=0:0.5:0.5", &o.grid, err, sizeof err), 0);

@@ -95,7 +95,90 @@ static void test_fit_from_sweep(void **state) {
     unlink(db);
 }
 
+/* Runs of two mixers: the mixer (and window, p) come from each run's config; a state term over
+ * both is refused naming the mixers and --where mixer==NAME; --pool-mixers fits it at best weak;
+ * one mixer fits; the verdict and diagnostics are stored with the fit. */
+static void test_mixers_and_verdict(void **state) {
+    (void)state;
+    char db[256], err[512];
+    snprintf(db, sizeof db, "/tmp/test_fit_sweep_mix_%d.db", (int)getpid());
+    unlink(db);
+    store *s;
+    assert_int_equal(store_open(db, &s, err, sizeof err), 0);
+    assert_int_equal(store_sweep_put(s, "mix", "name: mix", err, sizeof err), 0);
+    enum { N_RUNS = 48 };
+    store_run_new runs[N_RUNS];
+    char json[N_RUNS][160], hash[N_RUNS][32];
+    for (int i = 0; i < N_RUNS; i++) {
+        int power = i % 2;
+        double N = 1e6 * pow(10, (i / 2) % 4 * 0.5), St = 1e4 * pow(10, (i / 8) % 3 * 0.7), D = 1e8 * pow(4, i / 24);
+        if (power)
+            snprintf(json[i], sizeof json[i], "{\"model\":{\"mixer\":\"power\",\"p\":2,\"head_dim\":32},\"i\":%d}", i);
+        else
+            snprintf(json[i], sizeof json[i], "{\"model\":{\"mixer\":\"window\",\"window\":64,\"head_dim\":32},\"i\":%d}", i);
+        snprintf(hash[i], sizeof hash[i], "%016x", i + 1);
+        memset(&runs[i], 0, sizeof runs[i]);
+        runs[i].config_json = json[i];
+        runs[i].config_hash = hash[i];
+        runs[i].acc.params = N;
+        runs[i].acc.tokens = D;
+        runs[i].acc.state_size = St;
+        runs[i].acc.state_flops_per_token = St;
+        runs[i].acc.weight_flops_per_token = 2 * N;
+        runs[i].acc.wsfr = 2 * N / St;
+        runs[i].acc.training_flops = 3 * (2 * N + St) * D;
+    }
+    int64_t ids[N_RUNS];
+    size_t n_new;
+    assert_int_equal(store_runs_insert(s, "mix", runs, N_RUNS, ids, &n_new, err, sizeof err), 0);
+    for (int i = 0; i < N_RUNS; i++) {
+        double L = 1.7 + 400 * pow(runs[i].acc.params, -0.34) + 30 * pow(runs[i].acc.state_size, -0.3) +
+                   (i % 2 ? 0 : 0.05);
+        assert_int_equal(store_run_claim_id(s, ids[i], "host", "cpu", err, sizeof err), 0);
+        assert_int_equal(store_run_finish(s, ids[i], L, L, L, err, sizeof err), 0);
+    }
+    store_close(s);
+    const char *grid = "e=0:1:1,a=0:10:5,alpha=0:0.5:0.5";
+    char *pooled[] = {"fit", "--sweep", "mix", "--form", "additive", "--x", "params,state_size", "--grid", (char *)grid,
+                      "--db", db, NULL, NULL};
+    assert_int_equal(cli_fit(11, pooled), 1); /* refused: two mixers under a state term */
+    pooled[11] = "--pool-mixers";
+    assert_int_equal(cli_fit(12, pooled), 0);
+    char *one[] = {"fit", "--sweep", "mix", "--form", "additive", "--x", "params,state_size", "--grid", (char *)grid,
+                   "--where", "mixer==power", "--where", "p==2", "--db", db, NULL};
+    assert_int_equal(cli_fit(15, one), 0);
+    char *win[] = {"fit", "--sweep", "mix", "--form", "powerlaw", "--x", "params", "--grid", (char *)grid,
+                   "--where", "window==64", "--db", db, NULL};
+    assert_int_equal(cli_fit(13, win), 0);
+
+    assert_int_equal(store_open(db, &s, err, sizeof err), 0);
+    store_fit f;
+    assert_int_equal(store_fit_get(s, 1, &f, err, sizeof err), 0); /* the pooled fit */
+    assert_non_null(f.verdict);
+    assert_string_not_equal(f.verdict, "ok");
+    assert_non_null(strstr(f.diagnostics_json, "\"mixers\": [\"power\", \"window\"], \"pooled_mixers\": true"));
+    assert_non_null(strstr(f.diagnostics_json, "pooled mixers (power, window)"));
+    store_fit_clear(&f);
+    assert_int_equal(store_fit_get(s, 2, &f, err, sizeof err), 0); /* power only */
+    assert_int_equal(f.n_points, N_RUNS / 2);
+    assert_string_equal(f.verdict, "ok");
+    char **v;
+    size_t nv;
+    assert_int_equal(fit_json_strings(f.diagnostics_json, "mixers", &v, &nv), 0);
+    assert_int_equal(nv, 1);
+    assert_string_equal(v[0], "power");
+    free(v[0]);
+    free(v);
+    store_fit_clear(&f);
+    assert_int_equal(store_fit_get(s, 3, &f, err, sizeof err), 0); /* window == 64 picks the window runs */
+    assert_int_equal(f.n_points, N_RUNS / 2);
+    assert_non_null(strstr(f.diagnostics_json, "\"mixers\": [\"window\"]"));
+    store_fit_clear(&f);
+    store_close(s);
+    unlink(db);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_fit_from_sweep)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_fit_from_sweep), cmocka_unit_test(test_mixers_and_verdict)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
