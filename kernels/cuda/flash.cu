@@ -1,0 +1,427 @@
+/* Softmax and sliding-window causal attention (GQA) for the bf16 backend:
+ * tiled flash-style forward and backward on the tensor cores (FlashAttention-2,
+ * Dao 2023), memory linear in the sequence length.
+ *
+ * Precision: q, k, v, dy stay FP32 in device memory (the layouts of kern_mixer_shape);
+ * each tile is rounded to bf16 as it is staged into shared memory (or registers),
+ * products run on mma.sync m16n8k16 bf16 with FP32 accumulation, and the softmax
+ * statistics (row maximum, sum, log-sum-exp) and every output are FP32.
+ *
+ * Forward: one block of 4 warps per 64 queries of one (batch, head); each warp owns 16
+ * query rows with Q in registers, streams 64-key tiles of K (row-major) and V
+ * (transposed) through shared memory, keeps the online softmax (running max m, sum l)
+ * and the output accumulator in registers, and writes y and the row log-sum-exp
+ * (natural log, the CPU's `saved`). Only key tiles that intersect [i - window + 1, i]
+ * for some query of the block are visited: causal skips the upper triangle, window
+ * work is O(T w).
+ *
+ * Backward: one block per 64 keys of one (batch, kv head); each warp owns 16 keys with
+ * K and V in registers and dK, dV accumulators in registers, loops over the query heads
+ * of its group and the query tiles that can see its keys (same tile skipping), and
+ * recomputes P from the saved log-sum-exp. dQ sums over key blocks: each block adds its
+ * 64 x d piece with FP32 atomics (dq is cleared first), so dq's low bits vary from run
+ * to run; dK and dV are owned by one block each (deterministic). D_i = dy_i . y_i comes
+ * from a row kernel into `work`.
+ *
+ * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/cuda_common.h"
+
+namespace {
+
+constexpr int BQ = 64, BK = 64, NTHR = 128;
+constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
+
+struct fa_args {
+    const float *q, *k, *v, *y, *dy, *lse_in, *dd;
+    float *yo, *lse, *dq, *dk, *dv;
+    int T, nh, nkv, group, W;
+    float scale;
+};
+
+__device__ __forceinline__ uint32_t pack2(float a, float b) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(a, b); /* a in the low half: the lower column */
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+__device__ __forceinline__ uint32_t ld32(const __nv_bfloat16 *p) { return *reinterpret_cast<const uint32_t *>(p); }
+
+/* c += a b, a 16x16 (row), b 16x8 (col), bf16 in, FP32 accumulate. Fragment layout
+ * (PTX ISA, mma.m16n8k16): g = lane / 4, t = lane % 4; a0 (g, 2t..2t+1), a1 (g+8, 2t..),
+ * a2 (g, 2t+8..), a3 (g+8, 2t+8..); b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g);
+ * c0, c1 (g, 2t..2t+1), c2, c3 (g+8, 2t..2t+1). */
+__device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ bool visible(int i, int j, int W, int T) { return j <= i && j > i - W && i < T; }
+
+/* Stage rows [r0, r0 + 64) of a [T, ld] FP32 matrix (columns c0..c0+D) into shared
+ * bf16: row-major (rm, stride D + 8) and/or transposed (tr, stride 64 + 8). Rows past
+ * T are zeros. Threads walk rows fastest so the transposed stores of a warp are
+ * consecutive. */
+template <int D>
+__device__ __forceinline__ void stage(const float *src, size_t ld, int r0, int T, __nv_bfloat16 *rm,
+                                      __nv_bfloat16 *tr) {
+    for (int idx = threadIdx.x; idx < 64 * D / 4; idx += NTHR) {
+        int r = idx % 64, c = idx / 64 * 4;
+        float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (r0 + r < T) x = *reinterpret_cast<const float4 *>(src + (size_t)(r0 + r) * ld + c);
+        if (rm) {
+            uint2 u = make_uint2(pack2(x.x, x.y), pack2(x.z, x.w));
+            *reinterpret_cast<uint2 *>(rm + r * (D + 8) + c) = u;
+        }
+        if (tr) {
+            tr[(c + 0) * (64 + 8) + r] = __float2bfloat16_rn(x.x);
+            tr[(c + 1) * (64 + 8) + r] = __float2bfloat16_rn(x.y);
+            tr[(c + 2) * (64 + 8) + r] = __float2bfloat16_rn(x.z);
+            tr[(c + 3) * (64 + 8) + r] = __float2bfloat16_rn(x.w);
+        }
+    }
+}
+
+/* A fragments (16 rows x D) of one warp straight from FP32 global memory. */
+template <int D>
+__device__ __forceinline__ void load_a(const float *src, size_t ld, int row0, int T, uint32_t a[D / 16][4]) {
+    int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4;
+    int r0 = row0 + g, r1 = r0 + 8;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        int c = kk * 16 + 2 * t;
+        float2 x00 = make_float2(0.f, 0.f), x01 = x00, x10 = x00, x11 = x00;
+        if (r0 < T) {
+            x00 = *reinterpret_cast<const float2 *>(src + (size_t)r0 * ld + c);
+            x01 = *reinterpret_cast<const float2 *>(src + (size_t)r0 * ld + c + 8);
+        }
+        if (r1 < T) {
+            x10 = *reinterpret_cast<const float2 *>(src + (size_t)r1 * ld + c);
+            x11 = *reinterpret_cast<const float2 *>(src + (size_t)r1 * ld + c + 8);
+        }
+        a[kk][0] = pack2(x00.x, x00.y);
+        a[kk][1] = pack2(x10.x, x10.y);
+        a[kk][2] = pack2(x01.x, x01.y);
+        a[kk][3] = pack2(x11.x, x11.y);
+    }
+}
+
+template <int D>
+__global__ void __launch_bounds__(NTHR) fwd_kernel(fa_args a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [64][D + 8] */
+    __nv_bfloat16 *Vt = Ks + 64 * (D + 8);                         /* [D][64 + 8] */
+    const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4;
+    const int q0 = blockIdx.x * BQ, h = blockIdx.y, b = blockIdx.z, kvh = h / a.group;
+    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
+    const float *qb = a.q + (size_t)b * a.T * ldq + (size_t)h * D;
+    const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const int wr = q0 + warp * 16; /* this warp's first row */
+    uint32_t qa[D / 16][4];
+    load_a<D>(qb, ldq, wr, a.T, qa);
+    float acc[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    const float sl2 = a.scale * LOG2E;
+    const int qlast = min(q0 + BQ, a.T) - 1;
+    const int kfirst = max(0, q0 - a.W + 1) / BK * BK;
+    for (int kt = kfirst; kt <= qlast; kt += BK) {
+        __syncthreads();
+        stage<D>(kb, ldk, kt, a.T, Ks, nullptr);
+        stage<D>(vb, ldk, kt, a.T, nullptr, Vt);
+        __syncthreads();
+        float s[BK / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < BK / 8; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                const __nv_bfloat16 *kr = Ks + (nt * 8 + g) * (D + 8) + kk * 16 + 2 * t;
+                mma16816(s[nt], qa[kk], ld32(kr), ld32(kr + 8));
+            }
+        }
+        /* Whole tile visible for every row of the warp: no mask. */
+        bool full = kt + BK - 1 <= wr && kt > wr + 15 - a.W && kt + BK <= a.T;
+        float mx[2] = {m[0], m[1]};
+#pragma unroll
+        for (int nt = 0; nt < BK / 8; nt++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+                float x = s[nt][c] * sl2;
+                if (!full && !visible(wr + g + (c >> 1) * 8, kt + nt * 8 + 2 * t + (c & 1), a.W, a.T)) x = -INFINITY;
+                s[nt][c] = x;
+                mx[c >> 1] = fmaxf(mx[c >> 1], x);
+            }
+        float alpha[2], base[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            base[r] = mx[r] == -INFINITY ? 0.f : mx[r]; /* a row with nothing visible yet */
+            alpha[r] = exp2f(m[r] - base[r]);
+            m[r] = mx[r];
+            l[r] *= alpha[r];
+        }
+#pragma unroll
+        for (int i = 0; i < D / 8; i++) {
+            acc[i][0] *= alpha[0], acc[i][1] *= alpha[0];
+            acc[i][2] *= alpha[1], acc[i][3] *= alpha[1];
+        }
+#pragma unroll
+        for (int nt = 0; nt < BK / 8; nt++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+                float p = exp2f(s[nt][c] - base[c >> 1]);
+                s[nt][c] = p;
+                l[c >> 1] += p;
+            }
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) {
+            uint32_t pa[4] = {pack2(s[2 * kk][0], s[2 * kk][1]), pack2(s[2 * kk][2], s[2 * kk][3]),
+                              pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int dt = 0; dt < D / 8; dt++) {
+                const __nv_bfloat16 *vr = Vt + (dt * 8 + g) * (64 + 8) + kk * 16 + 2 * t;
+                mma16816(acc[dt], pa, ld32(vr), ld32(vr + 8));
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        int row = wr + g + 8 * r;
+        if (row >= a.T) continue;
+        float inv = 1.f / l[r];
+        float *yr = a.yo + ((size_t)b * a.T + row) * ldq + (size_t)h * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++)
+            *reinterpret_cast<float2 *>(yr + dt * 8 + 2 * t) = make_float2(acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
+        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * LN2;
+    }
+}
+
+/* D_i = dy_i . y_i per (batch, head, row), layout [batch, n_head, seq]; one warp a row. */
+__global__ void dot_rows_kernel(int B, int T, int nh, int d, const float *dy, const float *y, float *dd) {
+    size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= (size_t)B * nh * T) return;
+    int i = row % T, h = (row / T) % nh, b = (int)(row / ((size_t)T * nh));
+    size_t off = (((size_t)b * T + i) * nh + h) * d;
+    float s = 0;
+    for (int f = lane; f < d; f += 32) s += dy[off + f] * y[off + f];
+    for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0) dd[row] = s;
+}
+
+template <int D>
+__global__ void __launch_bounds__(NTHR) bwd_kernel(fa_args a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8, TS = 64 + 8;
+    __nv_bfloat16 *Qs = reinterpret_cast<__nv_bfloat16 *>(smem); /* [64][RS] */
+    __nv_bfloat16 *Qt = Qs + 64 * RS;                             /* [D][TS] */
+    __nv_bfloat16 *Ys = Qt + D * TS;                              /* dy [64][RS] */
+    __nv_bfloat16 *Yt = Ys + 64 * RS;                             /* dy [D][TS] */
+    __nv_bfloat16 *Kt = Yt + D * TS;                              /* [D][TS] */
+    __nv_bfloat16 *Ss = Kt + D * TS;                              /* dS [64 queries][TS] */
+    float *lse_s = reinterpret_cast<float *>(Ss + 64 * TS);       /* [64], log2 units */
+    float *dd_s = lse_s + 64;                                     /* [64] */
+    const int warp = threadIdx.x / 32, g = threadIdx.x % 32 / 4, t = threadIdx.x % 4;
+    const int k0 = blockIdx.x * BK, kvh = blockIdx.y, b = blockIdx.z;
+    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
+    const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const int wk = k0 + warp * 16; /* this warp's first key */
+    uint32_t ka[D / 16][4], va[D / 16][4];
+    load_a<D>(kb, ldk, wk, a.T, ka);
+    load_a<D>(vb, ldk, wk, a.T, va);
+    stage<D>(kb, ldk, k0, a.T, nullptr, Kt);
+    float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) dk[i][c] = dv[i][c] = 0.f;
+    const float sl2 = a.scale * LOG2E;
+    const int qend = min(a.T - 1, k0 + BK - 1 + a.W - 1);
+    for (int r = 0; r < a.group; r++) {
+        const int h = kvh * a.group + r;
+        const float *qb = a.q + (size_t)b * a.T * ldq + (size_t)h * D;
+        const float *yb = a.dy + (size_t)b * a.T * ldq + (size_t)h * D;
+        float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D;
+        const float *lb = a.lse_in + ((size_t)b * a.nh + h) * a.T, *db = a.dd + ((size_t)b * a.nh + h) * a.T;
+        for (int qt = k0; qt <= qend; qt += BQ) {
+            __syncthreads();
+            stage<D>(qb, ldq, qt, a.T, Qs, Qt);
+            stage<D>(yb, ldq, qt, a.T, Ys, Yt);
+            if (threadIdx.x < 64) {
+                int i = qt + threadIdx.x;
+                lse_s[threadIdx.x] = i < a.T ? lb[i] * LOG2E : 0.f;
+                dd_s[threadIdx.x] = i < a.T ? db[i] : 0.f;
+            }
+            __syncthreads();
+            float s[BQ / 8][4], dp[BQ / 8][4];
+#pragma unroll
+            for (int nt = 0; nt < BQ / 8; nt++) {
+#pragma unroll
+                for (int c = 0; c < 4; c++) s[nt][c] = dp[nt][c] = 0.f;
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    const __nv_bfloat16 *qr = Qs + (nt * 8 + g) * RS + kk * 16 + 2 * t;
+                    const __nv_bfloat16 *yr = Ys + (nt * 8 + g) * RS + kk * 16 + 2 * t;
+                    mma16816(s[nt], ka[kk], ld32(qr), ld32(qr + 8));
+                    mma16816(dp[nt], va[kk], ld32(yr), ld32(yr + 8));
+                }
+            }
+            /* s^T[key][query] -> P^T, dS^T; element c of tile nt: key wk + g + 8 (c >> 1),
+             * query qt + nt * 8 + 2t + (c & 1). */
+            bool full = qt >= wk + 15 && qt + BQ - 1 < wk + a.W && qt + BQ <= a.T && wk + 16 <= a.T;
+#pragma unroll
+            for (int nt = 0; nt < BQ / 8; nt++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    int il = nt * 8 + 2 * t + (c & 1), j = wk + g + 8 * (c >> 1);
+                    float p = exp2f(s[nt][c] * sl2 - lse_s[il]);
+                    if (!full && !visible(qt + il, j, a.W, a.T)) p = 0.f;
+                    float ds = p * (dp[nt][c] - dd_s[il]);
+                    s[nt][c] = p;
+                    dp[nt][c] = ds;
+                    Ss[il * TS + warp * 16 + g + 8 * (c >> 1)] = __float2bfloat16_rn(ds);
+                }
+#pragma unroll
+            for (int kk = 0; kk < BQ / 16; kk++) {
+                uint32_t pa[4] = {pack2(s[2 * kk][0], s[2 * kk][1]), pack2(s[2 * kk][2], s[2 * kk][3]),
+                                  pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+                uint32_t sa[4] = {pack2(dp[2 * kk][0], dp[2 * kk][1]), pack2(dp[2 * kk][2], dp[2 * kk][3]),
+                                  pack2(dp[2 * kk + 1][0], dp[2 * kk + 1][1]),
+                                  pack2(dp[2 * kk + 1][2], dp[2 * kk + 1][3])};
+#pragma unroll
+                for (int dt = 0; dt < D / 8; dt++) {
+                    const __nv_bfloat16 *yr = Yt + (dt * 8 + g) * TS + kk * 16 + 2 * t;
+                    const __nv_bfloat16 *qr = Qt + (dt * 8 + g) * TS + kk * 16 + 2 * t;
+                    mma16816(dv[dt], pa, ld32(yr), ld32(yr + 8));
+                    mma16816(dk[dt], sa, ld32(qr), ld32(qr + 8));
+                }
+            }
+            __syncthreads();
+            /* dQ rows qt + warp * 16 .. + 16 = dS (16 x 64 keys) K (64 x D). */
+            float dqa[D / 8][4];
+#pragma unroll
+            for (int i = 0; i < D / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < BK / 16; kk++) {
+                const __nv_bfloat16 *sr = Ss + (warp * 16 + g) * TS + kk * 16 + 2 * t;
+                uint32_t sa[4] = {ld32(sr), ld32(sr + 8 * TS), ld32(sr + 8), ld32(sr + 8 * TS + 8)};
+#pragma unroll
+                for (int dt = 0; dt < D / 8; dt++) {
+                    const __nv_bfloat16 *kr = Kt + (dt * 8 + g) * TS + kk * 16 + 2 * t;
+                    mma16816(dqa[dt], sa, ld32(kr), ld32(kr + 8));
+                }
+            }
+#pragma unroll
+            for (int rr = 0; rr < 2; rr++) {
+                int row = qt + warp * 16 + g + 8 * rr;
+                if (row >= a.T) continue;
+                float *dr = dqb + (size_t)row * ldq;
+#pragma unroll
+                for (int dt = 0; dt < D / 8; dt++) {
+                    atomicAdd(dr + dt * 8 + 2 * t, dqa[dt][2 * rr] * a.scale);
+                    atomicAdd(dr + dt * 8 + 2 * t + 1, dqa[dt][2 * rr + 1] * a.scale);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int rr = 0; rr < 2; rr++) {
+        int j = wk + g + 8 * rr;
+        if (j >= a.T) continue;
+        float *dkr = a.dk + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+        float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) {
+            *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) =
+                make_float2(dk[dt][2 * rr] * a.scale, dk[dt][2 * rr + 1] * a.scale);
+            *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(dv[dt][2 * rr], dv[dt][2 * rr + 1]);
+        }
+    }
+}
+
+template <int D> size_t fwd_smem() { return (size_t)(64 * (D + 8) + D * (64 + 8)) * 2; }
+template <int D> size_t bwd_smem() { return (size_t)(2 * 64 * (D + 8) + 3 * D * 72 + 64 * 72) * 2 + 128 * 4; }
+
+fa_args args_of(const kern_mixer_shape *s) {
+    fa_args a = {};
+    a.T = s->seq;
+    a.nh = s->n_head;
+    a.nkv = s->n_kv_head;
+    a.group = a.nh / a.nkv;
+    a.W = (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < a.T) ? s->window : a.T;
+    a.scale = (float)s->scale;
+    return a;
+}
+
+template <int D> void fwd(const kern_mixer_shape *s, fa_args a) {
+    size_t sm = fwd_smem<D>();
+    static bool set = [&] {
+        KCU_CHECK(cudaFuncSetAttribute(fwd_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        return true;
+    }();
+    (void)set;
+    dim3 grid((a.T + BQ - 1) / BQ, a.nh, s->batch);
+    fwd_kernel<D><<<grid, NTHR, sm>>>(a);
+    KCU_LAUNCHED();
+}
+template <int D> void bwd(const kern_mixer_shape *s, fa_args a) {
+    size_t sm = bwd_smem<D>();
+    static bool set = [&] {
+        KCU_CHECK(cudaFuncSetAttribute(bwd_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        return true;
+    }();
+    (void)set;
+    dim3 grid((a.T + BK - 1) / BK, a.nkv, s->batch);
+    bwd_kernel<D><<<grid, NTHR, sm>>>(a);
+    KCU_LAUNCHED();
+}
+
+} // namespace
+
+int kcu_flash_supported(const kern_mixer_shape *s) {
+    int d = s->head_dim;
+    return s->kind != KERN_MIXER_POWER && (d == 16 || d == 32 || d == 64 || d == 128);
+}
+
+/* D_i per query row, 16-byte aligned. */
+size_t kcu_flash_work_size(const kern_mixer_shape *s) { return (size_t)s->batch * s->n_head * s->seq + 64; }
+
+static float *aligned16(float *w) { return (float *)(((uintptr_t)w + 255) / 256 * 256); }
+
+void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, float *y,
+                       float *saved) {
+    fa_args a = args_of(s);
+    a.q = q, a.k = k, a.v = v, a.yo = y, a.lse = saved;
+    switch (s->head_dim) {
+    case 16: fwd<16>(s, a); break;
+    case 32: fwd<32>(s, a); break;
+    case 64: fwd<64>(s, a); break;
+    default: fwd<128>(s, a); break;
+    }
+}
+
+void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,
+                        const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work) {
+    fa_args a = args_of(s);
+    float *dd = aligned16(work);
+    size_t rows = (size_t)s->batch * s->n_head * s->seq;
+    dot_rows_kernel<<<kcu_blocks(rows, 8), 256>>>(s->batch, s->seq, s->n_head, s->head_dim, dy, y, dd);
+    KCU_LAUNCHED();
+    KCU_CHECK(cudaMemsetAsync(dq, 0, (size_t)s->batch * s->seq * s->n_head * s->head_dim * sizeof(float)));
+    a.q = q, a.k = k, a.v = v, a.y = y, a.dy = dy, a.lse_in = saved, a.dd = dd, a.dq = dq, a.dk = dk, a.dv = dv;
+    switch (s->head_dim) {
+    case 16: bwd<16>(s, a); break;
+    case 32: bwd<32>(s, a); break;
+    case 64: bwd<64>(s, a); break;
+    default: bwd<128>(s, a); break;
+    }
+}
