@@ -177,7 +177,7 @@ static void cu_mixer_forward_bf16(const kern_mixer_shape *s, const float *q, con
                                   const float *log_g, float *y, float *saved, float *work) {
     if (!use_flash(s)) return cu_mixer_forward(s, q, k, v, log_g, y, saved, work);
     check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(y);
-    kcu_flash_forward(s, q, k, v, y, saved);
+    kcu_flash_forward(s, q, k, v, y, saved, work);
 }
 static void cu_mixer_backward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                                    const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
