@@ -399,17 +399,18 @@ __global__ void __launch_bounds__(NTHR) bwd_kernel(fa_args a, const __nv_bfloat1
                 mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
             }
         }
+        /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
+         * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
         float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D;
+        const int odd = t & 1, row = qt + warp * 16 + g + 8 * odd;
 #pragma unroll
-        for (int rr = 0; rr < 2; rr++) {
-            int row = qt + warp * 16 + g + 8 * rr;
-            if (row >= a.T) continue;
-            float *dr = dqb + (size_t)row * ldq;
-#pragma unroll
-            for (int dt = 0; dt < D / 8; dt++) {
-                atomicAdd(dr + dt * 8 + 2 * t, dqa[dt][2 * rr] * a.scale);
-                atomicAdd(dr + dt * 8 + 2 * t + 1, dqa[dt][2 * rr + 1] * a.scale);
-            }
+        for (int dt = 0; dt < D / 8; dt++) {
+            float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
+            float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
+            float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
+                           : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
+            v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
+            if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
         }
         __syncthreads(); /* Ss and this buffer are refilled next */
     }

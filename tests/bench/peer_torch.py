@@ -147,7 +147,7 @@ def train_part(steps):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--skip-train", action="store_true")
     a = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}")

@@ -48,13 +48,12 @@ if want train; then
     IFS='|' read -r name cfg extra tol <<< "$r"
     for dev in cpu cuda; do
       t0=$(date +%s.%N)
+      # shellcheck disable=SC2086
       set -- $extra
-      [ "$dev" = cpu ] && set --   # the reference: FP32 on the CPU
       # bf16 variants compare against the FP32 CPU run of their base name (run above).
       if [ "$dev" = cpu ] && [ "${name%-bf16}" != "$name" ]; then
         mkdir -p "$work/$name-cpu" && cp "$work/${name%-bf16}-cpu/metrics.tsv" "$work/$name-cpu/" && continue
       fi
-      # shellcheck disable=SC2086
       timeout 200 ./scalelab train "configs/$cfg.yaml" "$@" --set train.tokens=163840 --device "$dev" \
         --sink files --run-dir "$work/$name-$dev" --log-every 1 --quiet > "$work/$name-$dev.out" 2>&1
       rc=$?
