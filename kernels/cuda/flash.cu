@@ -17,11 +17,12 @@
  * of the block are visited, and a warp skips the products of a tile none of its rows
  * sees: causal skips the upper triangle, window work is O(T w).
  *
- * Backward: one block of 4 warps per 64 keys of one (batch, kv head); each warp owns 16
+ * Backward: one block of 8 warps per 128 keys (4 per 64 at head dim 16) of one (batch,
+ * kv head); each warp owns 16
  * keys with K and V in registers and dK, dV accumulators in registers, loops over the
  * query heads of its group and the 64-query tiles that can see its keys (same tile
  * skipping; Q and dy tiles double-buffered by cp.async), and recomputes P from the saved
- * log-sum-exp. dQ sums over key blocks: each block adds its 64 x d piece with FP32
+ * log-sum-exp. dQ sums over key blocks: each block adds its 64 x d piece per tile with FP32
  * atomics (dq is cleared first), so dq's low bits vary from run to run; dK and dV are
  * owned by one block each (deterministic). D_i = dy_i . y_i comes from a row kernel.
  *
@@ -32,7 +33,7 @@
 
 namespace {
 
-constexpr int BQ = 128, BK = 64, FWD_THR = 256, NTHR = 128; /* forward: 128 queries; backward: 64 keys */
+constexpr int BQ = 128, BK = 64, FWD_THR = 256, NTHR = 128; /* forward: 128 queries, 64-key tiles */
 constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
 
 struct fa_args {
@@ -64,11 +65,11 @@ __device__ __forceinline__ bool visible(int i, int j, int W, int T) { return j <
  * bf16: row-major (rm, stride D + 8) and/or transposed (tr, stride 64 + 8). Rows past
  * T are zeros. Threads walk rows fastest so the transposed stores of a warp are
  * consecutive. */
-template <int D>
+template <int D, int ROWS = 64, int NT = NTHR>
 __device__ __forceinline__ void stage(const float *src, size_t ld, int r0, int T, __nv_bfloat16 *rm,
                                       __nv_bfloat16 *tr) {
-    for (int idx = threadIdx.x; idx < 64 * D / 4; idx += NTHR) {
-        int r = idx % 64, c = idx / 64 * 4;
+    for (int idx = threadIdx.x; idx < ROWS * D / 4; idx += NT) {
+        int r = idx % ROWS, c = idx / ROWS * 4;
         float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
         if (r0 + r < T) x = *reinterpret_cast<const float4 *>(src + (size_t)(r0 + r) * ld + c);
         if (rm) {
@@ -283,18 +284,22 @@ __global__ void dot_rows_kernel(int B, int T, int nh, int d, const float *dy, co
     if (lane == 0) dd[row] = s;
 }
 
-template <int D>
-__global__ void __launch_bounds__(NTHR) bwd_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+/* NW warps, 16 keys each: BK = 16 NW keys per block (NW = 8 for head dims >= 32: the Q and dy
+ * tiles, the barriers and the dQ atomics then serve twice the keys). */
+template <int D, int NW>
+__global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, TS = 64 + 8, QB = 64;
-    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [64][RS] */
-    __nv_bfloat16 *Qs = Ks + 64 * RS;                             /* [2][64][RS] */
+    constexpr int RS = D + 8, QB = 64, KB = 16 * NW, TS = KB + 8, NT = NW * 32;
+    constexpr int DP = D / (NW / 4); /* dQ: warp w does rows 16 (w % 4).., dims DP (w / 4).. */
+    static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
+    __nv_bfloat16 *Qs = Ks + KB * RS;                             /* [2][64][RS] */
     __nv_bfloat16 *Ys = Qs + 2 * 64 * RS;                         /* dy [2][64][RS] */
-    __nv_bfloat16 *Ss = Ys + 2 * 64 * RS;                         /* dS [64 queries][TS] */
+    __nv_bfloat16 *Ss = Ys + 2 * 64 * RS;                         /* dS [64 queries][TS = KB + 8] */
     float *lse_s = reinterpret_cast<float *>(Ss + 64 * TS);       /* [2][64], log2 units */
     float *dd_s = lse_s + 2 * 64;                                 /* [2][64] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const int k0 = blockIdx.x * BK, kvh = blockIdx.y, b = blockIdx.z;
+    const int k0 = blockIdx.x * KB, kvh = blockIdx.y, b = blockIdx.z;
     const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
     const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
     const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
@@ -302,19 +307,19 @@ __global__ void __launch_bounds__(NTHR) bwd_kernel(fa_args a, const __nv_bfloat1
     uint32_t ka[D / 16][4], va[D / 16][4];
     load_a<D>(kb, ldk, wk, a.T, ka);
     load_a<D>(vb, ldk, wk, a.T, va);
-    stage<D>(kb, ldk, k0, a.T, Ks, nullptr); /* [64][D + 8], as stage() lays out rows */
+    stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr); /* [KB][D + 8] */
     float dk[D / 8][4], dv[D / 8][4];
 #pragma unroll
     for (int i = 0; i < D / 8; i++)
 #pragma unroll
         for (int c = 0; c < 4; c++) dk[i][c] = dv[i][c] = 0.f;
     const float sl2 = a.scale * LOG2E;
-    const int qend = min(a.T - 1, k0 + BK - 1 + a.W - 1);
+    const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
     const int nq = (qend - k0) / QB + 1, ntiles = nq * a.group;
     auto issue = [&](int it) {
         int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
-        load_tile<D, 64, NTHR>(Qs + buf * 64 * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
-        load_tile<D, 64, NTHR>(Ys + buf * 64 * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+        load_tile<D, 64, NT>(Qs + buf * 64 * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+        load_tile<D, 64, NT>(Ys + buf * 64 * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
         if (threadIdx.x < 64) {
             int i = qt + threadIdx.x;
             size_t row = ((size_t)b * a.nh + h) * a.T + i;
@@ -383,28 +388,29 @@ __global__ void __launch_bounds__(NTHR) bwd_kernel(fa_args a, const __nv_bfloat1
             }
         }
         __syncthreads();
-        /* dQ rows qt + warp * 16 .. + 16 = dS (16 x 64 keys) K (64 x D). */
-        float dqa[D / 8][4];
+        /* dQ rows qt + 16 (warp % 4) .. + 16, columns DP (warp / 4) .. + DP = dS (16 x KB) K (KB x DP). */
+        const int wq = warp % 4 * 16, wc = warp / 4 * DP;
+        float dqa[DP / 8][4];
 #pragma unroll
-        for (int i = 0; i < D / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
+        for (int i = 0; i < DP / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
 #pragma unroll
-        for (int kk = 0; kk < BK / 16; kk++) {
+        for (int kk = 0; kk < KB / 16; kk++) {
             uint32_t sa[4];
-            ldsm_x4(sa, Ss + (warp * 16 + (lane / 8 % 2) * 8 + lane % 8) * TS + kk * 16 + (lane / 16) * 8);
+            ldsm_x4(sa, Ss + (wq + (lane / 8 % 2) * 8 + lane % 8) * TS + kk * 16 + (lane / 16) * 8);
 #pragma unroll
-            for (int dt = 0; dt < D / 8; dt += 2) {
+            for (int dt = 0; dt < DP / 8; dt += 2) {
                 uint32_t rk[4];
-                ldsm_x4_t(rk, Ks + (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (dt + lane / 16) * 8);
+                ldsm_x4_t(rk, Ks + (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + wc + (dt + lane / 16) * 8);
                 mma16816(dqa[dt], sa, rk[0], rk[1]);
                 mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
             }
         }
         /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
          * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
-        float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D;
-        const int odd = t & 1, row = qt + warp * 16 + g + 8 * odd;
+        float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
+        const int odd = t & 1, row = qt + wq + g + 8 * odd;
 #pragma unroll
-        for (int dt = 0; dt < D / 8; dt++) {
+        for (int dt = 0; dt < DP / 8; dt++) {
             float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
             float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
             float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
@@ -430,7 +436,9 @@ __global__ void __launch_bounds__(NTHR) bwd_kernel(fa_args a, const __nv_bfloat1
 }
 
 template <int D> size_t fwd_smem() { return (size_t)4 * 64 * (D + 8) * 2; }
-template <int D> size_t bwd_smem() { return (size_t)(5 * 64 * (D + 8) + 64 * 72) * 2 + 256 * 4; }
+template <int D, int NW> size_t bwd_smem() {
+    return (size_t)((16 * NW + 4 * 64) * (D + 8) + 64 * (16 * NW + 8)) * 2 + 256 * 4;
+}
 
 fa_args args_of(const kern_mixer_shape *s) {
     fa_args a = {};
@@ -455,14 +463,15 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     KCU_LAUNCHED();
 }
 template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
-    size_t sm = bwd_smem<D>();
+    constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
+    size_t sm = bwd_smem<D, NW>();
     static bool set = [&] {
-        KCU_CHECK(cudaFuncSetAttribute(bwd_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        KCU_CHECK(cudaFuncSetAttribute(bwd_kernel<D, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
         return true;
     }();
     (void)set;
-    dim3 grid((a.T + BK - 1) / BK, a.nkv, s->batch);
-    bwd_kernel<D><<<grid, NTHR, sm>>>(a, q16, y16);
+    dim3 grid((a.T + KB - 1) / KB, a.nkv, s->batch);
+    bwd_kernel<D, NW><<<grid, NW * 32, sm>>>(a, q16, y16);
     KCU_LAUNCHED();
 }
 
