@@ -27,15 +27,13 @@
  * owned by one block each (deterministic). D_i = dy_i . y_i comes from a row kernel.
  *
  * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
-#include <cstdlib>
-
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.h"
 
 namespace {
 
-constexpr int BQ = 128, BK = 64, NTHR = 128; /* forward: 128 queries, 64-key tiles */
+constexpr int BQ = 128, BK = 64, FWD_THR = 256, NTHR = 128; /* forward: 128 queries, 64-key tiles */
 constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
 
 struct fa_args {
@@ -158,12 +156,11 @@ void to_bf16(size_t n, const float *x, __nv_bfloat16 *y) {
     KCU_LAUNCHED();
 }
 
-/* MT m-tiles of 16 rows per warp, 128 / (16 MT) warps per block: with MT = 2 every K and V
- * fragment read from shared memory feeds two products. */
-template <int D, int MT>
-__global__ void __launch_bounds__(BQ / MT * 2, D <= 64 ? 2 : 1) fwd_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
-    constexpr int NT = BQ / MT * 2, RS = D + 8; /* threads: 32 per warp, BQ / (16 MT) warps */
+template <int D>
+/* Two blocks per multiprocessor (at most 128 registers) where that does not spill. */
+__global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
     extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [2][64][RS] */
     __nv_bfloat16 *Vs = Ks + 2 * 64 * RS;                          /* [2][64][RS] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
@@ -172,132 +169,106 @@ __global__ void __launch_bounds__(BQ / MT * 2, D <= 64 ? 2 : 1) fwd_kernel(fa_ar
     const float *qb = a.q + (size_t)b * a.T * ldq + (size_t)h * D;
     const __nv_bfloat16 *kb = k16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
     const __nv_bfloat16 *vb = v16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const int wr = q0 + warp * 16 * MT; /* this warp's first row */
-    uint32_t qa[MT][D / 16][4];
-    float acc[MT][D / 8][4], m[MT][2], l[MT][2];
+    const int wr = q0 + warp * 16; /* this warp's first row */
+    uint32_t qa[D / 16][4];
+    load_a<D>(qb, ldq, wr, a.T, qa);
+    float acc[D / 8][4];
 #pragma unroll
-    for (int mt = 0; mt < MT; mt++) {
-        load_a<D>(qb, ldq, wr + 16 * mt, a.T, qa[mt]);
-#pragma unroll
-        for (int i = 0; i < D / 8; i++) acc[mt][i][0] = acc[mt][i][1] = acc[mt][i][2] = acc[mt][i][3] = 0.f;
-        m[mt][0] = m[mt][1] = -INFINITY;
-        l[mt][0] = l[mt][1] = 0.f;
-    }
+    for (int i = 0; i < D / 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
     const float sl2 = a.scale * LOG2E;
     const int kfirst = max(0, q0 - a.W + 1) / BK * BK, klast = min(q0 + BQ, a.T) - 1;
     const int ntiles = (klast - kfirst) / BK + 1;
-    load_tile<D, 64, NT>(Ks, kb, ldk, kfirst, a.T);
-    load_tile<D, 64, NT>(Vs, vb, ldk, kfirst, a.T);
+    load_tile<D, 64, FWD_THR>(Ks, kb, ldk, kfirst, a.T);
+    load_tile<D, 64, FWD_THR>(Vs, vb, ldk, kfirst, a.T);
     cp_commit();
     for (int it = 0; it < ntiles; it++) {
         const int kt = kfirst + it * BK, buf = it & 1;
         if (it + 1 < ntiles) {
-            load_tile<D, 64, NT>(Ks + (buf ^ 1) * 64 * RS, kb, ldk, kt + BK, a.T);
-            load_tile<D, 64, NT>(Vs + (buf ^ 1) * 64 * RS, vb, ldk, kt + BK, a.T);
+            load_tile<D, 64, FWD_THR>(Ks + (buf ^ 1) * 64 * RS, kb, ldk, kt + BK, a.T);
+            load_tile<D, 64, FWD_THR>(Vs + (buf ^ 1) * 64 * RS, vb, ldk, kt + BK, a.T);
         }
         cp_commit();
         cp_wait<1>();
         __syncthreads();
         /* Products only where some row of the warp sees some key of the tile. */
-        if (kt <= wr + 16 * MT - 1 && kt + BK - 1 > wr - a.W) {
+        if (kt <= wr + 15 && kt + BK - 1 > wr - a.W) {
             const __nv_bfloat16 *K = Ks + buf * 64 * RS, *V = Vs + buf * 64 * RS;
-            float s[MT][BK / 8][4];
+            float s[BK / 8][4];
 #pragma unroll
             for (int nt = 0; nt < BK / 8; nt += 2) {
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                    for (int c = 0; c < 4; c++) s[mt][nt][c] = s[mt][nt + 1][c] = 0.f;
+                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+                s[nt + 1][0] = s[nt + 1][1] = s[nt + 1][2] = s[nt + 1][3] = 0.f;
 #pragma unroll
                 for (int kk = 0; kk < D / 16; kk++) {
                     uint32_t r[4];
                     ldsm_x4(r, K + (nt * 8 + (lane / 16) * 8 + lane % 8) * RS + kk * 16 + (lane / 8 % 2) * 8);
-#pragma unroll
-                    for (int mt = 0; mt < MT; mt++) {
-                        mma16816(s[mt][nt], qa[mt][kk], r[0], r[1]);
-                        mma16816(s[mt][nt + 1], qa[mt][kk], r[2], r[3]);
-                    }
+                    mma16816(s[nt], qa[kk], r[0], r[1]);
+                    mma16816(s[nt + 1], qa[kk], r[2], r[3]);
                 }
             }
-            uint32_t pa[MT][BK / 16][4];
+            bool full = kt + BK - 1 <= wr && kt > wr + 15 - a.W && kt + BK <= a.T;
+            float mx[2] = {m[0], m[1]};
 #pragma unroll
-            for (int mt = 0; mt < MT; mt++) {
-                const int mr = wr + 16 * mt;
-                bool full = kt + BK - 1 <= mr && kt > mr + 15 - a.W && kt + BK <= a.T;
-                float mx[2] = {m[mt][0], m[mt][1]};
+            for (int nt = 0; nt < BK / 8; nt++)
 #pragma unroll
-                for (int nt = 0; nt < BK / 8; nt++)
-#pragma unroll
-                    for (int c = 0; c < 4; c++) {
-                        float x = s[mt][nt][c] * sl2;
-                        if (!full && !visible(mr + g + (c >> 1) * 8, kt + nt * 8 + 2 * t + (c & 1), a.W, a.T))
-                            x = -INFINITY;
-                        s[mt][nt][c] = x;
-                        mx[c >> 1] = fmaxf(mx[c >> 1], x);
-                    }
-                float alpha[2], base[2];
-#pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-                    base[r] = mx[r] == -INFINITY ? 0.f : mx[r]; /* a row with nothing visible yet */
-                    alpha[r] = exp2f(m[mt][r] - base[r]);
-                    m[mt][r] = mx[r];
-                    l[mt][r] *= alpha[r];
+                for (int c = 0; c < 4; c++) {
+                    float x = s[nt][c] * sl2;
+                    if (!full && !visible(wr + g + (c >> 1) * 8, kt + nt * 8 + 2 * t + (c & 1), a.W, a.T)) x = -INFINITY;
+                    s[nt][c] = x;
+                    mx[c >> 1] = fmaxf(mx[c >> 1], x);
                 }
+            float alpha[2], base[2];
 #pragma unroll
-                for (int i = 0; i < D / 8; i++) {
-                    acc[mt][i][0] *= alpha[0], acc[mt][i][1] *= alpha[0];
-                    acc[mt][i][2] *= alpha[1], acc[mt][i][3] *= alpha[1];
-                }
-#pragma unroll
-                for (int nt = 0; nt < BK / 8; nt++)
-#pragma unroll
-                    for (int c = 0; c < 4; c++) {
-                        float p = exp2f(s[mt][nt][c] - base[c >> 1]);
-                        s[mt][nt][c] = p;
-                        l[mt][c >> 1] += p;
-                    }
-#pragma unroll
-                for (int kk = 0; kk < BK / 16; kk++) {
-                    pa[mt][kk][0] = pack2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-                    pa[mt][kk][1] = pack2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-                    pa[mt][kk][2] = pack2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-                    pa[mt][kk][3] = pack2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
-                }
+            for (int r = 0; r < 2; r++) {
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                base[r] = mx[r] == -INFINITY ? 0.f : mx[r]; /* a row with nothing visible yet */
+                alpha[r] = exp2f(m[r] - base[r]);
+                m[r] = mx[r];
+                l[r] *= alpha[r];
             }
 #pragma unroll
-            for (int kk = 0; kk < BK / 16; kk++)
+            for (int i = 0; i < D / 8; i++) {
+                acc[i][0] *= alpha[0], acc[i][1] *= alpha[0];
+                acc[i][2] *= alpha[1], acc[i][3] *= alpha[1];
+            }
+#pragma unroll
+            for (int nt = 0; nt < BK / 8; nt++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    float p = exp2f(s[nt][c] - base[c >> 1]);
+                    s[nt][c] = p;
+                    l[c >> 1] += p;
+                }
+#pragma unroll
+            for (int kk = 0; kk < BK / 16; kk++) {
+                uint32_t pa[4] = {pack2(s[2 * kk][0], s[2 * kk][1]), pack2(s[2 * kk][2], s[2 * kk][3]),
+                                  pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
                 for (int dt = 0; dt < D / 8; dt += 2) {
                     uint32_t r[4];
                     ldsm_x4_t(r, V + (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (dt + lane / 16) * 8);
-#pragma unroll
-                    for (int mt = 0; mt < MT; mt++) {
-                        mma16816(acc[mt][dt], pa[mt][kk], r[0], r[1]);
-                        mma16816(acc[mt][dt + 1], pa[mt][kk], r[2], r[3]);
-                    }
+                    mma16816(acc[dt], pa, r[0], r[1]);
+                    mma16816(acc[dt + 1], pa, r[2], r[3]);
                 }
+            }
         }
         __syncthreads();
     }
 #pragma unroll
-    for (int mt = 0; mt < MT; mt++)
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        int row = wr + g + 8 * r;
+        if (row >= a.T) continue;
+        float inv = 1.f / l[r];
+        float *yr = a.yo + ((size_t)b * a.T + row) * ldq + (size_t)h * D;
 #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            float lr = l[mt][r];
-            lr += __shfl_xor_sync(0xffffffffu, lr, 1);
-            lr += __shfl_xor_sync(0xffffffffu, lr, 2);
-            int row = wr + 16 * mt + g + 8 * r;
-            if (row >= a.T) continue;
-            float inv = 1.f / lr;
-            float *yr = a.yo + ((size_t)b * a.T + row) * ldq + (size_t)h * D;
-#pragma unroll
-            for (int dt = 0; dt < D / 8; dt++)
-                *reinterpret_cast<float2 *>(yr + dt * 8 + 2 * t) =
-                    make_float2(acc[mt][dt][2 * r] * inv, acc[mt][dt][2 * r + 1] * inv);
-            if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[mt][r] + log2f(lr)) * LN2;
-        }
+        for (int dt = 0; dt < D / 8; dt++)
+            *reinterpret_cast<float2 *>(yr + dt * 8 + 2 * t) = make_float2(acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
+        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * LN2;
+    }
 }
 
 /* D_i = dy_i . y_i per (batch, head, row), layout [batch, n_head, seq]; one warp a row. */
@@ -480,31 +451,16 @@ fa_args args_of(const kern_mixer_shape *s) {
     return a;
 }
 
-/* Forward m-tiles per warp: 2 (4 warps) where the registers allow it (head dim <= 64). */
-template <int D, int MT> void fwd_mt(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *k16,
-                                      const __nv_bfloat16 *v16) {
+template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
     size_t sm = fwd_smem<D>();
     static bool set = [&] {
-        KCU_CHECK(cudaFuncSetAttribute(fwd_kernel<D, MT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        KCU_CHECK(cudaFuncSetAttribute(fwd_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
         return true;
     }();
     (void)set;
     dim3 grid((a.T + BQ - 1) / BQ, a.nh, s->batch);
-    fwd_kernel<D, MT><<<grid, BQ / MT * 2, sm>>>(a, k16, v16);
+    fwd_kernel<D><<<grid, FWD_THR, sm>>>(a, k16, v16);
     KCU_LAUNCHED();
-}
-/* SCALELAB_FLASH_FWD_MT=1 selects one m-tile per warp for head dims <= 64 (a tuning
- * switch for benchmarks; both variants are tested). */
-static int fwd_two_tiles(void) {
-    static int two = [] {
-        const char *e = getenv("SCALELAB_FLASH_FWD_MT");
-        return !(e && e[0] == '1');
-    }();
-    return two;
-}
-template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
-    if (D <= 64 && fwd_two_tiles()) fwd_mt<D, D <= 64 ? 2 : 1>(s, a, k16, v16);
-    else fwd_mt<D, 1>(s, a, k16, v16);
 }
 template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
