@@ -615,8 +615,32 @@ static void test_training_bf16(void **state) {
     assert_int_equal(failures, 0);
 }
 
+/* Runs without a GPU too: precision bf16 is a valid key, and the CPU backend refuses it
+ * (it would silently be an FP32 run). */
+static void test_bf16_needs_gpu(void **state) {
+    (void)state;
+    model_config c = config_for(0, 1);
+    char err[512];
+    assert_int_equal(model_config_set(&c, "train.precision", "bf16", err, sizeof err), 0);
+    assert_int_equal(c.precision, MODEL_PRECISION_BF16);
+    assert_int_not_equal(model_config_set(&c, "train.precision", "fp16", err, sizeof err), 0);
+    char tmp[] = "/tmp/scalelab-test-bf16cpu.XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    losses out = {.cap = 1};
+    model_sink sink = {&out, keep, ignore_eval, ignore_beat, NULL};
+    model_train_opts o = {.run_dir = tmp, .device = "cpu", .threads = 1, .log_every = 1, .quiet = 1};
+    model_train_result res;
+    assert_int_not_equal(model_train(&c, &o, &sink, &res, err, sizeof err), 0);
+    printf("  --device cpu with precision bf16: %s\n", err);
+    assert_non_null(strstr(err, "bf16"));
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bf16_needs_gpu),
         cmocka_unit_test(test_ops),
         cmocka_unit_test(test_ops_bf16),
         cmocka_unit_test(test_reproducible),
