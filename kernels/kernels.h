@@ -66,6 +66,13 @@ int kern_cuda_available(char *err, size_t errlen);
  * work size is the backend's own. A failing CUDA call prints file, line and
  * cause and exits. NULL when kern_cuda_available fails. A static table. */
 const kern_backend *kern_cuda_backend(void);
+/* The same backend at precision bf16 (train.precision: bf16): every matmul takes
+ * bf16 operands on the tensor cores with FP32 accumulation (tensors stay FP32 in
+ * memory, so parameters, AdamW state, norms, the loss and softmax statistics are
+ * FP32); softmax and window attention (head dim 16/32/64/128) run as tiled flash
+ * kernels (bf16 tiles, FP32 accumulation and statistics, memory linear in seq).
+ * Power retention is the FP32 backend's. NULL when kern_cuda_available fails. */
+const kern_backend *kern_cuda_backend_bf16(void);
 #endif
 
 #endif

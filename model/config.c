@@ -23,7 +23,7 @@
 static const char *const mixer_names[] = {"softmax", "window", "power", NULL};
 static const char *const norm_names[] = {"layernorm", "rmsnorm", NULL};
 static const char *const normalize_names[] = {"sum", "rms", NULL};
-static const char *const precision_names[] = {"fp32", NULL};
+static const char *const precision_names[] = {"fp32", "bf16", NULL};
 
 #define F(field) offsetof(model_config, field)
 /* min/max bound the value; min_open makes the lower bound exclusive (lr > 0).

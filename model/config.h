@@ -9,7 +9,9 @@
 typedef enum model_mixer { MODEL_MIXER_SOFTMAX = 0, MODEL_MIXER_WINDOW, MODEL_MIXER_POWER } model_mixer;
 typedef enum model_norm { MODEL_NORM_LAYERNORM = 0, MODEL_NORM_RMSNORM } model_norm;
 typedef enum model_normalize { MODEL_NORMALIZE_SUM = 0, MODEL_NORMALIZE_RMS } model_normalize;
-typedef enum model_precision { MODEL_PRECISION_FP32 = 0 } model_precision;
+/* fp32: every op in FP32 (the reference; the only precision of the CPU backend).
+ * bf16: the CUDA backend's bf16 table (kernels.h: kern_cuda_backend_bf16). */
+typedef enum model_precision { MODEL_PRECISION_FP32 = 0, MODEL_PRECISION_BF16 } model_precision;
 
 typedef struct model_config {
     /* model: */

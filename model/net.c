@@ -54,8 +54,10 @@ static void KR(layout_params)(KR(model_net) *net) {
                                      : KR(add_tensor)(net, "lm_head", -1, c->vocab_size, H, 1);
 }
 
+/* Every tensor starts on a 16-byte boundary (4 floats; 2 doubles in the f64 twin, which
+ * only needs the same offsets): the CUDA kernels load 16-byte vectors. */
 static size_t KR(take)(size_t *n, size_t count) {
-    size_t at = *n;
+    size_t at = (*n + 3) & ~(size_t)3;
     *n += count;
     return at;
 }

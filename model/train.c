@@ -162,11 +162,15 @@ static int setup(trainer *t, char *err, size_t errlen) {
     char why[256];
     if (strcmp(dev, "cpu") && kern_cuda_available(why, sizeof why)) {
 #ifdef SCALELAB_CUDA
-        t->be = kern_cuda_backend();
+        t->be = c->precision == MODEL_PRECISION_BF16 ? kern_cuda_backend_bf16() : kern_cuda_backend();
 #endif
     } else if (!strcmp(dev, "cuda")) {
         return util_err(err, errlen, "--device cuda: %s; use --device cpu", why);
     }
+    /* The CPU backend is FP32 only: a bf16 run there would silently be another run. */
+    if (!t->be && c->precision == MODEL_PRECISION_BF16)
+        return util_err(err, errlen, "train.precision bf16 needs the CUDA backend (%s); use precision fp32 on the CPU",
+                        strcmp(dev, "cpu") ? why : "--device cpu");
     if (!t->be) t->be = kern_cpu_backend();
     const char *dir = t->opts->run_dir ? t->opts->run_dir : ".";
     if (util_mkdir_p(dir, err, errlen)) return -1;

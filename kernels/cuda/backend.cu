@@ -1,5 +1,6 @@
 /* The CUDA backend: its context, memory, matmul (cuBLAS SGEMM in FP32), the
- * fixed-order sum of squares, and the kern_backend table. The other ops are in
+ * fixed-order sum of squares, and the kern_backend tables (FP32, and bf16: bf16
+ * products with FP32 accumulation, flash attention). The other ops are in
  * ops.cu, the mixers in attn.cu and power*.cu. */
 #include <cstdio>
 #include <cstdlib>
@@ -101,6 +102,17 @@ void kcu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
                                            &beta, c, ldc, stride_c, batch));
 }
 
+/* bf16 backend: the same row-major product with FP32 storage, bf16 operands on the
+ * tensor cores and FP32 accumulation (cuBLAS compute type 32F_FAST_16BF: the
+ * library rounds A and B to bf16 as it loads them). */
+static void cu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
+                           float beta, float *c) {
+    if (m <= 0 || n <= 0) return;
+    cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KCU_BLAS(cublasGemmEx(ctx.blas, tb, ta, n, m, k, &alpha, b, CUDA_R_32F, trans_b ? k : n, a, CUDA_R_32F,
+                          trans_a ? m : k, &beta, c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+}
+
 static void cu_matmul(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
                       float beta, float *c) {
     kcu_gemm(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, 0, b, trans_b ? k : n, 0, beta, c, n, 0, 1);
@@ -152,7 +164,31 @@ static void cu_mixer_backward(const kern_mixer_shape *s, const float *q, const f
     else kcu_attn_backward(s, q, k, v, y, saved, dy, dq, dk, dv, work);
 }
 
-/* ---- the table ---- */
+/* bf16 backend mixers: softmax and window through the flash kernels (flash.cu) when
+ * the head dim has a kernel; power and other head dims as in the FP32 backend. */
+static int use_flash(const kern_mixer_shape *s) { return kcu_flash_supported(s); }
+static size_t cu_mixer_work_size_bf16(const kern_mixer_shape *s) {
+    return use_flash(s) ? kcu_flash_work_size(s) : cu_mixer_work_size(s);
+}
+static void check_aligned(const void *p) {
+    if ((uintptr_t)p % 16) kcu_fail(__FILE__, __LINE__, "flash attention", "a tensor is not 16-byte aligned");
+}
+static void cu_mixer_forward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                                  const float *log_g, float *y, float *saved, float *work) {
+    if (!use_flash(s)) return cu_mixer_forward(s, q, k, v, log_g, y, saved, work);
+    check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(y);
+    kcu_flash_forward(s, q, k, v, y, saved, work);
+}
+static void cu_mixer_backward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                                   const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                                   float *dk, float *dv, float *dlog_g, float *work) {
+    if (!use_flash(s)) return cu_mixer_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work);
+    check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(dy), check_aligned(dq), check_aligned(dk),
+        check_aligned(dv);
+    kcu_flash_backward(s, q, k, v, y, saved, dy, dq, dk, dv, work);
+}
+
+/* ---- the tables ---- */
 
 void kcu_fill_ops(kern_backend *be); /* ops.cu */
 
@@ -179,6 +215,22 @@ extern "C" const kern_backend *kern_cuda_backend(void) {
         be.mixer_forward = cu_mixer_forward;
         be.mixer_backward = cu_mixer_backward;
         kcu_fill_ops(&be);
+    });
+    return &be;
+}
+
+extern "C" const kern_backend *kern_cuda_backend_bf16(void) {
+    static kern_backend be;
+    static std::once_flag filled;
+    const kern_backend *f32 = kern_cuda_backend();
+    if (!f32) return NULL;
+    std::call_once(filled, [f32] {
+        be = *f32;
+        be.name = "cuda-bf16";
+        be.matmul = cu_matmul_bf16;
+        be.mixer_work_size = cu_mixer_work_size_bf16;
+        be.mixer_forward = cu_mixer_forward_bf16;
+        be.mixer_backward = cu_mixer_backward_bf16;
     });
     return &be;
 }

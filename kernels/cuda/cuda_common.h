@@ -65,4 +65,14 @@ void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *
                         const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                         float *dk, float *dv, float *dlog_g, float *work);
 
+/* Flash attention for the bf16 backend (kernels/cuda/flash.cu): which shapes it takes
+ * (softmax or window, head dim 16, 32, 64 or 128), its work (floats),
+ * forward (y, saved = row log-sum-exp) and backward (dq, dk, dv overwritten). */
+int kcu_flash_supported(const kern_mixer_shape *s);
+size_t kcu_flash_work_size(const kern_mixer_shape *s);
+void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, float *y,
+                       float *saved, float *work);
+void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,
+                        const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work);
+
 #endif

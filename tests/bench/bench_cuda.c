@@ -1,12 +1,19 @@
 /* GPU training throughput: tokens/s and achieved TFLOP/s of full training
  * steps (forward, backward, AdamW; all on the GPU) for d_model 256 and 512,
- * 4 layers, context 2048, each mixer, beside the cuBLAS SGEMM ceiling (FP32,
- * and TF32 on the tensor cores) measured in the same run on random data.
- * FLOPs per token = 3 (W + S) from model_flops_compute; "impl" uses the
- * kernels' own state FLOPs. Without CUDA or a GPU it says so and exits 0.
+ * 4 layers, context 2048, each mixer, at precision fp32 and bf16, beside the
+ * ceilings measured in the same run on random data: cuBLAS 8192^3 products in FP32,
+ * TF32, bf16 operands on FP32 storage (32F_FAST_16BF, what the bf16 backend calls)
+ * and bf16 storage (the bf16 matmul rate), and device-to-device copy bandwidth.
+ * Then attention alone (softmax, causal; b1 h8 d64; forward + backward, the mixer
+ * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
+ * FP32 T x T path where it fits. FLOPs per token = 3 (W + S) from model_flops_compute;
+ * "impl" uses the kernels' own state FLOPs; attention FLOPs are FlashAttention's
+ * convention (causal forward 2 b h d T^2, backward 2.5 x forward).
+ * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
  * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
- * and d_model runs only that, without the ceilings: for profilers). */
+ * and d_model runs only that, at both precisions, without the ceilings and
+ * attention: for profilers). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +40,10 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Median TFLOP/s of n^3 SGEMMs on random data; tf32 selects the tensor cores. */
-static double gemm_ceiling(int n, int tf32) {
+enum { G_FP32, G_TF32, G_FAST_BF16, G_BF16 };
+/* Median TFLOP/s of n^3 products on random data: FP32, TF32 (tensor cores), FP32
+ * storage with bf16 operands, or bf16 storage (FP32 accumulation). */
+static double gemm_ceiling(int n, int mode) {
     size_t nn = (size_t)n * n;
     float *h = malloc(nn * sizeof *h), *a, *b, *c;
     uint64_t s = 88172645463325252ull;
@@ -50,7 +59,19 @@ static double gemm_ceiling(int n, int tf32) {
     free(h);
     cublasHandle_t blas;
     CHECK(cublasCreate(&blas));
-    CHECK(cublasSetMathMode(blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    CHECK(cublasSetMathMode(blas, mode == G_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    if (mode == G_BF16) { /* the same values as bf16 (the top halves of the floats) */
+        uint16_t *hb = malloc(nn * sizeof *hb);
+        CHECK(cudaMemcpy(h = malloc(nn * sizeof *h), a, nn * sizeof(float), cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < nn; i++) {
+            uint32_t u;
+            memcpy(&u, &h[i], 4);
+            hb[i] = (uint16_t)(u >> 16);
+        }
+        CHECK(cudaMemcpy(a, hb, nn * 2, cudaMemcpyHostToDevice));
+        CHECK(cudaMemcpy(b, hb, nn * 2, cudaMemcpyHostToDevice));
+        free(hb), free(h);
+    }
     cudaEvent_t e0, e1;
     CHECK(cudaEventCreate(&e0));
     CHECK(cudaEventCreate(&e1));
@@ -59,7 +80,14 @@ static double gemm_ceiling(int n, int tf32) {
     double t[REPS];
     for (int r = -2; r < REPS; r++) { /* two warm-ups */
         CHECK(cudaEventRecord(e0, 0));
-        CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
+        if (mode == G_BF16)
+            CHECK(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, CUDA_R_16BF, n, b, CUDA_R_16BF, n, &zero,
+                               c, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        else if (mode == G_FAST_BF16)
+            CHECK(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, CUDA_R_32F, n, b, CUDA_R_32F, n, &zero,
+                               c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+        else
+            CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
         CHECK(cudaEventRecord(e1, 0));
         CHECK(cudaEventSynchronize(e1));
         float ms;
@@ -73,8 +101,83 @@ static double gemm_ceiling(int n, int tf32) {
     return 2.0 * n * n * n / t[REPS / 2] / 1e12;
 }
 
+/* Device-to-device copy bandwidth (bytes read + written per second) of a 2 GiB buffer, median of 7. */
+static double copy_bandwidth(void) {
+    size_t bytes = (size_t)2 << 30;
+    void *a, *b;
+    CHECK(cudaMalloc(&a, bytes));
+    CHECK(cudaMalloc(&b, bytes));
+    CHECK(cudaMemset(a, 1, bytes));
+    cudaEvent_t e0, e1;
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    double t[7];
+    for (int r = -2; r < 7; r++) {
+        CHECK(cudaEventRecord(e0, 0));
+        CHECK(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice));
+        CHECK(cudaEventRecord(e1, 0));
+        CHECK(cudaEventSynchronize(e1));
+        float ms;
+        CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        if (r >= 0) t[r] = ms / 1e3;
+    }
+    qsort(t, 7, sizeof *t, cmp_double);
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    cudaFree(a), cudaFree(b);
+    return 2.0 * bytes / t[3] / 1e9;
+}
+
+/* Attention forward + backward through a backend's mixer calls: median ms of 5
+ * (forward alone in *fwd_ms). -1 when it does not fit in memory. */
+static double attn_ms(const kern_backend *be, int T, int window, double *fwd_ms) {
+    kern_mixer_shape s = {.batch = 1, .seq = T, .n_head = 8, .n_kv_head = 8, .head_dim = 64,
+                          .kind = window ? KERN_MIXER_WINDOW : KERN_MIXER_SOFTMAX, .window = window,
+                          .scale = 0.125, .eps = 1e-6};
+    size_t n = (size_t)T * 8 * 64, ws = be->mixer_work_size(&s), ls = be->mixer_saved_size(&s);
+    float *buf = be->alloc((8 * n + ls + ws + 64) * sizeof(float));
+    if (!buf) return -1;
+    float *q = buf, *k = q + n, *v = k + n, *y = v + n, *dy = y + n, *dq = dy + n, *dk = dq + n, *dv = dk + n;
+    float *saved = dv + n, *work = saved + ls;
+    float *h = malloc(n * sizeof *h);
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (int t = 0; t < 4; t++) {
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            h[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2 - 1);
+        }
+        be->upload(t == 0 ? q : t == 1 ? k : t == 2 ? v : dy, h, n * sizeof *h);
+    }
+    free(h);
+    cudaEvent_t e0, e1, e2;
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    CHECK(cudaEventCreate(&e2));
+    double tf[5], tb[5];
+    for (int r = -1; r < 5; r++) {
+        CHECK(cudaEventRecord(e0, 0));
+        be->mixer_forward(&s, q, k, v, NULL, y, saved, work);
+        CHECK(cudaEventRecord(e1, 0));
+        be->mixer_backward(&s, q, k, v, NULL, y, saved, dy, dq, dk, dv, NULL, work);
+        CHECK(cudaEventRecord(e2, 0));
+        CHECK(cudaEventSynchronize(e2));
+        float a, b;
+        CHECK(cudaEventElapsedTime(&a, e0, e1));
+        CHECK(cudaEventElapsedTime(&b, e0, e2));
+        if (r >= 0) tf[r] = a, tb[r] = b;
+    }
+    qsort(tf, 5, sizeof *tf, cmp_double);
+    qsort(tb, 5, sizeof *tb, cmp_double);
+    cudaEventDestroy(e0), cudaEventDestroy(e1), cudaEventDestroy(e2);
+    float probe;
+    be->download(&probe, dq, sizeof probe);
+    be->free(buf);
+    if (!isfinite(probe)) fprintf(stderr, "  attention T=%d: dq not finite\n", T);
+    *fwd_ms = tf[2];
+    return tb[2];
+}
+
 typedef struct result {
-    const char *mixer;
+    const char *mixer, *precision;
     int d_model, context, batch;
     double ms, tok_s, tflops, tflops_impl;
 } result;
@@ -124,10 +227,10 @@ static int bench_one(const kern_backend *be, int d_model, const char *mixer, int
     qsort(t, (size_t)steps, sizeof *t, cmp_double);
     double best = t[steps / 2], tokens = (double)B * T;
     double impl_s = f.impl_state_flops_per_token > 0 ? f.impl_state_flops_per_token : f.state_flops_per_token;
-    *out = (result){mixer, d_model, T, B, best * 1e3, tokens / best,
+    *out = (result){mixer, be->name, d_model, T, B, best * 1e3, tokens / best,
                     3 * (f.weight_flops_per_token + f.state_flops_per_token) * tokens / best / 1e12,
                     3 * (f.weight_flops_per_token + impl_s) * tokens / best / 1e12};
-    fprintf(stderr, "  %s d_model %d: %.1f ms/step, %.0f tok/s (loss %.3f, finite: %s)\n", mixer, d_model, out->ms,
+    fprintf(stderr, "  %s %s d_model %d: %.1f ms/step, %.0f tok/s (loss %.3f, finite: %s)\n", be->name, mixer, d_model, out->ms,
             out->tok_s, net->host_losses[0], isfinite(probe) ? "yes" : "NO");
     free(t), free(tok);
     be->free(m), be->free(v);
@@ -144,29 +247,65 @@ int main(int argc, char **argv) {
         printf("bench_cuda: skipped: %s\n", why);
         return 0;
     }
-    const kern_backend *be = kern_cuda_backend();
+    const kern_backend *bes[2] = {kern_cuda_backend(), kern_cuda_backend_bf16()};
     struct cudaDeviceProp prop;
     CHECK(cudaGetDeviceProperties(&prop, 0));
-    double fp32 = only ? NAN : gemm_ceiling(8192, 0), tf32 = only ? NAN : gemm_ceiling(8192, 1);
+    double fp32 = NAN, tf32 = NAN, fast = NAN, bf16 = NAN, bw = NAN;
+    if (!only) {
+        fp32 = gemm_ceiling(8192, G_FP32), tf32 = gemm_ceiling(8192, G_TF32);
+        fast = gemm_ceiling(8192, G_FAST_BF16), bf16 = gemm_ceiling(8192, G_BF16), bw = copy_bandwidth();
+        printf("%s; on random data, median of 7: cuBLAS 8192^3 FP32 %.1f, TF32 %.1f, bf16 operands on FP32 storage "
+               "%.1f, bf16 %.1f TFLOP/s; copy bandwidth %.0f GB/s (read + write)\n",
+               prop.name, fp32, tf32, fast, bf16, bw);
+        fflush(stdout);
+    }
     const char *mixers[] = {"softmax", "window", "power"};
-    result res[6];
+    result res[12];
     int n = 0, rc = 0;
     for (int d = 256; d <= 512; d *= 2)
-        for (int k = 0; k < 3; k++) {
-            if (only && (strcmp(only, mixers[k]) || d != only_d)) continue;
-            if (bench_one(be, d, mixers[k], batch, steps, &res[n])) rc = 1;
-            else n++;
-        }
-    printf("%s; cuBLAS SGEMM 8192^3 on random data: FP32 %.1f TFLOP/s, TF32 %.1f TFLOP/s (median of 7);\n"
-           "training steps (forward, backward, AdamW), median of %d; 4 layers, head_dim 64, context 2048,\n"
-           "batch %d; window 128; power p=2 gated chunk 64; all matmuls FP32 (no TF32)\n",
-           prop.name, fp32, tf32, steps, batch);
-    printf("%-8s %7s %5s %5s %9s %10s %9s %7s %10s %7s\n", "mixer", "d_model", "T", "batch", "ms/step", "tok/s",
-           "TFLOP/s", "%fp32", "impl TF/s", "%fp32");
-    for (int i = 0; i < n; i++)
-        printf("%-8s %7d %5d %5d %9.2f %10.0f %9.2f %6.1f%% %10.2f %6.1f%%\n", res[i].mixer, res[i].d_model,
-               res[i].context, res[i].batch, res[i].ms, res[i].tok_s, res[i].tflops, 100 * res[i].tflops / fp32,
-               res[i].tflops_impl, 100 * res[i].tflops_impl / fp32);
+        for (int k = 0; k < 3; k++)
+            for (int p = 0; p < 2; p++) {
+                if (only && (strcmp(only, mixers[k]) || d != only_d)) continue;
+                if (bench_one(bes[p], d, mixers[k], batch, steps, &res[n])) rc = 1;
+                else n++;
+            }
+    printf("training steps (forward, backward, AdamW), median of %d; 4 layers, head_dim 64, context 2048,\n"
+           "batch %d; window 128; power p=2 gated chunk 64; %%ceil = of the matmul rate of that precision\n"
+           "(cuda: FP32 SGEMM; cuda-bf16: bf16 GEMM)\n",
+           steps, batch);
+    printf("%-8s %-9s %7s %5s %5s %9s %10s %9s %7s %10s %7s\n", "mixer", "backend", "d_model", "T", "batch",
+           "ms/step", "tok/s", "TFLOP/s", "%ceil", "impl TF/s", "%ceil");
+    for (int i = 0; i < n; i++) {
+        double ceil = strcmp(res[i].precision, "cuda") ? bf16 : fp32;
+        printf("%-8s %-9s %7d %5d %5d %9.2f %10.0f %9.2f %6.1f%% %10.2f %6.1f%%\n", res[i].mixer, res[i].precision,
+               res[i].d_model, res[i].context, res[i].batch, res[i].ms, res[i].tok_s, res[i].tflops,
+               100 * res[i].tflops / ceil, res[i].tflops_impl, 100 * res[i].tflops_impl / ceil);
+    }
+    fflush(stdout);
+    if (!only) {
+        printf("attention forward + backward (mixer calls), b1 h8 kv8 d64, median of 5; TFLOP/s by FlashAttention's\n"
+               "count (causal fwd 2 b h d T^2, bwd 2.5 x fwd; window: T^2 -> 2 T w)\n");
+        printf("%-8s %-9s %7s %7s %10s %10s %9s %7s\n", "kind", "backend", "T", "window", "fwd ms", "fwd+bwd ms",
+               "TFLOP/s", "%bf16");
+        int Ts[] = {4096, 16384, 65536};
+        for (int p = 0; p < 2; p++)
+            for (int i = 0; i < 4; i++) {
+                int T = i < 3 ? Ts[i] : 65536, w = i < 3 ? 0 : 4096;
+                /* The FP32 path keeps T x T scores (twice, 4 bytes, 8 heads): 64k does not fit. */
+                if (p == 0 && (size_t)T * T * 8 * 4 * 2 > ((size_t)100 << 30)) {
+                    printf("%-8s %-9s %7d %7d  does not fit (T x T scores)\n", w ? "window" : "softmax", bes[p]->name,
+                           T, w);
+                    continue;
+                }
+                double fms, ms = attn_ms(bes[p], T, w, &fms);
+                double fl = w ? 4.0 * 8 * 64 * T * (double)w : 2.0 * 8 * 64 * (double)T * T;
+                if (ms < 0) printf("%-8s %-9s %7d %7d  out of memory\n", w ? "window" : "softmax", bes[p]->name, T, w);
+                else
+                    printf("%-8s %-9s %7d %7d %10.3f %10.3f %9.1f %6.1f%%\n", w ? "window" : "softmax", bes[p]->name,
+                           T, w, fms, ms, 3.5 * fl / (ms / 1e3) / 1e12, 100 * 3.5 * fl / (ms / 1e3) / 1e12 / bf16);
+                fflush(stdout);
+            }
+    }
     return rc;
 }
 #else

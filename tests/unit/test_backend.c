@@ -20,13 +20,13 @@
 #include "kernels/kernels.h"
 #include "model/model.h"
 
-static const kern_backend *gpu;
+static const kern_backend *gpu, *gpu_bf16;
 static char gpu_why[256];
 
 static int setup(void **state) {
     (void)state;
 #ifdef SCALELAB_CUDA
-    if (kern_cuda_available(gpu_why, sizeof gpu_why)) gpu = kern_cuda_backend();
+    if (kern_cuda_available(gpu_why, sizeof gpu_why)) gpu = kern_cuda_backend(), gpu_bf16 = kern_cuda_backend_bf16();
 #else
     kern_cuda_available(gpu_why, sizeof gpu_why);
 #endif
@@ -273,6 +273,11 @@ static const mixer_case MIXERS[] = {
     POWER(1, 8, 1, 1, 3, 4, 1, 1, 0, 0),           POWER(2, 64, 2, 2, 8, 2, 16, 0, 0, 0),
     POWER(1, 32, 4, 4, 8, 1, 8, 1, 1, 0),          POWER(2, 64, 4, 2, 16, 2, 16, 1, 0, 7),
     POWER(2, 256, 2, 2, 32, 2, 64, 1, 0, 7),       POWER(1, 128, 2, 1, 16, 3, 32, 1, 1, 7),
+    /* 16: long sequences, and head dims the bf16 flash kernels take (16, 32, 64, 128);
+     * T = 200 is not a multiple of their 64-row tiles. */
+    ATTN(KERN_MIXER_SOFTMAX, 1, 4096, 4, 2, 64, 0), ATTN(KERN_MIXER_WINDOW, 1, 4096, 2, 1, 64, 300),
+    ATTN(KERN_MIXER_SOFTMAX, 2, 200, 4, 1, 32, 0),  ATTN(KERN_MIXER_WINDOW, 2, 200, 2, 2, 128, 70),
+    ATTN(KERN_MIXER_WINDOW, 1, 256, 2, 2, 32, 4),   POWER(1, 4096, 2, 1, 16, 2, 1024, 1, 0, 7),
 };
 
 typedef struct op_case {
@@ -308,9 +313,36 @@ static const op_case CASES[] = {
     {"power p2 weak gates c16 T64 H4/2 d16", run_mixer, &MIXERS[13], 1e-10},
     {"power p2 weak gates c64 T256 d32", run_mixer, &MIXERS[14], 1e-10},
     {"power p3 weak gates rms c32 T128 H2/1", run_mixer, &MIXERS[15], 1e-10},
+    {"softmax B1 T4096 H4/2 d64", run_mixer, &MIXERS[16], 1e-10},
+    {"window 300 B1 T4096 H2/1 d64", run_mixer, &MIXERS[17], 1e-10},
+    {"softmax B2 T200 H4/1 d32", run_mixer, &MIXERS[18], 1e-10},
+    {"window 70 B2 T200 H2/2 d128", run_mixer, &MIXERS[19], 1e-10},
+    {"window 4 B1 T256 d32", run_mixer, &MIXERS[20], 1e-10},
+    {"power p2 gated c1024 T4096 H2/1 d16", run_mixer, &MIXERS[21], 1e-9},
 };
 
-enum { OUT_MAX = 1 << 21 };
+/* The bf16 backend against the FP32 CPU reference. Tolerances (normalised mean
+ * squared error per output tensor) follow from bf16's relative rounding 2^-9 per
+ * operand: a product of rounded operands errs by ~3e-3 relative, NMSE ~1e-5; 1e-4
+ * for matmul, 5e-4 for attention (P is rounded once more before P V and dS before dQ,
+ * dK). Ops that are not products are the FP32 backend's own (checked above at 1e-12).
+ * Not window 1: there dS = P (dP - dy.y) is 0 exactly (y = v), the reference dk is 0,
+ * and bf16's dP (rounded operands) against the FP32 dy.y leaves ~1e-3 relative noise
+ * over a zero reference (seen: NMSE 2.5e-3 on the H200).
+ * Head dim 8 falls back to the FP32 path (checked at the FP32 tolerance). */
+static const op_case CASES_BF16[] = {
+    {"bf16 matmul (4 transposes)", run_matmul, NULL, 1e-4},
+    {"bf16 softmax B2 T40 H4/2 d16", run_mixer, &MIXERS[0], 5e-4},
+    {"bf16 window 7 B2 T40 H4/2 d16", run_mixer, &MIXERS[2], 5e-4},
+    {"bf16 softmax B1 T70 H2/2 d8 (fp32 path)", run_mixer, &MIXERS[1], 1e-10},
+    {"bf16 softmax B1 T4096 H4/2 d64", run_mixer, &MIXERS[16], 5e-4},
+    {"bf16 window 300 B1 T4096 H2/1 d64", run_mixer, &MIXERS[17], 5e-4},
+    {"bf16 softmax B2 T200 H4/1 d32", run_mixer, &MIXERS[18], 5e-4},
+    {"bf16 window 70 B2 T200 H2/2 d128", run_mixer, &MIXERS[19], 5e-4},
+    {"bf16 window 4 B1 T256 d32", run_mixer, &MIXERS[20], 5e-4},
+};
+
+enum { OUT_MAX = 1 << 23 };
 
 /* The largest per-segment NMSE of b against a (NaN when any is NaN). */
 static double compare(const outbuf *a, const outbuf *b, int *worst_seg, size_t *worst_i) {
@@ -335,21 +367,21 @@ static double compare(const outbuf *a, const outbuf *b, int *worst_seg, size_t *
 
 static outbuf new_out(void) { return (outbuf){.v = malloc(OUT_MAX * sizeof(float))}; }
 
-static void test_ops(void **state) {
-    (void)state;
-    NEED_GPU();
+/* Every case of a table on the CPU and on `be`, each from the same fresh random
+ * inputs (and random outputs, so an unwritten element fails). */
+static int run_cases(const kern_backend *be, const op_case *cases, size_t n, uint64_t seed) {
     int failures = 0;
-    for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++) {
-        const op_case *oc = &CASES[c];
-        rng r1 = {0x9e3779b97f4a7c15ull + c}, r2 = r1;
+    for (size_t c = 0; c < n; c++) {
+        const op_case *oc = &cases[c];
+        rng r1 = {seed + c}, r2 = r1;
         outbuf a = new_out(), b = new_out();
         oc->run(kern_cpu_backend(), &r1, oc->arg, &a);
-        oc->run(gpu, &r2, oc->arg, &b);
+        oc->run(be, &r2, oc->arg, &b);
         int g;
         size_t wi;
         double nmse = compare(&a, &b, &g, &wi);
         int ok = nmse <= oc->tol; /* NaN fails */
-        printf("  %-40s %8zu values  worst nmse %.2e (%s)  tol %.0e  %s\n", oc->name, a.n, nmse, a.name[g], oc->tol,
+        printf("  %-44s %8zu values  worst nmse %.2e (%s)  tol %.0e  %s\n", oc->name, a.n, nmse, a.name[g], oc->tol,
                ok ? "ok" : "FAIL");
         if (!ok) {
             printf("    largest difference at %zu: cpu %.8g gpu %.8g\n", wi, a.v[wi], b.v[wi]);
@@ -357,7 +389,19 @@ static void test_ops(void **state) {
         }
         free(a.v), free(b.v);
     }
-    assert_int_equal(failures, 0);
+    return failures;
+}
+
+static void test_ops(void **state) {
+    (void)state;
+    NEED_GPU();
+    assert_int_equal(run_cases(gpu, CASES, sizeof CASES / sizeof CASES[0], 0x9e3779b97f4a7c15ull), 0);
+}
+
+static void test_ops_bf16(void **state) {
+    (void)state;
+    NEED_GPU();
+    assert_int_equal(run_cases(gpu_bf16, CASES_BF16, sizeof CASES_BF16 / sizeof CASES_BF16[0], 0x5851f42d4c957f2dull), 0);
 }
 
 /* The GPU's reductions are fixed-order: the same inputs give the same bits. */
@@ -392,7 +436,7 @@ static const char *const MIXER_SETS[][4][2] = {
     {{"model.mixer", "window"}, {"model.window", "16"}, {"model.norm", "rmsnorm"}, {NULL, NULL}},
     {{"model.mixer", "power"}, {"model.p", "2"}, {"model.chunk", "16"}, {"model.gating", "true"}},
 };
-enum { STEPS = 12 };
+enum { STEPS = 12, LONG_STEPS = 200 };
 
 static model_config config_for(size_t mi, int64_t steps) {
     model_config c;
@@ -452,13 +496,13 @@ static void test_model_gradients(void **state) {
 }
 
 typedef struct losses {
-    double loss[STEPS + 1], norm[STEPS + 1];
-    size_t n;
+    double loss[LONG_STEPS + 1], norm[LONG_STEPS + 1];
+    size_t n, cap;
 } losses;
 static int keep(void *ctx, const model_metric *rows, size_t n, char *err, size_t errlen) {
     losses *l = ctx;
     (void)err, (void)errlen;
-    for (size_t i = 0; i < n && l->n < STEPS; i++, l->n++) {
+    for (size_t i = 0; i < n && l->n < l->cap; i++, l->n++) {
         l->loss[l->n] = rows[i].loss;
         l->norm[l->n] = rows[i].grad_norm;
     }
@@ -480,7 +524,7 @@ static void train_on(const char *device, const model_config *c, const char *dir,
     model_train_opts o = {.run_dir = dir, .device = device, .threads = 1, .log_every = 4, .quiet = 1};
     model_train_result res;
     if (model_train(c, &o, &sink, &res, err, sizeof err)) fail_msg("%s: %s", device, err);
-    assert_int_equal(out->n, STEPS);
+    assert_int_equal(out->n, out->cap);
 }
 
 static void test_training(void **state) {
@@ -491,7 +535,7 @@ static void test_training(void **state) {
     int failures = 0;
     for (size_t mi = 0; mi < 3; mi++) {
         model_config c = config_for(mi, STEPS);
-        losses cpu = {0}, cuda = {0};
+        losses cpu = {.cap = STEPS}, cuda = {.cap = STEPS};
         char d1[300], d2[300];
         snprintf(d1, sizeof d1, "%s/cpu%zu", tmp, mi);
         snprintf(d2, sizeof d2, "%s/cuda%zu", tmp, mi);
@@ -524,12 +568,88 @@ static void test_training(void **state) {
     assert_int_equal(failures, 0);
 }
 
+/* 200 steps of each tiny model at bf16 on the GPU against FP32 on the CPU, on the same
+ * batches. At batch 4 x 64 tokens the per-step loss is noisy (~0.1 between batches) and
+ * two runs that differ in rounding part ways after a few dozen steps (FP32 CUDA and CPU
+ * drift apart too, more slowly), so the curves are compared as curves: the mean loss of
+ * each 25-step block within 0.2 nats (under 5% of the loss), and the mean over steps
+ * 101-200 within 0.1. */
+enum { BLOCK = 25 };
+static void test_training_bf16(void **state) {
+    (void)state;
+    NEED_GPU();
+    char tmp[] = "/tmp/scalelab-test-bf16.XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    int failures = 0;
+    for (size_t mi = 0; mi < 3; mi++) {
+        model_config c = config_for(mi, LONG_STEPS);
+        model_config cb = c;
+        cb.precision = MODEL_PRECISION_BF16;
+        losses *cpu = calloc(1, sizeof *cpu), *cuda = calloc(1, sizeof *cuda);
+        cpu->cap = cuda->cap = LONG_STEPS;
+        char d1[300], d2[300];
+        snprintf(d1, sizeof d1, "%s/cpu%zu", tmp, mi);
+        snprintf(d2, sizeof d2, "%s/bf16%zu", tmp, mi);
+        train_on("cpu", &c, d1, cpu);
+        train_on("cuda", &cb, d2, cuda);
+        double worst_block = 0, late = 0;
+        printf("  %s: 25-step block means, cpu fp32 / cuda bf16:", MIXER_SETS[mi][0][1]);
+        for (size_t b0 = 0; b0 < LONG_STEPS; b0 += BLOCK) {
+            double a = 0, b = 0;
+            for (size_t s = b0; s < b0 + BLOCK; s++) a += cpu->loss[s] / BLOCK, b += cuda->loss[s] / BLOCK;
+            worst_block = fmax(worst_block, fabs(a - b));
+            if (b0 >= LONG_STEPS / 2) late += (b - a) / (LONG_STEPS / 2 / BLOCK);
+            printf(" %.3f/%.3f", a, b);
+        }
+        int ok = worst_block <= 0.2 && fabs(late) <= 0.1; /* NaN fails */
+        printf("\n  %s: %d steps, loss %.4f -> %.4f (cpu fp32) vs %.4f -> %.4f (cuda bf16); worst block-mean gap "
+               "%.3f (tol 0.2), steps 101-200 mean gap %+.3f (tol 0.1)  %s\n",
+               MIXER_SETS[mi][0][1], LONG_STEPS, cpu->loss[0], cpu->loss[LONG_STEPS - 1], cuda->loss[0],
+               cuda->loss[LONG_STEPS - 1], worst_block, late, ok ? "ok" : "FAIL");
+        failures += !ok;
+        free(cpu), free(cuda);
+    }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(failures, 0);
+}
+
+/* Runs without a GPU too: precision bf16 is a valid key, and the CPU backend refuses it
+ * (it would silently be an FP32 run). */
+static void test_bf16_needs_gpu(void **state) {
+    (void)state;
+    model_config c = config_for(0, 1);
+    char err[512];
+    assert_int_equal(model_config_set(&c, "train.precision", "bf16", err, sizeof err), 0);
+    assert_int_equal(c.precision, MODEL_PRECISION_BF16);
+    assert_int_not_equal(model_config_set(&c, "train.precision", "fp16", err, sizeof err), 0);
+    char tmp[] = "/tmp/scalelab-test-bf16cpu.XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    losses out = {.cap = 1};
+    model_sink sink = {&out, keep, ignore_eval, ignore_beat, NULL};
+    model_train_opts o = {.run_dir = tmp, .device = "cpu", .threads = 1, .log_every = 1, .quiet = 1};
+    model_train_result res;
+    assert_int_not_equal(model_train(&c, &o, &sink, &res, err, sizeof err), 0);
+    printf("  --device cpu with precision bf16: %s\n", err);
+    assert_non_null(strstr(err, "bf16"));
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bf16_needs_gpu),
         cmocka_unit_test(test_ops),
+        cmocka_unit_test(test_ops_bf16),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_model_gradients),
         cmocka_unit_test(test_training),
+        cmocka_unit_test(test_training_bf16),
     };
+    /* SCALELAB_TEST_FILTER="test_ops*": only the op tables (for compute-sanitizer). */
+    const char *filter = getenv("SCALELAB_TEST_FILTER");
+    if (filter && *filter) cmocka_set_test_filter(filter);
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,0 +1,528 @@
+/* Softmax and sliding-window causal attention (GQA) for the bf16 backend:
+ * tiled flash-style forward and backward on the tensor cores (FlashAttention-2,
+ * Dao 2023), memory linear in the sequence length.
+ *
+ * Precision: q, k, v, dy are FP32 in the model's memory (the layouts of kern_mixer_shape);
+ * the operands that tiles stream (k, v in forward; q, dy in backward) are first rounded
+ * to bf16 copies in `work` by one elementwise pass, the rest is rounded as it is loaded
+ * into registers; products run on mma.sync m16n8k16 bf16 with FP32 accumulation, and the
+ * softmax statistics (row maximum, sum, log-sum-exp) and every output are FP32.
+ *
+ * Forward: one block of 8 warps per 128 queries of one (batch, head); each warp owns 16
+ * query rows with Q in registers, streams 64-key tiles of K and V (bf16, row-major)
+ * through shared memory with cp.async, two stages deep, reads them with ldmatrix (V
+ * transposed by ldmatrix.trans), keeps the online softmax (running max m, sum l) and the
+ * output accumulator in registers, and writes y and the row log-sum-exp (natural log,
+ * the CPU's `saved`). Only key tiles that intersect [i - window + 1, i] for some query
+ * of the block are visited, and a warp skips the products of a tile none of its rows
+ * sees: causal skips the upper triangle, window work is O(T w).
+ *
+ * Backward: one block of 8 warps per 128 keys (4 per 64 at head dim 16) of one (batch,
+ * kv head); each warp owns 16
+ * keys with K and V in registers and dK, dV accumulators in registers, loops over the
+ * query heads of its group and the 64-query tiles that can see its keys (same tile
+ * skipping; Q and dy tiles double-buffered by cp.async), and recomputes P from the saved
+ * log-sum-exp. dQ sums over key blocks: each block adds its 64 x d piece per tile with FP32
+ * atomics (dq is cleared first), so dq's low bits vary from run to run; dK and dV are
+ * owned by one block each (deterministic). D_i = dy_i . y_i comes from a row kernel.
+ *
+ * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/cuda_common.h"
+
+namespace {
+
+constexpr int BQ = 128, BK = 64, FWD_THR = 256, NTHR = 128; /* forward: 128 queries, 64-key tiles */
+constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
+
+struct fa_args {
+    const float *q, *k, *v, *y, *dy, *lse_in, *dd;
+    float *yo, *lse, *dq, *dk, *dv;
+    int T, nh, nkv, group, W;
+    float scale;
+};
+
+__device__ __forceinline__ uint32_t pack2(float a, float b) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(a, b); /* a in the low half: the lower column */
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+
+/* c += a b, a 16x16 (row), b 16x8 (col), bf16 in, FP32 accumulate. Fragment layout
+ * (PTX ISA, mma.m16n8k16): g = lane / 4, t = lane % 4; a0 (g, 2t..2t+1), a1 (g+8, 2t..),
+ * a2 (g, 2t+8..), a3 (g+8, 2t+8..); b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g);
+ * c0, c1 (g, 2t..2t+1), c2, c3 (g+8, 2t..2t+1). */
+__device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ bool visible(int i, int j, int W, int T) { return j <= i && j > i - W && i < T; }
+
+/* Stage rows [r0, r0 + 64) of a [T, ld] FP32 matrix (columns c0..c0+D) into shared
+ * bf16: row-major (rm, stride D + 8) and/or transposed (tr, stride 64 + 8). Rows past
+ * T are zeros. Threads walk rows fastest so the transposed stores of a warp are
+ * consecutive. */
+template <int D, int ROWS = 64, int NT = NTHR>
+__device__ __forceinline__ void stage(const float *src, size_t ld, int r0, int T, __nv_bfloat16 *rm,
+                                      __nv_bfloat16 *tr) {
+    for (int idx = threadIdx.x; idx < ROWS * D / 4; idx += NT) {
+        int r = idx % ROWS, c = idx / ROWS * 4;
+        float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (r0 + r < T) x = *reinterpret_cast<const float4 *>(src + (size_t)(r0 + r) * ld + c);
+        if (rm) {
+            uint2 u = make_uint2(pack2(x.x, x.y), pack2(x.z, x.w));
+            *reinterpret_cast<uint2 *>(rm + r * (D + 8) + c) = u;
+        }
+        if (tr) {
+            tr[(c + 0) * (64 + 8) + r] = __float2bfloat16_rn(x.x);
+            tr[(c + 1) * (64 + 8) + r] = __float2bfloat16_rn(x.y);
+            tr[(c + 2) * (64 + 8) + r] = __float2bfloat16_rn(x.z);
+            tr[(c + 3) * (64 + 8) + r] = __float2bfloat16_rn(x.w);
+        }
+    }
+}
+
+/* A fragments (16 rows x D) of one warp straight from FP32 global memory. */
+template <int D>
+__device__ __forceinline__ void load_a(const float *src, size_t ld, int row0, int T, uint32_t a[D / 16][4]) {
+    int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4;
+    int r0 = row0 + g, r1 = r0 + 8;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        int c = kk * 16 + 2 * t;
+        float2 x00 = make_float2(0.f, 0.f), x01 = x00, x10 = x00, x11 = x00;
+        if (r0 < T) {
+            x00 = *reinterpret_cast<const float2 *>(src + (size_t)r0 * ld + c);
+            x01 = *reinterpret_cast<const float2 *>(src + (size_t)r0 * ld + c + 8);
+        }
+        if (r1 < T) {
+            x10 = *reinterpret_cast<const float2 *>(src + (size_t)r1 * ld + c);
+            x11 = *reinterpret_cast<const float2 *>(src + (size_t)r1 * ld + c + 8);
+        }
+        a[kk][0] = pack2(x00.x, x00.y);
+        a[kk][1] = pack2(x10.x, x10.y);
+        a[kk][2] = pack2(x01.x, x01.y);
+        a[kk][3] = pack2(x11.x, x11.y);
+    }
+}
+
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+/* Four 8x8 bf16 matrices; lane l gives the row address of row l % 8 of matrix l / 8. */
+__device__ __forceinline__ void ldsm_x4(uint32_t r[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+}
+/* 16 bytes global -> shared, asynchronously; zeros when !valid (src must still be mapped). */
+__device__ __forceinline__ void cp16(void *dst, const void *src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+/* Rows [r0, r0 + ROWS) of a bf16 [T, ld] matrix (columns 0..D) into shared [ROWS][D + 8],
+ * asynchronously; rows past T are zeros. */
+template <int D, int ROWS, int NT>
+__device__ __forceinline__ void load_tile(__nv_bfloat16 *dst, const __nv_bfloat16 *src, size_t ld, int r0, int T) {
+    constexpr int CH = D / 8;
+    for (int idx = threadIdx.x; idx < ROWS * CH; idx += NT) {
+        int r = idx / CH, c = idx % CH * 8;
+        bool ok = r0 + r < T;
+        cp16(dst + r * (D + 8) + c, src + (size_t)(ok ? r0 + r : 0) * ld + c, ok);
+    }
+}
+
+/* FP32 -> bf16, n a multiple of 4, both 16-byte aligned. */
+__global__ void to_bf16_kernel(size_t n4, const float4 *x, uint2 *y) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += (size_t)gridDim.x * blockDim.x) {
+        float4 v = x[i];
+        y[i] = make_uint2(pack2(v.x, v.y), pack2(v.z, v.w));
+    }
+}
+void to_bf16(size_t n, const float *x, __nv_bfloat16 *y) {
+    size_t n4 = n / 4;
+    unsigned blocks = kcu_blocks(n4, 256);
+    if (blocks > 132 * 16) blocks = 132 * 16;
+    to_bf16_kernel<<<blocks, 256>>>(n4, (const float4 *)x, (uint2 *)y);
+    KCU_LAUNCHED();
+}
+
+template <int D>
+/* Two blocks per multiprocessor (at most 128 registers) where that does not spill. */
+__global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8;
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [2][64][RS] */
+    __nv_bfloat16 *Vs = Ks + 2 * 64 * RS;                          /* [2][64][RS] */
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int q0 = blockIdx.x * BQ, h = blockIdx.y, b = blockIdx.z, kvh = h / a.group;
+    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
+    const float *qb = a.q + (size_t)b * a.T * ldq + (size_t)h * D;
+    const __nv_bfloat16 *kb = k16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const __nv_bfloat16 *vb = v16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const int wr = q0 + warp * 16; /* this warp's first row */
+    uint32_t qa[D / 16][4];
+    load_a<D>(qb, ldq, wr, a.T, qa);
+    float acc[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    const float sl2 = a.scale * LOG2E;
+    const int kfirst = max(0, q0 - a.W + 1) / BK * BK, klast = min(q0 + BQ, a.T) - 1;
+    const int ntiles = (klast - kfirst) / BK + 1;
+    load_tile<D, 64, FWD_THR>(Ks, kb, ldk, kfirst, a.T);
+    load_tile<D, 64, FWD_THR>(Vs, vb, ldk, kfirst, a.T);
+    cp_commit();
+    for (int it = 0; it < ntiles; it++) {
+        const int kt = kfirst + it * BK, buf = it & 1;
+        if (it + 1 < ntiles) {
+            load_tile<D, 64, FWD_THR>(Ks + (buf ^ 1) * 64 * RS, kb, ldk, kt + BK, a.T);
+            load_tile<D, 64, FWD_THR>(Vs + (buf ^ 1) * 64 * RS, vb, ldk, kt + BK, a.T);
+        }
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        /* Products only where some row of the warp sees some key of the tile. */
+        if (kt <= wr + 15 && kt + BK - 1 > wr - a.W) {
+            const __nv_bfloat16 *K = Ks + buf * 64 * RS, *V = Vs + buf * 64 * RS;
+            float s[BK / 8][4];
+#pragma unroll
+            for (int nt = 0; nt < BK / 8; nt += 2) {
+                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+                s[nt + 1][0] = s[nt + 1][1] = s[nt + 1][2] = s[nt + 1][3] = 0.f;
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    uint32_t r[4];
+                    ldsm_x4(r, K + (nt * 8 + (lane / 16) * 8 + lane % 8) * RS + kk * 16 + (lane / 8 % 2) * 8);
+                    mma16816(s[nt], qa[kk], r[0], r[1]);
+                    mma16816(s[nt + 1], qa[kk], r[2], r[3]);
+                }
+            }
+            bool full = kt + BK - 1 <= wr && kt > wr + 15 - a.W && kt + BK <= a.T;
+            float mx[2] = {m[0], m[1]};
+#pragma unroll
+            for (int nt = 0; nt < BK / 8; nt++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    float x = s[nt][c] * sl2;
+                    if (!full && !visible(wr + g + (c >> 1) * 8, kt + nt * 8 + 2 * t + (c & 1), a.W, a.T)) x = -INFINITY;
+                    s[nt][c] = x;
+                    mx[c >> 1] = fmaxf(mx[c >> 1], x);
+                }
+            float alpha[2], base[2];
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                base[r] = mx[r] == -INFINITY ? 0.f : mx[r]; /* a row with nothing visible yet */
+                alpha[r] = exp2f(m[r] - base[r]);
+                m[r] = mx[r];
+                l[r] *= alpha[r];
+            }
+#pragma unroll
+            for (int i = 0; i < D / 8; i++) {
+                acc[i][0] *= alpha[0], acc[i][1] *= alpha[0];
+                acc[i][2] *= alpha[1], acc[i][3] *= alpha[1];
+            }
+#pragma unroll
+            for (int nt = 0; nt < BK / 8; nt++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    float p = exp2f(s[nt][c] - base[c >> 1]);
+                    s[nt][c] = p;
+                    l[c >> 1] += p;
+                }
+#pragma unroll
+            for (int kk = 0; kk < BK / 16; kk++) {
+                uint32_t pa[4] = {pack2(s[2 * kk][0], s[2 * kk][1]), pack2(s[2 * kk][2], s[2 * kk][3]),
+                                  pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+                for (int dt = 0; dt < D / 8; dt += 2) {
+                    uint32_t r[4];
+                    ldsm_x4_t(r, V + (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (dt + lane / 16) * 8);
+                    mma16816(acc[dt], pa, r[0], r[1]);
+                    mma16816(acc[dt + 1], pa, r[2], r[3]);
+                }
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        int row = wr + g + 8 * r;
+        if (row >= a.T) continue;
+        float inv = 1.f / l[r];
+        float *yr = a.yo + ((size_t)b * a.T + row) * ldq + (size_t)h * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++)
+            *reinterpret_cast<float2 *>(yr + dt * 8 + 2 * t) = make_float2(acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
+        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * LN2;
+    }
+}
+
+/* D_i = dy_i . y_i per (batch, head, row), layout [batch, n_head, seq]; one warp a row. */
+__global__ void dot_rows_kernel(int B, int T, int nh, int d, const float *dy, const float *y, float *dd) {
+    size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= (size_t)B * nh * T) return;
+    int i = row % T, h = (row / T) % nh, b = (int)(row / ((size_t)T * nh));
+    size_t off = (((size_t)b * T + i) * nh + h) * d;
+    float s = 0;
+    for (int f = lane; f < d; f += 32) s += dy[off + f] * y[off + f];
+    for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0) dd[row] = s;
+}
+
+/* NW warps, 16 keys each: BK = 16 NW keys per block (NW = 8 for head dims >= 32: the Q and dy
+ * tiles, the barriers and the dQ atomics then serve twice the keys). */
+template <int D, int NW>
+__global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8, QB = 64, KB = 16 * NW, TS = KB + 8, NT = NW * 32;
+    constexpr int DP = D / (NW / 4); /* dQ: warp w does rows 16 (w % 4).., dims DP (w / 4).. */
+    static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
+    __nv_bfloat16 *Qs = Ks + KB * RS;                             /* [2][64][RS] */
+    __nv_bfloat16 *Ys = Qs + 2 * 64 * RS;                         /* dy [2][64][RS] */
+    __nv_bfloat16 *Ss = Ys + 2 * 64 * RS;                         /* dS [64 queries][TS = KB + 8] */
+    float *lse_s = reinterpret_cast<float *>(Ss + 64 * TS);       /* [2][64], log2 units */
+    float *dd_s = lse_s + 2 * 64;                                 /* [2][64] */
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int k0 = blockIdx.x * KB, kvh = blockIdx.y, b = blockIdx.z;
+    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
+    const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const int wk = k0 + warp * 16; /* this warp's first key */
+    uint32_t ka[D / 16][4], va[D / 16][4];
+    load_a<D>(kb, ldk, wk, a.T, ka);
+    load_a<D>(vb, ldk, wk, a.T, va);
+    stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr); /* [KB][D + 8] */
+    float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) dk[i][c] = dv[i][c] = 0.f;
+    const float sl2 = a.scale * LOG2E;
+    const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
+    const int nq = (qend - k0) / QB + 1, ntiles = nq * a.group;
+    auto issue = [&](int it) {
+        int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
+        load_tile<D, 64, NT>(Qs + buf * 64 * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+        load_tile<D, 64, NT>(Ys + buf * 64 * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+        if (threadIdx.x < 64) {
+            int i = qt + threadIdx.x;
+            size_t row = ((size_t)b * a.nh + h) * a.T + i;
+            lse_s[buf * 64 + threadIdx.x] = i < a.T ? a.lse_in[row] * LOG2E : 0.f;
+            dd_s[buf * 64 + threadIdx.x] = i < a.T ? a.dd[row] : 0.f;
+        }
+    };
+    issue(0);
+    cp_commit();
+    for (int it = 0; it < ntiles; it++) {
+        const int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
+        if (it + 1 < ntiles) issue(it + 1);
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        const __nv_bfloat16 *Q = Qs + buf * 64 * RS, *Y = Ys + buf * 64 * RS;
+        const float *ls = lse_s + buf * 64, *ds_ = dd_s + buf * 64;
+        float s[QB / 8][4], dp[QB / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < QB / 8; nt += 2) {
+#pragma unroll
+            for (int c = 0; c < 4; c++) s[nt][c] = dp[nt][c] = s[nt + 1][c] = dp[nt + 1][c] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t rq[4], ry[4];
+                int off = (nt * 8 + (lane / 16) * 8 + lane % 8) * RS + kk * 16 + (lane / 8 % 2) * 8;
+                ldsm_x4(rq, Q + off);
+                ldsm_x4(ry, Y + off);
+                mma16816(s[nt], ka[kk], rq[0], rq[1]);
+                mma16816(s[nt + 1], ka[kk], rq[2], rq[3]);
+                mma16816(dp[nt], va[kk], ry[0], ry[1]);
+                mma16816(dp[nt + 1], va[kk], ry[2], ry[3]);
+            }
+        }
+        /* s^T[key][query] -> P^T, dS^T; element c of tile nt: key wk + g + 8 (c >> 1),
+         * query qt + nt * 8 + 2t + (c & 1). */
+        bool full = qt >= wk + 15 && qt + QB - 1 < wk + a.W && qt + QB <= a.T;
+#pragma unroll
+        for (int nt = 0; nt < QB / 8; nt++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+                int il = nt * 8 + 2 * t + (c & 1), j = wk + g + 8 * (c >> 1);
+                float p = exp2f(s[nt][c] * sl2 - ls[il]);
+                if (!full && !visible(qt + il, j, a.W, a.T)) p = 0.f;
+                float d = p * (dp[nt][c] - ds_[il]);
+                s[nt][c] = p;
+                dp[nt][c] = d;
+                Ss[il * TS + warp * 16 + g + 8 * (c >> 1)] = __float2bfloat16_rn(d);
+            }
+#pragma unroll
+        for (int kk = 0; kk < QB / 16; kk++) {
+            uint32_t pa[4] = {pack2(s[2 * kk][0], s[2 * kk][1]), pack2(s[2 * kk][2], s[2 * kk][3]),
+                              pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+            uint32_t sa[4] = {pack2(dp[2 * kk][0], dp[2 * kk][1]), pack2(dp[2 * kk][2], dp[2 * kk][3]),
+                              pack2(dp[2 * kk + 1][0], dp[2 * kk + 1][1]), pack2(dp[2 * kk + 1][2], dp[2 * kk + 1][3])};
+#pragma unroll
+            for (int dt = 0; dt < D / 8; dt += 2) {
+                uint32_t ry[4], rq[4];
+                int off = (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (dt + lane / 16) * 8;
+                ldsm_x4_t(ry, Y + off);
+                ldsm_x4_t(rq, Q + off);
+                mma16816(dv[dt], pa, ry[0], ry[1]);
+                mma16816(dv[dt + 1], pa, ry[2], ry[3]);
+                mma16816(dk[dt], sa, rq[0], rq[1]);
+                mma16816(dk[dt + 1], sa, rq[2], rq[3]);
+            }
+        }
+        __syncthreads();
+        /* dQ rows qt + 16 (warp % 4) .. + 16, columns DP (warp / 4) .. + DP = dS (16 x KB) K (KB x DP). */
+        const int wq = warp % 4 * 16, wc = warp / 4 * DP;
+        float dqa[DP / 8][4];
+#pragma unroll
+        for (int i = 0; i < DP / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < KB / 16; kk++) {
+            uint32_t sa[4];
+            ldsm_x4(sa, Ss + (wq + (lane / 8 % 2) * 8 + lane % 8) * TS + kk * 16 + (lane / 16) * 8);
+#pragma unroll
+            for (int dt = 0; dt < DP / 8; dt += 2) {
+                uint32_t rk[4];
+                ldsm_x4_t(rk, Ks + (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + wc + (dt + lane / 16) * 8);
+                mma16816(dqa[dt], sa, rk[0], rk[1]);
+                mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
+            }
+        }
+        /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
+         * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
+        float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
+        const int odd = t & 1, row = qt + wq + g + 8 * odd;
+#pragma unroll
+        for (int dt = 0; dt < DP / 8; dt++) {
+            float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
+            float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
+            float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
+                           : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
+            v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
+            if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
+        }
+        __syncthreads(); /* Ss and this buffer are refilled next */
+    }
+#pragma unroll
+    for (int rr = 0; rr < 2; rr++) {
+        int j = wk + g + 8 * rr;
+        if (j >= a.T) continue;
+        float *dkr = a.dk + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+        float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) {
+            *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) =
+                make_float2(dk[dt][2 * rr] * a.scale, dk[dt][2 * rr + 1] * a.scale);
+            *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(dv[dt][2 * rr], dv[dt][2 * rr + 1]);
+        }
+    }
+}
+
+template <int D> size_t fwd_smem() { return (size_t)4 * 64 * (D + 8) * 2; }
+template <int D, int NW> size_t bwd_smem() {
+    return (size_t)((16 * NW + 4 * 64) * (D + 8) + 64 * (16 * NW + 8)) * 2 + 256 * 4;
+}
+
+fa_args args_of(const kern_mixer_shape *s) {
+    fa_args a = {};
+    a.T = s->seq;
+    a.nh = s->n_head;
+    a.nkv = s->n_kv_head;
+    a.group = a.nh / a.nkv;
+    a.W = (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < a.T) ? s->window : a.T;
+    a.scale = (float)s->scale;
+    return a;
+}
+
+template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
+    size_t sm = fwd_smem<D>();
+    static bool set = [&] {
+        KCU_CHECK(cudaFuncSetAttribute(fwd_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        return true;
+    }();
+    (void)set;
+    dim3 grid((a.T + BQ - 1) / BQ, a.nh, s->batch);
+    fwd_kernel<D><<<grid, FWD_THR, sm>>>(a, k16, v16);
+    KCU_LAUNCHED();
+}
+template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
+    size_t sm = bwd_smem<D, NW>();
+    static bool set = [&] {
+        KCU_CHECK(cudaFuncSetAttribute(bwd_kernel<D, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        return true;
+    }();
+    (void)set;
+    dim3 grid((a.T + KB - 1) / KB, a.nkv, s->batch);
+    bwd_kernel<D, NW><<<grid, NW * 32, sm>>>(a, q16, y16);
+    KCU_LAUNCHED();
+}
+
+} // namespace
+
+int kcu_flash_supported(const kern_mixer_shape *s) {
+    int d = s->head_dim;
+    return s->kind != KERN_MIXER_POWER && (d == 16 || d == 32 || d == 64 || d == 128);
+}
+
+/* work: D_i per query row (floats), then the bf16 copies: k and v in forward, q and dy
+ * in backward (the larger pair: 2 x batch x seq x n_head x head_dim halves). */
+size_t kcu_flash_work_size(const kern_mixer_shape *s) {
+    size_t rows = (size_t)s->batch * s->n_head * s->seq;
+    return rows + 64 + rows * s->head_dim + 64;
+}
+
+static float *aligned256(float *w) { return (float *)(((uintptr_t)w + 255) / 256 * 256); }
+
+void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, float *y,
+                       float *saved, float *work) {
+    fa_args a = args_of(s);
+    a.q = q, a.k = k, a.v = v, a.yo = y, a.lse = saved;
+    size_t rows = (size_t)s->batch * s->n_head * s->seq, nk = (size_t)s->batch * s->seq * s->n_kv_head * s->head_dim;
+    __nv_bfloat16 *k16 = (__nv_bfloat16 *)aligned256(aligned256(work) + rows), *v16 = k16 + nk;
+    to_bf16(nk, k, k16);
+    to_bf16(nk, v, v16);
+    switch (s->head_dim) {
+    case 16: fwd<16>(s, a, k16, v16); break;
+    case 32: fwd<32>(s, a, k16, v16); break;
+    case 64: fwd<64>(s, a, k16, v16); break;
+    default: fwd<128>(s, a, k16, v16); break;
+    }
+}
+
+void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,
+                        const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work) {
+    fa_args a = args_of(s);
+    float *dd = aligned256(work);
+    size_t rows = (size_t)s->batch * s->n_head * s->seq, nq = rows * s->head_dim;
+    __nv_bfloat16 *q16 = (__nv_bfloat16 *)aligned256(dd + rows), *y16 = q16 + nq;
+    dot_rows_kernel<<<kcu_blocks(rows, 8), 256>>>(s->batch, s->seq, s->n_head, s->head_dim, dy, y, dd);
+    KCU_LAUNCHED();
+    to_bf16(nq, q, q16);
+    to_bf16(nq, dy, y16);
+    KCU_CHECK(cudaMemsetAsync(dq, 0, nq * sizeof(float)));
+    a.q = q, a.k = k, a.v = v, a.y = y, a.dy = dy, a.lse_in = saved, a.dd = dd, a.dq = dq, a.dk = dk, a.dv = dv;
+    switch (s->head_dim) {
+    case 16: bwd<16>(s, a, q16, y16); break;
+    case 32: bwd<32>(s, a, q16, y16); break;
+    case 64: bwd<64>(s, a, q16, y16); break;
+    default: bwd<128>(s, a, q16, y16); break;
+    }
+}
