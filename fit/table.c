@@ -239,11 +239,12 @@ int fit_table_derive(fit_table *t, const char *spec, char *err, size_t errlen) {
     const char *p = eq + 1;
     ops[0] = '*';
     for (;;) {
-        if (nt == MAXT) return util_err(err, errlen, "derive: more than %d terms", MAXT);
         if (derive_term(t, &p, &cols[nt], &nums[nt], err, errlen)) return -1;
         nt++;
         if (!*p) break;
         if (*p != '*' && *p != '/') return util_err(err, errlen, "derive '%s': unexpected '%c'", spec, *p);
+        /* checked before the operator is stored: ops[nt] belongs to the next term */
+        if (nt == MAXT) return util_err(err, errlen, "derive: more than %d terms", MAXT);
         ops[nt] = *p++;
     }
     char **cells = realloc(t->cells, t->n_rows * (t->n_cols + 1) * sizeof *cells + 1);

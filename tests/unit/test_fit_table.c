@@ -86,6 +86,11 @@ static void test_filters_and_derive(void **state) {
     assert_int_equal(fit_table_derive(&t, "twice=[tokens]*2", err, sizeof err), 0);
     assert_int_not_equal(fit_table_derive(&t, "bad=C/nope", err, sizeof err), 0);
     assert_non_null(strstr(err, "nope"));
+    /* 16 terms are the most; the 17th is refused before anything is written past the
+     * term arrays (the CSV fuzzer found the write with 17). */
+    assert_int_equal(fit_table_derive(&t, "t16=2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2", err, sizeof err), 0);
+    assert_int_not_equal(fit_table_derive(&t, "t17=2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2*2", err, sizeof err), 0);
+    assert_non_null(strstr(err, "more than 16 terms"));
     static const struct { const char *w; size_t n; } cases[] = {
         {"loss<2.5", 2}, {"loss<=2.5", 3}, {"loss>2", 2}, {"loss>=2", 3}, {"N==20", 1}, {"N!=20", 3}, {"tokens >= 40", 2}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
