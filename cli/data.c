@@ -12,7 +12,8 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: scalelab data prepare --from PATH [PATH...] [--from PATH]... --out FILE [--json]\n\n"
-            "Writes a byte-level token shard (DESIGN.md section 8) from text files and folders:\n"
+            "Writes a byte-level token shard (a small header with magic and version, then the tokens,\n"
+            "documents separated by a reserved token) from text files and folders:\n"
             "folders are walked in sorted order, one file is one document, binary files (NUL bytes\n"
             "or mostly invalid UTF-8) and empty files are skipped, symbolic links inside folders\n"
             "are not followed. The output is replaced atomically. Train runs read it with\n"
