@@ -487,10 +487,17 @@ int report_answer_text(const report_data *d, util_buf *out) {
         if (isfinite(a->exponent)) {
             char e[32], lo[32], hi[32];
             fmt(e, sizeof e, a->exponent), fmt(lo, sizeof lo, a->exponent_lo), fmt(hi, sizeof hi, a->exponent_hi);
-            util_buf_printf(out, "  across budgets: %s_opt ~ C^%s [%s, %s]\n", a->kind == REPORT_ARM_WIDTH ? "N" : "WSFR",
+            util_buf_printf(out, "  across budgets: %s_opt ~ C^%s, 95%% interval of the exponent [%s, %s]\n", a->kind == REPORT_ARM_WIDTH ? "N" : "WSFR",
                             e, lo, hi);
         }
         if (a->fit_reasons[0]) util_buf_printf(out, "  fit diagnostics: %s\n", a->fit_reasons);
     }
+    util_buf noise = {0};
+    double worst = 0;
+    if (report_noise_pairs(d, &noise, &worst))
+        util_buf_printf(out, "Noise floor (runs differing only in the seed): %s\n", noise.data);
+    else
+        util_buf_puts(out, "Noise floor: unknown (no pair of runs differs only in the seed)\n");
+    util_buf_free(&noise);
     return 0;
 }

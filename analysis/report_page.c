@@ -153,7 +153,7 @@ static const char css[] =
     ".sw{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:7px}\n"
     ".rule{background:#f1f6fb;border-left:3px solid #4292c6;padding:8px 12px;font-size:14px}\n"
     "h3{font-size:16px;font-weight:600;margin:14px 0 4px}\n"
-    "#answer{border-left:4px solid #0072B2}td{white-space:normal}\n";
+    "#answer{border-left:4px solid #1d2330}td{white-space:normal}#answer td:last-child{text-align:left;min-width:16em}\n";
 
 /* The answer, first: per arm and budget the optimum with its interval and
  * verdict, the WSFR compared with 1, the noise floor, and what is missing. */
@@ -223,7 +223,7 @@ static void answer(page *p) {
         }
         if (isfinite(a->exponent)) {
             char e[32], lo[32], hi[32];
-            para(p, "Across budgets: %s_opt grows as C^%s [%s, %s].", width ? "N" : "WSFR", NUM(e, a->exponent),
+            para(p, "Across budgets (stored fit, 95%% interval of the exponent): %s_opt scales as C^%s [%s, %s].", width ? "N" : "WSFR", NUM(e, a->exponent),
                  NUM(lo, a->exponent_lo), NUM(hi, a->exponent_hi));
         }
         if (a->fit_id && a->fit_reasons[0]) para(p, "Fit #%lld diagnostics: %s", (long long)a->fit_id, a->fit_reasons);

@@ -104,15 +104,15 @@ static void block_end(util_buf *dat, size_t *block) {
     (*block)++;
 }
 
-/* Explicit tick marks for a log axis over [lo, hi]: 1-2-5 per decade (every
+/* Explicit tick marks for a log axis over [lo, hi]: 1-2-3-5 per decade (every
  * mark labelled with report_fmt_num, e.g. "3e10", "20k" would need a unit), or
  * only the decades when the range spans more than 3 of them. */
 static void log_tics(util_buf *gp, const char *axis, double lo, double hi) {
     if (!(lo > 0) || !(hi >= lo)) return;
     double span = log10(hi) - log10(lo);
-    static const double steps125[] = {1, 2, 5}, steps1[] = {1};
-    const double *steps = span > 3 ? steps1 : steps125;
-    size_t ns = span > 3 ? 1 : 3;
+    static const double steps1235[] = {1, 2, 3, 5}, steps1[] = {1};
+    const double *steps = span > 3 ? steps1 : steps1235;
+    size_t ns = span > 3 ? 1 : 4;
     if (span < 0.5) { /* less than half a decade: 1..9 */
         static const double all[] = {1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9};
         steps = all, ns = 10;
