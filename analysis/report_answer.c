@@ -98,10 +98,9 @@ int report_stored_fit_parse(const char *xcol, const char *params_json, const cha
     char key[48];
     snprintf(key, sizeof key, "a_%s", xcol);
     yaml_document_t doc;
-    if (!jparse(params_json, &doc)) {
-        f->exponent = jnum(jget(&doc, yaml_document_get_root_node(&doc), key));
-        yaml_document_delete(&doc);
-    }
+    yaml_document_t pdoc;
+    int have_params = !jparse(params_json, &pdoc);
+    if (have_params) f->exponent = jnum(jget(&pdoc, yaml_document_get_root_node(&pdoc), key));
     if (!jparse(intervals_json, &doc)) {
         yaml_node_t *iv = jget(&doc, yaml_document_get_root_node(&doc), key);
         f->exponent_lo = jnum(jidx(&doc, iv, 0)), f->exponent_hi = jnum(jidx(&doc, iv, 1));
@@ -130,6 +129,10 @@ int report_stored_fit_parse(const char *xcol, const char *params_json, const cha
         yaml_node_t *root = yaml_document_get_root_node(&doc);
         read_budgets(&doc, root->type == YAML_SEQUENCE_NODE ? root : jget(&doc, root, "budgets"), f);
         yaml_document_delete(&doc);
+    }
+    if (have_params) { /* last resort: a "budgets" array among the parameters */
+        read_budgets(&pdoc, jget(&pdoc, yaml_document_get_root_node(&pdoc), "budgets"), f);
+        yaml_document_delete(&pdoc);
     }
     if (f->n_budgets == 0) {
         free(f->budgets);
