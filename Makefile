@@ -2,7 +2,8 @@
 #   make            build ./scalelab (BUILD=dir puts objects elsewhere)
 #   make test       unit + end-to-end tests, then again under ASan+UBSan
 #   make bench      benchmarks in tests/bench/ (results go to tests/bench/RESULTS.md by hand)
-#   make demo       deps, build, demo sweep -> fit -> recommend -> report
+#   make demo       deps, build, then scripts/demo.sh: a byte-level shard of the C headers,
+#                   a width sweep and a state sweep on it, IsoFLOP fits, the report
 #   CUDA=0 forces a CPU-only build; CUDA=1 fails when nvcc is missing.
 #   STATIC=1 links SQLite, libyaml, GSL and OpenBLAS (with its Fortran runtime)
 #   statically and puts libgomp and libcmocka beside the binaries (BUILD/lib, found

@@ -8,45 +8,18 @@
 
 #include "fit/fit.h"
 
-/* One IsoFLOP parabola in u = ln x, fitted as fit/ fits each budget. ok only
- * when fit finds a vertex (3 distinct x, convex) and it lies within the points'
- * range of u widened by half its width on each side: a vertex further out is an
- * extrapolation the data cannot support. */
-static report_parabola parabola(const double *x, const double *y, size_t n) {
-    report_parabola pb = {0};
-    double umin = INFINITY, umax = -INFINITY;
-    for (size_t i = 0; i < n; i++) umin = fmin(umin, log(x[i])), umax = fmax(umax, log(x[i]));
-    fit_isoflop_budget b;
-    if (fit_isoflop_parabola(x, y, NULL, n, 0.95, &b) != 1) return pb;
-    pb.a = b.coef[2], pb.b = b.coef[1], pb.c = b.coef[0];
-    pb.x_opt = b.vertex;
-    pb.loss_opt = b.loss;
-    double u = log(b.vertex), half = 0.5 * (umax - umin);
-    pb.ok = u >= umin - half && u <= umax + half;
-    return pb;
-}
-
-/* Parabolas per budget over the runs with the given label (NULL: every run). */
-static int isoflop_parabolas(report_data *d, int by_params, const char *label, report_parabola *out) {
-    double *x = malloc((d->n_runs + 1) * 2 * sizeof *x);
-    if (!x) return -1;
-    double *y = x + d->n_runs + 1;
-    for (size_t k = 0; k < d->n_budgets; k++) {
-        size_t n = 0;
-        for (size_t i = 0; i < d->n_runs; i++) {
-            const report_run *r = &d->runs[i];
-            double xi = by_params ? r->params : r->wsfr;
-            if (r->budget != (int)k || !(xi > 0) || (label && strcmp(r->label, label))) continue;
-            x[n] = xi, y[n] = report_run_loss(r), n++;
+/* A budget's optimum for the frontier: the lowest vertex of an arm judged ok
+ * or weak there, else the best run. */
+double report_budget_optimum_loss(const report_data *d, size_t k) {
+    double best = report_run_loss(&d->runs[d->budgets[k].best_run]);
+    for (size_t i = 0; i < d->n_arms; i++)
+        for (size_t j = 0; j < d->arms[i].n_budgets; j++) {
+            const report_arm_budget *ab = &d->arms[i].budgets[j];
+            if (ab->budget == (int)k && (!strcmp(ab->verdict, "ok") || !strcmp(ab->verdict, "weak")) &&
+                isfinite(ab->loss_opt) && ab->loss_opt < best)
+                best = ab->loss_opt;
         }
-        out[k] = parabola(x, y, n);
-    }
-    free(x);
-    return 0;
-}
-
-static double budget_optimum_loss(const report_data *d, const report_budget *b) {
-    return b->by_params.ok ? b->by_params.loss_opt : report_run_loss(&d->runs[b->best_run]);
+    return best;
 }
 
 /* L(C) = E + A C^-alpha through the budgets' optima, by fit/'s power-law fitter
@@ -62,7 +35,7 @@ static void fit_frontier(report_data *d) {
     for (size_t k = 0; k < d->n_budgets && !rc; k++) {
         char cx[40], cy[40];
         snprintf(cx, sizeof cx, "%.17g", d->budgets[k].flops);
-        snprintf(cy, sizeof cy, "%.17g", budget_optimum_loss(d, &d->budgets[k]));
+        snprintf(cy, sizeof cy, "%.17g", report_budget_optimum_loss(d, k));
         const char *row[] = {cx, cy};
         rc = fit_table_add_row(&t, row, 0, err, sizeof err);
     }
@@ -88,8 +61,8 @@ static void fit_frontier(report_data *d) {
     fit_table_free(&t);
 }
 
-/* Per budget: the stored fit's optimum when the sweep has one, else the
- * IsoFLOP vertices (N* and WSFR*, tokens from C = 3 (W + S) D with W = 2N). */
+/* Per budget: what the sweep's latest stored law (chinchilla, additive, ...)
+ * recommends; the IsoFLOP optima are the answer section's (report_find_arms). */
 static void recommend(report_data *d) {
     fit_law law = {0};
     double *boot = NULL;
@@ -103,20 +76,11 @@ static void recommend(report_data *d) {
         if (have_law && !fit_law_optimum(&law, b->flops, &o, err, sizeof err)) {
             b->rec_ok = 1;
             b->rec_params = o.N, b->rec_tokens = o.D, b->rec_loss = o.loss;
-            b->rec_wsfr = isfinite(o.wsfr) ? o.wsfr : (b->by_wsfr.ok ? b->by_wsfr.x_opt : NAN);
-            snprintf(b->rec_source, sizeof b->rec_source, "stored fit #%lld (%s)%s", (long long)d->fit_id,
-                     d->fit_form, isfinite(o.wsfr) ? "" : "; WSFR from the IsoFLOP vertex");
-        } else if (b->by_params.ok) {
-            double wsfr = b->by_wsfr.ok ? b->by_wsfr.x_opt : INFINITY;
-            b->rec_ok = 1;
-            b->rec_params = b->by_params.x_opt, b->rec_wsfr = b->by_wsfr.ok ? wsfr : NAN;
-            b->rec_loss = b->by_params.loss_opt;
-            b->rec_tokens = b->flops / (6 * b->rec_params * (1 + 1 / wsfr));
-            snprintf(b->rec_source, sizeof b->rec_source, "IsoFLOP vertex%s",
-                     have_law ? "" : " (no stored fit of this sweep: run scalelab fit)");
+            b->rec_wsfr = o.wsfr;
+            snprintf(b->rec_source, sizeof b->rec_source, "stored fit #%lld (%s)", (long long)d->fit_id, d->fit_form);
         } else {
             snprintf(b->rec_source, sizeof b->rec_source, "%s",
-                     have_law ? err : "no stored fit and no IsoFLOP parabola at this budget");
+                     have_law ? err : "no stored law of this sweep (scalelab fit --sweep S --form chinchilla)");
         }
     }
     free(boot);
@@ -128,22 +92,12 @@ int report_analyse(report_data *d, char *err, size_t errlen) {
         report_trim_partial_bucket(&d->runs[i]);
         d->runs[i].knee = report_knee(d->runs[i].pos_loss, d->runs[i].n_pos_loss, REPORT_KNEE_THRESHOLD);
     }
-    if (report_collect_labels(d) || report_group_budgets(d)) return util_err(err, errlen, "out of memory");
-    if (d->n_budgets == 0)
-        return util_err(err, errlen, "%s%s%s: no finished run with a loss (%zu runs, none done)",
-                        d->sweep[0] ? "sweep '" : "the store", d->sweep, d->sweep[0] ? "'" : "", d->n_runs);
-    report_parabola *pb = calloc(d->n_budgets, sizeof *pb);
-    d->label_params = calloc(d->n_budgets * d->n_labels, sizeof *d->label_params);
-    int rc = !pb || !d->label_params || isoflop_parabolas(d, 0, NULL, pb);
-    for (size_t k = 0; !rc && k < d->n_budgets; k++) d->budgets[k].by_wsfr = pb[k];
-    rc = rc || isoflop_parabolas(d, 1, NULL, pb);
-    for (size_t k = 0; !rc && k < d->n_budgets; k++) d->budgets[k].by_params = pb[k];
-    for (size_t l = 0; !rc && l < d->n_labels; l++) {
-        rc = isoflop_parabolas(d, 1, d->labels[l], pb);
-        for (size_t k = 0; !rc && k < d->n_budgets; k++) d->label_params[k * d->n_labels + l] = pb[k];
+    if (report_collect_labels(d) || report_group_budgets(d) || report_find_arms(d))
+        return util_err(err, errlen, "out of memory");
+    if (d->n_budgets == 0) {
+        snprintf(d->frontier.note, sizeof d->frontier.note, "no finished run with a loss yet");
+        return 0;
     }
-    free(pb);
-    if (rc) return util_err(err, errlen, "out of memory");
     fit_frontier(d);
     recommend(d);
     return 0;

@@ -100,12 +100,17 @@ int report_config_parse(const char *config_json, report_run *r, char *err, size_
         r->p = int_of(scalar(&doc, model, "p"), 0);
         r->window = int_of(scalar(&doc, model, "window"), 0);
         r->context = int_of(scalar(&doc, train, "context"), 0);
+        r->seed = int_of(scalar(&doc, train, "seed"), 0);
         if (!strcmp(mixer, "power"))
             snprintf(r->label, sizeof r->label, "power p=%d", r->p);
         else if (!strcmp(mixer, "window"))
             snprintf(r->label, sizeof r->label, "window w=%d", r->window);
         else
             snprintf(r->label, sizeof r->label, "%s", mixer);
+        size_t len = (size_t)snprintf(r->shape, sizeof r->shape, "%s d=%d", r->label, r->d_model);
+        /* Heads matter for power retention (the state grows with the head size). */
+        if (!strcmp(mixer, "power") && len < sizeof r->shape)
+            snprintf(r->shape + len, sizeof r->shape - len, " h=%d", r->n_head);
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -118,9 +123,42 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Shapes sort by label, then by parameter count (then name), so a family's
+ * widths take neighbouring palette entries in a fixed order. */
+static const report_data *sort_data;
+static double shape_params(const char *shape) {
+    for (size_t i = 0; i < sort_data->n_runs; i++)
+        if (!strcmp(sort_data->runs[i].shape, shape)) return sort_data->runs[i].params;
+    return 0;
+}
+static const char *shape_label(const char *shape) {
+    for (size_t i = 0; i < sort_data->n_runs; i++)
+        if (!strcmp(sort_data->runs[i].shape, shape)) return sort_data->runs[i].label;
+    return "";
+}
+static int cmp_shape(const void *a, const void *b) {
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    int c = strcmp(shape_label(x), shape_label(y));
+    if (c) return c;
+    double px = shape_params(x), py = shape_params(y);
+    if (px != py) return (px > py) - (px < py);
+    return strcmp(x, y);
+}
+
 int report_collect_labels(report_data *d) {
     d->labels = calloc(d->n_runs ? d->n_runs : 1, sizeof *d->labels);
-    if (!d->labels) return -1;
+    d->shapes = calloc(d->n_runs ? d->n_runs : 1, sizeof *d->shapes);
+    if (!d->labels || !d->shapes) return -1;
+    for (size_t i = 0; i < d->n_runs; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < d->n_shapes && !seen; j++) seen = !strcmp(d->shapes[j], d->runs[i].shape);
+        if (seen) continue;
+        if (!(d->shapes[d->n_shapes] = strdup(d->runs[i].shape))) return -1;
+        d->n_shapes++;
+    }
+    sort_data = d;
+    qsort(d->shapes, d->n_shapes, sizeof *d->shapes, cmp_shape);
+    sort_data = NULL;
     for (size_t i = 0; i < d->n_runs; i++) {
         int seen = 0;
         for (size_t j = 0; j < d->n_labels && !seen; j++) seen = !strcmp(d->labels[j], d->runs[i].label);
@@ -183,13 +221,40 @@ int report_group_budgets(report_data *d) {
 void report_data_free(report_data *d) {
     for (size_t i = 0; i < d->n_runs; i++) {
         free(d->runs[i].curve);
+        free(d->runs[i].eval_curve);
         free(d->runs[i].pos_loss);
     }
+    for (size_t i = 0; i < d->n_shapes; i++) free(d->shapes[i]);
+    free(d->shapes);
+    for (size_t i = 0; i < d->n_arms; i++) free(d->arms[i].budgets);
+    free(d->arms);
+    for (size_t i = 0; i < d->n_fits; i++) free(d->fits[i].budgets);
+    free(d->fits);
     free(d->runs);
     free(d->budgets);
     for (size_t i = 0; i < d->n_labels; i++) free(d->labels[i]);
     free(d->labels);
     free(d->fit_inputs_json);
-    free(d->label_params);
     memset(d, 0, sizeof *d);
+}
+
+size_t report_noise_pairs(const report_data *d, util_buf *out, double *max_diff) {
+    size_t n = 0;
+    *max_diff = 0;
+    for (size_t i = 0; i < d->n_runs; i++)
+        for (size_t j = i + 1; j < d->n_runs; j++) {
+            const report_run *a = &d->runs[i], *b = &d->runs[j];
+            if (a->budget < 0 || b->budget < 0 || a->seed == b->seed || strcmp(a->shape, b->shape) ||
+                a->context != b->context || fabs(a->tokens - b->tokens) > 1e-6 * fmax(a->tokens, b->tokens))
+                continue;
+            double la = report_run_loss(a), lb = report_run_loss(b), diff = fabs(la - lb);
+            char c[32];
+            report_fmt_num(c, sizeof c, d->budgets[a->budget].flops);
+            if (out)
+                util_buf_printf(out, "%s%s at C = %s: seed %d %.4f, seed %d %.4f (|difference| %.4f)", n ? "; " : "",
+                                a->shape, c, a->seed, la, b->seed, lb, diff);
+            if (diff > *max_diff) *max_diff = diff;
+            n++;
+        }
+    return n;
 }

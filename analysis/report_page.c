@@ -151,104 +151,149 @@ static const char css[] =
     "th,td{padding:4px 10px;border-bottom:1px solid #edf0f3;white-space:nowrap}th{background:#f1f3f6;text-align:left}\n"
     "td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}tbody tr:nth-child(even){background:#fafbfc}\n"
     ".sw{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:7px}\n"
-    ".rule{background:#f1f6fb;border-left:3px solid #4292c6;padding:8px 12px;font-size:14px}\n";
+    ".rule{background:#f1f6fb;border-left:3px solid #4292c6;padding:8px 12px;font-size:14px}\n"
+    "h3{font-size:16px;font-weight:600;margin:14px 0 4px}\n"
+    "#answer{border-left:4px solid #1d2330}td{white-space:normal}#answer td:last-child{text-align:left;min-width:16em}\n";
 
-static void cards(page *p) {
+/* The answer, first: per arm and budget the optimum with its interval and
+ * verdict, the WSFR compared with 1, the noise floor, and what is missing. */
+static void answer(page *p) {
     const report_data *d = p->d;
-    const report_budget *top = &d->budgets[d->n_budgets - 1];
-    const report_run *best = &d->runs[top->best_run];
-    char c[32], n[32], l[32], w[32];
-    if (p->f == REPORT_HTML) util_buf_puts(&p->b, "<div class=\"cards\">\n");
-    const char *titles[3] = {"Best run at the largest budget", "Recommendation at the largest budget",
-                             "Long-distance recall"};
-    char body[3][512], small[3][512];
-    snprintf(body[0], sizeof body[0], "%s · loss %s", best->label, NUM(l, report_run_loss(best)));
-    snprintf(small[0], sizeof small[0], "run %lld, N = %s, WSFR %s, C = %s", (long long)best->id,
-             NUM(n, best->params), NUM(w, best->wsfr), NUM(c, top->flops));
-    if (top->rec_ok) {
-        snprintf(body[1], sizeof body[1], "N = %s, WSFR %s", NUM(n, top->rec_params), NUM(w, top->rec_wsfr));
-        snprintf(small[1], sizeof small[1], "%s tokens, predicted loss %s (%s)", NUM(c, top->rec_tokens),
-                 NUM(l, top->rec_loss), top->rec_source);
-    } else {
-        snprintf(body[1], sizeof body[1], "none");
-        snprintf(small[1], sizeof small[1], "%s", top->rec_source);
-    }
-    /* Long-distance loss by mixer at the largest budget: the mean over its runs
-     * of the loss in the last (full) position bucket. The spread between the
-     * best and the worst mixer there is what state size buys on recall. */
-    double best_far = INFINITY, worst_far = -INFINITY, far_pos = 0;
-    const char *best_label = NULL, *worst_label = NULL;
-    for (size_t l = 0; l < d->n_labels; l++) {
-        double sum = 0;
-        size_t cnt = 0;
+    section(p, "answer", "Answer");
+    if (d->n_budgets == 0) {
+        size_t counts[4] = {0}; /* done, running/pending, failed/diverged, other */
         for (size_t i = 0; i < d->n_runs; i++) {
-            const report_run *r = &d->runs[i];
-            if (r->budget != (int)d->n_budgets - 1 || r->n_pos_loss == 0 || strcmp(r->label, d->labels[l])) continue;
-            sum += r->pos_loss[r->n_pos_loss - 1].y, cnt++;
-            far_pos = r->pos_loss[r->n_pos_loss - 1].x;
+            const char *st = d->runs[i].status;
+            counts[!strcmp(st, "done") ? 0 : !strcmp(st, "pending") || !strcmp(st, "running") ? 1
+                   : !strcmp(st, "failed") || !strcmp(st, "diverged") ? 2 : 3]++;
         }
-        if (!cnt) continue;
-        if (sum / (double)cnt < best_far) best_far = sum / (double)cnt, best_label = d->labels[l];
-        if (sum / (double)cnt > worst_far) worst_far = sum / (double)cnt, worst_label = d->labels[l];
+        para(p, "No answer yet: none of the %zu runs has finished with a loss (%zu pending or running, %zu failed "
+                "or diverged, %zu other), so there is nothing to fit. The plots below are empty frames; the runs "
+                "table lists every run.", d->n_runs, counts[1], counts[2], counts[3]);
+        return;
     }
-    if (best_label) {
-        char b2[32], w2[32];
-        snprintf(body[2], sizeof body[2], "%s %s vs %s %s", best_label, NUM(l, best_far), worst_label, NUM(b2, worst_far));
-        snprintf(small[2], sizeof small[2], "mean loss at positions %s-%s, largest budget (lower is better)",
-                 NUM(n, far_pos), NUM(w2, 2 * far_pos - 1));
-    } else {
-        snprintf(body[2], sizeof body[2], "no position losses");
-        snprintf(small[2], sizeof small[2], "the trainer stored no loss-by-position curves");
-    }
-    for (int i = 0; i < 3; i++) {
-        if (p->f == REPORT_HTML) {
-            util_buf_puts(&p->b, "<div class=\"card\"><b>");
-            esc(p, titles[i]), util_buf_puts(&p->b, "</b><span>");
-            esc(p, body[i]), util_buf_puts(&p->b, "</span><small>");
-            esc(p, small[i]), util_buf_puts(&p->b, "</small></div>\n");
-        } else {
-            util_buf_puts(&p->b, "- **"), esc(p, titles[i]), util_buf_puts(&p->b, ":** ");
-            esc(p, body[i]), util_buf_puts(&p->b, " — "), esc(p, small[i]), util_buf_puts(&p->b, "\n");
+    if (d->n_arms == 0)
+        para(p, "No answer: no arm in these runs moves one thing at a time (the width within one family and state "
+                "setting, or the state at fixed weights within one mixer), so no optimum can be located.");
+    for (size_t i = 0; i < d->n_arms; i++) {
+        const report_arm *a = &d->arms[i];
+        char title[512], line[1024];
+        report_arm_title(d, a, title, sizeof title);
+        if (p->f == REPORT_HTML) util_buf_puts(&p->b, "<h3>"), esc(p, title), util_buf_puts(&p->b, "</h3>\n");
+        else util_buf_puts(&p->b, "### "), esc(p, title), util_buf_puts(&p->b, "\n\n");
+        int width = a->kind == REPORT_ARM_WIDTH;
+        const char *wcols[] = {"budget C", "widths", "sampled N", "N_opt [95% interval]", "loss at N_opt",
+                               "tokens at N_opt", "tokens / N", "verdict", "why"};
+        const char *scols[] = {"budget C", "settings", "sampled WSFR", "WSFR_opt [95% interval]", "loss at WSFR_opt",
+                               "best state setting", "vs 1 (balanced)", "verdict", "why"};
+        table_head(p, width ? wcols : scols, 9);
+        for (size_t k = 0; k < a->n_budgets; k++) {
+            const report_arm_budget *ab = &a->budgets[k];
+            char c[32], n[24], r0[32], r1[32], range[80], v[32], lo[32], hi[32], opt[120], l[32], t[32], tn[32], set[160];
+            const char *rel;
+            snprintf(n, sizeof n, "%zu", ab->n);
+            NUM(r0, ab->x_min), NUM(r1, ab->x_max);
+            snprintf(range, sizeof range, "%s – %s", r0, r1);
+            NUM(v, ab->x_opt), NUM(lo, ab->lo), NUM(hi, ab->hi);
+            int bound = !strcmp(ab->verdict, "bound"), lower = bound && strstr(ab->why, "below");
+            if (bound) snprintf(opt, sizeof opt, "%s %s", lower ? "≤" : "≥", lower ? r0 : r1);
+            else if (isfinite(ab->x_opt) && isfinite(ab->lo)) snprintf(opt, sizeof opt, "%s [%s, %s]", v, lo, hi);
+            else if (isfinite(ab->x_opt)) snprintf(opt, sizeof opt, "%s (no interval)", v);
+            else snprintf(opt, sizeof opt, "–");
+            const report_run *set_run = &d->runs[ab->nearest_run >= 0 ? ab->nearest_run : ab->best_run];
+            char ss[32];
+            snprintf(set, sizeof set, "%s (state %s)", set_run->label, NUM(ss, set_run->state_size));
+            double ref = bound ? (lower ? ab->x_min : ab->x_max) : ab->x_opt;
+            rel = !isfinite(ref) ? "–"
+                  : bound ? (lower ? (ref <= 1 ? "below 1" : "cannot tell") : (ref >= 1 ? "above 1" : "cannot tell"))
+                  : !isfinite(ab->lo) ? (ref > 1 ? "above 1 (no interval)" : "below 1 (no interval)")
+                  : ab->lo > 1 ? "above 1" : ab->hi < 1 ? "below 1" : "contains 1";
+            const char *cells[] = {NUM(c, d->budgets[ab->budget].flops), n, range, opt,
+                                   NUM(l, bound ? report_run_loss(&d->runs[ab->best_run]) : ab->loss_opt),
+                                   width ? NUM(t, ab->tokens_opt) : set,
+                                   width ? NUM(tn, ab->tokens_opt / (bound ? (lower ? ab->x_min : ab->x_max) : ab->x_opt)) : rel,
+                                   ab->verdict, ab->why};
+            table_row(p, cells, 9, NULL);
         }
+        table_end(p);
+        for (size_t k = 0; k < a->n_budgets && !width; k++) {
+            char c[32];
+            report_wsfr_sentence(&a->budgets[k], line, sizeof line);
+            para(p, "At C = %s: %s", NUM(c, d->budgets[a->budgets[k].budget].flops), line);
+        }
+        if (isfinite(a->exponent)) {
+            char e[32], lo[32], hi[32];
+            para(p, "Across budgets (stored fit, 95%% interval of the exponent): %s_opt scales as C^%s [%s, %s].", width ? "N" : "WSFR", NUM(e, a->exponent),
+                 NUM(lo, a->exponent_lo), NUM(hi, a->exponent_hi));
+        }
+        if (a->fit_id && a->fit_reasons[0]) para(p, "Fit #%lld diagnostics: %s", (long long)a->fit_id, a->fit_reasons);
+        if (width)
+            para(p, "Tokens at N_opt are C / (3 (W + S)) with W and S interpolated between the arm's widths; a "
+                    "bound gives the edge width and its tokens.");
     }
-    util_buf_puts(&p->b, p->f == REPORT_HTML ? "</div>\n" : "\n");
+    util_buf noise = {0};
+    double worst = 0;
+    size_t pairs = report_noise_pairs(d, &noise, &worst);
+    if (pairs)
+        para(p, "Noise floor (runs that differ only in the seed): %s. Loss differences below %.4f between settings "
+                "are within noise.", noise.data, worst);
+    else
+        para(p, "Noise floor: unknown (no pair of runs differs only in the seed; add seeds to one point of each arm).");
+    util_buf_free(&noise);
+    /* What is missing. */
+    util_buf miss = {0};
+    int have_w = 0, have_s = 0;
+    size_t unfinished = 0, no_curve = 0;
+    for (size_t i = 0; i < d->n_arms; i++) have_w |= d->arms[i].kind == REPORT_ARM_WIDTH, have_s |= d->arms[i].kind == REPORT_ARM_STATE;
+    for (size_t i = 0; i < d->n_runs; i++) {
+        unfinished += d->runs[i].budget < 0;
+        no_curve += d->runs[i].budget >= 0 && d->runs[i].n_curve == 0;
+    }
+    if (!have_w) util_buf_puts(&miss, " no width arm (so no N_opt);");
+    if (!have_s) util_buf_puts(&miss, " no state arm at fixed weights (so no WSFR_opt);");
+    if (unfinished) util_buf_printf(&miss, " %zu runs not finished (not in any fit);", unfinished);
+    if (no_curve) util_buf_printf(&miss, " %zu finished runs without a training curve;", no_curve);
+    if (miss.len) {
+        miss.data[--miss.len] = 0;
+        para(p, "Missing:%s.", miss.data);
+    }
+    util_buf_free(&miss);
 }
 
 static void recommendation(page *p) {
     const report_data *d = p->d;
-    section(p, "recommendation", "Recommendation for the sweep's budgets");
-    para(p, "For each compute budget C: the best run observed, the vertex of the IsoFLOP parabolas (the "
-            "data's own optimum), and what the fitted law recommends (minimum predicted loss subject to "
-            "C = 3 (W + S) tokens).");
-    const char *cols[] = {"budget C", "runs", "best run", "best loss", "IsoFLOP N*", "IsoFLOP WSFR*",
-                          "IsoFLOP loss*", "rec. N", "rec. tokens", "rec. WSFR", "rec. loss"};
-    table_head(p, cols, 11);
+    section(p, "recommendation", "Recommendation from a fitted law");
+    if (!d->fit_id) {
+        para(p, "No stored law of this sweep (scalelab fit --sweep %s --form chinchilla stores one); the answer "
+                "above comes from the IsoFLOP optima alone.", d->n_sweeps ? d->sweeps[0] : "S");
+        return;
+    }
+    para(p, "What stored fit #%lld (%s) recommends at each budget: the minimum predicted loss subject to "
+            "C = 3 (W + S) tokens.", (long long)d->fit_id, d->fit_form);
+    const char *cols[] = {"budget C", "runs", "best run", "best loss", "rec. N", "rec. tokens", "rec. WSFR", "rec. loss"};
+    table_head(p, cols, 8);
     for (size_t k = 0; k < d->n_budgets; k++) {
         const report_budget *b = &d->budgets[k];
         const report_run *best = &d->runs[b->best_run];
-        char c[32], nr[32], br[96], bl[32], vn[32], vw[32], vl[32], rn[32], rt[32], rw[32], rl[32];
+        char c[32], nr[32], br[128], bl[32], rn[32], rt[32], rw[32], rl[32];
         snprintf(nr, sizeof nr, "%zu", b->n_runs);
-        snprintf(br, sizeof br, "#%lld %s", (long long)best->id, best->label);
+        snprintf(br, sizeof br, "#%lld %s", (long long)best->id, best->shape);
         const char *cells[] = {NUM(c, b->flops), nr, br, NUM(bl, report_run_loss(best)),
-                               NUM(vn, b->by_params.ok ? b->by_params.x_opt : NAN),
-                               NUM(vw, b->by_wsfr.ok ? b->by_wsfr.x_opt : NAN),
-                               NUM(vl, b->by_params.ok ? b->by_params.loss_opt : NAN),
                                NUM(rn, b->rec_ok ? b->rec_params : NAN), NUM(rt, b->rec_ok ? b->rec_tokens : NAN),
                                NUM(rw, b->rec_ok ? b->rec_wsfr : NAN), NUM(rl, b->rec_ok ? b->rec_loss : NAN)};
-        table_row(p, cells, 11, report_budget_colour(k, d->n_budgets));
+        table_row(p, cells, 8, report_shape_colour(d, best->shape));
     }
     table_end(p);
-    if (d->n_budgets) para(p, "Recommendation source: %s. A dash means the numbers could not be computed "
-                              "(a parabola needs three shapes per budget and an interior minimum).",
+    if (d->n_budgets) para(p, "Recommendation source: %s. A dash means the law gave no optimum there.",
                            d->budgets[d->n_budgets - 1].rec_source);
 }
 
 static void frontier(page *p) {
     const report_data *d = p->d;
     section(p, "frontier", "Loss against training compute");
-    figure(p, "frontier", "Final loss of every finished run against its training FLOPs, coloured by mixer; "
-                          "marker size grows with the run's WSFR (weight FLOPs / state FLOPs per token). "
-                          "Diamonds: each budget's optimum (IsoFLOP vertex, else its best run).");
+    figure(p, "frontier", "Final loss of every finished run against its training FLOPs, coloured by shape "
+                          "(the same colours in every plot and table). Diamonds: each budget's optimum (the lowest "
+                          "IsoFLOP vertex judged ok or weak, else the best run).");
     char e[32], a[32], al[32];
     if (d->frontier.ok)
         para(p, "Fitted frontier through the %zu budget optima: L(C) = %s + %s C^-%s.", d->frontier.n_points,
@@ -259,12 +304,13 @@ static void frontier(page *p) {
 
 static void isoflop(page *p) {
     section(p, "isoflop", "IsoFLOP curves");
-    para(p, "Runs of equal training compute, one colour per budget, one marker per mixer. Each line is a "
-            "least-squares parabola in log x through that budget's runs; the cross marks its vertex, the "
-            "compute-optimal point at that budget.");
-    figure(p, "isoflop_wsfr", "Loss against WSFR at fixed compute.");
-    figure(p, "isoflop_params", "Loss against parameter count at fixed compute, one panel per mixer, budgets "
-                                "coloured as above; the cross marks a parabola's vertex where it has one.");
+    para(p, "Runs of equal training compute, one panel per arm; colour is the run's shape, the marker is the "
+            "budget. Each black line is a least-squares parabola in log x through one budget's runs (dash pattern "
+            "per budget); the black marker with a horizontal bar is the optimum with its 95%% interval, from the "
+            "stored fit where there is one.");
+    figure(p, "isoflop_params", "Width arms: loss against parameter count N at fixed compute.");
+    figure(p, "isoflop_wsfr", "State arms: loss against WSFR at fixed compute and fixed weights; the dotted "
+                              "line marks WSFR = 1 (balanced).");
 }
 
 static void context(page *p) {
@@ -280,7 +326,7 @@ static void context(page *p) {
             "128-token context, the bucket of position 128 alone) is left out as too noisy.", t);
     if (p->f == REPORT_HTML) util_buf_puts(&p->b, "</div>\n");
     figure(p, "context", "Loss by position in the context at the last evaluation, one panel per budget "
-                         "(log2 x axis); open circles mark each run's knee.");
+                         "(log2 x axis), coloured by shape; open circles mark each run's knee.");
     /* One row per mixer and budget: the spread over a budget's shapes is what
      * matters here; every run's own knee is in the runs table. */
     const char *cols[] = {"mixer", "budget C", "runs", "state size", "knee position (median)", "knee range",
@@ -320,7 +366,7 @@ static void context(page *p) {
             const char *cells[] = {d->labels[l], NUM(c, d->budgets[k].flops), nr, ss, km, kr,
                                    NUM(kl, nk ? knee_loss / (double)nk : NAN), NUM(ll, nk ? last / (double)nk : NAN),
                                    NUM(bc, best / (double)n)};
-            table_row(p, cells, 9, report_label_colour(d, d->labels[l]));
+            table_row(p, cells, 9, NULL);
         }
     }
     table_end(p);
@@ -329,13 +375,15 @@ static void context(page *p) {
 
 static void curves(page *p) {
     section(p, "curves", "Training curves");
-    figure(p, "curves", "Training loss against tokens seen, one panel per budget, coloured by mixer.");
+    figure(p, "curves", "Training curves, one panel per budget, coloured by shape: the training loss smoothed "
+                        "(bias-corrected exponential moving average over about 1/40 of the run) as a solid line, the evaluation loss on "
+                        "held-out documents as dashed points.");
 }
 
 static void runs_table(page *p) {
     const report_data *d = p->d;
     section(p, "runs", "Runs");
-    const char *cols[] = {"run", "mixer", "status", "d_model", "layers", "context", "params N", "W/token",
+    const char *cols[] = {"run", "shape", "status", "d_model", "layers", "context", "params N", "W/token",
                           "S/token", "WSFR", "state size", "tokens", "FLOPs", "train loss", "eval loss",
                           "best-context loss", "knee"};
     table_head(p, cols, 17);
@@ -347,11 +395,11 @@ static void runs_table(page *p) {
         snprintf(dm, sizeof dm, "%d", r->d_model);
         snprintf(nl, sizeof nl, "%d", r->n_layer);
         snprintf(cx, sizeof cx, "%d", r->context);
-        const char *cells[] = {id, r->label, r->status, dm, nl, cx, NUM(n, r->params), NUM(w, r->weight_flops),
+        const char *cells[] = {id, r->shape, r->status, dm, nl, cx, NUM(n, r->params), NUM(w, r->weight_flops),
                                NUM(s, r->state_flops), NUM(ws, r->wsfr), NUM(ss, r->state_size), NUM(tk, r->tokens),
                                NUM(fl, r->training_flops), NUM(tl, r->final_train_loss), NUM(el, r->final_eval_loss),
                                NUM(bl, r->best_context_loss), NUM(kn, r->knee >= 0 ? r->pos_loss[r->knee].x : NAN)};
-        table_row(p, cells, 17, report_label_colour(d, r->label));
+        table_row(p, cells, 17, r->budget >= 0 ? report_shape_colour(d, r->shape) : NULL);
     }
     table_end(p);
 }
@@ -362,8 +410,8 @@ static void page_header(page *p) {
     for (size_t i = 0; i < d->n_runs; i++) done += !strcmp(d->runs[i].status, "done");
     char title[256], sub[1024];
     snprintf(title, sizeof title, "scalelab report: %s", d->sweep[0] ? d->sweep : "all runs");
-    snprintf(sub, sizeof sub, "%zu runs (%zu finished) · %zu compute budgets · %zu mixers · store %s",
-             d->n_runs, done, d->n_budgets, d->n_labels, d->db_path);
+    snprintf(sub, sizeof sub, "%zu runs (%zu finished) · %zu compute budgets · %zu arms · store %s",
+             d->n_runs, done, d->n_budgets, d->n_arms, d->db_path);
     if (p->f == REPORT_HTML) {
         util_buf_puts(&p->b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>");
         esc(p, title);
@@ -371,7 +419,7 @@ static void page_header(page *p) {
         esc(p, title);
         util_buf_puts(&p->b, "</h1><p>");
         esc(p, sub);
-        util_buf_puts(&p->b, "</p><nav><a href=\"#recommendation\">Recommendation</a><a href=\"#frontier\">Frontier</a>"
+        util_buf_puts(&p->b, "</p><nav><a href=\"#answer\">Answer</a><a href=\"#recommendation\">Recommendation</a><a href=\"#frontier\">Frontier</a>"
                              "<a href=\"#isoflop\">IsoFLOP</a><a href=\"#context\">Context utility</a>"
                              "<a href=\"#curves\">Training curves</a><a href=\"#runs\">Runs</a></nav></header>\n<main>\n");
     } else {
@@ -381,7 +429,6 @@ static void page_header(page *p) {
 }
 
 int report_write(const report_data *d, const char *dir, report_format format, char *err, size_t errlen) {
-    if (d->n_budgets == 0) return util_err(err, errlen, "nothing to report: no finished runs");
     char path[4096];
     snprintf(path, sizeof path, "%s/data", dir);
     if (util_mkdir_p(path, err, errlen)) return -1;
@@ -390,7 +437,7 @@ int report_write(const report_data *d, const char *dir, report_format format, ch
     if (report_draw_plots(d, dir, err, errlen)) return -1;
     page p = {.f = format, .d = d};
     page_header(&p);
-    cards(&p);
+    answer(&p);
     recommendation(&p);
     frontier(&p);
     isoflop(&p);
