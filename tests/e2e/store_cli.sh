@@ -5,6 +5,7 @@ set -u
 S=${SCALELAB:?SCALELAB must name the scalelab binary}
 command -v sqlite3 >/dev/null || { echo "skip: the sqlite3 program is not installed"; exit 77; }
 command -v python3 >/dev/null || { echo "skip: python3 is not installed (needed to check JSON)"; exit 77; }
+V=4   # STORE_SCHEMA_VERSION (store/store.h)
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 # expect CODE PATTERN CMD...: exit status CODE and PATTERN in stdout+stderr.
@@ -18,8 +19,8 @@ expect() {
 
 # --- init: create, no-op, upgrade -------------------------------------------
 expect 0 "usage: scalelab init" "$S" init --help
-expect 0 "created store \(schema version 3\)" "$S" init --db a.db
-expect 0 "already at schema version 3" "$S" init --db a.db
+expect 0 "created store \(schema version $V\)" "$S" init --db a.db
+expect 0 "already at schema version $V" "$S" init --db a.db
 SCALELAB_DB=env.db expect 0 "env.db: created" "$S" init
 [ -f env.db ] || fail "SCALELAB_DB was not honoured"
 expect 0 "scalelab.db: created" "$S" init
@@ -44,8 +45,8 @@ CREATE TABLE fits (id INTEGER PRIMARY KEY, created REAL NOT NULL, form TEXT NOT 
 INSERT INTO runs (id, config_json, config_hash, status, created) VALUES (1, '{}', 'h1', 'done', 0);
 PRAGMA user_version = 1;
 SQL
-expect 0 "upgraded store from schema version 1 to 3" "$S" init --db v1.db
-[ "$(sqlite3 v1.db 'SELECT count(*) FROM runs; PRAGMA user_version' | tr '\n' ' ')" = "1 3 " ] ||
+expect 0 "upgraded store from schema version 1 to $V" "$S" init --db v1.db
+[ "$(sqlite3 v1.db 'SELECT count(*) FROM runs; PRAGMA user_version' | tr '\n' ' ')" = "1 $V " ] ||
   fail "v1 upgrade lost data or version"
 
 # --- init: refusals leave the file alone -------------------------------------
@@ -55,7 +56,7 @@ sqlite3 newer.db "PRAGMA application_id = $((0x53434C42)); PRAGMA user_version =
 for f in text.db other.db newer.db; do cp "$f" "$f.orig"; done
 expect 1 "^scalelab: init: text.db: not a SQLite database" "$S" init --db text.db
 expect 1 "other.db: not a scalelab store.*songs" "$S" init --db other.db
-expect 1 "newer.db: store schema version 9 is newer than this scalelab knows \(3\)" "$S" init --db newer.db
+expect 1 "newer.db: store schema version 9 is newer than this scalelab knows \($V\)" "$S" init --db newer.db
 expect 1 "newer.db: store schema version 9" "$S" runs --db newer.db
 for f in text.db other.db newer.db; do
   cmp -s "$f" "$f.orig" || fail "$f was modified by a refused open"
