@@ -249,4 +249,18 @@ int sweep_status_print(struct store *st, const char *sweep, int json, char *err,
  * requeue), then pending -> cancelled. */
 int sweep_cancel(struct store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen);
 
+/* failed runs of the sweep -> pending with their attempts reset (each folder's
+ * failure count too); checkpoints are kept, so they resume. *n: how many. */
+int sweep_retry_failed(struct store *st, const char *sweep, size_t *n, char *err, size_t errlen);
+/* Exit status of `scalelab train` when another trainer holds the run folder's
+ * train.lock: not a failed attempt (the scheduler adopts the holder). */
+#define SWEEP_TRAIN_EXIT_LOCKED 75
+/* Makes dir the folder of run `run` of the store store_id (DIR/owner). A folder that
+ * holds another store's or another run's work (a checkpoint, run files) is moved
+ * aside to DIR.stale-OWNER (path in moved, "" when nothing moved) and dir starts
+ * empty. A folder without an owner record (older scalelab) is kept when `known` (the
+ * store already sent this run there) or when it holds no work. */
+int sweep_run_dir_claim(const char *dir, const char *store_id, int64_t run, int known, char *moved, size_t movedlen,
+                      char *err, size_t errlen);
+
 #endif
