@@ -333,7 +333,11 @@ static int probe_file(const char *path, probe *p, int check, int immutable_ok, c
         while (rc == SQLITE_OK || rc == SQLITE_ROW) {
             if ((rc = sqlite3_step(st)) != SQLITE_ROW) break;
             const char *msg = (const char *)sqlite3_column_text(st, 0);
-            if (msg && strcmp(msg, "ok") && !*first) snprintf(first, sizeof first, "%s", msg);
+            if (msg && strcmp(msg, "ok") && !*first) { /* its first complaint, on one line */
+                const char *skip = "*** in database main ***\n";
+                if (!strncmp(msg, skip, strlen(skip))) msg += strlen(skip);
+                snprintf(first, sizeof first, "%.*s", (int)strcspn(msg, "\n"), msg);
+            }
         }
         if (rc != SQLITE_DONE && !*first) snprintf(first, sizeof first, "%s", sqlite3_errmsg(db));
         sqlite3_finalize(st);
@@ -427,8 +431,11 @@ int store_open_flags(const char *path, int flags, store **out, char *err, size_t
      * switch, no migration, no side files when the file is complete on its own. */
     int ro = (flags & STORE_OPEN_READONLY) && access(path, F_OK) == 0 && cannot_write(path);
     probe p;
-    if (probe_file(path, &p, flags & STORE_OPEN_CHECK, ro, err, errlen) || probe_check(path, &p, err, errlen))
+    if (probe_file(path, &p, flags & STORE_OPEN_CHECK, ro, err, errlen)) return -1;
+    if (probe_check(path, &p, err, errlen)) {
+        remove_our_side_files(path, &p);
         return -1;
+    }
     if (ro && p.exists && p.version < STORE_SCHEMA_VERSION)
         return util_err(err, errlen,
                         "%s: store schema version %d is older than this scalelab's (%d) and the store cannot be "
