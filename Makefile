@@ -3,6 +3,7 @@
 #   make test       unit + end-to-end tests, then again under ASan+UBSan
 #   make bench      benchmarks in tests/bench/ (results go to tests/bench/RESULTS.md by hand)
 #   make demo       deps, build, demo sweep -> fit -> recommend -> report
+#   make soak       kill -9 soak of the local scheduler (tests/soak/soak.sh; KILLS=N, default 100)
 #   CUDA=0 forces a CPU-only build; CUDA=1 fails when nvcc is missing.
 #   STATIC=1 links SQLite, libyaml, GSL and OpenBLAS (with its Fortran runtime)
 #   statically and puts libgomp and libcmocka beside the binaries (BUILD/lib, found
@@ -60,7 +61,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test test-fast bench demo data install clean info
+.PHONY: all deps test test-fast bench demo data install clean info soak
 all: info $(BUILD)/scalelab scalelab
 
 info:
@@ -126,6 +127,10 @@ test-fast: all
 bench: all
 	$(MAKE) --no-print-directory benches
 	tests/bench/run_bench.sh $(BUILD)
+
+# Not part of `make test`: minutes of random kill -9s (tests/soak/soak.sh says what it checks).
+soak: all
+	SCALELAB=$(CURDIR)/$(BUILD)/scalelab KILLS=$(or $(KILLS),100) tests/soak/soak.sh
 
 deps:
 	@scripts/deps.sh
