@@ -12,7 +12,7 @@ cat > two.yaml <<'Y'
 name: two
 base:
   model: {d_model: 16, n_layer: 1, n_head: 2, mixer: power, p: 2, chunk: 16}
-  train: {context: 32, batch_size: 4, tokens: 16384, warmup_steps: 4, eval_every: 64, eval_tokens: 256}
+  train: {context: 32, batch_size: 4, tokens: 65536, warmup_steps: 4, eval_every: 64, eval_tokens: 256}
 grid:
   train.lr: [1.0e-3, 2.0e-3, 3.0e-3]
 Y
@@ -26,16 +26,25 @@ for trial in 1 2 3; do
   wait $pa; ra=$?
   wait $pb; rb=$?
   refused=$(grep -l "already being run by pid" a.txt b.txt | wc -l)
-  [ "$refused" = 1 ] || fail "trial $trial: $refused schedulers refused (exit $ra, $rb): $(cat a.txt b.txt)"
-  [ $((ra + rb)) = 1 ] || fail "trial $trial: exits $ra and $rb, expected one 0 and one 1"
+  # On a very loaded machine the second may start only after the first finished:
+  # then it is not refused but finds nothing to do, which is no overlap either.
+  idle=$(grep -L " started (pid " a.txt b.txt | wc -l)
+  if [ "$refused" = 0 ] && [ "$idle" = 1 ] && [ $ra = 0 ] && [ $rb = 0 ]; then
+    echo "trial $trial: the two did not overlap"
+  else
+    [ "$refused" = 1 ] || fail "trial $trial: $refused schedulers refused (exit $ra, $rb): $(cat a.txt b.txt)"
+    [ $((ra + rb)) = 1 ] || fail "trial $trial: exits $ra and $rb, expected one 0 and one 1"
+  fi
   [ "$(q "SELECT count(*) FROM runs WHERE status = 'done' AND attempt = 1")" = 3 ] ||
     fail "trial $trial: runs: $(q 'SELECT id, status, attempt, error FROM runs')"
   [ "$(cat a/two/*/train.log b/two/*/train.log 2>/dev/null | grep -c '^done:')" = 3 ] || fail "trial $trial: not 3 trainings"
 done
 # while one runs, a second from another folder is refused and changes nothing
+sqlite3 "$SCALELAB_DB" "DELETE FROM metrics; DELETE FROM position_loss; UPDATE runs SET status = 'pending', attempt = 0, run_dir = NULL" ||
+  fail "requeue"
+rm -rf a b
 $S sweep run two.yaml --jobs 1 --runs-dir c > c.txt 2>&1 &
 pc=$!
-sqlite3 "$SCALELAB_DB" "UPDATE runs SET status = 'pending', attempt = 0" || fail "requeue"
 for _ in $(seq 1 400); do [ "$(q "SELECT count(*) FROM schedulers WHERE sweep = 'two'")" = 1 ] && break; sleep 0.05; done
 $S sweep run two.yaml --jobs 1 --runs-dir d > d.txt 2>&1 && fail "a second scheduler ran: $(cat d.txt)"
 grep -q "sweep two is already being run by pid $pc" d.txt || fail "refusal: $(cat d.txt)"
