@@ -247,7 +247,9 @@ static int cmd_run(int argc, char **argv) {
     store *st = NULL;
     size_t n_new = 0;
     size_t n_retry = 0;
+    /* the sweep's claim first: a second scheduler is refused before it writes anything */
     if (store_open_flags(o.db_path, STORE_OPEN_CHECK, &st, err, sizeof err) ||
+        sweep_scheduler_claim(st, spec.name, o.runs_dir, err, sizeof err) ||
         sweep_submit(st, &spec, &plan, &n_new, err, sizeof err) ||
         (retry_failed && sweep_retry_failed(st, spec.name, &n_retry, err, sizeof err))) {
         rc = cli_error(CLI_FAIL, "sweep run", "%s", err);
@@ -268,6 +270,7 @@ static int cmd_run(int argc, char **argv) {
                    "(from their checkpoints)\n", path);
         rc = r < 0 ? cli_error(CLI_FAIL, "sweep run", "%s", err) : r ? CLI_FAIL : CLI_OK;
     }
+    if (st) sweep_scheduler_release(st, spec.name); /* no-op unless this process holds it */
     store_close(st);
     sweep_plan_free(&plan);
     sweep_spec_free(&spec);

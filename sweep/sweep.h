@@ -249,6 +249,14 @@ int sweep_status_print(struct store *st, const char *sweep, int json, char *err,
  * requeue), then pending -> cancelled. */
 int sweep_cancel(struct store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen);
 
+/* Claims the sweep for this process in the store: one scheduler per store and sweep,
+ * whatever its runs folder (an error names the live holder). A holder on this host
+ * whose PID is gone (or is no `sweep run`) is taken over, one on another host once its
+ * heartbeat is stale. Claiming again from the holder succeeds; sweep_local_run and
+ * sweep_slurm_run claim (or re-claim) and release themselves; `sweep run` claims
+ * before it writes anything, so a refused scheduler changes nothing. */
+int sweep_scheduler_claim(struct store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen);
+void sweep_scheduler_release(struct store *st, const char *sweep);
 /* failed runs of the sweep -> pending with their attempts reset (each folder's
  * failure count too); checkpoints are kept, so they resume. *n: how many. */
 int sweep_retry_failed(struct store *st, const char *sweep, size_t *n, char *err, size_t errlen);

@@ -31,15 +31,10 @@ char *sweep_log_tail(const char *path, size_t max_bytes);
 /* A failed attempt: requeue while failures <= retries, else failed with the log tail. */
 int sweep_run_failed(store *st, const store_run *r, int retries, const char *why, int *requeued,
                      char *err, size_t errlen);
-/* Claims the sweep for this process in the store (one scheduler per store and sweep,
- * whatever its runs folder); an error names the live holder. A holder on this host
- * whose PID is gone (or is no `sweep run`) is taken over; one on another host once its
- * heartbeat is SWEEP_SCHEDULER_STALE_S old. _beat refreshes the heartbeat (fails when
- * the claim was lost), _release gives it up. */
+/* The heartbeat of sweep_scheduler_claim's row (fails when the claim was lost); a
+ * holder on another host is taken over once its heartbeat is this old. */
 #define SWEEP_SCHEDULER_STALE_S 120.0
-int sweep_scheduler_claim(store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen);
 int sweep_scheduler_beat(store *st, const char *sweep, char *err, size_t errlen);
-void sweep_scheduler_release(store *st, const char *sweep);
 /* The PID that the trainer holding DIR/train.lock wrote into it (0 when none). */
 pid_t sweep_lock_pid(const char *dir);
 /* True when some process holds DIR/train.lock (a probe with a shared flock). */
