@@ -96,7 +96,7 @@ while [ $kills -lt "$KILLS" ]; do
       done
     done
     t="" pids=""
-  done
+  done 2>> jobs.log   # bash's "Killed" notices of the schedulers we killed
   # orphans of the last kills that finished after the final scheduler: none may remain
   for _ in $(seq 1 200); do [ -z "$(live_trainers "$dir")" ] && break; sleep 0.05; done
   # --- checks of this round
