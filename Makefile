@@ -4,6 +4,7 @@
 #   make bench      benchmarks in tests/bench/ (results go to tests/bench/RESULTS.md by hand)
 #   make demo       deps, build, then scripts/demo.sh: a byte-level shard of the C headers,
 #                   a width sweep and a state sweep on it, IsoFLOP fits, the report
+#   make soak       kill -9 soak of the local scheduler (tests/soak/soak.sh; KILLS=N, default 100)
 #   CUDA=0 forces a CPU-only build; CUDA=1 fails when nvcc is missing.
 #   STATIC=1 links SQLite, libyaml, GSL and OpenBLAS (with its Fortran runtime)
 #   statically and puts libgomp and libcmocka beside the binaries (BUILD/lib, found
@@ -61,7 +62,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test test-fast bench demo data install uninstall clean info
+.PHONY: all deps test test-fast bench demo data install uninstall clean info soak
 all: info $(BUILD)/scalelab scalelab
 
 info:
@@ -127,6 +128,10 @@ test-fast: all
 bench: all
 	$(MAKE) --no-print-directory benches
 	tests/bench/run_bench.sh $(BUILD)
+
+# Not part of `make test`: minutes of random kill -9s (tests/soak/soak.sh says what it checks).
+soak: all
+	SCALELAB=$(CURDIR)/$(BUILD)/scalelab KILLS=$(or $(KILLS),100) tests/soak/soak.sh
 
 deps:
 	@scripts/deps.sh

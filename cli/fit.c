@@ -308,7 +308,7 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
     sf.verdict = (char *)fit_verdict_name(g.verdict);
     sf.diagnostics_json = diag.data;
     int64_t id = 0;
-    if (store_open(cli_db_path(c->db), &st, err, errlen) || store_fit_insert(st, &sf, &id, err, errlen)) goto out;
+    if (store_open_flags(cli_db_path(c->db), STORE_OPEN_CHECK, &st, err, errlen) || store_fit_insert(st, &sf, &id, err, errlen)) goto out;
     if (c->json) {
         if (c->o.form == FIT_ISOFLOP) fit_isoflop_json(&iso, &out);
         else fit_result_json(&r, &c->o, &out);

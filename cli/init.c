@@ -9,8 +9,9 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: scalelab init [--db PATH]\n\n"
             "Creates the store (a SQLite file) or upgrades it to schema version %d.\n"
-            "A newer schema, another program's SQLite file or a file that is not SQLite\n"
-            "is refused and left untouched.\n\n"
+            "A newer schema, another program's SQLite file, a file that is not SQLite or a\n"
+            "store that fails SQLite's integrity check (PRAGMA quick_check) is refused and\n"
+            "left untouched.\n\n"
             "  --db PATH   the store (default: $SCALELAB_DB, else ./scalelab.db)\n"
             "  -h, --help  this text\n",
             STORE_SCHEMA_VERSION);
@@ -33,9 +34,10 @@ int cli_init(int argc, char **argv) {
     }
     if (optind < argc) return cli_error(CLI_USAGE, "init", "unexpected argument '%s' (try --help)", argv[optind]);
     const char *path = cli_db_path(db);
-    char err[512];
+    char err[1024];
     store *s;
-    if (store_open(path, &s, err, sizeof err)) return cli_error(CLI_FAIL, "init", "%s", err);
+    /* a damaged store is refused before the migration writes into it */
+    if (store_open_flags(path, STORE_OPEN_CHECK, &s, err, sizeof err)) return cli_error(CLI_FAIL, "init", "%s", err);
     int from = store_initial_version(s), now = store_schema_version(s);
     store_close(s);
     if (from == 0) printf("%s: created store (schema version %d)\n", path, now);

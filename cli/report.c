@@ -75,7 +75,7 @@ int cli_report(int argc, char **argv) {
 
     char err[1024];
     store *s = NULL;
-    if (store_open(path, &s, err, sizeof err)) return cli_error(CLI_FAIL, "report", "%s", err);
+    if (store_open_flags(path, STORE_OPEN_READONLY, &s, err, sizeof err)) return cli_error(CLI_FAIL, "report", "%s", err);
     report_data d;
     int rc = report_load_sweeps(s, sweeps, n_sweeps, &d, err, sizeof err);
     store_close(s);

@@ -196,7 +196,7 @@ int cli_runs(int argc, char **argv) {
                          errno == ENOENT ? "no store here" : strerror(errno));
     char err[512];
     store *s;
-    if (store_open(path, &s, err, sizeof err)) return cli_error(CLI_FAIL, "runs", "%s", err);
+    if (store_open_flags(path, STORE_OPEN_READONLY, &s, err, sizeof err)) return cli_error(CLI_FAIL, "runs", "%s", err);
     store_run *runs;
     size_t n;
     int rc = store_runs_list(s, &filter, &runs, &n, err, sizeof err);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "model/model.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
 #include "util/util.h"
@@ -16,6 +17,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: scalelab sweep plan SPEC.yaml [--json]\n"
             "       scalelab sweep run SPEC.yaml [--db DB] [--runs-dir DIR] [--jobs N] [--gpus 0,1 --per-gpu K]\n"
+            "                              [--retry-failed]\n"
             "                              [--threads-per-job T] [--device cpu|cuda|auto]\n"
             "                              [--backend local|slurm]\n"
             "                              [--partition P --time T --gres G --max-parallel M]\n"
@@ -25,7 +27,11 @@ static void usage(FILE *out) {
             "        compute, and the isoflop shapes dropped for their token counts\n"
             "run     store the runs (configs already in the store, from any sweep, are not trained\n"
             "        again) and execute them; running it again resumes (crashed runs from their\n"
-            "        checkpoints, cancelled runs too)\n"
+            "        checkpoints, cancelled runs too). A run that failed more often than the\n"
+            "        spec's retries is final: --retry-failed requeues the sweep's failed runs\n"
+            "        (attempts counted afresh, checkpoints kept, so they resume). One scheduler\n"
+            "        per sweep and store: a second `sweep run` of the same sweep is refused,\n"
+            "        whatever its --runs-dir\n"
             "status  counts by status, running jobs, best loss so far, ETA; for Slurm runs also\n"
             "        squeue's view: each array task's job id and state (pending with its reason)\n"
             "cancel  running jobs checkpoint and stop (SIGTERM); pending runs -> cancelled\n"
@@ -162,12 +168,13 @@ static int cmd_run(int argc, char **argv) {
         {"per-gpu", required_argument, 0, 'k'},   {"threads-per-job", required_argument, 0, 't'},
         {"backend", required_argument, 0, 'b'},   {"partition", required_argument, 0, 'p'},
         {"time", required_argument, 0, 'T'},      {"gres", required_argument, 0, 'G'},
-        {"max-parallel", required_argument, 0, 'm'}, {"device", required_argument, 0, 'D'}, {0, 0, 0, 0}};
+        {"max-parallel", required_argument, 0, 'm'}, {"device", required_argument, 0, 'D'},
+        {"retry-failed", no_argument, 0, 'R'},    {0, 0, 0, 0}};
     const char *db = NULL, *backend = "local";
     sweep_run_opts o = {.runs_dir = "runs", .jobs = 1, .per_gpu = 1, .max_parallel = 0, .poll_s = 1};
-    int *gpus = NULL, c;
+    int *gpus = NULL, c, retry_failed = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:r:j:g:k:t:b:p:T:G:m:D:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:r:j:g:k:t:b:p:T:G:m:D:R", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'd': db = optarg; break;
@@ -181,6 +188,7 @@ static int cmd_run(int argc, char **argv) {
         case 'T': o.time_limit = optarg; break;
         case 'G': o.gres = optarg; break;
         case 'D': o.device = optarg; break;
+        case 'R': retry_failed = 1; break;
         case 'g':
             free(gpus);
             if (parse_gpus(optarg, &gpus, &o.n_gpus)) {
@@ -213,6 +221,15 @@ static int cmd_run(int argc, char **argv) {
         return cli_error(CLI_USAGE, "sweep run", optind < argc ? "expected one SPEC.yaml, got more" : "needs a SPEC.yaml");
     }
     const char *path = argv[optind];
+    /* Local trainers on GPUs need a usable device here: checked before any run is
+     * claimed (else every run would be claimed, fail and end failed). */
+    char gpu_why[256];
+    int wants_cuda = o.device ? !strcmp(o.device, "cuda") : o.n_gpus > 0;
+    if (!strcmp(backend, "local") && wants_cuda && !kern_cuda_available(gpu_why, sizeof gpu_why)) {
+        free(gpus);
+        return cli_error(CLI_FAIL, "sweep run", "%s: %s; nothing was claimed (train on the CPU with --device cpu, "
+                         "or leave out --gpus)", o.n_gpus ? "--gpus" : "--device cuda", gpu_why);
+    }
     sweep_spec spec;
     sweep_plan plan;
     int rc = load_plan(path, &spec, &plan); /* a bad spec fails here, before the store is touched */
@@ -229,9 +246,17 @@ static int cmd_run(int argc, char **argv) {
     o.tty = isatty(STDERR_FILENO);
     store *st = NULL;
     size_t n_new = 0;
-    if (store_open(o.db_path, &st, err, sizeof err) || sweep_submit(st, &spec, &plan, &n_new, err, sizeof err)) {
+    size_t n_retry = 0;
+    /* the sweep's claim first: a second scheduler is refused before it writes anything */
+    if (store_open_flags(o.db_path, STORE_OPEN_CHECK, &st, err, sizeof err) ||
+        sweep_scheduler_claim(st, spec.name, o.runs_dir, err, sizeof err) ||
+        sweep_submit(st, &spec, &plan, &n_new, err, sizeof err) ||
+        (retry_failed && sweep_retry_failed(st, spec.name, &n_retry, err, sizeof err))) {
         rc = cli_error(CLI_FAIL, "sweep run", "%s", err);
     } else {
+        if (retry_failed)
+            printf("sweep %s: %zu failed run%s requeued (--retry-failed: attempts reset, checkpoints kept)\n",
+                   spec.name, n_retry, n_retry == 1 ? "" : "s");
         /* Trainers and Slurm tasks may run elsewhere in the tree: give them absolute paths. */
         if (realpath(o.db_path, dbabs)) o.db_path = dbabs;
         if (!util_mkdir_p(o.runs_dir, err, sizeof err) && realpath(o.runs_dir, runs_abs)) o.runs_dir = runs_abs;
@@ -240,8 +265,12 @@ static int cmd_run(int argc, char **argv) {
         fflush(stdout);
         int r = !strcmp(backend, "slurm") ? sweep_slurm_run(st, spec.name, &o, err, sizeof err)
                                           : sweep_local_run(st, spec.name, &o, err, sizeof err);
+        if (r > 0)
+            printf("failed runs are final; `scalelab sweep run %s --retry-failed` tries them again "
+                   "(from their checkpoints)\n", path);
         rc = r < 0 ? cli_error(CLI_FAIL, "sweep run", "%s", err) : r ? CLI_FAIL : CLI_OK;
     }
+    if (st) sweep_scheduler_release(st, spec.name); /* no-op unless this process holds it */
     store_close(st);
     sweep_plan_free(&plan);
     sweep_spec_free(&spec);
@@ -284,7 +313,9 @@ static int cmd_status_cancel(int argc, char **argv, int cancel) {
     if (rc) return rc;
     store *st = NULL;
     char *spec_text = NULL;
-    if (store_open(cli_db_path(db), &st, err, sizeof err) || store_sweep_get(st, name, &spec_text, err, sizeof err)) {
+    /* status only reads (it works on a store in a read-only folder); cancel writes */
+    if (store_open_flags(cli_db_path(db), cancel ? 0 : STORE_OPEN_READONLY, &st, err, sizeof err) ||
+        store_sweep_get(st, name, &spec_text, err, sizeof err)) {
         rc = cli_error(CLI_FAIL, what, "%s", err);
     } else if (!spec_text) {
         rc = cli_error(CLI_FAIL, what, "no sweep named %s in %s", name, cli_db_path(db));

@@ -14,6 +14,7 @@
 #include "cli/train_sink.h"
 #include "model/model.h"
 #include "store/store.h"
+#include "sweep/sweep.h"
 #include "util/util.h"
 
 static void usage(FILE *out) {
@@ -27,7 +28,10 @@ static void usage(FILE *out) {
             "still shows as running is taken over when no process holds DIR/train.lock).\n"
             "SIGTERM (or Ctrl-C): writes a checkpoint, puts the run back to pending in the store\n"
             "(or writes status 'stopped' to result.tsv) and exits 0.\n"
-            "Exit status: 0 done or stopped, 1 failed or diverged (recorded as such), 2 usage.\n\n"
+            "Exit status: 0 done or stopped, 1 failed or diverged (recorded as such), 2 usage,\n"
+            "75 another trainer holds the run folder (DIR/train.lock; nothing recorded).\n"
+            "A run folder records the store and run it belongs to (DIR/owner); a folder holding\n"
+            "another store's work (a checkpoint) is moved aside to DIR.stale-ID, never resumed.\n\n"
             "  --set key=value     override a config key (model.d_model=64); repeatable\n"
             "  --device D          cpu, cuda or auto (default auto: cuda when built with it, else cpu)\n"
             "  --db PATH           the store (default $SCALELAB_DB, else ./scalelab.db)\n"
@@ -166,9 +170,12 @@ static int check_claimed(store *db, int64_t id, const char *hash, char *err, siz
 }
 
 /* One trainer per run folder: an exclusive flock on DIR/train.lock, held until
- * the process exits (the kernel drops it when a process dies, even by kill -9). */
-static int lock_run_dir(const char *dir, int *fd, char *err, size_t errlen) {
+ * the process exits (the kernel drops it when a process dies, even by kill -9).
+ * The holder writes its PID into the file, so a scheduler that lost track of it
+ * (it died before writing DIR/pid) finds and adopts it. *busy: another holds it. */
+static int lock_run_dir(const char *dir, int *fd, int *busy, char *err, size_t errlen) {
     char path[4200];
+    *busy = 0;
     if (util_mkdir_p(dir, err, errlen)) return -1;
     snprintf(path, sizeof path, "%s/train.lock", dir);
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -176,9 +183,30 @@ static int lock_run_dir(const char *dir, int *fd, char *err, size_t errlen) {
     if (flock(*fd, LOCK_EX | LOCK_NB)) {
         close(*fd);
         *fd = -1;
+        *busy = 1;
         return util_err(err, errlen, "%s: another scalelab train is running in this folder", dir);
     }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(*fd, 0) || pwrite(*fd, text, (size_t)n, 0) != n) { /* only a hint for schedulers */
+    }
     return 0;
+}
+
+/* Makes dir the folder of run id of this store (sweep_run_dir_claim). When its old
+ * contents were moved aside, the lock taken in them moved too: lock the new folder. */
+static int own_run_dir(store *db, int64_t id, const char *dir, int *lock_fd, char *moved, size_t movedlen,
+                       int *busy, char *err, size_t errlen) {
+    store_run run;
+    *busy = 0;
+    if (store_run_get(db, id, &run, err, errlen)) return -1;
+    int known = !strcmp(run.run_dir, dir);
+    store_run_clear(&run);
+    if (sweep_run_dir_claim(dir, store_id(db), id, known, moved, movedlen, err, errlen)) return -1;
+    if (!*moved) return 0;
+    close(*lock_fd);
+    *lock_fd = -1;
+    return lock_run_dir(dir, lock_fd, busy, err, errlen);
 }
 
 static int write_config(const char *dir, const char *json, char *err, size_t errlen) {
@@ -207,14 +235,17 @@ static int run(train_args *a) {
     if (a->run_dir) snprintf(dir, sizeof dir, "%s", a->run_dir);
     else snprintf(dir, sizeof dir, "runs/%s", hash);
 
-    int files = !strcmp(a->sink, "files"), code = CLI_OK, lock_fd = -1;
+    int files = !strcmp(a->sink, "files"), code = CLI_OK, lock_fd = -1, moved_note = 0;
+    char moved_to[4400] = "";
     store *db = NULL;
     int64_t id = a->run_id;
     model_sink sink = {0};
     train_store_sink ssink = {0};
     train_files_sink fsink = {0};
-    if (lock_run_dir(dir, &lock_fd, err, sizeof err)) {
-        code = cli_error(CLI_FAIL, "train", "%s", err);
+    int busy;
+    if (lock_run_dir(dir, &lock_fd, &busy, err, sizeof err)) {
+        /* not a failed attempt: the scheduler adopts the holder */
+        code = cli_error(busy ? SWEEP_TRAIN_EXIT_LOCKED : CLI_FAIL, "train", "%s", err);
         goto out;
     }
     if (!files) {
@@ -234,6 +265,14 @@ static int run(train_args *a) {
             code = cli_error(CLI_FAIL, "train", "%s", err);
             goto out;
         }
+        /* The folder must be this store's run's: another store's checkpoint (a store
+         * deleted and made again, another --db) is moved aside, never resumed. */
+        char moved[4400] = "";
+        if (own_run_dir(db, id, dir, &lock_fd, moved, sizeof moved, &busy, err, sizeof err)) {
+            code = cli_error(busy ? SWEEP_TRAIN_EXIT_LOCKED : CLI_FAIL, "train", "%s", err);
+            goto out;
+        }
+        if (*moved) moved_note = 1, snprintf(moved_to, sizeof moved_to, "%s", moved);
         if (store_run_set_dir(db, id, dir, err, sizeof err) ||
             train_store_sink_init(&ssink, db, id, (size_t)a->log_every + 1, &sink, err, sizeof err)) {
             code = cli_error(CLI_FAIL, "train", "%s", err);
@@ -247,11 +286,19 @@ static int run(train_args *a) {
         code = cli_error(CLI_FAIL, "train", "%s", err);
         goto out;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    if (moved_note) {
+        char log[4200];
+        snprintf(log, sizeof log, "%s/train.log", dir);
+        FILE *f = fopen(log, "a");
+        if (f) {
+            fprintf(f, "train: %s held another store's work for this config; moved it aside to %s; "
+                       "run %lld starts fresh\n", dir, moved_to, (long long)id);
+            fclose(f);
+        }
+        if (!a->quiet)
+            printf("%s held another store's work for this config; moved it aside to %s; starting fresh\n", dir,
+                   moved_to);
+    }
     model_train_opts opts = {.run_dir = dir, .device = a->device, .threads = a->threads, .log_every = a->log_every,
                              .stop = &stop_requested, .checkpoint_every_s = a->checkpoint_every, .quiet = a->quiet,
                              .fault_nan_step = a->fault_nan_step};
@@ -296,6 +343,20 @@ out:
 }
 
 int cli_train(int argc, char **argv) {
+    /* The handler first, then unblock: a scheduler starts trainers with SIGTERM and
+     * SIGINT blocked, so a stop that arrives during start-up waits here and then
+     * checkpoints, instead of killing a trainer that has no handler yet. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigprocmask(SIG_UNBLOCK, &stops, NULL);
     train_args a = {.device = "auto", .sink = "store", .log_every = 10, .checkpoint_every = 300};
     a.sets = calloc((size_t)argc + 1, sizeof *a.sets);
     if (!a.sets) return cli_error(CLI_FAIL, "train", "out of memory");

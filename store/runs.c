@@ -349,6 +349,34 @@ int store_sweep_cancel_pending(store *s, const char *sweep, size_t *n, char *err
     return 0;
 }
 
+typedef struct retry_ctx {
+    const char *sweep;
+    size_t n;
+} retry_ctx;
+
+static int retry_body(store *s, void *vctx, char *err, size_t errlen) {
+    retry_ctx *c = vctx;
+    int exists;
+    if (sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
+    if (!exists) return util_err(err, errlen, "%s: cannot retry sweep '%s': no such sweep", s->path, c->sweep);
+    /* attempt 0: the retries of the spec count afresh from here */
+    stmt_ctx retry = {"UPDATE runs SET status = 'pending', attempt = 0, error = NULL, finished = NULL,"
+                      " heartbeat = NULL"
+                      " WHERE status = 'failed' AND id IN (SELECT run FROM sweep_runs WHERE sweep = ?1)",
+                      (bound[]){B_TEXT(c->sweep)}, 1, 0};
+    if (stmt_body(s, &retry, err, errlen)) return -1;
+    c->n = (size_t)retry.result;
+    return 0;
+}
+
+int store_sweep_requeue_failed(store *s, const char *sweep, size_t *n, char *err, size_t errlen) {
+    if (!sweep || !*sweep) return util_err(err, errlen, "%s: retry: no sweep named", s->path);
+    retry_ctx c = {sweep, 0};
+    if (store_tx_write(s, retry_body, &c, err, errlen)) return -1;
+    if (n) *n = c.n;
+    return 0;
+}
+
 /* -------------------------------------------------------------- listing */
 
 #define RUN_COLUMNS                                                                                   \

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "util/util.h"
@@ -74,6 +77,17 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * and are treated as unchecked. */
     "ALTER TABLE fits ADD COLUMN verdict TEXT CHECK (verdict IN ('ok', 'weak', 'unconstrained'));"
     "ALTER TABLE fits ADD COLUMN diagnostics_json TEXT;",
+    /* v3 -> v4: the store has an identity (meta.store_id, random), which run
+     * folders record so that a new store never takes an old store's checkpoint
+     * for its own work; and one scheduler per sweep is claimed here, in the
+     * store, whatever folder it runs from (store_scheduler_claim). */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(8))));"
+    "CREATE TABLE schedulers ("
+    "  sweep TEXT PRIMARY KEY NOT NULL,"
+    "  host TEXT NOT NULL, pid INTEGER NOT NULL,"
+    "  started REAL NOT NULL, heartbeat REAL NOT NULL,"
+    "  runs_dir TEXT NOT NULL DEFAULT '');",
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -154,6 +168,7 @@ typedef struct probe {
     int app_id, version;
     int n_tables, has_ours; /* has_ours: sweeps, runs and metrics all present */
     char tables[256];       /* some table names, for the error message */
+    int had_wal, had_shm;   /* PATH-wal, PATH-shm existed before we looked */
 } probe;
 
 static int pragma_int(sqlite3 *db, const char *sql, int *out) {
@@ -165,8 +180,89 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out) {
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Reads what the file is without writing to it (not even a journal). */
-static int probe_file(const char *path, probe *p, char *err, size_t errlen) {
+static int side_exists(const char *path, const char *suffix) {
+    char side[4200];
+    snprintf(side, sizeof side, "%s%s", path, suffix);
+    return access(side, F_OK) == 0;
+}
+
+static long side_size(const char *path, const char *suffix) {
+    char side[4200];
+    struct stat sb;
+    snprintf(side, sizeof side, "%s%s", path, suffix);
+    return stat(side, &sb) ? -1 : (long)sb.st_size;
+}
+
+/* The folder holding path ("." for a bare name). */
+static void parent_dir(const char *path, char *out, size_t outlen) {
+    snprintf(out, outlen, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (!slash) snprintf(out, outlen, ".");
+    else if (slash == out) out[1] = 0;
+    else *slash = 0;
+}
+
+/* Why SQLite could not read (or create) path, in words a user can act on: a
+ * folder that is not writable, a full disk, or (only then) a damaged file. */
+static int open_failure(const char *path, int sqlite_rc, const char *msg, const char *what, char *err,
+                        size_t errlen) {
+    char dir[4200];
+    parent_dir(path, dir, sizeof dir);
+    struct statvfs vfs;
+    int primary = sqlite_rc & 0xff;
+    /* root may write into the reserved blocks, others stop at f_bavail */
+    int full = primary == SQLITE_FULL ||
+               (!statvfs(dir, &vfs) && (vfs.f_bfree == 0 || (vfs.f_bavail == 0 && geteuid() != 0)));
+    if (full)
+        return util_err(err, errlen, "%s: cannot %s store: the disk holding %s is full (%s)", path, what, dir, msg);
+    if (access(dir, W_OK) && (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_IOERR))
+        return util_err(err, errlen,
+                        "%s: cannot %s store: its folder %s is not writable, and SQLite needs to create %s-wal "
+                        "and %s-shm beside it (%s)",
+                        path, what, dir, path, path, msg);
+    if (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_PERM)
+        return util_err(err, errlen, "%s: cannot %s store: %s (check the permissions of the file and its folder)",
+                        path, what, msg);
+    if (primary == SQLITE_IOERR || primary == SQLITE_NOMEM || primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        return util_err(err, errlen, "%s: cannot %s store: %s", path, what, msg);
+    return util_err(err, errlen, "%s: not a readable SQLite database: %s", path, msg);
+}
+
+/* Side files a read-only look created beside a file we then refuse: an empty
+ * PATH-wal that was not there before (and its PATH-shm) hold nothing, and leaving
+ * them would contradict "the file was not touched". */
+static void remove_our_side_files(const char *path, const probe *p) {
+    char side[4200];
+    if (p->had_wal || side_size(path, "-wal") != 0) return;
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    if (!p->had_shm) {
+        snprintf(side, sizeof side, "%s-shm", path);
+        unlink(side);
+    }
+}
+
+/* Big-endian 32-bit field of the SQLite file header. */
+static int header_int(const unsigned char *h, int off) {
+    return (int)((uint32_t)h[off] << 24 | (uint32_t)h[off + 1] << 16 | (uint32_t)h[off + 2] << 8 | h[off + 3]);
+}
+
+/* Opens path read-only for the probe. Without a PATH-wal the file itself is
+ * complete, and a file we will refuse anyway is opened immutable (no locks, no
+ * side files at all). */
+static int open_ro(const char *path, int immutable, sqlite3 **db) {
+    if (!immutable) return sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
+    char *uri = sqlite3_mprintf("file:%s?mode=ro&immutable=1", path);
+    /* a path with URI specials (?, #, %) is opened the plain way */
+    int rc = uri && !strpbrk(path, "?#%") ? sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL)
+                                          : sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_free(uri);
+    return rc;
+}
+
+/* Reads what the file is without writing to it (not even a journal). With check,
+ * also PRAGMA quick_check. */
+static int probe_file(const char *path, probe *p, int check, int immutable_ok, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     struct stat sb;
     if (stat(path, &sb)) {
@@ -176,16 +272,26 @@ static int probe_file(const char *path, probe *p, char *err, size_t errlen) {
     if (S_ISDIR(sb.st_mode)) return util_err(err, errlen, "%s: cannot open store: is a directory", path);
     if (sb.st_size == 0) return 0;
     p->exists = 1;
+    p->had_wal = side_exists(path, "-wal");
+    p->had_shm = side_exists(path, "-shm");
     FILE *f = fopen(path, "rb");
     if (!f) return util_err(err, errlen, "%s: cannot open store: %s", path, strerror(errno));
-    char magic[16] = {0};
-    size_t got = fread(magic, 1, sizeof magic, f);
+    unsigned char head[100] = {0};
+    size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
-    if (got < sizeof magic || memcmp(magic, "SQLite format 3", 16))
+    if (got < 16 || memcmp(head, "SQLite format 3", 16))
         return util_err(err, errlen, "%s: not a SQLite database (refusing to touch it)", path);
+    /* Without a WAL file the header is the truth: a file we refuse by its header
+     * is looked into immutable, so not even a -shm appears beside it. */
+    int refuse_by_header = 0;
+    if (!p->had_wal && got == sizeof head) {
+        int app_id = header_int(head, 68), version = header_int(head, 60);
+        refuse_by_header = (app_id != 0 && app_id != STORE_APPLICATION_ID) || version > STORE_SCHEMA_VERSION;
+    }
+    int immutable = !p->had_wal && (refuse_by_header || immutable_ok);
 
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    int rc = open_ro(path, immutable, &db);
     if (rc == SQLITE_OK) sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     /* One read transaction for every read below: another process may be creating
      * the store right now, and the id, the version and the tables must come from
@@ -193,9 +299,10 @@ static int probe_file(const char *path, probe *p, char *err, size_t errlen) {
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK || pragma_int(db, "PRAGMA application_id", &p->app_id) ||
         pragma_int(db, "PRAGMA user_version", &p->version)) {
-        util_err(err, errlen, "%s: not a readable SQLite database: %s", path,
-                 db ? sqlite3_errmsg(db) : "out of memory");
+        int code = db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+        open_failure(path, code, db ? sqlite3_errmsg(db) : "out of memory", "open", err, errlen);
         sqlite3_close(db);
+        remove_our_side_files(path, p);
         return -1;
     }
     sqlite3_stmt *st;
@@ -215,13 +322,38 @@ static int probe_file(const char *path, probe *p, char *err, size_t errlen) {
         util_err(err, errlen, "%s: not a readable SQLite database: %s", path, sqlite3_errmsg(db));
         sqlite3_finalize(st);
         sqlite3_close(db);
+        remove_our_side_files(path, p);
         return -1;
     }
     sqlite3_finalize(st);
+    int bad = 0;
+    if (check) { /* quick_check: every page and index readable and well formed (no full index compare) */
+        char first[512] = "";
+        rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(5)", -1, &st, NULL);
+        while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+            if ((rc = sqlite3_step(st)) != SQLITE_ROW) break;
+            const char *msg = (const char *)sqlite3_column_text(st, 0);
+            if (msg && strcmp(msg, "ok") && !*first) { /* its first complaint, on one line */
+                const char *skip = "*** in database main ***\n";
+                if (!strncmp(msg, skip, strlen(skip))) msg += strlen(skip);
+                snprintf(first, sizeof first, "%.*s", (int)strcspn(msg, "\n"), msg);
+            }
+        }
+        if (rc != SQLITE_DONE && !*first) snprintf(first, sizeof first, "%s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        if (*first) {
+            bad = 1;
+            util_err(err, errlen,
+                     "%s: the store failed SQLite's integrity check (%s); refusing to write to it (the file was "
+                     "not touched): restore it from a backup, or salvage it with `sqlite3 %s .recover`",
+                     path, first, path);
+        }
+    }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     p->has_ours = ours == 3;
-    return 0;
+    if (bad) remove_our_side_files(path, p);
+    return bad ? -1 : 0;
 }
 
 /* The refusals of DESIGN section 5, decided from the probe alone. */
@@ -274,28 +406,76 @@ static int migrate_body(store *s, void *ctx, char *err, size_t errlen) {
     return store_exec(s, sql, err, errlen);
 }
 
-int store_open(const char *path, store **out, char *err, size_t errlen) {
+/* meta.store_id into s->id ("" before v4, which a read-only open may meet). */
+static void read_store_id(store *s) {
+    sqlite3_stmt *st;
+    s->id[0] = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'store_id'", -1, &st, NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(s->id, sizeof s->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/* True when this process cannot write the store's file or create files beside it. */
+static int cannot_write(const char *path) {
+    char dir[4200];
+    parent_dir(path, dir, sizeof dir);
+    return access(dir, W_OK) != 0 || (access(path, F_OK) == 0 && access(path, W_OK) != 0);
+}
+
+int store_open_flags(const char *path, int flags, store **out, char *err, size_t errlen) {
     *out = NULL;
     if (!path || !*path) return util_err(err, errlen, "store path is empty");
+    /* Read-only use of a store we cannot write (a read-only folder or file): no WAL
+     * switch, no migration, no side files when the file is complete on its own. */
+    int ro = (flags & STORE_OPEN_READONLY) && access(path, F_OK) == 0 && cannot_write(path);
     probe p;
-    if (probe_file(path, &p, err, errlen) || probe_check(path, &p, err, errlen)) return -1;
+    if (probe_file(path, &p, flags & STORE_OPEN_CHECK, ro, err, errlen)) return -1;
+    if (probe_check(path, &p, err, errlen)) {
+        remove_our_side_files(path, &p);
+        return -1;
+    }
+    if (ro && p.exists && p.version < STORE_SCHEMA_VERSION)
+        return util_err(err, errlen,
+                        "%s: store schema version %d is older than this scalelab's (%d) and the store cannot be "
+                        "written here to upgrade it; run `scalelab init --db %s` where it can",
+                        path, p.version, STORE_SCHEMA_VERSION, path);
 
     store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
         return util_err(err, errlen, "%s: out of memory", path);
     }
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        util_err(err, errlen, "%s: cannot open store: %s", path,
-                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    if (ro) {
+        int rc = open_ro(path, !p.had_wal, &s->db);
+        if (rc != SQLITE_OK) {
+            open_failure(path, rc, s->db ? sqlite3_errmsg(s->db) : "out of memory", "open", err, errlen);
+            store_close(s);
+            return -1;
+        }
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+        s->readonly = 1;
+        s->initial_version = p.version;
+        read_store_id(s);
+        *out = s;
+        return 0;
+    }
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        open_failure(path, rc, s->db ? sqlite3_errmsg(s->db) : "out of memory", p.exists ? "open" : "create", err,
+                     errlen);
         store_close(s);
         return -1;
     }
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* WAL: readers never block the writer; NORMAL sync is durable across
      * process crashes (only a power loss may drop the last commits). */
-    if (exec_retrying(s, "PRAGMA journal_mode = WAL", err, errlen) ||
-        store_exec(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", err, errlen)) {
+    char werr[1024];
+    if (exec_retrying(s, "PRAGMA journal_mode = WAL", werr, sizeof werr) ||
+        store_exec(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", werr, sizeof werr)) {
+        open_failure(path, sqlite3_extended_errcode(s->db), sqlite3_errmsg(s->db), p.exists ? "open" : "create",
+                     err, errlen);
         store_close(s);
         return -1;
     }
@@ -312,13 +492,25 @@ int store_open(const char *path, store **out, char *err, size_t errlen) {
     }
     int needs_write = p.version < STORE_SCHEMA_VERSION || p.app_id != STORE_APPLICATION_ID;
     s->initial_version = p.version;
-    if (needs_write && store_tx_write(s, migrate_body, &s->initial_version, err, errlen)) {
+    if (needs_write && store_tx_write(s, migrate_body, &s->initial_version, werr, sizeof werr)) {
+        int code = sqlite3_extended_errcode(s->db) & 0xff;
+        if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY || code == SQLITE_CANTOPEN)
+            open_failure(path, code, sqlite3_errmsg(s->db), p.exists ? "upgrade" : "create", err, errlen);
+        else
+            util_err(err, errlen, "%s", werr);
         store_close(s);
         return -1;
     }
+    read_store_id(s);
     *out = s;
     return 0;
 }
+
+int store_open(const char *path, store **out, char *err, size_t errlen) {
+    return store_open_flags(path, 0, out, err, errlen);
+}
+
+const char *store_id(store *s) { return s->id; }
 
 void store_close(store *s) {
     if (!s) return;

@@ -92,11 +92,25 @@ typedef struct store_fit {
  * inspected read-only before anything is written. The migration runs in one
  * transaction, so a crash leaves the old version. */
 int store_open(const char *path, store **out, char *err, size_t errlen);
+/* store_open with flags:
+ *   STORE_OPEN_READONLY  the caller only reads: a store this process cannot write
+ *                        (read-only folder or file) is opened read-only instead of
+ *                        failing (no WAL switch, no migration; an older schema is refused).
+ *   STORE_OPEN_CHECK     PRAGMA quick_check before anything is written; a store that
+ *                        fails it is refused and left untouched (for commands that write:
+ *                        init, sweep run, fit).
+ * A folder that is not writable or a full disk is reported as such, never as "not a
+ * readable SQLite database"; side files that a refused open created are removed. */
+enum { STORE_OPEN_READONLY = 1, STORE_OPEN_CHECK = 2 };
+int store_open_flags(const char *path, int flags, store **out, char *err, size_t errlen);
+/* The store's identity (random hex, made when the store was created; meta.store_id).
+ * Run folders record it, so a folder that another store trained is recognised. */
+const char *store_id(store *s);
 void store_close(store *s);
 int store_schema_version(store *s);
 /* The schema version the file had before this open: 0 when store_open created it. */
 int store_initial_version(store *s);
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* PRAGMA application_id of a scalelab store ("SCLB"), so other programs' SQLite
  * files are recognised and refused. */
 #define STORE_APPLICATION_ID 0x53434C42
@@ -187,6 +201,37 @@ typedef struct store_json_item {
 int store_json_each(store *s, const char *json, const char *path, store_json_item **items, size_t *n,
                     char *err, size_t errlen);
 void store_json_items_free(store_json_item *items, size_t n);
+
+/* failed runs of a sweep -> pending with attempt 0 and no error (sweep run
+ * --retry-failed); *n how many. Their folders and checkpoints are untouched. */
+int store_sweep_requeue_failed(store *s, const char *sweep, size_t *n, char *err, size_t errlen);
+
+/* Schedulers: one per (store, sweep), whatever folder it runs from. */
+typedef struct store_scheduler {
+    char host[256];
+    int64_t pid;
+    double started, heartbeat;
+    char runs_dir[4096];
+} store_scheduler;
+/* Says whether the scheduler pid recorded for host is still alive (the store knows
+ * nothing of processes; the caller checks, on its own host only). */
+typedef int (*store_pid_alive_fn)(void *ctx, int64_t pid);
+/* Claims sweep for (host, pid) in one BEGIN IMMEDIATE transaction: succeeds when no
+ * scheduler holds it, when the holder is this very process, when the holder ran on
+ * this host and alive(pid) says it is gone, or when the holder is on another host and
+ * its heartbeat is older than stale_s. Otherwise *claimed = 0 and *holder says who
+ * holds it. */
+int store_scheduler_claim(store *s, const char *sweep, const char *host, int64_t pid, const char *runs_dir,
+                          double stale_s, store_pid_alive_fn alive, void *ctx, int *claimed,
+                          store_scheduler *holder, char *err, size_t errlen);
+/* Refreshes the claim's heartbeat; fails when (host, pid) no longer holds sweep. */
+int store_scheduler_heartbeat(store *s, const char *sweep, const char *host, int64_t pid, char *err,
+                              size_t errlen);
+/* Gives the claim up (no-op when (host, pid) does not hold it). */
+int store_scheduler_release(store *s, const char *sweep, const char *host, int64_t pid, char *err,
+                            size_t errlen);
+/* The sweep's scheduler; *found = 0 when none is recorded. */
+int store_scheduler_get(store *s, const char *sweep, store_scheduler *out, int *found, char *err, size_t errlen);
 
 /* PRAGMA integrity_check: 0 when it says "ok", else its first complaint in err. */
 int store_integrity_check(store *s, char *err, size_t errlen);

@@ -11,6 +11,8 @@ struct store {
     sqlite3 *db;
     char *path;
     int initial_version;      /* user_version found at open; 0 when created */
+    int readonly;             /* opened read-only (STORE_OPEN_READONLY on a store we cannot write) */
+    char id[40];              /* meta.store_id; "" when the store has none */
     store_fault_hook hook;    /* tests only: see store_set_fault_hook */
     void *hook_ctx;
 };

@@ -109,15 +109,29 @@ static int log_attempt(const sched *s, const job *j, int attempt, char *err, siz
     return fclose(f) ? util_err(err, errlen, "cannot write %s: %s", path, strerror(errno)) : 0;
 }
 
+/* Says in the new train.log that the folder's earlier contents were another store's. */
+static int log_moved(const job *j, const char *moved, char *err, size_t errlen) {
+    if (!*moved) return 0;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/train.log", j->dir);
+    FILE *f = fopen(path, "a");
+    if (!f) return util_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    fprintf(f, "sweep: this folder held the work of another store's run (a checkpoint is never taken for this "
+               "run's); moved it aside to %s; run %lld starts fresh\n",
+            moved, (long long)j->id);
+    return fclose(f) ? util_err(err, errlen, "cannot write %s: %s", path, strerror(errno)) : 0;
+}
+
 static int spawn(sched *s, job *j, char *err, size_t errlen) {
     char config[4300], log[4300], threads[16], id[32];
     snprintf(config, sizeof config, "%s/config.json", j->dir);
     snprintf(log, sizeof log, "%s/train.log", j->dir);
     snprintf(threads, sizeof threads, "%d", s->threads);
     snprintf(id, sizeof id, "%lld", (long long)j->id);
+    /* --quiet: its stdout is train.log, which the trainer also writes itself */
     char *argv[] = {(char *)s->o->exe, "train", config, "--run-id", id, "--run-dir", j->dir,
                     "--db", (char *)s->o->db_path, "--threads", threads, "--device", (char *)trainer_device(s, j->gpu),
-                    NULL};
+                    "--quiet", NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
@@ -125,15 +139,20 @@ static int spawn(sched *s, job *j, char *err, size_t errlen) {
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     posix_spawnattr_init(&attr);
-    sigset_t none, dflt;
-    sigemptyset(&none);
+    /* SIGTERM and SIGINT stay blocked (pending, not lost) until the trainer has
+     * installed its handler and unblocks them: a stop during its start-up then
+     * checkpoints instead of killing it. */
+    sigset_t blocked, dflt;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGINT);
     sigemptyset(&dflt);
     sigaddset(&dflt, SIGTERM);
     sigaddset(&dflt, SIGINT);
     sigaddset(&dflt, SIGHUP);
     sigaddset(&dflt, SIGCHLD);
     sigaddset(&dflt, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigmask(&attr, &blocked);
     posix_spawnattr_setsigdefault(&attr, &dflt);
     /* Its own process group: a Ctrl-C reaches the scheduler, which stops trainers cleanly. */
     posix_spawnattr_setpgroup(&attr, 0);
@@ -187,8 +206,12 @@ static int start_next(sched *s, job *j, int *started, char *err, size_t errlen) 
     j->id = id;
     j->gpu = gpu;
     sweep_run_dir_name(s->o->runs_dir, s->sweep, &r, j->dir, sizeof j->dir);
-    int rc = store_run_set_dir(s->st, id, j->dir, err, errlen) || sweep_run_prepare_dir(&r, j->dir, err, errlen) ||
-             log_attempt(s, j, r.attempt, err, errlen) || spawn(s, j, err, errlen);
+    char moved[4400] = "";
+    /* a folder this store never sent the run to may hold another store's work */
+    int rc = sweep_run_dir_claim(j->dir, store_id(s->st), id, *r.run_dir != 0, moved, sizeof moved, err, errlen) ||
+             store_run_set_dir(s->st, id, j->dir, err, errlen) || sweep_run_prepare_dir(&r, j->dir, err, errlen) ||
+             log_moved(j, moved, err, errlen) || log_attempt(s, j, r.attempt, err, errlen) ||
+             spawn(s, j, err, errlen);
     store_run_clear(&r);
     if (rc) {
         char why[1024];
@@ -199,6 +222,12 @@ static int start_next(sched *s, job *j, int *started, char *err, size_t errlen) 
     }
     *started = 1;
     s->running++;
+    if (*moved) {
+        char note[4600];
+        snprintf(note, sizeof note, "run %lld: its folder held another store's run; moved aside to %s (starts fresh)",
+                 (long long)id, moved);
+        progress(s, note);
+    }
     char event[256];
     if (gpu >= 0)
         snprintf(event, sizeof event, "run %lld started (pid %ld, %s, gpu %d)", (long long)id, (long)j->pid, device,
@@ -211,6 +240,26 @@ static int start_next(sched *s, job *j, int *started, char *err, size_t errlen) 
 
 /* A trainer ended (exit_status < 0: an adopted process vanished); settle its run. */
 static int settle(sched *s, job *j, int exit_status, char *err, size_t errlen) {
+    int locked = exit_status >= 0 && WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == SWEEP_TRAIN_EXIT_LOCKED;
+    if (locked) { /* another trainer holds the folder (one whose scheduler died): watch it */
+        pid_t holder = sweep_trainer_find(j->dir, j->id);
+        if (holder) {
+            j->pid = holder;
+            j->adopted = 1;
+            sweep_pid_write(j->dir, holder, NULL, 0);
+            char event[160];
+            snprintf(event, sizeof event, "run %lld: a live trainer (pid %ld) already holds its folder; adopted it",
+                     (long long)j->id, (long)holder);
+            progress(s, event);
+            return 0;
+        }
+        /* still held, by no trainer this host can see (another host on a shared
+         * folder): that is a failed attempt after all, or we would spin on it */
+        if (sweep_lock_held(j->dir)) locked = 0;
+    }
+    /* Killed by the stop we sent (during its start-up, before its handler): our doing. */
+    int our_stop = s->stopping && exit_status >= 0 && WIFSIGNALED(exit_status) &&
+                   (WTERMSIG(exit_status) == SIGTERM || WTERMSIG(exit_status) == SIGINT);
     store_run r;
     if (store_run_get(s->st, j->id, &r, err, errlen)) return -1;
     char event[512], why[256];
@@ -237,7 +286,14 @@ static int settle(sched *s, job *j, int exit_status, char *err, size_t errlen) {
     case STORE_CANCELLED:
         snprintf(event, sizeof event, "run %lld cancelled", (long long)j->id);
         break;
-    default: { /* running (crashed) or failed (the trainer said so) */
+    default: /* running (crashed) or failed (the trainer said so) */
+        if ((locked || our_stop) && r.status == STORE_RUNNING) {
+            /* not a failed attempt: a lock held by a trainer that has ended since, or our own stop */
+            rc = store_run_requeue(s->st, j->id, err, errlen);
+            snprintf(event, sizeof event, "run %lld: %s; requeued (not counted as a failure)", (long long)j->id,
+                     locked ? "its folder was locked by another trainer" : "stopped during its start-up");
+            break;
+        }
         int requeued = 0;
         free(r.run_dir);
         r.run_dir = strdup(j->dir);
@@ -245,7 +301,6 @@ static int settle(sched *s, job *j, int exit_status, char *err, size_t errlen) {
         if (!requeued) s->failed++;
         snprintf(event, sizeof event, "run %lld failed: %s; %s", (long long)j->id, why,
                  requeued ? "retrying" : "giving up (see its train.log)");
-    }
     }
     store_run_clear(&r);
     j->id = 0;
@@ -280,11 +335,14 @@ static int recover(sched *s, char *err, size_t errlen) {
         if (r->status == STORE_DIVERGED) s->diverged++;
         if (r->status == STORE_CANCELLED) rc = store_run_requeue(s->st, r->id, err, errlen);
         if (r->status != STORE_RUNNING) continue;
-        pid_t pid = sweep_pid_read(r->run_dir);
+        /* its PID file, else the PID in its train.lock, else /proc: a trainer whose
+         * scheduler died before writing the PID file is alive all the same */
+        pid_t pid = sweep_trainer_find(r->run_dir, r->id);
         job *j = NULL;
         for (size_t k = 0; k < s->cap && !j; k++)
             if (!s->jobs[k].id) j = &s->jobs[k];
-        if (sweep_trainer_alive(pid, r->id)) {
+        if (pid) {
+            sweep_pid_write(r->run_dir, pid, NULL, 0);
             /* its GPU slot counts against per_gpu like our own children's */
             *j = (job){.id = r->id, .pid = pid, .adopted = 1, .gpu = sweep_pid_gpu(pid), .started = util_monotonic()};
             snprintf(j->dir, sizeof j->dir, "%s", r->run_dir);
@@ -321,13 +379,15 @@ int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char 
     s.cap = (size_t)s.n_slots;
     s.jobs = calloc(s.cap, sizeof *s.jobs);
     if (!s.jobs) return util_err(err, errlen, "out of memory");
-    char pidfile[4300];
     sweep_signals sigs;
     if (sweep_signals_open(&sigs, err, errlen)) {
         free(s.jobs);
         return -1;
     }
-    int rc = sweep_scheduler_claim(o->runs_dir, sweep, pidfile, sizeof pidfile, err, errlen) || recover(&s, err, errlen) ? -1 : 0;
+    /* One scheduler per store and sweep (the claim is in the store), before recovery
+     * looks at what a dead predecessor left */
+    int claimed = !sweep_scheduler_claim(st, sweep, o->runs_dir, err, errlen);
+    int rc = !claimed || recover(&s, err, errlen) ? -1 : 0;
     double last_beat = 0;
     while (!rc) {
         int started = 1;
@@ -352,6 +412,9 @@ int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char 
         if (util_monotonic() - last_beat > 2) {
             for (size_t i = 0; i < s.cap; i++)
                 if (s.jobs[i].id) store_run_heartbeat(st, s.jobs[i].id, NULL, 0); /* fails once the run ended */
+            /* a lost claim (taken over as stale): stop; our trainers checkpoint and requeue */
+            if (sweep_scheduler_beat(st, sweep, NULL, 0) && sweep_scheduler_claim(st, sweep, o->runs_dir, err, errlen))
+                rc = -1;
             last_beat = util_monotonic();
         }
         if (o->tty && util_monotonic() - s.last_progress > 1) progress(&s, NULL);
@@ -361,8 +424,8 @@ int sweep_local_run(store *st, const char *sweep, const sweep_run_opts *o, char 
             if (s.jobs[i].id && !s.jobs[i].adopted) kill(s.jobs[i].pid, SIGTERM), waitpid(s.jobs[i].pid, NULL, 0);
     if (o->tty) fputc('\n', stderr);
     size_t n_failed = 0;
+    if (claimed) sweep_scheduler_release(st, sweep);
     if (!rc) {
-        unlink(pidfile);
         rc = sweep_print_summary(st, sweep, o->runs_dir, util_monotonic() - t_start,
                                  s.stopping ? " (stopped; run it again to resume)" : "", &n_failed, err, errlen);
     }

@@ -2,6 +2,7 @@
  * folders and PID files, failure accounting, status and cancel. */
 #include "sweep/sweep_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,23 +189,176 @@ void sweep_format_eta(double s, char *out, size_t outlen) {
     snprintf(out, outlen, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
 }
 
-int sweep_scheduler_claim(const char *runs_dir, const char *sweep, char *path, size_t pathlen, char *err,
-                          size_t errlen) {
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s/%s", runs_dir, sweep);
-    snprintf(path, pathlen, "%s/scheduler.pid", dir);
-    if (util_mkdir_p(dir, err, errlen)) return -1;
-    char *text;
+/* A scheduler PID of this host that is still a `sweep run` (a recycled PID is not). */
+static int scheduler_alive(void *ctx, int64_t pid) {
+    (void)ctx;
+    return pid > 0 && process_alive((pid_t)pid) && cmdline_has((pid_t)pid, "sweep", "run");
+}
+
+static void this_host(char *host, size_t len) {
+    if (gethostname(host, len - 1)) snprintf(host, len, "localhost");
+    host[len - 1] = 0;
+}
+
+int sweep_scheduler_claim(store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen) {
+    char host[256] = "";
+    this_host(host, sizeof host);
+    store_scheduler h;
+    int claimed;
+    if (store_scheduler_claim(st, sweep, host, getpid(), runs_dir, SWEEP_SCHEDULER_STALE_S, scheduler_alive, NULL,
+                              &claimed, &h, err, errlen))
+        return -1;
+    if (claimed) return 0;
+    if (!strcmp(h.host, host))
+        return util_err(err, errlen,
+                        "sweep %s is already being run by pid %lld on this host (runs in %s/%s); one scheduler per "
+                        "sweep and store: wait for it, or stop it with `scalelab sweep cancel %s`",
+                        sweep, (long long)h.pid, h.runs_dir, sweep, sweep);
+    return util_err(err, errlen,
+                    "sweep %s is already being run by pid %lld on host %s (heartbeat %.0f s ago); one scheduler "
+                    "per sweep and store",
+                    sweep, (long long)h.pid, h.host, util_now() - h.heartbeat);
+}
+
+int sweep_scheduler_beat(store *st, const char *sweep, char *err, size_t errlen) {
+    char host[256] = "";
+    this_host(host, sizeof host);
+    return store_scheduler_heartbeat(st, sweep, host, getpid(), err, errlen);
+}
+
+void sweep_scheduler_release(store *st, const char *sweep) {
+    char host[256] = "";
+    this_host(host, sizeof host);
+    store_scheduler_release(st, sweep, host, getpid(), NULL, 0);
+}
+
+/* ---- finding a run's trainer ------------------------------------------------ */
+
+pid_t sweep_lock_pid(const char *dir) {
+    char path[4200], *text;
     size_t len;
-    if (!util_read_file(path, &text, &len, NULL, 0)) {
-        pid_t other = (pid_t)strtol(text, NULL, 10);
-        free(text);
-        if (other != getpid() && process_alive(other) && cmdline_has(other, "sweep", "run"))
-            return util_err(err, errlen, "sweep %s is already being run by pid %ld (%s)", sweep, (long)other, path);
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    if (util_read_file(path, &text, &len, NULL, 0)) return 0;
+    long pid = strtol(text, NULL, 10);
+    free(text);
+    return pid > 0 ? (pid_t)pid : 0;
+}
+
+int sweep_lock_held(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int held = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+    close(fd); /* drops our shared lock, if we got it */
+    return held;
+}
+
+/* The trainer of run id in dir: its command line names both. */
+static int trainer_of(pid_t pid, int64_t id, const char *dir) {
+    return sweep_trainer_alive(pid, id) && cmdline_has(pid, "--run-dir", dir);
+}
+
+pid_t sweep_trainer_find(const char *dir, int64_t id) {
+    if (!dir || !*dir) return 0;
+    pid_t pid = sweep_pid_read(dir);
+    if (trainer_of(pid, id, dir)) return pid;
+    pid = sweep_lock_pid(dir); /* written by the trainer once it holds train.lock */
+    if (trainer_of(pid, id, dir)) return pid;
+    /* Started but not yet recorded anywhere (its scheduler died between the spawn and
+     * the PID file, before the trainer took its lock): look through /proc. */
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char *end;
+        long p = strtol(e->d_name, &end, 10);
+        if (*end || p <= 0 || p == getpid()) continue;
+        if (trainer_of((pid_t)p, id, dir)) found = (pid_t)p;
     }
-    char line[32];
-    int n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
-    return util_write_file_atomic(path, line, (size_t)n, err, errlen);
+    closedir(d);
+    return found;
+}
+
+/* ---- run folders and the store they belong to -------------------------------- */
+
+/* DIR/owner: "store STORE_ID\nrun ID\n". */
+static int owner_read(const char *dir, char *store_id, size_t idlen, int64_t *run) {
+    char path[4200], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/owner", dir);
+    *store_id = 0;
+    *run = 0;
+    if (util_read_file(path, &text, &len, NULL, 0)) return -1;
+    char sid[64] = "";
+    long long r = 0;
+    int ok = sscanf(text, "store %63s run %lld", sid, &r) == 2;
+    free(text);
+    if (!ok) return -1;
+    snprintf(store_id, idlen, "%s", sid);
+    *run = r;
+    return 0;
+}
+
+static int owner_write(const char *dir, const char *store_id, int64_t run, char *err, size_t errlen) {
+    char path[4200], text[128];
+    snprintf(path, sizeof path, "%s/owner", dir);
+    int n = snprintf(text, sizeof text, "store %s\nrun %lld\n", store_id, (long long)run);
+    return util_write_file_atomic(path, text, (size_t)n, err, errlen);
+}
+
+/* Work a folder may hold: a checkpoint, run files, a result. */
+static int holds_work(const char *dir) {
+    static const char *const files[] = {"checkpoint.bin", "metrics.tsv", "position_loss.tsv", "result.tsv"};
+    char path[4200];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (!access(path, F_OK)) return 1;
+    }
+    return 0;
+}
+
+int sweep_run_dir_claim(const char *dir, const char *store_id, int64_t run, int known, char *moved, size_t movedlen,
+                      char *err, size_t errlen) {
+    if (moved && movedlen) *moved = 0;
+    if (!store_id || !*store_id) return 0; /* a store without an identity (read-only, old): nothing to compare */
+    struct stat sb;
+    if (stat(dir, &sb)) return util_mkdir_p(dir, err, errlen) || owner_write(dir, store_id, run, err, errlen) ? -1 : 0;
+    char sid[64];
+    int64_t owner_run;
+    int has_owner = owner_read(dir, sid, sizeof sid, &owner_run) == 0;
+    if (has_owner && !strcmp(sid, store_id) && owner_run == run) return 0;
+    /* No owner record: a folder from before owners were written. It is this run's
+     * when the store already sent this run there, or when it holds no work. */
+    if (!has_owner && (known || !holds_work(dir))) return owner_write(dir, store_id, run, err, errlen);
+    if (has_owner && !holds_work(dir) && !strcmp(sid, store_id)) return owner_write(dir, store_id, run, err, errlen);
+    /* Another store's (or another run's) work: never taken for this run's. */
+    char aside[4300];
+    for (int k = 0; k < 1000; k++) {
+        snprintf(aside, sizeof aside, "%s.stale-%s%s%.0d", dir, has_owner ? sid : "unknown", k ? "-" : "", k);
+        if (access(aside, F_OK)) break;
+    }
+    if (rename(dir, aside))
+        return util_err(err, errlen, "%s holds the work of %s; cannot move it aside to %s: %s", dir,
+                        has_owner ? "another store's run" : "a run of an unknown store", aside, strerror(errno));
+    if (moved) snprintf(moved, movedlen, "%s", aside);
+    return util_mkdir_p(dir, err, errlen) || owner_write(dir, store_id, run, err, errlen) ? -1 : 0;
+}
+
+int sweep_retry_failed(store *st, const char *sweep, size_t *n, char *err, size_t errlen) {
+    store_run *runs;
+    size_t nr;
+    store_run_filter f = {.sweep = sweep, .status = STORE_FAILED};
+    if (store_runs_list(st, &f, &runs, &nr, err, errlen)) return -1;
+    /* the folder's failure count restarts with the store's attempts */
+    for (size_t i = 0; i < nr; i++) {
+        char path[4200];
+        if (!*runs[i].run_dir) continue;
+        snprintf(path, sizeof path, "%s/failures", runs[i].run_dir);
+        unlink(path);
+    }
+    store_runs_free(runs, nr);
+    return store_sweep_requeue_failed(st, sweep, n, err, errlen);
 }
 
 int sweep_print_summary(store *st, const char *sweep, const char *runs_dir, double wall_s, const char *note,
@@ -406,16 +561,11 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
 
 /* ---- cancel ----------------------------------------------------------------- */
 
-/* SIGTERM to the sweep's scheduler recorded in DIR/scheduler.pid, then wait (at most a
- * minute) until it is gone: a local one first stops its trainers (they checkpoint),
- * a Slurm coordinator stops submitting. */
-static void stop_scheduler(const char *dir) {
-    char path[4200], *text;
-    size_t len;
-    snprintf(path, sizeof path, "%s/scheduler.pid", dir);
-    if (util_read_file(path, &text, &len, NULL, 0)) return;
-    pid_t pid = (pid_t)strtol(text, NULL, 10);
-    free(text);
+/* SIGTERM to a sweep's scheduler, then wait (at most a minute) until it is gone: a
+ * local one first stops its trainers (they checkpoint), a Slurm coordinator stops
+ * submitting. stop_scheduler: the one in DIR/scheduler.pid (written before the store
+ * held the claim, by an older scalelab). */
+static void stop_pid(pid_t pid) {
     /* the command line check keeps a recycled PID safe */
     if (!process_alive(pid) || !cmdline_has(pid, "sweep", "run") || kill(pid, SIGTERM)) return;
     double t0 = util_monotonic();
@@ -425,14 +575,29 @@ static void stop_scheduler(const char *dir) {
     }
 }
 
+static void stop_scheduler(const char *dir) {
+    char path[4200], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/scheduler.pid", dir);
+    if (util_read_file(path, &text, &len, NULL, 0)) return;
+    pid_t pid = (pid_t)strtol(text, NULL, 10);
+    free(text);
+    stop_pid(pid);
+}
+
 int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen) {
     size_t n_cancelled = 0, more = 0, n_slurm = 0;
     store_run *runs;
     size_t n;
     store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
     /* The schedulers first, so that nothing new starts or gets resubmitted meanwhile:
-     * the one of --runs-dir and the ones beside the running runs' folders. */
-    char dir[4200];
+     * the one the store names (on this host), then any recorded beside the folders. */
+    char dir[4200], host[256] = "";
+    store_scheduler h;
+    int found = 0;
+    this_host(host, sizeof host);
+    if (store_scheduler_get(st, sweep, &h, &found, err, errlen)) return -1;
+    if (found && !strcmp(h.host, host)) stop_pid((pid_t)h.pid);
     snprintf(dir, sizeof dir, "%s/%s", runs_dir, sweep);
     stop_scheduler(dir);
     if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
@@ -450,8 +615,8 @@ int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, 
     if (!pids) abort();
     size_t n_signalled = 0;
     for (size_t i = 0; i < n; i++) {
-        pid_t pid = sweep_pid_read(runs[i].run_dir);
-        if (sweep_trainer_alive(pid, runs[i].id) && !kill(pid, SIGTERM)) pids[n_signalled++] = pid;
+        pid_t pid = sweep_trainer_find(runs[i].run_dir, runs[i].id);
+        if (pid && !kill(pid, SIGTERM)) pids[n_signalled++] = pid;
     }
     /* They checkpoint and requeue themselves; wait for them (at most a minute). */
     double t0 = util_monotonic();

@@ -112,7 +112,9 @@ int sweep_slurm_task(int argc, char **argv) {
     sweep_pid_write(dir, getpid(), NULL, 0); /* the trainer's PID once we exec it, on this task's node */
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
-    char *args[] = {exe, "train", config, "--run-id", id, "--run-dir", dir, "--sink", "files", "--device", device, NULL};
+    /* --quiet: stdout is train.log, which the trainer also writes itself */
+    char *args[] = {exe, "train", config, "--run-id", id, "--run-dir", dir, "--sink", "files", "--device", device,
+                    "--quiet", NULL};
     execv(exe, args); /* the trainer takes this process over: Slurm's signals reach it */
     fprintf(stderr, "scalelab: sweep task: cannot exec %s: %s\n", exe, strerror(errno));
     free(list);
@@ -385,7 +387,11 @@ static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, s
         sweep_run_dir_name(o->runs_dir, sweep, &r, dirs[n], sizeof dirs[n]);
         char stale[4300];
         snprintf(stale, sizeof stale, "%s/result.tsv", dirs[n]);
-        rc = store_run_set_dir(st, id, dirs[n], err, errlen) || sweep_run_prepare_dir(&r, dirs[n], err, errlen);
+        char moved[4400] = "";
+        rc = sweep_run_dir_claim(dirs[n], store_id(st), id, *r.run_dir != 0, moved, sizeof moved, err, errlen) ||
+             store_run_set_dir(st, id, dirs[n], err, errlen) || sweep_run_prepare_dir(&r, dirs[n], err, errlen);
+        if (*moved) printf("[%s] run %lld: its folder held another store's run; moved aside to %s (starts fresh)\n",
+                           sweep, (long long)id, moved);
         unlink(stale); /* a result of an earlier attempt must not be taken for this one's */
         store_run_clear(&r);
         util_buf_printf(&list, "%lld\t%s\n", (long long)id, dirs[n]);
@@ -492,8 +498,7 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
     int rc = 0, stopping = 0;
     size_t ended;
     double t_start = util_monotonic();
-    char pidfile[4300];
-    if (sweep_scheduler_claim(o->runs_dir, sweep, pidfile, sizeof pidfile, err, errlen)) {
+    if (sweep_scheduler_claim(st, sweep, o->runs_dir, err, errlen)) {
         sweep_signals_close(&sigs);
         return -1;
     }
@@ -512,6 +517,7 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
         rc = sweep_slurm_ingest(st, sweep, &ended, err, errlen) || reap_lost(st, sweep, o->retries, err, errlen) ||
              submit_array(st, sweep, o, &submitted, err, errlen);
         if (rc) break;
+        sweep_scheduler_beat(st, sweep, NULL, 0);
         store_run_filter fr = {.sweep = sweep, .status = STORE_RUNNING};
         if (store_runs_list(st, &fr, &runs, &n, err, errlen)) { rc = -1; break; }
         store_runs_free(runs, n);
@@ -524,7 +530,7 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
         }
     }
     sweep_signals_close(&sigs);
-    unlink(pidfile);
+    sweep_scheduler_release(st, sweep);
     size_t n_failed = 0;
     if (rc || sweep_print_summary(st, sweep, o->runs_dir, util_monotonic() - t_start,
                                   stopping ? " (coordinator stopped; Slurm tasks go on: sweep status ingests them)" : "",

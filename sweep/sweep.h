@@ -294,4 +294,26 @@ int sweep_family_edge(const sweep_family *f, size_t i, size_t k);
  * n_kv_head, chunk, context): the "state setting" of a member. */
 int sweep_family_key_is_state(const char *key);
 
+/* Claims the sweep for this process in the store: one scheduler per store and sweep,
+ * whatever its runs folder (an error names the live holder). A holder on this host
+ * whose PID is gone (or is no `sweep run`) is taken over, one on another host once its
+ * heartbeat is stale. Claiming again from the holder succeeds; sweep_local_run and
+ * sweep_slurm_run claim (or re-claim) and release themselves; `sweep run` claims
+ * before it writes anything, so a refused scheduler changes nothing. */
+int sweep_scheduler_claim(struct store *st, const char *sweep, const char *runs_dir, char *err, size_t errlen);
+void sweep_scheduler_release(struct store *st, const char *sweep);
+/* failed runs of the sweep -> pending with their attempts reset (each folder's
+ * failure count too); checkpoints are kept, so they resume. *n: how many. */
+int sweep_retry_failed(struct store *st, const char *sweep, size_t *n, char *err, size_t errlen);
+/* Exit status of `scalelab train` when another trainer holds the run folder's
+ * train.lock: not a failed attempt (the scheduler adopts the holder). */
+#define SWEEP_TRAIN_EXIT_LOCKED 75
+/* Makes dir the folder of run `run` of the store store_id (DIR/owner). A folder that
+ * holds another store's or another run's work (a checkpoint, run files) is moved
+ * aside to DIR.stale-OWNER (path in moved, "" when nothing moved) and dir starts
+ * empty. A folder without an owner record (older scalelab) is kept when `known` (the
+ * store already sent this run there) or when it holds no work. */
+int sweep_run_dir_claim(const char *dir, const char *store_id, int64_t run, int known, char *moved, size_t movedlen,
+                      char *err, size_t errlen);
+
 #endif

@@ -31,10 +31,18 @@ char *sweep_log_tail(const char *path, size_t max_bytes);
 /* A failed attempt: requeue while failures <= retries, else failed with the log tail. */
 int sweep_run_failed(store *st, const store_run *r, int retries, const char *why, int *requeued,
                      char *err, size_t errlen);
-/* Records this process as the sweep's scheduler (RUNS_DIR/SWEEP/scheduler.pid, path
- * returned), refusing when another live `sweep run` holds it. */
-int sweep_scheduler_claim(const char *runs_dir, const char *sweep, char *path, size_t pathlen, char *err,
-                          size_t errlen);
+/* The heartbeat of sweep_scheduler_claim's row (fails when the claim was lost); a
+ * holder on another host is taken over once its heartbeat is this old. */
+#define SWEEP_SCHEDULER_STALE_S 120.0
+int sweep_scheduler_beat(store *st, const char *sweep, char *err, size_t errlen);
+/* The PID that the trainer holding DIR/train.lock wrote into it (0 when none). */
+pid_t sweep_lock_pid(const char *dir);
+/* True when some process holds DIR/train.lock (a probe with a shared flock). */
+int sweep_lock_held(const char *dir);
+/* The live trainer of run id in dir (its command line names both), found through
+ * DIR/pid, DIR/train.lock or, when neither names it (its scheduler died between the
+ * spawn and the PID file), a scan of /proc; 0 when there is none on this host. */
+pid_t sweep_trainer_find(const char *dir, int64_t id);
 /* Slurm's view of a run submitted as an array task. */
 typedef struct sweep_slurm_state {
     char job[64];     /* "JOB_TASK", "" when the run was not submitted to Slurm */

@@ -5,6 +5,7 @@ set -u
 S=${SCALELAB:?SCALELAB must name the scalelab binary}
 command -v sqlite3 >/dev/null || { echo "skip: the sqlite3 program is not installed"; exit 77; }
 command -v python3 >/dev/null || { echo "skip: python3 is not installed (needed to check JSON)"; exit 77; }
+V=4   # STORE_SCHEMA_VERSION (store/store.h)
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 # expect CODE PATTERN CMD...: exit status CODE and PATTERN in stdout+stderr.
@@ -18,8 +19,8 @@ expect() {
 
 # --- init: create, no-op, upgrade -------------------------------------------
 expect 0 "usage: scalelab init" "$S" init --help
-expect 0 "created store \(schema version 3\)" "$S" init --db a.db
-expect 0 "already at schema version 3" "$S" init --db a.db
+expect 0 "created store \(schema version $V\)" "$S" init --db a.db
+expect 0 "already at schema version $V" "$S" init --db a.db
 SCALELAB_DB=env.db expect 0 "env.db: created" "$S" init
 [ -f env.db ] || fail "SCALELAB_DB was not honoured"
 expect 0 "scalelab.db: created" "$S" init
@@ -44,8 +45,8 @@ CREATE TABLE fits (id INTEGER PRIMARY KEY, created REAL NOT NULL, form TEXT NOT 
 INSERT INTO runs (id, config_json, config_hash, status, created) VALUES (1, '{}', 'h1', 'done', 0);
 PRAGMA user_version = 1;
 SQL
-expect 0 "upgraded store from schema version 1 to 3" "$S" init --db v1.db
-[ "$(sqlite3 v1.db 'SELECT count(*) FROM runs; PRAGMA user_version' | tr '\n' ' ')" = "1 3 " ] ||
+expect 0 "upgraded store from schema version 1 to $V" "$S" init --db v1.db
+[ "$(sqlite3 v1.db 'SELECT count(*) FROM runs; PRAGMA user_version' | tr '\n' ' ')" = "1 $V " ] ||
   fail "v1 upgrade lost data or version"
 
 # --- init: refusals leave the file alone -------------------------------------
@@ -55,7 +56,7 @@ sqlite3 newer.db "PRAGMA application_id = $((0x53434C42)); PRAGMA user_version =
 for f in text.db other.db newer.db; do cp "$f" "$f.orig"; done
 expect 1 "^scalelab: init: text.db: not a SQLite database" "$S" init --db text.db
 expect 1 "other.db: not a scalelab store.*songs" "$S" init --db other.db
-expect 1 "newer.db: store schema version 9 is newer than this scalelab knows \(3\)" "$S" init --db newer.db
+expect 1 "newer.db: store schema version 9 is newer than this scalelab knows \($V\)" "$S" init --db newer.db
 expect 1 "newer.db: store schema version 9" "$S" runs --db newer.db
 for f in text.db other.db newer.db; do
   cmp -s "$f" "$f.orig" || fail "$f was modified by a refused open"
@@ -136,6 +137,81 @@ expect 2 "unknown status 'finished' \(expected pending, running, done, failed, d
 expect 2 "unknown format 'xml' \(expected table, csv or json\)" "$S" runs --db a.db --format xml
 expect 2 "unknown option --colour" "$S" runs --db a.db --colour
 expect 0 "no runs match" "$S" runs --db a.db --sweep nothing --format table
+
+# --- issue 13 item 10: store edges ---------------------------------------------
+# A refused store in WAL mode: no -wal/-shm appears beside it (the message says untouched).
+sqlite3 owal.db 'PRAGMA journal_mode = WAL; CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES (1);' >/dev/null
+sqlite3 nwal.db "PRAGMA journal_mode = WAL; PRAGMA application_id = $((0x53434C42)); PRAGMA user_version = 9; CREATE TABLE x (a);" >/dev/null
+for f in owal.db nwal.db; do
+  cp "$f" "$f.orig"
+  expect 1 "$f: (not a scalelab store|store schema version 9)" "$S" init --db "$f"
+  expect 1 "$f: (not a scalelab store|store schema version 9)" "$S" runs --db "$f"
+  cmp -s "$f" "$f.orig" || fail "$f was modified by a refused open"
+  [ -e "$f-wal" ] || [ -e "$f-shm" ] && fail "$f grew side files although it was refused: $(ls "$f"*)"
+done
+# A store that fails PRAGMA quick_check is refused, untouched, by init and sweep run.
+"$S" init --db bad.db >/dev/null || fail "init bad.db"
+sqlite3 bad.db "INSERT INTO sweeps VALUES ('s', 'name: s', 0);
+  WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 400)
+  INSERT INTO runs (id, config_json, config_hash, created, error) SELECT n, '{}', 'h' || n, 0, hex(randomblob(200)) FROM i;
+  PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null || fail "seed bad.db"
+python3 - bad.db <<'PY' || fail "cannot damage bad.db"
+import sys
+f = open(sys.argv[1], "r+b")
+page = int.from_bytes(open(sys.argv[1], "rb").read()[16:18], "big")
+for p in (3, 4, 5):          # clobber a few b-tree pages (not the header page)
+    f.seek((p - 1) * page + 8)
+    f.write(b"\xa5" * 64)
+PY
+cp bad.db bad.db.orig
+expect 1 "bad.db: the store failed SQLite's integrity check .*refusing to write" "$S" init --db bad.db
+cat > bad.yaml <<'Y'
+name: bad
+base:
+  model: {d_model: 16, n_layer: 1, n_head: 2, mixer: power, p: 2, chunk: 16}
+  train: {context: 32, batch_size: 4, tokens: 2048, warmup_steps: 4, eval_every: 16, eval_tokens: 256}
+Y
+expect 1 "bad.db: the store failed SQLite's integrity check" "$S" sweep run bad.yaml --db bad.db
+cmp -s bad.db bad.db.orig || fail "a damaged store was written"
+# A read-only folder: read-only commands work, init says the folder is not writable.
+mkdir rodir
+"$S" init --db rodir/s.db >/dev/null && sqlite3 rodir/s.db "INSERT INTO sweeps VALUES ('demo', 'name: demo', 0);" ||
+  fail "seed rodir"
+as_reader=()
+if [ "$(id -u)" = 0 ]; then
+  command -v setpriv >/dev/null && as_reader=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  chmod 755 . rodir; chmod 644 rodir/s.db
+else
+  chmod 555 rodir
+fi
+if [ "$(id -u)" = 0 ] && [ ${#as_reader[@]} = 0 ]; then
+  echo "skip: read-only folder checks (root without setpriv)"
+elif ! "${as_reader[@]}" test -x "$S"; then
+  echo "skip: read-only folder checks (the binary is not reachable by an unprivileged user)"
+else
+  expect 0 "^\[\]$" "${as_reader[@]}" "$S" runs --db rodir/s.db --format json
+  expect 0 "sweep demo: 0 runs" "${as_reader[@]}" "$S" sweep status demo --db rodir/s.db
+  expect 1 "rodir/new.db: cannot create store: its folder rodir is not writable" "${as_reader[@]}" "$S" init --db rodir/new.db
+  [ -e rodir/s.db-shm ] && fail "a read-only command left rodir/s.db-shm"
+fi
+chmod 755 rodir
+# A full disk is called that, not "not a readable SQLite database".
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+  mkdir full
+  out=$(unshare -m bash -c '
+    mount -t tmpfs -o size=256k tmpfs full || exit 3
+    "$1" init --db full/s.db >/dev/null || exit 4
+    dd if=/dev/zero of=full/fill bs=4k 2>/dev/null
+    "$1" init --db full/new.db 2>&1; "$1" runs --db full/s.db 2>&1' _ "$S"); rc=$?
+  if [ $rc = 3 ]; then echo "skip: full disk check (cannot mount a tmpfs)"
+  else
+    grep -q "full/new.db: cannot create store: the disk holding full is full" <<<"$out" || fail "full disk (create): $out"
+    grep -q "full/s.db: cannot open store: the disk holding full is full" <<<"$out" || fail "full disk (open): $out"
+    grep -q "not a readable SQLite database" <<<"$out" && fail "full disk reported as an unreadable database: $out"
+  fi
+else
+  echo "skip: full disk check (needs root and unshare -m)"
+fi
 
 [ $fails -eq 0 ] && echo "store_cli: all checks passed"
 exit $((fails > 0))

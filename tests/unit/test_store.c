@@ -564,6 +564,92 @@ static void test_sweeps(void **state) {
     store_close(s);
 }
 
+/* Scheduler claims: a live holder refuses, a dead one on this host is taken over,
+ * one elsewhere only once its heartbeat is stale; release and heartbeat. */
+static int alive_if_odd(void *ctx, int64_t pid) {
+    (void)ctx;
+    return pid % 2 == 1;
+}
+
+static void test_scheduler_claims(void **state) {
+    scratch *t = *state;
+    store *s = open_fresh(t);
+    char err[512] = "";
+    int claimed;
+    store_scheduler h;
+    CHECK(store_scheduler_claim(s, "sw", "a", 11, "runs", 60, alive_if_odd, NULL, &claimed, &h, err, sizeof err));
+    assert_true(claimed);
+    CHECK(store_scheduler_claim(s, "sw", "a", 11, "runs", 60, alive_if_odd, NULL, &claimed, &h, err, sizeof err));
+    assert_true(claimed); /* the holder itself again */
+    CHECK(store_scheduler_claim(s, "sw", "a", 13, "other", 60, alive_if_odd, NULL, &claimed, &h, err, sizeof err));
+    assert_false(claimed);
+    assert_string_equal(h.host, "a");
+    assert_int_equal(h.pid, 11);
+    assert_string_equal(h.runs_dir, "runs");
+    CHECK(store_scheduler_claim(s, "sw", "b", 14, "runs", 60, alive_if_odd, NULL, &claimed, &h, err, sizeof err));
+    assert_false(claimed); /* another host: only a stale heartbeat lets it in */
+    CHECK(store_scheduler_claim(s, "other", "a", 13, "runs", 60, alive_if_odd, NULL, &claimed, &h, err, sizeof err));
+    assert_true(claimed); /* claims are per sweep */
+    CHECK(store_scheduler_heartbeat(s, "sw", "a", 11, err, sizeof err));
+    assert_int_not_equal(store_scheduler_heartbeat(s, "sw", "a", 12, err, sizeof err), 0);
+    CHECK(store_scheduler_release(s, "sw", "a", 11, err, sizeof err));
+    int found;
+    CHECK(store_scheduler_get(s, "sw", &h, &found, err, sizeof err));
+    assert_false(found);
+    /* a dead holder (even pid) on this host is taken over */
+    CHECK(store_scheduler_claim(s, "sw", "a", 20, "runs", 60, alive_if_odd, NULL, &claimed, &h, err, sizeof err));
+    assert_true(claimed);
+    CHECK(store_scheduler_claim(s, "sw", "a", 21, "runs", 60, alive_if_odd, NULL, &claimed, &h, err, sizeof err));
+    assert_true(claimed);
+    /* from another host once the heartbeat is older than stale_s */
+    assert_int_equal(raw_exec(t->db, "UPDATE schedulers SET heartbeat = heartbeat - 100"), 0);
+    CHECK(store_scheduler_claim(s, "sw", "b", 22, "runs", 60, alive_if_odd, NULL, &claimed, &h, err, sizeof err));
+    assert_true(claimed);
+    store_close(s);
+}
+
+/* The store's identity exists from creation, is random and survives reopening;
+ * --retry-failed's requeue resets attempts of failed runs only. */
+static void test_store_id_and_retry(void **state) {
+    scratch *t = *state;
+    store *s = open_fresh(t);
+    char err[512] = "", id[64];
+    snprintf(id, sizeof id, "%s", store_id(s));
+    assert_int_equal(strlen(id), 16);
+    store_close(s);
+    CHECK(store_open(t->db, &s, err, sizeof err));
+    assert_string_equal(store_id(s), id);
+    CHECK(store_sweep_put(s, "sw", "name: sw", err, sizeof err));
+    store_run_new rn[2] = {{.config_json = "{\"a\":1}", .config_hash = "h1"},
+                           {.config_json = "{\"a\":2}", .config_hash = "h2"}};
+    int64_t ids[2];
+    size_t n_new, n;
+    CHECK(store_runs_insert(s, "sw", rn, 2, ids, &n_new, err, sizeof err));
+    int64_t got;
+    CHECK(store_run_claim(s, "sw", "h", "cpu", &got, err, sizeof err));
+    CHECK(store_run_end(s, got, STORE_FAILED, "boom", err, sizeof err));
+    CHECK(store_run_claim(s, "sw", "h", "cpu", &got, err, sizeof err));
+    CHECK(store_sweep_requeue_failed(s, "sw", &n, err, sizeof err));
+    assert_int_equal(n, 1);
+    store_run r;
+    CHECK(store_run_get(s, ids[0], &r, err, sizeof err));
+    assert_int_equal(r.status, STORE_PENDING);
+    assert_int_equal(r.attempt, 0);
+    assert_string_equal(r.error, "");
+    store_run_clear(&r);
+    CHECK(store_run_get(s, ids[1], &r, err, sizeof err));
+    assert_int_equal(r.status, STORE_RUNNING);
+    store_run_clear(&r);
+    assert_int_not_equal(store_sweep_requeue_failed(s, "nope", &n, err, sizeof err), 0);
+    store_close(s);
+    scratch other;
+    assert_int_equal(scratch_make(&other), 0);
+    CHECK(store_open(other.db, &s, err, sizeof err));
+    assert_string_not_equal(store_id(s), id);
+    store_close(s);
+    scratch_remove(&other);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_schema, scratch_setup, scratch_teardown),
@@ -579,6 +665,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_metrics_round_trip, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_fits_round_trip, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_sweeps, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_scheduler_claims, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_store_id_and_retry, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -323,12 +323,66 @@ static void test_concurrent_create(void **state) {
     assert_int_equal(raw_int(t->db, "SELECT count(*) FROM sqlite_master WHERE name = 'runs'"), 1);
 }
 
+/* Schedulers claiming one sweep at the same moment (each a process with its own
+ * handle, released together through a pipe): exactly one wins, every time. The
+ * liveness callback says every other PID is alive, as it would while they run. */
+static int all_alive(void *ctx, int64_t pid) {
+    (void)ctx, (void)pid;
+    return 1;
+}
+
+static void test_concurrent_scheduler_claims(void **state) {
+    scratch *t = *state;
+    enum { CLAIMERS = 6, ROUNDS = 5 };
+    char err[512];
+    store *s;
+    assert_int_equal(store_open(t->db, &s, err, sizeof err), 0);
+    store_close(s);
+    for (int round = 0; round < ROUNDS; round++) {
+        char sweep[32];
+        snprintf(sweep, sizeof sweep, "sweep%d", round);
+        int go[2];
+        assert_int_equal(pipe(go), 0);
+        pid_t pids[CLAIMERS];
+        for (int i = 0; i < CLAIMERS; i++) {
+            if ((pids[i] = fork()) == 0) {
+                close(go[1]);
+                store *c;
+                if (store_open(t->db, &c, err, sizeof err)) child_fail("claimer", err);
+                char b;
+                if (read(go[0], &b, 1) < 0) _exit(2); /* EOF: all start together */
+                int claimed;
+                store_scheduler h;
+                if (store_scheduler_claim(c, sweep, "host", getpid(), "runs", 120, all_alive, NULL, &claimed, &h, err,
+                                          sizeof err))
+                    child_fail("claim", err);
+                store_close(c);
+                _exit(claimed ? 10 : 0);
+            }
+            assert_true(pids[i] > 0);
+        }
+        close(go[0]);
+        close(go[1]);
+        int winners = 0;
+        for (int i = 0; i < CLAIMERS; i++) {
+            int status;
+            assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+            assert_true(WIFEXITED(status));
+            if (WEXITSTATUS(status) == 10) winners++;
+            else assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        assert_int_equal(winners, 1);
+    }
+    assert_int_equal(raw_int(t->db, "SELECT count(*) FROM schedulers"), ROUNDS);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_claims_and_metrics, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_kill_mid_batch, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_writer_waits_behind_open_transaction, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_create, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_scheduler_claims, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
