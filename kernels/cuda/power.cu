@@ -14,8 +14,9 @@
 
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
-pw_layout pw_plan(const kern_mixer_shape *s) {
+pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     pw_layout L;
+    L.bf16 = bf16;
     L.B = s->batch;
     L.T = s->seq;
     L.d = s->head_dim;
@@ -82,8 +83,17 @@ size_t kcu_power_work_size(const kern_mixer_shape *s) { return pw_plan(s).total;
 
 void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
              size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc) {
-    kcu_gemm(ta, tb, m, n, k, alpha, a, lda, (long long)sa, b, ldb, (long long)sb, beta, c, ldc, (long long)sc,
-             (int)L.R);
+    if (!L.bf16) {
+        kcu_gemm(ta, tb, m, n, k, alpha, a, lda, (long long)sa, b, ldb, (long long)sb, beta, c, ldc, (long long)sc,
+                 (int)L.R);
+        return;
+    }
+    /* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T (as kcu_gemm). */
+    if (m <= 0 || n <= 0) return;
+    cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KCU_BLAS(cublasGemmStridedBatchedEx(kcu_blas(), ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, (long long)sb, a,
+                                        CUDA_R_32F, lda, (long long)sa, &beta, c, CUDA_R_32F, ldc, (long long)sc,
+                                        (int)L.R, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
 }
 
 /* ---- phi ---- */
@@ -362,7 +372,12 @@ __global__ void normalize_kernel(pw_layout L, int r, const float *np, float *y, 
 
 void kcu_power_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                        const float *log_g, float *y, float *saved, float *work) {
-    pw_layout L = pw_plan(s);
+    kcu_power_forward_prec(s, q, k, v, log_g, y, saved, work, 0);
+}
+
+void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                            const float *log_g, float *y, float *saved, float *work, int bf16) {
+    pw_layout L = pw_plan(s, bf16);
     float *base = pw_base(work);
     size_t cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
     pw_prepare_keys(L, base, k, v, log_g);

@@ -19,6 +19,9 @@ struct pw_feat {
 
 struct pw_layout {
     int B, T, d, d1, D, p, c, nc, nh, nkv, group, P, gated, rms;
+    /* bf16: every product of pw_gemm takes bf16 operands on the tensor cores with FP32
+     * accumulation (cuBLAS 32F_FAST_16BF on the FP32 buffers); 0: FP32 SGEMM. */
+    int bf16;
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
      * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
      * cuBLAS takes its vectorised paths. The padding columns are never read. */
@@ -31,7 +34,7 @@ struct pw_layout {
     size_t forward_total, total;
 };
 
-pw_layout pw_plan(const kern_mixer_shape *s);
+pw_layout pw_plan(const kern_mixer_shape *s, int bf16 = 0);
 /* The work pointer aligned to 256 bytes (callers may pass any float offset;
  * pw_plan's total includes the slack). */
 float *pw_base(float *work);
@@ -47,10 +50,17 @@ void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, 
 void pw_intra_weights(const pw_layout &L, float *base);
 /* dx = J_phi(x)^T dphi, rows x d. */
 void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, const float *dphi, float *dx);
-/* Strided-batched gemm over the R chunks (strides in floats). */
+/* Strided-batched gemm over the R chunks (strides in floats); bf16 operands when L.bf16. */
 void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
              size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
 
 #define PW_THREADS 256
+
+/* Forward and backward at either precision (kcu_power_forward/backward are bf16 = 0). */
+void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                            const float *log_g, float *y, float *saved, float *work, int bf16);
+void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                             const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                             float *dk, float *dv, float *dlog_g, float *work, int bf16);
 
 #endif

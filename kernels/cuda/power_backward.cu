@@ -167,7 +167,13 @@ static void scatter(const pw_layout &L, int heads, int r, const float *src, int 
 void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                         const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                         float *dk, float *dv, float *dlog_g, float *work) {
-    pw_layout L = pw_plan(s);
+    kcu_power_backward_prec(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work, 0);
+}
+
+void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                             const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                             float *dk, float *dv, float *dlog_g, float *work, int bf16) {
+    pw_layout L = pw_plan(s, bf16);
     float *base = pw_base(work);
     size_t cd = (size_t)L.c * L.d, cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
     double *gcum = pw_doubles(base, L.gcum), *gamma = pw_doubles(base, L.gamma);
