@@ -9,6 +9,8 @@
  *      weights A, N' = A [V|1] + phi(Q~) S'_m, then y = N / (eps + M) or N / rms,
  *      saving the divisor exactly as the CPU does. */
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/cuda/power.h"
 
@@ -71,6 +73,8 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     TAKE(dgamma, L.R);
 #undef TAKE
     L.total = at + 64;
+    const char *env = getenv("SCALELAB_POWER_FUSED");
+    L.fused = bf16 && pw_fused_ok(L) && L.R <= 65535 && L.c <= 65535 * 64 && !(env && !strcmp(env, "0"));
     return L;
 }
 
@@ -270,7 +274,7 @@ void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const floa
     load_keys_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, k, v, gcum, gamma, base + L.kc, base + L.u,
                                                                 base + L.vp);
     KCU_LAUNCHED();
-    phi_rows(L, base, base + L.u, base + L.pu);
+    if (!L.fused) phi_rows(L, base, base + L.u, base + L.pu);
 }
 
 /* In place: slot m holds phi(U_{m-1})^T [V|1]_{m-1} on entry (slot 0 of the next
@@ -293,7 +297,8 @@ __global__ void state_scan_kernel(pw_layout L, const float *__restrict__ eg, flo
 
 void pw_states(const pw_layout &L, float *base) {
     float *states = base + L.states;
-    pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
+    if (L.fused) pw_fused_update(L, base, base + L.u, base + L.vp, states + L.SZ, L.SZ, 0.f);
+    else pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
             (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
     size_t n = (size_t)L.P * L.SZ;
     state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, states);
@@ -383,11 +388,12 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
     pw_prepare_keys(L, base, k, v, log_g);
     pw_states(L, base);
     for (int r = 0; r < L.group; r++) {
-        pw_prepare_queries(L, base, q, r, 1);
+        pw_prepare_queries(L, base, q, r, !L.fused);
         pw_intra_weights(L, base);
         pw_gemm(L, 0, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.ld1, cd1, 0.f, base + L.np,
                 L.ld1, cd1);
-        pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
+        if (L.fused) pw_fused_query(L, base, base + L.qt, base + L.states, L.SZ, base + L.np, 1.f);
+        else pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
                 base + L.np, L.ld1, cd1);
         normalize_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, base + L.np, y, saved);
         KCU_LAUNCHED();

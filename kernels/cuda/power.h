@@ -22,6 +22,10 @@ struct pw_layout {
     /* bf16: every product of pw_gemm takes bf16 operands on the tensor cores with FP32
      * accumulation (cuBLAS 32F_FAST_16BF on the FP32 buffers); 0: FP32 SGEMM. */
     int bf16;
+    /* fused (bf16 only): phi(U) and phi(Q~) are never written as rows of width D; the
+     * products with phi as an operand run in power_fused.cu. SCALELAB_POWER_FUSED=0
+     * turns it off (the cuBLAS path on materialised rows, for comparison). */
+    int fused;
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
      * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
      * cuBLAS takes its vectorised paths. The padding columns are never read. */
@@ -55,6 +59,15 @@ void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alph
              size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
 
 #define PW_THREADS 256
+
+/* power_fused.cu: which layouts the fused kernels take, and the two products
+ * (out per chunk at out + R' out_stride, s per chunk at s + R' s_stride):
+ *   update: out = beta out + phi(X)^T Y  (D x ld1),  query: out = beta out + phi(X) S  (c x ld1). */
+int pw_fused_ok(const pw_layout &L);
+void pw_fused_update(const pw_layout &L, float *base, const float *x, const float *y, float *out, size_t out_stride,
+                     float beta);
+void pw_fused_query(const pw_layout &L, float *base, const float *x, const float *s, size_t s_stride, float *out,
+                    float beta);
 
 /* Forward and backward at either precision (kcu_power_forward/backward are bf16 = 0). */
 void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,

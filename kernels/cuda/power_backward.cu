@@ -186,16 +186,18 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         float *dnp = base + L.dnp + (size_t)r * L.rows * L.ld1;
         dn_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, y, saved, dy, dnp);
         KCU_LAUNCHED();
-        pw_prepare_queries(L, base, q, r, 1);
-        pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
-                L.ld1, L.SZ);
+        pw_prepare_queries(L, base, q, r, !L.fused);
+        if (L.fused) pw_fused_update(L, base, base + L.qt, dnp, dso, L.SZ, r ? 1.f : 0.f);
+        else pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
+                     L.ld1, L.SZ);
     }
     size_t n = (size_t)L.P * L.SZ;
     dstate_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, dso);
     KCU_LAUNCHED();
 
     /* State update, backward. */
-    pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
+    if (L.fused) pw_fused_query(L, base, base + L.u, dso, L.SZ, dvp, 0.f);
+    else pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
     pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
     pw_phi_backward(L, base, (int)L.rows, base + L.u, dphi, base + L.du);
     keys_backward_kernel<<<(unsigned)L.R, PW_THREADS>>>(L, gcum, gamma, base + L.u, base + L.du, dso,

@@ -8,7 +8,10 @@
  * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
  * FP32 T x T path where it fits. FLOPs per token = 3 (W + S) from model_flops_compute;
  * "impl" uses the kernels' own state FLOPs; attention FLOPs are FlashAttention's
- * convention (causal forward 2 b h d T^2, backward 2.5 x forward).
+ * convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
+ * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
+ * FP32, bf16 fused (default), bf16 on cuBLAS (SCALELAB_POWER_FUSED=0); mixer
+ * "powerlayer" (any d_model) runs only that.
  * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
  * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
@@ -323,24 +326,31 @@ int main(int argc, char **argv) {
         /* Peer: Manifest's power-retention Triton kernels (figures given in issue 10, not run here). */
         const double peer[3] = {5.2, 5.3, 17.2};
         printf("power retention layer forward + backward (mixer calls), b1 h8 kv8 d64 p2 gated, chunk 1024,\n"
-               "median of 5; TFLOP/s by DESIGN section 4's state FLOPs (3 x T (h 2d(c+1) + 2h 2D(d+1)))\n");
-        printf("%-9s %7s %10s %10s %9s %7s %9s\n", "backend", "T", "fwd ms", "fwd+bwd ms", "TFLOP/s", "%ceil",
+               "median of 5; TFLOP/s by DESIGN section 4's state FLOPs (3 x T (h 2d(c+1) + 2h 2D(d+1)));\n"
+               "%%ceil of FP32 SGEMM (cuda) or bf16 operands on FP32 storage (bf16); peer = Manifest's figures\n");
+        printf("%-11s %7s %10s %10s %9s %7s %9s\n", "backend", "T", "fwd ms", "fwd+bwd ms", "TFLOP/s", "%ceil",
                "peer/ours");
         int Ts[] = {4096, 16384, 65536};
-        for (int p = 0; p < 2; p++)
+        /* variants: FP32; bf16 with the phi products fused (power_fused.cu, the default);
+         * bf16 on cuBLAS over materialised phi rows (SCALELAB_POWER_FUSED=0) */
+        const char *names[] = {"cuda", "bf16-fused", "bf16-cublas"};
+        for (int vi = 0; vi < 3; vi++)
             for (int i = 0; i < 3; i++) {
+                int p = vi > 0;
+                setenv("SCALELAB_POWER_FUSED", vi == 2 ? "0" : "1", 1);
                 kern_mixer_shape s = {.batch = 1, .seq = Ts[i], .n_head = 8, .n_kv_head = 8, .head_dim = 64,
                                       .kind = KERN_MIXER_POWER, .p = 2, .chunk = 1024, .gating = 1,
                                       .scale = 0.125, .eps = 1e-6};
                 double fms, ms = mixer_ms(bes[p], &s, &fms), D = 64.0 * 65 / 2;
                 double fl = 3.0 * Ts[i] * (8 * 2 * 64 * 1025.0 + 16 * 2 * D * 65);
                 double ceil = p ? fast : fp32;
-                if (ms < 0) printf("%-9s %7d  out of memory\n", bes[p]->name, Ts[i]);
+                if (ms < 0) printf("%-11s %7d  out of memory\n", names[vi], Ts[i]);
                 else
-                    printf("%-9s %7d %10.3f %10.3f %9.1f %6.1f%% %9.2f\n", bes[p]->name, Ts[i], fms, ms,
+                    printf("%-11s %7d %10.3f %10.3f %9.1f %6.1f%% %9.2f\n", names[vi], Ts[i], fms, ms,
                            fl / (ms / 1e3) / 1e12, 100 * fl / (ms / 1e3) / 1e12 / ceil, peer[i] / ms);
                 fflush(stdout);
             }
+        unsetenv("SCALELAB_POWER_FUSED");
     }
     return rc;
 }
