@@ -9,6 +9,7 @@
  *      weights A, N' = A [V|1] + phi(Q~) S'_m, then y = N / (eps + M) or N / rms,
  *      saving the divisor exactly as the CPU does. */
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -76,6 +77,39 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     const char *env = getenv("SCALELAB_POWER_FUSED");
     L.fused = bf16 && pw_fused_ok(L) && L.R <= 65535 && L.c <= 65535 * 64 && !(env && !strcmp(env, "0"));
     return L;
+}
+
+static struct {
+    int on, n;
+    const char *name[64];
+    cudaEvent_t ev[64];
+} prof = {-1, 0, {0}, {0}};
+
+void pw_mark(const char *stage) {
+    if (prof.on < 0) {
+        const char *e = getenv("SCALELAB_POWER_PROFILE");
+        prof.on = e && strcmp(e, "0") != 0;
+        if (prof.on)
+            for (int i = 0; i < 64; i++) KCU_CHECK(cudaEventCreate(&prof.ev[i]));
+    }
+    if (!prof.on || prof.n >= 64) return;
+    prof.name[prof.n] = stage;
+    KCU_CHECK(cudaEventRecord(prof.ev[prof.n++], 0));
+}
+
+void pw_report(const char *what) {
+    if (prof.on <= 0) return;
+    KCU_CHECK(cudaEventSynchronize(prof.ev[prof.n - 1]));
+    fprintf(stderr, "power %s:", what);
+    float total = 0;
+    for (int i = 1; i < prof.n; i++) {
+        float ms;
+        KCU_CHECK(cudaEventElapsedTime(&ms, prof.ev[i - 1], prof.ev[i]));
+        total += ms;
+        fprintf(stderr, " %s %.3f", prof.name[i], ms);
+    }
+    fprintf(stderr, " | total %.3f ms\n", total);
+    prof.n = 0;
 }
 
 float *pw_base(float *work) {
@@ -385,17 +419,26 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
     pw_layout L = pw_plan(s, bf16);
     float *base = pw_base(work);
     size_t cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
+    pw_mark("start");
     pw_prepare_keys(L, base, k, v, log_g);
+    pw_mark("keys");
     pw_states(L, base);
+    pw_mark("states");
     for (int r = 0; r < L.group; r++) {
         pw_prepare_queries(L, base, q, r, !L.fused);
+        pw_mark("queries");
         pw_intra_weights(L, base);
+        pw_mark("intra_weights");
         pw_gemm(L, 0, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.ld1, cd1, 0.f, base + L.np,
                 L.ld1, cd1);
+        pw_mark("intra_AV");
         if (L.fused) pw_fused_query(L, base, base + L.qt, base + L.states, L.SZ, base + L.np, 1.f);
         else pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
                 base + L.np, L.ld1, cd1);
+        pw_mark("state_query");
         normalize_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, base + L.np, y, saved);
         KCU_LAUNCHED();
+        pw_mark("normalize");
     }
+    pw_report(L.fused ? "forward (bf16 fused)" : L.bf16 ? "forward (bf16 cublas)" : "forward (fp32)");
 }

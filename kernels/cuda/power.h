@@ -60,6 +60,11 @@ void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alph
 
 #define PW_THREADS 256
 
+/* Stage times for profiling (SCALELAB_POWER_PROFILE=1): pw_mark records an event
+ * after the work issued so far; pw_report waits and prints the gaps to stderr. */
+void pw_mark(const char *stage);
+void pw_report(const char *what);
+
 /* power_fused.cu: which layouts the fused kernels take, and the two products
  * (out per chunk at out + R' out_stride, s per chunk at s + R' s_stride):
  *   update: out = beta out + phi(X)^T Y  (D x ld1),  query: out = beta out + phi(X) S  (c x ld1). */

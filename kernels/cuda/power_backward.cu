@@ -178,8 +178,10 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
     size_t cd = (size_t)L.c * L.d, cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
     double *gcum = pw_doubles(base, L.gcum), *gamma = pw_doubles(base, L.gamma);
     float *dso = base + L.dso, *dvp = base + L.dvp, *dphi = base + L.phibuf, *dg = base + L.dg;
+    pw_mark("start");
     pw_prepare_keys(L, base, k, v, log_g);
     pw_states(L, base);
+    pw_mark("keys+states");
 
     /* dN' of every head, and the query side of the state gradients. */
     for (int r = 0; r < L.group; r++) {
@@ -191,15 +193,20 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         else pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
                      L.ld1, L.SZ);
     }
+    pw_mark("dn+dso_products");
     size_t n = (size_t)L.P * L.SZ;
     dstate_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, dso);
     KCU_LAUNCHED();
+    pw_mark("dstate_scan");
 
     /* State update, backward. */
     if (L.fused) pw_fused_query(L, base, base + L.u, dso, L.SZ, dvp, 0.f);
     else pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
+    pw_mark("dvp_state");
     pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+    pw_mark("dphi_u_gemm");
     pw_phi_backward(L, base, (int)L.rows, base + L.u, dphi, base + L.du);
+    pw_mark("dphi_u_jacobian");
     keys_backward_kernel<<<(unsigned)L.R, PW_THREADS>>>(L, gcum, gamma, base + L.u, base + L.du, dso,
                                                         base + L.states, base + L.dkc, dg, base + L.dgamma);
     KCU_LAUNCHED();
@@ -207,22 +214,29 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
     for (int r = 0; r < L.group; r++) {
         const float *dnp = base + L.dnp + (size_t)r * L.rows * L.ld1;
         pw_prepare_queries(L, base, q, r, 0);
+        pw_mark("keys_bwd+queries");
         /* state query, backward */
         pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+        pw_mark("dphi_q_gemm");
         pw_phi_backward(L, base, (int)L.rows, base + L.qt, dphi, base + L.du);
+        pw_mark("dphi_q_jacobian");
         queries_backward_kernel<<<kcu_blocks(L.rows, 128), 128>>>(L, gcum, base + L.qt, base + L.du, base + L.dqc,
                                                                   dg);
         KCU_LAUNCHED();
         /* intra-chunk, backward */
         pw_intra_weights(L, base);
+        pw_mark("q_bwd+intra_weights");
         pw_gemm(L, 0, 1, L.c, L.c, L.d1, 1.f, dnp, L.ld1, cd1, base + L.vp, L.ld1, cd1, 0.f, base + L.da, L.c, cc);
         pw_gemm(L, 1, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, dnp, L.ld1, cd1, 1.f, dvp, L.ld1, cd1);
+        pw_mark("dA+dvp_intra_gemms");
         intra_backward_kernel<<<(unsigned)L.R, PW_THREADS>>>(L, gcum, base + L.a, base + L.raw, base + L.da, dg);
         KCU_LAUNCHED();
+        pw_mark("intra_backward");
         pw_gemm(L, 0, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.kc, L.d, cd, 1.f, base + L.dqc, L.d,
                 cd);
         pw_gemm(L, 1, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.qc, L.d, cd, 1.f, base + L.dkc, L.d,
                 cd);
+        pw_mark("dq_dk_intra_gemms");
         scatter(L, L.nh, r, base + L.dqc, L.d, dq);
     }
     scatter(L, L.nkv, 0, base + L.dkc, L.d, dk);
@@ -231,4 +245,6 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         gate_grad_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, dg, base + L.dgamma, dlog_g);
         KCU_LAUNCHED();
     }
+    pw_mark("scatter+gates");
+    pw_report(L.fused ? "backward (bf16 fused)" : L.bf16 ? "backward (bf16 cublas)" : "backward (fp32)");
 }
