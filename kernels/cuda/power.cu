@@ -72,10 +72,13 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     TAKE(da, rc2);
     TAKE(dg, L.rows);
     TAKE(dgamma, L.R);
+    TAKE(part, L.R * 16 * 2 * 2);
 #undef TAKE
     L.total = at + 64;
     const char *env = getenv("SCALELAB_POWER_FUSED");
-    L.fused = bf16 && pw_fused_ok(L) && L.R <= 65535 && L.c <= 65535 * 64 && !(env && !strcmp(env, "0"));
+    /* Off by default: on the H200 the fused kernels ran slower than cuBLAS over the rows
+     * (64k fwd+bwd 73.6 vs 63.9 ms, RESULTS.md 2026-12-01); SCALELAB_POWER_FUSED=1 turns it on. */
+    L.fused = bf16 && pw_fused_ok(L) && L.R <= 65535 && L.c <= 65535 * 64 && env && strcmp(env, "0") != 0;
     return L;
 }
 
@@ -175,18 +178,24 @@ __global__ void phi_table_kernel(int d, int p, int D, pw_feat *feat) {
     feat[f] = out;
 }
 
-/* One block per row: the row of x in shared memory, threads over features. */
-__global__ void phi_rows_kernel(int d, int p, int D, const float *__restrict__ x, const pw_feat *__restrict__ feat,
-                                float *__restrict__ out) {
+/* PHI_ROWS rows per block: the rows of x in shared memory, threads over features,
+ * each feature's table entry read once for the block's rows. */
+enum { PHI_ROWS = 8 };
+__global__ void phi_rows_kernel(size_t rows, int d, int p, int D, const float *__restrict__ x,
+                                const pw_feat *__restrict__ feat, float *__restrict__ out) {
     extern __shared__ float xs[];
-    size_t row = blockIdx.x;
-    for (int f = threadIdx.x; f < d; f += blockDim.x) xs[f] = x[row * d + f];
+    size_t row0 = (size_t)blockIdx.x * PHI_ROWS;
+    int nr = rows - row0 < PHI_ROWS ? (int)(rows - row0) : PHI_ROWS;
+    for (int f = threadIdx.x; f < nr * d; f += blockDim.x) xs[f] = x[row0 * d + f];
     __syncthreads();
     for (int f = threadIdx.x; f < D; f += blockDim.x) {
         pw_feat ft = feat[f];
-        float v = ft.coef;
-        for (int r = 0; r < p; r++) v *= xs[ft.idx[r]];
-        out[row * D + f] = v;
+        for (int r = 0; r < nr; r++) {
+            const float *xr = xs + r * d;
+            float v = ft.coef;
+            for (int t = 0; t < p; t++) v *= xr[ft.idx[t]];
+            out[(row0 + r) * D + f] = v;
+        }
     }
 }
 
@@ -261,25 +270,45 @@ void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, 
 }
 
 static void phi_rows(const pw_layout &L, float *base, const float *x, float *out) {
-    phi_rows_kernel<<<(unsigned)L.rows, PW_THREADS, L.d * sizeof(float)>>>(L.d, L.p, L.D, x,
-                                                                          (const pw_feat *)(base + L.feat), out);
+    phi_rows_kernel<<<kcu_blocks(L.rows, PHI_ROWS), PW_THREADS, PHI_ROWS * L.d * sizeof(float)>>>(
+        L.rows, L.d, L.p, L.D, x, (const pw_feat *)(base + L.feat), out);
     KCU_LAUNCHED();
 }
 
 /* ---- keys, gates, states ---- */
 
-/* One thread per chunk: G' (cumulative log gates from the chunk's start) and Gamma. */
+/* One block per chunk: G' (cumulative log gates from the chunk's start, in double, as
+ * the CPU) and Gamma. Each thread sums a contiguous segment, thread 0 scans the
+ * segment totals, then each thread writes its segment (one thread per chunk left 32
+ * threads at T = 4k, each walking 1024 tokens). */
+enum { PW_SCAN = 128 };
 __global__ void gates_kernel(pw_layout L, const float *log_g, double *gcum, double *gamma, float *egamma) {
-    size_t ch = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= L.R) return;
+    __shared__ double part[PW_SCAN + 1];
+    size_t ch = blockIdx.x;
     int pair = (int)(ch / L.nc), m = ch % L.nc, b = pair / L.nkv, g = pair % L.nkv;
+    int seg = (L.c + PW_SCAN - 1) / PW_SCAN, i0 = threadIdx.x * seg, i1 = min(i0 + seg, L.c);
+    const float *lg = log_g ? log_g + ((size_t)b * L.T + m * L.c) * L.nkv + g : NULL;
     double acc = 0;
-    for (int i = 0; i < L.c; i++) {
-        if (log_g) acc += log_g[((size_t)b * L.T + m * L.c + i) * L.nkv + g];
+    for (int i = i0; i < i1; i++) acc += lg ? lg[(size_t)i * L.nkv] : 0.0;
+    part[threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double run = 0;
+        for (int t = 0; t < PW_SCAN; t++) {
+            double x = part[t];
+            part[t] = run;
+            run += x;
+        }
+        part[PW_SCAN] = run;
+        gamma[ch] = run;
+        egamma[ch] = (float)exp(run);
+    }
+    __syncthreads();
+    acc = part[threadIdx.x];
+    for (int i = i0; i < i1; i++) {
+        acc += lg ? lg[(size_t)i * L.nkv] : 0.0;
         gcum[ch * L.c + i] = acc;
     }
-    gamma[ch] = acc;
-    egamma[ch] = (float)exp(acc);
 }
 
 __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, const double *gcum,
@@ -302,7 +331,7 @@ void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const floa
     double *gcum = pw_doubles(base, L.gcum), *gamma = pw_doubles(base, L.gamma);
     phi_table_kernel<<<kcu_blocks(L.D, 128), 128>>>(L.d, L.p, L.D, feat);
     KCU_LAUNCHED();
-    gates_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, L.gated ? log_g : NULL, gcum, gamma, base + L.egamma);
+    gates_kernel<<<(unsigned)L.R, PW_SCAN>>>(L, L.gated ? log_g : NULL, gcum, gamma, base + L.egamma);
     KCU_LAUNCHED();
     size_t n = L.rows * L.d;
     load_keys_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, k, v, gcum, gamma, base + L.kc, base + L.u,
@@ -367,22 +396,24 @@ __device__ __forceinline__ float ipow(float x, int p) {
     return r;
 }
 
+/* One warp per row i of a chunk (no 64-bit division per element): a_ij = raw_ij^p
+ * exp(G'_i - G'_j) for j <= i, 0 above. */
 __global__ void intra_mask_kernel(pw_layout L, const double *gcum, const float *raw, float *a) {
-    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t cc = (size_t)L.c * L.c;
-    if (id >= L.R * cc) return;
-    size_t ch = id / cc;
-    int i = (id % cc) / L.c, j = id % L.c;
-    const double *gc = gcum + ch * L.c;
-    a[id] = j <= i ? ipow(raw[id], L.p) * expf((float)(gc[i] - gc[j])) : 0.f;
+    size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= L.rows) return;
+    int i = row % L.c;
+    const double *gc = gcum + (row - i);
+    const float *rr = raw + row * L.c;
+    float *ar = a + row * L.c;
+    double gi = gc[i];
+    for (int j = lane; j < L.c; j += 32) ar[j] = j <= i ? ipow(rr[j], L.p) * expf((float)(gi - gc[j])) : 0.f;
 }
 
 void pw_intra_weights(const pw_layout &L, float *base) {
     size_t cd = (size_t)L.c * L.d, cc = (size_t)L.c * L.c;
     pw_gemm(L, 0, 1, L.c, L.c, L.d, L.scale, base + L.qc, L.d, cd, base + L.kc, L.d, cd, 0.f, base + L.raw, L.c, cc);
-    size_t n = L.R * cc;
-    intra_mask_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, pw_doubles(base, L.gcum), base + L.raw,
-                                                                 base + L.a);
+    intra_mask_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, pw_doubles(base, L.gcum), base + L.raw, base + L.a);
     KCU_LAUNCHED();
 }
 

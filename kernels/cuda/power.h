@@ -34,7 +34,7 @@ struct pw_layout {
     size_t R, rows, SZ; /* chunks, rows (pairs * T), state size D * ld1 */
     /* offsets (floats) from the aligned base; gcum and gamma hold doubles, egamma = (float)exp(gamma) */
     size_t gcum, gamma, egamma, feat, kc, u, pu, vp, states, qc, qt, phibuf, a, raw, np;
-    size_t dso, dnp, dvp, du, dkc, dqc, da, dg, dgamma;
+    size_t dso, dnp, dvp, du, dkc, dqc, da, dg, dgamma, part; /* part: 2 x 16 doubles per chunk */
     size_t forward_total, total;
 };
 
