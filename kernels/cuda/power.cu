@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <cuda_bf16.h>
+
 #include "kernels/cuda/power.h"
 
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
@@ -73,6 +75,23 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     TAKE(dg, L.rows);
     TAKE(dgamma, L.R);
     TAKE(part, L.R * 16 * 2 * 2);
+    L.ldDh = (L.D + 7) / 8 * 8;
+    L.ld1h = (L.d1 + 7) / 8 * 8;
+    {
+        const char *e16 = getenv("SCALELAB_POWER_BF16IO"), *ef = getenv("SCALELAB_POWER_FUSED");
+        int fused_on = ef && strcmp(ef, "0") != 0;
+        L.h16 = bf16 && !fused_on && !(e16 && !strcmp(e16, "0"));
+    }
+    if (L.h16) {
+        TAKE(puh, L.rows * L.ldDh / 2 + 1);
+        TAKE(phih, L.rows * L.ldDh / 2 + 1);
+        TAKE(vph, L.rows * L.ld1h / 2 + 1);
+        TAKE(stateh, (L.R + 1) * L.D * L.ld1h / 2 + 1);
+        TAKE(dnph, (size_t)L.group * L.rows * L.ld1h / 2 + 1);
+        TAKE(dsoh, L.R * L.D * L.ld1h / 2 + 1);
+    } else {
+        L.puh = L.phih = L.vph = L.stateh = L.dnph = L.dsoh = 0;
+    }
 #undef TAKE
     L.total = at + 64;
     const char *env = getenv("SCALELAB_POWER_FUSED");
@@ -137,6 +156,15 @@ void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alph
                                         (int)L.R, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
 }
 
+void pw_gemm16(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const void *a, int lda, size_t sa,
+               const void *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc) {
+    if (m <= 0 || n <= 0) return;
+    cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KCU_BLAS(cublasGemmStridedBatchedEx(kcu_blas(), ob, oa, n, m, k, &alpha, b, CUDA_R_16BF, ldb, (long long)sb, a,
+                                        CUDA_R_16BF, lda, (long long)sa, &beta, c, CUDA_R_32F, ldc, (long long)sc,
+                                        (int)L.R, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
 /* ---- phi ---- */
 
 /* Non-decreasing tuples of length len with entries in [lo, d): C(d - lo + len - 1, len). */
@@ -181,8 +209,11 @@ __global__ void phi_table_kernel(int d, int p, int D, pw_feat *feat) {
 /* PHI_ROWS rows per block: the rows of x in shared memory, threads over features,
  * each feature's table entry read once for the block's rows. */
 enum { PHI_ROWS = 8 };
-__global__ void phi_rows_kernel(size_t rows, int d, int p, int D, const float *__restrict__ x,
-                                const pw_feat *__restrict__ feat, float *__restrict__ out) {
+__device__ __forceinline__ void put(float *p, float v) { *p = v; }
+__device__ __forceinline__ void put(__nv_bfloat16 *p, float v) { *p = __float2bfloat16(v); }
+template <typename T>
+__global__ void phi_rows_kernel(size_t rows, int d, int p, int D, int ld, const float *__restrict__ x,
+                                const pw_feat *__restrict__ feat, T *__restrict__ out) {
     extern __shared__ float xs[];
     size_t row0 = (size_t)blockIdx.x * PHI_ROWS;
     int nr = rows - row0 < PHI_ROWS ? (int)(rows - row0) : PHI_ROWS;
@@ -194,7 +225,7 @@ __global__ void phi_rows_kernel(size_t rows, int d, int p, int D, const float *_
             const float *xr = xs + r * d;
             float v = ft.coef;
             for (int t = 0; t < p; t++) v *= xr[ft.idx[t]];
-            out[(row0 + r) * D + f] = v;
+            put(out + (row0 + r) * ld + f, v);
         }
     }
 }
@@ -269,9 +300,32 @@ void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, 
     KCU_LAUNCHED();
 }
 
+static void phi_rows16(const pw_layout &L, float *base, const float *x, void *out) {
+    phi_rows_kernel<__nv_bfloat16><<<kcu_blocks(L.rows, PHI_ROWS), PW_THREADS, PHI_ROWS * L.d * sizeof(float)>>>(
+        L.rows, L.d, L.p, L.D, L.ldDh, x, (const pw_feat *)(base + L.feat), (__nv_bfloat16 *)out);
+    KCU_LAUNCHED();
+}
+
+__global__ void to_bf16_kernel(size_t n, int rows_per, int ld, int cols, const float *src, __nv_bfloat16 *dst,
+                               int ldh) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= n) return;
+    int col = id % cols;
+    size_t r = id / cols; /* global row: matrix r / rows_per, row r % rows_per */
+    dst[r * ldh + col] = __float2bfloat16(src[r * ld + col]);
+}
+
+void pw_to_bf16(const pw_layout &L, const float *src, int rows_per, int ld, int cols, void *dst, int ldh,
+                size_t n_mat) {
+    (void)L;
+    size_t n = n_mat * rows_per * cols;
+    to_bf16_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(n, rows_per, ld, cols, src, (__nv_bfloat16 *)dst, ldh);
+    KCU_LAUNCHED();
+}
+
 static void phi_rows(const pw_layout &L, float *base, const float *x, float *out) {
-    phi_rows_kernel<<<kcu_blocks(L.rows, PHI_ROWS), PW_THREADS, PHI_ROWS * L.d * sizeof(float)>>>(
-        L.rows, L.d, L.p, L.D, x, (const pw_feat *)(base + L.feat), out);
+    phi_rows_kernel<float><<<kcu_blocks(L.rows, PHI_ROWS), PW_THREADS, PHI_ROWS * L.d * sizeof(float)>>>(
+        L.rows, L.d, L.p, L.D, L.D, x, (const pw_feat *)(base + L.feat), out);
     KCU_LAUNCHED();
 }
 
@@ -312,7 +366,7 @@ __global__ void gates_kernel(pw_layout L, const float *log_g, double *gcum, doub
 }
 
 __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, const double *gcum,
-                                 const double *gamma, float *kc, float *u, float *vp) {
+                                 const double *gamma, float *kc, float *u, float *vp, __nv_bfloat16 *vph) {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= L.rows * L.d) return;
     size_t row = id / L.d;
@@ -324,6 +378,10 @@ __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, co
     u[id] = e * kv;
     vp[row * L.ld1 + f] = v[src];
     if (f == 0) vp[row * L.ld1 + L.d] = 1.f;
+    if (vph) {
+        vph[row * L.ld1h + f] = __float2bfloat16(v[src]);
+        if (f == 0) vph[row * L.ld1h + L.d] = __float2bfloat16(1.f);
+    }
 }
 
 void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const float *v, const float *log_g) {
@@ -335,9 +393,11 @@ void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const floa
     KCU_LAUNCHED();
     size_t n = L.rows * L.d;
     load_keys_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, k, v, gcum, gamma, base + L.kc, base + L.u,
-                                                                base + L.vp);
+                                                                base + L.vp,
+                                                                L.h16 ? (__nv_bfloat16 *)pw_h(base, L.vph) : NULL);
     KCU_LAUNCHED();
-    if (!L.fused) phi_rows(L, base, base + L.u, base + L.pu);
+    if (L.h16) phi_rows16(L, base, base + L.u, pw_h(base, L.puh));
+    else if (!L.fused) phi_rows(L, base, base + L.u, base + L.pu);
 }
 
 /* In place: slot m holds phi(U_{m-1})^T [V|1]_{m-1} on entry (slot 0 of the next
@@ -361,11 +421,15 @@ __global__ void state_scan_kernel(pw_layout L, const float *__restrict__ eg, flo
 void pw_states(const pw_layout &L, float *base) {
     float *states = base + L.states;
     if (L.fused) pw_fused_update(L, base, base + L.u, base + L.vp, states + L.SZ, L.SZ, 0.f);
+    else if (L.h16)
+        pw_gemm16(L, 1, 0, L.D, L.d1, L.c, 1.f, pw_h(base, L.puh), L.ldDh, (size_t)L.c * L.ldDh, pw_h(base, L.vph),
+                  L.ld1h, (size_t)L.c * L.ld1h, 0.f, states + L.SZ, L.ld1, L.SZ);
     else pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
             (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
     size_t n = (size_t)L.P * L.SZ;
     state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, states);
     KCU_LAUNCHED();
+    if (L.h16) pw_to_bf16(L, states, L.D, L.ld1, L.d1, pw_h(base, L.stateh), L.ld1h, L.R);
 }
 
 /* ---- queries ---- */
@@ -387,7 +451,8 @@ void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, 
     load_queries_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, r, q, pw_doubles(base, L.gcum), base + L.qc,
                                                                    base + L.qt);
     KCU_LAUNCHED();
-    if (with_phi) phi_rows(L, base, base + L.qt, base + L.phibuf);
+    if (with_phi && L.h16) phi_rows16(L, base, base + L.qt, pw_h(base, L.phih));
+    else if (with_phi) phi_rows(L, base, base + L.qt, base + L.phibuf);
 }
 
 __device__ __forceinline__ float ipow(float x, int p) {
@@ -464,6 +529,9 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
                 L.ld1, cd1);
         pw_mark("intra_AV");
         if (L.fused) pw_fused_query(L, base, base + L.qt, base + L.states, L.SZ, base + L.np, 1.f);
+        else if (L.h16)
+            pw_gemm16(L, 0, 0, L.c, L.d1, L.D, 1.f, pw_h(base, L.phih), L.ldDh, (size_t)L.c * L.ldDh,
+                      pw_h(base, L.stateh), L.ld1h, (size_t)L.D * L.ld1h, 1.f, base + L.np, L.ld1, cd1);
         else pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
                 base + L.np, L.ld1, cd1);
         pw_mark("state_query");
@@ -471,5 +539,5 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
         KCU_LAUNCHED();
         pw_mark("normalize");
     }
-    pw_report(L.fused ? "forward (bf16 fused)" : L.bf16 ? "forward (bf16 cublas)" : "forward (fp32)");
+    pw_report(L.fused ? "forward (bf16 fused)" : L.h16 ? "forward (bf16 storage)" : L.bf16 ? "forward (bf16 cublas)" : "forward (fp32)");
 }

@@ -26,6 +26,11 @@ struct pw_layout {
      * products with phi as an operand run in power_fused.cu. SCALELAB_POWER_FUSED=0
      * turns it off (the cuBLAS path on materialised rows, for comparison). */
     int fused;
+    /* h16 (bf16, not fused): the phi rows and the other operands of the six phi products
+     * ([V|1], S', dN', dS') are also kept as bf16 copies, and those products run on bf16
+     * storage (cuBLAS 16BF x 16BF -> 32F, compute 32F). SCALELAB_POWER_BF16IO=0 turns it off. */
+    int h16, ldDh, ld1h; /* bf16 row strides: D and d + 1 rounded up to 8 */
+    size_t puh, phih, vph, stateh, dnph, dsoh; /* offsets (floats) of the bf16 copies */
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
      * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
      * cuBLAS takes its vectorised paths. The padding columns are never read. */
@@ -55,6 +60,11 @@ void pw_intra_weights(const pw_layout &L, float *base);
 /* dx = J_phi(x)^T dphi, rows x d. */
 void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, const float *dphi, float *dx);
 /* Strided-batched gemm over the R chunks (strides in floats); bf16 operands when L.bf16. */
+void pw_gemm16(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const void *a, int lda, size_t sa,
+               const void *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
+static inline void *pw_h(float *base, size_t off) { return (void *)(base + off); }
+/* FP32 [R][rows_per x ld] (first cols columns) -> bf16 [R][rows_per x ldh]. */
+void pw_to_bf16(const pw_layout &L, const float *src, int rows_per, int ld, int cols, void *dst, int ldh, size_t n_mat);
 void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
              size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
 
