@@ -82,7 +82,9 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
         int fused_on = ef && strcmp(ef, "0") != 0;
         L.h16 = bf16 && !fused_on && !(e16 && !strcmp(e16, "0"));
     }
-    if (L.h16) {
+    /* The bf16 copies are reserved whenever bf16 (the work size is asked before the
+     * environment is read again at each call). */
+    if (bf16) {
         TAKE(puh, L.rows * L.ldDh / 2 + 1);
         TAKE(phih, L.rows * L.ldDh / 2 + 1);
         TAKE(vph, L.rows * L.ld1h / 2 + 1);
@@ -140,6 +142,7 @@ float *pw_base(float *work) {
 }
 
 size_t kcu_power_work_size(const kern_mixer_shape *s) { return pw_plan(s).total; }
+size_t kcu_power_work_size_prec(const kern_mixer_shape *s, int bf16) { return pw_plan(s, bf16).total; }
 
 void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
              size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc) {
