@@ -80,7 +80,9 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     {
         const char *e16 = getenv("SCALELAB_POWER_BF16IO"), *ef = getenv("SCALELAB_POWER_FUSED");
         int fused_on = ef && strcmp(ef, "0") != 0;
-        L.h16 = bf16 && !fused_on && !(e16 && !strcmp(e16, "0"));
+        /* Off by default: layer fwd+bwd only ~3% faster than FAST_16BF at 4k-64k, and the
+         * chunk-64 training step 27% slower (RESULTS.md 2026-12-01). */
+        L.h16 = bf16 && !fused_on && e16 && strcmp(e16, "0") != 0;
     }
     /* The bf16 copies are reserved whenever bf16 (the work size is asked before the
      * environment is read again at each call). */

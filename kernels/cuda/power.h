@@ -28,7 +28,7 @@ struct pw_layout {
     int fused;
     /* h16 (bf16, not fused): the phi rows and the other operands of the six phi products
      * ([V|1], S', dN', dS') are also kept as bf16 copies, and those products run on bf16
-     * storage (cuBLAS 16BF x 16BF -> 32F, compute 32F). SCALELAB_POWER_BF16IO=0 turns it off. */
+     * storage (cuBLAS 16BF x 16BF -> 32F, compute 32F). Opt-in: SCALELAB_POWER_BF16IO=1. */
     int h16, ldDh, ld1h; /* bf16 row strides: D and d + 1 rounded up to 8 */
     size_t puh, phih, vph, stateh, dnph, dsoh; /* offsets (floats) of the bf16 copies */
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
