@@ -165,9 +165,17 @@ static void cu_mixer_backward(const kern_mixer_shape *s, const float *q, const f
 }
 
 /* bf16 backend mixers: softmax and window through the flash kernels (flash.cu) when
- * the head dim has a kernel; power and other head dims as in the FP32 backend. */
+ * the head dim has a kernel, other head dims as in the FP32 backend; power retention
+ * with its products on the tensor cores (bf16 operands, FP32 accumulation, power.cu). */
+size_t kcu_power_work_size_prec(const kern_mixer_shape *s, int bf16);
+void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                            const float *log_g, float *y, float *saved, float *work, int bf16);
+void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                             const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                             float *dk, float *dv, float *dlog_g, float *work, int bf16);
 static int use_flash(const kern_mixer_shape *s) { return kcu_flash_supported(s); }
 static size_t cu_mixer_work_size_bf16(const kern_mixer_shape *s) {
+    if (s->kind == KERN_MIXER_POWER) return kcu_power_work_size_prec(s, 1);
     return use_flash(s) ? kcu_flash_work_size(s) : cu_mixer_work_size(s);
 }
 static void check_aligned(const void *p) {
@@ -175,6 +183,7 @@ static void check_aligned(const void *p) {
 }
 static void cu_mixer_forward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                                   const float *log_g, float *y, float *saved, float *work) {
+    if (s->kind == KERN_MIXER_POWER) return kcu_power_forward_prec(s, q, k, v, log_g, y, saved, work, 1);
     if (!use_flash(s)) return cu_mixer_forward(s, q, k, v, log_g, y, saved, work);
     check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(y);
     kcu_flash_forward(s, q, k, v, y, saved, work);
@@ -182,6 +191,8 @@ static void cu_mixer_forward_bf16(const kern_mixer_shape *s, const float *q, con
 static void cu_mixer_backward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                                    const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                                    float *dk, float *dv, float *dlog_g, float *work) {
+    if (s->kind == KERN_MIXER_POWER)
+        return kcu_power_backward_prec(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work, 1);
     if (!use_flash(s)) return cu_mixer_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work);
     check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(dy), check_aligned(dq), check_aligned(dk),
         check_aligned(dv);

@@ -9,13 +9,19 @@
  *      weights A, N' = A [V|1] + phi(Q~) S'_m, then y = N / (eps + M) or N / rms,
  *      saving the divisor exactly as the CPU does. */
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <cuda_bf16.h>
 
 #include "kernels/cuda/power.h"
 
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
-pw_layout pw_plan(const kern_mixer_shape *s) {
+pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     pw_layout L;
+    L.bf16 = bf16;
     L.B = s->batch;
     L.T = s->seq;
     L.d = s->head_dim;
@@ -68,9 +74,68 @@ pw_layout pw_plan(const kern_mixer_shape *s) {
     TAKE(da, rc2);
     TAKE(dg, L.rows);
     TAKE(dgamma, L.R);
+    TAKE(part, L.R * 16 * 2 * 2);
+    L.ldDh = (L.D + 7) / 8 * 8;
+    L.ld1h = (L.d1 + 7) / 8 * 8;
+    {
+        const char *e16 = getenv("SCALELAB_POWER_BF16IO"), *ef = getenv("SCALELAB_POWER_FUSED");
+        int fused_on = ef && strcmp(ef, "0") != 0;
+        /* Off by default: layer fwd+bwd only ~3% faster than FAST_16BF at 4k-64k, and the
+         * chunk-64 training step 27% slower (RESULTS.md 2026-12-01). */
+        L.h16 = bf16 && !fused_on && e16 && strcmp(e16, "0") != 0;
+    }
+    /* The bf16 copies are reserved whenever bf16 (the work size is asked before the
+     * environment is read again at each call). */
+    if (bf16) {
+        TAKE(puh, L.rows * L.ldDh / 2 + 1);
+        TAKE(phih, L.rows * L.ldDh / 2 + 1);
+        TAKE(vph, L.rows * L.ld1h / 2 + 1);
+        TAKE(stateh, (L.R + 1) * L.D * L.ld1h / 2 + 1);
+        TAKE(dnph, (size_t)L.group * L.rows * L.ld1h / 2 + 1);
+        TAKE(dsoh, L.R * L.D * L.ld1h / 2 + 1);
+    } else {
+        L.puh = L.phih = L.vph = L.stateh = L.dnph = L.dsoh = 0;
+    }
 #undef TAKE
     L.total = at + 64;
+    const char *env = getenv("SCALELAB_POWER_FUSED");
+    /* Off by default: on the H200 the fused kernels ran slower than cuBLAS over the rows
+     * (64k fwd+bwd 73.6 vs 63.9 ms, RESULTS.md 2026-12-01); SCALELAB_POWER_FUSED=1 turns it on. */
+    L.fused = bf16 && pw_fused_ok(L) && L.R <= 65535 && L.c <= 65535 * 64 && env && strcmp(env, "0") != 0;
     return L;
+}
+
+static struct {
+    int on, n;
+    const char *name[64];
+    cudaEvent_t ev[64];
+} prof = {-1, 0, {0}, {0}};
+
+void pw_mark(const char *stage) {
+    if (prof.on < 0) {
+        const char *e = getenv("SCALELAB_POWER_PROFILE");
+        prof.on = e && strcmp(e, "0") != 0;
+        if (prof.on)
+            for (int i = 0; i < 64; i++) KCU_CHECK(cudaEventCreate(&prof.ev[i]));
+    }
+    if (!prof.on || prof.n >= 64) return;
+    prof.name[prof.n] = stage;
+    KCU_CHECK(cudaEventRecord(prof.ev[prof.n++], 0));
+}
+
+void pw_report(const char *what) {
+    if (prof.on <= 0) return;
+    KCU_CHECK(cudaEventSynchronize(prof.ev[prof.n - 1]));
+    fprintf(stderr, "power %s:", what);
+    float total = 0;
+    for (int i = 1; i < prof.n; i++) {
+        float ms;
+        KCU_CHECK(cudaEventElapsedTime(&ms, prof.ev[i - 1], prof.ev[i]));
+        total += ms;
+        fprintf(stderr, " %s %.3f", prof.name[i], ms);
+    }
+    fprintf(stderr, " | total %.3f ms\n", total);
+    prof.n = 0;
 }
 
 float *pw_base(float *work) {
@@ -79,11 +144,30 @@ float *pw_base(float *work) {
 }
 
 size_t kcu_power_work_size(const kern_mixer_shape *s) { return pw_plan(s).total; }
+size_t kcu_power_work_size_prec(const kern_mixer_shape *s, int bf16) { return pw_plan(s, bf16).total; }
 
 void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
              size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc) {
-    kcu_gemm(ta, tb, m, n, k, alpha, a, lda, (long long)sa, b, ldb, (long long)sb, beta, c, ldc, (long long)sc,
-             (int)L.R);
+    if (!L.bf16) {
+        kcu_gemm(ta, tb, m, n, k, alpha, a, lda, (long long)sa, b, ldb, (long long)sb, beta, c, ldc, (long long)sc,
+                 (int)L.R);
+        return;
+    }
+    /* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T (as kcu_gemm). */
+    if (m <= 0 || n <= 0) return;
+    cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KCU_BLAS(cublasGemmStridedBatchedEx(kcu_blas(), ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, (long long)sb, a,
+                                        CUDA_R_32F, lda, (long long)sa, &beta, c, CUDA_R_32F, ldc, (long long)sc,
+                                        (int)L.R, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+}
+
+void pw_gemm16(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const void *a, int lda, size_t sa,
+               const void *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc) {
+    if (m <= 0 || n <= 0) return;
+    cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KCU_BLAS(cublasGemmStridedBatchedEx(kcu_blas(), ob, oa, n, m, k, &alpha, b, CUDA_R_16BF, ldb, (long long)sb, a,
+                                        CUDA_R_16BF, lda, (long long)sa, &beta, c, CUDA_R_32F, ldc, (long long)sc,
+                                        (int)L.R, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 /* ---- phi ---- */
@@ -127,18 +211,27 @@ __global__ void phi_table_kernel(int d, int p, int D, pw_feat *feat) {
     feat[f] = out;
 }
 
-/* One block per row: the row of x in shared memory, threads over features. */
-__global__ void phi_rows_kernel(int d, int p, int D, const float *__restrict__ x, const pw_feat *__restrict__ feat,
-                                float *__restrict__ out) {
+/* PHI_ROWS rows per block: the rows of x in shared memory, threads over features,
+ * each feature's table entry read once for the block's rows. */
+enum { PHI_ROWS = 8 };
+__device__ __forceinline__ void put(float *p, float v) { *p = v; }
+__device__ __forceinline__ void put(__nv_bfloat16 *p, float v) { *p = __float2bfloat16(v); }
+template <typename T>
+__global__ void phi_rows_kernel(size_t rows, int d, int p, int D, int ld, const float *__restrict__ x,
+                                const pw_feat *__restrict__ feat, T *__restrict__ out) {
     extern __shared__ float xs[];
-    size_t row = blockIdx.x;
-    for (int f = threadIdx.x; f < d; f += blockDim.x) xs[f] = x[row * d + f];
+    size_t row0 = (size_t)blockIdx.x * PHI_ROWS;
+    int nr = rows - row0 < PHI_ROWS ? (int)(rows - row0) : PHI_ROWS;
+    for (int f = threadIdx.x; f < nr * d; f += blockDim.x) xs[f] = x[row0 * d + f];
     __syncthreads();
     for (int f = threadIdx.x; f < D; f += blockDim.x) {
         pw_feat ft = feat[f];
-        float v = ft.coef;
-        for (int r = 0; r < p; r++) v *= xs[ft.idx[r]];
-        out[row * D + f] = v;
+        for (int r = 0; r < nr; r++) {
+            const float *xr = xs + r * d;
+            float v = ft.coef;
+            for (int t = 0; t < p; t++) v *= xr[ft.idx[t]];
+            put(out + (row0 + r) * ld + f, v);
+        }
     }
 }
 
@@ -212,30 +305,73 @@ void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, 
     KCU_LAUNCHED();
 }
 
+static void phi_rows16(const pw_layout &L, float *base, const float *x, void *out) {
+    phi_rows_kernel<__nv_bfloat16><<<kcu_blocks(L.rows, PHI_ROWS), PW_THREADS, PHI_ROWS * L.d * sizeof(float)>>>(
+        L.rows, L.d, L.p, L.D, L.ldDh, x, (const pw_feat *)(base + L.feat), (__nv_bfloat16 *)out);
+    KCU_LAUNCHED();
+}
+
+__global__ void to_bf16_kernel(size_t n, int rows_per, int ld, int cols, const float *src, __nv_bfloat16 *dst,
+                               int ldh) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= n) return;
+    int col = id % cols;
+    size_t r = id / cols; /* global row: matrix r / rows_per, row r % rows_per */
+    dst[r * ldh + col] = __float2bfloat16(src[r * ld + col]);
+}
+
+void pw_to_bf16(const pw_layout &L, const float *src, int rows_per, int ld, int cols, void *dst, int ldh,
+                size_t n_mat) {
+    (void)L;
+    size_t n = n_mat * rows_per * cols;
+    to_bf16_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(n, rows_per, ld, cols, src, (__nv_bfloat16 *)dst, ldh);
+    KCU_LAUNCHED();
+}
+
 static void phi_rows(const pw_layout &L, float *base, const float *x, float *out) {
-    phi_rows_kernel<<<(unsigned)L.rows, PW_THREADS, L.d * sizeof(float)>>>(L.d, L.p, L.D, x,
-                                                                          (const pw_feat *)(base + L.feat), out);
+    phi_rows_kernel<float><<<kcu_blocks(L.rows, PHI_ROWS), PW_THREADS, PHI_ROWS * L.d * sizeof(float)>>>(
+        L.rows, L.d, L.p, L.D, L.D, x, (const pw_feat *)(base + L.feat), out);
     KCU_LAUNCHED();
 }
 
 /* ---- keys, gates, states ---- */
 
-/* One thread per chunk: G' (cumulative log gates from the chunk's start) and Gamma. */
+/* One block per chunk: G' (cumulative log gates from the chunk's start, in double, as
+ * the CPU) and Gamma. Each thread sums a contiguous segment, thread 0 scans the
+ * segment totals, then each thread writes its segment (one thread per chunk left 32
+ * threads at T = 4k, each walking 1024 tokens). */
+enum { PW_SCAN = 128 };
 __global__ void gates_kernel(pw_layout L, const float *log_g, double *gcum, double *gamma, float *egamma) {
-    size_t ch = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= L.R) return;
+    __shared__ double part[PW_SCAN + 1];
+    size_t ch = blockIdx.x;
     int pair = (int)(ch / L.nc), m = ch % L.nc, b = pair / L.nkv, g = pair % L.nkv;
+    int seg = (L.c + PW_SCAN - 1) / PW_SCAN, i0 = threadIdx.x * seg, i1 = min(i0 + seg, L.c);
+    const float *lg = log_g ? log_g + ((size_t)b * L.T + m * L.c) * L.nkv + g : NULL;
     double acc = 0;
-    for (int i = 0; i < L.c; i++) {
-        if (log_g) acc += log_g[((size_t)b * L.T + m * L.c + i) * L.nkv + g];
+    for (int i = i0; i < i1; i++) acc += lg ? lg[(size_t)i * L.nkv] : 0.0;
+    part[threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double run = 0;
+        for (int t = 0; t < PW_SCAN; t++) {
+            double x = part[t];
+            part[t] = run;
+            run += x;
+        }
+        part[PW_SCAN] = run;
+        gamma[ch] = run;
+        egamma[ch] = (float)exp(run);
+    }
+    __syncthreads();
+    acc = part[threadIdx.x];
+    for (int i = i0; i < i1; i++) {
+        acc += lg ? lg[(size_t)i * L.nkv] : 0.0;
         gcum[ch * L.c + i] = acc;
     }
-    gamma[ch] = acc;
-    egamma[ch] = (float)exp(acc);
 }
 
 __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, const double *gcum,
-                                 const double *gamma, float *kc, float *u, float *vp) {
+                                 const double *gamma, float *kc, float *u, float *vp, __nv_bfloat16 *vph) {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= L.rows * L.d) return;
     size_t row = id / L.d;
@@ -247,6 +383,10 @@ __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, co
     u[id] = e * kv;
     vp[row * L.ld1 + f] = v[src];
     if (f == 0) vp[row * L.ld1 + L.d] = 1.f;
+    if (vph) {
+        vph[row * L.ld1h + f] = __float2bfloat16(v[src]);
+        if (f == 0) vph[row * L.ld1h + L.d] = __float2bfloat16(1.f);
+    }
 }
 
 void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const float *v, const float *log_g) {
@@ -254,13 +394,15 @@ void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const floa
     double *gcum = pw_doubles(base, L.gcum), *gamma = pw_doubles(base, L.gamma);
     phi_table_kernel<<<kcu_blocks(L.D, 128), 128>>>(L.d, L.p, L.D, feat);
     KCU_LAUNCHED();
-    gates_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, L.gated ? log_g : NULL, gcum, gamma, base + L.egamma);
+    gates_kernel<<<(unsigned)L.R, PW_SCAN>>>(L, L.gated ? log_g : NULL, gcum, gamma, base + L.egamma);
     KCU_LAUNCHED();
     size_t n = L.rows * L.d;
     load_keys_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, k, v, gcum, gamma, base + L.kc, base + L.u,
-                                                                base + L.vp);
+                                                                base + L.vp,
+                                                                L.h16 ? (__nv_bfloat16 *)pw_h(base, L.vph) : NULL);
     KCU_LAUNCHED();
-    phi_rows(L, base, base + L.u, base + L.pu);
+    if (L.h16) phi_rows16(L, base, base + L.u, pw_h(base, L.puh));
+    else if (!L.fused) phi_rows(L, base, base + L.u, base + L.pu);
 }
 
 /* In place: slot m holds phi(U_{m-1})^T [V|1]_{m-1} on entry (slot 0 of the next
@@ -283,11 +425,16 @@ __global__ void state_scan_kernel(pw_layout L, const float *__restrict__ eg, flo
 
 void pw_states(const pw_layout &L, float *base) {
     float *states = base + L.states;
-    pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
+    if (L.fused) pw_fused_update(L, base, base + L.u, base + L.vp, states + L.SZ, L.SZ, 0.f);
+    else if (L.h16)
+        pw_gemm16(L, 1, 0, L.D, L.d1, L.c, 1.f, pw_h(base, L.puh), L.ldDh, (size_t)L.c * L.ldDh, pw_h(base, L.vph),
+                  L.ld1h, (size_t)L.c * L.ld1h, 0.f, states + L.SZ, L.ld1, L.SZ);
+    else pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
             (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
     size_t n = (size_t)L.P * L.SZ;
     state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, states);
     KCU_LAUNCHED();
+    if (L.h16) pw_to_bf16(L, states, L.D, L.ld1, L.d1, pw_h(base, L.stateh), L.ld1h, L.R);
 }
 
 /* ---- queries ---- */
@@ -309,7 +456,8 @@ void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, 
     load_queries_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, r, q, pw_doubles(base, L.gcum), base + L.qc,
                                                                    base + L.qt);
     KCU_LAUNCHED();
-    if (with_phi) phi_rows(L, base, base + L.qt, base + L.phibuf);
+    if (with_phi && L.h16) phi_rows16(L, base, base + L.qt, pw_h(base, L.phih));
+    else if (with_phi) phi_rows(L, base, base + L.qt, base + L.phibuf);
 }
 
 __device__ __forceinline__ float ipow(float x, int p) {
@@ -318,22 +466,24 @@ __device__ __forceinline__ float ipow(float x, int p) {
     return r;
 }
 
+/* One warp per row i of a chunk (no 64-bit division per element): a_ij = raw_ij^p
+ * exp(G'_i - G'_j) for j <= i, 0 above. */
 __global__ void intra_mask_kernel(pw_layout L, const double *gcum, const float *raw, float *a) {
-    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    size_t cc = (size_t)L.c * L.c;
-    if (id >= L.R * cc) return;
-    size_t ch = id / cc;
-    int i = (id % cc) / L.c, j = id % L.c;
-    const double *gc = gcum + ch * L.c;
-    a[id] = j <= i ? ipow(raw[id], L.p) * expf((float)(gc[i] - gc[j])) : 0.f;
+    size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= L.rows) return;
+    int i = row % L.c;
+    const double *gc = gcum + (row - i);
+    const float *rr = raw + row * L.c;
+    float *ar = a + row * L.c;
+    double gi = gc[i];
+    for (int j = lane; j < L.c; j += 32) ar[j] = j <= i ? ipow(rr[j], L.p) * expf((float)(gi - gc[j])) : 0.f;
 }
 
 void pw_intra_weights(const pw_layout &L, float *base) {
     size_t cd = (size_t)L.c * L.d, cc = (size_t)L.c * L.c;
     pw_gemm(L, 0, 1, L.c, L.c, L.d, L.scale, base + L.qc, L.d, cd, base + L.kc, L.d, cd, 0.f, base + L.raw, L.c, cc);
-    size_t n = L.R * cc;
-    intra_mask_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, pw_doubles(base, L.gcum), base + L.raw,
-                                                                 base + L.a);
+    intra_mask_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, pw_doubles(base, L.gcum), base + L.raw, base + L.a);
     KCU_LAUNCHED();
 }
 
@@ -362,19 +512,37 @@ __global__ void normalize_kernel(pw_layout L, int r, const float *np, float *y, 
 
 void kcu_power_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                        const float *log_g, float *y, float *saved, float *work) {
-    pw_layout L = pw_plan(s);
+    kcu_power_forward_prec(s, q, k, v, log_g, y, saved, work, 0);
+}
+
+void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                            const float *log_g, float *y, float *saved, float *work, int bf16) {
+    pw_layout L = pw_plan(s, bf16);
     float *base = pw_base(work);
     size_t cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
+    pw_mark("start");
     pw_prepare_keys(L, base, k, v, log_g);
+    pw_mark("keys");
     pw_states(L, base);
+    pw_mark("states");
     for (int r = 0; r < L.group; r++) {
-        pw_prepare_queries(L, base, q, r, 1);
+        pw_prepare_queries(L, base, q, r, !L.fused);
+        pw_mark("queries");
         pw_intra_weights(L, base);
+        pw_mark("intra_weights");
         pw_gemm(L, 0, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.ld1, cd1, 0.f, base + L.np,
                 L.ld1, cd1);
-        pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
+        pw_mark("intra_AV");
+        if (L.fused) pw_fused_query(L, base, base + L.qt, base + L.states, L.SZ, base + L.np, 1.f);
+        else if (L.h16)
+            pw_gemm16(L, 0, 0, L.c, L.d1, L.D, 1.f, pw_h(base, L.phih), L.ldDh, (size_t)L.c * L.ldDh,
+                      pw_h(base, L.stateh), L.ld1h, (size_t)L.D * L.ld1h, 1.f, base + L.np, L.ld1, cd1);
+        else pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
                 base + L.np, L.ld1, cd1);
+        pw_mark("state_query");
         normalize_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, base + L.np, y, saved);
         KCU_LAUNCHED();
+        pw_mark("normalize");
     }
+    pw_report(L.fused ? "forward (bf16 fused)" : L.h16 ? "forward (bf16 storage)" : L.bf16 ? "forward (bf16 cublas)" : "forward (fp32)");
 }

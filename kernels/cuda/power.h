@@ -19,6 +19,18 @@ struct pw_feat {
 
 struct pw_layout {
     int B, T, d, d1, D, p, c, nc, nh, nkv, group, P, gated, rms;
+    /* bf16: every product of pw_gemm takes bf16 operands on the tensor cores with FP32
+     * accumulation (cuBLAS 32F_FAST_16BF on the FP32 buffers); 0: FP32 SGEMM. */
+    int bf16;
+    /* fused (bf16 only): phi(U) and phi(Q~) are never written as rows of width D; the
+     * products with phi as an operand run in power_fused.cu. SCALELAB_POWER_FUSED=0
+     * turns it off (the cuBLAS path on materialised rows, for comparison). */
+    int fused;
+    /* h16 (bf16, not fused): the phi rows and the other operands of the six phi products
+     * ([V|1], S', dN', dS') are also kept as bf16 copies, and those products run on bf16
+     * storage (cuBLAS 16BF x 16BF -> 32F, compute 32F). Opt-in: SCALELAB_POWER_BF16IO=1. */
+    int h16, ldDh, ld1h; /* bf16 row strides: D and d + 1 rounded up to 8 */
+    size_t puh, phih, vph, stateh, dnph, dsoh; /* offsets (floats) of the bf16 copies */
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
      * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
      * cuBLAS takes its vectorised paths. The padding columns are never read. */
@@ -27,11 +39,11 @@ struct pw_layout {
     size_t R, rows, SZ; /* chunks, rows (pairs * T), state size D * ld1 */
     /* offsets (floats) from the aligned base; gcum and gamma hold doubles, egamma = (float)exp(gamma) */
     size_t gcum, gamma, egamma, feat, kc, u, pu, vp, states, qc, qt, phibuf, a, raw, np;
-    size_t dso, dnp, dvp, du, dkc, dqc, da, dg, dgamma;
+    size_t dso, dnp, dvp, du, dkc, dqc, da, dg, dgamma, part; /* part: 2 x 16 doubles per chunk */
     size_t forward_total, total;
 };
 
-pw_layout pw_plan(const kern_mixer_shape *s);
+pw_layout pw_plan(const kern_mixer_shape *s, int bf16 = 0);
 /* The work pointer aligned to 256 bytes (callers may pass any float offset;
  * pw_plan's total includes the slack). */
 float *pw_base(float *work);
@@ -47,10 +59,36 @@ void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, 
 void pw_intra_weights(const pw_layout &L, float *base);
 /* dx = J_phi(x)^T dphi, rows x d. */
 void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, const float *dphi, float *dx);
-/* Strided-batched gemm over the R chunks (strides in floats). */
+/* Strided-batched gemm over the R chunks (strides in floats); bf16 operands when L.bf16. */
+void pw_gemm16(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const void *a, int lda, size_t sa,
+               const void *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
+static inline void *pw_h(float *base, size_t off) { return (void *)(base + off); }
+/* FP32 [R][rows_per x ld] (first cols columns) -> bf16 [R][rows_per x ldh]. */
+void pw_to_bf16(const pw_layout &L, const float *src, int rows_per, int ld, int cols, void *dst, int ldh, size_t n_mat);
 void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
              size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
 
 #define PW_THREADS 256
+
+/* Stage times for profiling (SCALELAB_POWER_PROFILE=1): pw_mark records an event
+ * after the work issued so far; pw_report waits and prints the gaps to stderr. */
+void pw_mark(const char *stage);
+void pw_report(const char *what);
+
+/* power_fused.cu: which layouts the fused kernels take, and the two products
+ * (out per chunk at out + R' out_stride, s per chunk at s + R' s_stride):
+ *   update: out = beta out + phi(X)^T Y  (D x ld1),  query: out = beta out + phi(X) S  (c x ld1). */
+int pw_fused_ok(const pw_layout &L);
+void pw_fused_update(const pw_layout &L, float *base, const float *x, const float *y, float *out, size_t out_stride,
+                     float beta);
+void pw_fused_query(const pw_layout &L, float *base, const float *x, const float *s, size_t s_stride, float *out,
+                    float beta);
+
+/* Forward and backward at either precision (kcu_power_forward/backward are bf16 = 0). */
+void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                            const float *log_g, float *y, float *saved, float *work, int bf16);
+void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                             const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                             float *dk, float *dv, float *dlog_g, float *work, int bf16);
 
 #endif

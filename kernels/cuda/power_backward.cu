@@ -12,6 +12,8 @@
  * All sums are in a fixed order (no atomics): the result is bit-reproducible. */
 #include <cmath>
 
+#include <cuda_bf16.h>
+
 #include "kernels/cuda/power.h"
 
 /* One warp per row of head r: dN' from the normalisation (sum: divide by eps + M;
@@ -63,48 +65,62 @@ __device__ double block_sum(double v) {
     return s;
 }
 
-/* One block per chunk: dkc = e_j dU (overwrites), and for gating dg_j = -dU_j.U_j/p
- * (overwrites) and dgamma = sum_j dU_j.U_j/p + exp(Gamma) <dS', S'>. */
-__global__ void keys_backward_kernel(pw_layout L, const double *gcum, const double *gamma, const float *u,
-                                     const float *du, const float *dso, const float *states, float *dkc, float *dg,
-                                     float *dgamma) {
-    size_t ch = blockIdx.x, row0 = ch * L.c;
-    double gm = gamma[ch];
-    for (int id = threadIdx.x; id < L.c * L.d; id += blockDim.x) {
-        int j = id / L.d;
-        float e = L.gated ? (float)exp((gm - gcum[row0 + j]) / L.p) : 1.f;
-        dkc[row0 * L.d + id] = e * du[row0 * L.d + id];
+/* Keys, backward, in three fully parallel steps (one block per chunk left 32 blocks at
+ * T = 4k): one warp per row: dkc = e_j dU (overwrites) and, gated, t_j = dU_j.U_j/p with
+ * dg_j = -t_j (overwrites); then PW_NB blocks per chunk sum slices of t and of <dS', S'>
+ * (fixed order) into part; then one thread per chunk: dgamma = sum t + exp(Gamma) <dS', S'>. */
+enum { PW_NB = 16 };
+__global__ void keys_rows_kernel(pw_layout L, const double *gcum, const double *gamma, const float *u,
+                                 const float *du, float *dkc, float *dg) {
+    size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= L.rows) return;
+    float e = L.gated ? (float)exp((gamma[row / L.c] - gcum[row]) / L.p) : 1.f, t = 0;
+    for (int f = lane; f < L.d; f += 32) {
+        float g = du[row * L.d + f];
+        dkc[row * L.d + f] = e * g;
+        t += g * u[row * L.d + f];
     }
-    if (!L.gated) return;
-    double acc = 0;
-    for (int j = threadIdx.x; j < L.c; j += blockDim.x) {
-        const float *a = du + (row0 + j) * L.d, *b = u + (row0 + j) * L.d;
-        float t = 0;
-        for (int f = 0; f < L.d; f++) t += a[f] * b[f];
-        t /= L.p;
-        dg[row0 + j] = -t;
-        acc += t;
-    }
-    double st = 0;
-    const float *x = dso + ch * L.SZ, *s = states + ch * L.SZ;
-    for (size_t e = threadIdx.x; e < L.SZ; e += blockDim.x) st += (double)x[e] * s[e]; /* padding is 0 */
-    acc = block_sum(acc);
-    st = block_sum(st);
-    if (threadIdx.x == 0) dgamma[ch] = (float)(acc + exp(gm) * st);
+    for (int o = 16; o > 0; o /= 2) t += __shfl_xor_sync(0xffffffffu, t, o);
+    if (L.gated && lane == 0) dg[row] = -t / L.p;
 }
 
-/* One thread per row: dqc = s exp(G'_i/p) dQ~ (overwrites); dg_i += dQ~_i.Q~_i / p. */
+__global__ void keys_sums_kernel(pw_layout L, const float *dg, const float *dso, const float *states,
+                                 double *part) {
+    size_t ch = blockIdx.y;
+    int b = blockIdx.x;
+    double acc = 0, st = 0;
+    for (int j = b * PW_THREADS + threadIdx.x; j < L.c; j += PW_NB * PW_THREADS) acc -= dg[ch * L.c + j];
+    const float *x = dso + ch * L.SZ, *sv = states + ch * L.SZ;
+    for (size_t e = (size_t)b * PW_THREADS + threadIdx.x; e < L.SZ; e += PW_NB * PW_THREADS)
+        st += (double)x[e] * sv[e]; /* padding is 0 */
+    acc = block_sum(acc);
+    st = block_sum(st);
+    if (threadIdx.x == 0) part[(ch * PW_NB + b) * 2] = acc, part[(ch * PW_NB + b) * 2 + 1] = st;
+}
+
+__global__ void keys_final_kernel(pw_layout L, const double *gamma, const double *part, float *dgamma) {
+    size_t ch = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= L.R) return;
+    double acc = 0, st = 0;
+    for (int b = 0; b < PW_NB; b++) acc += part[(ch * PW_NB + b) * 2], st += part[(ch * PW_NB + b) * 2 + 1];
+    dgamma[ch] = (float)(acc + exp(gamma[ch]) * st);
+}
+
+/* One warp per row: dqc = s exp(G'_i/p) dQ~ (overwrites); dg_i += dQ~_i.Q~_i / p. */
 __global__ void queries_backward_kernel(pw_layout L, const double *gcum, const float *qt, const float *dqt,
                                         float *dqc, float *dg) {
-    size_t row = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
     if (row >= L.rows) return;
     float e = L.scale * (L.gated ? (float)exp(gcum[row] / L.p) : 1.f), t = 0;
-    for (int f = 0; f < L.d; f++) {
+    for (int f = lane; f < L.d; f += 32) {
         float g = dqt[row * L.d + f];
         dqc[row * L.d + f] = e * g;
         t += g * qt[row * L.d + f];
     }
-    if (L.gated) dg[row] += t / L.p;
+    for (int o = 16; o > 0; o /= 2) t += __shfl_xor_sync(0xffffffffu, t, o);
+    if (L.gated && lane == 0) dg[row] += t / L.p;
 }
 
 __device__ __forceinline__ float dpow(float x, int p) { /* d/dx x^p */
@@ -113,27 +129,40 @@ __device__ __forceinline__ float dpow(float x, int p) { /* d/dx x^p */
     return r;
 }
 
-/* One block per chunk: gate terms of A (dg_i += sum_j dA_ij A_ij, dg_j -= the
- * same), then dA <- dA p raw^(p-1) exp(G'_i - G'_j) below the diagonal, 0 above. */
-__global__ void intra_backward_kernel(pw_layout L, const double *gcum, const float *a, const float *raw, float *da,
-                                      float *dg) {
-    size_t ch = blockIdx.x, cc = (size_t)L.c * L.c, row0 = ch * L.c;
-    const float *ac = a + ch * cc, *rc = raw + ch * cc;
-    float *dc = da + ch * cc;
-    const double *gc = gcum + row0;
+/* Gate terms of A, split for parallelism (one block per chunk left 32 blocks at T = 4k):
+ * intra_colsum_kernel: out_j = sum_{k >= j} dA_kj A_kj, one thread per column (fixed order);
+ * intra_rows_kernel: one warp per row i: dg_i += sum_{j <= i} dA_ij A_ij - out_i (fixed-order
+ * lane sums and shuffle tree), then dA <- dA p raw^(p-1) exp(G'_i - G'_j) below the diagonal,
+ * 0 above. */
+__global__ void intra_colsum_kernel(pw_layout L, const float *a, const float *da, float *colsum) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    size_t ch = blockIdx.y, cc = (size_t)L.c * L.c;
+    if (j >= L.c) return;
+    const float *ac = a + ch * cc, *dc = da + ch * cc;
+    float out = 0;
+    for (int k = j; k < L.c; k++) out += dc[(size_t)k * L.c + j] * ac[(size_t)k * L.c + j];
+    colsum[ch * L.c + j] = out;
+}
+
+__global__ void intra_rows_kernel(pw_layout L, const double *gcum, const float *a, const float *raw, float *da,
+                                  const float *colsum, float *dg) {
+    size_t row = (size_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= L.rows) return;
+    size_t ch = row / L.c;
+    int i = row % L.c;
+    const float *ar = a + row * L.c, *rr = raw + row * L.c;
+    float *dr = da + row * L.c;
+    const double *gc = gcum + ch * L.c;
     if (L.gated) {
-        for (int i = threadIdx.x; i < L.c; i += blockDim.x) {
-            float in = 0, out = 0;
-            for (int j = 0; j <= i; j++) in += dc[(size_t)i * L.c + j] * ac[(size_t)i * L.c + j];
-            for (int k = i; k < L.c; k++) out += dc[(size_t)k * L.c + i] * ac[(size_t)k * L.c + i];
-            dg[row0 + i] += in - out;
-        }
-        __syncthreads();
+        float in = 0;
+        for (int j = lane; j <= i; j += 32) in += dr[j] * ar[j];
+        for (int o = 16; o > 0; o /= 2) in += __shfl_xor_sync(0xffffffffu, in, o);
+        if (lane == 0) dg[row] += in - colsum[row];
     }
-    for (size_t id = threadIdx.x; id < cc; id += blockDim.x) {
-        int i = id / L.c, j = id % L.c;
-        dc[id] = j <= i ? dc[id] * dpow(rc[id], L.p) * (L.gated ? expf((float)(gc[i] - gc[j])) : 1.f) : 0.f;
-    }
+    double gi = gc[i];
+    for (int j = lane; j < L.c; j += 32)
+        dr[j] = j <= i ? dr[j] * dpow(rr[j], L.p) * (L.gated ? expf((float)(gi - gc[j])) : 1.f) : 0.f;
 }
 
 /* Contiguous [pair][token] rows back to the strided [batch, seq, heads, head_dim]. */
@@ -146,15 +175,32 @@ __global__ void scatter_kernel(pw_layout L, int heads, int h_of_group, const flo
     dst[((size_t)(b * L.T + t) * heads + h) * L.d + f] = src[row * ld_src + f];
 }
 
-/* dlog_g: reverse cumulative sum of dg per chunk, dgamma joining at the last token. */
+/* dlog_g: reverse cumulative sum of dg per chunk, dgamma joining at the last token.
+ * One block per chunk: segment sums (double), thread 0 scans them, each thread writes its segment. */
+enum { PW_SCAN = 128 };
 __global__ void gate_grad_kernel(pw_layout L, const float *dg, const float *dgamma, float *dlog_g) {
-    size_t ch = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= L.R) return;
+    __shared__ double part[PW_SCAN];
+    size_t ch = blockIdx.x;
     int pair = (int)(ch / L.nc), m = ch % L.nc, b = pair / L.nkv, g = pair % L.nkv;
-    float acc = 0;
-    for (int i = L.c - 1; i >= 0; i--) {
-        acc += dg[ch * L.c + i] + (i == L.c - 1 ? dgamma[ch] : 0.f);
-        dlog_g[((size_t)b * L.T + m * L.c + i) * L.nkv + g] = acc;
+    int seg = (L.c + PW_SCAN - 1) / PW_SCAN, i0 = threadIdx.x * seg, i1 = min(i0 + seg, L.c);
+    const float *dgc = dg + ch * L.c;
+    double acc = 0;
+    for (int i = i0; i < i1; i++) acc += dgc[i];
+    part[threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.x == 0) { /* part[t] <- dgamma + sum of the segments after t */
+        double run = dgamma[ch];
+        for (int t = PW_SCAN - 1; t >= 0; t--) {
+            double x = part[t];
+            part[t] = run;
+            run += x;
+        }
+    }
+    __syncthreads();
+    acc = part[threadIdx.x];
+    for (int i = i1 - 1; i >= i0; i--) {
+        acc += dgc[i];
+        dlog_g[((size_t)b * L.T + m * L.c + i) * L.nkv + g] = (float)acc;
     }
 }
 
@@ -167,60 +213,114 @@ static void scatter(const pw_layout &L, int heads, int r, const float *src, int 
 void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                         const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                         float *dk, float *dv, float *dlog_g, float *work) {
-    pw_layout L = pw_plan(s);
+    kcu_power_backward_prec(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work, 0);
+}
+
+void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                             const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                             float *dk, float *dv, float *dlog_g, float *work, int bf16) {
+    pw_layout L = pw_plan(s, bf16);
     float *base = pw_base(work);
     size_t cd = (size_t)L.c * L.d, cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
     double *gcum = pw_doubles(base, L.gcum), *gamma = pw_doubles(base, L.gamma);
     float *dso = base + L.dso, *dvp = base + L.dvp, *dphi = base + L.phibuf, *dg = base + L.dg;
+    pw_mark("start");
     pw_prepare_keys(L, base, k, v, log_g);
     pw_states(L, base);
+    pw_mark("keys+states");
 
     /* dN' of every head, and the query side of the state gradients. */
     for (int r = 0; r < L.group; r++) {
         float *dnp = base + L.dnp + (size_t)r * L.rows * L.ld1;
         dn_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, y, saved, dy, dnp);
         KCU_LAUNCHED();
-        pw_prepare_queries(L, base, q, r, 1);
-        pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
-                L.ld1, L.SZ);
+        pw_prepare_queries(L, base, q, r, !L.fused);
+        if (L.h16) {
+            void *dnph = (__nv_bfloat16 *)pw_h(base, L.dnph) + (size_t)r * L.rows * L.ld1h;
+            pw_to_bf16(L, dnp, L.c, L.ld1, L.d1, dnph, L.ld1h, L.R);
+            pw_gemm16(L, 1, 0, L.D, L.d1, L.c, 1.f, pw_h(base, L.phih), L.ldDh, (size_t)L.c * L.ldDh, dnph, L.ld1h,
+                      (size_t)L.c * L.ld1h, r ? 1.f : 0.f, dso, L.ld1, L.SZ);
+        } else if (L.fused) pw_fused_update(L, base, base + L.qt, dnp, dso, L.SZ, r ? 1.f : 0.f);
+        else pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
+                     L.ld1, L.SZ);
     }
+    pw_mark("dn+dso_products");
     size_t n = (size_t)L.P * L.SZ;
     dstate_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, dso);
     KCU_LAUNCHED();
+    pw_mark("dstate_scan");
 
     /* State update, backward. */
-    pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
-    pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+    size_t cdh = (size_t)L.c * L.ld1h, sdh = (size_t)L.D * L.ld1h;
+    if (L.h16) {
+        pw_to_bf16(L, dso, L.D, L.ld1, L.d1, pw_h(base, L.dsoh), L.ld1h, L.R);
+        pw_gemm16(L, 0, 0, L.c, L.d1, L.D, 1.f, pw_h(base, L.puh), L.ldDh, (size_t)L.c * L.ldDh, pw_h(base, L.dsoh),
+                  L.ld1h, sdh, 0.f, dvp, L.ld1, cd1);
+    } else if (L.fused) pw_fused_query(L, base, base + L.u, dso, L.SZ, dvp, 0.f);
+    else pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
+    pw_mark("dvp_state");
+    if (L.h16)
+        pw_gemm16(L, 0, 1, L.c, L.D, L.d1, 1.f, pw_h(base, L.vph), L.ld1h, cdh, pw_h(base, L.dsoh), L.ld1h, sdh, 0.f,
+                  dphi, L.D, cD);
+    else pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+    pw_mark("dphi_u_gemm");
     pw_phi_backward(L, base, (int)L.rows, base + L.u, dphi, base + L.du);
-    keys_backward_kernel<<<(unsigned)L.R, PW_THREADS>>>(L, gcum, gamma, base + L.u, base + L.du, dso,
-                                                        base + L.states, base + L.dkc, dg, base + L.dgamma);
+    pw_mark("dphi_u_jacobian");
+    keys_rows_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, gcum, gamma, base + L.u, base + L.du, base + L.dkc, dg);
     KCU_LAUNCHED();
+    if (L.gated) {
+        double *part = pw_doubles(base, L.part);
+        keys_sums_kernel<<<dim3(PW_NB, (unsigned)L.R), PW_THREADS>>>(L, dg, dso, base + L.states, part);
+        KCU_LAUNCHED();
+        keys_final_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, gamma, part, base + L.dgamma);
+        KCU_LAUNCHED();
+    }
 
     for (int r = 0; r < L.group; r++) {
         const float *dnp = base + L.dnp + (size_t)r * L.rows * L.ld1;
         pw_prepare_queries(L, base, q, r, 0);
+        pw_mark("keys_bwd+queries");
         /* state query, backward */
-        pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+        if (L.h16)
+            pw_gemm16(L, 0, 1, L.c, L.D, L.d1, 1.f, (__nv_bfloat16 *)pw_h(base, L.dnph) + (size_t)r * L.rows * L.ld1h,
+                      L.ld1h, cdh, pw_h(base, L.stateh), L.ld1h, sdh, 0.f, dphi, L.D, cD);
+        else
+            pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+        pw_mark("dphi_q_gemm");
         pw_phi_backward(L, base, (int)L.rows, base + L.qt, dphi, base + L.du);
-        queries_backward_kernel<<<kcu_blocks(L.rows, 128), 128>>>(L, gcum, base + L.qt, base + L.du, base + L.dqc,
+        pw_mark("dphi_q_jacobian");
+        queries_backward_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, gcum, base + L.qt, base + L.du, base + L.dqc,
                                                                   dg);
         KCU_LAUNCHED();
         /* intra-chunk, backward */
         pw_intra_weights(L, base);
+        pw_mark("q_bwd+intra_weights");
         pw_gemm(L, 0, 1, L.c, L.c, L.d1, 1.f, dnp, L.ld1, cd1, base + L.vp, L.ld1, cd1, 0.f, base + L.da, L.c, cc);
         pw_gemm(L, 1, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, dnp, L.ld1, cd1, 1.f, dvp, L.ld1, cd1);
-        intra_backward_kernel<<<(unsigned)L.R, PW_THREADS>>>(L, gcum, base + L.a, base + L.raw, base + L.da, dg);
+        pw_mark("dA+dvp_intra_gemms");
+        /* base + L.np (forward only) holds the column sums */
+        if (L.gated) {
+            dim3 grid(kcu_blocks(L.c, 128), (unsigned)L.R);
+            intra_colsum_kernel<<<grid, 128>>>(L, base + L.a, base + L.da, base + L.np);
+            KCU_LAUNCHED();
+        }
+        intra_rows_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, gcum, base + L.a, base + L.raw, base + L.da,
+                                                           base + L.np, dg);
         KCU_LAUNCHED();
+        pw_mark("intra_backward");
         pw_gemm(L, 0, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.kc, L.d, cd, 1.f, base + L.dqc, L.d,
                 cd);
         pw_gemm(L, 1, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.qc, L.d, cd, 1.f, base + L.dkc, L.d,
                 cd);
+        pw_mark("dq_dk_intra_gemms");
         scatter(L, L.nh, r, base + L.dqc, L.d, dq);
     }
     scatter(L, L.nkv, 0, base + L.dkc, L.d, dk);
     scatter(L, L.nkv, 0, dvp, L.ld1, dv);
     if (L.gated) {
-        gate_grad_kernel<<<kcu_blocks(L.R, 128), 128>>>(L, dg, base + L.dgamma, dlog_g);
+        gate_grad_kernel<<<(unsigned)L.R, PW_SCAN>>>(L, dg, base + L.dgamma, dlog_g);
         KCU_LAUNCHED();
     }
+    pw_mark("scatter+gates");
+    pw_report(L.fused ? "backward (bf16 fused)" : L.h16 ? "backward (bf16 storage)" : L.bf16 ? "backward (bf16 cublas)" : "backward (fp32)");
 }

@@ -8,7 +8,10 @@
  * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
  * FP32 T x T path where it fits. FLOPs per token = 3 (W + S) from model_flops_compute;
  * "impl" uses the kernels' own state FLOPs; attention FLOPs are FlashAttention's
- * convention (causal forward 2 b h d T^2, backward 2.5 x forward).
+ * convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
+ * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
+ * FP32, bf16 (default), bf16 storage, bf16 fused; mixer
+ * "powerlayer" (any d_model) runs only that.
  * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
  * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
@@ -127,27 +130,32 @@ static double copy_bandwidth(void) {
     return 2.0 * bytes / t[3] / 1e9;
 }
 
-/* Attention forward + backward through a backend's mixer calls: median ms of 5
+/* A mixer's forward + backward through a backend's mixer calls (b1, n_head = n_kv_head,
+ * random inputs in [-1, 1), log gates in [-0.002, 0) when gated): median ms of 5
  * (forward alone in *fwd_ms). -1 when it does not fit in memory. */
-static double attn_ms(const kern_backend *be, int T, int window, double *fwd_ms) {
-    kern_mixer_shape s = {.batch = 1, .seq = T, .n_head = 8, .n_kv_head = 8, .head_dim = 64,
-                          .kind = window ? KERN_MIXER_WINDOW : KERN_MIXER_SOFTMAX, .window = window,
-                          .scale = 0.125, .eps = 1e-6};
-    size_t n = (size_t)T * 8 * 64, ws = be->mixer_work_size(&s), ls = be->mixer_saved_size(&s);
-    float *buf = be->alloc((8 * n + ls + ws + 64) * sizeof(float));
+static double mixer_ms(const kern_backend *be, const kern_mixer_shape *sp, double *fwd_ms) {
+    kern_mixer_shape s = *sp;
+    int T = s.seq;
+    size_t n = (size_t)T * s.n_head * s.head_dim, ng = (size_t)T * s.n_kv_head, ws = be->mixer_work_size(&s),
+           ls = be->mixer_saved_size(&s);
+    float *buf = be->alloc((8 * n + 2 * ng + ls + ws + 64) * sizeof(float));
     if (!buf) return -1;
     float *q = buf, *k = q + n, *v = k + n, *y = v + n, *dy = y + n, *dq = dy + n, *dk = dq + n, *dv = dk + n;
-    float *saved = dv + n, *work = saved + ls;
+    float *lg = dv + n, *dlg = lg + ng, *saved = dlg + ng, *work = saved + ls;
     float *h = malloc(n * sizeof *h);
     uint64_t x = 0x2545F4914F6CDD1Dull;
-    for (int t = 0; t < 4; t++) {
-        for (size_t i = 0; i < n; i++) {
+    for (int t = 0; t < 5; t++) {
+        size_t m = t < 4 ? n : ng;
+        for (size_t i = 0; i < m; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            h[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2 - 1);
+            double u = (double)(x >> 11) / 9007199254740992.0;
+            h[i] = (float)(t < 4 ? u * 2 - 1 : -0.002 * (u + 1e-3));
         }
-        be->upload(t == 0 ? q : t == 1 ? k : t == 2 ? v : dy, h, n * sizeof *h);
+        be->upload(t == 0 ? q : t == 1 ? k : t == 2 ? v : t == 3 ? dy : lg, h, m * sizeof *h);
     }
     free(h);
+    const float *log_g = s.gating ? lg : NULL;
+    float *dlog_g = s.gating ? dlg : NULL;
     cudaEvent_t e0, e1, e2;
     CHECK(cudaEventCreate(&e0));
     CHECK(cudaEventCreate(&e1));
@@ -155,9 +163,9 @@ static double attn_ms(const kern_backend *be, int T, int window, double *fwd_ms)
     double tf[5], tb[5];
     for (int r = -1; r < 5; r++) {
         CHECK(cudaEventRecord(e0, 0));
-        be->mixer_forward(&s, q, k, v, NULL, y, saved, work);
+        be->mixer_forward(&s, q, k, v, log_g, y, saved, work);
         CHECK(cudaEventRecord(e1, 0));
-        be->mixer_backward(&s, q, k, v, NULL, y, saved, dy, dq, dk, dv, NULL, work);
+        be->mixer_backward(&s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work);
         CHECK(cudaEventRecord(e2, 0));
         CHECK(cudaEventSynchronize(e2));
         float a, b;
@@ -171,9 +179,17 @@ static double attn_ms(const kern_backend *be, int T, int window, double *fwd_ms)
     float probe;
     be->download(&probe, dq, sizeof probe);
     be->free(buf);
-    if (!isfinite(probe)) fprintf(stderr, "  attention T=%d: dq not finite\n", T);
+    if (!isfinite(probe)) fprintf(stderr, "  mixer %d T=%d: dq not finite\n", (int)s.kind, T);
     *fwd_ms = tf[2];
     return tb[2];
+}
+
+/* Attention, b1 h8 kv8 d64 (softmax causal, or window). */
+static double attn_ms(const kern_backend *be, int T, int window, double *fwd_ms) {
+    kern_mixer_shape s = {.batch = 1, .seq = T, .n_head = 8, .n_kv_head = 8, .head_dim = 64,
+                          .kind = window ? KERN_MIXER_WINDOW : KERN_MIXER_SOFTMAX, .window = window,
+                          .scale = 0.125, .eps = 1e-6};
+    return mixer_ms(be, &s, fwd_ms);
 }
 
 typedef struct result {
@@ -305,6 +321,39 @@ int main(int argc, char **argv) {
                            T, w, fms, ms, 3.5 * fl / (ms / 1e3) / 1e12, 100 * 3.5 * fl / (ms / 1e3) / 1e12 / bf16);
                 fflush(stdout);
             }
+    }
+    if (!only || !strcmp(only, "powerlayer")) {
+        /* Peer: Manifest's power-retention Triton kernels (figures given in issue 10, not run here). */
+        const double peer[3] = {5.2, 5.3, 17.2};
+        printf("power retention layer forward + backward (mixer calls), b1 h8 kv8 d64 p2 gated, chunk 1024,\n"
+               "median of 5; TFLOP/s by DESIGN section 4's state FLOPs (3 x T (h 2d(c+1) + 2h 2D(d+1)));\n"
+               "%%ceil of FP32 SGEMM (cuda) or bf16 operands on FP32 storage (bf16); peer = Manifest's figures\n");
+        printf("%-11s %7s %10s %10s %9s %7s %9s\n", "backend", "T", "fwd ms", "fwd+bwd ms", "TFLOP/s", "%ceil",
+               "peer/ours");
+        int Ts[] = {4096, 16384, 65536};
+        /* variants: FP32; bf16 (the default: bf16 operands from FP32 storage, cuBLAS
+         * 32F_FAST_16BF); phi rows and the phi products' operands in bf16 storage
+         * (SCALELAB_POWER_BF16IO=1); the fused phi kernels (power_fused.cu, SCALELAB_POWER_FUSED=1) */
+        const char *names[] = {"cuda", "bf16", "bf16-store16", "bf16-fused"};
+        for (int vi = 0; vi < 4; vi++)
+            for (int i = 0; i < 3; i++) {
+                int p = vi > 0;
+                setenv("SCALELAB_POWER_FUSED", vi == 3 ? "1" : "0", 1);
+                setenv("SCALELAB_POWER_BF16IO", vi == 2 ? "1" : "0", 1);
+                kern_mixer_shape s = {.batch = 1, .seq = Ts[i], .n_head = 8, .n_kv_head = 8, .head_dim = 64,
+                                      .kind = KERN_MIXER_POWER, .p = 2, .chunk = 1024, .gating = 1,
+                                      .scale = 0.125, .eps = 1e-6};
+                double fms, ms = mixer_ms(bes[p], &s, &fms), D = 64.0 * 65 / 2;
+                double fl = 3.0 * Ts[i] * (8 * 2 * 64 * 1025.0 + 16 * 2 * D * 65);
+                double ceil = p ? fast : fp32;
+                if (ms < 0) printf("%-11s %7d  out of memory\n", names[vi], Ts[i]);
+                else
+                    printf("%-11s %7d %10.3f %10.3f %9.1f %6.1f%% %9.2f\n", names[vi], Ts[i], fms, ms,
+                           fl / (ms / 1e3) / 1e12, 100 * fl / (ms / 1e3) / 1e12 / ceil, peer[i] / ms);
+                fflush(stdout);
+            }
+        unsetenv("SCALELAB_POWER_FUSED");
+        unsetenv("SCALELAB_POWER_BF16IO");
     }
     return rc;
 }
