@@ -95,9 +95,10 @@ $(BUILD)/f64/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DSCALELAB_F64 -MMD -MP -c -o $@ $<
 
+# -MMD -MP as for C: a changed kernels/cuda/*.h rebuilds every .cu that includes it.
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $< < /dev/null
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $< < /dev/null
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) | $(STATIC_RUNTIME)
 	@mkdir -p $(@D)
@@ -158,4 +159,4 @@ uninstall:
 clean:
 	rm -rf build build-asan scalelab
 
--include $(LIB_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(BUILD)/scalelab.d
+-include $(LIB_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(CUDA_OBJ:.o=.d) $(BUILD)/scalelab.d
