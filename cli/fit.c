@@ -20,7 +20,8 @@ static void usage(FILE *out) {
         "       chinchilla  L = E + A/N^alpha + B/D^beta       (two: N, then D)\n"
         "       additive    L = E + sum_i A_i x_i^-alpha_i     (one to %d columns)\n"
         "       isoflop     per budget a parabola of loss in log x; x_opt = k C^a over budgets\n\n"
-        "  --sweep S         finished runs of sweep S; columns: id, params (N), tokens (D),\n"
+        "  --sweep S         finished runs of sweep S (repeatable: the runs of several sweeps, each\n"
+        "                    once); columns: id, params (N), tokens (D),\n"
         "                    state_flops_per_token (S), weight_flops_per_token (W), wsfr,\n"
         "                    training_flops (C), params_non_embedding, state_size,\n"
         "                    final_eval_loss (default y), final_train_loss, best_context_loss;\n"
@@ -42,7 +43,8 @@ static void usage(FILE *out) {
         "  --seed S          bootstrap seed (default 0)\n"
         "  --level L         interval level (default 0.95)\n"
         "  --holdout-top K   fit without the K largest-compute points, report how they are predicted\n"
-        "  --compute COL     compute column for --holdout-top (default: product of the x columns)\n"
+        "  --compute COL     compute column for --holdout-top and the stored compute span (default:\n"
+        "                    training_flops for sweeps, else the product of the x columns)\n"
         "  --budget COL      isoflop: budget column (default training_flops for sweeps)\n"
         "  --budget-scale F  isoflop: budget in FLOPs = COL * F (default 1)\n"
         "  --budget-tol T    isoflop: budgets within relative T are one group (default 0.05)\n"
@@ -108,36 +110,61 @@ static void run_config_cells(config_reader *cr, const char *json, char text[][40
     sqlite3_reset(cr->q);
 }
 
-static int sweep_table(store *st, const char *sweep, fit_table *t, char *err, size_t errlen) {
+/* One run as a row: its accounting and losses, then settings from its config. */
+static int add_run_row(fit_table *t, config_reader *cr, const store_run *r, char *err, size_t errlen) {
+    double v[N_NUM_COLS] = {(double)r->id, r->acc.params, r->acc.tokens, r->acc.state_flops_per_token,
+                            r->acc.weight_flops_per_token, r->acc.wsfr, r->acc.training_flops,
+                            r->acc.params_non_embedding, r->acc.state_size, r->final_eval_loss,
+                            r->final_train_loss, r->best_context_loss};
+    char text[N_SWEEP_COLS][40];
+    const char *cells[N_SWEEP_COLS];
+    for (int j = 0; j < N_NUM_COLS; j++) snprintf(text[j], sizeof text[j], "%.17g", v[j]);
+    run_config_cells(cr, r->config_json, text + N_NUM_COLS);
+    for (int j = 0; j < N_SWEEP_COLS; j++) cells[j] = text[j];
+    return fit_table_add_row(t, cells, 0, err, errlen);
+}
+
+/* A run that two of the sweeps hold (identical configs are trained once) is one point. */
+static int seen_before(const int64_t *ids, size_t n, int64_t id) {
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id) return 1;
+    return 0;
+}
+
+/* The finished runs of sweeps[0..n_sweeps) as one table; its source is "sweep:A+B+..."
+ * (sweep names never hold '+', sweep/spec.c checks), which recommend reads back. */
+static int sweep_table(store *st, const char *const *sweeps, size_t n_sweeps, fit_table *t, char *err,
+                       size_t errlen) {
     store_run *runs = NULL;
-    size_t n = 0;
-    store_run_filter f = {sweep, STORE_DONE, 0};
+    size_t n = 0, n_used = 0;
+    int64_t *used = NULL;
     config_reader cr;
+    util_buf src = {0};
+    util_buf_puts(&src, "sweep:");
+    for (size_t s = 0; s < n_sweeps; s++) util_buf_printf(&src, "%s%s", s ? "+" : "", sweeps[s]);
     if (config_reader_open(&cr, err, errlen)) {
         config_reader_close(&cr);
+        util_buf_free(&src);
         return -1;
     }
-    if (store_runs_list(st, &f, &runs, &n, err, errlen)) {
-        config_reader_close(&cr);
-        return -1;
-    }
-    util_buf src = {0};
-    util_buf_printf(&src, "sweep:%s", sweep);
     int rc = fit_table_init(t, src.data, sweep_cols, N_SWEEP_COLS, err, errlen);
-    for (size_t i = 0; i < n && !rc; i++) {
-        const store_run *r = &runs[i];
-        double v[N_NUM_COLS] = {(double)r->id, r->acc.params, r->acc.tokens, r->acc.state_flops_per_token,
-                                r->acc.weight_flops_per_token, r->acc.wsfr, r->acc.training_flops,
-                                r->acc.params_non_embedding, r->acc.state_size, r->final_eval_loss,
-                                r->final_train_loss, r->best_context_loss};
-        char text[N_SWEEP_COLS][40];
-        const char *cells[N_SWEEP_COLS];
-        for (int j = 0; j < N_NUM_COLS; j++) snprintf(text[j], sizeof text[j], "%.17g", v[j]);
-        run_config_cells(&cr, r->config_json, text + N_NUM_COLS);
-        for (int j = 0; j < N_SWEEP_COLS; j++) cells[j] = text[j];
-        rc = fit_table_add_row(t, cells, 0, err, errlen);
+    for (size_t s = 0; s < n_sweeps && !rc; s++) {
+        store_run_filter f = {sweeps[s], STORE_DONE, 0};
+        store_runs_free(runs, n);
+        runs = NULL, n = 0;
+        if ((rc = store_runs_list(st, &f, &runs, &n, err, errlen))) break;
+        if (n && !(used = realloc(used, (n_used + n) * sizeof *used))) {
+            rc = util_err(err, errlen, "out of memory");
+            break;
+        }
+        if (!n) rc = util_err(err, errlen, "sweep '%s' has no finished runs in the store", sweeps[s]);
+        for (size_t i = 0; i < n && !rc; i++) {
+            if (seen_before(used, n_used, runs[i].id)) continue;
+            used[n_used++] = runs[i].id;
+            rc = add_run_row(t, &cr, &runs[i], err, errlen);
+        }
     }
-    if (!rc && n == 0) rc = util_err(err, errlen, "sweep '%s' has no finished runs in the store", sweep);
+    free(used);
     util_buf_free(&src);
     store_runs_free(runs, n);
     config_reader_close(&cr);
@@ -153,7 +180,8 @@ static size_t split_cols(char *s, const char **out, size_t max) {
 }
 
 typedef struct fit_cli {
-    const char *sweep, *csv, *x, *y, *compute, *budget, *db;
+    const char *sweeps[16], *csv, *x, *y, *compute, *budget, *db;
+    size_t n_sweeps;
     fit_filter where[32];
     const char *derive[16];
     size_t n_where, n_derive;
@@ -365,7 +393,11 @@ int cli_fit(int argc, char **argv) {
     double v;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
-        case 's': c.sweep = optarg; break;
+        case 's':
+            if (c.n_sweeps == sizeof c.sweeps / sizeof *c.sweeps)
+                return cli_error(CLI_USAGE, "fit", "--sweep: at most %zu sweeps", sizeof c.sweeps / sizeof *c.sweeps);
+            c.sweeps[c.n_sweeps++] = optarg;
+            break;
         case 'c': c.csv = optarg; break;
         case 'f':
             if (fit_form_parse(optarg, &c.o.form))
@@ -436,13 +468,17 @@ int cli_fit(int argc, char **argv) {
         }
     }
     if (optind < argc) return cli_error(CLI_USAGE, "fit", "unexpected argument '%s'", argv[optind]);
-    if (!!c.sweep == !!c.csv) return cli_error(CLI_USAGE, "fit", "give exactly one of --sweep S and --csv FILE");
+    if (!!c.n_sweeps == !!c.csv)
+        return cli_error(CLI_USAGE, "fit", "give exactly one of --sweep S (repeatable) and --csv FILE");
     if (!c.x && c.csv) return cli_error(CLI_USAGE, "fit", "--x COLS is needed with --csv");
     if (!c.x) {
         static const char *const dx[] = {"training_flops", "params,tokens", "params,tokens,state_flops_per_token", "params"};
         c.x = dx[c.o.form];
     }
-    if (!c.y) c.y = c.sweep ? "final_eval_loss" : "loss";
+    if (!c.y) c.y = c.n_sweeps ? "final_eval_loss" : "loss";
+    /* A sweep's compute is what its runs cost, not the product of the x columns:
+     * recommend's extrapolation factor and --holdout-top rank by it. */
+    if (!c.compute && c.n_sweeps) c.compute = "training_flops";
     if (c.o.form == FIT_ISOFLOP && (c.o.bootstrap || c.o.holdout_top))
         return cli_error(CLI_USAGE, "fit", "--bootstrap and --holdout-top apply to powerlaw, chinchilla and additive; "
                                            "isoflop intervals come from the parabolas and the log-log regression");
@@ -456,7 +492,7 @@ int cli_fit(int argc, char **argv) {
     } else {
         store *st = NULL;
         if (store_open(cli_db_path(c.db), &st, err, sizeof err)) return cli_error(CLI_FAIL, "fit", "%s", err);
-        int rc = sweep_table(st, c.sweep, &t, err, sizeof err);
+        int rc = sweep_table(st, c.sweeps, c.n_sweeps, &t, err, sizeof err);
         store_close(st);
         if (rc) return cli_error(CLI_FAIL, "fit", "%s", err);
     }

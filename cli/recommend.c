@@ -166,9 +166,31 @@ static int cost_model(store *st, const char *source, const fit_law *law, double 
     const char *sweep = !strncmp(source, "sweep:", 6) ? source + 6 : NULL;
     store_run *runs = NULL;
     size_t n = 0;
+    /* "sweep:A+B": the runs of every sweep the fit read (a run two sweeps hold counts
+     * once per sweep; the cost fit over W(N), S(N) is not hurt by a repeated point). */
+    for (const char *p = sweep; p && *p;) {
+        size_t len = strcspn(p, "+");
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 255 ? len : 255), p);
+        p += len + (p[len] == '+');
+        store_run *more = NULL;
+        size_t n_more = 0;
+        store_run_filter f = {name, STORE_DONE, 0};
+        if (store_runs_list(st, &f, &more, &n_more, err, errlen)) {
+            store_runs_free(runs, n);
+            return -1;
+        }
+        store_run *all = realloc(runs, (n + n_more) * sizeof *all);
+        if (!all && n + n_more) {
+            store_runs_free(more, n_more);
+            store_runs_free(runs, n);
+            return util_err(err, errlen, "out of memory");
+        }
+        if (all) memcpy(all + n, more, n_more * sizeof *all);
+        free(more); /* its strings now belong to runs */
+        runs = all, n += n_more;
+    }
     if (sweep) {
-        store_run_filter f = {sweep, STORE_DONE, 0};
-        if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
         for (size_t i = 0; i < n; i++)
             if (isfinite(runs[i].acc.training_flops))
                 ci->runs_compute_max = isnan(ci->runs_compute_max) ? runs[i].acc.training_flops
@@ -541,6 +563,16 @@ int cli_recommend(int argc, char **argv) {
             goto fail;
         have_family = 1;
         family_bounds(&law, &ans, law_sees_state, &fbounds, &n_fbounds);
+        /* Without a state term the law cannot prefer one state over another, and the cheapest
+         * state leaves the most tokens: the listed state setting is that, not an answer. */
+        for (size_t k = 0; k < ans.fam.n_keys && !law_sees_state; k++)
+            if (sweep_family_key_varies(&ans.fam, k) && sweep_family_key_is_state(ans.fam.keys[k])) {
+                ADD_MSG(warn, n_warn,
+                        "the law has no state term: its state setting is the family's cheapest, not one the data "
+                        "chose; a state answer needs a state law (fit --x params,tokens,state_size over runs "
+                        "that move the state at fixed weights)");
+                break;
+            }
         /* a family mixer the fit never saw extrapolates the law across mixers */
         for (size_t k = 0; k < ans.fam.n_keys && dg.n_mixers; k++) {
             if (strcmp(ans.fam.keys[k], "model.mixer")) continue;
