@@ -5,7 +5,9 @@
 #   2. three sweeps (configs/demo*.yaml): widths of one family at three IsoFLOP
 #      budgets (N_opt), the sliding window at fixed weights (WSFR_opt), and a
 #      second seed at one point of each (the noise floor);
-#   3. IsoFLOP fits of each arm, stored with their verdicts;
+#   3. IsoFLOP fits of each arm, a Chinchilla law and a state law, stored with
+#      their verdicts; recommend turns the laws into configurations of
+#      configs/family-demo.yaml (or refuses, with the reason);
 #   4. the report, which leads with the answer; the answer is printed here too.
 # Everything goes to demo-out/ (DEMO_OUT to change); running it again resumes
 # (finished runs are not retrained) and redraws the report. It exits 0 whatever
@@ -56,17 +58,44 @@ for spec in "${specs[@]}"; do
 done
 
 # A fit the data cannot support exits non-zero with its reason: say so and go on.
+# fit_id is the id of the fit just stored ("fit 5: ..."), empty when none was.
 fit() {
+  fit_id=
   if ! "$bin" fit "$@" > "$out/fit.txt" 2>&1; then
     echo "fit $*: not supported by these runs: $(tail -1 "$out/fit.txt")"
   else
     cat "$out/fit.txt"
+    fit_id=$(sed -n '1s/^fit \([0-9]*\):.*/\1/p' "$out/fit.txt")
   fi
 }
 step "fit: IsoFLOP parabolas of loss in log N per budget (width arm: N_opt)"
 fit --sweep demo --form isoflop --x params --y final_eval_loss
 step "fit: IsoFLOP parabolas of loss in log WSFR per budget (state arm: WSFR_opt)"
 fit --sweep demo-state --form isoflop --x wsfr --y final_eval_loss
+
+# The same question as laws, turned into configurations by recommend: a Chinchilla law over
+# the width arm (N and tokens at a budget, with the runs' own W and S as its cost), and a
+# state law over both arms (state size as the state variable). recommend refuses a law the
+# data do not constrain and says which runs would fix it: that is an answer too.
+largest=$(awk '/budgets:/ { gsub(/[][,]/, " "); print $NF; exit }' "${specs[0]}")
+beyond=$(awk -v c="$largest" 'BEGIN { printf "%.6g", 10 * c }')
+recommend() {
+  [ -n "$fit_id" ] || { echo "recommend: no fit to answer from"; return; }
+  if ! "$bin" recommend --fit "$fit_id" "$@" > "$out/recommend.txt" 2>&1; then
+    echo "recommend $*: refused: $(tail -1 "$out/recommend.txt")"
+  else
+    cat "$out/recommend.txt"
+  fi
+}
+step "fit: L = E + A N^-alpha + B D^-beta over the width arm"
+fit --sweep demo --form chinchilla --x params,tokens --y final_eval_loss --bootstrap 100
+step "recommend at C = $largest (the largest budget) and $beyond (10x beyond the data), from configs/family-demo.yaml"
+recommend --budget "$largest" --family configs/family-demo.yaml --top 3
+recommend --budget "$beyond" --family configs/family-demo.yaml --top 3
+step "fit: a state law L = E + A N^-a + B D^-b + G Z^-g (Z = state size) over both arms"
+fit --sweep demo --sweep demo-state --form additive --x params,tokens,state_size --y final_eval_loss --bootstrap 100
+step "recommend the state at C = $largest from the state law"
+recommend --budget "$largest" --family configs/family-demo.yaml --top 3
 
 step "report (the answer first)"
 "$bin" report --sweep demo --sweep demo-state --sweep demo-noise --out "$out/report" || {
