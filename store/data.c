@@ -421,14 +421,16 @@ void store_fit_clear(store_fit *f) {
     memset(f, 0, sizeof *f);
 }
 
-int store_json_each(store *s, const char *json, const char *path, store_json_item **items, size_t *n,
-                    char *err, size_t errlen) {
+/* The rows of a (key, type, value) query over ?1 = json (?2 = path when given) as
+ * store_json_items; shared by store_json_each and store_json_flatten. */
+static int json_items(store *s, const char *sql, const char *json, const char *path, store_json_item **items,
+                      size_t *n, char *err, size_t errlen) {
     *items = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT key, type, value FROM json_each(?1, ?2)", &st, err, errlen)) return -1;
+    if (store_prepare(s, sql, &st, err, errlen)) return -1;
     store_bind_text(st, 1, json ? json : "null");
-    store_bind_text(st, 2, path);
+    if (path) store_bind_text(st, 2, path);
     size_t cap = 0;
     int rc, oom = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && !oom) {
@@ -455,6 +457,33 @@ int store_json_each(store *s, const char *json, const char *path, store_json_ite
     }
     sqlite3_finalize(st);
     return 0;
+}
+
+int store_json_each(store *s, const char *json, const char *path, store_json_item **items, size_t *n,
+                    char *err, size_t errlen) {
+    return json_items(s, "SELECT key, type, value FROM json_each(?1, ?2)", json, path, items, n, err, errlen);
+}
+
+/* Names are built from json_tree's key and parent columns (a recursive walk from
+ * the root) rather than from fullkey, whose quoting of labels differs between
+ * SQLite versions (3.40 writes $.model."d_model"). Numbers are read back with
+ * `json -> fullkey`, which returns the number as the JSON text wrote it: json_tree's
+ * value column would turn 0.30000000000000004 into a 15-digit real and an unsigned
+ * 64-bit seed into a float. */
+int store_json_flatten(store *s, const char *json, store_json_item **items, size_t *n, char *err,
+                       size_t errlen) {
+    return json_items(s,
+                      "WITH RECURSIVE t AS (SELECT id, parent, key, type, value, fullkey FROM json_tree(?1)),"
+                      " names(id, name) AS (SELECT id, '' FROM t WHERE parent IS NULL UNION ALL"
+                      "  SELECT t.id, CASE WHEN typeof(t.key) = 'integer' THEN names.name || '[' || t.key || ']'"
+                      "   WHEN names.name = '' THEN t.key ELSE names.name || '.' || t.key END"
+                      "  FROM t JOIN names ON t.parent = names.id)"
+                      " SELECT names.name, t.type,"
+                      "  CASE t.type WHEN 'integer' THEN ?1 -> t.fullkey WHEN 'real' THEN ?1 -> t.fullkey"
+                      "   WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE t.value END"
+                      " FROM t JOIN names USING (id) WHERE t.type NOT IN ('object', 'array')"
+                      " ORDER BY names.name, t.id",
+                      json, NULL, items, n, err, errlen);
 }
 
 void store_json_items_free(store_json_item *items, size_t n) {

@@ -201,6 +201,16 @@ typedef struct store_json_item {
 int store_json_each(store *s, const char *json, const char *path, store_json_item **items, size_t *n,
                     char *err, size_t errlen);
 void store_json_items_free(store_json_item *items, size_t n);
+/* Every leaf (a value that is not an object or an array) of json, flattened with
+ * SQLite's json_tree, sorted by key (bytewise; document order among equal keys):
+ * key is the leaf's path with members joined by "." and indexes in brackets
+ * ("model.d_model", "x[0].y"; "" for a lone scalar; a member name holding "." is
+ * written as it is, so {"a.b":1} and {"a":{"b":1}} both give "a.b"); type as
+ * json_each's; value a string's text, a number exactly as the JSON wrote it, "true"
+ * or "false", NULL for null. Empty objects and arrays give no items. Invalid JSON
+ * is an error. Free with store_json_items_free. */
+int store_json_flatten(store *s, const char *json, store_json_item **items, size_t *n, char *err,
+                       size_t errlen);
 
 /* failed runs of a sweep -> pending with attempt 0 and no error (sweep run
  * --retry-failed); *n how many. Their folders and checkpoints are untouched. */
