@@ -77,7 +77,7 @@ INSERT INTO sweeps VALUES ('demo', 'name: demo', 0), ('other', 'name: other', 0)
 INSERT INTO runs (id, sweep, config_json, config_hash, status, attempt, host, device, created, params,
   params_non_embedding, weight_flops_per_token, state_flops_per_token, wsfr, state_dim, state_size, tokens,
   training_flops, final_train_loss, final_eval_loss, best_context_loss, error) VALUES
- (1, 'demo', '{"model":{"d_model":64,"mixer":"power"}}', 'aa01', 'done', 1, 'box', 'cpu', 0, 123456, 100000,
+ (1, 'demo', '{"model":{"d_model":64,"mixer":"power","p":2}}', 'aa01', 'done', 1, 'box', 'cpu', 0, 123456, 100000,
   250000, 12000, 20.8333, 528, 67584, 2000000, 1.572e12, 2.345, 2.5, 2.4, NULL),
  (2, 'demo', '{"model":{"d_model":128,"note":"a, \"b\""}}', 'aa02', 'failed', 2, 'box', 'cpu', 0, 523456, NULL,
   1000000, 12000, 83.3, NULL, NULL, 2000000, 6.07e12, NULL, NULL, NULL, 'out of memory, "big"
@@ -88,20 +88,25 @@ INSERT INTO sweep_runs VALUES ('demo', 1), ('demo', 2), ('other', 3), ('other', 
 SQL
 
 table=$("$S" runs --db a.db) || fail "runs table failed"
-head -1 <<<"$table" | grep -qE "^id +sweep +status +params +W +S +WSFR +tokens +FLOPs +train +eval +ctx$" ||
+head -1 <<<"$table" | grep -qE "^id +sweep +status +mixer +width +params +W +S +WSFR +tokens +FLOPs +train loss +eval loss +long-ctx loss$" ||
   fail "bad table header: $(head -1 <<<"$table")"
-[ "$(wc -l <<<"$table")" -eq 4 ] || fail "table should have a header and 3 rows: $table"
-grep -qE "^ *1 +demo +done +1.23e\+05 +2.5e\+05 +1.2e\+04 +20.8 +2e\+06 +1.57e\+12 +2.3450 +2.5000 +2.4000$" \
+# a header, 3 rows and a two-line legend that names the columns
+[ "$(wc -l <<<"$table")" -eq 6 ] || fail "table should have a header, 3 rows and a legend: $table"
+grep -qE "^ *1 +demo +done +power p=2 +64 +1.23e\+05 +2.5e\+05 +1.2e\+04 +20.8 +2e\+06 +1.57e\+12 +2.3450 +2.5000 +2.4000$" \
   <<<"$table" || fail "bad table row 1: $table"
-# aligned: every line has the status column at the same offset
-[ "$(awk '{ print index($0, $3) }' <<<"$table" | sort -u | wc -l)" -eq 1 ] || fail "table columns not aligned: $table"
+# run 3's config has no mixer: mixer and width "-", not a guess
+grep -qE "^ *3 +other +pending +- +- +1e\+03 " <<<"$table" || fail "bad table row 3: $table"
+grep -q "^width: model.d_model; W, S: weight and state FLOPs per token" <<<"$table" || fail "no legend: $table"
+grep -q "long-ctx loss: eval loss on the last 10% of context positions" <<<"$table" || fail "legend lacks long-ctx: $table"
+# aligned: every row has the status column at the same offset
+[ "$(head -4 <<<"$table" | awk '{ print index($0, $3) }' | sort -u | wc -l)" -eq 1 ] || fail "table columns not aligned: $table"
 
 "$S" runs --db a.db --format csv >runs.csv || fail "runs csv failed"
 python3 - runs.csv <<'PY' || fail "CSV check failed"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline='')))
 assert len(rows) == 3, rows
-assert rows[0]['config'] == '{"model":{"d_model":64,"mixer":"power"}}', rows[0]['config']
+assert rows[0]['config'] == '{"model":{"d_model":64,"mixer":"power","p":2}}', rows[0]['config']
 assert rows[1]['error'] == 'out of memory, "big"\nsecond line', rows[1]['error']
 assert rows[0]['wsfr'] == '20.8333' and rows[0]['training_flops'] == '1572000000000', rows[0]
 assert rows[1]['final_train_loss'] == '' and rows[2]['host'] == '', rows[1]
@@ -114,11 +119,15 @@ import json, sys
 runs = json.load(open(sys.argv[1]))
 keys = {"id", "sweep", "status", "config_hash", "params", "params_non_embedding", "weight_flops_per_token",
         "state_flops_per_token", "wsfr", "state_dim", "state_size", "tokens", "training_flops",
-        "final_train_loss", "final_eval_loss", "best_context_loss", "attempt", "host", "device", "error", "config"}
+        "final_train_loss", "final_eval_loss", "best_context_loss", "attempt", "host", "device", "error", "config",
+        "run_dir", "created", "started", "finished", "heartbeat"}
 assert [r["id"] for r in runs] == [1, 2, 3]
-for r in runs:
-    assert set(r) == keys, set(r) ^ keys
-assert runs[0]["config"] == {"model": {"d_model": 64, "mixer": "power"}}
+# each object: the fixed keys and its own config's flat keys (none for a key its config lacks)
+flat = [{"model.d_model", "model.mixer", "model.p"}, {"model.d_model", "model.note"}, {"model.d_model"}]
+for r, f in zip(runs, flat):
+    assert set(r) == keys | f, set(r) ^ (keys | f)
+assert runs[0]["config"] == {"model": {"d_model": 64, "mixer": "power", "p": 2}}
+assert runs[0]["model.mixer"] == "power" and runs[0]["model.d_model"] == 64 and runs[1]["model.note"] == 'a, "b"'
 assert runs[1]["config"]["model"]["note"] == 'a, "b"'
 assert runs[0]["wsfr"] == 20.8333 and runs[0]["state_size"] == 67584 and runs[0]["best_context_loss"] == 2.4
 assert runs[1]["final_train_loss"] is None and runs[1]["error"].startswith("out of memory")
