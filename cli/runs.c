@@ -22,8 +22,9 @@ static void usage(FILE *out) {
             "  --sweep S        only runs that sweep S asked for\n"
             "  --status X       only runs in state X: pending, running, done, failed,\n"
             "                   diverged or cancelled\n"
-            "  --format F       table (default, for people), csv (RFC 4180 with a header)\n"
-            "                   or json (an array of objects)\n"
+            "  --format F       table (default, for people: mixer with its state setting,\n"
+            "                   width, accounting and losses, with a legend), csv (RFC 4180\n"
+            "                   with a header) or json (an array of objects)\n"
             "  --json           the same as --format json\n"
             "  -h, --help       this text\n\n"
             "csv and json hold, per run: id, sweep, status, config_hash, the FLOP accounting\n"
@@ -36,7 +37,7 @@ static void usage(FILE *out) {
             "data.source, model.d_model, model.mixer, train.context, train.lr, ... (sorted).\n"
             "A CSV cell is empty where a run's config lacks the key (model.window exists\n"
             "only for window runs); a JSON object leaves such keys out. Numbers stay numbers.\n"
-            "  pandas: pd.read_csv(io.StringIO(out)) or pd.DataFrame(json.loads(out))\n");
+            "In pandas: pd.read_csv(\"runs.csv\") or pd.DataFrame(json.load(open(\"runs.json\"))).\n");
 }
 
 /* Every leaf of a run's config, sorted by key (store_json_flatten), read while
