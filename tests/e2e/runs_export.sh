@@ -120,10 +120,10 @@ assert runs[2]["created"] is None and runs[5]["started"] is None and runs[5]["cr
 PY
 
 # Numbers exactly as the config JSON wrote them (not through a double: a 64-bit seed,
-# 0.1 + 0.2), booleans as words, a member name that needs quoting in a JSON path.
+# 0.1 + 0.2), booleans as words, a member name that needs quoting in a JSON path, arrays.
 "$S" init --db b.db >/dev/null || fail "init b.db"
 sqlite3 b.db "INSERT INTO runs (id, config_json, config_hash, status, created) VALUES (1,
-  '{\"model\":{\"mixer\":\"power\",\"tie_embeddings\":true},\"train\":{\"lr\":0.30000000000000004,\"seed\":18446744073709551615,\"odd key\":1.50}}',
+  '{\"model\":{\"mixer\":\"power\",\"tie_embeddings\":true},\"train\":{\"lr\":0.30000000000000004,\"seed\":18446744073709551615,\"odd key\":1.50},\"x\":{\"list\":[[1,2],{\"c\":\"y\"}],\"empty\":{}}}',
   'h1', 'pending', 0)" || fail "cannot seed b.db"
 "$S" runs --db b.db --format csv >b.csv || fail "runs b.db csv failed"
 python3 - b.csv <<'PY' || fail "exact numbers check failed"
@@ -131,6 +131,8 @@ import csv, sys
 r = next(csv.DictReader(open(sys.argv[1], newline='')))
 assert r["train.lr"] == "0.30000000000000004" and r["train.seed"] == "18446744073709551615", r
 assert r["train.odd key"] == "1.50" and r["model.tie_embeddings"] == "true", r
+# array elements by index; an empty object gives no column
+assert r["x.list[0][1]"] == "2" and r["x.list[1].c"] == "y" and not any(k.startswith("x.empty") for k in r), r
 PY
 "$S" runs --db b.db --json | python3 -c '
 import json, sys
