@@ -63,6 +63,10 @@ static const char *const fixed_names[] = {
     "started", "finished", "heartbeat"};
 enum { N_FIXED = sizeof fixed_names / sizeof fixed_names[0], N_ACC = 9 };
 
+/* fixed_cell's cases are indexes into fixed_names: a column added there needs its case. */
+_Static_assert(sizeof fixed_names / sizeof fixed_names[0] == 26, "fixed_names and fixed_cell disagree");
+_Static_assert(sizeof(store_accounting) == N_ACC * sizeof(double), "store_accounting is not N_ACC doubles");
+
 static runs_cell fixed_cell(const store_run *r, int k) {
     const double *acc = &r->acc.params; /* store_accounting is N_ACC doubles in column order */
     const double losses[] = {r->final_train_loss, r->final_eval_loss, r->best_context_loss};
