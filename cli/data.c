@@ -38,9 +38,10 @@ static int prepare(int argc, char **argv) {
     int json = 0, opt, from_seen = 0;
     if (!paths) return cli_error(CLI_FAIL, "data", "out of memory");
     optind = 1;
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
     /* '-' first in optstring: operands come back as option 1, in order, so
      * "--from a b --out x" reads a and b as inputs. */
-    while ((opt = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "-:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'f': paths[n++] = optarg; from_seen = 1; break;
         case 1:
@@ -54,7 +55,7 @@ static int prepare(int argc, char **argv) {
         case 'o': out = optarg; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); free(paths); return CLI_OK;
-        default: usage(stderr); free(paths); return CLI_USAGE;
+        default: free(paths); return cli_option_error("data prepare", opt, argv, opts);
         }
     }
     if (!n || !out) {

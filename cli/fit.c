@@ -389,9 +389,10 @@ int cli_fit(int argc, char **argv) {
     c.budget_tol = 0.05;
     char err[1024] = "";
     optind = 1;
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
     int ch;
     double v;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (ch) {
         case 's':
             if (c.n_sweeps == sizeof c.sweeps / sizeof *c.sweeps)
@@ -464,7 +465,7 @@ int cli_fit(int argc, char **argv) {
         case 'P': c.pool_mixers = 1; break;
         case 'p': c.db = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_option_error("fit", ch, argv, opts);
         }
     }
     if (optind < argc) return cli_error(CLI_USAGE, "fit", "unexpected argument '%s'", argv[optind]);

@@ -79,12 +79,13 @@ int cli_flops(int argc, char **argv) {
     int json = 0, opt;
     if (!sets) return cli_error(CLI_FAIL, "flops", "out of memory");
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (opt) {
         case 's': sets[n_sets++] = optarg; break;
         case 'j': json = 1; break;
         case 'h': usage(stdout); free(sets); return CLI_OK;
-        default: usage(stderr); free(sets); return CLI_USAGE;
+        default: free(sets); return cli_option_error("flops", opt, argv, opts);
         }
     }
     if (optind != argc - 1) {

@@ -420,7 +420,8 @@ int cli_recommend(int argc, char **argv) {
     int json = 0, ch;
     char *end, err[2048] = "";
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (ch) {
         case 'b':
             C = strtod(optarg, &end);
@@ -444,7 +445,7 @@ int cli_recommend(int argc, char **argv) {
         case 'j': json = 1; break;
         case 'p': db = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_option_error("recommend", ch, argv, opts);
         }
     }
     if (optind < argc) return cli_error(CLI_USAGE, "recommend", "unexpected argument '%s'", argv[optind]);
