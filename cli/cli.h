@@ -24,6 +24,10 @@ const char *cli_db_path(const char *db_option);
 struct option;
 int cli_option_error(const char *cmd, int ch, char **argv, const struct option *opts);
 
+/* --format VALUE of a command whose output is a table (text) or JSON, --json being its alias:
+ * sets *json; a value outside table|json is a usage error naming cmd. Returns 0 or CLI_USAGE. */
+int cli_format_json(const char *cmd, const char *value, int *json);
+
 /* True when argv holds -h or --help (before a "--"). */
 int cli_wants_help(int argc, char **argv);
 

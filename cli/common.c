@@ -46,3 +46,10 @@ int cli_option_error(const char *cmd, int ch, char **argv, const struct option *
     if (near) return cli_error(CLI_USAGE, cmd, "unknown option --%s; did you mean --%s?", name, near);
     return cli_error(CLI_USAGE, cmd, "unknown option --%s (scalelab %s --help lists them)", name, cmd);
 }
+
+int cli_format_json(const char *cmd, const char *value, int *json) {
+    if (!strcmp(value, "json")) *json = 1;
+    else if (!strcmp(value, "table") || !strcmp(value, "text")) *json = 0;
+    else return cli_error(CLI_USAGE, cmd, "--format %s: expected table or json (--json is json)", value);
+    return 0;
+}

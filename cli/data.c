@@ -20,7 +20,8 @@ static void usage(FILE *out) {
             "data.source: \"file:FILE\".\n\n"
             "  --from PATH  a file or folder to read (repeatable; more paths may follow)\n"
             "  --out FILE   the shard to write\n"
-            "  --json       print the counts as one JSON object\n"
+            "  --json       print the counts as one JSON object (the same as --format json)\n"
+            "  --format F   table (default) or json\n"
             "  -h, --help   this help\n");
 }
 
@@ -29,6 +30,7 @@ static int prepare(int argc, char **argv) {
         {"from", required_argument, NULL, 'f'},
         {"out", required_argument, NULL, 'o'},
         {"json", no_argument, NULL, 'j'},
+        {"format", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -54,6 +56,9 @@ static int prepare(int argc, char **argv) {
             break;
         case 'o': out = optarg; break;
         case 'j': json = 1; break;
+        case 'F':
+            if (cli_format_json("data prepare", optarg, &json)) { free(paths); return CLI_USAGE; }
+            break;
         case 'h': usage(stdout); free(paths); return CLI_OK;
         default: free(paths); return cli_option_error("data prepare", opt, argv, opts);
         }
