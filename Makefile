@@ -3,6 +3,8 @@
 #   make test       unit + end-to-end tests, then again under ASan+UBSan
 #   make bench      benchmarks in tests/bench/ (results go to tests/bench/RESULTS.md by hand)
 #   make demo       deps, build, demo sweep -> fit -> recommend -> report
+#   make fuzz       libFuzzer targets (clang) for the spec, config, CSV and checkpoint
+#                   readers, each run FUZZ_SECONDS (default 3600); seeds in tests/fuzz/corpus/
 #   CUDA=0 forces a CPU-only build; CUDA=1 fails when nvcc is missing.
 #   STATIC=1 links SQLite, libyaml, GSL and OpenBLAS (with its Fortran runtime)
 #   statically and puts libgomp and libcmocka beside the binaries (BUILD/lib, found
@@ -60,7 +62,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test test-fast bench demo data install clean info
+.PHONY: all deps test test-fast bench demo data install clean info fuzz fuzz-build
 all: info $(BUILD)/scalelab scalelab
 
 info:
@@ -127,6 +129,25 @@ bench: all
 	$(MAKE) --no-print-directory benches
 	tests/bench/run_bench.sh $(BUILD)
 
+# make fuzz: the library again with clang, coverage and ASan+UBSan (BUILD=build-fuzz),
+# one binary per tests/fuzz/fuzz_*.c, then tests/fuzz/run_fuzz.sh (FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 3600
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_LDLIBS := $(OPENBLAS_LIBDIR) -lsqlite3 -lyaml -lgsl -lopenblas -lm -lpthread
+fuzz: fuzz-build
+	tests/fuzz/run_fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-build:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang; scripts/deps.sh lists it as optional)"; exit 1; }
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CUDA=0 WARN="-Wall -Wextra" \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" build-fuzz/libscalelab.a
+	@mkdir -p build-fuzz/fuzz
+	for f in $(FUZZ_SRC); do \
+	  clang -std=c17 -O1 -g -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -fopenmp \
+	    -o build-fuzz/fuzz/$$(basename $$f .c) $$f build-fuzz/libscalelab.a $(FUZZ_LDLIBS) || exit 1; \
+	done
+
 deps:
 	@scripts/deps.sh
 
@@ -142,6 +163,6 @@ install: all
 	install -m 755 $(BUILD)/scalelab $(DESTDIR)$(PREFIX)/bin/scalelab
 
 clean:
-	rm -rf build build-asan scalelab
+	rm -rf build build-asan build-fuzz scalelab
 
 -include $(LIB_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(BUILD)/scalelab.d
