@@ -194,12 +194,20 @@ int sweep_spec_check_size(const sweep_spec *s, char *err, size_t errlen) {
     if (s->random_n) total *= (double)s->random_n;
     if (s->n_seeds) total *= (double)s->n_seeds;
     if (s->n_budgets) total *= (double)s->n_budgets;
-    if (total <= SWEEP_MAX_POINTS) return 0;
+    /* Each point holds a copy of every base, swept and derived value: bound the sum too. */
+    double per_point = (double)s->n_base + s->n_grid + s->n_dists + (s->n_seeds > 0) + s->n_derived;
+    for (size_t i = 0; i < s->n_zips; i++) per_point += (double)s->zips[i].n_axes;
+    double values = total / (s->n_budgets ? (double)s->n_budgets : 1) * per_point;
+    if (total <= SWEEP_MAX_POINTS && values <= SWEEP_MAX_VALUES) return 0;
     const sweep_entry *at = first_factor(s);
-    return util_err(err, errlen, "%s:%d:%d: %s: the spec expands to %.0f runs (more than %d): narrow the grid",
-                    at ? at->file : s->path, at ? at->line : s->random_n ? s->dists[0].line : 1,
-                    at ? at->col : s->random_n ? s->dists[0].col : 1, at ? at->key : s->random_n ? "random.n" : "grid",
-                    total, SWEEP_MAX_POINTS);
+    const char *file = at ? at->file : s->path, *key = at ? at->key : s->random_n ? "random.n" : "grid";
+    int line = at ? at->line : s->random_n ? s->dists[0].line : 1, col = at ? at->col : s->random_n ? s->dists[0].col : 1;
+    if (total > SWEEP_MAX_POINTS)
+        return util_err(err, errlen, "%s:%d:%d: %s: the spec expands to %.0f runs (more than %d): narrow the grid",
+                        file, line, col, key, total, SWEEP_MAX_POINTS);
+    return util_err(err, errlen, "%s:%d:%d: %s: the spec expands to %.0f points of %.0f values each, %.0f values "
+                    "in all (more than %d): narrow the grid or shorten the base and derived values", file, line, col,
+                    key, total / (s->n_budgets ? (double)s->n_budgets : 1), per_point, values, SWEEP_MAX_VALUES);
 }
 
 int sweep_expand(const sweep_spec *s, const sweep_entry *defaults, size_t n_defaults, sweep_points *out,

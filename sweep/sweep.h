@@ -45,7 +45,9 @@
  * a spec or base file is a regular file of at most SWEEP_MAX_FILE_BYTES;
  * mappings nest at most 32 deep and at most 100000 keys and list items are
  * read, aliases expanded (so alias cycles and "billion laughs" end in an error);
- * a spec expands to at most SWEEP_MAX_POINTS runs (points x isoflop budgets);
+ * a spec expands to at most SWEEP_MAX_POINTS runs (points x isoflop budgets)
+ * and its points hold at most SWEEP_MAX_VALUES values in all (base, swept and
+ * derived values are copied into every point);
  * an expression nests at most SWEEP_EXPR_MAX_DEPTH levels (parentheses, unary
  * operators, not, **), and a derived value's references chain at most
  * SWEEP_MAX_CHAIN derived values deep. One YAML document per file. */
@@ -57,6 +59,7 @@
 
 enum {
     SWEEP_MAX_POINTS = 100000,        /* runs of one spec (each is a training run) */
+    SWEEP_MAX_VALUES = 4000000,       /* key/values held by all points together (~100 bytes each) */
     SWEEP_MAX_FILE_BYTES = 16 << 20,  /* a spec or base file */
     SWEEP_MAX_NAME = 64,              /* characters of a sweep name */
     SWEEP_EXPR_MAX_DEPTH = 48,        /* nesting of one expression */
@@ -158,7 +161,8 @@ void sweep_spec_free(sweep_spec *spec);
  * SWEEP_MAX_NAME characters), else -1 with the rule in err. */
 int sweep_name_check(const char *name, char *err, size_t errlen);
 /* Refuses a spec that expands to more than SWEEP_MAX_POINTS runs (grid x zip x
- * random x seeds, times the isoflop budgets), naming the first list that multiplies.
+ * random x seeds, times the isoflop budgets) or whose points would hold more than
+ * SWEEP_MAX_VALUES values, naming the first list that multiplies.
  * sweep_spec_parse and sweep_expand call it before building anything. */
 int sweep_spec_check_size(const sweep_spec *spec, char *err, size_t errlen);
 /* Flattens a YAML mapping file to dotted keys ("model.d_model" -> "32"). */

@@ -189,6 +189,12 @@ static void test_size_limits(void **state) {
     util_buf_puts(&b, "]\n");
     later_fails(b.data, 0, "narrow the grid");
     util_buf_free(&b);
+    /* 100,000 points are allowed, but not with 2,000 derived values copied into each. */
+    util_buf w = {0};
+    util_buf_puts(&w, "name: g\ngrid: {a: [0,1,2,3,4,5,6,7,8,9]}\nseeds: 10000\nderived:\n");
+    for (int i = 0; i < 2000; i++) util_buf_printf(&w, "  k%d: '${a} + %d'\n", i, i);
+    later_fails(w.data, 0, "values in all");
+    util_buf_free(&w);
 }
 
 static void test_billion_laughs(void **state) {
