@@ -248,9 +248,22 @@ static int set_value(model_config *c, const config_key *k, const char *value, ch
         break;
     }
     case CONFIG_U64: {
-        /* Parsed again as text so seeds above 2^53 keep every bit. */
-        uint64_t v = strchr(value, 'e') || strchr(value, 'E') || strchr(value, '.')
-                         ? (uint64_t)x : strtoull(value, NULL, 10);
+        /* Parsed again as text so seeds above 2^53 keep every bit. A value of 2^64
+         * or more is refused (it passed the range check above only because k->max
+         * rounds to 2^64 as a double; converting it would be undefined, 0 on x86). */
+        uint64_t v;
+        if (strchr(value, 'e') || strchr(value, 'E') || strchr(value, '.')) {
+            if (x >= 18446744073709551616.0)
+                return util_err(err, errlen, "%s.%s: expected an integer in [0, 18446744073709551615], got %s",
+                                k->section, k->name, value);
+            v = (uint64_t)x;
+        } else {
+            errno = 0;
+            v = strtoull(value, NULL, 10);
+            if (errno == ERANGE)
+                return util_err(err, errlen, "%s.%s: expected an integer in [0, 18446744073709551615], got %s",
+                                k->section, k->name, value);
+        }
         memcpy(base + k->offset, &v, sizeof v);
         break;
     }
@@ -323,6 +336,15 @@ int model_config_resolve(model_config *c, char *err, size_t errlen) {
     char why[512];
     if (model_data_check_source(c->data_source, why, sizeof why))
         return util_err(err, errlen, "data.source: %s", why);
+    return 0;
+}
+
+int model_config_check_data(const model_config *c, char *err, size_t errlen) {
+    model_data *d;
+    char why[512];
+    if (model_data_open(c->data_source, c->vocab_size, c->seed, &d, why, sizeof why))
+        return util_err(err, errlen, "%s", why);
+    model_data_close(d);
     return 0;
 }
 

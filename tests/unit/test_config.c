@@ -133,6 +133,12 @@ static void test_unknown_keys_named_with_line_and_suggestion(void **state) {
     expect_load_error(f, "model:\n  d_model: 64\n bad indent\n", (const char *const[]){"YAML syntax error", NULL});
     expect_load_error(f, "model: {d_model: 64}\n---\nmodel: {d_model: 32}\n",
                       (const char *const[]){"more than one YAML document", NULL});
+    /* A file that never ends is refused before it is read (it used to be read until memory ran out). */
+    model_config z;
+    char zerr[512];
+    model_config_default(&z);
+    assert_int_not_equal(model_config_load(&z, "/dev/zero", zerr, sizeof zerr), 0);
+    if (!strstr(zerr, "/dev/zero: not a regular file")) fail_msg("%s", zerr);
 }
 
 static void test_types_and_ranges(void **state) {
@@ -199,7 +205,15 @@ static void test_set(void **state) {
         {"model.d_modle=3", "did you mean model.d_model"}, {"d_model=3", "did you mean model.d_model"},
         {"modl.d_model=3", "unknown section"}, {"model.d_model", "key=value"}, {"=3", "key=value"},
         {"train.seed=-1", "train.seed"}, {"model.n_head=", "model.n_head"},
+        /* 2^64 and above: used to pass the range check (k->max rounds to 2^64) and be cast to 0 */
+        {"train.seed=1.8446744073709552e19", "train.seed"}, {"train.seed=18446744073709551616", "train.seed"},
+        {"train.seed=99999999999999999999", "train.seed"}, {"train.seed=2e19", "train.seed"},
     };
+    /* the largest seed is kept exactly */
+    model_config_default(&c);
+    const char *max_seed[] = {"train.seed=18446744073709551615"};
+    assert_int_equal(model_config_apply_sets(&c, max_seed, 1, err, sizeof err), 0);
+    assert_true(c.seed == UINT64_MAX);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *one[] = {bad[i].set};
         model_config_default(&c);
