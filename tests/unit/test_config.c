@@ -167,11 +167,20 @@ static void test_inconsistent_shapes(void **state) {
     expect_load_error(f, "model: {chunk: 48}\ntrain: {context: 512}\n",
                       (const char *const[]){"train.context (512)", "model.chunk (48)", NULL});
     expect_load_error(f, "train: {context: 512, eval_tokens: 100}\n", (const char *const[]){"eval_tokens", NULL});
+    /* A power state the kernels cannot index is refused with its size, not overflowed:
+     * head_dim 512 at p 4 is D = C(515, 4) = 2.9e9; head_dim 65536 at p 4 is 7.7e17. */
+    expect_load_error(f, "model: {mixer: power, p: 4, d_model: 512, n_head: 1}\n",
+                      (const char *const[]){"model.head_dim 512", "model.p 4", "2.9e+09", NULL});
+    expect_load_error(f, "model: {mixer: power, p: 4, d_model: 1024, n_head: 1, head_dim: 65536}\n",
+                      (const char *const[]){"model.head_dim 65536", "7.69e+17", NULL});
     /* The chunk only matters for power; head_dim given explicitly lifts the divisibility rule. */
     model_config c;
     char err[512];
     assert_int_equal(load_text(f, "model: {mixer: softmax, chunk: 48, d_model: 100, n_head: 3, head_dim: 32}\n",
                                &c, err, sizeof err), 0);
+    assert_int_equal(model_config_resolve(&c, err, sizeof err), 0);
+    /* The largest power states still accepted: p 4 at head_dim 128 (D = 11.2M, x 129 < 2^31). */
+    assert_int_equal(load_text(f, "model: {mixer: power, p: 4, d_model: 128, n_head: 1}\n", &c, err, sizeof err), 0);
     assert_int_equal(model_config_resolve(&c, err, sizeof err), 0);
 }
 
