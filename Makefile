@@ -5,6 +5,8 @@
 #   make demo       deps, build, then scripts/demo.sh: a byte-level shard of the C headers,
 #                   a width sweep and a state sweep on it, IsoFLOP fits, the report
 #   make soak       kill -9 soak of the local scheduler (tests/soak/soak.sh; KILLS=N, default 100)
+#   make fuzz       libFuzzer targets (clang) for the spec, config, CSV and checkpoint
+#                   readers, each run FUZZ_SECONDS (default 3600); seeds in tests/fuzz/corpus/
 #   CUDA=0 forces a CPU-only build; CUDA=1 fails when nvcc is missing.
 #   STATIC=1 links SQLite, libyaml, GSL and OpenBLAS (with its Fortran runtime)
 #   statically and puts libgomp and libcmocka beside the binaries (BUILD/lib, found
@@ -62,7 +64,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test test-fast bench demo data install uninstall clean info soak
+.PHONY: all deps test test-fast bench demo data install uninstall clean info soak fuzz fuzz-build
 all: info $(BUILD)/scalelab scalelab
 
 info:
@@ -134,6 +136,25 @@ bench: all
 soak: all
 	SCALELAB=$(CURDIR)/$(BUILD)/scalelab KILLS=$(or $(KILLS),100) tests/soak/soak.sh
 
+# make fuzz: the library again with clang, coverage and ASan+UBSan (BUILD=build-fuzz),
+# one binary per tests/fuzz/fuzz_*.c, then tests/fuzz/run_fuzz.sh (FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 3600
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_LDLIBS := $(OPENBLAS_LIBDIR) -lsqlite3 -lyaml -lgsl -lopenblas -lm -lpthread
+fuzz: fuzz-build
+	tests/fuzz/run_fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-build:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang; scripts/deps.sh lists it as optional)"; exit 1; }
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CUDA=0 WARN="-Wall -Wextra" \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" build-fuzz/libscalelab.a
+	@mkdir -p build-fuzz/fuzz
+	for f in $(FUZZ_SRC); do \
+	  clang -std=c17 -O1 -g -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -fopenmp \
+	    -o build-fuzz/fuzz/$$(basename $$f .c) $$f build-fuzz/libscalelab.a $(FUZZ_LDLIBS) || exit 1; \
+	done
+
 deps:
 	@scripts/deps.sh
 
@@ -157,6 +178,6 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/scalelab $(DESTDIR)$(MANDIR)/scalelab.1 $(DESTDIR)$(COMPDIR)/scalelab
 
 clean:
-	rm -rf build build-asan scalelab
+	rm -rf build build-asan build-fuzz scalelab
 
 -include $(LIB_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(CUDA_OBJ:.o=.d) $(BUILD)/scalelab.d

@@ -18,6 +18,16 @@ int cli_error(int code, const char *what, const char *fmt, ...)
 /* The store path: the --db option if given, else $SCALELAB_DB, else ./scalelab.db. */
 const char *cli_db_path(const char *db_option);
 
+/* The one message for a bad option, after getopt_long returned ch ('?' or ':') with opterr
+ * off and an optstring that starts with ':': "scalelab: CMD: unknown option --bugdet; did you mean
+ * --budget?" or "... option --budget needs a value". Returns CLI_USAGE. */
+struct option;
+int cli_option_error(const char *cmd, int ch, char **argv, const struct option *opts);
+
+/* --format VALUE of a command whose output is a table (text) or JSON, --json being its alias:
+ * sets *json; a value outside table|json is a usage error naming cmd. Returns 0 or CLI_USAGE. */
+int cli_format_json(const char *cmd, const char *value, int *json);
+
 /* True when argv holds -h or --help (before a "--"). */
 int cli_wants_help(int argc, char **argv);
 

@@ -20,7 +20,8 @@ static void usage(FILE *out) {
             "data.source: \"file:FILE\".\n\n"
             "  --from PATH  a file or folder to read (repeatable; more paths may follow)\n"
             "  --out FILE   the shard to write\n"
-            "  --json       print the counts as one JSON object\n"
+            "  --json       print the counts as one JSON object (the same as --format json)\n"
+            "  --format F   table (default) or json\n"
             "  -h, --help   this help\n");
 }
 
@@ -29,6 +30,7 @@ static int prepare(int argc, char **argv) {
         {"from", required_argument, NULL, 'f'},
         {"out", required_argument, NULL, 'o'},
         {"json", no_argument, NULL, 'j'},
+        {"format", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -38,9 +40,10 @@ static int prepare(int argc, char **argv) {
     int json = 0, opt, from_seen = 0;
     if (!paths) return cli_error(CLI_FAIL, "data", "out of memory");
     optind = 1;
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
     /* '-' first in optstring: operands come back as option 1, in order, so
      * "--from a b --out x" reads a and b as inputs. */
-    while ((opt = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "-:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'f': paths[n++] = optarg; from_seen = 1; break;
         case 1:
@@ -53,8 +56,11 @@ static int prepare(int argc, char **argv) {
             break;
         case 'o': out = optarg; break;
         case 'j': json = 1; break;
+        case 'F':
+            if (cli_format_json("data prepare", optarg, &json)) { free(paths); return CLI_USAGE; }
+            break;
         case 'h': usage(stdout); free(paths); return CLI_OK;
-        default: usage(stderr); free(paths); return CLI_USAGE;
+        default: free(paths); return cli_option_error("data prepare", opt, argv, opts);
         }
     }
     if (!n || !out) {

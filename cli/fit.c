@@ -52,6 +52,7 @@ static void usage(FILE *out) {
         "                    over runs of several mixers (refused otherwise); the verdict is then at best weak\n"
         "  --json            print {\"id\", \"form\", \"params\", \"intervals\", \"objective\", \"rmse_log\", \"n_points\",\n"
         "                    ..., \"verdict\", \"reasons\", \"diagnostics\"}\n"
+        "  --format F        table (default) or json (--json)\n"
         "  --db PATH         the store (default: $SCALELAB_DB, else ./scalelab.db)\n"
         "  -h, --help        this text\n\n"
         "Verdict: ok | weak | unconstrained, with reasons; thresholds in fit/fit.h (unconstrained: a parameter\n"
@@ -380,7 +381,7 @@ int cli_fit(int argc, char **argv) {
         {"where", 1, 0, 'w'}, {"derive", 1, 0, 'D'}, {"loss", 1, 0, 'l'}, {"delta", 1, 0, 'd'},
         {"method", 1, 0, 'm'}, {"grid", 1, 0, 'g'}, {"bootstrap", 1, 0, 'b'}, {"seed", 1, 0, 'S'},
         {"level", 1, 0, 'L'}, {"holdout-top", 1, 0, 'k'}, {"compute", 1, 0, 'C'}, {"budget", 1, 0, 'B'},
-        {"budget-scale", 1, 0, 'F'}, {"budget-tol", 1, 0, 'T'}, {"json", 0, 0, 'j'}, {"db", 1, 0, 'p'},
+        {"budget-scale", 1, 0, 'F'}, {"budget-tol", 1, 0, 'T'}, {"json", 0, 0, 'j'}, {"format", 1, 0, 'O'}, {"db", 1, 0, 'p'},
         {"pool-mixers", 0, 0, 'P'},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     fit_cli c = {0};
@@ -389,9 +390,10 @@ int cli_fit(int argc, char **argv) {
     c.budget_tol = 0.05;
     char err[1024] = "";
     optind = 1;
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
     int ch;
     double v;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (ch) {
         case 's':
             if (c.n_sweeps == sizeof c.sweeps / sizeof *c.sweeps)
@@ -461,10 +463,13 @@ int cli_fit(int argc, char **argv) {
                 return cli_error(CLI_USAGE, "fit", "--budget-tol '%s': expected a non-negative number", optarg);
             break;
         case 'j': c.json = 1; break;
+        case 'O':
+            if (cli_format_json("fit", optarg, &c.json)) return CLI_USAGE;
+            break;
         case 'P': c.pool_mixers = 1; break;
         case 'p': c.db = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_option_error("fit", ch, argv, opts);
         }
     }
     if (optind < argc) return cli_error(CLI_USAGE, "fit", "unexpected argument '%s'", argv[optind]);

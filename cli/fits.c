@@ -118,13 +118,14 @@ int cli_fits(int argc, char **argv) {
     const char *db = NULL, *format = "table";
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (ch) {
         case 'p': db = optarg; break;
         case 'f': format = optarg; break;
         case 'j': format = "json"; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_option_error("fits", ch, argv, opts);
         }
     }
     if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))

@@ -14,7 +14,8 @@ static void usage(FILE *out) {
             "Parameters, weight and state FLOPs per token, WSFR, state size and training FLOPs\n"
             "of a run config (the conventions: README \"FLOP conventions\").\n\n"
             "  --set key=value  override a config key (e.g. model.d_model=256); repeatable\n"
-            "  --json           print one JSON object\n"
+            "  --json           print one JSON object (the same as --format json)\n"
+            "  --format F       table (default) or json\n"
             "  -h, --help       this help\n");
 }
 
@@ -71,6 +72,7 @@ int cli_flops(int argc, char **argv) {
     static const struct option opts[] = {
         {"set", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
+        {"format", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -79,12 +81,16 @@ int cli_flops(int argc, char **argv) {
     int json = 0, opt;
     if (!sets) return cli_error(CLI_FAIL, "flops", "out of memory");
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (opt) {
         case 's': sets[n_sets++] = optarg; break;
         case 'j': json = 1; break;
+        case 'f':
+            if (cli_format_json("flops", optarg, &json)) { free(sets); return CLI_USAGE; }
+            break;
         case 'h': usage(stdout); free(sets); return CLI_OK;
-        default: usage(stderr); free(sets); return CLI_USAGE;
+        default: free(sets); return cli_option_error("flops", opt, argv, opts);
         }
     }
     if (optind != argc - 1) {

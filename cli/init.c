@@ -24,12 +24,12 @@ int cli_init(int argc, char **argv) {
     const char *db = NULL;
     int c;
     optind = 1;
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
-        case ':': return cli_error(CLI_USAGE, "init", "option %s needs a value (try --help)", argv[optind - 1]);
-        default: return cli_error(CLI_USAGE, "init", "unknown option %s (try --help)", argv[optind - 1]);
+        default: return cli_option_error("init", c, argv, opts);
         }
     }
     if (optind < argc) return cli_error(CLI_USAGE, "init", "unexpected argument '%s' (try --help)", argv[optind]);

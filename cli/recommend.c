@@ -49,6 +49,7 @@ static void usage(FILE *out) {
         "                    \"compute_max\", \"cost\", \"N_opt\", \"D_opt\", \"W_opt\", \"S_opt\", \"wsfr_opt\",\n"
         "                    \"loss_opt\", \"bound\", \"closed_form\", \"bootstrap\", \"bootstrap_replicates\",\n"
         "                    \"bootstrap_no_optimum\", \"intervals\", \"bounds\"[, \"family\", \"best\", \"configs\"]}\n"
+        "  --format F        table (default) or json (--json)\n"
         "  --db PATH         the store (default: $SCALELAB_DB, else ./scalelab.db)\n"
         "  -h, --help        this text\n");
 }
@@ -411,7 +412,7 @@ static void print_setting(const answer *a, size_t i, int state_only) {
 
 int cli_recommend(int argc, char **argv) {
     static const struct option opts[] = {{"budget", 1, 0, 'b'}, {"fit", 1, 0, 'f'},  {"family", 1, 0, 'F'},
-                                         {"top", 1, 0, 'k'},    {"json", 0, 0, 'j'}, {"db", 1, 0, 'p'},
+                                         {"top", 1, 0, 'k'},    {"json", 0, 0, 'j'}, {"format", 1, 0, 'O'}, {"db", 1, 0, 'p'},
                                          {"w-per-param", 1, 0, 'w'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     double C = NAN, w_per_param = NAN;
     long long fit_id = 0;
@@ -420,7 +421,8 @@ int cli_recommend(int argc, char **argv) {
     int json = 0, ch;
     char *end, err[2048] = "";
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (ch) {
         case 'b':
             C = strtod(optarg, &end);
@@ -442,9 +444,12 @@ int cli_recommend(int argc, char **argv) {
                 return cli_error(CLI_USAGE, "recommend", "--w-per-param '%s': expected a positive number", optarg);
             break;
         case 'j': json = 1; break;
+        case 'O':
+            if (cli_format_json("recommend", optarg, &json)) return CLI_USAGE;
+            break;
         case 'p': db = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_option_error("recommend", ch, argv, opts);
         }
     }
     if (optind < argc) return cli_error(CLI_USAGE, "recommend", "unexpected argument '%s'", argv[optind]);

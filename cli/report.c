@@ -49,7 +49,8 @@ int cli_report(int argc, char **argv) {
     int quiet = 0;
     report_format format = REPORT_HTML;
     optind = 1;
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
+    for (int c; (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
         switch (c) {
         case 'd': db = optarg; break;
         case 's':
@@ -65,7 +66,7 @@ int cli_report(int argc, char **argv) {
             else return cli_error(CLI_USAGE, "report", "--format %s: expected html or md", optarg);
             break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default: return cli_option_error("report", c, argv, opts);
         }
     }
     if (optind < argc) return cli_error(CLI_USAGE, "report", "unexpected argument '%s' (see --help)", argv[optind]);

@@ -84,6 +84,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
     int64_t v;
     int opt;
     optind = 1;
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
     while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (opt) {
         case 's': a->sets[a->n_sets++] = optarg; break;
@@ -99,8 +100,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         case 'q': a->quiet = 1; break;
         case 'n': if (parse_int("--fault-nan-step", optarg, 1, &a->fault_nan_step)) return CLI_USAGE; break;
         case 'h': usage(stdout); return -1;
-        case ':': return cli_error(CLI_USAGE, "train", "option %s needs a value (try --help)", argv[optind - 1]);
-        default: return cli_error(CLI_USAGE, "train", "unknown option %s (try --help)", argv[optind - 1]);
+        default: return cli_option_error("train", opt, argv, opts);
         }
     }
     if (optind != argc - 1) return cli_error(CLI_USAGE, "train", "expected one CONFIG.yaml (try --help)");

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,9 +249,22 @@ static int set_value(model_config *c, const config_key *k, const char *value, ch
         break;
     }
     case CONFIG_U64: {
-        /* Parsed again as text so seeds above 2^53 keep every bit. */
-        uint64_t v = strchr(value, 'e') || strchr(value, 'E') || strchr(value, '.')
-                         ? (uint64_t)x : strtoull(value, NULL, 10);
+        /* Parsed again as text so seeds above 2^53 keep every bit. A value of 2^64
+         * or more is refused (it passed the range check above only because k->max
+         * rounds to 2^64 as a double; converting it would be undefined, 0 on x86). */
+        uint64_t v;
+        if (strchr(value, 'e') || strchr(value, 'E') || strchr(value, '.')) {
+            if (x >= 18446744073709551616.0)
+                return util_err(err, errlen, "%s.%s: expected an integer in [0, 18446744073709551615], got %s",
+                                k->section, k->name, value);
+            v = (uint64_t)x;
+        } else {
+            errno = 0;
+            v = strtoull(value, NULL, 10);
+            if (errno == ERANGE)
+                return util_err(err, errlen, "%s.%s: expected an integer in [0, 18446744073709551615], got %s",
+                                k->section, k->name, value);
+        }
         memcpy(base + k->offset, &v, sizeof v);
         break;
     }
@@ -317,12 +331,37 @@ int model_config_resolve(model_config *c, char *err, size_t errlen) {
     if (c->mixer == MODEL_MIXER_POWER && c->context % c->chunk)
         return util_err(err, errlen, "train.context (%d) must be a multiple of model.chunk (%d) for the power mixer",
                         c->context, c->chunk);
+    if (c->mixer == MODEL_MIXER_POWER) {
+        /* The kernels index a head's state, D x (d + 1) values, with int: refuse a D = C(d+p-1, p)
+         * past that here, named, rather than let the count overflow (head_dim 512 at p 4 gives
+         * D = 2.9e9). C(n, r) grows one exact step at a time; the cap stops it long before
+         * uint64 could overflow. */
+        uint64_t D = 1;
+        for (int r = 1; r <= c->p && D <= ((uint64_t)1 << 40); r++) D = D * (uint64_t)(c->head_dim + r - 1) / (uint64_t)r;
+        if (D * (uint64_t)(c->head_dim + 1) > (uint64_t)INT_MAX) {
+            double Dd = 1; /* for the message only: the exact size, however large */
+            for (int r = 1; r <= c->p; r++) Dd = Dd * (c->head_dim + r - 1) / r;
+            return util_err(err, errlen,
+                            "model.head_dim %d with model.p %d gives a power state of D = C(d+p-1, p) = %.3g values "
+                            "per head (times d + 1 = %.3g), more than the kernels index (2^31); use a smaller head_dim "
+                            "or p", c->head_dim, c->p, Dd, Dd * (c->head_dim + 1));
+        }
+    }
     if (c->eval_tokens < c->context)
         return util_err(err, errlen, "train.eval_tokens (%" PRId64 ") must be at least train.context (%d)",
                         c->eval_tokens, c->context);
     char why[512];
     if (model_data_check_source(c->data_source, why, sizeof why))
         return util_err(err, errlen, "data.source: %s", why);
+    return 0;
+}
+
+int model_config_check_data(const model_config *c, char *err, size_t errlen) {
+    model_data *d;
+    char why[512];
+    if (model_data_open(c->data_source, c->vocab_size, c->seed, &d, why, sizeof why))
+        return util_err(err, errlen, "%s", why);
+    model_data_close(d);
     return 0;
 }
 

@@ -50,6 +50,12 @@ int model_config_apply_sets(model_config *c, const char *const *sets, size_t n, 
 /* Resolve derived defaults (n_kv_head, head_dim, mlp_hidden, normalize) and check
  * every range and shape (heads divide, context a multiple of chunk, ...). */
 int model_config_resolve(model_config *c, char *err, size_t errlen);
+/* What resolve leaves to run time, checked now: the data source opens (a file:
+ * shard exists, is readable, has a valid header and a vocabulary that fits
+ * model.vocab_size; a synthetic task fits the vocabulary). For `sweep plan`, so
+ * that a bad source fails the plan instead of every run. err says why, without
+ * the key's name. */
+int model_config_check_data(const model_config *c, char *err, size_t errlen);
 /* Canonical form of a resolved config: {"data":{..},"model":{..},"train":{..}} with
  * sorted keys, keys the mixer does not use left out. Loadable by model_config_load.
  * Returns a malloc'd string (caller frees) or NULL. */

@@ -1,9 +1,11 @@
 /* model/config_yaml: model_config_load, a run config from YAML (or JSON, which
  * libyaml reads as flow-style YAML) over the defaults. Every error names the
  * file and the 1-based line of the offending node. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "model/config.h"
@@ -89,9 +91,19 @@ static int load_document(model_config *c, yaml_document_t *doc, const char *path
     return 0;
 }
 
+/* A run config is small: a device (/dev/zero), a FIFO or a huge file is refused
+ * before it is read, not read until memory runs out. */
+enum { CONFIG_MAX_FILE_BYTES = 16 << 20 };
+
 int model_config_load(model_config *c, const char *path, char *err, size_t errlen) {
     char *text;
     size_t len;
+    struct stat st;
+    if (stat(path, &st)) return util_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return util_err(err, errlen, "%s: not a regular file", path);
+    if (st.st_size > CONFIG_MAX_FILE_BYTES)
+        return util_err(err, errlen, "%s: %lld bytes, larger than the %d-byte limit of a config", path,
+                        (long long)st.st_size, CONFIG_MAX_FILE_BYTES);
     if (util_read_file(path, &text, &len, err, errlen)) return -1;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {

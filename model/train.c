@@ -271,6 +271,13 @@ int model_train(const model_config *cfg, const model_train_opts *opts, const mod
     memset(result, 0, sizeof *result);
     result->final_train_loss = result->final_eval_loss = result->best_context_loss = NAN;
     int rc = setup(&t, err, errlen);
+    /* Fault injection for the tests of failure handling (SQLite's habit): a run whose
+     * train.seed equals SCALELAB_FAULT_SEED fails at its first step, as a broken data file
+     * or device would, now that every spec problem is caught at plan time. */
+    const char *fault = getenv("SCALELAB_FAULT_SEED");
+    if (!rc && fault && *fault && strtoull(fault, NULL, 10) == (unsigned long long)cfg->seed)
+        rc = util_err(err, errlen, "injected fault: train.seed %llu is SCALELAB_FAULT_SEED",
+                      (unsigned long long)cfg->seed);
     t.t0 = t.last_flush_t = t.last_ckpt_t = t.last_hb_t = util_monotonic();
     t.last_flush_step = t.st.step;
     result->outcome = MODEL_TRAIN_DONE;

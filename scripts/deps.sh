@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages scalelab needs, only those missing. Non-interactive.
-# Chromium is optional (only the report's browser test uses it, and it skips without it):
-# Ubuntu ships it as a snap, so a missing package there is a warning, not a failure.
-# Slurm's daemons are needed only by the Slurm backend test, which installs them itself;
+# Optional packages are installed when the system's package lists have them, and
+# a missing one is a warning, not a failure (each test that needs one skips with
+# a message naming it):
+#   chromium          the report's browser test (Ubuntu ships it as a snap)
+#   slurm-wlm, munge  the Slurm backend test (tests/e2e/sweep_slurm.sh), which only uses them
+#   clang             `make fuzz` (libFuzzer); `make test` does not need it
 # `make data` installs linux-source-6.1 itself.
 set -euo pipefail
 required=(build-essential pkg-config libsqlite3-dev sqlite3 libyaml-dev libgsl-dev libopenblas-dev
           libcmocka-dev gnuplot-nox)
-optional=(chromium)
+optional=(chromium slurm-wlm munge clang)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=() missing_optional=()
 for p in "${required[@]}"; do installed "$p" || missing+=("$p"); done
@@ -29,6 +32,12 @@ for p in "${missing_optional[@]}"; do
     echo "deps: installing $p"
     $sudo apt-get install -y -qq --no-install-recommends "$p"
   else
-    echo "deps: $p is not in this system's package lists; the report's browser test will skip"
+    case $p in
+      chromium) why="the report's browser test will skip" ;;
+      slurm-wlm|munge) why="the Slurm backend test will skip" ;;
+      clang) why="make fuzz will not build" ;;
+      *) why="" ;;
+    esac
+    echo "deps: $p is not in this system's package lists; $why"
   fi
 done

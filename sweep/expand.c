@@ -7,15 +7,13 @@
 #include "sweep/sweep.h"
 
 #include <gsl/gsl_rng.h>
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/util.h"
-
-/* Points larger than this are surely a mistake in the spec (and would not fit a store). */
-#define SWEEP_MAX_POINTS 10000000.0
 
 typedef struct factor {
     size_t len;
@@ -61,6 +59,8 @@ const char *sweep_point_get(const sweep_point *p, const char *key) {
 
 typedef struct eval_ctx {
     sweep_point *p;
+    int chain;                  /* derived values being evaluated inside one another */
+    const sweep_entry *too_deep; /* where the chain passed SWEEP_MAX_CHAIN, for the outermost error */
     unsigned char *state; /* per kv: 0 plain or done, 1 expression pending, 2 being evaluated */
     const sweep_entry *defaults;
     size_t n_defaults;
@@ -99,10 +99,28 @@ static int lookup(void *ctx, const char *key, sweep_value *out, char *err, size_
 
 static int eval_entry(eval_ctx *c, size_t i, char *err, size_t errlen) {
     sweep_entry *e = &c->p->kv[i];
+    /* Each level costs a few KB of stack (and an expression's own nesting): a
+     * chain of ~1,800 derived values used to overflow it. */
+    if (c->chain >= SWEEP_MAX_CHAIN) {
+        c->too_deep = e;
+        return util_err(err, errlen, "chain too deep");
+    }
     c->state[i] = 2;
     sweep_value v;
     char why[768];
-    if (sweep_expr_eval(e->value, lookup, c, &v, NULL, why, sizeof why)) {
+    c->chain++;
+    int rc = sweep_expr_eval(e->value, lookup, c, &v, NULL, why, sizeof why);
+    c->chain--;
+    if (rc && c->too_deep) {
+        /* Said once, by the outermost value, rather than wrapped 32 times. */
+        if (c->chain) return util_err(err, errlen, "chain too deep");
+        const sweep_entry *d = c->too_deep;
+        c->too_deep = NULL;
+        return util_err(err, errlen, "%s:%d:%d: %s: a chain of derived values more than %d deep (each refers to the "
+                        "next; the chain reaches %s at %s:%d:%d)", e->file, e->line, e->col, e->key, SWEEP_MAX_CHAIN,
+                        d->key, d->file, d->line, d->col);
+    }
+    if (rc) {
         /* A nested failure already names its own place; keep the outermost key too. */
         return util_err(err, errlen, "%s:%d:%d: %s: %s", e->file, e->line, e->col, e->key, why);
     }
@@ -163,9 +181,40 @@ void sweep_points_free(sweep_points *p) {
     memset(p, 0, sizeof *p);
 }
 
+/* The first list that multiplies (grid, else zip, else seeds), for errors. */
+static const sweep_entry *first_factor(const sweep_spec *s) {
+    return s->n_grid ? &s->grid[0].values[0] : s->n_zips ? &s->zips[0].axes[0].values[0]
+           : s->n_seeds ? &s->seeds[0] : NULL;
+}
+
+int sweep_spec_check_size(const sweep_spec *s, char *err, size_t errlen) {
+    double total = 1;
+    for (size_t i = 0; i < s->n_grid; i++) total *= (double)s->grid[i].n;
+    for (size_t i = 0; i < s->n_zips; i++) total *= (double)s->zips[i].len;
+    if (s->random_n) total *= (double)s->random_n;
+    if (s->n_seeds) total *= (double)s->n_seeds;
+    if (s->n_budgets) total *= (double)s->n_budgets;
+    /* Each point holds a copy of every base, swept and derived value: bound the sum too. */
+    double per_point = (double)s->n_base + s->n_grid + s->n_dists + (s->n_seeds > 0) + s->n_derived;
+    for (size_t i = 0; i < s->n_zips; i++) per_point += (double)s->zips[i].n_axes;
+    double values = total / (s->n_budgets ? (double)s->n_budgets : 1) * per_point;
+    if (total <= SWEEP_MAX_POINTS && values <= SWEEP_MAX_VALUES) return 0;
+    const sweep_entry *at = first_factor(s);
+    const char *file = at ? at->file : s->path, *key = at ? at->key : s->random_n ? "random.n" : "grid";
+    int line = at ? at->line : s->random_n ? s->dists[0].line : 1, col = at ? at->col : s->random_n ? s->dists[0].col : 1;
+    if (total > SWEEP_MAX_POINTS)
+        return util_err(err, errlen, "%s:%d:%d: %s: the spec expands to %.0f runs (more than %d): narrow the grid",
+                        file, line, col, key, total, SWEEP_MAX_POINTS);
+    return util_err(err, errlen, "%s:%d:%d: %s: the spec expands to %.0f points of %.0f values each, %.0f values "
+                    "in all (more than %d): narrow the grid or shorten the base and derived values", file, line, col,
+                    key, total / (s->n_budgets ? (double)s->n_budgets : 1), per_point, values, SWEEP_MAX_VALUES);
+}
+
 int sweep_expand(const sweep_spec *s, const sweep_entry *defaults, size_t n_defaults, sweep_points *out,
                  char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
+    /* Before anything is drawn or built: random.n samples are allocated up front. */
+    if (sweep_spec_check_size(s, err, errlen)) return -1;
     size_t nf = s->n_grid + s->n_zips + (s->random_n > 0) + (s->n_seeds > 0);
     factor *f = calloc(nf ? nf : 1, sizeof *f);
     sweep_entry *random = NULL;
@@ -182,14 +231,7 @@ int sweep_expand(const sweep_spec *s, const sweep_entry *defaults, size_t n_defa
     if (s->n_seeds) f[k++] = (factor){.len = s->n_seeds, .sets = s->seeds, .width = 1};
     for (size_t i = 0; i < nf; i++) total *= (double)f[i].len;
     int rc = 0;
-    if (total > SWEEP_MAX_POINTS) {
-        /* point at the first list that multiplies (grid, else zip, else the spec's start) */
-        const sweep_entry *at = s->n_grid ? &s->grid[0].values[0] : s->n_zips ? &s->zips[0].axes[0].values[0] : NULL;
-        rc = util_err(err, errlen, "%s:%d:%d: %s: the spec expands to %.0f runs (more than %.0f): narrow the grid",
-                      at ? at->file : s->path, at ? at->line : 1, at ? at->col : 1, at ? at->key : "grid", total,
-                      SWEEP_MAX_POINTS);
-        total = 0;
-    }
+    assert(total <= SWEEP_MAX_POINTS); /* sweep_spec_check_size */
     size_t n = (size_t)total;
     out->v = calloc(n ? n : 1, sizeof *out->v);
     size_t *digit = calloc(nf ? nf : 1, sizeof *digit);

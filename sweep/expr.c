@@ -12,6 +12,10 @@
  *   unary  := "-" unary | "+" unary | power
  *   power  := atom ("**" unary)?
  *   atom   := NUMBER | STRING | ${key} | key | true | false | (min|max) "(" or ("," or)* ")" | "(" or ")"
+ *
+ * Every rule that recurses into itself (a parenthesis, a min/max argument,
+ * unary - and +, **, not) counts one level of ps->depth, so that no input can
+ * nest the C stack deeper than SWEEP_EXPR_MAX_DEPTH rounds of the grammar.
  */
 #include "sweep/sweep.h"
 
@@ -34,7 +38,9 @@ typedef struct parser {
     size_t err_col;
 } parser;
 
-static int fail(parser *ps, const char *at, const char *fmt, const char *what) {
+/* fail and reference hold the large buffers; kept out of line so that the
+ * recursive rules' frames stay small (the depth limit bounds their count). */
+__attribute__((noinline)) static int fail(parser *ps, const char *at, const char *fmt, const char *what) {
     ps->err_col = (size_t)(at - ps->src);
     char msg[256];
     snprintf(msg, sizeof msg, fmt, what);
@@ -73,7 +79,16 @@ static void num(sweep_value *v, double x) {
 
 static int parse_or(parser *ps, sweep_value *v);
 
-static int reference(parser *ps, const char *start, size_t len, const char *at, sweep_value *v) {
+/* Enters one level of nesting (leave with ps->depth--). */
+static int deeper(parser *ps) {
+    if (++ps->depth <= SWEEP_EXPR_MAX_DEPTH) return 0;
+    ps->depth--;
+    char what[32];
+    snprintf(what, sizeof what, "%d", SWEEP_EXPR_MAX_DEPTH);
+    return fail(ps, ps->p, "expression nested too deeply (more than %s levels)", what);
+}
+
+__attribute__((noinline)) static int reference(parser *ps, const char *start, size_t len, const char *at, sweep_value *v) {
     char key[256];
     if (len == 0 || len >= sizeof key) return fail(ps, at, "%s", "bad key reference");
     memcpy(key, start, len);
@@ -167,7 +182,10 @@ static int parse_power(parser *ps, sweep_value *v) {
     const char *at = ps->p;
     if (!accept(ps, "**")) return 0;
     sweep_value e;
-    if (parse_unary(ps, &e) || is_num(ps, v, at, "**") || is_num(ps, &e, at, "**")) return -1;
+    if (deeper(ps)) return -1;
+    int rc = parse_unary(ps, &e);
+    ps->depth--;
+    if (rc || is_num(ps, v, at, "**") || is_num(ps, &e, at, "**")) return -1;
     if (ps->skip) return 0;
     double r = pow(v->num, e.num);
     if (!isfinite(r)) return fail(ps, at, "%s", "** overflows or has no real value");
@@ -181,7 +199,10 @@ static int parse_unary(parser *ps, sweep_value *v) {
     if (*ps->p == '-' || *ps->p == '+') {
         int neg = *ps->p == '-';
         ps->p++;
-        if (parse_unary(ps, v) || is_num(ps, v, at, neg ? "-" : "+")) return -1;
+        if (deeper(ps)) return -1;
+        int rc = parse_unary(ps, v);
+        ps->depth--;
+        if (rc || is_num(ps, v, at, neg ? "-" : "+")) return -1;
         if (neg) v->num = -v->num;
         return 0;
     }
@@ -260,7 +281,10 @@ static int parse_cmp(parser *ps, sweep_value *v) {
 
 static int parse_not(parser *ps, sweep_value *v) {
     if (accept(ps, "not")) {
-        if (parse_not(ps, v)) return -1;
+        if (deeper(ps)) return -1;
+        int rc = parse_not(ps, v);
+        ps->depth--;
+        if (rc) return -1;
         num(v, !truthy(v));
         return 0;
     }
@@ -282,7 +306,7 @@ static int parse_and(parser *ps, sweep_value *v) {
 }
 
 static int parse_or(parser *ps, sweep_value *v) {
-    if (++ps->depth > 200) return fail(ps, ps->p, "%s", "expression nested too deeply");
+    if (deeper(ps)) return -1;
     int rc = parse_and(ps, v);
     while (!rc && accept(ps, "or")) {
         int short_circuit = !ps->skip && truthy(v);

@@ -144,6 +144,48 @@ static void dedupe(sweep_plan *plan) {
     free(drop);
 }
 
+/* Data sources already opened successfully at plan time ("VOCAB SOURCE"), so a
+ * sweep over many shapes opens each shard once. */
+typedef struct checked_sources {
+    char **v;
+    size_t n;
+} checked_sources;
+
+/* Opens the point's data source as the trainer will (model_config_check_data),
+ * so a missing or unreadable file fails the plan, not every run. */
+static int check_data(checked_sources *cs, const model_config *c, const sweep_point *p, const sweep_spec *s,
+                      size_t i, char *err, size_t errlen) {
+    util_buf key = {0};
+    util_buf_printf(&key, "%d %s", c->vocab_size, c->data_source);
+    if (!key.data) return util_err(err, errlen, "out of memory");
+    for (size_t k = 0; k < cs->n; k++)
+        if (!strcmp(cs->v[k], key.data)) {
+            util_buf_free(&key);
+            return 0;
+        }
+    char why[768];
+    if (model_config_check_data(c, why, sizeof why)) {
+        util_buf_free(&key);
+        char *label = sweep_point_label(p, s);
+        const sweep_entry *at = NULL;
+        for (size_t k = 0; k < p->n; k++)
+            if (!strcmp(p->kv[k].key, "data.source")) at = &p->kv[k];
+        if (!at) at = blamed_entry(p, s, why);
+        int rc = util_err(err, errlen, "%s:%d:%d: %s: run %zu (%s): %s", at ? at->file : s->path, at ? at->line : 1,
+                          at ? at->col : 1, at ? at->key : "data.source", i + 1, label, why);
+        free(label);
+        return rc;
+    }
+    char **v = realloc(cs->v, (cs->n + 1) * sizeof *v);
+    if (!v) {
+        util_buf_free(&key);
+        return util_err(err, errlen, "out of memory");
+    }
+    cs->v = v;
+    cs->v[cs->n++] = key.data;
+    return 0;
+}
+
 /* tokens for budget: whole batches, the nearest count (round half away from zero). */
 static double isoflop_tokens(const model_config *c, double W, double S, double budget) {
     double batch = (double)c->batch_size * c->context;
@@ -160,6 +202,7 @@ int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t er
     sweep_entries_free(defaults, nd);
     if (rc) return -1;
     size_t cap = 0;
+    checked_sources sources = {0};
     double *lo = NULL, *hi = NULL; /* per budget: the token range over shapes, for the error */
     size_t *kept = NULL;
     if (s->n_budgets) {
@@ -190,6 +233,7 @@ int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t er
                               s->path, i + 1, label, why);
             free(label);
         }
+        if (!rc) rc = check_data(&sources, &c, p, s, i, err, errlen);
         if (rc) break;
         if (!s->n_budgets) {
             if (add_run(plan, &cap, &c, i, 0)) rc = util_err(err, errlen, "out of memory");
@@ -230,6 +274,8 @@ int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t er
     free(lo);
     free(hi);
     free(kept);
+    for (size_t k = 0; k < sources.n; k++) free(sources.v[k]);
+    free(sources.v);
     if (!rc) {
         dedupe(plan);
         for (size_t i = 0; i < plan->n_runs; i++) plan->total_flops += plan->runs[i].flops;

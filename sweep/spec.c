@@ -7,18 +7,29 @@
 #include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "util/util.h"
+
+/* Limits that keep a hostile or mistaken spec from exhausting the stack or the
+ * memory before anything is checked: mappings nest at most SPEC_MAX_DEPTH deep
+ * (an alias that holds itself hits this at once), and at most SPEC_MAX_NODES
+ * keys and list items are visited in all, counting every expansion of an alias
+ * (so a "billion laughs" stops after that many). */
+enum { SPEC_MAX_DEPTH = 32, SPEC_MAX_NODES = 100000 };
 
 typedef struct reader {
     yaml_document_t doc;
     const char *file;
     char *err;
     size_t errlen;
+    size_t visits; /* keys and list items seen so far, aliases expanded */
 } reader;
 
 static int at_err(reader *r, const yaml_node_t *n, const char *key, const char *fmt, ...)
@@ -57,37 +68,55 @@ static int count(reader *r, const yaml_node_t *n, const char *key, double lo, do
     return 0;
 }
 
-static char *dup(const char *s) {
+static char *xstrdup(const char *s) {
     char *d = strdup(s ? s : "");
     if (!d) abort(); /* out of memory: nothing sensible to recover */
     return d;
 }
 
+/* Counts one visited key or list item against SPEC_MAX_NODES. */
+static int visit(reader *r, const yaml_node_t *n, const char *key) {
+    if (++r->visits <= SPEC_MAX_NODES) return 0;
+    return at_err(r, n, key, "the spec is too large: more than %d keys and list items (aliases expanded)",
+                  SPEC_MAX_NODES);
+}
+
+static int too_deep(reader *r, const yaml_node_t *n, const char *key) {
+    return at_err(r, n, key, "mappings nested more than %d deep (an alias that contains itself?)", SPEC_MAX_DEPTH);
+}
+
+/* Room for element n of an array grown only here, one element at a time: the
+ * capacity doubles at each power of two, so n appends cost O(n), not O(n^2)
+ * (100,000 seeds took seconds, and timed out under ASan's copying realloc). */
 static void *grow(void *v, size_t n, size_t size) {
-    void *p = realloc(v, (n + 1) * size);
+    if (n & (n - 1)) return v; /* n is not 0 or a power of two: below the capacity */
+    void *p = realloc(v, (n ? 2 * n : 1) * size);
     if (!p) abort();
     return p;
 }
 
 static void entry_set(sweep_entry *e, const char *key, const char *value, const char *file,
                       const yaml_node_t *n) {
-    e->key = dup(key);
-    e->value = dup(value);
+    e->key = xstrdup(key);
+    e->value = xstrdup(value);
     e->file = file;
     e->line = (int)n->start_mark.line + 1;
     e->col = (int)n->start_mark.column + 1;
 }
 
 /* Mapping keys must be scalars; nested mappings become dotted keys. */
-static int flatten(reader *r, const yaml_node_t *map, const char *prefix, sweep_entry **out,
+static int flatten(reader *r, const yaml_node_t *map, const char *prefix, int depth, sweep_entry **out,
                    size_t *n) {
+    if (depth > SPEC_MAX_DEPTH) return too_deep(r, map, prefix[0] ? prefix : "(top)");
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        if (visit(r, k, prefix[0] ? prefix : "(top)")) return -1;
         if (!scalar(k)) return at_err(r, k, prefix[0] ? prefix : "(top)", "keys must be plain names");
         char key[512];
-        snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", scalar(k));
+        if (snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", scalar(k)) >= (int)sizeof key)
+            return at_err(r, k, prefix[0] ? prefix : "(top)", "key longer than %zu characters", sizeof key - 1);
         if (v->type == YAML_MAPPING_NODE) {
-            if (flatten(r, v, key, out, n)) return -1;
+            if (flatten(r, v, key, depth + 1, out, n)) return -1;
         } else if (v->type == YAML_SEQUENCE_NODE) {
             return at_err(r, v, key, "expected a single value, got a list");
         } else {
@@ -102,9 +131,10 @@ static int flatten(reader *r, const yaml_node_t *map, const char *prefix, sweep_
 static int values(reader *r, const yaml_node_t *seq, const char *key, sweep_axis *ax) {
     if (seq->type != YAML_SEQUENCE_NODE)
         return at_err(r, seq, key, "expected a list of values, e.g. [1, 2]");
-    ax->key = dup(key);
+    ax->key = xstrdup(key);
     for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top; i++) {
         yaml_node_t *v = node(r, *i);
+        if (visit(r, v, key)) return -1;
         if (!scalar(v)) return at_err(r, v, key, "list items must be single values");
         ax->values = grow(ax->values, ax->n, sizeof *ax->values);
         entry_set(&ax->values[ax->n++], key, scalar(v), r->file, v);
@@ -114,19 +144,22 @@ static int values(reader *r, const yaml_node_t *seq, const char *key, sweep_axis
 }
 
 /* A mapping of keys (nested or dotted) to lists. */
-static int axes(reader *r, const yaml_node_t *map, const char *prefix, sweep_axis **out, size_t *n) {
+static int axes(reader *r, const yaml_node_t *map, const char *prefix, int depth, sweep_axis **out, size_t *n) {
     if (map->type != YAML_MAPPING_NODE)
         return at_err(r, map, prefix, "expected a mapping of dotted keys to lists");
+    if (depth > SPEC_MAX_DEPTH) return too_deep(r, map, prefix);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        if (visit(r, k, prefix)) return -1;
         if (!scalar(k)) return at_err(r, k, prefix, "keys must be plain names");
         char key[512];
         const char *dot = strchr(prefix, '.');
-        snprintf(key, sizeof key, "%s%s%s", dot ? dot + 1 : "", dot ? "." : "", scalar(k));
         char full[600];
-        snprintf(full, sizeof full, "%s.%s", prefix, scalar(k));
+        if (snprintf(key, sizeof key, "%s%s%s", dot ? dot + 1 : "", dot ? "." : "", scalar(k)) >= (int)sizeof key ||
+            snprintf(full, sizeof full, "%s.%s", prefix, scalar(k)) >= (int)sizeof full)
+            return at_err(r, k, prefix, "key longer than %zu characters", sizeof key - 1);
         if (v->type == YAML_MAPPING_NODE) {
-            if (axes(r, v, full, out, n)) return -1;
+            if (axes(r, v, full, depth + 1, out, n)) return -1;
             continue;
         }
         for (size_t i = 0; i < *n; i++)
@@ -139,35 +172,36 @@ static int axes(reader *r, const yaml_node_t *map, const char *prefix, sweep_axi
     return 0;
 }
 
+/* One zip group: a mapping of keys to equal-length lists. */
+static int zip_group(reader *r, const yaml_node_t *g, sweep_spec *s) {
+    s->zips = grow(s->zips, s->n_zips, sizeof *s->zips);
+    sweep_zip *z = &s->zips[s->n_zips++];
+    memset(z, 0, sizeof *z);
+    z->line = (int)g->start_mark.line + 1;
+    z->col = (int)g->start_mark.column + 1;
+    if (axes(r, g, "zip", 0, &z->axes, &z->n_axes)) return -1;
+    z->len = z->axes[0].n;
+    for (size_t a = 1; a < z->n_axes; a++)
+        if (z->axes[a].n != z->len)
+            return at_err(r, g, "zip", "lists must have equal lengths: %s has %zu, %s has %zu",
+                          z->axes[0].key, z->len, z->axes[a].key, z->axes[a].n);
+    return 0;
+}
+
 static int parse_zip(reader *r, const yaml_node_t *n, sweep_spec *s) {
-    const yaml_node_t *groups[256];
-    size_t ng = 0;
-    if (n->type == YAML_MAPPING_NODE) {
-        groups[ng++] = n;
-    } else if (n->type == YAML_SEQUENCE_NODE) {
-        for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top && ng < 256; i++)
-            groups[ng++] = node(r, *i);
-    } else {
+    if (n->type == YAML_MAPPING_NODE) return zip_group(r, n, s);
+    if (n->type != YAML_SEQUENCE_NODE)
         return at_err(r, n, "zip", "expected a mapping of keys to equal-length lists, or a list of them");
-    }
-    for (size_t g = 0; g < ng; g++) {
-        s->zips = grow(s->zips, s->n_zips, sizeof *s->zips);
-        sweep_zip *z = &s->zips[s->n_zips++];
-        memset(z, 0, sizeof *z);
-        z->line = (int)groups[g]->start_mark.line + 1;
-        z->col = (int)groups[g]->start_mark.column + 1;
-        if (axes(r, groups[g], "zip", &z->axes, &z->n_axes)) return -1;
-        z->len = z->axes[0].n;
-        for (size_t a = 1; a < z->n_axes; a++)
-            if (z->axes[a].n != z->len)
-                return at_err(r, groups[g], "zip", "lists must have equal lengths: %s has %zu, %s has %zu",
-                              z->axes[0].key, z->len, z->axes[a].key, z->axes[a].n);
+    /* Every group is kept, however many (the point count limit bounds them). */
+    for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+        yaml_node_t *g = node(r, *i);
+        if (visit(r, g, "zip") || zip_group(r, g, s)) return -1;
     }
     return 0;
 }
 
 static int parse_dist(reader *r, const char *key, const yaml_node_t *n, sweep_dist *d) {
-    d->key = dup(key);
+    d->key = xstrdup(key);
     d->line = (int)n->start_mark.line + 1;
     d->col = (int)n->start_mark.column + 1;
     if (n->type != YAML_MAPPING_NODE)
@@ -187,7 +221,7 @@ static int parse_dist(reader *r, const char *key, const yaml_node_t *n, sweep_di
             d->kind = SWEEP_CHOICE;
             d->choices = calloc(ax.n ? ax.n : 1, sizeof *d->choices);
             if (!d->choices) abort();
-            for (size_t i = 0; i < ax.n; i++) d->choices[i] = dup(ax.values[i].value);
+            for (size_t i = 0; i < ax.n; i++) d->choices[i] = xstrdup(ax.values[i].value);
             d->n_choices = ax.n;
             sweep_entries_free(ax.values, ax.n);
             free(ax.key);
@@ -223,6 +257,8 @@ static int parse_random(reader *r, const yaml_node_t *n, sweep_spec *s) {
         double x;
         if (!strcmp(name, "n")) {
             if (count(r, v, "random.n", 1, &x)) return -1;
+            if (x > SWEEP_MAX_POINTS)
+                return at_err(r, v, "random.n", "more than %d samples: narrow the sweep", SWEEP_MAX_POINTS);
             s->random_n = (size_t)x;
             have_n = 1;
         } else if (!strcmp(name, "seed")) {
@@ -239,6 +275,7 @@ static int parse_random(reader *r, const yaml_node_t *n, sweep_spec *s) {
         return at_err(r, params ? params : n, "random.params", "expected a non-empty mapping of keys to distributions");
     for (yaml_node_pair_t *p = params->data.mapping.pairs.start; p < params->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node(r, p->key);
+        if (visit(r, k, "random.params")) return -1;
         if (!scalar(k)) return at_err(r, k, "random.params", "keys must be plain names");
         s->dists = grow(s->dists, s->n_dists, sizeof *s->dists);
         memset(&s->dists[s->n_dists], 0, sizeof *s->dists);
@@ -266,6 +303,7 @@ static int parse_isoflop(reader *r, const yaml_node_t *n, sweep_spec *s) {
         return at_err(r, n, "isoflop", "need 0 <= min_tokens <= max_tokens");
     for (yaml_node_item_t *i = budgets->data.sequence.items.start; i < budgets->data.sequence.items.top; i++) {
         yaml_node_t *v = node(r, *i);
+        if (visit(r, v, "isoflop.budgets")) return -1;
         double b;
         if (number(r, v, "isoflop.budgets", &b)) return -1;
         if (b <= 0) return at_err(r, v, "isoflop.budgets", "budgets must be positive");
@@ -280,8 +318,8 @@ static int parse_isoflop(reader *r, const yaml_node_t *n, sweep_spec *s) {
 }
 
 static char *base_path_of(const char *spec_path, const char *rel) {
-    if (rel[0] == '/' || !strchr(spec_path, '/')) return dup(rel);
-    char *tmp = dup(spec_path);
+    if (rel[0] == '/' || !strchr(spec_path, '/')) return xstrdup(rel);
+    char *tmp = xstrdup(spec_path);
     util_buf b = {0};
     util_buf_printf(&b, "%s/%s", dirname(tmp), rel);
     free(tmp);
@@ -298,9 +336,11 @@ static int parse_top(reader *r, const yaml_node_t *root, sweep_spec *s) {
         double x;
         if (!strcmp(name, "name")) {
             const char *t = scalar(v);
-            if (!t || !*t || strchr(t, '/')) return at_err(r, v, "name", "expected a non-empty name without '/'");
+            char why[256];
+            if (!t) return at_err(r, v, "name", "expected a single value, got a list or mapping");
+            if (sweep_name_check(t, why, sizeof why)) return at_err(r, v, "name", "%s", why);
             free(s->name);
-            s->name = dup(t);
+            s->name = xstrdup(t);
         } else if (!strcmp(name, "base")) {
             if (scalar(v)) {
                 s->base_path = base_path_of(r->file, scalar(v));
@@ -308,12 +348,12 @@ static int parse_top(reader *r, const yaml_node_t *root, sweep_spec *s) {
                 if (sweep_yaml_flatten_file(s->base_path, &s->base, &s->n_base, why, sizeof why))
                     return at_err(r, v, "base", "%s", why);
             } else if (v->type == YAML_MAPPING_NODE) {
-                if (flatten(r, v, "", &s->base, &s->n_base)) return -1;
+                if (flatten(r, v, "", 0, &s->base, &s->n_base)) return -1;
             } else {
                 return at_err(r, v, "base", "expected a config file path or a mapping");
             }
         } else if (!strcmp(name, "grid")) {
-            if (axes(r, v, "grid", &s->grid, &s->n_grid)) return -1;
+            if (axes(r, v, "grid", 0, &s->grid, &s->n_grid)) return -1;
         } else if (!strcmp(name, "zip")) {
             if (parse_zip(r, v, s)) return -1;
         } else if (!strcmp(name, "random")) {
@@ -323,6 +363,8 @@ static int parse_top(reader *r, const yaml_node_t *root, sweep_spec *s) {
             int rc = 0;
             if (scalar(v)) {
                 rc = count(r, v, "seeds", 1, &x);
+                if (!rc && x > SWEEP_MAX_POINTS)
+                    rc = at_err(r, v, "seeds", "more than %d seeds: narrow the sweep", SWEEP_MAX_POINTS);
                 for (size_t i = 0; !rc && i < (size_t)x; i++) {
                     char t[32];
                     snprintf(t, sizeof t, "%zu", i);
@@ -339,11 +381,12 @@ static int parse_top(reader *r, const yaml_node_t *root, sweep_spec *s) {
             if (rc) return -1;
         } else if (!strcmp(name, "derived")) {
             if (v->type != YAML_MAPPING_NODE) return at_err(r, v, "derived", "expected a mapping of keys to expressions");
-            if (flatten(r, v, "", &s->derived, &s->n_derived)) return -1;
+            if (flatten(r, v, "", 0, &s->derived, &s->n_derived)) return -1;
         } else if (!strcmp(name, "constraints")) {
             if (v->type != YAML_SEQUENCE_NODE) return at_err(r, v, "constraints", "expected a list of expressions");
             for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
                 yaml_node_t *c = node(r, *i);
+                if (visit(r, c, "constraints")) return -1;
                 char key[32];
                 snprintf(key, sizeof key, "constraints[%zu]", s->n_constraints);
                 if (!scalar(c)) return at_err(r, c, key, "expected an expression");
@@ -371,6 +414,24 @@ static int load_doc(reader *r, const char *text, size_t len) {
     if (!yaml_parser_initialize(&parser)) return util_err(r->err, r->errlen, "%s: out of memory", r->file);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     int ok = yaml_parser_load(&parser, &r->doc);
+    if (ok) {
+        /* A second document would be silently ignored: refuse it. */
+        yaml_document_t extra;
+        if (!yaml_parser_load(&parser, &extra)) {
+            ok = 0;
+        } else {
+            if (yaml_document_get_root_node(&extra)) {
+                util_err(r->err, r->errlen, "%s:%zu:%zu: (top): more than one YAML document (a second '---'); "
+                         "give one spec per file", r->file, extra.start_mark.line + 1, extra.start_mark.column + 1);
+                yaml_document_delete(&extra);
+                yaml_document_delete(&r->doc);
+                yaml_parser_delete(&parser);
+                return -1;
+            }
+            yaml_document_delete(&extra);
+        }
+        if (!ok) yaml_document_delete(&r->doc);
+    }
     if (!ok) {
         util_err(r->err, r->errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", r->file, parser.problem_mark.line + 1,
                  parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown",
@@ -380,10 +441,49 @@ static int load_doc(reader *r, const char *text, size_t len) {
     return ok ? 0 : -1;
 }
 
+/* Reads a spec or base file: a regular file of at most SWEEP_MAX_FILE_BYTES (a
+ * device such as /dev/zero, a FIFO or a huge file is refused before it is read). */
+static int read_text(const char *path, char **text, size_t *len, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return util_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return util_err(err, errlen, "%s: not a regular file", path);
+    }
+    if (st.st_size > SWEEP_MAX_FILE_BYTES) {
+        close(fd);
+        return util_err(err, errlen, "%s: %lld bytes, larger than the %d-byte limit of a spec or config", path,
+                        (long long)st.st_size, SWEEP_MAX_FILE_BYTES);
+    }
+    size_t cap = (size_t)st.st_size, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        close(fd);
+        return util_err(err, errlen, "%s: out of memory", path);
+    }
+    for (;;) { /* the file may have changed size since fstat: never read past cap */
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int e = errno;
+            close(fd);
+            free(buf);
+            return util_err(err, errlen, "%s: read error: %s", path, strerror(e));
+        }
+        if (got == 0 || (n += (size_t)got) == cap) break;
+    }
+    close(fd);
+    buf[n] = 0;
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
 int sweep_yaml_flatten_file(const char *path, sweep_entry **out, size_t *n, char *err, size_t errlen) {
     char *text;
     size_t len;
-    if (util_read_file(path, &text, &len, err, errlen)) return -1;
+    if (read_text(path, &text, &len, err, errlen)) return -1;
     /* Entries point at their file's name, so it must outlive them: the base path
      * string of the spec does (sweep_spec_free frees it after the entries). */
     reader r = {.file = path, .err = err, .errlen = errlen};
@@ -393,7 +493,7 @@ int sweep_yaml_flatten_file(const char *path, sweep_entry **out, size_t *n, char
         if (!root || root->type != YAML_MAPPING_NODE)
             rc = util_err(err, errlen, "%s:1:1: expected a mapping (model:, train:, data:)", path);
         else
-            rc = flatten(&r, root, "", out, n);
+            rc = flatten(&r, root, "", 0, out, n);
         yaml_document_delete(&r.doc);
     }
     free(text);
@@ -402,7 +502,7 @@ int sweep_yaml_flatten_file(const char *path, sweep_entry **out, size_t *n, char
 
 int sweep_spec_parse(const char *path, const char *text, size_t len, sweep_spec *s, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
-    s->path = dup(path);
+    s->path = xstrdup(path);
     s->text = malloc(len + 1);
     if (!s->text) abort();
     memcpy(s->text, text, len);
@@ -422,6 +522,7 @@ int sweep_spec_parse(const char *path, const char *text, size_t len, sweep_spec 
                 rc = util_err(err, errlen, "%s:%d:%d: grid.train.tokens: isoflop derives train.tokens; do not sweep it",
                               s->path, s->grid[i].values[0].line, s->grid[i].values[0].col);
     }
+    if (!rc) rc = sweep_spec_check_size(s, err, errlen);
     if (rc) sweep_spec_free(s);
     return rc;
 }
@@ -429,10 +530,28 @@ int sweep_spec_parse(const char *path, const char *text, size_t len, sweep_spec 
 int sweep_spec_load(const char *path, sweep_spec *spec, char *err, size_t errlen) {
     char *text;
     size_t len;
-    if (util_read_file(path, &text, &len, err, errlen)) return -1;
+    if (read_text(path, &text, &len, err, errlen)) return -1;
     int rc = sweep_spec_parse(path, text, len, spec, err, errlen);
     free(text);
     return rc;
+}
+
+int sweep_name_check(const char *name, char *err, size_t errlen) {
+    size_t n = strlen(name);
+    if (n == 0) return util_err(err, errlen, "empty: every sweep needs a name");
+    if (n > SWEEP_MAX_NAME)
+        return util_err(err, errlen, "%zu characters, longer than %d (names use [A-Za-z0-9._-], at most %d)", n,
+                        SWEEP_MAX_NAME, SWEEP_MAX_NAME);
+    if (name[0] == '.') return util_err(err, errlen, "'%s': a name must not start with '.' (names use [A-Za-z0-9._-])",
+                                        name);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return util_err(err, errlen, "character %zu (byte 0x%02x) is not allowed: names use only [A-Za-z0-9._-], "
+                            "do not start with '.', and have at most %d characters", i + 1, c, SWEEP_MAX_NAME);
+    }
+    return 0;
 }
 
 void sweep_entries_free(sweep_entry *e, size_t n) {

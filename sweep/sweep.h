@@ -3,7 +3,9 @@
  *
  * A spec (every section but name optional):
  *
- *   name: lr-scan                    # the sweep's name in the store
+ *   name: lr-scan                    # the sweep's name in the store: [A-Za-z0-9._-], not
+ *                                    # starting with '.', at most 64 characters (it names folders,
+ *                                    # Slurm jobs and log paths, so nothing else is safe there)
  *   base: configs/tiny.yaml          # a run config file, or an inline mapping
  *   grid:                            # cartesian product over dotted keys
  *     model.d_model: [16, 32]
@@ -37,12 +39,32 @@
  * minus, parentheses, min(...), max(...), == != < <= > >=, and/or/not (short
  * circuit), true/false. A reference is the point's own value (evaluated first
  * when it is an expression itself; cycles are errors) or else the base
- * config's value. Nothing is ever passed to a shell. */
+ * config's value. Nothing is ever passed to a shell.
+ *
+ * Limits, each checked before memory is spent and reported as FILE:LINE:COL:
+ * a spec or base file is a regular file of at most SWEEP_MAX_FILE_BYTES;
+ * mappings nest at most 32 deep and at most 100000 keys and list items are
+ * read, aliases expanded (so alias cycles and "billion laughs" end in an error);
+ * a spec expands to at most SWEEP_MAX_POINTS runs (points x isoflop budgets)
+ * and its points hold at most SWEEP_MAX_VALUES values in all (base, swept and
+ * derived values are copied into every point);
+ * an expression nests at most SWEEP_EXPR_MAX_DEPTH levels (parentheses, unary
+ * operators, not, **), and a derived value's references chain at most
+ * SWEEP_MAX_CHAIN derived values deep. One YAML document per file. */
 #ifndef SCALELAB_SWEEP_H
 #define SCALELAB_SWEEP_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+enum {
+    SWEEP_MAX_POINTS = 100000,        /* runs of one spec (each is a training run) */
+    SWEEP_MAX_VALUES = 4000000,       /* key/values held by all points together (~100 bytes each) */
+    SWEEP_MAX_FILE_BYTES = 16 << 20,  /* a spec or base file */
+    SWEEP_MAX_NAME = 64,              /* characters of a sweep name */
+    SWEEP_EXPR_MAX_DEPTH = 48,        /* nesting of one expression */
+    SWEEP_MAX_CHAIN = 16,             /* derived values evaluated inside one another */
+};
 
 /* ---- expressions ---------------------------------------------------------- */
 
@@ -135,6 +157,14 @@ int sweep_spec_load(const char *path, sweep_spec *spec, char *err, size_t errlen
 int sweep_spec_parse(const char *path, const char *text, size_t len, sweep_spec *spec,
                      char *err, size_t errlen);
 void sweep_spec_free(sweep_spec *spec);
+/* 0 when name is a safe sweep name ([A-Za-z0-9._-], not starting with '.', 1 to
+ * SWEEP_MAX_NAME characters), else -1 with the rule in err. */
+int sweep_name_check(const char *name, char *err, size_t errlen);
+/* Refuses a spec that expands to more than SWEEP_MAX_POINTS runs (grid x zip x
+ * random x seeds, times the isoflop budgets) or whose points would hold more than
+ * SWEEP_MAX_VALUES values, naming the first list that multiplies.
+ * sweep_spec_parse and sweep_expand call it before building anything. */
+int sweep_spec_check_size(const sweep_spec *spec, char *err, size_t errlen);
 /* Flattens a YAML mapping file to dotted keys ("model.d_model" -> "32"). */
 int sweep_yaml_flatten_file(const char *path, sweep_entry **out, size_t *n, char *err,
                             size_t errlen);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every unit test binary of a build and every end-to-end script against
 # that build's binary. An end-to-end script exits 77 to say it skipped (and
-# prints why). Ends with the line "N passed, N failed, N skipped".
+# prints why). Ends with the line "N passed, N failed, N skipped", and fails when a
+# test failed or when no test passed (all skipped, or none selected).
 #   tests/run_tests.sh BUILD_DIR [NAME_FILTER]
 set -u
 build=${1:-build}
@@ -42,4 +43,11 @@ done
 echo
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "$pass passed, $fail failed, $skip skipped"
-[ $fail -eq 0 ] && [ $((pass+skip)) -gt 0 ]
+# A suite in which nothing passed checked nothing: fail it, whether nothing ran or
+# every test skipped (a single skip, such as the GPU test on a machine without
+# one, is fine as long as something else passed).
+if [ $fail -eq 0 ] && [ $pass -eq 0 ]; then
+  if [ $skip -gt 0 ]; then echo "every test skipped ($skip): nothing was checked"; else echo "no test ran${filter:+ (filter '$filter')}"; fi
+  exit 1
+fi
+[ $fail -eq 0 ]

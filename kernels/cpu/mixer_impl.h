@@ -33,13 +33,13 @@ static inline void mx_attn_key_range(const kern_mixer_shape *s, int q0, int q1, 
 }
 
 /* Power: D = C(d+p-1, p), the symmetric power embedding's dimension. */
+/* C(n, r) one exact step at a time (D * (d+r-1) / r is always an integer), so no
+ * intermediate product overflows for any shape model_config_resolve accepts (it refuses a
+ * D x (d + 1) state past int). */
 static inline int mx_phi_dim(int d, int p) {
-    long num = 1, den = 1;
-    for (int r = 1; r <= p; r++) {
-        num *= d + r - 1;
-        den *= r;
-    }
-    return (int)(num / den);
+    long long D = 1;
+    for (int r = 1; r <= p; r++) D = D * (d + r - 1) / r;
+    return (int)D;
 }
 static inline int mx_power_chunks(const kern_mixer_shape *s) { return s->seq / s->chunk; }
 /* Inside a chunk, row i (0-based in the chunk) reads keys 0..i of the chunk. */
@@ -89,6 +89,17 @@ static inline size_t mx_power_work_per_thread(const kern_mixer_shape *s) {
  * real.h fixes REAL/KR for this translation unit, so it is seen once). */
 #ifndef SCALELAB_KERNELS_CPU_MIXER_IMPL_WORKERS
 #define SCALELAB_KERNELS_CPU_MIXER_IMPL_WORKERS
+#include "kernels/cpu/mixer_count.h"
+/* Every gemm of the mixers: the counting hook (tests only; see mixer_count.h), then BLAS. */
+static inline void KR(mx_gemm)(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n,
+                               int k, REAL alpha, const REAL *a, int lda, const REAL *b, int ldb, REAL beta, REAL *c,
+                               int ldc) {
+    if (KR(kern_cpu_gemm_hook))
+        KR(kern_cpu_gemm_hook)(KR(kern_cpu_gemm_hook_ctx), ta == CblasTrans, tb == CblasTrans, m, n, k);
+    cblas_gemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+#undef cblas_gemm
+#define cblas_gemm KR(mx_gemm)
 /* One (batch b, kv head g) pair: every query head of g's group. `work` is this thread's slice. */
 void KR(mx_softmax_forward_unit)(const kern_mixer_shape *s, int b, int g, const REAL *q, const REAL *k,
                                  const REAL *v, REAL *y, REAL *saved, REAL *work);

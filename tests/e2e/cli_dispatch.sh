@@ -25,6 +25,24 @@ expect 2 "^scalelab: recomend: unknown command; did you mean 'recommend'\?$" "$S
 expect 2 "^scalelab: qqqqqq: unknown command \(scalelab --help lists them\)$" "$S" qqqqqq
 expect 2 "^scalelab: fitt: unknown command; did you mean 'fit'\?$" "$S" help fitt
 
+# One style for a bad option in every command, with "did you mean" for a likely typo.
+for c in init train flops fit fits recommend report; do
+  expect 2 "^scalelab: $c: unknown option --frobnicate \(scalelab $c --help lists them\)$" "$S" $c --frobnicate
+done
+expect 2 "^scalelab: recommend: unknown option --bugdet; did you mean --budget\?$" "$S" recommend --bugdet 1e20
+expect 2 "^scalelab: fit: unknown option --fromm; did you mean --form\?$" "$S" fit --fromm chinchilla
+expect 2 "^scalelab: data prepare: unknown option --frm; did you mean --from\?$" "$S" data prepare --frm x
+expect 2 "^scalelab: recommend: option --budget needs a value \(scalelab recommend --help\)$" "$S" recommend --budget
+expect 2 "^scalelab: fit: unknown option -q " "$S" fit -q
+
+# --format json is --json wherever a command prints JSON.
+tiny=${SCALELAB_ROOT:?}/configs/tiny.yaml
+[ "$("$S" flops "$tiny" --json)" = "$("$S" flops "$tiny" --format json)" ] || fail "flops --format json differs from --json"
+[ "$("$S" flops "$tiny")" = "$("$S" flops "$tiny" --format table)" ] || fail "flops --format table differs from the default"
+for c in flops fit recommend; do
+  expect 2 "^scalelab: $c: --format xml: expected table or json" "$S" $c --format xml
+done
+
 # 1e13 tokens of a 1e9-parameter-class run: training FLOPs far beyond 2^63.
 cat > big.yaml <<'YAML'
 model: {vocab_size: 256, d_model: 2048, n_layer: 24, n_head: 16, mixer: softmax}

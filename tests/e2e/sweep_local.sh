@@ -111,20 +111,22 @@ bad basefile $'name: b\nbase: nowhere.yaml\n' "bad-basefile.yaml:2:7: base: "
 [ "$(q "SELECT count(*) FROM sweeps WHERE name = 'b'")" = 0 ] || fail "a bad spec wrote a sweep"
 
 # A run that fails is retried (retries: 1), then failed with the end of its log;
-# the sweep carries on and exits 1. (data.source names a file that does not exist.)
+# the sweep carries on and exits 1. (The trainer's fault injection fails the run of
+# seed 7 at its first step; a missing data file is now refused at plan time.)
 cat > failing.yaml <<'Y'
 name: failing
 base:
   model: {d_model: 16, n_layer: 1, n_head: 2, mixer: power, p: 2, chunk: 16}
   train: {context: 32, batch_size: 4, tokens: 2048, eval_every: 16, eval_tokens: 256}
+  data: {source: "synthetic:recall"}
 grid:
-  data.source: ["file:/nonexistent/corpus.bin", "synthetic:recall"]
+  train.seed: [7, 0]
 Y
-$S sweep run failing.yaml > run4.txt 2>&1; rc=$?
+SCALELAB_FAULT_SEED=7 $S sweep run failing.yaml > run4.txt 2>&1; rc=$?
 [ $rc -eq 1 ] || fail "a failed run should make sweep run exit 1 (got $rc): $(cat run4.txt)"
 grep -q "failed: .*retrying" run4.txt || fail "no retry: $(cat run4.txt)"
 grep -q "1/2 done, 1 failed" run4.txt || fail "summary: $(tail -2 run4.txt)"
 err=$(q "SELECT error FROM runs r JOIN sweep_runs s ON s.run = r.id WHERE s.sweep = 'failing' AND r.status = 'failed'")
 echo "$err" | grep -q "after 2 attempts" || fail "error text: $err"
-echo "$err" | grep -q "nonexistent" || fail "error text lacks the log tail: $err"
+echo "$err" | grep -q "injected fault" || fail "error text lacks the log tail: $err"
 echo "all sweep_local checks passed"

@@ -57,21 +57,22 @@ grep -q "resumed from" out6.txt || { cat out6.txt; fail "no resume"; }
 
 # kill -9 leaves the run 'running' in the store; the same command again takes it
 # over (nobody holds the folder's lock), resumes from the checkpoint and finishes.
-$S train tiny.yaml --set train.seed=10 --set train.tokens=64000 --threads 1 --run-dir k9 > out9.txt 2>&1 &
+# 4,000 steps, the first checkpoint at step 200: the kill lands mid-run on any
+# machine, and a run that finished first fails the test (the resume must run).
+k9=(train tiny.yaml --set train.seed=10 --set train.tokens=256000 --set train.eval_every=200 --threads 1 --run-dir k9)
+$S "${k9[@]}" > out9.txt 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do [ -f k9/checkpoint.bin ] && break; sleep 0.05; done
+for _ in $(seq 1 6000); do [ -f k9/checkpoint.bin ] && break; sleep 0.01; done
+[ -f k9/checkpoint.bin ] || { kill -9 $pid; fail "no checkpoint within 60 s"; }
 # A second trainer in the same folder is refused while the first one lives.
-$S train tiny.yaml --set train.seed=10 --set train.tokens=64000 --threads 1 --run-dir k9 > out10.txt 2>&1 \
-  && fail "two trainers in one folder"
+$S "${k9[@]}" > out10.txt 2>&1 && fail "two trainers in one folder"
 grep -q "another scalelab train" out10.txt || { cat out10.txt; fail "unclear lock error"; }
 kill -9 $pid; wait $pid 2>/dev/null
-if grep -q "^done" out9.txt; then echo "note: run finished before kill -9; resume path not exercised here"
-else
-  $S runs --status running --format csv | grep -q running || fail "killed run not running in the store"
-  $S train tiny.yaml --set train.seed=10 --set train.tokens=64000 --threads 1 --run-dir k9 > out11.txt 2>&1 \
-    || { cat out11.txt; fail "rerun after kill -9"; }
-  grep -q "resumed from" out11.txt || fail "rerun did not resume"
-fi
+grep -q "^done" out9.txt && fail "the run finished before kill -9: raise train.tokens so the resume path runs"
+$S runs --status running --format csv | grep -q running || fail "killed run not running in the store"
+$S "${k9[@]}" > out11.txt 2>&1 || { cat out11.txt; fail "rerun after kill -9"; }
+grep -q "resumed from .* at step [1-9]" out11.txt || { cat out11.txt; fail "rerun did not resume from a checkpoint"; }
+grep -q "^done" out11.txt || { cat out11.txt; fail "rerun did not finish"; }
 [ "$($S runs --status done --format csv | grep -c done)" = 2 ] || fail "killed run not done after the rerun"
 
 # --run-id: a run that does not exist, and a config that is not the run's.

@@ -133,6 +133,12 @@ static void test_unknown_keys_named_with_line_and_suggestion(void **state) {
     expect_load_error(f, "model:\n  d_model: 64\n bad indent\n", (const char *const[]){"YAML syntax error", NULL});
     expect_load_error(f, "model: {d_model: 64}\n---\nmodel: {d_model: 32}\n",
                       (const char *const[]){"more than one YAML document", NULL});
+    /* A file that never ends is refused before it is read (it used to be read until memory ran out). */
+    model_config z;
+    char zerr[512];
+    model_config_default(&z);
+    assert_int_not_equal(model_config_load(&z, "/dev/zero", zerr, sizeof zerr), 0);
+    if (!strstr(zerr, "/dev/zero: not a regular file")) fail_msg("%s", zerr);
 }
 
 static void test_types_and_ranges(void **state) {
@@ -161,11 +167,20 @@ static void test_inconsistent_shapes(void **state) {
     expect_load_error(f, "model: {chunk: 48}\ntrain: {context: 512}\n",
                       (const char *const[]){"train.context (512)", "model.chunk (48)", NULL});
     expect_load_error(f, "train: {context: 512, eval_tokens: 100}\n", (const char *const[]){"eval_tokens", NULL});
+    /* A power state the kernels cannot index is refused with its size, not overflowed:
+     * head_dim 512 at p 4 is D = C(515, 4) = 2.9e9; head_dim 65536 at p 4 is 7.7e17. */
+    expect_load_error(f, "model: {mixer: power, p: 4, d_model: 512, n_head: 1}\n",
+                      (const char *const[]){"model.head_dim 512", "model.p 4", "2.9e+09", NULL});
+    expect_load_error(f, "model: {mixer: power, p: 4, d_model: 1024, n_head: 1, head_dim: 65536}\n",
+                      (const char *const[]){"model.head_dim 65536", "7.69e+17", NULL});
     /* The chunk only matters for power; head_dim given explicitly lifts the divisibility rule. */
     model_config c;
     char err[512];
     assert_int_equal(load_text(f, "model: {mixer: softmax, chunk: 48, d_model: 100, n_head: 3, head_dim: 32}\n",
                                &c, err, sizeof err), 0);
+    assert_int_equal(model_config_resolve(&c, err, sizeof err), 0);
+    /* The largest power states still accepted: p 4 at head_dim 128 (D = 11.2M, x 129 < 2^31). */
+    assert_int_equal(load_text(f, "model: {mixer: power, p: 4, d_model: 128, n_head: 1}\n", &c, err, sizeof err), 0);
     assert_int_equal(model_config_resolve(&c, err, sizeof err), 0);
 }
 
@@ -199,7 +214,15 @@ static void test_set(void **state) {
         {"model.d_modle=3", "did you mean model.d_model"}, {"d_model=3", "did you mean model.d_model"},
         {"modl.d_model=3", "unknown section"}, {"model.d_model", "key=value"}, {"=3", "key=value"},
         {"train.seed=-1", "train.seed"}, {"model.n_head=", "model.n_head"},
+        /* 2^64 and above: used to pass the range check (k->max rounds to 2^64) and be cast to 0 */
+        {"train.seed=1.8446744073709552e19", "train.seed"}, {"train.seed=18446744073709551616", "train.seed"},
+        {"train.seed=99999999999999999999", "train.seed"}, {"train.seed=2e19", "train.seed"},
     };
+    /* the largest seed is kept exactly */
+    model_config_default(&c);
+    const char *max_seed[] = {"train.seed=18446744073709551615"};
+    assert_int_equal(model_config_apply_sets(&c, max_seed, 1, err, sizeof err), 0);
+    assert_true(c.seed == UINT64_MAX);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *one[] = {bad[i].set};
         model_config_default(&c);

@@ -164,7 +164,9 @@ static void test_power_degree4(void **state) {
 
 /* DESIGN's S (model_flops_compute) equals the count taken from the CPU kernels'
  * own loop bounds (kern_mixer_count_flops, branch mixer), summed over layers,
- * for 6 shapes per mixer; the kernels never issue fewer FLOPs than that. */
+ * for 6 shapes per mixer; the kernels never issue fewer FLOPs than that. That
+ * counter describes the loops; the gemms the kernels really execute, forward
+ * and backward, are counted in test_mixer_flops.c and test_flops_net.c. */
 static void test_state_flops_match_kernel_counts(void **state) {
     (void)state;
     /* mixer, d_model, n_head, n_kv_head, n_layer, context, chunk, p, window, gating */

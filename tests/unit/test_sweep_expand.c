@@ -147,7 +147,7 @@ static void test_spec_errors(void **state) {
     spec_fails("name: a\nisoflop: {budgets: [1e9]}\ngrid: {train.tokens: [5]}\n", "isoflop derives train.tokens");
     spec_fails("name: a\nbase: no/such/file.yaml\n", "t.yaml:2:7: base:");
     spec_fails("name: a\nconstraints: model.d_model > 1\n", "constraints: expected a list");
-    spec_fails("name: a/b\n", "name: expected a non-empty name");
+    spec_fails("name: a/b\n", "t.yaml:1:7: name: character 2 (byte 0x2f) is not allowed");
     spec_fails("- 1\n- 2\n", "a sweep spec is a mapping");
 }
 

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -319,7 +322,98 @@ static void test_bad_checkpoints(void **state) {
     free(cap);
 }
 
-int main(void) {
+/* Copies the finished checkpoint of dir src into dir dst (created). */
+static void copy_ckpt(const char *src, const char *dst) {
+    char from[400], to[400], cmd[2000];
+    snprintf(from, sizeof from, "%s/%s/%s", workdir, src, MODEL_CHECKPOINT_FILE);
+    snprintf(to, sizeof to, "%s/%s", workdir, dst);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && cp '%s' '%s/'", to, to, from, to);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void patch(const char *dir, long offset, const void *bytes, size_t n) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s/%s", workdir, dir, MODEL_CHECKPOINT_FILE);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, offset, SEEK_SET);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+}
+
+/* The header (step, losses, version) is inside the checksum: a corrupted step
+ * used to make a run done early (or restart from trained weights at step 0), and
+ * a NaN loss was recorded as done. Header layout (host order): magic 8, version
+ * 4, header bytes 4, config hash 24, step 8 (offset 40), n_params 8, wall 8,
+ * loss_ema 8 (offset 64). */
+static void test_checkpoint_header_checked(void **state) {
+    (void)state;
+    model_config c = small_config(25);
+    capture *cap = calloc(1, sizeof *cap);
+    model_train_result r;
+    char err[512];
+    if (train_into(&c, "hdr", cap, 0, &r, err, sizeof err)) fail_msg("%s", err);
+    const struct { long off; int64_t i; double d; int is_double; const char *want; } bad[] = {
+        {40, 7, 0, 0, "corrupt"},          /* step 25 -> 7: would train 18 more steps on trained weights */
+        {40, 0, 0, 0, "corrupt"},          /* step 0: would restart from trained weights */
+        {40, 1000, 0, 0, "corrupt"},       /* past the end: would be done at once */
+        {64, 0, NAN, 1, "corrupt"},        /* loss_ema NaN: would be recorded as done */
+        {8, 1, 0, 0, "version 1"},         /* an old version: refused with a clear message */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        copy_ckpt("hdr", "hdr2");
+        if (bad[i].off == 8) {
+            uint32_t v = 1;
+            patch("hdr2", 8, &v, sizeof v);
+        } else if (bad[i].is_double) {
+            patch("hdr2", bad[i].off, &bad[i].d, sizeof bad[i].d);
+        } else {
+            patch("hdr2", bad[i].off, &bad[i].i, sizeof bad[i].i);
+        }
+        memset(cap, 0, sizeof *cap);
+        err[0] = 0;
+        if (!train_into(&c, "hdr2", cap, 0, &r, err, sizeof err))
+            fail_msg("case %zu: a checkpoint with a bad header was taken (resumed, final step %lld)", i,
+                     (long long)r.steps);
+        if (!strstr(err, bad[i].want)) fail_msg("case %zu: error '%s' lacks '%s'", i, err, bad[i].want);
+    }
+    free(cap);
+}
+
+/* A kill during a checkpoint write leaves checkpoint.bin.tmp.PID: the next
+ * start removes it (its writer is dead), and leaves a live process's alone. */
+static void test_stale_tmp_removed(void **state) {
+    (void)state;
+    pid_t dead = fork();
+    assert_true(dead >= 0);
+    if (dead == 0) _exit(0);
+    int status;
+    waitpid(dead, &status, 0);
+    char dir[400], stale[500], live[500];
+    snprintf(dir, sizeof dir, "%s/tmpck", workdir);
+    assert_int_equal(mkdir(dir, 0755) == 0 || errno == EEXIST, 1);
+    snprintf(stale, sizeof stale, "%s/%s.tmp.%ld", dir, MODEL_CHECKPOINT_FILE, (long)dead);
+    snprintf(live, sizeof live, "%s/%s.tmp.%ld", dir, MODEL_CHECKPOINT_FILE, (long)getppid());
+    FILE *f = fopen(stale, "w");
+    assert_non_null(f);
+    fputs("half a checkpoint", f);
+    fclose(f);
+    f = fopen(live, "w");
+    assert_non_null(f);
+    fclose(f);
+    model_config c = small_config(3);
+    capture *cap = calloc(1, sizeof *cap);
+    model_train_result r;
+    char err[512];
+    if (train_into(&c, "tmpck", cap, 0, &r, err, sizeof err)) fail_msg("%s", err);
+    if (access(stale, F_OK) == 0) fail_msg("%s was left behind", stale);
+    assert_int_equal(access(live, F_OK), 0);
+    unlink(live);
+    free(cap);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]); /* one test by name */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_learns),
@@ -327,6 +421,8 @@ int main(void) {
         cmocka_unit_test(test_threads_same_curve),
         cmocka_unit_test(test_diverged),
         cmocka_unit_test(test_bad_checkpoints),
+        cmocka_unit_test(test_checkpoint_header_checked),
+        cmocka_unit_test(test_stale_tmp_removed),
     };
     return cmocka_run_group_tests(tests, make_corpus, remove_corpus);
 }
