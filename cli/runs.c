@@ -314,6 +314,7 @@ int cli_runs(int argc, char **argv) {
     store_run_filter filter = {NULL, -1, 0};
     int c;
     optind = 1;
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
@@ -331,8 +332,7 @@ int cli_runs(int argc, char **argv) {
         case 'f': format = optarg; break;
         case 'j': format = "json"; break;
         case 'h': usage(stdout); return CLI_OK;
-        case ':': return cli_error(CLI_USAGE, "runs", "option %s needs a value (try --help)", argv[optind - 1]);
-        default: return cli_error(CLI_USAGE, "runs", "unknown option %s (try --help)", argv[optind - 1]);
+        default: return cli_option_error("runs", c, argv, opts);
         }
     }
     if (optind < argc) return cli_error(CLI_USAGE, "runs", "unexpected argument '%s' (try --help)", argv[optind]);
