@@ -361,12 +361,13 @@ int cli_runs(int argc, char **argv) {
     store_close(s);
 
     util_buf out = {0};
-    if (rc) ;
-    else if (!strcmp(format, "json")) rc = write_json(&out, runs, flat, n);
-    else if (!strcmp(format, "csv")) rc = write_csv(&out, runs, flat, n);
-    else if (n) rc = write_table(&out, runs, n);
-    else fprintf(stderr, "scalelab: runs: no runs match in %s\n", path);
-    if (rc && !*err) snprintf(err, sizeof err, "out of memory");
+    if (!rc) {
+        if (!strcmp(format, "json")) rc = write_json(&out, runs, flat, n);
+        else if (!strcmp(format, "csv")) rc = write_csv(&out, runs, flat, n);
+        else if (n) rc = write_table(&out, runs, n);
+        else fprintf(stderr, "scalelab: runs: no runs match in %s\n", path);
+        if (rc) snprintf(err, sizeof err, "out of memory"); /* the writers fail only on that */
+    }
     for (size_t i = 0; flat && i < n; i++) store_json_items_free(flat[i].items, flat[i].n);
     free(flat);
     store_runs_free(runs, n);
