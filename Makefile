@@ -118,7 +118,7 @@ test: all
 	$(MAKE) --no-print-directory tests
 	tests/run_tests.sh $(BUILD)
 	$(MAKE) --no-print-directory BUILD=build-asan CUDA=0 \
-	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/scalelab tests
 	SCALELAB_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  tests/run_tests.sh build-asan
