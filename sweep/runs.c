@@ -404,7 +404,7 @@ int sweep_print_summary(store *st, const char *sweep, const char *runs_dir, doub
            "%.4g of %.4g training FLOPs done; wall %s; run folders in %s/%s%s%s\n",
            sweep, count[STORE_DONE], total, count[STORE_FAILED], count[STORE_DIVERGED], count[STORE_CANCELLED],
            count[STORE_PENDING], running, flops_done, flops_all, wall, runs_dir, sweep,
-           cancel_requested ? " (cancelled by `sweep cancel`)" : "", cancel_requested ? "" : note);
+           cancel_requested ? " (cancelled by `sweep cancel`)" : "", note);
     fflush(stdout);
     *n_failed = count[STORE_FAILED];
     return 0;
