@@ -485,15 +485,14 @@ static void progress_of(const store_run *r, const store_metric *m, run_progress 
     p->flops_per_s = m->wall_seconds > 0 && isfinite(p->flops_done) ? p->flops_done / m->wall_seconds : NAN;
 }
 
-/* Whether the sweep's scheduler (the store's `schedulers` row) is alive: on this host
- * its PID must still be a `sweep run`; on another host its heartbeat must be younger
- * than SWEEP_SCHEDULER_STALE_S (the age at which a scheduler is taken over). */
+/* Whether the sweep's scheduler (the store's `schedulers` row) is alive: its heartbeat
+ * younger than SWEEP_SCHEDULER_STALE_S (the age at which another host takes it over;
+ * schedulers beat every few seconds) and, on this host, its PID still a `sweep run`. */
 static int scheduler_live(const store_scheduler *h, int found, double now) {
-    if (!found) return 0;
+    if (!found || !(now - h->heartbeat < SWEEP_SCHEDULER_STALE_S)) return 0;
     char host[256] = "";
     this_host(host, sizeof host);
-    if (!strcmp(h->host, host)) return scheduler_alive(NULL, h->pid);
-    return now - h->heartbeat < SWEEP_SCHEDULER_STALE_S;
+    return strcmp(h->host, host) || scheduler_alive(NULL, h->pid);
 }
 
 /* The ETA. Method: the work left is every pending run's planned training FLOPs plus
@@ -717,7 +716,9 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
         else if (!live)
         {
             char gone[512] = "";
-            if (h_found) snprintf(gone, sizeof gone, ": pid %lld on %s is gone", (long long)h.pid, h.host);
+            if (h_found)
+                snprintf(gone, sizeof gone, ": pid %lld on %s is gone or silent (heartbeat %.0f s ago)", (long long)h.pid,
+                         h.host, now - h.heartbeat);
             util_buf_printf(&b, "ETA: - (no scheduler running%s; `scalelab sweep run` resumes the sweep)\n", gone);
         }
         else if (isfinite(eta))

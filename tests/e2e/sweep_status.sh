@@ -91,11 +91,20 @@ P
 # 4. "no scheduler running" once the scheduler is killed outright
 kill -9 $sched; wait $sched 2>/dev/null
 $S sweep status live > st2.txt || fail "status after the kill"
-grep -q "^ETA: - (no scheduler running: pid $sched on .* is gone; " st2.txt || fail "after kill -9: $(cat st2.txt)"
+grep -q "^ETA: - (no scheduler running: pid $sched on .* is gone or silent (heartbeat [0-9]* s ago); " st2.txt || fail "after kill -9: $(cat st2.txt)"
 $S sweep status live --json | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 assert s["eta_seconds"] is None and s["scheduler"]["running"] is False, s' || fail "status --json after the kill"
+
+# a scheduler on another host counts by its heartbeat: fresh is alive, 200 s old is not
+q "UPDATE schedulers SET host = 'elsewhere', heartbeat = (julianday('now') - 2440587.5) * 86400 WHERE sweep = 'live'"
+$S sweep status live > st2b.txt || fail "status with a scheduler elsewhere"
+grep -q "^ETA: .*scheduler pid $sched on elsewhere)$" st2b.txt || fail "a fresh heartbeat from elsewhere: $(cat st2b.txt)"
+q "UPDATE schedulers SET heartbeat = (julianday('now') - 2440587.5) * 86400 - 200 WHERE sweep = 'live'"
+$S sweep status live > st2c.txt || fail "status with a stale scheduler elsewhere"
+grep -q "^ETA: - (no scheduler running: pid $sched on elsewhere is gone or silent (heartbeat 200 s ago); " st2c.txt ||
+  fail "a stale heartbeat from elsewhere: $(cat st2c.txt)"
 
 # 5. a scheduler again (it adopts the orphaned trainers), then a cancel: every count agrees
 OPENBLAS_NUM_THREADS=1 $S sweep run s.yaml --jobs 2 --threads-per-job 1 > run2.txt 2>&1 &
