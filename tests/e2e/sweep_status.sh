@@ -32,7 +32,8 @@ grid:
 Y
 OPENBLAS_NUM_THREADS=1 $S sweep run s.yaml --jobs 2 --threads-per-job 1 > run1.txt 2>&1 &
 sched=$!
-trap 'kill $sched 2>/dev/null' EXIT
+# on a failure, stop the scheduler and the trainers (long runs) before leaving
+trap '$S sweep cancel live > /dev/null 2>&1; kill $sched 2>/dev/null' EXIT
 
 # 1. running runs listed with step and loss, from their metric rows
 logged() { [ "$(q "SELECT count(DISTINCT run) FROM metrics")" = 2 ]; }
