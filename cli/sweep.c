@@ -1,5 +1,7 @@
 /* scalelab sweep plan|run|status|cancel: the command line of sweep/. */
 #include <getopt.h>
+#include <signal.h>
+#include <time.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@ static void usage(FILE *out) {
             "                              [--threads-per-job T] [--device cpu|cuda|auto]\n"
             "                              [--backend local|slurm]\n"
             "                              [--partition P --time T --gres G --max-parallel M]\n"
-            "       scalelab sweep status SPEC.yaml|NAME [--db DB] [--json]\n"
+            "       scalelab sweep status SPEC.yaml|NAME [--db DB] [--json | --watch [SECONDS]]\n"
             "       scalelab sweep cancel SPEC.yaml|NAME [--db DB] [--runs-dir DIR]\n\n"
             "plan    expand the spec: every run with params, W, S, WSFR, tokens and FLOPs, the total\n"
             "        compute, and the isoflop shapes dropped for their token counts\n"
@@ -32,9 +34,20 @@ static void usage(FILE *out) {
             "        (attempts counted afresh, checkpoints kept, so they resume). One scheduler\n"
             "        per sweep and store: a second `sweep run` of the same sweep is refused,\n"
             "        whatever its --runs-dir\n"
-            "status  counts by status, running jobs, best loss so far, ETA; for Slurm runs also\n"
-            "        squeue's view: each array task's job id and state (pending with its reason)\n"
-            "cancel  running jobs checkpoint and stop (SIGTERM); pending runs -> cancelled\n"
+            "status  counts by status (the same counts `sweep run` and `sweep cancel` print); each\n"
+            "        running run with its step / total steps, tokens / planned tokens, current loss\n"
+            "        (its latest metric row), tokens/s, device and host; the next pending runs with\n"
+            "        their planned training FLOPs; best loss so far; the ETA: the planned FLOPs left\n"
+            "        (pending runs, and what running runs have not yet trained) over the running\n"
+            "        runs' measured FLOP/s (from their first logged steps; done runs' speed before\n"
+            "        that), or \"no scheduler running\" when the store's scheduler for the sweep is\n"
+            "        gone (its PID dead on this host, or no heartbeat for 120 s from another host).\n"
+            "        For Slurm runs also squeue's view: each array task's job id and state.\n"
+            "        --watch [SECONDS] clears the terminal and redraws it every SECONDS (default 2)\n"
+            "        until Ctrl-C; when stdout is not a terminal it prints the status once (and\n"
+            "        says so on stderr). A sweep named like a number needs --watch=SECONDS NAME\n"
+            "cancel  running jobs checkpoint and stop (SIGTERM); pending runs -> cancelled; the\n"
+            "        scheduler's closing line then shows them cancelled, as status does\n"
             "        (Slurm: pending array tasks scancel'ed, running ones get SIGTERM first)\n\n"
             "A Slurm task that leaves the queue without writing its result (killed, node lost)\n"
             "counts as a failed attempt: requeued while failures <= retries, then failed. One\n"
@@ -293,19 +306,71 @@ static int sweep_name(const char *arg, char *name, size_t len) {
     return CLI_OK;
 }
 
+/* --watch: set by SIGINT/SIGTERM so the loop ends between two redraws. */
+static volatile sig_atomic_t watch_stop;
+static void on_watch_signal(int sig) {
+    (void)sig;
+    watch_stop = 1;
+}
+
+/* Redraws the status every interval seconds until Ctrl-C (a terminal); once otherwise. */
+static int watch_status(store *st, const char *name, double interval, char *err, size_t errlen) {
+    if (!isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "scalelab sweep status: --watch: stdout is not a terminal; printing the status once\n");
+        size_t ended = 0;
+        return sweep_slurm_ingest(st, name, &ended, err, errlen) || sweep_status_print(st, name, 0, err, errlen);
+    }
+    struct sigaction sa = {.sa_handler = on_watch_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc = 0;
+    while (!watch_stop && !rc) {
+        size_t ended = 0;
+        fputs("\033[H\033[2J", stdout); /* home, clear screen */
+        rc = sweep_slurm_ingest(st, name, &ended, err, errlen) || sweep_status_print(st, name, 0, err, errlen);
+        if (rc) break;
+        printf("(every %g s; Ctrl-C stops)\n", interval);
+        fflush(stdout);
+        /* sleeps in short slices so that Ctrl-C ends the watch at once */
+        for (double t0 = util_monotonic(); !watch_stop && util_monotonic() - t0 < interval;) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc;
+}
+
 static int cmd_status_cancel(int argc, char **argv, int cancel) {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'J'},
-                                         {"runs-dir", required_argument, 0, 'r'}, {0, 0, 0, 0}};
+                                         {"runs-dir", required_argument, 0, 'r'},
+                                         {"watch", optional_argument, 0, 'w'}, {0, 0, 0, 0}};
     const char *db = NULL, *runs_dir = "runs";
-    int json = 0, c;
+    int json = 0, c, watch = 0;
+    double interval = 2;
+    const char *what = cancel ? "sweep cancel" : "sweep status";
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:Jr:", opts, NULL)) != -1) {
         if (c == 'd') db = optarg;
         else if (c == 'J') json = 1;
         else if (c == 'r') runs_dir = optarg;
-        else return CLI_USAGE;
+        else if (c == 'w' && !cancel) {
+            watch = 1;
+            /* --watch=S, --watch S (a number right after it), or --watch alone */
+            const char *arg = optarg;
+            char *end = NULL;
+            if (!arg && optind < argc && argv[optind][0] && (strtod(argv[optind], &end), end && !*end))
+                arg = argv[optind++];
+            if (arg) {
+                interval = strtod(arg, &end);
+                if (!end || *end || end == arg || !(interval >= 0.1) || interval > 86400)
+                    return cli_error(CLI_USAGE, what, "--watch %s: expected seconds between 0.1 and 86400", arg);
+            }
+        } else return CLI_USAGE;
     }
-    const char *what = cancel ? "sweep cancel" : "sweep status";
+    if (watch && json) return cli_error(CLI_USAGE, what, "--watch redraws the text view; it does not go with --json");
     if (optind != argc - 1) return cli_error(CLI_USAGE, what, "expected one SPEC.yaml or sweep NAME");
     const char *arg = argv[optind];
     char name[512], err[2048];
@@ -319,6 +384,8 @@ static int cmd_status_cancel(int argc, char **argv, int cancel) {
         rc = cli_error(CLI_FAIL, what, "%s", err);
     } else if (!spec_text) {
         rc = cli_error(CLI_FAIL, what, "no sweep named %s in %s", name, cli_db_path(db));
+    } else if (watch) {
+        if (watch_status(st, name, interval, err, sizeof err)) rc = cli_error(CLI_FAIL, what, "%s", err);
     } else {
         size_t ended = 0; /* Slurm runs' files are ingested first, so the counts are current */
         int r = sweep_slurm_ingest(st, name, &ended, err, sizeof err);

@@ -241,6 +241,24 @@ int store_metrics_list(store *s, int64_t run, store_metric **rows, size_t *n, ch
     return list_rows(s, st, sizeof **rows, fill_metric, (void **)rows, n, "listing metrics", err, errlen);
 }
 
+int store_metric_latest(store *s, int64_t run, store_metric *row, int *found, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    store_metric *rows;
+    size_t n;
+    *found = 0;
+    if (store_prepare(s,
+                      "SELECT step, tokens, wall_seconds, loss, lr, grad_norm, tokens_per_second, eval_loss"
+                      " FROM metrics WHERE run = ?1 ORDER BY step DESC LIMIT 1",
+                      &st, err, errlen))
+        return -1;
+    sqlite3_bind_int64(st, 1, run);
+    if (list_rows(s, st, sizeof *rows, fill_metric, (void **)&rows, &n, "reading the latest metric", err, errlen))
+        return -1;
+    if (n) *row = rows[0], *found = 1;
+    free(rows);
+    return 0;
+}
+
 static void fill_position(sqlite3_stmt *st, void *out) {
     store_position_loss *p = out;
     p->step = sqlite3_column_int64(st, 0);

@@ -172,6 +172,9 @@ void store_runs_free(store_run *runs, size_t n);
 int store_run_get(store *s, int64_t id, store_run *run, char *err, size_t errlen);
 void store_run_clear(store_run *run);
 int store_metrics_list(store *s, int64_t run, store_metric **rows, size_t *n, char *err, size_t errlen);
+/* The run's metric row with the highest step (its latest progress); *found = 0 when
+ * it has none yet. One indexed lookup, for progress displays. */
+int store_metric_latest(store *s, int64_t run, store_metric *row, int *found, char *err, size_t errlen);
 int store_position_loss_list(store *s, int64_t run, store_position_loss **rows, size_t *n,
                              char *err, size_t errlen);
 /* How many runs of a sweep (NULL: all runs) are in each status, indexed by

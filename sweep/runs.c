@@ -361,26 +361,50 @@ int sweep_retry_failed(store *st, const char *sweep, size_t *n, char *err, size_
     return store_sweep_requeue_failed(st, sweep, n, err, errlen);
 }
 
+int sweep_counts(store *st, const char *sweep, size_t count[STORE_STATUS_COUNT], size_t *total, char *err,
+                 size_t errlen) {
+    if (store_run_counts(st, sweep, count, err, errlen)) return -1;
+    *total = 0;
+    for (int k = 0; k < STORE_STATUS_COUNT; k++) *total += count[k];
+    return 0;
+}
+
+void sweep_counts_format(util_buf *b, const size_t count[STORE_STATUS_COUNT], size_t total) {
+    util_buf_printf(b, "%zu runs:", total);
+    for (int k = 0; k < STORE_STATUS_COUNT; k++)
+        util_buf_printf(b, "%s %zu %s", k ? "," : "", count[k], store_status_name((store_status)k));
+}
+
+/* Set by the wake-up handler when the SIGTERM came from `sweep cancel` (sigqueue with
+ * SWEEP_CANCEL_COOKIE): the stopped scheduler then cancels the runs its trainers
+ * requeued before it counts them, so its closing line and `sweep status` say the same. */
+static volatile sig_atomic_t cancel_requested;
+
 int sweep_print_summary(store *st, const char *sweep, const char *runs_dir, double wall_s, const char *note,
                         size_t *n_failed, char *err, size_t errlen) {
+    size_t cancelled_now = 0;
+    if (cancel_requested && store_sweep_cancel_pending(st, sweep, &cancelled_now, err, errlen)) return -1;
     store_run *runs;
     size_t n;
     store_run_filter f = {.sweep = sweep, .status = -1};
     if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
-    size_t count[STORE_STATUS_COUNT] = {0};
     double flops_done = 0, flops_all = 0;
     for (size_t i = 0; i < n; i++) {
-        count[runs[i].status]++;
         flops_all += runs[i].acc.training_flops;
         if (runs[i].status == STORE_DONE) flops_done += runs[i].acc.training_flops;
     }
     store_runs_free(runs, n);
-    char wall[32];
+    /* the counts come from sweep_counts, as `sweep status` reads them */
+    size_t count[STORE_STATUS_COUNT], total;
+    if (sweep_counts(st, sweep, count, &total, err, errlen)) return -1;
+    char wall[32], running[64] = "";
     sweep_format_eta(wall_s, wall, sizeof wall);
-    printf("sweep %s: %zu/%zu done, %zu failed, %zu diverged, %zu cancelled, %zu pending; "
-           "%.4g of %.4g training FLOPs done; wall %s; run folders in %s/%s%s\n",
-           sweep, count[STORE_DONE], n, count[STORE_FAILED], count[STORE_DIVERGED], count[STORE_CANCELLED],
-           count[STORE_PENDING] + count[STORE_RUNNING], flops_done, flops_all, wall, runs_dir, sweep, note);
+    if (count[STORE_RUNNING]) snprintf(running, sizeof running, ", %zu running", count[STORE_RUNNING]);
+    printf("sweep %s: %zu/%zu done, %zu failed, %zu diverged, %zu cancelled, %zu pending%s; "
+           "%.4g of %.4g training FLOPs done; wall %s; run folders in %s/%s%s%s\n",
+           sweep, count[STORE_DONE], total, count[STORE_FAILED], count[STORE_DIVERGED], count[STORE_CANCELLED],
+           count[STORE_PENDING], running, flops_done, flops_all, wall, runs_dir, sweep,
+           cancel_requested ? " (cancelled by `sweep cancel`)" : "", note);
     fflush(stdout);
     *n_failed = count[STORE_FAILED];
     return 0;
@@ -395,8 +419,11 @@ int sweep_print_summary(store *st, const char *sweep, const char *runs_dir, doub
 static int wake_fd = -1;
 static const int wake_signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
 
-static void on_wake_signal(int sig) {
+static void on_wake_signal(int sig, siginfo_t *si, void *uc) {
+    (void)uc;
     int saved = errno;
+    if (sig == SIGTERM && si && si->si_code == SI_QUEUE && si->si_value.sival_int == SWEEP_CANCEL_COOKIE)
+        cancel_requested = 1;
     unsigned char b = (unsigned char)sig;
     if (write(wake_fd, &b, 1) < 0) { /* a full pipe already holds a wake-up */
     }
@@ -407,7 +434,7 @@ int sweep_signals_open(sweep_signals *w, char *err, size_t errlen) {
     if (pipe2(w->fds, O_CLOEXEC | O_NONBLOCK)) return util_err(err, errlen, "pipe: %s", strerror(errno));
     wake_fd = w->fds[1];
     for (size_t i = 0; i < sizeof wake_signals / sizeof wake_signals[0]; i++) {
-        struct sigaction sa = {.sa_handler = on_wake_signal, .sa_flags = SA_RESTART};
+        struct sigaction sa = {.sa_sigaction = on_wake_signal, .sa_flags = SA_RESTART | SA_SIGINFO};
         if (wake_signals[i] == SIGCHLD) sa.sa_flags |= SA_NOCLDSTOP;
         sigemptyset(&sa.sa_mask);
         sigaction(wake_signals[i], NULL, &w->old[i]);
@@ -438,27 +465,105 @@ void sweep_signals_close(sweep_signals *w) {
 
 /* ---- status ----------------------------------------------------------------- */
 
+/* A running run's progress, from its latest metric row. */
+typedef struct run_progress {
+    int has;             /* a metric row exists */
+    store_metric m;
+    int64_t total_steps; /* ceil(planned tokens / tokens per step), as the trainer counts */
+    double flops_done;   /* training FLOPs x the share of planned tokens trained */
+    double flops_per_s;  /* flops_done / the trainer's own wall seconds (all attempts) */
+} run_progress;
+
+static void progress_of(const store_run *r, const store_metric *m, run_progress *p) {
+    memset(p, 0, sizeof *p);
+    p->m = *m;
+    p->has = 1;
+    double per_step = m->step > 0 ? m->tokens / (double)m->step : NAN;
+    p->total_steps = per_step > 0 && isfinite(r->acc.tokens) ? (int64_t)ceil(r->acc.tokens / per_step - 1e-9) : 0;
+    double share = r->acc.tokens > 0 ? fmin(m->tokens / r->acc.tokens, 1.0) : NAN;
+    p->flops_done = isfinite(share) ? share * r->acc.training_flops : NAN;
+    p->flops_per_s = m->wall_seconds > 0 && isfinite(p->flops_done) ? p->flops_done / m->wall_seconds : NAN;
+}
+
+/* Whether the sweep's scheduler (the store's `schedulers` row) is alive: its heartbeat
+ * younger than SWEEP_SCHEDULER_STALE_S (the age at which another host takes it over;
+ * schedulers beat every few seconds) and, on this host, its PID still a `sweep run`. */
+static int scheduler_live(const store_scheduler *h, int found, double now) {
+    if (!found || !(now - h->heartbeat < SWEEP_SCHEDULER_STALE_S)) return 0;
+    char host[256] = "";
+    this_host(host, sizeof host);
+    return strcmp(h->host, host) || scheduler_alive(NULL, h->pid);
+}
+
+/* The ETA. Method: the work left is every pending run's planned training FLOPs plus
+ * the running runs' planned FLOPs less the FLOPs their metrics say they did (the
+ * share of planned tokens trained). The speed is the sum of the running runs'
+ * measured FLOP/s (FLOPs done / their trainer's wall seconds), known from their
+ * first logged steps; the current parallelism is assumed to continue. Before any
+ * running run has logged a step, done runs give the speed (their FLOPs / their
+ * durations, times the runs now running, at least 1). Unknown (NAN) without either,
+ * and 0 when nothing is left. */
+static double status_eta(const store_run *runs, const run_progress *p, size_t n, double *left_out,
+                         double *speed_out) {
+    double left = 0, speed = 0, done_flops = 0, done_s = 0;
+    size_t n_running = 0, n_left = 0;
+    for (size_t i = 0; i < n; i++) {
+        const store_run *r = &runs[i];
+        double f = isfinite(r->acc.training_flops) ? r->acc.training_flops : 0;
+        if (r->status == STORE_PENDING) left += f, n_left++;
+        if (r->status == STORE_RUNNING) {
+            n_running++, n_left++;
+            left += p[i].has && isfinite(p[i].flops_done) ? fmax(f - p[i].flops_done, 0) : f;
+            if (p[i].has && isfinite(p[i].flops_per_s)) speed += p[i].flops_per_s;
+        }
+        if (r->status == STORE_DONE && r->started > 0 && r->finished > r->started)
+            done_flops += f, done_s += r->finished - r->started;
+    }
+    if (!(speed > 0) && done_s > 0) speed = done_flops / done_s * (double)(n_running ? n_running : 1);
+    *left_out = left;
+    *speed_out = speed;
+    if (!n_left) return 0;
+    return speed > 0 ? left / speed : NAN;
+}
+
+enum { STATUS_NEXT_PENDING = 3 }; /* pending runs listed by name */
+
 int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t errlen) {
     store_run *runs;
     size_t n;
     store_run_filter f = {.sweep = sweep, .status = -1};
     if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
-    size_t count[STORE_STATUS_COUNT] = {0};
-    double dur = 0, best = NAN, now = util_now();
-    size_t n_dur = 0;
+    size_t count[STORE_STATUS_COUNT] = {0}, total = 0;
+    double best = NAN, now = util_now();
     int64_t best_id = 0;
-    for (size_t i = 0; i < n; i++) {
-        count[runs[i].status]++;
-        if (runs[i].status == STORE_DONE && runs[i].finished > runs[i].started && runs[i].started > 0) {
-            dur += runs[i].finished - runs[i].started;
-            n_dur++;
-        }
+    run_progress *prog = calloc(n ? n : 1, sizeof *prog);
+    if (!prog) {
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "out of memory");
+    }
+    int rc = sweep_counts(st, sweep, count, &total, err, errlen);
+    for (size_t i = 0; i < n && !rc; i++) {
         double loss = isfinite(runs[i].final_eval_loss) ? runs[i].final_eval_loss : runs[i].final_train_loss;
         if (runs[i].status == STORE_DONE && isfinite(loss) && !(loss >= best)) best = loss, best_id = runs[i].id;
+        if (runs[i].status != STORE_RUNNING) continue;
+        store_metric m;
+        int found = 0;
+        rc = store_metric_latest(st, runs[i].id, &m, &found, err, errlen);
+        if (!rc && found) progress_of(&runs[i], &m, &prog[i]);
     }
-    size_t active = count[STORE_RUNNING] ? count[STORE_RUNNING] : 1;
-    double eta = n_dur ? dur / (double)n_dur * (double)(count[STORE_PENDING] + count[STORE_RUNNING]) / (double)active
-                       : (count[STORE_PENDING] + count[STORE_RUNNING] ? NAN : 0);
+    store_scheduler h;
+    int h_found = 0;
+    if (!rc) rc = store_scheduler_get(st, sweep, &h, &h_found, err, errlen);
+    if (rc) {
+        free(prog);
+        store_runs_free(runs, n);
+        return -1;
+    }
+    int live = scheduler_live(&h, h_found, now);
+    double left = 0, speed = 0;
+    double eta = status_eta(runs, prog, n, &left, &speed);
+    size_t unfinished = count[STORE_PENDING] + count[STORE_RUNNING];
+    if (unfinished && !live) eta = NAN; /* nothing is working on them */
     /* Slurm's own view of the running runs that are array tasks (squeue) */
     sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
     if (!q) abort();
@@ -481,16 +586,35 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
     if (json) {
         util_buf_puts(&b, "{\"sweep\":");
         util_buf_json_str(&b, sweep);
-        util_buf_printf(&b, ",\"total\":%zu,\"counts\":{", n);
+        util_buf_printf(&b, ",\"total\":%zu,\"counts\":{", total);
         for (int s = 0; s < STORE_STATUS_COUNT; s++)
             util_buf_printf(&b, "%s\"%s\":%zu", s ? "," : "", store_status_name((store_status)s), count[s]);
         util_buf_puts(&b, "},\"running\":[");
         int first = 1;
         for (size_t i = 0; i < n; i++) {
             if (runs[i].status != STORE_RUNNING) continue;
+            const run_progress *p = &prog[i];
             util_buf_printf(&b, "%s{\"id\":%lld,\"pid\":%ld,\"attempt\":%d,\"host\":", first ? "" : ",",
                             (long long)runs[i].id, (long)sweep_pid_read(runs[i].run_dir), runs[i].attempt);
             util_buf_json_str(&b, runs[i].host);
+            util_buf_puts(&b, ",\"device\":");
+            util_buf_json_str(&b, runs[i].device);
+            util_buf_puts(&b, ",\"step\":");
+            util_buf_json_num(&b, p->has ? (double)p->m.step : NAN);
+            util_buf_puts(&b, ",\"total_steps\":");
+            util_buf_json_num(&b, p->has && p->total_steps ? (double)p->total_steps : NAN);
+            util_buf_puts(&b, ",\"tokens\":");
+            util_buf_json_num(&b, p->has ? p->m.tokens : NAN);
+            util_buf_puts(&b, ",\"planned_tokens\":");
+            util_buf_json_num(&b, runs[i].acc.tokens);
+            util_buf_puts(&b, ",\"loss\":");
+            util_buf_json_num(&b, p->has ? p->m.loss : NAN);
+            util_buf_puts(&b, ",\"tokens_per_second\":");
+            util_buf_json_num(&b, p->has ? p->m.tokens_per_second : NAN);
+            util_buf_puts(&b, ",\"training_flops\":");
+            util_buf_json_num(&b, runs[i].acc.training_flops);
+            util_buf_puts(&b, ",\"flops_done\":");
+            util_buf_json_num(&b, p->has ? p->flops_done : NAN);
             util_buf_puts(&b, ",\"heartbeat_age_s\":");
             util_buf_json_num(&b, runs[i].heartbeat > 0 ? now - runs[i].heartbeat : NAN);
             util_buf_puts(&b, ",\"run_dir\":");
@@ -506,6 +630,17 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
             util_buf_puts(&b, "}");
             first = 0;
         }
+        util_buf_puts(&b, "],\"next_pending\":[");
+        first = 1;
+        for (size_t i = 0, k = 0; i < n && k < STATUS_NEXT_PENDING; i++) {
+            if (runs[i].status != STORE_PENDING) continue;
+            util_buf_printf(&b, "%s{\"id\":%lld,\"training_flops\":", first ? "" : ",", (long long)runs[i].id);
+            util_buf_json_num(&b, runs[i].acc.training_flops);
+            util_buf_puts(&b, ",\"planned_tokens\":");
+            util_buf_json_num(&b, runs[i].acc.tokens);
+            util_buf_puts(&b, "}");
+            first = 0, k++;
+        }
         util_buf_puts(&b, "],\"slurm\":{");
         for (size_t k = 0; k < n_states; k++)
             util_buf_printf(&b, "%s\"%s\":%zu", k ? "," : "", states[k], n_in_state[k]);
@@ -519,11 +654,21 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
         util_buf_json_num(&b, best);
         util_buf_printf(&b, ",\"best_run\":%lld,\"eta_seconds\":", (long long)best_id);
         util_buf_json_num(&b, eta);
-        util_buf_puts(&b, "}\n");
+        util_buf_puts(&b, ",\"flops_left\":");
+        util_buf_json_num(&b, left);
+        util_buf_puts(&b, ",\"flops_per_second\":");
+        util_buf_json_num(&b, speed > 0 ? speed : NAN);
+        util_buf_printf(&b, ",\"scheduler\":{\"running\":%s", live ? "true" : "false");
+        if (h_found) {
+            util_buf_puts(&b, ",\"host\":");
+            util_buf_json_str(&b, h.host);
+            util_buf_printf(&b, ",\"pid\":%lld,\"heartbeat_age_s\":", (long long)h.pid);
+            util_buf_json_num(&b, h.heartbeat > 0 ? now - h.heartbeat : NAN);
+        }
+        util_buf_puts(&b, "}}\n");
     } else {
-        util_buf_printf(&b, "sweep %s: %zu runs:", sweep, n);
-        for (int s = 0; s < STORE_STATUS_COUNT; s++)
-            util_buf_printf(&b, "%s %zu %s", s ? "," : "", count[s], store_status_name((store_status)s));
+        util_buf_printf(&b, "sweep %s: ", sweep);
+        sweep_counts_format(&b, count, total);
         util_buf_puts(&b, "\n");
         if (n_slurm && *squeue_err) {
             util_buf_printf(&b, "slurm: cannot ask squeue: %s\n", squeue_err);
@@ -535,26 +680,59 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
         }
         for (size_t i = 0; i < n; i++) {
             if (runs[i].status != STORE_RUNNING) continue;
-            if (*q[i].job) {
-                util_buf_printf(&b, "  running: run %lld slurm task %s %s%s%s%s attempt %d  %s\n", (long long)runs[i].id,
-                                q[i].job, *squeue_err ? "unknown" : *q[i].state ? q[i].state : "gone",
-                                *q[i].reason ? " (" : "", q[i].reason, *q[i].reason ? ")" : "", runs[i].attempt,
-                                runs[i].run_dir);
-                continue;
-            }
-            util_buf_printf(&b, "  running: run %lld pid %ld host %s attempt %d heartbeat %.0f s ago  %s\n",
-                            (long long)runs[i].id, (long)sweep_pid_read(runs[i].run_dir), runs[i].host,
-                            runs[i].attempt, runs[i].heartbeat > 0 ? now - runs[i].heartbeat : NAN, runs[i].run_dir);
+            const run_progress *p = &prog[i];
+            char where[4400];
+            if (*q[i].job)
+                snprintf(where, sizeof where, "slurm task %s %s%s%s%s attempt %d", q[i].job,
+                         *squeue_err ? "unknown" : *q[i].state ? q[i].state : "gone", *q[i].reason ? " (" : "",
+                         q[i].reason, *q[i].reason ? ")" : "", runs[i].attempt);
+            else
+                snprintf(where, sizeof where, "pid %ld attempt %d heartbeat %.0f s ago", (long)sweep_pid_read(runs[i].run_dir),
+                         runs[i].attempt, runs[i].heartbeat > 0 ? now - runs[i].heartbeat : NAN);
+            util_buf_printf(&b, "  running: run %lld", (long long)runs[i].id);
+            if (p->has)
+                util_buf_printf(&b, "  step %lld/%lld  tokens %.4g/%.4g  loss %.4f  %.3g tok/s",
+                                (long long)p->m.step, (long long)p->total_steps, p->m.tokens, runs[i].acc.tokens,
+                                p->m.loss, p->m.tokens_per_second);
+            else
+                util_buf_printf(&b, "  step -  tokens 0/%.4g  loss -  (no step logged yet)", runs[i].acc.tokens);
+            util_buf_printf(&b, "  device %s  host %s  %s  %s\n", *runs[i].device ? runs[i].device : "-",
+                            *runs[i].host ? runs[i].host : "-", where, runs[i].run_dir);
         }
+        for (size_t i = 0, k = 0; i < n && k < STATUS_NEXT_PENDING; i++) {
+            if (runs[i].status != STORE_PENDING) continue;
+            util_buf_printf(&b, "  next:    run %lld  %.4g training FLOPs  %.4g tokens\n", (long long)runs[i].id,
+                            runs[i].acc.training_flops, runs[i].acc.tokens);
+            k++;
+        }
+        if (count[STORE_PENDING] > STATUS_NEXT_PENDING)
+            util_buf_printf(&b, "  ... and %zu more pending\n", count[STORE_PENDING] - STATUS_NEXT_PENDING);
         if (isfinite(best)) util_buf_printf(&b, "best loss so far: %.4f (run %lld)\n", best, (long long)best_id);
         else util_buf_puts(&b, "best loss so far: - (no run done)\n");
         char e[32];
         sweep_format_eta(eta, e, sizeof e);
-        util_buf_printf(&b, "ETA: %s\n", e);
+        if (!unfinished)
+            util_buf_printf(&b, "ETA: %s (nothing left)\n", e);
+        else if (!live)
+        {
+            char gone[512] = "";
+            if (h_found)
+                snprintf(gone, sizeof gone, ": pid %lld on %s is gone or silent (heartbeat %.0f s ago)", (long long)h.pid,
+                         h.host, now - h.heartbeat);
+            util_buf_printf(&b, "ETA: - (no scheduler running%s; `scalelab sweep run` resumes the sweep)\n", gone);
+        }
+        else if (isfinite(eta))
+            util_buf_printf(&b, "ETA: %s (%.4g training FLOPs left at %.3g FLOP/s; scheduler pid %lld on %s)\n", e, left,
+                            speed, (long long)h.pid, h.host);
+        else
+            util_buf_printf(&b, "ETA: - (%.4g training FLOPs left; no step measured yet; scheduler pid %lld on %s)\n",
+                            left, (long long)h.pid, h.host);
     }
     fputs(b.data ? b.data : "", stdout);
+    fflush(stdout);
     util_buf_free(&b);
     free(q);
+    free(prog);
     store_runs_free(runs, n);
     return 0;
 }
@@ -567,7 +745,8 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
  * held the claim, by an older scalelab). */
 static void stop_pid(pid_t pid) {
     /* the command line check keeps a recycled PID safe */
-    if (!process_alive(pid) || !cmdline_has(pid, "sweep", "run") || kill(pid, SIGTERM)) return;
+    union sigval v = {.sival_int = SWEEP_CANCEL_COOKIE}; /* says "a cancel" to the scheduler (plain SIGTERM to an older one) */
+    if (!process_alive(pid) || !cmdline_has(pid, "sweep", "run") || sigqueue(pid, SIGTERM, v)) return;
     double t0 = util_monotonic();
     while (process_alive(pid) && util_monotonic() - t0 < 60) {
         struct timespec ts = {0, 50 * 1000 * 1000};
@@ -590,6 +769,8 @@ int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, 
     store_run *runs;
     size_t n;
     store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
+    size_t before[STORE_STATUS_COUNT], after[STORE_STATUS_COUNT], total;
+    if (sweep_counts(st, sweep, before, &total, err, errlen)) return -1;
     /* The schedulers first, so that nothing new starts or gets resubmitted meanwhile:
      * the one the store names (on this host), then any recorded beside the folders. */
     char dir[4200], host[256] = "";
@@ -627,9 +808,18 @@ int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, 
         }
     free(pids);
     store_runs_free(runs, n);
-    int rc = store_sweep_cancel_pending(st, sweep, &more, err, errlen);
-    if (!rc)
-        printf("sweep %s: %zu run%s cancelled (running trainers stopped with a checkpoint first)\n", sweep,
-               n_cancelled + more + n_slurm, n_cancelled + more + n_slurm == 1 ? "" : "s");
-    return rc;
+    if (store_sweep_cancel_pending(st, sweep, &more, err, errlen) || sweep_counts(st, sweep, after, &total, err, errlen))
+        return -1;
+    /* counted in the store (a stopped scheduler may have cancelled some itself), with
+     * the counts line of `sweep status` */
+    size_t now_cancelled = after[STORE_CANCELLED] - (before[STORE_CANCELLED] < after[STORE_CANCELLED]
+                                                         ? before[STORE_CANCELLED] : after[STORE_CANCELLED]);
+    util_buf b = {0};
+    util_buf_printf(&b, "sweep %s: %zu run%s cancelled (running trainers stopped with a checkpoint first)\nsweep %s: ",
+                    sweep, now_cancelled, now_cancelled == 1 ? "" : "s", sweep);
+    sweep_counts_format(&b, after, total);
+    util_buf_puts(&b, "\n");
+    fputs(b.data, stdout);
+    util_buf_free(&b);
+    return 0;
 }

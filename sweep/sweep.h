@@ -273,7 +273,12 @@ int sweep_slurm_ingest(struct store *st, const char *sweep, size_t *n_ended, cha
 int sweep_slurm_cancel(struct store *st, const char *sweep, size_t *n_cancelled, char *err, size_t errlen);
 /* `scalelab sweep task LIST INDEX` inside an array task: execs the trainer of run INDEX. */
 int sweep_slurm_task(int argc, char **argv);
-/* Prints counts by status, running jobs, best loss and an ETA (or JSON). */
+/* Prints counts by status (the same counts as the scheduler's closing line), each
+ * running run's progress from its latest metric row (step / total steps, tokens,
+ * loss, tokens/s, device, host), the next pending runs with their planned FLOPs,
+ * the best loss, and an ETA: planned training FLOPs left over the running runs'
+ * measured FLOP/s, or "no scheduler running" when the store's scheduler row is
+ * missing or its scheduler dead/stale (or the same as JSON). */
 int sweep_status_print(struct store *st, const char *sweep, int json, char *err, size_t errlen);
 /* SIGTERM to the sweep's scheduler and running trainers (they checkpoint and
  * requeue), then pending -> cancelled. */

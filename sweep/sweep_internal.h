@@ -9,6 +9,7 @@
 
 #include "store/store.h"
 #include "sweep/sweep.h"
+#include "util/util.h"
 
 /* RUNS_DIR/SWEEP/ID-HASH */
 void sweep_run_dir_name(const char *runs_dir, const char *sweep, const store_run *r, char *out, size_t outlen);
@@ -55,6 +56,14 @@ int sweep_slurm_states(const store_run *runs, size_t n, sweep_slurm_state *out, 
  * done and planned, wall time and where the run folders are. *n_failed: failed runs. */
 int sweep_print_summary(store *st, const char *sweep, const char *runs_dir, double wall_s, const char *note,
                         size_t *n_failed, char *err, size_t errlen);
+/* Counts by status of the sweep's runs, from the store, and their total: the one
+ * source of every count that `sweep run`'s closing line, `sweep status` and
+ * `sweep cancel` print. sweep_counts_format writes "N runs: a pending, b running, ...". */
+int sweep_counts(store *st, const char *sweep, size_t count[STORE_STATUS_COUNT], size_t *total, char *err,
+                 size_t errlen);
+void sweep_counts_format(util_buf *b, const size_t count[STORE_STATUS_COUNT], size_t total);
+/* The sigqueue value that marks `sweep cancel`'s SIGTERM to a scheduler. */
+#define SWEEP_CANCEL_COOKIE 0x434e434c
 /* The schedulers' wake-ups: SIGCHLD, SIGTERM, SIGINT and SIGHUP (unless ignored) are
  * caught by handlers that write to a pipe, whichever thread they land on. One open at
  * a time per process. */
