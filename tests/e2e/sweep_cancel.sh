@@ -6,12 +6,12 @@ set -u
 fail() { echo "FAIL: $*"; exit 1; }
 S=$SCALELAB
 export SCALELAB_DB=$PWD/t.db
-q() { sqlite3 "$SCALELAB_DB" "$1"; }
+q() { sqlite3 -cmd ".timeout 10000" "$SCALELAB_DB" "$1"; }  # a trainer may hold the write lock a moment
 cat > c.yaml <<'Y'
 name: cancelme
 base:
   model: {d_model: 16, n_layer: 1, n_head: 2, mixer: power, p: 2, chunk: 16}
-  train: {context: 32, batch_size: 4, tokens: 65536, warmup_steps: 4, eval_every: 128, eval_tokens: 256}
+  train: {context: 32, batch_size: 4, tokens: 262144, warmup_steps: 4, eval_every: 128, eval_tokens: 256}
 grid:
   train.lr: [1.0e-3, 2.0e-3, 3.0e-3, 4.0e-3, 5.0e-3]
 Y

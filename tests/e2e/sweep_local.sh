@@ -7,7 +7,7 @@ set -u
 fail() { echo "FAIL: $*"; exit 1; }
 S=$SCALELAB
 export SCALELAB_DB=$PWD/t.db
-q() { sqlite3 "$SCALELAB_DB" "$1"; }
+q() { sqlite3 -cmd ".timeout 10000" "$SCALELAB_DB" "$1"; }  # a trainer may hold the write lock a moment
 
 $S sweep --help | grep -q "usage: scalelab sweep plan" || fail "--help"
 $S sweep >/dev/null 2>&1; [ $? -eq 2 ] || fail "no subcommand should be a usage error"

@@ -79,7 +79,7 @@ for _ in $(seq 1 60); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sle
 sinfo -h -o %T | grep -q idle || fail "the node never became idle: $(sinfo 2>&1)"
 
 export SCALELAB_DB=$PWD/t.db
-q() { sqlite3 "$SCALELAB_DB" "$1"; }
+q() { sqlite3 -cmd ".timeout 10000" "$SCALELAB_DB" "$1"; }  # a trainer may hold the write lock a moment
 cat > s.yaml <<'Y'
 name: slurm4
 base:

@@ -7,7 +7,7 @@ set -u
 fail() { echo "FAIL: $*"; exit 1; }
 S=$SCALELAB
 export SCALELAB_DB=$PWD/t.db
-q() { sqlite3 "$SCALELAB_DB" "$1"; }
+q() { sqlite3 -cmd ".timeout 10000" "$SCALELAB_DB" "$1"; }  # a trainer may hold the write lock a moment
 cat > two.yaml <<'Y'
 name: two
 base:
