@@ -59,14 +59,20 @@ int sweep_run_prepare_dir(const store_run *r, const char *dir, char *err, size_t
     return util_write_file_atomic(path, r->config_json, strlen(r->config_json), err, errlen);
 }
 
-pid_t sweep_pid_read(const char *dir) {
+/* The pid written in DIR/NAME (the scheduler's pid file, the trainer's train.lock), 0 when
+ * the file is missing or holds none. */
+static pid_t pid_in_file(const char *dir, const char *name) {
     char path[4200], *text;
     size_t len;
-    snprintf(path, sizeof path, "%s/pid", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     if (util_read_file(path, &text, &len, NULL, 0)) return 0;
     long pid = strtol(text, NULL, 10);
     free(text);
     return pid > 0 ? (pid_t)pid : 0;
+}
+
+pid_t sweep_pid_read(const char *dir) {
+    return pid_in_file(dir, "pid");
 }
 
 int sweep_pid_write(const char *dir, pid_t pid, char *err, size_t errlen) {
@@ -235,13 +241,7 @@ void sweep_scheduler_release(store *st, const char *sweep) {
 /* ---- finding a run's trainer ------------------------------------------------ */
 
 pid_t sweep_lock_pid(const char *dir) {
-    char path[4200], *text;
-    size_t len;
-    snprintf(path, sizeof path, "%s/train.lock", dir);
-    if (util_read_file(path, &text, &len, NULL, 0)) return 0;
-    long pid = strtol(text, NULL, 10);
-    free(text);
-    return pid > 0 ? (pid_t)pid : 0;
+    return pid_in_file(dir, "train.lock");
 }
 
 int sweep_lock_held(const char *dir) {

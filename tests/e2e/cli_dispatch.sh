@@ -4,15 +4,7 @@
 # numbers (training FLOPs reach 1e23) come out of --json intact.
 set -u
 S=${SCALELAB:?SCALELAB must name the scalelab binary}
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect() {   # CODE PATTERN CMD...: exit status CODE and PATTERN in stdout+stderr
-  local code=$1 pattern=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  [ "$rc" -eq "$code" ] || fail "$* exited $rc, expected $code: $out"
-  grep -qE -- "$pattern" <<<"$out" || fail "$* printed '$out', expected /$pattern/"
-}
+. "${SCALELAB_ROOT:?}/tests/e2e/lib/expect.sh"
 
 for c in init train flops sweep runs fit recommend report data; do
   a=$("$S" help "$c" 2>&1); ra=$?
@@ -56,5 +48,4 @@ c = d["training_flops"]
 assert isinstance(c, (int, float)) and 1e22 < c < 1e25, c
 assert abs(c - 3 * (d["weight_flops_per_token"] + d["state_flops_per_token"]) * d["tokens"]) <= 1e-9 * c, c
 PY
-[ $fails -eq 0 ] && echo "cli_dispatch: all checks passed"
-exit $((fails > 0))
+expect_done cli_dispatch

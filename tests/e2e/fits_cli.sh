@@ -5,15 +5,7 @@ set -u
 S=${SCALELAB:?}
 data=${SCALELAB_TESTDATA:?}/chinchilla/svg_extracted_data.csv
 command -v python3 >/dev/null || { echo "skip: python3 is not installed (needed to check JSON)"; exit 77; }
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect() {
-  local code=$1 pattern=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  [ "$rc" -eq "$code" ] || fail "$* exited $rc, expected $code: $out"
-  grep -qE -- "$pattern" <<<"$out" || fail "$* printed '$out', expected /$pattern/"
-}
+. "${SCALELAB_ROOT:?}/tests/e2e/lib/expect.sh"
 export SCALELAB_DB=$PWD/f.db
 "$S" init >/dev/null
 expect 0 "no fits stored yet" "$S" fits
@@ -43,5 +35,4 @@ expect 1 "no fit with id 9" "$S" fits show 9
 expect 2 "expected one fit id" "$S" fits show x
 expect 2 "unexpected argument 'list'" "$S" fits list
 expect 2 "expected table, csv or json" "$S" fits --format xml
-[ $fails -eq 0 ] && echo "fits_cli: all checks passed"
-exit $((fails > 0))
+expect_done fits_cli

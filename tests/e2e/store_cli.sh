@@ -6,16 +6,7 @@ S=${SCALELAB:?SCALELAB must name the scalelab binary}
 command -v sqlite3 >/dev/null || { echo "skip: the sqlite3 program is not installed"; exit 77; }
 command -v python3 >/dev/null || { echo "skip: python3 is not installed (needed to check JSON)"; exit 77; }
 V=4   # STORE_SCHEMA_VERSION (store/store.h)
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# expect CODE PATTERN CMD...: exit status CODE and PATTERN in stdout+stderr.
-expect() {
-  local code=$1 pattern=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  [ "$rc" -eq "$code" ] || fail "$* exited $rc, expected $code: $out"
-  grep -qE -- "$pattern" <<<"$out" || fail "$* printed '$out', expected /$pattern/"
-}
+. "${SCALELAB_ROOT:?}/tests/e2e/lib/expect.sh"
 
 # --- init: create, no-op, upgrade -------------------------------------------
 expect 0 "usage: scalelab init" "$S" init --help
@@ -222,5 +213,4 @@ else
   echo "skip: full disk check (needs root and unshare -m)"
 fi
 
-[ $fails -eq 0 ] && echo "store_cli: all checks passed"
-exit $((fails > 0))
+expect_done store_cli
