@@ -1,7 +1,6 @@
 /* scalelab fit: fit a scaling law to finished runs of a sweep or to any CSV, store it, print it. */
 #include <getopt.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,46 +72,26 @@ static const char *const sweep_cols[] = {
 enum { N_SWEEP_COLS = sizeof sweep_cols / sizeof *sweep_cols, N_NUM_COLS = 12, N_CONFIG_COLS = 5 };
 _Static_assert(N_SWEEP_COLS == N_NUM_COLS + N_CONFIG_COLS, "sweep_cols: numbers then config settings");
 
-/* The config settings of a run: SQLite's own JSON reader (json_extract) on an in-memory
- * connection, so the canonical config JSON is parsed by a real parser; a key the mixer does not
- * use (window for power) is absent from the canonical form and reads as an empty cell. */
-typedef struct config_reader {
-    sqlite3 *db;
-    sqlite3_stmt *q;
-} config_reader;
+/* The config settings of a run, read from its canonical config with the store's JSON
+ * reader (SQLite's json_each on $.model); a key the mixer does not use (window for power)
+ * is absent from the canonical form and reads as an empty cell. */
+static const char *const config_keys[N_CONFIG_COLS] = {"mixer", "window", "p", "head_dim", "n_head"};
 
-static int config_reader_open(config_reader *cr, char *err, size_t errlen) {
-    memset(cr, 0, sizeof *cr);
-    if (sqlite3_open(":memory:", &cr->db) != SQLITE_OK ||
-        sqlite3_prepare_v2(cr->db,
-                           "SELECT json_extract(?1, '$.model.mixer'), json_extract(?1, '$.model.window'), "
-                           "json_extract(?1, '$.model.p'), json_extract(?1, '$.model.head_dim'), "
-                           "json_extract(?1, '$.model.n_head')",
-                           -1, &cr->q, NULL) != SQLITE_OK)
-        return util_err(err, errlen, "reading run configs: %s", cr->db ? sqlite3_errmsg(cr->db) : "out of memory");
+static int run_config_cells(store *st, const char *json, char text[][40], char *err, size_t errlen) {
+    for (int j = 0; j < N_CONFIG_COLS; j++) text[j][0] = '\0';
+    store_json_item *items;
+    size_t n;
+    if (store_json_each(st, json, "$.model", &items, &n, err, errlen)) return -1;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < N_CONFIG_COLS; j++)
+            if (!strcmp(items[i].key, config_keys[j]) && items[i].value)
+                snprintf(text[j], 40, "%s", items[i].value);
+    store_json_items_free(items, n);
     return 0;
 }
 
-static void config_reader_close(config_reader *cr) {
-    sqlite3_finalize(cr->q);
-    sqlite3_close(cr->db);
-}
-
-/* Fills text[0..N_CONFIG_COLS) from a config; a config that is not JSON gives empty cells. */
-static void run_config_cells(config_reader *cr, const char *json, char text[][40]) {
-    for (int j = 0; j < N_CONFIG_COLS; j++) text[j][0] = '\0';
-    sqlite3_reset(cr->q);
-    sqlite3_bind_text(cr->q, 1, json, -1, SQLITE_STATIC);
-    if (sqlite3_step(cr->q) == SQLITE_ROW)
-        for (int j = 0; j < N_CONFIG_COLS; j++) {
-            const unsigned char *v = sqlite3_column_text(cr->q, j);
-            if (v) snprintf(text[j], 40, "%s", (const char *)v);
-        }
-    sqlite3_reset(cr->q);
-}
-
 /* One run as a row: its accounting and losses, then settings from its config. */
-static int add_run_row(fit_table *t, config_reader *cr, const store_run *r, char *err, size_t errlen) {
+static int add_run_row(fit_table *t, store *st, const store_run *r, char *err, size_t errlen) {
     double v[N_NUM_COLS] = {(double)r->id, r->acc.params, r->acc.tokens, r->acc.state_flops_per_token,
                             r->acc.weight_flops_per_token, r->acc.wsfr, r->acc.training_flops,
                             r->acc.params_non_embedding, r->acc.state_size, r->final_eval_loss,
@@ -120,7 +99,7 @@ static int add_run_row(fit_table *t, config_reader *cr, const store_run *r, char
     char text[N_SWEEP_COLS][40];
     const char *cells[N_SWEEP_COLS];
     for (int j = 0; j < N_NUM_COLS; j++) snprintf(text[j], sizeof text[j], "%.17g", v[j]);
-    run_config_cells(cr, r->config_json, text + N_NUM_COLS);
+    if (run_config_cells(st, r->config_json, text + N_NUM_COLS, err, errlen)) return -1;
     for (int j = 0; j < N_SWEEP_COLS; j++) cells[j] = text[j];
     return fit_table_add_row(t, cells, 0, err, errlen);
 }
@@ -139,15 +118,9 @@ static int sweep_table(store *st, const char *const *sweeps, size_t n_sweeps, fi
     store_run *runs = NULL;
     size_t n = 0, n_used = 0;
     int64_t *used = NULL;
-    config_reader cr;
     util_buf src = {0};
     util_buf_puts(&src, "sweep:");
     for (size_t s = 0; s < n_sweeps; s++) util_buf_printf(&src, "%s%s", s ? "+" : "", sweeps[s]);
-    if (config_reader_open(&cr, err, errlen)) {
-        config_reader_close(&cr);
-        util_buf_free(&src);
-        return -1;
-    }
     int rc = fit_table_init(t, src.data, sweep_cols, N_SWEEP_COLS, err, errlen);
     for (size_t s = 0; s < n_sweeps && !rc; s++) {
         store_run_filter f = {sweeps[s], STORE_DONE, 0};
@@ -162,13 +135,12 @@ static int sweep_table(store *st, const char *const *sweeps, size_t n_sweeps, fi
         for (size_t i = 0; i < n && !rc; i++) {
             if (seen_before(used, n_used, runs[i].id)) continue;
             used[n_used++] = runs[i].id;
-            rc = add_run_row(t, &cr, &runs[i], err, errlen);
+            rc = add_run_row(t, st, &runs[i], err, errlen);
         }
     }
     free(used);
     util_buf_free(&src);
     store_runs_free(runs, n);
-    config_reader_close(&cr);
     if (rc) fit_table_free(t);
     return rc;
 }
