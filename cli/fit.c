@@ -25,7 +25,8 @@ static void usage(FILE *out) {
         "                    training_flops (C), params_non_embedding, state_size,\n"
         "                    final_eval_loss (default y), final_train_loss, best_context_loss;\n"
         "                    from each run's config: mixer, window, p, head_dim, n_head (for --where)\n"
-        "  --csv FILE        a CSV with a header row (RFC 4180; any column names)\n"
+        "  --csv FILE        a CSV with a header row (RFC 4180; any column names); a row with an empty,\n"
+        "                    NaN or non-numeric cell in a used column is skipped and counted (stderr)\n"
         "  --x COLS          comma-separated x columns (sweep defaults: params,tokens for\n"
         "                    chinchilla; params,tokens,state_flops_per_token for additive;\n"
         "                    training_flops for powerlaw; params for isoflop)\n"
@@ -274,6 +275,9 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
     if (c->o.form == FIT_ISOFLOP && k != 1) { util_err(err, errlen, "--x: isoflop takes one x column (N or wsfr)"); goto out; }
     const char *cc = c->o.form == FIT_ISOFLOP ? c->budget : c->compute;
     if (fit_data_select(t, xcols, k, c->y, cc, c->where, c->n_where, &d, err, errlen)) goto out;
+    if (d.n_skipped) /* stderr: a note, not part of the fit's output (text or JSON) */
+        fprintf(stderr, "scalelab: fit: skipped %zu row%s with a missing, non-numeric or NaN cell in the used columns "
+                "(the first: %s)\n", d.n_skipped, d.n_skipped == 1 ? "" : "s", d.first_skipped);
     if (fit_context_build(t, &d, c->pool_mixers, &ctx, err, errlen)) goto out;
     store_fit sf = {0};
     sf.form = (char *)fit_form_name(c->o.form);

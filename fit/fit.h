@@ -73,7 +73,9 @@ typedef struct fit_filter {
 int fit_filter_parse(const char *spec, fit_filter *f, char *err, size_t errlen);
 
 /* Points to fit: the rows that pass every filter, x columns and y column parsed and checked
- * (finite, x > 0, y > 0); errors name the row, its file line and the column. */
+ * (finite, x > 0, y > 0). A row whose used cell is empty, not a number or NaN (a crashed run
+ * in an export) is skipped and counted; an infinite or non-positive value is an error naming
+ * the row, its file line and the column (logs are taken: it is wrong data, not missing data). */
 typedef struct fit_data {
     size_t n, k;
     double *x;              /* n * k, row-major */
@@ -82,6 +84,8 @@ typedef struct fit_data {
     size_t *row;            /* source row (0-based data row) of each point */
     char **cols;            /* k x column names */
     char *ycol;
+    size_t n_skipped;       /* rows left out for a missing, non-numeric or NaN cell */
+    char first_skipped[640];/* where and why the first of them was ("in.csv line 3 (row 2), column 'D': NaN") */
 } fit_data;
 int fit_data_select(const fit_table *t, const char *const *xcols, size_t k, const char *ycol,
                     const char *compute_col, const fit_filter *filters, size_t n_filters,

@@ -343,14 +343,18 @@ void fit_data_free(fit_data *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* 0: *v holds a usable value; 1: the cell is missing (empty, not a number, NaN) and why is in
+ * skip; -1: an error in err. */
 static int cell_positive(const fit_table *t, size_t row, long col, const char *what, double *v,
-                         char *err, size_t errlen) {
+                         char *skip, size_t skiplen, char *err, size_t errlen) {
     const char *cell = t->cells[row * t->n_cols + (size_t)col];
     char w[600];
     where(t, row, w, sizeof w);
+    /* util_err formats (and truncates) the reason; its -1 is not this function's answer */
+    if (!cell || !*cell) return util_err(skip, skiplen, "%s, column '%s': empty", w, t->names[col]), 1;
     if (parse_number(cell, v))
-        return util_err(err, errlen, "%s, column '%s': '%s' is not a number", w, t->names[col], cell);
-    if (isnan(*v)) return util_err(err, errlen, "%s, column '%s': NaN", w, t->names[col]);
+        return util_err(skip, skiplen, "%s, column '%s': '%.40s' is not a number", w, t->names[col], cell), 1;
+    if (isnan(*v)) return util_err(skip, skiplen, "%s, column '%s': NaN", w, t->names[col]), 1;
     if (!isfinite(*v)) return util_err(err, errlen, "%s, column '%s': infinite", w, t->names[col]);
     if (*v <= 0)
         return util_err(err, errlen, "%s, column '%s': %s %g is not positive (logs of it are taken)", w,
@@ -400,13 +404,20 @@ int fit_data_select(const fit_table *t, const char *const *xcols, size_t k, cons
         }
         if (!keep) continue;
         double prod = 1;
-        for (size_t j = 0; j < k; j++) {
-            if (cell_positive(t, r, xc[j], "x", &d->x[d->n * k + j], err, errlen)) goto fail;
+        char why[640];
+        int c = 0;
+        for (size_t j = 0; j < k && !c; j++) {
+            c = cell_positive(t, r, xc[j], "x", &d->x[d->n * k + j], why, sizeof why, err, errlen);
             prod *= d->x[d->n * k + j];
         }
-        if (cell_positive(t, r, yc, "loss", &d->y[d->n], err, errlen)) goto fail;
+        if (!c) c = cell_positive(t, r, yc, "loss", &d->y[d->n], why, sizeof why, err, errlen);
         d->compute[d->n] = prod;
-        if (cc >= 0 && cell_positive(t, r, cc, "compute", &d->compute[d->n], err, errlen)) goto fail;
+        if (!c && cc >= 0) c = cell_positive(t, r, cc, "compute", &d->compute[d->n], why, sizeof why, err, errlen);
+        if (c < 0) goto fail;
+        if (c > 0) {
+            if (!d->n_skipped++) memcpy(d->first_skipped, why, sizeof d->first_skipped);
+            continue;
+        }
         d->row[d->n++] = r;
     }
     free(fc);
@@ -420,6 +431,9 @@ fail:
 }
 
 int fit_data_check(const fit_data *d, size_t n_params, char *err, size_t errlen) {
+    if (d->n < n_params && d->n_skipped)
+        return util_err(err, errlen, "%zu points (after filters; %zu rows skipped for a missing cell, the first %s) "
+                        "for %zu parameters; need at least %zu", d->n, d->n_skipped, d->first_skipped, n_params, n_params);
     if (d->n < n_params)
         return util_err(err, errlen, "%zu points (after filters) for %zu parameters; need at least %zu",
                         d->n, n_params, n_params);

@@ -19,6 +19,14 @@ expect 1 "3 points" "$good" "${xs[@]}" --where 'loss<2.75'
 expect 1 "column 'N' is constant" 'N,D,loss\n1,1e9,3\n1,2e9,2.9\n1,3e9,2.8\n1,5e9,2.7\n1,8e9,2.6\n1,1e10,2.5\n' "${xs[@]}"
 expect 1 "line 3 (row 2), column 'loss'" 'N,D,loss\n1e6,1e9,3\n2e6,2e9,-1\n' "${xs[@]}"
 expect 1 "column 'D': NaN" 'N,D,loss\n1e6,1e9,3\n2e6,nan,2\n' "${xs[@]}"
+# A crashed run in an export leaves an empty, NaN or text cell: that row is skipped and counted,
+# the rest is fitted; a non-positive value is still an error (above).
+printf 'N,D,loss\n1e6,1e9,3\n2e6,nan,2.95\n4e6,3e9,2.8\n8e6,,2.7\n1e7,8e9,2.6\n2e7,1e10,2.5\n4e7,2e10,crashed\n3e7,3e10,2.4\n5e7,5e10,2.3\n' > skip.csv
+out=$($SCALELAB fit --csv skip.csv --db skip.db --form chinchilla --x N,D --grid 'e=-1:1:1,a=0:25:12.5,alpha=0:2:1' 2>&1) ||
+  fail "a CSV with 3 empty/NaN/text cells among 9 rows should fit: $out"
+grep -q "skipped 3 rows with a missing, non-numeric or NaN cell.*line 3 (row 2), column 'D': NaN" <<<"$out" ||
+  fail "the skipped rows are not counted: $out"
+grep -q "6 points" <<<"$out" || fail "6 of 9 rows should be fitted: $out"
 expect 1 "in.csv:3: ragged row" 'N,D,loss\n1e6,1e9,3\n2e6,2\n' "${xs[@]}"
 expect 1 "cannot open" '' "${xs[@]}" --csv missing.csv
 expect 2 "--form 'quadratic'" "$good" --form quadratic --x N
