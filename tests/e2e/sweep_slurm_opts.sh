@@ -169,8 +169,12 @@ sed -e 's/name: opts4/name: optsig/' -e 's/tokens: 4096/tokens: 50000000/' -e 's
   -e '/account:/d' -e '/mem:/d' -e '/constraint:/d' s.yaml > sig.yaml
 $S sweep run sig.yaml --backend slurm --time 1 --signal 50 --device cpu > sig.txt 2>&1 &
 coord=$!; pids+=("$coord")
+for _ in $(seq 1 100); do grep -q "submitted 2 runs" sig.txt && break; sleep 0.1; done
+t0=$SECONDS
 for _ in $(seq 1 450); do [ "$(grep -c "submitted 2 runs" sig.txt)" -ge 2 ] && break; sleep 0.2; done
 cat sig.txt
+# before the limit itself (whose SIGTERM, 60 s or more after the start, would also stop it)
+[ $((SECONDS - t0)) -lt 57 ] || fail "the task stopped $((SECONDS - t0)) s after its submission: at its time limit, not at the warning"
 [ "$(grep -c "submitted 2 runs as Slurm job array" sig.txt)" -ge 2 ] || fail "no resubmission after the signal: $(cat sig.txt)"
 grep -q '#SBATCH --signal=B:TERM@50' runs/optsig/slurm-*.sh || fail "signal line"
 first=$(ls runs/optsig/*/result.attempt1.tsv 2>/dev/null | wc -l)
