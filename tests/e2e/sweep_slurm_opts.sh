@@ -115,7 +115,15 @@ first=$(ls runs/optsig/*/result.attempt1.tsv 2>/dev/null | wc -l)
 grep -l "status.stopped" runs/optsig/*/result.attempt1.tsv | wc -l | grep -qx 2 || fail "both stopped: $(cat runs/optsig/*/result.attempt1.tsv)"
 grep -q "stopped at step .* checkpoint written" runs/optsig/*/train.log || fail "the running trainer did not checkpoint"
 grep -q "was stopped before run .* started" runs/optsig/*/train.log || fail "the second run of the task should not start"
+# cancel reaches both runs of the resubmitted task: the running one checkpoints, the other never starts
+for _ in $(seq 1 100); do [ "$(squeue -h -t R -o %i | wc -l)" -ge 1 ] && break; sleep 0.2; done
 $S sweep cancel sig.yaml > sigcancel.txt 2>&1 || fail "cancel: $(cat sigcancel.txt)"
+cat sigcancel.txt
+grep -q "2 runs cancelled" sigcancel.txt || fail "cancel count"
+[ "$(q "SELECT count(*) FROM runs r JOIN sweep_runs s ON s.run = r.id WHERE s.sweep = 'optsig' AND r.status = 'cancelled'")" = 2 ] ||
+  fail "both runs cancelled: $(q "SELECT id, status FROM runs")"
+for _ in $(seq 1 50); do squeue -h -o %i | grep -q . || break; sleep 0.2; done
+[ -z "$(squeue -h -o %i)" ] || fail "tasks left in the queue after the cancel: $(squeue)"
 [ "$(q "SELECT count(*) FROM runs r JOIN sweep_runs s ON s.run = r.id WHERE s.sweep = 'optsig' AND r.status = 'failed'")" = 0 ] ||
   fail "a signalled run counted as failed"
 echo "all sweep_slurm_opts checks passed"
