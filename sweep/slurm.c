@@ -74,6 +74,8 @@ static void slurm_job_of(const char *dir, char *out, size_t outlen) {
 
 /* ---- the task side ------------------------------------------------------------ */
 
+enum { TASK_MAX_RUNS = 1000 }; /* runs of one array task (sweep_slurm_check refuses more) */
+
 /* Trainer threads of a task: --threads (the coordinator's --threads-per-job), else
  * SLURM_CPUS_PER_TASK (what Slurm gave the task), else 0: the trainer's own default. */
 static int task_threads(int flag, const char **from) {
@@ -150,9 +152,9 @@ int sweep_slurm_task(int argc, char **argv) {
     }
     /* runs INDEX*K .. INDEX*K+K-1 of the list (lines "ID<TAB>DIR") */
     long index = strtol(argv[2], NULL, 10), first = index * per_task, i = 0;
-    char *ids[1024], *dirs[1024];
+    char *ids[TASK_MAX_RUNS], *dirs[TASK_MAX_RUNS];
     long n = 0;
-    if (per_task > 1024) per_task = 1024;
+    if (per_task > TASK_MAX_RUNS) return fputs(usage, stderr), 2;
     for (char *line = list, *next; line && *line && n < per_task; line = next, i++) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;
@@ -557,7 +559,9 @@ int sweep_slurm_check(const char *key, const char *v, char *err, size_t errlen) 
     } else if (!strcmp(key, "gres")) {
         if (!only(v, "._:,=-")) return util_err(err, errlen, "'%s': expected a gres list such as gpu:1 or gpu:h100:2", v);
     } else if (!strcmp(key, "cpus_per_task") || !strcmp(key, "runs_per_task") || !strcmp(key, "signal")) {
-        long x = strtol(v, &end, 10), lo = strcmp(key, "signal") ? 1 : 0, hi = strcmp(key, "signal") ? 100000 : 65535;
+        /* runs_per_task: a task holds at most TASK_MAX_RUNS runs */
+        long x = strtol(v, &end, 10), lo = strcmp(key, "signal") ? 1 : 0,
+             hi = !strcmp(key, "signal") ? 65535 : !strcmp(key, "runs_per_task") ? TASK_MAX_RUNS : 100000;
         if (end == v || *end || x < lo || x > hi)
             return util_err(err, errlen, "'%s': expected a whole number from %ld to %ld%s", v, lo, hi,
                             strcmp(key, "signal") ? "" : " (seconds before the time limit; 0: no signal)");

@@ -387,7 +387,7 @@ int sweep_run_dir_claim(const char *dir, const char *store_id, int64_t run, int 
  *   constraint                features [A-Za-z0-9._-] joined by & | , * [ ] ( ) :
  *   gres                      [A-Za-z0-9._:,=-]
  *   signal                    0 to 65535 seconds (and less than the time limit)
- *   runs_per_task             1 to 100000
+ *   runs_per_task             1 to 1000
  *   extra                     "--name" or "--name=value", name [a-z0-9-]; not one of the
  *                             options the coordinator sets itself (array, output, error,
  *                             job-name, parsable, wrap, signal: use the keys) */
