@@ -23,6 +23,9 @@ static void usage(FILE *out) {
             "                              [--threads-per-job T] [--device cpu|cuda|auto]\n"
             "                              [--backend local|slurm]\n"
             "                              [--partition P --time T --gres G --max-parallel M]\n"
+            "                              [--account A --qos Q --mem M --cpus-per-task C --constraint F]\n"
+            "                              [--signal SECONDS] [--runs-per-task K] [--sbatch-opt OPT]...\n"
+            "                              [--dry-run]\n"
             "       scalelab sweep status SPEC.yaml|NAME [--db DB] [--json | --watch [SECONDS]]\n"
             "       scalelab sweep cancel SPEC.yaml|NAME [--db DB] [--runs-dir DIR]\n\n"
             "plan    expand the spec: every run with params, W, S, WSFR, tokens and FLOPs, the total\n"
@@ -52,6 +55,16 @@ static void usage(FILE *out) {
             "A Slurm task that leaves the queue without writing its result (killed, node lost)\n"
             "counts as a failed attempt: requeued while failures <= retries, then failed. One\n"
             "stopped by SIGTERM (its time limit, preemption) checkpoints and is resubmitted.\n\n"
+            "Slurm options come from the spec's slurm: section (account, qos, partition, time, mem,\n"
+            "cpus_per_task, constraint, gres, signal, runs_per_task, extra) and the flags of the same\n"
+            "name, which override it; --sbatch-opt \"--name=value\" (repeatable) adds to slurm.extra.\n"
+            "Each becomes an #SBATCH line; values with whitespace, quotes or shell characters are\n"
+            "refused before anything is written. --signal SECONDS (default 120, 0: none) asks Slurm\n"
+            "for SIGTERM that long before the time limit: the trainer checkpoints and the run is\n"
+            "resubmitted. Trainer threads: --threads-per-job, else SLURM_CPUS_PER_TASK, else all\n"
+            "cores. --runs-per-task K: each array task trains K runs one after another (each with\n"
+            "all the task's CPUs, its own folder and result). --dry-run prints the sbatch command,\n"
+            "the batch script and the task list, and writes nothing (store, run folders).\n\n"
             "Local jobs: --jobs N at once; with --gpus 0,1 --per-gpu K instead K jobs per GPU, each\n"
             "started with CUDA_VISIBLE_DEVICES set to its GPU. --device is passed to every trainer\n"
             "(default: cuda on a GPU slot, else cpu; --device cpu keeps the GPU slots and their\n"
@@ -182,14 +195,45 @@ static int cmd_run(int argc, char **argv) {
         {"backend", required_argument, 0, 'b'},   {"partition", required_argument, 0, 'p'},
         {"time", required_argument, 0, 'T'},      {"gres", required_argument, 0, 'G'},
         {"max-parallel", required_argument, 0, 'm'}, {"device", required_argument, 0, 'D'},
-        {"retry-failed", no_argument, 0, 'R'},    {0, 0, 0, 0}};
+        {"retry-failed", no_argument, 0, 'R'},    {"account", required_argument, 0, 'A'},
+        {"qos", required_argument, 0, 'Q'},       {"mem", required_argument, 0, 'M'},
+        {"cpus-per-task", required_argument, 0, 'C'}, {"constraint", required_argument, 0, 'F'},
+        {"sbatch-opt", required_argument, 0, 'X'}, {"signal", required_argument, 0, 'S'},
+        {"runs-per-task", required_argument, 0, 'K'}, {"dry-run", no_argument, 0, 'N'},
+        {0, 0, 0, 0}};
     const char *db = NULL, *backend = "local";
-    sweep_run_opts o = {.runs_dir = "runs", .jobs = 1, .per_gpu = 1, .max_parallel = 0, .poll_s = 1};
+    sweep_run_opts o = {.runs_dir = "runs", .jobs = 1, .per_gpu = 1, .max_parallel = 0, .poll_s = 1,
+                        .cpus_per_task = -1, .signal_s = -1, .runs_per_task = -1};
     int *gpus = NULL, c, retry_failed = 0;
+    const char **extra = calloc((size_t)argc + 1, sizeof *extra);
+    if (!extra) return cli_error(CLI_FAIL, "sweep run", "out of memory");
+    o.sbatch_extra = extra;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:r:j:g:k:t:b:p:T:G:m:D:R", opts, NULL)) != -1) {
         char *end = NULL;
+        /* Slurm values: the same check as the spec's slurm: section, naming the flag */
+        static const struct { int c; const char *flag, *key; } slurm_flags[] = {
+            {'p', "--partition", "partition"}, {'T', "--time", "time"}, {'G', "--gres", "gres"},
+            {'A', "--account", "account"}, {'Q', "--qos", "qos"}, {'M', "--mem", "mem"},
+            {'C', "--cpus-per-task", "cpus_per_task"}, {'F', "--constraint", "constraint"},
+            {'X', "--sbatch-opt", "extra"}, {'S', "--signal", "signal"}, {'K', "--runs-per-task", "runs_per_task"}};
+        for (size_t i = 0; i < sizeof slurm_flags / sizeof *slurm_flags; i++) {
+            char why[512];
+            if (c == slurm_flags[i].c && sweep_slurm_check(slurm_flags[i].key, optarg, why, sizeof why)) {
+                free(gpus), free(extra);
+                return cli_error(CLI_USAGE, "sweep run", "%s %s: %s", slurm_flags[i].flag, optarg, why);
+            }
+        }
         switch (c) {
+        case 'A': o.account = optarg; break;
+        case 'Q': o.qos = optarg; break;
+        case 'M': o.mem = optarg; break;
+        case 'F': o.constraint = optarg; break;
+        case 'C': o.cpus_per_task = atoi(optarg); break;
+        case 'S': o.signal_s = atoi(optarg); break;
+        case 'K': o.runs_per_task = atoi(optarg); break;
+        case 'X': extra[o.n_sbatch_extra++] = optarg; break;
+        case 'N': o.dry_run = 1; break;
         case 'd': db = optarg; break;
         case 'r': o.runs_dir = optarg; break;
         case 'j': o.jobs = (int)strtol(optarg, &end, 10); break;
@@ -209,28 +253,28 @@ static int cmd_run(int argc, char **argv) {
                 return cli_error(CLI_USAGE, "sweep run", "--gpus %s: expected GPU ids like 0,1", optarg);
             }
             break;
-        default: free(gpus); return CLI_USAGE;
+        default: free(gpus), free(extra); return CLI_USAGE;
         }
         if (end && (*end || end == optarg)) {
-            free(gpus);
+            free(gpus), free(extra);
             return cli_error(CLI_USAGE, "sweep run", "%s: expected a whole number", optarg);
         }
     }
     o.gpus = gpus;
     if (o.jobs < 1 || o.per_gpu < 1 || o.threads_per_job < 0 || o.max_parallel < 0) {
-        free(gpus);
+        free(gpus), free(extra);
         return cli_error(CLI_USAGE, "sweep run", "--jobs, --per-gpu must be >= 1; --threads-per-job, --max-parallel >= 0");
     }
     if (o.device && strcmp(o.device, "cpu") && strcmp(o.device, "cuda") && strcmp(o.device, "auto")) {
-        free(gpus);
+        free(gpus), free(extra);
         return cli_error(CLI_USAGE, "sweep run", "--device %s: expected cpu, cuda or auto", o.device);
     }
     if (strcmp(backend, "local") && strcmp(backend, "slurm")) {
-        free(gpus);
+        free(gpus), free(extra);
         return cli_error(CLI_USAGE, "sweep run", "--backend %s: expected local or slurm", backend);
     }
     if (optind != argc - 1) {
-        free(gpus);
+        free(gpus), free(extra);
         return cli_error(CLI_USAGE, "sweep run", optind < argc ? "expected one SPEC.yaml, got more" : "needs a SPEC.yaml");
     }
     const char *path = argv[optind];
@@ -239,16 +283,27 @@ static int cmd_run(int argc, char **argv) {
     char gpu_why[256];
     int wants_cuda = o.device ? !strcmp(o.device, "cuda") : o.n_gpus > 0;
     if (!strcmp(backend, "local") && wants_cuda && !kern_cuda_available(gpu_why, sizeof gpu_why)) {
-        free(gpus);
+        free(gpus), free(extra);
         return cli_error(CLI_FAIL, "sweep run", "%s: %s; nothing was claimed (train on the CPU with --device cpu, "
                          "or leave out --gpus)", o.n_gpus ? "--gpus" : "--device cuda", gpu_why);
     }
     sweep_spec spec;
     sweep_plan plan;
+    if (o.dry_run && strcmp(backend, "slurm")) {
+        free(gpus), free(extra);
+        return cli_error(CLI_USAGE, "sweep run", "--dry-run prints a Slurm batch script: it goes with --backend slurm");
+    }
     int rc = load_plan(path, &spec, &plan); /* a bad spec fails here, before the store is touched */
     if (rc) {
-        free(gpus);
+        free(gpus), free(extra);
         return rc;
+    }
+    char merr[512];
+    if (sweep_slurm_opts_merge(&spec, &o, merr, sizeof merr)) {
+        sweep_plan_free(&plan);
+        sweep_spec_free(&spec);
+        free(gpus), free(extra);
+        return cli_error(CLI_USAGE, "sweep run", "%s: %s", path, merr);
     }
     char exe[PATH_MAX], dbabs[PATH_MAX], runs_abs[PATH_MAX], err[2048];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -257,6 +312,13 @@ static int cmd_run(int argc, char **argv) {
     o.exe = exe;
     o.retries = spec.retries;
     o.tty = isatty(STDERR_FILENO);
+    if (o.dry_run) { /* before the store is opened: nothing is written anywhere */
+        sweep_slurm_dry_run(&spec, &plan, &o, stdout);
+        sweep_plan_free(&plan);
+        sweep_spec_free(&spec);
+        free(gpus), free(extra);
+        return CLI_OK;
+    }
     store *st = NULL;
     size_t n_new = 0;
     size_t n_retry = 0;
@@ -287,7 +349,7 @@ static int cmd_run(int argc, char **argv) {
     store_close(st);
     sweep_plan_free(&plan);
     sweep_spec_free(&spec);
-    free(gpus);
+    free(gpus), free(extra);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -73,12 +74,75 @@ static void slurm_job_of(const char *dir, char *out, size_t outlen) {
 
 /* ---- the task side ------------------------------------------------------------ */
 
+enum { TASK_MAX_RUNS = 1000 }; /* runs of one array task (sweep_slurm_check refuses more) */
+
+/* Trainer threads of a task: --threads (the coordinator's --threads-per-job), else
+ * SLURM_CPUS_PER_TASK (what Slurm gave the task), else 0: the trainer's own default. */
+static int task_threads(int flag, const char **from) {
+    *from = "--threads-per-job";
+    if (flag > 0) return flag;
+    const char *e = getenv("SLURM_CPUS_PER_TASK");
+    long n = e ? strtol(e, NULL, 10) : 0;
+    *from = "SLURM_CPUS_PER_TASK";
+    if (n > 0 && n <= 100000) return (int)n;
+    *from = "the trainer's default: all cores";
+    return 0;
+}
+
+/* The trainer's argv for run id in dir (strings in the caller's buffers). */
+static void trainer_args(char **args, char *exe, char *config, const char *dir, const char *id, const char *device,
+                         char *threads) {
+    int k = 0;
+    args[k++] = exe, args[k++] = "train", args[k++] = config, args[k++] = "--run-id", args[k++] = (char *)id;
+    args[k++] = "--run-dir", args[k++] = (char *)dir, args[k++] = "--sink", args[k++] = "files";
+    args[k++] = "--device", args[k++] = (char *)device;
+    if (*threads) args[k++] = "--threads", args[k++] = threads;
+    args[k++] = "--quiet"; /* stdout is train.log, which the trainer also writes itself */
+    args[k] = NULL;
+}
+
+static void task_log(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void task_log(const char *dir, const char *fmt, ...) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/train.log", dir);
+    FILE *f = fopen(path, "a");
+    if (!f) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fclose(f);
+}
+
+/* The trainer a multi-run task waits for; SIGTERM (Slurm's --signal, scancel) is
+ * passed on to it and no further run starts. */
+static volatile sig_atomic_t task_stop;
+static volatile pid_t task_child;
+static void task_on_signal(int sig) {
+    task_stop = 1;
+    if (task_child > 0) kill(task_child, sig);
+}
+
+static void task_result(const char *dir, const char *status, const char *why) {
+    char path[4300], text[600];
+    snprintf(path, sizeof path, "%s/result.tsv", dir);
+    int len = snprintf(text, sizeof text, "status\t%s\nerror\t%s\n", status, why);
+    util_write_file_atomic(path, text, (size_t)len, NULL, 0);
+}
+
 int sweep_slurm_task(int argc, char **argv) {
-    if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: scalelab sweep task TASK_LIST INDEX [DEVICE]   (run by Slurm array tasks)\n");
-        return 2;
+    const char *usage = "usage: scalelab sweep task TASK_LIST INDEX [DEVICE] [--runs-per-task K] [--threads T]   "
+                        "(run by Slurm array tasks)\n";
+    if (argc < 3) return fputs(usage, stderr), 2;
+    char *device = "auto";
+    long per_task = 1, threads_flag = 0;
+    for (int a = 3; a < argc; a++) {
+        if (!strcmp(argv[a], "--runs-per-task") && a + 1 < argc) per_task = strtol(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--threads") && a + 1 < argc) threads_flag = strtol(argv[++a], NULL, 10);
+        else if (argv[a][0] != '-') device = argv[a];
+        else return fputs(usage, stderr), 2;
     }
-    char *device = argc == 4 ? argv[3] : "auto";
+    if (per_task < 1 || threads_flag < 0) return fputs(usage, stderr), 2;
     char *list;
     size_t len;
     char err[512];
@@ -86,39 +150,105 @@ int sweep_slurm_task(int argc, char **argv) {
         fprintf(stderr, "scalelab: sweep task: %s\n", err);
         return 1;
     }
-    long want = strtol(argv[2], NULL, 10), i = 0;
-    char *line = list, *id = NULL, *dir = NULL;
-    for (; line && *line; i++) {
-        char *next = strchr(line, '\n');
+    /* runs INDEX*K .. INDEX*K+K-1 of the list (lines "ID<TAB>DIR") */
+    long index = strtol(argv[2], NULL, 10), first = index * per_task, i = 0;
+    char *ids[TASK_MAX_RUNS], *dirs[TASK_MAX_RUNS];
+    long n = 0;
+    if (per_task > TASK_MAX_RUNS) return fputs(usage, stderr), 2;
+    for (char *line = list, *next; line && *line && n < per_task; line = next, i++) {
+        next = strchr(line, '\n');
         if (next) *next++ = 0;
-        if (i == want) {
-            id = line;
-            dir = strchr(line, '\t');
-            if (dir) *dir++ = 0;
-            break;
-        }
-        line = next;
+        char *tab = strchr(line, '\t');
+        if (i < first || !tab) continue;
+        *tab = 0;
+        ids[n] = line, dirs[n] = tab + 1, n++;
     }
-    if (!id || !dir) {
+    if (index < 0 || n == 0) {
         fprintf(stderr, "scalelab: sweep task: %s has no task %s\n", argv[1], argv[2]);
         free(list);
         return 1;
     }
-    char exe[4096], config[4300], log[4300];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = 0;
-    snprintf(config, sizeof config, "%s/config.json", dir);
-    snprintf(log, sizeof log, "%s/train.log", dir);
-    sweep_pid_write(dir, getpid(), NULL, 0); /* the trainer's PID once we exec it, on this task's node */
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
-    /* --quiet: stdout is train.log, which the trainer also writes itself */
-    char *args[] = {exe, "train", config, "--run-id", id, "--run-dir", dir, "--sink", "files", "--device", device,
-                    "--quiet", NULL};
-    execv(exe, args); /* the trainer takes this process over: Slurm's signals reach it */
-    fprintf(stderr, "scalelab: sweep task: cannot exec %s: %s\n", exe, strerror(errno));
+    char exe[4096], config[4300], log[4300], threads[16] = "", job[64];
+    ssize_t got = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[got > 0 ? got : 0] = 0;
+    const char *from;
+    int t = task_threads((int)threads_flag, &from);
+    if (t > 0) {
+        snprintf(threads, sizeof threads, "%d", t);
+        setenv("OMP_NUM_THREADS", threads, 1);
+        setenv("OPENBLAS_NUM_THREADS", threads, 1);
+    }
+    const char *aid = getenv("SLURM_ARRAY_JOB_ID"), *tid = getenv("SLURM_ARRAY_TASK_ID");
+    snprintf(job, sizeof job, "%s_%s", aid ? aid : "?", tid ? tid : argv[2]);
+    char *args[16];
+    if (per_task == 1) {
+        const char *dir = dirs[0];
+        snprintf(config, sizeof config, "%s/config.json", dir);
+        snprintf(log, sizeof log, "%s/train.log", dir);
+        task_log(dir, "sweep task: run %s in Slurm task %s (1 run per task), %s threads (%s)\n", ids[0], job,
+                 *threads ? threads : "all", from);
+        sweep_pid_write(dir, getpid(), NULL, 0); /* the trainer's PID once we exec it, on this task's node */
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
+        trainer_args(args, exe, config, dir, ids[0], device, threads);
+        execv(exe, args); /* the trainer takes this process over: Slurm's signals reach it */
+        fprintf(stderr, "scalelab: sweep task: cannot exec %s: %s\n", exe, strerror(errno));
+        free(list);
+        return 1;
+    }
+    /* Several runs: one after another, each trainer with every CPU of the task. This
+     * process stays (the batch shell Slurm signals) and passes SIGTERM on; runs not
+     * started by then are written "stopped" (requeued, not failed). */
+    struct sigaction sa = {.sa_handler = task_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    int any_failed = 0;
+    for (long k = 0; k < n; k++) {
+        const char *dir = dirs[k];
+        if (task_stop) {
+            task_log(dir, "sweep task: Slurm task %s was stopped before run %s started\n", job, ids[k]);
+            task_result(dir, "stopped", "its Slurm task was stopped before it started");
+            continue;
+        }
+        snprintf(config, sizeof config, "%s/config.json", dir);
+        snprintf(log, sizeof log, "%s/train.log", dir);
+        task_log(dir, "sweep task: run %s in Slurm task %s (run %ld of %ld, one after another), %s threads (%s)\n",
+                 ids[k], job, k + 1, n, *threads ? threads : "all", from);
+        trainer_args(args, exe, config, dir, ids[k], device, threads);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        pid_t pid;
+        int rc = posix_spawn(&pid, exe, &fa, NULL, args, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc) {
+            task_result(dir, "failed", strerror(rc));
+            any_failed = 1;
+            continue;
+        }
+        task_child = pid;
+        if (task_stop) kill(pid, SIGTERM); /* the signal came between the check and the spawn */
+        sweep_pid_write(dir, pid, NULL, 0);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        task_child = 0;
+        char *result;
+        if (!file_text(dir, "result.tsv", &result)) {
+            free(result);
+            continue;
+        }
+        char why[128];
+        if (WIFSIGNALED(status)) snprintf(why, sizeof why, "the trainer was killed by signal %d", WTERMSIG(status));
+        else snprintf(why, sizeof why, "the trainer exited with status %d without a result", WEXITSTATUS(status));
+        task_result(dir, task_stop ? "stopped" : "failed", why);
+        any_failed = 1;
+    }
     free(list);
-    return 1;
+    return any_failed;
 }
 
 /* ---- ingest ------------------------------------------------------------------- */
@@ -363,6 +493,193 @@ static void sh_quote(util_buf *b, const char *s) {
     util_buf_puts(b, "'");
 }
 
+/* ---- options: checks, merge, the batch script --------------------------------- */
+
+long sweep_slurm_time_seconds(const char *t) {
+    /* D-H[:M[:S]] or M, M:S, H:M:S */
+    long v[4];
+    int n = 0, days = -1;
+    const char *p = t;
+    if (!*p) return -1;
+    for (;;) {
+        if (*p < '0' || *p > '9') return -1;
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (x > 10000000 || n == 4) return -1;
+        p = end;
+        if (*p == '-' && days < 0 && n == 0) { days = (int)(x > 100000 ? 100000 : x); p++; continue; }
+        v[n++] = x;
+        if (!*p) break;
+        if (*p != ':') return -1;
+        p++;
+    }
+    if (days >= 0) { /* D-H, D-H:M, D-H:M:S */
+        if (n > 3) return -1;
+        return days * 86400L + v[0] * 3600 + (n > 1 ? v[1] * 60 : 0) + (n > 2 ? v[2] : 0);
+    }
+    if (n == 1) return v[0] * 60;
+    if (n == 2) return v[0] * 60 + v[1];
+    if (n == 3) return v[0] * 3600 + v[1] * 60 + v[2];
+    return -1;
+}
+
+static int only(const char *v, const char *allowed) {
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(allowed, *p)))
+            return 0;
+    return 1;
+}
+
+int sweep_slurm_check(const char *key, const char *v, char *err, size_t errlen) {
+    size_t n = strlen(v);
+    if (n == 0) return util_err(err, errlen, "empty value");
+    if (n > 256) return util_err(err, errlen, "%zu characters, longer than 256", n);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x21 || *p > 0x7e || strchr("'\"\\$`;<>", *p))
+            return util_err(err, errlen, "character %zu (byte 0x%02x) is not allowed: no whitespace, "
+                            "newlines, quotes, backslash, $, `, ;, < or > (values go into #SBATCH lines as they are)",
+                            (size_t)(p - (const unsigned char *)v) + 1, *p);
+    char *end;
+    if (!strcmp(key, "account") || !strcmp(key, "qos")) {
+        if (!only(v, "._-")) return util_err(err, errlen, "'%s': expected a name of [A-Za-z0-9._-]", v);
+    } else if (!strcmp(key, "partition")) {
+        if (!only(v, "._-,")) return util_err(err, errlen, "'%s': expected partition names of [A-Za-z0-9._-], "
+                                              "comma-separated", v);
+    } else if (!strcmp(key, "time")) {
+        if (sweep_slurm_time_seconds(v) <= 0)
+            return util_err(err, errlen, "'%s': expected a Slurm time limit (minutes, M:S, H:M:S, D-H, D-H:M or "
+                            "D-H:M:S) above 0", v);
+    } else if (!strcmp(key, "mem")) {
+        long x = strtol(v, &end, 10);
+        if (end == v || x < 0 || (*end && (end[1] || !strchr("KMGTkmgt", *end))))
+            return util_err(err, errlen, "'%s': expected megabytes or a number with K, M, G or T (e.g. 16G)", v);
+    } else if (!strcmp(key, "constraint")) {
+        if (!only(v, "._-&|,*[]():!"))
+            return util_err(err, errlen, "'%s': expected features of [A-Za-z0-9._-] joined by & | , * [ ] ( ) :", v);
+    } else if (!strcmp(key, "gres")) {
+        if (!only(v, "._:,=-")) return util_err(err, errlen, "'%s': expected a gres list such as gpu:1 or gpu:h100:2", v);
+    } else if (!strcmp(key, "cpus_per_task") || !strcmp(key, "runs_per_task") || !strcmp(key, "signal")) {
+        /* runs_per_task: a task holds at most TASK_MAX_RUNS runs */
+        long x = strtol(v, &end, 10), lo = strcmp(key, "signal") ? 1 : 0,
+             hi = !strcmp(key, "signal") ? 65535 : !strcmp(key, "runs_per_task") ? TASK_MAX_RUNS : 100000;
+        if (end == v || *end || x < lo || x > hi)
+            return util_err(err, errlen, "'%s': expected a whole number from %ld to %ld%s", v, lo, hi,
+                            strcmp(key, "signal") ? "" : " (seconds before the time limit; 0: no signal)");
+    } else if (!strcmp(key, "extra")) {
+        static const char *const owned[] = {"array", "output", "error", "job-name", "parsable", "wrap", "signal",
+                                            "o", "e", "J", "a"};
+        const char *name = v + 2;
+        size_t name_len = strncmp(v, "--", 2) ? 0 : strcspn(name, "=");
+        if (name_len == 0)
+            return util_err(err, errlen, "'%s': expected a long sbatch option, --name or --name=value", v);
+        for (size_t i = 0; i < name_len; i++)
+            if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+                return util_err(err, errlen, "'%s': an option name uses [a-z0-9-]", v);
+        for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
+            if (strlen(owned[i]) == name_len && !strncmp(name, owned[i], name_len))
+                return util_err(err, errlen, "'%s': scalelab sets --%s itself%s", v, owned[i],
+                                strcmp(owned[i], "signal") ? "" : " (use slurm.signal or --signal SECONDS)");
+    } else {
+        return util_err(err, errlen, "unknown Slurm option %s", key);
+    }
+    return 0;
+}
+
+void sweep_slurm_spec_free(sweep_slurm_spec *s) {
+    free(s->account), free(s->qos), free(s->partition), free(s->time), free(s->mem), free(s->constraint);
+    free(s->gres);
+    for (size_t i = 0; i < s->n_extra; i++) free(s->extra[i]);
+    free(s->extra);
+    memset(s, 0, sizeof *s);
+}
+
+int sweep_slurm_opts_merge(const sweep_spec *spec, sweep_run_opts *o, char *err, size_t errlen) {
+    const sweep_slurm_spec *sl = spec->slurm;
+    if (sl) {
+        if (!o->account) o->account = sl->account;
+        if (!o->qos) o->qos = sl->qos;
+        if (!o->partition) o->partition = sl->partition;
+        if (!o->time_limit) o->time_limit = sl->time;
+        if (!o->mem) o->mem = sl->mem;
+        if (!o->constraint) o->constraint = sl->constraint;
+        if (!o->gres) o->gres = sl->gres;
+        if (o->cpus_per_task < 0) o->cpus_per_task = sl->cpus_per_task;
+        if (o->signal_s < 0) o->signal_s = sl->signal_s;
+        if (o->runs_per_task < 0) o->runs_per_task = sl->runs_per_task;
+        o->spec_extra = (const char *const *)sl->extra;
+        o->n_spec_extra = sl->n_extra;
+    }
+    if (o->cpus_per_task < 0) o->cpus_per_task = 0;
+    if (o->signal_s < 0) o->signal_s = 120;
+    if (o->runs_per_task < 1) o->runs_per_task = 1;
+    long limit = o->time_limit ? sweep_slurm_time_seconds(o->time_limit) : -1;
+    if (o->signal_s > 0 && limit > 0 && limit <= o->signal_s)
+        return util_err(err, errlen, "signal %d s before a time limit of %s (%ld s) leaves no time to train: "
+                        "lengthen --time / slurm.time or lower --signal / slurm.signal (0: none)",
+                        o->signal_s, o->time_limit, limit);
+    return 0;
+}
+
+void sweep_slurm_script(const char *sweep, const sweep_run_opts *o, const char *tasks_path, size_t n_runs,
+                        util_buf *sh) {
+    int k = o->runs_per_task > 0 ? o->runs_per_task : 1;
+    size_t n_tasks = (n_runs + (size_t)k - 1) / (size_t)k;
+    util_buf_puts(sh, "#!/bin/sh\n");
+    if (k == 1) util_buf_puts(sh, "# written by scalelab sweep run: one array task per run\n");
+    else util_buf_printf(sh, "# written by scalelab sweep run: %d runs per array task, one after another\n", k);
+    /* every value below passed sweep_slurm_check: no whitespace, quotes or shell characters */
+    util_buf_printf(sh, "#SBATCH --job-name=scalelab-%s\n", sweep);
+    if (o->max_parallel > 0) util_buf_printf(sh, "#SBATCH --array=0-%zu%%%d\n", n_tasks - 1, o->max_parallel);
+    else util_buf_printf(sh, "#SBATCH --array=0-%zu\n", n_tasks - 1);
+    const struct { const char *opt, *v; } s[] = {{"partition", o->partition}, {"time", o->time_limit},
+                                                  {"account", o->account},    {"qos", o->qos},
+                                                  {"mem", o->mem},            {"constraint", o->constraint},
+                                                  {"gres", o->gres}};
+    for (size_t i = 0; i < sizeof s / sizeof *s; i++)
+        if (s[i].v) util_buf_printf(sh, "#SBATCH --%s=%s\n", s[i].opt, s[i].v);
+    if (o->cpus_per_task > 0) util_buf_printf(sh, "#SBATCH --cpus-per-task=%d\n", o->cpus_per_task);
+    /* B: the batch shell is `sweep task` itself (exec), or the trainer it became */
+    if (o->signal_s > 0) util_buf_printf(sh, "#SBATCH --signal=B:TERM@%d\n", o->signal_s);
+    for (size_t i = 0; i < o->n_spec_extra; i++) util_buf_printf(sh, "#SBATCH %s\n", o->spec_extra[i]);
+    for (size_t i = 0; i < o->n_sbatch_extra; i++) util_buf_printf(sh, "#SBATCH %s\n", o->sbatch_extra[i]);
+    util_buf_puts(sh, "exec ");
+    sh_quote(sh, o->exe ? o->exe : "scalelab");
+    util_buf_puts(sh, " sweep task ");
+    sh_quote(sh, tasks_path);
+    util_buf_puts(sh, " \"$SLURM_ARRAY_TASK_ID\"");
+    if (o->device) util_buf_printf(sh, " %s", o->device); /* checked: cpu, cuda or auto */
+    if (k > 1) util_buf_printf(sh, " --runs-per-task %d", k);
+    if (o->threads_per_job > 0) util_buf_printf(sh, " --threads %d", o->threads_per_job);
+    util_buf_puts(sh, "\n");
+}
+
+void sweep_slurm_dry_run(const sweep_spec *spec, const sweep_plan *plan, const sweep_run_opts *o, FILE *out) {
+    int k = o->runs_per_task > 0 ? o->runs_per_task : 1;
+    char base[4300], tasks[4400];
+    snprintf(base, sizeof base, "%s/%s/slurm-TIME", o->runs_dir, spec->name);
+    snprintf(tasks, sizeof tasks, "%s.tasks", base);
+    util_buf sh = {0}, cmd = {0};
+    if (plan->n_runs) sweep_slurm_script(spec->name, o, tasks, plan->n_runs, &sh);
+    util_buf_puts(&cmd, "sbatch --parsable --output ");
+    char pattern[4400];
+    snprintf(pattern, sizeof pattern, "%s-%%a.out", base);
+    sh_quote(&cmd, pattern);
+    util_buf_printf(&cmd, " %s.sh", base);
+    fprintf(out, "sweep %s: dry run: %zu planned runs as %zu array tasks of %d run%s; nothing is submitted or stored\n"
+                 "(runs the store already holds as done are left out when it is submitted; TIME is the submission "
+                 "time, run ids come from the store)\n\n$ %s\n--- %s.sh\n%s--- %s\n",
+            spec->name, plan->n_runs, (plan->n_runs + (size_t)k - 1) / (size_t)k, k, k == 1 ? "" : "s", cmd.data,
+            base, sh.data ? sh.data : "(no runs: nothing to submit)\n", tasks);
+    for (size_t i = 0; i < plan->n_runs; i++) {
+        char *label = sweep_point_label(&plan->points.v[plan->runs[i].point], spec);
+        fprintf(out, "task %zu: run %zu  %s/%s/ID-%s  %s\n", i / (size_t)k, i + 1, o->runs_dir, spec->name,
+                plan->runs[i].hash, label);
+        free(label);
+    }
+    util_buf_free(&sh);
+    util_buf_free(&cmd);
+}
+
 /* Claims every pending run of the sweep and submits them as one array. *n_submitted = 0 when none. */
 static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, size_t *n_submitted, char *err,
                         size_t errlen) {
@@ -398,6 +715,7 @@ static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, s
         n++;
         if (rc) break;
     }
+    size_t k = o->runs_per_task > 1 ? (size_t)o->runs_per_task : 1;
     char base[4300], tasks[4400], script[4400], out_pattern[4400];
     snprintf(base, sizeof base, "%s/%s/slurm-%.0f", o->runs_dir, sweep, util_now() * 1000);
     snprintf(tasks, sizeof tasks, "%s.tasks", base);
@@ -405,30 +723,13 @@ static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, s
     snprintf(out_pattern, sizeof out_pattern, "%s-%%a.out", base);
     util_buf sh = {0}, out = {0};
     if (!rc && n) {
-        util_buf_puts(&sh, "#!/bin/sh\n# written by scalelab sweep run: one array task per run\nexec ");
-        sh_quote(&sh, o->exe);
-        util_buf_puts(&sh, " sweep task ");
-        sh_quote(&sh, tasks);
-        util_buf_puts(&sh, " \"$SLURM_ARRAY_TASK_ID\"");
-        if (o->device) util_buf_printf(&sh, " %s", o->device); /* checked: cpu, cuda or auto */
-        util_buf_puts(&sh, "\n");
+        sweep_slurm_script(sweep, o, tasks, n, &sh);
         rc = util_write_file_atomic(tasks, list.data, list.len, err, errlen) ||
              util_write_file_atomic(script, sh.data, sh.len, err, errlen);
     }
     if (!rc && n) {
-        char array[64], name[300];
-        if (o->max_parallel > 0) snprintf(array, sizeof array, "--array=0-%zu%%%d", n - 1, o->max_parallel);
-        else snprintf(array, sizeof array, "--array=0-%zu", n - 1);
-        snprintf(name, sizeof name, "--job-name=scalelab-%s", sweep);
-        char *argv[20];
-        int k = 0;
-        argv[k++] = "sbatch", argv[k++] = "--parsable", argv[k++] = array, argv[k++] = name;
-        argv[k++] = "--output", argv[k++] = out_pattern;
-        if (o->partition) argv[k++] = "--partition", argv[k++] = (char *)o->partition;
-        if (o->time_limit) argv[k++] = "--time", argv[k++] = (char *)o->time_limit;
-        if (o->gres) argv[k++] = "--gres", argv[k++] = (char *)o->gres;
-        argv[k++] = script;
-        argv[k] = NULL;
+        /* every other option is an #SBATCH line of the script; the output path may hold spaces */
+        char *argv[] = {"sbatch", "--parsable", "--output", out_pattern, script, NULL};
         int st_rc = run_capture(argv, &out);
         long job = out.data ? strtol(out.data, NULL, 10) : 0;
         if (st_rc != 0 || job <= 0) {
@@ -437,10 +738,12 @@ static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, s
             for (size_t i = 0; i < n && !rc; i++) {
                 char path[4300], text[64];
                 snprintf(path, sizeof path, "%s/slurm_job", dirs[i]);
-                int len = snprintf(text, sizeof text, "%ld_%zu\n", job, i);
+                int len = snprintf(text, sizeof text, "%ld_%zu\n", job, i / k);
                 rc = util_write_file_atomic(path, text, (size_t)len, err, errlen);
             }
-            printf("sweep %s: submitted %zu runs as Slurm job array %ld\n", sweep, n, job);
+            if (k > 1) printf("sweep %s: submitted %zu runs as Slurm job array %ld (%zu tasks of up to %zu runs)\n",
+                              sweep, n, job, (n + k - 1) / k, k);
+            else printf("sweep %s: submitted %zu runs as Slurm job array %ld\n", sweep, n, job);
             fflush(stdout);
         }
     }
@@ -560,8 +863,10 @@ int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_cancelled, char *
         for (size_t i = 0; i < n; i++) slurm_job_of(runs[i].run_dir, q[i].job, sizeof q[i].job);
     for (size_t i = 0; i < n; i++) {
         if (!*q[i].job) continue;
-        if (!strcmp(q[i].state, "PENDING")) pending[n_pending++] = q[i].job;
-        else active[n_active++] = q[i].job;
+        char **to = !strcmp(q[i].state, "PENDING") ? pending : active;
+        size_t *nt = to == pending ? &n_pending : &n_active, dup = 0;
+        for (size_t j = 0; j < *nt && !dup; j++) dup = !strcmp(to[j], q[i].job); /* runs sharing a task */
+        if (!dup) to[(*nt)++] = q[i].job;
     }
     pending[n_pending] = active[n_active] = NULL;
     util_buf out = {0};

@@ -317,6 +317,64 @@ static int parse_isoflop(reader *r, const yaml_node_t *n, sweep_spec *s) {
     return 0;
 }
 
+/* The slurm: section: each value checked by sweep_slurm_check, errors at its line. */
+static int parse_slurm(reader *r, const yaml_node_t *n, sweep_spec *s) {
+    if (n->type != YAML_MAPPING_NODE) return at_err(r, n, "slurm", "expected a mapping (account:, qos:, mem:, ...)");
+    sweep_slurm_spec *sl = s->slurm;
+    if (!sl) {
+        sl = s->slurm = calloc(1, sizeof *sl);
+        if (!sl) abort();
+        sl->cpus_per_task = sl->signal_s = sl->runs_per_task = -1;
+    }
+    static const char *const strings[] = {"account", "qos", "partition", "time", "mem", "constraint", "gres"};
+    char **string_of[] = {&sl->account, &sl->qos, &sl->partition, &sl->time, &sl->mem, &sl->constraint, &sl->gres};
+    static const char *const ints[] = {"cpus_per_task", "signal", "runs_per_task"};
+    int *int_of[] = {&sl->cpus_per_task, &sl->signal_s, &sl->runs_per_task};
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
+        const char *name = scalar(k) ? scalar(k) : "";
+        char key[64], why[512];
+        snprintf(key, sizeof key, "slurm.%.50s", name);
+        if (visit(r, k, "slurm")) return -1;
+        int known = 0;
+        for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
+            if (!strcmp(name, strings[i])) {
+                known = 1;
+                if (!scalar(v)) return at_err(r, v, key, "expected a single value");
+                if (sweep_slurm_check(name, scalar(v), why, sizeof why)) return at_err(r, v, key, "%s", why);
+                free(*string_of[i]);
+                *string_of[i] = xstrdup(scalar(v));
+            }
+        for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+            if (!strcmp(name, ints[i])) {
+                known = 1;
+                if (!scalar(v)) return at_err(r, v, key, "expected a single value");
+                if (sweep_slurm_check(name, scalar(v), why, sizeof why)) return at_err(r, v, key, "%s", why);
+                *int_of[i] = atoi(scalar(v));
+            }
+        if (!strcmp(name, "extra")) {
+            known = 1;
+            if (v->type != YAML_SEQUENCE_NODE)
+                return at_err(r, v, key, "expected a list of sbatch options, e.g. [\"--exclusive\"]");
+            for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+                yaml_node_t *e = node(r, *i);
+                if (visit(r, e, key)) return -1;
+                if (!scalar(e)) return at_err(r, e, key, "list items must be single values");
+                if (sweep_slurm_check("extra", scalar(e), why, sizeof why)) return at_err(r, e, key, "%s", why);
+                sl->extra = grow(sl->extra, sl->n_extra, sizeof *sl->extra);
+                sl->extra[sl->n_extra++] = xstrdup(scalar(e));
+            }
+        }
+        if (!known)
+            return at_err(r, k, key, "unknown key (expected account, qos, partition, time, mem, cpus_per_task, "
+                          "constraint, gres, signal, runs_per_task, extra)");
+    }
+    if (sl->time && sl->signal_s > 0 && sweep_slurm_time_seconds(sl->time) <= sl->signal_s)
+        return at_err(r, n, "slurm.signal", "%d s before a time limit of %s leaves no time to train", sl->signal_s,
+                      sl->time);
+    return 0;
+}
+
 static char *base_path_of(const char *spec_path, const char *rel) {
     if (rel[0] == '/' || !strchr(spec_path, '/')) return xstrdup(rel);
     char *tmp = xstrdup(spec_path);
@@ -395,13 +453,15 @@ static int parse_top(reader *r, const yaml_node_t *root, sweep_spec *s) {
             }
         } else if (!strcmp(name, "isoflop")) {
             if (parse_isoflop(r, v, s)) return -1;
+        } else if (!strcmp(name, "slurm")) {
+            if (parse_slurm(r, v, s)) return -1;
         } else if (!strcmp(name, "retries")) {
             if (count(r, v, "retries", 0, &x)) return -1;
             s->retries = (int)x;
         } else {
             return at_err(r, k, name[0] ? name : "(key)",
                           "unknown key (expected name, base, grid, zip, random, seeds, derived, constraints, "
-                          "isoflop, retries)");
+                          "isoflop, retries, slurm)");
         }
     }
     if (!s->name) return util_err(r->err, r->errlen, "%s:1:1: name: missing: every sweep needs a name", r->file);
@@ -591,5 +651,7 @@ void sweep_spec_free(sweep_spec *s) {
     free(s->name);
     free(s->text);
     free(s->base_path);
+    if (s->slurm) sweep_slurm_spec_free(s->slurm);
+    free(s->slurm);
     memset(s, 0, sizeof *s);
 }

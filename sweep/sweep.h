@@ -30,6 +30,18 @@
  *     min_tokens: 20000              # shapes whose tokens fall outside are dropped and listed
  *     max_tokens: 2e6
  *   retries: 1                       # a failing run is retried this many times
+ *   slurm:                           # sbatch options of `sweep run --backend slurm`
+ *     account: proj42                # (flags of the same name override them; see
+ *     qos: normal                    # sweep_slurm_check for what each value may hold)
+ *     partition: gpu
+ *     time: "04:00:00"
+ *     mem: 16G
+ *     cpus_per_task: 8
+ *     constraint: "h100|h200"
+ *     gres: gpu:1
+ *     signal: 120                    # SIGTERM this many seconds before the limit (0: none)
+ *     runs_per_task: 4               # runs one array task trains, one after another
+ *     extra: ["--exclusive", "--mail-type=END"]
  *
  * Points are the product grid x zip x random x seeds (each factor 1 when absent).
  * Any string value holding "${" (in base, grid, zip, choice or derived) is an
@@ -56,6 +68,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum {
     SWEEP_MAX_POINTS = 100000,        /* runs of one spec (each is a training run) */
@@ -149,6 +162,7 @@ typedef struct sweep_spec {
     double min_tokens, max_tokens; /* 0 and INFINITY when not given */
     int isoflop_line, isoflop_col;
     int retries;
+    struct sweep_slurm_spec *slurm; /* the slurm: section, NULL when absent (sweep_slurm_spec_free) */
 } sweep_spec;
 
 /* Parses a spec file. Errors read "FILE:LINE:COL: KEY: what is wrong". */
@@ -249,6 +263,15 @@ typedef struct sweep_run_opts {
     /* slurm */
     const char *partition, *time_limit, *gres;
     int max_parallel;
+    const char *account, *qos, *mem, *constraint;
+    int cpus_per_task;         /* 0: not asked */
+    int signal_s;              /* --signal=B:TERM@signal_s; 0: none */
+    int runs_per_task;         /* runs per array task, trained one after another (>= 1) */
+    const char *const *spec_extra;   /* free-form sbatch options ("--name" or "--name=value"): */
+    size_t n_spec_extra;             /* the spec's slurm.extra, then the --sbatch-opt flags */
+    const char *const *sbatch_extra;
+    size_t n_sbatch_extra;
+    int dry_run;               /* print the batch script and task list; submit and write nothing */
     double poll_s;             /* coordinator polling interval */
 } sweep_run_opts;
 
@@ -350,5 +373,47 @@ int sweep_retry_failed(struct store *st, const char *sweep, size_t *n, char *err
  * store already sent this run there) or when it holds no work. */
 int sweep_run_dir_claim(const char *dir, const char *store_id, int64_t run, int known, char *moved, size_t movedlen,
                       char *err, size_t errlen);
+
+/* ---- Slurm options (sweep/slurm.c) -----------------------------------------
+ *
+ * Every value goes into an `#SBATCH` line of the batch script, so each is checked
+ * before anything is written: no whitespace, quotes, backslash, '$', '`', ';' or
+ * control characters in any of them (nothing is quoted, so nothing can be smuggled
+ * into the script), and per key:
+ *   account, qos, partition   [A-Za-z0-9._-] (partition also ',')
+ *   time                      Slurm's forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
+ *   mem                       a whole number with an optional K, M, G or T suffix
+ *   cpus_per_task             1 to 100000
+ *   constraint                features [A-Za-z0-9._-] joined by & | , * [ ] ( ) :
+ *   gres                      [A-Za-z0-9._:,=-]
+ *   signal                    0 to 65535 seconds (and less than the time limit)
+ *   runs_per_task             1 to 1000
+ *   extra                     "--name" or "--name=value", name [a-z0-9-]; not one of the
+ *                             options the coordinator sets itself (array, output, error,
+ *                             job-name, parsable, wrap, signal: use the keys) */
+typedef struct sweep_slurm_spec {
+    char *account, *qos, *partition, *time, *mem, *constraint, *gres;
+    int cpus_per_task, signal_s, runs_per_task; /* -1 when not given */
+    char **extra;
+    size_t n_extra;
+} sweep_slurm_spec;
+
+/* 0 when value is acceptable for key (a spec key name such as "cpus_per_task"),
+ * else -1 with what is wrong in err. */
+int sweep_slurm_check(const char *key, const char *value, char *err, size_t errlen);
+/* Seconds of a Slurm time limit (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S), -1 when malformed. */
+long sweep_slurm_time_seconds(const char *t);
+void sweep_slurm_spec_free(sweep_slurm_spec *s);
+/* Fills the Slurm options that no flag set (NULL strings; -1 for cpus_per_task,
+ * signal_s, runs_per_task) from the spec's slurm: section, then the defaults (no
+ * cpus, signal 120 s, 1 run per task), and checks the signal against the time limit. */
+int sweep_slurm_opts_merge(const sweep_spec *spec, sweep_run_opts *o, char *err, size_t errlen);
+/* `sweep run --backend slurm --dry-run`: prints the sbatch command, the batch script and
+ * the task list that the planned runs would get, to out; touches neither store nor disk. */
+void sweep_slurm_dry_run(const sweep_spec *spec, const sweep_plan *plan, const sweep_run_opts *o, FILE *out);
+struct util_buf;
+/* Writes the batch script of an array of n_runs runs whose task list is tasks_path into sh. */
+void sweep_slurm_script(const char *sweep, const sweep_run_opts *o, const char *tasks_path, size_t n_runs,
+                        struct util_buf *sh);
 
 #endif
