@@ -98,15 +98,7 @@ static int add_run(sweep_plan *plan, size_t *cap, const model_config *c, size_t 
     r->config_json = model_config_canonical_json(c);
     if (!r->config_json) return -1;
     model_config_hash(c, r->hash);
-    r->params = f.params;
-    r->params_non_embedding = f.params_non_embedding;
-    r->W = f.weight_flops_per_token;
-    r->S = f.state_flops_per_token;
-    r->wsfr = f.wsfr;
-    r->state_dim = f.state_dim;
-    r->state_size = f.state_size;
-    r->tokens = f.tokens;
-    r->flops = f.training_flops;
+    r->acc = f.acc;
     r->budget = budget;
     r->point = point;
     plan->n_runs++;
@@ -278,7 +270,7 @@ int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t er
     free(sources.v);
     if (!rc) {
         dedupe(plan);
-        for (size_t i = 0; i < plan->n_runs; i++) plan->total_flops += plan->runs[i].flops;
+        for (size_t i = 0; i < plan->n_runs; i++) plan->total_flops += plan->runs[i].training_flops;
     }
     if (rc) sweep_plan_free(plan);
     return rc;

@@ -32,8 +32,7 @@ int sweep_submit(store *st, const sweep_spec *spec, const sweep_plan *plan, size
         const sweep_planned_run *r = &plan->runs[i];
         rn[i].config_json = r->config_json;
         rn[i].config_hash = r->hash;
-        rn[i].acc = (store_accounting){r->params, r->params_non_embedding, r->W, r->S, r->wsfr,
-                                       r->state_dim, r->state_size, r->tokens, r->flops};
+        rn[i].acc = r->acc;
     }
     int rc = store_sweep_put(st, spec->name, spec->text, err, errlen) ||
              store_runs_insert(st, spec->name, rn, plan->n_runs, ids, n_new, err, errlen);
