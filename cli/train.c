@@ -107,8 +107,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
     a->config_path = argv[optind];
     if (strcmp(a->sink, "store") && strcmp(a->sink, "files"))
         return cli_error(CLI_USAGE, "train", "--sink: expected store or files, got '%s'", a->sink);
-    if (strcmp(a->device, "cpu") && strcmp(a->device, "cuda") && strcmp(a->device, "auto"))
-        return cli_error(CLI_USAGE, "train", "--device: expected cpu, cuda or auto, got '%s'", a->device);
+    char why[256];
+    if (kern_device_check(a->device, why, sizeof why)) return cli_error(CLI_USAGE, "train", "--device: %s", why);
     return 0;
 }
 
