@@ -565,7 +565,11 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
     if (unfinished && !live) eta = NAN; /* nothing is working on them */
     /* Slurm's own view of the running runs that are array tasks (squeue) */
     sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
-    if (!q) abort();
+    if (!q) {
+        free(prog);
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "sweep %s: status: out of memory", sweep);
+    }
     char squeue_err[512] = "";
     size_t n_slurm = 0, n_gone = 0;
     if (count[STORE_RUNNING]) sweep_slurm_states(runs, n, q, squeue_err, sizeof squeue_err);
@@ -792,7 +796,10 @@ int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, 
         return -1;
     /* Trainers whose scheduler is gone (killed): stop them directly. */
     pid_t *pids = calloc(n ? n : 1, sizeof *pids);
-    if (!pids) abort();
+    if (!pids) {
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "sweep %s: cancel: out of memory", sweep);
+    }
     size_t n_signalled = 0;
     for (size_t i = 0; i < n; i++) {
         pid_t pid = sweep_trainer_find(runs[i].run_dir, runs[i].id);
