@@ -2,10 +2,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "model/config.h"
 #include "model/flops.h"
+#include "util/accounting.h"
 #include "util/util.h"
 
 static void usage(FILE *out) {
@@ -19,23 +21,26 @@ static void usage(FILE *out) {
             "  -h, --help       this help\n");
 }
 
+/* The rows both formats print: the accounting record in util/accounting.h's order,
+ * with the LM head's share of W right after W. */
+enum { N_ROWS = UTIL_ACCOUNTING_N + 1 };
+typedef struct flops_row { const char *name; double v; } flops_row;
+static void accounting_rows(const model_flops *f, flops_row rows[N_ROWS]) {
+    size_t n = 0;
+    for (int k = 0; k < UTIL_ACCOUNTING_N; k++) {
+        rows[n++] = (flops_row){util_accounting_names[k], util_accounting_get(&f->acc, k)};
+        if (!strcmp(util_accounting_names[k], "weight_flops_per_token"))
+            rows[n++] = (flops_row){"lm_head_flops_per_token", f->lm_head_flops_per_token};
+    }
+}
+
 static void print_json(const model_config *c, const model_flops *f) {
     char hash[17];
     model_config_hash(c, hash);
     util_buf b = {0};
-    const struct { const char *name; double v; } rows[] = {
-        {"params", f->params},
-        {"params_non_embedding", f->params_non_embedding},
-        {"weight_flops_per_token", f->weight_flops_per_token},
-        {"lm_head_flops_per_token", f->lm_head_flops_per_token},
-        {"state_flops_per_token", f->state_flops_per_token},
-        {"wsfr", f->wsfr},
-        {"state_dim", f->state_dim},
-        {"state_size", f->state_size},
-        {"tokens", f->tokens},
-        {"training_flops", f->training_flops},
-        {"implementation_state_flops_per_token", f->impl_state_flops_per_token},
-    };
+    flops_row rows[N_ROWS + 1];
+    accounting_rows(f, rows);
+    rows[N_ROWS] = (flops_row){"implementation_state_flops_per_token", f->impl_state_flops_per_token};
     util_buf_puts(&b, "{\"config_hash\":");
     util_buf_json_str(&b, hash);
     util_buf_puts(&b, ",\"mixer\":");
@@ -55,16 +60,9 @@ static void print_table(const model_config *c, const model_flops *f) {
     printf("config %s  mixer %s  L=%d H=%d h=%d h_k=%d d=%d F=%d V=%d T=%d\n", hash, model_mixer_name(c->mixer),
            c->n_layer, c->d_model, c->n_head, c->n_kv_head, c->head_dim, c->mlp_hidden, c->vocab_size,
            c->context);
-    printf("%-26s %.6g\n", "params", f->params);
-    printf("%-26s %.6g\n", "params_non_embedding", f->params_non_embedding);
-    printf("%-26s %.6g\n", "weight_flops_per_token", f->weight_flops_per_token);
-    printf("%-26s %.6g\n", "lm_head_flops_per_token", f->lm_head_flops_per_token);
-    printf("%-26s %.6g\n", "state_flops_per_token", f->state_flops_per_token);
-    printf("%-26s %.6g\n", "wsfr", f->wsfr);
-    printf("%-26s %.6g\n", "state_dim", f->state_dim);
-    printf("%-26s %.6g\n", "state_size", f->state_size);
-    printf("%-26s %.6g\n", "tokens", f->tokens);
-    printf("%-26s %.6g\n", "training_flops", f->training_flops);
+    flops_row rows[N_ROWS];
+    accounting_rows(f, rows);
+    for (size_t i = 0; i < N_ROWS; i++) printf("%-26s %.6g\n", rows[i].name, rows[i].v);
     printf("%-26s %.6g  (state FLOPs/token the CPU kernels issue)\n", "implementation_state", f->impl_state_flops_per_token);
 }
 

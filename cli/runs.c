@@ -57,18 +57,23 @@ typedef struct runs_cell {
     double num;       /* C_INT, C_NUM, C_TIME (0 means unset) */
 } runs_cell;
 static const char *const fixed_names[] = {
-    "id", "sweep", "status", "config_hash", "params", "params_non_embedding", "weight_flops_per_token",
-    "state_flops_per_token", "wsfr", "state_dim", "state_size", "tokens", "training_flops", "final_train_loss",
+    "id", "sweep", "status", "config_hash", UTIL_ACCOUNTING_FIELDS(UTIL_ACCOUNTING_NAME_) "final_train_loss",
     "final_eval_loss", "best_context_loss", "attempt", "host", "device", "error", "config", "run_dir", "created",
     "started", "finished", "heartbeat"};
-enum { N_FIXED = sizeof fixed_names / sizeof fixed_names[0], N_ACC = 9 };
+/* Where each group of fixed_names starts: the accounting fields (util/accounting.h)
+ * after the four identifying columns, then the losses, the run's other text, times. */
+enum {
+    K_ACC = 4,
+    K_LOSS = K_ACC + UTIL_ACCOUNTING_N,
+    K_TEXT = K_LOSS + 3,
+    K_TIME = K_TEXT + 6,
+    N_FIXED = sizeof fixed_names / sizeof fixed_names[0]
+};
 
 /* fixed_cell's cases are indexes into fixed_names: a column added there needs its case. */
-_Static_assert(sizeof fixed_names / sizeof fixed_names[0] == 26, "fixed_names and fixed_cell disagree");
-_Static_assert(sizeof(store_accounting) == N_ACC * sizeof(double), "store_accounting is not N_ACC doubles");
+_Static_assert(N_FIXED == K_TIME + 4, "fixed_names and fixed_cell disagree");
 
 static runs_cell fixed_cell(const store_run *r, int k) {
-    const double *acc = &r->acc.params; /* store_accounting is N_ACC doubles in column order */
     const double losses[] = {r->final_train_loss, r->final_eval_loss, r->best_context_loss};
     const double times[] = {r->created, r->started, r->finished, r->heartbeat};
     switch (k) {
@@ -76,17 +81,17 @@ static runs_cell fixed_cell(const store_run *r, int k) {
     case 1: return (runs_cell){C_TEXT, r->sweep, 0};
     case 2: return (runs_cell){C_TEXT, store_status_name(r->status), 0};
     case 3: return (runs_cell){C_TEXT, r->config_hash, 0};
-    case 16: return (runs_cell){C_INT, NULL, r->attempt};
-    case 17: return (runs_cell){C_OPT_TEXT, r->host, 0};
-    case 18: return (runs_cell){C_OPT_TEXT, r->device, 0};
-    case 19: return (runs_cell){C_OPT_TEXT, r->error, 0};
-    case 20: return (runs_cell){C_JSON, r->config_json, 0};
-    case 21: return (runs_cell){C_OPT_TEXT, r->run_dir, 0};
+    case K_TEXT: return (runs_cell){C_INT, NULL, r->attempt};
+    case K_TEXT + 1: return (runs_cell){C_OPT_TEXT, r->host, 0};
+    case K_TEXT + 2: return (runs_cell){C_OPT_TEXT, r->device, 0};
+    case K_TEXT + 3: return (runs_cell){C_OPT_TEXT, r->error, 0};
+    case K_TEXT + 4: return (runs_cell){C_JSON, r->config_json, 0};
+    case K_TEXT + 5: return (runs_cell){C_OPT_TEXT, r->run_dir, 0};
     default:
-        if (k >= 4 && k < 4 + N_ACC) return (runs_cell){C_NUM, NULL, acc[k - 4]};
-        if (k >= 13 && k < 16) return (runs_cell){C_NUM, NULL, losses[k - 13]};
-        assert(k >= 22 && k < N_FIXED);
-        return (runs_cell){C_TIME, NULL, times[k - 22]};
+        if (k >= K_ACC && k < K_LOSS) return (runs_cell){C_NUM, NULL, util_accounting_get(&r->acc, k - K_ACC)};
+        if (k >= K_LOSS && k < K_TEXT) return (runs_cell){C_NUM, NULL, losses[k - K_LOSS]};
+        assert(k >= K_TIME && k < N_FIXED);
+        return (runs_cell){C_TIME, NULL, times[k - K_TIME]};
     }
 }
 

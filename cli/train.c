@@ -107,8 +107,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
     a->config_path = argv[optind];
     if (strcmp(a->sink, "store") && strcmp(a->sink, "files"))
         return cli_error(CLI_USAGE, "train", "--sink: expected store or files, got '%s'", a->sink);
-    if (strcmp(a->device, "cpu") && strcmp(a->device, "cuda") && strcmp(a->device, "auto"))
-        return cli_error(CLI_USAGE, "train", "--device: expected cpu, cuda or auto, got '%s'", a->device);
+    char why[256];
+    if (kern_device_check(a->device, why, sizeof why)) return cli_error(CLI_USAGE, "train", "--device: %s", why);
     return 0;
 }
 
@@ -117,9 +117,7 @@ static int claim_standalone(store *db, const model_config *c, const char *json, 
                             const train_args *a, int64_t *id, int *skip, char *err, size_t errlen) {
     model_flops f;
     model_flops_compute(c, &f);
-    store_run_new r = {json, hash, {f.params, f.params_non_embedding, f.weight_flops_per_token,
-                                    f.state_flops_per_token, f.wsfr, f.state_dim, f.state_size, f.tokens,
-                                    f.training_flops}};
+    store_run_new r = {json, hash, f.acc};
     size_t n_new;
     if (store_runs_insert(db, "", &r, 1, id, &n_new, err, errlen)) return -1;
     store_run run;

@@ -55,11 +55,33 @@ void kern_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count *out);
 #undef REAL
 #undef KR
 
-/* CUDA (kernels/cuda/, float only). kern_cuda_available works in every build:
- * 1 when this build has CUDA and a usable GPU (compute capability 9.0); else 0,
- * with err saying why ("built without CUDA", "no CUDA device (...)"). */
+/* CUDA (kernels/cuda/, float only). Everything below is declared in every build;
+ * a build without CUDA links kernels/cpu/cuda_none.c, where each says "built
+ * without CUDA", so no caller needs #ifdef SCALELAB_CUDA.
+ *
+ * kern_cuda_available: 1 when this build has CUDA and a usable GPU (compute
+ * capability 9.0); else 0, with err saying why ("built without CUDA", "no CUDA
+ * device (...)"). */
 int kern_cuda_available(char *err, size_t errlen);
-#ifdef SCALELAB_CUDA
+
+/* The one check of a device name (--device, model_train_opts.device, a sweep's
+ * device): "cpu", "cuda" or "auto". 0 when valid; else -1 with err
+ * "expected cpu, cuda or auto, got 'NAME'". (A sweep records the GPU slot a run
+ * had as "cuda:N" in the store; the trainer itself gets "cuda" and sees that one
+ * GPU through CUDA_VISIBLE_DEVICES.) */
+int kern_device_check(const char *device, char *err, size_t errlen);
+
+/* The float backend for a device name: "cpu" the CPU backend; "cuda" the CUDA
+ * backend, or NULL with err "--device cuda: WHY; use --device cpu" when this
+ * build or machine has none; "auto" the CUDA backend when available, else the
+ * CPU backend with err saying why CUDA was not used (the call still succeeds).
+ * NULL with kern_device_check's message for any other name. */
+const kern_backend *kern_backend_select(const char *device, char *err, size_t errlen);
+
+/* The bf16 variant of a backend kern_backend_select returned (see
+ * kern_cuda_backend_bf16), or NULL when it has none (the CPU backend). */
+const kern_backend *kern_backend_bf16(const kern_backend *be);
+
 /* The CUDA backend: alloc gives device memory, upload/download copy to and
  * from the host, every op runs on the GPU in issue order (matmul through cuBLAS
  * SGEMM in FP32). The mixers keep the CPU layouts and `saved` contents; their
@@ -73,6 +95,5 @@ const kern_backend *kern_cuda_backend(void);
  * kernels (bf16 tiles, FP32 accumulation and statistics, memory linear in seq).
  * Power retention is the FP32 backend's. NULL when kern_cuda_available fails. */
 const kern_backend *kern_cuda_backend_bf16(void);
-#endif
 
 #endif

@@ -4,17 +4,14 @@
 
 #include "kernels/kernels.h"
 #include "model/config.h"
+#include "util/accounting.h"
 
+/* The accounting record (util/accounting.h: params, params_non_embedding, W, S,
+ * wsfr, state_dim, state_size, tokens, training_flops), reachable whole as .acc and
+ * field by field, plus two numbers that only `scalelab flops` reports. */
 typedef struct model_flops {
-    double params, params_non_embedding;
-    double weight_flops_per_token;   /* W */
+    UTIL_ACCOUNTING_MEMBER(acc);
     double lm_head_flops_per_token;  /* part of W, also reported alone */
-    double state_flops_per_token;    /* S */
-    double wsfr;                     /* W / S */
-    double state_dim;                /* D = C(d+p-1, p) for power, d otherwise */
-    double state_size;               /* values carried per sequence */
-    double tokens;
-    double training_flops;           /* 3 (W + S) tokens */
     double impl_state_flops_per_token; /* what the kernels really do, when it differs */
 } model_flops;
 

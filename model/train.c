@@ -155,23 +155,15 @@ static void use_threads(int requested) {
 static int setup(trainer *t, char *err, size_t errlen) {
     const model_config *c = t->cfg;
     const char *dev = t->opts->device ? t->opts->device : "auto";
-    if (strcmp(dev, "cpu") && strcmp(dev, "cuda") && strcmp(dev, "auto"))
-        return util_err(err, errlen, "unknown device '%s' (expected cpu, cuda or auto)", dev);
+    char why[256] = "";
+    const kern_backend *be = kern_backend_select(dev, why, sizeof why);
+    if (!be) return util_err(err, errlen, kern_device_check(dev, NULL, 0) ? "device: %s" : "%s", why);
     use_threads(t->opts->threads);
-    /* auto: the GPU when this build has CUDA and the machine a usable device. */
-    char why[256];
-    if (strcmp(dev, "cpu") && kern_cuda_available(why, sizeof why)) {
-#ifdef SCALELAB_CUDA
-        t->be = c->precision == MODEL_PRECISION_BF16 ? kern_cuda_backend_bf16() : kern_cuda_backend();
-#endif
-    } else if (!strcmp(dev, "cuda")) {
-        return util_err(err, errlen, "--device cuda: %s; use --device cpu", why);
-    }
     /* The CPU backend is FP32 only: a bf16 run there would silently be another run. */
-    if (!t->be && c->precision == MODEL_PRECISION_BF16)
+    if (c->precision == MODEL_PRECISION_BF16 && !(be = kern_backend_bf16(be)))
         return util_err(err, errlen, "train.precision bf16 needs the CUDA backend (%s); use precision fp32 on the CPU",
                         strcmp(dev, "cpu") ? why : "--device cpu");
-    if (!t->be) t->be = kern_cpu_backend();
+    t->be = be;
     const char *dir = t->opts->run_dir ? t->opts->run_dir : ".";
     if (util_mkdir_p(dir, err, errlen)) return -1;
     snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/%s", dir, MODEL_CHECKPOINT_FILE);

@@ -9,7 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/accounting.h"
 #include "util/util.h"
+
+/* The accounting columns of the runs table, from util/accounting.h's field list:
+ * ", params, params_non_embedding, ..." and ", ?, ?, ..." (one per field). */
+#define ACC_COLUMN_(name, comment) ", " #name
+#define ACC_PARAM_(name, comment) ", ?"
+#define ACC_COLUMNS UTIL_ACCOUNTING_FIELDS(ACC_COLUMN_)
+#define ACC_PARAMS UTIL_ACCOUNTING_FIELDS(ACC_PARAM_)
 
 static const char *const status_names[STORE_STATUS_COUNT] = {"pending", "running", "done",
                                                              "failed",  "diverged", "cancelled"};
@@ -60,10 +68,10 @@ static int insert_body(store *s, void *vctx, char *err, size_t errlen) {
     sqlite3_stmt *ins = NULL, *find = NULL, *link = NULL, *adopt = NULL;
     int rc = -1;
     if (store_prepare(s,
-                      "INSERT INTO runs (sweep, config_json, config_hash, status, attempt, created,"
-                      " params, params_non_embedding, weight_flops_per_token, state_flops_per_token,"
-                      " wsfr, state_dim, state_size, tokens, training_flops)"
-                      " VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                      "INSERT INTO runs (sweep, config_json, config_hash, status, attempt, created"
+                      ACC_COLUMNS ")"
+                      /* an unnumbered ? takes the number after the largest so far: ?5, ?6, ... */
+                      " VALUES (?1, ?2, ?3, 'pending', 0, ?4" ACC_PARAMS ")"
                       " RETURNING id",
                       &ins, err, errlen) ||
         store_prepare(s, "SELECT id, config_json FROM runs WHERE config_hash = ?1", &find, err, errlen) ||
@@ -102,8 +110,8 @@ static int insert_body(store *s, void *vctx, char *err, size_t errlen) {
             sqlite3_bind_text(ins, 2, r->config_json, -1, SQLITE_STATIC);
             sqlite3_bind_text(ins, 3, r->config_hash, -1, SQLITE_STATIC);
             sqlite3_bind_double(ins, 4, util_now());
-            const double *acc = &r->acc.params;
-            for (int k = 0; k < 9; k++) store_bind_real(ins, 5 + k, acc[k]);
+            for (int k = 0; k < UTIL_ACCOUNTING_N; k++)
+                store_bind_real(ins, 5 + k, util_accounting_get(&r->acc, k));
             int step = sqlite3_step(ins);
             if (step != SQLITE_ROW) {
                 if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_CHECK)
@@ -381,8 +389,7 @@ int store_sweep_requeue_failed(store *s, const char *sweep, size_t *n, char *err
 
 #define RUN_COLUMNS                                                                                   \
     "id, sweep, config_json, config_hash, status, attempt, host, device, run_dir, error,"           \
-    " created, started, finished, heartbeat, params, params_non_embedding, weight_flops_per_token," \
-    " state_flops_per_token, wsfr, state_dim, state_size, tokens, training_flops,"                  \
+    " created, started, finished, heartbeat" ACC_COLUMNS ","                                          \
     " final_train_loss, final_eval_loss, best_context_loss"
 
 static int read_run(sqlite3_stmt *st, store_run *r) {
@@ -401,11 +408,11 @@ static int read_run(sqlite3_stmt *st, store_run *r) {
     r->error = store_column_dup(st, 9);
     double *times[] = {&r->created, &r->started, &r->finished, &r->heartbeat};
     for (int k = 0; k < 4; k++) *times[k] = sqlite3_column_double(st, 10 + k); /* NULL reads as 0 */
-    double *acc = &r->acc.params;
-    for (int k = 0; k < 9; k++) acc[k] = store_column_real(st, 14 + k);
-    r->final_train_loss = store_column_real(st, 23);
-    r->final_eval_loss = store_column_real(st, 24);
-    r->best_context_loss = store_column_real(st, 25);
+    for (int k = 0; k < UTIL_ACCOUNTING_N; k++) *util_accounting_at(&r->acc, k) = store_column_real(st, 14 + k);
+    enum { LOSS0 = 14 + UTIL_ACCOUNTING_N };
+    r->final_train_loss = store_column_real(st, LOSS0);
+    r->final_eval_loss = store_column_real(st, LOSS0 + 1);
+    r->best_context_loss = store_column_real(st, LOSS0 + 2);
     int oom = !r->sweep || !r->config_json || !r->config_hash || !r->host || !r->device || !r->run_dir ||
               !r->error;
     return oom ? -1 : 0;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/accounting.h"
+
 typedef struct store store;
 
 typedef enum store_status {
@@ -27,12 +29,9 @@ typedef enum store_status {
 const char *store_status_name(store_status s);              /* "pending", ... */
 int store_status_parse(const char *name, store_status *out); /* 0 ok, -1 unknown */
 
-/* The accounting numbers of DESIGN section 4, computed by model_flops. */
-typedef struct store_accounting {
-    double params, params_non_embedding;
-    double weight_flops_per_token, state_flops_per_token, wsfr;
-    double state_dim, state_size, tokens, training_flops;
-} store_accounting;
+/* The accounting numbers of DESIGN section 4, computed by model_flops: the one
+ * record of util/accounting.h, whose field list also names the runs table's columns. */
+typedef util_accounting store_accounting;
 
 /* A run to insert. */
 typedef struct store_run_new {

@@ -23,30 +23,37 @@ typedef struct factor {
     const sweep_zip *zip;
 } factor;
 
+/* NULL when out of memory (util/util.h: the caller reports it). */
 static char *dup(const char *s) {
-    char *d = strdup(s ? s : "");
-    if (!d) abort();
-    return d;
+    return strdup(s ? s : "");
 }
 
-/* Sets key in p (replacing an earlier value of the same key). */
-static void point_set(sweep_point *p, size_t *cap, const sweep_entry *e) {
+/* Sets key in p (replacing an earlier value of the same key). Non-zero when out
+ * of memory; p stays freeable with sweep_entries_free. */
+static int point_set(sweep_point *p, size_t *cap, const sweep_entry *e) {
     for (size_t i = 0; i < p->n; i++)
         if (!strcmp(p->kv[i].key, e->key)) {
             free(p->kv[i].value);
             p->kv[i].value = dup(e->value);
             p->kv[i].file = e->file, p->kv[i].line = e->line, p->kv[i].col = e->col;
-            return;
+            return p->kv[i].value ? 0 : -1;
         }
     if (p->n == *cap) {
-        *cap = *cap ? 2 * *cap : 16;
-        p->kv = realloc(p->kv, *cap * sizeof *p->kv);
-        if (!p->kv) abort();
+        size_t grown_cap = *cap ? 2 * *cap : 16;
+        sweep_entry *grown = realloc(p->kv, grown_cap * sizeof *p->kv);
+        if (!grown) return -1;
+        p->kv = grown, *cap = grown_cap;
     }
-    p->kv[p->n] = *e;
-    p->kv[p->n].key = dup(e->key);
-    p->kv[p->n].value = dup(e->value);
+    sweep_entry *added = &p->kv[p->n];
+    *added = *e;
+    added->key = dup(e->key);
+    added->value = dup(e->value);
+    if (!added->key || !added->value) {
+        free(added->key), free(added->value);
+        return -1;
+    }
     p->n++;
+    return 0;
 }
 
 const char *sweep_point_get(const sweep_point *p, const char *key) {
@@ -128,6 +135,7 @@ static int eval_entry(eval_ctx *c, size_t i, char *err, size_t errlen) {
     sweep_value_format(&v, text, sizeof text);
     free(e->value);
     e->value = dup(text);
+    if (!e->value) return util_err(err, errlen, "%s:%d:%d: %s: out of memory", e->file, e->line, e->col, e->key);
     c->state[i] = 0;
     return 0;
 }
@@ -149,6 +157,7 @@ static int draw_random(const sweep_spec *s, sweep_entry **out) {
     if (!*out) return -1;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (!rng) return -1;
+    int oom = 0;
     gsl_rng_set(rng, s->random_seed);
     for (size_t i = 0; i < s->random_n; i++)
         for (size_t j = 0; j < s->n_dists; j++) {
@@ -170,8 +179,14 @@ static int draw_random(const sweep_spec *s, sweep_entry **out) {
             e->file = s->path;
             e->line = d->line;
             e->col = d->col;
+            oom |= !e->key || !e->value;
         }
     gsl_rng_free(rng);
+    if (oom) {
+        sweep_entries_free(*out, n);
+        *out = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -241,25 +256,33 @@ int sweep_expand(const sweep_spec *s, const sweep_entry *defaults, size_t n_defa
     for (size_t idx = 0; !rc && idx < n; idx++) {
         sweep_point p = {0};
         size_t cap = 0;
-        for (size_t i = 0; i < s->n_base; i++) point_set(&p, &cap, &s->base[i]);
+        int oom = 0;
+        for (size_t i = 0; i < s->n_base; i++) oom |= point_set(&p, &cap, &s->base[i]);
         for (size_t i = 0; i < nf; i++) {
             if (f[i].zip) {
-                for (size_t a = 0; a < f[i].zip->n_axes; a++) point_set(&p, &cap, &f[i].zip->axes[a].values[digit[i]]);
+                for (size_t a = 0; a < f[i].zip->n_axes; a++)
+                    oom |= point_set(&p, &cap, &f[i].zip->axes[a].values[digit[i]]);
             } else {
-                for (size_t w = 0; w < f[i].width; w++) point_set(&p, &cap, &f[i].sets[digit[i] * f[i].width + w]);
+                for (size_t w = 0; w < f[i].width; w++)
+                    oom |= point_set(&p, &cap, &f[i].sets[digit[i] * f[i].width + w]);
             }
         }
-        for (size_t i = 0; i < s->n_derived; i++) point_set(&p, &cap, &s->derived[i]);
+        for (size_t i = 0; i < s->n_derived; i++) oom |= point_set(&p, &cap, &s->derived[i]);
         /* next combination: the last factor moves fastest */
         for (size_t i = nf; i-- > 0;) {
             if (++digit[i] < f[i].len) break;
             digit[i] = 0;
         }
-        if (p.n > state_cap) {
+        if (!oom && p.n > state_cap) {
             state_cap = cap;
             free(state);
             state = malloc(state_cap);
-            if (!state) abort();
+            if (!state) state_cap = 0, oom = 1;
+        }
+        if (oom) {
+            sweep_entries_free(p.kv, p.n);
+            rc = util_err(err, errlen, "%s: expanding point %zu: out of memory", s->path, idx + 1);
+            break;
         }
         eval_ctx c = {.p = &p, .state = state, .defaults = defaults, .n_defaults = n_defaults};
         rc = eval_point(&c, err, errlen);

@@ -11,10 +11,9 @@
 #include "model/flops.h"
 #include "util/util.h"
 
+/* NULL when out of memory (util/util.h: the caller reports it). */
 static char *dup(const char *s) {
-    char *d = strdup(s ? s : "");
-    if (!d) abort();
-    return d;
+    return strdup(s ? s : "");
 }
 
 /* Every config key's value in the base config (defaults, then the base's plain
@@ -41,6 +40,12 @@ static int base_defaults(const sweep_spec *s, sweep_entry **out, size_t *n, char
         if (model_config_key_name(i, key, sizeof key) || model_config_get(&c, key, value, sizeof value)) continue;
         (*out)[*n].key = dup(key);
         (*out)[*n].value = dup(value);
+        if (!(*out)[*n].key || !(*out)[*n].value) {
+            free((*out)[*n].key), free((*out)[*n].value);
+            sweep_entries_free(*out, *n);
+            *out = NULL, *n = 0;
+            return util_err(err, errlen, "out of memory");
+        }
         (*out)[*n].file = s->path;
         (*n)++;
     }
@@ -98,15 +103,7 @@ static int add_run(sweep_plan *plan, size_t *cap, const model_config *c, size_t 
     r->config_json = model_config_canonical_json(c);
     if (!r->config_json) return -1;
     model_config_hash(c, r->hash);
-    r->params = f.params;
-    r->params_non_embedding = f.params_non_embedding;
-    r->W = f.weight_flops_per_token;
-    r->S = f.state_flops_per_token;
-    r->wsfr = f.wsfr;
-    r->state_dim = f.state_dim;
-    r->state_size = f.state_size;
-    r->tokens = f.tokens;
-    r->flops = f.training_flops;
+    r->acc = f.acc;
     r->budget = budget;
     r->point = point;
     plan->n_runs++;
@@ -119,13 +116,17 @@ static int cmp_hash(const void *a, const void *b) {
     return c ? c : (x > y) - (x < y); /* ties in plan order, so the first is kept */
 }
 
-/* Keeps the first run of each hash, in plan order. */
-static void dedupe(sweep_plan *plan) {
+/* Keeps the first run of each hash, in plan order. Non-zero when out of memory
+ * (the plan is then unchanged). */
+static int dedupe(sweep_plan *plan) {
     size_t n = plan->n_runs;
-    if (n < 2) return;
+    if (n < 2) return 0;
     sweep_planned_run **order = malloc(n * sizeof *order);
     unsigned char *drop = calloc(n, 1);
-    if (!order || !drop) abort();
+    if (!order || !drop) {
+        free(order), free(drop);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) order[i] = &plan->runs[i];
     qsort(order, n, sizeof *order, cmp_hash);
     for (size_t i = 1; i < n; i++)
@@ -142,6 +143,7 @@ static void dedupe(sweep_plan *plan) {
     plan->n_runs = k;
     free(order);
     free(drop);
+    return 0;
 }
 
 /* Data sources already opened successfully at plan time ("VOCAB SOURCE"), so a
@@ -209,8 +211,8 @@ int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t er
         lo = malloc(s->n_budgets * sizeof *lo);
         hi = malloc(s->n_budgets * sizeof *hi);
         kept = calloc(s->n_budgets, sizeof *kept);
-        if (!lo || !hi || !kept) abort();
-        for (size_t b = 0; b < s->n_budgets; b++) lo[b] = INFINITY, hi[b] = -INFINITY;
+        if (!lo || !hi || !kept) rc = util_err(err, errlen, "out of memory");
+        for (size_t b = 0; !rc && b < s->n_budgets; b++) lo[b] = INFINITY, hi[b] = -INFINITY;
     }
     for (size_t i = 0; !rc && i < plan->points.n; i++) {
         const sweep_point *p = &plan->points.v[i];
@@ -247,7 +249,10 @@ int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t er
             hi[b] = fmax(hi[b], t);
             if (t < 1 || t < s->min_tokens || t > s->max_tokens) {
                 sweep_dropped *d = realloc(plan->dropped, (plan->n_dropped + 1) * sizeof *d);
-                if (!d) abort();
+                if (!d) {
+                    rc = util_err(err, errlen, "out of memory");
+                    break;
+                }
                 plan->dropped = d;
                 d[plan->n_dropped++] = (sweep_dropped){.point = i, .budget = s->budgets[b], .tokens = t,
                                                        .label = sweep_point_label(p, s)};
@@ -277,8 +282,10 @@ int sweep_plan_build(const sweep_spec *s, sweep_plan *plan, char *err, size_t er
     for (size_t k = 0; k < sources.n; k++) free(sources.v[k]);
     free(sources.v);
     if (!rc) {
-        dedupe(plan);
-        for (size_t i = 0; i < plan->n_runs; i++) plan->total_flops += plan->runs[i].flops;
+        if (dedupe(plan)) rc = util_err(err, errlen, "out of memory");
+    }
+    if (!rc) {
+        for (size_t i = 0; i < plan->n_runs; i++) plan->total_flops += plan->runs[i].training_flops;
     }
     if (rc) sweep_plan_free(plan);
     return rc;

@@ -32,8 +32,7 @@ int sweep_submit(store *st, const sweep_spec *spec, const sweep_plan *plan, size
         const sweep_planned_run *r = &plan->runs[i];
         rn[i].config_json = r->config_json;
         rn[i].config_hash = r->hash;
-        rn[i].acc = (store_accounting){r->params, r->params_non_embedding, r->W, r->S, r->wsfr,
-                                       r->state_dim, r->state_size, r->tokens, r->flops};
+        rn[i].acc = r->acc;
     }
     int rc = store_sweep_put(st, spec->name, spec->text, err, errlen) ||
              store_runs_insert(st, spec->name, rn, plan->n_runs, ids, n_new, err, errlen);
@@ -566,7 +565,11 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
     if (unfinished && !live) eta = NAN; /* nothing is working on them */
     /* Slurm's own view of the running runs that are array tasks (squeue) */
     sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
-    if (!q) abort();
+    if (!q) {
+        free(prog);
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "sweep %s: status: out of memory", sweep);
+    }
     char squeue_err[512] = "";
     size_t n_slurm = 0, n_gone = 0;
     if (count[STORE_RUNNING]) sweep_slurm_states(runs, n, q, squeue_err, sizeof squeue_err);
@@ -793,7 +796,10 @@ int sweep_cancel(store *st, const char *sweep, const char *runs_dir, char *err, 
         return -1;
     /* Trainers whose scheduler is gone (killed): stop them directly. */
     pid_t *pids = calloc(n ? n : 1, sizeof *pids);
-    if (!pids) abort();
+    if (!pids) {
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "sweep %s: cancel: out of memory", sweep);
+    }
     size_t n_signalled = 0;
     for (size_t i = 0; i < n; i++) {
         pid_t pid = sweep_trainer_find(runs[i].run_dir, runs[i].id);

@@ -70,6 +70,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/accounting.h"
+
 enum {
     SWEEP_MAX_POINTS = 100000,        /* runs of one spec (each is a training run) */
     SWEEP_MAX_VALUES = 4000000,       /* key/values held by all points together (~100 bytes each) */
@@ -213,10 +215,26 @@ const char *sweep_point_get(const sweep_point *p, const char *key);
 typedef struct sweep_planned_run {
     char *config_json;
     char hash[17];
-    double params, params_non_embedding, W, S, wsfr, state_dim, state_size, tokens, flops;
+    /* The accounting record of util/accounting.h as model_flops computed it: whole
+     * as .acc, by DESIGN name (.params, .weight_flops_per_token, ...), and under the
+     * short names the plan has always had for three fields (W, S, flops), which are
+     * the same storage (checked below), not copies. */
+    union {
+        util_accounting acc;
+        struct {
+            UTIL_ACCOUNTING_FIELDS(UTIL_ACCOUNTING_DECL_)
+        };
+        struct {
+            double short_pad0_[2], W, S, short_pad1_[4], flops;
+        };
+    };
     double budget;       /* isoflop budget, 0 without isoflop */
     size_t point;        /* index of the point it came from */
 } sweep_planned_run;
+_Static_assert(offsetof(sweep_planned_run, W) == offsetof(sweep_planned_run, weight_flops_per_token) &&
+                   offsetof(sweep_planned_run, S) == offsetof(sweep_planned_run, state_flops_per_token) &&
+                   offsetof(sweep_planned_run, flops) == offsetof(sweep_planned_run, training_flops),
+               "sweep_planned_run's short names alias their accounting fields");
 
 typedef struct sweep_dropped { /* an isoflop shape outside [min_tokens, max_tokens] */
     size_t point;

@@ -5,7 +5,15 @@
  *   int module_verb(..., char *err, size_t errlen);
  * returns 0 on success and a non-zero code on failure, after writing a
  * one-line, human-readable reason into err (never NULL-terminated garbage:
- * err may be NULL/0 when the caller does not care). */
+ * err may be NULL/0 when the caller does not care).
+ *
+ * Out of memory is such a failure, in every module: a function whose malloc,
+ * calloc, realloc or strdup fails frees what it allocated so far, writes a reason
+ * that says "out of memory" (with the place, where that helps) and returns
+ * non-zero; it never calls abort() or exit(). A helper that cannot take err
+ * returns NULL or non-zero and its caller writes the message. CUDA is the one
+ * exception: a failing CUDA call reports file and line and exits (kernels.h).
+ * (Still to convert: the abort() calls in sweep/spec.c and sweep/slurm.c.) */
 #ifndef SCALELAB_UTIL_H
 #define SCALELAB_UTIL_H
 

@@ -1,5 +1,5 @@
-/* kern_cuda_available in a build without CUDA (the CUDA build defines it in
- * kernels/cuda/backend.cu). */
+/* The CUDA entry points of kernels.h in a build without CUDA (the CUDA build
+ * defines them in kernels/cuda/backend.cu): each says "built without CUDA". */
 #if !defined(SCALELAB_CUDA) && !defined(SCALELAB_F64)
 #include <stdio.h>
 
@@ -9,6 +9,9 @@ int kern_cuda_available(char *err, size_t errlen) {
     if (err && errlen) snprintf(err, errlen, "built without CUDA (nvcc not found or CUDA=0)");
     return 0;
 }
+
+const kern_backend *kern_cuda_backend(void) { return NULL; }
+const kern_backend *kern_cuda_backend_bf16(void) { return NULL; }
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int kernels_cpu_cuda_none_unused;
