@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
@@ -265,9 +266,10 @@ static int cmd_run(int argc, char **argv) {
         free(gpus), free(extra);
         return cli_error(CLI_USAGE, "sweep run", "--jobs, --per-gpu must be >= 1; --threads-per-job, --max-parallel >= 0");
     }
-    if (o.device && strcmp(o.device, "cpu") && strcmp(o.device, "cuda") && strcmp(o.device, "auto")) {
+    char why[256];
+    if (o.device && kern_device_check(o.device, why, sizeof why)) {
         free(gpus), free(extra);
-        return cli_error(CLI_USAGE, "sweep run", "--device %s: expected cpu, cuda or auto", o.device);
+        return cli_error(CLI_USAGE, "sweep run", "--device %s: %s", o.device, why);
     }
     if (strcmp(backend, "local") && strcmp(backend, "slurm")) {
         free(gpus), free(extra);
