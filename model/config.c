@@ -100,24 +100,6 @@ void model_config_default(model_config *c) {
     snprintf(c->data_source, sizeof c->data_source, "synthetic:recall");
 }
 
-/* Levenshtein distance, two rows; keys are short. */
-static size_t edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (lb > 63) lb = 63;
-    size_t prev[64], cur[64];
-    for (size_t j = 0; j <= lb; j++) prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof *prev);
-    }
-    return prev[lb];
-}
-
 void config_suggest(const char *section, const char *name, char *out, size_t outlen) {
     size_t best = (size_t)-1;
     const config_key *pick = NULL;
@@ -125,7 +107,7 @@ void config_suggest(const char *section, const char *name, char *out, size_t out
         const config_key *k = &config_keys[i];
         /* A key in the right section wins a tie (and a key written in the wrong
          * section is still found, at distance 0, in its own). */
-        size_t dist = 2 * edit_distance(name, k->name) + (section && strcmp(section, k->section) != 0);
+        size_t dist = 2 * util_edit_distance(name, k->name) + (section && strcmp(section, k->section) != 0);
         if (dist < best) best = dist, pick = k;
     }
     snprintf(out, outlen, "%s.%s", pick->section, pick->name);
@@ -142,7 +124,7 @@ int config_section_known(const char *section) {
 const char *config_suggest_section(const char *section) {
     size_t best = (size_t)-1, pick = 0;
     for (size_t i = 0; i < 3; i++) {
-        size_t d = edit_distance(section, section_names[i]);
+        size_t d = util_edit_distance(section, section_names[i]);
         if (d < best) best = d, pick = i;
     }
     return section_names[pick];
