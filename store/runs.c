@@ -157,58 +157,6 @@ int store_runs_insert(store *s, const char *sweep, const store_run_new *runs, si
 
 /* ---------------------------------------------------- state transitions */
 
-/* A bound value: integer, real (NaN -> NULL) or text (NULL -> NULL). */
-typedef struct bound {
-    char kind; /* 'i', 'r', 't' */
-    int64_t i;
-    double r;
-    const char *t;
-} bound;
-#define B_INT(x) ((bound){'i', (x), 0, NULL})
-#define B_REAL(x) ((bound){'r', 0, (x), NULL})
-#define B_TEXT(x) ((bound){'t', 0, 0, (x)})
-
-/* One statement with parameters ?1..?n, run in its own write transaction.
- * result: the first column of the first row when the statement returns rows
- * (RETURNING), else the number of rows changed. */
-typedef struct stmt_ctx {
-    const char *sql;
-    const bound *args;
-    int nargs;
-    int64_t result;
-} stmt_ctx;
-
-static int stmt_body(store *s, void *vctx, char *err, size_t errlen) {
-    stmt_ctx *c = vctx;
-    sqlite3_stmt *st;
-    if (store_prepare(s, c->sql, &st, err, errlen)) return -1;
-    for (int k = 0; k < c->nargs; k++) {
-        const bound *b = &c->args[k];
-        if (b->kind == 'i') sqlite3_bind_int64(st, k + 1, b->i);
-        else if (b->kind == 'r') store_bind_real(st, k + 1, b->r);
-        else store_bind_text(st, k + 1, b->t);
-    }
-    int rc, rows = 0;
-    c->result = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (rows++ == 0) c->result = sqlite3_column_int64(st, 0);
-    if (rc != SQLITE_DONE) {
-        sqlite3_finalize(st);
-        return store_db_err(s, "updating runs", err, errlen);
-    }
-    if (sqlite3_column_count(st) == 0) c->result = sqlite3_changes64(s->db);
-    sqlite3_finalize(st);
-    return 0;
-}
-
-static int run_stmt(store *s, const char *sql, const bound *args, int nargs, int64_t *result, char *err,
-                    size_t errlen) {
-    stmt_ctx c = {sql, args, nargs, 0};
-    if (store_tx_write(s, stmt_body, &c, err, errlen)) return -1;
-    if (result) *result = c.result;
-    return 0;
-}
-
 /* Why a transition did not apply: the run is missing or in another state. */
 static int transition_err(store *s, int64_t id, const char *action, const char *wanted, char *err,
                           size_t errlen) {
@@ -225,10 +173,10 @@ static int transition_err(store *s, int64_t id, const char *action, const char *
 }
 
 /* An UPDATE of run args[0] that must change exactly one row. */
-static int transition(store *s, const char *sql, const bound *args, int nargs, const char *action,
+static int transition(store *s, const char *sql, const store_bound *args, int nargs, const char *action,
                       const char *wanted, char *err, size_t errlen) {
     int64_t changed;
-    if (run_stmt(s, sql, args, nargs, &changed, err, errlen)) return -1;
+    if (store_run_stmt(s, "updating runs", sql, args, nargs, &changed, err, errlen)) return -1;
     return changed == 1 ? 0 : transition_err(s, args[0].i, action, wanted, err, errlen);
 }
 
@@ -240,38 +188,38 @@ int store_run_claim(store *s, const char *sweep, const char *host, const char *d
                     size_t errlen) {
     /* The sub-select and the update run under one write lock (BEGIN IMMEDIATE),
      * so no other process can claim the same pending run in between. */
-    bound args[] = {B_TEXT(sweep), B_TEXT(host), B_TEXT(device), B_REAL(util_now())};
+    store_bound args[] = {STORE_B_TEXT(sweep), STORE_B_TEXT(host), STORE_B_TEXT(device), STORE_B_REAL(util_now())};
     *id = 0;
-    return run_stmt(s,
-                    CLAIM_SET "WHERE id = (SELECT id FROM runs WHERE status = 'pending'"
-                              " AND (?1 IS NULL OR id IN (SELECT run FROM sweep_runs WHERE sweep = ?1))"
-                              " ORDER BY id LIMIT 1) RETURNING id",
-                    args, 4, id, err, errlen);
+    return store_run_stmt(s, "updating runs",
+                          CLAIM_SET "WHERE id = (SELECT id FROM runs WHERE status = 'pending'"
+                                    " AND (?1 IS NULL OR id IN (SELECT run FROM sweep_runs WHERE sweep = ?1))"
+                                    " ORDER BY id LIMIT 1) RETURNING id",
+                          args, 4, id, err, errlen);
 }
 
 int store_run_claim_id(store *s, int64_t id, const char *host, const char *device, char *err, size_t errlen) {
-    bound args[] = {B_INT(id), B_TEXT(host), B_TEXT(device), B_REAL(util_now())};
+    store_bound args[] = {STORE_B_INT(id), STORE_B_TEXT(host), STORE_B_TEXT(device), STORE_B_REAL(util_now())};
     return transition(s, CLAIM_SET "WHERE id = ?1 AND status = 'pending'", args, 4, "claim", "pending", err,
                       errlen);
 }
 
 int store_run_set_dir(store *s, int64_t id, const char *run_dir, char *err, size_t errlen) {
-    bound args[] = {B_INT(id), B_TEXT(run_dir)};
+    store_bound args[] = {STORE_B_INT(id), STORE_B_TEXT(run_dir)};
     return transition(s, "UPDATE runs SET run_dir = ?2 WHERE id = ?1", args, 2, "set the folder of", "present",
                       err, errlen);
 }
 
 int store_run_heartbeat(store *s, int64_t id, char *err, size_t errlen) {
     /* Fails once the run was expired and requeued: the worker lost it. */
-    bound args[] = {B_INT(id), B_REAL(util_now())};
+    store_bound args[] = {STORE_B_INT(id), STORE_B_REAL(util_now())};
     return transition(s, "UPDATE runs SET heartbeat = ?2 WHERE id = ?1 AND status = 'running'", args, 2,
                       "heartbeat", "running", err, errlen);
 }
 
 int store_run_finish(store *s, int64_t id, double final_train_loss, double final_eval_loss,
                      double best_context_loss, char *err, size_t errlen) {
-    bound args[] = {B_INT(id), B_REAL(util_now()), B_REAL(final_train_loss), B_REAL(final_eval_loss),
-                    B_REAL(best_context_loss)};
+    store_bound args[] = {STORE_B_INT(id), STORE_B_REAL(util_now()), STORE_B_REAL(final_train_loss),
+                          STORE_B_REAL(final_eval_loss), STORE_B_REAL(best_context_loss)};
     return transition(s,
                       "UPDATE runs SET status = 'done', finished = ?2, heartbeat = ?2, final_train_loss = ?3,"
                       " final_eval_loss = ?4, best_context_loss = ?5, error = NULL"
@@ -284,7 +232,8 @@ int store_run_end(store *s, int64_t id, store_status status, const char *error_t
     if (status != STORE_FAILED && status != STORE_DIVERGED && status != STORE_CANCELLED)
         return util_err(err, errlen, "%s: cannot end run %lld as %s: expected failed, diverged or cancelled",
                         s->path, (long long)id, store_status_name(status));
-    bound args[] = {B_INT(id), B_TEXT(store_status_name(status)), B_TEXT(error_text), B_REAL(util_now())};
+    store_bound args[] = {STORE_B_INT(id), STORE_B_TEXT(store_status_name(status)), STORE_B_TEXT(error_text),
+                          STORE_B_REAL(util_now())};
     return transition(s,
                       "UPDATE runs SET status = ?2, error = ?3, finished = ?4"
                       " WHERE id = ?1 AND status IN ('pending', 'running')",
@@ -292,7 +241,7 @@ int store_run_end(store *s, int64_t id, store_status status, const char *error_t
 }
 
 int store_run_requeue(store *s, int64_t id, char *err, size_t errlen) {
-    bound args[] = {B_INT(id)};
+    store_bound args[] = {STORE_B_INT(id)};
     return transition(s,
                       "UPDATE runs SET status = 'pending', finished = NULL, heartbeat = NULL"
                       " WHERE id = ?1 AND status IN ('running', 'failed', 'diverged', 'cancelled')",
@@ -307,14 +256,16 @@ typedef struct expire_ctx {
 
 static int expire_body(store *s, void *vctx, char *err, size_t errlen) {
     expire_ctx *c = vctx;
-    stmt_ctx fail = {"UPDATE runs SET status = 'failed', error = 'heartbeat expired', finished = ?3"
+    store_stmt fail = {"UPDATE runs SET status = 'failed', error = 'heartbeat expired', finished = ?3"
                      " WHERE status = 'running' AND heartbeat < ?1 AND attempt >= ?2",
-                     (bound[]){B_REAL(c->cutoff), B_INT(c->max_attempts), B_REAL(c->now)}, 3, 0};
-    stmt_ctx requeue = {"UPDATE runs SET status = 'pending', heartbeat = NULL,"
+                     (store_bound[]){STORE_B_REAL(c->cutoff), STORE_B_INT(c->max_attempts), STORE_B_REAL(c->now)}, 3, 0,
+                     "updating runs"};
+    store_stmt requeue = {"UPDATE runs SET status = 'pending', heartbeat = NULL,"
                         " error = 'heartbeat expired; requeued'"
                         " WHERE status = 'running' AND heartbeat < ?1 AND attempt < ?2",
-                        (bound[]){B_REAL(c->cutoff), B_INT(c->max_attempts)}, 2, 0};
-    if (stmt_body(s, &fail, err, errlen) || stmt_body(s, &requeue, err, errlen)) return -1;
+                        (store_bound[]){STORE_B_REAL(c->cutoff), STORE_B_INT(c->max_attempts)}, 2, 0,
+                        "updating runs"};
+    if (store_stmt_body(s, &fail, err, errlen) || store_stmt_body(s, &requeue, err, errlen)) return -1;
     c->requeued = (size_t)requeue.result;
     return 0;
 }
@@ -341,10 +292,10 @@ static int cancel_body(store *s, void *vctx, char *err, size_t errlen) {
     int exists = 1;
     if (*c->sweep && sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
     if (!exists) return util_err(err, errlen, "%s: cannot cancel sweep '%s': no such sweep", s->path, c->sweep);
-    stmt_ctx cancel = {"UPDATE runs SET status = 'cancelled', finished = ?2, error = 'sweep cancelled'"
+    store_stmt cancel = {"UPDATE runs SET status = 'cancelled', finished = ?2, error = 'sweep cancelled'"
                        " WHERE status = 'pending' AND id IN (SELECT run FROM sweep_runs WHERE sweep = ?1)",
-                       (bound[]){B_TEXT(c->sweep), B_REAL(util_now())}, 2, 0};
-    if (stmt_body(s, &cancel, err, errlen)) return -1;
+                       (store_bound[]){STORE_B_TEXT(c->sweep), STORE_B_REAL(util_now())}, 2, 0, "updating runs"};
+    if (store_stmt_body(s, &cancel, err, errlen)) return -1;
     c->cancelled = (size_t)cancel.result;
     return 0;
 }
@@ -368,11 +319,11 @@ static int retry_body(store *s, void *vctx, char *err, size_t errlen) {
     if (sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
     if (!exists) return util_err(err, errlen, "%s: cannot retry sweep '%s': no such sweep", s->path, c->sweep);
     /* attempt 0: the retries of the spec count afresh from here */
-    stmt_ctx retry = {"UPDATE runs SET status = 'pending', attempt = 0, error = NULL, finished = NULL,"
+    store_stmt retry = {"UPDATE runs SET status = 'pending', attempt = 0, error = NULL, finished = NULL,"
                       " heartbeat = NULL"
                       " WHERE status = 'failed' AND id IN (SELECT run FROM sweep_runs WHERE sweep = ?1)",
-                      (bound[]){B_TEXT(c->sweep)}, 1, 0};
-    if (stmt_body(s, &retry, err, errlen)) return -1;
+                      (store_bound[]){STORE_B_TEXT(c->sweep)}, 1, 0, "updating runs"};
+    if (store_stmt_body(s, &retry, err, errlen)) return -1;
     c->n = (size_t)retry.result;
     return 0;
 }

@@ -93,33 +93,15 @@ int store_scheduler_claim(store *s, const char *sweep, const char *host, int64_t
     return 0;
 }
 
-typedef struct sched_stmt {
-    const char *sql, *sweep, *host;
-    int64_t pid;
-    int changed;
-} sched_stmt;
-
-static int sched_stmt_body(store *s, void *vctx, char *err, size_t errlen) {
-    sched_stmt *c = vctx;
-    sqlite3_stmt *st;
-    if (store_prepare(s, c->sql, &st, err, errlen)) return -1;
-    sqlite3_bind_text(st, 1, c->sweep, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->host, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, c->pid);
-    sqlite3_bind_double(st, 4, util_now());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return store_db_err(s, "updating schedulers", err, errlen);
-    c->changed = sqlite3_changes(s->db);
-    return 0;
-}
-
 int store_scheduler_heartbeat(store *s, const char *sweep, const char *host, int64_t pid, char *err,
                               size_t errlen) {
-    sched_stmt c = {"UPDATE schedulers SET heartbeat = ?4 WHERE sweep = ?1 AND host = ?2 AND pid = ?3", sweep, host,
-                    pid, 0};
-    if (store_tx_write(s, sched_stmt_body, &c, err, errlen)) return -1;
-    if (!c.changed)
+    int64_t changed;
+    store_bound args[] = {STORE_B_TEXT(sweep), STORE_B_TEXT(host), STORE_B_INT(pid), STORE_B_REAL(util_now())};
+    if (store_run_stmt(s, "updating schedulers",
+                       "UPDATE schedulers SET heartbeat = ?4 WHERE sweep = ?1 AND host = ?2 AND pid = ?3", args, 4,
+                       &changed, err, errlen))
+        return -1;
+    if (!changed)
         return util_err(err, errlen, "%s: sweep %s is no longer held by this scheduler (%s pid %lld)", s->path,
                         sweep, host, (long long)pid);
     return 0;
@@ -127,9 +109,10 @@ int store_scheduler_heartbeat(store *s, const char *sweep, const char *host, int
 
 int store_scheduler_release(store *s, const char *sweep, const char *host, int64_t pid, char *err,
                             size_t errlen) {
-    sched_stmt c = {"DELETE FROM schedulers WHERE sweep = ?1 AND host = ?2 AND pid = ?3 AND ?4 IS NOT NULL", sweep,
-                    host, pid, 0};
-    return store_tx_write(s, sched_stmt_body, &c, err, errlen);
+    store_bound args[] = {STORE_B_TEXT(sweep), STORE_B_TEXT(host), STORE_B_INT(pid)};
+    return store_run_stmt(s, "updating schedulers",
+                          "DELETE FROM schedulers WHERE sweep = ?1 AND host = ?2 AND pid = ?3", args, 3, NULL, err,
+                          errlen);
 }
 
 int store_scheduler_get(store *s, const char *sweep, store_scheduler *out, int *found, char *err, size_t errlen) {

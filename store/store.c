@@ -546,3 +546,34 @@ int store_integrity_check(store *s, char *err, size_t errlen) {
     sqlite3_finalize(st);
     return ok ? 0 : -1;
 }
+
+int store_stmt_body(store *s, void *vstmt, char *err, size_t errlen) {
+    store_stmt *c = vstmt;
+    sqlite3_stmt *st;
+    if (store_prepare(s, c->sql, &st, err, errlen)) return -1;
+    for (int k = 0; k < c->nargs; k++) {
+        const store_bound *b = &c->args[k];
+        if (b->kind == 'i') sqlite3_bind_int64(st, k + 1, b->i);
+        else if (b->kind == 'r') store_bind_real(st, k + 1, b->r);
+        else store_bind_text(st, k + 1, b->t);
+    }
+    int rc, rows = 0;
+    c->result = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (rows++ == 0) c->result = sqlite3_column_int64(st, 0);
+    if (rc != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return store_db_err(s, c->what, err, errlen);
+    }
+    if (sqlite3_column_count(st) == 0) c->result = sqlite3_changes64(s->db);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_run_stmt(store *s, const char *what, const char *sql, const store_bound *args, int nargs,
+                   int64_t *result, char *err, size_t errlen) {
+    store_stmt c = {sql, args, nargs, 0, what};
+    if (store_tx_write(s, store_stmt_body, &c, err, errlen)) return -1;
+    if (result) *result = c.result;
+    return 0;
+}

@@ -38,4 +38,30 @@ void store_bind_text(sqlite3_stmt *st, int idx, const char *s);
 /* A malloc'd copy of a text column, "" for NULL; NULL only when out of memory. */
 char *store_column_dup(sqlite3_stmt *st, int col);
 
+/* A bound value: integer, real (NaN -> NULL) or text (NULL -> NULL). */
+typedef struct store_bound {
+    char kind; /* 'i', 'r', 't' */
+    int64_t i;
+    double r;
+    const char *t;
+} store_bound;
+#define STORE_B_INT(x) ((store_bound){'i', (x), 0, NULL})
+#define STORE_B_REAL(x) ((store_bound){'r', 0, (x), NULL})
+#define STORE_B_TEXT(x) ((store_bound){'t', 0, 0, (x)})
+
+/* One statement with parameters ?1..?n. result: the first column of the first row when
+ * the statement returns rows (RETURNING), else the number of rows changed. what names
+ * the work in an error ("updating runs"). store_stmt_body runs it inside the caller's
+ * write transaction; store_run_stmt in a write transaction of its own. */
+typedef struct store_stmt {
+    const char *sql;
+    const store_bound *args;
+    int nargs;
+    int64_t result;
+    const char *what;
+} store_stmt;
+int store_stmt_body(store *s, void *stmt, char *err, size_t errlen);
+int store_run_stmt(store *s, const char *what, const char *sql, const store_bound *args, int nargs,
+                   int64_t *result, char *err, size_t errlen);
+
 #endif
