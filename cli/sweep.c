@@ -116,17 +116,13 @@ static int cmd_plan(const char *path, int json) {
                         plan.points.n, plan.points.n_filtered, plan.n_duplicates, spec.retries);
         for (size_t i = 0; i < plan.n_runs; i++) {
             const sweep_planned_run *r = &plan.runs[i];
-            util_buf_printf(&b, "%s{\"config_hash\":\"%s\",\"params\":", i ? "," : "", r->hash);
-            util_buf_json_num(&b, r->params);
-            const struct { const char *k; double v; } f[] = {
-                {"params_non_embedding", r->params_non_embedding}, {"weight_flops_per_token", r->W},
-                {"state_flops_per_token", r->S}, {"wsfr", r->wsfr}, {"state_dim", r->state_dim},
-                {"state_size", r->state_size}, {"tokens", r->tokens}, {"training_flops", r->flops},
-                {"budget", r->budget}};
-            for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
-                util_buf_printf(&b, ",\"%s\":", f[k].k);
-                util_buf_json_num(&b, f[k].v);
+            util_buf_printf(&b, "%s{\"config_hash\":\"%s\"", i ? "," : "", r->hash);
+            for (int k = 0; k < UTIL_ACCOUNTING_N; k++) { /* the accounting, by its one field list */
+                util_buf_printf(&b, ",\"%s\":", util_accounting_names[k]);
+                util_buf_json_num(&b, util_accounting_get(&r->acc, k));
             }
+            util_buf_puts(&b, ",\"budget\":");
+            util_buf_json_num(&b, r->budget);
             util_buf_puts(&b, ",\"overrides\":");
             overrides_json(&b, &plan.points.v[r->point], &spec);
             util_buf_printf(&b, ",\"config\":%s}", r->config_json);
