@@ -24,7 +24,7 @@ double report_budget_optimum_loss(const report_data *d, size_t k) {
 
 /* L(C) = E + A C^-alpha through the budgets' optima, by fit/'s power-law fitter
  * (Huber on log residuals, grid of starts). */
-static void fit_frontier(report_data *d) {
+static void analyse_frontier(report_data *d) {
     report_frontier *f = &d->frontier;
     const char *cols[] = {"training_flops", "loss"};
     fit_table t = {0};
@@ -98,7 +98,7 @@ int report_analyse(report_data *d, char *err, size_t errlen) {
         snprintf(d->frontier.note, sizeof d->frontier.note, "no finished run with a loss yet");
         return 0;
     }
-    fit_frontier(d);
+    analyse_frontier(d);
     recommend(d);
     return 0;
 }

@@ -8,7 +8,7 @@
 
 #include "store/store.h"
 
-static int sweep_exists(store *s, const char *sweep, char *err, size_t errlen) {
+static int load_sweep_exists(store *s, const char *sweep, char *err, size_t errlen) {
     char **names = NULL;
     size_t n = 0;
     if (store_sweeps_list(s, &names, &n, err, errlen)) return -1;
@@ -156,7 +156,7 @@ int report_load_sweeps(store *s, const char *const *sweeps, size_t n_sweeps, rep
         snprintf(d->sweeps[d->n_sweeps], sizeof d->sweeps[0], "%s", sweeps[i]);
         size_t len = strlen(d->sweep);
         snprintf(d->sweep + len, sizeof d->sweep - len, "%s%s", len ? " + " : "", sweeps[i]);
-        if (sweep_exists(s, sweeps[i], err, errlen)) return -1;
+        if (load_sweep_exists(s, sweeps[i], err, errlen)) return -1;
         d->n_sweeps++;
     }
     size_t n_lists = d->n_sweeps ? d->n_sweeps : 1;

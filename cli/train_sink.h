@@ -19,9 +19,9 @@ typedef struct train_store_sink {
 } train_store_sink;
 
 /* cap: the most metric rows one callback may carry. */
-int train_store_sink_init(train_store_sink *s, store *db, int64_t run, size_t cap, model_sink *out,
+int cli_train_store_sink_init(train_store_sink *s, store *db, int64_t run, size_t cap, model_sink *out,
                           char *err, size_t errlen);
-void train_store_sink_free(train_store_sink *s);
+void cli_train_store_sink_free(train_store_sink *s);
 
 /* Files in DIR (formats are a contract with the sweep ingester):
  *   metrics.tsv        header "step tokens wall_seconds loss lr grad_norm tokens_per_second eval_loss"
@@ -36,9 +36,9 @@ typedef struct train_files_sink {
     FILE *metrics, *positions;
 } train_files_sink;
 
-int train_files_sink_init(train_files_sink *s, const char *dir, model_sink *out, char *err, size_t errlen);
-void train_files_sink_free(train_files_sink *s);
-int train_files_write_result(const char *dir, const char *status, const model_train_result *r,
+int cli_train_files_sink_init(train_files_sink *s, const char *dir, model_sink *out, char *err, size_t errlen);
+void cli_train_files_sink_free(train_files_sink *s);
+int cli_train_files_write_result(const char *dir, const char *status, const model_train_result *r,
                              const char *error_text, char *err, size_t errlen);
 
 #endif

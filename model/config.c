@@ -100,7 +100,7 @@ void model_config_default(model_config *c) {
     snprintf(c->data_source, sizeof c->data_source, "synthetic:recall");
 }
 
-void config_suggest(const char *section, const char *name, char *out, size_t outlen) {
+void model_config_suggest(const char *section, const char *name, char *out, size_t outlen) {
     size_t best = (size_t)-1;
     const config_key *pick = NULL;
     for (size_t i = 0; i < N_KEYS; i++) {
@@ -115,13 +115,13 @@ void config_suggest(const char *section, const char *name, char *out, size_t out
 
 static const char *const section_names[] = {"model", "train", "data"};
 
-int config_section_known(const char *section) {
+int model_config_section_known(const char *section) {
     for (size_t i = 0; i < 3; i++)
         if (!strcmp(section, section_names[i])) return 1;
     return 0;
 }
 
-const char *config_suggest_section(const char *section) {
+const char *model_config_suggest_section(const char *section) {
     size_t best = (size_t)-1, pick = 0;
     for (size_t i = 0; i < 3; i++) {
         size_t d = util_edit_distance(section, section_names[i]);
@@ -130,7 +130,7 @@ const char *config_suggest_section(const char *section) {
     return section_names[pick];
 }
 
-const config_key *config_find(const char *section, const char *name) {
+const config_key *model_config_find(const char *section, const char *name) {
     for (size_t i = 0; i < N_KEYS; i++)
         if (!strcmp(config_keys[i].section, section) && !strcmp(config_keys[i].name, name))
             return &config_keys[i];
@@ -255,7 +255,7 @@ static int set_value(model_config *c, const config_key *k, const char *value, ch
     return 0;
 }
 
-int config_set_key(model_config *c, const config_key *k, const char *value, char *err, size_t errlen) {
+int model_config_set_key(model_config *c, const config_key *k, const char *value, char *err, size_t errlen) {
     return set_value(c, k, value, err, errlen);
 }
 
@@ -263,18 +263,18 @@ int model_config_set(model_config *c, const char *key, const char *value, char *
     char section[32], suggestion[64];
     const char *dot = strchr(key, '.');
     if (!dot || (size_t)(dot - key) >= sizeof section) {
-        config_suggest(NULL, key, suggestion, sizeof suggestion);
+        model_config_suggest(NULL, key, suggestion, sizeof suggestion);
         return util_err(err, errlen, "'%s': unknown key, expected section.key (did you mean %s?)", key, suggestion);
     }
     memcpy(section, key, (size_t)(dot - key));
     section[dot - key] = 0;
-    if (!config_section_known(section)) {
-        config_suggest(NULL, dot + 1, suggestion, sizeof suggestion);
+    if (!model_config_section_known(section)) {
+        model_config_suggest(NULL, dot + 1, suggestion, sizeof suggestion);
         return util_err(err, errlen, "'%s': unknown section '%s' (did you mean %s?)", key, section, suggestion);
     }
-    const config_key *k = config_find(section, dot + 1);
+    const config_key *k = model_config_find(section, dot + 1);
     if (!k) {
-        config_suggest(section, dot + 1, suggestion, sizeof suggestion);
+        model_config_suggest(section, dot + 1, suggestion, sizeof suggestion);
         return util_err(err, errlen, "'%s': unknown key (did you mean %s?)", key, suggestion);
     }
     return set_value(c, k, value, err, errlen);
@@ -407,7 +407,7 @@ int model_config_get(const model_config *c, const char *key, char *out, size_t o
     if (!dot || (size_t)(dot - key) >= sizeof section) return -1;
     memcpy(section, key, (size_t)(dot - key));
     section[dot - key] = 0;
-    const config_key *k = config_find(section, dot + 1);
+    const config_key *k = model_config_find(section, dot + 1);
     if (!k) return -1;
     util_buf b = {0};
     print_value(&b, c, k);

@@ -21,11 +21,11 @@ typedef struct config_key {
     unsigned mixers;      /* bit m set: the key is part of the canonical form for mixer m */
 } config_key;
 
-const config_key *config_find(const char *section, const char *name);
-int config_section_known(const char *section);
+const config_key *model_config_find(const char *section, const char *name);
+int model_config_section_known(const char *section);
 /* The closest valid key to name (as "section.name"); keys in section win ties. */
-void config_suggest(const char *section, const char *name, char *out, size_t outlen);
-const char *config_suggest_section(const char *section);
-int config_set_key(model_config *c, const config_key *k, const char *value, char *err, size_t errlen);
+void model_config_suggest(const char *section, const char *name, char *out, size_t outlen);
+const char *model_config_suggest_section(const char *section);
+int model_config_set_key(model_config *c, const config_key *k, const char *value, char *err, size_t errlen);
 
 #endif

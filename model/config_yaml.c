@@ -39,10 +39,10 @@ static int load_section(model_config *c, yaml_document_t *doc, const char *path,
             return util_err(err, errlen, "%s:%d: a key in section '%s' must be a plain name", path,
                             node_line(kn), section);
         const char *name = scalar_text(kn);
-        const config_key *k = config_find(section, name);
+        const config_key *k = model_config_find(section, name);
         if (!k) {
             char suggestion[64];
-            config_suggest(section, name, suggestion, sizeof suggestion);
+            model_config_suggest(section, name, suggestion, sizeof suggestion);
             return util_err(err, errlen, "%s:%d: unknown key '%s.%s' (did you mean %s?)", path,
                             node_line(kn), section, name, suggestion);
         }
@@ -62,7 +62,7 @@ static int load_section(model_config *c, yaml_document_t *doc, const char *path,
                             : k->type == CONFIG_DOUBLE ? "a number" : "an integer",
                             scalar_text(vn));
         char why[512];
-        if (config_set_key(c, k, scalar_text(vn), why, sizeof why))
+        if (model_config_set_key(c, k, scalar_text(vn), why, sizeof why))
             return util_err(err, errlen, "%s:%d: %s", path, node_line(vn), why);
     }
     return 0;
@@ -80,9 +80,9 @@ static int load_document(model_config *c, yaml_document_t *doc, const char *path
         if (kn->type != YAML_SCALAR_NODE)
             return util_err(err, errlen, "%s:%d: a section name must be a plain name", path, node_line(kn));
         const char *section = scalar_text(kn);
-        if (!config_section_known(section))
+        if (!model_config_section_known(section))
             return util_err(err, errlen, "%s:%d: unknown section '%s' (did you mean %s?)", path,
-                            node_line(kn), section, config_suggest_section(section));
+                            node_line(kn), section, model_config_suggest_section(section));
         unsigned bit = !strcmp(section, "model") ? 1u : !strcmp(section, "train") ? 2u : 4u;
         if (seen & bit) return util_err(err, errlen, "%s:%d: duplicate section '%s'", path, node_line(kn), section);
         seen |= bit;

@@ -139,7 +139,7 @@ static int build_splits(data_shard *s, const char *path, uint32_t vocab, char *e
     return 0;
 }
 
-int data_shard_open(const char *path, int vocab_size, data_shard **out, char *err, size_t errlen) {
+int model_data_shard_open(const char *path, int vocab_size, data_shard **out, char *err, size_t errlen) {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return util_err(err, errlen, "%s: %s", path, strerror(errno));
@@ -167,14 +167,14 @@ int data_shard_open(const char *path, int vocab_size, data_shard **out, char *er
     static const unsigned char empty[DATA_HEADER_BYTES];
     if (check_header(path, s->map ? s->map : empty, s->map_len, vocab_size, &s->width, &s->n_tokens, err, errlen) ||
         (s->body = s->map + DATA_HEADER_BYTES, build_splits(s, path, (uint32_t)vocab_size, err, errlen))) {
-        data_shard_close(s);
+        model_data_shard_close(s);
         return -1;
     }
     *out = s;
     return 0;
 }
 
-void data_shard_close(data_shard *s) {
+void model_data_shard_close(data_shard *s) {
     if (!s) return;
     for (int i = 0; i < 2; i++) {
         free(s->split[i].start);
@@ -184,13 +184,13 @@ void data_shard_close(data_shard *s) {
     free(s);
 }
 
-int64_t data_shard_documents(const data_shard *s, int split) { return s->split[split].n_docs; }
+int64_t model_data_shard_documents(const data_shard *s, int split) { return s->split[split].n_docs; }
 
-int64_t data_shard_tokens(const data_shard *s, int split) { return s->split[split].n_tokens; }
+int64_t model_data_shard_tokens(const data_shard *s, int split) { return s->split[split].n_tokens; }
 
-void data_shard_window(const data_shard *s, int split, data_rng *r, int32_t *tokens, int n) {
+void model_data_shard_window(const data_shard *s, int split, data_rng *r, int32_t *tokens, int n) {
     const split_index *x = &s->split[split];
-    int64_t pos = (int64_t)data_rng_below(r, (uint64_t)x->n_tokens);
+    int64_t pos = (int64_t)model_data_rng_below(r, (uint64_t)x->n_tokens);
     /* The segment holding pos: the last with cum <= pos. */
     int64_t lo = 0, hi = x->n_seg - 1;
     while (lo < hi) {

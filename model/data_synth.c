@@ -28,7 +28,7 @@
 
 #include "model/data_internal.h"
 
-uint64_t data_mix64(uint64_t x) {
+uint64_t model_data_mix64(uint64_t x) {
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ull;
     x ^= x >> 27;
@@ -36,44 +36,44 @@ uint64_t data_mix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-uint64_t data_rng_next(data_rng *r) {
+uint64_t model_data_rng_next(data_rng *r) {
     r->state += 0x9e3779b97f4a7c15ull;
-    return data_mix64(r->state);
+    return model_data_mix64(r->state);
 }
 
-uint64_t data_rng_below(data_rng *r, uint64_t n) {
+uint64_t model_data_rng_below(data_rng *r, uint64_t n) {
     /* Rejection keeps the draw exactly uniform. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
-    do x = data_rng_next(r);
+    do x = model_data_rng_next(r);
     while (x >= limit);
     return x % n;
 }
 
-double data_rng_uniform(data_rng *r) { return (double)(data_rng_next(r) >> 11) * 0x1.0p-53; }
+double model_data_rng_uniform(data_rng *r) { return (double)(model_data_rng_next(r) >> 11) * 0x1.0p-53; }
 
-data_rng data_rng_for(uint64_t seed, int split, int64_t batch_index, int row) {
-    uint64_t h = data_mix64(seed ^ 0x5ca1ab1e00000000ull);
-    h = data_mix64(h ^ (uint64_t)split);
-    h = data_mix64(h ^ (uint64_t)batch_index);
-    h = data_mix64(h ^ (uint64_t)(uint32_t)row);
+data_rng model_data_rng_for(uint64_t seed, int split, int64_t batch_index, int row) {
+    uint64_t h = model_data_mix64(seed ^ 0x5ca1ab1e00000000ull);
+    h = model_data_mix64(h ^ (uint64_t)split);
+    h = model_data_mix64(h ^ (uint64_t)batch_index);
+    h = model_data_mix64(h ^ (uint64_t)(uint32_t)row);
     return (data_rng){h};
 }
 
-int data_task_min_vocab(data_task task) {
+int model_data_task_min_vocab(data_task task) {
     return task == DATA_TASK_RECALL ? RECALL_VALUE_FIRST + RECALL_VALUE_COUNT : 96;
 }
 
-void data_recall_sequence(data_rng *r, int max_gap, int32_t *tokens, int n) {
+void model_data_recall_sequence(data_rng *r, int max_gap, int32_t *tokens, int n) {
     int def_pos[RECALL_KEY_COUNT], value[RECALL_KEY_COUNT];
     for (int k = 0; k < RECALL_KEY_COUNT; k++) def_pos[k] = -1;
     int pos = 0;
     while (pos < n) {
-        double u = data_rng_uniform(r);
+        double u = model_data_rng_uniform(r);
         int event[3], len = 0;
         if (u < 0.05) {
             int key = -1, oldest = -1;
-            int start = (int)data_rng_below(r, RECALL_KEY_COUNT);
+            int start = (int)model_data_rng_below(r, RECALL_KEY_COUNT);
             for (int i = 0; i < RECALL_KEY_COUNT && key < 0; i++) {
                 int k = (start + i) % RECALL_KEY_COUNT;
                 if (def_pos[k] < 0) key = k;
@@ -81,12 +81,12 @@ void data_recall_sequence(data_rng *r, int max_gap, int32_t *tokens, int n) {
             }
             if (key < 0) key = oldest;
             def_pos[key] = pos;
-            value[key] = (int)data_rng_below(r, RECALL_VALUE_COUNT);
+            value[key] = (int)model_data_rng_below(r, RECALL_VALUE_COUNT);
             event[len++] = RECALL_KEY_FIRST + key;
             event[len++] = RECALL_VALUE_FIRST + value[key];
         } else if (u < 0.25 && pos > 0) {
             int reach = pos < max_gap ? pos : max_gap;
-            double target = pos - exp(data_rng_uniform(r) * log((double)reach + 1));
+            double target = pos - exp(model_data_rng_uniform(r) * log((double)reach + 1));
             int best = -1;
             for (int k = 0; k < RECALL_KEY_COUNT; k++) {
                 if (def_pos[k] < 0 || pos - def_pos[k] > max_gap) continue;
@@ -98,7 +98,7 @@ void data_recall_sequence(data_rng *r, int max_gap, int32_t *tokens, int n) {
                 event[len++] = RECALL_VALUE_FIRST + value[best];
             }
         }
-        if (!len) event[len++] = RECALL_FILLER_FIRST + (int)data_rng_below(r, RECALL_FILLER_COUNT);
+        if (!len) event[len++] = RECALL_FILLER_FIRST + (int)model_data_rng_below(r, RECALL_FILLER_COUNT);
         for (int i = 0; i < len && pos < n; i++) tokens[pos++] = event[i];
     }
 }
@@ -106,16 +106,16 @@ void data_recall_sequence(data_rng *r, int max_gap, int32_t *tokens, int n) {
 enum { MARKOV_SYMBOLS = 64, MARKOV_FIRST = 32, MARKOV_BRANCH = 8 };
 #define MARKOV_LANGUAGE 0x6d61726b6f76ull
 
-void data_markov_sequence(data_rng *r, int32_t *tokens, int n) {
+void model_data_markov_sequence(data_rng *r, int32_t *tokens, int n) {
     /* Zipf weights 1/(j+1), cumulative, for j < MARKOV_BRANCH. */
     double cum[MARKOV_BRANCH], total = 0;
     for (int j = 0; j < MARKOV_BRANCH; j++) cum[j] = total += 1.0 / (j + 1);
-    int a = (int)data_rng_below(r, MARKOV_SYMBOLS), b = (int)data_rng_below(r, MARKOV_SYMBOLS);
+    int a = (int)model_data_rng_below(r, MARKOV_SYMBOLS), b = (int)model_data_rng_below(r, MARKOV_SYMBOLS);
     for (int pos = 0; pos < n; pos++) {
-        double u = data_rng_uniform(r) * total;
+        double u = model_data_rng_uniform(r) * total;
         int j = 0;
         while (j < MARKOV_BRANCH - 1 && u >= cum[j]) j++;
-        uint64_t h = data_mix64(MARKOV_LANGUAGE ^ ((uint64_t)a << 16) ^ ((uint64_t)b << 8) ^ (uint64_t)j);
+        uint64_t h = model_data_mix64(MARKOV_LANGUAGE ^ ((uint64_t)a << 16) ^ ((uint64_t)b << 8) ^ (uint64_t)j);
         int next = (int)(h % MARKOV_SYMBOLS);
         tokens[pos] = MARKOV_FIRST + next;
         a = b;

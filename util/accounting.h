@@ -3,7 +3,7 @@
  * Every layer that holds, stores or prints the accounting numbers generates what it
  * needs from UTIL_ACCOUNTING_FIELDS: the struct below (model/flops, sweep's planned
  * runs and the store all hold a util_accounting), the SQL column list and its binds
- * and reads (store/runs.c), and the JSON/CSV keys (cli/flops.c, cli/runs.c, the
+ * and reads (store/store_runs.c), and the JSON/CSV keys (cli/cmd_flops.c, cli/cmd_runs.c, the
  * sweep plan). The name of each field is its DESIGN section 4 name, which is at the
  * same time the struct member, the SQL column and the JSON/CSV key. The order is
  * the order of the `runs` table's columns and of every printed list; adding a field

@@ -23,7 +23,7 @@ static void check_shape(const kern_mixer_shape *s) {
  * kernels keep doubles at the start of their slice; callers may hand us a REAL
  * pointer at any offset of a larger buffer). */
 static size_t work_per_thread(const kern_mixer_shape *s) {
-    size_t n = s->kind == KERN_MIXER_POWER ? mx_power_work_per_thread(s) : mx_softmax_work_per_thread(s);
+    size_t n = s->kind == KERN_MIXER_POWER ? kern_mx_power_work_per_thread(s) : kern_mx_softmax_work_per_thread(s);
     return n + MX_DOUBLES(1);
 }
 
@@ -92,9 +92,9 @@ void KR(kern_mixer_forward)(const kern_mixer_shape *s, const REAL *q, const REAL
     check_shape(s);
     if (s->kind == KERN_MIXER_POWER) {
         assert((log_g != NULL) == (s->gating != 0));
-        FOR_EACH_PAIR(s, work, KR(mx_power_forward_unit)(s, b, g, q, k, v, log_g, y, saved, w_));
+        FOR_EACH_PAIR(s, work, KR(kern_mx_power_forward_unit)(s, b, g, q, k, v, log_g, y, saved, w_));
     } else {
-        FOR_EACH_PAIR(s, work, KR(mx_softmax_forward_unit)(s, b, g, q, k, v, y, saved, w_));
+        FOR_EACH_PAIR(s, work, KR(kern_mx_softmax_forward_unit)(s, b, g, q, k, v, y, saved, w_));
     }
 }
 
@@ -105,10 +105,10 @@ void KR(kern_mixer_backward)(const kern_mixer_shape *s, const REAL *q, const REA
     if (s->kind == KERN_MIXER_POWER) {
         assert((log_g != NULL) == (s->gating != 0) && (dlog_g != NULL) == (s->gating != 0));
         FOR_EACH_PAIR(s, work,
-                      KR(mx_power_backward_unit)(s, b, g, q, k, v, log_g, y, saved, dy, dq, dk, dv,
+                      KR(kern_mx_power_backward_unit)(s, b, g, q, k, v, log_g, y, saved, dy, dq, dk, dv,
                                                  dlog_g, w_));
     } else {
         FOR_EACH_PAIR(s, work,
-                      KR(mx_softmax_backward_unit)(s, b, g, q, k, v, y, saved, dy, dq, dk, dv, w_));
+                      KR(kern_mx_softmax_backward_unit)(s, b, g, q, k, v, y, saved, dy, dq, dk, dv, w_));
     }
 }

@@ -1,7 +1,7 @@
 /* A counting hook on the gemms of the CPU mixers (kernels/cpu/mixer*.c), so that
  * tests count the work the kernels really do instead of restating a formula
  * (tests/unit/test_mixer_flops.c, test_flops_net.c). Every mixer gemm goes
- * through mx_gemm (mixer_impl.h), which calls the hook, when one is set, with the
+ * through kern_mx_gemm (mixer_impl.h), which calls the hook, when one is set, with the
  * gemm's m, n, k (2 m n k FLOPs) and its transposes, then OpenBLAS. Behaviour is
  * unchanged; with no hook (the default) the cost is one load per gemm. The hook
  * is process-wide: set it from one thread while no mixer runs; the hook itself

@@ -16,26 +16,26 @@
 
 #ifndef SCALELAB_F64
 static void count_attention(const kern_mixer_shape *s, double *model, double *impl) {
-    int T = s->seq, d = s->head_dim, qblock = mx_attn_qblock(s);
+    int T = s->seq, d = s->head_dim, qblock = kern_mx_attn_qblock(s);
     for (int q0 = 0; q0 < T; q0 += qblock) {
         int q1 = q0 + qblock < T ? q0 + qblock : T, k0, k1;
-        mx_attn_key_range(s, q0, q1, &k0, &k1);
+        kern_mx_attn_key_range(s, q0, q1, &k0, &k1);
         *impl += 2.0 * 2.0 * d * (double)(q1 - q0) * (k1 - k0); /* QK^T and PV blocks */
-        for (int i = q0; i < q1; i++) *model += 4.0 * d * (i - mx_attn_first_key(s, i) + 1);
+        for (int i = q0; i < q1; i++) *model += 4.0 * d * (i - kern_mx_attn_first_key(s, i) + 1);
     }
 }
 
 static void count_power(const kern_mixer_shape *s, double *model, double *impl, int n_query_heads) {
-    double c = s->chunk, d = s->head_dim, D = mx_phi_dim(s->head_dim, s->p), p = s->p;
+    double c = s->chunk, d = s->head_dim, D = kern_mx_phi_dim(s->head_dim, s->p), p = s->p;
     double phi = D * (p - 1 + (s->p > 2 ? 1 : 0)); /* multiplies per expanded row */
-    for (int m = 0; m < mx_power_chunks(s); m++) {
+    for (int m = 0; m < kern_mx_power_chunks(s); m++) {
         /* per kv head: U = e k, phi(U), update phi(U)^T [V|1] */
         *impl += c * d + c * phi + 2.0 * D * (d + 1) * c;
         *model += 2.0 * D * (d + 1) * c;
         for (int h = 0; h < n_query_heads; h++) {
             /* Q~, phi(Q~); intra QK^T, A [V|1]; query phi(Q~) S' */
             *impl += c * d + c * phi + 2.0 * c * c * d + 2.0 * c * c * (d + 1) + 2.0 * c * D * (d + 1);
-            for (int i = 0; i < s->chunk; i++) *model += 4.0 * d * mx_power_intra_keys(i);
+            for (int i = 0; i < s->chunk; i++) *model += 4.0 * d * kern_mx_power_intra_keys(i);
             *model += 2.0 * D * (d + 1) * c;
         }
     }

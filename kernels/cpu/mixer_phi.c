@@ -36,8 +36,8 @@ static double multinomial_sqrt(const int *idx, int p) {
     return sqrt(fact[p] / den);
 }
 
-void KR(mx_phi_rows)(int p, int d, int rows, const REAL *x, int ldx, REAL *out) {
-    int D = mx_phi_dim(d, p);
+void KR(kern_mx_phi_rows)(int p, int d, int rows, const REAL *x, int ldx, REAL *out) {
+    int D = kern_mx_phi_dim(d, p);
     const REAL sqrt2 = (REAL)M_SQRT2;
     for (int n = 0; n < rows; n++) {
         const REAL *xr = x + (size_t)n * ldx;
@@ -63,9 +63,9 @@ void KR(mx_phi_rows)(int p, int d, int rows, const REAL *x, int ldx, REAL *out) 
     }
 }
 
-void KR(mx_phi_rows_backward)(int p, int d, int rows, const REAL *x, int ldx, const REAL *dphi,
+void KR(kern_mx_phi_rows_backward)(int p, int d, int rows, const REAL *x, int ldx, const REAL *dphi,
                               REAL *dx, int ldd) {
-    int D = mx_phi_dim(d, p);
+    int D = kern_mx_phi_dim(d, p);
     const REAL sqrt2 = (REAL)M_SQRT2;
     for (int n = 0; n < rows; n++) {
         const REAL *xr = x + (size_t)n * ldx, *gr = dphi + (size_t)n * D;

@@ -22,7 +22,7 @@ static inline REAL ipow(REAL x, int p) {
     return r;
 }
 
-void KR(mx_power_load_chunk)(const kern_mixer_shape *s, int b, int g, int t0, const REAL *k,
+void KR(kern_mx_power_load_chunk)(const kern_mixer_shape *s, int b, int g, int t0, const REAL *k,
                              const REAL *v, const REAL *log_g, REAL *vp, double *gcum, double *gamma,
                              REAL *u, REAL *pu) {
     int T = s->seq, d = s->head_dim, nkv = s->n_kv_head, c = s->chunk, p = s->p;
@@ -39,10 +39,10 @@ void KR(mx_power_load_chunk)(const kern_mixer_shape *s, int b, int g, int t0, co
         REAL e = log_g ? (REAL)exp((acc - gcum[j]) / p) : 1;
         for (int f = 0; f < d; f++) u[(size_t)j * d + f] = e * k[row + f];
     }
-    KR(mx_phi_rows)(p, d, c, u, d, pu);
+    KR(kern_mx_phi_rows)(p, d, c, u, d, pu);
 }
 
-void KR(mx_power_load_queries)(const kern_mixer_shape *s, int b, int h, int t0, const REAL *q,
+void KR(kern_mx_power_load_queries)(const kern_mixer_shape *s, int b, int h, int t0, const REAL *q,
                                const REAL *k, const double *gcum, REAL *qt, REAL *pq, REAL *a, REAL *raw) {
     int T = s->seq, d = s->head_dim, nh = s->n_head, nkv = s->n_kv_head, c = s->chunk, p = s->p;
     int g = h / (nh / nkv);
@@ -53,33 +53,33 @@ void KR(mx_power_load_queries)(const kern_mixer_shape *s, int b, int h, int t0, 
         REAL e = scale * (REAL)exp(gcum[i] / p);
         for (int f = 0; f < d; f++) qt[(size_t)i * d + f] = e * qb[(size_t)i * nh * d + f];
     }
-    KR(mx_phi_rows)(p, d, c, qt, d, pq);
+    KR(kern_mx_phi_rows)(p, d, c, qt, d, pq);
     cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, c, d, scale, qb, nh * d, kb, nkv * d, 0, a, c);
     for (int i = 0; i < c; i++) {
         REAL *ar = a + (size_t)i * c;
-        int nkeys = mx_power_intra_keys(i);
+        int nkeys = kern_mx_power_intra_keys(i);
         if (raw) memcpy(raw + (size_t)i * c, ar, sizeof(REAL) * c);
         for (int j = 0; j < nkeys; j++) ar[j] = ipow(ar[j], p) * MX_EXP((REAL)(gcum[i] - gcum[j]));
         for (int j = nkeys; j < c; j++) ar[j] = 0;
     }
 }
 
-void KR(mx_power_forward_unit)(const kern_mixer_shape *s, int b, int g, const REAL *q, const REAL *k,
+void KR(kern_mx_power_forward_unit)(const kern_mixer_shape *s, int b, int g, const REAL *q, const REAL *k,
                                const REAL *v, const REAL *log_g, REAL *y, REAL *saved, REAL *work) {
     int T = s->seq, d = s->head_dim, nh = s->n_head, nkv = s->n_kv_head, group = nh / nkv;
-    int c = s->chunk, p = s->p, D = mx_phi_dim(d, p), d1 = d + 1;
+    int c = s->chunk, p = s->p, D = kern_mx_phi_dim(d, p), d1 = d + 1;
     double *gcum = (double *)work;
     REAL *st = work + MX_DOUBLES(c), *vp = st + (size_t)D * d1, *qt = vp + (size_t)c * d1;
     REAL *pq = qt + (size_t)c * d, *a = pq + (size_t)c * D, *np = a + (size_t)c * c;
     REAL *u = np + (size_t)c * d1, *pu = u + (size_t)c * d;
     REAL eps = (REAL)s->eps;
     memset(st, 0, sizeof(REAL) * D * d1);
-    for (int m = 0; m < mx_power_chunks(s); m++) {
+    for (int m = 0; m < kern_mx_power_chunks(s); m++) {
         int t0 = m * c;
         double gamma;
-        KR(mx_power_load_chunk)(s, b, g, t0, k, v, log_g, vp, gcum, &gamma, u, pu);
+        KR(kern_mx_power_load_chunk)(s, b, g, t0, k, v, log_g, vp, gcum, &gamma, u, pu);
         for (int h = g * group; h < (g + 1) * group; h++) {
-            KR(mx_power_load_queries)(s, b, h, t0, q, k, gcum, qt, pq, a, NULL);
+            KR(kern_mx_power_load_queries)(s, b, h, t0, q, k, gcum, qt, pq, a, NULL);
             cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, d1, c, 1, a, c, vp, d1, 0, np, d1);
             cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, d1, D, 1, pq, D, st, d1, 1, np, d1);
             REAL *sv = saved + ((size_t)b * nh + h) * T + t0;

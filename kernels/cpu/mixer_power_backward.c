@@ -28,11 +28,11 @@ static REAL dot(const REAL *a, const REAL *b, size_t n) {
     return acc;
 }
 
-void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const REAL *q, const REAL *k,
+void KR(kern_mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const REAL *q, const REAL *k,
                                 const REAL *v, const REAL *log_g, const REAL *y, const REAL *saved,
                                 const REAL *dy, REAL *dq, REAL *dk, REAL *dv, REAL *dlog_g, REAL *work) {
     int T = s->seq, d = s->head_dim, nh = s->n_head, nkv = s->n_kv_head, group = nh / nkv;
-    int c = s->chunk, p = s->p, D = mx_phi_dim(d, p), d1 = d + 1, nc = mx_power_chunks(s);
+    int c = s->chunk, p = s->p, D = kern_mx_phi_dim(d, p), d1 = d + 1, nc = kern_mx_power_chunks(s);
     int ldq = nh * d, ldk = nkv * d, gated = log_g != NULL;
     size_t SZ = (size_t)D * d1;
     double *gcum = (double *)work;
@@ -46,7 +46,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
 
     memset(states, 0, sizeof(REAL) * SZ);
     for (int m = 0; m + 1 < nc; m++) {
-        KR(mx_power_load_chunk)(s, b, g, m * c, k, v, log_g, vp, gcum, &gamma, u, pu);
+        KR(kern_mx_power_load_chunk)(s, b, g, m * c, k, v, log_g, vp, gcum, &gamma, u, pu);
         memcpy(states + (m + 1) * SZ, states + m * SZ, sizeof(REAL) * SZ);
         cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, d1, c, 1, pu, D, vp, d1, (REAL)exp(gamma),
                    states + (m + 1) * SZ, d1);
@@ -62,7 +62,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
     for (int m = nc - 1; m >= 0; m--) {
         int t0 = m * c;
         const REAL *st = states + m * SZ;
-        KR(mx_power_load_chunk)(s, b, g, t0, k, v, log_g, vp, gcum, &gamma, u, pu);
+        KR(kern_mx_power_load_chunk)(s, b, g, t0, k, v, log_g, vp, gcum, &gamma, u, pu);
         REAL *kb = dk + ((size_t)(b * T + t0) * nkv + g) * d;
         const REAL *kin = k + ((size_t)(b * T + t0) * nkv + g) * d;
         memset(dg, 0, sizeof(REAL) * c);
@@ -71,7 +71,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
         /* state update, backward */
         cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, d1, D, 1, pu, D, dst, d1, 0, dvp, d1);
         cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, D, d1, 1, vp, d1, dst, d1, 0, dphi, D);
-        KR(mx_phi_rows_backward)(p, d, c, u, d, dphi, du, d);
+        KR(kern_mx_phi_rows_backward)(p, d, c, u, d, dphi, du, d);
         for (int j = 0; j < c; j++) {
             REAL e = gated ? (REAL)exp((gamma - gcum[j]) / p) : 1;
             for (int f = 0; f < d; f++) kb[(size_t)j * ldk + f] += e * du[(size_t)j * d + f];
@@ -91,7 +91,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
             const REAL *qin = q + ((size_t)(b * T + t0) * nh + h) * d;
             REAL *qb = dq + ((size_t)(b * T + t0) * nh + h) * d;
             const REAL *sv = saved + ((size_t)b * nh + h) * T + t0;
-            KR(mx_power_load_queries)(s, b, h, t0, q, k, gcum, qt, pq, a, raw);
+            KR(kern_mx_power_load_queries)(s, b, h, t0, q, k, gcum, qt, pq, a, raw);
             /* dN' from the normalisation */
             for (int i = 0; i < c; i++) {
                 const REAL *dyr = dy + (size_t)i * ldq + (qin - q), *yr = y + (size_t)i * ldq + (qin - q);
@@ -106,7 +106,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
             }
             /* state query, backward */
             cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, D, d1, 1, dnp, d1, st, d1, 0, dphi, D);
-            KR(mx_phi_rows_backward)(p, d, c, qt, d, dphi, dqt, d);
+            KR(kern_mx_phi_rows_backward)(p, d, c, qt, d, dphi, dqt, d);
             for (int i = 0; i < c; i++) {
                 REAL e = scale * (gated ? (REAL)exp(gcum[i] / p) : 1);
                 for (int f = 0; f < d; f++) qb[(size_t)i * ldq + f] += e * dqt[(size_t)i * d + f];
@@ -119,7 +119,7 @@ void KR(mx_power_backward_unit)(const kern_mixer_shape *s, int b, int g, const R
             for (int i = 0; i < c; i++) {
                 REAL *dar = da + (size_t)i * c;
                 const REAL *ar = a + (size_t)i * c, *rr = raw + (size_t)i * c;
-                int nkeys = mx_power_intra_keys(i);
+                int nkeys = kern_mx_power_intra_keys(i);
                 for (int j = 0; j < nkeys; j++) {
                     if (gated) {
                         REAL t = dar[j] * ar[j];

@@ -1,6 +1,6 @@
 /* Softmax and sliding-window causal attention with GQA, per (batch, kv head)
- * pair. Queries go in blocks of mx_attn_qblock rows; each block's scores against
- * its key range (mx_attn_key_range) are one gemm, masked row by row, softmaxed
+ * pair. Queries go in blocks of kern_mx_attn_qblock rows; each block's scores against
+ * its key range (kern_mx_attn_key_range) are one gemm, masked row by row, softmaxed
  * with the row maximum subtracted, and multiplied by V in a second gemm.
  * Forward saves each row's log-sum-exp; backward recomputes the probabilities
  * from it (no T x T matrix is kept). */
@@ -25,7 +25,7 @@ static void block_probs(const kern_mixer_shape *s, int q0, int rows, int k0, int
                0, sc, nk);
     for (int r = 0; r < rows; r++) {
         int i = q0 + r;
-        int lo = mx_attn_first_key(s, i) - k0, hi = i - k0; /* valid: lo..hi inclusive */
+        int lo = kern_mx_attn_first_key(s, i) - k0, hi = i - k0; /* valid: lo..hi inclusive */
         REAL *row = sc + (size_t)r * nk;
         for (int j = 0; j < lo; j++) row[j] = 0;
         for (int j = hi + 1; j < nk; j++) row[j] = 0;
@@ -43,16 +43,16 @@ static void block_probs(const kern_mixer_shape *s, int q0, int rows, int k0, int
     }
 }
 
-void KR(mx_softmax_forward_unit)(const kern_mixer_shape *s, int b, int g, const REAL *q, const REAL *k,
+void KR(kern_mx_softmax_forward_unit)(const kern_mixer_shape *s, int b, int g, const REAL *q, const REAL *k,
                                  const REAL *v, REAL *y, REAL *saved, REAL *work) {
     int T = s->seq, d = s->head_dim, nh = s->n_head, nkv = s->n_kv_head, group = nh / nkv;
-    int qblock = mx_attn_qblock(s), ldq = nh * d, ldk = nkv * d;
+    int qblock = kern_mx_attn_qblock(s), ldq = nh * d, ldk = nkv * d;
     REAL *sc = work;
     for (int h = g * group; h < (g + 1) * group; h++) {
         REAL *lse = saved + ((size_t)b * nh + h) * T;
         for (int q0 = 0; q0 < T; q0 += qblock) {
             int q1 = q0 + qblock < T ? q0 + qblock : T, k0, k1;
-            mx_attn_key_range(s, q0, q1, &k0, &k1);
+            kern_mx_attn_key_range(s, q0, q1, &k0, &k1);
             block_probs(s, q0, q1 - q0, k0, k1 - k0, QROW(q, q0), ldq, KROW(k, k0), ldk, sc, NULL, lse);
             cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, q1 - q0, d, k1 - k0, 1, sc, k1 - k0,
                        KROW(v, k0), ldk, 0, QROW(y, q0), ldq);
@@ -60,11 +60,11 @@ void KR(mx_softmax_forward_unit)(const kern_mixer_shape *s, int b, int g, const 
     }
 }
 
-void KR(mx_softmax_backward_unit)(const kern_mixer_shape *s, int b, int g, const REAL *q, const REAL *k,
+void KR(kern_mx_softmax_backward_unit)(const kern_mixer_shape *s, int b, int g, const REAL *q, const REAL *k,
                                   const REAL *v, const REAL *y, const REAL *saved, const REAL *dy,
                                   REAL *dq, REAL *dk, REAL *dv, REAL *work) {
     int T = s->seq, d = s->head_dim, nh = s->n_head, nkv = s->n_kv_head, group = nh / nkv;
-    int qblock = mx_attn_qblock(s), ldq = nh * d, ldk = nkv * d;
+    int qblock = kern_mx_attn_qblock(s), ldq = nh * d, ldk = nkv * d;
     REAL *sc = work, *dsc = work + (size_t)qblock * T;
     for (int t = 0; t < T; t++) {
         memset(KROW(dk, t), 0, sizeof(REAL) * d);
@@ -74,7 +74,7 @@ void KR(mx_softmax_backward_unit)(const kern_mixer_shape *s, int b, int g, const
         const REAL *lse = saved + ((size_t)b * nh + h) * T;
         for (int q0 = 0; q0 < T; q0 += qblock) {
             int q1 = q0 + qblock < T ? q0 + qblock : T, k0, k1;
-            mx_attn_key_range(s, q0, q1, &k0, &k1);
+            kern_mx_attn_key_range(s, q0, q1, &k0, &k1);
             int rows = q1 - q0, nk = k1 - k0;
             block_probs(s, q0, rows, k0, nk, QROW(q, q0), ldq, KROW(k, k0), ldk, sc, lse, NULL);
             /* dP = dY V^T; dS = P (dP - dy.y) row by row */

@@ -114,7 +114,7 @@ static int seen_before(const int64_t *ids, size_t n, int64_t id) {
 
 /* The finished runs of sweeps[0..n_sweeps) as one table; its source is "sweep:A+B+..."
  * (sweep names never hold '+', sweep/spec.c checks), which recommend reads back. */
-static int sweep_table(store *st, const char *const *sweeps, size_t n_sweeps, fit_table *t, char *err,
+static int table_from_sweeps(store *st, const char *const *sweeps, size_t n_sweeps, fit_table *t, char *err,
                        size_t errlen) {
     store_run *runs = NULL;
     size_t n = 0, n_used = 0;
@@ -473,7 +473,7 @@ int cli_fit(int argc, char **argv) {
     } else {
         store *st = NULL;
         if (store_open(cli_db_path(c.db), &st, err, sizeof err)) return cli_error(CLI_FAIL, "fit", "%s", err);
-        int rc = sweep_table(st, c.sweeps, c.n_sweeps, &t, err, sizeof err);
+        int rc = table_from_sweeps(st, c.sweeps, c.n_sweeps, &t, err, sizeof err);
         store_close(st);
         if (rc) return cli_error(CLI_FAIL, "fit", "%s", err);
     }

@@ -4,7 +4,7 @@
 #include "cli/train_sink.h"
 #include "util/util.h"
 
-static int store_metrics(void *ctx, const model_metric *rows, size_t n, char *err, size_t errlen) {
+static int sink_metrics(void *ctx, const model_metric *rows, size_t n, char *err, size_t errlen) {
     train_store_sink *s = ctx;
     for (size_t done = 0; done < n;) {
         size_t k = n - done < s->cap ? n - done : s->cap;
@@ -19,7 +19,7 @@ static int store_metrics(void *ctx, const model_metric *rows, size_t n, char *er
     return 0;
 }
 
-static int store_eval(void *ctx, int64_t step, double eval_loss, const int64_t *bucket_start,
+static int sink_eval(void *ctx, int64_t step, double eval_loss, const int64_t *bucket_start,
                       const double *bucket_loss, size_t n_buckets, char *err, size_t errlen) {
     (void)eval_loss; /* it travels with the step's metric row */
     train_store_sink *s = ctx;
@@ -30,23 +30,23 @@ static int store_eval(void *ctx, int64_t step, double eval_loss, const int64_t *
     return store_position_loss_put(s->db, s->run, rows, n_buckets, err, errlen);
 }
 
-static int store_heartbeat(void *ctx, char *err, size_t errlen) {
+static int sink_heartbeat(void *ctx, char *err, size_t errlen) {
     train_store_sink *s = ctx;
     return store_run_heartbeat(s->db, s->run, err, errlen);
 }
 
-int train_store_sink_init(train_store_sink *s, store *db, int64_t run, size_t cap, model_sink *out,
+int cli_train_store_sink_init(train_store_sink *s, store *db, int64_t run, size_t cap, model_sink *out,
                           char *err, size_t errlen) {
     s->db = db;
     s->run = run;
     s->cap = cap ? cap : 1;
     s->rows = calloc(s->cap, sizeof *s->rows);
     if (!s->rows) return util_err(err, errlen, "out of memory");
-    *out = (model_sink){.ctx = s, .metrics = store_metrics, .eval = store_eval, .heartbeat = store_heartbeat};
+    *out = (model_sink){.ctx = s, .metrics = sink_metrics, .eval = sink_eval, .heartbeat = sink_heartbeat};
     return 0;
 }
 
-void train_store_sink_free(train_store_sink *s) {
+void cli_train_store_sink_free(train_store_sink *s) {
     free(s->rows);
     s->rows = NULL;
 }

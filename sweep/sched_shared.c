@@ -1,4 +1,4 @@
-/* sweep/runs: what the schedulers share: submitting a plan to the store, run
+/* sweep/sched_shared: what the schedulers share: submitting a plan to the store, run
  * folders and PID files, failure accounting, status and cancel. */
 #include "sweep/sweep_internal.h"
 

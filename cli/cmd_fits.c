@@ -33,7 +33,7 @@ static const char *or_null(const char *s) {
     return s ? s : "null";
 }
 
-static int fit_json(util_buf *b, const store_fit *f) {
+static int print_fit_json(util_buf *b, const store_fit *f) {
     char when[32];
     iso_time(f->created, when, sizeof when);
     util_buf_printf(b, "{\"id\": %lld, \"created\": \"%s\", \"form\": ", (long long)f->id, when);
@@ -59,7 +59,7 @@ static int list(const store_fit *f, size_t n, const char *format) {
         util_buf_puts(&b, "[");
         for (size_t i = 0; i < n; i++) {
             if (i) util_buf_puts(&b, ",\n ");
-            fit_json(&b, &f[i]);
+            print_fit_json(&b, &f[i]);
         }
         util_buf_puts(&b, "]\n");
     } else if (!strcmp(format, "csv")) {
@@ -94,7 +94,7 @@ static int list(const store_fit *f, size_t n, const char *format) {
 static int show(const store_fit *f, const char *format) {
     util_buf b = {0};
     if (!strcmp(format, "json")) {
-        fit_json(&b, f);
+        print_fit_json(&b, f);
         util_buf_puts(&b, "\n");
     } else {
         char when[32];

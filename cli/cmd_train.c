@@ -272,11 +272,11 @@ static int run(train_args *a) {
         }
         if (*moved) moved_note = 1, snprintf(moved_to, sizeof moved_to, "%s", moved);
         if (store_run_set_dir(db, id, dir, err, sizeof err) ||
-            train_store_sink_init(&ssink, db, id, (size_t)a->log_every + 1, &sink, err, sizeof err)) {
+            cli_train_store_sink_init(&ssink, db, id, (size_t)a->log_every + 1, &sink, err, sizeof err)) {
             code = cli_error(CLI_FAIL, "train", "%s", err);
             goto out;
         }
-    } else if (train_files_sink_init(&fsink, dir, &sink, err, sizeof err)) {
+    } else if (cli_train_files_sink_init(&fsink, dir, &sink, err, sizeof err)) {
         code = cli_error(CLI_FAIL, "train", "%s", err);
         goto out;
     }
@@ -322,7 +322,7 @@ static int run(train_args *a) {
     }
     int frc = 0;
     if (files) {
-        frc = train_files_write_result(dir, status, &res, why, err, sizeof err);
+        frc = cli_train_files_write_result(dir, status, &res, why, err, sizeof err);
     } else if (!strcmp(status, "done")) {
         frc = store_run_finish(db, id, res.final_train_loss, res.final_eval_loss, res.best_context_loss, err, sizeof err);
     } else if (!strcmp(status, "stopped")) {
@@ -332,8 +332,8 @@ static int run(train_args *a) {
     }
     if (frc) code = cli_error(CLI_FAIL, "train", "recording the result: %s", err);
 out:
-    train_store_sink_free(&ssink);
-    train_files_sink_free(&fsink);
+    cli_train_store_sink_free(&ssink);
+    cli_train_files_sink_free(&fsink);
     store_close(db);
     if (lock_fd >= 0) close(lock_fd);
     free(json);

@@ -65,13 +65,13 @@ int model_data_open(const char *source, int vocab_size, uint64_t seed, model_dat
         return -1;
     }
     if (d->synthetic) {
-        int need = data_task_min_vocab(d->task);
+        int need = model_data_task_min_vocab(d->task);
         if (vocab_size < need) {
             free(d);
             return util_err(err, errlen, "%s uses tokens up to %d: model.vocab_size must be >= %d (it is %d)",
                             source, need - 1, need, vocab_size);
         }
-    } else if (data_shard_open(source + 5, vocab_size, &d->shard, err, errlen)) {
+    } else if (model_data_shard_open(source + 5, vocab_size, &d->shard, err, errlen)) {
         free(d);
         return -1;
     }
@@ -81,7 +81,7 @@ int model_data_open(const char *source, int vocab_size, uint64_t seed, model_dat
 
 void model_data_close(model_data *d) {
     if (!d) return;
-    data_shard_close(d->shard);
+    model_data_shard_close(d->shard);
     free(d);
 }
 
@@ -93,11 +93,11 @@ int model_data_batch(model_data *d, int split, int64_t batch_index, int batch_si
         return util_err(err, errlen, "data: batch_size and context must be positive, batch_index >= 0");
     int n = context + 1;
     for (int row = 0; row < batch_size; row++) {
-        data_rng r = data_rng_for(d->seed, split, batch_index, row);
+        data_rng r = model_data_rng_for(d->seed, split, batch_index, row);
         int32_t *t = tokens + (size_t)row * (size_t)n;
-        if (d->shard) data_shard_window(d->shard, split, &r, t, n);
-        else if (d->task == DATA_TASK_RECALL) data_recall_sequence(&r, d->max_gap, t, n);
-        else data_markov_sequence(&r, t, n);
+        if (d->shard) model_data_shard_window(d->shard, split, &r, t, n);
+        else if (d->task == DATA_TASK_RECALL) model_data_recall_sequence(&r, d->max_gap, t, n);
+        else model_data_markov_sequence(&r, t, n);
     }
     return 0;
 }

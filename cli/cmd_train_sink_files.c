@@ -89,7 +89,7 @@ static int files_resumed(void *ctx, int64_t step, char *err, size_t errlen) {
     return s->metrics && s->positions ? 0 : -1;
 }
 
-int train_files_sink_init(train_files_sink *s, const char *dir, model_sink *out, char *err, size_t errlen) {
+int cli_train_files_sink_init(train_files_sink *s, const char *dir, model_sink *out, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     if (util_mkdir_p(dir, err, errlen)) return -1;
@@ -106,13 +106,13 @@ int train_files_sink_init(train_files_sink *s, const char *dir, model_sink *out,
     return 0;
 }
 
-void train_files_sink_free(train_files_sink *s) {
+void cli_train_files_sink_free(train_files_sink *s) {
     if (s->metrics) fclose(s->metrics);
     if (s->positions) fclose(s->positions);
     s->metrics = s->positions = NULL;
 }
 
-int train_files_write_result(const char *dir, const char *status, const model_train_result *r,
+int cli_train_files_write_result(const char *dir, const char *status, const model_train_result *r,
                              const char *error_text, char *err, size_t errlen) {
     util_buf b = {0};
     char path[4200];

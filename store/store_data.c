@@ -13,7 +13,7 @@ typedef struct sweep_ctx {
     const char *name, *spec;
 } sweep_ctx;
 
-static int sweep_put_body(store *s, void *vctx, char *err, size_t errlen) {
+static int put_sweep_body(store *s, void *vctx, char *err, size_t errlen) {
     sweep_ctx *c = vctx;
     sqlite3_stmt *st;
     if (store_prepare(s,
@@ -33,7 +33,7 @@ int store_sweep_put(store *s, const char *name, const char *spec_text, char *err
     if (!name || !*name) return util_err(err, errlen, "%s: a sweep needs a non-empty name", s->path);
     if (!spec_text) return util_err(err, errlen, "%s: sweep '%s' has no spec text", s->path, name);
     sweep_ctx c = {name, spec_text};
-    return store_tx_write(s, sweep_put_body, &c, err, errlen);
+    return store_tx_write(s, put_sweep_body, &c, err, errlen);
 }
 
 int store_sweep_get(store *s, const char *name, char **spec, char *err, size_t errlen) {
@@ -286,7 +286,7 @@ typedef struct fit_ctx {
     int64_t id;
 } fit_ctx;
 
-static int fit_body(store *s, void *vctx, char *err, size_t errlen) {
+static int put_fit_body(store *s, void *vctx, char *err, size_t errlen) {
     fit_ctx *c = vctx;
     const store_fit *f = c->fit;
     sqlite3_stmt *st;
@@ -344,7 +344,7 @@ int store_fit_insert(store *s, const store_fit *fit, int64_t *id, char *err, siz
         if (!ok) return util_err(err, errlen, "%s: %s fit: %s is not valid JSON", s->path, fit->form, names[k]);
     }
     fit_ctx c = {fit, 0};
-    if (store_tx_write(s, fit_body, &c, err, errlen)) return -1;
+    if (store_tx_write(s, put_fit_body, &c, err, errlen)) return -1;
     if (id) *id = c.id;
     return 0;
 }

@@ -352,7 +352,7 @@ static int cmd_run(int argc, char **argv) {
 }
 
 /* SPEC.yaml (its name) or a sweep name. */
-static int sweep_name(const char *arg, char *name, size_t len) {
+static int parse_sweep_name(const char *arg, char *name, size_t len) {
     struct stat sb;
     if (stat(arg, &sb) || !S_ISREG(sb.st_mode)) {
         snprintf(name, len, "%s", arg);
@@ -434,7 +434,7 @@ static int cmd_status_cancel(int argc, char **argv, int cancel) {
     if (optind != argc - 1) return cli_error(CLI_USAGE, what, "expected one SPEC.yaml or sweep NAME");
     const char *arg = argv[optind];
     char name[512], err[2048];
-    int rc = sweep_name(arg, name, sizeof name);
+    int rc = parse_sweep_name(arg, name, sizeof name);
     if (rc) return rc;
     store *st = NULL;
     char *spec_text = NULL;

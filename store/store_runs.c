@@ -46,7 +46,7 @@ typedef struct insert_ctx {
     size_t n_new;
 } insert_ctx;
 
-static int sweep_exists(store *s, const char *sweep, int *exists, char *err, size_t errlen) {
+static int store_sweep_exists(store *s, const char *sweep, int *exists, char *err, size_t errlen) {
     sqlite3_stmt *st;
     if (store_prepare(s, "SELECT 1 FROM sweeps WHERE name = ?1", &st, err, errlen)) return -1;
     sqlite3_bind_text(st, 1, sweep, -1, SQLITE_STATIC);
@@ -60,7 +60,7 @@ static int insert_body(store *s, void *vctx, char *err, size_t errlen) {
     insert_ctx *c = vctx;
     if (*c->sweep) {
         int exists;
-        if (sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
+        if (store_sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
         if (!exists)
             return util_err(err, errlen, "%s: sweep '%s' does not exist (store it with store_sweep_put first)",
                             s->path, c->sweep);
@@ -290,7 +290,7 @@ typedef struct cancel_ctx {
 static int cancel_body(store *s, void *vctx, char *err, size_t errlen) {
     cancel_ctx *c = vctx;
     int exists = 1;
-    if (*c->sweep && sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
+    if (*c->sweep && store_sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
     if (!exists) return util_err(err, errlen, "%s: cannot cancel sweep '%s': no such sweep", s->path, c->sweep);
     store_stmt cancel = {"UPDATE runs SET status = 'cancelled', finished = ?2, error = 'sweep cancelled'"
                        " WHERE status = 'pending' AND id IN (SELECT run FROM sweep_runs WHERE sweep = ?1)",
@@ -316,7 +316,7 @@ typedef struct retry_ctx {
 static int retry_body(store *s, void *vctx, char *err, size_t errlen) {
     retry_ctx *c = vctx;
     int exists;
-    if (sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
+    if (store_sweep_exists(s, c->sweep, &exists, err, errlen)) return -1;
     if (!exists) return util_err(err, errlen, "%s: cannot retry sweep '%s': no such sweep", s->path, c->sweep);
     /* attempt 0: the retries of the spec count afresh from here */
     store_stmt retry = {"UPDATE runs SET status = 'pending', attempt = 0, error = NULL, finished = NULL,"
