@@ -32,6 +32,7 @@ typedef struct trainer {
     const model_train_opts *opts;
     const model_sink *sink;
     const kern_backend *be;
+    model_precision precision; /* cfg->precision resolved for be (never auto) */
     model_net *net;
     model_data *data;
     float *m, *v;
@@ -159,11 +160,18 @@ static int setup(trainer *t, char *err, size_t errlen) {
     const kern_backend *be = kern_backend_select(dev, why, sizeof why);
     if (!be) return util_err(err, errlen, kern_device_check(dev, NULL, 0) ? "device: %s" : "%s", why);
     use_threads(t->opts->threads);
+    /* The one place train.precision auto is resolved: here the device is known. The
+     * CUDA backend is the one with a bf16 variant, so auto is bf16 exactly there. */
+    const kern_backend *bf16 = kern_backend_bf16(be);
+    t->precision = model_precision_resolve(c->precision, bf16 != NULL);
     /* The CPU backend is FP32 only: a bf16 run there would silently be another run. */
-    if (c->precision == MODEL_PRECISION_BF16 && !(be = kern_backend_bf16(be)))
+    if (t->precision == MODEL_PRECISION_BF16 && !(be = bf16))
         return util_err(err, errlen, "train.precision bf16 needs the CUDA backend (%s); use precision fp32 on the CPU",
                         strcmp(dev, "cpu") ? why : "--device cpu");
     t->be = be;
+    if (t->sink && t->sink->started &&
+        t->sink->started(t->sink->ctx, bf16 ? "cuda" : "cpu", model_precision_name(t->precision), err, errlen))
+        return -1;
     const char *dir = t->opts->run_dir ? t->opts->run_dir : ".";
     if (util_mkdir_p(dir, err, errlen)) return -1;
     snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/%s", dir, MODEL_CHECKPOINT_FILE);
