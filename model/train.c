@@ -244,11 +244,19 @@ static double train_step(trainer *t, int64_t step, double lr, double *grad_norm,
         *failed = 1;
         return NAN;
     }
-    double loss = model_net_forward(net, t->tokens);
-    if (step == t->opts->fault_nan_step) loss = NAN;
-    if (!isfinite(loss)) return loss;
+    /* Forward and backward are issued back to back and the loss is read after the
+     * gradient norm: on the GPU the step then waits for the device once (sum_squares'
+     * download) instead of also after the forward. Safe: the same ops run in the same
+     * order on the same data (the backward does not depend on the loss value and never
+     * writes the per-position losses), and the decisions are the same: a non-finite
+     * loss still returns before any update (the backward's gradients are discarded:
+     * nothing reads net->grads before the next backward overwrites them). */
+    model_net_forward_launch(net, t->tokens);
     model_net_backward(net);
     double norm = sqrt(t->be->sum_squares(net->n_params, net->grads));
+    double loss = model_net_forward_loss(net); /* the device is done: no wait */
+    if (step == t->opts->fault_nan_step) loss = NAN;
+    if (!isfinite(loss)) return loss;
     *grad_norm = norm;
     if (!isfinite(norm)) return norm;
     if (c->grad_clip > 0 && norm > c->grad_clip) t->be->scale(net->n_params, net->grads, (float)(c->grad_clip / norm));
