@@ -89,6 +89,16 @@ static int files_resumed(void *ctx, int64_t step, char *err, size_t errlen) {
     return s->metrics && s->positions ? 0 : -1;
 }
 
+/* device.tsv: "device<TAB>cuda\nprecision<TAB>bf16\n", written when the backend is
+ * chosen; the Slurm coordinator copies it into the run's device column on ingest. */
+static int files_started(void *ctx, const char *device, const char *precision, char *err, size_t errlen) {
+    train_files_sink *s = ctx;
+    char path[4200], text[128];
+    snprintf(path, sizeof path, "%s/device.tsv", s->dir);
+    int n = snprintf(text, sizeof text, "device\t%s\nprecision\t%s\n", device, precision);
+    return util_write_file_atomic(path, text, (size_t)n, err, errlen);
+}
+
 int cli_train_files_sink_init(train_files_sink *s, const char *dir, model_sink *out, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
@@ -102,7 +112,7 @@ int cli_train_files_sink_init(train_files_sink *s, const char *dir, model_sink *
         return -1;
     }
     *out = (model_sink){.ctx = s, .metrics = files_metrics, .eval = files_eval, .heartbeat = files_heartbeat,
-                        .resumed = files_resumed};
+                        .resumed = files_resumed, .started = files_started};
     return 0;
 }
 

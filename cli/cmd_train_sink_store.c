@@ -35,6 +35,11 @@ static int sink_heartbeat(void *ctx, char *err, size_t errlen) {
     return store_run_heartbeat(s->db, s->run, err, errlen);
 }
 
+static int sink_started(void *ctx, const char *device, const char *precision, char *err, size_t errlen) {
+    train_store_sink *s = ctx;
+    return store_run_set_device(s->db, s->run, device, precision, err, errlen);
+}
+
 int cli_train_store_sink_init(train_store_sink *s, store *db, int64_t run, size_t cap, model_sink *out,
                           char *err, size_t errlen) {
     s->db = db;
@@ -42,7 +47,8 @@ int cli_train_store_sink_init(train_store_sink *s, store *db, int64_t run, size_
     s->cap = cap ? cap : 1;
     s->rows = calloc(s->cap, sizeof *s->rows);
     if (!s->rows) return util_err(err, errlen, "out of memory");
-    *out = (model_sink){.ctx = s, .metrics = sink_metrics, .eval = sink_eval, .heartbeat = sink_heartbeat};
+    *out = (model_sink){.ctx = s, .metrics = sink_metrics, .eval = sink_eval, .heartbeat = sink_heartbeat,
+                        .started = sink_started};
     return 0;
 }
 

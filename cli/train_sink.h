@@ -30,6 +30,8 @@ void cli_train_store_sink_free(train_store_sink *s);
  *   result.tsv         at the end, atomically: lines "key<TAB>value" for status
  *                      (done|diverged|failed|stopped), final_train_loss, final_eval_loss,
  *                      best_context_loss, steps, error
+ *   device.tsv         when the backend is chosen: lines "device<TAB>cpu|cuda" and
+ *                      "precision<TAB>fp32|bf16" (train.precision auto resolved)
  * A resume drops the lines of steps after the checkpoint, which are logged again. */
 typedef struct train_files_sink {
     char dir[4096];

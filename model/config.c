@@ -24,7 +24,7 @@
 static const char *const mixer_names[] = {"softmax", "window", "power", NULL};
 static const char *const norm_names[] = {"layernorm", "rmsnorm", NULL};
 static const char *const normalize_names[] = {"sum", "rms", NULL};
-static const char *const precision_names[] = {"fp32", "bf16", NULL};
+static const char *const precision_names[] = {"fp32", "bf16", "auto", NULL};
 
 #define F(field) offsetof(model_config, field)
 /* min/max bound the value; min_open makes the lower bound exclusive (lr > 0).
@@ -74,6 +74,15 @@ const char *model_mixer_name(model_mixer m) {
     return (unsigned)m < 3 ? mixer_names[m] : "?";
 }
 
+model_precision model_precision_resolve(model_precision p, int on_cuda) {
+    if (p != MODEL_PRECISION_AUTO) return p;
+    return on_cuda ? MODEL_PRECISION_BF16 : MODEL_PRECISION_FP32;
+}
+
+const char *model_precision_name(model_precision p) {
+    return (unsigned)p < 3 ? precision_names[p] : "?";
+}
+
 void model_config_default(model_config *c) {
     memset(c, 0, sizeof *c);
     c->vocab_size = 256;
@@ -94,7 +103,7 @@ void model_config_default(model_config *c) {
     c->warmup_steps = 50;
     c->weight_decay = 0.1;
     c->grad_clip = 1.0;
-    c->precision = MODEL_PRECISION_FP32;
+    c->precision = MODEL_PRECISION_AUTO;
     c->eval_every = 100;
     c->eval_tokens = 65536;
     snprintf(c->data_source, sizeof c->data_source, "synthetic:recall");

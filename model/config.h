@@ -10,8 +10,16 @@ typedef enum model_mixer { MODEL_MIXER_SOFTMAX = 0, MODEL_MIXER_WINDOW, MODEL_MI
 typedef enum model_norm { MODEL_NORM_LAYERNORM = 0, MODEL_NORM_RMSNORM } model_norm;
 typedef enum model_normalize { MODEL_NORMALIZE_SUM = 0, MODEL_NORMALIZE_RMS } model_normalize;
 /* fp32: every op in FP32 (the reference; the only precision of the CPU backend).
- * bf16: the CUDA backend's bf16 table (kernels.h: kern_cuda_backend_bf16). */
-typedef enum model_precision { MODEL_PRECISION_FP32 = 0, MODEL_PRECISION_BF16 } model_precision;
+ * bf16: the CUDA backend's bf16 table (kernels.h: kern_cuda_backend_bf16).
+ * auto (the default): bf16 when the run's device is CUDA, fp32 on the CPU; resolved
+ * where the device is known (model_precision_resolve, called by the trainer). */
+typedef enum model_precision { MODEL_PRECISION_FP32 = 0, MODEL_PRECISION_BF16, MODEL_PRECISION_AUTO } model_precision;
+
+/* The precision a run computes in: auto -> bf16 on CUDA, fp32 elsewhere; fp32 and
+ * bf16 stay as given (bf16 on the CPU is refused by the trainer, not here). */
+model_precision model_precision_resolve(model_precision p, int on_cuda);
+/* "fp32", "bf16" or "auto". */
+const char *model_precision_name(model_precision p);
 
 typedef struct model_config {
     /* model: */

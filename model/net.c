@@ -145,15 +145,16 @@ int KR(model_net_alloc)(const model_config *cfg, int batch, const KR(kern_backen
     net->blocks = calloc(cfg->n_layer, sizeof *net->blocks);
     net->block_acts = calloc(cfg->n_layer, sizeof *net->block_acts);
     net->host_losses = calloc(net->n_tokens, sizeof(REAL));
-    if (!net->tensors || !net->blocks || !net->block_acts || !net->host_losses) goto oom;
+    net->host_tokens = calloc(2 * (size_t)net->n_tokens, sizeof(int32_t));
+    if (!net->tensors || !net->blocks || !net->block_acts || !net->host_losses || !net->host_tokens) goto oom;
     KR(layout_params)(net);
     KR(layout_acts)(net);
     net->params = be->alloc(net->n_params * sizeof(REAL));
     net->grads = be->alloc(net->n_params * sizeof(REAL));
     net->acts = be->alloc(net->n_acts * sizeof(REAL));
-    net->inputs = be->alloc((size_t)net->n_tokens * sizeof(int32_t));
-    net->targets = be->alloc((size_t)net->n_tokens * sizeof(int32_t));
-    if (!net->params || !net->grads || !net->acts || !net->inputs || !net->targets) goto oom;
+    net->inputs = be->alloc(2 * (size_t)net->n_tokens * sizeof(int32_t));
+    if (!net->params || !net->grads || !net->acts || !net->inputs) goto oom;
+    net->targets = net->inputs + net->n_tokens;
     if (net->use_rope) {
         size_t half = cfg->head_dim / 2, n = (size_t)net->seq * half;
         REAL *tab = malloc(2 * n * sizeof(REAL) + 1);
@@ -177,12 +178,12 @@ void KR(model_net_free)(KR(model_net) *net) {
     be->free(net->params);
     be->free(net->grads);
     be->free(net->acts);
-    be->free(net->inputs);
-    be->free(net->targets);
+    be->free(net->inputs); /* and the targets, in the same allocation */
     free(net->tensors);
     free(net->blocks);
     free(net->block_acts);
     free(net->host_losses);
+    free(net->host_tokens);
     free(net);
 }
 

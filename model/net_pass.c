@@ -8,6 +8,7 @@
  * head is [V, H] (the embedding's shape, so tying shares the memory). */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "model/net.h"
 #include "kernels/cpu/real.h"
@@ -33,16 +34,20 @@ static void KR(norm_bwd)(KR(model_net) *net, const REAL *x, size_t w, size_t b, 
     else be->rmsnorm_backward(N, H, x, net->params + w, rstd, dy, dx, net->grads + w);
 }
 
-double KR(model_net_forward)(KR(model_net) *net, const int32_t *seqs) {
+void KR(model_net_forward_launch)(KR(model_net) *net, const int32_t *seqs) {
     const KR(kern_backend) *be = net->be;
     const model_config *c = &net->cfg;
     int N = net->n_tokens, T = net->seq, H = c->d_model, F = c->mlp_hidden, V = c->vocab_size;
     int d = c->head_dim, hd = c->n_head * d, kd = c->n_kv_head * d;
     REAL *P = net->params, *A = net->acts;
+    /* One upload of inputs and targets (adjacent in backend memory) instead of two per
+     * row: on the GPU each copy from pageable memory is a call that waits for the stream. */
     for (int b = 0; b < net->batch; b++) {
-        be->upload(net->inputs + (size_t)b * T, seqs + (size_t)b * (T + 1), (size_t)T * sizeof(int32_t));
-        be->upload(net->targets + (size_t)b * T, seqs + (size_t)b * (T + 1) + 1, (size_t)T * sizeof(int32_t));
+        memcpy(net->host_tokens + (size_t)b * T, seqs + (size_t)b * (T + 1), (size_t)T * sizeof(int32_t));
+        memcpy(net->host_tokens + (size_t)N + (size_t)b * T, seqs + (size_t)b * (T + 1) + 1,
+               (size_t)T * sizeof(int32_t));
     }
+    be->upload(net->inputs, net->host_tokens, 2 * (size_t)N * sizeof(int32_t));
     be->embedding_forward(N, H, net->inputs, P + net->embedding, A + net->block_acts[0].res_in);
     for (int l = 0; l < c->n_layer; l++) {
         const model_net_block *w = &net->blocks[l];
@@ -80,10 +85,21 @@ double KR(model_net_forward)(KR(model_net) *net, const int32_t *seqs) {
                  A + net->rstdf);
     be->matmul(0, 1, N, V, H, 1, A + net->xnf, P + net->lm_head, 0, A + net->logits);
     be->xent_forward(N, V, A + net->logits, net->targets, A + net->losses);
-    be->download(net->host_losses, A + net->losses, (size_t)N * sizeof(REAL));
+}
+
+double KR(model_net_forward_loss)(KR(model_net) *net) {
+    int N = net->n_tokens;
+    /* The backward never writes net->losses, so the values read here are the
+     * forward's even when a backward was issued in between. */
+    net->be->download(net->host_losses, net->acts + net->losses, (size_t)N * sizeof(REAL));
     double sum = 0;
     for (int i = 0; i < N; i++) sum += net->host_losses[i];
     return sum / N;
+}
+
+double KR(model_net_forward)(KR(model_net) *net, const int32_t *seqs) {
+    KR(model_net_forward_launch)(net, seqs);
+    return KR(model_net_forward_loss)(net);
 }
 
 void KR(model_net_backward)(KR(model_net) *net) {

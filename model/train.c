@@ -32,6 +32,7 @@ typedef struct trainer {
     const model_train_opts *opts;
     const model_sink *sink;
     const kern_backend *be;
+    model_precision precision; /* cfg->precision resolved for be (never auto) */
     model_net *net;
     model_data *data;
     float *m, *v;
@@ -159,11 +160,18 @@ static int setup(trainer *t, char *err, size_t errlen) {
     const kern_backend *be = kern_backend_select(dev, why, sizeof why);
     if (!be) return util_err(err, errlen, kern_device_check(dev, NULL, 0) ? "device: %s" : "%s", why);
     use_threads(t->opts->threads);
+    /* The one place train.precision auto is resolved: here the device is known. The
+     * CUDA backend is the one with a bf16 variant, so auto is bf16 exactly there. */
+    const kern_backend *bf16 = kern_backend_bf16(be);
+    t->precision = model_precision_resolve(c->precision, bf16 != NULL);
     /* The CPU backend is FP32 only: a bf16 run there would silently be another run. */
-    if (c->precision == MODEL_PRECISION_BF16 && !(be = kern_backend_bf16(be)))
+    if (t->precision == MODEL_PRECISION_BF16 && !(be = bf16))
         return util_err(err, errlen, "train.precision bf16 needs the CUDA backend (%s); use precision fp32 on the CPU",
                         strcmp(dev, "cpu") ? why : "--device cpu");
     t->be = be;
+    if (t->sink && t->sink->started &&
+        t->sink->started(t->sink->ctx, bf16 ? "cuda" : "cpu", model_precision_name(t->precision), err, errlen))
+        return -1;
     const char *dir = t->opts->run_dir ? t->opts->run_dir : ".";
     if (util_mkdir_p(dir, err, errlen)) return -1;
     snprintf(t->ckpt_path, sizeof t->ckpt_path, "%s/%s", dir, MODEL_CHECKPOINT_FILE);
@@ -236,11 +244,19 @@ static double train_step(trainer *t, int64_t step, double lr, double *grad_norm,
         *failed = 1;
         return NAN;
     }
-    double loss = model_net_forward(net, t->tokens);
-    if (step == t->opts->fault_nan_step) loss = NAN;
-    if (!isfinite(loss)) return loss;
+    /* Forward and backward are issued back to back and the loss is read after the
+     * gradient norm: on the GPU the step then waits for the device once (sum_squares'
+     * download) instead of also after the forward. Safe: the same ops run in the same
+     * order on the same data (the backward does not depend on the loss value and never
+     * writes the per-position losses), and the decisions are the same: a non-finite
+     * loss still returns before any update (the backward's gradients are discarded:
+     * nothing reads net->grads before the next backward overwrites them). */
+    model_net_forward_launch(net, t->tokens);
     model_net_backward(net);
     double norm = sqrt(t->be->sum_squares(net->n_params, net->grads));
+    double loss = model_net_forward_loss(net); /* the device is done: no wait */
+    if (step == t->opts->fault_nan_step) loss = NAN;
+    if (!isfinite(loss)) return loss;
     *grad_norm = norm;
     if (!isfinite(norm)) return norm;
     if (c->grad_clip > 0 && norm > c->grad_clip) t->be->scale(net->n_params, net->grads, (float)(c->grad_clip / norm));

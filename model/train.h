@@ -29,6 +29,9 @@ typedef struct model_sink {
     /* Optional (may be NULL): training (re)starts after `step` (0 when there is no
      * checkpoint); rows the sink holds for later steps are stale and will be logged again. */
     int (*resumed)(void *ctx, int64_t step, char *err, size_t errlen);
+    /* Optional: the device kind ("cpu" or "cuda") and the precision the run computes
+     * in ("fp32" or "bf16": train.precision auto resolved), once the backend is chosen. */
+    int (*started)(void *ctx, const char *device, const char *precision, char *err, size_t errlen);
 } model_sink;
 
 typedef struct model_train_opts {

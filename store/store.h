@@ -137,6 +137,13 @@ int store_run_claim(store *s, const char *sweep, const char *host, const char *d
 int store_run_claim_id(store *s, int64_t id, const char *host, const char *device,
                        char *err, size_t errlen);
 int store_run_set_dir(store *s, int64_t id, const char *run_dir, char *err, size_t errlen);
+/* What the trainer reports once it has chosen its backend: device kind ("cpu" or
+ * "cuda") and the precision it computes in (train.precision auto resolved). The
+ * device column becomes "cpu" (FP32, the CPU's only precision), or on CUDA the claimed
+ * device when that names a GPU ("cuda:1", else "cuda"), a space and the precision:
+ * "cuda:1 bf16" (a standalone train claims "cpu" before it knows). A resumed attempt's
+ * precision replaces the earlier one. */
+int store_run_set_device(store *s, int64_t id, const char *device, const char *precision, char *err, size_t errlen);
 /* Fails when the run is no longer running (e.g. expired and requeued): the
  * worker has lost it and should stop. */
 int store_run_heartbeat(store *s, int64_t id, char *err, size_t errlen);

@@ -209,6 +209,18 @@ int store_run_set_dir(store *s, int64_t id, const char *run_dir, char *err, size
                       err, errlen);
 }
 
+int store_run_set_device(store *s, int64_t id, const char *device, const char *precision, char *err, size_t errlen) {
+    store_bound args[] = {STORE_B_INT(id), STORE_B_TEXT(device), STORE_B_TEXT(precision)};
+    /* The CPU computes in FP32 only: "cpu" alone says it. On CUDA: the claimed device up
+     * to its first space when it names a GPU ("cuda:1"), else "cuda"; then the precision. */
+    return transition(s,
+                      "UPDATE runs SET device = CASE WHEN ?2 != 'cuda' THEN ?2 "
+                      "WHEN coalesce(device, '') LIKE 'cuda%' "
+                      "THEN substr(device || ' ', 1, instr(device || ' ', ' ') - 1) || ' ' || ?3 "
+                      "ELSE ?2 || ' ' || ?3 END WHERE id = ?1",
+                      args, 3, "set the device of", "present", err, errlen);
+}
+
 int store_run_heartbeat(store *s, int64_t id, char *err, size_t errlen) {
     /* Fails once the run was expired and requeued: the worker lost it. */
     store_bound args[] = {STORE_B_INT(id), STORE_B_REAL(util_now())};

@@ -385,6 +385,14 @@ static int ingest_run(store *st, const store_run *r, int retries, char *err, siz
     result_value(result, "status", status, sizeof status);
     result_value(result, "error", why, sizeof why);
     int rc = ingest_metrics(st, r->id, r->run_dir, err, errlen) || ingest_positions(st, r->id, r->run_dir, err, errlen);
+    char *dev_text;
+    if (!rc && !file_text(r->run_dir, "device.tsv", &dev_text)) { /* what the trainer chose (absent: older trainers) */
+        char dev[32], prec[32];
+        result_value(dev_text, "device", dev, sizeof dev);
+        result_value(dev_text, "precision", prec, sizeof prec);
+        if (*dev && *prec) rc = store_run_set_device(st, r->id, dev, prec, err, errlen);
+        free(dev_text);
+    }
     if (!rc) {
         if (!strcmp(status, "done")) {
             rc = store_run_finish(st, r->id, result_num(result, "final_train_loss"),

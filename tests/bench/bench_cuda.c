@@ -14,9 +14,11 @@
  * "powerlayer" (any d_model) runs only that.
  * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
+ *   build/bench/bench_cuda [steps] [batch] model12
  * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
  * and d_model runs only that, at both precisions, without the ceilings and
- * attention: for profilers). */
+ * attention: for profilers; model12: the 12-layer d_model 768 context 1024 model,
+ * softmax and power, bf16 only, for the PyTorch peer's --model12). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,16 +200,19 @@ typedef struct result {
     double ms, tok_s, tflops, tflops_impl;
 } result;
 
-static int bench_one(const kern_backend *be, int d_model, const char *mixer, int batch, int steps, result *out) {
+static int bench_shape(const kern_backend *be, int n_layer, int d_model, int context, const char *mixer, int batch,
+                       int steps, result *out, double *flops_per_token) {
     model_config c;
     model_config_default(&c);
-    char err[512], dm[16], nh[16], bs[16];
+    char err[512], dm[16], nh[16], bs[16], nl[16], ctx[16];
     snprintf(dm, sizeof dm, "%d", d_model);
     snprintf(nh, sizeof nh, "%d", d_model / 64);
     snprintf(bs, sizeof bs, "%d", batch);
-    const char *sets[][2] = {{"model.d_model", dm}, {"model.n_layer", "4"},  {"model.n_head", nh},
+    snprintf(nl, sizeof nl, "%d", n_layer);
+    snprintf(ctx, sizeof ctx, "%d", context);
+    const char *sets[][2] = {{"model.d_model", dm}, {"model.n_layer", nl},  {"model.n_head", nh},
                              {"model.mixer", mixer}, {"model.window", "128"}, {"model.chunk", "64"},
-                             {"model.p", "2"},       {"model.gating", "true"}, {"train.context", "2048"},
+                             {"model.p", "2"},       {"model.gating", "true"}, {"train.context", ctx},
                              {"train.batch_size", bs}};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
         if (strcmp(mixer, "power") && (!strcmp(sets[i][0], "model.p") || !strcmp(sets[i][0], "model.gating") ||
@@ -219,6 +224,7 @@ static int bench_one(const kern_backend *be, int d_model, const char *mixer, int
     if (model_config_resolve(&c, err, sizeof err)) return fprintf(stderr, "%s\n", err), -1;
     model_flops f;
     model_flops_compute(&c, &f);
+    if (flops_per_token) *flops_per_token = 3 * (f.weight_flops_per_token + f.state_flops_per_token);
     model_net *net;
     if (model_net_alloc(&c, c.batch_size, be, &net, err, sizeof err) || model_net_init_params(net, 1, err, sizeof err))
         return fprintf(stderr, "%s\n", err), -1;
@@ -230,7 +236,8 @@ static int bench_one(const kern_backend *be, int d_model, const char *mixer, int
     double *t = calloc((size_t)steps, sizeof *t);
     for (int s = -1; s < steps; s++) { /* step -1 warms up (cuBLAS heuristics, first touch) */
         double t0 = util_monotonic();
-        model_net_forward(net, tok);
+        /* as the trainer issues it: forward and backward back to back, the loss read after */
+        model_net_forward_launch(net, tok);
         model_net_backward(net);
         for (size_t k = 0; k < net->n_tensors; k++) {
             const model_net_tensor *ten = &net->tensors[k];
@@ -238,6 +245,7 @@ static int bench_one(const kern_backend *be, int d_model, const char *mixer, int
                       v + ten->offset, 1e-4, 0.9, 0.95, 1e-8, 0.1, s + 2);
         }
         be->download(&probe, net->params, sizeof probe); /* waits for the step */
+        model_net_forward_loss(net);
         if (s >= 0) t[s] = util_monotonic() - t0;
     }
     qsort(t, (size_t)steps, sizeof *t, cmp_double);
@@ -254,6 +262,33 @@ static int bench_one(const kern_backend *be, int d_model, const char *mixer, int
     return isfinite(probe) ? 0 : -1;
 }
 
+static int bench_one(const kern_backend *be, int d_model, const char *mixer, int batch, int steps, result *out) {
+    return bench_shape(be, 4, d_model, 2048, mixer, batch, steps, out, NULL);
+}
+
+/* "model12": the 12-layer d_model 768 (12 heads of 64) context 1024 model, softmax and
+ * power p=2 gated chunk 64, at bf16: one line each for tests/bench/peer_torch.py --ours
+ * to pair with the PyTorch peer's rate ("ours MIXER tok/s TFLOP/s FLOPs/token ms"). */
+static int bench_model12(const kern_backend *bf16, int steps, int batch) {
+    const char *mixers[] = {"softmax", "power"};
+    int rc = 0;
+    printf("scalelab training steps (forward, backward, AdamW), bf16, median of %d after 1 warm-up; 12 layers,\n"
+           "d_model 768, head_dim 64, context 1024, batch %d; power p=2 gated chunk 64; TFLOP/s = 3 (W + S) "
+           "FLOPs/token x tok/s\n", steps, batch);
+    for (int k = 0; k < 2; k++) {
+        result r;
+        double fpt = 0;
+        if (bench_shape(bf16, 12, 768, 1024, mixers[k], batch, steps, &r, &fpt)) {
+            printf("ours %s failed\n", mixers[k]);
+            rc = 1;
+            continue;
+        }
+        printf("ours %s %.0f %.2f %.6g %.3f\n", mixers[k], r.tok_s, r.tflops, fpt, r.ms);
+        fflush(stdout);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 5, batch = argc > 2 ? atoi(argv[2]) : 8;
     const char *only = argc > 4 ? argv[3] : NULL;
@@ -264,6 +299,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     const kern_backend *bes[2] = {kern_cuda_backend(), kern_cuda_backend_bf16()};
+    if (argc > 3 && !strcmp(argv[3], "model12")) return bench_model12(bes[1], steps, batch);
     struct cudaDeviceProp prop;
     CHECK(cudaGetDeviceProperties(&prop, 0));
     double fp32 = NAN, tf32 = NAN, fast = NAN, bf16 = NAN, bw = NAN;

@@ -11,7 +11,9 @@
 #   4. compute-sanitizer memcheck over test_backend's op tables (when present).
 # Outputs go to OUT_DIR (default $OUT, the device tool's result folder).
 #   bash STAGE/run_on_device.sh [OUT_DIR] [PARTS]  PARTS default "test train bench peer sanitize"
-#   (also: "profile": per-kernel times of a power training step under ncu)
+#   (also: "profile": per-kernel times of a power training step under ncu; "bench12": the
+#   12-layer d_model 768 model, softmax and power p=2, scalelab bf16 beside the PyTorch peer;
+#   "pack": total tokens/s of 8 tiny runs packed 1, 4 and 8 to the GPU; ~4 minutes each)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-${OUT:-/tmp/scalelab-gpu-out}}
@@ -37,7 +39,7 @@ if want test; then
 fi
 
 # name|config|--set overrides|tolerance: 20 steps of each (163840 tokens), every step
-# logged; the CPU run is FP32 always, the CUDA run at the precision the overrides give.
+# logged; the CPU run is FP32 always, the CUDA run FP32 unless the overrides say bf16.
 runs="softmax|small-softmax||2e-3 window|small-window||2e-3 power|small-power||2e-3
 power-ungated|small-power|--set=model.gating=false|2e-3 softmax-bf16|small-softmax|--set=train.precision=bf16|0.05
 window-bf16|small-window|--set=train.precision=bf16|0.05 power-bf16|small-power|--set=train.precision=bf16|0.05"
@@ -54,7 +56,8 @@ if want train; then
       if [ "$dev" = cpu ] && [ "${name%-bf16}" != "$name" ]; then
         mkdir -p "$work/$name-cpu" && cp "$work/${name%-bf16}-cpu/metrics.tsv" "$work/$name-cpu/" && continue
       fi
-      timeout 200 ./scalelab train "configs/$cfg.yaml" "$@" --set train.tokens=163840 --device "$dev" \
+      # fp32 first: the default (auto) is bf16 on the GPU; a bf16 override after it wins.
+      timeout 200 ./scalelab train "configs/$cfg.yaml" --set train.precision=fp32 "$@" --set train.tokens=163840 --device "$dev" \
         --sink files --run-dir "$work/$name-$dev" --log-every 1 --quiet > "$work/$name-$dev.out" 2>&1
       rc=$?
       echo "$name $dev rc=$rc $(awk -v t0="$t0" 'BEGIN{"date +%s.%N" | getline t; printf "%.1f s", t - t0}')"
@@ -84,6 +87,32 @@ if want peer; then
   PYTHONUNBUFFERED=1 timeout 400 python3 peer_torch.py > "$out/peer_torch.txt" 2>&1
   echo "peer_torch rc=$?" >> "$out/peer_torch.txt"
   grep -v "^ *File\|^W[0-9]" "$out/peer_torch.txt" | tail -20
+fi
+
+if want bench12; then
+  # ~4 minutes at most: the float64 check of the peer's power retention, scalelab's
+  # 12-layer rates (bench_cuda model12), then the peer's, one line per model with both.
+  echo "== 6. 12-layer d_model 768 context 1024: scalelab bf16 vs the PyTorch peer"
+  timeout 45 python3 peer_torch.py --check > "$out/bench12_check.txt" 2>&1
+  echo "peer power retention check rc=$?" | tee -a "$out/bench12_check.txt"
+  grep -c " ok$" "$out/bench12_check.txt" | sed 's/^/  checks ok: /'
+  grep "FAIL" "$out/bench12_check.txt"
+  timeout 45 ./bench_cuda 10 8 model12 > "$out/bench12_ours.txt" 2>&1
+  echo "bench_cuda model12 rc=$?" >> "$out/bench12_ours.txt"
+  cat "$out/bench12_ours.txt"
+  PYTHONUNBUFFERED=1 timeout 150 python3 peer_torch.py --model12 --steps 10 --ours "$out/bench12_ours.txt" \
+    > "$out/bench12.txt" 2>&1
+  echo "peer_torch --model12 rc=$?" >> "$out/bench12.txt"
+  grep -v "^ *File\|^W[0-9]" "$out/bench12.txt" | tail -8
+fi
+
+if want pack; then
+  # ~4 minutes at most: 8 tiny runs per sweep, --per-gpu 1, 4, 8, d_model 128 and 256
+  # (tests/bench/bench_pack.sh; each sweep stops after PACK_TIMEOUT seconds).
+  echo "== 7. tiny runs packed on one GPU (sweep run --gpus 0 --per-gpu K)"
+  SCALELAB=./scalelab PACK_TIMEOUT=${PACK_TIMEOUT:-70} timeout 250 bash bench_pack.sh "$out/pack" > "$out/pack.txt" 2>&1
+  echo "bench_pack rc=$?" >> "$out/pack.txt"
+  cat "$out/pack.txt"
 fi
 
 if want profile && command -v ncu > /dev/null; then

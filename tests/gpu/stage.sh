@@ -2,7 +2,8 @@
 # Builds the CUDA binaries here, statically linked against SQLite, libyaml, GSL
 # and OpenBLAS (make STATIC=1), and copies what the GPU machine needs into one
 # folder: scalelab, test_backend, bench_cuda (packed in bins.tar.xz), their libgomp/libcmocka, the
-# example configs, run_on_device.sh and the PyTorch peer (tests/bench/peer_torch.py). That folder travels to the device (the
+# example configs, run_on_device.sh, the PyTorch peer (tests/bench/peer_torch.py) and the
+# packing bench (tests/bench/bench_pack.sh, which writes its own sweep specs). That folder travels to the device (the
 # device tool's `carry`; it must be an ignored path of the checkout that is sent).
 #   tests/gpu/stage.sh DEST_DIR [BUILD_DIR]        (BUILD_DIR default build-dev)
 set -eu
@@ -20,6 +21,6 @@ strip "$dest/scalelab" "$dest/test_backend" "$dest/bench_cuda"
 (cd "$dest" && tar cJf bins.tar.xz scalelab test_backend bench_cuda && rm scalelab test_backend bench_cuda)
 cp "$root/$build"/lib/* "$dest/lib/"
 cp "$root"/configs/*.yaml "$dest/configs/"
-cp "$root/tests/gpu/run_on_device.sh" "$root/tests/bench/peer_torch.py" "$dest/"
+cp "$root/tests/gpu/run_on_device.sh" "$root/tests/bench/peer_torch.py" "$root/tests/bench/bench_pack.sh" "$dest/"
 git -C "$root" rev-parse --short HEAD > "$dest/COMMIT"
 du -sh "$dest"

@@ -466,6 +466,8 @@ static model_config config_for(size_t mi, int64_t steps) {
     for (size_t i = 0; i < 4 && MIXER_SETS[mi][i][0]; i++)
         if (model_config_set(&c, MIXER_SETS[mi][i][0], MIXER_SETS[mi][i][1], err, sizeof err)) fail_msg("%s", err);
     c.tokens = steps * c.batch_size * c.context;
+    /* FP32 explicitly: the default (auto) would be bf16 on the GPU; the bf16 tests set it. */
+    c.precision = MODEL_PRECISION_FP32;
     if (model_config_resolve(&c, err, sizeof err)) fail_msg("%s", err);
     return c;
 }
@@ -539,7 +541,7 @@ static int ignore_beat(void *ctx, char *err, size_t errlen) {
 
 static void train_on(const char *device, const model_config *c, const char *dir, losses *out) {
     char err[512];
-    model_sink sink = {out, keep, ignore_eval, ignore_beat, NULL};
+    model_sink sink = {out, keep, ignore_eval, ignore_beat, NULL, NULL};
     model_train_opts o = {.run_dir = dir, .device = device, .threads = 1, .log_every = 4, .quiet = 1};
     model_train_result res;
     if (model_train(c, &o, &sink, &res, err, sizeof err)) fail_msg("%s: %s", device, err);
@@ -646,7 +648,7 @@ static void test_bf16_needs_gpu(void **state) {
     char tmp[] = "/tmp/scalelab-test-bf16cpu.XXXXXX";
     assert_non_null(mkdtemp(tmp));
     losses out = {.cap = 1};
-    model_sink sink = {&out, keep, ignore_eval, ignore_beat, NULL};
+    model_sink sink = {&out, keep, ignore_eval, ignore_beat, NULL, NULL};
     model_train_opts o = {.run_dir = tmp, .device = "cpu", .threads = 1, .log_every = 1, .quiet = 1};
     model_train_result res;
     assert_int_not_equal(model_train(&c, &o, &sink, &res, err, sizeof err), 0);
@@ -657,9 +659,50 @@ static void test_bf16_needs_gpu(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* train.precision auto (the default) resolves where the device is known: the
+ * trainer reports fp32 on the CPU (bf16 on CUDA: model_precision_resolve). */
+typedef struct started_seen {
+    char device[16], precision[16];
+} started_seen;
+static int seen_started(void *ctx, const char *device, const char *precision, char *err, size_t errlen) {
+    started_seen *s = ctx;
+    (void)err, (void)errlen;
+    snprintf(s->device, sizeof s->device, "%s", device);
+    snprintf(s->precision, sizeof s->precision, "%s", precision);
+    return 1; /* stop here: the choice is all this test needs */
+}
+static void test_precision_auto_on_cpu(void **state) {
+    (void)state;
+    model_config c;
+    model_config_default(&c);
+    assert_int_equal(c.precision, MODEL_PRECISION_AUTO);
+    char err[512];
+    assert_int_equal(model_config_resolve(&c, err, sizeof err), 0);
+    assert_int_equal(c.precision, MODEL_PRECISION_AUTO); /* resolve leaves it to the trainer */
+    assert_int_equal(model_precision_resolve(MODEL_PRECISION_AUTO, 0), MODEL_PRECISION_FP32);
+    assert_int_equal(model_precision_resolve(MODEL_PRECISION_AUTO, 1), MODEL_PRECISION_BF16);
+    for (int gpu = 0; gpu < 2; gpu++) { /* explicit values are kept, on either device */
+        assert_int_equal(model_precision_resolve(MODEL_PRECISION_FP32, gpu), MODEL_PRECISION_FP32);
+        assert_int_equal(model_precision_resolve(MODEL_PRECISION_BF16, gpu), MODEL_PRECISION_BF16);
+    }
+    char tmp[] = "/tmp/scalelab-test-auto.XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    started_seen seen = {"", ""};
+    model_sink sink = {.ctx = &seen, .started = seen_started};
+    model_train_opts o = {.run_dir = tmp, .device = "cpu", .threads = 1, .log_every = 1, .quiet = 1};
+    model_train_result res;
+    assert_int_not_equal(model_train(&c, &o, &sink, &res, err, sizeof err), 0); /* stopped by seen_started */
+    assert_string_equal(seen.device, "cpu");
+    assert_string_equal(seen.precision, "fp32");
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_needs_gpu),
+        cmocka_unit_test(test_precision_auto_on_cpu),
         cmocka_unit_test(test_ops),
         cmocka_unit_test(test_ops_bf16),
         cmocka_unit_test(test_reproducible),

@@ -73,7 +73,7 @@ static void test_defaults_resolve(void **state) {
         "\"mlp_hidden\":512,\"n_head\":4,\"n_kv_head\":4,\"n_layer\":4,\"norm\":\"layernorm\","
         "\"normalize\":\"sum\",\"p\":2,\"tie_embeddings\":false,\"vocab_size\":256},"
         "\"train\":{\"batch_size\":16,\"context\":512,\"eval_every\":100,\"eval_tokens\":65536,"
-        "\"grad_clip\":1,\"lr\":0.003,\"min_lr_ratio\":0.1,\"precision\":\"fp32\",\"seed\":0,"
+        "\"grad_clip\":1,\"lr\":0.003,\"min_lr_ratio\":0.1,\"precision\":\"auto\",\"seed\":0,"
         "\"tokens\":2000000,\"warmup_steps\":50,\"weight_decay\":0.1}}");
     free(json);
 }
@@ -217,7 +217,19 @@ static void test_set(void **state) {
         /* 2^64 and above: used to pass the range check (k->max rounds to 2^64) and be cast to 0 */
         {"train.seed=1.8446744073709552e19", "train.seed"}, {"train.seed=18446744073709551616", "train.seed"},
         {"train.seed=99999999999999999999", "train.seed"}, {"train.seed=2e19", "train.seed"},
+        {"train.precision=fp16", "train.precision"}, {"train.precision=BF16", "train.precision"},
     };
+    /* precision: auto is the default; the explicit values keep their meaning */
+    model_config_default(&c);
+    assert_int_equal(c.precision, MODEL_PRECISION_AUTO);
+    const char *const precisions[][2] = {{"train.precision=fp32", "fp32"}, {"train.precision=bf16", "bf16"},
+                                         {"train.precision=auto", "auto"}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(model_config_apply_sets(&c, &precisions[i][0], 1, err, sizeof err), 0);
+        assert_int_equal(model_config_get(&c, "train.precision", value, sizeof value), 0);
+        assert_string_equal(value, precisions[i][1]);
+        assert_string_equal(model_precision_name(c.precision), precisions[i][1]);
+    }
     /* the largest seed is kept exactly */
     model_config_default(&c);
     const char *max_seed[] = {"train.seed=18446744073709551615"};

@@ -421,6 +421,32 @@ static void test_state_machine(void **state) {
     store_close(s);
 }
 
+/* The trainer's report (store_run_set_device): "cpu" stays "cpu"; a GPU claim keeps its
+ * index and gains the precision, replaced (not appended) on a later report; a "cpu"
+ * claim that trained on CUDA (a standalone train) becomes "cuda PRECISION". */
+static void test_set_device(void **state) {
+    scratch *t = *state;
+    store *s = open_fresh(t);
+    char err[512] = "";
+    store_run_new batch[] = {run_new("{\"n\":1}", "h1"), run_new("{\"n\":2}", "h2")};
+    int64_t ids[2];
+    CHECK(store_runs_insert(s, NULL, batch, 2, ids, NULL, err, sizeof err));
+    CHECK(store_run_claim_id(s, ids[0], "h", "cpu", err, sizeof err));
+    CHECK(store_run_claim_id(s, ids[1], "h", "cuda:3", err, sizeof err));
+    const struct { int run; const char *dev, *prec, *want; } steps[] = {
+        {0, "cpu", "fp32", "cpu"}, {0, "cuda", "bf16", "cuda bf16"}, {0, "cuda", "fp32", "cuda fp32"},
+        {1, "cuda", "bf16", "cuda:3 bf16"}, {1, "cuda", "fp32", "cuda:3 fp32"}};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        store_run r;
+        CHECK(store_run_set_device(s, ids[steps[i].run], steps[i].dev, steps[i].prec, err, sizeof err));
+        CHECK(store_run_get(s, ids[steps[i].run], &r, err, sizeof err));
+        assert_string_equal(r.device, steps[i].want);
+        store_run_clear(&r);
+    }
+    assert_int_not_equal(store_run_set_device(s, 999, "cpu", "fp32", err, sizeof err), 0);
+    store_close(s);
+}
+
 static void test_status_names(void **state) {
     (void)state;
     for (int i = 0; i < STORE_STATUS_COUNT; i++) {
@@ -661,6 +687,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_insert_dedupe, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_insert_bad_inputs, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_state_machine, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_set_device, scratch_setup, scratch_teardown),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test_setup_teardown(test_metrics_round_trip, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_fits_round_trip, scratch_setup, scratch_teardown),

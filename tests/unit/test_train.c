@@ -118,7 +118,7 @@ static int train_into(const model_config *c, const char *dir, capture *cap, int6
                       char *err, size_t errlen) {
     char path[400];
     snprintf(path, sizeof path, "%s/%s", workdir, dir);
-    model_sink sink = {cap, cap_metrics, cap_eval, cap_heartbeat, cap_resumed};
+    model_sink sink = {cap, cap_metrics, cap_eval, cap_heartbeat, cap_resumed, NULL};
     model_train_opts o = {.run_dir = path, .device = "cpu", .threads = 1, .log_every = 10, .stop = &cap->stop,
                           .quiet = 1, .fault_nan_step = fault};
     return model_train(c, &o, &sink, r, err, errlen);
@@ -221,8 +221,8 @@ static void test_threads_same_curve(void **state) {
     model_train_result r1, r2;
     char path[400];
     snprintf(path, sizeof path, "%s/t1", workdir);
-    model_sink sink1 = {one, cap_metrics, cap_eval, cap_heartbeat, cap_resumed};
-    model_sink sink2 = {two, cap_metrics, cap_eval, cap_heartbeat, cap_resumed};
+    model_sink sink1 = {one, cap_metrics, cap_eval, cap_heartbeat, cap_resumed, NULL};
+    model_sink sink2 = {two, cap_metrics, cap_eval, cap_heartbeat, cap_resumed, NULL};
     model_train_opts o = {.run_dir = path, .device = "cpu", .threads = 1, .log_every = 10, .quiet = 1};
     if (model_train(&c, &o, &sink1, &r1, err, sizeof err)) fail_msg("%s", err);
     assert_int_equal(omp_get_max_threads(), 1);
