@@ -5,6 +5,7 @@
 #   make demo       deps, build, then scripts/demo.sh: a byte-level shard of the C headers,
 #                   a width sweep and a state sweep on it, IsoFLOP fits, the report
 #   make soak       kill -9 soak of the local scheduler (tests/soak/soak.sh; KILLS=N, default 100)
+#   make study      rebuild the fits, tables and figures of docs/results/wsfr-study/ from its CSV
 #   make fuzz       libFuzzer targets (clang) for the spec, config, CSV and checkpoint
 #                   readers, each run FUZZ_SECONDS (default 3600); seeds in tests/fuzz/corpus/
 #   CUDA=0 forces a CPU-only build; CUDA=1 fails when nvcc is missing.
@@ -64,7 +65,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test test-fast bench demo data install uninstall clean info soak fuzz fuzz-build
+.PHONY: all deps test test-fast bench demo data study install uninstall clean info soak fuzz fuzz-build
 all: info $(BUILD)/scalelab scalelab
 
 info:
@@ -164,6 +165,11 @@ demo: deps
 
 data: all
 	scripts/make_data.sh $(DATA_FROM)
+
+# The weight/state study (docs/results/wsfr-study/README.md): its fits, tables and
+# figures again from the committed CSV, on this machine, no GPU needed.
+study: all
+	SCALELAB=$(CURDIR)/$(BUILD)/scalelab docs/results/wsfr-study/analyse.sh
 
 # The binary, its man page (man scalelab) and bash completion; uninstall removes the three.
 MANDIR  ?= $(PREFIX)/share/man/man1

@@ -8,7 +8,7 @@
 #   clang             `make fuzz` (libFuzzer); `make test` does not need it
 # `make data` installs linux-source-6.1 itself.
 set -euo pipefail
-required=(build-essential pkg-config libsqlite3-dev sqlite3 libyaml-dev libgsl-dev libopenblas-dev
+required=(build-essential pkg-config libsqlite3-dev sqlite3 libyaml-dev libgsl-dev libopenblas-dev python3
           libcmocka-dev gnuplot-nox)
 optional=(chromium slurm-wlm munge clang)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
