@@ -381,8 +381,24 @@ static int judge_isoflop(fit_diagnostics *g, const fit_isoflop *r) {
                    r->col, b->bound < 0 ? "<=" : ">=", b->bound < 0 ? b->x_min : b->x_max,
                    b->bound < 0 ? "below" : "above", b->bound < 0 ? b->x_min : b->x_max)) return -1;
     }
+    /* An interior vertex whose interval leaves the sampled x is located only by extrapolating
+     * the parabola: the report calls such a budget weak, and so must the fit's verdict. */
+    for (size_t i = 0; i < r->n_budgets; i++) {
+        const fit_isoflop_budget *b = &r->budgets[i];
+        if (b->bound || !(b->lo < b->x_min || b->hi > b->x_max)) continue; /* NAN intervals: no claim */
+        if (reason(g, FIT_VERDICT_WEAK, "budget %.3g: the optimum's interval [%.3g, %.3g] reaches beyond the sampled "
+                   "%s (%.3g..%.3g); add runs %s", b->budget, b->lo, b->hi, r->col, b->x_min, b->x_max,
+                   b->lo < b->x_min && b->hi > b->x_max ? "on both sides" : b->lo < b->x_min ? "below" : "above"))
+            return -1;
+    }
     if (r->n_interior < FIT_ISOFLOP_MIN_BUDGETS &&
         reason(g, FIT_VERDICT_UNCONSTRAINED, "the exponent of %s_opt is not constrained: %s", r->col, r->note))
+        return -1;
+    /* A small relative error can still leave the sign open with few budgets (Student t with
+     * n - 2 degrees of freedom): then whether x_opt grows with C is not decided. */
+    if (r->n_interior >= FIT_ISOFLOP_MIN_BUDGETS && r->exponent_lo <= 0 && r->exponent_hi >= 0 &&
+        reason(g, FIT_VERDICT_WEAK, "the data do not decide whether %s_opt grows or shrinks with the budget: the "
+               "exponent's interval [%.3g, %.3g] contains 0", r->col, r->exponent_lo, r->exponent_hi))
         return -1;
     double se = g->rel_se[1];
     if (se > FIT_RELSE_UNCONSTRAINED) {

@@ -527,6 +527,64 @@ static void test_isoflop_vertices_outside(void **state) {
     fit_isoflop_free(&r);
 }
 
+/* Vertices inside their samples are not enough: three budgets on x_opt ~ C^0.5 with the middle
+ * vertex 1.35x off the line give a relative standard error of the exponent of ~0.15 (under
+ * the weak threshold), yet with one degree of freedom its 95% interval contains 0, so whether
+ * x_opt grows with C is undecided (weak); a budget sampled on one side of a flat parabola has an interior
+ * vertex whose interval leaves the samples (weak, "add runs below/above"). */
+static void test_isoflop_sign_undecided(void **state) {
+    (void)state;
+    double x[24], y[24], b[24];
+    const double shift[3] = {1.0, 1.35, 1.0};
+    size_t n = 0;
+    for (int k = 0; k < 3; k++) {
+        double C = 1e18 * pow(10, k), Nopt = 0.1 * sqrt(C) * shift[k];
+        for (int i = 0; i < 8; i++, n++) {
+            x[n] = Nopt / 5 * pow(25, (double)i / 7);
+            double u = log(x[n] / Nopt);
+            y[n] = 3.5 - 0.2 * k + 0.05 * u * u + 0.001 * ((i * 7 + k) % 5 - 2) / 2.0;
+            b[n] = C;
+        }
+    }
+    fit_isoflop r;
+    char err[256];
+    assert_int_equal(fit_isoflop_fit(x, y, b, n, 0.05, 0.95, "params", &r, err, sizeof err), 0);
+    assert_int_equal(r.n_interior, 3);
+    assert_true(r.exponent_lo < 0 && r.exponent_hi > 0);
+    assert_true(r.exponent_se / r.exponent < FIT_RELSE_WEAK);
+    fit_diagnostics g;
+    assert_int_equal(fit_isoflop_diagnose(&r, NULL, &g, err, sizeof err), 0);
+    print_diag(&g);
+    assert_int_equal(g.verdict, FIT_VERDICT_WEAK);
+    assert_true(has_reason(&g, "do not decide whether params_opt grows or shrinks"));
+    assert_false(has_reason(&g, "reaches beyond"));
+    fit_diagnostics_free(&g);
+    fit_isoflop_free(&r);
+    /* the C^0.5 trend, but budget 1e19 sampled from 0.7 to 4.2 x_opt on a flatter, noisier
+     * parabola: its vertex is inside and its interval reaches below the samples */
+    n = 0;
+    for (int k = 0; k < 3; k++) {
+        double C = 1e18 * pow(10, k), Nopt = 0.1 * sqrt(C), lo = k == 1 ? 0.7 : 0.2, span = k == 1 ? 6 : 25;
+        double curv = k == 1 ? 0.01 : 0.05, amp = k == 1 ? 0.004 : 0.002;
+        for (int i = 0; i < 8; i++, n++) {
+            x[n] = Nopt * lo * pow(span, (double)i / 7);
+            double u = log(x[n] / Nopt);
+            y[n] = 3.5 - 0.2 * k + curv * u * u + amp * ((i * 7 + k) % 5 - 2) / 2.0;
+            b[n] = C;
+        }
+    }
+    assert_int_equal(fit_isoflop_fit(x, y, b, n, 0.05, 0.95, "params", &r, err, sizeof err), 0);
+    assert_int_equal(r.budgets[1].bound, 0);
+    assert_true(r.budgets[1].lo < r.budgets[1].x_min);
+    assert_int_equal(fit_isoflop_diagnose(&r, NULL, &g, err, sizeof err), 0);
+    print_diag(&g);
+    assert_int_equal(g.verdict, FIT_VERDICT_WEAK);
+    assert_true(has_reason(&g, "budget 1e+19: the optimum's interval"));
+    assert_true(has_reason(&g, "reaches beyond the sampled params"));
+    fit_diagnostics_free(&g);
+    fit_isoflop_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_law_ok_and_optimum),
@@ -536,6 +594,7 @@ int main(void) {
         cmocka_unit_test(test_state_moves),
         cmocka_unit_test(test_context_refuses_pooled_mixers),
         cmocka_unit_test(test_isoflop_vertices_outside),
+        cmocka_unit_test(test_isoflop_sign_undecided),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
