@@ -32,6 +32,17 @@ void kern_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count *out);
 #undef REAL
 #undef KR
 
+/* A source compiled once per scalar type (kernels/cpu/ and model/net*.c: float, and again
+ * with -DSCALELAB_F64 for the float64 twin) names the scalar and the symbols of this
+ * compilation KERN_REAL and KERN_KR(name), the names declared above. */
+#ifdef SCALELAB_F64
+#define KERN_REAL double
+#define KERN_KR(name) name##_f64
+#else
+#define KERN_REAL float
+#define KERN_KR(name) name
+#endif
+
 /* CUDA (kernels/cuda/, float only). Everything below is declared in every build;
  * a build without CUDA links kernels/cpu/cuda_none.c, where each says "built
  * without CUDA", so no caller needs #ifdef SCALELAB_CUDA.
