@@ -697,9 +697,16 @@ static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, s
         if (!id) break;
         store_run r;
         if (store_run_get(st, id, &r, err, errlen)) { rc = -1; break; }
-        ids = realloc(ids, (n + 1) * sizeof *ids);
-        dirs = realloc(dirs, (n + 1) * sizeof *dirs);
-        if (!ids || !dirs) abort();
+        int64_t *more_ids = realloc(ids, (n + 1) * sizeof *ids);
+        if (more_ids) ids = more_ids;
+        char(*more_dirs)[4200] = more_ids ? realloc(dirs, (n + 1) * sizeof *dirs) : NULL;
+        if (more_dirs) dirs = more_dirs;
+        if (!more_ids || !more_dirs) { /* run id is claimed but not in ids: give it back here */
+            store_run_clear(&r);
+            store_run_requeue(st, id, NULL, 0);
+            rc = util_err(err, errlen, "sweep %s: submitting: out of memory", sweep);
+            break;
+        }
         ids[n] = id;
         sweep_run_dir_name(o->runs_dir, sweep, &r, dirs[n], sizeof dirs[n]);
         char stale[4300];
@@ -767,7 +774,10 @@ static int reap_lost(store *st, const char *sweep, int retries, char *err, size_
     store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
     if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
     sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
-    if (!q) abort();
+    if (!q) {
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "sweep %s: checking Slurm tasks: out of memory", sweep);
+    }
     char why_squeue[512];
     /* squeue failing (slurmctld restarting) says nothing about the tasks: ask again next time */
     int rc = 0, asked = !sweep_slurm_states(runs, n, q, why_squeue, sizeof why_squeue);
@@ -853,9 +863,12 @@ int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_cancelled, char *
      * after its KillWait). scancel retries a signal for a pending task for seconds, so
      * signals only go to tasks that run. */
     sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
-    if (!q) abort();
     char **pending = calloc(n + 2, sizeof *pending), **active = calloc(n + 4, sizeof *active);
-    if (!pending || !active) abort();
+    if (!q || !pending || !active) {
+        free(q), free(pending), free(active);
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "sweep %s: cancel: out of memory", sweep);
+    }
     size_t n_pending = 0, n_active = 0;
     pending[n_pending++] = "scancel";
     active[n_active++] = "scancel", active[n_active++] = "--signal=TERM", active[n_active++] = "--full";
