@@ -3,6 +3,7 @@
  * as the grid of a spec, so a family expands exactly as a sweep over the same lists would. */
 #include "sweep/sweep.h"
 
+#include <assert.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -233,6 +234,7 @@ int sweep_family_load(const char *path, sweep_family *f, char *err, size_t errle
     if (!f->configs || !f->members) goto oom;
     for (size_t m = 0; m < pts.n; m++) {
         if (!keep[m]) continue;
+        assert(f->n < n_keep); /* keep[] marks n_keep points: members has room for exactly those */
         sweep_family_member *mb = &f->members[f->n];
         model_flops fl;
         f->configs[f->n] = cfg[m];
