@@ -75,6 +75,10 @@ static inline KERN_HD uint64_t kern_binomial(int n, int k) {
     uint64_t r = 1;
     for (int i = 1; i <= k; i++) {
         uint64_t m = (uint64_t)(n - k + i), g = r, b = (uint64_t)i;
+        if (r < ((uint64_t)1 << 32) && m < ((uint64_t)1 << 32)) { /* r m fits: one division, as */
+            r = r * m / (uint64_t)i;                                /* the GPU's table wants it */
+            continue;
+        }
         while (b) {
             uint64_t t = g % b;
             g = b, b = t;
