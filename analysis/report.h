@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/accounting.h"
 #include "util/util.h"
 
 typedef struct store store;
@@ -34,7 +35,9 @@ typedef struct report_run {
     char label[48];  /* the family and its state setting: "softmax", "window w=32", "power p=2" */
     char shape[96];  /* label with the width: "window w=32 d=64" (or "... d=64 h=4"); one colour each */
     int d_model, n_layer, n_head, context, p, window, seed;
-    double params, weight_flops, state_flops, wsfr, state_size, tokens, training_flops;
+    /* The store's accounting record (util/accounting.h), W and S also as weight_flops and state_flops. */
+    UTIL_ACCOUNTING_MEMBER_ALIASED(acc, UTIL_ACCOUNTING_ALIAS(weight_flops, weight_flops_per_token)
+                                            UTIL_ACCOUNTING_ALIAS(state_flops, state_flops_per_token));
     double final_train_loss, final_eval_loss, best_context_loss; /* NAN when unknown */
     report_point *curve;   /* (tokens, training loss), in step order */
     size_t n_curve;

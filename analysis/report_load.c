@@ -132,13 +132,7 @@ static int load_run(store *s, report_data *d, const store_run *sr, unsigned mask
     r->knee = -1;
     r->budget = -1;
     snprintf(r->status, sizeof r->status, "%s", store_status_name(sr->status));
-    r->params = sr->acc.params;
-    r->weight_flops = sr->acc.weight_flops_per_token;
-    r->state_flops = sr->acc.state_flops_per_token;
-    r->wsfr = sr->acc.wsfr;
-    r->state_size = sr->acc.state_size;
-    r->tokens = sr->acc.tokens;
-    r->training_flops = sr->acc.training_flops;
+    r->acc = sr->acc;
     r->final_train_loss = sr->final_train_loss;
     r->final_eval_loss = sr->final_eval_loss;
     r->best_context_loss = sr->best_context_loss;

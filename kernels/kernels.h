@@ -13,33 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum kern_mixer_kind { KERN_MIXER_SOFTMAX = 0, KERN_MIXER_WINDOW, KERN_MIXER_POWER } kern_mixer_kind;
+/* The mixer shape, its check and the facts derived from it (D, phi's coefficients,
+ * saved sizes): kernels/kern_shape.h, shared with the CUDA sources and model/flops.h. */
+#include "kernels/kern_shape.h"
 
-/* Shape of one token-mixer call. Tensors are row-major:
- *   q, y: [batch, seq, n_head, head_dim]     k, v: [batch, seq, n_kv_head, head_dim]
- *   log_g: [batch, seq, n_kv_head] (power with gating; NULL otherwise)
- * Query head h reads kv head h / (n_head / n_kv_head). RoPE, when used, is applied
- * to q and k by the caller before the mixer. */
-typedef struct kern_mixer_shape {
-    int batch, seq, n_head, n_kv_head, head_dim;
-    kern_mixer_kind kind;
-    int p;             /* power: degree (1..4) */
-    int chunk;         /* power: chunk size; seq % chunk == 0 */
-    int window;        /* window: width (>= seq means full causal attention) */
-    int gating;        /* power: log_g is used */
-    int normalize_rms; /* power: divide by RMS instead of the weight sum */
-    double scale;      /* score scale s (default 1/sqrt(head_dim)) */
-    double eps;        /* denominator epsilon */
-    int threads;       /* CPU: OpenMP threads the work buffer has slices for, and the most a call
-                        * uses; 0 = omp_get_max_threads() when called (size and calls must agree) */
-} kern_mixer_shape;
-
-/* FLOPs a mixer call performs, counted from the CPU kernels' own loop bounds
- * (2 per multiply-add), for the FLOP-accounting test. `model` is the DESIGN
- * section 4 quantity; `implementation` adds what the kernel does beyond it. */
-typedef struct kern_flop_count {
-    double model, implementation;
-} kern_flop_count;
 void kern_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count *out);
 
 #define REAL float
@@ -54,6 +31,17 @@ void kern_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count *out);
 #include "kernels/kern_ops.inc"
 #undef REAL
 #undef KR
+
+/* A source compiled once per scalar type (kernels/cpu/ and model/net*.c: float, and again
+ * with -DSCALELAB_F64 for the float64 twin) names the scalar and the symbols of this
+ * compilation KERN_REAL and KERN_KR(name), the names declared above. */
+#ifdef SCALELAB_F64
+#define KERN_REAL double
+#define KERN_KR(name) name##_f64
+#else
+#define KERN_REAL float
+#define KERN_KR(name) name
+#endif
 
 /* CUDA (kernels/cuda/, float only). Everything below is declared in every build;
  * a build without CUDA links kernels/cpu/cuda_none.c, where each says "built

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kern_shape.h"
 #include "util/util.h"
 
 #define MIX_ALL ((1u << MODEL_MIXER_SOFTMAX) | (1u << MODEL_MIXER_WINDOW) | (1u << MODEL_MIXER_POWER))
@@ -322,22 +323,9 @@ int model_config_resolve(model_config *c, char *err, size_t errlen) {
     if (c->mixer == MODEL_MIXER_POWER && c->context % c->chunk)
         return util_err(err, errlen, "train.context (%d) must be a multiple of model.chunk (%d) for the power mixer",
                         c->context, c->chunk);
-    if (c->mixer == MODEL_MIXER_POWER) {
-        /* The kernels index a head's state, D x (d + 1) values, with int: refuse a D = C(d+p-1, p)
-         * past that here, named, rather than let the count overflow (head_dim 512 at p 4 gives
-         * D = 2.9e9). C(n, r) grows one exact step at a time; the cap stops it long before
-         * uint64 could overflow. */
-        uint64_t D = 1;
-        for (int r = 1; r <= c->p && D <= ((uint64_t)1 << 40); r++) D = D * (uint64_t)(c->head_dim + r - 1) / (uint64_t)r;
-        if (D * (uint64_t)(c->head_dim + 1) > (uint64_t)INT_MAX) {
-            double Dd = 1; /* for the message only: the exact size, however large */
-            for (int r = 1; r <= c->p; r++) Dd = Dd * (c->head_dim + r - 1) / r;
-            return util_err(err, errlen,
-                            "model.head_dim %d with model.p %d gives a power state of D = C(d+p-1, p) = %.3g values "
-                            "per head (times d + 1 = %.3g), more than the kernels index (2^31); use a smaller head_dim "
-                            "or p", c->head_dim, c->p, Dd, Dd * (c->head_dim + 1));
-        }
-    }
+    /* A power state the kernels cannot index is refused here, named, rather than overflowed
+     * there (head_dim 512 at p 4 gives D = 2.9e9): the kernels' own check, in config words. */
+    if (c->mixer == MODEL_MIXER_POWER && kern_power_check(c->head_dim, c->p, "model.", err, errlen)) return -1;
     if (c->eval_tokens < c->context)
         return util_err(err, errlen, "train.eval_tokens (%" PRId64 ") must be at least train.context (%d)",
                         c->eval_tokens, c->context);

@@ -27,14 +27,7 @@
 
 #include "kernels/kernels.h"
 
-double model_binomial(int n, int k) {
-    if (k < 0 || k > n) return 0;
-    if (k > n - k) k = n - k;
-    /* The running product stays an exact integer while it fits in 2^53. */
-    double r = 1;
-    for (int i = 1; i <= k; i++) r = r * (n - k + i) / i;
-    return round(r);
-}
+double model_binomial(int n, int k) { return (double)kern_binomial(n, k); }
 
 void model_flops_compute(const model_config *c, model_flops *f) {
     const double L = c->n_layer, H = c->d_model, h = c->n_head, hk = c->n_kv_head, d = c->head_dim,
@@ -65,7 +58,7 @@ void model_flops_compute(const model_config *c, model_flops *f) {
     }
     case MODEL_MIXER_POWER: {
         double cs = c->chunk;
-        D = model_binomial(c->head_dim + c->p - 1, c->p);
+        D = (double)kern_power_dim(c->head_dim, c->p);
         s_layer = h * 2 * d * (cs + 1) + (h + hk) * 2 * D * (d + 1);
         state_size = L * hk * D * (d + 1);
         break;

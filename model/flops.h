@@ -2,7 +2,7 @@
 #ifndef SCALELAB_MODEL_FLOPS_H
 #define SCALELAB_MODEL_FLOPS_H
 
-#include "kernels/kernels.h"
+#include "kernels/kern_shape.h" /* kern_flop_count only: not the backend table */
 #include "model/config.h"
 #include "util/accounting.h"
 
@@ -21,7 +21,7 @@ void model_flops_compute(const model_config *c, model_flops *f);
  * context tokens (kern_mixer_count_flops); .model / context is DESIGN's S per
  * layer, .implementation / context what the kernels really issue. */
 kern_flop_count model_flops_mixer_count(const model_config *c);
-/* C(n, k) as a double. */
+/* C(n, k) as a double (kern_binomial). */
 double model_binomial(int n, int k);
 
 #endif

@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "model/net.h"
-#include "kernels/cpu/real.h"
+
+/* This compilation's scalar and symbol names (float, or the _f64 twin): kernels.h's. */
+#define REAL KERN_REAL
+#define KR(name) KERN_KR(name)
 
 #define NORM_EPS 1e-5
 

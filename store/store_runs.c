@@ -5,6 +5,7 @@
  * leave, so two processes racing for the same run cannot both win. */
 #include "store/store_internal.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,9 @@ static int insert_body(store *s, void *vctx, char *err, size_t errlen) {
         store_prepare(s, "INSERT OR IGNORE INTO sweep_runs (sweep, run) VALUES (?1, ?2)", &link, err, errlen) ||
         store_prepare(s, "UPDATE runs SET sweep = ?1 WHERE id = ?2 AND sweep = ''", &adopt, err, errlen))
         goto out;
+    /* One ?N per accounting field after the four fixed ones: were the list and the SQL to
+     * disagree, a bind past the end would fail silently and the run be stored with NULLs. */
+    assert(sqlite3_bind_parameter_count(ins) == 4 + UTIL_ACCOUNTING_N);
     c->n_new = 0;
     for (size_t i = 0; i < c->n; i++) {
         const store_run_new *r = &c->runs[i];
@@ -362,7 +366,11 @@ static int read_run(sqlite3_stmt *st, store_run *r) {
     r->config_json = store_column_dup(st, 2);
     r->config_hash = store_column_dup(st, 3);
     store_status status = STORE_PENDING;
-    store_status_parse((const char *)sqlite3_column_text(st, 4), &status);
+    /* The schema's CHECK admits only status_names: anything else is a corrupt row that
+     * would otherwise be read, and run again, as pending. */
+    int parsed = store_status_parse((const char *)sqlite3_column_text(st, 4), &status);
+    assert(parsed == 0);
+    (void)parsed;
     r->status = status;
     r->attempt = sqlite3_column_int(st, 5);
     r->host = store_column_dup(st, 6);
@@ -373,6 +381,7 @@ static int read_run(sqlite3_stmt *st, store_run *r) {
     for (int k = 0; k < 4; k++) *times[k] = sqlite3_column_double(st, 10 + k); /* NULL reads as 0 */
     for (int k = 0; k < UTIL_ACCOUNTING_N; k++) *util_accounting_at(&r->acc, k) = store_column_real(st, 14 + k);
     enum { LOSS0 = 14 + UTIL_ACCOUNTING_N };
+    assert(sqlite3_column_count(st) == LOSS0 + 3); /* RUN_COLUMNS and these indices agree */
     r->final_train_loss = store_column_real(st, LOSS0);
     r->final_eval_loss = store_column_real(st, LOSS0 + 1);
     r->best_context_loss = store_column_real(st, LOSS0 + 2);

@@ -3,6 +3,7 @@
  * as the grid of a spec, so a family expands exactly as a sweep over the same lists would. */
 #include "sweep/sweep.h"
 
+#include <assert.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -233,14 +234,14 @@ int sweep_family_load(const char *path, sweep_family *f, char *err, size_t errle
     if (!f->configs || !f->members) goto oom;
     for (size_t m = 0; m < pts.n; m++) {
         if (!keep[m]) continue;
+        assert(f->n < n_keep); /* keep[] marks n_keep points: members has room for exactly those */
         sweep_family_member *mb = &f->members[f->n];
         model_flops fl;
         f->configs[f->n] = cfg[m];
         f->n++;
         model_flops_compute(&cfg[m], &fl);
-        mb->params = fl.params, mb->params_non_embedding = fl.params_non_embedding;
-        mb->W = fl.weight_flops_per_token, mb->S = fl.state_flops_per_token, mb->wsfr = fl.wsfr;
-        mb->state_dim = fl.state_dim, mb->state_size = fl.state_size;
+        mb->acc = fl.acc;
+        mb->tokens = mb->training_flops = NAN; /* a shape's, not a run's: the budget decides them */
         if (!(mb->values = calloc(f->n_keys ? f->n_keys : 1, sizeof *mb->values))) goto oom;
         for (size_t k = 0; k < f->n_keys; k++) {
             const char *v = sweep_point_get(&pts.v[m], f->keys[k]);
@@ -263,11 +264,8 @@ out:
 }
 
 double sweep_family_value(const sweep_family_member *m, const char *name) {
-    static const char *const names[] = {"params", "params_non_embedding", "weight_flops_per_token",
-                                        "state_flops_per_token", "wsfr", "state_dim", "state_size"};
-    const double v[] = {m->params, m->params_non_embedding, m->W, m->S, m->wsfr, m->state_dim, m->state_size};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcasecmp(name, names[i])) return v[i];
+    for (int k = 0; k < UTIL_ACCOUNTING_N; k++)
+        if (!strcasecmp(name, util_accounting_names[k])) return util_accounting_get(&m->acc, k);
     return NAN;
 }
 

@@ -1,5 +1,6 @@
 /* sweep/sched_shared: what the schedulers share: submitting a plan to the store, run
- * folders and PID files, failure accounting, status and cancel. */
+ * folders and PID files, status and cancel. Failure accounting is sched_failures.c; Slurm's
+ * queue is asked through slurm_queue.c, never slurm.c (which builds on this file). */
 #include "sweep/sweep_internal.h"
 
 #include <dirent.h>
@@ -127,62 +128,6 @@ int sweep_pid_gpu(pid_t pid) {
         }
     free(text);
     return gpu;
-}
-
-int sweep_failures(const char *dir) {
-    char path[4200], *text;
-    size_t len;
-    snprintf(path, sizeof path, "%s/failures", dir);
-    if (util_read_file(path, &text, &len, NULL, 0)) return 0;
-    int n = atoi(text);
-    free(text);
-    return n;
-}
-
-int sweep_failures_bump(const char *dir) {
-    char path[4200], text[32];
-    int n = sweep_failures(dir) + 1;
-    snprintf(path, sizeof path, "%s/failures", dir);
-    int len = snprintf(text, sizeof text, "%d\n", n);
-    util_write_file_atomic(path, text, (size_t)len, NULL, 0);
-    return n;
-}
-
-char *sweep_log_tail(const char *path, size_t max_bytes) {
-    char *text;
-    size_t len;
-    if (util_read_file(path, &text, &len, NULL, 0)) return strdup("");
-    size_t start = len > max_bytes ? len - max_bytes : 0;
-    if (start) {
-        char *nl = memchr(text + start, '\n', len - start);
-        if (nl && nl + 1 < text + len) start = (size_t)(nl + 1 - text);
-    }
-    memmove(text, text + start, len - start + 1);
-    return text;
-}
-
-int sweep_run_failed(store *st, const store_run *r, int retries, const char *why, int *requeued, char *err,
-                     size_t errlen) {
-    int failures = sweep_failures_bump(r->run_dir);
-    *requeued = failures <= retries;
-    store_run now;
-    if (store_run_get(st, r->id, &now, err, errlen)) return -1;
-    store_status status = now.status;
-    store_run_clear(&now);
-    /* The trainer may have ended the run itself (failed); make it pending so it
-     * can be claimed again or ended with our text. */
-    if (status != STORE_PENDING && status != STORE_RUNNING && store_run_requeue(st, r->id, err, errlen)) return -1;
-    if (*requeued) return status == STORE_RUNNING ? store_run_requeue(st, r->id, err, errlen) : 0;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/train.log", r->run_dir);
-    char *tail = sweep_log_tail(path, 2000);
-    util_buf msg = {0};
-    util_buf_printf(&msg, "%s after %d attempt%s; end of %s:\n%s", why, failures, failures == 1 ? "" : "s", path,
-                    tail ? tail : "");
-    int rc = store_run_end(st, r->id, STORE_FAILED, msg.data, err, errlen);
-    util_buf_free(&msg);
-    free(tail);
-    return rc;
 }
 
 void sweep_format_eta(double s, char *out, size_t outlen) {

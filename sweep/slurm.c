@@ -7,7 +7,9 @@
  * the same step, a run's state changes only while it is `running`, and
  * result.tsv is renamed once ingested (and removed before a run is resubmitted).
  * External programs (sbatch, squeue, scancel) are started with posix_spawnp,
- * never through a shell. */
+ * never through a shell. Ingesting, squeue and scancel are slurm_queue.c and the checks
+ * of the slurm: options slurm_opts.c, so that sched_shared.c and spec.c need not call
+ * this file, which calls them. */
 #include "sweep/sweep_internal.h"
 
 #include <errno.h>
@@ -25,56 +27,7 @@
 
 #include "util/util.h"
 
-extern char **environ;
-
-/* Runs argv (PATH lookup), capturing stdout (and stderr) into out; returns the exit status or -1. */
-static int run_capture(char *const argv[], util_buf *out) {
-    int fds[2];
-    if (pipe(fds)) return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc) {
-        close(fds[0]);
-        util_buf_printf(out, "cannot run %s: %s", argv[0], strerror(rc));
-        return -1;
-    }
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0) util_buf_append(out, buf, (size_t)n);
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int file_text(const char *dir, const char *name, char **text) {
-    char path[4300];
-    size_t len;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return util_read_file(path, text, &len, NULL, 0);
-}
-
-/* "JOB_TASK" of a run submitted to Slurm (RUN_DIR/slurm_job), or "" when it was not. */
-static void slurm_job_of(const char *dir, char *out, size_t outlen) {
-    char *t;
-    out[0] = 0;
-    if (file_text(dir, "slurm_job", &t)) return;
-    snprintf(out, outlen, "%.*s", (int)strcspn(t, "\n"), t);
-    free(t);
-}
-
 /* ---- the task side ------------------------------------------------------------ */
-
-enum { TASK_MAX_RUNS = 1000 }; /* runs of one array task (sweep_slurm_check refuses more) */
 
 /* Trainer threads of a task: --threads (the coordinator's --threads-per-job), else
  * SLURM_CPUS_PER_TASK (what Slurm gave the task), else 0: the trainer's own default. */
@@ -152,9 +105,9 @@ int sweep_slurm_task(int argc, char **argv) {
     }
     /* runs INDEX*K .. INDEX*K+K-1 of the list (lines "ID<TAB>DIR") */
     long index = strtol(argv[2], NULL, 10), first = index * per_task, i = 0;
-    char *ids[TASK_MAX_RUNS], *dirs[TASK_MAX_RUNS];
+    char *ids[SWEEP_SLURM_TASK_MAX_RUNS], *dirs[SWEEP_SLURM_TASK_MAX_RUNS];
     long n = 0;
-    if (per_task > TASK_MAX_RUNS) return fputs(usage, stderr), 2;
+    if (per_task > SWEEP_SLURM_TASK_MAX_RUNS) return fputs(usage, stderr), 2;
     for (char *line = list, *next; line && *line && n < per_task; line = next, i++) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;
@@ -237,7 +190,7 @@ int sweep_slurm_task(int argc, char **argv) {
         }
         task_child = 0;
         char *result;
-        if (!file_text(dir, "result.tsv", &result)) {
+        if (!sweep_run_file_text(dir, "result.tsv", &result)) {
             free(result);
             continue;
         }
@@ -251,354 +204,13 @@ int sweep_slurm_task(int argc, char **argv) {
     return any_failed;
 }
 
-/* ---- ingest ------------------------------------------------------------------- */
-
-/* Column index of each wanted name in a TSV header, -1 when missing. */
-static void header_columns(char *header, const char *const *names, int *cols, int n) {
-    for (int k = 0; k < n; k++) cols[k] = -1;
-    int c = 0;
-    for (char *tok = strtok(header, "\t\r"); tok; tok = strtok(NULL, "\t\r"), c++)
-        for (int k = 0; k < n; k++)
-            if (!strcmp(tok, names[k])) cols[k] = c;
-}
-
-/* Splits a TSV line into at most max fields (in place). */
-static int fields(char *line, char **f, int max) {
-    int n = 0;
-    for (char *p = line; n < max;) {
-        f[n++] = p;
-        p = strchr(p, '\t');
-        if (!p) break;
-        *p++ = 0;
-    }
-    return n;
-}
-
-static double field_num(char **f, int n, int col) {
-    if (col < 0 || col >= n || !*f[col]) return NAN;
-    return strtod(f[col], NULL);
-}
-
-/* Reads DIR/NAME, a TSV with a header, into a row-major table of the named
- * columns (NAN where a column or value is missing). Rows whose first n_keys
- * columns are not all numbers are skipped: a killed task may leave a torn last
- * line. A missing file is an empty table. */
-static int read_tsv(const char *dir, const char *name, const char *const *names, int n_cols, int n_keys,
-                    double **table, size_t *n_rows, char *err, size_t errlen) {
-    *table = NULL;
-    *n_rows = 0;
-    char *text;
-    if (file_text(dir, name, &text)) return 0;
-    size_t n = 0, cap = 0;
-    int cols[16];
-    char *save, *line = strtok_r(text, "\n", &save);
-    if (line) header_columns(line, names, cols, n_cols);
-    while ((line = strtok_r(NULL, "\n", &save))) {
-        char *f[16];
-        int nf = fields(line, f, 16);
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            double *g = realloc(*table, cap * (size_t)n_cols * sizeof *g);
-            if (!g) {
-                free(*table), free(text);
-                *table = NULL;
-                return util_err(err, errlen, "%s/%s: out of memory", dir, name);
-            }
-            *table = g;
-        }
-        double *row = *table + n * (size_t)n_cols;
-        int keyed = 1;
-        for (int k = 0; k < n_cols; k++) {
-            row[k] = field_num(f, nf, cols[k]);
-            if (k < n_keys && !isfinite(row[k])) keyed = 0;
-        }
-        n += (size_t)keyed;
-    }
-    free(text);
-    *n_rows = n;
-    return 0;
-}
-
-static int ingest_metrics(store *st, int64_t id, const char *dir, char *err, size_t errlen) {
-    static const char *const names[] = {"step", "tokens", "wall_seconds", "loss", "lr", "grad_norm",
-                                        "tokens_per_second", "eval_loss"};
-    double *t;
-    size_t n;
-    if (read_tsv(dir, "metrics.tsv", names, 8, 1, &t, &n, err, errlen)) return -1;
-    store_metric *rows = n ? malloc(n * sizeof *rows) : NULL;
-    if (n && !rows) {
-        free(t);
-        return util_err(err, errlen, "%s/metrics.tsv: out of memory", dir);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const double *r = t + i * 8;
-        rows[i] = (store_metric){(int64_t)r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]};
-    }
-    int rc = n ? store_metrics_append(st, id, rows, n, err, errlen) : 0;
-    free(rows);
-    free(t);
-    return rc;
-}
-
-static int ingest_positions(store *st, int64_t id, const char *dir, char *err, size_t errlen) {
-    static const char *const names[] = {"step", "position", "loss"};
-    double *t;
-    size_t n;
-    if (read_tsv(dir, "position_loss.tsv", names, 3, 2, &t, &n, err, errlen)) return -1;
-    store_position_loss *rows = n ? malloc(n * sizeof *rows) : NULL;
-    if (n && !rows) {
-        free(t);
-        return util_err(err, errlen, "%s/position_loss.tsv: out of memory", dir);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const double *r = t + i * 3;
-        rows[i] = (store_position_loss){(int64_t)r[0], (int64_t)r[1], r[2]};
-    }
-    int rc = n ? store_position_loss_put(st, id, rows, n, err, errlen) : 0;
-    free(rows);
-    free(t);
-    return rc;
-}
-
-/* key<TAB>value lines of result.tsv */
-static void result_value(const char *text, const char *key, char *out, size_t outlen) {
-    out[0] = 0;
-    size_t k = strlen(key);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (!strncmp(p, key, k) && p[k] == '\t') {
-            snprintf(out, outlen, "%.*s", (int)strcspn(p + k + 1, "\n"), p + k + 1);
-            return;
-        }
-}
-
-static double result_num(const char *text, const char *key) {
-    char v[64];
-    result_value(text, key, v, sizeof v);
-    return *v ? strtod(v, NULL) : NAN;
-}
-
-/* One run: returns 1 when its result was ingested (the run left `running`). */
-static int ingest_run(store *st, const store_run *r, int retries, char *err, size_t errlen) {
-    char *result;
-    if (file_text(r->run_dir, "result.tsv", &result)) return 0;
-    char status[32], why[1024];
-    result_value(result, "status", status, sizeof status);
-    result_value(result, "error", why, sizeof why);
-    int rc = ingest_metrics(st, r->id, r->run_dir, err, errlen) || ingest_positions(st, r->id, r->run_dir, err, errlen);
-    char *dev_text;
-    if (!rc && !file_text(r->run_dir, "device.tsv", &dev_text)) { /* what the trainer chose (absent: older trainers) */
-        char dev[32], prec[32];
-        result_value(dev_text, "device", dev, sizeof dev);
-        result_value(dev_text, "precision", prec, sizeof prec);
-        if (*dev && *prec) rc = store_run_set_device(st, r->id, dev, prec, err, errlen);
-        free(dev_text);
-    }
-    if (!rc) {
-        if (!strcmp(status, "done")) {
-            rc = store_run_finish(st, r->id, result_num(result, "final_train_loss"),
-                                  result_num(result, "final_eval_loss"), result_num(result, "best_context_loss"), err,
-                                  errlen);
-        } else if (!strcmp(status, "diverged")) {
-            rc = store_run_end(st, r->id, STORE_DIVERGED, why, err, errlen);
-        } else if (!strcmp(status, "stopped")) {
-            rc = store_run_requeue(st, r->id, err, errlen); /* resumes from its checkpoint */
-        } else {
-            int requeued;
-            rc = sweep_run_failed(st, r, retries, *why ? why : "the trainer failed", &requeued, err, errlen);
-        }
-    }
-    free(result);
-    if (rc) return -1;
-    /* Keep the ingested file, under a name that is never ingested again. */
-    char from[4300], to[4300];
-    snprintf(from, sizeof from, "%s/result.tsv", r->run_dir);
-    snprintf(to, sizeof to, "%s/result.attempt%d.tsv", r->run_dir, r->attempt);
-    rename(from, to);
-    return 1;
-}
-
-/* The sweep's retries, from its stored spec (default 1). */
-static int stored_retries(store *st, const char *sweep) {
-    char *text = NULL;
-    int retries = 1;
-    if (store_sweep_get(st, sweep, &text, NULL, 0) || !text) return retries;
-    sweep_spec spec;
-    if (!sweep_spec_parse(sweep, text, strlen(text), &spec, NULL, 0)) {
-        retries = spec.retries;
-        sweep_spec_free(&spec);
-    }
-    free(text);
-    return retries;
-}
-
-int sweep_slurm_ingest(store *st, const char *sweep, size_t *n_ended, char *err, size_t errlen) {
-    store_run *runs;
-    size_t n;
-    *n_ended = 0;
-    store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
-    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
-    int rc = 0, retries = -1;
-    for (size_t i = 0; i < n && !rc; i++) {
-        char job[64];
-        slurm_job_of(runs[i].run_dir, job, sizeof job);
-        if (!*job) continue;
-        if (retries < 0) retries = stored_retries(st, sweep);
-        int r = ingest_run(st, &runs[i], retries, err, errlen);
-        if (r < 0) rc = -1;
-        else *n_ended += (size_t)r;
-    }
-    store_runs_free(runs, n);
-    return rc;
-}
-
-/* ---- submit and coordinate ---------------------------------------------------- */
-
-int sweep_slurm_states(const store_run *runs, size_t n, sweep_slurm_state *out, char *err, size_t errlen) {
-    /* one squeue call for every array involved: -r lists one task per line */
-    util_buf ids = {0}, text = {0};
-    for (size_t i = 0; i < n; i++) {
-        memset(&out[i], 0, sizeof out[i]);
-        if (!runs[i].run_dir) continue;
-        slurm_job_of(runs[i].run_dir, out[i].job, sizeof out[i].job);
-        if (!*out[i].job) continue;
-        char array[64]; /* ",JOB," : ids is ",JOB1,JOB2," */
-        snprintf(array, sizeof array, ",%.*s,", (int)strcspn(out[i].job, "_"), out[i].job);
-        if (!ids.data) util_buf_puts(&ids, ",");
-        if (!strstr(ids.data, array)) util_buf_puts(&ids, array + 1);
-    }
-    if (!ids.data) return 0;
-    ids.data[ids.len - 1] = 0; /* the trailing comma */
-    char *argv[] = {"squeue", "-h", "-r", "-j", ids.data + 1, "-o", "%i %T %r", NULL};
-    int rc = run_capture(argv, &text);
-    /* squeue refuses a single job id that left the queue; its tasks are simply gone */
-    int gone = rc != 0 && text.data && strstr(text.data, "Invalid job id");
-    if (rc != 0 && !gone) {
-        util_err(err, errlen, "squeue -j %s failed: %s", ids.data + 1, text.data ? text.data : "no output");
-        util_buf_free(&ids);
-        util_buf_free(&text);
-        return -1;
-    }
-    for (char *line = gone ? NULL : text.data, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        char task[64], state[32], reason[64] = "";
-        if (sscanf(line, "%63s %31s %63s", task, state, reason) < 2) continue;
-        for (size_t i = 0; i < n; i++)
-            if (!strcmp(out[i].job, task)) {
-                snprintf(out[i].state, sizeof out[i].state, "%s", state);
-                snprintf(out[i].reason, sizeof out[i].reason, "%s", strcmp(reason, "None") ? reason : "");
-            }
-    }
-    util_buf_free(&ids);
-    util_buf_free(&text);
-    return 0;
-}
+/* ---- options: merge and the batch script (the checks are slurm_opts.c) ---------- */
 
 /* Single-quoted for the batch script (the only shell involved: Slurm's own). */
 static void sh_quote(util_buf *b, const char *s) {
     util_buf_puts(b, "'");
     for (; *s; s++) *s == '\'' ? util_buf_puts(b, "'\\''") : util_buf_append(b, s, 1);
     util_buf_puts(b, "'");
-}
-
-/* ---- options: checks, merge, the batch script --------------------------------- */
-
-long sweep_slurm_time_seconds(const char *t) {
-    /* D-H[:M[:S]] or M, M:S, H:M:S */
-    long v[4];
-    int n = 0, days = -1;
-    const char *p = t;
-    if (!*p) return -1;
-    for (;;) {
-        if (*p < '0' || *p > '9') return -1;
-        char *end;
-        long x = strtol(p, &end, 10);
-        if (x > 10000000 || n == 4) return -1;
-        p = end;
-        if (*p == '-' && days < 0 && n == 0) { days = (int)(x > 100000 ? 100000 : x); p++; continue; }
-        v[n++] = x;
-        if (!*p) break;
-        if (*p != ':') return -1;
-        p++;
-    }
-    if (days >= 0) { /* D-H, D-H:M, D-H:M:S */
-        if (n > 3) return -1;
-        return days * 86400L + v[0] * 3600 + (n > 1 ? v[1] * 60 : 0) + (n > 2 ? v[2] : 0);
-    }
-    if (n == 1) return v[0] * 60;
-    if (n == 2) return v[0] * 60 + v[1];
-    if (n == 3) return v[0] * 3600 + v[1] * 60 + v[2];
-    return -1;
-}
-
-static int only(const char *v, const char *allowed) {
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(allowed, *p)))
-            return 0;
-    return 1;
-}
-
-int sweep_slurm_check(const char *key, const char *v, char *err, size_t errlen) {
-    size_t n = strlen(v);
-    if (n == 0) return util_err(err, errlen, "empty value");
-    if (n > 256) return util_err(err, errlen, "%zu characters, longer than 256", n);
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if (*p < 0x21 || *p > 0x7e || strchr("'\"\\$`;<>", *p))
-            return util_err(err, errlen, "character %zu (byte 0x%02x) is not allowed: no whitespace, "
-                            "newlines, quotes, backslash, $, `, ;, < or > (values go into #SBATCH lines as they are)",
-                            (size_t)(p - (const unsigned char *)v) + 1, *p);
-    char *end;
-    if (!strcmp(key, "account") || !strcmp(key, "qos")) {
-        if (!only(v, "._-")) return util_err(err, errlen, "'%s': expected a name of [A-Za-z0-9._-]", v);
-    } else if (!strcmp(key, "partition")) {
-        if (!only(v, "._-,")) return util_err(err, errlen, "'%s': expected partition names of [A-Za-z0-9._-], "
-                                              "comma-separated", v);
-    } else if (!strcmp(key, "time")) {
-        if (sweep_slurm_time_seconds(v) <= 0)
-            return util_err(err, errlen, "'%s': expected a Slurm time limit (minutes, M:S, H:M:S, D-H, D-H:M or "
-                            "D-H:M:S) above 0", v);
-    } else if (!strcmp(key, "mem")) {
-        long x = strtol(v, &end, 10);
-        if (end == v || x < 0 || (*end && (end[1] || !strchr("KMGTkmgt", *end))))
-            return util_err(err, errlen, "'%s': expected megabytes or a number with K, M, G or T (e.g. 16G)", v);
-    } else if (!strcmp(key, "constraint")) {
-        if (!only(v, "._-&|,*[]():!"))
-            return util_err(err, errlen, "'%s': expected features of [A-Za-z0-9._-] joined by & | , * [ ] ( ) :", v);
-    } else if (!strcmp(key, "gres")) {
-        if (!only(v, "._:,=-")) return util_err(err, errlen, "'%s': expected a gres list such as gpu:1 or gpu:h100:2", v);
-    } else if (!strcmp(key, "cpus_per_task") || !strcmp(key, "runs_per_task") || !strcmp(key, "signal")) {
-        /* runs_per_task: a task holds at most TASK_MAX_RUNS runs */
-        long x = strtol(v, &end, 10), lo = strcmp(key, "signal") ? 1 : 0,
-             hi = !strcmp(key, "signal") ? 65535 : !strcmp(key, "runs_per_task") ? TASK_MAX_RUNS : 100000;
-        if (end == v || *end || x < lo || x > hi)
-            return util_err(err, errlen, "'%s': expected a whole number from %ld to %ld%s", v, lo, hi,
-                            strcmp(key, "signal") ? "" : " (seconds before the time limit; 0: no signal)");
-    } else if (!strcmp(key, "extra")) {
-        static const char *const owned[] = {"array", "output", "error", "job-name", "parsable", "wrap", "signal",
-                                            "o", "e", "J", "a"};
-        const char *name = v + 2;
-        size_t name_len = strncmp(v, "--", 2) ? 0 : strcspn(name, "=");
-        if (name_len == 0)
-            return util_err(err, errlen, "'%s': expected a long sbatch option, --name or --name=value", v);
-        for (size_t i = 0; i < name_len; i++)
-            if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
-                return util_err(err, errlen, "'%s': an option name uses [a-z0-9-]", v);
-        for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
-            if (strlen(owned[i]) == name_len && !strncmp(name, owned[i], name_len))
-                return util_err(err, errlen, "'%s': scalelab sets --%s itself%s", v, owned[i],
-                                strcmp(owned[i], "signal") ? "" : " (use slurm.signal or --signal SECONDS)");
-    } else {
-        return util_err(err, errlen, "unknown Slurm option %s", key);
-    }
-    return 0;
-}
-
-void sweep_slurm_spec_free(sweep_slurm_spec *s) {
-    free(s->account), free(s->qos), free(s->partition), free(s->time), free(s->mem), free(s->constraint);
-    free(s->gres);
-    for (size_t i = 0; i < s->n_extra; i++) free(s->extra[i]);
-    free(s->extra);
-    memset(s, 0, sizeof *s);
 }
 
 int sweep_slurm_opts_merge(const sweep_spec *spec, sweep_run_opts *o, char *err, size_t errlen) {
@@ -688,6 +300,8 @@ void sweep_slurm_dry_run(const sweep_spec *spec, const sweep_plan *plan, const s
     util_buf_free(&cmd);
 }
 
+/* ---- submit and coordinate (Slurm's queue: slurm_queue.c) ------------------------- */
+
 /* Claims every pending run of the sweep and submits them as one array. *n_submitted = 0 when none. */
 static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, size_t *n_submitted, char *err,
                         size_t errlen) {
@@ -705,9 +319,16 @@ static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, s
         if (!id) break;
         store_run r;
         if (store_run_get(st, id, &r, err, errlen)) { rc = -1; break; }
-        ids = realloc(ids, (n + 1) * sizeof *ids);
-        dirs = realloc(dirs, (n + 1) * sizeof *dirs);
-        if (!ids || !dirs) abort();
+        int64_t *more_ids = realloc(ids, (n + 1) * sizeof *ids);
+        if (more_ids) ids = more_ids;
+        char(*more_dirs)[4200] = more_ids ? realloc(dirs, (n + 1) * sizeof *dirs) : NULL;
+        if (more_dirs) dirs = more_dirs;
+        if (!more_ids || !more_dirs) { /* run id is claimed but not in ids: give it back here */
+            store_run_clear(&r);
+            store_run_requeue(st, id, NULL, 0);
+            rc = util_err(err, errlen, "sweep %s: submitting: out of memory", sweep);
+            break;
+        }
         ids[n] = id;
         sweep_run_dir_name(o->runs_dir, sweep, &r, dirs[n], sizeof dirs[n]);
         char stale[4300];
@@ -738,7 +359,7 @@ static int submit_array(store *st, const char *sweep, const sweep_run_opts *o, s
     if (!rc && n) {
         /* every other option is an #SBATCH line of the script; the output path may hold spaces */
         char *argv[] = {"sbatch", "--parsable", "--output", out_pattern, script, NULL};
-        int st_rc = run_capture(argv, &out);
+        int st_rc = sweep_spawn_capture(argv, &out);
         long job = out.data ? strtol(out.data, NULL, 10) : 0;
         if (st_rc != 0 || job <= 0) {
             rc = util_err(err, errlen, "sbatch failed: %s", out.data ? out.data : "no output");
@@ -775,7 +396,10 @@ static int reap_lost(store *st, const char *sweep, int retries, char *err, size_
     store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
     if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
     sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
-    if (!q) abort();
+    if (!q) {
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "sweep %s: checking Slurm tasks: out of memory", sweep);
+    }
     char why_squeue[512];
     /* squeue failing (slurmctld restarting) says nothing about the tasks: ask again next time */
     int rc = 0, asked = !sweep_slurm_states(runs, n, q, why_squeue, sizeof why_squeue);
@@ -786,7 +410,7 @@ static int reap_lost(store *st, const char *sweep, int retries, char *err, size_
             store_run_heartbeat(st, runs[i].id, NULL, 0);
             continue;
         }
-        if (!file_text(runs[i].run_dir, "result.tsv", &result)) {
+        if (!sweep_run_file_text(runs[i].run_dir, "result.tsv", &result)) {
             free(result); /* it just finished: ingested on the next pass */
             continue;
         }
@@ -848,67 +472,4 @@ int sweep_slurm_run(store *st, const char *sweep, const sweep_run_opts *o, char 
                                   &n_failed, err, errlen))
         return -1;
     return n_failed ? 1 : 0;
-}
-
-int sweep_slurm_cancel(store *st, const char *sweep, size_t *n_cancelled, char *err, size_t errlen) {
-    store_run *runs;
-    size_t n;
-    *n_cancelled = 0;
-    store_run_filter f = {.sweep = sweep, .status = STORE_RUNNING};
-    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
-    /* Pending tasks go first, in one call, so the array throttle starts none of them;
-     * then the running ones get SIGTERM (the trainer checkpoints; Slurm sends SIGKILL
-     * after its KillWait). scancel retries a signal for a pending task for seconds, so
-     * signals only go to tasks that run. */
-    sweep_slurm_state *q = calloc(n ? n : 1, sizeof *q);
-    if (!q) abort();
-    char **pending = calloc(n + 2, sizeof *pending), **active = calloc(n + 4, sizeof *active);
-    if (!pending || !active) abort();
-    size_t n_pending = 0, n_active = 0;
-    pending[n_pending++] = "scancel";
-    active[n_active++] = "scancel", active[n_active++] = "--signal=TERM", active[n_active++] = "--full";
-    if (sweep_slurm_states(runs, n, q, NULL, 0)) /* squeue failed: cancel them all the plain way */
-        for (size_t i = 0; i < n; i++) slurm_job_of(runs[i].run_dir, q[i].job, sizeof q[i].job);
-    for (size_t i = 0; i < n; i++) {
-        if (!*q[i].job) continue;
-        char **to = !strcmp(q[i].state, "PENDING") ? pending : active;
-        size_t *nt = to == pending ? &n_pending : &n_active, dup = 0;
-        for (size_t j = 0; j < *nt && !dup; j++) dup = !strcmp(to[j], q[i].job); /* runs sharing a task */
-        if (!dup) to[(*nt)++] = q[i].job;
-    }
-    pending[n_pending] = active[n_active] = NULL;
-    util_buf out = {0};
-    if (n_pending > 1) run_capture(pending, &out);
-    if (n_active > 3) {
-        run_capture(active, &out);
-        active[2] = "scancel"; /* then the plain cancel of the same tasks */
-        run_capture(active + 2, &out);
-    }
-    util_buf_free(&out);
-    free(pending);
-    free(active);
-    /* Wait (at most a minute) for the tasks to leave the queue, ingest what they wrote,
-     * and mark the rest cancelled (their checkpoints stay for a later resume). */
-    for (double t0 = util_monotonic(); util_monotonic() - t0 < 60;) {
-        size_t queued = 0;
-        if (!sweep_slurm_states(runs, n, q, NULL, 0))
-            for (size_t i = 0; i < n; i++) queued += *q[i].state != 0;
-        if (!queued) break;
-        struct timespec ts = {0, 200 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    free(q);
-    size_t ended;
-    int rc = sweep_slurm_ingest(st, sweep, &ended, err, errlen);
-    for (size_t i = 0; i < n && !rc; i++) {
-        char job[64];
-        slurm_job_of(runs[i].run_dir, job, sizeof job);
-        store_run now;
-        if (!*job || store_run_get(st, runs[i].id, &now, err, errlen)) continue;
-        if (now.status == STORE_RUNNING && !(rc = store_run_end(st, runs[i].id, STORE_CANCELLED, "cancelled", err, errlen)))
-            (*n_cancelled)++;
-        store_run_clear(&now);
-    }
-    store_runs_free(runs, n);
-    return rc;
 }

@@ -68,11 +68,12 @@ static int count(reader *r, const yaml_node_t *n, const char *key, double lo, do
     return 0;
 }
 
-static char *xstrdup(const char *s) {
-    char *d = strdup(s ? s : "");
-    if (!d) abort(); /* out of memory: nothing sensible to recover */
-    return d;
-}
+/* Out of memory (util.h's policy): the reader's err says so and the call returns -1; what
+ * was already attached to the spec stays attached, so sweep_spec_free releases it. */
+static int oom(reader *r) { return util_err(r->err, r->errlen, "%s: out of memory", r->file); }
+
+/* A copy of s ("" for NULL), or NULL when out of memory. */
+static char *copy(const char *s) { return strdup(s ? s : ""); }
 
 /* Counts one visited key or list item against SPEC_MAX_NODES. */
 static int visit(reader *r, const yaml_node_t *n, const char *key) {
@@ -90,18 +91,23 @@ static int too_deep(reader *r, const yaml_node_t *n, const char *key) {
  * (100,000 seeds took seconds, and timed out under ASan's copying realloc). */
 static void *grow(void *v, size_t n, size_t size) {
     if (n & (n - 1)) return v; /* n is not 0 or a power of two: below the capacity */
-    void *p = realloc(v, (n ? 2 * n : 1) * size);
-    if (!p) abort();
-    return p;
+    return realloc(v, (n ? 2 * n : 1) * size);
 }
+/* arr gets room for element n, or the function returns -1 (out of memory) with arr as it was. */
+#define GROW(r, arr, n)                                          \
+    do {                                                         \
+        void *grown_ = grow((arr), (n), sizeof *(arr));          \
+        if (!grown_) return oom(r);                              \
+        (arr) = grown_;                                          \
+    } while (0)
 
-static void entry_set(sweep_entry *e, const char *key, const char *value, const char *file,
-                      const yaml_node_t *n) {
-    e->key = xstrdup(key);
-    e->value = xstrdup(value);
-    e->file = file;
+static int entry_set(reader *r, sweep_entry *e, const char *key, const char *value, const yaml_node_t *n) {
+    e->file = r->file;
     e->line = (int)n->start_mark.line + 1;
     e->col = (int)n->start_mark.column + 1;
+    e->key = copy(key);
+    e->value = copy(value);
+    return e->key && e->value ? 0 : oom(r);
 }
 
 /* Mapping keys must be scalars; nested mappings become dotted keys. */
@@ -120,8 +126,9 @@ static int flatten(reader *r, const yaml_node_t *map, const char *prefix, int de
         } else if (v->type == YAML_SEQUENCE_NODE) {
             return at_err(r, v, key, "expected a single value, got a list");
         } else {
-            *out = grow(*out, *n, sizeof **out);
-            entry_set(&(*out)[(*n)++], key, scalar(v), r->file, v);
+            GROW(r, *out, *n);
+            memset(&(*out)[*n], 0, sizeof **out);
+            if (entry_set(r, &(*out)[(*n)++], key, scalar(v), v)) return -1;
         }
     }
     return 0;
@@ -131,13 +138,14 @@ static int flatten(reader *r, const yaml_node_t *map, const char *prefix, int de
 static int values(reader *r, const yaml_node_t *seq, const char *key, sweep_axis *ax) {
     if (seq->type != YAML_SEQUENCE_NODE)
         return at_err(r, seq, key, "expected a list of values, e.g. [1, 2]");
-    ax->key = xstrdup(key);
+    if (!(ax->key = copy(key))) return oom(r);
     for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top; i++) {
         yaml_node_t *v = node(r, *i);
         if (visit(r, v, key)) return -1;
         if (!scalar(v)) return at_err(r, v, key, "list items must be single values");
-        ax->values = grow(ax->values, ax->n, sizeof *ax->values);
-        entry_set(&ax->values[ax->n++], key, scalar(v), r->file, v);
+        GROW(r, ax->values, ax->n);
+        memset(&ax->values[ax->n], 0, sizeof *ax->values);
+        if (entry_set(r, &ax->values[ax->n++], key, scalar(v), v)) return -1;
     }
     if (ax->n == 0) return at_err(r, seq, key, "empty list: nothing to sweep over");
     return 0;
@@ -164,7 +172,7 @@ static int axes(reader *r, const yaml_node_t *map, const char *prefix, int depth
         }
         for (size_t i = 0; i < *n; i++)
             if (!strcmp((*out)[i].key, key)) return at_err(r, k, full, "key given twice");
-        *out = grow(*out, *n, sizeof **out);
+        GROW(r, *out, *n);
         memset(&(*out)[*n], 0, sizeof **out);
         if (values(r, v, key, &(*out)[(*n)++])) return -1;
     }
@@ -174,7 +182,7 @@ static int axes(reader *r, const yaml_node_t *map, const char *prefix, int depth
 
 /* One zip group: a mapping of keys to equal-length lists. */
 static int zip_group(reader *r, const yaml_node_t *g, sweep_spec *s) {
-    s->zips = grow(s->zips, s->n_zips, sizeof *s->zips);
+    GROW(r, s->zips, s->n_zips);
     sweep_zip *z = &s->zips[s->n_zips++];
     memset(z, 0, sizeof *z);
     z->line = (int)g->start_mark.line + 1;
@@ -201,7 +209,7 @@ static int parse_zip(reader *r, const yaml_node_t *n, sweep_spec *s) {
 }
 
 static int parse_dist(reader *r, const char *key, const yaml_node_t *n, sweep_dist *d) {
-    d->key = xstrdup(key);
+    if (!(d->key = copy(key))) return oom(r);
     d->line = (int)n->start_mark.line + 1;
     d->col = (int)n->start_mark.column + 1;
     if (n->type != YAML_MAPPING_NODE)
@@ -220,9 +228,10 @@ static int parse_dist(reader *r, const char *key, const yaml_node_t *n, sweep_di
             int rc = values(r, v, key, &ax);
             d->kind = SWEEP_CHOICE;
             d->choices = calloc(ax.n ? ax.n : 1, sizeof *d->choices);
-            if (!d->choices) abort();
-            for (size_t i = 0; i < ax.n; i++) d->choices[i] = xstrdup(ax.values[i].value);
-            d->n_choices = ax.n;
+            if (d->choices) d->n_choices = ax.n;
+            for (size_t i = 0; d->choices && i < ax.n; i++)
+                if (!(d->choices[i] = copy(ax.values[i].value)) && !rc) rc = oom(r);
+            if (!d->choices && !rc) rc = oom(r);
             sweep_entries_free(ax.values, ax.n);
             free(ax.key);
             if (rc) return -1;
@@ -277,7 +286,7 @@ static int parse_random(reader *r, const yaml_node_t *n, sweep_spec *s) {
         yaml_node_t *k = node(r, p->key);
         if (visit(r, k, "random.params")) return -1;
         if (!scalar(k)) return at_err(r, k, "random.params", "keys must be plain names");
-        s->dists = grow(s->dists, s->n_dists, sizeof *s->dists);
+        GROW(r, s->dists, s->n_dists);
         memset(&s->dists[s->n_dists], 0, sizeof *s->dists);
         if (parse_dist(r, scalar(k), node(r, p->value), &s->dists[s->n_dists++])) return -1;
     }
@@ -307,9 +316,9 @@ static int parse_isoflop(reader *r, const yaml_node_t *n, sweep_spec *s) {
         double b;
         if (number(r, v, "isoflop.budgets", &b)) return -1;
         if (b <= 0) return at_err(r, v, "isoflop.budgets", "budgets must be positive");
-        s->budgets = grow(s->budgets, s->n_budgets, sizeof *s->budgets);
-        s->budget_line = grow(s->budget_line, s->n_budgets, sizeof *s->budget_line);
-        s->budget_col = grow(s->budget_col, s->n_budgets, sizeof *s->budget_col);
+        GROW(r, s->budgets, s->n_budgets);
+        GROW(r, s->budget_line, s->n_budgets);
+        GROW(r, s->budget_col, s->n_budgets);
         s->budget_line[s->n_budgets] = (int)v->start_mark.line + 1;
         s->budget_col[s->n_budgets] = (int)v->start_mark.column + 1;
         s->budgets[s->n_budgets++] = b;
@@ -323,7 +332,7 @@ static int parse_slurm(reader *r, const yaml_node_t *n, sweep_spec *s) {
     sweep_slurm_spec *sl = s->slurm;
     if (!sl) {
         sl = s->slurm = calloc(1, sizeof *sl);
-        if (!sl) abort();
+        if (!sl) return oom(r);
         sl->cpus_per_task = sl->signal_s = sl->runs_per_task = -1;
     }
     static const char *const strings[] = {"account", "qos", "partition", "time", "mem", "constraint", "gres"};
@@ -343,7 +352,7 @@ static int parse_slurm(reader *r, const yaml_node_t *n, sweep_spec *s) {
                 if (!scalar(v)) return at_err(r, v, key, "expected a single value");
                 if (sweep_slurm_check(name, scalar(v), why, sizeof why)) return at_err(r, v, key, "%s", why);
                 free(*string_of[i]);
-                *string_of[i] = xstrdup(scalar(v));
+                if (!(*string_of[i] = copy(scalar(v)))) return oom(r);
             }
         for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
             if (!strcmp(name, ints[i])) {
@@ -361,8 +370,9 @@ static int parse_slurm(reader *r, const yaml_node_t *n, sweep_spec *s) {
                 if (visit(r, e, key)) return -1;
                 if (!scalar(e)) return at_err(r, e, key, "list items must be single values");
                 if (sweep_slurm_check("extra", scalar(e), why, sizeof why)) return at_err(r, e, key, "%s", why);
-                sl->extra = grow(sl->extra, sl->n_extra, sizeof *sl->extra);
-                sl->extra[sl->n_extra++] = xstrdup(scalar(e));
+                GROW(r, sl->extra, sl->n_extra);
+                if (!(sl->extra[sl->n_extra] = copy(scalar(e)))) return oom(r);
+                sl->n_extra++;
             }
         }
         if (!known)
@@ -375,9 +385,11 @@ static int parse_slurm(reader *r, const yaml_node_t *n, sweep_spec *s) {
     return 0;
 }
 
+/* NULL when out of memory. */
 static char *base_path_of(const char *spec_path, const char *rel) {
-    if (rel[0] == '/' || !strchr(spec_path, '/')) return xstrdup(rel);
-    char *tmp = xstrdup(spec_path);
+    if (rel[0] == '/' || !strchr(spec_path, '/')) return copy(rel);
+    char *tmp = copy(spec_path);
+    if (!tmp) return NULL;
     util_buf b = {0};
     util_buf_printf(&b, "%s/%s", dirname(tmp), rel);
     free(tmp);
@@ -398,10 +410,10 @@ static int parse_top(reader *r, const yaml_node_t *root, sweep_spec *s) {
             if (!t) return at_err(r, v, "name", "expected a single value, got a list or mapping");
             if (sweep_name_check(t, why, sizeof why)) return at_err(r, v, "name", "%s", why);
             free(s->name);
-            s->name = xstrdup(t);
+            if (!(s->name = copy(t))) return oom(r);
         } else if (!strcmp(name, "base")) {
             if (scalar(v)) {
-                s->base_path = base_path_of(r->file, scalar(v));
+                if (!(s->base_path = base_path_of(r->file, scalar(v)))) return oom(r);
                 char why[768];
                 if (sweep_yaml_flatten_file(s->base_path, &s->base, &s->n_base, why, sizeof why))
                     return at_err(r, v, "base", "%s", why);
@@ -426,8 +438,14 @@ static int parse_top(reader *r, const yaml_node_t *root, sweep_spec *s) {
                 for (size_t i = 0; !rc && i < (size_t)x; i++) {
                     char t[32];
                     snprintf(t, sizeof t, "%zu", i);
-                    ax.values = grow(ax.values, ax.n, sizeof *ax.values);
-                    entry_set(&ax.values[ax.n++], "train.seed", t, r->file, v);
+                    void *grown = grow(ax.values, ax.n, sizeof *ax.values);
+                    if (!grown) {
+                        rc = oom(r);
+                        break;
+                    }
+                    ax.values = grown;
+                    memset(&ax.values[ax.n], 0, sizeof *ax.values);
+                    rc = entry_set(r, &ax.values[ax.n++], "train.seed", t, v);
                 }
             } else {
                 rc = values(r, v, "train.seed", &ax);
@@ -448,8 +466,9 @@ static int parse_top(reader *r, const yaml_node_t *root, sweep_spec *s) {
                 char key[32];
                 snprintf(key, sizeof key, "constraints[%zu]", s->n_constraints);
                 if (!scalar(c)) return at_err(r, c, key, "expected an expression");
-                s->constraints = grow(s->constraints, s->n_constraints, sizeof *s->constraints);
-                entry_set(&s->constraints[s->n_constraints++], key, scalar(c), r->file, c);
+                GROW(r, s->constraints, s->n_constraints);
+                memset(&s->constraints[s->n_constraints], 0, sizeof *s->constraints);
+                if (entry_set(r, &s->constraints[s->n_constraints++], key, scalar(c), c)) return -1;
             }
         } else if (!strcmp(name, "isoflop")) {
             if (parse_isoflop(r, v, s)) return -1;
@@ -562,9 +581,12 @@ int sweep_yaml_flatten_file(const char *path, sweep_entry **out, size_t *n, char
 
 int sweep_spec_parse(const char *path, const char *text, size_t len, sweep_spec *s, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
-    s->path = xstrdup(path);
+    s->path = copy(path);
     s->text = malloc(len + 1);
-    if (!s->text) abort();
+    if (!s->path || !s->text) {
+        sweep_spec_free(s);
+        return util_err(err, errlen, "%s: out of memory", path ? path : "sweep spec");
+    }
     memcpy(s->text, text, len);
     s->text[len] = 0;
     s->retries = 1;

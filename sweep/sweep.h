@@ -218,23 +218,13 @@ typedef struct sweep_planned_run {
     /* The accounting record of util/accounting.h as model_flops computed it: whole
      * as .acc, by DESIGN name (.params, .weight_flops_per_token, ...), and under the
      * short names the plan has always had for three fields (W, S, flops), which are
-     * the same storage (checked below), not copies. */
-    union {
-        util_accounting acc;
-        struct {
-            UTIL_ACCOUNTING_FIELDS(UTIL_ACCOUNTING_DECL_)
-        };
-        struct {
-            double short_pad0_[2], W, S, short_pad1_[4], flops;
-        };
-    };
+     * the same storage, not copies. */
+    UTIL_ACCOUNTING_MEMBER_ALIASED(acc, UTIL_ACCOUNTING_ALIAS(W, weight_flops_per_token)
+                                            UTIL_ACCOUNTING_ALIAS(S, state_flops_per_token)
+                                                UTIL_ACCOUNTING_ALIAS(flops, training_flops));
     double budget;       /* isoflop budget, 0 without isoflop */
     size_t point;        /* index of the point it came from */
 } sweep_planned_run;
-_Static_assert(offsetof(sweep_planned_run, W) == offsetof(sweep_planned_run, weight_flops_per_token) &&
-                   offsetof(sweep_planned_run, S) == offsetof(sweep_planned_run, state_flops_per_token) &&
-                   offsetof(sweep_planned_run, flops) == offsetof(sweep_planned_run, training_flops),
-               "sweep_planned_run's short names alias their accounting fields");
 
 typedef struct sweep_dropped { /* an isoflop shape outside [min_tokens, max_tokens] */
     size_t point;
@@ -341,7 +331,10 @@ int sweep_cancel(struct store *st, const char *sweep, const char *runs_dir, char
 struct model_config;
 
 typedef struct sweep_family_member {
-    double params, params_non_embedding, W, S, wsfr, state_dim, state_size;
+    /* model_flops' accounting record (util/accounting.h), W and S also by their short names;
+     * tokens and training_flops are NAN: a member is a shape, its budget sets its tokens. */
+    UTIL_ACCOUNTING_MEMBER_ALIASED(acc, UTIL_ACCOUNTING_ALIAS(W, weight_flops_per_token)
+                                            UTIL_ACCOUNTING_ALIAS(S, state_flops_per_token));
     char **values;          /* per family key: this member's value (text) */
 } sweep_family_member;
 
@@ -358,8 +351,8 @@ typedef struct sweep_family {
 
 int sweep_family_load(const char *path, sweep_family *f, char *err, size_t errlen);
 void sweep_family_free(sweep_family *f);
-/* A member's accounting value by its `scalelab runs` name (params, params_non_embedding,
- * weight_flops_per_token, state_flops_per_token, wsfr, state_dim, state_size); NAN otherwise. */
+/* A member's accounting value by its util/accounting.h name (`scalelab runs` prints the same
+ * names); NAN for tokens and training_flops and for any other name. */
 double sweep_family_value(const sweep_family_member *m, const char *name);
 /* Whether key k takes more than one value over the members. */
 int sweep_family_key_varies(const sweep_family *f, size_t k);

@@ -24,7 +24,7 @@ int sweep_pid_write(const char *dir, pid_t pid, char *err, size_t errlen);
 int sweep_trainer_alive(pid_t pid, int64_t id);
 /* The CUDA_VISIBLE_DEVICES of a live process (its /proc/PID/environ), -1 when unset. */
 int sweep_pid_gpu(pid_t pid);
-/* Failures counted so far for the run (DIR/failures); sweep_failures_bump adds one. */
+/* sched_failures.c. Failures counted so far for the run (DIR/failures); sweep_failures_bump adds one. */
 int sweep_failures(const char *dir);
 int sweep_failures_bump(const char *dir);
 /* The last max_bytes of a file, starting at a line (malloc'd; "" when missing). */
@@ -44,6 +44,13 @@ int sweep_lock_held(const char *dir);
  * DIR/pid, DIR/train.lock or, when neither names it (its scheduler died between the
  * spawn and the PID file), a scan of /proc; 0 when there is none on this host. */
 pid_t sweep_trainer_find(const char *dir, int64_t id);
+/* Runs of one Slurm array task: sweep_slurm_check refuses more, the task has room for these. */
+#define SWEEP_SLURM_TASK_MAX_RUNS 1000
+/* slurm_queue.c: runs argv (PATH lookup, no shell), capturing stdout and stderr into out;
+ * the exit status, or -1 when it could not run. */
+int sweep_spawn_capture(char *const argv[], util_buf *out);
+/* DIR/NAME's text (malloc'd); non-zero when it cannot be read. */
+int sweep_run_file_text(const char *dir, const char *name, char **text);
 /* Slurm's view of a run submitted as an array task. */
 typedef struct sweep_slurm_state {
     char job[64];     /* "JOB_TASK", "" when the run was not submitted to Slurm */

@@ -43,6 +43,26 @@ typedef struct util_accounting {
         };                                                       \
     }
 
+/* A record whose holder also calls some fields by older short names (the plan's W, S and
+ * flops, the report's weight_flops): UTIL_ACCOUNTING_MEMBER_ALIASED(acc, UTIL_ACCOUNTING_ALIAS(W,
+ * weight_flops_per_token) ...) adds each alias over its field's storage, placed by the
+ * field's index in the list, so the aliases cannot drift from the list. */
+#define UTIL_ACCOUNTING_IX_(name, comment) UTIL_ACCOUNTING_IX_##name,
+enum { UTIL_ACCOUNTING_FIELDS(UTIL_ACCOUNTING_IX_) };
+#define UTIL_ACCOUNTING_ALIAS(alias, field)             \
+    struct {                                            \
+        double alias##_at_[UTIL_ACCOUNTING_IX_##field]; \
+        double alias;                                   \
+    };
+#define UTIL_ACCOUNTING_MEMBER_ALIASED(acc, ...)                 \
+    union {                                                      \
+        util_accounting acc;                                     \
+        struct {                                                 \
+            UTIL_ACCOUNTING_FIELDS(UTIL_ACCOUNTING_DECL_)        \
+        };                                                       \
+        __VA_ARGS__                                              \
+    }
+
 /* Number of fields, and their names in order. */
 enum { UTIL_ACCOUNTING_N = 0 UTIL_ACCOUNTING_FIELDS(UTIL_ACCOUNTING_ONE_) };
 static const char *const util_accounting_names[UTIL_ACCOUNTING_N] __attribute__((unused)) = {

@@ -12,8 +12,7 @@
  * that says "out of memory" (with the place, where that helps) and returns
  * non-zero; it never calls abort() or exit(). A helper that cannot take err
  * returns NULL or non-zero and its caller writes the message. CUDA is the one
- * exception: a failing CUDA call reports file and line and exits (kernels.h).
- * (Still to convert: the abort() calls in sweep/spec.c and sweep/slurm.c.) */
+ * exception: a failing CUDA call reports file and line and exits (kernels.h). */
 #ifndef SCALELAB_UTIL_H
 #define SCALELAB_UTIL_H
 

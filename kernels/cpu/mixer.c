@@ -4,19 +4,21 @@
 #include <assert.h>
 #include <omp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "kernels/kernels.h"
 #include "kernels/cpu/real.h"
 #include "kernels/cpu/mixer_impl.h"
 
+/* kern_mixer_shape_check, the GPU's check too; these calls return no error, so a shape
+ * they cannot run stops the program with its reason (like a failed assert). */
 static void check_shape(const kern_mixer_shape *s) {
-    assert(s->batch > 0 && s->seq > 0 && s->n_head > 0 && s->n_kv_head > 0 && s->head_dim > 0);
-    assert(s->n_head % s->n_kv_head == 0);
-    if (s->kind == KERN_MIXER_POWER) {
-        assert(s->p >= 1 && s->p <= 4);
-        assert(s->chunk > 0 && s->seq % s->chunk == 0);
+    char why[512];
+    if (kern_mixer_shape_check(s, why, sizeof why)) {
+        fprintf(stderr, "scalelab: kernels: mixer shape: %s\n", why);
+        abort();
     }
-    (void)s;
 }
 
 /* One thread's slice, plus room to start it on an 8-byte boundary (the power
@@ -34,7 +36,7 @@ static REAL *slice_at(REAL *work, size_t slice, int thread) {
 
 size_t KR(kern_mixer_saved_size)(const kern_mixer_shape *s) {
     check_shape(s);
-    return (size_t)s->batch * s->n_head * s->seq;
+    return kern_mx_saved_size(s);
 }
 
 /* Slices in the work buffer: the most threads a call may use. */

@@ -32,15 +32,7 @@ static inline void kern_mx_attn_key_range(const kern_mixer_shape *s, int q0, int
     *k1 = q1;
 }
 
-/* Power: D = C(d+p-1, p), the symmetric power embedding's dimension. */
-/* C(n, r) one exact step at a time (D * (d+r-1) / r is always an integer), so no
- * intermediate product overflows for any shape model_config_resolve accepts (it refuses a
- * D x (d + 1) state past int). */
-static inline int kern_mx_phi_dim(int d, int p) {
-    long long D = 1;
-    for (int r = 1; r <= p; r++) D = D * (d + r - 1) / r;
-    return (int)D;
-}
+/* Power: D = C(d+p-1, p) is kern_mx_phi_dim (kernels/kern_shape.h). */
 static inline int kern_mx_power_chunks(const kern_mixer_shape *s) { return s->seq / s->chunk; }
 /* Inside a chunk, row i (0-based in the chunk) reads keys 0..i of the chunk. */
 static inline int kern_mx_power_intra_keys(int i) { return i + 1; }

@@ -2,7 +2,8 @@
  * phi(x).phi(y) = (x.y)^p (MATH.md). One feature per multiset i_1 <= ... <= i_p:
  * sqrt(p! / prod_r c_r!) x_{i_1} ... x_{i_p}, c_r the multiplicity of index r.
  * Features are ordered lexicographically by (i_1, ..., i_p). p = 1 and p = 2
- * have direct loops; p = 3, 4 walk the multisets with an odometer. */
+ * have direct loops; p = 3, 4 walk the multisets with an odometer. The order, the
+ * coefficients and D are kernels/kern_shape.h's, shared with the GPU's feature table. */
 #include <assert.h>
 #include <math.h>
 #include <string.h>
@@ -10,31 +11,6 @@
 #include "kernels/kernels.h"
 #include "kernels/cpu/real.h"
 #include "kernels/cpu/mixer_impl.h"
-
-/* Next non-decreasing index tuple after idx (length p, entries < d); 0 when done. */
-static int next_multiset(int *idx, int p, int d) {
-    int r = p - 1;
-    while (r >= 0 && idx[r] == d - 1) r--;
-    if (r < 0) return 0;
-    idx[r]++;
-    for (int t = r + 1; t < p; t++) idx[t] = idx[r];
-    return 1;
-}
-
-/* sqrt(p! / prod c_r!) for a sorted tuple. */
-static double multinomial_sqrt(const int *idx, int p) {
-    double fact[5] = {1, 1, 2, 6, 24}, den = 1;
-    int run = 1;
-    for (int r = 1; r <= p; r++) {
-        if (r < p && idx[r] == idx[r - 1]) {
-            run++;
-        } else {
-            den *= fact[run];
-            run = 1;
-        }
-    }
-    return sqrt(fact[p] / den);
-}
 
 void KR(kern_mx_phi_rows)(int p, int d, int rows, const REAL *x, int ldx, REAL *out) {
     int D = kern_mx_phi_dim(d, p);
@@ -52,13 +28,13 @@ void KR(kern_mx_phi_rows)(int p, int d, int rows, const REAL *x, int ldx, REAL *
                 for (int j = i + 1; j < d; j++) *o++ = xs * xr[j];
             }
         } else {
-            assert(p <= 4);
-            int idx[4] = {0, 0, 0, 0}, f = 0;
+            assert(p <= KERN_POWER_P_MAX);
+            int idx[KERN_POWER_P_MAX] = {0}, f = 0;
             do {
-                REAL prod = (REAL)multinomial_sqrt(idx, p);
+                REAL prod = (REAL)sqrt(kern_mx_phi_multinomial(idx, p));
                 for (int r = 0; r < p; r++) prod *= xr[idx[r]];
                 o[f++] = prod;
-            } while (next_multiset(idx, p, d));
+            } while (kern_mx_phi_next(idx, p, d));
         }
     }
 }
@@ -84,9 +60,9 @@ void KR(kern_mx_phi_rows_backward)(int p, int d, int rows, const REAL *x, int ld
             }
         } else {
             memset(dr, 0, sizeof(REAL) * d);
-            int idx[4] = {0, 0, 0, 0}, f = 0;
+            int idx[KERN_POWER_P_MAX] = {0}, f = 0;
             do {
-                REAL c = (REAL)multinomial_sqrt(idx, p) * gr[f++];
+                REAL c = (REAL)sqrt(kern_mx_phi_multinomial(idx, p)) * gr[f++];
                 /* d/dx_{idx[r]} of the product: the other p-1 factors */
                 for (int r = 0; r < p; r++) {
                     REAL prod = c;
@@ -94,7 +70,7 @@ void KR(kern_mx_phi_rows_backward)(int p, int d, int rows, const REAL *x, int ld
                         if (t != r) prod *= xr[idx[t]];
                     dr[idx[r]] += prod;
                 }
-            } while (next_multiset(idx, p, d));
+            } while (kern_mx_phi_next(idx, p, d));
         }
     }
 }

@@ -148,19 +148,26 @@ static double cu_sum_squares(size_t n, const float *x) {
 
 /* ---- mixers: dispatch by kind ---- */
 
-static size_t cu_mixer_saved_size(const kern_mixer_shape *s) { return (size_t)s->batch * s->n_head * s->seq; }
+/* The CPU's shape check (kernels/kern_shape.h) with its words, at every entry: a shape the
+ * kernels would only assume valid stops the program (power plans check again in pw_plan). */
+static const kern_mixer_shape *checked(const kern_mixer_shape *s) {
+    char why[512];
+    if (kern_mixer_shape_check(s, why, sizeof why)) kcu_fail(__FILE__, __LINE__, "mixer shape", why);
+    return s;
+}
+static size_t cu_mixer_saved_size(const kern_mixer_shape *s) { return kern_mx_saved_size(checked(s)); }
 static size_t cu_mixer_work_size(const kern_mixer_shape *s) {
-    return s->kind == KERN_MIXER_POWER ? kcu_power_work_size(s) : kcu_attn_work_size(s);
+    return checked(s)->kind == KERN_MIXER_POWER ? kcu_power_work_size(s) : kcu_attn_work_size(s);
 }
 static void cu_mixer_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                              const float *log_g, float *y, float *saved, float *work) {
-    if (s->kind == KERN_MIXER_POWER) kcu_power_forward(s, q, k, v, log_g, y, saved, work);
+    if (checked(s)->kind == KERN_MIXER_POWER) kcu_power_forward(s, q, k, v, log_g, y, saved, work);
     else kcu_attn_forward(s, q, k, v, y, saved, work);
 }
 static void cu_mixer_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                               const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                               float *dk, float *dv, float *dlog_g, float *work) {
-    if (s->kind == KERN_MIXER_POWER) kcu_power_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work);
+    if (checked(s)->kind == KERN_MIXER_POWER) kcu_power_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work);
     else kcu_attn_backward(s, q, k, v, y, saved, dy, dq, dk, dv, work);
 }
 
@@ -175,7 +182,7 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
                              float *dk, float *dv, float *dlog_g, float *work, int bf16);
 static int use_flash(const kern_mixer_shape *s) { return kcu_flash_supported(s); }
 static size_t cu_mixer_work_size_bf16(const kern_mixer_shape *s) {
-    if (s->kind == KERN_MIXER_POWER) return kcu_power_work_size_prec(s, 1);
+    if (checked(s)->kind == KERN_MIXER_POWER) return kcu_power_work_size_prec(s, 1);
     return use_flash(s) ? kcu_flash_work_size(s) : cu_mixer_work_size(s);
 }
 static void check_aligned(const void *p) {
@@ -183,7 +190,7 @@ static void check_aligned(const void *p) {
 }
 static void cu_mixer_forward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                                   const float *log_g, float *y, float *saved, float *work) {
-    if (s->kind == KERN_MIXER_POWER) return kcu_power_forward_prec(s, q, k, v, log_g, y, saved, work, 1);
+    if (checked(s)->kind == KERN_MIXER_POWER) return kcu_power_forward_prec(s, q, k, v, log_g, y, saved, work, 1);
     if (!use_flash(s)) return cu_mixer_forward(s, q, k, v, log_g, y, saved, work);
     check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(y);
     kcu_flash_forward(s, q, k, v, y, saved, work);
@@ -191,7 +198,7 @@ static void cu_mixer_forward_bf16(const kern_mixer_shape *s, const float *q, con
 static void cu_mixer_backward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                                    const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                                    float *dk, float *dv, float *dlog_g, float *work) {
-    if (s->kind == KERN_MIXER_POWER)
+    if (checked(s)->kind == KERN_MIXER_POWER)
         return kcu_power_backward_prec(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work, 1);
     if (!use_flash(s)) return cu_mixer_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work);
     check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(dy), check_aligned(dq), check_aligned(dk),

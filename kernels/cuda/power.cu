@@ -28,12 +28,11 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     L.d1 = L.d + 1;
     L.ld1 = (L.d1 + 3) / 4 * 4;
     L.p = s->p;
-    long num = 1, den = 1;
-    for (int r = 1; r <= L.p; r++) {
-        num *= L.d + r - 1;
-        den *= r;
-    }
-    L.D = (int)(num / den);
+    /* Every power entry point plans first: a shape the tables below cannot hold (p past
+     * KERN_POWER_P_MAX, a state past int, indices past int16) stops here with the CPU's words. */
+    char why[512];
+    if (kern_mixer_shape_check(s, why, sizeof why)) kcu_fail(__FILE__, __LINE__, "mixer shape", why);
+    L.D = kern_mx_phi_dim(L.d, L.p);
     L.c = s->chunk;
     L.nc = L.T / L.c;
     L.nh = s->n_head;
@@ -172,42 +171,16 @@ void pw_gemm16(const pw_layout &L, int ta, int tb, int m, int n, int k, float al
 
 /* ---- phi ---- */
 
-/* Non-decreasing tuples of length len with entries in [lo, d): C(d - lo + len - 1, len). */
-__device__ long long tuples(int d, int lo, int len) {
-    long long n = 1;
-    for (int r = 1; r <= len; r++) n = n * (d - lo + r - 1) / r;
-    return n;
-}
-
-/* Feature f in lexicographic order of (i_1 <= ... <= i_p), the CPU's order. */
+/* Feature f in lexicographic order of (i_1 <= ... <= i_p), the CPU's order, with its
+ * coefficient (kernels/kern_shape.h: the one home of both). */
 __global__ void phi_table_kernel(int d, int p, int D, pw_feat *feat) {
     int f = blockIdx.x * blockDim.x + threadIdx.x;
     if (f >= D) return;
-    long long rest = f;
-    int idx[4] = {0, 0, 0, 0}, lo = 0;
-    for (int r = 0; r < p; r++)
-        for (int i = lo; i < d; i++) {
-            long long n = tuples(d, i, p - r - 1);
-            if (rest < n) {
-                idx[r] = lo = i;
-                break;
-            }
-            rest -= n;
-        }
-    const double fact[5] = {1, 1, 2, 6, 24};
-    double den = 1;
-    int run = 1;
-    for (int r = 1; r <= p; r++) {
-        if (r < p && idx[r] == idx[r - 1]) {
-            run++;
-        } else {
-            den *= fact[run];
-            run = 1;
-        }
-    }
+    int idx[KERN_POWER_P_MAX] = {0};
+    kern_mx_phi_unrank(f, d, p, idx);
     pw_feat out;
-    for (int r = 0; r < 4; r++) out.idx[r] = (int16_t)idx[r];
-    out.coef = (float)sqrt(fact[p] / den);
+    for (int r = 0; r < KERN_POWER_P_MAX; r++) out.idx[r] = (int16_t)idx[r];
+    out.coef = (float)sqrt(kern_mx_phi_multinomial(idx, p));
     feat[f] = out;
 }
 

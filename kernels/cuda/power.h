@@ -11,9 +11,10 @@
 
 #include "kernels/cuda/cuda_common.h"
 
-/* One feature of phi: its p indices (unused ones 0) and sqrt(p! / prod c_r!). */
+/* One feature of phi: its p indices (unused ones 0; int16: kern_power_check caps head_dim at
+ * KERN_POWER_HEAD_DIM_MAX) and sqrt(p! / prod c_r!). */
 struct pw_feat {
-    int16_t idx[4];
+    int16_t idx[KERN_POWER_P_MAX];
     float coef;
 };
 

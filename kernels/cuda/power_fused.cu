@@ -23,7 +23,7 @@ using namespace nvcuda;
 
 enum { FU_F = 64, FU_K = 32, FQ_R = 64, FQ_F = 32, F_THREADS = 128, F_MAX_NT = 9 };
 
-int pw_fused_ok(const pw_layout &L) { return (L.d1 + 15) / 16 <= F_MAX_NT && L.p >= 1 && L.p <= 4; }
+int pw_fused_ok(const pw_layout &L) { return (L.d1 + 15) / 16 <= F_MAX_NT && L.p >= 1 && L.p <= KERN_POWER_P_MAX; }
 
 __device__ __forceinline__ float phi_of(const pw_feat &ft, const float *x, int p) {
     float v = ft.coef;

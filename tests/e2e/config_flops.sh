@@ -43,4 +43,21 @@ $S flops "$cfg" --set train.context=100 2>err; [ $? -eq 1 ] || fail "shape exit"
 grep -q "multiple of model.chunk" err || fail "shape msg: $(cat err)"
 $S flops missing.yaml 2>err; [ $? -eq 1 ] || fail "missing file exit"
 grep -q "missing.yaml" err || fail "missing file msg: $(cat err)"
+# The widest head the config allows (65536) at 1e13 tokens: attention runs through the accounting
+# clean (make test runs this under -fsanitize=undefined,float-cast-overflow too); a power state that
+# large is refused with its size. Issue 12 item 5.
+for mixer in softmax "window, window: 1024"; do
+  printf 'model: {d_model: 65536, n_layer: 1, n_head: 1, head_dim: 65536, mixer: %s}\ntrain: {context: 2048, tokens: 10000000000000}\n' \
+    "$mixer" > huge.yaml
+  $S flops huge.yaml --json > huge.json 2>err || fail "huge $mixer: $(cat err)"
+  python3 -c "
+import json, math; f = json.load(open('huge.json'))
+assert f['tokens'] == 1e13 and f['state_dim'] == 65536, f
+assert all(math.isfinite(f[k]) for k in f if k not in ('config_hash', 'mixer')), f
+assert abs(f['training_flops'] - 3 * (f['weight_flops_per_token'] + f['state_flops_per_token']) * 1e13) <= 1e-12 * f['training_flops'], f
+" || fail "huge $mixer json: $(cat huge.json)"
+done
+printf 'model: {d_model: 65536, n_layer: 1, n_head: 1, head_dim: 65536, mixer: power, p: 4}\ntrain: {context: 2048, tokens: 10000000000000}\n' > huge.yaml
+$S flops huge.yaml 2>err; [ $? -eq 1 ] || fail "huge power state should be refused (exit 1)"
+grep -q "model.head_dim 65536 with model.p 4 gives a power state of D = C(d+p-1, p) = 7.69e+17" err || fail "huge power msg: $(cat err)"
 echo "ok"

@@ -211,6 +211,45 @@ static void test_state_flops_match_kernel_counts(void **state) {
     }
 }
 
+/* Issue 12 item 5: the widest head the config allows (65536) with 1e13 tokens. Attention
+ * shapes run through the accounting clean (this test also runs under
+ * -fsanitize=undefined,float-cast-overflow in make test); a power state that large is
+ * refused by the config with its size, never computed. */
+static void test_huge_shapes(void **state) {
+    (void)state;
+    static const char *const mixers[] = {"model.mixer=softmax", "model.mixer=window"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *sets[] = {mixers[i], "model.d_model=65536", "model.n_head=1", "model.head_dim=65536",
+                              "model.n_layer=1", "model.window=1024", "train.context=2048",
+                              "train.tokens=10000000000000"};
+        model_config c;
+        model_flops f;
+        flops_of(sets, sizeof sets / sizeof *sets, &c, &f);
+        assert_int_equal(c.head_dim, 65536);
+        assert_true(isfinite(f.params) && isfinite(f.weight_flops_per_token) && isfinite(f.state_flops_per_token));
+        assert_true(isfinite(f.impl_state_flops_per_token) && f.impl_state_flops_per_token >= f.state_flops_per_token);
+        assert_true(f.tokens == 1e13);
+        double C = 3 * (f.weight_flops_per_token + f.state_flops_per_token) * 1e13;
+        assert_true(f.training_flops == C && C > 1e24 && isfinite(C));
+        assert_true(f.state_dim == 65536);
+    }
+    const char *power[] = {"model.mixer=power", "model.p=4", "model.d_model=65536", "model.n_head=1",
+                           "model.head_dim=65536", "train.context=2048", "train.tokens=10000000000000"};
+    model_config c;
+    char err[512];
+    model_config_default(&c);
+    assert_int_equal(model_config_apply_sets(&c, power, sizeof power / sizeof *power, err, sizeof err), 0);
+    assert_int_not_equal(model_config_resolve(&c, err, sizeof err), 0);
+    if (!strstr(err, "model.head_dim 65536 with model.p 4") || !strstr(err, "7.69e+17"))
+        fail_msg("unclear refusal: %s", err);
+    /* the largest power state accepted, at 1e13 tokens */
+    const char *p4[] = {"model.mixer=power", "model.p=4", "model.d_model=128", "model.n_head=1",
+                        "train.context=2048", "train.tokens=10000000000000"};
+    model_flops f;
+    flops_of(p4, sizeof p4 / sizeof *p4, &c, &f);
+    assert_true(f.state_dim == 131.0 * 130 * 129 * 128 / 24 && isfinite(f.training_flops) && f.training_flops > 1e20);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binomial),
@@ -220,6 +259,7 @@ int main(void) {
         cmocka_unit_test(test_power_linear_gqa),
         cmocka_unit_test(test_power_degree4),
         cmocka_unit_test(test_state_flops_match_kernel_counts),
+        cmocka_unit_test(test_huge_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
