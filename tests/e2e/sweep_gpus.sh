@@ -33,7 +33,15 @@ done
 seen=0
 for d in runs/gpus/*/; do
   pid=$(cat "$d/pid" 2>/dev/null) || continue
-  env=$(tr '\0' '\n' < /proc/"$pid"/environ 2>/dev/null) || continue
+  # inside the trainer's one re-execution at start (OMP_WAIT_POLICY) its environ, like its
+  # cmdline below, can read empty for a moment (seen on a loaded machine): read it until it is there
+  env=""
+  for _ in $(seq 1 40); do
+    env=$(tr '\0' '\n' < /proc/"$pid"/environ 2>/dev/null) || break
+    [ -n "$env" ] && break
+    sleep 0.05
+  done
+  [ -d /proc/"$pid" ] || continue
   gpu=$(echo "$env" | sed -n 's/^CUDA_VISIBLE_DEVICES=//p')
   logged=$(grep '^sweep: run .* attempt' "$d/train.log" | tail -1 | sed -n 's/.*CUDA_VISIBLE_DEVICES=\([0-9]*\),.*/\1/p')
   [ -n "$gpu" ] && [ "$gpu" = "$logged" ] || fail "$d: trainer $pid has CUDA_VISIBLE_DEVICES=$gpu, its log says $logged"

@@ -20,7 +20,7 @@ for d in runs/fresh/*/; do [ -f "$d/owner" ] || fail "$d does not record its sto
 rm -f a.db a.db-wal a.db-shm
 $S sweep run n.yaml --db a.db > run2.txt 2>&1 || fail "second sweep: $(cat run2.txt)"
 cat run2.txt
-q() { sqlite3 a.db "$1"; }
+q() { sqlite3 -cmd ".timeout 10000" a.db "$1"; }
 [ "$(q "SELECT count(*) FROM runs WHERE status = 'done'")" = 2 ] || fail "runs: $(q 'SELECT id, status FROM runs')"
 for id in 1 2; do
   [ "$(q "SELECT count(*) FROM metrics WHERE run = $id")" -ge 64 ] || fail "run $id: no metrics in the new store (adopted an old checkpoint)"

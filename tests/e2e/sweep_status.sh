@@ -13,7 +13,7 @@ failed=0
 fail() { echo "FAIL: $*"; failed=1; [ -n "${KEEP_GOING:-}" ] || exit 1; }
 S=$SCALELAB
 export SCALELAB_DB=$PWD/t.db
-q() { sqlite3 "$SCALELAB_DB" "$1" 2>/dev/null; }
+q() { sqlite3 -cmd ".timeout 10000" "$SCALELAB_DB" "$1" 2>/dev/null; }  # a trainer may hold the write lock a moment
 # poll CMD until it succeeds, at most $1 seconds
 until_ok() {
   local deadline=$(( $(date +%s) + $1 )); shift
