@@ -18,26 +18,29 @@
 
 #include "util/util.h"
 
-int sweep_submit(store *st, const sweep_spec *spec, const sweep_plan *plan, size_t *n_new, char *err,
-                 size_t errlen) {
+int sweep_submit(store *st, const sweep_spec *spec, const sweep_plan *plan, int apply, size_t *n_new,
+                 store_sweep_change *u, char *err, size_t errlen) {
     *n_new = 0;
+    memset(u, 0, sizeof *u);
     store_run_new *rn = calloc(plan->n_runs ? plan->n_runs : 1, sizeof *rn);
     int64_t *ids = calloc(plan->n_runs ? plan->n_runs : 1, sizeof *ids);
-    if (!rn || !ids) {
-        free(rn);
-        free(ids);
+    const char **hashes = calloc(plan->n_runs ? plan->n_runs : 1, sizeof *hashes);
+    if (!rn || !ids || !hashes) {
+        free(rn), free(ids), free(hashes);
         return util_err(err, errlen, "out of memory");
     }
     for (size_t i = 0; i < plan->n_runs; i++) {
         const sweep_planned_run *r = &plan->runs[i];
         rn[i].config_json = r->config_json;
-        rn[i].config_hash = r->hash;
+        rn[i].config_hash = hashes[i] = r->hash;
         rn[i].acc = r->acc;
     }
-    int rc = store_sweep_put(st, spec->name, spec->text, err, errlen) ||
-             store_runs_insert(st, spec->name, rn, plan->n_runs, ids, n_new, err, errlen);
-    free(rn);
-    free(ids);
+    /* The version and the membership first, in one transaction: a crash before the
+     * insert leaves the new version stored, and running the spec again (now unchanged)
+     * inserts its runs. */
+    int rc = store_sweep_update(st, spec->name, spec->text, hashes, plan->n_runs, apply, u, err, errlen) ||
+             (apply && store_runs_insert(st, spec->name, rn, plan->n_runs, ids, n_new, err, errlen));
+    free(rn), free(ids), free(hashes);
     return rc ? -1 : 0;
 }
 
@@ -558,6 +561,22 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
         store_runs_free(runs, n);
         return -1;
     }
+    /* the spec's version, and the runs newer versions left out (sweep status --stale) */
+    store_sweep_version *versions = NULL;
+    size_t n_versions = 0, n_stale = 0;
+    int64_t *stale_ids = NULL;
+    int *stale_versions = NULL;
+    if (store_sweep_versions(st, sweep, &versions, &n_versions, err, errlen) ||
+        store_sweep_dropped(st, sweep, &stale_ids, &stale_versions, &n_stale, err, errlen)) {
+        store_sweep_versions_free(versions, n_versions);
+        free(prog);
+        store_runs_free(runs, n);
+        return -1;
+    }
+    int spec_version = n_versions ? versions[n_versions - 1].version : 0;
+    store_sweep_versions_free(versions, n_versions);
+    free(stale_ids);
+    free(stale_versions);
     int live = scheduler_live(&h, h_found, now);
     double left = 0, speed = 0;
     double eta = status_eta(runs, prog, n, &left, &speed);
@@ -589,7 +608,8 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
     if (json) {
         util_buf_puts(&b, "{\"sweep\":");
         util_buf_json_str(&b, sweep);
-        util_buf_printf(&b, ",\"total\":%zu,\"counts\":{", total);
+        util_buf_printf(&b, ",\"spec_version\":%d,\"stale\":%zu,\"total\":%zu,\"counts\":{", spec_version, n_stale,
+                        total);
         for (int s = 0; s < STORE_STATUS_COUNT; s++)
             util_buf_printf(&b, "%s\"%s\":%zu", s ? "," : "", store_status_name((store_status)s), count[s]);
         util_buf_puts(&b, "},\"running\":[");
@@ -673,6 +693,10 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
         util_buf_printf(&b, "sweep %s: ", sweep);
         sweep_counts_format(&b, count, total);
         util_buf_puts(&b, "\n");
+        if (spec_version > 1 || n_stale)
+            util_buf_printf(&b, "spec version %d; %zu run%s of older versions left out of the sweep, data kept "
+                                "(`scalelab sweep status %s --stale` lists them)\n",
+                            spec_version, n_stale, n_stale == 1 ? "" : "s", sweep);
         if (n_slurm && *squeue_err) {
             util_buf_printf(&b, "slurm: cannot ask squeue: %s\n", squeue_err);
         } else if (n_slurm) {
