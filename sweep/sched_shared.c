@@ -528,35 +528,63 @@ static double status_eta(const store_run *runs, const run_progress *p, size_t n,
     return speed > 0 ? left / speed : NAN;
 }
 
+/* The one computation behind `sweep status` and the scheduler's progress line: the
+ * sweep's runs, each running run's progress (its latest metric row), the counts by
+ * status and the ETA (status_eta). The caller frees *runs and *prog. */
+static int progress_load(store *st, const char *sweep, store_run **runs, size_t *n, run_progress **prog,
+                         sweep_progress *p, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    *prog = NULL;
+    store_run_filter f = {.sweep = sweep, .status = -1};
+    if (store_runs_list(st, &f, runs, n, err, errlen)) return -1;
+    *prog = calloc(*n ? *n : 1, sizeof **prog);
+    int rc = *prog ? sweep_counts(st, sweep, p->count, &p->total, err, errlen)
+                   : util_err(err, errlen, "sweep %s: out of memory", sweep);
+    for (size_t i = 0; i < *n && !rc; i++) {
+        if ((*runs)[i].status != STORE_RUNNING) continue;
+        store_metric m;
+        int found = 0;
+        rc = store_metric_latest(st, (*runs)[i].id, &m, &found, err, errlen);
+        if (!rc && found) progress_of(&(*runs)[i], &m, &(*prog)[i]);
+    }
+    if (rc) {
+        free(*prog);
+        store_runs_free(*runs, *n);
+        *prog = NULL, *runs = NULL, *n = 0;
+        return -1;
+    }
+    p->eta_s = status_eta(*runs, *prog, *n, &p->flops_left, &p->flops_per_s);
+    return 0;
+}
+
+int sweep_progress_get(store *st, const char *sweep, sweep_progress *p, char *err, size_t errlen) {
+    store_run *runs;
+    run_progress *prog;
+    size_t n;
+    if (progress_load(st, sweep, &runs, &n, &prog, p, err, errlen)) return -1;
+    free(prog);
+    store_runs_free(runs, n);
+    return 0;
+}
+
 enum { STATUS_NEXT_PENDING = 3 }; /* pending runs listed by name */
 
 int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t errlen) {
     store_run *runs;
     size_t n;
-    store_run_filter f = {.sweep = sweep, .status = -1};
-    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
-    size_t count[STORE_STATUS_COUNT] = {0}, total = 0;
+    run_progress *prog;
+    sweep_progress sp;
+    if (progress_load(st, sweep, &runs, &n, &prog, &sp, err, errlen)) return -1;
+    const size_t *count = sp.count, total = sp.total;
     double best = NAN, now = util_now();
     int64_t best_id = 0;
-    run_progress *prog = calloc(n ? n : 1, sizeof *prog);
-    if (!prog) {
-        store_runs_free(runs, n);
-        return util_err(err, errlen, "out of memory");
-    }
-    int rc = sweep_counts(st, sweep, count, &total, err, errlen);
-    for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t i = 0; i < n; i++) {
         double loss = isfinite(runs[i].final_eval_loss) ? runs[i].final_eval_loss : runs[i].final_train_loss;
         if (runs[i].status == STORE_DONE && isfinite(loss) && !(loss >= best)) best = loss, best_id = runs[i].id;
-        if (runs[i].status != STORE_RUNNING) continue;
-        store_metric m;
-        int found = 0;
-        rc = store_metric_latest(st, runs[i].id, &m, &found, err, errlen);
-        if (!rc && found) progress_of(&runs[i], &m, &prog[i]);
     }
     store_scheduler h;
     int h_found = 0;
-    if (!rc) rc = store_scheduler_get(st, sweep, &h, &h_found, err, errlen);
-    if (rc) {
+    if (store_scheduler_get(st, sweep, &h, &h_found, err, errlen)) {
         free(prog);
         store_runs_free(runs, n);
         return -1;
@@ -578,8 +606,7 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
     free(stale_ids);
     free(stale_versions);
     int live = scheduler_live(&h, h_found, now);
-    double left = 0, speed = 0;
-    double eta = status_eta(runs, prog, n, &left, &speed);
+    double left = sp.flops_left, speed = sp.flops_per_s, eta = sp.eta_s;
     size_t unfinished = count[STORE_PENDING] + count[STORE_RUNNING];
     if (unfinished && !live) eta = NAN; /* nothing is working on them */
     /* Slurm's own view of the running runs that are array tasks (squeue) */
