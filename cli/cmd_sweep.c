@@ -34,7 +34,7 @@ static void usage(FILE *out) {
             "plan    expand the spec: every run with params, W, S, WSFR, tokens and FLOPs, the total\n"
             "        compute, and the isoflop shapes dropped for their token counts. When the store\n"
             "        (--db) already holds a different spec of that name, says so on stderr, with the\n"
-            "        stored runs this spec no longer plans; plan itself writes nothing\n"
+            "        stored runs this spec no longer plans; plan itself stores neither spec nor runs\n"
             "run     store the runs (configs already in the store, from any sweep, are not trained\n"
             "        again) and execute them; running it again resumes (crashed runs from their\n"
             "        checkpoints, cancelled runs too). A run that failed more often than the\n"
