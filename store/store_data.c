@@ -69,8 +69,9 @@ static int update_body(store *s, void *vctx, char *err, size_t errlen) {
                           STORE_B_INT(u->version), STORE_B_TEXT(c->planned)};
     static const struct { const char *sql, *what; int when; } steps[] = {
         /* when: 1 always, 2 a changed spec, 3 a plan given */
+        /* always, so a sweeps row deleted by hand (its versions left) comes back */
         {"INSERT INTO sweeps (name, spec, created) VALUES (?1, ?2, ?3)"
-         " ON CONFLICT (name) DO UPDATE SET spec = excluded.spec", "storing sweep", 2},
+         " ON CONFLICT (name) DO UPDATE SET spec = excluded.spec", "storing sweep", 1},
         {"INSERT INTO sweep_specs (sweep, version, spec, created) VALUES (?1, ?4, ?2, ?3)",
          "storing the spec version", 2},
         {"INSERT OR IGNORE INTO sweep_runs_dropped (sweep, run, version) SELECT m.sweep, m.run, ?4"
