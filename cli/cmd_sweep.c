@@ -57,7 +57,8 @@ static void usage(FILE *out) {
             "        For Slurm runs also squeue's view: each array task's job id and state.\n"
             "        --watch [SECONDS] clears the terminal and redraws it every SECONDS (default 2)\n"
             "        until Ctrl-C; when stdout is not a terminal it prints the status once (and\n"
-            "        says so on stderr). A sweep named like a number needs --watch=SECONDS NAME\n"            "        --stale lists the runs newer spec versions left out of the sweep\n"
+            "        says so on stderr). A sweep named like a number needs --watch=SECONDS NAME\n"
+            "        --stale lists the runs newer spec versions left out of the sweep\n"
             "versions the sweep's spec versions with their dates; --show N prints version N's YAML\n"
             "cancel  running jobs checkpoint and stop (SIGTERM); pending runs -> cancelled; the\n"
             "        scheduler's closing line then shows them cancelled, as status does\n"
@@ -479,7 +480,8 @@ static int watch_status(store *st, const char *name, double interval, char *err,
 
 enum { SUB_STATUS, SUB_CANCEL, SUB_VERSIONS };
 
-static int cmd_status_cancel(int argc, char **argv, int sub) {
+/* status, cancel, versions: the subcommands that name a stored sweep. */
+static int cmd_named(int argc, char **argv, int sub) {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'J'},
                                          {"format", required_argument, 0, 'f'},
                                          {"runs-dir", required_argument, 0, 'r'},
@@ -584,9 +586,9 @@ int cli_sweep(int argc, char **argv) {
     argc--, argv++; /* argv[0] is now the subcommand */
     if (!strcmp(sub, "plan")) return cmd_plan_args(argc, argv);
     if (!strcmp(sub, "run")) return cmd_run(argc, argv);
-    if (!strcmp(sub, "status")) return cmd_status_cancel(argc, argv, SUB_STATUS);
-    if (!strcmp(sub, "cancel")) return cmd_status_cancel(argc, argv, SUB_CANCEL);
-    if (!strcmp(sub, "versions")) return cmd_status_cancel(argc, argv, SUB_VERSIONS);
+    if (!strcmp(sub, "status")) return cmd_named(argc, argv, SUB_STATUS);
+    if (!strcmp(sub, "cancel")) return cmd_named(argc, argv, SUB_CANCEL);
+    if (!strcmp(sub, "versions")) return cmd_named(argc, argv, SUB_VERSIONS);
     if (!strcmp(sub, "task")) return sweep_slurm_task(argc, argv); /* inside a Slurm array task */
     return cli_error(CLI_USAGE, "sweep", "unknown subcommand %s (expected plan, run, status, versions, cancel)", sub);
 }

@@ -4,6 +4,7 @@
  * this file only reads and words them. */
 #include "sweep/sweep_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,37 +23,41 @@ static void format_time(double t, char *out, size_t len) {
 
 int sweep_update_describe(store *st, const char *sweep, const store_sweep_change *u, int applied, util_buf *b,
                           char *err, size_t errlen) {
-    char when[40];
-    format_time(u->prev_created, when, sizeof when);
+    int bad = 0; /* out of memory in a util_buf_printf */
     if (u->changed && u->prev_version) {
+        char when[40];
+        format_time(u->prev_created, when, sizeof when);
         if (applied)
-            util_buf_printf(b, "sweep %s: spec changed since version %d (%s); keeping version %d, this is version %d "
-                               "(`scalelab sweep versions %s` lists them)\n",
-                            sweep, u->prev_version, when, u->prev_version, u->version, sweep);
+            bad |= util_buf_printf(b, "sweep %s: spec changed since version %d (%s); keeping version %d, this is "
+                                      "version %d (`scalelab sweep versions %s` lists them)\n",
+                                   sweep, u->prev_version, when, u->prev_version, u->version, sweep);
         else
-            util_buf_printf(b, "sweep %s: spec changed since version %d (%s); `sweep run` will keep version %d and "
-                               "store this as version %d\n",
-                            sweep, u->prev_version, when, u->prev_version, u->version);
+            bad |= util_buf_printf(b, "sweep %s: spec changed since version %d (%s); `sweep run` will keep version "
+                                      "%d and store this as version %d\n",
+                                   sweep, u->prev_version, when, u->prev_version, u->version);
     }
-    if (!u->n_dropped) return b->data || !(u->changed && u->prev_version) ? 0 : util_err(err, errlen, "out of memory");
-    util_buf_printf(b, "sweep %s: version %d %s %zu stored run%s of the sweep:", sweep, u->version,
-                    applied ? "no longer plans" : "would no longer plan", u->n_dropped, u->n_dropped == 1 ? "" : "s");
-    for (size_t i = 0; i < u->n_dropped && i < NAMED_RUNS; i++) {
-        store_run r;
-        if (store_run_get(st, u->dropped[i], &r, err, errlen)) return -1;
-        util_buf_printf(b, "%s run %lld (%s)", i ? "," : "", (long long)r.id, store_status_name(r.status));
-        store_run_clear(&r);
+    if (u->n_dropped) {
+        bad |= util_buf_printf(b, "sweep %s: version %d %s %zu stored run%s of the sweep:", sweep, u->version,
+                               applied ? "no longer plans" : "would no longer plan", u->n_dropped,
+                               u->n_dropped == 1 ? "" : "s");
+        for (size_t i = 0; i < u->n_dropped && i < NAMED_RUNS; i++) {
+            store_run r;
+            if (store_run_get(st, u->dropped[i], &r, err, errlen)) return -1;
+            bad |= util_buf_printf(b, "%s run %lld (%s)", i ? "," : "", (long long)r.id, store_status_name(r.status));
+            store_run_clear(&r);
+        }
+        if (u->n_dropped > NAMED_RUNS) bad |= util_buf_printf(b, " and %zu more", u->n_dropped - NAMED_RUNS);
+        if (applied)
+            bad |= util_buf_printf(b, ". They keep their data (`scalelab runs` lists them) but leave the sweep: its "
+                                      "status, fits and scheduler no longer count them; pending ones are cancelled, "
+                                      "and a version that plans them again takes them back (`scalelab sweep status "
+                                      "%s --stale` lists them)\n",
+                                   sweep);
+        else
+            bad |= util_buf_puts(b, ". `sweep run` would leave them out of the sweep, their data kept, and cancel "
+                                    "the pending ones\n");
     }
-    if (u->n_dropped > NAMED_RUNS) util_buf_printf(b, " and %zu more", u->n_dropped - NAMED_RUNS);
-    if (applied)
-        util_buf_printf(b, ". They keep their data (`scalelab runs` lists them) but leave the sweep: its status, "
-                           "fits and scheduler no longer count them; pending ones are cancelled, and a version that "
-                           "plans them again takes them back (`scalelab sweep status %s --stale` lists them)\n",
-                        sweep);
-    else
-        util_buf_printf(b, ". `sweep run` would leave them out of the sweep, their data kept, and cancel the pending "
-                           "ones\n");
-    return b->data ? 0 : util_err(err, errlen, "out of memory");
+    return bad ? util_err(err, errlen, "sweep %s: out of memory", sweep) : 0;
 }
 
 int sweep_versions_print(store *st, const char *sweep, int show, int json, char *err, size_t errlen) {
@@ -140,9 +145,11 @@ int sweep_stale_print(store *st, const char *sweep, int json, char *err, size_t 
             util_buf_json_str(&b, r.run_dir);
             util_buf_puts(&b, "}");
         } else {
-            util_buf_printf(&b, "  run %lld  %-9s  left out by version %d  hash %s  eval loss %.4g  %s\n",
-                            (long long)r.id, store_status_name(r.status), versions[i], r.config_hash,
-                            r.final_eval_loss, *r.run_dir ? r.run_dir : "-");
+            char loss[32] = "-";
+            if (isfinite(r.final_eval_loss)) snprintf(loss, sizeof loss, "%.4f", r.final_eval_loss);
+            util_buf_printf(&b, "  run %lld  %-9s  left out by version %d  hash %s  eval loss %s  %s\n",
+                            (long long)r.id, store_status_name(r.status), versions[i], r.config_hash, loss,
+                            *r.run_dir ? r.run_dir : "-");
         }
         store_run_clear(&r);
     }
