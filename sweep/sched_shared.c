@@ -504,41 +504,44 @@ static int scheduler_live(const store_scheduler *h, int found, double now) {
  * first logged steps; the current parallelism is assumed to continue. Before any
  * running run has logged a step, done runs give the speed (their FLOPs / their
  * durations, times the runs now running, at least 1). Unknown (NAN) without either,
- * and 0 when nothing is left. */
-static double status_eta(const store_run *runs, const run_progress *p, size_t n, double *left_out,
-                         double *speed_out) {
-    double left = 0, speed = 0, done_flops = 0, done_s = 0;
-    size_t n_running = 0, n_left = 0;
+ * and 0 when nothing is left. runs[0..n) must hold every running run (others are
+ * skipped); the pending and done runs come in as sums (store_sweep_flops_get). */
+static double status_eta(const store_sweep_flops *sf, size_t n_pending, const store_run *runs, const run_progress *p,
+                         size_t n, double *left_out, double *speed_out) {
+    double left = sf->flops[STORE_PENDING], speed = 0;
+    size_t n_running = 0;
     for (size_t i = 0; i < n; i++) {
         const store_run *r = &runs[i];
+        if (r->status != STORE_RUNNING) continue;
         double f = isfinite(r->acc.training_flops) ? r->acc.training_flops : 0;
-        if (r->status == STORE_PENDING) left += f, n_left++;
-        if (r->status == STORE_RUNNING) {
-            n_running++, n_left++;
-            left += p[i].has && isfinite(p[i].flops_done) ? fmax(f - p[i].flops_done, 0) : f;
-            if (p[i].has && isfinite(p[i].flops_per_s)) speed += p[i].flops_per_s;
-        }
-        if (r->status == STORE_DONE && r->started > 0 && r->finished > r->started)
-            done_flops += f, done_s += r->finished - r->started;
+        n_running++;
+        left += p[i].has && isfinite(p[i].flops_done) ? fmax(f - p[i].flops_done, 0) : f;
+        if (p[i].has && isfinite(p[i].flops_per_s)) speed += p[i].flops_per_s;
     }
-    if (!(speed > 0) && done_s > 0) speed = done_flops / done_s * (double)(n_running ? n_running : 1);
+    if (!(speed > 0) && sf->done_seconds > 0)
+        speed = sf->done_timed_flops / sf->done_seconds * (double)(n_running ? n_running : 1);
     *left_out = left;
     *speed_out = speed;
-    if (!n_left) return 0;
+    if (!n_pending && !n_running) return 0;
     return speed > 0 ? left / speed : NAN;
 }
 
 /* The one computation behind `sweep status` and the scheduler's progress line: the
- * sweep's runs, each running run's progress (its latest metric row), the counts by
- * status and the ETA (status_eta). The caller frees *runs and *prog. */
-static int progress_load(store *st, const char *sweep, store_run **runs, size_t *n, run_progress **prog,
+ * counts by status, the running runs' progress (their latest metric rows) and the ETA
+ * (status_eta), from aggregate queries and the running runs, so that a scheduler of a
+ * large sweep can afford it on every event. all_runs: list every run of the sweep
+ * (status shows them) rather than only the running ones. The caller frees *runs and
+ * *prog. */
+static int progress_load(store *st, const char *sweep, int all_runs, store_run **runs, size_t *n, run_progress **prog,
                          sweep_progress *p, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     *prog = NULL;
-    store_run_filter f = {.sweep = sweep, .status = -1};
+    store_sweep_flops sf;
+    store_run_filter f = {.sweep = sweep, .status = all_runs ? -1 : STORE_RUNNING};
     if (store_runs_list(st, &f, runs, n, err, errlen)) return -1;
     *prog = calloc(*n ? *n : 1, sizeof **prog);
-    int rc = *prog ? sweep_counts(st, sweep, p->count, &p->total, err, errlen)
+    int rc = *prog ? sweep_counts(st, sweep, p->count, &p->total, err, errlen) ||
+                         store_sweep_flops_get(st, sweep, &sf, err, errlen)
                    : util_err(err, errlen, "sweep %s: out of memory", sweep);
     for (size_t i = 0; i < *n && !rc; i++) {
         if ((*runs)[i].status != STORE_RUNNING) continue;
@@ -553,7 +556,7 @@ static int progress_load(store *st, const char *sweep, store_run **runs, size_t 
         *prog = NULL, *runs = NULL, *n = 0;
         return -1;
     }
-    p->eta_s = status_eta(*runs, *prog, *n, &p->flops_left, &p->flops_per_s);
+    p->eta_s = status_eta(&sf, p->count[STORE_PENDING], *runs, *prog, *n, &p->flops_left, &p->flops_per_s);
     return 0;
 }
 
@@ -561,7 +564,7 @@ int sweep_progress_get(store *st, const char *sweep, sweep_progress *p, char *er
     store_run *runs;
     run_progress *prog;
     size_t n;
-    if (progress_load(st, sweep, &runs, &n, &prog, p, err, errlen)) return -1;
+    if (progress_load(st, sweep, 0, &runs, &n, &prog, p, err, errlen)) return -1;
     free(prog);
     store_runs_free(runs, n);
     return 0;
@@ -574,7 +577,7 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
     size_t n;
     run_progress *prog;
     sweep_progress sp;
-    if (progress_load(st, sweep, &runs, &n, &prog, &sp, err, errlen)) return -1;
+    if (progress_load(st, sweep, 1, &runs, &n, &prog, &sp, err, errlen)) return -1;
     const size_t *count = sp.count, total = sp.total;
     double best = NAN, now = util_now();
     int64_t best_id = 0;
