@@ -100,6 +100,13 @@ grep -q "no longer plans 1 stored run of the sweep: run 4 (done)" run4.err || fa
 [ "$(q "SELECT status FROM runs WHERE id = 3")" = done ] || fail "run 3 was not resumed when planned again"
 [ "$(q "PRAGMA integrity_check")" = ok ] || fail "integrity check"
 
+# a broken edit: an error naming file:line:column and key, and the store untouched (no version)
+before=$(q "SELECT * FROM sweep_specs; SELECT * FROM sweep_runs; SELECT * FROM sweep_runs_dropped; SELECT id, status FROM runs")
+sed 's/train.lr: \[.*\]/train.lr: [1.0e-3, "${nope}"]/' v1.yaml > s.yaml
+expect 1 "^scalelab: sweep: s.yaml:[0-9]+:[0-9]+: .*nope" $S sweep run s.yaml
+[ "$before" = "$(q "SELECT * FROM sweep_specs; SELECT * FROM sweep_runs; SELECT * FROM sweep_runs_dropped; SELECT id, status FROM runs")" ] ||
+  fail "a broken spec changed the store"
+
 # a v4 store: its spec becomes version 1, dated when the sweep was created
 $S init --db old.db > /dev/null
 sqlite3 old.db "DROP TABLE sweep_specs; DROP TABLE sweep_runs_dropped; PRAGMA user_version = 4;
