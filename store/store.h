@@ -150,12 +150,11 @@ void store_sweep_versions_free(store_sweep_version *v, size_t n);
  * version; malloc'd arrays the caller frees. */
 int store_sweep_dropped(store *s, const char *name, int64_t **runs, int **versions, size_t *n, char *err,
                         size_t errlen);
-/* A sweep's planned training FLOPs by status (NULL counts 0), and the FLOPs and wall
- * seconds (finished - started) of its done runs that have both times: what an ETA
- * needs, in one aggregate query instead of a listing of every run. */
+/* The planned training FLOPs of a sweep's pending runs (NULL counts 0), and the FLOPs
+ * and wall seconds (finished - started) of its done runs that have both times: what
+ * an ETA needs, in one aggregate query instead of a listing of every run. */
 typedef struct store_sweep_flops {
-    double flops[STORE_STATUS_COUNT];
-    double done_timed_flops, done_seconds;
+    double pending_flops, done_timed_flops, done_seconds;
 } store_sweep_flops;
 int store_sweep_flops_get(store *s, const char *sweep, store_sweep_flops *out, char *err, size_t errlen);
 /* The spec text of a sweep's current version (malloc'd, caller frees); *spec = NULL when no such sweep. */

@@ -205,23 +205,22 @@ int store_sweep_flops_get(store *s, const char *sweep, store_sweep_flops *out, c
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
     if (store_prepare(s,
-                      "SELECT status, total(training_flops),"
-                      " total(CASE WHEN started > 0 AND finished > started THEN training_flops END),"
-                      " total(CASE WHEN started > 0 AND finished > started THEN finished - started END)"
-                      " FROM runs WHERE id IN (SELECT run FROM sweep_runs WHERE sweep = ?1) GROUP BY status",
+                      "SELECT total(CASE WHEN status = 'pending' THEN training_flops END),"
+                      " total(CASE WHEN status = 'done' AND started > 0 AND finished > started THEN training_flops END),"
+                      " total(CASE WHEN status = 'done' AND started > 0 AND finished > started"
+                      "  THEN finished - started END)"
+                      " FROM runs WHERE id IN (SELECT run FROM sweep_runs WHERE sweep = ?1)",
                       &st, err, errlen))
         return -1;
     store_bind_text(st, 1, sweep);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_status status;
-        if (store_status_parse((const char *)sqlite3_column_text(st, 0), &status)) continue;
-        out->flops[status] = sqlite3_column_double(st, 1);
-        if (status == STORE_DONE)
-            out->done_timed_flops = sqlite3_column_double(st, 2), out->done_seconds = sqlite3_column_double(st, 3);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->pending_flops = sqlite3_column_double(st, 0);
+        out->done_timed_flops = sqlite3_column_double(st, 1);
+        out->done_seconds = sqlite3_column_double(st, 2);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : store_db_err(s, "summing the sweep's FLOPs", err, errlen);
+    return rc == SQLITE_ROW ? 0 : store_db_err(s, "summing the sweep's FLOPs", err, errlen);
 }
 
 int store_sweep_get(store *s, const char *name, char **spec, char *err, size_t errlen) {

@@ -508,7 +508,7 @@ static int scheduler_live(const store_scheduler *h, int found, double now) {
  * skipped); the pending and done runs come in as sums (store_sweep_flops_get). */
 static double status_eta(const store_sweep_flops *sf, size_t n_pending, const store_run *runs, const run_progress *p,
                          size_t n, double *left_out, double *speed_out) {
-    double left = sf->flops[STORE_PENDING], speed = 0;
+    double left = sf->pending_flops, speed = 0;
     size_t n_running = 0;
     for (size_t i = 0; i < n; i++) {
         const store_run *r = &runs[i];
