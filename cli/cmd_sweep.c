@@ -427,8 +427,10 @@ static int cmd_run(int argc, char **argv) {
 }
 
 /* SPEC.yaml (its name) or a sweep name. */
-static int parse_sweep_name(const char *arg, char *name, size_t len) {
+/* SPEC.yaml (its name; *text its bytes, malloc'd) or a sweep name (*text NULL). */
+static int parse_sweep_name(const char *arg, char *name, size_t len, char **text) {
     struct stat sb;
+    *text = NULL;
     if (stat(arg, &sb) || !S_ISREG(sb.st_mode)) {
         snprintf(name, len, "%s", arg);
         return CLI_OK;
@@ -437,6 +439,7 @@ static int parse_sweep_name(const char *arg, char *name, size_t len) {
     char err[2048];
     if (sweep_spec_load(arg, &spec, err, sizeof err)) return cli_error(CLI_FAIL, "sweep", "%s", err);
     snprintf(name, len, "%s", spec.name);
+    *text = spec.text, spec.text = NULL; /* sweep_spec_free frees what is left */
     sweep_spec_free(&spec);
     return CLI_OK;
 }
@@ -531,7 +534,8 @@ static int cmd_named(int argc, char **argv, int sub) {
     if (optind != argc - 1) return cli_error(CLI_USAGE, what, "expected one SPEC.yaml or sweep NAME");
     const char *arg = argv[optind];
     char name[512], err[2048];
-    int rc = parse_sweep_name(arg, name, sizeof name);
+    char *file_text;
+    int rc = parse_sweep_name(arg, name, sizeof name, &file_text);
     if (rc) return rc;
     store *st = NULL;
     char *spec_text = NULL;
@@ -541,20 +545,30 @@ static int cmd_named(int argc, char **argv, int sub) {
         rc = cli_error(CLI_FAIL, what, "%s", err);
     } else if (!spec_text) {
         rc = cli_error(CLI_FAIL, what, "no sweep named %s in %s", name, cli_db_path(db));
-    } else if (sub == SUB_VERSIONS) {
-        if (sweep_versions_print(st, name, show, json, err, sizeof err)) rc = cli_error(CLI_FAIL, what, "%s", err);
-    } else if (stale) {
-        if (sweep_stale_print(st, name, json, err, sizeof err)) rc = cli_error(CLI_FAIL, what, "%s", err);
-    } else if (watch) {
-        if (watch_status(st, name, interval, err, sizeof err)) rc = cli_error(CLI_FAIL, what, "%s", err);
     } else {
-        size_t ended = 0; /* Slurm runs' files are ingested first, so the counts are current */
-        int r = sweep_slurm_ingest(st, name, &ended, err, sizeof err);
-        if (!r) r = cancel ? sweep_cancel(st, name, runs_dir, err, sizeof err)
-                           : sweep_status_print(st, name, json, err, sizeof err);
+        /* SPEC.yaml edited since it was run: what is shown is the stored version */
+        if (file_text && strcmp(file_text, spec_text) && sub != SUB_CANCEL)
+            fprintf(stderr,
+                    "scalelab: %s: note: %s differs from sweep %s's current stored spec; what follows is the stored "
+                    "one (`scalelab sweep plan %s` shows what running the file would change)\n",
+                    what, arg, name, arg);
+        int r = 0;
+        if (sub == SUB_VERSIONS) {
+            r = sweep_versions_print(st, name, show, json, err, sizeof err);
+        } else if (stale) {
+            r = sweep_stale_print(st, name, json, err, sizeof err);
+        } else if (watch) {
+            r = watch_status(st, name, interval, err, sizeof err);
+        } else {
+            size_t ended = 0; /* Slurm runs' files are ingested first, so the counts are current */
+            r = sweep_slurm_ingest(st, name, &ended, err, sizeof err);
+            if (!r) r = cancel ? sweep_cancel(st, name, runs_dir, err, sizeof err)
+                               : sweep_status_print(st, name, json, err, sizeof err);
+        }
         if (r) rc = cli_error(CLI_FAIL, what, "%s", err);
     }
     free(spec_text);
+    free(file_text);
     store_close(st);
     return rc;
 }

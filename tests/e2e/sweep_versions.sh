@@ -83,6 +83,12 @@ expect 0 "version 1  20[0-9-]+ [0-9:]+ UTC  6 lines$" $S sweep versions vs
 expect 0 "version 2  .*  \(current\)$" $S sweep versions vs
 expect 1 "sweep vs has no version 3 \(versions 1 to 2\)" $S sweep versions vs --show 3
 
+# status of a spec file: a note when the file is not the stored current version
+$S sweep status v1.yaml > /dev/null 2> note.err || fail "status v1.yaml"
+grep -q "^scalelab: sweep status: note: v1.yaml differs from sweep vs's current stored spec" note.err ||
+  fail "no note for an edited file: $(cat note.err)"
+$S sweep status s.yaml > /dev/null 2> note2.err && [ ! -s note2.err ] || fail "a note for the stored spec: $(cat note2.err)"
+
 # the same edited spec again: silent, no third version
 $S sweep run s.yaml > run3.out 2> run3.err || fail "third run failed"
 grep -q warning run3.err && fail "an unchanged spec warned: $(cat run3.err)"
