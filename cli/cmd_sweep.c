@@ -18,7 +18,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: scalelab sweep plan SPEC.yaml [--json]\n"
+            "usage: scalelab sweep plan SPEC.yaml [--db DB] [--format table|csv|json] [--json]\n"
             "       scalelab sweep run SPEC.yaml [--db DB] [--runs-dir DIR] [--jobs N] [--gpus 0,1 --per-gpu K]\n"
             "                              [--retry-failed]\n"
             "                              [--threads-per-job T] [--device cpu|cuda|auto]\n"
@@ -27,17 +27,25 @@ static void usage(FILE *out) {
             "                              [--account A --qos Q --mem M --cpus-per-task C --constraint F]\n"
             "                              [--signal SECONDS] [--runs-per-task K] [--sbatch-opt OPT]...\n"
             "                              [--dry-run]\n"
-            "       scalelab sweep status SPEC.yaml|NAME [--db DB] [--json | --watch [SECONDS]]\n"
+            "       scalelab sweep status SPEC.yaml|NAME [--db DB] [--format table|json] [--json]\n"
+            "                              [--watch [SECONDS]] [--stale]\n"
+            "       scalelab sweep versions SPEC.yaml|NAME [--db DB] [--show N] [--format table|json] [--json]\n"
             "       scalelab sweep cancel SPEC.yaml|NAME [--db DB] [--runs-dir DIR]\n\n"
             "plan    expand the spec: every run with params, W, S, WSFR, tokens and FLOPs, the total\n"
-            "        compute, and the isoflop shapes dropped for their token counts\n"
+            "        compute, and the isoflop shapes dropped for their token counts. When the store\n"
+            "        (--db) already holds a different spec of that name, says so on stderr, with the\n"
+            "        stored runs this spec no longer plans; plan itself stores neither spec nor runs\n"
             "run     store the runs (configs already in the store, from any sweep, are not trained\n"
             "        again) and execute them; running it again resumes (crashed runs from their\n"
             "        checkpoints, cancelled runs too). A run that failed more often than the\n"
             "        spec's retries is final: --retry-failed requeues the sweep's failed runs\n"
             "        (attempts counted afresh, checkpoints kept, so they resume). One scheduler\n"
             "        per sweep and store: a second `sweep run` of the same sweep is refused,\n"
-            "        whatever its --runs-dir\n"
+            "        whatever its --runs-dir. A spec that differs from the one stored under its name\n"
+            "        becomes the sweep's next version (the old ones are kept: `sweep versions`), with\n"
+            "        a warning on stderr that names the stored runs it no longer plans: they keep\n"
+            "        their data but leave the sweep (pending ones are cancelled, never trained for\n"
+            "        it); a later version that plans them again takes them back\n"
             "status  counts by status (the same counts `sweep run` and `sweep cancel` print); each\n"
             "        running run with its step / total steps, tokens / planned tokens, current loss\n"
             "        (its latest metric row), tokens/s, device and host; the next pending runs with\n"
@@ -50,6 +58,8 @@ static void usage(FILE *out) {
             "        --watch [SECONDS] clears the terminal and redraws it every SECONDS (default 2)\n"
             "        until Ctrl-C; when stdout is not a terminal it prints the status once (and\n"
             "        says so on stderr). A sweep named like a number needs --watch=SECONDS NAME\n"
+            "        --stale lists the runs newer spec versions left out of the sweep\n"
+            "versions the sweep's spec versions with their dates; --show N prints version N's YAML\n"
             "cancel  running jobs checkpoint and stop (SIGTERM); pending runs -> cancelled; the\n"
             "        scheduler's closing line then shows them cancelled, as status does\n"
             "        (Slurm: pending array tasks scancel'ed, running ones get SIGTERM first)\n\n"
@@ -73,6 +83,15 @@ static void usage(FILE *out) {
             "the device and GPU it was given. Slurm tasks train with --device auto unless it is given.\n\n"
             "Run folders: RUNS_DIR/SWEEP/ID-HASH (default runs/), each with config.json, train.log,\n"
             "pid and the trainer's checkpoint. The spec format is described in sweep/sweep.h.\n");
+}
+
+/* A warning of sweep/ (one or more lines) on stderr, each line in scalelab's words. */
+static void print_warning(const char *what, const char *text) {
+    for (const char *line = text; line && *line;) {
+        size_t len = strcspn(line, "\n");
+        fprintf(stderr, "scalelab: %s: warning: %.*s\n", what, (int)len, line);
+        line += len + (line[len] == '\n');
+    }
 }
 
 static int load_plan(const char *path, sweep_spec *spec, sweep_plan *plan) {
@@ -103,13 +122,49 @@ static void overrides_json(util_buf *b, const sweep_point *p, const sweep_spec *
     free(label);
 }
 
-static int cmd_plan(const char *path, int json) {
+enum { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
+
+/* --format of a command with a table, CSV and JSON view (--json being its alias), in
+ * the words cli_format_json uses for commands without CSV. */
+static int parse_format(const char *cmd, const char *value, int *format) {
+    if (!strcmp(value, "table")) *format = FORMAT_TABLE;
+    else if (!strcmp(value, "csv")) *format = FORMAT_CSV;
+    else if (!strcmp(value, "json")) *format = FORMAT_JSON;
+    else return cli_error(CLI_USAGE, cmd, "--format %s: expected table, csv or json (--json is json)", value);
+    return 0;
+}
+
+/* `sweep plan` against the store, when there is one: warns when the stored spec of
+ * this name differs and names the stored runs this plan leaves out. Writes nothing
+ * (a missing store is not created) and never fails the plan: a store it cannot read
+ * is only mentioned. */
+static void plan_preview(const char *db, const sweep_spec *spec, const sweep_plan *plan) {
+    struct stat sb;
+    if (stat(db, &sb)) return;
+    store *st = NULL;
+    store_sweep_change u = {0};
+    size_t n_new;
+    char err[2048];
+    util_buf b = {0};
+    if (store_open_flags(db, STORE_OPEN_READONLY, &st, err, sizeof err) ||
+        sweep_submit(st, spec, plan, 0, &n_new, &u, err, sizeof err) ||
+        sweep_update_describe(st, spec->name, &u, 0, &b, err, sizeof err))
+        fprintf(stderr, "scalelab: sweep plan: not compared with the store: %s\n", err);
+    else
+        print_warning("sweep plan", b.data);
+    util_buf_free(&b);
+    store_sweep_update_clear(&u);
+    store_close(st);
+}
+
+static int cmd_plan(const char *path, const char *db, int format) {
     sweep_spec spec;
     sweep_plan plan;
     int rc = load_plan(path, &spec, &plan);
     if (rc) return rc;
+    plan_preview(cli_db_path(db), &spec, &plan);
     util_buf b = {0};
-    if (json) {
+    if (format == FORMAT_JSON) {
         util_buf_puts(&b, "{\"sweep\":");
         util_buf_json_str(&b, spec.name);
         util_buf_printf(&b, ",\"points\":%zu,\"filtered\":%zu,\"duplicates\":%zu,\"retries\":%d,\"runs\":[",
@@ -140,6 +195,20 @@ static int cmd_plan(const char *path, int json) {
             util_buf_puts(&b, "}");
         }
         util_buf_puts(&b, "]}\n");
+    } else if (format == FORMAT_CSV) { /* one row per run: the JSON's runs without the nested config */
+        util_buf_puts(&b, "run,config_hash");
+        for (int k = 0; k < UTIL_ACCOUNTING_N; k++) util_buf_printf(&b, ",%s", util_accounting_names[k]);
+        util_buf_puts(&b, ",budget,overrides\n");
+        for (size_t i = 0; i < plan.n_runs; i++) {
+            const sweep_planned_run *r = &plan.runs[i];
+            util_buf_printf(&b, "%zu,%s", i + 1, r->hash);
+            for (int k = 0; k < UTIL_ACCOUNTING_N; k++) util_buf_printf(&b, ",%.17g", util_accounting_get(&r->acc, k));
+            char *label = sweep_point_label(&plan.points.v[r->point], &spec);
+            util_buf_printf(&b, ",%.17g,", r->budget);
+            util_buf_csv_field(&b, label);
+            util_buf_puts(&b, "\n");
+            free(label);
+        }
     } else {
         util_buf_printf(&b, "sweep %s: %zu runs (%zu points, %zu left out by constraints, %zu duplicates)\n",
                         spec.name, plan.n_runs, plan.points.n, plan.points.n_filtered, plan.n_duplicates);
@@ -320,13 +389,17 @@ static int cmd_run(int argc, char **argv) {
     store *st = NULL;
     size_t n_new = 0;
     size_t n_retry = 0;
+    store_sweep_change u = {0};
+    util_buf warn = {0};
     /* the sweep's claim first: a second scheduler is refused before it writes anything */
     if (store_open_flags(o.db_path, STORE_OPEN_CHECK, &st, err, sizeof err) ||
         sweep_scheduler_claim(st, spec.name, o.runs_dir, err, sizeof err) ||
-        sweep_submit(st, &spec, &plan, &n_new, err, sizeof err) ||
+        sweep_submit(st, &spec, &plan, 1, &n_new, &u, err, sizeof err) ||
+        sweep_update_describe(st, spec.name, &u, 1, &warn, err, sizeof err) ||
         (retry_failed && sweep_retry_failed(st, spec.name, &n_retry, err, sizeof err))) {
         rc = cli_error(CLI_FAIL, "sweep run", "%s", err);
     } else {
+        print_warning("sweep run", warn.data);
         if (retry_failed)
             printf("sweep %s: %zu failed run%s requeued (--retry-failed: attempts reset, checkpoints kept)\n",
                    spec.name, n_retry, n_retry == 1 ? "" : "s");
@@ -345,6 +418,8 @@ static int cmd_run(int argc, char **argv) {
     }
     if (st) sweep_scheduler_release(st, spec.name); /* no-op unless this process holds it */
     store_close(st);
+    store_sweep_update_clear(&u);
+    util_buf_free(&warn);
     sweep_plan_free(&plan);
     sweep_spec_free(&spec);
     free(gpus), free(extra);
@@ -352,8 +427,10 @@ static int cmd_run(int argc, char **argv) {
 }
 
 /* SPEC.yaml (its name) or a sweep name. */
-static int parse_sweep_name(const char *arg, char *name, size_t len) {
+/* SPEC.yaml (its name; *text its bytes, malloc'd) or a sweep name (*text NULL). */
+static int parse_sweep_name(const char *arg, char *name, size_t len, char **text) {
     struct stat sb;
+    *text = NULL;
     if (stat(arg, &sb) || !S_ISREG(sb.st_mode)) {
         snprintf(name, len, "%s", arg);
         return CLI_OK;
@@ -362,6 +439,7 @@ static int parse_sweep_name(const char *arg, char *name, size_t len) {
     char err[2048];
     if (sweep_spec_load(arg, &spec, err, sizeof err)) return cli_error(CLI_FAIL, "sweep", "%s", err);
     snprintf(name, len, "%s", spec.name);
+    *text = spec.text, spec.text = NULL; /* sweep_spec_free frees what is left */
     sweep_spec_free(&spec);
     return CLI_OK;
 }
@@ -403,20 +481,41 @@ static int watch_status(store *st, const char *name, double interval, char *err,
     return rc;
 }
 
-static int cmd_status_cancel(int argc, char **argv, int cancel) {
+enum { SUB_STATUS, SUB_CANCEL, SUB_VERSIONS };
+
+/* status, cancel, versions: the subcommands that name a stored sweep. */
+static int cmd_named(int argc, char **argv, int sub) {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'J'},
+                                         {"format", required_argument, 0, 'f'},
                                          {"runs-dir", required_argument, 0, 'r'},
-                                         {"watch", optional_argument, 0, 'w'}, {0, 0, 0, 0}};
+                                         {"watch", optional_argument, 0, 'w'}, {"stale", no_argument, 0, 's'},
+                                         {"show", required_argument, 0, 'S'}, {0, 0, 0, 0}};
     const char *db = NULL, *runs_dir = "runs";
-    int json = 0, c, watch = 0;
+    int json = 0, c, watch = 0, stale = 0, show = 0, cancel = sub == SUB_CANCEL;
     double interval = 2;
-    const char *what = cancel ? "sweep cancel" : "sweep status";
+    const char *what = sub == SUB_CANCEL ? "sweep cancel" : sub == SUB_VERSIONS ? "sweep versions" : "sweep status";
+    /* each subcommand's own options; the others are unknown to it */
+    const char *own = sub == SUB_CANCEL ? "dr" : sub == SUB_VERSIONS ? "dJfS" : "dJfwsr";
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:Jr:", opts, NULL)) != -1) {
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (c == ':' || c == '?') return cli_option_error(what, c, argv, opts);
+        if (!strchr(own, c))
+            return cli_error(CLI_USAGE, what, "option %s does not go with %s (scalelab sweep --help)", argv[optind - 1],
+                             what);
         if (c == 'd') db = optarg;
         else if (c == 'J') json = 1;
-        else if (c == 'r') runs_dir = optarg;
-        else if (c == 'w' && !cancel) {
+        else if (c == 'f') {
+            if (cli_format_json(what, optarg, &json)) return CLI_USAGE;
+        } else if (c == 'r') runs_dir = optarg;
+        else if (c == 's') stale = 1;
+        else if (c == 'S') {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (!end || *end || end == optarg || v < 1 || v > INT_MAX)
+                return cli_error(CLI_USAGE, what, "--show %s: expected a version number (1, 2, ...)", optarg);
+            show = (int)v;
+        } else if (c == 'w') {
             watch = 1;
             /* --watch=S, --watch S (a number right after it), or --watch alone */
             const char *arg = optarg;
@@ -428,13 +527,15 @@ static int cmd_status_cancel(int argc, char **argv, int cancel) {
                 if (!end || *end || end == arg || !(interval >= 0.1) || interval > 86400)
                     return cli_error(CLI_USAGE, what, "--watch %s: expected seconds between 0.1 and 86400", arg);
             }
-        } else return CLI_USAGE;
+        }
     }
+    if (watch && stale) return cli_error(CLI_USAGE, what, "--watch redraws the status; it does not go with --stale");
     if (watch && json) return cli_error(CLI_USAGE, what, "--watch redraws the text view; it does not go with --json");
     if (optind != argc - 1) return cli_error(CLI_USAGE, what, "expected one SPEC.yaml or sweep NAME");
     const char *arg = argv[optind];
     char name[512], err[2048];
-    int rc = parse_sweep_name(arg, name, sizeof name);
+    char *file_text;
+    int rc = parse_sweep_name(arg, name, sizeof name, &file_text);
     if (rc) return rc;
     store *st = NULL;
     char *spec_text = NULL;
@@ -444,30 +545,50 @@ static int cmd_status_cancel(int argc, char **argv, int cancel) {
         rc = cli_error(CLI_FAIL, what, "%s", err);
     } else if (!spec_text) {
         rc = cli_error(CLI_FAIL, what, "no sweep named %s in %s", name, cli_db_path(db));
-    } else if (watch) {
-        if (watch_status(st, name, interval, err, sizeof err)) rc = cli_error(CLI_FAIL, what, "%s", err);
     } else {
-        size_t ended = 0; /* Slurm runs' files are ingested first, so the counts are current */
-        int r = sweep_slurm_ingest(st, name, &ended, err, sizeof err);
-        if (!r) r = cancel ? sweep_cancel(st, name, runs_dir, err, sizeof err)
-                           : sweep_status_print(st, name, json, err, sizeof err);
+        /* SPEC.yaml edited since it was run: what is shown is the stored version */
+        if (file_text && strcmp(file_text, spec_text) && sub != SUB_CANCEL)
+            fprintf(stderr,
+                    "scalelab: %s: note: %s differs from sweep %s's current stored spec; what follows is the stored "
+                    "one (`scalelab sweep plan %s` shows what running the file would change)\n",
+                    what, arg, name, arg);
+        int r = 0;
+        if (sub == SUB_VERSIONS) {
+            r = sweep_versions_print(st, name, show, json, err, sizeof err);
+        } else if (stale) {
+            r = sweep_stale_print(st, name, json, err, sizeof err);
+        } else if (watch) {
+            r = watch_status(st, name, interval, err, sizeof err);
+        } else {
+            size_t ended = 0; /* Slurm runs' files are ingested first, so the counts are current */
+            r = sweep_slurm_ingest(st, name, &ended, err, sizeof err);
+            if (!r) r = cancel ? sweep_cancel(st, name, runs_dir, err, sizeof err)
+                               : sweep_status_print(st, name, json, err, sizeof err);
+        }
         if (r) rc = cli_error(CLI_FAIL, what, "%s", err);
     }
     free(spec_text);
+    free(file_text);
     store_close(st);
     return rc;
 }
 
 static int cmd_plan_args(int argc, char **argv) {
-    static const struct option opts[] = {{"json", no_argument, 0, 'J'}, {0, 0, 0, 0}};
-    int json = 0, c;
+    static const struct option opts[] = {{"json", no_argument, 0, 'J'}, {"format", required_argument, 0, 'f'},
+                                         {"db", required_argument, 0, 'd'}, {0, 0, 0, 0}};
+    int format = FORMAT_TABLE, c;
+    const char *db = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "J", opts, NULL)) != -1) {
-        if (c == 'J') json = 1;
-        else return CLI_USAGE;
+    opterr = 0; /* cli_option_error says it, once, in scalelab's words */
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (c == 'J') format = FORMAT_JSON;
+        else if (c == 'd') db = optarg;
+        else if (c == 'f') {
+            if (parse_format("sweep plan", optarg, &format)) return CLI_USAGE;
+        } else return cli_option_error("sweep plan", c, argv, opts);
     }
     if (optind != argc - 1) return cli_error(CLI_USAGE, "sweep plan", "expected one SPEC.yaml");
-    return cmd_plan(argv[optind], json);
+    return cmd_plan(argv[optind], db, format);
 }
 
 int cli_sweep(int argc, char **argv) {
@@ -479,8 +600,9 @@ int cli_sweep(int argc, char **argv) {
     argc--, argv++; /* argv[0] is now the subcommand */
     if (!strcmp(sub, "plan")) return cmd_plan_args(argc, argv);
     if (!strcmp(sub, "run")) return cmd_run(argc, argv);
-    if (!strcmp(sub, "status")) return cmd_status_cancel(argc, argv, 0);
-    if (!strcmp(sub, "cancel")) return cmd_status_cancel(argc, argv, 1);
+    if (!strcmp(sub, "status")) return cmd_named(argc, argv, SUB_STATUS);
+    if (!strcmp(sub, "cancel")) return cmd_named(argc, argv, SUB_CANCEL);
+    if (!strcmp(sub, "versions")) return cmd_named(argc, argv, SUB_VERSIONS);
     if (!strcmp(sub, "task")) return sweep_slurm_task(argc, argv); /* inside a Slurm array task */
-    return cli_error(CLI_USAGE, "sweep", "unknown subcommand %s (expected plan, run, status, cancel)", sub);
+    return cli_error(CLI_USAGE, "sweep", "unknown subcommand %s (expected plan, run, status, versions, cancel)", sub);
 }

@@ -22,7 +22,7 @@ _scalelab() {
         return
     fi
     if [ "$cmd" = sweep ] && [ "$COMP_CWORD" -eq 2 ]; then
-        COMPREPLY=($(compgen -W "plan run status cancel" -- "$cur"))
+        COMPREPLY=($(compgen -W "plan run status versions cancel" -- "$cur"))
         return
     fi
     if [ "$cmd" = data ] && [ "$COMP_CWORD" -eq 2 ]; then

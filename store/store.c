@@ -88,6 +88,25 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  host TEXT NOT NULL, pid INTEGER NOT NULL,"
     "  started REAL NOT NULL, heartbeat REAL NOT NULL,"
     "  runs_dir TEXT NOT NULL DEFAULT '');",
+    /* v4 -> v5: a sweep's spec has versions. Running a changed spec under the same
+     * name used to overwrite sweeps.spec and keep runs the new spec no longer plans;
+     * now every text is kept (sweep_specs; sweeps.spec stays the current one, for the
+     * queries people already have), and runs a newer version leaves out move from
+     * sweep_runs (the sweep's current membership, which every claim, count and list
+     * reads) to sweep_runs_dropped, their data untouched (store_sweep_update). A
+     * store's existing spec becomes version 1, dated when the sweep was created. */
+    "CREATE TABLE sweep_specs ("
+    "  sweep TEXT NOT NULL REFERENCES sweeps (name),"
+    "  version INTEGER NOT NULL CHECK (version >= 1),"
+    "  spec TEXT NOT NULL,"
+    "  created REAL NOT NULL,"
+    "  PRIMARY KEY (sweep, version)) WITHOUT ROWID;"
+    "INSERT INTO sweep_specs (sweep, version, spec, created) SELECT name, 1, spec, created FROM sweeps;"
+    "CREATE TABLE sweep_runs_dropped ("
+    "  sweep TEXT NOT NULL,"
+    "  run INTEGER NOT NULL REFERENCES runs (id),"
+    "  version INTEGER NOT NULL,"
+    "  PRIMARY KEY (sweep, run)) WITHOUT ROWID;",
 };
 
 /* ---------------------------------------------------------------- helpers */

@@ -109,14 +109,55 @@ void store_close(store *s);
 int store_schema_version(store *s);
 /* The schema version the file had before this open: 0 when store_open created it. */
 int store_initial_version(store *s);
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* PRAGMA application_id of a scalelab store ("SCLB"), so other programs' SQLite
  * files are recognised and refused. */
 #define STORE_APPLICATION_ID 0x53434C42
 
-/* Sweeps: create or, when the name exists, replace its spec text. */
+/* Sweeps and their spec versions (schema v5). A sweep's spec text is never
+ * overwritten: a text that differs from the current version is stored as the next
+ * version (sweep_specs), and sweeps.spec follows the current one. */
+typedef struct store_sweep_change {
+    int version;         /* the version of spec_text: the current one when unchanged, else the next */
+    int changed;         /* spec_text differs from the current version (always for a new sweep) */
+    int prev_version;    /* the version current before the call; 0 for a new sweep */
+    double prev_created; /* when that version was stored */
+    int64_t *dropped;    /* the sweep's runs (current members) that the plan does not hold, by id */
+    size_t n_dropped;
+} store_sweep_change;
+/* With apply: stores spec_text as a new version when it changed and, when planned
+ * (config hashes of every run the spec plans, n of them) is given, moves the sweep's
+ * runs outside the plan out of its membership (sweep_runs -> sweep_runs_dropped, with
+ * the version; their data stay in runs) and cancels those still pending that no other
+ * sweep holds; runs the plan holds again come back. One transaction. Without apply:
+ * fills u the same way and writes nothing (a preview). planned NULL leaves membership
+ * untouched. Free u with store_sweep_update_clear (also after a failure). */
+int store_sweep_update(store *s, const char *name, const char *spec_text, const char *const *planned, size_t n,
+                       int apply, store_sweep_change *u, char *err, size_t errlen);
+void store_sweep_update_clear(store_sweep_change *u);
+/* store_sweep_update with apply and no plan: creates the sweep, or stores a changed
+ * text as its next version. */
 int store_sweep_put(store *s, const char *name, const char *spec_text, char *err, size_t errlen);
-/* The spec text of a sweep (malloc'd, caller frees); *spec = NULL when no such sweep. */
+typedef struct store_sweep_version {
+    int version;
+    double created;
+    char *spec;
+} store_sweep_version;
+/* Every version of a sweep's spec, oldest first (none for an unknown sweep). */
+int store_sweep_versions(store *s, const char *name, store_sweep_version **v, size_t *n, char *err, size_t errlen);
+void store_sweep_versions_free(store_sweep_version *v, size_t n);
+/* Runs that a later spec version left out of the sweep (ids ascending) and that
+ * version; malloc'd arrays the caller frees. */
+int store_sweep_dropped(store *s, const char *name, int64_t **runs, int **versions, size_t *n, char *err,
+                        size_t errlen);
+/* The planned training FLOPs of a sweep's pending runs (NULL counts 0), and the FLOPs
+ * and wall seconds (finished - started) of its done runs that have both times: what
+ * an ETA needs, in one aggregate query instead of a listing of every run. */
+typedef struct store_sweep_flops {
+    double pending_flops, done_timed_flops, done_seconds;
+} store_sweep_flops;
+int store_sweep_flops_get(store *s, const char *sweep, store_sweep_flops *out, char *err, size_t errlen);
+/* The spec text of a sweep's current version (malloc'd, caller frees); *spec = NULL when no such sweep. */
 int store_sweep_get(store *s, const char *name, char **spec, char *err, size_t errlen);
 
 /* Insert runs for a sweep ("" for none), deduplicated by config hash across all

@@ -11,29 +11,216 @@
 
 typedef struct sweep_ctx {
     const char *name, *spec;
+    const char *planned; /* JSON array of the planned config hashes; NULL: membership untouched */
+    int apply;           /* write (a transaction body) or only look (a preview) */
+    store_sweep_change *u;
 } sweep_ctx;
 
-static int put_sweep_body(store *s, void *vctx, char *err, size_t errlen) {
+/* Appends id to u->dropped; -1 when out of memory. */
+static int push_dropped(store_sweep_change *u, int64_t id) {
+    int64_t *v = realloc(u->dropped, (u->n_dropped + 1) * sizeof *v);
+    if (!v) return -1;
+    u->dropped = v;
+    u->dropped[u->n_dropped++] = id;
+    return 0;
+}
+
+/* Reads the current version (u->prev_*, whether spec differs) and the sweep's runs the
+ * plan leaves out (u->dropped); with apply, also stores a changed spec as the next
+ * version and moves the left-out runs from sweep_runs to sweep_runs_dropped. Runs the
+ * plan holds again come back from sweep_runs_dropped; a left-out pending run that no
+ * other sweep holds is cancelled (a later version that plans it again resumes it, as
+ * `sweep run` resumes every cancelled run), so nothing trains it for this spec. */
+static int update_body(store *s, void *vctx, char *err, size_t errlen) {
     sweep_ctx *c = vctx;
+    store_sweep_change *u = c->u;
     sqlite3_stmt *st;
-    if (store_prepare(s,
-                      "INSERT INTO sweeps (name, spec, created) VALUES (?1, ?2, ?3)"
-                      " ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
-                      &st, err, errlen))
+    if (store_prepare(s, "SELECT version, created, spec = ?2 FROM sweep_specs WHERE sweep = ?1"
+                         " ORDER BY version DESC LIMIT 1", &st, err, errlen))
         return -1;
-    sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->spec, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 3, util_now());
-    int rc = sqlite3_step(st);
+    store_bind_text(st, 1, c->name);
+    store_bind_text(st, 2, c->spec);
+    int rc = sqlite3_step(st), same = 0;
+    if (rc == SQLITE_ROW) {
+        u->prev_version = sqlite3_column_int(st, 0);
+        u->prev_created = sqlite3_column_double(st, 1);
+        same = sqlite3_column_int(st, 2);
+    }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : store_db_err(s, "storing sweep", err, errlen);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return store_db_err(s, "reading sweep versions", err, errlen);
+    u->changed = !same;
+    u->version = same ? u->prev_version : u->prev_version + 1;
+    if (c->planned) {
+        if (store_prepare(s, "SELECT r.id FROM sweep_runs m JOIN runs r ON r.id = m.run WHERE m.sweep = ?1"
+                             " AND r.config_hash NOT IN (SELECT value FROM json_each(?2)) ORDER BY r.id",
+                          &st, err, errlen))
+            return -1;
+        store_bind_text(st, 1, c->name);
+        store_bind_text(st, 2, c->planned);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (push_dropped(u, sqlite3_column_int64(st, 0))) break;
+        sqlite3_finalize(st);
+        if (rc == SQLITE_ROW) return util_err(err, errlen, "%s: sweep %s: out of memory", s->path, c->name);
+        if (rc != SQLITE_DONE) return store_db_err(s, "reading the sweep's runs", err, errlen);
+    }
+    if (!c->apply) return 0;
+    double now = util_now();
+    store_bound args[] = {STORE_B_TEXT(c->name), STORE_B_TEXT(c->spec), STORE_B_REAL(now),
+                          STORE_B_INT(u->version), STORE_B_TEXT(c->planned)};
+    static const struct { const char *sql, *what; int when; } steps[] = {
+        /* when: 1 always, 2 a changed spec, 3 a plan given */
+        /* always, so a sweeps row deleted by hand (its versions left) comes back */
+        {"INSERT INTO sweeps (name, spec, created) VALUES (?1, ?2, ?3)"
+         " ON CONFLICT (name) DO UPDATE SET spec = excluded.spec", "storing sweep", 1},
+        {"INSERT INTO sweep_specs (sweep, version, spec, created) VALUES (?1, ?4, ?2, ?3)",
+         "storing the spec version", 2},
+        {"INSERT OR IGNORE INTO sweep_runs_dropped (sweep, run, version) SELECT m.sweep, m.run, ?4"
+         " FROM sweep_runs m JOIN runs r ON r.id = m.run WHERE m.sweep = ?1"
+         " AND r.config_hash NOT IN (SELECT value FROM json_each(?5))", "recording left-out runs", 3},
+        {"DELETE FROM sweep_runs WHERE sweep = ?1 AND run IN (SELECT run FROM sweep_runs_dropped WHERE sweep = ?1)",
+         "leaving runs out of the sweep", 3},
+        {"UPDATE runs SET status = 'cancelled', finished = ?3,"
+         " error = 'not planned by sweep ' || ?1 || ' since spec version ' || ?4"
+         " WHERE status = 'pending' AND id IN (SELECT run FROM sweep_runs_dropped WHERE sweep = ?1)"
+         " AND id NOT IN (SELECT run FROM sweep_runs)", "cancelling left-out pending runs", 3},
+        {"INSERT OR IGNORE INTO sweep_runs (sweep, run) SELECT ?1, d.run FROM sweep_runs_dropped d"
+         " JOIN runs r ON r.id = d.run WHERE d.sweep = ?1 AND r.config_hash IN (SELECT value FROM json_each(?5))",
+         "taking runs back into the sweep", 3},
+        {"DELETE FROM sweep_runs_dropped WHERE sweep = ?1 AND run IN (SELECT run FROM sweep_runs WHERE sweep = ?1)",
+         "taking runs back into the sweep", 3},
+    };
+    for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+        if ((steps[k].when == 2 && !u->changed) || (steps[k].when == 3 && !c->planned)) continue;
+        store_stmt stmt = {steps[k].sql, args, 5, 0, steps[k].what};
+        if (store_stmt_body(s, &stmt, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+int store_sweep_update(store *s, const char *name, const char *spec_text, const char *const *planned, size_t n,
+                       int apply, store_sweep_change *u, char *err, size_t errlen) {
+    memset(u, 0, sizeof *u);
+    if (!name || !*name) return util_err(err, errlen, "%s: a sweep needs a non-empty name", s->path);
+    if (!spec_text) return util_err(err, errlen, "%s: sweep '%s' has no spec text", s->path, name);
+    util_buf hashes = {0};
+    if (planned) {
+        int bad = util_buf_puts(&hashes, "[");
+        for (size_t i = 0; i < n && !bad; i++)
+            bad = (i && util_buf_puts(&hashes, ",")) || util_buf_json_str(&hashes, planned[i]);
+        if (bad || util_buf_puts(&hashes, "]")) {
+            util_buf_free(&hashes);
+            return util_err(err, errlen, "%s: sweep %s: out of memory", s->path, name);
+        }
+    }
+    sweep_ctx c = {name, spec_text, planned ? hashes.data : NULL, apply, u};
+    int rc;
+    if (apply) {
+        rc = store_tx_write(s, update_body, &c, err, errlen);
+    } else { /* one snapshot for both reads; nothing written */
+        rc = store_exec(s, "BEGIN", err, errlen) || update_body(s, &c, err, errlen);
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    }
+    util_buf_free(&hashes);
+    if (rc) store_sweep_update_clear(u);
+    return rc ? -1 : 0;
+}
+
+void store_sweep_update_clear(store_sweep_change *u) {
+    free(u->dropped);
+    memset(u, 0, sizeof *u);
 }
 
 int store_sweep_put(store *s, const char *name, const char *spec_text, char *err, size_t errlen) {
-    if (!name || !*name) return util_err(err, errlen, "%s: a sweep needs a non-empty name", s->path);
-    if (!spec_text) return util_err(err, errlen, "%s: sweep '%s' has no spec text", s->path, name);
-    sweep_ctx c = {name, spec_text};
-    return store_tx_write(s, put_sweep_body, &c, err, errlen);
+    store_sweep_change u;
+    int rc = store_sweep_update(s, name, spec_text, NULL, 0, 1, &u, err, errlen);
+    store_sweep_update_clear(&u);
+    return rc;
+}
+
+int store_sweep_versions(store *s, const char *name, store_sweep_version **out, size_t *n, char *err,
+                         size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT version, created, spec FROM sweep_specs WHERE sweep = ?1 ORDER BY version", &st,
+                      err, errlen))
+        return -1;
+    store_bind_text(st, 1, name);
+    store_sweep_version *v = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_sweep_version *grown = realloc(v, (*n + 1) * sizeof *v);
+        if (!grown) break;
+        v = grown;
+        v[*n] = (store_sweep_version){sqlite3_column_int(st, 0), sqlite3_column_double(st, 1),
+                                      store_column_dup(st, 2)};
+        if (!v[*n].spec) break;
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_sweep_versions_free(v, *n);
+        *n = 0;
+        return rc == SQLITE_ROW ? util_err(err, errlen, "%s: out of memory", s->path)
+                                : store_db_err(s, "listing sweep versions", err, errlen);
+    }
+    *out = v;
+    return 0;
+}
+
+void store_sweep_versions_free(store_sweep_version *v, size_t n) {
+    for (size_t i = 0; i < n; i++) free(v[i].spec);
+    free(v);
+}
+
+int store_sweep_dropped(store *s, const char *name, int64_t **runs, int **versions, size_t *n, char *err,
+                        size_t errlen) {
+    *runs = NULL;
+    *versions = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT run, version FROM sweep_runs_dropped WHERE sweep = ?1 ORDER BY run", &st, err,
+                      errlen))
+        return -1;
+    store_bind_text(st, 1, name);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t *r = realloc(*runs, (*n + 1) * sizeof *r);
+        if (r) *runs = r;
+        int *v = r ? realloc(*versions, (*n + 1) * sizeof *v) : NULL;
+        if (!v) break;
+        *versions = v;
+        (*runs)[*n] = sqlite3_column_int64(st, 0);
+        (*versions)[(*n)++] = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) return 0;
+    free(*runs), free(*versions);
+    *runs = NULL, *versions = NULL, *n = 0;
+    return rc == SQLITE_ROW ? util_err(err, errlen, "%s: out of memory", s->path)
+                            : store_db_err(s, "listing left-out runs", err, errlen);
+}
+
+int store_sweep_flops_get(store *s, const char *sweep, store_sweep_flops *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    if (store_prepare(s,
+                      "SELECT total(CASE WHEN status = 'pending' THEN training_flops END),"
+                      " total(CASE WHEN status = 'done' AND started > 0 AND finished > started THEN training_flops END),"
+                      " total(CASE WHEN status = 'done' AND started > 0 AND finished > started"
+                      "  THEN finished - started END)"
+                      " FROM runs WHERE id IN (SELECT run FROM sweep_runs WHERE sweep = ?1)",
+                      &st, err, errlen))
+        return -1;
+    store_bind_text(st, 1, sweep);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->pending_flops = sqlite3_column_double(st, 0);
+        out->done_timed_flops = sqlite3_column_double(st, 1);
+        out->done_seconds = sqlite3_column_double(st, 2);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : store_db_err(s, "summing the sweep's FLOPs", err, errlen);
 }
 
 int store_sweep_get(store *s, const char *name, char **spec, char *err, size_t errlen) {

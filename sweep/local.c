@@ -44,28 +44,27 @@ typedef struct sched {
     size_t cap;  /* n_slots, plus room for adopted trainers beyond them */
     int n_slots, threads;
     char env_omp[64], env_blas[64], env_cuda[64]; /* read by posix_spawn */
-    size_t total, done, failed, diverged, running;
-    double dur_sum;
-    size_t n_dur;
+    size_t running; /* our trainers (children and adopted), for the free slots */
     int stopping;
     char host[256];
     double last_progress;
 } sched;
 
 static void progress(sched *s, const char *event) {
-    double eta = s->n_dur ? s->dur_sum / (double)s->n_dur *
-                                (double)(s->total - s->done - s->failed - s->diverged) / (double)s->n_slots
-                          : NAN;
+    /* the counts and the ETA exactly as `sweep status` computes them, from the store */
+    sweep_progress p;
+    if (sweep_progress_get(s->st, s->sweep, &p, NULL, 0)) memset(&p, 0, sizeof p), p.eta_s = NAN;
     char e[32];
-    sweep_format_eta(eta, e, sizeof e);
+    sweep_format_eta(p.eta_s, e, sizeof e);
+    const size_t *c = p.count;
     if (s->o->tty) {
         if (event) fprintf(stderr, "\r\033[K%s\n", event);
         fprintf(stderr, "\r\033[K[%s] %zu/%zu done, %zu running, %zu failed, %zu diverged, ETA %s", s->sweep,
-                s->done, s->total, s->running, s->failed, s->diverged, e);
+                c[STORE_DONE], p.total, c[STORE_RUNNING], c[STORE_FAILED], c[STORE_DIVERGED], e);
         fflush(stderr);
     } else if (event) {
-        printf("[%s] %s (%zu/%zu done, %zu running, %zu failed, ETA %s)\n", s->sweep, event, s->done, s->total,
-               s->running, s->failed, e);
+        printf("[%s] %s (%zu/%zu done, %zu running, %zu failed, ETA %s)\n", s->sweep, event, c[STORE_DONE], p.total,
+               c[STORE_RUNNING], c[STORE_FAILED], e);
         fflush(stdout);
     }
     s->last_progress = util_monotonic();
@@ -270,13 +269,10 @@ static int settle(sched *s, job *j, int exit_status, char *err, size_t errlen) {
     else snprintf(why, sizeof why, "trainer exited with status %d", WEXITSTATUS(exit_status));
     switch (r.status) {
     case STORE_DONE:
-        s->done++;
-        if (!j->adopted) s->dur_sum += dur, s->n_dur++;
         snprintf(event, sizeof event, "run %lld done, loss %.4f (%.1f s)", (long long)j->id,
                  isfinite(r.final_eval_loss) ? r.final_eval_loss : r.final_train_loss, dur);
         break;
     case STORE_DIVERGED:
-        s->diverged++;
         snprintf(event, sizeof event, "run %lld diverged", (long long)j->id);
         break;
     case STORE_PENDING: /* stopped by SIGTERM: checkpointed and requeued itself */
@@ -298,7 +294,6 @@ static int settle(sched *s, job *j, int exit_status, char *err, size_t errlen) {
         free(r.run_dir);
         r.run_dir = strdup(j->dir);
         rc = sweep_run_failed(s->st, &r, s->o->retries, why, &requeued, err, errlen);
-        if (!requeued) s->failed++;
         snprintf(event, sizeof event, "run %lld failed: %s; %s", (long long)j->id, why,
                  requeued ? "retrying" : "giving up (see its train.log)");
     }
@@ -317,7 +312,6 @@ static int recover(sched *s, char *err, size_t errlen) {
     store_run_filter f = {.sweep = s->sweep, .status = -1};
     if (store_runs_list(s->st, &f, &runs, &n, err, errlen)) return -1;
     int rc = 0;
-    s->total = n;
     size_t n_running = 0;
     for (size_t i = 0; i < n; i++) n_running += runs[i].status == STORE_RUNNING;
     job *grown = realloc(s->jobs, (s->cap + n_running) * sizeof *grown);
@@ -330,9 +324,6 @@ static int recover(sched *s, char *err, size_t errlen) {
     s->cap += n_running;
     for (size_t i = 0; i < n && !rc; i++) {
         store_run *r = &runs[i];
-        if (r->status == STORE_DONE) s->done++;
-        if (r->status == STORE_FAILED) s->failed++;
-        if (r->status == STORE_DIVERGED) s->diverged++;
         if (r->status == STORE_CANCELLED) rc = store_run_requeue(s->st, r->id, err, errlen);
         if (r->status != STORE_RUNNING) continue;
         /* its PID file, else the PID in its train.lock, else /proc: a trainer whose

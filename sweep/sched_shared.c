@@ -19,26 +19,29 @@
 
 #include "util/util.h"
 
-int sweep_submit(store *st, const sweep_spec *spec, const sweep_plan *plan, size_t *n_new, char *err,
-                 size_t errlen) {
+int sweep_submit(store *st, const sweep_spec *spec, const sweep_plan *plan, int apply, size_t *n_new,
+                 store_sweep_change *u, char *err, size_t errlen) {
     *n_new = 0;
+    memset(u, 0, sizeof *u);
     store_run_new *rn = calloc(plan->n_runs ? plan->n_runs : 1, sizeof *rn);
     int64_t *ids = calloc(plan->n_runs ? plan->n_runs : 1, sizeof *ids);
-    if (!rn || !ids) {
-        free(rn);
-        free(ids);
+    const char **hashes = calloc(plan->n_runs ? plan->n_runs : 1, sizeof *hashes);
+    if (!rn || !ids || !hashes) {
+        free(rn), free(ids), free(hashes);
         return util_err(err, errlen, "out of memory");
     }
     for (size_t i = 0; i < plan->n_runs; i++) {
         const sweep_planned_run *r = &plan->runs[i];
         rn[i].config_json = r->config_json;
-        rn[i].config_hash = r->hash;
+        rn[i].config_hash = hashes[i] = r->hash;
         rn[i].acc = r->acc;
     }
-    int rc = store_sweep_put(st, spec->name, spec->text, err, errlen) ||
-             store_runs_insert(st, spec->name, rn, plan->n_runs, ids, n_new, err, errlen);
-    free(rn);
-    free(ids);
+    /* The version and the membership first, in one transaction: a crash before the
+     * insert leaves the new version stored, and running the spec again (now unchanged)
+     * inserts its runs. */
+    int rc = store_sweep_update(st, spec->name, spec->text, hashes, plan->n_runs, apply, u, err, errlen) ||
+             (apply && store_runs_insert(st, spec->name, rn, plan->n_runs, ids, n_new, err, errlen));
+    free(rn), free(ids), free(hashes);
     return rc ? -1 : 0;
 }
 
@@ -446,28 +449,70 @@ static int scheduler_live(const store_scheduler *h, int found, double now) {
  * first logged steps; the current parallelism is assumed to continue. Before any
  * running run has logged a step, done runs give the speed (their FLOPs / their
  * durations, times the runs now running, at least 1). Unknown (NAN) without either,
- * and 0 when nothing is left. */
-static double status_eta(const store_run *runs, const run_progress *p, size_t n, double *left_out,
-                         double *speed_out) {
-    double left = 0, speed = 0, done_flops = 0, done_s = 0;
-    size_t n_running = 0, n_left = 0;
+ * and 0 when nothing is left. runs[0..n) must hold every running run (others are
+ * skipped); the pending and done runs come in as sums (store_sweep_flops_get). */
+static double status_eta(const store_sweep_flops *sf, size_t n_pending, const store_run *runs, const run_progress *p,
+                         size_t n, double *left_out, double *speed_out) {
+    double left = sf->pending_flops, speed = 0;
+    size_t n_running = 0;
     for (size_t i = 0; i < n; i++) {
         const store_run *r = &runs[i];
+        if (r->status != STORE_RUNNING) continue;
         double f = isfinite(r->acc.training_flops) ? r->acc.training_flops : 0;
-        if (r->status == STORE_PENDING) left += f, n_left++;
-        if (r->status == STORE_RUNNING) {
-            n_running++, n_left++;
-            left += p[i].has && isfinite(p[i].flops_done) ? fmax(f - p[i].flops_done, 0) : f;
-            if (p[i].has && isfinite(p[i].flops_per_s)) speed += p[i].flops_per_s;
-        }
-        if (r->status == STORE_DONE && r->started > 0 && r->finished > r->started)
-            done_flops += f, done_s += r->finished - r->started;
+        n_running++;
+        left += p[i].has && isfinite(p[i].flops_done) ? fmax(f - p[i].flops_done, 0) : f;
+        if (p[i].has && isfinite(p[i].flops_per_s)) speed += p[i].flops_per_s;
     }
-    if (!(speed > 0) && done_s > 0) speed = done_flops / done_s * (double)(n_running ? n_running : 1);
+    if (!(speed > 0) && sf->done_seconds > 0)
+        speed = sf->done_timed_flops / sf->done_seconds * (double)(n_running ? n_running : 1);
     *left_out = left;
     *speed_out = speed;
-    if (!n_left) return 0;
+    if (!n_pending && !n_running) return 0;
     return speed > 0 ? left / speed : NAN;
+}
+
+/* The one computation behind `sweep status` and the scheduler's progress line: the
+ * counts by status, the running runs' progress (their latest metric rows) and the ETA
+ * (status_eta), from aggregate queries and the running runs, so that a scheduler of a
+ * large sweep can afford it on every event. all_runs: list every run of the sweep
+ * (status shows them) rather than only the running ones. The caller frees *runs and
+ * *prog. */
+static int progress_load(store *st, const char *sweep, int all_runs, store_run **runs, size_t *n, run_progress **prog,
+                         sweep_progress *p, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    *prog = NULL;
+    store_sweep_flops sf;
+    store_run_filter f = {.sweep = sweep, .status = all_runs ? -1 : STORE_RUNNING};
+    if (store_runs_list(st, &f, runs, n, err, errlen)) return -1;
+    *prog = calloc(*n ? *n : 1, sizeof **prog);
+    int rc = *prog ? sweep_counts(st, sweep, p->count, &p->total, err, errlen) ||
+                         store_sweep_flops_get(st, sweep, &sf, err, errlen)
+                   : util_err(err, errlen, "sweep %s: out of memory", sweep);
+    for (size_t i = 0; i < *n && !rc; i++) {
+        if ((*runs)[i].status != STORE_RUNNING) continue;
+        store_metric m;
+        int found = 0;
+        rc = store_metric_latest(st, (*runs)[i].id, &m, &found, err, errlen);
+        if (!rc && found) progress_of(&(*runs)[i], &m, &(*prog)[i]);
+    }
+    if (rc) {
+        free(*prog);
+        store_runs_free(*runs, *n);
+        *prog = NULL, *runs = NULL, *n = 0;
+        return -1;
+    }
+    p->eta_s = status_eta(&sf, p->count[STORE_PENDING], *runs, *prog, *n, &p->flops_left, &p->flops_per_s);
+    return 0;
+}
+
+int sweep_progress_get(store *st, const char *sweep, sweep_progress *p, char *err, size_t errlen) {
+    store_run *runs;
+    run_progress *prog;
+    size_t n;
+    if (progress_load(st, sweep, 0, &runs, &n, &prog, p, err, errlen)) return -1;
+    free(prog);
+    store_runs_free(runs, n);
+    return 0;
 }
 
 enum { STATUS_NEXT_PENDING = 3 }; /* pending runs listed by name */
@@ -475,37 +520,41 @@ enum { STATUS_NEXT_PENDING = 3 }; /* pending runs listed by name */
 int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t errlen) {
     store_run *runs;
     size_t n;
-    store_run_filter f = {.sweep = sweep, .status = -1};
-    if (store_runs_list(st, &f, &runs, &n, err, errlen)) return -1;
-    size_t count[STORE_STATUS_COUNT] = {0}, total = 0;
+    run_progress *prog;
+    sweep_progress sp;
+    if (progress_load(st, sweep, 1, &runs, &n, &prog, &sp, err, errlen)) return -1;
+    const size_t *count = sp.count, total = sp.total;
     double best = NAN, now = util_now();
     int64_t best_id = 0;
-    run_progress *prog = calloc(n ? n : 1, sizeof *prog);
-    if (!prog) {
-        store_runs_free(runs, n);
-        return util_err(err, errlen, "out of memory");
-    }
-    int rc = sweep_counts(st, sweep, count, &total, err, errlen);
-    for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t i = 0; i < n; i++) {
         double loss = isfinite(runs[i].final_eval_loss) ? runs[i].final_eval_loss : runs[i].final_train_loss;
         if (runs[i].status == STORE_DONE && isfinite(loss) && !(loss >= best)) best = loss, best_id = runs[i].id;
-        if (runs[i].status != STORE_RUNNING) continue;
-        store_metric m;
-        int found = 0;
-        rc = store_metric_latest(st, runs[i].id, &m, &found, err, errlen);
-        if (!rc && found) progress_of(&runs[i], &m, &prog[i]);
     }
     store_scheduler h;
     int h_found = 0;
-    if (!rc) rc = store_scheduler_get(st, sweep, &h, &h_found, err, errlen);
-    if (rc) {
+    if (store_scheduler_get(st, sweep, &h, &h_found, err, errlen)) {
         free(prog);
         store_runs_free(runs, n);
         return -1;
     }
+    /* the spec's version, and the runs newer versions left out (sweep status --stale) */
+    store_sweep_version *versions = NULL;
+    size_t n_versions = 0, n_stale = 0;
+    int64_t *stale_ids = NULL;
+    int *stale_versions = NULL;
+    if (store_sweep_versions(st, sweep, &versions, &n_versions, err, errlen) ||
+        store_sweep_dropped(st, sweep, &stale_ids, &stale_versions, &n_stale, err, errlen)) {
+        store_sweep_versions_free(versions, n_versions);
+        free(prog);
+        store_runs_free(runs, n);
+        return -1;
+    }
+    int spec_version = n_versions ? versions[n_versions - 1].version : 0;
+    store_sweep_versions_free(versions, n_versions);
+    free(stale_ids);
+    free(stale_versions);
     int live = scheduler_live(&h, h_found, now);
-    double left = 0, speed = 0;
-    double eta = status_eta(runs, prog, n, &left, &speed);
+    double left = sp.flops_left, speed = sp.flops_per_s, eta = sp.eta_s;
     size_t unfinished = count[STORE_PENDING] + count[STORE_RUNNING];
     if (unfinished && !live) eta = NAN; /* nothing is working on them */
     /* Slurm's own view of the running runs that are array tasks (squeue) */
@@ -534,7 +583,8 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
     if (json) {
         util_buf_puts(&b, "{\"sweep\":");
         util_buf_json_str(&b, sweep);
-        util_buf_printf(&b, ",\"total\":%zu,\"counts\":{", total);
+        util_buf_printf(&b, ",\"spec_version\":%d,\"stale\":%zu,\"total\":%zu,\"counts\":{", spec_version, n_stale,
+                        total);
         for (int s = 0; s < STORE_STATUS_COUNT; s++)
             util_buf_printf(&b, "%s\"%s\":%zu", s ? "," : "", store_status_name((store_status)s), count[s]);
         util_buf_puts(&b, "},\"running\":[");
@@ -618,6 +668,10 @@ int sweep_status_print(store *st, const char *sweep, int json, char *err, size_t
         util_buf_printf(&b, "sweep %s: ", sweep);
         sweep_counts_format(&b, count, total);
         util_buf_puts(&b, "\n");
+        if (spec_version > 1 || n_stale)
+            util_buf_printf(&b, "spec version %d; %zu run%s of older versions left out of the sweep, data kept "
+                                "(`scalelab sweep status %s --stale` lists them)\n",
+                            spec_version, n_stale, n_stale == 1 ? "" : "s", sweep);
         if (n_slurm && *squeue_err) {
             util_buf_printf(&b, "slurm: cannot ask squeue: %s\n", squeue_err);
         } else if (n_slurm) {

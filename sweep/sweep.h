@@ -283,10 +283,29 @@ typedef struct sweep_run_opts {
     double poll_s;             /* coordinator polling interval */
 } sweep_run_opts;
 
-/* Stores the sweep (name, spec text) and its planned runs as pending, deduplicated
- * by config hash across sweeps. *n_new: runs really inserted. */
-int sweep_submit(struct store *st, const sweep_spec *spec, const sweep_plan *plan, size_t *n_new,
-                 char *err, size_t errlen);
+/* Compares the spec and its plan with the stored sweep (store/store.h:
+ * store_sweep_update fills *u: the spec's version, whether it changed, the stored runs
+ * the plan leaves out). With apply, also stores them: a changed spec as the sweep's
+ * next version, the left-out runs moved out of the sweep (data kept, pending ones
+ * cancelled), then the planned runs as pending, deduplicated by config hash across
+ * sweeps (*n_new: runs really inserted). Without apply nothing is written. The caller
+ * frees *u with store_sweep_update_clear. */
+struct store_sweep_change;
+int sweep_submit(struct store *st, const sweep_spec *spec, const sweep_plan *plan, int apply, size_t *n_new,
+                 struct store_sweep_change *u, char *err, size_t errlen);
+/* The warning for *u, when the spec changed or runs are left out (nothing otherwise),
+ * appended to b: "sweep NAME: spec changed since version N (DATE); keeping version N,
+ * this is version N+1", then how many and which stored runs it no longer plans;
+ * applied says whether sweep_submit stored it (run) or only compared (plan). */
+struct util_buf;
+int sweep_update_describe(struct store *st, const char *sweep, const struct store_sweep_change *u, int applied,
+                          struct util_buf *b, char *err, size_t errlen);
+/* `sweep versions NAME`: every stored spec version with its date (table or JSON); with
+ * show > 0, version show's YAML text as stored (or JSON with it). */
+int sweep_versions_print(struct store *st, const char *sweep, int show, int json, char *err, size_t errlen);
+/* `sweep status NAME --stale`: the runs newer spec versions left out of the sweep,
+ * with their status and the version that left each out. */
+int sweep_stale_print(struct store *st, const char *sweep, int json, char *err, size_t errlen);
 /* Runs the sweep's runs on this host until none is pending or running: recovers
  * runs whose scheduler died (adopting live trainers, requeueing dead ones), starts
  * one `scalelab train` per run (posix_spawn, no shell), retries failures, and

@@ -84,5 +84,16 @@ int sweep_signals_wait(sweep_signals *w, double timeout_s);
 void sweep_signals_close(sweep_signals *w);
 /* "1:02:03" or "-" */
 void sweep_format_eta(double seconds, char *out, size_t outlen);
+/* Where a sweep stands, computed once for `sweep status` and the scheduler's own
+ * progress line, so the two never disagree: the counts by status (sweep_counts) and
+ * the ETA: planned training FLOPs left (pending runs by their planned FLOPs, running
+ * runs by what their latest metric row says is left) over the running runs' measured
+ * FLOP/s (done runs' speed before any step is logged). eta_s is NAN when unknown, 0
+ * when nothing is left. */
+typedef struct sweep_progress {
+    size_t count[STORE_STATUS_COUNT], total;
+    double eta_s, flops_left, flops_per_s;
+} sweep_progress;
+int sweep_progress_get(store *st, const char *sweep, sweep_progress *p, char *err, size_t errlen);
 
 #endif

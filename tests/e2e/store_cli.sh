@@ -5,7 +5,7 @@ set -u
 S=${SCALELAB:?SCALELAB must name the scalelab binary}
 command -v sqlite3 >/dev/null || { echo "skip: the sqlite3 program is not installed"; exit 77; }
 command -v python3 >/dev/null || { echo "skip: python3 is not installed (needed to check JSON)"; exit 77; }
-V=4   # STORE_SCHEMA_VERSION (store/store.h)
+V=5   # STORE_SCHEMA_VERSION (store/store.h)
 . "${SCALELAB_ROOT:?}/tests/e2e/lib/expect.sh"
 
 # --- init: create, no-op, upgrade -------------------------------------------

@@ -590,6 +590,93 @@ static void test_sweeps(void **state) {
     store_close(s);
 }
 
+/* Members of a sweep, ascending, as "1,2,3". */
+static void members(store *s, const char *sweep, char *out, size_t len) {
+    store_run_filter f = {.sweep = sweep, .status = -1};
+    store_run *runs;
+    size_t n;
+    char err[512] = "";
+    CHECK(store_runs_list(s, &f, &runs, &n, err, sizeof err));
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), len - strlen(out), "%s%lld", i ? "," : "", (long long)runs[i].id);
+    store_runs_free(runs, n);
+}
+
+/* Spec versions: a changed text is the next version, an unchanged one is not; runs
+ * the plan leaves out leave the membership (a pending one no other sweep holds is
+ * cancelled), come back when planned again; a preview writes nothing. */
+static void test_sweep_versions(void **state) {
+    scratch *t = *state;
+    store *s = open_fresh(t);
+    char err[512] = "", got[64];
+    CHECK(store_sweep_put(s, "a", "v: 1", err, sizeof err));
+    CHECK(store_sweep_put(s, "b", "name: b", err, sizeof err));
+    store_run_new batch[] = {run_new("{\"n\":1}", "h1"), run_new("{\"n\":2}", "h2"), run_new("{\"n\":3}", "h3")};
+    int64_t ids[3];
+    size_t n_new;
+    CHECK(store_runs_insert(s, "a", batch, 3, ids, &n_new, err, sizeof err));
+    CHECK(store_runs_insert(s, "b", batch + 2, 1, ids + 2, &n_new, err, sizeof err)); /* h3 is b's too */
+
+    const char *plan2[] = {"h1", "h4"};
+    store_sweep_change u;
+    CHECK(store_sweep_update(s, "a", "v: 2", plan2, 2, 0, &u, err, sizeof err)); /* preview */
+    assert_true(u.changed && u.prev_version == 1 && u.version == 2 && u.prev_created > 0);
+    assert_int_equal(u.n_dropped, 2);
+    assert_true(u.dropped[0] == ids[1] && u.dropped[1] == ids[2]);
+    store_sweep_update_clear(&u);
+    store_sweep_version *v;
+    size_t nv;
+    CHECK(store_sweep_versions(s, "a", &v, &nv, err, sizeof err));
+    assert_int_equal(nv, 1);
+    store_sweep_versions_free(v, nv);
+    members(s, "a", got, sizeof got);
+    assert_string_equal(got, "1,2,3");
+
+    CHECK(store_sweep_update(s, "a", "v: 2", plan2, 2, 1, &u, err, sizeof err));
+    assert_true(u.changed && u.version == 2 && u.n_dropped == 2);
+    store_sweep_update_clear(&u);
+    members(s, "a", got, sizeof got);
+    assert_string_equal(got, "1");
+    int64_t *dropped;
+    int *dv;
+    size_t nd;
+    CHECK(store_sweep_dropped(s, "a", &dropped, &dv, &nd, err, sizeof err));
+    assert_true(nd == 2 && dropped[0] == ids[1] && dv[0] == 2 && dropped[1] == ids[2] && dv[1] == 2);
+    free(dropped), free(dv);
+    store_run r;
+    CHECK(store_run_get(s, ids[1], &r, err, sizeof err));
+    assert_int_equal(r.status, STORE_CANCELLED); /* pending, and no other sweep plans it */
+    assert_string_equal(r.error, "not planned by sweep a since spec version 2");
+    store_run_clear(&r);
+    CHECK(store_run_get(s, ids[2], &r, err, sizeof err));
+    assert_int_equal(r.status, STORE_PENDING); /* sweep b still plans it */
+    store_run_clear(&r);
+
+    CHECK(store_sweep_update(s, "a", "v: 2", plan2, 2, 1, &u, err, sizeof err)); /* unchanged */
+    assert_true(!u.changed && u.version == 2 && u.prev_version == 2 && u.n_dropped == 0);
+    store_sweep_update_clear(&u);
+
+    const char *plan3[] = {"h1", "h2"};
+    CHECK(store_sweep_update(s, "a", "v: 1", plan3, 2, 1, &u, err, sizeof err)); /* back to the first text */
+    assert_true(u.changed && u.version == 3 && u.n_dropped == 0);
+    store_sweep_update_clear(&u);
+    members(s, "a", got, sizeof got);
+    assert_string_equal(got, "1,2");
+    CHECK(store_sweep_dropped(s, "a", &dropped, &dv, &nd, err, sizeof err));
+    assert_true(nd == 1 && dropped[0] == ids[2] && dv[0] == 2);
+    free(dropped), free(dv);
+    CHECK(store_sweep_versions(s, "a", &v, &nv, err, sizeof err));
+    assert_int_equal(nv, 3);
+    assert_string_equal(v[0].spec, "v: 1");
+    assert_string_equal(v[1].spec, "v: 2");
+    assert_string_equal(v[2].spec, "v: 1");
+    assert_true(v[2].version == 3 && v[0].created <= v[2].created);
+    store_sweep_versions_free(v, nv);
+    CHECK(store_integrity_check(s, err, sizeof err));
+    store_close(s);
+}
+
 /* Scheduler claims: a live holder refuses, a dead one on this host is taken over,
  * one elsewhere only once its heartbeat is stale; release and heartbeat. */
 static int alive_if_odd(void *ctx, int64_t pid) {
@@ -692,6 +779,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_metrics_round_trip, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_fits_round_trip, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_sweeps, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_versions, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_scheduler_claims, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_store_id_and_retry, scratch_setup, scratch_teardown),
     };

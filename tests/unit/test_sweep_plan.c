@@ -1,5 +1,6 @@
 /* Sweep plans: run configs from points, isoflop token counts against hand-computed
- * FLOP accounting, dropped shapes, deduplication, and config errors with places. */
+ * FLOP accounting, dropped shapes, deduplication, and config errors with places; and
+ * the progress (counts, ETA) that `sweep status` and the scheduler's line share. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +11,11 @@
 
 #include <cmocka.h>
 
-#include "sweep/sweep.h"
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "sweep/sweep_internal.h"
 
 static int plan(const char *text, sweep_spec *s, sweep_plan *p, char *err, size_t errlen) {
     if (sweep_spec_parse("p.yaml", text, strlen(text), s, err, errlen)) return -1;
@@ -107,11 +112,82 @@ static void test_config_errors(void **state) {
     }
 }
 
+static int always_alive(void *ctx, int64_t pid) {
+    (void)ctx, (void)pid;
+    return 1;
+}
+
+/* sweep_progress_get (the scheduler's progress line) and `sweep status --json` give
+ * the same counts and ETA, and the ETA is the one worked out here by hand: a pending
+ * run of 1e12 planned FLOPs, a running run of 2e12 whose latest metric row says a
+ * quarter of its tokens in 10 s (5e11 FLOPs done, 1.5e12 left, 5e10 FLOP/s), a done
+ * run: (1e12 + 1.5e12) / 5e10 = 50 s. */
+static void test_progress_status_agree(void **state) {
+    (void)state;
+    char dir[] = "/tmp/scalelab-progress-XXXXXX", db[128], out[160], err[1024] = "";
+    assert_non_null(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/s.db", dir);
+    snprintf(out, sizeof out, "%s/status.json", dir);
+    store *st;
+    assert_int_equal(store_open(db, &st, err, sizeof err), 0);
+    assert_int_equal(store_sweep_put(st, "p", "name: p", err, sizeof err), 0);
+    store_run_new rn[3] = {{.config_json = "{\"n\":1}", .config_hash = "a1"}, {.config_json = "{\"n\":2}", .config_hash = "a2"},
+                           {.config_json = "{\"n\":3}", .config_hash = "a3"}};
+    double flops[3] = {1e12, 2e12, 4e12};
+    for (int i = 0; i < 3; i++) rn[i].acc.training_flops = flops[i], rn[i].acc.tokens = 1000;
+    int64_t ids[3];
+    size_t n_new;
+    assert_int_equal(store_runs_insert(st, "p", rn, 3, ids, &n_new, err, sizeof err), 0);
+    assert_int_equal(store_run_claim_id(st, ids[2], "h", "cpu", err, sizeof err), 0);
+    assert_int_equal(store_run_finish(st, ids[2], 3.0, 3.0, NAN, err, sizeof err), 0);
+    assert_int_equal(store_run_claim_id(st, ids[1], "h", "cpu", err, sizeof err), 0);
+    store_metric m = {.step = 5, .tokens = 250, .wall_seconds = 10, .loss = 4, .lr = 1e-3, .grad_norm = 1,
+                      .tokens_per_second = 25, .eval_loss = NAN};
+    assert_int_equal(store_metrics_append(st, ids[1], &m, 1, err, sizeof err), 0);
+    /* a live scheduler (on another host, heartbeat fresh), else status says "no scheduler" */
+    int claimed;
+    store_scheduler h;
+    assert_int_equal(store_scheduler_claim(st, "p", "elsewhere", 1, "runs", 120, always_alive, NULL, &claimed, &h,
+                                           err, sizeof err), 0);
+    assert_true(claimed);
+
+    sweep_progress p;
+    assert_int_equal(sweep_progress_get(st, "p", &p, err, sizeof err), 0);
+    assert_true(p.total == 3 && p.count[STORE_PENDING] == 1 && p.count[STORE_RUNNING] == 1 && p.count[STORE_DONE] == 1);
+    assert_true(fabs(p.flops_left - 2.5e12) < 1 && fabs(p.flops_per_s - 5e10) < 1e-3);
+    assert_true(fabs(p.eta_s - 50) < 1e-9);
+
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO), fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, STDOUT_FILENO);
+    int rc = sweep_status_print(st, "p", 1, err, sizeof err);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(fd), close(saved);
+    assert_int_equal(rc, 0);
+    char *json;
+    size_t len;
+    assert_int_equal(util_read_file(out, &json, &len, err, sizeof err), 0);
+    char want[256];
+    snprintf(want, sizeof want, "\"eta_seconds\":%.17g", p.eta_s);
+    if (!strstr(json, want)) fail_msg("status says %s, the scheduler's line %s", json, want);
+    assert_non_null(strstr(json, "\"counts\":{\"pending\":1,\"running\":1,\"done\":1,"));
+    free(json);
+    store_close(st);
+    unlink(out);
+    snprintf(out, sizeof out, "%s/s.db-wal", dir), unlink(out);
+    snprintf(out, sizeof out, "%s/s.db-shm", dir), unlink(out);
+    unlink(db);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_isoflop),
         cmocka_unit_test(test_dedupe_and_derived),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_progress_status_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
