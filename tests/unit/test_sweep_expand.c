@@ -13,13 +13,13 @@
 
 #include "sweep/sweep.h"
 
-static int map_lookup(void *ctx, const char *key, sweep_value *out, char *err, size_t errlen) {
+static int map_lookup(void *ctx, const char *key, util_value *out, char *err, size_t errlen) {
     const char *const *kv = ctx;
     for (; kv[0]; kv += 2)
         if (!strcmp(kv[0], key)) {
             char *end;
             double x = strtod(kv[1], &end);
-            *out = *end ? (sweep_value){.is_str = 1, .s = kv[1], .len = strlen(kv[1])} : (sweep_value){.num = x};
+            *out = *end ? (util_value){.is_str = 1, .s = kv[1], .len = strlen(kv[1])} : (util_value){.num = x};
             return 0;
         }
     snprintf(err, errlen, "unknown key %s", key);
@@ -29,20 +29,20 @@ static int map_lookup(void *ctx, const char *key, sweep_value *out, char *err, s
 static const char *vars[] = {"model.d_model", "256", "model.n_head", "4", "model.mixer", "power", "zero", "0", NULL};
 
 static double num(const char *e) {
-    sweep_value v;
+    util_value v;
     char err[512];
     size_t col;
-    int rc = sweep_expr_eval(e, map_lookup, (void *)vars, &v, &col, err, sizeof err);
+    int rc = util_expr_eval(e, map_lookup, (void *)vars, &v, &col, err, sizeof err);
     if (rc) fail_msg("%s: %s", e, err);
     assert_false(v.is_str);
     return v.num;
 }
 
 static void expr_fails(const char *e, const char *want, size_t want_col) {
-    sweep_value v;
+    util_value v;
     char err[512] = "";
     size_t col = 999;
-    assert_int_not_equal(sweep_expr_eval(e, map_lookup, (void *)vars, &v, &col, err, sizeof err), 0);
+    assert_int_not_equal(util_expr_eval(e, map_lookup, (void *)vars, &v, &col, err, sizeof err), 0);
     if (!strstr(err, want)) fail_msg("%s: error \"%s\" lacks \"%s\"", e, err, want);
     assert_int_equal(col, want_col);
 }
@@ -78,18 +78,18 @@ static void test_expr_logic(void **state) {
     assert_true(num("zero == 0 or 1 // zero") == 1);
     assert_true(num("model.mixer == 'power'") == 1);
     assert_true(num("${model.mixer} != \"softmax\" and model.n_head > 2") == 1);
-    sweep_value v;
+    util_value v;
     char err[256];
-    assert_int_equal(sweep_expr_eval("${model.mixer}", map_lookup, (void *)vars, &v, NULL, err, sizeof err), 0);
+    assert_int_equal(util_expr_eval("${model.mixer}", map_lookup, (void *)vars, &v, NULL, err, sizeof err), 0);
     assert_true(v.is_str);
     char text[64];
-    sweep_value_format(&v, text, sizeof text);
+    util_value_format(&v, text, sizeof text);
     assert_string_equal(text, "power");
-    v = (sweep_value){.num = 12};
-    sweep_value_format(&v, text, sizeof text);
+    v = (util_value){.num = 12};
+    util_value_format(&v, text, sizeof text);
     assert_string_equal(text, "12");
-    v = (sweep_value){.num = 0.001};
-    sweep_value_format(&v, text, sizeof text);
+    v = (util_value){.num = 0.001};
+    util_value_format(&v, text, sizeof text);
     assert_true(strtod(text, NULL) == 0.001);
 }
 
