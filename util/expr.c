@@ -12,10 +12,15 @@
  *   term   := unary (("*"|"/"|"//"|"%") unary)*
  *   unary  := "-" unary | "+" unary | power
  *   power  := atom ("**" unary)?
- *   atom   := NUMBER | STRING | ${key} | key | true | false | (min|max) "(" or ("," or)* ")" | "(" or ")"
+ *   atom   := NUMBER | STRING | ${key} | [key] | key | true | false
+ *           | (min|max) "(" or ("," or)* ")" | (log|exp) "(" or ")" | "(" or ")"
+ *
+ * [key] reads like ${key}: a column name that holds spaces or operators
+ * ("[Training FLOP]"). log and exp are functions only when "(" follows, so a
+ * key may still be called log.
  *
  * Every rule that recurses into itself (a parenthesis, a min/max argument,
- * unary - and +, **, not) counts one level of ps->depth, so that no input can
+ * log/exp argument, unary - and +, **, not) counts one level of ps->depth, so that no input can
  * nest the C stack deeper than UTIL_EXPR_MAX_DEPTH rounds of the grammar.
  */
 #include "util/util.h"
@@ -121,6 +126,30 @@ static int parse_call(parser *ps, int is_max, const char *at, util_value *v) {
     return 0;
 }
 
+/* log(x) or exp(x), after the name; a value without a real result is an error at the name. */
+static int parse_fn1(parser *ps, int is_log, const char *at, util_value *v) {
+    if (!accept(ps, "(")) return fail(ps, ps->p, "%s", "expected (");
+    const char *arg_at = ps->p;
+    if (parse_or(ps, v) || is_num(ps, v, arg_at, is_log ? "log" : "exp")) return -1;
+    if (!accept(ps, ")")) return fail(ps, ps->p, "%s", "expected )");
+    if (ps->skip) return 0;
+    if (is_log && !(v->num > 0)) return fail(ps, at, "%s", "log of a number that is not positive");
+    double r = is_log ? log(v->num) : exp(v->num);
+    if (!isfinite(r)) return fail(ps, at, "%s", "exp overflows");
+    num(v, r);
+    return 0;
+}
+
+/* A function name followed by "(" (after whitespace); otherwise nothing is consumed. */
+static int accept_fn(parser *ps, const char *name) {
+    const char *save = ps->p;
+    if (!accept(ps, name)) return 0;
+    ws(ps);
+    if (*ps->p == '(') return 1;
+    ps->p = save;
+    return 0;
+}
+
 static int parse_atom(parser *ps, util_value *v) {
     ws(ps);
     const char *at = ps->p;
@@ -159,11 +188,20 @@ static int parse_atom(parser *ps, util_value *v) {
         while (len && isspace((unsigned char)k[len - 1])) len--;
         return reference(ps, k, len, at, v);
     }
+    if (c == '[') {
+        const char *end = strchr(ps->p + 1, ']');
+        if (!end) return fail(ps, at, "%s", "unterminated [");
+        const char *k = ps->p + 1;
+        ps->p = end + 1;
+        return reference(ps, k, (size_t)(end - k), at, v);
+    }
     if (isalpha((unsigned char)c) || c == '_') {
         if (accept(ps, "true")) { num(v, 1); return 0; }
         if (accept(ps, "false")) { num(v, 0); return 0; }
         if (accept(ps, "min")) return parse_call(ps, 0, at, v);
         if (accept(ps, "max")) return parse_call(ps, 1, at, v);
+        if (accept_fn(ps, "log")) return parse_fn1(ps, 1, at, v);
+        if (accept_fn(ps, "exp")) return parse_fn1(ps, 0, at, v);
         const char *k = ps->p;
         while (isalnum((unsigned char)*ps->p) || *ps->p == '_' || *ps->p == '.') ps->p++;
         return reference(ps, k, (size_t)(ps->p - k), at, v);
@@ -329,6 +367,19 @@ int util_expr_eval(const char *expr, util_expr_lookup_fn lookup, void *ctx, util
     }
     if (!rc && !out->is_str && !isfinite(out->num))
         rc = fail(&ps, expr, "%s", "the result is not a finite number");
+    if (rc && err_col) *err_col = ps.err_col;
+    return rc;
+}
+
+int util_expr_check(const char *expr, size_t *err_col, char *err, size_t errlen) {
+    /* skip from the start: references read as 0 without a lookup and no operator computes */
+    parser ps = {.src = expr, .p = expr, .skip = 1, .err = err, .errlen = errlen};
+    util_value v;
+    int rc = parse_or(&ps, &v);
+    if (!rc) {
+        ws(&ps);
+        if (*ps.p) rc = fail(&ps, ps.p, "%s", "unexpected text after the expression");
+    }
     if (rc && err_col) *err_col = ps.err_col;
     return rc;
 }

@@ -73,11 +73,11 @@ int util_write_file_atomic(const char *path, const void *data, size_t len,
 
 /* ---- expressions (util/expr.c) --------------------------------------------
  * The one small expression language of scalelab: sweep specs' derived values and
- * constraints (fit's --derive and --where to come). Numbers, strings in quotes, references
- * (${any key} or a bare dotted.key), + - * / // % ** (Python
+ * constraints, fit's --derive and --where. Numbers, strings in quotes, references
+ * (${any key}, [any key] or a bare dotted.key), + - * / // % ** (Python
  * semantics: // floors, % takes the divisor's sign, ** binds tighter than unary
  * minus and to the right), unary minus, parentheses, min(...), max(...),
- * == != < <= > >=, and/or/not (short circuit), true/false.
+ * log(x) (natural), exp(x), == != < <= > >=, and/or/not (short circuit), true/false.
  * Nothing is ever passed to a shell. */
 enum { UTIL_EXPR_MAX_DEPTH = 48 }; /* nesting of one expression (each level is a C stack frame) */
 
@@ -97,6 +97,9 @@ typedef int (*util_expr_lookup_fn)(void *ctx, const char *key, util_value *out, 
  * 0-based column of expr where it happened. */
 int util_expr_eval(const char *expr, util_expr_lookup_fn lookup, void *ctx, util_value *out,
                    size_t *err_col, char *err, size_t errlen);
+/* Checks expr's syntax only (no lookups, no arithmetic): the errors util_expr_eval would
+ * give for any values of its references. */
+int util_expr_check(const char *expr, size_t *err_col, char *err, size_t errlen);
 /* Text form of a value: an integral number without a fraction ("4"), others %.17g;
  * a string as is. out must hold 64 bytes for numbers; strings are copied up to outlen. */
 void util_value_format(const util_value *v, char *out, size_t outlen);

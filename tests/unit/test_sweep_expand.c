@@ -93,6 +93,28 @@ static void test_expr_logic(void **state) {
     assert_true(strtod(text, NULL) == 0.001);
 }
 
+/* The functions and bracketed references fit's --derive and --where use. */
+static void test_expr_functions(void **state) {
+    (void)state;
+    assert_true(fabs(num("log(exp(2.5))") - 2.5) < 1e-15);
+    assert_true(fabs(num("exp(log(model.d_model)) - 256")) < 1e-12);
+    assert_true(num("[model.d_model] / [model.n_head]") == 64);
+    assert_true(num("max(log(1), -1)") == 0);
+    expr_fails("log(0 - 1)", "log of a number that is not positive", 0);
+    expr_fails("1 + log(zero)", "log of a number that is not positive", 4);
+    expr_fails("exp(1000)", "exp overflows", 0);
+    expr_fails("[model.d_model", "unterminated [", 0);
+    expr_fails("log(1", "expected )", 5);
+    expr_fails("log('a')", "log needs numbers", 4);
+    /* a key may be called log: only "log(" calls the function */
+    expr_fails("log + 1", "unknown key log", 0);
+    char err[256] = "";
+    size_t col = 0;
+    assert_int_equal(util_expr_check("log(x) > [a b] and y / 0 < 1", &col, err, sizeof err), 0);
+    assert_int_not_equal(util_expr_check("a < < 2", &col, err, sizeof err), 0);
+    assert_int_equal(col, 4);
+}
+
 static void test_expr_errors(void **state) {
     (void)state;
     expr_fails("1 / zero", "division by zero", 2);
@@ -290,6 +312,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expr_arithmetic),
         cmocka_unit_test(test_expr_logic),
+        cmocka_unit_test(test_expr_functions),
         cmocka_unit_test(test_expr_errors),
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_expand_grid_zip_seeds_derived_constraints),
