@@ -45,6 +45,7 @@ typedef struct fit_table {
     char **names;           /* n_cols */
     char **cells;           /* n_rows * n_cols, row-major */
     size_t *lines;          /* file line of each row (1 = header), 0 when not from a file */
+    char **why;             /* NULL, or n_rows * n_cols: why a derived cell is empty (NULL: it is not) */
 } fit_table;
 
 int fit_table_read_csv(const char *path, fit_table *t, char *err, size_t errlen);
@@ -54,27 +55,33 @@ int fit_table_init(fit_table *t, const char *source, const char *const *names, s
 int fit_table_add_row(fit_table *t, const char *const *cells, size_t line, char *err, size_t errlen);
 /* Index of a column by exact name, or -1. */
 long fit_table_column(const fit_table *t, const char *name);
-/* Adds column NAME computed from "NAME=TERM op TERM ..." (op * or /, left to right; a TERM is a
- * number, a column name without * or /, or [any column name]), e.g. "tokens=[Training FLOP]/6/[Model Size]". */
+/* Adds column NAME computed from "NAME=EXPR" on every row, EXPR in util/util.h's expression
+ * language over the columns ([any column name], or a bare name), e.g.
+ * "tokens=[Training FLOP]/6/[Model Size]". A row where EXPR has no value (an empty or text cell,
+ * log of a non-positive number) gets an empty cell and the reason in t->why, so a fit that uses
+ * the column skips the row and says why; a bad EXPR or an unknown column is an error. */
 int fit_table_derive(fit_table *t, const char *spec, char *err, size_t errlen);
 void fit_table_free(fit_table *t);
 
-/* Row filters "col<3.45": operators < <= > >= == != compare numbers; == and != compare text
- * when the value is not a number; ~ and !~ test whether the cell contains the text. Against a
- * number an empty cell (a setting the row lacks, e.g. window of a power run) passes only !=. */
+/* Row filters (fit --where): an expression of util/util.h's language over the columns, true
+ * for the rows to keep ("loss < 3.45", "mixer == 'power' and [Model Size] > 1e8"); a row where
+ * it has no value (an empty cell, log of a negative) is skipped and counted like a missing
+ * cell. The older form COLUMN OP TEXT stays: ~ and !~ test whether the cell contains TEXT, and
+ * == or != against a bare word that names no column compare text (mixer==power). */
 typedef enum fit_op { FIT_LT, FIT_LE, FIT_GT, FIT_GE, FIT_EQ, FIT_NE, FIT_HAS, FIT_HASNT } fit_op;
 typedef struct fit_filter {
+    char expr[512];         /* the filter as given */
+    int text_compare;       /* 0: an expression; 1: COLUMN OP TEXT unless TEXT is a column; 2: COLUMN OP TEXT */
     char column[256];
-    fit_op op;
+    fit_op op;              /* FIT_EQ, FIT_NE, FIT_HAS or FIT_HASNT when text_compare */
     char text[256];
-    double value;
-    int numeric;            /* value holds the number in text */
 } fit_filter;
+/* Checks the syntax (errors give the column in spec); columns are checked by fit_data_select. */
 int fit_filter_parse(const char *spec, fit_filter *f, char *err, size_t errlen);
 
 /* Points to fit: the rows that pass every filter, x columns and y column parsed and checked
  * (finite, x > 0, y > 0). A row whose used cell is empty, not a number or NaN (a crashed run
- * in an export) is skipped and counted; an infinite or non-positive value is an error naming
+ * in an export), or where a filter has no value, is skipped and counted; an infinite or non-positive value is an error naming
  * the row, its file line and the column (logs are taken: it is wrong data, not missing data). */
 typedef struct fit_data {
     size_t n, k;
