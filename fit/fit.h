@@ -252,6 +252,10 @@ void fit_cost_per_param(fit_cost *c, double k);
  * vary (log N spans < 1e-6) the fit is W = geomean(W/N) N, S = geomean(S). Needs one run. */
 int fit_cost_fit(const double *N, const double *W, const double *S, size_t n, fit_cost *c, char *err,
                  size_t errlen);
+/* fit_cost_fit for a law's runs: N is params_non_embedding when the law has that column,
+ * else params (*n_col says which). */
+int fit_cost_for_law(const fit_law *law, const double *params, const double *params_non_embedding, const double *W,
+                     const double *S, size_t n, fit_cost *c, const char **n_col, char *err, size_t errlen);
 double fit_cost_w(const fit_cost *c, double N);
 double fit_cost_s(const fit_cost *c, double N);
 /* The tokens budget C buys at W and S FLOPs per token: C / (3 (W + S)) (DESIGN.md section 4).
@@ -457,15 +461,13 @@ int fit_law_residuals_json(const fit_result *r, const fit_data *d, util_buf *b);
 /* The isoflop counterpart: x_cols = [col], theta = [log k, exponent], budget column and scale. */
 int fit_isoflop_inputs_json(const fit_isoflop *r, const char *source, const char *ycol,
                             const char *budget_col, double budget_scale, util_buf *b);
-/* Reads back what fit_law_inputs_json or fit_isoflop_inputs_json wrote. boot is malloc'd (n_boot * (1 + 2k)), may be NULL. */
-int fit_law_from_json(const char *inputs_json, fit_law *law, double **boot, size_t *n_boot,
-                      char *err, size_t errlen);
+/* The law of a stored fit from the parts its inputs hold (read back by the store:
+ * store_fit_inputs_read): form, x columns, theta, and n_boot_values bootstrap numbers (rows of
+ * theta's length; none when 0). boot_out is malloc'd (n_boot rows), NULL without a bootstrap. */
+int fit_law_from_parts(const char *form, const char *const *cols, size_t n_cols, const double *theta, size_t n_theta,
+                       const double *boot, size_t n_boot_values, fit_law *law, double **boot_out, size_t *n_boot,
+                       char *err, size_t errlen);
 void fit_law_free(fit_law *law);
 
-/* Small JSON lookups for documents scalelab wrote itself (keys unique in the document):
- * the number or the numbers (flattened) after "key":. Return 0 when found. */
-int fit_json_number(const char *json, const char *key, double *v);
-int fit_json_numbers(const char *json, const char *key, double **v, size_t *n);
-int fit_json_strings(const char *json, const char *key, char ***v, size_t *n);
 
 #endif

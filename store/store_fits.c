@@ -342,3 +342,218 @@ void store_json_items_free(store_json_item *items, size_t n) {
     }
     free(items);
 }
+
+/* ------------------------------------------- values of a JSON document */
+
+/* Reads one value of json at path with json_type and `->` (the JSON text of the value, so a
+ * number comes back with the digits the document wrote and strtod gives its double exactly;
+ * json_extract's REAL may differ in the last bit). *type NULL: absent. */
+static int json_at(store *s, const char *json, const char *path, char **type, char **text, char *err,
+                   size_t errlen) {
+    *type = *text = NULL;
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT json_type(?1, ?2), CASE json_type(?1, ?2) WHEN 'text' THEN json_extract(?1, ?2)"
+                         " ELSE ?1 -> ?2 END", &st, err, errlen))
+        return -1;
+    store_bind_text(st, 1, json ? json : "null");
+    store_bind_text(st, 2, path);
+    int rc = sqlite3_step(st), oom = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *type = store_column_dup(st, 0);
+        *text = sqlite3_column_type(st, 1) == SQLITE_NULL ? strdup("") : store_column_dup(st, 1);
+        oom = !*type || !*text;
+    }
+    sqlite3_finalize(st);
+    if (oom) {
+        free(*type), free(*text);
+        *type = *text = NULL;
+        return util_err(err, errlen, "%s: reading JSON: out of memory", s->path);
+    }
+    return rc == SQLITE_ROW ? 0 : store_db_err(s, "reading JSON", err, errlen);
+}
+
+int store_json_number(store *s, const char *json, const char *path, double *v, char *err, size_t errlen) {
+    char *type, *text;
+    if (json_at(s, json, path, &type, &text, err, errlen)) return -1;
+    int rc = 0;
+    if (!type) rc = util_err(err, errlen, "no value at %s", path);
+    else if (!strcmp(type, "null")) *v = NAN;
+    else if (!strcmp(type, "integer") || !strcmp(type, "real")) *v = strtod(text, NULL);
+    else rc = util_err(err, errlen, "%s is %s, not a number", path, type);
+    free(type);
+    free(text);
+    return rc;
+}
+
+int store_json_text(store *s, const char *json, const char *path, char **out, char *err, size_t errlen) {
+    char *type;
+    *out = NULL;
+    if (json_at(s, json, path, &type, out, err, errlen)) return -1;
+    int rc = 0;
+    if (!type || strcmp(type, "text")) {
+        rc = util_err(err, errlen, "%s is %s, not a string", path, type ? type : "absent");
+        free(*out);
+        *out = NULL;
+    }
+    free(type);
+    return rc;
+}
+
+int store_json_strings(store *s, const char *json, const char *path, char ***v, size_t *n, char *err,
+                       size_t errlen) {
+    store_json_item *it;
+    size_t m;
+    *v = NULL;
+    *n = 0;
+    if (store_json_each(s, json, path, &it, &m, err, errlen)) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < m && !rc; i++)
+        if (strcmp(it[i].type, "text")) rc = util_err(err, errlen, "%s[%zu] is %s, not a string", path, i, it[i].type);
+    if (!rc && m && !(*v = calloc(m, sizeof **v))) rc = util_err(err, errlen, "%s: out of memory", s->path);
+    for (size_t i = 0; i < m && !rc; i++) { /* the strings move from the items into *v */
+        (*v)[i] = it[i].value ? it[i].value : strdup("");
+        it[i].value = NULL;
+        if (!(*v)[i]) rc = util_err(err, errlen, "%s: out of memory", s->path);
+        *n = i + 1;
+    }
+    store_json_items_free(it, m);
+    if (rc) {
+        store_strings_free(*v, *n);
+        *v = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int store_json_numbers(store *s, const char *json, const char *path, double **v, size_t *n, char *err,
+                       size_t errlen) {
+    *v = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    /* json_tree visits in document order (id); ?1 -> fullkey is the number's own text */
+    if (store_prepare(s, "SELECT type, CASE WHEN type IN ('integer', 'real') THEN ?1 -> fullkey END"
+                         " FROM json_tree(?1, ?2) WHERE type NOT IN ('object', 'array') ORDER BY id",
+                      &st, err, errlen))
+        return -1;
+    store_bind_text(st, 1, json ? json : "null");
+    store_bind_text(st, 2, path);
+    size_t cap = 0;
+    int rc, bad = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(st, 0);
+        if (!type || (strcmp(type, "null") && sqlite3_column_type(st, 1) == SQLITE_NULL)) { bad = 1; break; }
+        if (*n == cap) {
+            double *g = realloc(*v, (cap = cap ? 2 * cap : 16) * sizeof *g);
+            if (!g) { bad = 2; break; }
+            *v = g;
+        }
+        (*v)[(*n)++] = sqlite3_column_type(st, 1) == SQLITE_NULL ? NAN : strtod((const char *)sqlite3_column_text(st, 1), NULL);
+    }
+    if (bad || rc != SQLITE_DONE) {
+        int r = bad == 1 ? util_err(err, errlen, "%s holds a value that is not a number", path)
+              : bad == 2 ? util_err(err, errlen, "%s: reading JSON: out of memory", s->path)
+                         : store_db_err(s, "reading JSON", err, errlen);
+        sqlite3_finalize(st);
+        free(*v);
+        *v = NULL;
+        *n = 0;
+        return r;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+void store_fit_inputs_free(store_fit_inputs *in) {
+    if (!in) return;
+    free(in->form);
+    free(in->source);
+    free(in->y_col);
+    store_strings_free(in->x_cols, in->n_x);
+    free(in->theta);
+    free(in->boot_theta);
+    memset(in, 0, sizeof *in);
+}
+
+int store_fit_inputs_read(store *s, const char *inputs_json, store_fit_inputs *in, char *err, size_t errlen) {
+    memset(in, 0, sizeof *in);
+    char why[512] = "";
+    int ok = 0;
+    /* "$.key" names a member of the top object only: a nested member of the same name
+     * (inside "grid", a column called "theta") is never read in its place */
+    if (!json_ok(s, inputs_json, &ok, err, errlen) && (ok || !util_err(why, sizeof why, "not valid JSON")) &&
+        !store_json_text(s, inputs_json, "$.form", &in->form, why, sizeof why) &&
+        !store_json_strings(s, inputs_json, "$.x_cols", &in->x_cols, &in->n_x, why, sizeof why) &&
+        !store_json_numbers(s, inputs_json, "$.theta", &in->theta, &in->n_theta, why, sizeof why)) {
+        /* optional: fits stored by older versions may lack them */
+        if (store_json_text(s, inputs_json, "$.source", &in->source, why, sizeof why)) in->source = NULL;
+        if (store_json_text(s, inputs_json, "$.y_col", &in->y_col, why, sizeof why)) in->y_col = NULL;
+        if (!store_json_numbers(s, inputs_json, "$.boot_theta", &in->boot_theta, &in->n_boot_values, why, sizeof why))
+            return 0;
+    }
+    store_fit_inputs_free(in);
+    return util_err(err, errlen, "stored fit: inputs are not a scalelab law (form, x_cols, theta): %s", why);
+}
+
+/* ------------------------------------------------ the runs of a fit */
+
+void store_run_costs_free(store_run_costs *c) {
+    if (!c) return;
+    free(c->params);
+    memset(c, 0, sizeof *c);
+    c->training_flops_max = NAN;
+}
+
+int store_source_run_costs(store *s, const char *source, store_run_costs *c, char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    c->training_flops_max = NAN;
+    const char *sweeps = source && !strncmp(source, "sweep:", 6) ? source + 6 : NULL;
+    store_run *runs = NULL;
+    size_t n = 0;
+    /* "sweep:A+B" (cli/cmd_fit.c writes it; sweep names never hold '+'): the runs of every
+     * sweep the fit read; a run two sweeps hold counts once per sweep (a cost fit over
+     * W(N), S(N) is not hurt by a repeated point) */
+    for (const char *p = sweeps; p && *p;) {
+        size_t len = strcspn(p, "+");
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 255 ? len : 255), p);
+        p += len + (p[len] == '+');
+        store_run *more = NULL;
+        size_t n_more = 0;
+        store_run_filter f = {name, STORE_DONE, 0};
+        if (store_runs_list(s, &f, &more, &n_more, err, errlen)) {
+            store_runs_free(runs, n);
+            return -1;
+        }
+        store_run *all = realloc(runs, (n + n_more) * sizeof *all);
+        if (!all && n + n_more) {
+            store_runs_free(more, n_more);
+            store_runs_free(runs, n);
+            return util_err(err, errlen, "%s: reading the runs of %s: out of memory", s->path, source);
+        }
+        if (all) memcpy(all + n, more, n_more * sizeof *all);
+        free(more); /* its strings now belong to runs */
+        runs = all, n += n_more;
+    }
+    if (n && !(c->params = malloc(5 * n * sizeof *c->params))) {
+        store_runs_free(runs, n);
+        return util_err(err, errlen, "%s: reading the runs of %s: out of memory", s->path, source);
+    }
+    c->n = n;
+    c->params_non_embedding = c->params + n;
+    c->weight_flops_per_token = c->params + 2 * n;
+    c->state_flops_per_token = c->params + 3 * n;
+    c->training_flops = c->params + 4 * n;
+    for (size_t i = 0; i < n; i++) {
+        const store_accounting *a = &runs[i].acc;
+        c->params[i] = a->params;
+        c->params_non_embedding[i] = a->params_non_embedding;
+        c->weight_flops_per_token[i] = a->weight_flops_per_token;
+        c->state_flops_per_token[i] = a->state_flops_per_token;
+        c->training_flops[i] = a->training_flops;
+        if (isfinite(a->training_flops))
+            c->training_flops_max = isnan(c->training_flops_max) ? a->training_flops
+                                                                 : fmax(c->training_flops_max, a->training_flops);
+    }
+    store_runs_free(runs, n);
+    return 0;
+}
