@@ -309,6 +309,11 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
         sf.rmse_log = r.rmse_log;
         sf.n_points = (int64_t)r.n_points;
     }
+    const char *where_text[sizeof c->where / sizeof *c->where];
+    for (size_t i = 0; i < c->n_where; i++) where_text[i] = c->where[i].expr;
+    fit_selection sel = {c->derive, where_text, c->n_derive, c->n_where, cc, c->pool_mixers,
+                         c->o.form == FIT_ISOFLOP ? c->budget_tol : NAN, d.n_skipped};
+    if (fit_inputs_append_selection(&inputs, &sel)) { util_err(err, errlen, "out of memory"); goto out; }
     sf.inputs_json = inputs.data;
     sf.params_json = params.data;
     sf.intervals_json = intervals.data;

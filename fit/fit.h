@@ -456,6 +456,20 @@ int fit_isoflop_budgets_json(const fit_isoflop *r, util_buf *b);
 /* What a stored fit needs to be used again: form, columns, theta, bootstrap thetas. */
 int fit_law_inputs_json(const fit_result *r, const fit_data *d, const fit_options *o,
                         const char *source, util_buf *b);
+/* How the points were chosen, recorded with a fit so that `fits show` can say it and the fit
+ * can be repeated: the --derive and --where texts as given, the compute column, --pool-mixers,
+ * the isoflop budget tolerance (NAN: not isoflop) and the rows skipped for a missing value. */
+typedef struct fit_selection {
+    const char *const *derive, *const *where;
+    size_t n_derive, n_where;
+    const char *compute_col;
+    int pool_mixers;
+    double budget_tol;
+    size_t n_skipped;
+} fit_selection;
+/* Appends "derive", "where", "compute_col", "pool_mixers"[, "budget_tol"], "n_skipped_rows" to
+ * the inputs object in b (fit_law_inputs_json or fit_isoflop_inputs_json). */
+int fit_inputs_append_selection(util_buf *b, const fit_selection *sel);
 /* Per point: {"row", "observed", "predicted", "log_residual"} of the fitted points. */
 int fit_law_residuals_json(const fit_result *r, const fit_data *d, util_buf *b);
 /* The isoflop counterpart: x_cols = [col], theta = [log k, exponent], budget column and scale. */

@@ -195,7 +195,8 @@ int fit_law_inputs_json(const fit_result *r, const fit_data *d, const fit_option
     }
     util_buf_puts(b, "], \"y_col\": ");
     util_buf_json_str(b, d->ycol);
-    util_buf_printf(b, ", \"loss\": \"%s\", \"delta\": ", o->loss == FIT_LOSS_L2 ? "l2" : "huber");
+    util_buf_printf(b, ", \"loss\": \"%s\", \"method\": \"%s\", \"delta\": ", o->loss == FIT_LOSS_L2 ? "l2" : "huber",
+                    o->method == FIT_METHOD_BFGS2 ? "bfgs2" : "lm");
     util_buf_json_num(b, o->delta);
     util_buf_puts(b, ", \"grid\": {\"e\": ");
     num_array(b, o->grid.e, 3);
@@ -251,6 +252,33 @@ int fit_isoflop_inputs_json(const fit_isoflop *r, const char *source, const char
     util_buf_json_num(b, budget_scale);
     util_buf_puts(b, ", \"theta\": ");
     num_array(b, theta, 2);
+    return util_buf_puts(b, "}");
+}
+
+static void str_array(util_buf *b, const char *const *v, size_t n) {
+    util_buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        util_buf_puts(b, i ? ", " : "");
+        util_buf_json_str(b, v[i]);
+    }
+    util_buf_puts(b, "]");
+}
+
+int fit_inputs_append_selection(util_buf *b, const fit_selection *sel) {
+    if (!b->len || b->data[b->len - 1] != '}') return -1;
+    b->data[--b->len] = '\0';
+    util_buf_puts(b, ", \"derive\": ");
+    str_array(b, sel->derive, sel->n_derive);
+    util_buf_puts(b, ", \"where\": ");
+    str_array(b, sel->where, sel->n_where);
+    util_buf_puts(b, ", \"compute_col\": ");
+    util_buf_json_str(b, sel->compute_col);
+    util_buf_printf(b, ", \"pool_mixers\": %s", sel->pool_mixers ? "true" : "false");
+    if (!isnan(sel->budget_tol)) {
+        util_buf_puts(b, ", \"budget_tol\": ");
+        util_buf_json_num(b, sel->budget_tol);
+    }
+    util_buf_printf(b, ", \"n_skipped_rows\": %zu", sel->n_skipped);
     return util_buf_puts(b, "}");
 }
 
