@@ -477,18 +477,21 @@ void store_fit_inputs_free(store_fit_inputs *in) {
 int store_fit_inputs_read(store *s, const char *inputs_json, store_fit_inputs *in, char *err, size_t errlen) {
     memset(in, 0, sizeof *in);
     char why[512] = "";
-    int ok = 0;
+    int valid = 0;
+    if (json_ok(s, inputs_json, &valid, err, errlen)) return -1;
     /* "$.key" names a member of the top object only: a nested member of the same name
-     * (inside "grid", a column called "theta") is never read in its place */
-    if (!json_ok(s, inputs_json, &ok, err, errlen) && (ok || !util_err(why, sizeof why, "not valid JSON")) &&
-        !store_json_text(s, inputs_json, "$.form", &in->form, why, sizeof why) &&
-        !store_json_strings(s, inputs_json, "$.x_cols", &in->x_cols, &in->n_x, why, sizeof why) &&
-        !store_json_numbers(s, inputs_json, "$.theta", &in->theta, &in->n_theta, why, sizeof why)) {
-        /* optional: fits stored by older versions may lack them */
+     * (in "grid", or a column called "form") is never read in its place */
+    if (!inputs_json || !valid) {
+        util_err(why, sizeof why, "%s", inputs_json ? "not valid JSON" : "none stored");
+    } else if (!store_json_text(s, inputs_json, "$.form", &in->form, why, sizeof why) &&
+               !store_json_strings(s, inputs_json, "$.x_cols", &in->x_cols, &in->n_x, why, sizeof why) &&
+               !store_json_numbers(s, inputs_json, "$.theta", &in->theta, &in->n_theta, why, sizeof why) &&
+               !store_json_numbers(s, inputs_json, "$.boot_theta", &in->boot_theta, &in->n_boot_values, why,
+                                   sizeof why)) {
+        /* fits stored by older versions may lack these */
         if (store_json_text(s, inputs_json, "$.source", &in->source, why, sizeof why)) in->source = NULL;
         if (store_json_text(s, inputs_json, "$.y_col", &in->y_col, why, sizeof why)) in->y_col = NULL;
-        if (!store_json_numbers(s, inputs_json, "$.boot_theta", &in->boot_theta, &in->n_boot_values, why, sizeof why))
-            return 0;
+        return 0;
     }
     store_fit_inputs_free(in);
     return util_err(err, errlen, "stored fit: inputs are not a scalelab law (form, x_cols, theta): %s", why);
