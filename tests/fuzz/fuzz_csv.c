@@ -1,6 +1,6 @@
 /* libFuzzer target: the CSV reader of `fit --csv` (fit_table_read_csv), then a
  * derived column and a row filter in the expression language (util/expr.c) over its
- * columns. tests/fuzz/known/csv-derive-17-terms.csv reproduces the crash it found in the
+ * columns. The seed corpus/csv/derive-17-terms.csv is the crash it found in the
  * derive code the language replaced (17 terms of * and /). */
 #include <stdint.h>
 #include <string.h>
