@@ -215,14 +215,15 @@ static int no_column(const fit_table *t, const char *name, const char *what, cha
 typedef struct row_ctx {
     const fit_table *t;
     size_t row;
-    const char *no_column;  /* set when a reference names no column: an error, not a skip */
+    char no_column[256];    /* set when a reference names no column: an error, not a skip (a copy:
+                             * the evaluator's key lives only while it looks up) */
 } row_ctx;
 
 static int row_lookup(void *vctx, const char *key, util_value *out, char *err, size_t errlen) {
     row_ctx *c = vctx;
     long col = fit_table_column(c->t, key);
     if (col < 0) {
-        c->no_column = key;
+        snprintf(c->no_column, sizeof c->no_column, "%s", key);
         return util_err(err, errlen, "no column '%s'", key);
     }
     size_t i = c->row * c->t->n_cols + (size_t)col;
@@ -241,10 +242,10 @@ static int row_lookup(void *vctx, const char *key, util_value *out, char *err, s
  * -1 when expr names no column (an error in err, about every row alike). */
 static int row_eval(const fit_table *t, size_t r, const char *label, const char *expr, util_value *v, char *skip,
                     size_t skiplen, char *err, size_t errlen) {
-    row_ctx c = {t, r, NULL};
+    row_ctx c = {t, r, ""};
     char why[512];
     if (!util_expr_eval(expr, row_lookup, &c, v, NULL, why, sizeof why)) return 0;
-    if (c.no_column) {
+    if (c.no_column[0]) {
         char what[320];
         snprintf(what, sizeof what, "%s: ", label);
         return no_column(t, c.no_column, what, err, errlen);
