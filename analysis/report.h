@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "util/accounting.h"
+#include "store/store.h"
 #include "util/util.h"
 
 typedef struct store store;
@@ -150,7 +151,7 @@ typedef struct report_data {
      * report_analyse asks it for the recommendation at each budget. */
     int64_t fit_id;        /* 0: none */
     char fit_form[32];
-    char *fit_inputs_json; /* malloc'd */
+    store_fit_inputs fit_inputs; /* its law, read back by the store (form NULL: unreadable) */
     report_stored_fit *fits; /* the latest IsoFLOP fit per sweep and x column */
     size_t n_fits;
     report_arm *arms;

@@ -68,8 +68,9 @@ static void recommend(report_data *d) {
     double *boot = NULL;
     size_t n_boot = 0;
     char err[256] = "";
-    int have_law = d->fit_inputs_json &&
-                   !fit_law_from_json(d->fit_inputs_json, &law, &boot, &n_boot, err, sizeof err);
+    const store_fit_inputs *in = &d->fit_inputs;
+    int have_law = in->form && !fit_law_from_parts(in->form, (const char *const *)in->x_cols, in->n_x, in->theta,
+                                                   in->n_theta, NULL, 0, &law, &boot, &n_boot, err, sizeof err);
     for (size_t k = 0; k < d->n_budgets; k++) {
         report_budget *b = &d->budgets[k];
         fit_optimum o;

@@ -234,7 +234,7 @@ void report_data_free(report_data *d) {
     free(d->budgets);
     for (size_t i = 0; i < d->n_labels; i++) free(d->labels[i]);
     free(d->labels);
-    free(d->fit_inputs_json);
+    store_fit_inputs_free(&d->fit_inputs);
     memset(d, 0, sizeof *d);
 }
 

@@ -83,17 +83,17 @@ static int load_fits(store *s, report_data *d, char *err, size_t errlen) {
         if (sw == 0 && !d->fit_id && h->inputs_json && strcmp(h->form, "isoflop")) {
             d->fit_id = h->id;
             snprintf(d->fit_form, sizeof d->fit_form, "%s", h->form);
-            if (!(d->fit_inputs_json = strdup(h->inputs_json))) rc = util_err(err, errlen, "out of memory");
+            char perr[512];
+            /* a law we cannot read leaves the recommendation table to say so, not fatal */
+            store_fit_inputs_read(s, h->inputs_json, &d->fit_inputs, perr, sizeof perr);
         }
         if (sw >= 0 && !strcmp(h->form, "isoflop") && h->inputs_json) {
             /* The x column is the one entry of "x_cols". */
-            char xcol[32] = "";
-            const char *q = strstr(h->inputs_json, "\"x_cols\"");
-            if (q && (q = strchr(q, '[')) && (q = strchr(q, '"'))) {
-                size_t n = 0;
-                for (q++; *q && *q != '"' && n + 1 < sizeof xcol; q++) xcol[n++] = *q;
-                xcol[n] = 0;
-            }
+            char xcol[32] = "", **xs = NULL, perr[256];
+            size_t nx = 0;
+            if (!store_json_strings(s, h->inputs_json, "$.x_cols", &xs, &nx, perr, sizeof perr) && nx)
+                snprintf(xcol, sizeof xcol, "%s", xs[0]);
+            store_strings_free(xs, nx);
             int seen = 0;
             for (size_t i = 0; i < d->n_fits; i++) seen |= d->fits[i].sweep == sw && !strcmp(d->fits[i].xcol, xcol);
             if (!seen && xcol[0]) {

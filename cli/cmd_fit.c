@@ -31,10 +31,14 @@ static void usage(FILE *out) {
         "                    chinchilla; params,tokens,state_flops_per_token for additive;\n"
         "                    training_flops for powerlaw; params for isoflop)\n"
         "  --y COL           loss column (default final_eval_loss for sweeps, loss for CSVs)\n"
-        "  --where EXPR      keep rows where EXPR holds: COL<V, <=, >, >=, ==, != (numbers; ==, !=\n"
-        "                    also compare text), COL~TEXT / COL!~TEXT (contains / not); repeatable, ANDed\n"
-        "  --derive N=EXPR   new column from others, * and / left to right, [name] for names\n"
-        "                    with * or /: --derive 'tokens=[Training FLOP]/6/[Model Size]'\n"
+        "  --where EXPR      keep rows where EXPR is true; repeatable, all must hold. EXPR: numbers,\n"
+        "                    'text', columns (bare, or [any name]), + - * / // %% **, log() exp() min() max(),\n"
+        "                    == != < <= > >=, and or not, ( ): --where 'loss < 3 and mixer == \"power\"'.\n"
+        "                    Also COL~TEXT / COL!~TEXT (contains / not) and COL==WORD (text, when WORD\n"
+        "                    names no column). A row where EXPR has no value (an empty cell) is skipped\n"
+        "                    and counted like a missing cell\n"
+        "  --derive N=EXPR   new column N: EXPR (as in --where) on every row, e.g.\n"
+        "                    --derive 'tokens=[Training FLOP]/6/[Model Size]'; repeatable, in order\n"
         "  --loss huber|l2   sum of Huber(delta) of log residuals (default) or sum of squares in loss\n"
         "  --delta D         Huber delta (default 1e-3)\n"
         "  --method lm|bfgs2 Levenberg-Marquardt on sqrt-Huber residuals (default) or BFGS2\n"
@@ -277,7 +281,7 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
     if (fit_data_select(t, xcols, k, c->y, cc, c->where, c->n_where, &d, err, errlen)) goto out;
     if (d.n_skipped) /* stderr: a note, not part of the fit's output (text or JSON) */
         fprintf(stderr, "scalelab: fit: skipped %zu row%s with a missing, non-numeric or NaN cell in the used columns "
-                "(the first: %s)\n", d.n_skipped, d.n_skipped == 1 ? "" : "s", d.first_skipped);
+                "or where --where has no value (the first: %s)\n", d.n_skipped, d.n_skipped == 1 ? "" : "s", d.first_skipped);
     if (fit_context_build(t, &d, c->pool_mixers, &ctx, err, errlen)) goto out;
     store_fit sf = {0};
     sf.form = (char *)fit_form_name(c->o.form);
@@ -305,6 +309,11 @@ static int run(fit_cli *c, fit_table *t, char *err, size_t errlen) {
         sf.rmse_log = r.rmse_log;
         sf.n_points = (int64_t)r.n_points;
     }
+    const char *where_text[sizeof c->where / sizeof *c->where];
+    for (size_t i = 0; i < c->n_where; i++) where_text[i] = c->where[i].expr;
+    fit_selection sel = {c->derive, where_text, c->n_derive, c->n_where, cc, c->pool_mixers,
+                         c->o.form == FIT_ISOFLOP ? c->budget_tol : NAN, d.n_skipped};
+    if (fit_inputs_append_selection(&inputs, &sel)) { util_err(err, errlen, "out of memory"); goto out; }
     sf.inputs_json = inputs.data;
     sf.params_json = params.data;
     sf.intervals_json = intervals.data;

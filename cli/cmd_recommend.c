@@ -1,7 +1,8 @@
 /* scalelab recommend: what a stored fit says about a budget, and only what its data support.
  * Parses, calls and prints: the optimum is fit_law_optimum_cost, the cost model fit_cost_fit,
- * the family sweep_family_load, the ranking fit_rank_candidates; diagnostics are read with
- * SQLite's JSON functions (store_json_each). */
+ * the family sweep_family_load, the ranking fit_rank_candidates, the runs to measure the cost on
+ * store_source_run_costs; the stored law and its diagnostics are read with SQLite's JSON
+ * functions (store_fit_inputs_read, store_json_*). */
 #include <getopt.h>
 #include <math.h>
 #include <stdint.h>
@@ -82,40 +83,17 @@ typedef struct diag {
 } diag;
 
 static void diag_free(diag *d) {
-    for (size_t i = 0; i < d->n_reasons; i++) free(d->reasons[i]);
-    free(d->reasons);
-    for (size_t i = 0; i < d->n_mixers; i++) free(d->mixers[i]);
-    free(d->mixers);
+    store_strings_free(d->reasons, d->n_reasons);
+    store_strings_free(d->mixers, d->n_mixers);
     store_json_items_free(d->span, d->n_span);
     memset(d, 0, sizeof *d);
 }
 
-/* The values of the array at path as strings (taken from the items). */
-static int json_strings(store *st, const char *json, const char *path, char ***out, size_t *n, char *err,
-                        size_t errlen) {
-    store_json_item *it;
-    size_t m;
-    *out = NULL, *n = 0;
-    if (store_json_each(st, json, path, &it, &m, err, errlen)) return -1;
-    if (m && !(*out = calloc(m, sizeof **out))) {
-        store_json_items_free(it, m);
-        return util_err(err, errlen, "out of memory");
-    }
-    for (size_t i = 0; i < m; i++)
-        if (it[i].value) (*out)[(*n)++] = it[i].value, it[i].value = NULL;
-    store_json_items_free(it, m);
-    return 0;
-}
-
+/* A number of a diagnostics document; NAN when absent (older fits lack some). */
 static double json_number(store *st, const char *json, const char *path) {
-    store_json_item *it;
-    size_t m;
-    char e[256];
     double v = NAN;
-    if (store_json_each(st, json, path, &it, &m, e, sizeof e)) return NAN;
-    if (m == 1 && it[0].value && (!strcmp(it[0].type, "integer") || !strcmp(it[0].type, "real")))
-        v = strtod(it[0].value, NULL);
-    store_json_items_free(it, m);
+    char e[256];
+    store_json_number(st, json, path, &v, e, sizeof e);
     return v;
 }
 
@@ -125,8 +103,8 @@ static int diag_read(store *st, const char *json, diag *d, char *err, size_t err
     if (!json) return 0;
     store_json_item *it;
     size_t m;
-    if (json_strings(st, json, "$.reasons", &d->reasons, &d->n_reasons, err, errlen) ||
-        json_strings(st, json, "$.mixers", &d->mixers, &d->n_mixers, err, errlen) ||
+    if (store_json_strings(st, json, "$.reasons", &d->reasons, &d->n_reasons, err, errlen) ||
+        store_json_strings(st, json, "$.mixers", &d->mixers, &d->n_mixers, err, errlen) ||
         store_json_each(st, json, "$.x_span", &d->span, &d->n_span, err, errlen))
         return -1;
     d->compute_max = json_number(st, json, "$.compute.max");
@@ -163,64 +141,23 @@ typedef struct cost_info {
 static int cost_model(store *st, const char *source, const fit_law *law, double w_per_param, cost_info *ci,
                       char *err, size_t errlen) {
     memset(ci, 0, sizeof *ci);
-    ci->runs_compute_max = NAN;
-    const char *sweep = !strncmp(source, "sweep:", 6) ? source + 6 : NULL;
-    store_run *runs = NULL;
-    size_t n = 0;
-    /* "sweep:A+B": the runs of every sweep the fit read (a run two sweeps hold counts
-     * once per sweep; the cost fit over W(N), S(N) is not hurt by a repeated point). */
-    for (const char *p = sweep; p && *p;) {
-        size_t len = strcspn(p, "+");
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)(len < 255 ? len : 255), p);
-        p += len + (p[len] == '+');
-        store_run *more = NULL;
-        size_t n_more = 0;
-        store_run_filter f = {name, STORE_DONE, 0};
-        if (store_runs_list(st, &f, &more, &n_more, err, errlen)) {
-            store_runs_free(runs, n);
-            return -1;
-        }
-        store_run *all = realloc(runs, (n + n_more) * sizeof *all);
-        if (!all && n + n_more) {
-            store_runs_free(more, n_more);
-            store_runs_free(runs, n);
-            return util_err(err, errlen, "out of memory");
-        }
-        if (all) memcpy(all + n, more, n_more * sizeof *all);
-        free(more); /* its strings now belong to runs */
-        runs = all, n += n_more;
-    }
-    if (sweep) {
-        for (size_t i = 0; i < n; i++)
-            if (isfinite(runs[i].acc.training_flops))
-                ci->runs_compute_max = isnan(ci->runs_compute_max) ? runs[i].acc.training_flops
-                                                                   : fmax(ci->runs_compute_max, runs[i].acc.training_flops);
-    }
-    int rc = 0;
+    store_run_costs rc;
+    if (store_source_run_costs(st, source, &rc, err, errlen)) return -1;
+    ci->runs_compute_max = rc.training_flops_max;
+    int fail = 0;
+    const char *n_col;
     if (!isnan(w_per_param)) {
         fit_cost_per_param(&ci->c, w_per_param);
         snprintf(ci->note, sizeof ci->note, "assumed W = %g N, S = 0 per token (--w-per-param)", w_per_param);
-    } else if (sweep && n) {
-        /* N is whichever parameter count the law uses */
-        int non_emb = 0;
-        for (size_t j = 0; j < law->k; j++) non_emb |= law->cols[j] && !strcasecmp(law->cols[j], "params_non_embedding");
-        double *v = malloc(3 * n * sizeof *v);
-        if (!v) rc = util_err(err, errlen, "out of memory");
-        for (size_t i = 0; v && i < n; i++) {
-            v[i] = non_emb ? runs[i].acc.params_non_embedding : runs[i].acc.params;
-            v[n + i] = runs[i].acc.weight_flops_per_token;
-            v[2 * n + i] = runs[i].acc.state_flops_per_token;
-        }
-        if (v && !(rc = fit_cost_fit(v, v + n, v + 2 * n, n, &ci->c, err, errlen))) {
+    } else if (rc.n) {
+        if (!(fail = fit_cost_for_law(law, rc.params, rc.params_non_embedding, rc.weight_flops_per_token,
+                                      rc.state_flops_per_token, rc.n, &ci->c, &n_col, err, errlen))) {
             ci->measured = 1;
             snprintf(ci->note, sizeof ci->note,
                      "W = %.4g N^%.4f, S = %.4g N^%.4f per token (N = %s), log-log least squares over %zu runs of "
                      "sweep %s",
-                     ci->c.w_coef, ci->c.w_exp, ci->c.s_coef, ci->c.s_exp, non_emb ? "params_non_embedding" : "params",
-                     ci->c.n_runs, sweep);
+                     ci->c.w_coef, ci->c.w_exp, ci->c.s_coef, ci->c.s_exp, n_col, ci->c.n_runs, source + 6);
         }
-        free(v);
     } else {
         fit_cost_per_param(&ci->c, 2);
         snprintf(ci->note, sizeof ci->note,
@@ -228,8 +165,8 @@ static int cost_model(store *st, const char *source, const fit_law *law, double 
                  "measure W and S on; --w-per-param K sets another K",
                  source);
     }
-    store_runs_free(runs, n);
-    return rc;
+    store_run_costs_free(&rc);
+    return fail;
 }
 
 /* ---- family candidates: the law's column values from each config's accounting ---- */
@@ -477,10 +414,16 @@ int cli_recommend(int argc, char **argv) {
     } while (0)
     if (store_open(cli_db_path(db), &st, err, sizeof err)) goto fail;
     if (store_fit_get(st, fit_id, &sf, err, sizeof err)) goto fail;
-    if (!sf.inputs_json || fit_law_from_json(sf.inputs_json, &law, &boot, &n_boot, err, sizeof err)) {
-        if (!sf.inputs_json) util_err(err, sizeof err, "fit %lld has no inputs to use", (long long)sf.id);
+    if (!sf.inputs_json) {
+        util_err(err, sizeof err, "fit %lld has no inputs to use", (long long)sf.id);
         goto fail;
     }
+    store_fit_inputs in;
+    if (store_fit_inputs_read(st, sf.inputs_json, &in, err, sizeof err)) goto fail;
+    int law_rc = fit_law_from_parts(in.form, (const char *const *)in.x_cols, in.n_x, in.theta, in.n_theta, in.boot_theta,
+                                    in.n_boot_values, &law, &boot, &n_boot, err, sizeof err);
+    store_fit_inputs_free(&in);
+    if (law_rc) goto fail;
     if (diag_read(st, sf.diagnostics_json, &dg, err, sizeof err)) goto fail;
 
     /* the verdict gates the answer: an unconstrained law answers nothing */

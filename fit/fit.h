@@ -45,6 +45,7 @@ typedef struct fit_table {
     char **names;           /* n_cols */
     char **cells;           /* n_rows * n_cols, row-major */
     size_t *lines;          /* file line of each row (1 = header), 0 when not from a file */
+    char **why;             /* NULL, or n_rows * n_cols: why a derived cell is empty (NULL: it is not) */
 } fit_table;
 
 int fit_table_read_csv(const char *path, fit_table *t, char *err, size_t errlen);
@@ -54,27 +55,33 @@ int fit_table_init(fit_table *t, const char *source, const char *const *names, s
 int fit_table_add_row(fit_table *t, const char *const *cells, size_t line, char *err, size_t errlen);
 /* Index of a column by exact name, or -1. */
 long fit_table_column(const fit_table *t, const char *name);
-/* Adds column NAME computed from "NAME=TERM op TERM ..." (op * or /, left to right; a TERM is a
- * number, a column name without * or /, or [any column name]), e.g. "tokens=[Training FLOP]/6/[Model Size]". */
+/* Adds column NAME computed from "NAME=EXPR" on every row, EXPR in util/util.h's expression
+ * language over the columns ([any column name], or a bare name), e.g.
+ * "tokens=[Training FLOP]/6/[Model Size]". A row where EXPR has no value (an empty or text cell,
+ * log of a non-positive number) gets an empty cell and the reason in t->why, so a fit that uses
+ * the column skips the row and says why; a bad EXPR or an unknown column is an error. */
 int fit_table_derive(fit_table *t, const char *spec, char *err, size_t errlen);
 void fit_table_free(fit_table *t);
 
-/* Row filters "col<3.45": operators < <= > >= == != compare numbers; == and != compare text
- * when the value is not a number; ~ and !~ test whether the cell contains the text. Against a
- * number an empty cell (a setting the row lacks, e.g. window of a power run) passes only !=. */
+/* Row filters (fit --where): an expression of util/util.h's language over the columns, true
+ * for the rows to keep ("loss < 3.45", "mixer == 'power' and [Model Size] > 1e8"); a row where
+ * it has no value (an empty cell, log of a negative) is skipped and counted like a missing
+ * cell. The older form COLUMN OP TEXT stays: ~ and !~ test whether the cell contains TEXT, and
+ * == or != against a bare word that names no column compare text (mixer==power). */
 typedef enum fit_op { FIT_LT, FIT_LE, FIT_GT, FIT_GE, FIT_EQ, FIT_NE, FIT_HAS, FIT_HASNT } fit_op;
 typedef struct fit_filter {
+    char expr[512];         /* the filter as given */
+    int text_compare;       /* 0: an expression; 1: COLUMN OP TEXT unless TEXT is a column; 2: COLUMN OP TEXT */
     char column[256];
-    fit_op op;
+    fit_op op;              /* FIT_EQ, FIT_NE, FIT_HAS or FIT_HASNT when text_compare */
     char text[256];
-    double value;
-    int numeric;            /* value holds the number in text */
 } fit_filter;
+/* Checks the syntax (errors give the column in spec); columns are checked by fit_data_select. */
 int fit_filter_parse(const char *spec, fit_filter *f, char *err, size_t errlen);
 
 /* Points to fit: the rows that pass every filter, x columns and y column parsed and checked
  * (finite, x > 0, y > 0). A row whose used cell is empty, not a number or NaN (a crashed run
- * in an export) is skipped and counted; an infinite or non-positive value is an error naming
+ * in an export), or where a filter has no value, is skipped and counted; an infinite or non-positive value is an error naming
  * the row, its file line and the column (logs are taken: it is wrong data, not missing data). */
 typedef struct fit_data {
     size_t n, k;
@@ -245,6 +252,10 @@ void fit_cost_per_param(fit_cost *c, double k);
  * vary (log N spans < 1e-6) the fit is W = geomean(W/N) N, S = geomean(S). Needs one run. */
 int fit_cost_fit(const double *N, const double *W, const double *S, size_t n, fit_cost *c, char *err,
                  size_t errlen);
+/* fit_cost_fit for a law's runs: N is params_non_embedding when the law has that column,
+ * else params (*n_col says which). */
+int fit_cost_for_law(const fit_law *law, const double *params, const double *params_non_embedding, const double *W,
+                     const double *S, size_t n, fit_cost *c, const char **n_col, char *err, size_t errlen);
 double fit_cost_w(const fit_cost *c, double N);
 double fit_cost_s(const fit_cost *c, double N);
 /* The tokens budget C buys at W and S FLOPs per token: C / (3 (W + S)) (DESIGN.md section 4).
@@ -445,20 +456,32 @@ int fit_isoflop_budgets_json(const fit_isoflop *r, util_buf *b);
 /* What a stored fit needs to be used again: form, columns, theta, bootstrap thetas. */
 int fit_law_inputs_json(const fit_result *r, const fit_data *d, const fit_options *o,
                         const char *source, util_buf *b);
+/* How the points were chosen, recorded with a fit so that `fits show` can say it and the fit
+ * can be repeated: the --derive and --where texts as given, the compute column, --pool-mixers,
+ * the isoflop budget tolerance (NAN: not isoflop) and the rows skipped for a missing value. */
+typedef struct fit_selection {
+    const char *const *derive, *const *where;
+    size_t n_derive, n_where;
+    const char *compute_col;
+    int pool_mixers;
+    double budget_tol;
+    size_t n_skipped;
+} fit_selection;
+/* Appends "derive", "where", "compute_col", "pool_mixers"[, "budget_tol"], "n_skipped_rows" to
+ * the inputs object in b (fit_law_inputs_json or fit_isoflop_inputs_json). */
+int fit_inputs_append_selection(util_buf *b, const fit_selection *sel);
 /* Per point: {"row", "observed", "predicted", "log_residual"} of the fitted points. */
 int fit_law_residuals_json(const fit_result *r, const fit_data *d, util_buf *b);
 /* The isoflop counterpart: x_cols = [col], theta = [log k, exponent], budget column and scale. */
 int fit_isoflop_inputs_json(const fit_isoflop *r, const char *source, const char *ycol,
                             const char *budget_col, double budget_scale, util_buf *b);
-/* Reads back what fit_law_inputs_json or fit_isoflop_inputs_json wrote. boot is malloc'd (n_boot * (1 + 2k)), may be NULL. */
-int fit_law_from_json(const char *inputs_json, fit_law *law, double **boot, size_t *n_boot,
-                      char *err, size_t errlen);
+/* The law of a stored fit from the parts its inputs hold (read back by the store:
+ * store_fit_inputs_read): form, x columns, theta, and n_boot_values bootstrap numbers (rows of
+ * theta's length; none when 0). boot_out is malloc'd (n_boot rows), NULL without a bootstrap. */
+int fit_law_from_parts(const char *form, const char *const *cols, size_t n_cols, const double *theta, size_t n_theta,
+                       const double *boot, size_t n_boot_values, fit_law *law, double **boot_out, size_t *n_boot,
+                       char *err, size_t errlen);
 void fit_law_free(fit_law *law);
 
-/* Small JSON lookups for documents scalelab wrote itself (keys unique in the document):
- * the number or the numbers (flattened) after "key":. Return 0 when found. */
-int fit_json_number(const char *json, const char *key, double *v);
-int fit_json_numbers(const char *json, const char *key, double **v, size_t *n);
-int fit_json_strings(const char *json, const char *key, char ***v, size_t *n);
 
 #endif

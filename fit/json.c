@@ -1,9 +1,8 @@
 /* fit/json: results as JSON, what a stored fit keeps so recommend can use it again, and the
- * small lookups that read those documents back (they are scalelab's own output: keys are unique
- * and values are numbers, strings, or arrays of them). */
+ * law rebuilt from what the store reads back (store_fit_inputs_read: SQLite's JSON functions;
+ * fit/ never parses JSON). */
 #include "fit/fit.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,7 +195,8 @@ int fit_law_inputs_json(const fit_result *r, const fit_data *d, const fit_option
     }
     util_buf_puts(b, "], \"y_col\": ");
     util_buf_json_str(b, d->ycol);
-    util_buf_printf(b, ", \"loss\": \"%s\", \"delta\": ", o->loss == FIT_LOSS_L2 ? "l2" : "huber");
+    util_buf_printf(b, ", \"loss\": \"%s\", \"method\": \"%s\", \"delta\": ", o->loss == FIT_LOSS_L2 ? "l2" : "huber",
+                    o->method == FIT_METHOD_BFGS2 ? "bfgs2" : "lm");
     util_buf_json_num(b, o->delta);
     util_buf_puts(b, ", \"grid\": {\"e\": ");
     num_array(b, o->grid.e, 3);
@@ -255,142 +255,61 @@ int fit_isoflop_inputs_json(const fit_isoflop *r, const char *source, const char
     return util_buf_puts(b, "}");
 }
 
-/* Finds the value after "key": outside any string; NULL when absent. */
-static const char *after_key(const char *json, const char *key) {
-    size_t kl = strlen(key);
-    int in_str = 0;
-    for (const char *p = json; *p; p++) {
-        if (in_str) {
-            if (*p == '\\' && p[1]) p++;
-            else if (*p == '"') in_str = 0;
-            continue;
-        }
-        if (*p != '"') continue;
-        if (!strncmp(p + 1, key, kl) && p[1 + kl] == '"') {
-            const char *q = p + 2 + kl;
-            while (isspace((unsigned char)*q)) q++;
-            if (*q == ':') {
-                q++;
-                while (isspace((unsigned char)*q)) q++;
-                return q;
-            }
-        }
-        in_str = 1;
+static void str_array(util_buf *b, const char *const *v, size_t n) {
+    util_buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        util_buf_puts(b, i ? ", " : "");
+        util_buf_json_str(b, v[i]);
     }
-    return NULL;
+    util_buf_puts(b, "]");
 }
 
-int fit_json_number(const char *json, const char *key, double *v) {
-    const char *p = after_key(json, key);
-    if (!p) return -1;
-    if (!strncmp(p, "null", 4)) { *v = NAN; return 0; }
-    char *end;
-    *v = strtod(p, &end);
-    return end == p ? -1 : 0;
-}
-
-int fit_json_numbers(const char *json, const char *key, double **v, size_t *n) {
-    const char *p = after_key(json, key);
-    *v = NULL;
-    *n = 0;
-    if (!p || *p != '[') return -1;
-    size_t cap = 0;
-    int depth = 0;
-    do {
-        if (*p == '[') { depth++; p++; continue; }
-        if (*p == ']') { depth--; p++; continue; }
-        if (*p == ',' || isspace((unsigned char)*p)) { p++; continue; }
-        double x;
-        if (!strncmp(p, "null", 4)) { x = NAN; p += 4; }
-        else {
-            char *end;
-            x = strtod(p, &end);
-            if (end == p) { free(*v); *v = NULL; *n = 0; return -1; }
-            p = end;
-        }
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            double *nv = realloc(*v, cap * sizeof *nv);
-            if (!nv) { free(*v); *v = NULL; *n = 0; return -1; }
-            *v = nv;
-        }
-        (*v)[(*n)++] = x;
-    } while (*p && depth > 0);
-    return depth ? -1 : 0;
-}
-
-int fit_json_strings(const char *json, const char *key, char ***v, size_t *n) {
-    const char *p = after_key(json, key);
-    *v = NULL;
-    *n = 0;
-    if (!p || *p != '[') return -1;
-    p++;
-    for (;;) {
-        while (isspace((unsigned char)*p) || *p == ',') p++;
-        if (*p == ']') return 0;
-        if (*p != '"') break;
-        util_buf s = {0};
-        util_buf_append(&s, "", 0);
-        for (p++; *p && *p != '"'; p++) {
-            char c = *p;
-            if (c == '\\' && p[1]) {
-                c = *++p;
-                if (c == 'n') c = '\n';
-                else if (c == 't') c = '\t';
-                else if (c == 'r') c = '\r';
-                else if (c == 'u') { /* only the ASCII range is written by util_buf_json_str */
-                    unsigned cp = 0;
-                    if (sscanf(p + 1, "%4x", &cp) != 1) { util_buf_free(&s); break; }
-                    c = (char)(cp < 0x80 ? cp : '?');
-                    p += 4;
-                }
-            }
-            util_buf_append(&s, &c, 1);
-        }
-        if (*p != '"') { util_buf_free(&s); break; }
-        char **nv = realloc(*v, (*n + 1) * sizeof *nv);
-        if (!nv) { util_buf_free(&s); break; }
-        *v = nv;
-        (*v)[(*n)++] = s.data;
-        p++;
+int fit_inputs_append_selection(util_buf *b, const fit_selection *sel) {
+    if (!b->len || b->data[b->len - 1] != '}') return -1;
+    b->data[--b->len] = '\0';
+    util_buf_puts(b, ", \"derive\": ");
+    str_array(b, sel->derive, sel->n_derive);
+    util_buf_puts(b, ", \"where\": ");
+    str_array(b, sel->where, sel->n_where);
+    util_buf_puts(b, ", \"compute_col\": ");
+    util_buf_json_str(b, sel->compute_col);
+    util_buf_printf(b, ", \"pool_mixers\": %s", sel->pool_mixers ? "true" : "false");
+    if (!isnan(sel->budget_tol)) {
+        util_buf_puts(b, ", \"budget_tol\": ");
+        util_buf_json_num(b, sel->budget_tol);
     }
-    for (size_t i = 0; i < *n; i++) free((*v)[i]);
-    free(*v);
-    *v = NULL;
-    *n = 0;
-    return -1;
+    util_buf_printf(b, ", \"n_skipped_rows\": %zu", sel->n_skipped);
+    return util_buf_puts(b, "}");
 }
 
-int fit_law_from_json(const char *inputs_json, fit_law *law, double **boot, size_t *n_boot, char *err,
-                      size_t errlen) {
+int fit_law_from_parts(const char *form, const char *const *cols, size_t n_cols, const double *theta, size_t n_theta,
+                       const double *boot, size_t n_boot_values, fit_law *law, double **boot_out, size_t *n_boot,
+                       char *err, size_t errlen) {
     memset(law, 0, sizeof *law);
-    *boot = NULL;
+    *boot_out = NULL;
     *n_boot = 0;
-    char **cols = NULL;
-    size_t nc = 0, nt = 0, nb = 0;
-    double *theta = NULL, *bt = NULL;
-    int rc = util_err(err, errlen, "stored fit: inputs are not a scalelab law (form, x_cols, theta)");
-    const char *p = after_key(inputs_json, "form");
-    if (!p) return rc;
-    char fname[32] = "";
-    if (sscanf(p, "\"%31[a-z]\"", fname) != 1 || fit_form_parse(fname, &law->form)) return rc;
-    if (fit_json_strings(inputs_json, "x_cols", &cols, &nc) || nc == 0 || nc > FIT_MAX_TERMS) goto out;
+    if (!form || fit_form_parse(form, &law->form))
+        return util_err(err, errlen, "stored fit: form '%s' is not powerlaw, chinchilla, additive or isoflop",
+                        form ? form : "");
+    if (n_cols == 0 || n_cols > FIT_MAX_TERMS)
+        return util_err(err, errlen, "stored fit: %zu x columns (1 to %d)", n_cols, FIT_MAX_TERMS);
     /* an isoflop fit keeps (log k, exponent) of x_opt = k C^exponent in theta */
-    size_t want = law->form == FIT_ISOFLOP ? 2 : 1 + 2 * nc;
-    if (fit_json_numbers(inputs_json, "theta", &theta, &nt) || nt != want) goto out;
-    law->k = nc;
-    memcpy(law->theta, theta, nt * sizeof *theta);
-    for (size_t j = 0; j < nc; j++) law->cols[j] = cols[j], cols[j] = NULL;
-    if (!fit_json_numbers(inputs_json, "boot_theta", &bt, &nb) && nb % nt == 0 && nb) {
-        *boot = bt;
-        *n_boot = nb / nt;
-        bt = NULL;
+    size_t want = law->form == FIT_ISOFLOP ? 2 : 1 + 2 * n_cols;
+    if (n_theta != want)
+        return util_err(err, errlen, "stored fit: theta holds %zu numbers, a %s law over %zu columns has %zu", n_theta,
+                        form, n_cols, want);
+    law->k = n_cols;
+    memcpy(law->theta, theta, n_theta * sizeof *theta);
+    for (size_t j = 0; j < n_cols; j++) {
+        size_t n = strlen(cols[j]) + 1;
+        if (!(law->cols[j] = malloc(n))) return fit_law_free(law), util_err(err, errlen, "out of memory");
+        memcpy(law->cols[j], cols[j], n);
     }
-    rc = 0;
-out:
-    for (size_t j = 0; j < nc; j++) free(cols[j]);
-    free(cols);
-    free(theta);
-    free(bt);
-    return rc;
+    if (n_boot_values && n_boot_values % n_theta == 0) {
+        if (!(*boot_out = malloc(n_boot_values * sizeof **boot_out)))
+            return fit_law_free(law), util_err(err, errlen, "out of memory");
+        memcpy(*boot_out, boot, n_boot_values * sizeof *boot);
+        *n_boot = n_boot_values / n_theta;
+    }
+    return 0;
 }

@@ -54,6 +54,15 @@ void fit_cost_per_param(fit_cost *c, double k) {
     *c = (fit_cost){.w_coef = k, .w_exp = 1, .s_coef = 0, .s_exp = 0, .n_runs = 0};
 }
 
+int fit_cost_for_law(const fit_law *law, const double *params, const double *params_non_embedding, const double *W,
+                     const double *S, size_t n, fit_cost *c, const char **n_col, char *err, size_t errlen) {
+    /* N is whichever parameter count the law uses */
+    int non_emb = 0;
+    for (size_t j = 0; j < law->k; j++) non_emb |= law->cols[j] && !strcasecmp(law->cols[j], "params_non_embedding");
+    *n_col = non_emb ? "params_non_embedding" : "params";
+    return fit_cost_fit(non_emb ? params_non_embedding : params, W, S, n, c, err, errlen);
+}
+
 double fit_cost_w(const fit_cost *c, double N) {
     return c->w_coef * pow(N, c->w_exp);
 }

@@ -18,7 +18,11 @@ static char *dup_str(const char *s) {
 void fit_table_free(fit_table *t) {
     if (!t) return;
     for (size_t i = 0; i < t->n_cols; i++) free(t->names[i]);
-    for (size_t i = 0; i < t->n_rows * t->n_cols; i++) free(t->cells[i]);
+    for (size_t i = 0; i < t->n_rows * t->n_cols; i++) {
+        free(t->cells[i]);
+        if (t->why) free(t->why[i]);
+    }
+    free(t->why);
     free(t->names);
     free(t->cells);
     free(t->lines);
@@ -52,6 +56,12 @@ int fit_table_add_row(fit_table *t, const char *const *cells, size_t line, char 
     size_t *l = realloc(t->lines, n * sizeof *l);
     if (!l) return util_err(err, errlen, "out of memory");
     t->lines = l;
+    if (t->why) { /* rows added after a derived column: no reasons yet */
+        char **w = realloc(t->why, n * t->n_cols * sizeof *w);
+        if (!w) return util_err(err, errlen, "out of memory");
+        t->why = w;
+        for (size_t j = 0; j < t->n_cols; j++) w[t->n_rows * t->n_cols + j] = NULL;
+    }
     for (size_t j = 0; j < t->n_cols; j++) {
         c[t->n_rows * t->n_cols + j] = dup_str(cells[j]);
         if (!c[t->n_rows * t->n_cols + j]) {
@@ -190,145 +200,170 @@ static void where(const fit_table *t, size_t row, char *buf, size_t n) {
         snprintf(buf, n, "%s row %zu", t->source, row + 1);
 }
 
-/* A derived-column term: [name], a number, or a bare name. */
-static int derive_term(const fit_table *t, const char **p, long *col, double *num, char *err, size_t errlen) {
-    const char *s = *p;
-    char name[256];
-    size_t n = 0;
-    while (*s == ' ') s++;
-    if (*s == '[') {
-        const char *e = strchr(s + 1, ']');
-        if (!e) return util_err(err, errlen, "derive: '[' without ']'");
-        n = (size_t)(e - s - 1);
-        if (n >= sizeof name) return util_err(err, errlen, "derive: column name too long");
-        memcpy(name, s + 1, n);
-        s = e + 1;
-    } else {
-        const char *e = s;
-        while (*e && *e != '*' && *e != '/') e++;
-        while (e > s && e[-1] == ' ') e--;
-        n = (size_t)(e - s);
-        if (!n || n >= sizeof name) return util_err(err, errlen, "derive: expected a column or a number");
-        memcpy(name, s, n);
-        s = e;
+/* The names of t's columns, for "no column" errors: 'a', 'b', ... */
+static int no_column(const fit_table *t, const char *name, const char *what, char *err, size_t errlen) {
+    util_buf b = {0};
+    for (size_t j = 0; j < t->n_cols; j++) util_buf_printf(&b, "%s'%s'", j ? ", " : "", t->names[j]);
+    util_err(err, errlen, "%s%s: no column '%s' (columns: %s)", what, t->source, name, b.data ? b.data : "none");
+    util_buf_free(&b);
+    return -1;
+}
+
+/* References of an expression over one row: a column's cell as a number when it parses as
+ * one, else as text. An empty cell (a derived value that could not be computed, a setting the
+ * row lacks) is missing: the expression fails and the row is skipped, never read as 0. */
+typedef struct row_ctx {
+    const fit_table *t;
+    size_t row;
+    char no_column[256];    /* set when a reference names no column: an error, not a skip (a copy:
+                             * the evaluator's key lives only while it looks up) */
+} row_ctx;
+
+static int row_lookup(void *vctx, const char *key, util_value *out, char *err, size_t errlen) {
+    row_ctx *c = vctx;
+    long col = fit_table_column(c->t, key);
+    if (col < 0) {
+        snprintf(c->no_column, sizeof c->no_column, "%s", key);
+        return util_err(err, errlen, "no column '%s'", key);
     }
-    name[n] = 0;
-    while (*s == ' ') s++;
-    *p = s;
-    *col = fit_table_column(t, name);
-    if (*col >= 0) return 0;
-    if (!parse_number(name, num)) return 0;
-    return util_err(err, errlen, "derive: no column '%s' in %s", name, t->source);
+    size_t i = c->row * c->t->n_cols + (size_t)col;
+    const char *cell = c->t->cells[i];
+    if (!cell || !*cell) {
+        const char *why = c->t->why ? c->t->why[i] : NULL;
+        return util_err(err, errlen, "column '%s' is empty%s%s", key, why ? ": " : "", why ? why : "");
+    }
+    double x;
+    if (!parse_number(cell, &x)) *out = (util_value){.num = x};
+    else *out = (util_value){.is_str = 1, .s = cell, .len = strlen(cell)};
+    return 0;
+}
+
+/* Evaluates expr on row r: 0 with *v; 1 when the row cannot give a value (why in skip);
+ * -1 when expr names no column (an error in err, about every row alike). */
+static int row_eval(const fit_table *t, size_t r, const char *label, const char *expr, util_value *v, char *skip,
+                    size_t skiplen, char *err, size_t errlen) {
+    row_ctx c = {t, r, ""};
+    char why[512];
+    if (!util_expr_eval(expr, row_lookup, &c, v, NULL, why, sizeof why)) return 0;
+    if (c.no_column[0]) {
+        char what[320];
+        snprintf(what, sizeof what, "%s: ", label);
+        return no_column(t, c.no_column, what, err, errlen);
+    }
+    char w[600];
+    where(t, r, w, sizeof w);
+    util_err(skip, skiplen, "%s: %s: %s", w, label, why);
+    return 1;
 }
 
 int fit_table_derive(fit_table *t, const char *spec, char *err, size_t errlen) {
     const char *eq = strchr(spec, '=');
-    if (!eq || eq == spec)
-        return util_err(err, errlen, "derive '%s': expected NAME=TERM*TERM/TERM...", spec);
     char name[256];
-    size_t nl = (size_t)(eq - spec);
-    if (nl >= sizeof name) return util_err(err, errlen, "derive: name too long");
+    size_t nl = eq ? (size_t)(eq - spec) : 0;
+    while (nl && spec[nl - 1] == ' ') nl--;
+    if (!eq || !nl || eq[1] == '=')
+        return util_err(err, errlen, "--derive '%s': expected NAME=EXPR, e.g. tokens=[Training FLOP]/6/[Model Size]", spec);
+    if (nl >= sizeof name) return util_err(err, errlen, "--derive '%s': name too long", spec);
     memcpy(name, spec, nl);
     name[nl] = 0;
-    if (fit_table_column(t, name) >= 0) return util_err(err, errlen, "derive: column '%s' already exists", name);
-    enum { MAXT = 16 };
-    long cols[MAXT];
-    double nums[MAXT];
-    char ops[MAXT];
-    size_t nt = 0;
-    const char *p = eq + 1;
-    ops[0] = '*';
-    for (;;) {
-        if (derive_term(t, &p, &cols[nt], &nums[nt], err, errlen)) return -1;
-        nt++;
-        if (!*p) break;
-        if (*p != '*' && *p != '/') return util_err(err, errlen, "derive '%s': unexpected '%c'", spec, *p);
-        /* checked before the operator is stored: ops[nt] belongs to the next term */
-        if (nt == MAXT) return util_err(err, errlen, "derive: more than %d terms", MAXT);
-        ops[nt] = *p++;
-    }
-    char **cells = realloc(t->cells, t->n_rows * (t->n_cols + 1) * sizeof *cells + 1);
-    char **names = realloc(t->names, (t->n_cols + 1) * sizeof *names);
+    const char *expr = eq + 1;
+    char why[512];
+    if (util_expr_check(expr, NULL, why, sizeof why)) return util_err(err, errlen, "--derive '%s': %s", spec, why);
+    if (fit_table_column(t, name) >= 0) return util_err(err, errlen, "--derive: column '%s' already exists", name);
+    /* one cell and one reason slot more per row, widened in place from the last row backwards */
+    size_t nc = t->n_cols + 1;
+    char **cells = realloc(t->cells, t->n_rows * nc * sizeof *cells + 1);
+    if (cells) t->cells = cells;
+    char **whys = realloc(t->why, t->n_rows * nc * sizeof *whys + 1);
+    if (whys && !t->why) memset(whys, 0, t->n_rows * t->n_cols * sizeof *whys);
+    if (whys) t->why = whys;
+    char **names = realloc(t->names, nc * sizeof *names);
     if (names) t->names = names;
-    if (!cells || !names) return util_err(err, errlen, "out of memory");
-    t->cells = cells;
-    /* widen rows in place, from the last row backwards */
+    if (!cells || !whys || !names) return util_err(err, errlen, "out of memory");
     for (size_t r = t->n_rows; r-- > 0;) {
-        for (size_t j = t->n_cols; j-- > 0;) cells[r * (t->n_cols + 1) + j] = cells[r * t->n_cols + j];
-        cells[r * (t->n_cols + 1) + t->n_cols] = NULL;
-    }
-    t->names[t->n_cols] = dup_str(name);
-    t->n_cols++;
-    if (!t->names[t->n_cols - 1]) return util_err(err, errlen, "out of memory");
-    for (size_t r = 0; r < t->n_rows; r++) {
-        double v = 1;
-        int ok = 1;
-        for (size_t i = 0; i < nt; i++) {
-            double x = nums[i];
-            if (cols[i] >= 0 && parse_number(cells[r * t->n_cols + (size_t)cols[i]], &x)) ok = 0;
-            v = ops[i] == '*' ? v * x : v / x;
+        for (size_t j = t->n_cols; j-- > 0;) {
+            cells[r * nc + j] = cells[r * t->n_cols + j];
+            whys[r * nc + j] = whys[r * t->n_cols + j];
         }
-        char buf[64] = "";
-        if (ok) snprintf(buf, sizeof buf, "%.17g", v);
-        /* an empty cell: a non-numeric input is reported if the derived column is used */
-        if (!(cells[r * t->n_cols + t->n_cols - 1] = dup_str(buf))) return util_err(err, errlen, "out of memory");
+        cells[r * nc + t->n_cols] = whys[r * nc + t->n_cols] = NULL;
+    }
+    if (!(t->names[t->n_cols] = dup_str(name))) return util_err(err, errlen, "out of memory");
+    t->n_cols = nc;
+    char label[320];
+    snprintf(label, sizeof label, "--derive '%.280s'", spec);
+    for (size_t r = 0; r < t->n_rows; r++) {
+        util_value v;
+        char buf[64] = "", skip[640];
+        /* the new column reads as empty while its own row is computed: a self-reference is missing */
+        cells[r * nc + nc - 1] = NULL;
+        int rc = row_eval(t, r, label, expr, &v, skip, sizeof skip, err, errlen);
+        if (rc < 0) return -1;
+        if (rc == 0 && v.is_str) snprintf(buf, sizeof buf, "%.*s", (int)(v.len < 63 ? v.len : 63), v.s);
+        else if (rc == 0) snprintf(buf, sizeof buf, "%.17g", v.num);
+        /* an empty cell with its reason: a row that uses the column is skipped and says why */
+        if (rc > 0 && !(whys[r * nc + nc - 1] = dup_str(skip))) return util_err(err, errlen, "out of memory");
+        if (!(cells[r * nc + nc - 1] = dup_str(buf))) return util_err(err, errlen, "out of memory");
     }
     return 0;
 }
-
 int fit_filter_parse(const char *spec, fit_filter *f, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    if (strlen(spec) >= sizeof f->expr) return util_err(err, errlen, "'%.40s...': too long", spec);
+    strcpy(f->expr, spec);
+    char why[512];
+    int is_expr = !util_expr_check(spec, NULL, why, sizeof why);
+    /* The older COLUMN OP TEXT form, kept so that mixer==power and Name!~validation-optimal
+     * still work: ~ and !~ (contains, does not contain; not in the expression language), and
+     * == or != against a bare word that is no number and not quoted, which is text unless the
+     * table has a column of that name (fit_data_select decides). */
     static const struct { const char *s; fit_op op; } ops[] = {
         {"<=", FIT_LE}, {">=", FIT_GE}, {"==", FIT_EQ}, {"!=", FIT_NE}, {"!~", FIT_HASNT},
         {"<", FIT_LT}, {">", FIT_GT}, {"~", FIT_HAS},
     };
-    memset(f, 0, sizeof *f);
     const char *best = NULL;
     size_t bi = 0;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) { /* the leftmost operator wins; longer first */
         const char *q = strstr(spec, ops[i].s);
         if (q && (!best || q < best)) { best = q; bi = i; }
     }
-    if (!best || best == spec)
-        return util_err(err, errlen, "filter '%s': expected COLUMN OP VALUE with OP one of < <= > >= == != ~ !~", spec);
-    size_t nl = (size_t)(best - spec);
-    while (nl && spec[nl - 1] == ' ') nl--;
-    const char *v = best + strlen(ops[bi].s);
-    while (*v == ' ') v++;
-    if (nl >= sizeof f->column || strlen(v) >= sizeof f->text)
-        return util_err(err, errlen, "filter '%s': too long", spec);
-    memcpy(f->column, spec, nl);
-    f->column[nl] = 0;
-    strcpy(f->text, v);
-    f->op = ops[bi].op;
-    f->numeric = !parse_number(v, &f->value);
-    if (!f->numeric && f->op != FIT_EQ && f->op != FIT_NE && f->op != FIT_HAS && f->op != FIT_HASNT)
-        return util_err(err, errlen, "filter '%s': '%s' is not a number", spec, v);
+    fit_op op = best ? ops[bi].op : FIT_LT;
+    if (best && best > spec && (op == FIT_EQ || op == FIT_NE || op == FIT_HAS || op == FIT_HASNT)) {
+        size_t nl = (size_t)(best - spec);
+        while (nl && spec[nl - 1] == ' ') nl--;
+        const char *v = best + strlen(ops[bi].s);
+        while (*v == ' ') v++;
+        double x;
+        int word = *v && *v != '"' && *v != '\'' && parse_number(v, &x);
+        if (nl && nl < sizeof f->column && (op == FIT_HAS || op == FIT_HASNT || word)) {
+            memcpy(f->column, spec, nl);
+            f->column[nl] = 0;
+            snprintf(f->text, sizeof f->text, "%s", v);
+            f->op = op;
+            f->text_compare = is_expr ? 1 : 2;
+            return 0;
+        }
+    }
+    if (!is_expr) return util_err(err, errlen, "'%s': %s", spec, why);
     return 0;
 }
 
-/* 1 when the row passes, 0 when not, -1 on error. */
-static int filter_pass(const fit_table *t, size_t row, const fit_filter *f, long col, char *err, size_t errlen) {
-    const char *cell = t->cells[row * t->n_cols + (size_t)col];
-    if (f->op == FIT_HAS) return strstr(cell, f->text) != NULL;
-    if (f->op == FIT_HASNT) return strstr(cell, f->text) == NULL;
-    if (!f->numeric) return (f->op == FIT_EQ) == !strcmp(cell, f->text);
-    /* an empty cell is a setting the row does not have (a config key its mixer does not use):
-     * it equals no number and orders against none */
-    if (!*cell) return f->op == FIT_NE;
-    double v;
-    if (parse_number(cell, &v)) {
-        char w[600];
-        where(t, row, w, sizeof w);
-        return util_err(err, errlen, "%s, column '%s': '%s' is not a number (filter %s)", w, f->column, cell, f->text);
+/* 1 when the row passes, 0 when not, 2 when it cannot be evaluated (why in skip), -1 on an error.
+ * text is 1 for the COLUMN OP TEXT form (col its column). */
+static int filter_pass(const fit_table *t, size_t row, const fit_filter *f, int text, long col, char *skip,
+                       size_t skiplen, char *err, size_t errlen) {
+    if (text) {
+        const char *cell = t->cells[row * t->n_cols + (size_t)col];
+        if (!cell) cell = "";
+        if (f->op == FIT_HAS) return strstr(cell, f->text) != NULL;
+        if (f->op == FIT_HASNT) return strstr(cell, f->text) == NULL;
+        return (f->op == FIT_EQ) == !strcmp(cell, f->text);
     }
-    switch (f->op) {
-    case FIT_LT: return v < f->value;
-    case FIT_LE: return v <= f->value;
-    case FIT_GT: return v > f->value;
-    case FIT_GE: return v >= f->value;
-    case FIT_EQ: return v == f->value;
-    default: return v != f->value;
-    }
+    char label[600];
+    snprintf(label, sizeof label, "--where '%.500s'", f->expr);
+    util_value v;
+    int rc = row_eval(t, row, label, f->expr, &v, skip, skiplen, err, errlen);
+    if (rc) return rc < 0 ? -1 : 2;
+    return v.is_str ? v.len > 0 : v.num != 0;
 }
 
 void fit_data_free(fit_data *d) {
@@ -368,21 +403,21 @@ int fit_data_select(const fit_table *t, const char *const *xcols, size_t k, cons
     memset(d, 0, sizeof *d);
     if (k == 0 || k > FIT_MAX_TERMS) return util_err(err, errlen, "between 1 and %d x columns, not %zu", FIT_MAX_TERMS, k);
     long xc[FIT_MAX_TERMS], yc = fit_table_column(t, ycol), cc = -1;
-    long *fc = calloc(n_filters + 1, sizeof *fc);
+    long *fc = calloc(n_filters + 1, sizeof *fc); /* a text filter's column; -1: an expression */
     if (!fc) return util_err(err, errlen, "out of memory");
     const char *missing = yc < 0 ? ycol : NULL;
     for (size_t j = 0; j < k && !missing; j++)
         if ((xc[j] = fit_table_column(t, xcols[j])) < 0) missing = xcols[j];
     if (!missing && compute_col && (cc = fit_table_column(t, compute_col)) < 0) missing = compute_col;
-    for (size_t i = 0; i < n_filters && !missing; i++)
-        if ((fc[i] = fit_table_column(t, filters[i].column)) < 0) missing = filters[i].column;
+    for (size_t i = 0; i < n_filters && !missing; i++) {
+        fc[i] = -1;
+        /* mixer==power: text, unless the table has a column 'power' and it parses as an expression */
+        if (filters[i].text_compare == 2 || (filters[i].text_compare == 1 && fit_table_column(t, filters[i].text) < 0))
+            if ((fc[i] = fit_table_column(t, filters[i].column)) < 0) missing = filters[i].column;
+    }
     if (missing) {
-        util_buf b = {0};
-        for (size_t j = 0; j < t->n_cols; j++) util_buf_printf(&b, "%s'%s'", j ? ", " : "", t->names[j]);
-        util_err(err, errlen, "%s: no column '%s' (columns: %s)", t->source, missing, b.data ? b.data : "none");
-        util_buf_free(&b);
         free(fc);
-        return -1;
+        return no_column(t, missing, "", err, errlen);
     }
     d->k = k;
     d->cols = calloc(k, sizeof *d->cols);
@@ -397,14 +432,16 @@ int fit_data_select(const fit_table *t, const char *const *xcols, size_t k, cons
         if (!(d->cols[j] = dup_str(xcols[j]))) goto oom;
     for (size_t r = 0; r < t->n_rows; r++) {
         int keep = 1;
-        for (size_t i = 0; i < n_filters && keep; i++) {
-            int p = filter_pass(t, r, &filters[i], fc[i], err, errlen);
-            if (p < 0) goto fail;
-            keep = p;
+        char why[640];
+        for (size_t i = 0; i < n_filters && keep == 1; i++)
+            keep = filter_pass(t, r, &filters[i], fc[i] >= 0, fc[i], why, sizeof why, err, errlen);
+        if (keep < 0) goto fail;
+        if (keep == 2) { /* counted like a missing cell: the filter cannot say whether the row belongs */
+            if (!d->n_skipped++) memcpy(d->first_skipped, why, sizeof d->first_skipped);
+            continue;
         }
         if (!keep) continue;
         double prod = 1;
-        char why[640];
         int c = 0;
         for (size_t j = 0; j < k && !c; j++) {
             c = cell_positive(t, r, xc[j], "x", &d->x[d->n * k + j], why, sizeof why, err, errlen);

@@ -10,6 +10,7 @@ _scalelab() {
     fi
     case $prev in
         --db|--out|--csv|--family|--from|--runs-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --where|--derive) COMPREPLY=(); return ;;  # an expression over the columns: nothing to offer
     esac
     if [ "$cmd" = help ]; then
         COMPREPLY=($(compgen -W "$(scalelab --help 2>/dev/null | awk '/^commands:/ {on = 1; next} on && /^  [a-z]/ {print $1}')" -- "$cur"))
@@ -23,6 +24,10 @@ _scalelab() {
     fi
     if [ "$cmd" = sweep ] && [ "$COMP_CWORD" -eq 2 ]; then
         COMPREPLY=($(compgen -W "plan run status versions cancel" -- "$cur"))
+        return
+    fi
+    if [ "$cmd" = fits ] && [ "$COMP_CWORD" -eq 2 ]; then
+        COMPREPLY=($(compgen -W "show" -- "$cur"))
         return
     fi
     if [ "$cmd" = data ] && [ "$COMP_CWORD" -eq 2 ]; then

@@ -261,6 +261,46 @@ void store_json_items_free(store_json_item *items, size_t n);
  * is an error. Free with store_json_items_free. */
 int store_json_flatten(store *s, const char *json, store_json_item **items, size_t *n, char *err,
                        size_t errlen);
+/* One value at a path ("$.form", "$.grid.e[0]"; a path names one member at one depth):
+ * a number (null reads as NaN) or a string (UTF-8, escapes decoded). Non-zero when the
+ * value is absent or of another type. */
+int store_json_number(store *s, const char *json, const char *path, double *v, char *err, size_t errlen);
+int store_json_text(store *s, const char *json, const char *path, char **out, char *err, size_t errlen);
+/* The strings of the array at path, in order (free with store_strings_free); an element that
+ * is not a string is an error. An absent path gives none. */
+int store_json_strings(store *s, const char *json, const char *path, char ***v, size_t *n, char *err,
+                       size_t errlen);
+/* Every number under path in document order, nested arrays flattened, null as NaN; each
+ * double exactly what its digits say. A string or boolean under path is an error. */
+int store_json_numbers(store *s, const char *json, const char *path, double **v, size_t *n, char *err,
+                       size_t errlen);
+
+/* What a stored fit's inputs_json says about its law (fit/fit.h: fit_law_from_parts builds
+ * it): the top-level members form, x_cols, theta, boot_theta (every bootstrap theta, one
+ * after another), source and y_col (NULL when absent). */
+typedef struct store_fit_inputs {
+    char *form, *source, *y_col;
+    char **x_cols;
+    size_t n_x;
+    double *theta;
+    size_t n_theta;
+    double *boot_theta;
+    size_t n_boot_values;
+} store_fit_inputs;
+int store_fit_inputs_read(store *s, const char *inputs_json, store_fit_inputs *in, char *err, size_t errlen);
+void store_fit_inputs_free(store_fit_inputs *in);
+
+/* The accounting of the runs a fit was measured on, for recommend's cost model: with source
+ * "sweep:A+B" (a fit of sweeps A and B) the finished runs of each sweep (a run two of them
+ * hold comes once per sweep); any other source (a CSV) gives n = 0. Arrays of n, one
+ * allocation (free with store_run_costs_free); training_flops_max is NAN without runs. */
+typedef struct store_run_costs {
+    size_t n;
+    double *params, *params_non_embedding, *weight_flops_per_token, *state_flops_per_token, *training_flops;
+    double training_flops_max;
+} store_run_costs;
+int store_source_run_costs(store *s, const char *source, store_run_costs *c, char *err, size_t errlen);
+void store_run_costs_free(store_run_costs *c);
 
 /* failed runs of a sweep -> pending with attempt 0 and no error (sweep run
  * --retry-failed); *n how many. Their folders and checkpoints are untouched. */

@@ -75,19 +75,19 @@ typedef struct eval_ctx {
 
 static int eval_entry(eval_ctx *c, size_t i, char *err, size_t errlen);
 
-static void text_value(const char *t, sweep_value *v) {
+static void text_value(const char *t, util_value *v) {
     char *end;
     double x = strtod(t, &end);
     if (*t && !*end && end != t) {
-        *v = (sweep_value){.num = x};
+        *v = (util_value){.num = x};
     } else if (!strcmp(t, "true") || !strcmp(t, "false")) {
-        *v = (sweep_value){.num = t[0] == 't'};
+        *v = (util_value){.num = t[0] == 't'};
     } else {
-        *v = (sweep_value){.is_str = 1, .s = t, .len = strlen(t)};
+        *v = (util_value){.is_str = 1, .s = t, .len = strlen(t)};
     }
 }
 
-static int lookup(void *ctx, const char *key, sweep_value *out, char *err, size_t errlen) {
+static int lookup(void *ctx, const char *key, util_value *out, char *err, size_t errlen) {
     eval_ctx *c = ctx;
     for (size_t i = 0; i < c->p->n; i++) {
         if (strcmp(c->p->kv[i].key, key)) continue;
@@ -113,10 +113,10 @@ static int eval_entry(eval_ctx *c, size_t i, char *err, size_t errlen) {
         return util_err(err, errlen, "chain too deep");
     }
     c->state[i] = 2;
-    sweep_value v;
+    util_value v;
     char why[768];
     c->chain++;
-    int rc = sweep_expr_eval(e->value, lookup, c, &v, NULL, why, sizeof why);
+    int rc = util_expr_eval(e->value, lookup, c, &v, NULL, why, sizeof why);
     c->chain--;
     if (rc && c->too_deep) {
         /* Said once, by the outermost value, rather than wrapped 32 times. */
@@ -132,7 +132,7 @@ static int eval_entry(eval_ctx *c, size_t i, char *err, size_t errlen) {
         return util_err(err, errlen, "%s:%d:%d: %s: %s", e->file, e->line, e->col, e->key, why);
     }
     char text[1100];
-    sweep_value_format(&v, text, sizeof text);
+    util_value_format(&v, text, sizeof text);
     free(e->value);
     e->value = dup(text);
     if (!e->value) return util_err(err, errlen, "%s:%d:%d: %s: out of memory", e->file, e->line, e->col, e->key);
@@ -141,7 +141,7 @@ static int eval_entry(eval_ctx *c, size_t i, char *err, size_t errlen) {
 }
 
 static int eval_point(eval_ctx *c, char *err, size_t errlen) {
-    for (size_t i = 0; i < c->p->n; i++) c->state[i] = sweep_is_expr(c->p->kv[i].value);
+    for (size_t i = 0; i < c->p->n; i++) c->state[i] = util_expr_marked(c->p->kv[i].value);
     for (size_t i = 0; i < c->p->n; i++) {
         if (c->state[i] != 1) continue;
         if (eval_entry(c, i, err, errlen)) return -1;
@@ -289,10 +289,10 @@ int sweep_expand(const sweep_spec *s, const sweep_entry *defaults, size_t n_defa
         int keep = 1;
         for (size_t i = 0; !rc && keep && i < s->n_constraints; i++) {
             const sweep_entry *e = &s->constraints[i];
-            sweep_value v;
+            util_value v;
             char why[768];
             if (p.n) memset(state, 0, p.n); /* every value is evaluated by now */
-            if (sweep_expr_eval(e->value, lookup, &c, &v, NULL, why, sizeof why))
+            if (util_expr_eval(e->value, lookup, &c, &v, NULL, why, sizeof why))
                 rc = util_err(err, errlen, "%s:%d:%d: %s: %s", e->file, e->line, e->col, e->key, why);
             else
                 keep = v.is_str ? v.len > 0 : v.num != 0;

@@ -24,7 +24,7 @@ static int base_defaults(const sweep_spec *s, sweep_entry **out, size_t *n, char
     for (size_t i = 0; i < s->n_base; i++) {
         const sweep_entry *e = &s->base[i];
         char why[512];
-        if (sweep_is_expr(e->value)) continue;
+        if (util_expr_marked(e->value)) continue;
         if (model_config_set(&c, e->key, e->value, why, sizeof why))
             return util_err(err, errlen, "%s:%d:%d: %s: %s", e->file, e->line, e->col, e->key, why);
     }

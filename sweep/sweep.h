@@ -60,7 +60,7 @@
  * a spec expands to at most SWEEP_MAX_POINTS runs (points x isoflop budgets)
  * and its points hold at most SWEEP_MAX_VALUES values in all (base, swept and
  * derived values are copied into every point);
- * an expression nests at most SWEEP_EXPR_MAX_DEPTH levels (parentheses, unary
+ * an expression nests at most UTIL_EXPR_MAX_DEPTH levels (parentheses, unary
  * operators, not, **), and a derived value's references chain at most
  * SWEEP_MAX_CHAIN derived values deep. One YAML document per file. */
 #ifndef SCALELAB_SWEEP_H
@@ -71,40 +71,17 @@
 #include <stdio.h>
 
 #include "util/accounting.h"
+#include "util/util.h"
 
 enum {
     SWEEP_MAX_POINTS = 100000,        /* runs of one spec (each is a training run) */
     SWEEP_MAX_VALUES = 4000000,       /* key/values held by all points together (~100 bytes each) */
     SWEEP_MAX_FILE_BYTES = 16 << 20,  /* a spec or base file */
     SWEEP_MAX_NAME = 64,              /* characters of a sweep name */
-    SWEEP_EXPR_MAX_DEPTH = 48,        /* nesting of one expression */
     SWEEP_MAX_CHAIN = 16,             /* derived values evaluated inside one another */
 };
 
-/* ---- expressions ---------------------------------------------------------- */
-
-/* A value: a number, or a string (not NUL-terminated: s, len). */
-typedef struct sweep_value {
-    int is_str;
-    double num;
-    const char *s;
-    size_t len;
-} sweep_value;
-
-/* Looks a dotted key up; returns 0 with *out filled, or non-zero with err. The
- * strings it returns must live until sweep_expr_eval returns. */
-typedef int (*sweep_lookup_fn)(void *ctx, const char *key, sweep_value *out, char *err,
-                               size_t errlen);
-
-/* Evaluates expr. On an error, err says what and *err_col (when not NULL) is the
- * 0-based column of expr where it happened. */
-int sweep_expr_eval(const char *expr, sweep_lookup_fn lookup, void *ctx, sweep_value *out,
-                    size_t *err_col, char *err, size_t errlen);
-/* Text form of a value: an integral number without a fraction ("4"), others %.17g;
- * a string as is. out must hold 64 bytes for numbers; strings are copied up to outlen. */
-void sweep_value_format(const sweep_value *v, char *out, size_t outlen);
-/* True when text is an expression (holds "${"). */
-int sweep_is_expr(const char *text);
+/* Expressions (util_expr_eval, util_value) live in util/util.h: fit uses the same language. */
 
 /* ---- specs ---------------------------------------------------------------- */
 

@@ -70,4 +70,39 @@ int util_read_file(const char *path, char **data, size_t *len, char *err, size_t
 int util_write_file_atomic(const char *path, const void *data, size_t len,
                            char *err, size_t errlen);
 
+/* ---- expressions (util/expr.c) --------------------------------------------
+ * The one small expression language of scalelab: sweep specs' derived values and
+ * constraints, fit's --derive and --where. Numbers, strings in quotes, references
+ * (${any key}, [any key] or a bare dotted.key), + - * / // % ** (Python
+ * semantics: // floors, % takes the divisor's sign, ** binds tighter than unary
+ * minus and to the right), unary minus, parentheses, min(...), max(...),
+ * log(x) (natural), exp(x), == != < <= > >=, and/or/not (short circuit), true/false.
+ * Nothing is ever passed to a shell. */
+enum { UTIL_EXPR_MAX_DEPTH = 48 }; /* nesting of one expression (each level is a C stack frame) */
+
+/* A value: a number, or a string (not NUL-terminated: s, len). */
+typedef struct util_value {
+    int is_str;
+    double num;
+    const char *s;
+    size_t len;
+} util_value;
+
+/* Looks a key up; returns 0 with *out filled, or non-zero with err. The strings it
+ * returns must live until util_expr_eval returns. */
+typedef int (*util_expr_lookup_fn)(void *ctx, const char *key, util_value *out, char *err, size_t errlen);
+
+/* Evaluates expr. On an error, err says what and *err_col (when not NULL) is the
+ * 0-based column of expr where it happened. */
+int util_expr_eval(const char *expr, util_expr_lookup_fn lookup, void *ctx, util_value *out,
+                   size_t *err_col, char *err, size_t errlen);
+/* Checks expr's syntax only (no lookups, no arithmetic): the errors util_expr_eval would
+ * give for any values of its references. */
+int util_expr_check(const char *expr, size_t *err_col, char *err, size_t errlen);
+/* Text form of a value: an integral number without a fraction ("4"), others %.17g;
+ * a string as is. out must hold 64 bytes for numbers; strings are copied up to outlen. */
+void util_value_format(const util_value *v, char *out, size_t outlen);
+/* True when text is a sweep-spec expression (holds "${"). */
+int util_expr_marked(const char *text);
+
 #endif

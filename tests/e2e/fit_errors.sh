@@ -32,6 +32,19 @@ expect 1 "cannot open" '' "${xs[@]}" --csv missing.csv
 expect 2 "--form 'quadratic'" "$good" --form quadratic --x N
 expect 2 "exactly one of" "$good" "${xs[@]}" --sweep s
 expect 2 "--where" "$good" "${xs[@]}" --where 'loss<<'
+# --where and --derive are expressions: a bad one names its option and the column of the fault;
+# a row where one has no value (log of a negative, an empty cell) is skipped and counted
+expect 2 "--where 'loss < 3 and * N': unexpected '*'" "$good" "${xs[@]}" --where 'loss < 3 and * N'
+grep -qF 'at column 14 of' err.txt || fail "--where error lacks the column: $(cat err.txt)"
+expect 1 "--where 'lost < 3': " "$good" "${xs[@]}" --where 'lost < 3'
+grep -qF "no column 'lost'" err.txt || fail "--where names the unknown column: $(cat err.txt)"
+expect 1 "--derive 'T=D * * 2': unexpected '*' (at column 5" "$good" "${xs[@]}" --derive 'T=D * * 2'
+printf 'N,D,loss,d\n1e6,1e9,3,1\n2e6,2e9,2.95,-2\n4e6,3e9,2.8,3\n8e6,5e9,2.7,\n1e7,8e9,2.6,5\n2e7,1e10,2.5,6\n3e7,3e10,2.4,7\n5e7,5e10,2.3,8\n' > lg.csv
+out=$($SCALELAB fit --csv lg.csv --db skip.db --form chinchilla --x N,D --derive 'ld=log(d)' --where 'ld >= 0 and N ** 0.5 / 1e3 < 7' \
+      --grid 'e=-1:1:1,a=0:25:12.5,alpha=0:2:1' 2>&1) || fail "fit with --derive/--where over log: $out"
+grep -q "skipped 2 rows.*line 3 (row 2): --where 'ld >= 0 and N \*\* 0.5 / 1e3 < 7': column 'ld' is empty: .*log of a number that is not positive" <<<"$out" ||
+  fail "the rows without a value are not counted: $out"
+grep -q "5 points" <<<"$out" || fail "5 of 8 rows should be fitted (N = 5e7 fails the filter): $out"
 expect 2 "--grid" "$good" "${xs[@]}" --grid 'e=1:0:1'
 expect 1 "powerlaw takes one x column" "$good" --form powerlaw --x N,D
 [ ! -e t.db ] || [ "$($SCALELAB recommend --budget 1e20 --db t.db 2>&1 | grep -c '^fit ')" = 0 ] || fail "a failed fit was stored"

@@ -29,6 +29,17 @@ assert d["n_points"] == 54, d["n_points"]
 [ "$(sqlite3 r.db "SELECT source FROM fits ORDER BY id DESC LIMIT 1")" = "sweep:wa+wb" ] || fail "source not sweep:wa+wb"
 out=$("$S" fit --sweep wa --form additive --x params,tokens,state_size --grid "$grid" --json 2>&1) || fail "fit of one sweep failed"
 python3 -c 'import json, sys; assert json.loads(sys.argv[1])["n_points"] == 36' "$out" || fail "wa alone holds 36 runs"
+# --where over the runs' columns: the older text form (the fixture's configs hold no mixer, so
+# every mixer cell is empty and differs from softmax) and an expression of the language
+out=$("$S" fit --sweep wa --sweep wb --where mixer!=softmax --form additive --x params,tokens,state_size --grid "$grid" --json 2>&1) ||
+  fail "fit --where mixer!=softmax failed: $out"
+python3 -c 'import json, sys; assert json.loads(sys.argv[1])["n_points"] == 54' "$out" || fail "mixer!=softmax keeps 54 runs: $out"
+out=$("$S" fit --sweep wa --sweep wb --where 'params > 0 and log(tokens) > log(3e6)' --form chinchilla --x params,tokens \
+      --grid "$grid" --json 2>&1) || fail "fit --where log(tokens) failed: $out"
+python3 -c 'import json, sys; assert json.loads(sys.argv[1])["n_points"] == 36' "$out" || fail "tokens > 3e6 keeps 36 runs: $out"
+out=$("$S" fit --sweep wa --where 'window < 64' --form chinchilla --x params,tokens --grid "$grid" 2>&1) &&
+  fail "a filter on a setting no run has was accepted"
+grep -q "36 rows skipped.*--where 'window < 64': column 'window' is empty" <<<"$out" || fail "power runs have no window: $out"
 out=$("$S" fit --sweep wa --sweep nosuch --form chinchilla --grid "$grid" 2>&1) && fail "a sweep without runs was accepted"
 grep -q "sweep 'nosuch' has no finished runs" <<<"$out" || fail "unclear error for an empty sweep: $out"
 # recommend reads the cost model from both sweeps' runs (72 = 36 + 36: a shared run once per sweep)

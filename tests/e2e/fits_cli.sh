@@ -31,8 +31,29 @@ assert f["inputs"]["x_cols"] == ["Model Size", "tokens"], f["inputs"]
 ' || fail "fits --json is not what was stored"
 expect 0 "^fit 2: powerlaw on csv:" "$S" fits show 2
 expect 0 '"form": "chinchilla"' "$S" fits show 1 --json
-expect 1 "no fit with id 9" "$S" fits show 9
-expect 2 "expected one fit id" "$S" fits show x
-expect 2 "unexpected argument 'list'" "$S" fits list
-expect 2 "expected table, csv or json" "$S" fits --format xml
+# show says what the fit read and how: derived columns, filters, options, parameters with intervals
+expect 0 "^  derived      tokens=\[Training FLOP\]/6/\[Model Size\]$" "$S" fits show 1
+expect 0 "^  filters      loss<3.446995$" "$S" fits show 1
+expect 0 "^  options .* loss huber; method lm; .*pool_mixers false" "$S" fits show 1
+expect 0 "^  x columns    Model Size, tokens$" "$S" fits show 1
+expect 0 "^    alpha  +0\.34" "$S" fits show 1
+"$S" fits show 1 --json | python3 -c '
+import json, sys
+f = json.load(sys.stdin)["inputs"]
+assert f["where"] == ["loss<3.446995"] and f["derive"] == ["tokens=[Training FLOP]/6/[Model Size]"], f
+assert f["method"] == "lm" and f["pool_mixers"] is False and f["loss"] == "huber", f
+' || fail "fits show --json lacks where/derive/options"
+# non-ASCII column names, and a column named "mixers": its x_span member in the diagnostics
+# comes before the diagnostics' own top-level "mixers" list, which recommend must read
+printf 'Taille \xc3\xa9,\xe6\xbc\xa2,loss\n' > u.csv
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+  python3 -c "n=1e6*2**$i; d=2e9*1.5**(($i*7)%12); print(f'{n},{d},{1.7 + 400*n**-0.34 + 2000*d**-0.28:.6f}')" >> u.csv
+done
+"$S" fit --csv u.csv --form chinchilla --derive 'mixers=[漢] * 1' --x 'Taille é,mixers' --y loss \
+  --where '[Taille é] > 0 and log([漢]) > 0' --grid 'e=-1:1:1,a=0:25:12.5,alpha=0:2:1' >/dev/null 2>&1 || fail "fit of u.csv"
+expect 0 "^  x columns    Taille é, mixers$" "$S" fits show 3
+expect 0 "^  filters      \[Taille é\] > 0 and log\(\[漢\]\) > 0$" "$S" fits show 3
+expect 0 "^  derived      mixers=\[漢\] \* 1$" "$S" fits show 3
+expect 0 "^    alpha  " "$S" fits show 3
+expect 0 "N_opt" "$S" recommend --fit 3 --budget 1e20
 expect_done fits_cli

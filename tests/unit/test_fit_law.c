@@ -7,14 +7,17 @@
 #include <stddef.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
 #include "fit/fit.h"
+#include "store/store.h"
 
 typedef struct law_truth {
     double E, A, alpha, B, beta;
@@ -251,7 +254,20 @@ static void test_holdout_and_stored_round_trip(void **state) {
     double *boot;
     size_t nb;
     char err[256];
-    assert_int_equal(fit_law_from_json(in.data, &law, &boot, &nb, err, sizeof err), 0);
+    /* read back as recommend does: the store's JSON functions, then the law from its parts */
+    char db[64];
+    snprintf(db, sizeof db, "/tmp/test_fit_law_%d.db", (int)getpid());
+    store *st;
+    assert_int_equal(store_open(db, &st, err, sizeof err), 0);
+    store_fit_inputs parts;
+    if (store_fit_inputs_read(st, in.data, &parts, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(fit_law_from_parts(parts.form, (const char *const *)parts.x_cols, parts.n_x, parts.theta,
+                                        parts.n_theta, parts.boot_theta, parts.n_boot_values, &law, &boot, &nb, err,
+                                        sizeof err), 0);
+    assert_string_equal(parts.source, "test");
+    store_fit_inputs_free(&parts);
+    store_close(st);
+    unlink(db);
     assert_int_equal(law.k, 2);
     assert_int_equal(nb, 5);
     assert_string_equal(law.cols[1], "D");

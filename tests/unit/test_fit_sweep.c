@@ -74,15 +74,19 @@ static void test_fit_from_sweep(void **state) {
     assert_string_equal(f.source, "sweep:grid");
     assert_int_equal(f.n_points, N_RUNS - 2);
     double E, aN, aD, aS;
-    assert_int_equal(fit_json_number(f.params_json, "E", &E), 0);
-    assert_int_equal(fit_json_number(f.params_json, "alpha_params", &aN), 0);
-    assert_int_equal(fit_json_number(f.params_json, "alpha_tokens", &aD), 0);
-    assert_int_equal(fit_json_number(f.params_json, "alpha_state_flops_per_token", &aS), 0);
+    assert_int_equal(store_json_number(s, f.params_json, "$.E", &E, err, sizeof err), 0);
+    assert_int_equal(store_json_number(s, f.params_json, "$.alpha_params", &aN, err, sizeof err), 0);
+    assert_int_equal(store_json_number(s, f.params_json, "$.alpha_tokens", &aD, err, sizeof err), 0);
+    assert_int_equal(store_json_number(s, f.params_json, "$.alpha_state_flops_per_token", &aS, err, sizeof err), 0);
     assert_true(fabs(E - 1.7) < 1e-3 && fabs(aN - 0.34) < 1e-3 && fabs(aD - 0.28) < 1e-3 && fabs(aS - 0.2) < 1e-3);
     fit_law l;
     double *boot;
     size_t nb;
-    assert_int_equal(fit_law_from_json(f.inputs_json, &l, &boot, &nb, err, sizeof err), 0);
+    store_fit_inputs in;
+    assert_int_equal(store_fit_inputs_read(s, f.inputs_json, &in, err, sizeof err), 0);
+    assert_int_equal(fit_law_from_parts(in.form, (const char *const *)in.x_cols, in.n_x, in.theta, in.n_theta,
+                                        in.boot_theta, in.n_boot_values, &l, &boot, &nb, err, sizeof err), 0);
+    store_fit_inputs_free(&in);
     fit_optimum o;
     assert_int_equal(fit_law_optimum(&l, 1e19, &o, err, sizeof err), 0);
     assert_true(o.S > 0 && o.N > 0 && fabs(3 * (o.W + o.S) * o.D / 1e19 - 1) < 1e-9);
@@ -164,11 +168,10 @@ static void test_mixers_and_verdict(void **state) {
     assert_string_equal(f.verdict, "ok");
     char **v;
     size_t nv;
-    assert_int_equal(fit_json_strings(f.diagnostics_json, "mixers", &v, &nv), 0);
+    assert_int_equal(store_json_strings(s, f.diagnostics_json, "$.mixers", &v, &nv, err, sizeof err), 0);
     assert_int_equal(nv, 1);
     assert_string_equal(v[0], "power");
-    free(v[0]);
-    free(v);
+    store_strings_free(v, nv);
     store_fit_clear(&f);
     assert_int_equal(store_fit_get(s, 3, &f, err, sizeof err), 0); /* window == 64 picks the window runs */
     assert_int_equal(f.n_points, N_RUNS / 2);

@@ -763,6 +763,48 @@ static void test_store_id_and_retry(void **state) {
     scratch_remove(&other);
 }
 
+/* A stored fit's inputs come back through SQLite's JSON functions: the top-level members
+ * only (a nested "form", "x_cols" or "theta" written first never stands in for them), names
+ * in UTF-8 whether written raw or as \u escapes (surrogate pairs too), numbers bit for bit. */
+static void test_fit_inputs_read(void **state) {
+    scratch *t = *state;
+    store *s;
+    char err[512];
+    assert_int_equal(store_open(t->db, &s, err, sizeof err), 0);
+    const char *json =
+        "{\"grid\": {\"form\": \"powerlaw\", \"x_cols\": [\"wrong\"], \"theta\": [9, 9, 9], \"source\": \"wrong\"},"
+        " \"diagnostics\": {\"x_span\": {\"Taille \\u00e9\": {\"x_cols\": [\"nested\"]}}},"
+        " \"source\": \"csv:donn\\u00e9es/\xe6\xbc\xa2.csv\", \"form\": \"additive\","
+        " \"x_cols\": [\"Taille \xc3\xa9\", \"\\u6f22\\ud83d\\ude00\"], \"y_col\": \"perte \xc3\xa9\","
+        " \"theta\": [0.30000000000000004, -1e-300, 1.7976931348623157e308, 2, 3],"
+        " \"boot_theta\": [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]}";
+    store_fit_inputs in;
+    if (store_fit_inputs_read(s, json, &in, err, sizeof err)) fail_msg("%s", err);
+    assert_string_equal(in.form, "additive");
+    assert_string_equal(in.source, "csv:donn\xc3\xa9" "es/\xe6\xbc\xa2.csv");
+    assert_string_equal(in.y_col, "perte \xc3\xa9");
+    assert_int_equal(in.n_x, 2);
+    assert_string_equal(in.x_cols[0], "Taille \xc3\xa9");
+    assert_string_equal(in.x_cols[1], "\xe6\xbc\xa2\xf0\x9f\x98\x80");
+    assert_int_equal(in.n_theta, 5);
+    const double theta[5] = {0.30000000000000004, -1e-300, 1.7976931348623157e308, 2, 3};
+    assert_memory_equal(in.theta, theta, sizeof theta);
+    assert_int_equal(in.n_boot_values, 10);
+    assert_true(in.boot_theta[9] == 10);
+    store_fit_inputs_free(&in);
+    /* a nested member of the same name is read by its own path, never by another's */
+    double v;
+    assert_int_equal(store_json_number(s, json, "$.grid.theta[1]", &v, err, sizeof err), 0);
+    assert_true(v == 9);
+    assert_int_not_equal(store_json_number(s, json, "$.form", &v, err, sizeof err), 0);
+    /* without the top-level members it is not a law, however many nested ones it holds */
+    assert_int_not_equal(store_fit_inputs_read(s, "{\"grid\": {\"form\": \"powerlaw\", \"x_cols\": [\"N\"], "
+                                                  "\"theta\": [1, 2, 3]}}", &in, err, sizeof err), 0);
+    assert_non_null(strstr(err, "$.form"));
+    assert_int_not_equal(store_fit_inputs_read(s, "{\"form\": ", &in, err, sizeof err), 0);
+    store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_schema, scratch_setup, scratch_teardown),
@@ -782,6 +824,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_sweep_versions, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_scheduler_claims, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_store_id_and_retry, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_fit_inputs_read, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

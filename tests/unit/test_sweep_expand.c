@@ -13,13 +13,13 @@
 
 #include "sweep/sweep.h"
 
-static int map_lookup(void *ctx, const char *key, sweep_value *out, char *err, size_t errlen) {
+static int map_lookup(void *ctx, const char *key, util_value *out, char *err, size_t errlen) {
     const char *const *kv = ctx;
     for (; kv[0]; kv += 2)
         if (!strcmp(kv[0], key)) {
             char *end;
             double x = strtod(kv[1], &end);
-            *out = *end ? (sweep_value){.is_str = 1, .s = kv[1], .len = strlen(kv[1])} : (sweep_value){.num = x};
+            *out = *end ? (util_value){.is_str = 1, .s = kv[1], .len = strlen(kv[1])} : (util_value){.num = x};
             return 0;
         }
     snprintf(err, errlen, "unknown key %s", key);
@@ -29,20 +29,20 @@ static int map_lookup(void *ctx, const char *key, sweep_value *out, char *err, s
 static const char *vars[] = {"model.d_model", "256", "model.n_head", "4", "model.mixer", "power", "zero", "0", NULL};
 
 static double num(const char *e) {
-    sweep_value v;
+    util_value v;
     char err[512];
     size_t col;
-    int rc = sweep_expr_eval(e, map_lookup, (void *)vars, &v, &col, err, sizeof err);
+    int rc = util_expr_eval(e, map_lookup, (void *)vars, &v, &col, err, sizeof err);
     if (rc) fail_msg("%s: %s", e, err);
     assert_false(v.is_str);
     return v.num;
 }
 
 static void expr_fails(const char *e, const char *want, size_t want_col) {
-    sweep_value v;
+    util_value v;
     char err[512] = "";
     size_t col = 999;
-    assert_int_not_equal(sweep_expr_eval(e, map_lookup, (void *)vars, &v, &col, err, sizeof err), 0);
+    assert_int_not_equal(util_expr_eval(e, map_lookup, (void *)vars, &v, &col, err, sizeof err), 0);
     if (!strstr(err, want)) fail_msg("%s: error \"%s\" lacks \"%s\"", e, err, want);
     assert_int_equal(col, want_col);
 }
@@ -78,19 +78,41 @@ static void test_expr_logic(void **state) {
     assert_true(num("zero == 0 or 1 // zero") == 1);
     assert_true(num("model.mixer == 'power'") == 1);
     assert_true(num("${model.mixer} != \"softmax\" and model.n_head > 2") == 1);
-    sweep_value v;
+    util_value v;
     char err[256];
-    assert_int_equal(sweep_expr_eval("${model.mixer}", map_lookup, (void *)vars, &v, NULL, err, sizeof err), 0);
+    assert_int_equal(util_expr_eval("${model.mixer}", map_lookup, (void *)vars, &v, NULL, err, sizeof err), 0);
     assert_true(v.is_str);
     char text[64];
-    sweep_value_format(&v, text, sizeof text);
+    util_value_format(&v, text, sizeof text);
     assert_string_equal(text, "power");
-    v = (sweep_value){.num = 12};
-    sweep_value_format(&v, text, sizeof text);
+    v = (util_value){.num = 12};
+    util_value_format(&v, text, sizeof text);
     assert_string_equal(text, "12");
-    v = (sweep_value){.num = 0.001};
-    sweep_value_format(&v, text, sizeof text);
+    v = (util_value){.num = 0.001};
+    util_value_format(&v, text, sizeof text);
     assert_true(strtod(text, NULL) == 0.001);
+}
+
+/* The functions and bracketed references fit's --derive and --where use. */
+static void test_expr_functions(void **state) {
+    (void)state;
+    assert_true(fabs(num("log(exp(2.5))") - 2.5) < 1e-15);
+    assert_true(fabs(num("exp(log(model.d_model)) - 256")) < 1e-12);
+    assert_true(num("[model.d_model] / [model.n_head]") == 64);
+    assert_true(num("max(log(1), -1)") == 0);
+    expr_fails("log(0 - 1)", "log of a number that is not positive", 0);
+    expr_fails("1 + log(zero)", "log of a number that is not positive", 4);
+    expr_fails("exp(1000)", "exp overflows", 0);
+    expr_fails("[model.d_model", "unterminated [", 0);
+    expr_fails("log(1", "expected )", 5);
+    expr_fails("log('a')", "log needs numbers", 4);
+    /* a key may be called log: only "log(" calls the function */
+    expr_fails("log + 1", "unknown key log", 0);
+    char err[256] = "";
+    size_t col = 0;
+    assert_int_equal(util_expr_check("log(x) > [a b] and y / 0 < 1", &col, err, sizeof err), 0);
+    assert_int_not_equal(util_expr_check("a < < 2", &col, err, sizeof err), 0);
+    assert_int_equal(col, 4);
 }
 
 static void test_expr_errors(void **state) {
@@ -290,6 +312,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expr_arithmetic),
         cmocka_unit_test(test_expr_logic),
+        cmocka_unit_test(test_expr_functions),
         cmocka_unit_test(test_expr_errors),
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_expand_grid_zip_seeds_derived_constraints),

@@ -120,9 +120,9 @@ static void test_derived_chain(void **state) {
     util_buf_puts(&w, "name: chain\ngrid: {k0: [1]}\nderived:\n");
     for (int i = SWEEP_MAX_CHAIN; i >= 1; i--) {
         util_buf_printf(&w, "  k%d: '", i);
-        for (int j = 0; j < SWEEP_EXPR_MAX_DEPTH - 2; j++) util_buf_puts(&w, "(");
+        for (int j = 0; j < UTIL_EXPR_MAX_DEPTH - 2; j++) util_buf_puts(&w, "(");
         util_buf_printf(&w, "${k%d} + 1", i - 1);
-        for (int j = 0; j < SWEEP_EXPR_MAX_DEPTH - 2; j++) util_buf_puts(&w, ")");
+        for (int j = 0; j < UTIL_EXPR_MAX_DEPTH - 2; j++) util_buf_puts(&w, ")");
         util_buf_puts(&w, "'\n");
     }
     if (parse(w.data, &s, err, sizeof err)) fail_msg("%s", err);
@@ -136,9 +136,9 @@ static void test_derived_chain(void **state) {
 }
 
 static void expr_fails(const char *e, const char *want) {
-    sweep_value v;
+    util_value v;
     char err[512] = "";
-    if (!sweep_expr_eval(e, NULL, NULL, &v, NULL, err, sizeof err)) fail_msg("%.40s... evaluated", e);
+    if (!util_expr_eval(e, NULL, NULL, &v, NULL, err, sizeof err)) fail_msg("%.40s... evaluated", e);
     if (!strstr(err, want)) fail_msg("error \"%.200s\" lacks \"%s\"", err, want);
 }
 
@@ -154,10 +154,10 @@ static void test_expression_depth(void **state) {
     expr_fails(mixed, "nested too deeply");
     free(minus), free(pow), free(nots), free(mixed);
     /* Within the limit, unary chains still evaluate. */
-    sweep_value v;
+    util_value v;
     char err[512];
     char *ok = repeat("", "-", 40, "1");
-    assert_int_equal(sweep_expr_eval(ok, NULL, NULL, &v, NULL, err, sizeof err), 0);
+    assert_int_equal(util_expr_eval(ok, NULL, NULL, &v, NULL, err, sizeof err), 0);
     assert_true(v.num == 1);
     free(ok);
     /* Through a spec, the error names the key's place. */
