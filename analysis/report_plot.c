@@ -48,28 +48,6 @@ const char *report_shape_colour(const report_data *d, const char *shape) {
 int report_budget_point(size_t k) { return budget_points[k % N_BUDGET_POINTS]; }
 int report_budget_dash(size_t k) { return (int)(k % 5) + 1; }
 
-/* "4.1e4" rather than "4.096e+04": 3 significant digits and a bare exponent
- * read faster in tables of FLOPs and parameter counts. */
-void report_fmt_num(char *out, size_t n, double x) {
-    if (!isfinite(x)) {
-        snprintf(out, n, "–");
-        return;
-    }
-    if (x == 0 || (fabs(x) < 1e4 && fabs(x) >= 1e-3)) {
-        snprintf(out, n, "%.4g", x);
-        return;
-    }
-    char tmp[64], *e;
-    snprintf(tmp, sizeof tmp, "%.3g", x);
-    if (!(e = strchr(tmp, 'e'))) {
-        snprintf(out, n, "%s", tmp);
-        return;
-    }
-    int exponent = atoi(e + 1);
-    *e = 0;
-    snprintf(out, n, "%se%d", tmp, exponent);
-}
-
 /* A gnuplot single-quoted string: only ' needs escaping (doubled). */
 static void gp_str(util_buf *b, const char *s) {
     util_buf_puts(b, "'");

@@ -47,9 +47,14 @@ int cli_option_error(const char *cmd, int ch, char **argv, const struct option *
     return cli_error(CLI_USAGE, cmd, "unknown option --%s (scalelab %s --help lists them)", name, cmd);
 }
 
+int cli_format_check(const char *cmd, const char *value, int csv_ok) {
+    if (!strcmp(value, "table") || !strcmp(value, "json") || (csv_ok && !strcmp(value, "csv"))) return 0;
+    return cli_error(CLI_USAGE, cmd, "--format %s: expected table%s or json (--json is json)", value,
+                     csv_ok ? ", csv" : "");
+}
+
 int cli_format_json(const char *cmd, const char *value, int *json) {
-    if (!strcmp(value, "json")) *json = 1;
-    else if (!strcmp(value, "table") || !strcmp(value, "text")) *json = 0;
-    else return cli_error(CLI_USAGE, cmd, "--format %s: expected table or json (--json is json)", value);
+    if (cli_format_check(cmd, value, 0)) return CLI_USAGE;
+    *json = !strcmp(value, "json");
     return 0;
 }

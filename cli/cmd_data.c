@@ -1,4 +1,4 @@
-/* scalelab data prepare --from PATH... --out FILE [--json]: byte-level token shards. */
+/* scalelab data prepare --from PATH... --out FILE [--format table|json] [--json]: byte-level token shards. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>

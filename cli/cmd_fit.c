@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "fit/fit.h"
 #include "store/store.h"
+#include "util/accounting.h"
 #include "util/util.h"
 
 static void usage(FILE *out) {
@@ -22,7 +23,7 @@ static void usage(FILE *out) {
         "  --sweep S         finished runs of sweep S (repeatable: the runs of several sweeps, each\n"
         "                    once); columns: id, params (N), tokens (D),\n"
         "                    state_flops_per_token (S), weight_flops_per_token (W), wsfr,\n"
-        "                    training_flops (C), params_non_embedding, state_size,\n"
+        "                    training_flops (C), params_non_embedding, state_dim, state_size,\n"
         "                    final_eval_loss (default y), final_train_loss, best_context_loss;\n"
         "                    from each run's config: mixer, window, p, head_dim, n_head (for --where)\n"
         "  --csv FILE        a CSV with a header row (RFC 4180; any column names); a row with an empty,\n"
@@ -69,12 +70,12 @@ static void usage(FILE *out) {
         FIT_RELSE_WEAK, FIT_SPAN_WEAK, FIT_CONVERGED_WEAK, FIT_SPAN_WEAK);
 }
 
-/* Numbers from the store, then text from each run's config (run_config_cells). */
+/* Numbers from the store (the id, every accounting field of util/accounting.h in its
+ * order, the losses), then text from each run's config (run_config_cells). */
 static const char *const sweep_cols[] = {
-    "id", "params", "tokens", "state_flops_per_token", "weight_flops_per_token", "wsfr", "training_flops",
-    "params_non_embedding", "state_size", "final_eval_loss", "final_train_loss", "best_context_loss",
+    "id", UTIL_ACCOUNTING_FIELDS(UTIL_ACCOUNTING_NAME_) "final_eval_loss", "final_train_loss", "best_context_loss",
     "mixer", "window", "p", "head_dim", "n_head"};
-enum { N_SWEEP_COLS = sizeof sweep_cols / sizeof *sweep_cols, N_NUM_COLS = 12, N_CONFIG_COLS = 5 };
+enum { N_SWEEP_COLS = sizeof sweep_cols / sizeof *sweep_cols, N_NUM_COLS = 1 + UTIL_ACCOUNTING_N + 3, N_CONFIG_COLS = 5 };
 _Static_assert(N_SWEEP_COLS == N_NUM_COLS + N_CONFIG_COLS, "sweep_cols: numbers then config settings");
 
 /* The config settings of a run, read from its canonical config with the store's JSON
@@ -97,10 +98,11 @@ static int run_config_cells(store *st, const char *json, char text[][40], char *
 
 /* One run as a row: its accounting and losses, then settings from its config. */
 static int add_run_row(fit_table *t, store *st, const store_run *r, char *err, size_t errlen) {
-    double v[N_NUM_COLS] = {(double)r->id, r->acc.params, r->acc.tokens, r->acc.state_flops_per_token,
-                            r->acc.weight_flops_per_token, r->acc.wsfr, r->acc.training_flops,
-                            r->acc.params_non_embedding, r->acc.state_size, r->final_eval_loss,
-                            r->final_train_loss, r->best_context_loss};
+    double v[N_NUM_COLS] = {(double)r->id};
+    for (int k = 0; k < UTIL_ACCOUNTING_N; k++) v[1 + k] = util_accounting_get(&r->acc, k);
+    v[1 + UTIL_ACCOUNTING_N] = r->final_eval_loss;
+    v[2 + UTIL_ACCOUNTING_N] = r->final_train_loss;
+    v[3 + UTIL_ACCOUNTING_N] = r->best_context_loss;
     char text[N_SWEEP_COLS][40];
     const char *cells[N_SWEEP_COLS];
     for (int j = 0; j < N_NUM_COLS; j++) snprintf(text[j], sizeof text[j], "%.17g", v[j]);

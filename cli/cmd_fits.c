@@ -211,8 +211,7 @@ int cli_fits(int argc, char **argv) {
         default: return cli_option_error("fits", ch, argv, opts);
         }
     }
-    if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))
-        return cli_error(CLI_USAGE, "fits", "--format '%s': expected table, csv or json", format);
+    if (cli_format_check("fits", format, 1)) return CLI_USAGE;
     long long id = 0;
     if (optind < argc) {
         if (strcmp(argv[optind], "show"))

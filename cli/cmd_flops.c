@@ -12,7 +12,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: scalelab flops CONFIG.yaml [--set key=value]... [--json]\n\n"
+            "usage: scalelab flops CONFIG.yaml [--set key=value]... [--format table|json] [--json]\n\n"
             "Parameters, weight and state FLOPs per token, WSFR, state size and training FLOPs\n"
             "of a run config (the conventions: README \"FLOP conventions\").\n\n"
             "  --set key=value  override a config key (e.g. model.d_model=256); repeatable\n"

@@ -21,7 +21,7 @@
 static void usage(FILE *out) {
     fprintf(out,
         "usage: scalelab recommend --budget C [--fit ID] [--family FAMILY.yaml] [--top K]\n"
-        "                          [--w-per-param K] [--json] [--db PATH]\n\n"
+        "                          [--w-per-param K] [--format table|json] [--json] [--db PATH]\n\n"
         "Answers what a stored fit supports at training budget C, under C = 3 (W + S) tokens:\n"
         "  - an unconstrained fit is refused (exit 1) with its reasons and the runs that would fix it;\n"
         "    a weak one, or one stored before verdicts existed, is answered with a warning;\n"

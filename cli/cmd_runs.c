@@ -341,8 +341,7 @@ int cli_runs(int argc, char **argv) {
         }
     }
     if (optind < argc) return cli_error(CLI_USAGE, "runs", "unexpected argument '%s' (try --help)", argv[optind]);
-    if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))
-        return cli_error(CLI_USAGE, "runs", "unknown format '%s' (expected table, csv or json)", format);
+    if (cli_format_check("runs", format, 1)) return CLI_USAGE;
 
     const char *path = cli_db_path(db);
     struct stat sb;

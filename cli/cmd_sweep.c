@@ -124,13 +124,10 @@ static void overrides_json(util_buf *b, const sweep_point *p, const sweep_spec *
 
 enum { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
 
-/* --format of a command with a table, CSV and JSON view (--json being its alias), in
- * the words cli_format_json uses for commands without CSV. */
+/* --format of a command with a table, CSV and JSON view (--json being its alias). */
 static int parse_format(const char *cmd, const char *value, int *format) {
-    if (!strcmp(value, "table")) *format = FORMAT_TABLE;
-    else if (!strcmp(value, "csv")) *format = FORMAT_CSV;
-    else if (!strcmp(value, "json")) *format = FORMAT_JSON;
-    else return cli_error(CLI_USAGE, cmd, "--format %s: expected table, csv or json (--json is json)", value);
+    if (cli_format_check(cmd, value, 1)) return CLI_USAGE;
+    *format = !strcmp(value, "csv") ? FORMAT_CSV : !strcmp(value, "json") ? FORMAT_JSON : FORMAT_TABLE;
     return 0;
 }
 

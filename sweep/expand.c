@@ -196,35 +196,6 @@ void sweep_points_free(sweep_points *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* The first list that multiplies (grid, else zip, else seeds), for errors. */
-static const sweep_entry *first_factor(const sweep_spec *s) {
-    return s->n_grid ? &s->grid[0].values[0] : s->n_zips ? &s->zips[0].axes[0].values[0]
-           : s->n_seeds ? &s->seeds[0] : NULL;
-}
-
-int sweep_spec_check_size(const sweep_spec *s, char *err, size_t errlen) {
-    double total = 1;
-    for (size_t i = 0; i < s->n_grid; i++) total *= (double)s->grid[i].n;
-    for (size_t i = 0; i < s->n_zips; i++) total *= (double)s->zips[i].len;
-    if (s->random_n) total *= (double)s->random_n;
-    if (s->n_seeds) total *= (double)s->n_seeds;
-    if (s->n_budgets) total *= (double)s->n_budgets;
-    /* Each point holds a copy of every base, swept and derived value: bound the sum too. */
-    double per_point = (double)s->n_base + s->n_grid + s->n_dists + (s->n_seeds > 0) + s->n_derived;
-    for (size_t i = 0; i < s->n_zips; i++) per_point += (double)s->zips[i].n_axes;
-    double values = total / (s->n_budgets ? (double)s->n_budgets : 1) * per_point;
-    if (total <= SWEEP_MAX_POINTS && values <= SWEEP_MAX_VALUES) return 0;
-    const sweep_entry *at = first_factor(s);
-    const char *file = at ? at->file : s->path, *key = at ? at->key : s->random_n ? "random.n" : "grid";
-    int line = at ? at->line : s->random_n ? s->dists[0].line : 1, col = at ? at->col : s->random_n ? s->dists[0].col : 1;
-    if (total > SWEEP_MAX_POINTS)
-        return util_err(err, errlen, "%s:%d:%d: %s: the spec expands to %.0f runs (more than %d): narrow the grid",
-                        file, line, col, key, total, SWEEP_MAX_POINTS);
-    return util_err(err, errlen, "%s:%d:%d: %s: the spec expands to %.0f points of %.0f values each, %.0f values "
-                    "in all (more than %d): narrow the grid or shorten the base and derived values", file, line, col,
-                    key, total / (s->n_budgets ? (double)s->n_budgets : 1), per_point, values, SWEEP_MAX_VALUES);
-}
-
 int sweep_expand(const sweep_spec *s, const sweep_entry *defaults, size_t n_defaults, sweep_points *out,
                  char *err, size_t errlen) {
     memset(out, 0, sizeof *out);

@@ -134,7 +134,8 @@ SCALELAB_DB=a.db expect 0 "aa03" "$S" runs --format csv --status pending
 
 expect 2 "unknown status 'finished' \(expected pending, running, done, failed, diverged or cancelled\)" \
   "$S" runs --db a.db --status finished
-expect 2 "unknown format 'xml' \(expected table, csv or json\)" "$S" runs --db a.db --format xml
+expect 2 "^scalelab: runs: --format xml: expected table, csv or json \(--json is json\)$" "$S" runs --db a.db --format xml
+expect 2 "^scalelab: fits: --format xml: expected table, csv or json \(--json is json\)$" "$S" fits --db a.db --format xml
 expect 2 "unknown option --colour" "$S" runs --db a.db --colour
 expect 0 "no runs match" "$S" runs --db a.db --sweep nothing --format table
 
