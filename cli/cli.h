@@ -24,8 +24,6 @@ const char *cli_db_path(const char *db_option);
 struct option;
 int cli_option_error(const char *cmd, int ch, char **argv, const struct option *opts);
 
-/* --format VALUE of a command whose output is a table (text) or JSON, --json being its alias:
- * sets *json; a value outside table|json is a usage error naming cmd. Returns 0 or CLI_USAGE. */
 /* --format VALUE of CMD: table or json, and csv where csv_ok; the one wording of a bad value
  * (CLI_USAGE after the message, 0 when valid). cli_format_json also sets *json. */
 int cli_format_check(const char *cmd, const char *value, int csv_ok);

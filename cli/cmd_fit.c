@@ -63,8 +63,8 @@ static void usage(FILE *out) {
         "Verdict: ok | weak | unconstrained, with reasons; thresholds in fit/fit.h (unconstrained: a parameter\n"
         "at a bound, singular J^T J, exponent relative SE > %g, an x column spanning < %gx, a state that never\n"
         "moves at fixed weights, isoflop with < %d interior vertices; weak: relative SE > %g, span < %gx,\n"
-        "< %g of polished starts converged, pooled mixers, an isoflop vertex outside its samples or isoflop\n"
-        "budgets spanning < %gx).\n"
+        "< %g of polished starts converged, pooled mixers, an isoflop vertex or its interval outside its\n"
+        "samples, an isoflop exponent whose interval contains 0, or isoflop budgets spanning < %gx).\n"
         "IsoFLOP vertices outside a budget's sampled x are bounds (<= min or >= max), not optima.\n",
         FIT_EXPONENT_MAX, FIT_MAX_TERMS, FIT_RELSE_UNCONSTRAINED, FIT_SPAN_UNCONSTRAINED, FIT_ISOFLOP_MIN_BUDGETS,
         FIT_RELSE_WEAK, FIT_SPAN_WEAK, FIT_CONVERGED_WEAK, FIT_SPAN_WEAK);

@@ -408,10 +408,8 @@ static int judge_isoflop(fit_diagnostics *g, const fit_isoflop *r) {
         if (reason(g, FIT_VERDICT_WEAK, "the exponent of %s_opt is weakly constrained: relative standard error %.2g "
                    "(over %g)", r->col, se, FIT_RELSE_WEAK)) return -1;
     }
-    /* Runs train whole steps, so nominal budgets 10x apart measure 9.99x: a span within 1%
-     * of the threshold meets it. */
     double ratio = g->compute_max / g->compute_min;
-    if (r->n_budgets > 1 && ratio * 1.01 < FIT_SPAN_WEAK &&
+    if (r->n_budgets > 1 && ratio * (1 + FIT_BUDGET_SPAN_SLACK) < FIT_SPAN_WEAK &&
         reason(g, FIT_VERDICT_WEAK, "the budgets span %.3gx (under %gx): add budgets up to %.2g", ratio, FIT_SPAN_WEAK,
                g->compute_min * FIT_SPAN_WEAK)) return -1;
     return pooled(g);

@@ -359,7 +359,10 @@ int fit_verdict_parse(const char *name, fit_verdict *v);
  *     - an x column with an exponent spans less than FIT_SPAN_WEAK;
  *     - fewer than FIT_CONVERGED_WEAK of the polished starts converged;
  *     - mixers were pooled (--pool-mixers);
- *     - isoflop: a budget's vertex lies outside its sampled x, or the budgets span less than FIT_SPAN_WEAK;
+ *     - isoflop: a budget's vertex lies outside its sampled x, or an interior vertex's interval
+ *       reaches beyond it; the exponent's interval contains 0 (whether x_opt grows with C is not
+ *       decided); or the budgets span less than FIT_SPAN_WEAK by more than FIT_BUDGET_SPAN_SLACK
+ *       (runs train whole steps, so nominal budgets 10x apart measure 9.99x);
  *   ok otherwise.
  * Relative standard errors: E and A_i as the standard error of log E, log A_i; exponents as
  * se(alpha) / alpha. From J^T J at the optimum (J = d log L_pred / d theta over the fitted points,
@@ -373,6 +376,7 @@ int fit_verdict_parse(const char *name, fit_verdict *v);
 #define FIT_RELSE_WEAK 0.3
 #define FIT_SPAN_UNCONSTRAINED 3.0
 #define FIT_SPAN_WEAK 10.0
+#define FIT_BUDGET_SPAN_SLACK 0.01
 #define FIT_CONVERGED_WEAK 0.5
 #define FIT_SAME_W_REL 0.01
 #define FIT_ISOFLOP_MIN_BUDGETS 3
