@@ -432,6 +432,20 @@ static void test_context_refuses_pooled_mixers(void **state) {
 
 /* ---- isoflop ---- */
 
+/* Appends budget k's m points to x, y, b at n (returns the new n): x from Nopt * lo to
+ * Nopt * lo * span, log-spaced; loss 3.5 - 0.2 k + curv u^2 (u = log(x / Nopt)) plus a fixed
+ * pattern of scatter of amplitude amp / 2. */
+static size_t budget_points(double *x, double *y, double *b, size_t n, int k, double C, double Nopt, double lo,
+                            double span, int m, double curv, double amp) {
+    for (int i = 0; i < m; i++, n++) {
+        x[n] = Nopt * lo * pow(span, (double)i / (m - 1));
+        double u = log(x[n] / Nopt);
+        y[n] = 3.5 - 0.2 * k + curv * u * u + amp * ((i * 7 + k) % 5 - 2) / 2.0;
+        b[n] = C;
+    }
+    return n;
+}
+
 static void test_isoflop_vertices_outside(void **state) {
     (void)state;
     /* 4 budgets, parabolas in log N with the vertex at 0.1 sqrt(C), sampled only below it
@@ -439,13 +453,8 @@ static void test_isoflop_vertices_outside(void **state) {
     double x[32], y[32], b[32];
     size_t n = 0;
     for (int k = 0; k < 4; k++) {
-        double C = 1e18 * pow(10, k), Nopt = 0.1 * sqrt(C);
-        for (int i = 0; i < 8; i++, n++) {
-            x[n] = Nopt / 30 * pow(10, (double)i / 7);
-            double u = log(x[n] / Nopt);
-            y[n] = 3.5 - 0.2 * k + 0.05 * u * u + 0.001 * ((i * 7 + k) % 5 - 2) / 2.0;
-            b[n] = C;
-        }
+        double C = 1e18 * pow(10, k);
+        n = budget_points(x, y, b, n, k, C, 0.1 * sqrt(C), 1.0 / 30, 10, 8, 0.05, 0.001);
     }
     fit_isoflop r;
     char err[256];
@@ -476,13 +485,9 @@ static void test_isoflop_vertices_outside(void **state) {
      * lie on a line), the other two bounds */
     n = 0;
     for (int k = 0; k < 4; k++) {
-        double C = 1e18 * pow(10, k), Nopt = 0.1 * sqrt(C), lo = k < 2 ? 1.0 / 5 : 1.0 / 30;
-        for (int i = 0; i < 8; i++, n++) {
-            x[n] = Nopt * lo * pow(lo > 0.1 ? 25 : 10, (double)i / 7);
-            double u = log(x[n] / Nopt);
-            y[n] = 3.5 - 0.2 * k + 0.05 * u * u + 0.001 * ((i * 7 + k) % 5 - 2) / 2.0;
-            b[n] = C;
-        }
+        double C = 1e18 * pow(10, k);
+        n = budget_points(x, y, b, n, k, C, 0.1 * sqrt(C), k < 2 ? 1.0 / 5 : 1.0 / 30, k < 2 ? 25 : 10, 8, 0.05,
+                          0.001);
     }
     assert_int_equal(fit_isoflop_fit(x, y, b, n, 0.05, 0.95, "params", &r, err, sizeof err), 0);
     assert_int_equal(r.n_interior, 2);
@@ -497,14 +502,8 @@ static void test_isoflop_vertices_outside(void **state) {
      * an exponent, and "no interval: 3 points" instead of a NaN interval */
     n = 0;
     for (int k = 0; k < 4; k++) {
-        double C = 1e18 * pow(10, k), Nopt = 0.1 * sqrt(C);
-        int m = k == 0 ? 3 : 8;
-        for (int i = 0; i < m; i++, n++) {
-            x[n] = Nopt / 5 * pow(25, (double)i / (m - 1));
-            double u = log(x[n] / Nopt);
-            y[n] = 3.5 - 0.2 * k + 0.05 * u * u + 0.001 * ((i * 7 + k) % 5 - 2) / 2.0;
-            b[n] = C;
-        }
+        double C = 1e18 * pow(10, k);
+        n = budget_points(x, y, b, n, k, C, 0.1 * sqrt(C), 1.0 / 5, 25, k == 0 ? 3 : 8, 0.05, 0.001);
     }
     assert_int_equal(fit_isoflop_fit(x, y, b, n, 0.05, 0.95, "params", &r, err, sizeof err), 0);
     assert_int_equal(r.n_interior, 4);
@@ -538,13 +537,8 @@ static void test_isoflop_sign_undecided(void **state) {
     const double shift[3] = {1.0, 1.35, 1.0};
     size_t n = 0;
     for (int k = 0; k < 3; k++) {
-        double C = 1e18 * pow(10, k), Nopt = 0.1 * sqrt(C) * shift[k];
-        for (int i = 0; i < 8; i++, n++) {
-            x[n] = Nopt / 5 * pow(25, (double)i / 7);
-            double u = log(x[n] / Nopt);
-            y[n] = 3.5 - 0.2 * k + 0.05 * u * u + 0.001 * ((i * 7 + k) % 5 - 2) / 2.0;
-            b[n] = C;
-        }
+        double C = 1e18 * pow(10, k);
+        n = budget_points(x, y, b, n, k, C, 0.1 * sqrt(C) * shift[k], 1.0 / 5, 25, 8, 0.05, 0.001);
     }
     fit_isoflop r;
     char err[256];
@@ -564,14 +558,9 @@ static void test_isoflop_sign_undecided(void **state) {
      * parabola: its vertex is inside and its interval reaches below the samples */
     n = 0;
     for (int k = 0; k < 3; k++) {
-        double C = 1e18 * pow(10, k), Nopt = 0.1 * sqrt(C), lo = k == 1 ? 0.7 : 0.2, span = k == 1 ? 6 : 25;
-        double curv = k == 1 ? 0.01 : 0.05, amp = k == 1 ? 0.004 : 0.002;
-        for (int i = 0; i < 8; i++, n++) {
-            x[n] = Nopt * lo * pow(span, (double)i / 7);
-            double u = log(x[n] / Nopt);
-            y[n] = 3.5 - 0.2 * k + curv * u * u + amp * ((i * 7 + k) % 5 - 2) / 2.0;
-            b[n] = C;
-        }
+        double C = 1e18 * pow(10, k);
+        n = budget_points(x, y, b, n, k, C, 0.1 * sqrt(C), k == 1 ? 0.7 : 0.2, k == 1 ? 6 : 25, 8,
+                          k == 1 ? 0.01 : 0.05, k == 1 ? 0.004 : 0.002);
     }
     assert_int_equal(fit_isoflop_fit(x, y, b, n, 0.05, 0.95, "params", &r, err, sizeof err), 0);
     assert_int_equal(r.budgets[1].bound, 0);
