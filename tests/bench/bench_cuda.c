@@ -15,6 +15,8 @@
  * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
  *   build/bench/bench_cuda [steps] [batch] model12
+ *   build/bench/bench_cuda [steps] [batch] attn 0|T        (the attention table alone; T: its bf16 causal row)
+ *   build/bench/bench_cuda [steps] [batch] powerlayer 0    (the power retention layer table alone)
  * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
  * and d_model runs only that, at both precisions, without the ceilings and
  * attention: for profilers; model12: the 12-layer d_model 768 context 1024 model,
@@ -334,7 +336,7 @@ int main(int argc, char **argv) {
                100 * res[i].tflops / ceil, res[i].tflops_impl, 100 * res[i].tflops_impl / ceil);
     }
     fflush(stdout);
-    if (!only) {
+    if (!only || !strcmp(only, "attn")) {
         printf("attention forward + backward (mixer calls), b1 h8 kv8 d64, median of 5; TFLOP/s by FlashAttention's\n"
                "count (causal fwd 2 b h d T^2, bwd 2.5 x fwd; window: T^2 -> 2 T w)\n");
         printf("%-8s %-9s %7s %7s %10s %10s %9s %7s\n", "kind", "backend", "T", "window", "fwd ms", "fwd+bwd ms",
@@ -343,6 +345,7 @@ int main(int argc, char **argv) {
         for (int p = 0; p < 2; p++)
             for (int i = 0; i < 4; i++) {
                 int T = i < 3 ? Ts[i] : 65536, w = i < 3 ? 0 : 4096;
+                if (only && only_d > 0 && (T != only_d || w || p == 0)) continue; /* attn T: one bf16 row */
                 /* The FP32 path keeps T x T scores (twice, 4 bytes, 8 heads): 64k does not fit. */
                 if (p == 0 && (size_t)T * T * 8 * 4 * 2 > ((size_t)100 << 30)) {
                     printf("%-8s %-9s %7d %7d  does not fit (T x T scores)\n", w ? "window" : "softmax", bes[p]->name,

@@ -12,7 +12,8 @@
 # PACK_TOKENS_128 / PACK_TOKENS_256 (tokens per run; defaults 16M / 10M, sized for ~5 s
 # of training per run alone on an H200 at the ~3M / ~2M tok/s that RESULTS.md's d256 row
 # suggests, so that the six sweeps fit in ~4 minutes; raise them for 10-20 s runs),
-# PACK_TIMEOUT (seconds per sweep, default 100). Without a GPU it says so and exits 0.
+# PACK_TIMEOUT (seconds per sweep, default 100), PACK_MPS=1 (run the sweeps under a private
+# MPS daemon, below). Without a GPU it says so and exits 0.
 set -u
 S=${SCALELAB:-./scalelab}
 S=$(cd "$(dirname "$S")" && pwd)/$(basename "$S")
@@ -29,6 +30,22 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/scalelab-pack.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
+# PACK_MPS=1: start a private MPS control daemon (its pipe and log folders under
+# $work, so no other program's CUDA context is routed through it) for the whole
+# bench and quit it at the end. Under MPS the trainers' kernels share the GPU at
+# once instead of taking turns in time slices. Nothing about the GPU's settings
+# (compute mode, clocks) is changed.
+if [ "${PACK_MPS:-0}" = 1 ]; then
+  if ! command -v nvidia-cuda-mps-control > /dev/null; then
+    echo "bench_pack: PACK_MPS=1 but nvidia-cuda-mps-control is not installed"
+    exit 1
+  fi
+  export CUDA_MPS_PIPE_DIRECTORY=$work/mps-pipe CUDA_MPS_LOG_DIRECTORY=$work/mps-log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  nvidia-cuda-mps-control -d || { echo "bench_pack: nvidia-cuda-mps-control -d failed"; exit 1; }
+  trap 'echo quit | nvidia-cuda-mps-control; sleep 1; rm -rf "$work"' EXIT
+  echo "MPS: private control daemon started (pipe $CUDA_MPS_PIPE_DIRECTORY)"
+fi
 seeds=$(seq -s ', ' 0 $((n - 1)))
 echo "packed tiny runs on GPU 0: $n runs per sweep (4 layers, head_dim 64, softmax, bf16, context 2048, batch 8),"
 echo "sweep run --gpus 0 --per-gpu K; total tok/s = tokens of all runs / sweep wall time"

@@ -13,7 +13,9 @@
 #   bash STAGE/run_on_device.sh [OUT_DIR] [PARTS]  PARTS default "test train bench peer sanitize"
 #   (also: "profile": per-kernel times of a power training step under ncu; "bench12": the
 #   12-layer d_model 768 model, softmax and power p=2, scalelab bf16 beside the PyTorch peer;
-#   "pack": total tokens/s of 8 tiny runs packed 1, 4 and 8 to the GPU; ~4 minutes each)
+#   "pack": total tokens/s of 8 tiny runs packed 1, 4 and 8 to the GPU; "mps": the same under a
+#   private MPS daemon; "prof12": per-kernel times of the 12-layer steps under ncu; "profattn":
+#   ncu sections of the flash kernels; ~4 minutes each at most)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-${OUT:-/tmp/scalelab-gpu-out}}
@@ -113,6 +115,36 @@ if want pack; then
   SCALELAB=./scalelab PACK_TIMEOUT=${PACK_TIMEOUT:-70} timeout 250 bash bench_pack.sh "$out/pack" > "$out/pack.txt" 2>&1
   echo "bench_pack rc=$?" >> "$out/pack.txt"
   cat "$out/pack.txt"
+fi
+
+if want mps; then
+  # The same packed runs under a private MPS daemon (bench_pack.sh PACK_MPS=1).
+  echo "== 7b. tiny runs packed on one GPU under MPS"
+  SCALELAB=./scalelab PACK_MPS=1 PACK_TIMEOUT=${PACK_TIMEOUT:-70} timeout 250 bash bench_pack.sh "$out/pack-mps" \
+    > "$out/pack_mps.txt" 2>&1
+  echo "bench_pack (MPS) rc=$?" >> "$out/pack_mps.txt"
+  cat "$out/pack_mps.txt"
+fi
+
+if want prof12 && command -v ncu > /dev/null; then
+  # Per-kernel GPU time of the 12-layer d_model 768 softmax and power steps (one warm-up
+  # and one timed step each), to see where a step's time goes.
+  echo "== 8. kernel times of the 12-layer steps (ncu, clocks left alone)"
+  timeout 300 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+    ./bench_cuda 1 8 model12 > "$out/prof12.txt" 2>&1
+  echo "ncu rc=$?" >> "$out/prof12.txt"
+  tail -n 3 "$out/prof12.txt"
+fi
+
+if want profattn && command -v ncu > /dev/null; then
+  # Hardware counters of the flash forward and backward kernels at T = 16k (b1 h8 d64 causal).
+  echo "== 9. flash attention kernels under ncu (T = 16384)"
+  timeout 300 ncu --clock-control none --section SpeedOfLight --section Occupancy --section LaunchStats \
+    --section WarpStateStats --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+    --section SchedulerStats --section InstructionStats -k regex:'fwd_kernel|bwd_kernel' -c 8 \
+    ./bench_cuda 1 1 attn 16384 > "$out/profattn.txt" 2>&1
+  echo "ncu rc=$?" >> "$out/profattn.txt"
+  tail -n 3 "$out/profattn.txt"
 fi
 
 if want profile && command -v ncu > /dev/null; then
