@@ -26,6 +26,11 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     L.T = s->seq;
     L.d = s->head_dim;
     L.d1 = L.d + 1;
+    /* [V|1] rows padded to 4 floats, the padding kept zero: the FP32-storage products run
+     * ld1 wide (n or k = ld1, not d + 1), so that every operand row starts 16-byte aligned
+     * and cuBLAS takes its aligned kernels (the d + 1 = 65 products ran in "align1"
+     * kernels, ~half of a 12-layer power step). Implementation FLOPs: ld1 / (d + 1) of
+     * DESIGN's for those products (68 / 65 at head dim 64). */
     L.ld1 = (L.d1 + 3) / 4 * 4;
     L.p = s->p;
     /* Every power entry point plans first: a shape the tables below cannot hold (p past
@@ -355,7 +360,10 @@ __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, co
     kc[id] = kv;
     u[id] = e * kv;
     vp[row * L.ld1 + f] = v[src];
-    if (f == 0) vp[row * L.ld1 + L.d] = 1.f;
+    if (f == 0) { /* the ones column, and zeros in the padding: the products run ld1 wide */
+        vp[row * L.ld1 + L.d] = 1.f;
+        for (int x = L.d1; x < L.ld1; x++) vp[row * L.ld1 + x] = 0.f;
+    }
     if (vph) {
         vph[row * L.ld1h + f] = __float2bfloat16(v[src]);
         if (f == 0) vph[row * L.ld1h + L.d] = __float2bfloat16(1.f);
@@ -390,9 +398,20 @@ __global__ void state_scan_kernel(pw_layout L, const float *__restrict__ eg, flo
     bool pad = (int)(e % L.ld1) >= L.d1;
     float carry = 0;
     s[0] = 0;
-    for (int m = 1; m < L.nc; m++) {
-        carry = pad ? 0.f : egp[m - 1] * carry + s[(size_t)m * L.SZ];
-        s[(size_t)m * L.SZ] = carry;
+    /* PW_SCAN_G loads in flight before the serial chain uses them: one at a time, each
+     * chunk waited a memory round trip (the backward twin measured 2.5 ms at 12 layers'
+     * shape, 5x its bytes at copy bandwidth). */
+    for (int m0 = 1; m0 < L.nc; m0 += PW_SCAN_G) {
+        float x[PW_SCAN_G];
+#pragma unroll
+        for (int i = 0; i < PW_SCAN_G; i++)
+            if (m0 + i < L.nc) x[i] = s[(size_t)(m0 + i) * L.SZ];
+#pragma unroll
+        for (int i = 0; i < PW_SCAN_G; i++)
+            if (m0 + i < L.nc) {
+                carry = pad ? 0.f : egp[m0 + i - 1] * carry + x[i];
+                s[(size_t)(m0 + i) * L.SZ] = carry;
+            }
     }
 }
 
@@ -402,7 +421,7 @@ void pw_states(const pw_layout &L, float *base) {
     else if (L.h16)
         pw_gemm16(L, 1, 0, L.D, L.d1, L.c, 1.f, pw_h(base, L.puh), L.ldDh, (size_t)L.c * L.ldDh, pw_h(base, L.vph),
                   L.ld1h, (size_t)L.c * L.ld1h, 0.f, states + L.SZ, L.ld1, L.SZ);
-    else pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
+    else pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
             (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
     size_t n = (size_t)L.P * L.SZ;
     state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, states);
@@ -503,14 +522,14 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
         pw_mark("queries");
         pw_intra_weights(L, base);
         pw_mark("intra_weights");
-        pw_gemm(L, 0, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.ld1, cd1, 0.f, base + L.np,
+        pw_gemm(L, 0, 0, L.c, L.ld1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.ld1, cd1, 0.f, base + L.np,
                 L.ld1, cd1);
         pw_mark("intra_AV");
         if (L.fused) pw_fused_query(L, base, base + L.qt, base + L.states, L.SZ, base + L.np, 1.f);
         else if (L.h16)
             pw_gemm16(L, 0, 0, L.c, L.d1, L.D, 1.f, pw_h(base, L.phih), L.ldDh, (size_t)L.c * L.ldDh,
                       pw_h(base, L.stateh), L.ld1h, (size_t)L.D * L.ld1h, 1.f, base + L.np, L.ld1, cd1);
-        else pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
+        else pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
                 base + L.np, L.ld1, cd1);
         pw_mark("state_query");
         normalize_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, base + L.np, y, saved);

@@ -70,6 +70,8 @@ void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alph
              size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
 
 #define PW_THREADS 256
+/* Chunks whose state loads the scans keep in flight at once (registers per thread). */
+#define PW_SCAN_G 8
 
 /* Stage times for profiling (SCALELAB_POWER_PROFILE=1): pw_mark records an event
  * after the work issued so far; pw_report waits and prints the gaps to stderr. */

@@ -32,6 +32,7 @@ __global__ void dn_kernel(pw_layout L, int r, const float *y, const float *saved
     float *dn = dnp + row * L.ld1;
     for (int f = lane; f < L.d; f += 32) dn[f] = L.rms ? (dyr[f] - yr[f] * yy / L.d) / div : dyr[f] / div;
     if (lane == 0) dn[L.d] = L.rms ? 0.f : -yy / div;
+    if (lane < L.ld1 - L.d1) dn[L.d1 + lane] = 0.f; /* padding: the products run ld1 wide */
 }
 
 /* In place: slot m holds sum_heads phi(Q~_m)^T dN'_m on entry, dS'_m on exit
@@ -44,10 +45,18 @@ __global__ void dstate_scan_kernel(pw_layout L, const float *__restrict__ eg, fl
     const float *egp = eg + pair * L.nc;
     bool pad = (int)(e % L.ld1) >= L.d1;
     float carry = 0;
-    for (int m = L.nc - 1; m >= 0; m--) {
-        float here = x[(size_t)m * L.SZ];
-        x[(size_t)m * L.SZ] = carry;
-        carry = pad ? 0.f : egp[m] * carry + here;
+    /* PW_SCAN_G loads in flight at a time, as in the forward scan. */
+    for (int m0 = L.nc - 1; m0 >= 0; m0 -= PW_SCAN_G) {
+        float here[PW_SCAN_G];
+#pragma unroll
+        for (int i = 0; i < PW_SCAN_G; i++)
+            if (m0 - i >= 0) here[i] = x[(size_t)(m0 - i) * L.SZ];
+#pragma unroll
+        for (int i = 0; i < PW_SCAN_G; i++)
+            if (m0 - i >= 0) {
+                x[(size_t)(m0 - i) * L.SZ] = carry;
+                carry = pad ? 0.f : egp[m0 - i] * carry + here[i];
+            }
     }
 }
 
@@ -241,7 +250,7 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
             pw_gemm16(L, 1, 0, L.D, L.d1, L.c, 1.f, pw_h(base, L.phih), L.ldDh, (size_t)L.c * L.ldDh, dnph, L.ld1h,
                       (size_t)L.c * L.ld1h, r ? 1.f : 0.f, dso, L.ld1, L.SZ);
         } else if (L.fused) pw_fused_update(L, base, base + L.qt, dnp, dso, L.SZ, r ? 1.f : 0.f);
-        else pw_gemm(L, 1, 0, L.D, L.d1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
+        else pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
                      L.ld1, L.SZ);
     }
     pw_mark("dn+dso_products");
@@ -257,12 +266,12 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         pw_gemm16(L, 0, 0, L.c, L.d1, L.D, 1.f, pw_h(base, L.puh), L.ldDh, (size_t)L.c * L.ldDh, pw_h(base, L.dsoh),
                   L.ld1h, sdh, 0.f, dvp, L.ld1, cd1);
     } else if (L.fused) pw_fused_query(L, base, base + L.u, dso, L.SZ, dvp, 0.f);
-    else pw_gemm(L, 0, 0, L.c, L.d1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
+    else pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
     pw_mark("dvp_state");
     if (L.h16)
         pw_gemm16(L, 0, 1, L.c, L.D, L.d1, 1.f, pw_h(base, L.vph), L.ld1h, cdh, pw_h(base, L.dsoh), L.ld1h, sdh, 0.f,
                   dphi, L.D, cD);
-    else pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+    else pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
     pw_mark("dphi_u_gemm");
     pw_phi_backward(L, base, (int)L.rows, base + L.u, dphi, base + L.du);
     pw_mark("dphi_u_jacobian");
@@ -285,7 +294,7 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
             pw_gemm16(L, 0, 1, L.c, L.D, L.d1, 1.f, (__nv_bfloat16 *)pw_h(base, L.dnph) + (size_t)r * L.rows * L.ld1h,
                       L.ld1h, cdh, pw_h(base, L.stateh), L.ld1h, sdh, 0.f, dphi, L.D, cD);
         else
-            pw_gemm(L, 0, 1, L.c, L.D, L.d1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+            pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
         pw_mark("dphi_q_gemm");
         pw_phi_backward(L, base, (int)L.rows, base + L.qt, dphi, base + L.du);
         pw_mark("dphi_q_jacobian");
@@ -295,8 +304,8 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         /* intra-chunk, backward */
         pw_intra_weights(L, base);
         pw_mark("q_bwd+intra_weights");
-        pw_gemm(L, 0, 1, L.c, L.c, L.d1, 1.f, dnp, L.ld1, cd1, base + L.vp, L.ld1, cd1, 0.f, base + L.da, L.c, cc);
-        pw_gemm(L, 1, 0, L.c, L.d1, L.c, 1.f, base + L.a, L.c, cc, dnp, L.ld1, cd1, 1.f, dvp, L.ld1, cd1);
+        pw_gemm(L, 0, 1, L.c, L.c, L.ld1, 1.f, dnp, L.ld1, cd1, base + L.vp, L.ld1, cd1, 0.f, base + L.da, L.c, cc);
+        pw_gemm(L, 1, 0, L.c, L.ld1, L.c, 1.f, base + L.a, L.c, cc, dnp, L.ld1, cd1, 1.f, dvp, L.ld1, cd1);
         pw_mark("dA+dvp_intra_gemms");
         /* base + L.np (forward only) holds the column sums */
         if (L.gated) {
