@@ -24,6 +24,8 @@ static struct {
     char why[256];
     cublasHandle_t blas;
     double *reduce; /* KCU_REDUCE_BLOCKS partial sums */
+    float *partials; /* kcu_partials: grow-only */
+    size_t partials_n;
 } ctx;
 
 static void ctx_init(void) {
@@ -62,6 +64,17 @@ static int ctx_ready(void) {
 }
 
 cublasHandle_t kcu_blas(void) { return ctx.blas; }
+
+float *kcu_partials(size_t n) {
+    if (n > ctx.partials_n) {
+        /* cudaFree waits for the device, so no kernel still reads the old buffer. */
+        if (ctx.partials) KCU_CHECK(cudaFree(ctx.partials));
+        size_t want = n > 2 * ctx.partials_n ? n : 2 * ctx.partials_n;
+        KCU_CHECK(cudaMalloc(&ctx.partials, want * sizeof(float)));
+        ctx.partials_n = want;
+    }
+    return ctx.partials;
+}
 
 /* ---- memory ---- */
 

@@ -1,5 +1,5 @@
 /* Private to kernels/cuda/*.cu: error checking, the shared context (cuBLAS
- * handle, reduction scratch) and row-major gemm helpers.
+ * handle, reduction scratch, partial sums) and row-major gemm helpers.
  *
  * The backend interface (kern_backend) has no context argument: its ops are
  * plain function pointers shared with the CPU backend. So the CUDA backend
@@ -37,6 +37,10 @@ extern "C" {
 
 /* The context's cuBLAS handle (kernels/cuda/backend.cu). */
 cublasHandle_t kcu_blas(void);
+/* The context's scratch for partial sums, at least n floats, valid until the next
+ * call (ops issue in order on one stream, so one op's partials are consumed before the
+ * next op's kernels run). Growing it waits for the device; it never shrinks. */
+float *kcu_partials(size_t n);
 
 static inline unsigned kcu_blocks(size_t n, unsigned threads) {
     size_t b = (n + threads - 1) / threads;

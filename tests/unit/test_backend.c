@@ -104,9 +104,12 @@ static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *
         }
 }
 
+/* arg: the row count (NULL: 33). The CUDA column sums split rows into slices of
+ * about 128 (at most 256 slices): 33 is one slice, 1000 eight (the last one short),
+ * 40000 the 256-slice cap. */
 static void run_bias_add(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
-    (void)arg;
-    enum { N = 33, D = 70 };
+    const int N = arg ? *(const int *)arg : 33;
+    enum { D = 70 };
     float *x = rnd(be, r, N * D, 1), *bias = rnd(be, r, D, 1), *db = rnd(be, r, D, 1), *y = rnd(be, r, N * D, 1);
     float *z = rnd(be, r, N * D, 1);
     be->add_bias(N, D, x, bias);
@@ -283,6 +286,8 @@ static const mixer_case MIXERS[] = {
     POWER(1, 1024, 2, 2, 16, 3, 256, 1, 1, 7),
 };
 
+static const int ROWS_1000 = 1000, ROWS_40000 = 40000;
+
 typedef struct op_case {
     const char *name;
     op_run run;
@@ -293,6 +298,8 @@ typedef struct op_case {
 static const op_case CASES[] = {
     {"matmul (4 transposes)", run_matmul, NULL, 1e-12},
     {"add_bias, bias_backward, add, zero", run_bias_add, NULL, 1e-12},
+    {"add_bias, bias_backward, add, zero (1000 rows)", run_bias_add, &ROWS_1000, 1e-12},
+    {"add_bias, bias_backward, add, zero (40000 rows)", run_bias_add, &ROWS_40000, 1e-12},
     {"layernorm fwd+bwd", run_norms, &LAYERNORM, 1e-11},
     {"rmsnorm fwd+bwd", run_norms, &RMSNORM, 1e-11},
     {"gelu, logsigmoid fwd+bwd, scale", run_elementwise, NULL, 1e-12},
