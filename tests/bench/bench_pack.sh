@@ -98,4 +98,6 @@ PY
     [ "$done_n" -eq "$n" ] || tail -5 "sweep-d$d-k$k.txt"
   done
 done
+# The scheduler's note when K > 1 trainers share a GPU without MPS (sweep/local.c).
+grep -h "without MPS" sweep-*.txt 2>/dev/null | head -1 | sed 's/^/scheduler said: /'
 exit $rc

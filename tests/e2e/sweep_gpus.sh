@@ -89,4 +89,8 @@ for d in runs/gpus/*/; do
   grep '^sweep: run' "$d/train.log" | grep -qv "device cpu, CUDA_VISIBLE_DEVICES=[01], 1 threads" &&
     fail "$d: attempt line: $(grep '^sweep: run' "$d/train.log")"
 done
+# Several CUDA trainers per GPU without MPS get a note (they would only take turns);
+# CPU trainers get none. (The note itself needs a GPU: --gpus without --device cpu is
+# refused here; bench_pack.sh's sweeps on the GPU machine show it.)
+grep -q "without MPS" run1.txt && fail "--device cpu trainers got the MPS note"
 echo "all sweep_gpus checks passed"
