@@ -68,7 +68,7 @@ __global__ void round_bf16_kernel(bf16_job a, bf16_job b, unsigned blocks_a) {
 
 /* ---- state ---- */
 
-enum { MM_SLOTS = 64 };
+enum { MM_SLOTS = 128 }; /* a model has ~25 shapes (forward, dX, dW, lm_head) */
 static const size_t MM_WORKSPACE = (size_t)32 << 20; /* what cuBLAS itself reserves on Hopper */
 
 /* One cached shape: the key, its descriptors and the heuristic's algorithm. ok = 0: the
@@ -133,9 +133,12 @@ static int scratch_reserve(size_t bytes) {
     return 1;
 }
 
+/* C's alignment as the heuristic is told it: counted up to 16 bytes (what the vectorised
+ * epilogues need), so that the accidents of where each gradient tensor starts do not
+ * multiply the table's entries. */
 static unsigned alignment_of(const void *p) {
-    unsigned a = 256;
-    while (a > 1 && (uintptr_t)p % a) a /= 2;
+    unsigned a = 16;
+    while (a > 4 && (uintptr_t)p % a) a /= 2;
     return a;
 }
 
