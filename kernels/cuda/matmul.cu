@@ -48,7 +48,7 @@ static unsigned job_blocks(const bf16_job &j) {
 }
 
 /* Both operands in one launch (the first blocks_a blocks do A): a launch saved per
- * matmul. Round to nearest even, as the FAST_16BF path rounds. */
+ * matmul. Round to nearest even. */
 __global__ void round_bf16_kernel(bf16_job a, bf16_job b, unsigned blocks_a) {
     const bool first = blockIdx.x < blocks_a;
     const bf16_job j = first ? a : b;
@@ -56,7 +56,8 @@ __global__ void round_bf16_kernel(bf16_job a, bf16_job b, unsigned blocks_a) {
     size_t n = (size_t)(j.rows * j.cols);
     if (j.vec) {
         if (i >= n / 8) return;
-        float4 lo = reinterpret_cast<const float4 *>(j.src)[2 * i], hi = reinterpret_cast<const float4 *>(j.src)[2 * i + 1];
+        const float4 *src = reinterpret_cast<const float4 *>(j.src);
+        float4 lo = src[2 * i], hi = src[2 * i + 1];
         __nv_bfloat162 h[4] = {__floats2bfloat162_rn(lo.x, lo.y), __floats2bfloat162_rn(lo.z, lo.w),
                                __floats2bfloat162_rn(hi.x, hi.y), __floats2bfloat162_rn(hi.z, hi.w)};
         reinterpret_cast<uint4 *>(j.dst)[i] = *reinterpret_cast<const uint4 *>(h);
@@ -213,7 +214,8 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
                      float beta, float *c) {
     if (m <= 0 || n <= 0) return;
     /* k == 0 only scales C: the GEMM path does that without copies. */
-    if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0) return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+    if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0)
+        return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
     std::call_once(mm.lt_once, lt_init);
     const mm_slot *s = shape_slot(trans_a, trans_b, m, n, k, alignment_of(c));
     long long rows_a = trans_a ? k : m, cols_a = trans_a ? m : k, rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
