@@ -91,5 +91,10 @@ const kern_backend *kern_cuda_backend_bf16(void);
  * mode 0 or 1 here sets it (tests and benches compare both), any other value only
  * asks. Returns the mode before the call; 0 in a build without CUDA. */
 int kern_cuda_bf16_matmul_mode(int mode);
+/* How many products that matmul has run in mode 1 since the start: on bf16 copies, and
+ * fallen back to FP32 storage (cuBLASLt had no algorithm for the shape, or no memory
+ * was left for the copies), so tests and benches can see that mode 1 took effect.
+ * Both 0 in a build without CUDA. */
+void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks);
 
 #endif

@@ -93,6 +93,7 @@ static struct {
     size_t scratch_bytes;
     mm_slot slot[MM_SLOTS];
     int next_evict;
+    long long copies, fallbacks; /* products in mode 1: on bf16 copies, or not */
 } mm;
 
 static void read_env(void) {
@@ -105,6 +106,10 @@ extern "C" int kern_cuda_bf16_matmul_mode(int mode) {
     int before = mm.mode;
     if (mode == 0 || mode == 1) mm.mode = mode;
     return before;
+}
+
+extern "C" void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks) {
+    *copies = mm.copies, *fallbacks = mm.fallbacks;
 }
 
 static void lt_init(void) {
@@ -220,8 +225,11 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
     const mm_slot *s = shape_slot(trans_a, trans_b, m, n, k, alignment_of(c));
     long long rows_a = trans_a ? k : m, cols_a = trans_a ? m : k, rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
     size_t size_a = bytes256(rows_a, cols_a);
-    if (!s->ok || !scratch_reserve(size_a + bytes256(rows_b, cols_b)))
+    if (!s->ok || !scratch_reserve(size_a + bytes256(rows_b, cols_b))) {
+        mm.fallbacks++;
         return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+    }
+    mm.copies++;
     __nv_bfloat16 *a16 = (__nv_bfloat16 *)mm.scratch, *b16 = (__nv_bfloat16 *)((char *)mm.scratch + size_a);
     bf16_job ja = job(a, rows_a, cols_a, a16), jb = job(b, rows_b, cols_b, b16);
     unsigned blocks_a = job_blocks(ja);

@@ -194,6 +194,8 @@ static int bench_matmuls(const kern_backend *bf16) {
     cublasHandle_t blas;
     CHECK(cublasCreate(&blas));
     int before = kern_cuda_bf16_matmul_mode(-1);
+    long long copies0, falls0, copies1, falls1;
+    kern_cuda_bf16_matmul_counts(&copies0, &falls0);
     printf("bf16 backend matmul at the 12-layer model's shapes (d_model 768, MLP 3072, 8192 tokens), TFLOP/s,\n"
            "median of 7 x 10 calls: fp32-store = FP32 storage, 32F_FAST_16BF (mode 0); bf16-copies = rounding\n"
            "passes + cuBLASLt on bf16 storage (mode 1, SCALELAB_MM_BF16=1); gemm16 = cublasGemmEx on operands\n"
@@ -215,6 +217,9 @@ static int bench_matmuls(const kern_backend *bf16) {
     printf("one layer's 18 products: fp32-store %.3f ms, bf16-copies %.3f ms, gemm16 %.3f ms; x 12 layers: "
            "%.2f / %.2f / %.2f ms (saves %.2f ms per step)\n",
            layer[0], layer[1], layer[2], 12 * layer[0], 12 * layer[1], 12 * layer[2], 12 * (layer[0] - layer[1]));
+    kern_cuda_bf16_matmul_counts(&copies1, &falls1);
+    printf("mode-1 products: %lld on bf16 copies, %lld fallen back to FP32 storage\n", copies1 - copies0,
+           falls1 - falls0);
     kern_cuda_bf16_matmul_mode(before);
     cublasDestroy(blas);
     cudaFree(a), cudaFree(b), cudaFree(c), cudaFree(a16), cudaFree(b16);
@@ -400,7 +405,11 @@ static int bench_model12(const kern_backend *bf16, int steps, int batch) {
             rc = 1;
             continue;
         }
+        long long copies, fallbacks;
+        kern_cuda_bf16_matmul_counts(&copies, &fallbacks);
         printf("ours %s %.0f %.2f %.6g %.3f\n", mixers[k], r.tok_s, r.tflops, fpt, r.ms);
+        if (copies || fallbacks)
+            printf("(products so far on bf16 copies: %lld; fallen back to FP32 storage: %lld)\n", copies, fallbacks);
         fflush(stdout);
     }
     return rc;

@@ -102,10 +102,13 @@ typedef struct matmul_case {
     int mode, m, n, k, off;
 } matmul_case;
 
-/* Every transpose pair, each with beta 0, 0.3 and 1 (alpha 0.7) on a random C. */
+/* Every transpose pair, each with beta 0, 0.3 and 1 (alpha 0.7) on a random C. On the
+ * GPU in mode 1, every product must have run on bf16 copies (none fell back). */
 static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
     const matmul_case *mc = arg;
     int M = mc->m, N = mc->n, K = mc->k, off = mc->off, before = kern_cuda_bf16_matmul_mode(mc->mode);
+    long long copies0, falls0, copies1, falls1;
+    kern_cuda_bf16_matmul_counts(&copies0, &falls0);
     const float betas[] = {0, 0.3f, 1};
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
@@ -117,7 +120,12 @@ static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *
                 be->free(b);
                 take_at(be, out, "c", c, off, (size_t)M * N);
             }
+    kern_cuda_bf16_matmul_counts(&copies1, &falls1);
     kern_cuda_bf16_matmul_mode(before);
+    if (mc->mode == 1 && be != kern_cpu_backend()) {
+        assert_int_equal(copies1 - copies0, 12);
+        assert_int_equal(falls1 - falls0, 0);
+    }
 }
 
 static void run_bias_add(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
