@@ -307,11 +307,13 @@ static const mixer_case MIXERS[] = {
     POWER(1, 1024, 2, 2, 16, 3, 256, 1, 1, 7),
 };
 
+/* Each case runs every transpose pair with beta 0, 0.3 and 1. */
 static const matmul_case MATMULS[] = {
+    /* 0: the FP32 backend */
     {-1, 37, 53, 29, 0},
     /* 1: the bf16 backend on FP32 storage (FAST_16BF) */
     {0, 37, 53, 29, 0},
-    /* 2: on bf16 copies (cuBLASLt): odd sizes (rows of the copies padded to 8), aligned
+    /* 2-7: on bf16 copies (cuBLASLt): odd sizes (rows of the copies padded to 8), aligned
      * sizes (vectorised rounding), the same with every pointer 4-byte aligned only (scalar
      * rounding, C's alignment told to the heuristic), the gate's 12 columns, and sizes
      * spanning several blocks of the rounding kernel */
@@ -331,7 +333,7 @@ typedef struct op_case {
 } op_case;
 
 static const op_case CASES[] = {
-    {"matmul (4 transposes)", run_matmul, &MATMULS[0], 1e-12},
+    {"matmul 37x53x29 (4 transposes x 3 betas)", run_matmul, &MATMULS[0], 1e-12},
     {"add_bias, bias_backward, add, zero", run_bias_add, NULL, 1e-12},
     {"layernorm fwd+bwd", run_norms, &LAYERNORM, 1e-11},
     {"rmsnorm fwd+bwd", run_norms, &RMSNORM, 1e-11},
@@ -368,8 +370,8 @@ static const op_case CASES[] = {
 /* The bf16 backend against the FP32 CPU reference. Tolerances (normalised mean
  * squared error per output tensor) follow from bf16's relative rounding 2^-9 per
  * operand: a product of rounded operands errs by ~3e-3 relative, NMSE ~1e-5; 1e-4
- * for matmul (both of its modes), 5e-4 for attention (P is rounded once more before P V and dS before dQ,
- * dK). Ops that are not products are the FP32 backend's own (checked above at 1e-12).
+ * for matmul (either mode: FP32 storage or bf16 copies), 5e-4 for attention (P is
+ * rounded once more before P V and dS before dQ, dK). Ops that are not products are the FP32 backend's own (checked above at 1e-12).
  * Not window 1: there dS = P (dP - dy.y) is 0 exactly (y = v), the reference dk is 0,
  * and bf16's dP (rounded operands) against the FP32 dy.y leaves ~1e-3 relative noise
  * over a zero reference (seen: NMSE 2.5e-3 on the H200).
@@ -378,9 +380,9 @@ static const op_case CASES_BF16[] = {
     {"bf16 matmul 37x53x29 (FP32 storage)", run_matmul, &MATMULS[1], 1e-4},
     {"bf16 matmul 37x53x29 (bf16 copies)", run_matmul, &MATMULS[2], 1e-4},
     {"bf16 matmul 64x96x128 (bf16 copies)", run_matmul, &MATMULS[3], 1e-4},
-    {"bf16 matmul 64x96x128 misaligned (bf16 copies)", run_matmul, &MATMULS[4], 1e-4},
+    {"bf16 matmul 64x96x128 unaligned (bf16 copies)", run_matmul, &MATMULS[4], 1e-4},
     {"bf16 matmul 96x12x64 (bf16 copies)", run_matmul, &MATMULS[5], 1e-4},
-    {"bf16 matmul 33x40x17 misaligned (bf16 copies)", run_matmul, &MATMULS[6], 1e-4},
+    {"bf16 matmul 33x40x17 unaligned (bf16 copies)", run_matmul, &MATMULS[6], 1e-4},
     {"bf16 matmul 256x320x192 (bf16 copies)", run_matmul, &MATMULS[7], 1e-4},
     {"bf16 softmax B2 T40 H4/2 d16", run_mixer, &MIXERS[0], 5e-4},
     {"bf16 window 7 B2 T40 H4/2 d16", run_mixer, &MIXERS[2], 5e-4},
