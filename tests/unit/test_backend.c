@@ -371,7 +371,8 @@ static const op_case CASES[] = {
  * squared error per output tensor) follow from bf16's relative rounding 2^-9 per
  * operand: a product of rounded operands errs by ~3e-3 relative, NMSE ~1e-5; 1e-4
  * for matmul (either mode: FP32 storage or bf16 copies), 5e-4 for attention (P is
- * rounded once more before P V and dS before dQ, dK). Ops that are not products are the FP32 backend's own (checked above at 1e-12).
+ * rounded once more before P V and dS before dQ, dK). Ops that are not products are
+ * the FP32 backend's own (checked above at 1e-12).
  * Not window 1: there dS = P (dP - dy.y) is 0 exactly (y = v), the reference dk is 0,
  * and bf16's dP (rounded operands) against the FP32 dy.y leaves ~1e-3 relative noise
  * over a zero reference (seen: NMSE 2.5e-3 on the H200).
