@@ -103,7 +103,9 @@ typedef struct matmul_case {
 } matmul_case;
 
 /* Every transpose pair, each with beta 0, 0.3 and 1 (alpha 0.7) on a random C. On the
- * GPU in mode 1, every product must have run on bf16 copies (none fell back). */
+ * GPU in mode 1, every product with 16-byte aligned pointers must have run on bf16
+ * copies; with 4-byte aligned ones cuBLASLt may have no algorithm for C (a fallback to
+ * FP32 storage, said, and checked against the reference all the same). */
 static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
     const matmul_case *mc = arg;
     int M = mc->m, N = mc->n, K = mc->k, off = mc->off, before = kern_cuda_bf16_matmul_mode(mc->mode);
@@ -123,8 +125,9 @@ static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *
     kern_cuda_bf16_matmul_counts(&copies1, &falls1);
     kern_cuda_bf16_matmul_mode(before);
     if (mc->mode == 1 && be != kern_cpu_backend()) {
-        assert_int_equal(copies1 - copies0, 12);
-        assert_int_equal(falls1 - falls0, 0);
+        assert_int_equal(copies1 - copies0 + falls1 - falls0, 12);
+        if (falls1 > falls0) printf("    %lld of 12 products fell back to FP32 storage\n", falls1 - falls0);
+        if (!off) assert_int_equal(falls1 - falls0, 0);
     }
 }
 
