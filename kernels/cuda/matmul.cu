@@ -119,14 +119,17 @@ static void lt_init(void) {
     else cudaGetLastError(), mm.workspace = NULL;
 }
 
-/* Grow-only: a larger need frees the old buffer (cudaFree waits for the device, so the
- * work still reading it finishes first: an implicit sync, in the first training step
- * only, once per new largest shape) and allocates twice the old size or the need. 0 when
- * out of memory (the caller takes the FP32-storage path). */
+/* Grow-only: a larger need waits for the device (products issued earlier may still read
+ * the old buffer), frees it and allocates twice the old size or the need. So the host
+ * waits once per new largest shape: in the first training step only. 0 when out of
+ * memory (the caller takes the FP32-storage path). */
 static int scratch_reserve(size_t bytes) {
     if (bytes <= mm.scratch_bytes) return 1;
     size_t want = bytes > 2 * mm.scratch_bytes ? bytes : 2 * mm.scratch_bytes;
-    if (mm.scratch) KCU_CHECK(cudaFree(mm.scratch));
+    if (mm.scratch) {
+        KCU_CHECK(cudaDeviceSynchronize());
+        KCU_CHECK(cudaFree(mm.scratch));
+    }
     mm.scratch = NULL, mm.scratch_bytes = 0;
     cudaError_t e = cudaMalloc(&mm.scratch, want);
     if (e == cudaErrorMemoryAllocation) {
