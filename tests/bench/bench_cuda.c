@@ -3,7 +3,8 @@
  * 4 layers, context 2048, each mixer, at precision fp32 and bf16, beside the
  * ceilings measured in the same run on random data: cuBLAS 8192^3 products in FP32,
  * TF32, bf16 operands on FP32 storage (32F_FAST_16BF, what the bf16 backend calls)
- * and bf16 storage (the bf16 matmul rate), and device-to-device copy bandwidth.
+ * and bf16 storage (the bf16 matmul rate), and device-to-device copy bandwidth, and
+ * the bf16 backend's matmul in both its modes at the 12-layer model's shapes.
  * Then attention alone (softmax, causal; b1 h8 d64; forward + backward, the mixer
  * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
  * FP32 T x T path where it fits. FLOPs per token = 3 (W + S) from model_flops_compute;
