@@ -2,7 +2,7 @@
  * steps (forward, backward, AdamW; all on the GPU) for d_model 256 and 512,
  * 4 layers, context 2048, each mixer, at precision fp32 and bf16, beside the
  * ceilings measured in the same run on random data: cuBLAS 8192^3 products in FP32,
- * TF32, bf16 operands on FP32 storage (32F_FAST_16BF, what the bf16 backend calls)
+ * TF32, bf16 operands on FP32 storage (32F_FAST_16BF, the bf16 backend's default)
  * and bf16 storage (the bf16 matmul rate), and device-to-device copy bandwidth, and
  * the bf16 backend's matmul in both its modes at the 12-layer model's shapes.
  * Then attention alone (softmax, causal; b1 h8 d64; forward + backward, the mixer
