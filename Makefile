@@ -57,7 +57,7 @@ ifeq ($(USE_CUDA),1)
   NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=[sm_90,compute_90] -I. -DSCALELAB_CUDA=1
   CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/%.o)
   ALL_CFLAGS += -DSCALELAB_CUDA=1 -I$(CUDA_HOME)/include
-  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt -lstdc++
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcudart_static -ldl -lrt -lstdc++
 endif
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)

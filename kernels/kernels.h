@@ -83,5 +83,18 @@ const kern_backend *kern_cuda_backend(void);
  * kernels (bf16 tiles, FP32 accumulation and statistics, memory linear in seq).
  * Power retention is the FP32 backend's. NULL when kern_cuda_available fails. */
 const kern_backend *kern_cuda_backend_bf16(void);
+/* Which matmul that bf16 backend runs: 0 (the default) FP32 storage, cuBLAS rounding
+ * the operands to bf16 as it loads them (compute type 32F_FAST_16BF); 1 the operands
+ * first rounded into bf16 copies in backend-owned scratch, then cuBLASLt on bf16 storage
+ * (FP32 accumulation, FP32 C; kernels/cuda/matmul.cu). The environment variable
+ * SCALELAB_MM_BF16=1 selects 1, read once, at the first call of this or of the matmul;
+ * mode 0 or 1 here sets it (tests and benches compare both), any other value only
+ * asks. Returns the mode before the call; 0 in a build without CUDA. */
+int kern_cuda_bf16_matmul_mode(int mode);
+/* How many products that matmul has run in mode 1 since the start: on bf16 copies, and
+ * fallen back to FP32 storage (cuBLASLt had no algorithm for the shape, or no memory
+ * was left for the copies), so tests and benches can see that mode 1 took effect.
+ * Both 0 in a build without CUDA. */
+void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks);
 
 #endif

@@ -1,5 +1,5 @@
 /* The CUDA entry points of kernels.h in a build without CUDA (the CUDA build
- * defines them in kernels/cuda/backend.cu): each says "built without CUDA". */
+ * defines them in kernels/cuda/): each says "built without CUDA". */
 #if !defined(SCALELAB_CUDA) && !defined(SCALELAB_F64)
 #include <stdio.h>
 
@@ -12,6 +12,11 @@ int kern_cuda_available(char *err, size_t errlen) {
 
 const kern_backend *kern_cuda_backend(void) { return NULL; }
 const kern_backend *kern_cuda_backend_bf16(void) { return NULL; }
+int kern_cuda_bf16_matmul_mode(int mode) {
+    (void)mode;
+    return 0;
+}
+void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks) { *copies = *fallbacks = 0; }
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int kernels_cpu_cuda_none_unused;

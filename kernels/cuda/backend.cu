@@ -1,7 +1,7 @@
 /* The CUDA backend: its context, memory, matmul (cuBLAS SGEMM in FP32), the
  * fixed-order sum of squares, and the kern_backend tables (FP32, and bf16: bf16
  * products with FP32 accumulation, flash attention). The other ops are in
- * ops.cu, the mixers in attn.cu and power*.cu. */
+ * ops.cu, the bf16 matmul in matmul.cu, the mixers in attn.cu and power*.cu. */
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -113,17 +113,6 @@ void kcu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
     else
         KCU_BLAS(cublasSgemmStridedBatched(ctx.blas, tb, ta, n, m, k, &alpha, b, ldb, stride_b, a, lda, stride_a,
                                            &beta, c, ldc, stride_c, batch));
-}
-
-/* bf16 backend: the same row-major product with FP32 storage, bf16 operands on the
- * tensor cores and FP32 accumulation (cuBLAS compute type 32F_FAST_16BF: the
- * library rounds A and B to bf16 as it loads them). */
-static void cu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
-                           float beta, float *c) {
-    if (m <= 0 || n <= 0) return;
-    cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    KCU_BLAS(cublasGemmEx(ctx.blas, tb, ta, n, m, k, &alpha, b, CUDA_R_32F, trans_b ? k : n, a, CUDA_R_32F,
-                          trans_a ? m : k, &beta, c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
 }
 
 static void cu_matmul(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
@@ -258,7 +247,7 @@ extern "C" const kern_backend *kern_cuda_backend_bf16(void) {
     std::call_once(filled, [f32] {
         be = *f32;
         be.name = "cuda-bf16";
-        be.matmul = cu_matmul_bf16;
+        be.matmul = kcu_matmul_bf16;
         be.mixer_work_size = cu_mixer_work_size_bf16;
         be.mixer_forward = cu_mixer_forward_bf16;
         be.mixer_backward = cu_mixer_backward_bf16;

@@ -4,8 +4,11 @@
  * The backend interface (kern_backend) has no context argument: its ops are
  * plain function pointers shared with the CPU backend. So the CUDA backend
  * keeps one process-wide context, created by kern_cuda_backend() and never
- * freed (like the CUDA runtime's own primary context). Every op runs on the
- * default stream, in issue order; only download and sum_squares wait. */
+ * freed (like the CUDA runtime's own primary context); the bf16 matmul's share
+ * of it (cuBLASLt handle and workspace, bf16 operand scratch, algorithm table)
+ * lives in matmul.cu, made at its first use. Every op runs on the default
+ * stream, in issue order, issued from one host thread; only download and
+ * sum_squares wait (and the bf16 matmul's scratch, when it grows). */
 #ifndef SCALELAB_KERNELS_CUDA_COMMON_H
 #define SCALELAB_KERNELS_CUDA_COMMON_H
 
@@ -53,6 +56,12 @@ static inline unsigned kcu_blocks(size_t n, unsigned threads) {
 void kcu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
               long long stride_a, const float *b, int ldb, long long stride_b, float beta, float *c, int ldc,
               long long stride_c, int batch);
+
+/* The bf16 backend's matmul (kernels/cuda/matmul.cu): kern_matmul's contract, bf16
+ * operands with FP32 accumulation, FP32 storage or bf16 copies by
+ * kern_cuda_bf16_matmul_mode. */
+void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
+                     float beta, float *c);
 
 /* Sizes of the mixers' device work, in floats, and their forward/backward
  * (kernels/cuda/attn.cu, power.cu, power_backward.cu). */

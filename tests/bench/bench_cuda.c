@@ -2,8 +2,9 @@
  * steps (forward, backward, AdamW; all on the GPU) for d_model 256 and 512,
  * 4 layers, context 2048, each mixer, at precision fp32 and bf16, beside the
  * ceilings measured in the same run on random data: cuBLAS 8192^3 products in FP32,
- * TF32, bf16 operands on FP32 storage (32F_FAST_16BF, what the bf16 backend calls)
- * and bf16 storage (the bf16 matmul rate), and device-to-device copy bandwidth.
+ * TF32, bf16 operands on FP32 storage (32F_FAST_16BF, the bf16 backend's default)
+ * and bf16 storage (the bf16 matmul rate), and device-to-device copy bandwidth, and
+ * the bf16 backend's matmul in both its modes at the 12-layer model's shapes.
  * Then attention alone (softmax, causal; b1 h8 d64; forward + backward, the mixer
  * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
  * FP32 T x T path where it fits. FLOPs per token = 3 (W + S) from model_flops_compute;
@@ -17,10 +18,14 @@
  *   build/bench/bench_cuda [steps] [batch] model12
  *   build/bench/bench_cuda [steps] [batch] attn 0|T        (the attention table alone; T: its bf16 causal row)
  *   build/bench/bench_cuda [steps] [batch] powerlayer 0    (the power retention layer table alone)
+ *   build/bench/bench_cuda [steps] [batch] mm
  * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
  * and d_model runs only that, at both precisions, without the ceilings and
  * attention: for profilers; model12: the 12-layer d_model 768 context 1024 model,
- * softmax and power, bf16 only, for the PyTorch peer's --model12). */
+ * softmax and power, bf16 only, for the PyTorch peer's --model12; mm: only the
+ * table of the bf16 matmul's two modes at that model's shapes, which the full run
+ * prints after the ceilings). The bf16 backend's matmul mode is SCALELAB_MM_BF16's
+ * (kernels.h: kern_cuda_bf16_matmul_mode) everywhere but in that table. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +111,122 @@ static double gemm_ceiling(int n, int mode) {
     cudaEventDestroy(e0), cudaEventDestroy(e1);
     cudaFree(a), cudaFree(b), cudaFree(c);
     return 2.0 * n * n * n / t[REPS / 2] / 1e12;
+}
+
+/* The bf16 backend's matmul at the 12-layer model's shapes (d_model 768, MLP 3072, 8192
+ * tokens = batch 8 x context 1024): each forward product X W, its dX = dY W^T and its
+ * dW = X^T dY (beta 1, as the backward accumulates), in both modes of the backend
+ * (kern_cuda_bf16_matmul_mode: 0 FP32 storage, 32F_FAST_16BF; 1 rounding passes into
+ * bf16 copies + cuBLASLt, the passes included), beside cublasGemmEx on operands already
+ * in bf16 (the product alone: what the rounding costs, and what Lt gains or loses
+ * against GemmEx). Median of 7 repetitions of 10 calls after 2 warm-ups, random data.
+ * The last lines sum one layer's 18 products (q, k, v, proj, fc, fc2, each forward, dX
+ * and dW; the model runs q, k, v as three products, the fused qkv rows are for
+ * comparison) and scale them to 12 layers. */
+typedef struct mm_shape {
+    const char *what;
+    int ta, tb, m, n, k, per_layer;
+    float beta;
+} mm_shape;
+
+static double mm_ms(const kern_backend *be, cublasHandle_t blas, const mm_shape *sh, const float *a, const float *b,
+                    const void *a16, const void *b16, float *c, int mode) {
+    cudaEvent_t e0, e1;
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    enum { REPS = 7, CALLS = 10 };
+    double t[REPS];
+    float one = 1;
+    int m = sh->m, n = sh->n, k = sh->k;
+    if (mode >= 0) kern_cuda_bf16_matmul_mode(mode);
+    for (int r = -2; r < REPS; r++) {
+        CHECK(cudaEventRecord(e0, 0));
+        for (int i = 0; i < CALLS; i++) {
+            if (mode >= 0) be->matmul(sh->ta, sh->tb, m, n, k, 1, a, b, sh->beta, c);
+            else
+                CHECK(cublasGemmEx(blas, sh->tb ? CUBLAS_OP_T : CUBLAS_OP_N, sh->ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
+                                   &one, b16, CUDA_R_16BF, sh->tb ? k : n, a16, CUDA_R_16BF, sh->ta ? m : k, &sh->beta,
+                                   c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        }
+        CHECK(cudaEventRecord(e1, 0));
+        CHECK(cudaEventSynchronize(e1));
+        float ms;
+        CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        if (r >= 0) t[r] = ms / CALLS;
+    }
+    qsort(t, REPS, sizeof *t, cmp_double);
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    return t[REPS / 2];
+}
+
+static int bench_matmuls(const kern_backend *bf16) {
+    enum { N = 8192, H = 768, F = 3072, Q = 3 * 768 };
+    const mm_shape shapes[] = {
+        {"q/k/v/proj X W", 0, 0, N, H, H, 4, 0},   {"q/k/v/proj dX=dY W^T", 0, 1, N, H, H, 4, 0},
+        {"q/k/v/proj dW=X^T dY", 1, 0, H, H, N, 4, 1},
+        {"qkv fused X W", 0, 0, N, Q, H, 0, 0},    {"qkv fused dX=dY W^T", 0, 1, N, H, Q, 0, 0},
+        {"qkv fused dW=X^T dY", 1, 0, H, Q, N, 0, 1},
+        {"fc X W1", 0, 0, N, F, H, 1, 0},          {"fc dX=dH W1^T", 0, 1, N, H, F, 1, 0},
+        {"fc dW1=X^T dH", 1, 0, H, F, N, 1, 1},
+        {"fc2 H W2", 0, 0, N, H, F, 1, 0},         {"fc2 dH=dY W2^T", 0, 1, N, F, H, 1, 0},
+        {"fc2 dW2=H^T dY", 1, 0, F, H, N, 1, 1},
+    };
+    size_t big = (size_t)N * F; /* the largest operand or output, in elements */
+    float *h = malloc(big * sizeof *h), *a, *b, *c;
+    uint16_t *h16 = malloc(big * sizeof *h16);
+    void *a16, *b16;
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < big; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        h[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2 - 1);
+        uint32_t u;
+        memcpy(&u, &h[i], 4);
+        h16[i] = (uint16_t)(u >> 16);
+    }
+    CHECK(cudaMalloc((void **)&a, big * sizeof(float)));
+    CHECK(cudaMalloc((void **)&b, big * sizeof(float)));
+    CHECK(cudaMalloc((void **)&c, big * sizeof(float)));
+    CHECK(cudaMalloc(&a16, big * 2));
+    CHECK(cudaMalloc(&b16, big * 2));
+    CHECK(cudaMemcpy(a, h, big * sizeof(float), cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(b, h, big * sizeof(float), cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(c, h, big * sizeof(float), cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(a16, h16, big * 2, cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(b16, h16, big * 2, cudaMemcpyHostToDevice));
+    free(h), free(h16);
+    cublasHandle_t blas;
+    CHECK(cublasCreate(&blas));
+    int before = kern_cuda_bf16_matmul_mode(-1);
+    long long copies0, falls0, copies1, falls1;
+    kern_cuda_bf16_matmul_counts(&copies0, &falls0);
+    printf("bf16 backend matmul at the 12-layer model's shapes (d_model 768, MLP 3072, 8192 tokens), TFLOP/s,\n"
+           "median of 7 x 10 calls: fp32-store = FP32 storage, 32F_FAST_16BF (mode 0); bf16-copies = rounding\n"
+           "passes + cuBLASLt on bf16 storage (mode 1, SCALELAB_MM_BF16=1); gemm16 = cublasGemmEx on operands\n"
+           "already bf16 (the product alone); round ms = bf16-copies ms - gemm16 ms\n");
+    printf("%-22s %2s %2s %5s %5s %5s %4s %11s %11s %8s %7s %9s\n", "product", "ta", "tb", "m", "n", "k", "beta",
+           "fp32-store", "bf16-copies", "gemm16", "new/old", "round ms");
+    double layer[3] = {0, 0, 0};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const mm_shape *sh = &shapes[i];
+        double fl = 2.0 * sh->m * sh->n * sh->k, ms[3];
+        for (int v = 0; v < 3; v++) {
+            ms[v] = mm_ms(bf16, blas, sh, a, b, a16, b16, c, v < 2 ? v : -1);
+            layer[v] += sh->per_layer * ms[v];
+        }
+        printf("%-22s %2d %2d %5d %5d %5d %4g %11.1f %11.1f %8.1f %6.2fx %9.4f\n", sh->what, sh->ta, sh->tb, sh->m, sh->n,
+               sh->k, sh->beta, fl / ms[0] / 1e9, fl / ms[1] / 1e9, fl / ms[2] / 1e9, ms[0] / ms[1], ms[1] - ms[2]);
+        fflush(stdout);
+    }
+    printf("one layer's 18 products: fp32-store %.3f ms, bf16-copies %.3f ms, gemm16 %.3f ms; x 12 layers: "
+           "%.2f / %.2f / %.2f ms (saves %.2f ms per step)\n",
+           layer[0], layer[1], layer[2], 12 * layer[0], 12 * layer[1], 12 * layer[2], 12 * (layer[0] - layer[1]));
+    kern_cuda_bf16_matmul_counts(&copies1, &falls1);
+    printf("mode-1 products: %lld on bf16 copies, %lld fallen back to FP32 storage\n", copies1 - copies0,
+           falls1 - falls0);
+    kern_cuda_bf16_matmul_mode(before);
+    cublasDestroy(blas);
+    cudaFree(a), cudaFree(b), cudaFree(c), cudaFree(a16), cudaFree(b16);
+    return 0;
 }
 
 /* Device-to-device copy bandwidth (bytes read + written per second) of a 2 GiB buffer, median of 7. */
@@ -276,7 +397,9 @@ static int bench_model12(const kern_backend *bf16, int steps, int batch) {
     int rc = 0;
     printf("scalelab training steps (forward, backward, AdamW), bf16, median of %d after 1 warm-up; 12 layers,\n"
            "d_model 768, head_dim 64, context 1024, batch %d; power p=2 gated chunk 64; TFLOP/s = 3 (W + S) "
-           "FLOPs/token x tok/s\n", steps, batch);
+           "FLOPs/token x tok/s\nmatmul: %s\n", steps, batch,
+           kern_cuda_bf16_matmul_mode(-1) ? "bf16 copies + cuBLASLt (SCALELAB_MM_BF16=1)"
+                                          : "FP32 storage, 32F_FAST_16BF (SCALELAB_MM_BF16=1 for bf16 copies)");
     for (int k = 0; k < 2; k++) {
         result r;
         double fpt = 0;
@@ -285,7 +408,11 @@ static int bench_model12(const kern_backend *bf16, int steps, int batch) {
             rc = 1;
             continue;
         }
+        long long copies, fallbacks;
+        kern_cuda_bf16_matmul_counts(&copies, &fallbacks);
         printf("ours %s %.0f %.2f %.6g %.3f\n", mixers[k], r.tok_s, r.tflops, fpt, r.ms);
+        if (copies || fallbacks)
+            printf("(products so far on bf16 copies: %lld; fallen back to FP32 storage: %lld)\n", copies, fallbacks);
         fflush(stdout);
     }
     return rc;
@@ -302,6 +429,7 @@ int main(int argc, char **argv) {
     }
     const kern_backend *bes[2] = {kern_cuda_backend(), kern_cuda_backend_bf16()};
     if (argc > 3 && !strcmp(argv[3], "model12")) return bench_model12(bes[1], steps, batch);
+    if (argc > 3 && !strcmp(argv[3], "mm")) return bench_matmuls(bes[1]);
     struct cudaDeviceProp prop;
     CHECK(cudaGetDeviceProperties(&prop, 0));
     double fp32 = NAN, tf32 = NAN, fast = NAN, bf16 = NAN, bw = NAN;
@@ -312,6 +440,7 @@ int main(int argc, char **argv) {
                "%.1f, bf16 %.1f TFLOP/s; copy bandwidth %.0f GB/s (read + write)\n",
                prop.name, fp32, tf32, fast, bf16, bw);
         fflush(stdout);
+        bench_matmuls(bes[1]);
     }
     const char *mixers[] = {"softmax", "window", "power"};
     result res[12];

@@ -15,7 +15,9 @@
 #   12-layer d_model 768 model, softmax and power p=2, scalelab bf16 beside the PyTorch peer;
 #   "pack": total tokens/s of 8 tiny runs packed 1, 4 and 8 to the GPU; "mps": the same under a
 #   private MPS daemon; "prof12": per-kernel times of the 12-layer steps under ncu; "profattn":
-#   ncu sections of the flash kernels; ~4 minutes each at most)
+#   ncu sections of the flash kernels; "mm": the bf16 matmul's two modes (kernels/cuda/matmul.cu):
+#   op table, 200-step training on bf16 copies, the matmul table, the 12-layer step in each mode;
+#   ~4 minutes each at most)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-${OUT:-/tmp/scalelab-gpu-out}}
@@ -106,6 +108,28 @@ if want bench12; then
     > "$out/bench12.txt" 2>&1
   echo "peer_torch --model12 rc=$?" >> "$out/bench12.txt"
   grep -v "^ *File\|^W[0-9]" "$out/bench12.txt" | tail -8
+fi
+
+if want mm; then
+  # ~3 minutes at most: the bf16 op table (its matmul cases run both modes), the 200-step
+  # bf16 training test with the matmul on bf16 copies (SCALELAB_MM_BF16=1), the matmul
+  # table at the 12-layer model's shapes, then that model's step in mode 0 and mode 1.
+  echo "== 8. bf16 matmul: FP32 storage (mode 0) vs bf16 copies + cuBLASLt (mode 1)"
+  SCALELAB_TEST_FILTER="test_ops_bf16" timeout 120 ./test_backend > "$out/mm_ops.txt" 2>&1
+  echo "test_ops_bf16 rc=$?" | tee -a "$out/mm_ops.txt"
+  grep -E "matmul|FAIL" "$out/mm_ops.txt"
+  SCALELAB_MM_BF16=1 SCALELAB_TEST_FILTER="test_training_bf16" timeout 300 ./test_backend > "$out/mm_train.txt" 2>&1
+  echo "test_training_bf16 (SCALELAB_MM_BF16=1) rc=$?" | tee -a "$out/mm_train.txt"
+  grep -E "gap|FAIL" "$out/mm_train.txt"
+  timeout 60 ./bench_cuda 5 8 mm > "$out/mm_table.txt" 2>&1
+  echo "bench_cuda mm rc=$?" >> "$out/mm_table.txt"
+  cat "$out/mm_table.txt"
+  for mode in 0 1; do
+    SCALELAB_MM_BF16=$mode timeout 60 ./bench_cuda 10 8 model12 > "$out/mm_model12_$mode.txt" 2>&1
+    echo "bench_cuda model12 SCALELAB_MM_BF16=$mode rc=$?" >> "$out/mm_model12_$mode.txt"
+    cat "$out/mm_model12_$mode.txt"
+  done
+  grep -q "rc=[1-9]" "$out"/mm_*.txt && status=1
 fi
 
 if want pack; then

@@ -77,31 +77,58 @@ typedef struct outbuf {
     const char *name[MAX_SEG];
     int nseg;
 } outbuf;
-/* Appends d's n floats as segment `name` and frees d. */
-static void take(const kern_backend *be, outbuf *o, const char *name, float *d, size_t n) {
+/* Appends the n floats at base + off as segment `name` and frees base. */
+static void take_at(const kern_backend *be, outbuf *o, const char *name, float *base, size_t off, size_t n) {
     assert_true(o->nseg < MAX_SEG);
-    be->download(o->v + o->n, d, n * sizeof(float));
+    be->download(o->v + o->n, base + off, n * sizeof(float));
     o->n += n;
     o->name[o->nseg] = name;
     o->end[o->nseg++] = o->n;
-    be->free(d);
+    be->free(base);
+}
+/* Appends d's n floats as segment `name` and frees d. */
+static void take(const kern_backend *be, outbuf *o, const char *name, float *d, size_t n) {
+    take_at(be, o, name, d, 0, n);
 }
 
 /* ---- the ops ---- */
 
 typedef void (*op_run)(const kern_backend *be, rng *r, const void *arg, outbuf *out);
 
+/* A matmul case: the bf16 backend's matmul mode (kern_cuda_bf16_matmul_mode; -1 leaves
+ * it), the sizes, and an offset in floats added to every pointer (1: only 4-byte
+ * aligned operands and output). */
+typedef struct matmul_case {
+    int mode, m, n, k, off;
+} matmul_case;
+
+/* Every transpose pair, each with beta 0, 0.3 and 1 (alpha 0.7) on a random C. On the
+ * GPU in mode 1, every product with 16-byte aligned pointers must have run on bf16
+ * copies; with 4-byte aligned ones cuBLASLt may have no algorithm for C (a fallback to
+ * FP32 storage, said, and checked against the reference all the same). */
 static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
-    (void)arg;
-    enum { M = 37, N = 53, K = 29 };
+    const matmul_case *mc = arg;
+    int M = mc->m, N = mc->n, K = mc->k, off = mc->off, before = kern_cuda_bf16_matmul_mode(mc->mode);
+    long long copies0, falls0, copies1, falls1;
+    kern_cuda_bf16_matmul_counts(&copies0, &falls0);
+    const float betas[] = {0, 0.3f, 1};
     for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) {
-            float *a = rnd(be, r, M * K, 1), *b = rnd(be, r, K * N, 1), *c = rnd(be, r, M * N, 1);
-            be->matmul(ta, tb, M, N, K, 0.7f, a, b, 0.3f, c);
-            be->free(a);
-            be->free(b);
-            take(be, out, "c", c, M * N);
-        }
+        for (int tb = 0; tb < 2; tb++)
+            for (int bi = 0; bi < 3; bi++) {
+                float *a = rnd(be, r, (size_t)M * K + off, 1), *b = rnd(be, r, (size_t)K * N + off, 1);
+                float *c = rnd(be, r, (size_t)M * N + off, 1);
+                be->matmul(ta, tb, M, N, K, 0.7f, a + off, b + off, betas[bi], c + off);
+                be->free(a);
+                be->free(b);
+                take_at(be, out, "c", c, off, (size_t)M * N);
+            }
+    kern_cuda_bf16_matmul_counts(&copies1, &falls1);
+    kern_cuda_bf16_matmul_mode(before);
+    if (mc->mode == 1 && be != kern_cpu_backend()) {
+        assert_int_equal(copies1 - copies0 + falls1 - falls0, 12);
+        if (falls1 > falls0) printf("    %lld of 12 products fell back to FP32 storage\n", falls1 - falls0);
+        if (!off) assert_int_equal(falls1 - falls0, 0);
+    }
 }
 
 /* arg: the row count (NULL: 33). The CUDA column sums split rows into slices of
@@ -286,6 +313,24 @@ static const mixer_case MIXERS[] = {
     POWER(1, 1024, 2, 2, 16, 3, 256, 1, 1, 7),
 };
 
+/* Each case runs every transpose pair with beta 0, 0.3 and 1. */
+static const matmul_case MATMULS[] = {
+    /* 0: the FP32 backend */
+    {-1, 37, 53, 29, 0},
+    /* 1: the bf16 backend on FP32 storage (FAST_16BF) */
+    {0, 37, 53, 29, 0},
+    /* 2-7: on bf16 copies (cuBLASLt): odd sizes (rows of the copies padded to 8), aligned
+     * sizes (vectorised rounding), the same with every pointer 4-byte aligned only (scalar
+     * rounding, C's alignment told to the heuristic), the gate's 12 columns, and sizes
+     * spanning several blocks of the rounding kernel */
+    {1, 37, 53, 29, 0},
+    {1, 64, 96, 128, 0},
+    {1, 64, 96, 128, 1},
+    {1, 96, 12, 64, 0},
+    {1, 33, 40, 17, 1},
+    {1, 256, 320, 192, 0},
+};
+
 static const int ROWS_1000 = 1000, ROWS_40000 = 40000;
 
 typedef struct op_case {
@@ -296,7 +341,7 @@ typedef struct op_case {
 } op_case;
 
 static const op_case CASES[] = {
-    {"matmul (4 transposes)", run_matmul, NULL, 1e-12},
+    {"matmul 37x53x29 (4 transposes x 3 betas)", run_matmul, &MATMULS[0], 1e-12},
     {"add_bias, bias_backward, add, zero", run_bias_add, NULL, 1e-12},
     {"add_bias, bias_backward, add, zero (1000 rows)", run_bias_add, &ROWS_1000, 1e-12},
     {"add_bias, bias_backward, add, zero (40000 rows)", run_bias_add, &ROWS_40000, 1e-12},
@@ -335,14 +380,21 @@ static const op_case CASES[] = {
 /* The bf16 backend against the FP32 CPU reference. Tolerances (normalised mean
  * squared error per output tensor) follow from bf16's relative rounding 2^-9 per
  * operand: a product of rounded operands errs by ~3e-3 relative, NMSE ~1e-5; 1e-4
- * for matmul, 5e-4 for attention (P is rounded once more before P V and dS before dQ,
- * dK). Ops that are not products are the FP32 backend's own (checked above at 1e-12).
+ * for matmul (either mode: FP32 storage or bf16 copies), 5e-4 for attention (P is
+ * rounded once more before P V and dS before dQ, dK). Ops that are not products are
+ * the FP32 backend's own (checked above at 1e-12).
  * Not window 1: there dS = P (dP - dy.y) is 0 exactly (y = v), the reference dk is 0,
  * and bf16's dP (rounded operands) against the FP32 dy.y leaves ~1e-3 relative noise
  * over a zero reference (seen: NMSE 2.5e-3 on the H200).
  * Head dim 8 falls back to the FP32 path (checked at the FP32 tolerance). */
 static const op_case CASES_BF16[] = {
-    {"bf16 matmul (4 transposes)", run_matmul, NULL, 1e-4},
+    {"bf16 matmul 37x53x29 (FP32 storage)", run_matmul, &MATMULS[1], 1e-4},
+    {"bf16 matmul 37x53x29 (bf16 copies)", run_matmul, &MATMULS[2], 1e-4},
+    {"bf16 matmul 64x96x128 (bf16 copies)", run_matmul, &MATMULS[3], 1e-4},
+    {"bf16 matmul 64x96x128 unaligned (bf16 copies)", run_matmul, &MATMULS[4], 1e-4},
+    {"bf16 matmul 96x12x64 (bf16 copies)", run_matmul, &MATMULS[5], 1e-4},
+    {"bf16 matmul 33x40x17 unaligned (bf16 copies)", run_matmul, &MATMULS[6], 1e-4},
+    {"bf16 matmul 256x320x192 (bf16 copies)", run_matmul, &MATMULS[7], 1e-4},
     {"bf16 softmax B2 T40 H4/2 d16", run_mixer, &MIXERS[0], 5e-4},
     {"bf16 window 7 B2 T40 H4/2 d16", run_mixer, &MIXERS[2], 5e-4},
     {"bf16 softmax B1 T70 H2/2 d8 (fp32 path)", run_mixer, &MIXERS[1], 1e-10},

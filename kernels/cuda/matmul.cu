@@ -1,0 +1,243 @@
+/* The bf16 backend's matmul, two ways (kern_cuda_bf16_matmul_mode picks):
+ *   0 (default): FP32 storage, cuBLAS compute type 32F_FAST_16BF (the library rounds A
+ *     and B to bf16 as it loads them). Its ceiling on the H200 is ~400-418 TFLOP/s.
+ *   1 (SCALELAB_MM_BF16=1): A and B rounded once into bf16 copies (one vectorised pass
+ *     each, both in one launch), then cuBLASLt on bf16 storage with FP32 accumulation
+ *     and FP32 C/D, whose ceiling is ~770-797 TFLOP/s (tests/bench/RESULTS.md).
+ * Mode 1 is opt-in until it is measured on the training step (bench_cuda mm, model12).
+ *
+ * cuBLASLt rather than cublasGemmEx on the bf16 copies: the descriptors and the
+ * heuristic's algorithm are built once per shape and cached here (no per-call host
+ * heuristics), the workspace is ours and explicit, and Lt's epilogues (bias, GELU,
+ * bias gradient) are where the producers of these operands can later be fused.
+ * libcublas itself loads libcublasLt, so linking it adds no runtime dependency.
+ *
+ * This file's state is part of the backend's one process-wide context (see
+ * cuda_common.h): the Lt handle, its workspace, the bf16 scratch and the algorithm
+ * table, created at the first mode-1 call and never freed. Like the context's
+ * reduction buffer, the scratch makes the op non-reentrant across host threads (every
+ * op is issued from one thread, on the default stream). */
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/cuda_common.h"
+
+/* ---- rounding to bf16 ---- */
+
+/* One operand's copy: src is row-major rows x cols, dense; dst has row stride ldd >= cols
+ * (cols rounded up to 8, so every bf16 row starts 16-byte aligned, as the tensor-core
+ * kernels want). vec: cols == ldd (so cols % 8 == 0) and src 16-byte aligned, the whole
+ * matrix one flat run of 8-float groups. */
+struct bf16_job {
+    const float *src;
+    __nv_bfloat16 *dst;
+    long long rows, cols, ldd;
+    int vec;
+};
+
+enum { CVT_THREADS = 256 };
+
+static unsigned job_blocks(const bf16_job &j) {
+    size_t n = (size_t)(j.rows * j.cols);
+    return kcu_blocks(j.vec ? n / 8 : n, CVT_THREADS);
+}
+
+/* Both operands in one launch (the first blocks_a blocks do A): a launch saved per
+ * matmul. Round to nearest even. */
+__global__ void round_bf16_kernel(bf16_job a, bf16_job b, unsigned blocks_a) {
+    const bool first = blockIdx.x < blocks_a;
+    const bf16_job j = first ? a : b;
+    size_t i = (size_t)(blockIdx.x - (first ? 0 : blocks_a)) * CVT_THREADS + threadIdx.x;
+    size_t n = (size_t)(j.rows * j.cols);
+    if (j.vec) {
+        if (i >= n / 8) return;
+        const float4 *src = reinterpret_cast<const float4 *>(j.src);
+        float4 lo = src[2 * i], hi = src[2 * i + 1];
+        __nv_bfloat162 h[4] = {__floats2bfloat162_rn(lo.x, lo.y), __floats2bfloat162_rn(lo.z, lo.w),
+                               __floats2bfloat162_rn(hi.x, hi.y), __floats2bfloat162_rn(hi.z, hi.w)};
+        reinterpret_cast<uint4 *>(j.dst)[i] = *reinterpret_cast<const uint4 *>(h);
+    } else if (i < n) {
+        size_t r = i / (size_t)j.cols, c = i % (size_t)j.cols;
+        j.dst[r * (size_t)j.ldd + c] = __float2bfloat16_rn(j.src[i]);
+    }
+}
+
+/* ---- state ---- */
+
+enum { MM_SLOTS = 128 }; /* a model has ~25 shapes (forward, dX, dW, lm_head) */
+static const size_t MM_WORKSPACE = (size_t)32 << 20; /* what cuBLAS itself reserves on Hopper */
+
+/* One cached shape: the key, its descriptors and the heuristic's algorithm. ok = 0: the
+ * heuristic had none for it (such shapes take the FP32-storage path). */
+struct mm_slot {
+    int used, ta, tb, m, n, k;
+    unsigned align_c;
+    int ok;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatmulAlgo_t algo;
+};
+
+static struct {
+    std::once_flag env_once, lt_once;
+    int mode;
+    cublasLtHandle_t lt;
+    void *workspace;
+    size_t workspace_bytes;
+    void *scratch; /* the two bf16 copies */
+    size_t scratch_bytes;
+    mm_slot slot[MM_SLOTS];
+    int next_evict;
+    long long copies, fallbacks; /* products in mode 1: on bf16 copies, or not */
+} mm;
+
+static void read_env(void) {
+    const char *e = getenv("SCALELAB_MM_BF16");
+    mm.mode = e && strcmp(e, "0") != 0 && *e;
+}
+
+extern "C" int kern_cuda_bf16_matmul_mode(int mode) {
+    std::call_once(mm.env_once, read_env);
+    int before = mm.mode;
+    if (mode == 0 || mode == 1) mm.mode = mode;
+    return before;
+}
+
+extern "C" void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks) {
+    *copies = mm.copies, *fallbacks = mm.fallbacks;
+}
+
+static void lt_init(void) {
+    KCU_BLAS(cublasLtCreate(&mm.lt));
+    /* Without a workspace Lt still runs, with fewer algorithms (no split-k). */
+    if (cudaMalloc(&mm.workspace, MM_WORKSPACE) == cudaSuccess) mm.workspace_bytes = MM_WORKSPACE;
+    else cudaGetLastError(), mm.workspace = NULL;
+}
+
+/* Grow-only: a larger need waits for the device (products issued earlier may still read
+ * the old buffer), frees it and allocates twice the old size or the need. So the host
+ * waits once per new largest shape: in the first training step only. 0 when out of
+ * memory (the caller takes the FP32-storage path). */
+static int scratch_reserve(size_t bytes) {
+    if (bytes <= mm.scratch_bytes) return 1;
+    size_t want = bytes > 2 * mm.scratch_bytes ? bytes : 2 * mm.scratch_bytes;
+    if (mm.scratch) {
+        KCU_CHECK(cudaDeviceSynchronize());
+        KCU_CHECK(cudaFree(mm.scratch));
+    }
+    mm.scratch = NULL, mm.scratch_bytes = 0;
+    cudaError_t e = cudaMalloc(&mm.scratch, want);
+    if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        mm.scratch = NULL;
+        return 0;
+    }
+    KCU_CHECK(e);
+    mm.scratch_bytes = want;
+    return 1;
+}
+
+/* C's alignment as the heuristic is told it: counted up to 16 bytes (what the vectorised
+ * epilogues need), so that the accidents of where each gradient tensor starts do not
+ * multiply the table's entries. */
+static unsigned alignment_of(const void *p) {
+    unsigned a = 16;
+    while (a > 4 && (uintptr_t)p % a) a /= 2;
+    return a;
+}
+
+static long long pad8(long long x) { return (x + 7) / 8 * 8; }
+
+static void layout(cublasLtMatrixLayout_t *l, cudaDataType t, long long rows, long long cols, long long ld) {
+    KCU_BLAS(cublasLtMatrixLayoutCreate(l, t, (uint64_t)rows, (uint64_t)cols, ld));
+}
+
+/* The cached descriptors and algorithm of a shape, built on its first call. Row-major
+ * C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: Lt's A is our B, Lt's B our A,
+ * each keeping its own transpose flag; a row-major R x S copy with row stride ld is the
+ * column-major S x R matrix with leading dimension ld. */
+static const mm_slot *shape_slot(int ta, int tb, int m, int n, int k, unsigned align_c) {
+    for (int i = 0; i < MM_SLOTS; i++) {
+        const mm_slot &s = mm.slot[i];
+        if (s.used && s.ta == ta && s.tb == tb && s.m == m && s.n == n && s.k == k && s.align_c == align_c) return &s;
+    }
+    int at = -1;
+    for (int i = 0; i < MM_SLOTS && at < 0; i++)
+        if (!mm.slot[i].used) at = i;
+    mm_slot &s = mm.slot[at >= 0 ? at : mm.next_evict];
+    if (at < 0) { /* full (more shapes than a model has): replace round-robin */
+        mm.next_evict = (mm.next_evict + 1) % MM_SLOTS;
+        cublasLtMatmulDescDestroy(s.desc);
+        cublasLtMatrixLayoutDestroy(s.la), cublasLtMatrixLayoutDestroy(s.lb), cublasLtMatrixLayoutDestroy(s.lc);
+    }
+    s = mm_slot{1, ta, tb, m, n, k, align_c, 0, NULL, NULL, NULL, NULL, {}};
+    KCU_BLAS(cublasLtMatmulDescCreate(&s.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+    KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+    long long rows_b = tb ? n : k, cols_b = tb ? k : n, rows_a = ta ? k : m, cols_a = ta ? m : k;
+    layout(&s.la, CUDA_R_16BF, cols_b, rows_b, pad8(cols_b));
+    layout(&s.lb, CUDA_R_16BF, cols_a, rows_a, pad8(cols_a));
+    layout(&s.lc, CUDA_R_32F, n, m, n);
+    cublasLtMatmulPreference_t pref;
+    KCU_BLAS(cublasLtMatmulPreferenceCreate(&pref));
+    uint64_t ws = mm.workspace_bytes;
+    KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    /* The copies are 256-byte aligned (the default assumption); C is the caller's. */
+    uint32_t ac = align_c;
+    KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ac, sizeof ac));
+    KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ac, sizeof ac));
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(mm.lt, s.desc, s.la, s.lb, s.lc, s.lc, pref, 1, &res, &found);
+    KCU_BLAS(cublasLtMatmulPreferenceDestroy(pref));
+    if (st == CUBLAS_STATUS_SUCCESS && found > 0 && res.state == CUBLAS_STATUS_SUCCESS) s.ok = 1, s.algo = res.algo;
+    else if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED)
+        kcu_fail(__FILE__, __LINE__, "cublasLtMatmulAlgoGetHeuristic", cublasGetStatusString(st));
+    return &s;
+}
+
+/* ---- the op ---- */
+
+static void matmul_fast16bf(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                            const float *b, float beta, float *c) {
+    cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    KCU_BLAS(cublasGemmEx(kcu_blas(), tb, ta, n, m, k, &alpha, b, CUDA_R_32F, trans_b ? k : n, a, CUDA_R_32F,
+                          trans_a ? m : k, &beta, c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+}
+
+static bf16_job job(const float *src, long long rows, long long cols, __nv_bfloat16 *dst) {
+    long long ldd = pad8(cols);
+    return bf16_job{src, dst, rows, cols, ldd, ldd == cols && (uintptr_t)src % 16 == 0};
+}
+
+static size_t bytes256(long long rows, long long cols) { return ((size_t)(rows * pad8(cols)) * 2 + 255) / 256 * 256; }
+
+void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
+                     float beta, float *c) {
+    if (m <= 0 || n <= 0) return;
+    /* k == 0 only scales C: the GEMM path does that without copies. */
+    if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0)
+        return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+    std::call_once(mm.lt_once, lt_init);
+    const mm_slot *s = shape_slot(trans_a, trans_b, m, n, k, alignment_of(c));
+    long long rows_a = trans_a ? k : m, cols_a = trans_a ? m : k, rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
+    size_t size_a = bytes256(rows_a, cols_a);
+    if (!s->ok || !scratch_reserve(size_a + bytes256(rows_b, cols_b))) {
+        mm.fallbacks++;
+        return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+    }
+    mm.copies++;
+    __nv_bfloat16 *a16 = (__nv_bfloat16 *)mm.scratch, *b16 = (__nv_bfloat16 *)((char *)mm.scratch + size_a);
+    bf16_job ja = job(a, rows_a, cols_a, a16), jb = job(b, rows_b, cols_b, b16);
+    unsigned blocks_a = job_blocks(ja);
+    round_bf16_kernel<<<blocks_a + job_blocks(jb), CVT_THREADS>>>(ja, jb, blocks_a);
+    KCU_LAUNCHED();
+    KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, b16, s->la, a16, s->lb, &beta, c, s->lc, c, s->lc, &s->algo,
+                            mm.workspace, mm.workspace_bytes, 0));
+}
