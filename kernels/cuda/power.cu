@@ -97,8 +97,13 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
         TAKE(stateh, (L.R + 1) * L.D * L.ld1h / 2 + 1);
         TAKE(dnph, (size_t)L.group * L.rows * L.ld1h / 2 + 1);
         TAKE(dsoh, L.R * L.D * L.ld1h / 2 + 1);
+        TAKE(q16, L.rows * L.d / 2 + 1);
+        TAKE(k16, L.rows * L.d / 2 + 1);
+        TAKE(v16, L.rows * L.d / 2 + 1);
+        TAKE(dn16, L.rows * L.d / 2 + 1);
     } else {
         L.puh = L.phih = L.vph = L.stateh = L.dnph = L.dsoh = 0;
+        L.q16 = L.k16 = L.v16 = L.dn16 = 0;
     }
 #undef TAKE
     L.total = at + 64;
@@ -106,6 +111,9 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     /* Off by default: on the H200 the fused kernels ran slower than cuBLAS over the rows
      * (64k fwd+bwd 73.6 vs 63.9 ms, RESULTS.md 2026-12-01); SCALELAB_POWER_FUSED=1 turns it on. */
     L.fused = bf16 && pw_fused_ok(L) && L.R <= 65535 && L.c <= 65535 * 64 && env && strcmp(env, "0") != 0;
+    /* Off by default until measured against the cuBLAS intra stages (issue 10 item 3). */
+    const char *ei = getenv("SCALELAB_POWER_INTRA");
+    L.intra = pw_intra_ok(L) && ei && strcmp(ei, "0") != 0;
     return L;
 }
 
@@ -514,17 +522,23 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
     size_t cd1 = (size_t)L.c * L.ld1, cD = (size_t)L.c * L.D, cc = (size_t)L.c * L.c;
     pw_mark("start");
     pw_prepare_keys(L, base, k, v, log_g);
+    if (L.intra) pw_intra_keys(L, base);
     pw_mark("keys");
     pw_states(L, base);
     pw_mark("states");
     for (int r = 0; r < L.group; r++) {
         pw_prepare_queries(L, base, q, r, !L.fused);
         pw_mark("queries");
-        pw_intra_weights(L, base);
-        pw_mark("intra_weights");
-        pw_gemm(L, 0, 0, L.c, L.ld1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.ld1, cd1, 0.f, base + L.np,
-                L.ld1, cd1);
-        pw_mark("intra_AV");
+        if (L.intra) {
+            pw_intra_forward(L, base);
+            pw_mark("intra_tiled");
+        } else {
+            pw_intra_weights(L, base);
+            pw_mark("intra_weights");
+            pw_gemm(L, 0, 0, L.c, L.ld1, L.c, 1.f, base + L.a, L.c, cc, base + L.vp, L.ld1, cd1, 0.f, base + L.np,
+                    L.ld1, cd1);
+            pw_mark("intra_AV");
+        }
         if (L.fused) pw_fused_query(L, base, base + L.qt, base + L.states, L.SZ, base + L.np, 1.f);
         else if (L.h16)
             pw_gemm16(L, 0, 0, L.c, L.d1, L.D, 1.f, pw_h(base, L.phih), L.ldDh, (size_t)L.c * L.ldDh,

@@ -32,6 +32,11 @@ struct pw_layout {
      * storage (cuBLAS 16BF x 16BF -> 32F, compute 32F). Opt-in: SCALELAB_POWER_BF16IO=1. */
     int h16, ldDh, ld1h; /* bf16 row strides: D and d + 1 rounded up to 8 */
     size_t puh, phih, vph, stateh, dnph, dsoh; /* offsets (floats) of the bf16 copies */
+    /* intra (bf16; pw_intra_ok): the intra-chunk part runs in power_intra.cu, so raw, a and
+     * da are never written. Opt-in: SCALELAB_POWER_INTRA=1. It streams bf16 copies (rows x d,
+     * unpadded) of qc, kc, V and dN, kept at q16, k16, v16, dn16. */
+    int intra;
+    size_t q16, k16, v16, dn16;
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
      * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
      * cuBLAS takes its vectorised paths. The padding columns are never read. */
@@ -86,6 +91,17 @@ void pw_fused_update(const pw_layout &L, float *base, const float *x, const floa
                      float beta);
 void pw_fused_query(const pw_layout &L, float *base, const float *x, const float *s, size_t s_stride, float *out,
                     float beta);
+
+/* power_intra.cu: which layouts the tiled intra-chunk kernels take (bf16, head dim 16, 32, 64
+ * or 128, p <= 4, any chunk), the bf16 copies of kc and V (once per call, after
+ * pw_prepare_keys), the forward (np = A [V|1], overwritten: what pw_intra_weights and the
+ * A [V|1] product give) and, for the head whose dN' is dnp (after pw_prepare_queries), the
+ * backward: dqc, dkc, dvp (columns 0..d) += the intra-chunk terms, and dg += the gate terms
+ * when gated (what the cuBLAS path's intra section adds). */
+int pw_intra_ok(const pw_layout &L);
+void pw_intra_keys(const pw_layout &L, float *base);
+void pw_intra_forward(const pw_layout &L, float *base);
+void pw_intra_backward(const pw_layout &L, float *base, const float *dnp);
 
 /* Forward and backward at either precision (kcu_power_forward/backward are bf16 = 0). */
 void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,

@@ -235,6 +235,7 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
     float *dso = base + L.dso, *dvp = base + L.dvp, *dphi = base + L.phibuf, *dg = base + L.dg;
     pw_mark("start");
     pw_prepare_keys(L, base, k, v, log_g);
+    if (L.intra) pw_intra_keys(L, base);
     pw_states(L, base);
     pw_mark("keys+states");
 
@@ -302,26 +303,32 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
                                                                   dg);
         KCU_LAUNCHED();
         /* intra-chunk, backward */
-        pw_intra_weights(L, base);
-        pw_mark("q_bwd+intra_weights");
-        pw_gemm(L, 0, 1, L.c, L.c, L.ld1, 1.f, dnp, L.ld1, cd1, base + L.vp, L.ld1, cd1, 0.f, base + L.da, L.c, cc);
-        pw_gemm(L, 1, 0, L.c, L.ld1, L.c, 1.f, base + L.a, L.c, cc, dnp, L.ld1, cd1, 1.f, dvp, L.ld1, cd1);
-        pw_mark("dA+dvp_intra_gemms");
-        /* base + L.np (forward only) holds the column sums */
-        if (L.gated) {
-            dim3 grid(kcu_blocks(L.c, 128), (unsigned)L.R);
-            intra_colsum_kernel<<<grid, 128>>>(L, base + L.a, base + L.da, base + L.np);
+        if (L.intra) {
+            pw_intra_backward(L, base, dnp);
+            pw_mark("q_bwd+intra_tiled");
+        } else {
+            pw_intra_weights(L, base);
+            pw_mark("q_bwd+intra_weights");
+            pw_gemm(L, 0, 1, L.c, L.c, L.ld1, 1.f, dnp, L.ld1, cd1, base + L.vp, L.ld1, cd1, 0.f, base + L.da, L.c,
+                    cc);
+            pw_gemm(L, 1, 0, L.c, L.ld1, L.c, 1.f, base + L.a, L.c, cc, dnp, L.ld1, cd1, 1.f, dvp, L.ld1, cd1);
+            pw_mark("dA+dvp_intra_gemms");
+            /* base + L.np (forward only) holds the column sums */
+            if (L.gated) {
+                dim3 grid(kcu_blocks(L.c, 128), (unsigned)L.R);
+                intra_colsum_kernel<<<grid, 128>>>(L, base + L.a, base + L.da, base + L.np);
+                KCU_LAUNCHED();
+            }
+            intra_rows_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, gcum, base + L.a, base + L.raw, base + L.da,
+                                                               base + L.np, dg);
             KCU_LAUNCHED();
+            pw_mark("intra_backward");
+            pw_gemm(L, 0, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.kc, L.d, cd, 1.f, base + L.dqc,
+                    L.d, cd);
+            pw_gemm(L, 1, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.qc, L.d, cd, 1.f, base + L.dkc,
+                    L.d, cd);
+            pw_mark("dq_dk_intra_gemms");
         }
-        intra_rows_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, gcum, base + L.a, base + L.raw, base + L.da,
-                                                           base + L.np, dg);
-        KCU_LAUNCHED();
-        pw_mark("intra_backward");
-        pw_gemm(L, 0, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.kc, L.d, cd, 1.f, base + L.dqc, L.d,
-                cd);
-        pw_gemm(L, 1, 0, L.c, L.d, L.c, L.scale, base + L.da, L.c, cc, base + L.qc, L.d, cd, 1.f, base + L.dkc, L.d,
-                cd);
-        pw_mark("dq_dk_intra_gemms");
         scatter(L, L.nh, r, base + L.dqc, L.d, dq);
     }
     scatter(L, L.nkv, 0, base + L.dkc, L.d, dk);

@@ -1,0 +1,488 @@
+/* The intra-chunk part of power retention (MATH.md step 1) as tiled tensor-core kernels,
+ * forward and backward, for the bf16 backend (SCALELAB_POWER_INTRA=1): the c x c matrices
+ * raw, A and dA of the cuBLAS path (power.cu, power_backward.cu) are never written; every
+ * score lives in registers for one 64 x 64 tile.
+ *
+ * Per chunk (rows ch c .. ch c + c of the [pair][token] layout of power.h) and head of the
+ * group, with S_ij = s q_i . k_j and A_ij = S_ij^p exp(G'_i - G'_j) for j <= i:
+ *   forward   N'_i = sum_j A_ij [v_j | 1]        (np columns 0..d; overwritten)
+ *   backward  dA_ij = dN_i . v_j + dM_i           (dN' = [dN | dM], power_backward.cu)
+ *             dS_ij = dA_ij p S_ij^(p-1) exp(G'_i - G'_j)
+ *             dqc_i += s sum_j dS_ij k_j,  dkc_j += s sum_i dS_ij q_i,  dvp_j += sum_i A_ij dN_i,
+ *             dg_i += sum_j A_ij dA_ij - sum_k A_ki dA_ki   (the gate terms; gated only)
+ * which is what pw_intra_weights, the A [V|1] product and intra_colsum/intra_rows compute.
+ *
+ * Precision as the cuBLAS FAST_16BF path: q, k, v, dN go through bf16 (q and dN rounded as
+ * they are loaded into registers, k, v and the streamed operands from bf16 copies in work),
+ * A and dS are rounded to bf16 as the operands of the second products, every accumulation is
+ * FP32. The gate factor is expf((float)(G'_i - G'_j)) from the double gcum, as intra_mask_kernel.
+ * Two things are more exact than the cuBLAS path: the denominator M_i = sum_j A_ij and the dM_i
+ * term of dA are FP32 sums of unrounded values, not a product with a rounded column of ones.
+ *
+ * Layout: blocks of 4 warps, 64-row tiles; a warp owns 16 rows with its operand in registers
+ * (mma.sync m16n8k16, fragments as flash.cu) and streams the other side's 64-row tiles
+ * through shared memory (cp.async, two stages, ldmatrix). Forward and the query-side backward
+ * (dq, row sums): one block per (chunk, 64 queries), key tiles j0 <= i0. Key-side backward
+ * (dk, dv, column sums): one block per (chunk, 64 keys), query tiles i0 >= j0. Every output
+ * element has one owner and a fixed summation order: no atomics, bit-reproducible.
+ * Any chunk size: rows past the chunk's end load as zeros and are masked or not stored.
+ *
+ * Implementation FLOPs beyond DESIGN section 4's intra count (h 2d(c+1) per token forward,
+ * twice that backward): tiles are whole 64 x 64 blocks, so per chunk c(c+64)/2 scores are
+ * formed instead of c(c+1)/2 (x(c+64)/(c+1): 1.06 at c = 1024, 1.98 at c = 64; more below 64,
+ * where a tile holds one chunk); the backward runs 7 products of that size, not 4 (S and
+ * dN v^T are computed by both backward kernels: recomputation for determinism without dq
+ * atomics), so 2d(c+64) x 3.5 per token instead of 2d(c+1) x 2. The denominator column is
+ * FP32 adds, not tensor-core work. */
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/power.h"
+
+namespace {
+
+constexpr int BT = 64, NTHR = 128; /* 64-row tiles; 4 warps of 16 rows */
+
+struct pi_args {
+    const float *qc, *kc, *vp, *dnp;
+    const double *gcum;
+    const __nv_bfloat16 *q16, *k16, *v16, *dn16;
+    float *np, *dqc, *dkc, *dvp, *dg;
+    int c, ld1, p, gated;
+    float scale;
+};
+
+/* The few helpers of flash.cu (kept private there): packing, the mma, ldmatrix, cp.async. */
+__device__ __forceinline__ uint32_t pack2(float a, float b) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(a, b); /* a in the low half: the lower column */
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+
+/* c += a b, a 16x16 (row), b 16x8 (col), bf16 in, FP32 accumulate. Fragments (PTX ISA,
+ * mma.m16n8k16): g = lane / 4, t = lane % 4; a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..),
+ * a3 (g+8, 2t+8..); b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g); c0, c1 (g, 2t..2t+1), c2, c3 (g+8, ..). */
+__device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void ldsm_x4(uint32_t r[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+}
+/* 16 bytes global -> shared, asynchronously; zeros when !valid (src must still be mapped). */
+__device__ __forceinline__ void cp16(void *dst, const void *src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+/* Rows [r0, r0 + 64) of a chunk's bf16 [c, D] matrix into shared [64][D + 8], asynchronously;
+ * rows past the chunk (n rows) are zeros. */
+template <int D>
+__device__ __forceinline__ void load_tile(__nv_bfloat16 *dst, const __nv_bfloat16 *src, int r0, int n) {
+    constexpr int CH = D / 8;
+    for (int idx = threadIdx.x; idx < BT * CH; idx += NTHR) {
+        int r = idx / CH, col = idx % CH * 8;
+        bool ok = r0 + r < n;
+        cp16(dst + r * (D + 8) + col, src + (size_t)(ok ? r0 + r : 0) * D + col, ok);
+    }
+}
+
+/* A fragments (rows r0 .. r0 + 16 of the chunk, columns 0..D) of one warp from FP32 rows
+ * of stride ld, rounded to bf16; rows past the chunk (n rows) are zeros. */
+template <int D>
+__device__ __forceinline__ void load_frag(const float *src, int ld, int r0, int n, uint32_t a[D / 16][4]) {
+    int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4;
+    int ra = r0 + g, rb = ra + 8;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        int col = kk * 16 + 2 * t;
+        float2 x00 = make_float2(0.f, 0.f), x01 = x00, x10 = x00, x11 = x00;
+        if (ra < n) {
+            x00 = *reinterpret_cast<const float2 *>(src + (size_t)ra * ld + col);
+            x01 = *reinterpret_cast<const float2 *>(src + (size_t)ra * ld + col + 8);
+        }
+        if (rb < n) {
+            x10 = *reinterpret_cast<const float2 *>(src + (size_t)rb * ld + col);
+            x11 = *reinterpret_cast<const float2 *>(src + (size_t)rb * ld + col + 8);
+        }
+        a[kk][0] = pack2(x00.x, x00.y);
+        a[kk][1] = pack2(x10.x, x10.y);
+        a[kk][2] = pack2(x01.x, x01.y);
+        a[kk][3] = pack2(x11.x, x11.y);
+    }
+}
+
+/* x^p and d/dx x^p for p = 1..4 without a loop. */
+__device__ __forceinline__ float powp(float x, int p) {
+    float x2 = x * x;
+    return p == 1 ? x : p == 2 ? x2 : p == 3 ? x2 * x : x2 * x2;
+}
+__device__ __forceinline__ float dpowp(float x, int p) {
+    return p == 1 ? 1.f : p == 2 ? 2.f * x : p == 3 ? 3.f * x * x : 4.f * x * x * x;
+}
+
+/* Clears a warp's [D / 8][4] accumulator. */
+template <int D> __device__ __forceinline__ void zero(float acc[D / 8][4]) {
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
+}
+
+/* s[nt] (16 x 64) = A (16 x D) X^T for the 64 rows of X (shared [64][D + 8]); A's fragments
+ * come from frag(kk, a) (registers or shared memory), each fetched once. */
+template <int D, class F>
+__device__ __forceinline__ void scores(float s[BT / 8][4], F frag, const __nv_bfloat16 *X) {
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int nt = 0; nt < BT / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t a[4];
+        frag(kk, a);
+#pragma unroll
+        for (int nt = 0; nt < BT / 8; nt += 2) {
+            uint32_t r[4];
+            ldsm_x4(r, X + (nt * 8 + (lane / 16) * 8 + lane % 8) * (D + 8) + kk * 16 + (lane / 8 % 2) * 8);
+            mma16816(s[nt], a, r[0], r[1]);
+            mma16816(s[nt + 1], a, r[2], r[3]);
+        }
+    }
+}
+template <int D>
+__device__ __forceinline__ void scores(float s[BT / 8][4], const uint32_t (&a)[D / 16][4], const __nv_bfloat16 *X) {
+    scores<D>(s, [&](int kk, uint32_t f[4]) { f[0] = a[kk][0], f[1] = a[kk][1], f[2] = a[kk][2], f[3] = a[kk][3]; }, X);
+}
+/* The same with A the warp's 16 rows in shared memory (stride D + 8). */
+template <int D>
+__device__ __forceinline__ void scores(float s[BT / 8][4], const __nv_bfloat16 *A, const __nv_bfloat16 *X) {
+    const int lane = threadIdx.x % 32;
+    scores<D>(s, [&](int kk, uint32_t f[4]) { ldsm_x4(f, A + (lane % 16) * (D + 8) + kk * 16 + (lane / 16) * 8); }, X);
+}
+
+/* acc (16 x D) += W (16 x 64, FP32 registers in the layout of scores, rounded to bf16 here) X
+ * for X shared [64][D + 8]. */
+template <int D>
+__device__ __forceinline__ void accumulate(float acc[D / 8][4], const float w[BT / 8][4], const __nv_bfloat16 *X) {
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int kk = 0; kk < BT / 16; kk++) {
+        uint32_t pa[4] = {pack2(w[2 * kk][0], w[2 * kk][1]), pack2(w[2 * kk][2], w[2 * kk][3]),
+                          pack2(w[2 * kk + 1][0], w[2 * kk + 1][1]), pack2(w[2 * kk + 1][2], w[2 * kk + 1][3])};
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt += 2) {
+            uint32_t r[4];
+            ldsm_x4_t(r, X + (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * (D + 8) + (dt + lane / 16) * 8);
+            mma16816(acc[dt], pa, r[0], r[1]);
+            mma16816(acc[dt + 1], pa, r[2], r[3]);
+        }
+    }
+}
+
+/* Sum over the 4 lanes of a quad (the lanes holding one row of a C fragment). */
+__device__ __forceinline__ float quad_sum(float x) {
+    x += __shfl_xor_sync(0xffffffffu, x, 1);
+    return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+
+/* Shared memory: two stages of two [64][D + 8] bf16 tiles, two stages of 64 doubles (gate
+ * sums) and 64 floats (dM), then (key-side backward) the block's own two [64][D + 8] tiles. */
+template <int D> constexpr size_t smem_bytes(bool own) {
+    return (size_t)(own ? 6 : 4) * BT * (D + 8) * 2 + 2 * BT * (8 + 4);
+}
+
+/* Forward (blockIdx.x = chunk, blockIdx.y = 64-query tile). */
+template <int D> __global__ void __launch_bounds__(NTHR) fwd_kernel(pi_args a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8;
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem), *Vs = Ks + 2 * BT * RS; /* [2][64][RS] */
+    double *gs = reinterpret_cast<double *>(Vs + 2 * BT * RS);                            /* [2][64] */
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4, c = a.c;
+    const size_t row0 = (size_t)blockIdx.x * c;
+    const int q0 = blockIdx.y * BT, wr = q0 + warp * 16;
+    uint32_t qa[D / 16][4];
+    load_frag<D>(a.qc + row0 * D, D, wr, c, qa);
+    double gi[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) gi[r] = a.gated && wr + g + 8 * r < c ? a.gcum[row0 + wr + g + 8 * r] : 0.0;
+    float acc[D / 8][4], l[2] = {0.f, 0.f};
+    zero<D>(acc);
+    const __nv_bfloat16 *kb = a.k16 + row0 * D, *vb = a.v16 + row0 * D;
+    const int ntiles = q0 / BT + 1; /* key tiles 0 .. q0: the last one is the diagonal */
+    auto issue = [&](int it) {
+        int kt = it * BT, buf = it & 1;
+        load_tile<D>(Ks + buf * BT * RS, kb, kt, c);
+        load_tile<D>(Vs + buf * BT * RS, vb, kt, c);
+        if (threadIdx.x < BT)
+            gs[buf * BT + threadIdx.x] = a.gated && kt + threadIdx.x < c ? a.gcum[row0 + kt + threadIdx.x] : 0.0;
+    };
+    issue(0);
+    cp_commit();
+    for (int it = 0; it < ntiles; it++) {
+        const int kt = it * BT, buf = it & 1;
+        if (it + 1 < ntiles) issue(it + 1);
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        if (kt <= wr + 15) { /* on the diagonal tile, warp 0 sees only its first 16 keys: still whole */
+            const double *gk = gs + buf * BT;
+            float s[BT / 8][4];
+            scores<D>(s, qa, Ks + buf * BT * RS);
+#pragma unroll
+            for (int nt = 0; nt < BT / 8; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
+                    float w = powp(s[nt][e] * a.scale, a.p);
+                    if (a.gated) w *= expf((float)(gi[r] - gk[jl]));
+                    w = kt + jl <= i ? w : 0.f; /* a select: the masked gate factor may be inf */
+                    s[nt][e] = w;
+                    l[r] += w;
+                }
+            accumulate<D>(acc, s, Vs + buf * BT * RS);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float m = quad_sum(l[r]);
+        int i = wr + g + 8 * r;
+        if (i >= c) continue;
+        float *nr = a.np + (row0 + i) * a.ld1;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++)
+            *reinterpret_cast<float2 *>(nr + dt * 8 + 2 * t) = make_float2(acc[dt][2 * r], acc[dt][2 * r + 1]);
+        if (t == 0) nr[D] = m;
+    }
+}
+
+/* Backward, query side (blockIdx.x = chunk, blockIdx.y = 64-query tile): dqc += s dS K and the
+ * row sums of A dA into dg. */
+template <int D> __global__ void __launch_bounds__(NTHR) bwd_q_kernel(pi_args a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8;
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem), *Vs = Ks + 2 * BT * RS; /* [2][64][RS] */
+    double *gs = reinterpret_cast<double *>(Vs + 2 * BT * RS);                            /* [2][64] */
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4, c = a.c;
+    const size_t row0 = (size_t)blockIdx.x * c;
+    const int q0 = blockIdx.y * BT, wr = q0 + warp * 16;
+    uint32_t qa[D / 16][4], na[D / 16][4];
+    load_frag<D>(a.qc + row0 * D, D, wr, c, qa);
+    load_frag<D>(a.dnp + row0 * a.ld1, a.ld1, wr, c, na);
+    double gi[2];
+    float dm[2], rs[2] = {0.f, 0.f};
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        int i = wr + g + 8 * r;
+        gi[r] = a.gated && i < c ? a.gcum[row0 + i] : 0.0;
+        dm[r] = i < c ? a.dnp[(row0 + i) * a.ld1 + D] : 0.f;
+    }
+    float dq[D / 8][4];
+    zero<D>(dq);
+    const __nv_bfloat16 *kb = a.k16 + row0 * D, *vb = a.v16 + row0 * D;
+    const int ntiles = q0 / BT + 1;
+    auto issue = [&](int it) {
+        int kt = it * BT, buf = it & 1;
+        load_tile<D>(Ks + buf * BT * RS, kb, kt, c);
+        load_tile<D>(Vs + buf * BT * RS, vb, kt, c);
+        if (threadIdx.x < BT)
+            gs[buf * BT + threadIdx.x] = a.gated && kt + threadIdx.x < c ? a.gcum[row0 + kt + threadIdx.x] : 0.0;
+    };
+    issue(0);
+    cp_commit();
+    for (int it = 0; it < ntiles; it++) {
+        const int kt = it * BT, buf = it & 1;
+        if (it + 1 < ntiles) issue(it + 1);
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        if (kt <= wr + 15) {
+            const double *gk = gs + buf * BT;
+            float s[BT / 8][4], dp[BT / 8][4];
+            scores<D>(s, qa, Ks + buf * BT * RS);
+            scores<D>(dp, na, Vs + buf * BT * RS);
+#pragma unroll
+            for (int nt = 0; nt < BT / 8; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
+                    float x = s[nt][e] * a.scale, gt = a.gated ? expf((float)(gi[r] - gk[jl])) : 1.f;
+                    float da = dp[nt][e] + dm[r];
+                    bool vis = kt + jl <= i;
+                    rs[r] += vis ? powp(x, a.p) * gt * da : 0.f;
+                    s[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
+                }
+            accumulate<D>(dq, s, Ks + buf * BT * RS);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float sum = quad_sum(rs[r]);
+        int i = wr + g + 8 * r;
+        if (i >= c) continue;
+        float *qr = a.dqc + (row0 + i) * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) {
+            float2 *o = reinterpret_cast<float2 *>(qr + dt * 8 + 2 * t), x = *o;
+            *o = make_float2(x.x + a.scale * dq[dt][2 * r], x.y + a.scale * dq[dt][2 * r + 1]);
+        }
+        if (a.gated && t == 0) a.dg[row0 + i] += sum;
+    }
+}
+
+/* Backward, key side (blockIdx.x = chunk, blockIdx.y = 64-key tile): dkc += s dS^T Q, dvp += A^T dN
+ * and the column sums of A dA out of dg. The warp's tiles are transposed: element e of tile nt is
+ * key wk + g + 8 (e >> 1), query i0 + nt 8 + 2t + (e & 1). */
+template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8;
+    __nv_bfloat16 *Qs = reinterpret_cast<__nv_bfloat16 *>(smem), *Ns = Qs + 2 * BT * RS; /* [2][64][RS] */
+    double *gs = reinterpret_cast<double *>(Ns + 2 * BT * RS);                            /* [2][64] */
+    float *ms = reinterpret_cast<float *>(gs + 2 * BT);                                   /* dM [2][64] */
+    __nv_bfloat16 *Kb = reinterpret_cast<__nv_bfloat16 *>(ms + 2 * BT), *Vb = Kb + BT * RS; /* [64][RS] */
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4, c = a.c;
+    const size_t row0 = (size_t)blockIdx.x * c;
+    const int k0 = blockIdx.y * BT, wk = k0 + warp * 16;
+    /* The block's keys and values stay in shared memory (A operands fetched per product):
+     * in registers they would leave dk, dv, S and dP too few at head dim 128. */
+    load_tile<D>(Kb, a.k16 + row0 * D, k0, c);
+    load_tile<D>(Vb, a.v16 + row0 * D, k0, c);
+    const __nv_bfloat16 *Kw = Kb + warp * 16 * RS, *Vw = Vb + warp * 16 * RS;
+    double gj[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) gj[r] = a.gated && wk + g + 8 * r < c ? a.gcum[row0 + wk + g + 8 * r] : 0.0;
+    float dk[D / 8][4], dv[D / 8][4], cs[2] = {0.f, 0.f};
+    zero<D>(dk);
+    zero<D>(dv);
+    const __nv_bfloat16 *qb = a.q16 + row0 * D, *nb = a.dn16 + row0 * D;
+    const int ntiles = (c - 1 - k0) / BT + 1; /* query tiles k0 .. the chunk's end */
+    auto issue = [&](int it) {
+        int qt = k0 + it * BT, buf = it & 1;
+        load_tile<D>(Qs + buf * BT * RS, qb, qt, c);
+        load_tile<D>(Ns + buf * BT * RS, nb, qt, c);
+        if (threadIdx.x < BT) {
+            bool ok = qt + threadIdx.x < c;
+            gs[buf * BT + threadIdx.x] = a.gated && ok ? a.gcum[row0 + qt + threadIdx.x] : 0.0;
+            ms[buf * BT + threadIdx.x] = ok ? a.dnp[(row0 + qt + threadIdx.x) * a.ld1 + D] : 0.f;
+        }
+    };
+    issue(0);
+    cp_commit();
+    for (int it = 0; it < ntiles; it++) {
+        const int qt = k0 + it * BT, buf = it & 1;
+        if (it + 1 < ntiles) issue(it + 1);
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        const double *gq = gs + buf * BT;
+        const float *mq = ms + buf * BT;
+        float s[BT / 8][4], dp[BT / 8][4];
+        scores<D>(s, Kw, Qs + buf * BT * RS);
+        scores<D>(dp, Vw, Ns + buf * BT * RS);
+#pragma unroll
+        for (int nt = 0; nt < BT / 8; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int il = nt * 8 + 2 * t + (e & 1), j = wk + g + 8 * (e >> 1), r = e >> 1;
+                float x = s[nt][e] * a.scale, gt = a.gated ? expf((float)(gq[il] - gj[r])) : 1.f;
+                float da = dp[nt][e] + mq[il];
+                bool vis = j <= qt + il && qt + il < c; /* queries past the chunk: gate factor may be inf */
+                float w = vis ? powp(x, a.p) * gt : 0.f;
+                cs[r] += w * da;
+                s[nt][e] = w;
+                dp[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
+            }
+        accumulate<D>(dv, s, Ns + buf * BT * RS);
+        accumulate<D>(dk, dp, Qs + buf * BT * RS);
+        __syncthreads();
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float sum = quad_sum(cs[r]);
+        int j = wk + g + 8 * r;
+        if (j >= c) continue;
+        float *kr = a.dkc + (row0 + j) * D, *vr = a.dvp + (row0 + j) * a.ld1;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) {
+            float2 *o = reinterpret_cast<float2 *>(kr + dt * 8 + 2 * t), x = *o;
+            *o = make_float2(x.x + a.scale * dk[dt][2 * r], x.y + a.scale * dk[dt][2 * r + 1]);
+            o = reinterpret_cast<float2 *>(vr + dt * 8 + 2 * t), x = *o;
+            *o = make_float2(x.x + dv[dt][2 * r], x.y + dv[dt][2 * r + 1]);
+        }
+        if (a.gated && t == 0) a.dg[row0 + j] -= sum;
+    }
+}
+
+pi_args args_of(const pw_layout &L, float *base) {
+    pi_args a = {};
+    a.qc = base + L.qc, a.kc = base + L.kc, a.vp = base + L.vp;
+    a.gcum = pw_doubles(base, L.gcum);
+    a.q16 = (const __nv_bfloat16 *)pw_h(base, L.q16), a.k16 = (const __nv_bfloat16 *)pw_h(base, L.k16);
+    a.v16 = (const __nv_bfloat16 *)pw_h(base, L.v16), a.dn16 = (const __nv_bfloat16 *)pw_h(base, L.dn16);
+    a.np = base + L.np, a.dqc = base + L.dqc, a.dkc = base + L.dkc, a.dvp = base + L.dvp, a.dg = base + L.dg;
+    a.c = L.c, a.ld1 = L.ld1, a.p = L.p, a.gated = L.gated;
+    a.scale = L.scale;
+    return a;
+}
+
+/* Launches a kernel over (chunk, 64-row tile), raising its shared-memory limit once. */
+template <int D, void (*K)(pi_args)> void launch(const pw_layout &L, const pi_args &a) {
+    size_t sm = smem_bytes<D>(K == bwd_k_kernel<D>);
+    static bool set = [&] {
+        KCU_CHECK(cudaFuncSetAttribute(K, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        return true;
+    }();
+    (void)set;
+    dim3 grid((unsigned)L.R, (unsigned)((L.c + BT - 1) / BT));
+    K<<<grid, NTHR, sm>>>(a);
+    KCU_LAUNCHED();
+}
+
+enum stage { FWD, BWD_Q, BWD_K };
+template <int D> void run(stage st, const pw_layout &L, const pi_args &a) {
+    switch (st) {
+    case FWD: launch<D, fwd_kernel<D>>(L, a); break;
+    case BWD_Q: launch<D, bwd_q_kernel<D>>(L, a); break;
+    default: launch<D, bwd_k_kernel<D>>(L, a); break;
+    }
+}
+void run_d(stage st, const pw_layout &L, const pi_args &a) {
+    switch (L.d) {
+    case 16: run<16>(st, L, a); break;
+    case 32: run<32>(st, L, a); break;
+    case 64: run<64>(st, L, a); break;
+    default: run<128>(st, L, a); break;
+    }
+}
+
+} // namespace
+
+int pw_intra_ok(const pw_layout &L) {
+    return L.bf16 && L.p >= 1 && L.p <= 4 && (L.d == 16 || L.d == 32 || L.d == 64 || L.d == 128) &&
+           (L.c + BT - 1) / BT <= 65535;
+}
+
+void pw_intra_keys(const pw_layout &L, float *base) {
+    pw_to_bf16(L, base + L.kc, L.c, L.d, L.d, pw_h(base, L.k16), L.d, L.R);
+    pw_to_bf16(L, base + L.vp, L.c, L.ld1, L.d, pw_h(base, L.v16), L.d, L.R);
+}
+
+void pw_intra_forward(const pw_layout &L, float *base) { run_d(FWD, L, args_of(L, base)); }
+
+void pw_intra_backward(const pw_layout &L, float *base, const float *dnp) {
+    pw_to_bf16(L, base + L.qc, L.c, L.d, L.d, pw_h(base, L.q16), L.d, L.R);
+    pw_to_bf16(L, dnp, L.c, L.ld1, L.d, pw_h(base, L.dn16), L.d, L.R);
+    pi_args a = args_of(L, base);
+    a.dnp = dnp;
+    run_d(BWD_Q, L, a);
+    run_d(BWD_K, L, a);
+}
