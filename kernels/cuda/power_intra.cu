@@ -28,12 +28,13 @@
  * Any chunk size: rows past the chunk's end load as zeros and are masked or not stored.
  *
  * Implementation FLOPs beyond DESIGN section 4's intra count (h 2d(c+1) per token forward,
- * twice that backward): tiles are whole 64 x 64 blocks, so per chunk c(c+64)/2 scores are
- * formed instead of c(c+1)/2 (x(c+64)/(c+1): 1.06 at c = 1024, 1.98 at c = 64; more below 64,
- * where a tile holds one chunk); the backward runs 7 products of that size, not 4 (S and
- * dN v^T are computed by both backward kernels: recomputation for determinism without dq
- * atomics), so 2d(c+64) x 3.5 per token instead of 2d(c+1) x 2. The denominator column is
- * FP32 adds, not tensor-core work. */
+ * twice that backward): products run on whole 16 x 16 blocks of a warp's 16 rows, so on a
+ * diagonal 64 x 64 tile 2560 scores are formed for its 2080 (j <= i): per chunk c(c+16)/2
+ * instead of c(c+1)/2 (1.01x at c = 1024, 1.23x at c = 64; chunks not a multiple of 16 round
+ * up to 16). The backward runs 7 products of that size, not 4 (S and dN v^T are formed by
+ * both backward kernels: recomputation for determinism without dq atomics): per token
+ * 3.5 x 2d(c+16) instead of 2 x 2d(c+1), 1.77x DESIGN's backward at c = 1024. The
+ * denominator column is FP32 adds, not tensor-core work. */
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/power.h"
@@ -138,9 +139,11 @@ template <int D> __device__ __forceinline__ void zero(float acc[D / 8][4]) {
 }
 
 /* s[nt] (16 x 64) = A (16 x D) X^T for the 64 rows of X (shared [64][D + 8]); A's fragments
- * come from frag(kk, a) (registers or shared memory), each fetched once. */
+ * come from frag(kk, a) (registers or shared memory), each fetched once. Only the 16-column
+ * groups lo .. hi - 1 are formed (the rest stay 0): on a diagonal tile the others are all
+ * masked for this warp (warp-uniform branches; the loops stay unrolled). */
 template <int D, class F>
-__device__ __forceinline__ void scores(float s[BT / 8][4], F frag, const __nv_bfloat16 *X) {
+__device__ __forceinline__ void scores(float s[BT / 8][4], F frag, const __nv_bfloat16 *X, int lo, int hi) {
     const int lane = threadIdx.x % 32;
 #pragma unroll
     for (int nt = 0; nt < BT / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
@@ -150,6 +153,7 @@ __device__ __forceinline__ void scores(float s[BT / 8][4], F frag, const __nv_bf
         frag(kk, a);
 #pragma unroll
         for (int nt = 0; nt < BT / 8; nt += 2) {
+            if (nt / 2 < lo || nt / 2 >= hi) continue;
             uint32_t r[4];
             ldsm_x4(r, X + (nt * 8 + (lane / 16) * 8 + lane % 8) * (D + 8) + kk * 16 + (lane / 8 % 2) * 8);
             mma16816(s[nt], a, r[0], r[1]);
@@ -158,23 +162,29 @@ __device__ __forceinline__ void scores(float s[BT / 8][4], F frag, const __nv_bf
     }
 }
 template <int D>
-__device__ __forceinline__ void scores(float s[BT / 8][4], const uint32_t (&a)[D / 16][4], const __nv_bfloat16 *X) {
-    scores<D>(s, [&](int kk, uint32_t f[4]) { f[0] = a[kk][0], f[1] = a[kk][1], f[2] = a[kk][2], f[3] = a[kk][3]; }, X);
+__device__ __forceinline__ void scores(float s[BT / 8][4], const uint32_t (&a)[D / 16][4], const __nv_bfloat16 *X,
+                                       int lo, int hi) {
+    scores<D>(s, [&](int kk, uint32_t f[4]) { f[0] = a[kk][0], f[1] = a[kk][1], f[2] = a[kk][2], f[3] = a[kk][3]; }, X,
+              lo, hi);
 }
 /* The same with A the warp's 16 rows in shared memory (stride D + 8). */
 template <int D>
-__device__ __forceinline__ void scores(float s[BT / 8][4], const __nv_bfloat16 *A, const __nv_bfloat16 *X) {
+__device__ __forceinline__ void scores(float s[BT / 8][4], const __nv_bfloat16 *A, const __nv_bfloat16 *X, int lo,
+                                       int hi) {
     const int lane = threadIdx.x % 32;
-    scores<D>(s, [&](int kk, uint32_t f[4]) { ldsm_x4(f, A + (lane % 16) * (D + 8) + kk * 16 + (lane / 16) * 8); }, X);
+    scores<D>(s, [&](int kk, uint32_t f[4]) { ldsm_x4(f, A + (lane % 16) * (D + 8) + kk * 16 + (lane / 16) * 8); }, X,
+              lo, hi);
 }
 
 /* acc (16 x D) += W (16 x 64, FP32 registers in the layout of scores, rounded to bf16 here) X
- * for X shared [64][D + 8]. */
+ * for X shared [64][D + 8], over W's 16-column groups lo .. hi - 1 (the others are 0). */
 template <int D>
-__device__ __forceinline__ void accumulate(float acc[D / 8][4], const float w[BT / 8][4], const __nv_bfloat16 *X) {
+__device__ __forceinline__ void accumulate(float acc[D / 8][4], const float w[BT / 8][4], const __nv_bfloat16 *X,
+                                           int lo, int hi) {
     const int lane = threadIdx.x % 32;
 #pragma unroll
     for (int kk = 0; kk < BT / 16; kk++) {
+        if (kk < lo || kk >= hi) continue;
         uint32_t pa[4] = {pack2(w[2 * kk][0], w[2 * kk][1]), pack2(w[2 * kk][2], w[2 * kk][3]),
                           pack2(w[2 * kk + 1][0], w[2 * kk + 1][1]), pack2(w[2 * kk + 1][2], w[2 * kk + 1][3])};
 #pragma unroll
@@ -232,23 +242,23 @@ template <int D> __global__ void __launch_bounds__(NTHR) fwd_kernel(pi_args a) {
         cp_commit();
         cp_wait<1>();
         __syncthreads();
-        if (kt <= wr + 15) { /* on the diagonal tile, warp 0 sees only its first 16 keys: still whole */
-            const double *gk = gs + buf * BT;
-            float s[BT / 8][4];
-            scores<D>(s, qa, Ks + buf * BT * RS);
+        /* On the diagonal tile warp w sees keys 0 .. 16 w + 15 of it; a warp past the chunk none. */
+        const double *gk = gs + buf * BT;
+        const int hi = wr >= c ? 0 : kt == q0 ? warp + 1 : BT / 16;
+        float s[BT / 8][4];
+        scores<D>(s, qa, Ks + buf * BT * RS, 0, hi);
 #pragma unroll
-            for (int nt = 0; nt < BT / 8; nt++)
+        for (int nt = 0; nt < BT / 8; nt++)
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
-                    float w = powp(s[nt][e] * a.scale, a.p);
-                    if (a.gated) w *= expf((float)(gi[r] - gk[jl]));
-                    w = kt + jl <= i ? w : 0.f; /* a select: the masked gate factor may be inf */
-                    s[nt][e] = w;
-                    l[r] += w;
-                }
-            accumulate<D>(acc, s, Vs + buf * BT * RS);
-        }
+            for (int e = 0; e < 4; e++) {
+                int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
+                float w = powp(s[nt][e] * a.scale, a.p);
+                if (a.gated) w *= expf((float)(gi[r] - gk[jl]));
+                w = kt + jl <= i ? w : 0.f; /* a select: the masked gate factor may be inf */
+                s[nt][e] = w;
+                l[r] += w;
+            }
+        accumulate<D>(acc, s, Vs + buf * BT * RS, 0, hi);
         __syncthreads();
     }
 #pragma unroll
@@ -304,24 +314,23 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_q_kernel(pi_args a)
         cp_commit();
         cp_wait<1>();
         __syncthreads();
-        if (kt <= wr + 15) {
-            const double *gk = gs + buf * BT;
-            float s[BT / 8][4], dp[BT / 8][4];
-            scores<D>(s, qa, Ks + buf * BT * RS);
-            scores<D>(dp, na, Vs + buf * BT * RS);
+        const double *gk = gs + buf * BT;
+        const int hi = wr >= c ? 0 : kt == q0 ? warp + 1 : BT / 16;
+        float s[BT / 8][4], dp[BT / 8][4];
+        scores<D>(s, qa, Ks + buf * BT * RS, 0, hi);
+        scores<D>(dp, na, Vs + buf * BT * RS, 0, hi);
 #pragma unroll
-            for (int nt = 0; nt < BT / 8; nt++)
+        for (int nt = 0; nt < BT / 8; nt++)
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
-                    float x = s[nt][e] * a.scale, gt = a.gated ? expf((float)(gi[r] - gk[jl])) : 1.f;
-                    float da = dp[nt][e] + dm[r];
-                    bool vis = kt + jl <= i;
-                    rs[r] += vis ? powp(x, a.p) * gt * da : 0.f;
-                    s[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
-                }
-            accumulate<D>(dq, s, Ks + buf * BT * RS);
-        }
+            for (int e = 0; e < 4; e++) {
+                int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
+                float x = s[nt][e] * a.scale, gt = a.gated ? expf((float)(gi[r] - gk[jl])) : 1.f;
+                float da = dp[nt][e] + dm[r];
+                bool vis = kt + jl <= i;
+                rs[r] += vis ? powp(x, a.p) * gt * da : 0.f;
+                s[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
+            }
+        accumulate<D>(dq, s, Ks + buf * BT * RS, 0, hi);
         __syncthreads();
     }
 #pragma unroll
@@ -385,24 +394,34 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a)
         __syncthreads();
         const double *gq = gs + buf * BT;
         const float *mq = ms + buf * BT;
-        float s[BT / 8][4], dp[BT / 8][4];
-        scores<D>(s, Kw, Qs + buf * BT * RS);
-        scores<D>(dp, Vw, Ns + buf * BT * RS);
+        /* On the diagonal tile warp w's keys are seen by queries 16 w .. 63 of it; queries
+         * past the chunk see nothing, nor do keys past it. */
+        const int lo = wk >= c ? BT / 16 : qt == k0 ? warp : 0, hi = min(BT / 16, (c - qt + 15) / 16);
+        /* At head dim 128 the tile goes in two halves of 32 queries (S and dP half as many
+         * registers live beside dk and dv: no spills). */
+        constexpr int NH = D >= 128 ? 2 : 1, GH = BT / 16 / NH;
 #pragma unroll
-        for (int nt = 0; nt < BT / 8; nt++)
+        for (int h = 0; h < NH; h++) {
+            const int l = max(lo, h * GH), u = min(hi, (h + 1) * GH);
+            float s[BT / 8][4], dp[BT / 8][4];
+            scores<D>(s, Kw, Qs + buf * BT * RS, l, u);
+            scores<D>(dp, Vw, Ns + buf * BT * RS, l, u);
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int il = nt * 8 + 2 * t + (e & 1), j = wk + g + 8 * (e >> 1), r = e >> 1;
-                float x = s[nt][e] * a.scale, gt = a.gated ? expf((float)(gq[il] - gj[r])) : 1.f;
-                float da = dp[nt][e] + mq[il];
-                bool vis = j <= qt + il && qt + il < c; /* queries past the chunk: gate factor may be inf */
-                float w = vis ? powp(x, a.p) * gt : 0.f;
-                cs[r] += w * da;
-                s[nt][e] = w;
-                dp[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
-            }
-        accumulate<D>(dv, s, Ns + buf * BT * RS);
-        accumulate<D>(dk, dp, Qs + buf * BT * RS);
+            for (int nt = 2 * h * GH; nt < 2 * (h + 1) * GH; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int il = nt * 8 + 2 * t + (e & 1), j = wk + g + 8 * (e >> 1), r = e >> 1;
+                    float x = s[nt][e] * a.scale, gt = a.gated ? expf((float)(gq[il] - gj[r])) : 1.f;
+                    float da = dp[nt][e] + mq[il];
+                    bool vis = j <= qt + il && qt + il < c; /* queries past the chunk: gate factor may be inf */
+                    float w = vis ? powp(x, a.p) * gt : 0.f;
+                    cs[r] += w * da;
+                    s[nt][e] = w;
+                    dp[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
+                }
+            accumulate<D>(dv, s, Ns + buf * BT * RS, l, u);
+            accumulate<D>(dk, dp, Qs + buf * BT * RS, l, u);
+        }
         __syncthreads();
     }
 #pragma unroll
