@@ -11,7 +11,7 @@
  * "impl" uses the kernels' own state FLOPs; attention FLOPs are FlashAttention's
  * convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
  * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
- * FP32, bf16 (default), bf16 storage, bf16 fused; mixer
+ * FP32, bf16 (default), bf16 storage, bf16 fused, bf16 with the tiled intra-chunk kernels; mixer
  * "powerlayer" (any d_model) runs only that.
  * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
@@ -501,13 +501,15 @@ int main(int argc, char **argv) {
         int Ts[] = {4096, 16384, 65536};
         /* variants: FP32; bf16 (the default: bf16 operands from FP32 storage, cuBLAS
          * 32F_FAST_16BF); phi rows and the phi products' operands in bf16 storage
-         * (SCALELAB_POWER_BF16IO=1); the fused phi kernels (power_fused.cu, SCALELAB_POWER_FUSED=1) */
-        const char *names[] = {"cuda", "bf16", "bf16-store16", "bf16-fused"};
-        for (int vi = 0; vi < 4; vi++)
+         * (SCALELAB_POWER_BF16IO=1); the fused phi kernels (power_fused.cu, SCALELAB_POWER_FUSED=1);
+         * the default with the tiled intra-chunk kernels (power_intra.cu, SCALELAB_POWER_INTRA=1) */
+        const char *names[] = {"cuda", "bf16", "bf16-store16", "bf16-fused", "bf16-intra"};
+        for (int vi = 0; vi < 5; vi++)
             for (int i = 0; i < 3; i++) {
                 int p = vi > 0;
                 setenv("SCALELAB_POWER_FUSED", vi == 3 ? "1" : "0", 1);
                 setenv("SCALELAB_POWER_BF16IO", vi == 2 ? "1" : "0", 1);
+                setenv("SCALELAB_POWER_INTRA", vi == 4 ? "1" : "0", 1);
                 kern_mixer_shape s = {.batch = 1, .seq = Ts[i], .n_head = 8, .n_kv_head = 8, .head_dim = 64,
                                       .kind = KERN_MIXER_POWER, .p = 2, .chunk = 1024, .gating = 1,
                                       .scale = 0.125, .eps = 1e-6};
@@ -522,6 +524,7 @@ int main(int argc, char **argv) {
             }
         unsetenv("SCALELAB_POWER_FUSED");
         unsetenv("SCALELAB_POWER_BF16IO");
+        unsetenv("SCALELAB_POWER_INTRA");
     }
     return rc;
 }

@@ -311,6 +311,10 @@ static const mixer_case MIXERS[] = {
     /* 22: power at the benchmark's head dim (d64 p2: D = 2080), chunk 1024 */
     POWER(1, 4096, 2, 2, 64, 2, 1024, 1, 0, 7),     POWER(2, 2048, 2, 1, 32, 1, 1024, 1, 1, 7),
     POWER(1, 1024, 2, 2, 16, 3, 256, 1, 1, 7),
+    /* 25: for the tiled intra-chunk kernels: ungated d64 chunk 1024; d128 strong gates with a
+     * chunk (96) and T (480) that are not multiples of the 64-row tile; p4 */
+    POWER(1, 2048, 2, 2, 64, 2, 1024, 0, 0, 0),     POWER(1, 480, 4, 2, 128, 2, 96, 1, 0, 0),
+    POWER(1, 512, 2, 2, 16, 4, 128, 1, 1, 7),
 };
 
 /* Each case runs every transpose pair with beta 0, 0.3 and 1. */
@@ -420,6 +424,24 @@ static const op_case CASES_BF16[] = {
     {"bf16 power p3 rms c256 T1024 H2/2 d16", run_mixer, &MIXERS[24], 1e-3},
 };
 
+/* The same power cases with the intra-chunk part on the tiled tensor-core kernels
+ * (SCALELAB_POWER_INTRA=1, kernels/cuda/power_intra.cu; head dims 16, 32, 64, 128), against
+ * the FP32 CPU reference at the bf16 table's tolerance: the same roundings as the cuBLAS
+ * path (bf16 q, k, v, dN and A, dS as product operands; FP32 sums). Chunks below, equal to
+ * and not a multiple of the 64-row tile; p 1 to 4; gated (strong and weak) and ungated; GQA. */
+static const op_case CASES_INTRA[] = {
+    {"intra power p2 weak gates c1024 T4096 H2/2 d64", run_mixer, &MIXERS[22], 1e-3},
+    {"intra power p2 gated c1024 T4096 H2/1 d16", run_mixer, &MIXERS[21], 1e-3},
+    {"intra power p1 rms c1024 B2 T2048 H2/1 d32", run_mixer, &MIXERS[23], 1e-3},
+    {"intra power p3 rms c256 T1024 H2/2 d16", run_mixer, &MIXERS[24], 1e-3},
+    {"intra power p2 weak gates c64 T256 d32", run_mixer, &MIXERS[14], 1e-3},
+    {"intra power p2 weak gates c16 T64 H4/2 d16", run_mixer, &MIXERS[13], 1e-3},
+    {"intra power p1 ungated rms c16 d16", run_mixer, &MIXERS[7], 1e-3},
+    {"intra power p2 ungated c1024 T2048 d64", run_mixer, &MIXERS[25], 1e-3},
+    {"intra power p2 gated c96 T480 H4/2 d128", run_mixer, &MIXERS[26], 1e-3},
+    {"intra power p4 weak gates rms c128 T512 d16", run_mixer, &MIXERS[27], 1e-3},
+};
+
 enum { OUT_MAX = 1 << 23 };
 
 /* The largest per-segment NMSE of b against a (NaN when any is NaN). */
@@ -480,6 +502,22 @@ static void test_ops_bf16(void **state) {
     (void)state;
     NEED_GPU();
     assert_int_equal(run_cases(gpu_bf16, CASES_BF16, sizeof CASES_BF16 / sizeof CASES_BF16[0], 0x5851f42d4c957f2dull), 0);
+}
+
+static void test_ops_bf16_intra(void **state) {
+    (void)state;
+    NEED_GPU();
+    setenv("SCALELAB_POWER_INTRA", "1", 1);
+    int failures = run_cases(gpu_bf16, CASES_INTRA, sizeof CASES_INTRA / sizeof CASES_INTRA[0], 0x2545f4914f6cdd1dull);
+    /* No atomics in the tiled kernels: the same inputs give the same bits. */
+    rng r1 = {11}, r2 = r1;
+    outbuf a = new_out(), b = new_out();
+    run_mixer(gpu_bf16, &r1, &MIXERS[26], &a);
+    run_mixer(gpu_bf16, &r2, &MIXERS[26], &b);
+    unsetenv("SCALELAB_POWER_INTRA");
+    assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
+    free(a.v), free(b.v);
+    assert_int_equal(failures, 0);
 }
 
 /* The GPU's reductions are fixed-order: the same inputs give the same bits. */
@@ -764,6 +802,7 @@ int main(void) {
         cmocka_unit_test(test_precision_auto_on_cpu),
         cmocka_unit_test(test_ops),
         cmocka_unit_test(test_ops_bf16),
+        cmocka_unit_test(test_ops_bf16_intra),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_model_gradients),
         cmocka_unit_test(test_training),
