@@ -83,6 +83,11 @@ __device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const void *p) {
 __device__ __forceinline__ void cp16(void *dst, const void *src, bool valid) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
 }
+/* N = 4 or 8 bytes global -> shared, asynchronously (through L1); zeros when !valid. */
+template <int N> __device__ __forceinline__ void cp_small(void *dst, const void *src, bool valid) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(smem_u32(dst)), "l"(src), "n"(N),
+                 "r"(valid ? N : 0));
+}
 __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
@@ -231,8 +236,10 @@ template <int D> __global__ void __launch_bounds__(NTHR) fwd_kernel(pi_args a) {
         int kt = it * BT, buf = it & 1;
         load_tile<D>(Ks + buf * BT * RS, kb, kt, c);
         load_tile<D>(Vs + buf * BT * RS, vb, kt, c);
-        if (threadIdx.x < BT)
-            gs[buf * BT + threadIdx.x] = a.gated && kt + threadIdx.x < c ? a.gcum[row0 + kt + threadIdx.x] : 0.0;
+        if (threadIdx.x < BT) {
+            bool ok = a.gated && kt + threadIdx.x < c;
+            cp_small<8>(gs + buf * BT + threadIdx.x, a.gcum + row0 + (ok ? kt + threadIdx.x : 0), ok);
+        }
     };
     issue(0);
     cp_commit();
@@ -303,8 +310,10 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_q_kernel(pi_args a)
         int kt = it * BT, buf = it & 1;
         load_tile<D>(Ks + buf * BT * RS, kb, kt, c);
         load_tile<D>(Vs + buf * BT * RS, vb, kt, c);
-        if (threadIdx.x < BT)
-            gs[buf * BT + threadIdx.x] = a.gated && kt + threadIdx.x < c ? a.gcum[row0 + kt + threadIdx.x] : 0.0;
+        if (threadIdx.x < BT) {
+            bool ok = a.gated && kt + threadIdx.x < c;
+            cp_small<8>(gs + buf * BT + threadIdx.x, a.gcum + row0 + (ok ? kt + threadIdx.x : 0), ok);
+        }
     };
     issue(0);
     cp_commit();
@@ -380,8 +389,9 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a)
         load_tile<D>(Ns + buf * BT * RS, nb, qt, c);
         if (threadIdx.x < BT) {
             bool ok = qt + threadIdx.x < c;
-            gs[buf * BT + threadIdx.x] = a.gated && ok ? a.gcum[row0 + qt + threadIdx.x] : 0.0;
-            ms[buf * BT + threadIdx.x] = ok ? a.dnp[(row0 + qt + threadIdx.x) * a.ld1 + D] : 0.f;
+            size_t i = row0 + (ok ? qt + threadIdx.x : 0);
+            cp_small<8>(gs + buf * BT + threadIdx.x, a.gcum + i, ok && a.gated);
+            cp_small<4>(ms + buf * BT + threadIdx.x, a.dnp + i * a.ld1 + D, ok);
         }
     };
     issue(0);
