@@ -44,7 +44,7 @@ namespace {
 constexpr int BT = 64, NTHR = 128; /* 64-row tiles; 4 warps of 16 rows */
 
 struct pi_args {
-    const float *qc, *kc, *vp, *dnp;
+    const float *qc, *dnp;
     const double *gcum;
     const __nv_bfloat16 *q16, *k16, *v16, *dn16;
     float *np, *dqc, *dkc, *dvp, *dg;
@@ -359,7 +359,7 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_q_kernel(pi_args a)
 
 /* Backward, key side (blockIdx.x = chunk, blockIdx.y = 64-key tile): dkc += s dS^T Q, dvp += A^T dN
  * and the column sums of A dA out of dg. The warp's tiles are transposed: element e of tile nt is
- * key wk + g + 8 (e >> 1), query i0 + nt 8 + 2t + (e & 1). */
+ * key wk + g + 8 (e >> 1), query qt + nt 8 + 2t + (e & 1). */
 template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
@@ -453,7 +453,7 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a)
 
 pi_args args_of(const pw_layout &L, float *base) {
     pi_args a = {};
-    a.qc = base + L.qc, a.kc = base + L.kc, a.vp = base + L.vp;
+    a.qc = base + L.qc;
     a.gcum = pw_doubles(base, L.gcum);
     a.q16 = (const __nv_bfloat16 *)pw_h(base, L.q16), a.k16 = (const __nv_bfloat16 *)pw_h(base, L.k16);
     a.v16 = (const __nv_bfloat16 *)pw_h(base, L.v16), a.dn16 = (const __nv_bfloat16 *)pw_h(base, L.dn16);
