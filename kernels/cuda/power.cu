@@ -101,9 +101,10 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
         TAKE(k16, L.rows * L.d / 2 + 1);
         TAKE(v16, L.rows * L.d / 2 + 1);
         TAKE(dn16, L.rows * L.d / 2 + 1);
+        TAKE(gl2, L.rows);
     } else {
         L.puh = L.phih = L.vph = L.stateh = L.dnph = L.dsoh = 0;
-        L.q16 = L.k16 = L.v16 = L.dn16 = 0;
+        L.q16 = L.k16 = L.v16 = L.dn16 = L.gl2 = 0;
     }
 #undef TAKE
     L.total = at + 64;

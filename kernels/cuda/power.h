@@ -34,9 +34,10 @@ struct pw_layout {
     size_t puh, phih, vph, stateh, dnph, dsoh; /* offsets (floats) of the bf16 copies */
     /* intra (bf16; pw_intra_ok): the intra-chunk part runs in power_intra.cu, so raw, a and
      * da are never written. Opt-in: SCALELAB_POWER_INTRA=1. It streams bf16 copies (rows x d,
-     * unpadded) of qc, kc, V and dN, kept at q16, k16, v16, dn16. */
+     * unpadded) of qc, kc, V and dN, kept at q16, k16, v16, dn16, and gl2 (rows floats): each
+     * row's gate sum from its 64-row tile's first row, times log2 e. */
     int intra;
-    size_t q16, k16, v16, dn16;
+    size_t q16, k16, v16, dn16, gl2;
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
      * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
      * cuBLAS takes its vectorised paths. The padding columns are never read. */
@@ -93,7 +94,7 @@ void pw_fused_query(const pw_layout &L, float *base, const float *x, const float
                     float beta);
 
 /* power_intra.cu: which layouts the tiled intra-chunk kernels take (bf16, head dim 16, 32, 64
- * or 128, p <= 4, any chunk), the bf16 copies of kc and V (once per call, after
+ * or 128, p <= 4, any chunk), the bf16 copies of kc and V and gl2 (once per call, after
  * pw_prepare_keys), the forward (np = A [V|1], overwritten: what pw_intra_weights and the
  * A [V|1] product give) and, for the head whose dN' is dnp (after pw_prepare_queries), the
  * backward: dqc, dkc, dvp (columns 0..d) += the intra-chunk terms, and dg += the gate terms

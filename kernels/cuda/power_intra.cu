@@ -15,9 +15,18 @@
  * Precision as the cuBLAS FAST_16BF path: q, k, v, dN go through bf16 (q and dN rounded as
  * they are loaded into registers, k, v and the streamed operands from bf16 copies in work),
  * A and dS are rounded to bf16 as the operands of the second products, every accumulation is
- * FP32. The gate factor is expf((float)(G'_i - G'_j)) from the double gcum, as intra_mask_kernel.
+ * FP32. The gate factor exp(G'_i - G'_j) is exp2f of a float difference: gl2 holds each row's
+ * gate sum from its 64-row tile's first row, times log2 e, in float (from the double gcum), and
+ * the difference of the two tiles' first rows is taken in double once per tile pair. The
+ * exponent's rounding error is then ~2^-24 of those few magnitudes, like intra_mask_kernel's
+ * (float)(G'_i - G'_j), without a double subtraction and conversion per score (1/2 and 1/8
+ * of the FP32 instruction rate on sm_90).
  * Two things are more exact than the cuBLAS path: the denominator M_i = sum_j A_ij and the dM_i
  * term of dA are FP32 sums of unrounded values, not a product with a rounded column of ones.
+ *
+ * Launch bounds: without a minimum ptxas capped some kernels at 128 registers and spilled; the
+ * minimums given (3 blocks of 4 warps per multiprocessor at head dim <= 64 for the forward and
+ * the query side, 1 elsewhere) compile without spills.
  *
  * Layout: blocks of 4 warps, 64-row tiles; a warp owns 16 rows with its operand in registers
  * (mma.sync m16n8k16, fragments as flash.cu) and streams the other side's 64-row tiles
@@ -42,10 +51,12 @@
 namespace {
 
 constexpr int BT = 64, NTHR = 128; /* 64-row tiles; 4 warps of 16 rows */
+constexpr double LOG2E = 1.4426950408889634;
 
 struct pi_args {
     const float *qc, *dnp;
     const double *gcum;
+    const float *gl2;
     const __nv_bfloat16 *q16, *k16, *v16, *dn16;
     float *np, *dqc, *dkc, *dvp, *dg;
     int c, ld1, p, gated;
@@ -208,26 +219,29 @@ __device__ __forceinline__ float quad_sum(float x) {
     return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
-/* Shared memory: two stages of two [64][D + 8] bf16 tiles, two stages of 64 doubles (gate
- * sums) and 64 floats (dM), then (key-side backward) the block's own two [64][D + 8] tiles. */
+/* Shared memory: two stages of two [64][D + 8] bf16 tiles; two stages of the streamed tile's
+ * first gate sum (double), its 64 gl2 and (key side) its 64 dM; then (key side) the block's
+ * own two [64][D + 8] tiles (16-byte aligned: 2 x 8 + 2 x 64 x 4 x 2 = 1040 bytes before). */
 template <int D> constexpr size_t smem_bytes(bool own) {
-    return (size_t)(own ? 6 : 4) * BT * (D + 8) * 2 + 2 * BT * (8 + 4);
+    return (size_t)(own ? 6 : 4) * BT * (D + 8) * 2 + 2 * 8 + 2 * BT * 4 * 2;
 }
 
 /* Forward (blockIdx.x = chunk, blockIdx.y = 64-query tile). */
-template <int D> __global__ void __launch_bounds__(NTHR) fwd_kernel(pi_args a) {
+template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) fwd_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem), *Vs = Ks + 2 * BT * RS; /* [2][64][RS] */
-    double *gs = reinterpret_cast<double *>(Vs + 2 * BT * RS);                            /* [2][64] */
+    double *g0 = reinterpret_cast<double *>(Vs + 2 * BT * RS); /* [2]: G' at the key tile's first row */
+    float *gs = reinterpret_cast<float *>(g0 + 2);              /* [2][64]: gl2 of its rows */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4, c = a.c;
     const size_t row0 = (size_t)blockIdx.x * c;
     const int q0 = blockIdx.y * BT, wr = q0 + warp * 16;
+    const double gq0 = a.gated ? a.gcum[row0 + q0] : 0.0;
     uint32_t qa[D / 16][4];
     load_frag<D>(a.qc + row0 * D, D, wr, c, qa);
-    double gi[2];
+    float gi[2];
 #pragma unroll
-    for (int r = 0; r < 2; r++) gi[r] = a.gated && wr + g + 8 * r < c ? a.gcum[row0 + wr + g + 8 * r] : 0.0;
+    for (int r = 0; r < 2; r++) gi[r] = a.gated && wr + g + 8 * r < c ? a.gl2[row0 + wr + g + 8 * r] : 0.f;
     float acc[D / 8][4], l[2] = {0.f, 0.f};
     zero<D>(acc);
     const __nv_bfloat16 *kb = a.k16 + row0 * D, *vb = a.v16 + row0 * D;
@@ -236,9 +250,10 @@ template <int D> __global__ void __launch_bounds__(NTHR) fwd_kernel(pi_args a) {
         int kt = it * BT, buf = it & 1;
         load_tile<D>(Ks + buf * BT * RS, kb, kt, c);
         load_tile<D>(Vs + buf * BT * RS, vb, kt, c);
-        if (threadIdx.x < BT) {
-            bool ok = a.gated && kt + threadIdx.x < c;
-            cp_small<8>(gs + buf * BT + threadIdx.x, a.gcum + row0 + (ok ? kt + threadIdx.x : 0), ok);
+        if (a.gated && threadIdx.x < BT) {
+            bool ok = kt + threadIdx.x < c;
+            cp_small<4>(gs + buf * BT + threadIdx.x, a.gl2 + row0 + (ok ? kt + threadIdx.x : 0), ok);
+            if (threadIdx.x == 0) cp_small<8>(g0 + buf, a.gcum + row0 + kt, true);
         }
     };
     issue(0);
@@ -250,7 +265,8 @@ template <int D> __global__ void __launch_bounds__(NTHR) fwd_kernel(pi_args a) {
         cp_wait<1>();
         __syncthreads();
         /* On the diagonal tile warp w sees keys 0 .. 16 w + 15 of it; a warp past the chunk none. */
-        const double *gk = gs + buf * BT;
+        const float *gk = gs + buf * BT, tab = a.gated ? (float)((gq0 - g0[buf]) * LOG2E) : 0.f;
+        const float ar[2] = {gi[0] + tab, gi[1] + tab}; /* (G'_i - G'_kt) log2 e */
         const int hi = wr >= c ? 0 : kt == q0 ? warp + 1 : BT / 16;
         float s[BT / 8][4];
         scores<D>(s, qa, Ks + buf * BT * RS, 0, hi);
@@ -260,7 +276,7 @@ template <int D> __global__ void __launch_bounds__(NTHR) fwd_kernel(pi_args a) {
             for (int e = 0; e < 4; e++) {
                 int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
                 float w = powp(s[nt][e] * a.scale, a.p);
-                if (a.gated) w *= expf((float)(gi[r] - gk[jl]));
+                if (a.gated) w *= exp2f(ar[r] - gk[jl]);
                 w = kt + jl <= i ? w : 0.f; /* a select: the masked gate factor may be inf */
                 s[nt][e] = w;
                 l[r] += w;
@@ -283,23 +299,24 @@ template <int D> __global__ void __launch_bounds__(NTHR) fwd_kernel(pi_args a) {
 
 /* Backward, query side (blockIdx.x = chunk, blockIdx.y = 64-query tile): dqc += s dS K and the
  * row sums of A dA into dg. */
-template <int D> __global__ void __launch_bounds__(NTHR) bwd_q_kernel(pi_args a) {
+template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) bwd_q_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem), *Vs = Ks + 2 * BT * RS; /* [2][64][RS] */
-    double *gs = reinterpret_cast<double *>(Vs + 2 * BT * RS);                            /* [2][64] */
+    double *g0 = reinterpret_cast<double *>(Vs + 2 * BT * RS); /* [2]: G' at the key tile's first row */
+    float *gs = reinterpret_cast<float *>(g0 + 2);              /* [2][64]: gl2 of its rows */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4, c = a.c;
     const size_t row0 = (size_t)blockIdx.x * c;
     const int q0 = blockIdx.y * BT, wr = q0 + warp * 16;
+    const double gq0 = a.gated ? a.gcum[row0 + q0] : 0.0;
     uint32_t qa[D / 16][4], na[D / 16][4];
     load_frag<D>(a.qc + row0 * D, D, wr, c, qa);
     load_frag<D>(a.dnp + row0 * a.ld1, a.ld1, wr, c, na);
-    double gi[2];
-    float dm[2], rs[2] = {0.f, 0.f};
+    float gi[2], dm[2], rs[2] = {0.f, 0.f};
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         int i = wr + g + 8 * r;
-        gi[r] = a.gated && i < c ? a.gcum[row0 + i] : 0.0;
+        gi[r] = a.gated && i < c ? a.gl2[row0 + i] : 0.f;
         dm[r] = i < c ? a.dnp[(row0 + i) * a.ld1 + D] : 0.f;
     }
     float dq[D / 8][4];
@@ -310,9 +327,10 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_q_kernel(pi_args a)
         int kt = it * BT, buf = it & 1;
         load_tile<D>(Ks + buf * BT * RS, kb, kt, c);
         load_tile<D>(Vs + buf * BT * RS, vb, kt, c);
-        if (threadIdx.x < BT) {
-            bool ok = a.gated && kt + threadIdx.x < c;
-            cp_small<8>(gs + buf * BT + threadIdx.x, a.gcum + row0 + (ok ? kt + threadIdx.x : 0), ok);
+        if (a.gated && threadIdx.x < BT) {
+            bool ok = kt + threadIdx.x < c;
+            cp_small<4>(gs + buf * BT + threadIdx.x, a.gl2 + row0 + (ok ? kt + threadIdx.x : 0), ok);
+            if (threadIdx.x == 0) cp_small<8>(g0 + buf, a.gcum + row0 + kt, true);
         }
     };
     issue(0);
@@ -323,7 +341,8 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_q_kernel(pi_args a)
         cp_commit();
         cp_wait<1>();
         __syncthreads();
-        const double *gk = gs + buf * BT;
+        const float *gk = gs + buf * BT, tab = a.gated ? (float)((gq0 - g0[buf]) * LOG2E) : 0.f;
+        const float ar[2] = {gi[0] + tab, gi[1] + tab};
         const int hi = wr >= c ? 0 : kt == q0 ? warp + 1 : BT / 16;
         float s[BT / 8][4], dp[BT / 8][4];
         scores<D>(s, qa, Ks + buf * BT * RS, 0, hi);
@@ -333,7 +352,7 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_q_kernel(pi_args a)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
-                float x = s[nt][e] * a.scale, gt = a.gated ? expf((float)(gi[r] - gk[jl])) : 1.f;
+                float x = s[nt][e] * a.scale, gt = a.gated ? exp2f(ar[r] - gk[jl]) : 1.f;
                 float da = dp[nt][e] + dm[r];
                 bool vis = kt + jl <= i;
                 rs[r] += vis ? powp(x, a.p) * gt * da : 0.f;
@@ -360,12 +379,13 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_q_kernel(pi_args a)
 /* Backward, key side (blockIdx.x = chunk, blockIdx.y = 64-key tile): dkc += s dS^T Q, dvp += A^T dN
  * and the column sums of A dA out of dg. The warp's tiles are transposed: element e of tile nt is
  * key wk + g + 8 (e >> 1), query qt + nt 8 + 2t + (e & 1). */
-template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a) {
+template <int D> __global__ void __launch_bounds__(NTHR, 1) bwd_k_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
     __nv_bfloat16 *Qs = reinterpret_cast<__nv_bfloat16 *>(smem), *Ns = Qs + 2 * BT * RS; /* [2][64][RS] */
-    double *gs = reinterpret_cast<double *>(Ns + 2 * BT * RS);                            /* [2][64] */
-    float *ms = reinterpret_cast<float *>(gs + 2 * BT);                                   /* dM [2][64] */
+    double *g0 = reinterpret_cast<double *>(Ns + 2 * BT * RS); /* [2]: G' at the query tile's first row */
+    float *gs = reinterpret_cast<float *>(g0 + 2);              /* [2][64]: gl2 of its rows */
+    float *ms = gs + 2 * BT;                                    /* [2][64]: dM of its rows */
     __nv_bfloat16 *Kb = reinterpret_cast<__nv_bfloat16 *>(ms + 2 * BT), *Vb = Kb + BT * RS; /* [64][RS] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4, c = a.c;
     const size_t row0 = (size_t)blockIdx.x * c;
@@ -375,9 +395,10 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a)
     load_tile<D>(Kb, a.k16 + row0 * D, k0, c);
     load_tile<D>(Vb, a.v16 + row0 * D, k0, c);
     const __nv_bfloat16 *Kw = Kb + warp * 16 * RS, *Vw = Vb + warp * 16 * RS;
-    double gj[2];
+    const double gk0 = a.gated ? a.gcum[row0 + k0] : 0.0;
+    float gj[2];
 #pragma unroll
-    for (int r = 0; r < 2; r++) gj[r] = a.gated && wk + g + 8 * r < c ? a.gcum[row0 + wk + g + 8 * r] : 0.0;
+    for (int r = 0; r < 2; r++) gj[r] = a.gated && wk + g + 8 * r < c ? a.gl2[row0 + wk + g + 8 * r] : 0.f;
     float dk[D / 8][4], dv[D / 8][4], cs[2] = {0.f, 0.f};
     zero<D>(dk);
     zero<D>(dv);
@@ -390,7 +411,8 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a)
         if (threadIdx.x < BT) {
             bool ok = qt + threadIdx.x < c;
             size_t i = row0 + (ok ? qt + threadIdx.x : 0);
-            cp_small<8>(gs + buf * BT + threadIdx.x, a.gcum + i, ok && a.gated);
+            if (a.gated) cp_small<4>(gs + buf * BT + threadIdx.x, a.gl2 + i, ok);
+            if (a.gated && threadIdx.x == 0) cp_small<8>(g0 + buf, a.gcum + row0 + qt, true);
             cp_small<4>(ms + buf * BT + threadIdx.x, a.dnp + i * a.ld1 + D, ok);
         }
     };
@@ -402,8 +424,9 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a)
         cp_commit();
         cp_wait<1>();
         __syncthreads();
-        const double *gq = gs + buf * BT;
-        const float *mq = ms + buf * BT;
+        const float *gq = gs + buf * BT, *mq = ms + buf * BT;
+        const float tab = a.gated ? (float)((g0[buf] - gk0) * LOG2E) : 0.f;
+        const float kr[2] = {gj[0] - tab, gj[1] - tab}; /* (G'_j - G'_qt) log2 e */
         /* On the diagonal tile warp w's keys are seen by queries 16 w .. 63 of it; queries
          * past the chunk see nothing, nor do keys past it. */
         const int lo = wk >= c ? BT / 16 : qt == k0 ? warp : 0, hi = min(BT / 16, (c - qt + 15) / 16);
@@ -421,7 +444,7 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a)
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     int il = nt * 8 + 2 * t + (e & 1), j = wk + g + 8 * (e >> 1), r = e >> 1;
-                    float x = s[nt][e] * a.scale, gt = a.gated ? expf((float)(gq[il] - gj[r])) : 1.f;
+                    float x = s[nt][e] * a.scale, gt = a.gated ? exp2f(gq[il] - kr[r]) : 1.f;
                     float da = dp[nt][e] + mq[il];
                     bool vis = j <= qt + il && qt + il < c; /* queries past the chunk: gate factor may be inf */
                     float w = vis ? powp(x, a.p) * gt : 0.f;
@@ -451,10 +474,19 @@ template <int D> __global__ void __launch_bounds__(NTHR) bwd_k_kernel(pi_args a)
     }
 }
 
+/* gl2 = (G'_row - G' at the first row of the row's 64-row tile) log2 e. */
+__global__ void gate_tiles_kernel(size_t rows, int c, const double *gcum, float *gl2) {
+    size_t row = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (row >= rows) return;
+    size_t first = row - row % c % BT;
+    gl2[row] = (float)((gcum[row] - gcum[first]) * LOG2E);
+}
+
 pi_args args_of(const pw_layout &L, float *base) {
     pi_args a = {};
     a.qc = base + L.qc;
     a.gcum = pw_doubles(base, L.gcum);
+    a.gl2 = base + L.gl2;
     a.q16 = (const __nv_bfloat16 *)pw_h(base, L.q16), a.k16 = (const __nv_bfloat16 *)pw_h(base, L.k16);
     a.v16 = (const __nv_bfloat16 *)pw_h(base, L.v16), a.dn16 = (const __nv_bfloat16 *)pw_h(base, L.dn16);
     a.np = base + L.np, a.dqc = base + L.dqc, a.dkc = base + L.dkc, a.dvp = base + L.dvp, a.dg = base + L.dg;
@@ -501,6 +533,10 @@ int pw_intra_ok(const pw_layout &L) {
 }
 
 void pw_intra_keys(const pw_layout &L, float *base) {
+    if (L.gated) {
+        gate_tiles_kernel<<<kcu_blocks(L.rows, 256), 256>>>(L.rows, L.c, pw_doubles(base, L.gcum), base + L.gl2);
+        KCU_LAUNCHED();
+    }
     pw_to_bf16(L, base + L.kc, L.c, L.d, L.d, pw_h(base, L.k16), L.d, L.R);
     pw_to_bf16(L, base + L.vp, L.c, L.ld1, L.d, pw_h(base, L.v16), L.d, L.R);
 }
