@@ -226,7 +226,8 @@ template <int D> constexpr size_t smem_bytes(bool own) {
     return (size_t)(own ? 6 : 4) * BT * (D + 8) * 2 + 2 * 8 + 2 * BT * 4 * 2;
 }
 
-/* Forward (blockIdx.x = chunk, blockIdx.y = 64-query tile). */
+/* Forward (blockIdx.x = chunk, blockIdx.y = 64-query tile counted from the chunk's end: the
+ * tiles with the most key tiles start first, so the last wave is short). */
 template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) fwd_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
@@ -235,7 +236,7 @@ template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) fwd_ke
     float *gs = reinterpret_cast<float *>(g0 + 2);              /* [2][64]: gl2 of its rows */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4, c = a.c;
     const size_t row0 = (size_t)blockIdx.x * c;
-    const int q0 = blockIdx.y * BT, wr = q0 + warp * 16;
+    const int q0 = (gridDim.y - 1 - blockIdx.y) * BT, wr = q0 + warp * 16; /* longest blocks first */
     const double gq0 = a.gated ? a.gcum[row0 + q0] : 0.0;
     uint32_t qa[D / 16][4];
     load_frag<D>(a.qc + row0 * D, D, wr, c, qa);
@@ -297,8 +298,8 @@ template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) fwd_ke
     }
 }
 
-/* Backward, query side (blockIdx.x = chunk, blockIdx.y = 64-query tile): dqc += s dS K and the
- * row sums of A dA into dg. */
+/* Backward, query side (blockIdx.x = chunk, blockIdx.y = 64-query tile from the chunk's end, as
+ * the forward): dqc += s dS K and the row sums of A dA into dg. */
 template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) bwd_q_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
@@ -307,7 +308,7 @@ template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) bwd_q_
     float *gs = reinterpret_cast<float *>(g0 + 2);              /* [2][64]: gl2 of its rows */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4, c = a.c;
     const size_t row0 = (size_t)blockIdx.x * c;
-    const int q0 = blockIdx.y * BT, wr = q0 + warp * 16;
+    const int q0 = (gridDim.y - 1 - blockIdx.y) * BT, wr = q0 + warp * 16; /* longest blocks first */
     const double gq0 = a.gated ? a.gcum[row0 + q0] : 0.0;
     uint32_t qa[D / 16][4], na[D / 16][4];
     load_frag<D>(a.qc + row0 * D, D, wr, c, qa);
@@ -344,21 +345,27 @@ template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) bwd_q_
         const float *gk = gs + buf * BT, tab = a.gated ? (float)((gq0 - g0[buf]) * LOG2E) : 0.f;
         const float ar[2] = {gi[0] + tab, gi[1] + tab};
         const int hi = wr >= c ? 0 : kt == q0 ? warp + 1 : BT / 16;
-        float s[BT / 8][4], dp[BT / 8][4];
-        scores<D>(s, qa, Ks + buf * BT * RS, 0, hi);
-        scores<D>(dp, na, Vs + buf * BT * RS, 0, hi);
+        /* From head dim 64 the tile goes in two halves of 32 keys (as the key side's queries). */
+        constexpr int NH = D >= 64 ? 2 : 1, GH = BT / 16 / NH;
 #pragma unroll
-        for (int nt = 0; nt < BT / 8; nt++)
+        for (int h = 0; h < NH; h++) {
+            const int l = h * GH, u = min(hi, (h + 1) * GH);
+            float s[BT / 8][4], dp[BT / 8][4];
+            scores<D>(s, qa, Ks + buf * BT * RS, l, u);
+            scores<D>(dp, na, Vs + buf * BT * RS, l, u);
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
-                float x = s[nt][e] * a.scale, gt = a.gated ? exp2f(ar[r] - gk[jl]) : 1.f;
-                float da = dp[nt][e] + dm[r];
-                bool vis = kt + jl <= i;
-                rs[r] += vis ? powp(x, a.p) * gt * da : 0.f;
-                s[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
-            }
-        accumulate<D>(dq, s, Ks + buf * BT * RS, 0, hi);
+            for (int nt = 2 * h * GH; nt < 2 * (h + 1) * GH; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
+                    float x = s[nt][e] * a.scale, gt = a.gated ? exp2f(ar[r] - gk[jl]) : 1.f;
+                    float da = dp[nt][e] + dm[r];
+                    bool vis = kt + jl <= i;
+                    rs[r] += vis ? powp(x, a.p) * gt * da : 0.f;
+                    s[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
+                }
+            accumulate<D>(dq, s, Ks + buf * BT * RS, l, u);
+        }
         __syncthreads();
     }
 #pragma unroll
@@ -376,9 +383,9 @@ template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) bwd_q_
     }
 }
 
-/* Backward, key side (blockIdx.x = chunk, blockIdx.y = 64-key tile): dkc += s dS^T Q, dvp += A^T dN
- * and the column sums of A dA out of dg. The warp's tiles are transposed: element e of tile nt is
- * key wk + g + 8 (e >> 1), query qt + nt 8 + 2t + (e & 1). */
+/* Backward, key side (blockIdx.x = chunk, blockIdx.y = 64-key tile, the first ones the longest):
+ * dkc += s dS^T Q, dvp += A^T dN and the column sums of A dA out of dg. The warp's tiles are
+ * transposed: element e of tile nt is key wk + g + 8 (e >> 1), query qt + nt 8 + 2t + (e & 1). */
 template <int D> __global__ void __launch_bounds__(NTHR, 1) bwd_k_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
