@@ -59,7 +59,7 @@ struct pi_args {
     const float *gl2;
     const __nv_bfloat16 *q16, *k16, *v16, *dn16;
     float *np, *dqc, *dkc, *dvp, *dg;
-    int c, ld1, p, gated;
+    int c, ld1, gated;
     float scale;
 };
 
@@ -139,13 +139,19 @@ __device__ __forceinline__ void load_frag(const float *src, int ld, int r0, int 
     }
 }
 
-/* x^p and d/dx x^p for p = 1..4 without a loop. */
-__device__ __forceinline__ float powp(float x, int p) {
-    float x2 = x * x;
-    return p == 1 ? x : p == 2 ? x2 : p == 3 ? x2 * x : x2 * x2;
+/* x^P and d/dx x^P, P = 1..4 a template parameter: with p at run time the selects between
+ * the four cost as much per score as the rest of the score's arithmetic. */
+template <int P> __device__ __forceinline__ float powp(float x) {
+    if constexpr (P == 1) return x;
+    else if constexpr (P == 2) return x * x;
+    else if constexpr (P == 3) return x * x * x;
+    else return (x * x) * (x * x);
 }
-__device__ __forceinline__ float dpowp(float x, int p) {
-    return p == 1 ? 1.f : p == 2 ? 2.f * x : p == 3 ? 3.f * x * x : 4.f * x * x * x;
+template <int P> __device__ __forceinline__ float dpowp(float x) {
+    if constexpr (P == 1) return 1.f;
+    else if constexpr (P == 2) return 2.f * x;
+    else if constexpr (P == 3) return 3.f * x * x;
+    else return 4.f * x * x * x;
 }
 
 /* Clears a warp's [D / 8][4] accumulator. */
@@ -228,7 +234,7 @@ template <int D> constexpr size_t smem_bytes(bool own) {
 
 /* Forward (blockIdx.x = chunk, blockIdx.y = 64-query tile counted from the chunk's end: the
  * tiles with the most key tiles start first, so the last wave is short). */
-template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) fwd_kernel(pi_args a) {
+template <int D, int P> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) fwd_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem), *Vs = Ks + 2 * BT * RS; /* [2][64][RS] */
@@ -276,7 +282,7 @@ template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) fwd_ke
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int jl = nt * 8 + 2 * t + (e & 1), i = wr + g + 8 * (e >> 1), r = e >> 1;
-                float w = powp(s[nt][e] * a.scale, a.p);
+                float w = powp<P>(s[nt][e] * a.scale);
                 if (a.gated) w *= exp2f(ar[r] - gk[jl]);
                 w = kt + jl <= i ? w : 0.f; /* a select: the masked gate factor may be inf */
                 s[nt][e] = w;
@@ -300,7 +306,7 @@ template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) fwd_ke
 
 /* Backward, query side (blockIdx.x = chunk, blockIdx.y = 64-query tile from the chunk's end, as
  * the forward): dqc += s dS K and the row sums of A dA into dg. */
-template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) bwd_q_kernel(pi_args a) {
+template <int D, int P> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) bwd_q_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem), *Vs = Ks + 2 * BT * RS; /* [2][64][RS] */
@@ -361,8 +367,8 @@ template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) bwd_q_
                     float x = s[nt][e] * a.scale, gt = a.gated ? exp2f(ar[r] - gk[jl]) : 1.f;
                     float da = dp[nt][e] + dm[r];
                     bool vis = kt + jl <= i;
-                    rs[r] += vis ? powp(x, a.p) * gt * da : 0.f;
-                    s[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
+                    rs[r] += vis ? powp<P>(x) * gt * da : 0.f;
+                    s[nt][e] = vis ? da * dpowp<P>(x) * gt : 0.f;
                 }
             accumulate<D>(dq, s, Ks + buf * BT * RS, l, u);
         }
@@ -386,7 +392,7 @@ template <int D> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1) bwd_q_
 /* Backward, key side (blockIdx.x = chunk, blockIdx.y = 64-key tile, the first ones the longest):
  * dkc += s dS^T Q, dvp += A^T dN and the column sums of A dA out of dg. The warp's tiles are
  * transposed: element e of tile nt is key wk + g + 8 (e >> 1), query qt + nt 8 + 2t + (e & 1). */
-template <int D> __global__ void __launch_bounds__(NTHR, 1) bwd_k_kernel(pi_args a) {
+template <int D, int P> __global__ void __launch_bounds__(NTHR, 1) bwd_k_kernel(pi_args a) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8;
     __nv_bfloat16 *Qs = reinterpret_cast<__nv_bfloat16 *>(smem), *Ns = Qs + 2 * BT * RS; /* [2][64][RS] */
@@ -454,10 +460,10 @@ template <int D> __global__ void __launch_bounds__(NTHR, 1) bwd_k_kernel(pi_args
                     float x = s[nt][e] * a.scale, gt = a.gated ? exp2f(gq[il] - kr[r]) : 1.f;
                     float da = dp[nt][e] + mq[il];
                     bool vis = j <= qt + il && qt + il < c; /* queries past the chunk: gate factor may be inf */
-                    float w = vis ? powp(x, a.p) * gt : 0.f;
+                    float w = vis ? powp<P>(x) * gt : 0.f;
                     cs[r] += w * da;
                     s[nt][e] = w;
-                    dp[nt][e] = vis ? da * dpowp(x, a.p) * gt : 0.f;
+                    dp[nt][e] = vis ? da * dpowp<P>(x) * gt : 0.f;
                 }
             accumulate<D>(dv, s, Ns + buf * BT * RS, l, u);
             accumulate<D>(dk, dp, Qs + buf * BT * RS, l, u);
@@ -497,14 +503,14 @@ pi_args args_of(const pw_layout &L, float *base) {
     a.q16 = (const __nv_bfloat16 *)pw_h(base, L.q16), a.k16 = (const __nv_bfloat16 *)pw_h(base, L.k16);
     a.v16 = (const __nv_bfloat16 *)pw_h(base, L.v16), a.dn16 = (const __nv_bfloat16 *)pw_h(base, L.dn16);
     a.np = base + L.np, a.dqc = base + L.dqc, a.dkc = base + L.dkc, a.dvp = base + L.dvp, a.dg = base + L.dg;
-    a.c = L.c, a.ld1 = L.ld1, a.p = L.p, a.gated = L.gated;
+    a.c = L.c, a.ld1 = L.ld1, a.gated = L.gated;
     a.scale = L.scale;
     return a;
 }
 
 /* Launches a kernel over (chunk, 64-row tile), raising its shared-memory limit once. */
-template <int D, void (*K)(pi_args)> void launch(const pw_layout &L, const pi_args &a) {
-    size_t sm = smem_bytes<D>(K == bwd_k_kernel<D>);
+template <int D, void (*K)(pi_args)> void launch(const pw_layout &L, const pi_args &a, bool own) {
+    size_t sm = smem_bytes<D>(own);
     static bool set = [&] {
         KCU_CHECK(cudaFuncSetAttribute(K, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
         return true;
@@ -516,19 +522,27 @@ template <int D, void (*K)(pi_args)> void launch(const pw_layout &L, const pi_ar
 }
 
 enum stage { FWD, BWD_Q, BWD_K };
-template <int D> void run(stage st, const pw_layout &L, const pi_args &a) {
+template <int D, int P> void run(stage st, const pw_layout &L, const pi_args &a) {
     switch (st) {
-    case FWD: launch<D, fwd_kernel<D>>(L, a); break;
-    case BWD_Q: launch<D, bwd_q_kernel<D>>(L, a); break;
-    default: launch<D, bwd_k_kernel<D>>(L, a); break;
+    case FWD: launch<D, fwd_kernel<D, P>>(L, a, false); break;
+    case BWD_Q: launch<D, bwd_q_kernel<D, P>>(L, a, false); break;
+    default: launch<D, bwd_k_kernel<D, P>>(L, a, true); break;
+    }
+}
+template <int D> void run_p(stage st, const pw_layout &L, const pi_args &a) {
+    switch (L.p) {
+    case 1: run<D, 1>(st, L, a); break;
+    case 2: run<D, 2>(st, L, a); break;
+    case 3: run<D, 3>(st, L, a); break;
+    default: run<D, 4>(st, L, a); break;
     }
 }
 void run_d(stage st, const pw_layout &L, const pi_args &a) {
     switch (L.d) {
-    case 16: run<16>(st, L, a); break;
-    case 32: run<32>(st, L, a); break;
-    case 64: run<64>(st, L, a); break;
-    default: run<128>(st, L, a); break;
+    case 16: run_p<16>(st, L, a); break;
+    case 32: run_p<32>(st, L, a); break;
+    case 64: run_p<64>(st, L, a); break;
+    default: run_p<128>(st, L, a); break;
     }
 }
 
