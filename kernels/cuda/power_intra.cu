@@ -42,7 +42,7 @@
  * instead of c(c+1)/2 (1.01x at c = 1024, 1.23x at c = 64; chunks not a multiple of 16 round
  * up to 16). The backward runs 7 products of that size, not 4 (S and dN v^T are formed by
  * both backward kernels: recomputation for determinism without dq atomics): per token
- * 3.5 x 2d(c+16) instead of 2 x 2d(c+1), 1.77x DESIGN's backward at c = 1024. The
+ * 3.5 x 2d(c+16) instead of 2 x 2d(c+1), 1.78x DESIGN's backward at c = 1024. The
  * denominator column is FP32 adds, not tensor-core work. */
 #include <cuda_bf16.h>
 
