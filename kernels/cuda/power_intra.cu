@@ -5,7 +5,7 @@
  *
  * Per chunk (rows ch c .. ch c + c of the [pair][token] layout of power.h) and head of the
  * group, with S_ij = s q_i . k_j and A_ij = S_ij^p exp(G'_i - G'_j) for j <= i:
- *   forward   N'_i = sum_j A_ij [v_j | 1]        (np columns 0..d; overwritten)
+ *   forward   N'_i = sum_j A_ij [v_j | 1]        (np rows overwritten, padding zero)
  *   backward  dA_ij = dN_i . v_j + dM_i           (dN' = [dN | dM], power_backward.cu)
  *             dS_ij = dA_ij p S_ij^(p-1) exp(G'_i - G'_j)
  *             dqc_i += s sum_j dS_ij k_j,  dkc_j += s sum_i dS_ij q_i,  dvp_j += sum_i A_ij dN_i,
@@ -300,7 +300,10 @@ template <int D, int P> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1)
 #pragma unroll
         for (int dt = 0; dt < D / 8; dt++)
             *reinterpret_cast<float2 *>(nr + dt * 8 + 2 * t) = make_float2(acc[dt][2 * r], acc[dt][2 * r + 1]);
-        if (t == 0) nr[D] = m;
+        if (t == 0) { /* M, and zeros in the padding (power.cu keeps it zero: products run ld1 wide) */
+            nr[D] = m;
+            for (int x = D + 1; x < a.ld1; x++) nr[x] = 0.f;
+        }
     }
 }
 
