@@ -281,6 +281,8 @@ static const mixer_case MIXERS[] = {
     /* 22: power at the benchmark's head dim (d64 p2: D = 2080), chunk 1024 */
     POWER(1, 4096, 2, 2, 64, 2, 1024, 1, 0, 7),     POWER(2, 2048, 2, 1, 32, 1, 1024, 1, 1, 7),
     POWER(1, 1024, 2, 2, 16, 3, 256, 1, 1, 7),
+    /* 25: sequence lengths that are not multiples of 4 (the flash kernels' tails) */
+    ATTN(KERN_MIXER_SOFTMAX, 2, 333, 4, 2, 64, 0), ATTN(KERN_MIXER_WINDOW, 1, 1027, 2, 1, 128, 100),
 };
 
 typedef struct op_case {
@@ -344,6 +346,8 @@ static const op_case CASES_BF16[] = {
     {"bf16 softmax B2 T200 H4/1 d32", run_mixer, &MIXERS[18], 5e-4},
     {"bf16 window 70 B2 T200 H2/2 d128", run_mixer, &MIXERS[19], 5e-4},
     {"bf16 window 4 B1 T256 d32", run_mixer, &MIXERS[20], 5e-4},
+    {"bf16 softmax B2 T333 H4/2 d64", run_mixer, &MIXERS[25], 5e-4},
+    {"bf16 window 100 B1 T1027 H2/1 d128", run_mixer, &MIXERS[26], 5e-4},
     /* Power retention: every product of the chunked algorithm on bf16 operands (phi
      * features, [V|1], states, the intra-chunk scores), FP32 accumulation and FP32
      * state scan. (s q.k)^p raises the score's ~3e-3 relative error to p x that, and
@@ -417,10 +421,42 @@ static void test_ops(void **state) {
     assert_int_equal(run_cases(gpu, CASES, sizeof CASES / sizeof CASES[0], 0x9e3779b97f4a7c15ull), 0);
 }
 
+/* The bf16 attention cases again on the second flash kernels (kernels/cuda/flash.cu:
+ * SCALELAB_FLASH_FWD=1, SCALELAB_FLASH_BWD=1), same tolerance. */
+static const op_case CASES_FLASH2[] = {
+    {"flash2 softmax B2 T40 H4/2 d16", run_mixer, &MIXERS[0], 5e-4},
+    {"flash2 window 7 B2 T40 H4/2 d16", run_mixer, &MIXERS[2], 5e-4},
+    {"flash2 softmax B1 T4096 H4/2 d64", run_mixer, &MIXERS[16], 5e-4},
+    {"flash2 window 300 B1 T4096 H2/1 d64", run_mixer, &MIXERS[17], 5e-4},
+    {"flash2 softmax B2 T200 H4/1 d32", run_mixer, &MIXERS[18], 5e-4},
+    {"flash2 window 70 B2 T200 H2/2 d128", run_mixer, &MIXERS[19], 5e-4},
+    {"flash2 window 4 B1 T256 d32", run_mixer, &MIXERS[20], 5e-4},
+    {"flash2 softmax B2 T333 H4/2 d64", run_mixer, &MIXERS[25], 5e-4},
+    {"flash2 window 100 B1 T1027 H2/1 d128", run_mixer, &MIXERS[26], 5e-4},
+};
+
+/* Sets (value) or unsets (NULL) an environment variable. */
+static void env_put(const char *name, const char *value) {
+    if (value) setenv(name, value, 1);
+    else unsetenv(name);
+}
+
 static void test_ops_bf16(void **state) {
     (void)state;
     NEED_GPU();
-    assert_int_equal(run_cases(gpu_bf16, CASES_BF16, sizeof CASES_BF16 / sizeof CASES_BF16[0], 0x5851f42d4c957f2dull), 0);
+    /* the first flash kernels explicitly, then the second ones; the caller's settings back after */
+    const char *names[2] = {"SCALELAB_FLASH_FWD", "SCALELAB_FLASH_BWD"};
+    char *saved[2];
+    for (int i = 0; i < 2; i++) {
+        const char *e = getenv(names[i]);
+        saved[i] = e ? strdup(e) : NULL;
+        env_put(names[i], "0");
+    }
+    int fails = run_cases(gpu_bf16, CASES_BF16, sizeof CASES_BF16 / sizeof CASES_BF16[0], 0x5851f42d4c957f2dull);
+    for (int i = 0; i < 2; i++) env_put(names[i], "1");
+    fails += run_cases(gpu_bf16, CASES_FLASH2, sizeof CASES_FLASH2 / sizeof CASES_FLASH2[0], 0x5851f42d4c957f2dull);
+    for (int i = 0; i < 2; i++) env_put(names[i], saved[i]), free(saved[i]);
+    assert_int_equal(fails, 0);
 }
 
 /* The GPU's reductions are fixed-order: the same inputs give the same bits. */
