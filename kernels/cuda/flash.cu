@@ -26,6 +26,19 @@
  * atomics (dq is cleared first), so dq's low bits vary from run to run; dK and dV are
  * owned by one block each (deterministic). D_i = dy_i . y_i comes from a row kernel.
  *
+ * Second versions of both (fwd2_kernel, bwd2_kernel; comments there), chosen per call by
+ * SCALELAB_FLASH_FWD=1 and SCALELAB_FLASH_BWD=1 (unset or 0: the first ones, the
+ * default until the H200 has compared them; the loser goes). Same precision rules, same
+ * work buffer; they cut the instructions per score (one FFMA + MUFU.EX2, cheap masks),
+ * keep 128 registers at head dims <= 64 without spills (two blocks, 16 warps per
+ * multiprocessor: the first backward ran one block of 255 registers), and launch the
+ * heaviest causal blocks first. ptxas, sm_90, registers / spills / dynamic shared memory
+ * (bytes), head dims 16, 32, 64, 128:
+ *   fwd_kernel  102 / 119 / 128 (20 B spilled) / 205;  smem 12288 / 20480 / 36864 / 69632
+ *   fwd2_kernel  77 / 100 / 127 / 217, no spills;       smem the same
+ *   bwd_kernel  183 / 243 / 255 (12 B) / 255 (492 B);   smem 25600 / 49152 / 73728 / 122880
+ *   bwd2_kernel  96 / 128 / 128 / 248, no spills;       smem 28672 / 60416 / 93184 / 158720
+ *
  * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
 #include <cuda_bf16.h>
 
