@@ -27,7 +27,7 @@
  * owned by one block each (deterministic). D_i = dy_i . y_i comes from a row kernel.
  *
  * Second versions of both (fwd2_kernel, bwd2_kernel; comments there), chosen per call by
- * SCALELAB_FLASH_FWD=1 and SCALELAB_FLASH_BWD=1 (unset or 0: the first ones, the
+ * SCALELAB_FLASH_FWD=1 and SCALELAB_FLASH_BWD=1 or 2 (unset or 0: the first ones, the
  * default until the H200 has compared them; the loser goes). Same precision rules, same
  * work buffer; they cut the instructions per score (one FFMA + MUFU.EX2, cheap masks),
  * keep 128 registers at head dims <= 64 without spills (two blocks, 16 warps per
@@ -38,6 +38,7 @@
  *   fwd2_kernel  77 / 100 / 127 / 217, no spills;       smem the same
  *   bwd_kernel  183 / 243 / 255 (12 B) / 255 (492 B);   smem 25600 / 49152 / 73728 / 122880
  *   bwd2_kernel  96 / 128 / 128 / 248, no spills;       smem 28672 / 60416 / 93184 / 158720
+ *   bwd2 KREG   112 / 153 / 218 / (d128 runs bwd2), no spills; smem as bwd2
  *
  * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
 #include <cuda_bf16.h>
@@ -52,6 +53,9 @@ namespace {
 constexpr int BQ = 128, BK = 64, FWD_THR = 256, NTHR = 128; /* forward: 128 queries, 64-key tiles */
 #ifndef FWD2_KH
 #define FWD2_KH 32
+#endif
+#ifndef BWD3_QH
+#define BWD3_QH 32
 #endif
 #ifndef BWD2_QH
 #define BWD2_QH 16
@@ -659,12 +663,19 @@ __global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_b
  * shared memory as packed bf16 pairs (transposed, [key][query]) and read back for dQ by
  * ldmatrix.trans, the per-tile log-sum-exp and D_i fetched by cp.async (no warp waits on
  * a global load). Blocks are launched heaviest first (the first key blocks of a causal
- * row see the most queries) over a 1-D grid. */
-template <int D, int NW>
-__global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+ * row see the most queries) over a 1-D grid.
+ * KREG (SCALELAB_FLASH_BWD=2, head dims <= 64): the same kernel with the warp's K and V
+ * A fragments in registers as in bwd_kernel (rounded from FP32 once) and 32-query
+ * passes, one block (8 warps) per multiprocessor at up to 255 registers: 64 fewer
+ * ldmatrix.x4 per warp and tile than KREG = false. Which wins depends on whether the
+ * shared-memory bandwidth (KREG = false: ~120 ldmatrix.x4 per 160 mma per warp and
+ * tile) or the latency at 8 warps limits; the H200 decides. */
+template <int D, int NW, bool KREG>
+__global__ void __launch_bounds__(NW * 32, !KREG && D <= 64 ? 16 / NW : 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
-    constexpr int QH = BWD2_QH, NTH = QH / 8; /* queries per pass over a tile, their n-tiles */
+    /* queries per pass over a tile, their n-tiles */
+    constexpr int QH = KREG ? BWD3_QH : BWD2_QH, NTH = QH / 8;
     constexpr int DP = D / (NW / 4); /* dQ: warp w does rows 16 (w % 4).., dims DP (w / 4).. */
     static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
@@ -682,7 +693,13 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1) bwd2_kernel(fa
     const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
     const int wk = k0 + warp * 16; /* this warp's first key */
     stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
-    stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
+    if constexpr (!KREG) stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
+    /* KREG: this warp's K and V A fragments held in registers for the whole kernel */
+    uint32_t kreg[KREG ? D / 16 : 1][4], vreg[KREG ? D / 16 : 1][4];
+    if constexpr (KREG) {
+        load_a<D>(kb, ldk, wk, a.T, kreg);
+        load_a<D>(vb, ldk, wk, a.T, vreg);
+    }
     float dk[D / 8][4], dv[D / 8][4];
 #pragma unroll
     for (int i = 0; i < D / 8; i++)
@@ -751,7 +768,8 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1) bwd2_kernel(fa
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++) {
                 uint32_t ka[4];
-                ldsm_x4(ka, sK + 2 * (aoff + kk * 16));
+                if constexpr (KREG) ka[0] = kreg[kk][0], ka[1] = kreg[kk][1], ka[2] = kreg[kk][2], ka[3] = kreg[kk][3];
+                else ldsm_x4(ka, sK + 2 * (aoff + kk * 16));
 #pragma unroll
                 for (int np = 0; np < NTH / 2; np++) {
                     uint32_t rq[4];
@@ -763,7 +781,8 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1) bwd2_kernel(fa
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++) {
                 uint32_t va[4];
-                ldsm_x4(va, sV + 2 * (aoff + kk * 16));
+                if constexpr (KREG) va[0] = vreg[kk][0], va[1] = vreg[kk][1], va[2] = vreg[kk][2], va[3] = vreg[kk][3];
+                else ldsm_x4(va, sV + 2 * (aoff + kk * 16));
 #pragma unroll
                 for (int np = 0; np < NTH / 2; np++) {
                     uint32_t ry[4];
@@ -874,10 +893,11 @@ template <int D, int NW> size_t bwd2_smem() {
 }
 
 /* The second versions, per call (so one process can compare them): SCALELAB_FLASH_FWD=1,
- * SCALELAB_FLASH_BWD=1; unset or 0: the first. */
-bool env_on(const char *name) {
+ * SCALELAB_FLASH_BWD=1 (2: bwd2 with K and V held in registers, one block per
+ * multiprocessor); unset or 0: the first. */
+int env_int(const char *name) {
     const char *e = getenv(name);
-    return e && *e && strcmp(e, "0") != 0;
+    return e && *e ? atoi(e) : 0;
 }
 
 fa_args args_of(const kern_mixer_shape *s) {
@@ -899,7 +919,7 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
         return true;
     }();
     (void)set;
-    if (a.scale > 0 && env_on("SCALELAB_FLASH_FWD")) {
+    if (a.scale > 0 && env_int("SCALELAB_FLASH_FWD") == 1) {
         static bool set2 = [&] {
             KCU_CHECK(cudaFuncSetAttribute(fwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
             return true;
@@ -914,25 +934,32 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     fwd_kernel<D><<<grid, FWD_THR, sm>>>(a, k16, v16);
     KCU_LAUNCHED();
 }
+template <int D, int NW, bool KREG>
+void bwd2(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    constexpr int KB = 16 * NW;
+    size_t sm = bwd2_smem<D, NW>();
+    static bool set = [&] {
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        /* two 91 KB blocks per multiprocessor at d64: ask for the largest shared carveout */
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       (int)cudaSharedmemCarveoutMaxShared));
+        return true;
+    }();
+    (void)set;
+    unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
+    bwd2_kernel<D, NW, KREG><<<blocks, NW * 32, sm>>>(a, q16, y16);
+    KCU_LAUNCHED();
+}
 template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
-    if (env_on("SCALELAB_FLASH_BWD")) {
-        size_t sm2 = bwd2_smem<D, NW>();
-        static bool set2 = [&] {
-            KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm2));
-            return true;
-        }();
-        (void)set2;
-        /* two 91 KB blocks per multiprocessor at d64: ask for the largest shared carveout */
-        static bool carve = [&] {
-            KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW>, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                           (int)cudaSharedmemCarveoutMaxShared));
-            return true;
-        }();
-        (void)carve;
-        unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
-        bwd2_kernel<D, NW><<<blocks, NW * 32, sm2>>>(a, q16, y16);
-        KCU_LAUNCHED();
+    const int v2 = env_int("SCALELAB_FLASH_BWD");
+    if (v2 == 1) {
+        bwd2<D, NW, false>(s, a, q16, y16);
+        return;
+    }
+    if (v2 == 2) { /* K, V in registers: head dims <= 64 (at 128 they would spill) */
+        if constexpr (D <= 64) bwd2<D, NW, true>(s, a, q16, y16);
+        else bwd2<D, NW, false>(s, a, q16, y16);
         return;
     }
     size_t sm = bwd_smem<D, NW>();
