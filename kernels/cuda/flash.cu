@@ -26,20 +26,46 @@
  * atomics (dq is cleared first), so dq's low bits vary from run to run; dK and dV are
  * owned by one block each (deterministic). D_i = dy_i . y_i comes from a row kernel.
  *
+ * Second versions of both (fwd2_kernel, bwd2_kernel; comments there), chosen per call by
+ * SCALELAB_FLASH_FWD=1 and SCALELAB_FLASH_BWD=1 or 2 (unset or 0: the first ones, the
+ * default until the H200 has compared them; the loser goes). Same precision rules, same
+ * work buffer; they cut the instructions per score (one FFMA + MUFU.EX2, cheap masks),
+ * keep 128 registers at head dims <= 64 without spills (two blocks, 16 warps per
+ * multiprocessor: the first backward ran one block of 255 registers), and launch the
+ * heaviest causal blocks first. ptxas, sm_90, registers / spills / dynamic shared memory
+ * (bytes), head dims 16, 32, 64, 128:
+ *   fwd_kernel  102 / 119 / 128 (20 B spilled) / 205;  smem 12288 / 20480 / 36864 / 69632
+ *   fwd2_kernel  77 / 100 / 127 / 217, no spills;       smem the same
+ *   bwd_kernel  183 / 243 / 255 (12 B) / 255 (492 B);   smem 25600 / 49152 / 73728 / 122880
+ *   bwd2_kernel  96 / 128 / 128 / 248, no spills;       smem 28672 / 60416 / 93184 / 158720
+ *   bwd2 KREG   112 / 153 / 218 / (d128 runs bwd2), no spills; smem as bwd2
+ *
  * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
 #include <cuda_bf16.h>
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "kernels/cuda/cuda_common.h"
 
 namespace {
 
 constexpr int BQ = 128, BK = 64, FWD_THR = 256, NTHR = 128; /* forward: 128 queries, 64-key tiles */
+#ifndef FWD2_KH
+#define FWD2_KH 32
+#endif
+#ifndef BWD3_QH
+#define BWD3_QH 32
+#endif
+#ifndef BWD2_QH
+#define BWD2_QH 16
+#endif
 constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
 
 struct fa_args {
     const float *q, *k, *v, *y, *dy, *lse_in, *dd;
     float *yo, *lse, *dq, *dk, *dv;
-    int T, nh, nkv, group, W;
+    int T, nh, nkv, group, W, B;
     float scale;
 };
 
@@ -122,12 +148,33 @@ __device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const void *p) {
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(smem_u32(p)));
 }
+/* The same on 32-bit shared addresses (bytes). */
+__device__ __forceinline__ void ldsm_x4(uint32_t r[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
 /* 16 bytes global -> shared, asynchronously; zeros when !valid (src must still be mapped). */
 __device__ __forceinline__ void cp16(void *dst, const void *src, bool valid) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
 }
 __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+/* 4 bytes global -> shared, asynchronously (zero when !valid). */
+__device__ __forceinline__ void cp4(void *dst, const void *src, bool valid) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 4 : 0));
+}
+/* 2^x, one MUFU.EX2 (ftz: results below 2^-126 are 0, far under bf16's resolution). */
+__device__ __forceinline__ float ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
 
 /* Rows [r0, r0 + ROWS) of a bf16 [T, ld] matrix (columns 0..D) into shared [ROWS][D + 8],
  * asynchronously; rows past T are zeros. */
@@ -138,6 +185,22 @@ __device__ __forceinline__ void load_tile(__nv_bfloat16 *dst, const __nv_bfloat1
         int r = idx / CH, c = idx % CH * 8;
         bool ok = r0 + r < T;
         cp16(dst + r * (D + 8) + c, src + (size_t)(ok ? r0 + r : 0) * ld + c, ok);
+    }
+}
+
+/* load_tile to a 32-bit shared address, the per-thread chunks unrolled. */
+template <int D, int ROWS, int NT>
+__device__ __forceinline__ void load_tile_s(uint32_t dst, const __nv_bfloat16 *src, size_t ld, int r0, int T) {
+    constexpr int CH = D / 8, N = (ROWS * CH + NT - 1) / NT;
+#pragma unroll
+    for (int u = 0; u < N; u++) {
+        int idx = threadIdx.x + u * NT;
+        if (ROWS * CH % NT == 0 || idx < ROWS * CH) {
+            int r = idx / CH, c = idx % CH * 8;
+            bool ok = r0 + r < T;
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst + (uint32_t)(r * (D + 8) + c) * 2),
+                         "l"(src + (size_t)(ok ? r0 + r : 0) * ld + c), "r"(ok ? 16 : 0));
+        }
     }
 }
 
@@ -249,6 +312,157 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a
                 for (int dt = 0; dt < D / 8; dt += 2) {
                     uint32_t r[4];
                     ldsm_x4_t(r, V + (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (dt + lane / 16) * 8);
+                    mma16816(acc[dt], pa, r[0], r[1]);
+                    mma16816(acc[dt + 1], pa, r[2], r[3]);
+                }
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        int row = wr + g + 8 * r;
+        if (row >= a.T) continue;
+        float inv = 1.f / l[r];
+        float *yr = a.yo + ((size_t)b * a.T + row) * ldq + (size_t)h * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++)
+            *reinterpret_cast<float2 *>(yr + dt * 8 + 2 * t) = make_float2(acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
+        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * LN2;
+    }
+}
+
+/* Forward, second version (SCALELAB_FLASH_FWD=1): the layout and tiling of fwd_kernel
+ * (8 warps x 16 queries, 64-key K/V tiles by cp.async, two stages), with fewer
+ * instructions per score and no spills at 128 registers: each 64-key tile is taken as
+ * two online-softmax steps of KH = 32 keys (32 score registers instead of 64; at 64
+ * keys ptxas spilled), the running max taken on the raw scores and scale log2(e)
+ * folded into the exponent's FFMA (p = 2^(s sl2 - m), one MUFU.EX2), index masks only
+ * on sub-tiles that cut the causal diagonal, the window edge or T (two compares with
+ * constants per score there), the output rescaled only when some row's max moved, K/V
+ * addressed by 32-bit shared addresses, and the blocks launched heaviest first (the
+ * last query blocks of a causal row see the most keys) over a 1-D grid. Needs scale >
+ * 0 (the max of s sl2 is sl2 times the max of s); the caller keeps fwd_kernel otherwise. */
+template <int D>
+__global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd2_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8, KH = FWD2_KH;
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [2][64][RS] */
+    __nv_bfloat16 *Vs = Ks + 2 * 64 * RS;                          /* [2][64][RS] */
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int nqb = (a.T + BQ - 1) / BQ, hb = a.nh * a.B;
+    const int qb = nqb - 1 - (int)(blockIdx.x / hb), h = (int)(blockIdx.x % hb) % a.nh, b = (int)(blockIdx.x % hb) / a.nh;
+    const int q0 = qb * BQ, kvh = h / a.group;
+    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
+    const float *qbp = a.q + (size_t)b * a.T * ldq + (size_t)h * D;
+    const __nv_bfloat16 *kb = k16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const __nv_bfloat16 *vb = v16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const int wr = q0 + warp * 16; /* this warp's first row */
+    uint32_t qa[D / 16][4];
+    load_a<D>(qbp, ldq, wr, a.T, qa);
+    float acc[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}; /* m in log2 units (scaled) */
+    const float sl2 = a.scale * LOG2E;
+    const int kfirst = max(0, q0 - a.W + 1) / BK * BK, klast = min(q0 + BQ, a.T) - 1;
+    const int ntiles = (klast - kfirst) / BK + 1;
+    const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs); /* buffer u at + u 64 RS 2 bytes */
+    load_tile_s<D, 64, FWD_THR>(sK, kb, ldk, kfirst, a.T);
+    load_tile_s<D, 64, FWD_THR>(sV, vb, ldk, kfirst, a.T);
+    cp_commit();
+    for (int it = 0; it < ntiles; it++) {
+        const int kt = kfirst + it * BK, buf = it & 1;
+        if (it + 1 < ntiles) {
+            load_tile_s<D, 64, FWD_THR>(sK + (buf ^ 1) * 64 * RS * 2, kb, ldk, kt + BK, a.T);
+            load_tile_s<D, 64, FWD_THR>(sV + (buf ^ 1) * 64 * RS * 2, vb, ldk, kt + BK, a.T);
+        }
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        /* The 64-key tile in sub-tiles of KH keys, each an online-softmax step. */
+#pragma unroll
+        for (int hk = 0; hk < BK / KH; hk++) {
+            const int kh = kt + hk * KH; /* first key of the sub-tile */
+            /* products only where some row of the warp sees some key of the sub-tile */
+            if (!(kh <= wr + 15 && kh + KH - 1 > wr - a.W)) continue;
+            const uint32_t K = sK + buf * 64 * RS * 2 + 2 * ((hk * KH + (lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8);
+            const uint32_t V = sV + buf * 64 * RS * 2 + 2 * ((hk * KH + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8);
+            float s[KH / 8][4];
+#pragma unroll
+            for (int nt = 0; nt < KH / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++)
+#pragma unroll
+                for (int nt = 0; nt < KH / 8; nt += 2) {
+                    uint32_t r[4];
+                    ldsm_x4(r, K + 2 * (nt * 8 * RS + kk * 16));
+                    mma16816(s[nt], qa[kk], r[0], r[1]);
+                    mma16816(s[nt + 1], qa[kk], r[2], r[3]);
+                }
+            /* Masks only where some (row, key) of the warp's 16 x KH is not visible: key
+             * j visible from row i iff lo(i) <= j <= hi(i), bounds relative to this
+             * thread's first key kh + 2t, so each test compares with a constant. */
+            if (!(kh + KH - 1 <= wr && kh > wr + 15 - a.W && kh + KH <= a.T && wr + 16 <= a.T)) {
+                int lo[2], hi[2];
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    const int i = wr + g + 8 * r, j0 = kh + 2 * t;
+                    hi[r] = (i < a.T ? i : -1 - KH) - j0;
+                    lo[r] = i - a.W + 1 - j0;
+                }
+#pragma unroll
+                for (int nt = 0; nt < KH / 8; nt++)
+#pragma unroll
+                    for (int c = 0; c < 4; c++) {
+                        const int jr = nt * 8 + (c & 1);
+                        if (jr > hi[c >> 1] || jr < lo[c >> 1]) s[nt][c] = -INFINITY;
+                    }
+            }
+            float mx[2] = {s[0][0], s[0][2]};
+#pragma unroll
+            for (int nt = 0; nt < KH / 8; nt++) {
+                mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1]));
+                mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3]));
+            }
+            float alpha[2], base[2];
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                float mn = fmaxf(m[r], mx[r] * sl2);
+                base[r] = mn == -INFINITY ? 0.f : mn; /* a row with nothing visible yet */
+                alpha[r] = ex2(m[r] - base[r]);
+                m[r] = mn;
+            }
+            if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+                l[0] *= alpha[0], l[1] *= alpha[1];
+#pragma unroll
+                for (int i = 0; i < D / 8; i++) {
+                    acc[i][0] *= alpha[0], acc[i][1] *= alpha[0];
+                    acc[i][2] *= alpha[1], acc[i][3] *= alpha[1];
+                }
+            }
+            const float nb0 = -base[0], nb1 = -base[1];
+#pragma unroll
+            for (int kk = 0; kk < KH / 16; kk++) {
+                uint32_t pa[4];
+#pragma unroll
+                for (int u = 0; u < 2; u++) {
+                    const float *x = s[2 * kk + u];
+                    float p0 = ex2(fmaf(x[0], sl2, nb0)), p1 = ex2(fmaf(x[1], sl2, nb0));
+                    float p2 = ex2(fmaf(x[2], sl2, nb1)), p3 = ex2(fmaf(x[3], sl2, nb1));
+                    l[0] += p0 + p1;
+                    l[1] += p2 + p3;
+                    pa[2 * u] = pack2(p0, p1);
+                    pa[2 * u + 1] = pack2(p2, p3);
+                }
+#pragma unroll
+                for (int dt = 0; dt < D / 8; dt += 2) {
+                    uint32_t r[4];
+                    ldsm_x4_t(r, V + 2 * (kk * 16 * RS + dt * 8));
                     mma16816(acc[dt], pa, r[0], r[1]);
                     mma16816(acc[dt + 1], pa, r[2], r[3]);
                 }
@@ -435,13 +649,260 @@ __global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_b
     }
 }
 
+/* Backward, second version (SCALELAB_FLASH_BWD=1). The work split of bwd_kernel (NW
+ * warps of 16 keys, 64-query tiles of Q and dy double-buffered by cp.async, dQ by FP32
+ * atomics so its low bits vary from run to run, dK and dV owned by one block), with
+ * the registers cut to 128 at head dims <= 64 so that two blocks (16 warps) share a
+ * multiprocessor: K and V stay in shared memory (bf16) and are read as A fragments by
+ * ldmatrix where used, and a warp takes a query tile in passes of QH = 16 queries (its
+ * S and dP accumulators of a pass: 16 registers; 32-query passes spilled at 128).
+ * Fewer instructions per score: p = 2^(s sl2 - lse2) is one FFMA and one MUFU.EX2, the
+ * causal/window mask two integer compares against per-key bounds (branch-free: a
+ * branch around it made ptxas spill), passes that no key of the warp sees skipped (dS
+ * = 0 written for dQ), the log-sum-exp and D_i read as float2 pairs, dS stored once to
+ * shared memory as packed bf16 pairs (transposed, [key][query]) and read back for dQ by
+ * ldmatrix.trans, the per-tile log-sum-exp and D_i fetched by cp.async (no warp waits on
+ * a global load). Blocks are launched heaviest first (the first key blocks of a causal
+ * row see the most queries) over a 1-D grid.
+ * KREG (SCALELAB_FLASH_BWD=2, head dims <= 64): the same kernel with the warp's K and V
+ * A fragments in registers as in bwd_kernel (rounded from FP32 once) and 32-query
+ * passes, one block (8 warps) per multiprocessor at up to 255 registers: 64 fewer
+ * ldmatrix.x4 per warp and tile than KREG = false. Which wins depends on whether the
+ * shared-memory bandwidth (KREG = false: ~120 ldmatrix.x4 per 160 mma per warp and
+ * tile) or the latency at 8 warps limits; the H200 decides. */
+template <int D, int NW, bool KREG>
+__global__ void __launch_bounds__(NW * 32, !KREG && D <= 64 ? 16 / NW : 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
+    /* queries per pass over a tile, their n-tiles */
+    constexpr int QH = KREG ? BWD3_QH : BWD2_QH, NTH = QH / 8;
+    constexpr int DP = D / (NW / 4); /* dQ: warp w does rows 16 (w % 4).., dims DP (w / 4).. */
+    static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
+    __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
+    __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
+    __nv_bfloat16 *Ys = Qs + 2 * QB * RS;                         /* dy [2][64][RS] */
+    __nv_bfloat16 *Ss = Ys + 2 * QB * RS;                         /* dS^T [KB keys][SQ] */
+    float *lse_s = reinterpret_cast<float *>(Ss + KB * SQ);       /* [2][64], natural log */
+    float *dd_s = lse_s + 2 * QB;                                 /* [2][64] */
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int hb = a.nkv * a.B;
+    const int k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
+    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
+    const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const int wk = k0 + warp * 16; /* this warp's first key */
+    stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
+    if constexpr (!KREG) stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
+    /* KREG: this warp's K and V A fragments held in registers for the whole kernel */
+    uint32_t kreg[KREG ? D / 16 : 1][4], vreg[KREG ? D / 16 : 1][4];
+    if constexpr (KREG) {
+        load_a<D>(kb, ldk, wk, a.T, kreg);
+        load_a<D>(vb, ldk, wk, a.T, vreg);
+    }
+    float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) dk[i][c] = dv[i][c] = 0.f;
+    const float sl2 = a.scale * LOG2E;
+    const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
+    const int nq = (qend - k0) / QB + 1, ntiles = nq * a.group;
+    /* A fragments of this warp's 16 keys: row lane % 8 (+ 8), column block lane / 16 */
+    const int aoff = (warp * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
+    const int boff = ((lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8;  /* B, rows = queries */
+    const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
+    auto issue = [&](int it) {
+        int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
+        load_tile<D, 64, NT>(Qs + buf * QB * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+        load_tile<D, 64, NT>(Ys + buf * QB * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+        if (threadIdx.x < 2 * QB) {
+            int x = threadIdx.x % QB, i = qt + x;
+            bool ok = i < a.T;
+            size_t row = ((size_t)b * a.nh + h) * a.T + (ok ? i : 0);
+            if (threadIdx.x < QB) cp4(lse_s + buf * QB + x, a.lse_in + row, ok);
+            else cp4(dd_s + buf * QB + x, a.dd + row, ok);
+        }
+    };
+    issue(0);
+    cp_commit();
+    for (int it = 0; it < ntiles; it++) {
+        const int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
+        if (it + 1 < ntiles) issue(it + 1);
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        const uint32_t sQ = smem_u32(Qs + buf * QB * RS), sY = smem_u32(Ys + buf * QB * RS);
+        const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sS = smem_u32(Ss);
+        const float *ls = lse_s + buf * QB, *ds_ = dd_s + buf * QB;
+#pragma unroll 1
+        for (int hq = 0; hq < QB / QH; hq++) {
+            const int qh = qt + hq * QH; /* first query of this pass */
+            if (qh + QH - 1 < wk || qh >= min(a.T, wk + 15 + a.W)) {
+                /* no key of the warp seen by a query of the pass: dS^T = 0 for dQ */
+#pragma unroll
+                for (int nt = 0; nt < NTH; nt++) {
+                    uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (warp * 16 + g) * SQ + hq * QH + nt * 8 + 2 * t);
+                    srow[0] = 0u;
+                    srow[4 * SQ] = 0u;
+                }
+                continue;
+            }
+            /* query i sees key j iff j <= i < min(T, j + W): bounds on i relative to this
+             * thread's first query qh + 2t, so each test compares with a constant */
+            int jlo[2], jhi[2];
+#pragma unroll
+            for (int u = 0; u < 2; u++) {
+                const int j = wk + g + 8 * u, i0 = qh + 2 * t;
+                jlo[u] = j - i0;
+                jhi[u] = min(a.T, j + a.W) - i0;
+            }
+            /* s^T[key][query] (S^T = K Q^T) and dP^T = V dy^T for queries qh .. qh + QH;
+             * element c of n-tile nt: key wk + g + 8 (c >> 1), query qh + 8 nt + 2t + (c & 1). */
+            float s[NTH][4], dp[NTH][4];
+#pragma unroll
+            for (int nt = 0; nt < NTH; nt++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) s[nt][c] = dp[nt][c] = 0.f;
+            /* S^T first, then dP^T: fewer fragments live at once */
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t ka[4];
+                if constexpr (KREG) ka[0] = kreg[kk][0], ka[1] = kreg[kk][1], ka[2] = kreg[kk][2], ka[3] = kreg[kk][3];
+                else ldsm_x4(ka, sK + 2 * (aoff + kk * 16));
+#pragma unroll
+                for (int np = 0; np < NTH / 2; np++) {
+                    uint32_t rq[4];
+                    ldsm_x4(rq, sQ + 2 * ((hq * QH + np * 16) * RS + boff + kk * 16));
+                    mma16816(s[2 * np], ka, rq[0], rq[1]);
+                    mma16816(s[2 * np + 1], ka, rq[2], rq[3]);
+                }
+            }
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t va[4];
+                if constexpr (KREG) va[0] = vreg[kk][0], va[1] = vreg[kk][1], va[2] = vreg[kk][2], va[3] = vreg[kk][3];
+                else ldsm_x4(va, sV + 2 * (aoff + kk * 16));
+#pragma unroll
+                for (int np = 0; np < NTH / 2; np++) {
+                    uint32_t ry[4];
+                    ldsm_x4(ry, sY + 2 * ((hq * QH + np * 16) * RS + boff + kk * 16));
+                    mma16816(dp[2 * np], va, ry[0], ry[1]);
+                    mma16816(dp[2 * np + 1], va, ry[2], ry[3]);
+                }
+            }
+            /* P^T and dS^T = P^T (dP^T - D), packed to bf16 pairs of adjacent queries */
+            uint32_t pp[NTH][2], sp[NTH][2];
+#pragma unroll
+            for (int nt = 0; nt < NTH; nt++) {
+                const int il = hq * QH + nt * 8 + 2 * t;
+                const float2 L = *reinterpret_cast<const float2 *>(ls + il);
+                const float2 Dd = *reinterpret_cast<const float2 *>(ds_ + il);
+                const float nl0 = -L.x * LOG2E, nl1 = -L.y * LOG2E;
+                float p[4];
+                p[0] = ex2(fmaf(s[nt][0], sl2, nl0));
+                p[1] = ex2(fmaf(s[nt][1], sl2, nl1));
+                p[2] = ex2(fmaf(s[nt][2], sl2, nl0));
+                p[3] = ex2(fmaf(s[nt][3], sl2, nl1));
+#pragma unroll
+                for (int c = 0; c < 4; c++)
+                    if (nt * 8 + (c & 1) < jlo[c >> 1] || nt * 8 + (c & 1) >= jhi[c >> 1]) p[c] = 0.f;
+                const float d0 = p[0] * (dp[nt][0] - Dd.x), d1 = p[1] * (dp[nt][1] - Dd.y);
+                const float d2 = p[2] * (dp[nt][2] - Dd.x), d3 = p[3] * (dp[nt][3] - Dd.y);
+                pp[nt][0] = pack2(p[0], p[1]);
+                pp[nt][1] = pack2(p[2], p[3]);
+                sp[nt][0] = pack2(d0, d1);
+                sp[nt][1] = pack2(d2, d3);
+                uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (warp * 16 + g) * SQ + il);
+                srow[0] = sp[nt][0];
+                srow[4 * SQ] = sp[nt][1]; /* key + 8: 8 SQ halves = 4 SQ words */
+            }
+            /* dV += P^T dy, dK += dS^T Q over the pass's QH queries */
+#pragma unroll
+            for (int kq = 0; kq < NTH / 2; kq++) {
+                const uint32_t pa[4] = {pp[2 * kq][0], pp[2 * kq][1], pp[2 * kq + 1][0], pp[2 * kq + 1][1]};
+                const uint32_t sa[4] = {sp[2 * kq][0], sp[2 * kq][1], sp[2 * kq + 1][0], sp[2 * kq + 1][1]};
+#pragma unroll
+                for (int dt = 0; dt < D / 8; dt += 2) {
+                    uint32_t ry[4], rq[4];
+                    int off = (hq * QH + kq * 16) * RS + toff + dt * 8;
+                    ldsm_x4_t(ry, sY + 2 * off);
+                    ldsm_x4_t(rq, sQ + 2 * off);
+                    mma16816(dv[dt], pa, ry[0], ry[1]);
+                    mma16816(dv[dt + 1], pa, ry[2], ry[3]);
+                    mma16816(dk[dt], sa, rq[0], rq[1]);
+                    mma16816(dk[dt + 1], sa, rq[2], rq[3]);
+                }
+            }
+        }
+        __syncthreads();
+        /* dQ rows qt + 16 (warp % 4) .. + 16, columns DP (warp / 4) .. + DP = dS (16 x KB) K (KB x DP);
+         * dS read from dS^T by ldmatrix.trans. */
+        const int wq = warp % 4 * 16, wc = warp / 4 * DP;
+        float dqa[DP / 8][4];
+#pragma unroll
+        for (int i = 0; i < DP / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
+#pragma unroll 2
+        for (int kk = 0; kk < KB / 16; kk++) {
+            uint32_t sa[4];
+            ldsm_x4_t(sa, sS + 2 * ((kk * 16 + (lane / 16) * 8 + lane % 8) * SQ + wq + (lane / 8 % 2) * 8));
+#pragma unroll
+            for (int dt = 0; dt < DP / 8; dt += 2) {
+                uint32_t rk[4];
+                ldsm_x4_t(rk, sK + 2 * (kk * 16 * RS + toff + wc + dt * 8));
+                mma16816(dqa[dt], sa, rk[0], rk[1]);
+                mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
+            }
+        }
+        /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
+         * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
+        float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
+        const int odd = t & 1, row = qt + wq + g + 8 * odd;
+#pragma unroll
+        for (int dt = 0; dt < DP / 8; dt++) {
+            float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
+            float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
+            float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
+                           : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
+            v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
+            if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
+        }
+        __syncthreads(); /* Ss and this buffer are refilled next */
+    }
+#pragma unroll
+    for (int rr = 0; rr < 2; rr++) {
+        int j = wk + g + 8 * rr;
+        if (j >= a.T) continue;
+        float *dkr = a.dk + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+        float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) {
+            *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) =
+                make_float2(dk[dt][2 * rr] * a.scale, dk[dt][2 * rr + 1] * a.scale);
+            *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(dv[dt][2 * rr], dv[dt][2 * rr + 1]);
+        }
+    }
+}
+
 template <int D> size_t fwd_smem() { return (size_t)4 * 64 * (D + 8) * 2; }
 template <int D, int NW> size_t bwd_smem() {
     return (size_t)((16 * NW + 4 * 64) * (D + 8) + 64 * (16 * NW + 8)) * 2 + 256 * 4;
 }
+template <int D, int NW> size_t bwd2_smem() {
+    return (size_t)((2 * 16 * NW + 4 * 64) * (D + 8) + 16 * NW * (64 + 8)) * 2 + 256 * 4;
+}
+
+/* The second versions, per call (so one process can compare them): SCALELAB_FLASH_FWD=1,
+ * SCALELAB_FLASH_BWD=1 (2: bwd2 with K and V held in registers, one block per
+ * multiprocessor); unset or 0: the first. */
+int env_int(const char *name) {
+    const char *e = getenv(name);
+    return e && *e ? atoi(e) : 0;
+}
 
 fa_args args_of(const kern_mixer_shape *s) {
     fa_args a = {};
+    a.B = s->batch;
     a.T = s->seq;
     a.nh = s->n_head;
     a.nkv = s->n_kv_head;
@@ -458,12 +919,49 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
         return true;
     }();
     (void)set;
+    if (a.scale > 0 && env_int("SCALELAB_FLASH_FWD") == 1) {
+        static bool set2 = [&] {
+            KCU_CHECK(cudaFuncSetAttribute(fwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+            return true;
+        }();
+        (void)set2;
+        unsigned blocks = (unsigned)((a.T + BQ - 1) / BQ) * (unsigned)(a.nh * s->batch);
+        fwd2_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16);
+        KCU_LAUNCHED();
+        return;
+    }
     dim3 grid((a.T + BQ - 1) / BQ, a.nh, s->batch);
     fwd_kernel<D><<<grid, FWD_THR, sm>>>(a, k16, v16);
     KCU_LAUNCHED();
 }
+template <int D, int NW, bool KREG>
+void bwd2(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    constexpr int KB = 16 * NW;
+    size_t sm = bwd2_smem<D, NW>();
+    static bool set = [&] {
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        /* two 91 KB blocks per multiprocessor at d64: ask for the largest shared carveout */
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       (int)cudaSharedmemCarveoutMaxShared));
+        return true;
+    }();
+    (void)set;
+    unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
+    bwd2_kernel<D, NW, KREG><<<blocks, NW * 32, sm>>>(a, q16, y16);
+    KCU_LAUNCHED();
+}
 template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
+    const int v2 = env_int("SCALELAB_FLASH_BWD");
+    if (v2 == 1) {
+        bwd2<D, NW, false>(s, a, q16, y16);
+        return;
+    }
+    if (v2 == 2) { /* K, V in registers: head dims <= 64 (at 128 they would spill) */
+        if constexpr (D <= 64) bwd2<D, NW, true>(s, a, q16, y16);
+        else bwd2<D, NW, false>(s, a, q16, y16);
+        return;
+    }
     size_t sm = bwd_smem<D, NW>();
     static bool set = [&] {
         KCU_CHECK(cudaFuncSetAttribute(bwd_kernel<D, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));

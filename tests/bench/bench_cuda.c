@@ -7,7 +7,9 @@
  * the bf16 backend's matmul in both its modes at the 12-layer model's shapes.
  * Then attention alone (softmax, causal; b1 h8 d64; forward + backward, the mixer
  * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
- * FP32 T x T path where it fits. FLOPs per token = 3 (W + S) from model_flops_compute;
+ * FP32 T x T path where it fits; rows bf16-fwd2, bf16-bwd2, bf16-bwd3, bf16-both2,
+ * bf16-both3 run the second flash kernels (SCALELAB_FLASH_FWD=1, SCALELAB_FLASH_BWD=1,
+ * SCALELAB_FLASH_BWD=2, fwd 1 + bwd 1, fwd 1 + bwd 2; kernels/cuda/flash.cu). FLOPs per token = 3 (W + S) from model_flops_compute;
  * "impl" uses the kernels' own state FLOPs; attention FLOPs are FlashAttention's
  * convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
  * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
@@ -468,27 +470,37 @@ int main(int argc, char **argv) {
     if (!only || !strcmp(only, "attn")) {
         printf("attention forward + backward (mixer calls), b1 h8 kv8 d64, median of 5; TFLOP/s by FlashAttention's\n"
                "count (causal fwd 2 b h d T^2, bwd 2.5 x fwd; window: T^2 -> 2 T w)\n");
-        printf("%-8s %-9s %7s %7s %10s %10s %9s %7s\n", "kind", "backend", "T", "window", "fwd ms", "fwd+bwd ms",
+        printf("%-8s %-10s %7s %7s %10s %10s %9s %7s\n", "kind", "backend", "T", "window", "fwd ms", "fwd+bwd ms",
                "TFLOP/s", "%bf16");
         int Ts[] = {4096, 16384, 65536};
-        for (int p = 0; p < 2; p++)
+        /* rows: FP32; bf16 with the first flash kernels; then the second kernels of
+         * kernels/cuda/flash.cu: forward (SCALELAB_FLASH_FWD=1), backward
+         * (SCALELAB_FLASH_BWD=1; 3: =2, K and V in registers), and both */
+        const char *vnames[] = {bes[0]->name, bes[1]->name, "bf16-fwd2", "bf16-bwd2",
+                                "bf16-bwd3",  "bf16-both2", "bf16-both3"};
+        const char *fwd_env[] = {"0", "0", "1", "0", "0", "1", "1"}, *bwd_env[] = {"0", "0", "0", "1", "2", "1", "2"};
+        for (int vi = 0; vi < 7; vi++)
             for (int i = 0; i < 4; i++) {
-                int T = i < 3 ? Ts[i] : 65536, w = i < 3 ? 0 : 4096;
-                if (only && only_d > 0 && (T != only_d || w || p == 0)) continue; /* attn T: one bf16 row */
+                int T = i < 3 ? Ts[i] : 65536, w = i < 3 ? 0 : 4096, p = vi > 0;
+                if (only && only_d > 0 && (T != only_d || w || p == 0)) continue; /* attn T: bf16 rows */
+                setenv("SCALELAB_FLASH_FWD", fwd_env[vi], 1);
+                setenv("SCALELAB_FLASH_BWD", bwd_env[vi], 1);
                 /* The FP32 path keeps T x T scores (twice, 4 bytes, 8 heads): 64k does not fit. */
                 if (p == 0 && (size_t)T * T * 8 * 4 * 2 > ((size_t)100 << 30)) {
-                    printf("%-8s %-9s %7d %7d  does not fit (T x T scores)\n", w ? "window" : "softmax", bes[p]->name,
+                    printf("%-8s %-10s %7d %7d  does not fit (T x T scores)\n", w ? "window" : "softmax", vnames[vi],
                            T, w);
                     continue;
                 }
                 double fms, ms = attn_ms(bes[p], T, w, &fms);
                 double fl = w ? 4.0 * 8 * 64 * T * (double)w : 2.0 * 8 * 64 * (double)T * T;
-                if (ms < 0) printf("%-8s %-9s %7d %7d  out of memory\n", w ? "window" : "softmax", bes[p]->name, T, w);
+                if (ms < 0) printf("%-8s %-10s %7d %7d  out of memory\n", w ? "window" : "softmax", vnames[vi], T, w);
                 else
-                    printf("%-8s %-9s %7d %7d %10.3f %10.3f %9.1f %6.1f%%\n", w ? "window" : "softmax", bes[p]->name,
+                    printf("%-8s %-10s %7d %7d %10.3f %10.3f %9.1f %6.1f%%\n", w ? "window" : "softmax", vnames[vi],
                            T, w, fms, ms, 3.5 * fl / (ms / 1e3) / 1e12, 100 * 3.5 * fl / (ms / 1e3) / 1e12 / bf16);
                 fflush(stdout);
             }
+        unsetenv("SCALELAB_FLASH_FWD");
+        unsetenv("SCALELAB_FLASH_BWD");
     }
     if (!only || !strcmp(only, "powerlayer")) {
         /* Peer: Manifest's power-retention Triton kernels (figures given in issue 10, not run here). */
