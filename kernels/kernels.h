@@ -83,11 +83,11 @@ const kern_backend *kern_cuda_backend(void);
  * kernels (bf16 tiles, FP32 accumulation and statistics, memory linear in seq).
  * Power retention is the FP32 backend's. NULL when kern_cuda_available fails. */
 const kern_backend *kern_cuda_backend_bf16(void);
-/* Which matmul that bf16 backend runs: 0 (the default) FP32 storage, cuBLAS rounding
- * the operands to bf16 as it loads them (compute type 32F_FAST_16BF); 1 the operands
- * first rounded into bf16 copies in backend-owned scratch, then cuBLASLt on bf16 storage
- * (FP32 accumulation, FP32 C; kernels/cuda/matmul.cu). The environment variable
- * SCALELAB_MM_BF16=1 selects 1, read once, at the first call of this or of the matmul;
+/* Which matmul that bf16 backend runs: 1 (the default) the operands first rounded into
+ * bf16 copies in backend-owned scratch, then cuBLASLt on bf16 storage (FP32 accumulation,
+ * FP32 C; kernels/cuda/matmul.cu); 0 FP32 storage, cuBLAS rounding the operands as it
+ * loads them (compute type 32F_FAST_16BF). The environment variable SCALELAB_MM_BF16=0
+ * selects 0, read once, at the first call of this or of the matmul;
  * mode 0 or 1 here sets it (tests and benches compare both), any other value only
  * asks. Returns the mode before the call; 0 in a build without CUDA. */
 int kern_cuda_bf16_matmul_mode(int mode);

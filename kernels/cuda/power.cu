@@ -51,7 +51,15 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     L.R = (size_t)L.P * L.nc;
     L.rows = (size_t)L.P * L.T;
     L.SZ = (size_t)L.D * L.ld1;
-    size_t at = 0, rc2 = L.R * L.c * L.c;
+    /* The tiled intra-chunk kernels (power_intra.cu) by default where they apply: on the
+     * H200 the layer fwd+bwd took 30.1 ms at 64k against 38.0 through cuBLAS over the
+     * c x c buffers (RESULTS.md); SCALELAB_POWER_INTRA=0 keeps the cuBLAS path. Read here,
+     * before the work is laid out, so that the work size and the calls agree: the c x c
+     * buffers (a, raw, da; 6.4 GB at T = 64k, chunk 1024, 8 heads) are reserved only
+     * for the cuBLAS path. */
+    const char *ei = getenv("SCALELAB_POWER_INTRA");
+    L.intra = pw_intra_ok(L) && !(ei && strcmp(ei, "0") == 0);
+    size_t at = 0, rc2 = L.intra ? 0 : L.R * L.c * L.c;
 #define TAKE(field, n) (L.field = at, at += round64(n))
     TAKE(gcum, 2 * L.rows);
     TAKE(gamma, 2 * L.R);
@@ -112,9 +120,6 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     /* Off by default: on the H200 the fused kernels ran slower than cuBLAS over the rows
      * (64k fwd+bwd 73.6 vs 63.9 ms, RESULTS.md 2026-12-01); SCALELAB_POWER_FUSED=1 turns it on. */
     L.fused = bf16 && pw_fused_ok(L) && L.R <= 65535 && L.c <= 65535 * 64 && env && strcmp(env, "0") != 0;
-    /* Off by default until measured against the cuBLAS intra stages (issue 10 item 3). */
-    const char *ei = getenv("SCALELAB_POWER_INTRA");
-    L.intra = pw_intra_ok(L) && ei && strcmp(ei, "0") != 0;
     return L;
 }
 

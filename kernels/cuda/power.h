@@ -32,9 +32,9 @@ struct pw_layout {
      * storage (cuBLAS 16BF x 16BF -> 32F, compute 32F). Opt-in: SCALELAB_POWER_BF16IO=1. */
     int h16, ldDh, ld1h; /* bf16 row strides: D and d + 1 rounded up to 8 */
     size_t puh, phih, vph, stateh, dnph, dsoh; /* offsets (floats) of the bf16 copies */
-    /* intra (bf16; pw_intra_ok): the intra-chunk part runs in power_intra.cu, so raw, a and
-     * da are never written. Opt-in: SCALELAB_POWER_INTRA=1. It streams bf16 copies (rows x d,
-     * unpadded) of qc, kc, V and dN, kept at q16, k16, v16, dn16, and gl2 (rows floats): each
+    /* intra (bf16; pw_intra_ok; the default, SCALELAB_POWER_INTRA=0 opts out): the
+     * intra-chunk part runs in power_intra.cu, so raw, a and da are neither written nor
+     * reserved. It streams bf16 copies (rows x d, unpadded) of qc, kc, V and dN, kept at q16, k16, v16, dn16, and gl2 (rows floats): each
      * row's gate sum from its 64-row tile's first row, times log2 e. */
     int intra;
     size_t q16, k16, v16, dn16, gl2;

@@ -1,6 +1,6 @@
 /* The intra-chunk part of power retention (MATH.md step 1) as tiled tensor-core kernels,
- * forward and backward, for the bf16 backend (SCALELAB_POWER_INTRA=1): the c x c matrices
- * raw, A and dA of the cuBLAS path (power.cu, power_backward.cu) are never written; every
+ * forward and backward, for the bf16 backend (the default; SCALELAB_POWER_INTRA=0 opts
+ * out): the c x c matrices raw, A and dA of the cuBLAS path (power.cu, power_backward.cu) are never written; every
  * score lives in registers for one 64 x 64 tile.
  *
  * Per chunk (rows ch c .. ch c + c of the [pair][token] layout of power.h) and head of the

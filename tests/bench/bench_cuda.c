@@ -203,7 +203,7 @@ static int bench_matmuls(const kern_backend *bf16) {
     kern_cuda_bf16_matmul_counts(&copies0, &falls0);
     printf("bf16 backend matmul at the 12-layer model's shapes (d_model 768, MLP 3072, 8192 tokens), TFLOP/s,\n"
            "median of 7 x 10 calls: fp32-store = FP32 storage, 32F_FAST_16BF (mode 0); bf16-copies = rounding\n"
-           "passes + cuBLASLt on bf16 storage (mode 1, SCALELAB_MM_BF16=1); gemm16 = cublasGemmEx on operands\n"
+           "passes + cuBLASLt on bf16 storage (mode 1, the default); gemm16 = cublasGemmEx on operands\n"
            "already bf16 (the product alone); round ms = bf16-copies ms - gemm16 ms\n");
     printf("%-22s %2s %2s %5s %5s %5s %4s %11s %11s %8s %7s %9s\n", "product", "ta", "tb", "m", "n", "k", "beta",
            "fp32-store", "bf16-copies", "gemm16", "new/old", "round ms");
@@ -400,8 +400,8 @@ static int bench_model12(const kern_backend *bf16, int steps, int batch) {
     printf("scalelab training steps (forward, backward, AdamW), bf16, median of %d after 1 warm-up; 12 layers,\n"
            "d_model 768, head_dim 64, context 1024, batch %d; power p=2 gated chunk 64; TFLOP/s = 3 (W + S) "
            "FLOPs/token x tok/s\nmatmul: %s\n", steps, batch,
-           kern_cuda_bf16_matmul_mode(-1) ? "bf16 copies + cuBLASLt (SCALELAB_MM_BF16=1)"
-                                          : "FP32 storage, 32F_FAST_16BF (SCALELAB_MM_BF16=1 for bf16 copies)");
+           kern_cuda_bf16_matmul_mode(-1) ? "bf16 copies + cuBLASLt (the default)"
+                                          : "FP32 storage, 32F_FAST_16BF (SCALELAB_MM_BF16=0)");
     for (int k = 0; k < 2; k++) {
         result r;
         double fpt = 0;
@@ -511,17 +511,18 @@ int main(int argc, char **argv) {
         printf("%-11s %7s %10s %10s %9s %7s %9s\n", "backend", "T", "fwd ms", "fwd+bwd ms", "TFLOP/s", "%ceil",
                "peer/ours");
         int Ts[] = {4096, 16384, 65536};
-        /* variants: FP32; bf16 (the default: bf16 operands from FP32 storage, cuBLAS
-         * 32F_FAST_16BF); phi rows and the phi products' operands in bf16 storage
-         * (SCALELAB_POWER_BF16IO=1); the fused phi kernels (power_fused.cu, SCALELAB_POWER_FUSED=1);
-         * the default with the tiled intra-chunk kernels (power_intra.cu, SCALELAB_POWER_INTRA=1) */
-        const char *names[] = {"cuda", "bf16", "bf16-store16", "bf16-fused", "bf16-intra"};
+        /* variants: FP32; bf16 (the default: the tiled intra-chunk kernels of power_intra.cu,
+         * the state products through cuBLAS 32F_FAST_16BF on FP32 storage); the intra-chunk
+         * part through cuBLAS over c x c buffers instead (SCALELAB_POWER_INTRA=0); phi rows and
+         * the phi products' operands in bf16 storage (SCALELAB_POWER_BF16IO=1); the fused phi
+         * kernels (power_fused.cu, SCALELAB_POWER_FUSED=1) */
+        const char *names[] = {"cuda", "bf16", "bf16-cublas", "bf16-store16", "bf16-fused"};
         for (int vi = 0; vi < 5; vi++)
             for (int i = 0; i < 3; i++) {
                 int p = vi > 0;
-                setenv("SCALELAB_POWER_FUSED", vi == 3 ? "1" : "0", 1);
-                setenv("SCALELAB_POWER_BF16IO", vi == 2 ? "1" : "0", 1);
-                setenv("SCALELAB_POWER_INTRA", vi == 4 ? "1" : "0", 1);
+                setenv("SCALELAB_POWER_INTRA", vi == 2 ? "0" : "1", 1);
+                setenv("SCALELAB_POWER_BF16IO", vi == 3 ? "1" : "0", 1);
+                setenv("SCALELAB_POWER_FUSED", vi == 4 ? "1" : "0", 1);
                 kern_mixer_shape s = {.batch = 1, .seq = Ts[i], .n_head = 8, .n_kv_head = 8, .head_dim = 64,
                                       .kind = KERN_MIXER_POWER, .p = 2, .chunk = 1024, .gating = 1,
                                       .scale = 0.125, .eps = 1e-6};

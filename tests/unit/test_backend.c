@@ -428,8 +428,9 @@ static const op_case CASES_BF16[] = {
     {"bf16 power p3 rms c256 T1024 H2/2 d16", run_mixer, &MIXERS[24], 1e-3},
 };
 
-/* The same power cases with the intra-chunk part on the tiled tensor-core kernels
- * (SCALELAB_POWER_INTRA=1, kernels/cuda/power_intra.cu; head dims 16, 32, 64, 128), against
+/* Power cases for both intra-chunk paths of the bf16 backend: the tiled tensor-core kernels
+ * (the default, kernels/cuda/power_intra.cu; head dims 16, 32, 64, 128) and cuBLAS over c x c
+ * buffers (SCALELAB_POWER_INTRA=0; what other head dims take), against
  * the FP32 CPU reference at the bf16 table's tolerance: the same roundings as the cuBLAS
  * path (bf16 q, k, v, dN and A, dS as product operands; FP32 sums). Chunks below, equal to
  * and not a multiple of the 64-row tile; p 1 to 4; gated (strong and weak) and ungated; GQA. */
@@ -550,13 +551,18 @@ static void test_ops_bf16(void **state) {
 static void test_ops_bf16_intra(void **state) {
     (void)state;
     NEED_GPU();
+    size_t n = sizeof CASES_INTRA / sizeof CASES_INTRA[0];
     setenv("SCALELAB_POWER_INTRA", "1", 1);
-    int failures = run_cases(gpu_bf16, CASES_INTRA, sizeof CASES_INTRA / sizeof CASES_INTRA[0], 0x2545f4914f6cdd1dull);
+    printf("  tiled intra-chunk kernels (the default):\n");
+    int failures = run_cases(gpu_bf16, CASES_INTRA, n, 0x2545f4914f6cdd1dull);
     /* No atomics in the tiled kernels: the same inputs give the same bits. */
     rng r1 = {11}, r2 = r1;
     outbuf a = new_out(), b = new_out();
     run_mixer(gpu_bf16, &r1, &MIXERS[26], &a);
     run_mixer(gpu_bf16, &r2, &MIXERS[26], &b);
+    setenv("SCALELAB_POWER_INTRA", "0", 1);
+    printf("  intra-chunk part through cuBLAS over c x c buffers (SCALELAB_POWER_INTRA=0):\n");
+    failures += run_cases(gpu_bf16, CASES_INTRA, n, 0x9e3779b97f4a7c15ull);
     unsetenv("SCALELAB_POWER_INTRA");
     assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
     free(a.v), free(b.v);
