@@ -17,6 +17,11 @@ int kern_cuda_bf16_matmul_mode(int mode) {
     return 0;
 }
 void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks) { *copies = *fallbacks = 0; }
+int kern_cuda_bf16_epilogue_mode(int mode) {
+    (void)mode;
+    return 0;
+}
+void kern_cuda_bf16_epilogue_counts(long long *fused, long long *composed) { *fused = *composed = 0; }
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int kernels_cpu_cuda_none_unused;

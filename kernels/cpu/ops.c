@@ -172,6 +172,24 @@ void KR(kern_gelu_backward)(size_t n, const REAL *x, const REAL *dy, REAL *dx) {
     }
 }
 
+void KR(kern_matmul_bias)(int trans_a, int trans_b, int m, int n, int k, const REAL *a, const REAL *b,
+                          const REAL *bias, REAL *c) {
+    KR(kern_matmul)(trans_a, trans_b, m, n, k, 1, a, b, 0, c);
+    KR(kern_add_bias)(m, n, c, bias);
+}
+
+void KR(kern_matmul_bias_gelu)(int trans_a, int trans_b, int m, int n, int k, const REAL *a, const REAL *b,
+                               const REAL *bias, REAL *pre, REAL *c) {
+    KR(kern_matmul_bias)(trans_a, trans_b, m, n, k, a, b, bias, pre);
+    KR(kern_gelu_forward)((size_t)m * n, pre, c);
+}
+
+void KR(kern_matmul_dgelu)(int trans_a, int trans_b, int m, int n, int k, const REAL *a, const REAL *b,
+                           const REAL *pre, REAL *c) {
+    KR(kern_matmul)(trans_a, trans_b, m, n, k, 1, a, b, 0, c);
+    KR(kern_gelu_backward)((size_t)m * n, pre, c, c);
+}
+
 void KR(kern_rope_table)(int seq, int head_dim, double base, REAL *cos_t, REAL *sin_t) {
     int half = head_dim / 2;
     for (int t = 0; t < seq; t++)

@@ -120,6 +120,19 @@ static void cu_matmul(int trans_a, int trans_b, int m, int n, int k, float alpha
     kcu_gemm(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, 0, b, trans_b ? k : n, 0, beta, c, n, 0, 1);
 }
 
+static void cu_matmul_bias(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                           const float *bias, float *c) {
+    kcu_matmul_bias_composed(cu_matmul, trans_a, trans_b, m, n, k, a, b, bias, c);
+}
+static void cu_matmul_bias_gelu(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                                const float *bias, float *pre, float *c) {
+    kcu_matmul_bias_gelu_composed(cu_matmul, trans_a, trans_b, m, n, k, a, b, bias, pre, c);
+}
+static void cu_matmul_dgelu(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                            const float *pre, float *c) {
+    kcu_matmul_dgelu_composed(cu_matmul, trans_a, trans_b, m, n, k, a, b, pre, c);
+}
+
 /* ---- sum of squares: a fixed grid, each thread a fixed set of elements, each
  * block a fixed tree, the blocks summed in order on the host: the same bits
  * for every run. ---- */
@@ -229,6 +242,9 @@ extern "C" const kern_backend *kern_cuda_backend(void) {
         be.upload = cu_upload;
         be.download = cu_download;
         be.matmul = cu_matmul;
+        be.matmul_bias = cu_matmul_bias;
+        be.matmul_bias_gelu = cu_matmul_bias_gelu;
+        be.matmul_dgelu = cu_matmul_dgelu;
         be.sum_squares = cu_sum_squares;
         be.mixer_saved_size = cu_mixer_saved_size;
         be.mixer_work_size = cu_mixer_work_size;
@@ -248,6 +264,9 @@ extern "C" const kern_backend *kern_cuda_backend_bf16(void) {
         be = *f32;
         be.name = "cuda-bf16";
         be.matmul = kcu_matmul_bf16;
+        be.matmul_bias = kcu_matmul_bias_bf16;
+        be.matmul_bias_gelu = kcu_matmul_bias_gelu_bf16;
+        be.matmul_dgelu = kcu_matmul_dgelu_bf16;
         be.mixer_work_size = cu_mixer_work_size_bf16;
         be.mixer_forward = cu_mixer_forward_bf16;
         be.mixer_backward = cu_mixer_backward_bf16;

@@ -63,6 +63,24 @@ void kcu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
 void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
                      float beta, float *c);
 
+/* The epilogue ops of kern_ops.inc as the separate ops after a given matmul (ops.cu): the
+ * FP32 backend's, and the bf16 backend's where cuBLASLt does not fuse them. */
+typedef void (*kcu_matmul_fn)(int, int, int, int, int, float, const float *, const float *, float, float *);
+void kcu_matmul_bias_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
+                              const float *b, const float *bias, float *c);
+void kcu_matmul_bias_gelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
+                                   const float *b, const float *bias, float *pre, float *c);
+void kcu_matmul_dgelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
+                               const float *b, const float *pre, float *c);
+/* The bf16 backend's epilogue ops (matmul.cu): fused by cuBLASLt on the bf16 copies, or
+ * composed over kcu_matmul_bf16 (kern_cuda_bf16_epilogue_mode says when). */
+void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                          const float *bias, float *c);
+void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                               const float *bias, float *pre, float *c);
+void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                           const float *pre, float *c);
+
 /* Sizes of the mixers' device work, in floats, and their forward/backward
  * (kernels/cuda/attn.cu, power.cu, power_backward.cu). */
 size_t kcu_attn_work_size(const kern_mixer_shape *s);

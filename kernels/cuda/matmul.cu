@@ -9,9 +9,28 @@
  *
  * cuBLASLt rather than cublasGemmEx on the bf16 copies: the descriptors and the
  * heuristic's algorithm are built once per shape and cached here (no per-call host
- * heuristics), the workspace is ours and explicit, and Lt's epilogues (bias, GELU,
- * bias gradient) are where the producers of these operands can later be fused.
- * libcublas itself loads libcublasLt, so linking it adds no runtime dependency.
+ * heuristics), the workspace is ours and explicit, and Lt's epilogues fuse the MLP's
+ * bias and GELU into the products (below). libcublas itself loads libcublasLt, so
+ * linking it adds no runtime dependency.
+ *
+ * The epilogue ops (kern_ops.inc: matmul_bias, matmul_bias_gelu, matmul_dgelu) in mode 1
+ * run as one Lt call each, saving the FP32 passes of add_bias and GELU over the product
+ * (in the 12-layer d_model 768 model, [8192, 3072] and [8192, 768] per layer). In Lt's
+ * column-major view our row-major [m, n] output is n x m (see shape_slot), so:
+ *   CUBLASLT_EPILOGUE_BIAS: Lt's bias has one entry per row of its D, n of them: per
+ *     column of ours, as add_bias. Its type is D's (FP32) when unset, as here.
+ *   CUBLASLT_EPILOGUE_GELU_AUX_BIAS: D = gelu(product + bias), and the GELU input
+ *     (product + bias) stored through EPILOGUE_AUX_POINTER: our `pre`. The aux type is
+ *     D's (FP32) when EPILOGUE_AUX_DATA_TYPE is unset, so pre stays FP32; EPILOGUE_AUX_LD
+ *     is in elements, a multiple of 8 and at least Lt's row count: n, so pre is dense
+ *     [m, n] like D, and shapes with n % 8 run composed.
+ *   CUBLASLT_EPILOGUE_DGELU: D = product * gelu'(aux), aux read with the same layout.
+ * Lt's GELU is the tanh form, as kern_gelu_forward (PyTorch's addmm with the GELU
+ * epilogue falls back to gelu(approximate="tanh"), aten/src/ATen/native/cuda/Blas.cpp);
+ * were it erf's, the two differ by < 5e-4 absolute, far inside the bf16 tolerance.
+ * The alignment of bias and aux, like C's, is part of the cached key: Lt's heuristic
+ * reads it from the pointers set on the descriptor.
+ * SCALELAB_MM_EPILOGUE=0 (kern_cuda_bf16_epilogue_mode) runs them as the separate ops.
  *
  * This file's state is part of the backend's one process-wide context (see
  * cuda_common.h): the Lt handle, its workspace, the bf16 scratch and the algorithm
@@ -73,11 +92,24 @@ __global__ void round_bf16_kernel(bf16_job a, bf16_job b, unsigned blocks_a) {
 enum { MM_SLOTS = 128 }; /* a model has ~25 shapes (forward, dX, dW, lm_head) */
 static const size_t MM_WORKSPACE = (size_t)32 << 20; /* what cuBLAS itself reserves on Hopper */
 
-/* One cached shape: the key, its descriptors and the heuristic's algorithm. ok = 0: the
- * heuristic had none for it (such shapes take the FP32-storage path). */
+/* The Lt epilogue of a product; EPI_NONE the plain matmul. */
+enum mm_epi { EPI_NONE, EPI_BIAS, EPI_GELU_AUX_BIAS, EPI_DGELU };
+static const cublasLtEpilogue_t LT_EPILOGUE[] = {CUBLASLT_EPILOGUE_DEFAULT, CUBLASLT_EPILOGUE_BIAS,
+                                                 CUBLASLT_EPILOGUE_GELU_AUX_BIAS, CUBLASLT_EPILOGUE_DGELU};
+
+/* What a cached algorithm depends on: the shape, the epilogue and the alignments of the
+ * caller's pointers (0 for a pointer the epilogue has none of). */
+struct mm_key {
+    int ta, tb, m, n, k, epi;
+    unsigned align_c, align_bias, align_aux;
+};
+
+/* One cached key: its descriptors and the heuristic's algorithm. ok = 0: the heuristic had
+ * none for it (plain products then take the FP32-storage path, epilogue ops the separate
+ * ops). */
 struct mm_slot {
-    int used, ta, tb, m, n, k;
-    unsigned align_c;
+    int used;
+    mm_key key;
     int ok;
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc;
@@ -85,8 +117,8 @@ struct mm_slot {
 };
 
 static struct {
-    std::once_flag env_once, lt_once;
-    int mode;
+    std::once_flag env_once, epi_env_once, lt_once;
+    int mode, epilogue;
     cublasLtHandle_t lt;
     void *workspace;
     size_t workspace_bytes;
@@ -95,6 +127,7 @@ static struct {
     mm_slot slot[MM_SLOTS];
     int next_evict;
     long long copies, fallbacks; /* products in mode 1: on bf16 copies, or not */
+    long long fused, composed;   /* epilogue ops: one Lt call, or the separate ops */
 } mm;
 
 static void read_env(void) {
@@ -111,6 +144,22 @@ extern "C" int kern_cuda_bf16_matmul_mode(int mode) {
 
 extern "C" void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks) {
     *copies = mm.copies, *fallbacks = mm.fallbacks;
+}
+
+static void read_epilogue_env(void) {
+    const char *e = getenv("SCALELAB_MM_EPILOGUE");
+    mm.epilogue = !(e && strcmp(e, "0") == 0);
+}
+
+extern "C" int kern_cuda_bf16_epilogue_mode(int mode) {
+    std::call_once(mm.epi_env_once, read_epilogue_env);
+    int before = mm.epilogue;
+    if (mode == 0 || mode == 1) mm.epilogue = mode;
+    return before;
+}
+
+extern "C" void kern_cuda_bf16_epilogue_counts(long long *fused, long long *composed) {
+    *fused = mm.fused, *composed = mm.composed;
 }
 
 static void lt_init(void) {
@@ -158,29 +207,51 @@ static void layout(cublasLtMatrixLayout_t *l, cudaDataType t, long long rows, lo
     KCU_BLAS(cublasLtMatrixLayoutCreate(l, t, (uint64_t)rows, (uint64_t)cols, ld));
 }
 
-/* The cached descriptors and algorithm of a shape, built on its first call. Row-major
- * C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: Lt's A is our B, Lt's B our A,
- * each keeping its own transpose flag; a row-major R x S copy with row stride ld is the
- * column-major S x R matrix with leading dimension ld. */
-static const mm_slot *shape_slot(int ta, int tb, int m, int n, int k, unsigned align_c) {
-    for (int i = 0; i < MM_SLOTS; i++) {
-        const mm_slot &s = mm.slot[i];
-        if (s.used && s.ta == ta && s.tb == tb && s.m == m && s.n == n && s.k == k && s.align_c == align_c) return &s;
-    }
+static bool same_key(const mm_key &x, const mm_key &y) {
+    return x.ta == y.ta && x.tb == y.tb && x.m == y.m && x.n == y.n && x.k == y.k && x.epi == y.epi &&
+           x.align_c == y.align_c && x.align_bias == y.align_bias && x.align_aux == y.align_aux;
+}
+
+/* The epilogue's pointers on a slot's descriptor: Lt reads them at each cublasLtMatmul (and
+ * the heuristic their alignment), so each call sets its own. */
+static void set_pointers(const mm_slot &s, const float *bias, const float *aux) {
+    if (s.key.epi == EPI_BIAS || s.key.epi == EPI_GELU_AUX_BIAS)
+        KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    if (s.key.epi == EPI_GELU_AUX_BIAS || s.key.epi == EPI_DGELU)
+        KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof aux));
+}
+
+/* The cached descriptors and algorithm of a key, built on its first call (bias and aux: that
+ * call's pointers). Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: Lt's A
+ * is our B, Lt's B our A, each keeping its own transpose flag; a row-major R x S copy with
+ * row stride ld is the column-major S x R matrix with leading dimension ld. */
+static const mm_slot *key_slot(const mm_key &key, const float *bias, const float *aux) {
+    for (int i = 0; i < MM_SLOTS; i++)
+        if (mm.slot[i].used && same_key(mm.slot[i].key, key)) return &mm.slot[i];
     int at = -1;
     for (int i = 0; i < MM_SLOTS && at < 0; i++)
         if (!mm.slot[i].used) at = i;
     mm_slot &s = mm.slot[at >= 0 ? at : mm.next_evict];
-    if (at < 0) { /* full (more shapes than a model has): replace round-robin */
+    if (at < 0) { /* full (more keys than a model has): replace round-robin */
         mm.next_evict = (mm.next_evict + 1) % MM_SLOTS;
         cublasLtMatmulDescDestroy(s.desc);
         cublasLtMatrixLayoutDestroy(s.la), cublasLtMatrixLayoutDestroy(s.lb), cublasLtMatrixLayoutDestroy(s.lc);
     }
-    s = mm_slot{1, ta, tb, m, n, k, align_c, 0, NULL, NULL, NULL, NULL, {}};
+    s = mm_slot{1, key, 0, NULL, NULL, NULL, NULL, {}};
+    int ta = key.ta, tb = key.tb, m = key.m, n = key.n, k = key.k;
     KCU_BLAS(cublasLtMatmulDescCreate(&s.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
     KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+    if (key.epi != EPI_NONE) {
+        cublasLtEpilogue_t epi = LT_EPILOGUE[key.epi];
+        KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+        set_pointers(s, bias, aux);
+    }
+    if (key.epi == EPI_GELU_AUX_BIAS || key.epi == EPI_DGELU) {
+        int64_t ld = n; /* pre: dense [m, n], D's layout */
+        KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld));
+    }
     long long rows_b = tb ? n : k, cols_b = tb ? k : n, rows_a = ta ? k : m, cols_a = ta ? m : k;
     layout(&s.la, CUDA_R_16BF, cols_b, rows_b, pad8(cols_b));
     layout(&s.lb, CUDA_R_16BF, cols_a, rows_a, pad8(cols_a));
@@ -190,7 +261,7 @@ static const mm_slot *shape_slot(int ta, int tb, int m, int n, int k, unsigned a
     uint64_t ws = mm.workspace_bytes;
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     /* The copies are 256-byte aligned (the default assumption); C is the caller's. */
-    uint32_t ac = align_c;
+    uint32_t ac = key.align_c;
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ac, sizeof ac));
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ac, sizeof ac));
     cublasLtMatmulHeuristicResult_t res;
@@ -219,26 +290,66 @@ static bf16_job job(const float *src, long long rows, long long cols, __nv_bfloa
 
 static size_t bytes256(long long rows, long long cols) { return ((size_t)(rows * pad8(cols)) * 2 + 255) / 256 * 256; }
 
-void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
-                     float beta, float *c) {
-    if (m <= 0 || n <= 0) return;
-    /* k == 0 only scales C: the GEMM path does that without copies. */
-    if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0)
-        return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+/* One product on bf16 copies through Lt, with the key's epilogue: 0 (nothing issued) when the
+ * heuristic had no algorithm for it or no memory was left for the copies. */
+static int lt_product(const mm_key &key, float alpha, const float *a, const float *b, float beta, float *c,
+                      const float *bias, const float *aux) {
     std::call_once(mm.lt_once, lt_init);
-    const mm_slot *s = shape_slot(trans_a, trans_b, m, n, k, alignment_of(c));
+    const mm_slot *s = key_slot(key, bias, aux);
+    int trans_a = key.ta, trans_b = key.tb, m = key.m, n = key.n, k = key.k;
     long long rows_a = trans_a ? k : m, cols_a = trans_a ? m : k, rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
     size_t size_a = bytes256(rows_a, cols_a);
-    if (!s->ok || !scratch_reserve(size_a + bytes256(rows_b, cols_b))) {
-        mm.fallbacks++;
-        return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
-    }
+    if (!s->ok || !scratch_reserve(size_a + bytes256(rows_b, cols_b))) return 0;
     mm.copies++;
     __nv_bfloat16 *a16 = (__nv_bfloat16 *)mm.scratch, *b16 = (__nv_bfloat16 *)((char *)mm.scratch + size_a);
     bf16_job ja = job(a, rows_a, cols_a, a16), jb = job(b, rows_b, cols_b, b16);
     unsigned blocks_a = job_blocks(ja);
     round_bf16_kernel<<<blocks_a + job_blocks(jb), CVT_THREADS>>>(ja, jb, blocks_a);
     KCU_LAUNCHED();
+    set_pointers(*s, bias, aux);
     KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, b16, s->la, a16, s->lb, &beta, c, s->lc, c, s->lc, &s->algo,
                             mm.workspace, mm.workspace_bytes, 0));
+    return 1;
+}
+
+void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
+                     float beta, float *c) {
+    if (m <= 0 || n <= 0) return;
+    /* k == 0 only scales C: the GEMM path does that without copies. */
+    if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0)
+        return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+    mm_key key = {trans_a, trans_b, m, n, k, EPI_NONE, alignment_of(c), 0, 0};
+    if (!lt_product(key, alpha, a, b, beta, c, NULL, NULL)) {
+        mm.fallbacks++;
+        matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+    }
+}
+
+/* An epilogue op as one Lt call, when the epilogue is on, the matmul is in mode 1, the
+ * product is not empty and (with an aux matrix) n is a multiple of 8; 0 when it did not run. */
+static int fused(int epi, int ta, int tb, int m, int n, int k, const float *a, const float *b, float *c,
+                 const float *bias, const float *aux) {
+    if (!kern_cuda_bf16_epilogue_mode(-1) || kern_cuda_bf16_matmul_mode(-1) == 0 || m <= 0 || n <= 0 || k <= 0 ||
+        (epi != EPI_BIAS && n % 8))
+        return 0;
+    mm_key key = {ta, tb, m, n, k, epi, alignment_of(c), bias ? alignment_of(bias) : 0, aux ? alignment_of(aux) : 0};
+    return lt_product(key, 1.f, a, b, 0.f, c, bias, aux);
+}
+
+void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                          const float *bias, float *c) {
+    if (fused(EPI_BIAS, trans_a, trans_b, m, n, k, a, b, c, bias, NULL)) mm.fused++;
+    else mm.composed++, kcu_matmul_bias_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, c);
+}
+
+void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                               const float *bias, float *pre, float *c) {
+    if (fused(EPI_GELU_AUX_BIAS, trans_a, trans_b, m, n, k, a, b, c, bias, pre)) mm.fused++;
+    else mm.composed++, kcu_matmul_bias_gelu_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, pre, c);
+}
+
+void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                           const float *pre, float *c) {
+    if (fused(EPI_DGELU, trans_a, trans_b, m, n, k, a, b, c, NULL, pre)) mm.fused++;
+    else mm.composed++, kcu_matmul_dgelu_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, pre, c);
 }

@@ -92,6 +92,22 @@ static void cu_gelu_backward(size_t n, const float *x, const float *dy, float *d
     KCU_LAUNCHED();
 }
 
+void kcu_matmul_bias_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
+                              const float *b, const float *bias, float *c) {
+    mm(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
+    cu_add_bias(m, n, c, bias);
+}
+void kcu_matmul_bias_gelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
+                                   const float *b, const float *bias, float *pre, float *c) {
+    kcu_matmul_bias_composed(mm, trans_a, trans_b, m, n, k, a, b, bias, pre);
+    cu_gelu_forward((size_t)m * n, pre, c);
+}
+void kcu_matmul_dgelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
+                               const float *b, const float *pre, float *c) {
+    mm(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
+    cu_gelu_backward((size_t)m * n, pre, c, c);
+}
+
 /* One thread per rotated pair (row, head, i < half); sign -1 is the transpose. */
 __global__ void rope_kernel(int n_rows, int seq, int n_head, int head_dim, const float *cos_t,
                             const float *sin_t, float *x, float sign) {
