@@ -64,8 +64,7 @@ void KR(model_net_forward_launch)(KR(model_net) *net, const int32_t *seqs) {
         REAL *log_g = NULL;
         if (net->use_gate) {
             log_g = A + a->log_g;
-            be->matmul(0, 0, N, c->n_kv_head, H, 1, xn, P + w->wg, 0, log_g);
-            be->add_bias(N, c->n_kv_head, log_g, P + w->bg);
+            be->matmul_bias(0, 0, N, c->n_kv_head, H, xn, P + w->wg, P + w->bg, log_g);
             be->logsigmoid_forward((size_t)N * c->n_kv_head, log_g);
         }
         if (net->use_rope) {
@@ -77,11 +76,8 @@ void KR(model_net_forward_launch)(KR(model_net) *net, const int32_t *seqs) {
         be->matmul(0, 0, N, H, hd, 1, A + a->y, P + w->wo, 0, A + a->res_mid);
         be->add((size_t)N * H, x, A + a->res_mid);
         KR(norm_fwd)(net, A + a->res_mid, w->norm2_w, w->norm2_b, A + a->xn2, A + a->mean2, A + a->rstd2);
-        be->matmul(0, 0, N, F, H, 1, A + a->xn2, P + w->w1, 0, A + a->hpre);
-        be->add_bias(N, F, A + a->hpre, P + w->b1);
-        be->gelu_forward((size_t)N * F, A + a->hpre, A + a->hact);
-        be->matmul(0, 0, N, H, F, 1, A + a->hact, P + w->w2, 0, out);
-        be->add_bias(N, H, out, P + w->b2);
+        be->matmul_bias_gelu(0, 0, N, F, H, A + a->xn2, P + w->w1, P + w->b1, A + a->hpre, A + a->hact);
+        be->matmul_bias(0, 0, N, H, F, A + a->hact, P + w->w2, P + w->b2, out);
         be->add((size_t)N * H, A + a->res_mid, out);
     }
     KR(norm_fwd)(net, A + net->res_final, net->final_w, net->final_b, A + net->xnf, A + net->meanf,
@@ -127,8 +123,7 @@ void KR(model_net_backward)(KR(model_net) *net) {
         /* MLP: dres is the gradient of the block output. */
         be->bias_backward(N, H, dres, G + w->b2);
         be->matmul(1, 0, F, H, N, 1, A + a->hact, dres, 1, G + w->w2);
-        be->matmul(0, 1, N, F, H, 1, dres, P + w->w2, 0, dh);
-        be->gelu_backward((size_t)N * F, A + a->hpre, dh, dh);
+        be->matmul_dgelu(0, 1, N, F, H, dres, P + w->w2, A + a->hpre, dh);
         be->bias_backward(N, F, dh, G + w->b1);
         be->matmul(1, 0, H, F, N, 1, A + a->xn2, dh, 1, G + w->w1);
         be->matmul(0, 1, N, H, F, 1, dh, P + w->w1, 0, dtmp);

@@ -54,8 +54,8 @@ static int touches(const float *p, size_t off, size_t n) {
     return within(p, tally.params, off, n) || within(p, tally.grads, off, n);
 }
 
-static void count_matmul(int ta, int tb, int m, int n, int k, float alpha, const float *a, const float *b,
-                         float beta, float *c) {
+/* One product's 2*m*n*k, whichever op (plain or with an epilogue) asked for it. */
+static void tally_matmul(int m, int n, int k, const float *a, const float *b, const float *c) {
     double flops = 2.0 * m * n * k;
     tally.weight[tally.backward] += flops;
     if (touches(a, tally.head, tally.head_size) || touches(b, tally.head, tally.head_size) ||
@@ -63,7 +63,27 @@ static void count_matmul(int ta, int tb, int m, int n, int k, float alpha, const
         tally.head_flops[tally.backward] += flops;
     if (!touches(a, 0, tally.n_params) && !touches(b, 0, tally.n_params) && !touches(c, 0, tally.n_params))
         tally.stray++;
+}
+
+static void count_matmul(int ta, int tb, int m, int n, int k, float alpha, const float *a, const float *b,
+                         float beta, float *c) {
+    tally_matmul(m, n, k, a, b, c);
     kern_cpu_backend()->matmul(ta, tb, m, n, k, alpha, a, b, beta, c);
+}
+static void count_matmul_bias(int ta, int tb, int m, int n, int k, const float *a, const float *b,
+                              const float *bias, float *c) {
+    tally_matmul(m, n, k, a, b, c);
+    kern_cpu_backend()->matmul_bias(ta, tb, m, n, k, a, b, bias, c);
+}
+static void count_matmul_bias_gelu(int ta, int tb, int m, int n, int k, const float *a, const float *b,
+                                   const float *bias, float *pre, float *c) {
+    tally_matmul(m, n, k, a, b, c);
+    kern_cpu_backend()->matmul_bias_gelu(ta, tb, m, n, k, a, b, bias, pre, c);
+}
+static void count_matmul_dgelu(int ta, int tb, int m, int n, int k, const float *a, const float *b,
+                               const float *pre, float *c) {
+    tally_matmul(m, n, k, a, b, c);
+    kern_cpu_backend()->matmul_dgelu(ta, tb, m, n, k, a, b, pre, c);
 }
 
 /* Adds one mixer call's executed gemms (log) to the tally. */
@@ -119,6 +139,9 @@ static kern_backend counting_backend(void) {
     kern_backend be = *kern_cpu_backend();
     be.name = "counting";
     be.matmul = count_matmul;
+    be.matmul_bias = count_matmul_bias;
+    be.matmul_bias_gelu = count_matmul_bias_gelu;
+    be.matmul_dgelu = count_matmul_dgelu;
     be.mixer_forward = count_mixer_forward;
     be.mixer_backward = count_mixer_backward;
     return be;
