@@ -131,6 +131,51 @@ static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *
     }
 }
 
+/* An epilogue case: the bf16 backend's epilogue mode (kern_cuda_bf16_epilogue_mode, with
+ * its matmul in mode 1; -1 leaves both), the sizes and a pointer offset as in matmul_case. */
+typedef struct epi_case {
+    int epilogue, m, n, k, off;
+} epi_case;
+
+/* matmul_bias, matmul_bias_gelu and matmul_dgelu (on its own random pre, scale 3: both
+ * sides of GELU's bend) for every transpose pair, outputs random before. On the bf16
+ * backend with the epilogue on and 16-byte aligned pointers, every op must have been one
+ * cuBLASLt call but the GELU ones where n % 8 (Lt's aux leading dimension), which run
+ * composed; with it off, all composed. */
+static void run_epilogues(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    const epi_case *ec = arg;
+    int M = ec->m, N = ec->n, K = ec->k, off = ec->off;
+    int mm_before = kern_cuda_bf16_matmul_mode(ec->epilogue >= 0 ? 1 : -1);
+    int before = kern_cuda_bf16_epilogue_mode(ec->epilogue);
+    long long fused0, composed0, fused1, composed1;
+    kern_cuda_bf16_epilogue_counts(&fused0, &composed0);
+    size_t mn = (size_t)M * N + off;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            float *a = rnd(be, r, (size_t)M * K + off, 1), *b = rnd(be, r, (size_t)K * N + off, 1);
+            float *bias = rnd(be, r, (size_t)N + off, 1), *pin = rnd(be, r, mn, 3);
+            float *c = rnd(be, r, mn, 1), *pre = rnd(be, r, mn, 1), *h = rnd(be, r, mn, 1), *d = rnd(be, r, mn, 1);
+            be->matmul_bias(ta, tb, M, N, K, a + off, b + off, bias + off, c + off);
+            be->matmul_bias_gelu(ta, tb, M, N, K, a + off, b + off, bias + off, pre + off, h + off);
+            be->matmul_dgelu(ta, tb, M, N, K, a + off, b + off, pin + off, d + off);
+            be->free(a), be->free(b), be->free(bias), be->free(pin);
+            take_at(be, out, "bias: c", c, off, (size_t)M * N);
+            take_at(be, out, "bias_gelu: pre", pre, off, (size_t)M * N);
+            take_at(be, out, "bias_gelu: c", h, off, (size_t)M * N);
+            take_at(be, out, "dgelu: c", d, off, (size_t)M * N);
+        }
+    kern_cuda_bf16_epilogue_counts(&fused1, &composed1);
+    kern_cuda_bf16_epilogue_mode(before);
+    kern_cuda_bf16_matmul_mode(mm_before);
+    if (ec->epilogue >= 0 && be == gpu_bf16) {
+        long long fused = fused1 - fused0, composed = composed1 - composed0;
+        printf("    %lld of 12 ops fused, %lld composed\n", fused, composed);
+        assert_int_equal(fused + composed, 12);
+        if (ec->epilogue == 0) assert_int_equal(fused, 0);
+        else if (!off) assert_int_equal(fused, N % 8 ? 4 : 12);
+    }
+}
+
 /* arg: the row count (NULL: 33). The CUDA column sums split rows into slices of
  * about 128 (at most 256 slices): 33 is one slice, 1000 eight (the last one short),
  * 40000 the 256-slice cap. */
@@ -337,6 +382,23 @@ static const matmul_case MATMULS[] = {
     {1, 256, 320, 192, 0},
 };
 
+/* Each case runs the three epilogue ops for every transpose pair. */
+static const epi_case EPIS[] = {
+    /* 0: the FP32 backend */
+    {-1, 37, 53, 29, 0},
+    /* 1-6: the bf16 backend, epilogue on: odd sizes (n % 8: the GELU ops composed), aligned,
+     * aligned sizes with 4-byte aligned pointers, the gate's 12 columns, the MLP's two
+     * products at small scale (N 256 tokens, H 128, F 384) */
+    {1, 37, 53, 29, 0},
+    {1, 64, 96, 128, 0},
+    {1, 64, 96, 128, 1},
+    {1, 96, 12, 64, 0},
+    {1, 256, 384, 128, 0},
+    {1, 256, 128, 384, 0},
+    /* 7: epilogue off (SCALELAB_MM_EPILOGUE=0): the separate ops on the bf16 matmul */
+    {0, 64, 96, 128, 0},
+};
+
 static const int ROWS_1000 = 1000, ROWS_40000 = 40000;
 
 typedef struct op_case {
@@ -348,6 +410,7 @@ typedef struct op_case {
 
 static const op_case CASES[] = {
     {"matmul 37x53x29 (4 transposes x 3 betas)", run_matmul, &MATMULS[0], 1e-12},
+    {"matmul_bias, _bias_gelu, _dgelu 37x53x29", run_epilogues, &EPIS[0], 1e-12},
     {"add_bias, bias_backward, add, zero", run_bias_add, NULL, 1e-12},
     {"add_bias, bias_backward, add, zero (1000 rows)", run_bias_add, &ROWS_1000, 1e-12},
     {"add_bias, bias_backward, add, zero (40000 rows)", run_bias_add, &ROWS_40000, 1e-12},
@@ -401,6 +464,16 @@ static const op_case CASES_BF16[] = {
     {"bf16 matmul 96x12x64 (bf16 copies)", run_matmul, &MATMULS[5], 1e-4},
     {"bf16 matmul 33x40x17 unaligned (bf16 copies)", run_matmul, &MATMULS[6], 1e-4},
     {"bf16 matmul 256x320x192 (bf16 copies)", run_matmul, &MATMULS[7], 1e-4},
+    /* The epilogue ops: the product's error as matmul's; GELU and its derivative are
+     * FP32 functions of a pre that errs like the product (|gelu'| <= 1.13, and gelu'' is
+     * bounded), so 1e-4 holds for pre, gelu(pre) and the dgelu product alike. */
+    {"bf16 epilogues 37x53x29 (bias fused)", run_epilogues, &EPIS[1], 1e-4},
+    {"bf16 epilogues 64x96x128 (fused)", run_epilogues, &EPIS[2], 1e-4},
+    {"bf16 epilogues 64x96x128 unaligned", run_epilogues, &EPIS[3], 1e-4},
+    {"bf16 epilogues 96x12x64 (gate; bias fused)", run_epilogues, &EPIS[4], 1e-4},
+    {"bf16 epilogues 256x384x128 (MLP up, fused)", run_epilogues, &EPIS[5], 1e-4},
+    {"bf16 epilogues 256x128x384 (MLP down, fused)", run_epilogues, &EPIS[6], 1e-4},
+    {"bf16 epilogues 64x96x128 (epilogue off)", run_epilogues, &EPIS[7], 1e-4},
     {"bf16 softmax B2 T40 H4/2 d16", run_mixer, &MIXERS[0], 5e-4},
     {"bf16 window 7 B2 T40 H4/2 d16", run_mixer, &MIXERS[2], 5e-4},
     {"bf16 softmax B1 T70 H2/2 d8 (fp32 path)", run_mixer, &MIXERS[1], 1e-10},
