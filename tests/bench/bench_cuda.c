@@ -417,6 +417,10 @@ static int bench_model12(const kern_backend *bf16, int steps, int batch) {
             printf("(products so far on bf16 copies: %lld; fallen back to FP32 storage: %lld)\n", copies, fallbacks);
         fflush(stdout);
     }
+    long long fused, composed;
+    kern_cuda_bf16_epilogue_counts(&fused, &composed);
+    printf("epilogues (bias, GELU in the MLP's cuBLASLt calls): %s; ops fused %lld, composed %lld\n",
+           kern_cuda_bf16_epilogue_mode(-1) ? "on (the default)" : "off (SCALELAB_MM_EPILOGUE=0)", fused, composed);
     return rc;
 }
 
