@@ -16,7 +16,7 @@
  * The epilogue ops (kern_ops.inc: matmul_bias, matmul_bias_gelu, matmul_dgelu) in mode 1
  * run as one Lt call each, saving the FP32 passes of add_bias and GELU over the product
  * (in the 12-layer d_model 768 model, [8192, 3072] and [8192, 768] per layer). In Lt's
- * column-major view our row-major [m, n] output is n x m (see shape_slot), so:
+ * column-major view our row-major [m, n] output is n x m (see key_slot), so:
  *   CUBLASLT_EPILOGUE_BIAS: Lt's bias has one entry per row of its D, n of them: per
  *     column of ours, as add_bias. Its type is D's (FP32) when unset, as here.
  *   CUBLASLT_EPILOGUE_GELU_AUX_BIAS: D = gelu(product + bias), and the GELU input
@@ -89,7 +89,7 @@ __global__ void round_bf16_kernel(bf16_job a, bf16_job b, unsigned blocks_a) {
 
 /* ---- state ---- */
 
-enum { MM_SLOTS = 128 }; /* a model has ~25 shapes (forward, dX, dW, lm_head) */
+enum { MM_SLOTS = 128 }; /* a model has ~30 keys (forward, dX, dW, lm_head; the epilogue ops) */
 static const size_t MM_WORKSPACE = (size_t)32 << 20; /* what cuBLAS itself reserves on Hopper */
 
 /* The Lt epilogue of a product; EPI_NONE the plain matmul. */
@@ -192,9 +192,10 @@ static int scratch_reserve(size_t bytes) {
     return 1;
 }
 
-/* C's alignment as the heuristic is told it: counted up to 16 bytes (what the vectorised
- * epilogues need), so that the accidents of where each gradient tensor starts do not
- * multiply the table's entries. */
+/* A caller's pointer's alignment in the key (C's is also told to the heuristic; bias and
+ * aux it reads from the descriptor): counted up to 16 bytes (what the vectorised epilogues
+ * need), so that the accidents of where each gradient tensor starts do not multiply the
+ * table's entries. */
 static unsigned alignment_of(const void *p) {
     unsigned a = 16;
     while (a > 4 && (uintptr_t)p % a) a /= 2;
