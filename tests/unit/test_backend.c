@@ -735,6 +735,64 @@ static void test_model_gradients(void **state) {
     }
 }
 
+/* The bf16 backend's whole-model gradients with the epilogue ops fused (the default) and
+ * composed (SCALELAB_MM_EPILOGUE=0), softmax and power (its gate's bias): both run on the same
+ * bf16 operand roundings, so they differ only by the epilogues' FP32 arithmetic and Lt's
+ * GELU evaluation (~1e-7 relative), where a bias or pre in the wrong place would be O(1):
+ * NMSE 1e-4 per tensor. The fused run must have fused, the other not. */
+static void test_model_gradients_epilogue(void **state) {
+    (void)state;
+    NEED_GPU();
+    for (size_t mi = 0; mi < 3; mi += 2) {
+        model_config c = config_for(mi, 1);
+        model_net *net[2];
+        char err[512];
+        for (int on = 0; on < 2; on++)
+            if (model_net_alloc(&c, c.batch_size, gpu_bf16, &net[on], err, sizeof err) ||
+                model_net_init_params(net[on], 3, err, sizeof err))
+                fail_msg("%s", err);
+        size_t T = (size_t)c.context, n = net[0]->n_params;
+        int32_t *tok = malloc(sizeof *tok * c.batch_size * (T + 1));
+        rng r = {99};
+        for (size_t i = 0; i < c.batch_size * (T + 1); i++) tok[i] = (int32_t)((urand(&r) + 1) / 2 * 256) % 256;
+        float *g[2];
+        double loss[2];
+        long long fused[2], composed0, composed1, fused0;
+        for (int on = 0; on < 2; on++) {
+            int before = kern_cuda_bf16_epilogue_mode(on);
+            kern_cuda_bf16_epilogue_counts(&fused0, &composed0);
+            loss[on] = model_net_forward(net[on], tok);
+            model_net_backward(net[on]);
+            g[on] = malloc(n * sizeof *g[on]);
+            net[on]->be->download(g[on], net[on]->grads, n * sizeof *g[on]);
+            kern_cuda_bf16_epilogue_counts(&fused[on], &composed1);
+            fused[on] -= fused0;
+            kern_cuda_bf16_epilogue_mode(before);
+        }
+        double worst = 0;
+        const char *wname = "";
+        for (size_t t = 0; t < net[0]->n_tensors; t++) {
+            const model_net_tensor *ten = &net[0]->tensors[t];
+            double num = 0, den = 0;
+            for (size_t i = ten->offset; i < ten->offset + ten->size; i++) {
+                num += ((double)g[1][i] - g[0][i]) * ((double)g[1][i] - g[0][i]);
+                den += (double)g[0][i] * g[0][i];
+            }
+            double nmse = num / (den > 0 ? den : 1);
+            if (!(nmse <= worst)) worst = nmse, wname = ten->name;
+        }
+        printf("  %s: loss composed %.7f fused %.7f; ops fused %lld; worst gradient nmse %.2e (%s)\n",
+               MIXER_SETS[mi][0][1], loss[0], loss[1], fused[1], worst, wname);
+        assert_int_equal(fused[0], 0);
+        assert_true(fused[1] > 0);
+        assert_true(fabs(loss[0] - loss[1]) < 1e-4);
+        assert_true(worst < 1e-4);
+        free(tok), free(g[0]), free(g[1]);
+        model_net_free(net[0]);
+        model_net_free(net[1]);
+    }
+}
+
 typedef struct losses {
     double loss[LONG_STEPS + 1], norm[LONG_STEPS + 1];
     size_t n, cap;
@@ -927,6 +985,7 @@ int main(void) {
         cmocka_unit_test(test_ops_bf16_intra),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_model_gradients),
+        cmocka_unit_test(test_model_gradients_epilogue),
         cmocka_unit_test(test_training),
         cmocka_unit_test(test_training_bf16),
     };
