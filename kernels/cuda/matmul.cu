@@ -244,11 +244,9 @@ static const mm_slot *key_slot(const mm_key &key, const float *bias, const float
     cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
     KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-    if (key.epi != EPI_NONE) {
-        cublasLtEpilogue_t epi = LT_EPILOGUE[key.epi];
-        KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-        set_pointers(s, bias, aux);
-    }
+    cublasLtEpilogue_t epi = LT_EPILOGUE[key.epi];
+    KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    set_pointers(s, bias, aux);
     if (key.epi == EPI_GELU_AUX_BIAS || key.epi == EPI_DGELU) {
         int64_t ld = n; /* pre: dense [m, n], D's layout */
         KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld));
