@@ -758,6 +758,8 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
             }
             /* query i sees key j iff j <= i < min(T, j + W): bounds on i relative to this
              * thread's first query qh + 2t, so each test compares with a constant */
+            /* every (key, query) of the warp's 16 x QH visible */
+            const bool full = qh >= wk + 15 && qh + QH - 1 < wk + a.W && qh + QH <= a.T;
             int jlo[2], jhi[2];
 #pragma unroll
             for (int u = 0; u < 2; u++) {
@@ -812,9 +814,10 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
                 p[1] = ex2(fmaf(s[nt][1], sl2, nl1));
                 p[2] = ex2(fmaf(s[nt][2], sl2, nl0));
                 p[3] = ex2(fmaf(s[nt][3], sl2, nl1));
+                if (!KREG || !full) /* the branch only where registers are to spare */
 #pragma unroll
-                for (int c = 0; c < 4; c++)
-                    if (nt * 8 + (c & 1) < jlo[c >> 1] || nt * 8 + (c & 1) >= jhi[c >> 1]) p[c] = 0.f;
+                    for (int c = 0; c < 4; c++)
+                        if (nt * 8 + (c & 1) < jlo[c >> 1] || nt * 8 + (c & 1) >= jhi[c >> 1]) p[c] = 0.f;
                 const float d0 = p[0] * (dp[nt][0] - Dd.x), d1 = p[1] * (dp[nt][1] - Dd.y);
                 const float d2 = p[2] * (dp[nt][2] - Dd.x), d3 = p[3] * (dp[nt][3] - Dd.y);
                 pp[nt][0] = pack2(p[0], p[1]);
