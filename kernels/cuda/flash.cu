@@ -38,8 +38,8 @@
  *   fwd2_kernel  77 / 100 / 127 / 217, no spills;       smem the same
  *   bwd_kernel  183 / 243 / 255 (12 B) / 255 (492 B);   smem 25600 / 49152 / 73728 / 122880
  *   bwd2_kernel 100 / 126 / 128 / 246, no spills;       smem 28672 / 60416 / 93184 / 158720
- *   bwd2 KREG (=2)  108 / 151 / 218 / (d128 runs bwd2), no spills; smem as bwd2
- *   bwd2 KREG NW 4 (=3) 108 / 140 / 168 / (d128 runs bwd2), no spills; smem 28672 / 40960 / 65536
+ *   bwd2 KREG (=2)  106 / 160 / 221 / (d128 runs bwd2), no spills; smem as bwd2
+ *   bwd2 KREG NW 4 (=3) 106 / 140 / 168 / (d128 runs bwd2), no spills; smem 28672 / 40960 / 65536
  *
  * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
 #include <cuda_bf16.h>
@@ -669,14 +669,14 @@ __global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_b
  * a global load). Blocks are launched heaviest first (the first key blocks of a causal
  * row see the most queries) over a 1-D grid.
  * KREG (SCALELAB_FLASH_BWD=2, head dims <= 64): the same kernel with the warp's K and V
- * A fragments in registers as in bwd_kernel (rounded from FP32 once) and 32-query
- * passes, one block (8 warps) per multiprocessor at up to 255 registers: 64 fewer
- * ldmatrix.x4 per warp and tile than KREG = false. Which wins depends on whether the
- * shared-memory bandwidth (KREG = false: ~120 ldmatrix.x4 per 160 mma per warp and
- * tile) or the latency at 8 warps limits; the H200 decides. NW = 4 with KREG
- * (SCALELAB_FLASH_BWD=3, head dims <= 64): 4-warp blocks of 64 keys at <= 168 registers,
- * three blocks (12 warps) per multiprocessor, dQ in 32-column chunks; twice the Q/dy tile
- * loads and dQ atomics per key of NW = 8. */
+ * A fragments in registers as in bwd_kernel (rounded from FP32 once), 32-query passes
+ * and the mask only on passes that need it, one block (8 warps) per multiprocessor at up
+ * to 255 registers. Per warp and 64-query tile: 160 mma and 88 ldmatrix.x4 against 120
+ * for KREG = false (its K/V fragments reloaded each pass). Which wins depends on whether
+ * shared-memory bandwidth or latency at 8 warps limits; the H200 decides.
+ * NW = 4 with KREG (SCALELAB_FLASH_BWD=3, head dims <= 64): 4-warp blocks of 64 keys at
+ * <= 168 registers, three blocks (12 warps) per multiprocessor, dQ in 32-column chunks;
+ * twice the Q/dy tile loads and dQ atomics per key of NW = 8. */
 template <int D, int NW, bool KREG>
 __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 16 / NW : 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
