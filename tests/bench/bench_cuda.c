@@ -8,16 +8,16 @@
  * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
  * FP32 T x T path where it fits; rows bf16-fwd2, bf16-bwd2/3/4 and bf16-both2/3/4 run the
  * second flash kernels (SCALELAB_FLASH_FWD=1; SCALELAB_FLASH_BWD=1, 2, 3; both: the
- * second forward with that backward; kernels/cuda/flash.cu). FLOPs per token = 3 (W + S) from model_flops_compute;
- * "impl" uses the kernels' own state FLOPs; attention FLOPs are FlashAttention's
- * convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
+ * second forward with that backward; kernels/cuda/flash.cu). FLOPs per token = 3 (W + S)
+ * from model_flops_compute; "impl" uses the kernels' own state FLOPs; attention FLOPs are
+ * FlashAttention's convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
  * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
  * FP32, bf16 (default), bf16 storage, bf16 fused; mixer
  * "powerlayer" (any d_model) runs only that.
  * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
  *   build/bench/bench_cuda [steps] [batch] model12
- *   build/bench/bench_cuda [steps] [batch] attn 0|T        (the attention table alone; T: its bf16 causal row)
+ *   build/bench/bench_cuda [steps] [batch] attn 0|T        (the attention table alone; T: its bf16 causal rows)
  *   build/bench/bench_cuda [steps] [batch] powerlayer 0    (the power retention layer table alone)
  * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
  * and d_model runs only that, at both precisions, without the ceilings and
