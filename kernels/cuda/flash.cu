@@ -35,7 +35,7 @@
  * heaviest causal blocks first. ptxas, sm_90, registers / spills / dynamic shared memory
  * (bytes), head dims 16, 32, 64, 128:
  *   fwd_kernel  102 / 119 / 128 (20 B spilled) / 205;  smem 12288 / 20480 / 36864 / 69632
- *   fwd2_kernel  77 / 100 / 127 / 217, no spills;       smem the same
+ *   fwd2_kernel  78 / 101 / 127 / 216, no spills;       smem 18432 / 30720 / 55296 / 104448
  *   bwd_kernel  183 / 243 / 255 (12 B) / 255 (492 B);   smem 25600 / 49152 / 73728 / 122880
  *   bwd2_kernel 100 / 126 / 128 / 246, no spills;       smem 28672 / 60416 / 93184 / 158720
  *   bwd2 KREG (=2)  106 / 160 / 221 / (d128 runs bwd2), no spills; smem as bwd2
@@ -52,6 +52,9 @@
 namespace {
 
 constexpr int BQ = 128, BK = 64, FWD_THR = 256, NTHR = 128; /* forward: 128 queries, 64-key tiles */
+#ifndef FWD2_STAGES
+#define FWD2_STAGES 3
+#endif
 #ifndef FWD2_KH
 #define FWD2_KH 32
 #endif
@@ -339,7 +342,8 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a
 }
 
 /* Forward, second version (SCALELAB_FLASH_FWD=1): the layout and tiling of fwd_kernel
- * (8 warps x 16 queries, 64-key K/V tiles by cp.async, two stages), with fewer
+ * (8 warps x 16 queries, 64-key K/V tiles by cp.async; here three stages and one
+ * barrier a tile instead of two stages and two), with fewer
  * instructions per score and no spills at 128 registers: each 64-key tile is taken as
  * two online-softmax steps of KH = 32 keys (32 score registers instead of 64; at 64
  * keys ptxas spilled), the running max taken on the raw scores and scale log2(e)
@@ -352,9 +356,9 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a
 template <int D>
 __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd2_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, KH = FWD2_KH;
-    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [2][64][RS] */
-    __nv_bfloat16 *Vs = Ks + 2 * 64 * RS;                          /* [2][64][RS] */
+    constexpr int RS = D + 8, KH = FWD2_KH, NST = FWD2_STAGES;
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [NST][64][RS] */
+    __nv_bfloat16 *Vs = Ks + NST * 64 * RS;                        /* [NST][64][RS] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int nqb = (a.T + BQ - 1) / BQ, hb = a.nh * a.B;
     const int qb = nqb - 1 - (int)(blockIdx.x / hb), h = (int)(blockIdx.x % hb) % a.nh, b = (int)(blockIdx.x % hb) / a.nh;
@@ -374,18 +378,26 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd2_kernel(fa_args 
     const int kfirst = max(0, q0 - a.W + 1) / BK * BK, klast = min(q0 + BQ, a.T) - 1;
     const int ntiles = (klast - kfirst) / BK + 1;
     const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs); /* buffer u at + u 64 RS 2 bytes */
-    load_tile_s<D, 64, FWD_THR>(sK, kb, ldk, kfirst, a.T);
-    load_tile_s<D, 64, FWD_THR>(sV, vb, ldk, kfirst, a.T);
-    cp_commit();
-    for (int it = 0; it < ntiles; it++) {
-        const int kt = kfirst + it * BK, buf = it & 1;
-        if (it + 1 < ntiles) {
-            load_tile_s<D, 64, FWD_THR>(sK + (buf ^ 1) * 64 * RS * 2, kb, ldk, kt + BK, a.T);
-            load_tile_s<D, 64, FWD_THR>(sV + (buf ^ 1) * 64 * RS * 2, vb, ldk, kt + BK, a.T);
+    /* NST-stage cp.async ring, one barrier a tile: tile it + NST - 1 is issued after the
+     * barrier of tile it, into the buffer of tile it - 1, which every warp has left. */
+#pragma unroll
+    for (int u = 0; u < NST - 1; u++) {
+        if (u < ntiles) {
+            load_tile_s<D, 64, FWD_THR>(sK + u * 64 * RS * 2, kb, ldk, kfirst + u * BK, a.T);
+            load_tile_s<D, 64, FWD_THR>(sV + u * 64 * RS * 2, vb, ldk, kfirst + u * BK, a.T);
         }
         cp_commit();
-        cp_wait<1>();
+    }
+    for (int it = 0; it < ntiles; it++) {
+        const int kt = kfirst + it * BK, buf = it % NST;
+        cp_wait<NST - 2>();
         __syncthreads();
+        if (it + NST - 1 < ntiles) {
+            const int nb = (it + NST - 1) % NST;
+            load_tile_s<D, 64, FWD_THR>(sK + nb * 64 * RS * 2, kb, ldk, kt + (NST - 1) * BK, a.T);
+            load_tile_s<D, 64, FWD_THR>(sV + nb * 64 * RS * 2, vb, ldk, kt + (NST - 1) * BK, a.T);
+        }
+        cp_commit();
         /* The 64-key tile in sub-tiles of KH keys, each an online-softmax step. */
 #pragma unroll
         for (int hk = 0; hk < BK / KH; hk++) {
@@ -472,7 +484,6 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd2_kernel(fa_args 
                 }
             }
         }
-        __syncthreads();
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -900,6 +911,7 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
 }
 
 template <int D> size_t fwd_smem() { return (size_t)4 * 64 * (D + 8) * 2; }
+template <int D> size_t fwd2_smem() { return (size_t)2 * FWD2_STAGES * 64 * (D + 8) * 2; }
 template <int D, int NW> size_t bwd_smem() {
     return (size_t)((16 * NW + 4 * 64) * (D + 8) + 64 * (16 * NW + 8)) * 2 + 256 * 4;
 }
@@ -936,13 +948,14 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     }();
     (void)set;
     if (a.scale > 0 && env_int("SCALELAB_FLASH_FWD") == 1) {
+        size_t sm2 = fwd2_smem<D>();
         static bool set2 = [&] {
-            KCU_CHECK(cudaFuncSetAttribute(fwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+            KCU_CHECK(cudaFuncSetAttribute(fwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm2));
             return true;
         }();
         (void)set2;
         unsigned blocks = (unsigned)((a.T + BQ - 1) / BQ) * (unsigned)(a.nh * s->batch);
-        fwd2_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16);
+        fwd2_kernel<D><<<blocks, FWD_THR, sm2>>>(a, k16, v16);
         KCU_LAUNCHED();
         return;
     }
