@@ -27,7 +27,7 @@
  * owned by one block each (deterministic). D_i = dy_i . y_i comes from a row kernel.
  *
  * Second versions of both (fwd2_kernel, bwd2_kernel; comments there), chosen per call by
- * SCALELAB_FLASH_FWD=1 and SCALELAB_FLASH_BWD=1 or 2 (unset or 0: the first ones, the
+ * SCALELAB_FLASH_FWD=1 and SCALELAB_FLASH_BWD=1, 2 or 3 (unset or 0: the first ones, the
  * default until the H200 has compared them; the loser goes). Same precision rules, same
  * work buffer; they cut the instructions per score (one FFMA + MUFU.EX2, cheap masks),
  * keep 128 registers at head dims <= 64 without spills (two blocks, 16 warps per
@@ -35,10 +35,11 @@
  * heaviest causal blocks first. ptxas, sm_90, registers / spills / dynamic shared memory
  * (bytes), head dims 16, 32, 64, 128:
  *   fwd_kernel  102 / 119 / 128 (20 B spilled) / 205;  smem 12288 / 20480 / 36864 / 69632
- *   fwd2_kernel  77 / 100 / 127 / 217, no spills;       smem the same
+ *   fwd2_kernel  78 / 101 / 127 / 216, no spills;       smem 18432 / 30720 / 55296 / 104448
  *   bwd_kernel  183 / 243 / 255 (12 B) / 255 (492 B);   smem 25600 / 49152 / 73728 / 122880
- *   bwd2_kernel  96 / 128 / 128 / 248, no spills;       smem 28672 / 60416 / 93184 / 158720
- *   bwd2 KREG   112 / 153 / 218 / (d128 runs bwd2), no spills; smem as bwd2
+ *   bwd2_kernel 100 / 126 / 128 / 246, no spills;       smem 28672 / 60416 / 93184 / 158720
+ *   bwd2 KREG (=2)  106 / 160 / 221 / (d128 runs bwd2), no spills; smem as bwd2
+ *   bwd2 KREG NW 4 (=3) 106 / 140 / 168 / (d128 runs bwd2), no spills; smem 28672 / 40960 / 65536
  *
  * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
 #include <cuda_bf16.h>
@@ -51,8 +52,14 @@
 namespace {
 
 constexpr int BQ = 128, BK = 64, FWD_THR = 256, NTHR = 128; /* forward: 128 queries, 64-key tiles */
+#ifndef FWD2_STAGES
+#define FWD2_STAGES 3
+#endif
 #ifndef FWD2_KH
 #define FWD2_KH 32
+#endif
+#ifndef BWD4_QH
+#define BWD4_QH 16
 #endif
 #ifndef BWD3_QH
 #define BWD3_QH 32
@@ -335,7 +342,8 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a
 }
 
 /* Forward, second version (SCALELAB_FLASH_FWD=1): the layout and tiling of fwd_kernel
- * (8 warps x 16 queries, 64-key K/V tiles by cp.async, two stages), with fewer
+ * (8 warps x 16 queries, 64-key K/V tiles by cp.async; here three stages and one
+ * barrier a tile instead of two stages and two), with fewer
  * instructions per score and no spills at 128 registers: each 64-key tile is taken as
  * two online-softmax steps of KH = 32 keys (32 score registers instead of 64; at 64
  * keys ptxas spilled), the running max taken on the raw scores and scale log2(e)
@@ -348,9 +356,9 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a
 template <int D>
 __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd2_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, KH = FWD2_KH;
-    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [2][64][RS] */
-    __nv_bfloat16 *Vs = Ks + 2 * 64 * RS;                          /* [2][64][RS] */
+    constexpr int RS = D + 8, KH = FWD2_KH, NST = FWD2_STAGES;
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [NST][64][RS] */
+    __nv_bfloat16 *Vs = Ks + NST * 64 * RS;                        /* [NST][64][RS] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int nqb = (a.T + BQ - 1) / BQ, hb = a.nh * a.B;
     const int qb = nqb - 1 - (int)(blockIdx.x / hb), h = (int)(blockIdx.x % hb) % a.nh, b = (int)(blockIdx.x % hb) / a.nh;
@@ -370,18 +378,26 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd2_kernel(fa_args 
     const int kfirst = max(0, q0 - a.W + 1) / BK * BK, klast = min(q0 + BQ, a.T) - 1;
     const int ntiles = (klast - kfirst) / BK + 1;
     const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs); /* buffer u at + u 64 RS 2 bytes */
-    load_tile_s<D, 64, FWD_THR>(sK, kb, ldk, kfirst, a.T);
-    load_tile_s<D, 64, FWD_THR>(sV, vb, ldk, kfirst, a.T);
-    cp_commit();
-    for (int it = 0; it < ntiles; it++) {
-        const int kt = kfirst + it * BK, buf = it & 1;
-        if (it + 1 < ntiles) {
-            load_tile_s<D, 64, FWD_THR>(sK + (buf ^ 1) * 64 * RS * 2, kb, ldk, kt + BK, a.T);
-            load_tile_s<D, 64, FWD_THR>(sV + (buf ^ 1) * 64 * RS * 2, vb, ldk, kt + BK, a.T);
+    /* NST-stage cp.async ring, one barrier a tile: tile it + NST - 1 is issued after the
+     * barrier of tile it, into the buffer of tile it - 1, which every warp has left. */
+#pragma unroll
+    for (int u = 0; u < NST - 1; u++) {
+        if (u < ntiles) {
+            load_tile_s<D, 64, FWD_THR>(sK + u * 64 * RS * 2, kb, ldk, kfirst + u * BK, a.T);
+            load_tile_s<D, 64, FWD_THR>(sV + u * 64 * RS * 2, vb, ldk, kfirst + u * BK, a.T);
         }
         cp_commit();
-        cp_wait<1>();
+    }
+    for (int it = 0; it < ntiles; it++) {
+        const int kt = kfirst + it * BK, buf = it % NST;
+        cp_wait<NST - 2>();
         __syncthreads();
+        if (it + NST - 1 < ntiles) {
+            const int nb = (it + NST - 1) % NST;
+            load_tile_s<D, 64, FWD_THR>(sK + nb * 64 * RS * 2, kb, ldk, kt + (NST - 1) * BK, a.T);
+            load_tile_s<D, 64, FWD_THR>(sV + nb * 64 * RS * 2, vb, ldk, kt + (NST - 1) * BK, a.T);
+        }
+        cp_commit();
         /* The 64-key tile in sub-tiles of KH keys, each an online-softmax step. */
 #pragma unroll
         for (int hk = 0; hk < BK / KH; hk++) {
@@ -468,7 +484,6 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd2_kernel(fa_args 
                 }
             }
         }
-        __syncthreads();
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -665,19 +680,23 @@ __global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_b
  * a global load). Blocks are launched heaviest first (the first key blocks of a causal
  * row see the most queries) over a 1-D grid.
  * KREG (SCALELAB_FLASH_BWD=2, head dims <= 64): the same kernel with the warp's K and V
- * A fragments in registers as in bwd_kernel (rounded from FP32 once) and 32-query
- * passes, one block (8 warps) per multiprocessor at up to 255 registers: 64 fewer
- * ldmatrix.x4 per warp and tile than KREG = false. Which wins depends on whether the
- * shared-memory bandwidth (KREG = false: ~120 ldmatrix.x4 per 160 mma per warp and
- * tile) or the latency at 8 warps limits; the H200 decides. */
+ * A fragments in registers as in bwd_kernel (rounded from FP32 once), 32-query passes
+ * and the mask only on passes that need it, one block (8 warps) per multiprocessor at up
+ * to 255 registers. Per warp and 64-query tile: 160 mma and 88 ldmatrix.x4 against 120
+ * for KREG = false (its K/V fragments reloaded each pass). Which wins depends on whether
+ * shared-memory bandwidth or latency at 8 warps limits; the H200 decides.
+ * NW = 4 with KREG (SCALELAB_FLASH_BWD=3, head dims <= 64): 4-warp blocks of 64 keys at
+ * <= 168 registers, three blocks (12 warps) per multiprocessor, dQ in 32-column chunks;
+ * twice the Q/dy tile loads and dQ atomics per key of NW = 8. */
 template <int D, int NW, bool KREG>
-__global__ void __launch_bounds__(NW * 32, !KREG && D <= 64 ? 16 / NW : 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+__global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 16 / NW : 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
     /* queries per pass over a tile, their n-tiles */
-    constexpr int QH = KREG ? BWD3_QH : BWD2_QH, NTH = QH / 8;
+    constexpr int QH = KREG ? (NW == 4 ? BWD4_QH : BWD3_QH) : BWD2_QH, NTH = QH / 8;
     constexpr int DP = D / (NW / 4); /* dQ: warp w does rows 16 (w % 4).., dims DP (w / 4).. */
     static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
+    constexpr int DC = DP < 32 ? DP : 32;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -750,6 +769,8 @@ __global__ void __launch_bounds__(NW * 32, !KREG && D <= 64 ? 16 / NW : 1) bwd2_
             }
             /* query i sees key j iff j <= i < min(T, j + W): bounds on i relative to this
              * thread's first query qh + 2t, so each test compares with a constant */
+            /* every (key, query) of the warp's 16 x QH visible */
+            const bool full = qh >= wk + 15 && qh + QH - 1 < wk + a.W && qh + QH <= a.T;
             int jlo[2], jhi[2];
 #pragma unroll
             for (int u = 0; u < 2; u++) {
@@ -804,9 +825,10 @@ __global__ void __launch_bounds__(NW * 32, !KREG && D <= 64 ? 16 / NW : 1) bwd2_
                 p[1] = ex2(fmaf(s[nt][1], sl2, nl1));
                 p[2] = ex2(fmaf(s[nt][2], sl2, nl0));
                 p[3] = ex2(fmaf(s[nt][3], sl2, nl1));
+                if (!KREG || !full) /* the branch only where registers are to spare */
 #pragma unroll
-                for (int c = 0; c < 4; c++)
-                    if (nt * 8 + (c & 1) < jlo[c >> 1] || nt * 8 + (c & 1) >= jhi[c >> 1]) p[c] = 0.f;
+                    for (int c = 0; c < 4; c++)
+                        if (nt * 8 + (c & 1) < jlo[c >> 1] || nt * 8 + (c & 1) >= jhi[c >> 1]) p[c] = 0.f;
                 const float d0 = p[0] * (dp[nt][0] - Dd.x), d1 = p[1] * (dp[nt][1] - Dd.y);
                 const float d2 = p[2] * (dp[nt][2] - Dd.x), d3 = p[3] * (dp[nt][3] - Dd.y);
                 pp[nt][0] = pack2(p[0], p[1]);
@@ -838,34 +860,38 @@ __global__ void __launch_bounds__(NW * 32, !KREG && D <= 64 ? 16 / NW : 1) bwd2_
         __syncthreads();
         /* dQ rows qt + 16 (warp % 4) .. + 16, columns DP (warp / 4) .. + DP = dS (16 x KB) K (KB x DP);
          * dS read from dS^T by ldmatrix.trans. */
-        const int wq = warp % 4 * 16, wc = warp / 4 * DP;
-        float dqa[DP / 8][4];
+        /* in column chunks of DC (at most 32: 16 accumulator registers) */
+        const int wq = warp % 4 * 16;
+#pragma unroll 1
+        for (int wc = warp / 4 * DP; wc < (warp / 4 + 1) * DP; wc += DC) {
+            float dqa[DC / 8][4];
 #pragma unroll
-        for (int i = 0; i < DP / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
-#pragma unroll 2
-        for (int kk = 0; kk < KB / 16; kk++) {
-            uint32_t sa[4];
-            ldsm_x4_t(sa, sS + 2 * ((kk * 16 + (lane / 16) * 8 + lane % 8) * SQ + wq + (lane / 8 % 2) * 8));
+            for (int i = 0; i < DC / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
+#pragma unroll 4
+            for (int kk = 0; kk < KB / 16; kk++) {
+                uint32_t sa[4];
+                ldsm_x4_t(sa, sS + 2 * ((kk * 16 + (lane / 16) * 8 + lane % 8) * SQ + wq + (lane / 8 % 2) * 8));
 #pragma unroll
-            for (int dt = 0; dt < DP / 8; dt += 2) {
-                uint32_t rk[4];
-                ldsm_x4_t(rk, sK + 2 * (kk * 16 * RS + toff + wc + dt * 8));
-                mma16816(dqa[dt], sa, rk[0], rk[1]);
-                mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
+                for (int dt = 0; dt < DC / 8; dt += 2) {
+                    uint32_t rk[4];
+                    ldsm_x4_t(rk, sK + 2 * (kk * 16 * RS + toff + wc + dt * 8));
+                    mma16816(dqa[dt], sa, rk[0], rk[1]);
+                    mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
+                }
             }
-        }
-        /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
-         * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
-        float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
-        const int odd = t & 1, row = qt + wq + g + 8 * odd;
+            /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
+             * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
+            float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
+            const int odd = t & 1, row = qt + wq + g + 8 * odd;
 #pragma unroll
-        for (int dt = 0; dt < DP / 8; dt++) {
-            float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
-            float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
-            float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
-                           : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
-            v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
-            if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
+            for (int dt = 0; dt < DC / 8; dt++) {
+                float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
+                float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
+                float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
+                               : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
+                v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
+                if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
+            }
         }
         __syncthreads(); /* Ss and this buffer are refilled next */
     }
@@ -885,6 +911,7 @@ __global__ void __launch_bounds__(NW * 32, !KREG && D <= 64 ? 16 / NW : 1) bwd2_
 }
 
 template <int D> size_t fwd_smem() { return (size_t)4 * 64 * (D + 8) * 2; }
+template <int D> size_t fwd2_smem() { return (size_t)2 * FWD2_STAGES * 64 * (D + 8) * 2; }
 template <int D, int NW> size_t bwd_smem() {
     return (size_t)((16 * NW + 4 * 64) * (D + 8) + 64 * (16 * NW + 8)) * 2 + 256 * 4;
 }
@@ -894,7 +921,8 @@ template <int D, int NW> size_t bwd2_smem() {
 
 /* The second versions, per call (so one process can compare them): SCALELAB_FLASH_FWD=1,
  * SCALELAB_FLASH_BWD=1 (2: bwd2 with K and V held in registers, one block per
- * multiprocessor); unset or 0: the first. */
+ * multiprocessor; 3: the same in 4-warp blocks, three per multiprocessor); unset or 0:
+ * the first. */
 int env_int(const char *name) {
     const char *e = getenv(name);
     return e && *e ? atoi(e) : 0;
@@ -920,13 +948,14 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     }();
     (void)set;
     if (a.scale > 0 && env_int("SCALELAB_FLASH_FWD") == 1) {
+        size_t sm2 = fwd2_smem<D>();
         static bool set2 = [&] {
-            KCU_CHECK(cudaFuncSetAttribute(fwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+            KCU_CHECK(cudaFuncSetAttribute(fwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm2));
             return true;
         }();
         (void)set2;
         unsigned blocks = (unsigned)((a.T + BQ - 1) / BQ) * (unsigned)(a.nh * s->batch);
-        fwd2_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16);
+        fwd2_kernel<D><<<blocks, FWD_THR, sm2>>>(a, k16, v16);
         KCU_LAUNCHED();
         return;
     }
@@ -959,6 +988,11 @@ template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     }
     if (v2 == 2) { /* K, V in registers: head dims <= 64 (at 128 they would spill) */
         if constexpr (D <= 64) bwd2<D, NW, true>(s, a, q16, y16);
+        else bwd2<D, NW, false>(s, a, q16, y16);
+        return;
+    }
+    if (v2 == 3) { /* K, V in registers, 4 warps (64 keys) a block, 3 blocks per multiprocessor */
+        if constexpr (D <= 64) bwd2<D, 4, true>(s, a, q16, y16);
         else bwd2<D, NW, false>(s, a, q16, y16);
         return;
     }

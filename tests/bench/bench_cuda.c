@@ -7,18 +7,18 @@
  * the bf16 backend's matmul in both its modes at the 12-layer model's shapes.
  * Then attention alone (softmax, causal; b1 h8 d64; forward + backward, the mixer
  * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
- * FP32 T x T path where it fits; rows bf16-fwd2, bf16-bwd2, bf16-bwd3, bf16-both2,
- * bf16-both3 run the second flash kernels (SCALELAB_FLASH_FWD=1, SCALELAB_FLASH_BWD=1,
- * SCALELAB_FLASH_BWD=2, fwd 1 + bwd 1, fwd 1 + bwd 2; kernels/cuda/flash.cu). FLOPs per token = 3 (W + S) from model_flops_compute;
- * "impl" uses the kernels' own state FLOPs; attention FLOPs are FlashAttention's
- * convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
+ * FP32 T x T path where it fits; rows bf16-fwd2, bf16-bwd2/3/4 and bf16-both2/3/4 run the
+ * second flash kernels (SCALELAB_FLASH_FWD=1; SCALELAB_FLASH_BWD=1, 2, 3; both: the
+ * second forward with that backward; kernels/cuda/flash.cu). FLOPs per token = 3 (W + S)
+ * from model_flops_compute; "impl" uses the kernels' own state FLOPs; attention FLOPs are
+ * FlashAttention's convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
  * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
  * FP32, bf16 (default), bf16 storage, bf16 fused, bf16 with the tiled intra-chunk kernels; mixer
  * "powerlayer" (any d_model) runs only that.
  * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
  *   build/bench/bench_cuda [steps] [batch] model12
- *   build/bench/bench_cuda [steps] [batch] attn 0|T        (the attention table alone; T: its bf16 causal row)
+ *   build/bench/bench_cuda [steps] [batch] attn 0|T        (the attention table alone; T: its bf16 causal rows)
  *   build/bench/bench_cuda [steps] [batch] powerlayer 0    (the power retention layer table alone)
  *   build/bench/bench_cuda [steps] [batch] mm
  * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
@@ -479,11 +479,13 @@ int main(int argc, char **argv) {
         int Ts[] = {4096, 16384, 65536};
         /* rows: FP32; bf16 with the first flash kernels; then the second kernels of
          * kernels/cuda/flash.cu: forward (SCALELAB_FLASH_FWD=1), backward
-         * (SCALELAB_FLASH_BWD=1; 3: =2, K and V in registers), and both */
-        const char *vnames[] = {bes[0]->name, bes[1]->name, "bf16-fwd2", "bf16-bwd2",
-                                "bf16-bwd3",  "bf16-both2", "bf16-both3"};
-        const char *fwd_env[] = {"0", "0", "1", "0", "0", "1", "1"}, *bwd_env[] = {"0", "0", "0", "1", "2", "1", "2"};
-        for (int vi = 0; vi < 7; vi++)
+         * (SCALELAB_FLASH_BWD=1; bwd3: =2, K and V in registers, 8 warps; bwd4: =3, the
+         * same in 4-warp blocks, 3 a multiprocessor), and the forward with each */
+        const char *vnames[] = {bes[0]->name, bes[1]->name, "bf16-fwd2",  "bf16-bwd2", "bf16-bwd3",
+                                "bf16-bwd4",  "bf16-both2", "bf16-both3", "bf16-both4"};
+        const char *fwd_env[] = {"0", "0", "1", "0", "0", "0", "1", "1", "1"};
+        const char *bwd_env[] = {"0", "0", "0", "1", "2", "3", "1", "2", "3"};
+        for (int vi = 0; vi < 9; vi++)
             for (int i = 0; i < 4; i++) {
                 int T = i < 3 ? Ts[i] : 65536, w = i < 3 ? 0 : 4096, p = vi > 0;
                 if (only && only_d > 0 && (T != only_d || w || p == 0)) continue; /* attn T: bf16 rows */
