@@ -337,9 +337,10 @@ static const int LAYERNORM = 0, RMSNORM = 1;
 #define ATTN(kind_, b, t, h, kv, d, w)                                                             \
     {{.batch = b, .seq = t, .n_head = h, .n_kv_head = kv, .head_dim = d, .kind = kind_, .window = w, \
       .scale = 0.25, .eps = 1e-6}, 0}
-#define POWER(b, t, h, kv, d, p_, c, gate, rms, centre)                                            \
+#define POWER_EPS(b, t, h, kv, d, p_, c, gate, rms, centre, eps_)                                \
     {{.batch = b, .seq = t, .n_head = h, .n_kv_head = kv, .head_dim = d, .kind = KERN_MIXER_POWER, .p = p_, \
-      .chunk = c, .gating = gate, .normalize_rms = rms, .scale = 1.0 / sqrt(d), .eps = 1e-6}, centre}
+      .chunk = c, .gating = gate, .normalize_rms = rms, .scale = 1.0 / sqrt(d), .eps = eps_}, centre}
+#define POWER(b, t, h, kv, d, p_, c, gate, rms, centre) POWER_EPS(b, t, h, kv, d, p_, c, gate, rms, centre, 1e-6)
 static const mixer_case MIXERS[] = {
     ATTN(KERN_MIXER_SOFTMAX, 2, 40, 4, 2, 16, 0),  ATTN(KERN_MIXER_SOFTMAX, 1, 70, 2, 2, 8, 0),
     ATTN(KERN_MIXER_WINDOW, 2, 40, 4, 2, 16, 7),   ATTN(KERN_MIXER_WINDOW, 1, 40, 2, 1, 8, 1),
@@ -363,6 +364,17 @@ static const mixer_case MIXERS[] = {
     POWER(1, 512, 2, 2, 16, 4, 128, 1, 1, 7),
     /* 28: sequence lengths that are not multiples of 4 (the flash kernels' tails) */
     ATTN(KERN_MIXER_SOFTMAX, 2, 333, 4, 2, 64, 0), ATTN(KERN_MIXER_WINDOW, 1, 1027, 2, 1, 128, 100),
+    /* 30: small sum-normalised power shapes for the bf16 comparisons, with eps 3e-2 rather than
+     * 1e-6. y = N / (eps + M), so dA_ij = dN_i . v_j + dM_i = dy_i . (v_j - y_i) / (eps + M_i):
+     * where M_i is one small term (token 0 of a sequence, q.k ~ 0) y_i ~ v_i and the bf16 dN . v
+     * cancels against dM, its rounding amplified (eps + M) / eps times, in a dq row as large as
+     * ~1 / sqrt(eps). With eps 1e-6 that row decides a small case's NMSE on either bf16 path
+     * (MIXERS[13] on CASES_INTRA's seed: 5.9e-3 on the H200; the FP32 CPU reference moves
+     * 3.1e-3 from bf16-rounded q, k, v alone); eps 3e-2 bounds it (the
+     * reference moves < 5e-5 under bf16-rounded q, k, v, dy over 46 seeds, these three shapes).
+     * c16 B2 H4/2 d16 p2 gated weak and ungated; c32 B2 H4/2 d32 strong gates. */
+    POWER_EPS(2, 64, 4, 2, 16, 2, 16, 1, 0, 7, 3e-2), POWER_EPS(2, 64, 4, 2, 16, 2, 16, 0, 0, 0, 3e-2),
+    POWER_EPS(2, 128, 4, 2, 32, 2, 32, 1, 0, 0, 3e-2),
 };
 
 /* Each case runs every transpose pair with beta 0, 0.3 and 1. */
@@ -507,7 +519,8 @@ static const op_case CASES_BF16[] = {
  * buffers (SCALELAB_POWER_INTRA=0; what other head dims take), against
  * the FP32 CPU reference at the bf16 table's tolerance: the same roundings as the cuBLAS
  * path (bf16 q, k, v, dN and A, dS as product operands; FP32 sums). Chunks below, equal to
- * and not a multiple of the 64-row tile; p 1 to 4; gated (strong and weak) and ungated; GQA. */
+ * and not a multiple of the 64-row tile; p 1 to 4; gated (strong and weak) and ungated; GQA.
+ * The small sum-normalised shapes run at eps 3e-2 (MIXERS[30..32] say why). */
 static const op_case CASES_INTRA[] = {
     {"intra power p2 weak gates c1024 T4096 H2/2 d64", run_mixer, &MIXERS[22], 1e-3},
     {"intra power p2 gated c1024 T4096 H2/1 d16", run_mixer, &MIXERS[21], 1e-3},
@@ -515,11 +528,13 @@ static const op_case CASES_INTRA[] = {
     {"intra power p3 rms c256 T1024 H2/2 d16", run_mixer, &MIXERS[24], 1e-3},
     {"intra power p3 weak gates rms c32 T128 H2/1 d16", run_mixer, &MIXERS[15], 1e-3},
     {"intra power p2 weak gates c64 B2 T256 d32", run_mixer, &MIXERS[14], 1e-3},
-    {"intra power p2 weak gates c16 B2 T64 H4/2 d16", run_mixer, &MIXERS[13], 1e-3},
+    {"intra power p2 weak c16 B2 T64 H4/2 eps 3e-2", run_mixer, &MIXERS[30], 1e-3},
     {"intra power p1 ungated rms c16 d16", run_mixer, &MIXERS[7], 1e-3},
     {"intra power p2 ungated c1024 T2048 d64", run_mixer, &MIXERS[25], 1e-3},
     {"intra power p2 gated c96 T480 H4/2 d128", run_mixer, &MIXERS[26], 1e-3},
     {"intra power p4 weak gates rms c128 T512 d16", run_mixer, &MIXERS[27], 1e-3},
+    {"intra power p2 ungated c16 B2 T64 H4/2 eps", run_mixer, &MIXERS[31], 1e-3},
+    {"intra power p2 gated c32 B2 T128 H4/2 d32", run_mixer, &MIXERS[32], 1e-3},
 };
 
 
