@@ -354,7 +354,8 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a
  * last query blocks of a causal row see the most keys) over a 1-D grid. Needs scale >
  * 0 (the max of s sl2 is sl2 times the max of s); the caller keeps fwd_kernel otherwise. */
 template <int D>
-__global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd2_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
+__global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
+    fwd2_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, KH = FWD2_KH, NST = FWD2_STAGES;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [NST][64][RS] */
@@ -690,7 +691,8 @@ __global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_b
  * <= 168 registers, three blocks (12 warps) per multiprocessor, dQ in 32-column chunks;
  * twice the Q/dy tile loads and dQ atomics per key of NW = 8. */
 template <int D, int NW, bool KREG>
-__global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 16 / NW : 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+__global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 16 / NW : 1)
+    bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
     /* queries per pass over a tile, their n-tiles */
@@ -974,7 +976,8 @@ void bwd2(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const 
     size_t sm = bwd2_smem<D, NW>();
     static bool set = [&] {
         KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-        /* two 91 KB blocks per multiprocessor at d64: ask for the largest shared carveout */
+        /* two 109 KB blocks (d64, 8 warps) or three 73 KB ones (4 warps) per multiprocessor:
+         * the largest shared carveout */
         KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributePreferredSharedMemoryCarveout,
                                        (int)cudaSharedmemCarveoutMaxShared));
         return true;
