@@ -37,9 +37,9 @@
  *   fwd_kernel  102 / 119 / 128 (20 B spilled) / 205;  smem 12288 / 20480 / 36864 / 69632
  *   fwd2_kernel  78 / 101 / 127 / 216, no spills;       smem 18432 / 30720 / 55296 / 104448
  *   bwd_kernel  183 / 243 / 255 (12 B) / 255 (492 B);   smem 25600 / 49152 / 73728 / 122880
- *   bwd2_kernel 100 / 126 / 128 / 248, no spills;       smem 37888 / 78848 / 111616 / 177152
+ *   bwd2_kernel 100 / 126 / 128 / 246, no spills;       smem 28672 / 60416 / 93184 / 158720
  *   bwd2 KREG (=2)  106 / 160 / 221 / (d128 runs bwd2), no spills; smem as bwd2
- *   bwd2 KREG NW 4 (=3) 106 / 140 / 168 / (d128 runs bwd2), no spills; smem 37888 / 50176 / 74752
+ *   bwd2 KREG NW 4 (=3) 106 / 140 / 168 / (d128 runs bwd2), no spills; smem 28672 / 40960 / 65536
  *
  * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
 #include <cuda_bf16.h>
@@ -678,7 +678,8 @@ __global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_b
  * = 0 written for dQ), the log-sum-exp and D_i read as float2 pairs, dS stored once to
  * shared memory as packed bf16 pairs (transposed, [key][query]) and read back for dQ by
  * ldmatrix.trans, the per-tile log-sum-exp and D_i fetched by cp.async (no warp waits on
- * a global load), dS^T double-buffered so that a tile needs two barriers, not three.
+ * a global load), two barriers a tile instead of three (the one after the dQ atomics
+ * guarded nothing the next tile's first barrier does not).
  * Blocks are launched heaviest first (the first key blocks of a causal row see the most
  * queries) over a 1-D grid.
  * KREG (SCALELAB_FLASH_BWD=2, head dims <= 64): the same kernel with the warp's K and V
@@ -704,8 +705,8 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
     __nv_bfloat16 *Ys = Qs + 2 * QB * RS;                         /* dy [2][64][RS] */
-    __nv_bfloat16 *Ss0 = Ys + 2 * QB * RS;                        /* dS^T [2][KB keys][SQ] */
-    float *lse_s = reinterpret_cast<float *>(Ss0 + 2 * KB * SQ);  /* [2][64], natural log */
+    __nv_bfloat16 *Ss = Ys + 2 * QB * RS;                         /* dS^T [KB keys][SQ] */
+    float *lse_s = reinterpret_cast<float *>(Ss + KB * SQ);       /* [2][64], natural log */
     float *dd_s = lse_s + 2 * QB;                                 /* [2][64] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int hb = a.nkv * a.B;
@@ -755,9 +756,6 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
         cp_wait<1>();
         __syncthreads();
         const uint32_t sQ = smem_u32(Qs + buf * QB * RS), sY = smem_u32(Ys + buf * QB * RS);
-        /* dS^T double-buffered: the passes of tile it + 1 may start while slower warps
-         * still read this tile's dS^T for dQ (no barrier after the dQ atomics) */
-        __nv_bfloat16 *Ss = Ss0 + buf * KB * SQ;
         const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sS = smem_u32(Ss);
         const float *ls = lse_s + buf * QB, *ds_ = dd_s + buf * QB;
 #pragma unroll 1
@@ -899,8 +897,10 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
                 if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
             }
         }
-        /* No barrier here: the next tile's loads go to the other Q/dy/lse/D buffers (every
-         * warp is past this tile's passes: barrier above) and its dS^T to the other Ss. */
+        /* No barrier here (bwd_kernel has one): the next tile's loads, issued before its
+         * first barrier, go to the other Q/dy/lse/D buffers, which every warp has left
+         * (barrier above), and dS^T is rewritten only after that first barrier, which
+         * every warp reaches after its dQ. */
     }
 #pragma unroll
     for (int rr = 0; rr < 2; rr++) {
@@ -923,7 +923,7 @@ template <int D, int NW> size_t bwd_smem() {
     return (size_t)((16 * NW + 4 * 64) * (D + 8) + 64 * (16 * NW + 8)) * 2 + 256 * 4;
 }
 template <int D, int NW> size_t bwd2_smem() {
-    return (size_t)((2 * 16 * NW + 4 * 64) * (D + 8) + 2 * 16 * NW * (64 + 8)) * 2 + 256 * 4;
+    return (size_t)((2 * 16 * NW + 4 * 64) * (D + 8) + 16 * NW * (64 + 8)) * 2 + 256 * 4;
 }
 
 /* The second versions, per call (so one process can compare them): SCALELAB_FLASH_FWD=1,
@@ -976,7 +976,7 @@ void bwd2(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const 
     size_t sm = bwd2_smem<D, NW>();
     static bool set = [&] {
         KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-        /* two 109 KB blocks (d64, 8 warps) or three 73 KB ones (4 warps) per multiprocessor:
+        /* two 91 KB blocks (d64, 8 warps) or three 64 KB ones (4 warps) per multiprocessor:
          * the largest shared carveout */
         KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributePreferredSharedMemoryCarveout,
                                        (int)cudaSharedmemCarveoutMaxShared));
