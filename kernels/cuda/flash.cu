@@ -354,7 +354,8 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a
  * last query blocks of a causal row see the most keys) over a 1-D grid. Needs scale >
  * 0 (the max of s sl2 is sl2 times the max of s); the caller keeps fwd_kernel otherwise. */
 template <int D>
-__global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd2_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
+__global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
+    fwd2_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, KH = FWD2_KH, NST = FWD2_STAGES;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [NST][64][RS] */
@@ -677,8 +678,10 @@ __global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_b
  * = 0 written for dQ), the log-sum-exp and D_i read as float2 pairs, dS stored once to
  * shared memory as packed bf16 pairs (transposed, [key][query]) and read back for dQ by
  * ldmatrix.trans, the per-tile log-sum-exp and D_i fetched by cp.async (no warp waits on
- * a global load). Blocks are launched heaviest first (the first key blocks of a causal
- * row see the most queries) over a 1-D grid.
+ * a global load), two barriers a tile instead of three (the one after the dQ atomics
+ * guarded nothing the next tile's first barrier does not).
+ * Blocks are launched heaviest first (the first key blocks of a causal row see the most
+ * queries) over a 1-D grid.
  * KREG (SCALELAB_FLASH_BWD=2, head dims <= 64): the same kernel with the warp's K and V
  * A fragments in registers as in bwd_kernel (rounded from FP32 once), 32-query passes
  * and the mask only on passes that need it, one block (8 warps) per multiprocessor at up
@@ -689,7 +692,8 @@ __global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_b
  * <= 168 registers, three blocks (12 warps) per multiprocessor, dQ in 32-column chunks;
  * twice the Q/dy tile loads and dQ atomics per key of NW = 8. */
 template <int D, int NW, bool KREG>
-__global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 16 / NW : 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+__global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 16 / NW : 1)
+    bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
     /* queries per pass over a tile, their n-tiles */
@@ -893,7 +897,10 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
                 if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
             }
         }
-        __syncthreads(); /* Ss and this buffer are refilled next */
+        /* No barrier here (bwd_kernel has one): the next tile's loads, issued before its
+         * first barrier, go to the other Q/dy/lse/D buffers, which every warp has left
+         * (barrier above), and dS^T is rewritten only after that first barrier, which
+         * every warp reaches after its dQ. */
     }
 #pragma unroll
     for (int rr = 0; rr < 2; rr++) {
@@ -969,7 +976,8 @@ void bwd2(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const 
     size_t sm = bwd2_smem<D, NW>();
     static bool set = [&] {
         KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-        /* two 91 KB blocks per multiprocessor at d64: ask for the largest shared carveout */
+        /* two 91 KB blocks (d64, 8 warps) or three 64 KB ones (4 warps) per multiprocessor:
+         * the largest shared carveout */
         KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributePreferredSharedMemoryCarveout,
                                        (int)cudaSharedmemCarveoutMaxShared));
         return true;
