@@ -426,7 +426,9 @@ static const op_case CASES[] = {
     {"matmul_bias, _bias_gelu, _dgelu 37x53x29", run_epilogues, &EPIS[0], 1e-12},
     {"add_bias, bias_backward, add, zero", run_bias_add, NULL, 1e-12},
     {"add_bias, bias_backward, add, zero (1000 rows)", run_bias_add, &ROWS_1000, 1e-12},
-    {"add_bias, bias_backward, add, zero (40000 rows)", run_bias_add, &ROWS_40000, 1e-12},
+    /* 40000 FP32 terms per column summed in another order than the CPU's: NMSE 1.4e-11 on
+     * the H200 (relative error ~4e-6, about sqrt(n) float roundings) */
+    {"add_bias, bias_backward, add, zero (40000 rows)", run_bias_add, &ROWS_40000, 1e-10},
     {"layernorm fwd+bwd", run_norms, &LAYERNORM, 1e-11},
     {"rmsnorm fwd+bwd", run_norms, &RMSNORM, 1e-11},
     {"gelu, logsigmoid fwd+bwd, scale", run_elementwise, NULL, 1e-12},
