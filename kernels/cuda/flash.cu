@@ -5,67 +5,59 @@
  * Precision: q, k, v, dy are FP32 in the model's memory (the layouts of kern_mixer_shape);
  * the operands that tiles stream (k, v in forward; q, dy in backward) are first rounded
  * to bf16 copies in `work` by one elementwise pass, the rest is rounded as it is loaded
- * into registers; products run on mma.sync m16n8k16 bf16 with FP32 accumulation, and the
- * softmax statistics (row maximum, sum, log-sum-exp) and every output are FP32.
+ * into registers or shared memory; products run on mma.sync m16n8k16 bf16 with FP32
+ * accumulation, and the softmax statistics (row maximum, sum, log-sum-exp) and every
+ * output are FP32.
  *
- * Forward: one block of 8 warps per 128 queries of one (batch, head); each warp owns 16
- * query rows with Q in registers, streams 64-key tiles of K and V (bf16, row-major)
- * through shared memory with cp.async, two stages deep, reads them with ldmatrix (V
- * transposed by ldmatrix.trans), keeps the online softmax (running max m, sum l) and the
+ * Forward (fwd_kernel): one block of 8 warps per 128 queries of one (batch, head); each
+ * warp owns 16 query rows with Q in registers, streams 64-key tiles of K and V (bf16)
+ * through shared memory with cp.async, three stages deep, reads them with ldmatrix (V
+ * transposed by ldmatrix.trans), keeps the online softmax (running max, sum) and the
  * output accumulator in registers, and writes y and the row log-sum-exp (natural log,
  * the CPU's `saved`). Only key tiles that intersect [i - window + 1, i] for some query
  * of the block are visited, and a warp skips the products of a tile none of its rows
- * sees: causal skips the upper triangle, window work is O(T w).
+ * sees: causal skips the upper triangle, window work is O(T w). The running max is
+ * taken on the raw scores with scale log2(e) folded into the exponent, so it needs
+ * scale > 0 (kcu_flash_supported sends other scales to the FP32 attn.cu).
  *
- * Backward: one block of 8 warps per 128 keys (4 per 64 at head dim 16) of one (batch,
- * kv head); each warp owns 16
- * keys with K and V in registers and dK, dV accumulators in registers, loops over the
- * query heads of its group and the 64-query tiles that can see its keys (same tile
- * skipping; Q and dy tiles double-buffered by cp.async), and recomputes P from the saved
- * log-sum-exp. dQ sums over key blocks: each block adds its 64 x d piece per tile with FP32
- * atomics (dq is cleared first), so dq's low bits vary from run to run; dK and dV are
- * owned by one block each (deterministic). D_i = dy_i . y_i comes from a row kernel.
+ * Backward (bwd_kernel): one block of 8 warps per 128 keys (4 per 64 at head dim 16) of
+ * one (batch, kv head); each warp owns 16 keys (K and V in shared memory, dK and dV
+ * accumulators in registers), loops over the query heads of its group and the 64-query
+ * tiles that can see its keys (same tile skipping; Q and dy tiles double-buffered by
+ * cp.async), and recomputes P from the saved log-sum-exp. dQ sums over key blocks: each
+ * block adds its 64 x d piece per tile with FP32 float4 atomics (dq is cleared first), so
+ * dq's low bits vary from run to run; dK and dV are owned by one block each
+ * (deterministic). D_i = dy_i . y_i comes from a row kernel.
  *
- * Second versions of both (fwd2_kernel, bwd2_kernel; comments there), chosen per call by
- * SCALELAB_FLASH_FWD=1 and SCALELAB_FLASH_BWD=1, 2 or 3 (unset or 0: the first ones, the
- * default until the H200 has compared them; the loser goes). Same precision rules, same
- * work buffer; they cut the instructions per score (one FFMA + MUFU.EX2, cheap masks),
- * keep 128 registers at head dims <= 64 without spills (two blocks, 16 warps per
- * multiprocessor: the first backward ran one block of 255 registers), and launch the
- * heaviest causal blocks first. ptxas, sm_90, registers / spills / dynamic shared memory
- * (bytes), head dims 16, 32, 64, 128:
- *   fwd_kernel  102 / 119 / 128 (20 B spilled) / 205;  smem 12288 / 20480 / 36864 / 69632
- *   fwd2_kernel  78 / 101 / 127 / 216, no spills;       smem 18432 / 30720 / 55296 / 104448
- *   bwd_kernel  183 / 243 / 255 (12 B) / 255 (492 B);   smem 25600 / 49152 / 73728 / 122880
- *   bwd2_kernel 100 / 126 / 128 / 246, no spills;       smem 28672 / 60416 / 93184 / 158720
- *   bwd2 KREG (=2)  106 / 160 / 221 / (d128 runs bwd2), no spills; smem as bwd2
- *   bwd2 KREG NW 4 (=3) 106 / 140 / 168 / (d128 runs bwd2), no spills; smem 28672 / 40960 / 65536
+ * Both cut the instructions per score (one FFMA + MUFU.EX2, cheap masks), stay within
+ * 128 registers at head dims <= 64 without spills (two blocks, 16 warps per
+ * multiprocessor), and launch the heaviest causal blocks first (details at each kernel).
+ * ptxas, sm_90, registers / spills / dynamic shared memory (bytes), head dims 16, 32,
+ * 64, 128:
+ *   fwd_kernel   78 / 101 / 127 / 216, no spills;  smem 18432 / 30720 / 55296 / 104448
+ *   bwd_kernel  100 / 126 / 128 / 246, no spills;  smem 28672 / 60416 / 93184 / 158720
+ * On the H200 (b1 h8 d64 causal, forward / forward + backward ms) they took 0.128 / 0.502
+ * at 4k, 1.065 / 4.445 at 16k and 15.41 / 67.10 at 64k (window 4096 at 64k: 2.114 /
+ * 8.960), against 0.222 / 0.751, 1.966 / 6.929 and 25.35 / 103.3 for the kernels they
+ * replaced.
  *
- * Head dims 16, 32, 64 and 128 take this path; others fall back to attn.cu (FP32). */
+ * Head dims 16, 32, 64 and 128 with scale > 0 take this path; others fall back to attn.cu
+ * (FP32). */
 #include <cuda_bf16.h>
-
-#include <stdlib.h>
-#include <string.h>
 
 #include "kernels/cuda/cuda_common.h"
 
 namespace {
 
-constexpr int BQ = 128, BK = 64, FWD_THR = 256, NTHR = 128; /* forward: 128 queries, 64-key tiles */
-#ifndef FWD2_STAGES
-#define FWD2_STAGES 3
+constexpr int BQ = 128, BK = 64, FWD_THR = 256; /* forward: 128 queries, 64-key tiles */
+#ifndef FWD_STAGES
+#define FWD_STAGES 3
 #endif
-#ifndef FWD2_KH
-#define FWD2_KH 32
+#ifndef FWD_KH
+#define FWD_KH 32
 #endif
-#ifndef BWD4_QH
-#define BWD4_QH 16
-#endif
-#ifndef BWD3_QH
-#define BWD3_QH 32
-#endif
-#ifndef BWD2_QH
-#define BWD2_QH 16
+#ifndef BWD_QH
+#define BWD_QH 16
 #endif
 constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
 
@@ -92,13 +84,11 @@ __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-__device__ __forceinline__ bool visible(int i, int j, int W, int T) { return j <= i && j > i - W && i < T; }
-
 /* Stage rows [r0, r0 + 64) of a [T, ld] FP32 matrix (columns c0..c0+D) into shared
  * bf16: row-major (rm, stride D + 8) and/or transposed (tr, stride 64 + 8). Rows past
  * T are zeros. Threads walk rows fastest so the transposed stores of a warp are
  * consecutive. */
-template <int D, int ROWS = 64, int NT = NTHR>
+template <int D, int ROWS, int NT>
 __device__ __forceinline__ void stage(const float *src, size_t ld, int r0, int T, __nv_bfloat16 *rm,
                                       __nv_bfloat16 *tr) {
     for (int idx = threadIdx.x; idx < ROWS * D / 4; idx += NT) {
@@ -144,18 +134,8 @@ __device__ __forceinline__ void load_a(const float *src, size_t ld, int row0, in
 
 
 __device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-/* Four 8x8 bf16 matrices; lane l gives the row address of row l % 8 of matrix l / 8. */
-__device__ __forceinline__ void ldsm_x4(uint32_t r[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_u32(p)));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_u32(p)));
-}
-/* The same on 32-bit shared addresses (bytes). */
+/* Four 8x8 bf16 matrices from a 32-bit shared address (bytes); lane l gives the row
+ * address of row l % 8 of matrix l / 8 (.trans: each matrix transposed). */
 __device__ __forceinline__ void ldsm_x4(uint32_t r[4], uint32_t addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -226,138 +206,22 @@ void to_bf16(size_t n, const float *x, __nv_bfloat16 *y) {
     KCU_LAUNCHED();
 }
 
-template <int D>
-/* Two blocks per multiprocessor (at most 128 registers) where that does not spill. */
-__global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1) fwd_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
-    extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8;
-    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [2][64][RS] */
-    __nv_bfloat16 *Vs = Ks + 2 * 64 * RS;                          /* [2][64][RS] */
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const int q0 = blockIdx.x * BQ, h = blockIdx.y, b = blockIdx.z, kvh = h / a.group;
-    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
-    const float *qb = a.q + (size_t)b * a.T * ldq + (size_t)h * D;
-    const __nv_bfloat16 *kb = k16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const __nv_bfloat16 *vb = v16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const int wr = q0 + warp * 16; /* this warp's first row */
-    uint32_t qa[D / 16][4];
-    load_a<D>(qb, ldq, wr, a.T, qa);
-    float acc[D / 8][4];
-#pragma unroll
-    for (int i = 0; i < D / 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-    const float sl2 = a.scale * LOG2E;
-    const int kfirst = max(0, q0 - a.W + 1) / BK * BK, klast = min(q0 + BQ, a.T) - 1;
-    const int ntiles = (klast - kfirst) / BK + 1;
-    load_tile<D, 64, FWD_THR>(Ks, kb, ldk, kfirst, a.T);
-    load_tile<D, 64, FWD_THR>(Vs, vb, ldk, kfirst, a.T);
-    cp_commit();
-    for (int it = 0; it < ntiles; it++) {
-        const int kt = kfirst + it * BK, buf = it & 1;
-        if (it + 1 < ntiles) {
-            load_tile<D, 64, FWD_THR>(Ks + (buf ^ 1) * 64 * RS, kb, ldk, kt + BK, a.T);
-            load_tile<D, 64, FWD_THR>(Vs + (buf ^ 1) * 64 * RS, vb, ldk, kt + BK, a.T);
-        }
-        cp_commit();
-        cp_wait<1>();
-        __syncthreads();
-        /* Products only where some row of the warp sees some key of the tile. */
-        if (kt <= wr + 15 && kt + BK - 1 > wr - a.W) {
-            const __nv_bfloat16 *K = Ks + buf * 64 * RS, *V = Vs + buf * 64 * RS;
-            float s[BK / 8][4];
-#pragma unroll
-            for (int nt = 0; nt < BK / 8; nt += 2) {
-                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-                s[nt + 1][0] = s[nt + 1][1] = s[nt + 1][2] = s[nt + 1][3] = 0.f;
-#pragma unroll
-                for (int kk = 0; kk < D / 16; kk++) {
-                    uint32_t r[4];
-                    ldsm_x4(r, K + (nt * 8 + (lane / 16) * 8 + lane % 8) * RS + kk * 16 + (lane / 8 % 2) * 8);
-                    mma16816(s[nt], qa[kk], r[0], r[1]);
-                    mma16816(s[nt + 1], qa[kk], r[2], r[3]);
-                }
-            }
-            bool full = kt + BK - 1 <= wr && kt > wr + 15 - a.W && kt + BK <= a.T;
-            float mx[2] = {m[0], m[1]};
-#pragma unroll
-            for (int nt = 0; nt < BK / 8; nt++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) {
-                    float x = s[nt][c] * sl2;
-                    if (!full && !visible(wr + g + (c >> 1) * 8, kt + nt * 8 + 2 * t + (c & 1), a.W, a.T)) x = -INFINITY;
-                    s[nt][c] = x;
-                    mx[c >> 1] = fmaxf(mx[c >> 1], x);
-                }
-            float alpha[2], base[2];
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-                base[r] = mx[r] == -INFINITY ? 0.f : mx[r]; /* a row with nothing visible yet */
-                alpha[r] = exp2f(m[r] - base[r]);
-                m[r] = mx[r];
-                l[r] *= alpha[r];
-            }
-#pragma unroll
-            for (int i = 0; i < D / 8; i++) {
-                acc[i][0] *= alpha[0], acc[i][1] *= alpha[0];
-                acc[i][2] *= alpha[1], acc[i][3] *= alpha[1];
-            }
-#pragma unroll
-            for (int nt = 0; nt < BK / 8; nt++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) {
-                    float p = exp2f(s[nt][c] - base[c >> 1]);
-                    s[nt][c] = p;
-                    l[c >> 1] += p;
-                }
-#pragma unroll
-            for (int kk = 0; kk < BK / 16; kk++) {
-                uint32_t pa[4] = {pack2(s[2 * kk][0], s[2 * kk][1]), pack2(s[2 * kk][2], s[2 * kk][3]),
-                                  pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-                for (int dt = 0; dt < D / 8; dt += 2) {
-                    uint32_t r[4];
-                    ldsm_x4_t(r, V + (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (dt + lane / 16) * 8);
-                    mma16816(acc[dt], pa, r[0], r[1]);
-                    mma16816(acc[dt + 1], pa, r[2], r[3]);
-                }
-            }
-        }
-        __syncthreads();
-    }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-        int row = wr + g + 8 * r;
-        if (row >= a.T) continue;
-        float inv = 1.f / l[r];
-        float *yr = a.yo + ((size_t)b * a.T + row) * ldq + (size_t)h * D;
-#pragma unroll
-        for (int dt = 0; dt < D / 8; dt++)
-            *reinterpret_cast<float2 *>(yr + dt * 8 + 2 * t) = make_float2(acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
-        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * LN2;
-    }
-}
-
-/* Forward, second version (SCALELAB_FLASH_FWD=1): the layout and tiling of fwd_kernel
- * (8 warps x 16 queries, 64-key K/V tiles by cp.async; here three stages and one
- * barrier a tile instead of two stages and two), with fewer
- * instructions per score and no spills at 128 registers: each 64-key tile is taken as
- * two online-softmax steps of KH = 32 keys (32 score registers instead of 64; at 64
- * keys ptxas spilled), the running max taken on the raw scores and scale log2(e)
- * folded into the exponent's FFMA (p = 2^(s sl2 - m), one MUFU.EX2), index masks only
- * on sub-tiles that cut the causal diagonal, the window edge or T (two compares with
- * constants per score there), the output rescaled only when some row's max moved, K/V
- * addressed by 32-bit shared addresses, and the blocks launched heaviest first (the
- * last query blocks of a causal row see the most keys) over a 1-D grid. Needs scale >
- * 0 (the max of s sl2 is sl2 times the max of s); the caller keeps fwd_kernel otherwise. */
+/* Forward: one block of 8 warps x 16 queries (128 queries of one batch, head); 64-key
+ * K/V tiles by cp.async, three stages, one barrier a tile. No spills at 128 registers:
+ * each 64-key tile is taken as two online-softmax steps of KH = 32 keys (32 score
+ * registers; at 64 keys ptxas spilled), the running max taken on the raw scores and
+ * scale log2(e) folded into the exponent's FFMA (p = 2^(s sl2 - m), one MUFU.EX2),
+ * index masks only on sub-tiles that cut the causal diagonal, the window edge or T (two
+ * compares with constants per score there), the output rescaled only when some row's
+ * max moved, K/V addressed by 32-bit shared addresses, and the blocks launched heaviest
+ * first (the last query blocks of a causal row see the most keys) over a 1-D grid.
+ * Needs scale > 0 (the max of s sl2 is sl2 times the max of s): kcu_flash_supported
+ * sends other scales to attn.cu. */
 template <int D>
 __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
-    fwd2_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
+    fwd_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, KH = FWD2_KH, NST = FWD2_STAGES;
+    constexpr int RS = D + 8, KH = FWD_KH, NST = FWD_STAGES;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [NST][64][RS] */
     __nv_bfloat16 *Vs = Ks + NST * 64 * RS;                        /* [NST][64][RS] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
@@ -514,190 +378,29 @@ __global__ void dot_rows_kernel(int B, int T, int nh, int d, const float *dy, co
     if (lane == 0) dd[row] = s;
 }
 
-/* NW warps, 16 keys each: BK = 16 NW keys per block (NW = 8 for head dims >= 32: the Q and dy
- * tiles, the barriers and the dQ atomics then serve twice the keys). */
-template <int D, int NW>
-__global__ void __launch_bounds__(NW * 32, 1) bwd_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
-    extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, QB = 64, KB = 16 * NW, TS = KB + 8, NT = NW * 32;
-    constexpr int DP = D / (NW / 4); /* dQ: warp w does rows 16 (w % 4).., dims DP (w / 4).. */
-    static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
-    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
-    __nv_bfloat16 *Qs = Ks + KB * RS;                             /* [2][64][RS] */
-    __nv_bfloat16 *Ys = Qs + 2 * 64 * RS;                         /* dy [2][64][RS] */
-    __nv_bfloat16 *Ss = Ys + 2 * 64 * RS;                         /* dS [64 queries][TS = KB + 8] */
-    float *lse_s = reinterpret_cast<float *>(Ss + 64 * TS);       /* [2][64], log2 units */
-    float *dd_s = lse_s + 2 * 64;                                 /* [2][64] */
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const int k0 = blockIdx.x * KB, kvh = blockIdx.y, b = blockIdx.z;
-    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
-    const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const int wk = k0 + warp * 16; /* this warp's first key */
-    uint32_t ka[D / 16][4], va[D / 16][4];
-    load_a<D>(kb, ldk, wk, a.T, ka);
-    load_a<D>(vb, ldk, wk, a.T, va);
-    stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr); /* [KB][D + 8] */
-    float dk[D / 8][4], dv[D / 8][4];
-#pragma unroll
-    for (int i = 0; i < D / 8; i++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) dk[i][c] = dv[i][c] = 0.f;
-    const float sl2 = a.scale * LOG2E;
-    const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
-    const int nq = (qend - k0) / QB + 1, ntiles = nq * a.group;
-    auto issue = [&](int it) {
-        int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
-        load_tile<D, 64, NT>(Qs + buf * 64 * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
-        load_tile<D, 64, NT>(Ys + buf * 64 * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
-        if (threadIdx.x < 64) {
-            int i = qt + threadIdx.x;
-            size_t row = ((size_t)b * a.nh + h) * a.T + i;
-            lse_s[buf * 64 + threadIdx.x] = i < a.T ? a.lse_in[row] * LOG2E : 0.f;
-            dd_s[buf * 64 + threadIdx.x] = i < a.T ? a.dd[row] : 0.f;
-        }
-    };
-    issue(0);
-    cp_commit();
-    for (int it = 0; it < ntiles; it++) {
-        const int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
-        if (it + 1 < ntiles) issue(it + 1);
-        cp_commit();
-        cp_wait<1>();
-        __syncthreads();
-        const __nv_bfloat16 *Q = Qs + buf * 64 * RS, *Y = Ys + buf * 64 * RS;
-        const float *ls = lse_s + buf * 64, *ds_ = dd_s + buf * 64;
-        float s[QB / 8][4], dp[QB / 8][4];
-#pragma unroll
-        for (int nt = 0; nt < QB / 8; nt += 2) {
-#pragma unroll
-            for (int c = 0; c < 4; c++) s[nt][c] = dp[nt][c] = s[nt + 1][c] = dp[nt + 1][c] = 0.f;
-#pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                uint32_t rq[4], ry[4];
-                int off = (nt * 8 + (lane / 16) * 8 + lane % 8) * RS + kk * 16 + (lane / 8 % 2) * 8;
-                ldsm_x4(rq, Q + off);
-                ldsm_x4(ry, Y + off);
-                mma16816(s[nt], ka[kk], rq[0], rq[1]);
-                mma16816(s[nt + 1], ka[kk], rq[2], rq[3]);
-                mma16816(dp[nt], va[kk], ry[0], ry[1]);
-                mma16816(dp[nt + 1], va[kk], ry[2], ry[3]);
-            }
-        }
-        /* s^T[key][query] -> P^T, dS^T; element c of tile nt: key wk + g + 8 (c >> 1),
-         * query qt + nt * 8 + 2t + (c & 1). */
-        bool full = qt >= wk + 15 && qt + QB - 1 < wk + a.W && qt + QB <= a.T;
-#pragma unroll
-        for (int nt = 0; nt < QB / 8; nt++)
-#pragma unroll
-            for (int c = 0; c < 4; c++) {
-                int il = nt * 8 + 2 * t + (c & 1), j = wk + g + 8 * (c >> 1);
-                float p = exp2f(s[nt][c] * sl2 - ls[il]);
-                if (!full && !visible(qt + il, j, a.W, a.T)) p = 0.f;
-                float d = p * (dp[nt][c] - ds_[il]);
-                s[nt][c] = p;
-                dp[nt][c] = d;
-                Ss[il * TS + warp * 16 + g + 8 * (c >> 1)] = __float2bfloat16_rn(d);
-            }
-#pragma unroll
-        for (int kk = 0; kk < QB / 16; kk++) {
-            uint32_t pa[4] = {pack2(s[2 * kk][0], s[2 * kk][1]), pack2(s[2 * kk][2], s[2 * kk][3]),
-                              pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-            uint32_t sa[4] = {pack2(dp[2 * kk][0], dp[2 * kk][1]), pack2(dp[2 * kk][2], dp[2 * kk][3]),
-                              pack2(dp[2 * kk + 1][0], dp[2 * kk + 1][1]), pack2(dp[2 * kk + 1][2], dp[2 * kk + 1][3])};
-#pragma unroll
-            for (int dt = 0; dt < D / 8; dt += 2) {
-                uint32_t ry[4], rq[4];
-                int off = (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (dt + lane / 16) * 8;
-                ldsm_x4_t(ry, Y + off);
-                ldsm_x4_t(rq, Q + off);
-                mma16816(dv[dt], pa, ry[0], ry[1]);
-                mma16816(dv[dt + 1], pa, ry[2], ry[3]);
-                mma16816(dk[dt], sa, rq[0], rq[1]);
-                mma16816(dk[dt + 1], sa, rq[2], rq[3]);
-            }
-        }
-        __syncthreads();
-        /* dQ rows qt + 16 (warp % 4) .. + 16, columns DP (warp / 4) .. + DP = dS (16 x KB) K (KB x DP). */
-        const int wq = warp % 4 * 16, wc = warp / 4 * DP;
-        float dqa[DP / 8][4];
-#pragma unroll
-        for (int i = 0; i < DP / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
-#pragma unroll
-        for (int kk = 0; kk < KB / 16; kk++) {
-            uint32_t sa[4];
-            ldsm_x4(sa, Ss + (wq + (lane / 8 % 2) * 8 + lane % 8) * TS + kk * 16 + (lane / 16) * 8);
-#pragma unroll
-            for (int dt = 0; dt < DP / 8; dt += 2) {
-                uint32_t rk[4];
-                ldsm_x4_t(rk, Ks + (kk * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + wc + (dt + lane / 16) * 8);
-                mma16816(dqa[dt], sa, rk[0], rk[1]);
-                mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
-            }
-        }
-        /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
-         * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
-        float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
-        const int odd = t & 1, row = qt + wq + g + 8 * odd;
-#pragma unroll
-        for (int dt = 0; dt < DP / 8; dt++) {
-            float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
-            float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
-            float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
-                           : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
-            v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
-            if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
-        }
-        __syncthreads(); /* Ss and this buffer are refilled next */
-    }
-#pragma unroll
-    for (int rr = 0; rr < 2; rr++) {
-        int j = wk + g + 8 * rr;
-        if (j >= a.T) continue;
-        float *dkr = a.dk + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
-        float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
-#pragma unroll
-        for (int dt = 0; dt < D / 8; dt++) {
-            *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) =
-                make_float2(dk[dt][2 * rr] * a.scale, dk[dt][2 * rr + 1] * a.scale);
-            *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(dv[dt][2 * rr], dv[dt][2 * rr + 1]);
-        }
-    }
-}
-
-/* Backward, second version (SCALELAB_FLASH_BWD=1). The work split of bwd_kernel (NW
- * warps of 16 keys, 64-query tiles of Q and dy double-buffered by cp.async, dQ by FP32
- * atomics so its low bits vary from run to run, dK and dV owned by one block), with
- * the registers cut to 128 at head dims <= 64 so that two blocks (16 warps) share a
- * multiprocessor: K and V stay in shared memory (bf16) and are read as A fragments by
- * ldmatrix where used, and a warp takes a query tile in passes of QH = 16 queries (its
- * S and dP accumulators of a pass: 16 registers; 32-query passes spilled at 128).
- * Fewer instructions per score: p = 2^(s sl2 - lse2) is one FFMA and one MUFU.EX2, the
+/* Backward: NW warps of 16 keys (NW = 8: 128 keys a block; 4 at head dim 16), 64-query
+ * tiles of Q and dy double-buffered by cp.async, dQ by FP32 atomics so its low bits vary
+ * from run to run, dK and dV owned by one block. At most 128 registers at head dims <= 64
+ * so that two blocks (16 warps) share a multiprocessor: K and V stay in shared memory
+ * (bf16) and are read as A fragments by ldmatrix where used, and a warp takes a query
+ * tile in passes of QH = 16 queries (its S and dP accumulators of a pass: 16 registers;
+ * 32-query passes spilled at 128).
+ * Few instructions per score: p = 2^(s sl2 - lse2) is one FFMA and one MUFU.EX2, the
  * causal/window mask two integer compares against per-key bounds (branch-free: a
  * branch around it made ptxas spill), passes that no key of the warp sees skipped (dS
  * = 0 written for dQ), the log-sum-exp and D_i read as float2 pairs, dS stored once to
  * shared memory as packed bf16 pairs (transposed, [key][query]) and read back for dQ by
  * ldmatrix.trans, the per-tile log-sum-exp and D_i fetched by cp.async (no warp waits on
- * a global load), two barriers a tile instead of three (the one after the dQ atomics
- * guarded nothing the next tile's first barrier does not).
+ * a global load), two barriers a tile.
  * Blocks are launched heaviest first (the first key blocks of a causal row see the most
- * queries) over a 1-D grid.
- * KREG (SCALELAB_FLASH_BWD=2, head dims <= 64): the same kernel with the warp's K and V
- * A fragments in registers as in bwd_kernel (rounded from FP32 once), 32-query passes
- * and the mask only on passes that need it, one block (8 warps) per multiprocessor at up
- * to 255 registers. Per warp and 64-query tile: 160 mma and 88 ldmatrix.x4 against 120
- * for KREG = false (its K/V fragments reloaded each pass). Which wins depends on whether
- * shared-memory bandwidth or latency at 8 warps limits; the H200 decides.
- * NW = 4 with KREG (SCALELAB_FLASH_BWD=3, head dims <= 64): 4-warp blocks of 64 keys at
- * <= 168 registers, three blocks (12 warps) per multiprocessor, dQ in 32-column chunks;
- * twice the Q/dy tile loads and dQ atomics per key of NW = 8. */
-template <int D, int NW, bool KREG>
-__global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 16 / NW : 1)
-    bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+ * queries) over a 1-D grid. */
+template <int D, int NW>
+__global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
+    bwd_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
     /* queries per pass over a tile, their n-tiles */
-    constexpr int QH = KREG ? (NW == 4 ? BWD4_QH : BWD3_QH) : BWD2_QH, NTH = QH / 8;
+    constexpr int QH = BWD_QH, NTH = QH / 8;
     constexpr int DP = D / (NW / 4); /* dQ: warp w does rows 16 (w % 4).., dims DP (w / 4).. */
     static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
     constexpr int DC = DP < 32 ? DP : 32;
@@ -716,13 +419,7 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
     const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
     const int wk = k0 + warp * 16; /* this warp's first key */
     stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
-    if constexpr (!KREG) stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
-    /* KREG: this warp's K and V A fragments held in registers for the whole kernel */
-    uint32_t kreg[KREG ? D / 16 : 1][4], vreg[KREG ? D / 16 : 1][4];
-    if constexpr (KREG) {
-        load_a<D>(kb, ldk, wk, a.T, kreg);
-        load_a<D>(vb, ldk, wk, a.T, vreg);
-    }
+    stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
     float dk[D / 8][4], dv[D / 8][4];
 #pragma unroll
     for (int i = 0; i < D / 8; i++)
@@ -773,8 +470,6 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
             }
             /* query i sees key j iff j <= i < min(T, j + W): bounds on i relative to this
              * thread's first query qh + 2t, so each test compares with a constant */
-            /* every (key, query) of the warp's 16 x QH visible */
-            const bool full = qh >= wk + 15 && qh + QH - 1 < wk + a.W && qh + QH <= a.T;
             int jlo[2], jhi[2];
 #pragma unroll
             for (int u = 0; u < 2; u++) {
@@ -793,8 +488,7 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++) {
                 uint32_t ka[4];
-                if constexpr (KREG) ka[0] = kreg[kk][0], ka[1] = kreg[kk][1], ka[2] = kreg[kk][2], ka[3] = kreg[kk][3];
-                else ldsm_x4(ka, sK + 2 * (aoff + kk * 16));
+                ldsm_x4(ka, sK + 2 * (aoff + kk * 16));
 #pragma unroll
                 for (int np = 0; np < NTH / 2; np++) {
                     uint32_t rq[4];
@@ -806,8 +500,7 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++) {
                 uint32_t va[4];
-                if constexpr (KREG) va[0] = vreg[kk][0], va[1] = vreg[kk][1], va[2] = vreg[kk][2], va[3] = vreg[kk][3];
-                else ldsm_x4(va, sV + 2 * (aoff + kk * 16));
+                ldsm_x4(va, sV + 2 * (aoff + kk * 16));
 #pragma unroll
                 for (int np = 0; np < NTH / 2; np++) {
                     uint32_t ry[4];
@@ -829,10 +522,9 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
                 p[1] = ex2(fmaf(s[nt][1], sl2, nl1));
                 p[2] = ex2(fmaf(s[nt][2], sl2, nl0));
                 p[3] = ex2(fmaf(s[nt][3], sl2, nl1));
-                if (!KREG || !full) /* the branch only where registers are to spare */
 #pragma unroll
-                    for (int c = 0; c < 4; c++)
-                        if (nt * 8 + (c & 1) < jlo[c >> 1] || nt * 8 + (c & 1) >= jhi[c >> 1]) p[c] = 0.f;
+                for (int c = 0; c < 4; c++)
+                    if (nt * 8 + (c & 1) < jlo[c >> 1] || nt * 8 + (c & 1) >= jhi[c >> 1]) p[c] = 0.f;
                 const float d0 = p[0] * (dp[nt][0] - Dd.x), d1 = p[1] * (dp[nt][1] - Dd.y);
                 const float d2 = p[2] * (dp[nt][2] - Dd.x), d3 = p[3] * (dp[nt][3] - Dd.y);
                 pp[nt][0] = pack2(p[0], p[1]);
@@ -897,7 +589,7 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
                 if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
             }
         }
-        /* No barrier here (bwd_kernel has one): the next tile's loads, issued before its
+        /* No barrier here: the next tile's loads, issued before its
          * first barrier, go to the other Q/dy/lse/D buffers, which every warp has left
          * (barrier above), and dS^T is rewritten only after that first barrier, which
          * every warp reaches after its dQ. */
@@ -917,22 +609,9 @@ __global__ void __launch_bounds__(NW * 32, KREG ? (NW == 4 ? 3 : 1) : D <= 64 ? 
     }
 }
 
-template <int D> size_t fwd_smem() { return (size_t)4 * 64 * (D + 8) * 2; }
-template <int D> size_t fwd2_smem() { return (size_t)2 * FWD2_STAGES * 64 * (D + 8) * 2; }
+template <int D> size_t fwd_smem() { return (size_t)2 * FWD_STAGES * 64 * (D + 8) * 2; }
 template <int D, int NW> size_t bwd_smem() {
-    return (size_t)((16 * NW + 4 * 64) * (D + 8) + 64 * (16 * NW + 8)) * 2 + 256 * 4;
-}
-template <int D, int NW> size_t bwd2_smem() {
     return (size_t)((2 * 16 * NW + 4 * 64) * (D + 8) + 16 * NW * (64 + 8)) * 2 + 256 * 4;
-}
-
-/* The second versions, per call (so one process can compare them): SCALELAB_FLASH_FWD=1,
- * SCALELAB_FLASH_BWD=1 (2: bwd2 with K and V held in registers, one block per
- * multiprocessor; 3: the same in 4-warp blocks, three per multiprocessor); unset or 0:
- * the first. */
-int env_int(const char *name) {
-    const char *e = getenv(name);
-    return e && *e ? atoi(e) : 0;
 }
 
 fa_args args_of(const kern_mixer_shape *s) {
@@ -954,64 +633,24 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
         return true;
     }();
     (void)set;
-    if (a.scale > 0 && env_int("SCALELAB_FLASH_FWD") == 1) {
-        size_t sm2 = fwd2_smem<D>();
-        static bool set2 = [&] {
-            KCU_CHECK(cudaFuncSetAttribute(fwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm2));
-            return true;
-        }();
-        (void)set2;
-        unsigned blocks = (unsigned)((a.T + BQ - 1) / BQ) * (unsigned)(a.nh * s->batch);
-        fwd2_kernel<D><<<blocks, FWD_THR, sm2>>>(a, k16, v16);
-        KCU_LAUNCHED();
-        return;
-    }
-    dim3 grid((a.T + BQ - 1) / BQ, a.nh, s->batch);
-    fwd_kernel<D><<<grid, FWD_THR, sm>>>(a, k16, v16);
+    unsigned blocks = (unsigned)((a.T + BQ - 1) / BQ) * (unsigned)(a.nh * s->batch);
+    fwd_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16);
     KCU_LAUNCHED();
 }
-template <int D, int NW, bool KREG>
-void bwd2(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
-    constexpr int KB = 16 * NW;
-    size_t sm = bwd2_smem<D, NW>();
+/* NW = 8 warps (128 keys) a block, 4 (64 keys) at head dim 16 */
+template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
+    size_t sm = bwd_smem<D, NW>();
     static bool set = [&] {
-        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-        /* two 91 KB blocks (d64, 8 warps) or three 64 KB ones (4 warps) per multiprocessor:
-         * the largest shared carveout */
-        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, KREG>, cudaFuncAttributePreferredSharedMemoryCarveout,
+        KCU_CHECK(cudaFuncSetAttribute(bwd_kernel<D, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        /* two 91 KB blocks (d64, 8 warps) per multiprocessor: the largest shared carveout */
+        KCU_CHECK(cudaFuncSetAttribute(bwd_kernel<D, NW>, cudaFuncAttributePreferredSharedMemoryCarveout,
                                        (int)cudaSharedmemCarveoutMaxShared));
         return true;
     }();
     (void)set;
     unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
-    bwd2_kernel<D, NW, KREG><<<blocks, NW * 32, sm>>>(a, q16, y16);
-    KCU_LAUNCHED();
-}
-template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
-    constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
-    const int v2 = env_int("SCALELAB_FLASH_BWD");
-    if (v2 == 1) {
-        bwd2<D, NW, false>(s, a, q16, y16);
-        return;
-    }
-    if (v2 == 2) { /* K, V in registers: head dims <= 64 (at 128 they would spill) */
-        if constexpr (D <= 64) bwd2<D, NW, true>(s, a, q16, y16);
-        else bwd2<D, NW, false>(s, a, q16, y16);
-        return;
-    }
-    if (v2 == 3) { /* K, V in registers, 4 warps (64 keys) a block, 3 blocks per multiprocessor */
-        if constexpr (D <= 64) bwd2<D, 4, true>(s, a, q16, y16);
-        else bwd2<D, NW, false>(s, a, q16, y16);
-        return;
-    }
-    size_t sm = bwd_smem<D, NW>();
-    static bool set = [&] {
-        KCU_CHECK(cudaFuncSetAttribute(bwd_kernel<D, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-        return true;
-    }();
-    (void)set;
-    dim3 grid((a.T + KB - 1) / KB, a.nkv, s->batch);
-    bwd_kernel<D, NW><<<grid, NW * 32, sm>>>(a, q16, y16);
+    bwd_kernel<D, NW><<<blocks, NW * 32, sm>>>(a, q16, y16);
     KCU_LAUNCHED();
 }
 
@@ -1019,7 +658,10 @@ template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
 
 int kcu_flash_supported(const kern_mixer_shape *s) {
     int d = s->head_dim;
-    return s->kind != KERN_MIXER_POWER && (d == 16 || d == 32 || d == 64 || d == 128);
+    /* scale > 0 only: fwd_kernel folds scale log2(e) into the exponent and keeps the running
+     * max of the raw scores, which is the max of the scaled ones only for a positive scale;
+     * the FP32 kernels of attn.cu take the rest. */
+    return s->kind != KERN_MIXER_POWER && s->scale > 0 && (d == 16 || d == 32 || d == 64 || d == 128);
 }
 
 /* work: D_i per query row (floats), then the bf16 copies: k and v in forward, q and dy

@@ -7,9 +7,7 @@
  * the bf16 backend's matmul in both its modes at the 12-layer model's shapes.
  * Then attention alone (softmax, causal; b1 h8 d64; forward + backward, the mixer
  * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
- * FP32 T x T path where it fits; rows bf16-fwd2, bf16-bwd2/3/4 and bf16-both2/3/4 run the
- * second flash kernels (SCALELAB_FLASH_FWD=1; SCALELAB_FLASH_BWD=1, 2, 3; both: the
- * second forward with that backward; kernels/cuda/flash.cu). FLOPs per token = 3 (W + S)
+ * FP32 T x T path where it fits (kernels/cuda/flash.cu, attn.cu). FLOPs per token = 3 (W + S)
  * from model_flops_compute; "impl" uses the kernels' own state FLOPs; attention FLOPs are
  * FlashAttention's convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
  * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
@@ -477,36 +475,25 @@ int main(int argc, char **argv) {
         printf("%-8s %-10s %7s %7s %10s %10s %9s %7s\n", "kind", "backend", "T", "window", "fwd ms", "fwd+bwd ms",
                "TFLOP/s", "%bf16");
         int Ts[] = {4096, 16384, 65536};
-        /* rows: FP32; bf16 with the first flash kernels; then the second kernels of
-         * kernels/cuda/flash.cu: forward (SCALELAB_FLASH_FWD=1), backward
-         * (SCALELAB_FLASH_BWD=1; bwd3: =2, K and V in registers, 8 warps; bwd4: =3, the
-         * same in 4-warp blocks, 3 a multiprocessor), and the forward with each */
-        const char *vnames[] = {bes[0]->name, bes[1]->name, "bf16-fwd2",  "bf16-bwd2", "bf16-bwd3",
-                                "bf16-bwd4",  "bf16-both2", "bf16-both3", "bf16-both4"};
-        const char *fwd_env[] = {"0", "0", "1", "0", "0", "0", "1", "1", "1"};
-        const char *bwd_env[] = {"0", "0", "0", "1", "2", "3", "1", "2", "3"};
-        for (int vi = 0; vi < 9; vi++)
+        /* rows: FP32 (attn.cu), then bf16 (the flash kernels) */
+        for (int p = 0; p < 2; p++)
             for (int i = 0; i < 4; i++) {
-                int T = i < 3 ? Ts[i] : 65536, w = i < 3 ? 0 : 4096, p = vi > 0;
+                int T = i < 3 ? Ts[i] : 65536, w = i < 3 ? 0 : 4096;
                 if (only && only_d > 0 && (T != only_d || w || p == 0)) continue; /* attn T: bf16 rows */
-                setenv("SCALELAB_FLASH_FWD", fwd_env[vi], 1);
-                setenv("SCALELAB_FLASH_BWD", bwd_env[vi], 1);
                 /* The FP32 path keeps T x T scores (twice, 4 bytes, 8 heads): 64k does not fit. */
                 if (p == 0 && (size_t)T * T * 8 * 4 * 2 > ((size_t)100 << 30)) {
-                    printf("%-8s %-10s %7d %7d  does not fit (T x T scores)\n", w ? "window" : "softmax", vnames[vi],
+                    printf("%-8s %-10s %7d %7d  does not fit (T x T scores)\n", w ? "window" : "softmax", bes[p]->name,
                            T, w);
                     continue;
                 }
                 double fms, ms = attn_ms(bes[p], T, w, &fms);
                 double fl = w ? 4.0 * 8 * 64 * T * (double)w : 2.0 * 8 * 64 * (double)T * T;
-                if (ms < 0) printf("%-8s %-10s %7d %7d  out of memory\n", w ? "window" : "softmax", vnames[vi], T, w);
+                if (ms < 0) printf("%-8s %-10s %7d %7d  out of memory\n", w ? "window" : "softmax", bes[p]->name, T, w);
                 else
-                    printf("%-8s %-10s %7d %7d %10.3f %10.3f %9.1f %6.1f%%\n", w ? "window" : "softmax", vnames[vi],
+                    printf("%-8s %-10s %7d %7d %10.3f %10.3f %9.1f %6.1f%%\n", w ? "window" : "softmax", bes[p]->name,
                            T, w, fms, ms, 3.5 * fl / (ms / 1e3) / 1e12, 100 * 3.5 * fl / (ms / 1e3) / 1e12 / bf16);
                 fflush(stdout);
             }
-        unsetenv("SCALELAB_FLASH_FWD");
-        unsetenv("SCALELAB_FLASH_BWD");
     }
     if (!only || !strcmp(only, "powerlayer")) {
         /* Peer: Manifest's power-retention Triton kernels (figures given in issue 10, not run here). */
