@@ -46,6 +46,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.h"
+#include "kernels/cuda/mma.h"
 
 namespace {
 
@@ -67,22 +68,6 @@ struct fa_args {
     int T, nh, nkv, group, W, B;
     float scale;
 };
-
-__device__ __forceinline__ uint32_t pack2(float a, float b) {
-    __nv_bfloat162 h = __floats2bfloat162_rn(a, b); /* a in the low half: the lower column */
-    return *reinterpret_cast<uint32_t *>(&h);
-}
-
-/* c += a b, a 16x16 (row), b 16x8 (col), bf16 in, FP32 accumulate. Fragment layout
- * (PTX ISA, mma.m16n8k16): g = lane / 4, t = lane % 4; a0 (g, 2t..2t+1), a1 (g+8, 2t..),
- * a2 (g, 2t+8..), a3 (g+8, 2t+8..); b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g);
- * c0, c1 (g, 2t..2t+1), c2, c3 (g+8, 2t..2t+1). */
-__device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 
 /* Stage rows [r0, r0 + 64) of a [T, ld] FP32 matrix (columns c0..c0+D) into shared
  * bf16: row-major (rm, stride D + 8) and/or transposed (tr, stride 64 + 8). Rows past
@@ -108,54 +93,6 @@ __device__ __forceinline__ void stage(const float *src, size_t ld, int r0, int T
     }
 }
 
-/* A fragments (16 rows x D) of one warp straight from FP32 global memory. */
-template <int D>
-__device__ __forceinline__ void load_a(const float *src, size_t ld, int row0, int T, uint32_t a[D / 16][4]) {
-    int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4;
-    int r0 = row0 + g, r1 = r0 + 8;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) {
-        int c = kk * 16 + 2 * t;
-        float2 x00 = make_float2(0.f, 0.f), x01 = x00, x10 = x00, x11 = x00;
-        if (r0 < T) {
-            x00 = *reinterpret_cast<const float2 *>(src + (size_t)r0 * ld + c);
-            x01 = *reinterpret_cast<const float2 *>(src + (size_t)r0 * ld + c + 8);
-        }
-        if (r1 < T) {
-            x10 = *reinterpret_cast<const float2 *>(src + (size_t)r1 * ld + c);
-            x11 = *reinterpret_cast<const float2 *>(src + (size_t)r1 * ld + c + 8);
-        }
-        a[kk][0] = pack2(x00.x, x00.y);
-        a[kk][1] = pack2(x10.x, x10.y);
-        a[kk][2] = pack2(x01.x, x01.y);
-        a[kk][3] = pack2(x11.x, x11.y);
-    }
-}
-
-
-__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-/* Four 8x8 bf16 matrices from a 32-bit shared address (bytes); lane l gives the row
- * address of row l % 8 of matrix l / 8 (.trans: each matrix transposed). */
-__device__ __forceinline__ void ldsm_x4(uint32_t r[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-/* 16 bytes global -> shared, asynchronously; zeros when !valid (src must still be mapped). */
-__device__ __forceinline__ void cp16(void *dst, const void *src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-/* 4 bytes global -> shared, asynchronously (zero when !valid). */
-__device__ __forceinline__ void cp4(void *dst, const void *src, bool valid) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 4 : 0));
-}
 /* 2^x, one MUFU.EX2 (ftz: results below 2^-126 are 0, far under bf16's resolution). */
 __device__ __forceinline__ float ex2(float x) {
     float y;
@@ -440,8 +377,8 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
             int x = threadIdx.x % QB, i = qt + x;
             bool ok = i < a.T;
             size_t row = ((size_t)b * a.nh + h) * a.T + (ok ? i : 0);
-            if (threadIdx.x < QB) cp4(lse_s + buf * QB + x, a.lse_in + row, ok);
-            else cp4(dd_s + buf * QB + x, a.dd + row, ok);
+            if (threadIdx.x < QB) cp_small<4>(lse_s + buf * QB + x, a.lse_in + row, ok);
+            else cp_small<4>(dd_s + buf * QB + x, a.dd + row, ok);
         }
     };
     issue(0);

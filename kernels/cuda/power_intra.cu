@@ -46,6 +46,7 @@
  * denominator column is FP32 adds, not tensor-core work. */
 #include <cuda_bf16.h>
 
+#include "kernels/cuda/mma.h"
 #include "kernels/cuda/power.h"
 
 namespace {
@@ -63,45 +64,6 @@ struct pi_args {
     float scale;
 };
 
-/* The few helpers of flash.cu (kept private there): packing, the mma, ldmatrix, cp.async. */
-__device__ __forceinline__ uint32_t pack2(float a, float b) {
-    __nv_bfloat162 h = __floats2bfloat162_rn(a, b); /* a in the low half: the lower column */
-    return *reinterpret_cast<uint32_t *>(&h);
-}
-
-/* c += a b, a 16x16 (row), b 16x8 (col), bf16 in, FP32 accumulate. Fragments (PTX ISA,
- * mma.m16n8k16): g = lane / 4, t = lane % 4; a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..),
- * a3 (g+8, 2t+8..); b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g); c0, c1 (g, 2t..2t+1), c2, c3 (g+8, ..). */
-__device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ void ldsm_x4(uint32_t r[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_u32(p)));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_u32(p)));
-}
-/* 16 bytes global -> shared, asynchronously; zeros when !valid (src must still be mapped). */
-__device__ __forceinline__ void cp16(void *dst, const void *src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(valid ? 16 : 0));
-}
-/* N = 4 or 8 bytes global -> shared, asynchronously (through L1); zeros when !valid. */
-template <int N> __device__ __forceinline__ void cp_small(void *dst, const void *src, bool valid) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(smem_u32(dst)), "l"(src), "n"(N),
-                 "r"(valid ? N : 0));
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
 /* Rows [r0, r0 + 64) of a chunk's bf16 [c, D] matrix into shared [64][D + 8], asynchronously;
  * rows past the chunk (n rows) are zeros. */
 template <int D>
@@ -114,30 +76,6 @@ __device__ __forceinline__ void load_tile(__nv_bfloat16 *dst, const __nv_bfloat1
     }
 }
 
-/* A fragments (rows r0 .. r0 + 16 of the chunk, columns 0..D) of one warp from FP32 rows
- * of stride ld, rounded to bf16; rows past the chunk (n rows) are zeros. */
-template <int D>
-__device__ __forceinline__ void load_frag(const float *src, int ld, int r0, int n, uint32_t a[D / 16][4]) {
-    int g = threadIdx.x % 32 / 4, t = threadIdx.x % 4;
-    int ra = r0 + g, rb = ra + 8;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) {
-        int col = kk * 16 + 2 * t;
-        float2 x00 = make_float2(0.f, 0.f), x01 = x00, x10 = x00, x11 = x00;
-        if (ra < n) {
-            x00 = *reinterpret_cast<const float2 *>(src + (size_t)ra * ld + col);
-            x01 = *reinterpret_cast<const float2 *>(src + (size_t)ra * ld + col + 8);
-        }
-        if (rb < n) {
-            x10 = *reinterpret_cast<const float2 *>(src + (size_t)rb * ld + col);
-            x11 = *reinterpret_cast<const float2 *>(src + (size_t)rb * ld + col + 8);
-        }
-        a[kk][0] = pack2(x00.x, x00.y);
-        a[kk][1] = pack2(x10.x, x10.y);
-        a[kk][2] = pack2(x01.x, x01.y);
-        a[kk][3] = pack2(x11.x, x11.y);
-    }
-}
 
 /* x^P and d/dx x^P, P = 1..4 a template parameter: with p at run time the selects between
  * the four cost as much per score as the rest of the score's arithmetic. */
@@ -245,7 +183,7 @@ template <int D, int P> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1)
     const int q0 = (gridDim.y - 1 - blockIdx.y) * BT, wr = q0 + warp * 16; /* longest blocks first */
     const double gq0 = a.gated ? a.gcum[row0 + q0] : 0.0;
     uint32_t qa[D / 16][4];
-    load_frag<D>(a.qc + row0 * D, D, wr, c, qa);
+    load_a<D>(a.qc + row0 * D, D, wr, c, qa);
     float gi[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) gi[r] = a.gated && wr + g + 8 * r < c ? a.gl2[row0 + wr + g + 8 * r] : 0.f;
@@ -320,8 +258,8 @@ template <int D, int P> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1)
     const int q0 = (gridDim.y - 1 - blockIdx.y) * BT, wr = q0 + warp * 16; /* longest blocks first */
     const double gq0 = a.gated ? a.gcum[row0 + q0] : 0.0;
     uint32_t qa[D / 16][4], na[D / 16][4];
-    load_frag<D>(a.qc + row0 * D, D, wr, c, qa);
-    load_frag<D>(a.dnp + row0 * a.ld1, a.ld1, wr, c, na);
+    load_a<D>(a.qc + row0 * D, D, wr, c, qa);
+    load_a<D>(a.dnp + row0 * a.ld1, a.ld1, wr, c, na);
     float gi[2], dm[2], rs[2] = {0.f, 0.f};
 #pragma unroll
     for (int r = 0; r < 2; r++) {
