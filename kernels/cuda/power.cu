@@ -29,7 +29,7 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     /* [V|1] rows padded to 4 floats, the padding kept zero: the FP32-storage products run
      * ld1 wide (n or k = ld1, not d + 1), so that every operand row starts 16-byte aligned
      * and cuBLAS takes its aligned kernels (the d + 1 = 65 products ran in "align1"
-     * kernels, ~half of a 12-layer power step). Implementation FLOPs: ld1 / (d + 1) of
+     * kernels, about a third of a 12-layer power step). Implementation FLOPs: ld1 / (d + 1) of
      * DESIGN's for those products (68 / 65 at head dim 64). */
     L.ld1 = (L.d1 + 3) / 4 * 4;
     L.p = s->p;
@@ -87,39 +87,17 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     TAKE(dg, L.rows);
     TAKE(dgamma, L.R);
     TAKE(part, L.R * 16 * 2 * 2);
-    L.ldDh = (L.D + 7) / 8 * 8;
-    L.ld1h = (L.d1 + 7) / 8 * 8;
-    {
-        const char *e16 = getenv("SCALELAB_POWER_BF16IO"), *ef = getenv("SCALELAB_POWER_FUSED");
-        int fused_on = ef && strcmp(ef, "0") != 0;
-        /* Off by default: layer fwd+bwd only ~3% faster than FAST_16BF at 4k-64k, and the
-         * chunk-64 training step 27% slower (RESULTS.md 2026-12-01). */
-        L.h16 = bf16 && !fused_on && e16 && strcmp(e16, "0") != 0;
-    }
-    /* The bf16 copies are reserved whenever bf16 (the work size is asked before the
-     * environment is read again at each call). */
     if (bf16) {
-        TAKE(puh, L.rows * L.ldDh / 2 + 1);
-        TAKE(phih, L.rows * L.ldDh / 2 + 1);
-        TAKE(vph, L.rows * L.ld1h / 2 + 1);
-        TAKE(stateh, (L.R + 1) * L.D * L.ld1h / 2 + 1);
-        TAKE(dnph, (size_t)L.group * L.rows * L.ld1h / 2 + 1);
-        TAKE(dsoh, L.R * L.D * L.ld1h / 2 + 1);
         TAKE(q16, L.rows * L.d / 2 + 1);
         TAKE(k16, L.rows * L.d / 2 + 1);
         TAKE(v16, L.rows * L.d / 2 + 1);
         TAKE(dn16, L.rows * L.d / 2 + 1);
         TAKE(gl2, L.rows);
     } else {
-        L.puh = L.phih = L.vph = L.stateh = L.dnph = L.dsoh = 0;
         L.q16 = L.k16 = L.v16 = L.dn16 = L.gl2 = 0;
     }
 #undef TAKE
     L.total = at + 64;
-    const char *env = getenv("SCALELAB_POWER_FUSED");
-    /* Off by default: on the H200 the fused kernels ran slower than cuBLAS over the rows
-     * (64k fwd+bwd 73.6 vs 63.9 ms, RESULTS.md 2026-12-01); SCALELAB_POWER_FUSED=1 turns it on. */
-    L.fused = bf16 && pw_fused_ok(L) && L.R <= 65535 && L.c <= 65535 * 64 && env && strcmp(env, "0") != 0;
     return L;
 }
 
@@ -177,15 +155,6 @@ void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alph
     KCU_BLAS(cublasGemmStridedBatchedEx(kcu_blas(), ob, oa, n, m, k, &alpha, b, CUDA_R_32F, ldb, (long long)sb, a,
                                         CUDA_R_32F, lda, (long long)sa, &beta, c, CUDA_R_32F, ldc, (long long)sc,
                                         (int)L.R, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
-}
-
-void pw_gemm16(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const void *a, int lda, size_t sa,
-               const void *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc) {
-    if (m <= 0 || n <= 0) return;
-    cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-    KCU_BLAS(cublasGemmStridedBatchedEx(kcu_blas(), ob, oa, n, m, k, &alpha, b, CUDA_R_16BF, ldb, (long long)sb, a,
-                                        CUDA_R_16BF, lda, (long long)sa, &beta, c, CUDA_R_32F, ldc, (long long)sc,
-                                        (int)L.R, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 /* ---- phi ---- */
@@ -297,12 +266,6 @@ void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, 
     KCU_LAUNCHED();
 }
 
-static void phi_rows16(const pw_layout &L, float *base, const float *x, void *out) {
-    phi_rows_kernel<__nv_bfloat16><<<kcu_blocks(L.rows, PHI_ROWS), PW_THREADS, PHI_ROWS * L.d * sizeof(float)>>>(
-        L.rows, L.d, L.p, L.D, L.ldDh, x, (const pw_feat *)(base + L.feat), (__nv_bfloat16 *)out);
-    KCU_LAUNCHED();
-}
-
 __global__ void to_bf16_kernel(size_t n, int rows_per, int ld, int cols, const float *src, __nv_bfloat16 *dst,
                                int ldh) {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -363,7 +326,7 @@ __global__ void gates_kernel(pw_layout L, const float *log_g, double *gcum, doub
 }
 
 __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, const double *gcum,
-                                 const double *gamma, float *kc, float *u, float *vp, __nv_bfloat16 *vph) {
+                                 const double *gamma, float *kc, float *u, float *vp) {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (id >= L.rows * L.d) return;
     size_t row = id / L.d;
@@ -378,10 +341,6 @@ __global__ void load_keys_kernel(pw_layout L, const float *k, const float *v, co
         vp[row * L.ld1 + L.d] = 1.f;
         for (int x = L.d1; x < L.ld1; x++) vp[row * L.ld1 + x] = 0.f;
     }
-    if (vph) {
-        vph[row * L.ld1h + f] = __float2bfloat16(v[src]);
-        if (f == 0) vph[row * L.ld1h + L.d] = __float2bfloat16(1.f);
-    }
 }
 
 void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const float *v, const float *log_g) {
@@ -393,11 +352,9 @@ void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const floa
     KCU_LAUNCHED();
     size_t n = L.rows * L.d;
     load_keys_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, k, v, gcum, gamma, base + L.kc, base + L.u,
-                                                                base + L.vp,
-                                                                L.h16 ? (__nv_bfloat16 *)pw_h(base, L.vph) : NULL);
+                                                                base + L.vp);
     KCU_LAUNCHED();
-    if (L.h16) phi_rows16(L, base, base + L.u, pw_h(base, L.puh));
-    else if (!L.fused) phi_rows(L, base, base + L.u, base + L.pu);
+    phi_rows(L, base, base + L.u, base + L.pu);
 }
 
 /* In place: slot m holds phi(U_{m-1})^T [V|1]_{m-1} on entry (slot 0 of the next
@@ -431,16 +388,11 @@ __global__ void state_scan_kernel(pw_layout L, const float *__restrict__ eg, flo
 
 void pw_states(const pw_layout &L, float *base) {
     float *states = base + L.states;
-    if (L.fused) pw_fused_update(L, base, base + L.u, base + L.vp, states + L.SZ, L.SZ, 0.f);
-    else if (L.h16)
-        pw_gemm16(L, 1, 0, L.D, L.d1, L.c, 1.f, pw_h(base, L.puh), L.ldDh, (size_t)L.c * L.ldDh, pw_h(base, L.vph),
-                  L.ld1h, (size_t)L.c * L.ld1h, 0.f, states + L.SZ, L.ld1, L.SZ);
-    else pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
+    pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
             (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
     size_t n = (size_t)L.P * L.SZ;
     state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, states);
     KCU_LAUNCHED();
-    if (L.h16) pw_to_bf16(L, states, L.D, L.ld1, L.d1, pw_h(base, L.stateh), L.ld1h, L.R);
 }
 
 /* ---- queries ---- */
@@ -462,8 +414,7 @@ void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, 
     load_queries_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, r, q, pw_doubles(base, L.gcum), base + L.qc,
                                                                    base + L.qt);
     KCU_LAUNCHED();
-    if (with_phi && L.h16) phi_rows16(L, base, base + L.qt, pw_h(base, L.phih));
-    else if (with_phi) phi_rows(L, base, base + L.qt, base + L.phibuf);
+    if (with_phi) phi_rows(L, base, base + L.qt, base + L.phibuf);
 }
 
 __device__ __forceinline__ float ipow(float x, int p) {
@@ -533,7 +484,7 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
     pw_states(L, base);
     pw_mark("states");
     for (int r = 0; r < L.group; r++) {
-        pw_prepare_queries(L, base, q, r, !L.fused);
+        pw_prepare_queries(L, base, q, r, 1);
         pw_mark("queries");
         if (L.intra) {
             pw_intra_forward(L, base);
@@ -545,16 +496,12 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
                     L.ld1, cd1);
             pw_mark("intra_AV");
         }
-        if (L.fused) pw_fused_query(L, base, base + L.qt, base + L.states, L.SZ, base + L.np, 1.f);
-        else if (L.h16)
-            pw_gemm16(L, 0, 0, L.c, L.d1, L.D, 1.f, pw_h(base, L.phih), L.ldDh, (size_t)L.c * L.ldDh,
-                      pw_h(base, L.stateh), L.ld1h, (size_t)L.D * L.ld1h, 1.f, base + L.np, L.ld1, cd1);
-        else pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
+        pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
                 base + L.np, L.ld1, cd1);
         pw_mark("state_query");
         normalize_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, base + L.np, y, saved);
         KCU_LAUNCHED();
         pw_mark("normalize");
     }
-    pw_report(L.fused ? "forward (bf16 fused)" : L.h16 ? "forward (bf16 storage)" : L.bf16 ? "forward (bf16 cublas)" : "forward (fp32)");
+    pw_report(L.bf16 ? "forward (bf16 cublas)" : "forward (fp32)");
 }

@@ -66,12 +66,11 @@ void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, 
 void pw_intra_weights(const pw_layout &L, float *base);
 /* dx = J_phi(x)^T dphi, rows x d. */
 void pw_phi_backward(const pw_layout &L, float *base, int rows, const float *x, const float *dphi, float *dx);
-/* Strided-batched gemm over the R chunks (strides in floats); bf16 operands when L.bf16. */
-void pw_gemm16(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const void *a, int lda, size_t sa,
-               const void *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
 static inline void *pw_h(float *base, size_t off) { return (void *)(base + off); }
 /* FP32 [R][rows_per x ld] (first cols columns) -> bf16 [R][rows_per x ldh]. */
 void pw_to_bf16(const pw_layout &L, const float *src, int rows_per, int ld, int cols, void *dst, int ldh, size_t n_mat);
+/* Strided-batched gemm over the R chunks (strides in floats); bf16 operands when L.bf16
+ * (cuBLAS 32F_FAST_16BF on the FP32 buffers). */
 void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
              size_t sa, const float *b, int ldb, size_t sb, float beta, float *c, int ldc, size_t sc);
 
@@ -83,15 +82,6 @@ void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alph
  * after the work issued so far; pw_report waits and prints the gaps to stderr. */
 void pw_mark(const char *stage);
 void pw_report(const char *what);
-
-/* power_fused.cu: which layouts the fused kernels take, and the two products
- * (out per chunk at out + R' out_stride, s per chunk at s + R' s_stride):
- *   update: out = beta out + phi(X)^T Y  (D x ld1),  query: out = beta out + phi(X) S  (c x ld1). */
-int pw_fused_ok(const pw_layout &L);
-void pw_fused_update(const pw_layout &L, float *base, const float *x, const float *y, float *out, size_t out_stride,
-                     float beta);
-void pw_fused_query(const pw_layout &L, float *base, const float *x, const float *s, size_t s_stride, float *out,
-                    float beta);
 
 /* power_intra.cu: which layouts the tiled intra-chunk kernels take (bf16, head dim 16, 32, 64
  * or 128, p <= 4, any chunk), the bf16 copies of kc and V and gl2 (once per call, after

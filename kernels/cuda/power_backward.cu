@@ -244,15 +244,9 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         float *dnp = base + L.dnp + (size_t)r * L.rows * L.ld1;
         dn_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, y, saved, dy, dnp);
         KCU_LAUNCHED();
-        pw_prepare_queries(L, base, q, r, !L.fused);
-        if (L.h16) {
-            void *dnph = (__nv_bfloat16 *)pw_h(base, L.dnph) + (size_t)r * L.rows * L.ld1h;
-            pw_to_bf16(L, dnp, L.c, L.ld1, L.d1, dnph, L.ld1h, L.R);
-            pw_gemm16(L, 1, 0, L.D, L.d1, L.c, 1.f, pw_h(base, L.phih), L.ldDh, (size_t)L.c * L.ldDh, dnph, L.ld1h,
-                      (size_t)L.c * L.ld1h, r ? 1.f : 0.f, dso, L.ld1, L.SZ);
-        } else if (L.fused) pw_fused_update(L, base, base + L.qt, dnp, dso, L.SZ, r ? 1.f : 0.f);
-        else pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
-                     L.ld1, L.SZ);
+        pw_prepare_queries(L, base, q, r, 1);
+        pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso, L.ld1,
+                L.SZ);
     }
     pw_mark("dn+dso_products");
     size_t n = (size_t)L.P * L.SZ;
@@ -261,18 +255,9 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
     pw_mark("dstate_scan");
 
     /* State update, backward. */
-    size_t cdh = (size_t)L.c * L.ld1h, sdh = (size_t)L.D * L.ld1h;
-    if (L.h16) {
-        pw_to_bf16(L, dso, L.D, L.ld1, L.d1, pw_h(base, L.dsoh), L.ld1h, L.R);
-        pw_gemm16(L, 0, 0, L.c, L.d1, L.D, 1.f, pw_h(base, L.puh), L.ldDh, (size_t)L.c * L.ldDh, pw_h(base, L.dsoh),
-                  L.ld1h, sdh, 0.f, dvp, L.ld1, cd1);
-    } else if (L.fused) pw_fused_query(L, base, base + L.u, dso, L.SZ, dvp, 0.f);
-    else pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
+    pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
     pw_mark("dvp_state");
-    if (L.h16)
-        pw_gemm16(L, 0, 1, L.c, L.D, L.d1, 1.f, pw_h(base, L.vph), L.ld1h, cdh, pw_h(base, L.dsoh), L.ld1h, sdh, 0.f,
-                  dphi, L.D, cD);
-    else pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+    pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
     pw_mark("dphi_u_gemm");
     pw_phi_backward(L, base, (int)L.rows, base + L.u, dphi, base + L.du);
     pw_mark("dphi_u_jacobian");
@@ -291,11 +276,7 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         pw_prepare_queries(L, base, q, r, 0);
         pw_mark("keys_bwd+queries");
         /* state query, backward */
-        if (L.h16)
-            pw_gemm16(L, 0, 1, L.c, L.D, L.d1, 1.f, (__nv_bfloat16 *)pw_h(base, L.dnph) + (size_t)r * L.rows * L.ld1h,
-                      L.ld1h, cdh, pw_h(base, L.stateh), L.ld1h, sdh, 0.f, dphi, L.D, cD);
-        else
-            pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+        pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
         pw_mark("dphi_q_gemm");
         pw_phi_backward(L, base, (int)L.rows, base + L.qt, dphi, base + L.du);
         pw_mark("dphi_q_jacobian");
@@ -338,5 +319,5 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         KCU_LAUNCHED();
     }
     pw_mark("scatter+gates");
-    pw_report(L.fused ? "backward (bf16 fused)" : L.h16 ? "backward (bf16 storage)" : L.bf16 ? "backward (bf16 cublas)" : "backward (fp32)");
+    pw_report(L.bf16 ? "backward (bf16 cublas)" : "backward (fp32)");
 }
