@@ -23,15 +23,6 @@ struct pw_layout {
     /* bf16: every product of pw_gemm takes bf16 operands on the tensor cores with FP32
      * accumulation (cuBLAS 32F_FAST_16BF on the FP32 buffers); 0: FP32 SGEMM. */
     int bf16;
-    /* fused (bf16 only): phi(U) and phi(Q~) are never written as rows of width D; the
-     * products with phi as an operand run in power_fused.cu. SCALELAB_POWER_FUSED=0
-     * turns it off (the cuBLAS path on materialised rows, for comparison). */
-    int fused;
-    /* h16 (bf16, not fused): the phi rows and the other operands of the six phi products
-     * ([V|1], S', dN', dS') are also kept as bf16 copies, and those products run on bf16
-     * storage (cuBLAS 16BF x 16BF -> 32F, compute 32F). Opt-in: SCALELAB_POWER_BF16IO=1. */
-    int h16, ldDh, ld1h; /* bf16 row strides: D and d + 1 rounded up to 8 */
-    size_t puh, phih, vph, stateh, dnph, dsoh; /* offsets (floats) of the bf16 copies */
     /* intra (bf16; pw_intra_ok; the default, SCALELAB_POWER_INTRA=0 opts out): the
      * intra-chunk part runs in power_intra.cu, so raw, a and da are neither written nor
      * reserved. It streams bf16 copies (rows x d, unpadded) of qc, kc, V and dN, kept at q16, k16, v16, dn16, and gl2 (rows floats): each
