@@ -11,8 +11,8 @@
  * from model_flops_compute; "impl" uses the kernels' own state FLOPs; attention FLOPs are
  * FlashAttention's convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
  * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
- * FP32, bf16 (default), bf16 storage, bf16 fused, bf16 with the tiled intra-chunk kernels; mixer
- * "powerlayer" (any d_model) runs only that.
+ * FP32, bf16 (default: the tiled intra-chunk kernels), bf16 with the intra-chunk part through
+ * cuBLAS (SCALELAB_POWER_INTRA=0); mixer "powerlayer" (any d_model) runs only that.
  * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
  *   build/bench/bench_cuda [steps] [batch] model12
@@ -506,16 +506,12 @@ int main(int argc, char **argv) {
         int Ts[] = {4096, 16384, 65536};
         /* variants: FP32; bf16 (the default: the tiled intra-chunk kernels of power_intra.cu,
          * the state products through cuBLAS 32F_FAST_16BF on FP32 storage); the intra-chunk
-         * part through cuBLAS over c x c buffers instead (SCALELAB_POWER_INTRA=0); phi rows and
-         * the phi products' operands in bf16 storage (SCALELAB_POWER_BF16IO=1); the fused phi
-         * kernels (power_fused.cu, SCALELAB_POWER_FUSED=1) */
-        const char *names[] = {"cuda", "bf16", "bf16-cublas", "bf16-store16", "bf16-fused"};
-        for (int vi = 0; vi < 5; vi++)
+         * part through cuBLAS over c x c buffers instead (SCALELAB_POWER_INTRA=0) */
+        const char *names[] = {"cuda", "bf16", "bf16-cublas"};
+        for (int vi = 0; vi < 3; vi++)
             for (int i = 0; i < 3; i++) {
                 int p = vi > 0;
                 setenv("SCALELAB_POWER_INTRA", vi == 2 ? "0" : "1", 1);
-                setenv("SCALELAB_POWER_BF16IO", vi == 3 ? "1" : "0", 1);
-                setenv("SCALELAB_POWER_FUSED", vi == 4 ? "1" : "0", 1);
                 kern_mixer_shape s = {.batch = 1, .seq = Ts[i], .n_head = 8, .n_kv_head = 8, .head_dim = 64,
                                       .kind = KERN_MIXER_POWER, .p = 2, .chunk = 1024, .gating = 1,
                                       .scale = 0.125, .eps = 1e-6};
@@ -528,8 +524,6 @@ int main(int argc, char **argv) {
                            fl / (ms / 1e3) / 1e12, 100 * fl / (ms / 1e3) / 1e12 / ceil, peer[i] / ms);
                 fflush(stdout);
             }
-        unsetenv("SCALELAB_POWER_FUSED");
-        unsetenv("SCALELAB_POWER_BF16IO");
         unsetenv("SCALELAB_POWER_INTRA");
     }
     return rc;
