@@ -9,7 +9,8 @@
 #   3. bench_cuda: training tokens/s and TFLOP/s beside the cuBLAS ceilings, and
 #      attention alone; then "peer": tests/bench/peer_torch.py, PyTorch on the same GPU;
 #   4. compute-sanitizer memcheck over test_backend's op tables (when present).
-# Outputs go to OUT_DIR (default $OUT, the device tool's result folder).
+# Outputs go to OUT_DIR (default $OUT, the device tool's result folder). The device tool returns
+# at most 8 files: for several parts, give a scratch OUT_DIR and tar it into $OUT afterwards.
 #   bash STAGE/run_on_device.sh [OUT_DIR] [PARTS]  PARTS default "test train bench peer sanitize"
 #   (also: "profile": per-kernel times of a power training step under ncu; "bench12": the
 #   12-layer d_model 768 model, softmax and power p=2, scalelab bf16 beside the PyTorch peer;

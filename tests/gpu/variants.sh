@@ -3,13 +3,17 @@
 # correctness first (test_backend runs every path's op cases), then the attention,
 # power-layer and matmul tables (their variant rows), the 12-layer step with the defaults
 # and with each switch set to 0, and packed tiny runs (defaults) with and without MPS.
-#   bash STAGE/variants.sh [OUT_DIR]     (STAGE made by tests/gpu/stage.sh)
+#   bash STAGE/variants.sh [OUT_DIR]     (STAGE made by tests/gpu/stage.sh; logs in OUT_DIR/variants.tgz)
 # Opt-outs (value 0; the default is on): SCALELAB_MM_BF16 and SCALELAB_MM_EPILOGUE
 # (kernels/cuda/matmul.cu), SCALELAB_POWER_INTRA (kernels/cuda/power_intra.cu).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:-${OUT:-/tmp/scalelab-gpu-out}}
-mkdir -p "$out"
+dest=${1:-${OUT:-/tmp/scalelab-gpu-out}}
+# Logs go to a work folder and come back as one archive, dest/variants.tgz: the device
+# tool returns at most 8 files from $OUT, and this writes more.
+out=$(mktemp -d "${TMPDIR:-/tmp}/variants.XXXXXX")
+mkdir -p "$dest"
+trap 'tar czf "$dest/variants.tgz" -C "$out" . ; rm -rf "$out"' EXIT
 cd "$here" || exit 1
 [ -f bins.tar.xz ] && { tar xJf bins.tar.xz || exit 1; }
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
