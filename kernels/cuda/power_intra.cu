@@ -163,6 +163,22 @@ __device__ __forceinline__ float quad_sum(float x) {
     return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
+/* Stage buf of the streamed key tile at row kt of the chunk (the forward's and the query
+ * side's stream): its K and V rows and, gated, its first row's gate sum and its rows' gl2,
+ * all by cp.async. */
+template <int D>
+__device__ __forceinline__ void issue_keys(const pi_args &a, size_t row0, int kt, int buf, __nv_bfloat16 *Ks,
+                                           __nv_bfloat16 *Vs, double *g0, float *gs) {
+    constexpr int RS = D + 8;
+    load_tile<D>(Ks + buf * BT * RS, a.k16 + row0 * D, kt, a.c);
+    load_tile<D>(Vs + buf * BT * RS, a.v16 + row0 * D, kt, a.c);
+    if (a.gated && threadIdx.x < BT) {
+        bool ok = kt + threadIdx.x < a.c;
+        cp_small<4>(gs + buf * BT + threadIdx.x, a.gl2 + row0 + (ok ? kt + threadIdx.x : 0), ok);
+        if (threadIdx.x == 0) cp_small<8>(g0 + buf, a.gcum + row0 + kt, true);
+    }
+}
+
 /* Shared memory: two stages of two [64][D + 8] bf16 tiles; two stages of the streamed tile's
  * first gate sum (double), its 64 gl2 and (key side) its 64 dM; then (key side) the block's
  * own two [64][D + 8] tiles (16-byte aligned: 2 x 8 + 2 x 64 x 4 x 2 = 1040 bytes before). */
@@ -189,18 +205,8 @@ template <int D, int P> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1)
     for (int r = 0; r < 2; r++) gi[r] = a.gated && wr + g + 8 * r < c ? a.gl2[row0 + wr + g + 8 * r] : 0.f;
     float acc[D / 8][4], l[2] = {0.f, 0.f};
     zero<D>(acc);
-    const __nv_bfloat16 *kb = a.k16 + row0 * D, *vb = a.v16 + row0 * D;
     const int ntiles = q0 / BT + 1; /* key tiles 0 .. q0: the last one is the diagonal */
-    auto issue = [&](int it) {
-        int kt = it * BT, buf = it & 1;
-        load_tile<D>(Ks + buf * BT * RS, kb, kt, c);
-        load_tile<D>(Vs + buf * BT * RS, vb, kt, c);
-        if (a.gated && threadIdx.x < BT) {
-            bool ok = kt + threadIdx.x < c;
-            cp_small<4>(gs + buf * BT + threadIdx.x, a.gl2 + row0 + (ok ? kt + threadIdx.x : 0), ok);
-            if (threadIdx.x == 0) cp_small<8>(g0 + buf, a.gcum + row0 + kt, true);
-        }
-    };
+    auto issue = [&](int it) { issue_keys<D>(a, row0, it * BT, it & 1, Ks, Vs, g0, gs); };
     issue(0);
     cp_commit();
     for (int it = 0; it < ntiles; it++) {
@@ -269,18 +275,8 @@ template <int D, int P> __global__ void __launch_bounds__(NTHR, D <= 64 ? 3 : 1)
     }
     float dq[D / 8][4];
     zero<D>(dq);
-    const __nv_bfloat16 *kb = a.k16 + row0 * D, *vb = a.v16 + row0 * D;
     const int ntiles = q0 / BT + 1;
-    auto issue = [&](int it) {
-        int kt = it * BT, buf = it & 1;
-        load_tile<D>(Ks + buf * BT * RS, kb, kt, c);
-        load_tile<D>(Vs + buf * BT * RS, vb, kt, c);
-        if (a.gated && threadIdx.x < BT) {
-            bool ok = kt + threadIdx.x < c;
-            cp_small<4>(gs + buf * BT + threadIdx.x, a.gl2 + row0 + (ok ? kt + threadIdx.x : 0), ok);
-            if (threadIdx.x == 0) cp_small<8>(g0 + buf, a.gcum + row0 + kt, true);
-        }
-    };
+    auto issue = [&](int it) { issue_keys<D>(a, row0, it * BT, it & 1, Ks, Vs, g0, gs); };
     issue(0);
     cp_commit();
     for (int it = 0; it < ntiles; it++) {
