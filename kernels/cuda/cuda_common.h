@@ -14,6 +14,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -44,6 +46,13 @@ cublasHandle_t kcu_blas(void);
  * call (ops issue in order on one stream, so one op's partials are consumed before the
  * next op's kernels run). Growing it waits for the device; it never shrinks. */
 float *kcu_partials(size_t n);
+
+/* An opt-out switch of the bf16 backend's paths (SCALELAB_MM_BF16, SCALELAB_MM_EPILOGUE,
+ * SCALELAB_POWER_INTRA): set to "0" in the environment, the older path runs. */
+static inline int kcu_opted_out(const char *name) {
+    const char *e = getenv(name);
+    return e && strcmp(e, "0") == 0;
+}
 
 static inline unsigned kcu_blocks(size_t n, unsigned threads) {
     size_t b = (n + threads - 1) / threads;

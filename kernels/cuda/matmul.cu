@@ -130,32 +130,25 @@ static struct {
     long long fused, composed;   /* epilogue ops: one Lt call, or the separate ops */
 } mm;
 
-static void read_env(void) {
-    const char *e = getenv("SCALELAB_MM_BF16");
-    mm.mode = !(e && strcmp(e, "0") == 0);
+/* A path that is on unless the environment variable env is "0" (read once); mode 0 or 1
+ * sets it, any other value only asks. Returns the state before the call. */
+static int switch_mode(std::once_flag &once, int &state, const char *env, int mode) {
+    std::call_once(once, [&] { state = !kcu_opted_out(env); });
+    int before = state;
+    if (mode == 0 || mode == 1) state = mode;
+    return before;
 }
 
 extern "C" int kern_cuda_bf16_matmul_mode(int mode) {
-    std::call_once(mm.env_once, read_env);
-    int before = mm.mode;
-    if (mode == 0 || mode == 1) mm.mode = mode;
-    return before;
+    return switch_mode(mm.env_once, mm.mode, "SCALELAB_MM_BF16", mode);
 }
 
 extern "C" void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks) {
     *copies = mm.copies, *fallbacks = mm.fallbacks;
 }
 
-static void read_epilogue_env(void) {
-    const char *e = getenv("SCALELAB_MM_EPILOGUE");
-    mm.epilogue = !(e && strcmp(e, "0") == 0);
-}
-
 extern "C" int kern_cuda_bf16_epilogue_mode(int mode) {
-    std::call_once(mm.epi_env_once, read_epilogue_env);
-    int before = mm.epilogue;
-    if (mode == 0 || mode == 1) mm.epilogue = mode;
-    return before;
+    return switch_mode(mm.epi_env_once, mm.epilogue, "SCALELAB_MM_EPILOGUE", mode);
 }
 
 extern "C" void kern_cuda_bf16_epilogue_counts(long long *fused, long long *composed) {

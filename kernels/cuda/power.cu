@@ -57,8 +57,7 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
      * before the work is laid out, so that the work size and the calls agree: the c x c
      * buffers (a, raw, da; 6.4 GB at T = 64k, chunk 1024, 8 heads) are reserved only
      * for the cuBLAS path. */
-    const char *ei = getenv("SCALELAB_POWER_INTRA");
-    L.intra = pw_intra_ok(L) && !(ei && strcmp(ei, "0") == 0);
+    L.intra = pw_intra_ok(L) && !kcu_opted_out("SCALELAB_POWER_INTRA");
     size_t at = 0, rc2 = L.intra ? 0 : L.R * L.c * L.c;
 #define TAKE(field, n) (L.field = at, at += round64(n))
     TAKE(gcum, 2 * L.rows);
@@ -503,5 +502,5 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
         KCU_LAUNCHED();
         pw_mark("normalize");
     }
-    pw_report(L.bf16 ? "forward (bf16 cublas)" : "forward (fp32)");
+    pw_report(L.bf16 ? "forward (bf16)" : "forward (fp32)");
 }
