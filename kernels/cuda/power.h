@@ -25,13 +25,15 @@ struct pw_layout {
     int bf16;
     /* intra (bf16; pw_intra_ok; the default, SCALELAB_POWER_INTRA=0 opts out): the
      * intra-chunk part runs in power_intra.cu, so raw, a and da are neither written nor
-     * reserved. It streams bf16 copies (rows x d, unpadded) of qc, kc, V and dN, kept at q16, k16, v16, dn16, and gl2 (rows floats): each
-     * row's gate sum from its 64-row tile's first row, times log2 e. */
+     * reserved. It streams bf16 copies (rows x d, unpadded) of qc, kc, V and dN, kept at
+     * q16, k16, v16, dn16, and gl2 (rows floats): each row's gate sum from its 64-row
+     * tile's first row, times log2 e. */
     int intra;
     size_t q16, k16, v16, dn16, gl2;
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
      * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
-     * cuBLAS takes its vectorised paths. The padding columns are never read. */
+     * cuBLAS takes its vectorised paths. The padding columns are kept zero and the
+     * FP32-storage products run over them (n or k = ld1; see pw_plan). */
     int ld1;
     float scale, eps;
     size_t R, rows, SZ; /* chunks, rows (pairs * T), state size D * ld1 */

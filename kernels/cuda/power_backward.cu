@@ -319,5 +319,5 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         KCU_LAUNCHED();
     }
     pw_mark("scatter+gates");
-    pw_report(L.bf16 ? "backward (bf16 cublas)" : "backward (fp32)");
+    pw_report(L.bf16 ? "backward (bf16)" : "backward (fp32)");
 }
