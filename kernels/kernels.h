@@ -97,15 +97,16 @@ int kern_cuda_bf16_matmul_mode(int mode);
  * was left for the copies), so tests and benches can see that mode 1 took effect.
  * Both 0 in a build without CUDA. */
 void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks);
-/* Whether that bf16 backend fuses the epilogue ops (kern_ops.inc: matmul_bias,
- * matmul_bias_gelu, matmul_dgelu) into its products: 1 (the default) one cuBLASLt call
- * each (bias and GELU in Lt's epilogue, in matmul mode 1); 0 the separate ops after its
- * matmul. SCALELAB_MM_EPILOGUE=0 selects 0, read once; the mode argument as in
- * kern_cuda_bf16_matmul_mode. Returns the mode before the call; 0 without CUDA. */
+/* Whether that bf16 backend fuses the bias of the epilogue ops (kern_ops.inc: matmul_bias,
+ * matmul_bias_gelu) into its products: 1 (the default) one cuBLASLt call with the bias
+ * epilogue (in matmul mode 1); 0 the product, then add_bias. GELU and its derivative run
+ * after the product either way (kernels/cuda/matmul.cu says why). SCALELAB_MM_EPILOGUE=0
+ * selects 0, read once; the mode argument as in kern_cuda_bf16_matmul_mode. Returns the
+ * mode before the call; 0 without CUDA. */
 int kern_cuda_bf16_epilogue_mode(int mode);
-/* How many epilogue ops that backend has run fused, and composed (for any reason: mode 0
- * of either, cuBLASLt without an algorithm for the key, an n not a multiple of 8 for the
- * GELU ops, an empty product, no memory for the copies). Both 0 without CUDA. */
+/* How many biases that backend has fused, and composed (for any reason: mode 0 of either,
+ * cuBLASLt without an algorithm for the key, an empty product, no memory for the copies).
+ * Both 0 without CUDA. */
 void kern_cuda_bf16_epilogue_counts(long long *fused, long long *composed);
 
 #endif

@@ -9,28 +9,24 @@
  *
  * cuBLASLt rather than cublasGemmEx on the bf16 copies: the descriptors and the
  * heuristic's algorithm are built once per shape and cached here (no per-call host
- * heuristics), the workspace is ours and explicit, and Lt's epilogues fuse the MLP's
- * bias and GELU into the products (below). libcublas itself loads libcublasLt, so
+ * heuristics), the workspace is ours and explicit, and Lt's bias epilogue fuses the
+ * MLP's biases into the products (below). libcublas itself loads libcublasLt, so
  * linking it adds no runtime dependency.
  *
  * The epilogue ops (kern_ops.inc: matmul_bias, matmul_bias_gelu, matmul_dgelu) in mode 1
- * run as one Lt call each, saving the FP32 passes of add_bias and GELU over the product
- * (in the 12-layer d_model 768 model, [8192, 3072] and [8192, 768] per layer). In Lt's
- * column-major view our row-major [m, n] output is n x m (see key_slot), so:
- *   CUBLASLT_EPILOGUE_BIAS: Lt's bias has one entry per row of its D, n of them: per
- *     column of ours, as add_bias. Its type is D's (FP32) when unset, as here.
- *   CUBLASLT_EPILOGUE_GELU_AUX_BIAS: D = gelu(product + bias), and the GELU input
- *     (product + bias) stored through EPILOGUE_AUX_POINTER: our `pre`. The aux type is
- *     D's (FP32) when EPILOGUE_AUX_DATA_TYPE is unset, so pre stays FP32; EPILOGUE_AUX_LD
- *     is in elements, a multiple of 8 and at least Lt's row count: n, so pre is dense
- *     [m, n] like D, and shapes with n % 8 run composed.
- *   CUBLASLT_EPILOGUE_DGELU: D = product * gelu'(aux), aux read with the same layout.
- * Lt's GELU is the tanh form, as kern_gelu_forward (PyTorch's addmm with the GELU
- * epilogue falls back to gelu(approximate="tanh"), aten/src/ATen/native/cuda/Blas.cpp);
- * were it erf's, the two differ by < 5e-4 absolute, far inside the bf16 tolerance.
- * The alignment of bias and aux, like C's, is part of the cached key: Lt's heuristic
- * reads it from the pointers set on the descriptor.
- * SCALELAB_MM_EPILOGUE=0 (kern_cuda_bf16_epilogue_mode) runs them as the separate ops.
+ * take the bias into the product: CUBLASLT_EPILOGUE_BIAS, whose bias has one entry per row
+ * of Lt's D (column-major: our row-major [m, n] output is n x m, see key_slot), n of them,
+ * one per column of ours, as add_bias; its type is D's (FP32) when unset, as here. The
+ * GELU of matmul_bias_gelu (on the product + bias, kept as `pre`) and the GELU derivative
+ * of matmul_dgelu run in ops.cu's elementwise kernels after the product. Lt has the
+ * epilogues GELU_AUX_BIAS and DGELU for them, and they were the path until 2026-12-01, but
+ * on the H200 at these shapes Lt ran them as a separate pass (ncu: epilogue::globalKernel,
+ * 55 us forward and 157 us backward per [16384, 1024] call at d_model 256, against ~26 us
+ * for the product itself) and our kernels were faster: the 4-layer d_model 256 step
+ * 2.77M -> 2.90M tok/s, d_model 512 1.44M -> 1.51M, the 12-layer 319k -> 329k
+ * (tests/bench/RESULTS.md). The bias's alignment, like C's, is part of the cached key:
+ * Lt's heuristic reads it from the pointer set on the descriptor.
+ * SCALELAB_MM_EPILOGUE=0 (kern_cuda_bf16_epilogue_mode) adds the bias in a pass too.
  *
  * This file's state is part of the backend's one process-wide context (see
  * cuda_common.h): the Lt handle, its workspace, the bf16 scratch and the algorithm
@@ -93,15 +89,14 @@ enum { MM_SLOTS = 128 }; /* a model has ~30 keys (forward, dX, dW, lm_head; the 
 static const size_t MM_WORKSPACE = (size_t)32 << 20; /* what cuBLAS itself reserves on Hopper */
 
 /* The Lt epilogue of a product; EPI_NONE the plain matmul. */
-enum mm_epi { EPI_NONE, EPI_BIAS, EPI_GELU_AUX_BIAS, EPI_DGELU };
-static const cublasLtEpilogue_t LT_EPILOGUE[] = {CUBLASLT_EPILOGUE_DEFAULT, CUBLASLT_EPILOGUE_BIAS,
-                                                 CUBLASLT_EPILOGUE_GELU_AUX_BIAS, CUBLASLT_EPILOGUE_DGELU};
+enum mm_epi { EPI_NONE, EPI_BIAS };
+static const cublasLtEpilogue_t LT_EPILOGUE[] = {CUBLASLT_EPILOGUE_DEFAULT, CUBLASLT_EPILOGUE_BIAS};
 
 /* What a cached algorithm depends on: the shape, the epilogue and the alignments of the
- * caller's pointers (0 for a pointer the epilogue has none of). */
+ * caller's pointers (bias: 0 without the bias epilogue). */
 struct mm_key {
     int ta, tb, m, n, k, epi;
-    unsigned align_c, align_bias, align_aux;
+    unsigned align_c, align_bias;
 };
 
 /* One cached key: its descriptors and the heuristic's algorithm. ok = 0: the heuristic had
@@ -127,7 +122,7 @@ static struct {
     mm_slot slot[MM_SLOTS];
     int next_evict;
     long long copies, fallbacks; /* products in mode 1: on bf16 copies, or not */
-    long long fused, composed;   /* epilogue ops: one Lt call, or the separate ops */
+    long long fused, composed;   /* bias ops (alone or under GELU): one Lt call, or the separate ops */
 } mm;
 
 /* A path that is on unless the environment variable env is "0" (read once); mode 0 or 1
@@ -185,8 +180,8 @@ static int scratch_reserve(size_t bytes) {
     return 1;
 }
 
-/* A caller's pointer's alignment in the key (C's is also told to the heuristic; bias and
- * aux it reads from the descriptor): counted up to 16 bytes (what the vectorised epilogues
+/* A caller's pointer's alignment in the key (C's is also told to the heuristic; the bias's
+ * it reads from the descriptor): counted up to 16 bytes (what the vectorised epilogues
  * need), so that the accidents of where each gradient tensor starts do not multiply the
  * table's entries. */
 static unsigned alignment_of(const void *p) {
@@ -203,23 +198,21 @@ static void layout(cublasLtMatrixLayout_t *l, cudaDataType t, long long rows, lo
 
 static bool same_key(const mm_key &x, const mm_key &y) {
     return x.ta == y.ta && x.tb == y.tb && x.m == y.m && x.n == y.n && x.k == y.k && x.epi == y.epi &&
-           x.align_c == y.align_c && x.align_bias == y.align_bias && x.align_aux == y.align_aux;
+           x.align_c == y.align_c && x.align_bias == y.align_bias;
 }
 
-/* The epilogue's pointers on a slot's descriptor: Lt reads them at each cublasLtMatmul (and
- * the heuristic their alignment), so each call sets its own. */
-static void set_pointers(const mm_slot &s, const float *bias, const float *aux) {
-    if (s.key.epi == EPI_BIAS || s.key.epi == EPI_GELU_AUX_BIAS)
+/* The bias pointer on a slot's descriptor: Lt reads it at each cublasLtMatmul (and the
+ * heuristic its alignment), so each call sets its own. */
+static void set_bias(const mm_slot &s, const float *bias) {
+    if (s.key.epi == EPI_BIAS)
         KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-    if (s.key.epi == EPI_GELU_AUX_BIAS || s.key.epi == EPI_DGELU)
-        KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof aux));
 }
 
-/* The cached descriptors and algorithm of a key, built on its first call (bias and aux: that
- * call's pointers). Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: Lt's A
+/* The cached descriptors and algorithm of a key, built on its first call (bias: that call's
+ * pointer). Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: Lt's A
  * is our B, Lt's B our A, each keeping its own transpose flag; a row-major R x S copy with
  * row stride ld is the column-major S x R matrix with leading dimension ld. */
-static const mm_slot *key_slot(const mm_key &key, const float *bias, const float *aux) {
+static const mm_slot *key_slot(const mm_key &key, const float *bias) {
     for (int i = 0; i < MM_SLOTS; i++)
         if (mm.slot[i].used && same_key(mm.slot[i].key, key)) return &mm.slot[i];
     int at = -1;
@@ -239,11 +232,7 @@ static const mm_slot *key_slot(const mm_key &key, const float *bias, const float
     KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
     cublasLtEpilogue_t epi = LT_EPILOGUE[key.epi];
     KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-    set_pointers(s, bias, aux);
-    if (key.epi == EPI_GELU_AUX_BIAS || key.epi == EPI_DGELU) {
-        int64_t ld = n; /* pre: dense [m, n], D's layout */
-        KCU_BLAS(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld));
-    }
+    set_bias(s, bias);
     long long rows_b = tb ? n : k, cols_b = tb ? k : n, rows_a = ta ? k : m, cols_a = ta ? m : k;
     layout(&s.la, CUDA_R_16BF, cols_b, rows_b, pad8(cols_b));
     layout(&s.lb, CUDA_R_16BF, cols_a, rows_a, pad8(cols_a));
@@ -285,9 +274,9 @@ static size_t bytes256(long long rows, long long cols) { return ((size_t)(rows *
 /* One product on bf16 copies through Lt, with the key's epilogue: 0 (nothing issued) when the
  * heuristic had no algorithm for it or no memory was left for the copies. */
 static int lt_product(const mm_key &key, float alpha, const float *a, const float *b, float beta, float *c,
-                      const float *bias, const float *aux) {
+                      const float *bias) {
     std::call_once(mm.lt_once, lt_init);
-    const mm_slot *s = key_slot(key, bias, aux);
+    const mm_slot *s = key_slot(key, bias);
     int trans_a = key.ta, trans_b = key.tb, m = key.m, n = key.n, k = key.k;
     long long rows_a = trans_a ? k : m, cols_a = trans_a ? m : k, rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
     size_t size_a = bytes256(rows_a, cols_a);
@@ -298,7 +287,7 @@ static int lt_product(const mm_key &key, float alpha, const float *a, const floa
     unsigned blocks_a = job_blocks(ja);
     round_bf16_kernel<<<blocks_a + job_blocks(jb), CVT_THREADS>>>(ja, jb, blocks_a);
     KCU_LAUNCHED();
-    set_pointers(*s, bias, aux);
+    set_bias(*s, bias);
     KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, b16, s->la, a16, s->lb, &beta, c, s->lc, c, s->lc, &s->algo,
                             mm.workspace, mm.workspace_bytes, 0));
     return 1;
@@ -310,38 +299,36 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
     /* k == 0 only scales C: the GEMM path does that without copies. */
     if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0)
         return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
-    mm_key key = {trans_a, trans_b, m, n, k, EPI_NONE, alignment_of(c), 0, 0};
-    if (!lt_product(key, alpha, a, b, beta, c, NULL, NULL)) {
+    mm_key key = {trans_a, trans_b, m, n, k, EPI_NONE, alignment_of(c), 0};
+    if (!lt_product(key, alpha, a, b, beta, c, NULL)) {
         mm.fallbacks++;
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
     }
 }
 
-/* An epilogue op as one Lt call, when the epilogue is on, the matmul is in mode 1, the
- * product is not empty and (with an aux matrix) n is a multiple of 8; 0 when it did not run. */
-static int fused(int epi, int ta, int tb, int m, int n, int k, const float *a, const float *b, float *c,
-                 const float *bias, const float *aux) {
-    if (!kern_cuda_bf16_epilogue_mode(-1) || kern_cuda_bf16_matmul_mode(-1) == 0 || m <= 0 || n <= 0 || k <= 0 ||
-        (epi != EPI_BIAS && n % 8))
-        return 0;
-    mm_key key = {ta, tb, m, n, k, epi, alignment_of(c), bias ? alignment_of(bias) : 0, aux ? alignment_of(aux) : 0};
-    return lt_product(key, 1.f, a, b, 0.f, c, bias, aux);
-}
-
+/* c = op(A) op(B) + bias as one Lt call when the epilogue is on, the matmul is in mode 1 and
+ * the product is not empty; otherwise the product, then add_bias. */
 void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                           const float *bias, float *c) {
-    if (fused(EPI_BIAS, trans_a, trans_b, m, n, k, a, b, c, bias, NULL)) mm.fused++;
-    else mm.composed++, kcu_matmul_bias_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, c);
+    if (kern_cuda_bf16_epilogue_mode(-1) && kern_cuda_bf16_matmul_mode(-1) && m > 0 && n > 0 && k > 0) {
+        mm_key key = {trans_a, trans_b, m, n, k, EPI_BIAS, alignment_of(c), alignment_of(bias)};
+        if (lt_product(key, 1.f, a, b, 0.f, c, bias)) {
+            mm.fused++;
+            return;
+        }
+    }
+    mm.composed++;
+    kcu_matmul_bias_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, c);
 }
 
+/* GELU and its derivative in ops.cu's kernels after the product (why: the header). */
 void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                                const float *bias, float *pre, float *c) {
-    if (fused(EPI_GELU_AUX_BIAS, trans_a, trans_b, m, n, k, a, b, c, bias, pre)) mm.fused++;
-    else mm.composed++, kcu_matmul_bias_gelu_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, pre, c);
+    kcu_matmul_bias_bf16(trans_a, trans_b, m, n, k, a, b, bias, pre);
+    kcu_gelu_forward((size_t)m * n, pre, c);
 }
 
 void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                            const float *pre, float *c) {
-    if (fused(EPI_DGELU, trans_a, trans_b, m, n, k, a, b, c, NULL, pre)) mm.fused++;
-    else mm.composed++, kcu_matmul_dgelu_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, pre, c);
+    kcu_matmul_dgelu_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, pre, c);
 }
