@@ -94,9 +94,10 @@ const kern_backend *kern_cuda_backend_bf16(void);
 int kern_cuda_bf16_matmul_mode(int mode);
 /* How many products that matmul has run in mode 1 since the start: on bf16 copies, and
  * fallen back to FP32 storage (cuBLASLt had no algorithm for the shape, or no memory
- * was left for the copies), so tests and benches can see that mode 1 took effect.
- * Both 0 in a build without CUDA. */
-void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks);
+ * was left for the copies), so tests and benches can see that mode 1 took effect; and
+ * how many operands took a copy kept from an earlier product instead of a new rounding.
+ * All 0 in a build without CUDA. */
+void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks, long long *reused);
 /* Whether that bf16 backend fuses the bias of the epilogue ops (kern_ops.inc: matmul_bias,
  * matmul_bias_gelu) into its products: 1 (the default) one cuBLASLt call with the bias
  * epilogue (in matmul mode 1); 0 the product, then add_bias. GELU and its derivative run

@@ -16,7 +16,9 @@ int kern_cuda_bf16_matmul_mode(int mode) {
     (void)mode;
     return 0;
 }
-void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks) { *copies = *fallbacks = 0; }
+void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks, long long *reused) {
+    *copies = *fallbacks = *reused = 0;
+}
 int kern_cuda_bf16_epilogue_mode(int mode) {
     (void)mode;
     return 0;

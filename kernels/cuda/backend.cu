@@ -26,7 +26,11 @@ static struct {
     double *reduce; /* KCU_REDUCE_BLOCKS partial sums */
     float *partials; /* kcu_partials: grow-only */
     size_t partials_n;
+    unsigned long long calls; /* kcu_device_calls */
 } ctx;
+
+void kcu_count_call(void) { ctx.calls++; }
+unsigned long long kcu_device_calls(void) { return ctx.calls; }
 
 static void ctx_init(void) {
     int n = 0;

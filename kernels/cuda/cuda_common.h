@@ -27,13 +27,21 @@ extern "C" {
 /* A failed CUDA or cuBLAS call cannot be reported through the void ops of the
  * interface: print where and why, then exit (as llm.c does). */
 [[noreturn]] void kcu_fail(const char *file, int line, const char *what, const char *why);
+/* Every CUDA and cuBLAS call of the backend goes through KCU_CHECK or KCU_BLAS (kernel
+ * launches through KCU_LAUNCHED), and each counts one "device call" (kcu_device_calls):
+ * any write to device memory by any op moves the count, which is how the bf16 matmul
+ * knows that the bf16 copies it keeps (matmul.cu) are still those of their sources. */
+void kcu_count_call(void);
+unsigned long long kcu_device_calls(void);
 #define KCU_CHECK(call)                                                                            \
     do {                                                                                           \
+        kcu_count_call();                                                                          \
         cudaError_t e_ = (call);                                                                   \
         if (e_ != cudaSuccess) kcu_fail(__FILE__, __LINE__, #call, cudaGetErrorString(e_));        \
     } while (0)
 #define KCU_BLAS(call)                                                                             \
     do {                                                                                           \
+        kcu_count_call();                                                                          \
         cublasStatus_t s_ = (call);                                                                \
         if (s_ != CUBLAS_STATUS_SUCCESS) kcu_fail(__FILE__, __LINE__, #call, cublasGetStatusString(s_)); \
     } while (0)

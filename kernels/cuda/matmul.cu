@@ -1,6 +1,7 @@
 /* The bf16 backend's matmul, two ways (kern_cuda_bf16_matmul_mode picks):
- *   1 (the default): A and B rounded once into bf16 copies (one vectorised pass each,
- *     both in one launch), then cuBLASLt on bf16 storage with FP32 accumulation and FP32
+ *   1 (the default): A and B rounded into bf16 copies (one vectorised pass each, both in
+ *     one launch; a copy kept from an earlier product serves again while it is certainly
+ *     its source's, see mm_copy), then cuBLASLt on bf16 storage with FP32 accumulation and FP32
  *     C/D, whose ceiling is ~770-797 TFLOP/s (tests/bench/RESULTS.md). On the H200 the 18
  *     products of a d_model 768 layer took 1.01 ms against 1.61 in mode 0, and the 12-layer
  *     softmax step ran 1.22x faster (RESULTS.md, 2026-12-01).
@@ -29,9 +30,9 @@
  * SCALELAB_MM_EPILOGUE=0 (kern_cuda_bf16_epilogue_mode) adds the bias in a pass too.
  *
  * This file's state is part of the backend's one process-wide context (see
- * cuda_common.h): the Lt handle, its workspace, the bf16 scratch and the algorithm
+ * cuda_common.h): the Lt handle, its workspace, the kept bf16 copies and the algorithm
  * table, created at the first mode-1 call and never freed. Like the context's
- * reduction buffer, the scratch makes the op non-reentrant across host threads (every
+ * reduction buffer, the copies make the op non-reentrant across host threads (every
  * op is issued from one thread, on the default stream). */
 #include <cstdio>
 #include <cstdlib>
@@ -111,17 +112,36 @@ struct mm_slot {
     cublasLtMatmulAlgo_t algo;
 };
 
+/* A bf16 copy of an operand, kept after its product: the model feeds one activation or
+ * gradient to several products in a row (x_norm to the q, k and v projections and to their
+ * weight gradients; dres, dh, dq, dk and dv to a weight gradient and then to dX), and
+ * each rounding pass reads 4 and writes 2 bytes per element: on the H200 the passes were
+ * 4.8 ms of a 25.8 ms 12-layer step. A kept copy serves again only while it is certainly
+ * its source's: no device call other than this file's products has been made since it
+ * was made (kcu_device_calls; every op's launches, copies and cuBLAS calls count) and no
+ * product since has written over its source. src == NULL: empty. */
+enum { MM_COPIES = 4 }; /* x_norm, dq, dk, dv in the backward's q/k/v section */
+struct mm_copy {
+    const float *src;
+    long long rows, cols;
+    __nv_bfloat16 *buf;
+    size_t cap; /* bytes */
+    long long used;
+};
+
 static struct {
     std::once_flag env_once, epi_env_once, lt_once;
     int mode, epilogue;
     cublasLtHandle_t lt;
     void *workspace;
     size_t workspace_bytes;
-    void *scratch; /* the two bf16 copies */
-    size_t scratch_bytes;
+    mm_copy copy[MM_COPIES];
+    unsigned long long calls; /* kcu_device_calls() when the last product was issued */
+    long long uses;           /* a clock for the copies' last use */
     mm_slot slot[MM_SLOTS];
     int next_evict;
     long long copies, fallbacks; /* products in mode 1: on bf16 copies, or not */
+    long long reused;            /* operands whose kept copy served again */
     long long fused, composed;   /* bias ops (alone or under GELU): one Lt call, or the separate ops */
 } mm;
 
@@ -138,8 +158,8 @@ extern "C" int kern_cuda_bf16_matmul_mode(int mode) {
     return switch_mode(mm.env_once, mm.mode, "SCALELAB_MM_BF16", mode);
 }
 
-extern "C" void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks) {
-    *copies = mm.copies, *fallbacks = mm.fallbacks;
+extern "C" void kern_cuda_bf16_matmul_counts(long long *copies, long long *fallbacks, long long *reused) {
+    *copies = mm.copies, *fallbacks = mm.fallbacks, *reused = mm.reused;
 }
 
 extern "C" int kern_cuda_bf16_epilogue_mode(int mode) {
@@ -157,27 +177,60 @@ static void lt_init(void) {
     else cudaGetLastError(), mm.workspace = NULL;
 }
 
-/* Grow-only: a larger need waits for the device (products issued earlier may still read
- * the old buffer), frees it and allocates twice the old size or the need. So the host
- * waits once per new largest shape: in the first training step only. 0 when out of
- * memory (the caller takes the FP32-storage path). */
-static int scratch_reserve(size_t bytes) {
-    if (bytes <= mm.scratch_bytes) return 1;
-    size_t want = bytes > 2 * mm.scratch_bytes ? bytes : 2 * mm.scratch_bytes;
-    if (mm.scratch) {
-        KCU_CHECK(cudaDeviceSynchronize());
-        KCU_CHECK(cudaFree(mm.scratch));
+/* Forget every kept copy (its buffer stays for reuse). */
+static void copies_forget(void) {
+    for (int i = 0; i < MM_COPIES; i++) mm.copy[i].src = NULL;
+}
+
+/* Forget the copies whose source overlaps [p, p + n floats): a product wrote there. */
+static void copies_written(const float *p, size_t n) {
+    for (int i = 0; i < MM_COPIES; i++) {
+        mm_copy &c = mm.copy[i];
+        if (c.src && c.src < p + n && p < c.src + (size_t)(c.rows * c.cols)) c.src = NULL;
     }
-    mm.scratch = NULL, mm.scratch_bytes = 0;
-    cudaError_t e = cudaMalloc(&mm.scratch, want);
-    if (e == cudaErrorMemoryAllocation) {
-        cudaGetLastError();
-        mm.scratch = NULL;
-        return 0;
+}
+
+static mm_copy *copy_find(const float *src, long long rows, long long cols) {
+    for (int i = 0; i < MM_COPIES; i++) {
+        mm_copy &c = mm.copy[i];
+        if (c.src == src && c.rows == rows && c.cols == cols) return &c;
     }
-    KCU_CHECK(e);
-    mm.scratch_bytes = want;
-    return 1;
+    return NULL;
+}
+
+/* A buffer of at least `bytes` for a new copy, not `keep` (the other operand's): an empty
+ * slot, one large enough first, else the least recently used copy's, again one large
+ * enough first; so the copies that may serve again stay while a slot is free, and a
+ * large operand (the MLP's hidden, the logits) takes a large slot before growing
+ * another. Growing waits for the device (products issued earlier may still read the
+ * old buffer); sizes settle in the first training step. NULL when out of memory (the
+ * caller takes the FP32-storage path). */
+static mm_copy *copy_slot(size_t bytes, const mm_copy *keep) {
+    mm_copy *best = NULL;
+    int best_rank = 0;
+    for (int i = 0; i < MM_COPIES; i++) {
+        mm_copy *c = &mm.copy[i];
+        if (c == keep) continue;
+        int rank = (c->src ? 2 : 0) + (c->cap >= bytes ? 0 : 1);
+        if (!best || rank < best_rank || (rank == best_rank && c->src && c->used < best->used)) best = c, best_rank = rank;
+    }
+    best->src = NULL;
+    if (best->cap < bytes) {
+        if (best->buf) {
+            KCU_CHECK(cudaDeviceSynchronize());
+            KCU_CHECK(cudaFree(best->buf));
+        }
+        best->buf = NULL, best->cap = 0;
+        cudaError_t e = cudaMalloc(&best->buf, bytes);
+        if (e == cudaErrorMemoryAllocation) {
+            cudaGetLastError();
+            best->buf = NULL;
+            return NULL;
+        }
+        KCU_CHECK(e);
+        best->cap = bytes;
+    }
+    return best;
 }
 
 /* A caller's pointer's alignment in the key (C's is also told to the heuristic; the bias's
@@ -241,7 +294,7 @@ static const mm_slot *key_slot(const mm_key &key, const float *bias) {
     KCU_BLAS(cublasLtMatmulPreferenceCreate(&pref));
     uint64_t ws = mm.workspace_bytes;
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
-    /* The copies are 256-byte aligned (the default assumption); C is the caller's. */
+    /* The copies are cudaMalloc's, 256-byte aligned (the default assumption); C is the caller's. */
     uint32_t ac = key.align_c;
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ac, sizeof ac));
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ac, sizeof ac));
@@ -269,27 +322,54 @@ static bf16_job job(const float *src, long long rows, long long cols, __nv_bfloa
     return bf16_job{src, dst, rows, cols, ldd, ldd == cols && (uintptr_t)src % 16 == 0};
 }
 
-static size_t bytes256(long long rows, long long cols) { return ((size_t)(rows * pad8(cols)) * 2 + 255) / 256 * 256; }
+/* The bf16 copy of an operand for this product: the kept one if it is still its source's
+ * (the caller checked the device calls), else rounded now into a slot other than `keep`.
+ * *job gets the rounding to launch (rows 0: none). NULL when no memory was left. */
+static mm_copy *operand(const float *src, long long rows, long long cols, const mm_copy *keep, bf16_job *jb) {
+    jb->rows = 0;
+    mm_copy *c = copy_find(src, rows, cols);
+    if (c && c != keep) {
+        mm.reused++;
+    } else {
+        size_t bytes = (size_t)(rows * pad8(cols)) * 2;
+        if (!(c = copy_slot(bytes, keep))) return NULL;
+        *jb = job(src, rows, cols, c->buf);
+        c->src = src, c->rows = rows, c->cols = cols;
+    }
+    c->used = ++mm.uses;
+    return c;
+}
 
 /* One product on bf16 copies through Lt, with the key's epilogue: 0 (nothing issued) when the
  * heuristic had no algorithm for it or no memory was left for the copies. */
 static int lt_product(const mm_key &key, float alpha, const float *a, const float *b, float beta, float *c,
                       const float *bias) {
+    /* Something else ran since the last product: forget the copies. Checked first: a new
+     * key's descriptors below are host-side calls, counted all the same. */
+    if (kcu_device_calls() != mm.calls) copies_forget();
     std::call_once(mm.lt_once, lt_init);
     const mm_slot *s = key_slot(key, bias);
+    if (!s->ok) return 0;
     int trans_a = key.ta, trans_b = key.tb, m = key.m, n = key.n, k = key.k;
     long long rows_a = trans_a ? k : m, cols_a = trans_a ? m : k, rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
-    size_t size_a = bytes256(rows_a, cols_a);
-    if (!s->ok || !scratch_reserve(size_a + bytes256(rows_b, cols_b))) return 0;
+    bf16_job ja = {}, jb = {};
+    mm_copy *ca = operand(a, rows_a, cols_a, NULL, &ja), *cb = ca ? operand(b, rows_b, cols_b, ca, &jb) : NULL;
+    if (!cb) {
+        copies_forget();
+        return 0;
+    }
     mm.copies++;
-    __nv_bfloat16 *a16 = (__nv_bfloat16 *)mm.scratch, *b16 = (__nv_bfloat16 *)((char *)mm.scratch + size_a);
-    bf16_job ja = job(a, rows_a, cols_a, a16), jb = job(b, rows_b, cols_b, b16);
-    unsigned blocks_a = job_blocks(ja);
-    round_bf16_kernel<<<blocks_a + job_blocks(jb), CVT_THREADS>>>(ja, jb, blocks_a);
-    KCU_LAUNCHED();
+    /* both roundings in one launch; a kept copy has none (a job of 0 rows) */
+    unsigned blocks_a = ja.rows ? job_blocks(ja) : 0, blocks_b = jb.rows ? job_blocks(jb) : 0;
+    if (blocks_a + blocks_b) {
+        round_bf16_kernel<<<blocks_a + blocks_b, CVT_THREADS>>>(ja, jb, blocks_a);
+        KCU_LAUNCHED();
+    }
     set_bias(*s, bias);
-    KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, b16, s->la, a16, s->lb, &beta, c, s->lc, c, s->lc, &s->algo,
-                            mm.workspace, mm.workspace_bytes, 0));
+    KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, cb->buf, s->la, ca->buf, s->lb, &beta, c, s->lc, c, s->lc,
+                            &s->algo, mm.workspace, mm.workspace_bytes, 0));
+    copies_written(c, (size_t)m * n);
+    mm.calls = kcu_device_calls();
     return 1;
 }
 

@@ -142,8 +142,12 @@ static double mm_ms(const kern_backend *be, cublasHandle_t blas, const mm_shape 
     for (int r = -2; r < REPS; r++) {
         CHECK(cudaEventRecord(e0, 0));
         for (int i = 0; i < CALLS; i++) {
-            if (mode >= 0) be->matmul(sh->ta, sh->tb, m, n, k, 1, a, b, sh->beta, c);
-            else
+            if (mode >= 0) {
+                /* another op in between, as in a model: each product rounds its operands
+                 * (the matmul keeps copies for products back to back, matmul.cu) */
+                be->zero(1, c);
+                be->matmul(sh->ta, sh->tb, m, n, k, 1, a, b, sh->beta, c);
+            } else
                 CHECK(cublasGemmEx(blas, sh->tb ? CUBLAS_OP_T : CUBLAS_OP_N, sh->ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
                                    &one, b16, CUDA_R_16BF, sh->tb ? k : n, a16, CUDA_R_16BF, sh->ta ? m : k, &sh->beta,
                                    c, CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -197,8 +201,8 @@ static int bench_matmuls(const kern_backend *bf16) {
     cublasHandle_t blas;
     CHECK(cublasCreate(&blas));
     int before = kern_cuda_bf16_matmul_mode(-1);
-    long long copies0, falls0, copies1, falls1;
-    kern_cuda_bf16_matmul_counts(&copies0, &falls0);
+    long long copies0, falls0, reused0, copies1, falls1, reused1;
+    kern_cuda_bf16_matmul_counts(&copies0, &falls0, &reused0);
     printf("bf16 backend matmul at the 12-layer model's shapes (d_model 768, MLP 3072, 8192 tokens), TFLOP/s,\n"
            "median of 7 x 10 calls: fp32-store = FP32 storage, 32F_FAST_16BF (mode 0); bf16-copies = rounding\n"
            "passes + cuBLASLt on bf16 storage (mode 1, the default); gemm16 = cublasGemmEx on operands\n"
@@ -220,9 +224,9 @@ static int bench_matmuls(const kern_backend *bf16) {
     printf("one layer's 18 products: fp32-store %.3f ms, bf16-copies %.3f ms, gemm16 %.3f ms; x 12 layers: "
            "%.2f / %.2f / %.2f ms (saves %.2f ms per step)\n",
            layer[0], layer[1], layer[2], 12 * layer[0], 12 * layer[1], 12 * layer[2], 12 * (layer[0] - layer[1]));
-    kern_cuda_bf16_matmul_counts(&copies1, &falls1);
-    printf("mode-1 products: %lld on bf16 copies, %lld fallen back to FP32 storage\n", copies1 - copies0,
-           falls1 - falls0);
+    kern_cuda_bf16_matmul_counts(&copies1, &falls1, &reused1);
+    printf("mode-1 products: %lld on bf16 copies, %lld fallen back to FP32 storage, %lld operands reused\n",
+           copies1 - copies0, falls1 - falls0, reused1 - reused0);
     kern_cuda_bf16_matmul_mode(before);
     cublasDestroy(blas);
     cudaFree(a), cudaFree(b), cudaFree(c), cudaFree(a16), cudaFree(b16);
@@ -408,11 +412,12 @@ static int bench_model12(const kern_backend *bf16, int steps, int batch) {
             rc = 1;
             continue;
         }
-        long long copies, fallbacks;
-        kern_cuda_bf16_matmul_counts(&copies, &fallbacks);
+        long long copies, fallbacks, reused;
+        kern_cuda_bf16_matmul_counts(&copies, &fallbacks, &reused);
         printf("ours %s %.0f %.2f %.6g %.3f\n", mixers[k], r.tok_s, r.tflops, fpt, r.ms);
         if (copies || fallbacks)
-            printf("(products so far on bf16 copies: %lld; fallen back to FP32 storage: %lld)\n", copies, fallbacks);
+            printf("(products so far on bf16 copies: %lld; fallen back to FP32 storage: %lld; operands reused: %lld)\n",
+                   copies, fallbacks, reused);
         fflush(stdout);
     }
     long long fused, composed;

@@ -111,8 +111,8 @@ typedef struct matmul_case {
 static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
     const matmul_case *mc = arg;
     int M = mc->m, N = mc->n, K = mc->k, off = mc->off, before = kern_cuda_bf16_matmul_mode(mc->mode);
-    long long copies0, falls0, copies1, falls1;
-    kern_cuda_bf16_matmul_counts(&copies0, &falls0);
+    long long copies0, falls0, reused0, copies1, falls1, reused1;
+    kern_cuda_bf16_matmul_counts(&copies0, &falls0, &reused0);
     const float betas[] = {0, 0.3f, 1};
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
@@ -124,12 +124,53 @@ static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *
                 be->free(b);
                 take_at(be, out, "c", c, off, (size_t)M * N);
             }
-    kern_cuda_bf16_matmul_counts(&copies1, &falls1);
+    kern_cuda_bf16_matmul_counts(&copies1, &falls1, &reused1);
     kern_cuda_bf16_matmul_mode(before);
     if (mc->mode == 1 && be != kern_cpu_backend()) {
+        assert_int_equal(reused1 - reused0, 0); /* fresh operands every product */
         assert_int_equal(copies1 - copies0 + falls1 - falls0, 12);
         if (falls1 > falls0) printf("    %lld of 12 products fell back to FP32 storage\n", falls1 - falls0);
         if (!off) assert_int_equal(falls1 - falls0, 0);
+    }
+}
+
+/* The bf16 matmul's kept copies (kernels/cuda/matmul.cu, mm_copy): an operand's bf16 copy
+ * serves a later product only while no other device call has been made and no product
+ * has written over its source. A sequence in which a stale copy would give a wrong
+ * product, each product checked against the reference: a reused (1 reuse), a changed by
+ * an op (add) before its next product (no reuse), a product's output w then overwritten
+ * by another product before w is an operand again (no reuse of w, but of a and e). On the
+ * bf16 backend in mode 1 exactly 4 operands must have been reused. */
+static void run_kept_copies(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    (void)arg;
+    enum { M = 64, K = 96, N = 80 };
+    int before = kern_cuda_bf16_matmul_mode(1);
+    long long copies0, falls0, reused0, copies1, falls1, reused1;
+    kern_cuda_bf16_matmul_counts(&copies0, &falls0, &reused0);
+    float *a = rnd(be, r, M * K, 1), *b = rnd(be, r, K * N, 1), *b2 = rnd(be, r, K * N, 1);
+    float *x = rnd(be, r, M * K, 1), *e = rnd(be, r, N * N, 1);
+    float *c1 = rnd(be, r, M * N, 1), *c2 = rnd(be, r, M * N, 1), *c3 = rnd(be, r, M * N, 1);
+    float *w = rnd(be, r, M * N, 1), *q = rnd(be, r, M * N, 1), *q2 = rnd(be, r, M * N, 1);
+    be->matmul(0, 0, M, N, K, 1, a, b, 0, c1);  /* a, b rounded */
+    be->matmul(0, 0, M, N, K, 1, a, b2, 0, c2); /* a reused */
+    be->add(M * K, x, a);                       /* a changes: an op in between */
+    be->matmul(0, 0, M, N, K, 1, a, b, 0, c3);  /* a, b rounded again */
+    be->matmul(0, 0, M, N, K, 1, a, b2, 0, w);  /* a reused */
+    be->matmul(0, 0, M, N, N, 1, w, e, 0, q);   /* w, e rounded */
+    be->matmul(0, 0, M, N, K, 1, a, b, 0, w);   /* a reused; w written by a product */
+    be->matmul(0, 0, M, N, N, 1, w, e, 0, q2);  /* w rounded again, e reused */
+    kern_cuda_bf16_matmul_counts(&copies1, &falls1, &reused1);
+    kern_cuda_bf16_matmul_mode(before);
+    be->free(a), be->free(b), be->free(b2), be->free(x), be->free(e);
+    take(be, out, "c1", c1, M * N);
+    take(be, out, "c2", c2, M * N);
+    take(be, out, "c3", c3, M * N);
+    take(be, out, "w", w, M * N);
+    take(be, out, "q", q, M * N);
+    take(be, out, "q2", q2, M * N);
+    if (be == gpu_bf16 && falls1 == falls0) {
+        printf("    %lld products, %lld operands reused\n", copies1 - copies0, reused1 - reused0);
+        assert_int_equal(reused1 - reused0, 4);
     }
 }
 
@@ -475,6 +516,7 @@ static const op_case CASES_BF16[] = {
     {"bf16 matmul 37x53x29 (FP32 storage)", run_matmul, &MATMULS[1], 1e-4},
     {"bf16 matmul 37x53x29 (bf16 copies)", run_matmul, &MATMULS[2], 1e-4},
     {"bf16 matmul 64x96x128 (bf16 copies)", run_matmul, &MATMULS[3], 1e-4},
+    {"bf16 matmul kept copies (reuse, op, overwrite)", run_kept_copies, NULL, 1e-4},
     {"bf16 matmul 64x96x128 unaligned (bf16 copies)", run_matmul, &MATMULS[4], 1e-4},
     {"bf16 matmul 96x12x64 (bf16 copies)", run_matmul, &MATMULS[5], 1e-4},
     {"bf16 matmul 33x40x17 unaligned (bf16 copies)", run_matmul, &MATMULS[6], 1e-4},
