@@ -454,8 +454,9 @@ int main(int argc, char **argv) {
     const char *mixers[] = {"softmax", "window", "power"};
     result res[12];
     int n = 0, rc = 0;
-    /* "mixer d_model" runs that d_model alone (any: 128 for the packed runs' size). */
-    for (int d = only ? only_d : 256; d <= (only ? only_d : 512); d *= 2)
+    /* "mixer d_model" runs that d_model alone (any: 128 for the packed runs' size); d_model 0
+     * (the attn and powerlayer tables) runs no training step. */
+    for (int d = only ? only_d : 256; d > 0 && d <= (only ? only_d : 512); d *= 2)
         for (int k = 0; k < 3; k++)
             for (int p = 0; p < 2; p++) {
                 if (only && strcmp(only, mixers[k])) continue;
