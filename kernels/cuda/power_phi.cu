@@ -27,7 +27,12 @@
  * D is padded to Dpad = D rounded up to 128 (2176 / 2080 = 1.046x at d64 p2; 896/816 d16 p3,
  * 3968/3876 d16 p4); chunks to cpad = c rounded up to 128 (1x at c1024). phi is recomputed by
  * every block that needs it (phiT_mm: once per feature; phi_mm: once per (token, feature)):
- * nothing twice within a kernel, but each of the two uses per pass rebuilds it. */
+ * nothing twice within a kernel, but each of the two uses per pass rebuilds it.
+ *
+ * ptxas, sm_90, registers (p 2 / 3 / 4) and dynamic shared memory (bytes), head dims 16, 32, 64,
+ * 128, no spills (launch minimums of 4 blocks spilled phi_kernel at d32 and d64):
+ *   phiT_kernel  101/106/136, 128/167/168, 163/172/181, 134/130/164;  smem 16384 / 30720 / 59392 / 116736
+ *   phi_kernel    80/96/123,  96/128/147,  137/136/139, 136/136/135;  smem 16896 / 29696 / 55296 / 73728 */
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/mma.h"
@@ -82,7 +87,7 @@ struct phi_args {
     float beta;
 };
 
-/* ---- phiT_mm: one block per (chunk, 64 MT features); K = tokens ---- */
+/* ---- phiT_mm: one block per (64 MT features, chunk); K = tokens ---- */
 
 template <int DH, int P> __global__ void __launch_bounds__(NTHR) phiT_kernel(phi_args a) {
     using S = shape<DH>;
@@ -91,8 +96,8 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phiT_kernel(phi
     float *Xs = reinterpret_cast<float *>(smem);                                  /* [2][DH][XS] */
     __nv_bfloat16 *Ys = reinterpret_cast<__nv_bfloat16 *>(Xs + 2 * DH * XS);      /* [2][KT][YS] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const size_t ch = blockIdx.x;
-    const int f0 = blockIdx.y * (4 * MT * 16) + warp * MT * 16;
+    const size_t ch = blockIdx.y;
+    const int f0 = blockIdx.x * (4 * MT * 16) + warp * MT * 16;
     const float *xt = a.xt + ch * DH * a.cpad;
     const __nv_bfloat16 *y16 = a.y16 + ch * a.cpad * S::NP;
 
@@ -207,7 +212,7 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phiT_kernel(phi
         }
 }
 
-/* ---- phi_mm: one block per (chunk, 64 MT tokens); K = features ---- */
+/* ---- phi_mm: one block per (64 MT tokens, chunk); K = features ---- */
 
 template <int DH, int P> __global__ void __launch_bounds__(NTHR) phi_kernel(phi_args a) {
     using S = shape<DH>;
@@ -218,8 +223,8 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phi_kernel(phi_
     uint4 *Ts = reinterpret_cast<uint4 *>(Ss + 2 * KF * YS);                  /* [2][KF] */
     static_assert((DH * XS * 4 + 2 * KF * YS * 2) % 16 == 0, "feature table alignment");
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const size_t ch = blockIdx.x;
-    const int tok0 = blockIdx.y * BM;
+    const size_t ch = blockIdx.y;
+    const int tok0 = blockIdx.x * BM;
     const __nv_bfloat16 *s16 = a.s16 + ch * a.Dpad * S::NP;
 
     /* The block's x columns once (tokens past c are zeros in xt). */
@@ -402,10 +407,13 @@ template <void (*K)(phi_args)> void launch(dim3 grid, size_t sm, const phi_args 
 
 template <int DH, int P> void run(bool transposed, const pw_layout &L, const phi_args &a) {
     constexpr int MT = shape<DH>::MT;
+    /* The tiles of one chunk are adjacent in the launch order, so the blocks running at once
+     * share a few chunks' operands in L2 (one chunk per block would stream 400 KB per block
+     * from memory at d64: 3.6 GB per phiT_mm at T = 64k, 8 heads). */
     if (transposed)
-        launch<phiT_kernel<DH, P>>(dim3((unsigned)L.R, (unsigned)(L.Dpad / (64 * MT))), phiT_smem<DH>(), a);
+        launch<phiT_kernel<DH, P>>(dim3((unsigned)(L.Dpad / (64 * MT)), (unsigned)L.R), phiT_smem<DH>(), a);
     else
-        launch<phi_kernel<DH, P>>(dim3((unsigned)L.R, (unsigned)(L.cpad / (64 * MT))), phi_smem<DH>(), a);
+        launch<phi_kernel<DH, P>>(dim3((unsigned)(L.cpad / (64 * MT)), (unsigned)L.R), phi_smem<DH>(), a);
 }
 template <int DH> void run_p(bool transposed, const pw_layout &L, const phi_args &a) {
     switch (L.p) {
@@ -453,7 +461,7 @@ phi_args args_of(const pw_layout &L, float *base, float *out, size_t so, float b
 
 int pw_fused_ok(const pw_layout &L) {
     return L.bf16 && L.p >= 2 && L.p <= 4 && (L.d == 16 || L.d == 32 || L.d == 64 || L.d == 128) &&
-           L.R <= 0x7fffffffu && L.Dpad / 64 <= 65535 && L.cpad / 64 <= 65535;
+           L.R <= 65535;
 }
 
 void pw_fused_table(const pw_layout &L, float *base) {
