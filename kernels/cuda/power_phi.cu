@@ -362,17 +362,16 @@ __global__ void transpose_kernel(int c, int d, int cpad, const float *__restrict
     }
 }
 
-/* src [R][rows][ld] (first cols columns) -> dst [R][rows_pad][np] bf16, zeros elsewhere. */
-__global__ void pad16_kernel(size_t n, int rows, int ld, int cols, int rows_pad, int np, size_t src_stride,
+/* src [R][rows][ld] -> dst [R][rows_pad][np] bf16 (np >= ld), zeros elsewhere; one grid row per
+ * chunk (32-bit index arithmetic within it). */
+__global__ void pad16_kernel(int rows, int ld, int rows_pad, int np, size_t src_stride,
                              const float *__restrict__ src, __nv_bfloat16 *__restrict__ dst) {
-    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (id >= n) return;
-    int col = id % np;
-    size_t rr = id / np;
-    int r = rr % rows_pad;
-    size_t ch = rr / rows_pad;
-    float v = r < rows && col < cols ? src[ch * src_stride + (size_t)r * ld + col] : 0.f;
-    dst[id] = __float2bfloat16(v);
+    int id = blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= rows_pad * np) return;
+    int col = id % np, r = id / np;
+    size_t ch = blockIdx.y;
+    float v = r < rows && col < ld ? src[ch * src_stride + (size_t)r * ld + col] : 0.f;
+    dst[ch * rows_pad * np + id] = __float2bfloat16(v);
 }
 
 /* ftab [Dpad]: the phi table as 16-byte entries (one vector load), zero past D. */
@@ -439,9 +438,8 @@ void transpose(const pw_layout &L, float *base, const float *x) {
 }
 
 void pad16(const pw_layout &L, const float *src, int rows, size_t src_stride, int rows_pad, void *dst) {
-    size_t n = L.R * rows_pad * L.np8;
-    pad16_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(n, rows, L.ld1, L.ld1, rows_pad, L.np8, src_stride, src,
-                                                            (__nv_bfloat16 *)dst);
+    dim3 grid(kcu_blocks((size_t)rows_pad * L.np8, PW_THREADS), (unsigned)L.R);
+    pad16_kernel<<<grid, PW_THREADS>>>(rows, L.ld1, rows_pad, L.np8, src_stride, src, (__nv_bfloat16 *)dst);
     KCU_LAUNCHED();
 }
 
@@ -461,7 +459,7 @@ phi_args args_of(const pw_layout &L, float *base, float *out, size_t so, float b
 
 int pw_fused_ok(const pw_layout &L) {
     return L.bf16 && L.p >= 2 && L.p <= 4 && (L.d == 16 || L.d == 32 || L.d == 64 || L.d == 128) &&
-           L.R <= 65535;
+           L.R <= 65535 && (size_t)L.Dpad * L.np8 < (1u << 30); /* grid rows: chunks; pad16's int index */
 }
 
 void pw_fused_table(const pw_layout &L, float *base) {
