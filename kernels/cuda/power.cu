@@ -7,7 +7,9 @@
  *      for all chunks in one batched gemm, then a scan over m per element;
  *   4. per head of the group: Q~ = s exp(G'/p) q, phi(Q~), the masked intra-chunk
  *      weights A, N' = A [V|1] + phi(Q~) S'_m, then y = N / (eps + M) or N / rms,
- *      saving the divisor exactly as the CPU does. */
+ *      saving the divisor exactly as the CPU does.
+ * With L.fused (power_phi.cu) the phi(U) and phi(Q~) rows are never written: the products
+ * with them build phi in registers. */
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

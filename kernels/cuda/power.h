@@ -57,11 +57,13 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16 = 0);
 float *pw_base(float *work);
 static inline double *pw_doubles(float *base, size_t off) { return (double *)(base + off); }
 
-/* phi table, gate sums, [V|1], copies of K and U = exp((Gamma - G')/p) K, phi(U). */
+/* phi table, gate sums, [V|1], copies of K and U = exp((Gamma - G')/p) K, phi(U) (fused: the
+ * 16-byte table instead). */
 void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const float *v, const float *log_g);
 /* states[R'] = the state S' entering chunk R' (zero for m = 0). */
 void pw_states(const pw_layout &L, float *base);
-/* Head r of every group: qc = q, qt = s exp(G'/p) q, and phi(qt) into phibuf when with_phi. */
+/* Head r of every group: qc = q, qt = s exp(G'/p) q, and phi(qt) into phibuf when with_phi (and
+ * not fused). */
 void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, int with_phi);
 /* raw = s qc kc^T per chunk; a = raw^p exp(G'_i - G'_j) below the diagonal, 0 above. */
 void pw_intra_weights(const pw_layout &L, float *base);
