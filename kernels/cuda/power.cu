@@ -7,7 +7,9 @@
  *      for all chunks in one batched gemm, then a scan over m per element;
  *   4. per head of the group: Q~ = s exp(G'/p) q, phi(Q~), the masked intra-chunk
  *      weights A, N' = A [V|1] + phi(Q~) S'_m, then y = N / (eps + M) or N / rms,
- *      saving the divisor exactly as the CPU does. */
+ *      saving the divisor exactly as the CPU does.
+ * With L.fused (power_phi.cu) the phi(U) and phi(Q~) rows are never written: the products
+ * with them build phi in registers. */
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,7 +19,8 @@
 
 #include "kernels/cuda/power.h"
 
-static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+static size_t round64(size_t n) { return round_up(n, 64); }
 
 pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     pw_layout L;
@@ -58,6 +61,14 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
      * buffers (a, raw, da; 6.4 GB at T = 64k, chunk 1024, 8 heads) are reserved only
      * for the cuBLAS path. */
     L.intra = pw_intra_ok(L) && !kcu_opted_out("SCALELAB_POWER_INTRA");
+    /* The fused state products (power_phi.cu), opted in by SCALELAB_POWER_FUSED=1 until the
+     * device shows them faster; read here for the same reason as intra: without them pu
+     * (phi(U) rows, 4.4 GB at T = 64k, 8 heads, d64 p2) is reserved, with them the copies. */
+    L.Dpad = (int)round_up(L.D, 128);
+    L.cpad = (int)round_up(L.c, 128);
+    L.np8 = (int)round_up(L.ld1, 8);
+    const char *fe = getenv("SCALELAB_POWER_FUSED");
+    L.fused = pw_fused_ok(L) && fe && strcmp(fe, "1") == 0;
     size_t at = 0, rc2 = L.intra ? 0 : L.R * L.c * L.c;
 #define TAKE(field, n) (L.field = at, at += round64(n))
     TAKE(gcum, 2 * L.rows);
@@ -66,12 +77,12 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     TAKE(feat, (size_t)L.D * sizeof(pw_feat) / sizeof(float));
     TAKE(kc, L.rows * L.d);
     TAKE(u, L.rows * L.d);
-    TAKE(pu, L.rows * L.D);
+    TAKE(pu, L.fused ? 0 : L.rows * L.D);
     TAKE(vp, L.rows * L.ld1);
     TAKE(states, (L.R + 1) * L.SZ); /* the batched update writes one slot past the last chunk */
     TAKE(qc, L.rows * L.d);
     TAKE(qt, L.rows * L.d);
-    TAKE(phibuf, L.rows * L.D);
+    TAKE(phibuf, L.rows * L.D); /* phi(Q~) rows (forward, not fused) and dphi rows (backward) */
     TAKE(a, rc2);
     TAKE(raw, rc2);
     TAKE(np, L.rows * L.ld1);
@@ -94,6 +105,14 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
         TAKE(gl2, L.rows);
     } else {
         L.q16 = L.k16 = L.v16 = L.dn16 = L.gl2 = 0;
+    }
+    if (L.fused) {
+        TAKE(ftab, (size_t)L.Dpad * 4);
+        TAKE(xt, L.R * L.d * L.cpad);
+        TAKE(y16, L.R * L.cpad * L.np8 / 2);
+        TAKE(s16, L.R * L.Dpad * L.np8 / 2);
+    } else {
+        L.ftab = L.xt = L.y16 = L.s16 = 0;
     }
 #undef TAKE
     L.total = at + 64;
@@ -353,7 +372,8 @@ void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const floa
     load_keys_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, k, v, gcum, gamma, base + L.kc, base + L.u,
                                                                 base + L.vp);
     KCU_LAUNCHED();
-    phi_rows(L, base, base + L.u, base + L.pu);
+    if (L.fused) pw_fused_table(L, base);
+    else phi_rows(L, base, base + L.u, base + L.pu);
 }
 
 /* In place: slot m holds phi(U_{m-1})^T [V|1]_{m-1} on entry (slot 0 of the next
@@ -387,8 +407,11 @@ __global__ void state_scan_kernel(pw_layout L, const float *__restrict__ eg, flo
 
 void pw_states(const pw_layout &L, float *base) {
     float *states = base + L.states;
-    pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
-            (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
+    if (L.fused)
+        pw_phiT_mm(L, base, base + L.u, base + L.vp, states + L.SZ, 0.f);
+    else
+        pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.pu, L.D, (size_t)L.c * L.D, base + L.vp, L.ld1,
+                (size_t)L.c * L.ld1, 0.f, states + L.SZ, L.ld1, L.SZ);
     size_t n = (size_t)L.P * L.SZ;
     state_scan_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, base + L.egamma, states);
     KCU_LAUNCHED();
@@ -413,7 +436,7 @@ void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, 
     load_queries_kernel<<<kcu_blocks(n, PW_THREADS), PW_THREADS>>>(L, r, q, pw_doubles(base, L.gcum), base + L.qc,
                                                                    base + L.qt);
     KCU_LAUNCHED();
-    if (with_phi) phi_rows(L, base, base + L.qt, base + L.phibuf);
+    if (with_phi && !L.fused) phi_rows(L, base, base + L.qt, base + L.phibuf);
 }
 
 __device__ __forceinline__ float ipow(float x, int p) {
@@ -481,6 +504,7 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
     if (L.intra) pw_intra_keys(L, base);
     pw_mark("keys");
     pw_states(L, base);
+    if (L.fused) pw_fused_state16(L, base, base + L.states);
     pw_mark("states");
     for (int r = 0; r < L.group; r++) {
         pw_prepare_queries(L, base, q, r, 1);
@@ -495,8 +519,11 @@ void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const flo
                     L.ld1, cd1);
             pw_mark("intra_AV");
         }
-        pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
-                base + L.np, L.ld1, cd1);
+        if (L.fused)
+            pw_phi_mm(L, base, base + L.qt, base + L.np, 1.f);
+        else
+            pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.phibuf, L.D, cD, base + L.states, L.ld1, L.SZ, 1.f,
+                    base + L.np, L.ld1, cd1);
         pw_mark("state_query");
         normalize_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, base + L.np, y, saved);
         KCU_LAUNCHED();

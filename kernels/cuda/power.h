@@ -30,6 +30,14 @@ struct pw_layout {
      * tile's first row, times log2 e. */
     int intra;
     size_t q16, k16, v16, dn16, gl2;
+    /* fused (bf16; pw_fused_ok; SCALELAB_POWER_FUSED=1 opts in): the four state products run
+     * in power_phi.cu with phi built in registers, so no phi row is written: pu is not
+     * reserved and the forward leaves phibuf alone (the backward's dphi rows still use it).
+     * Dpad: D rounded up to 128; cpad: c rounded up to 128; np8: ld1 rounded up to 8. They
+     * keep ftab (Dpad 16-byte phi entries), xt (x per chunk transposed, R x d x cpad), y16
+     * ([V|1] or dN' as bf16, R x cpad x np8) and s16 (S' or dS' as bf16, R x Dpad x np8). */
+    int fused, Dpad, cpad, np8;
+    size_t ftab, xt, y16, s16;
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
      * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
      * cuBLAS takes its vectorised paths. The padding columns are kept zero and the
@@ -49,11 +57,13 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16 = 0);
 float *pw_base(float *work);
 static inline double *pw_doubles(float *base, size_t off) { return (double *)(base + off); }
 
-/* phi table, gate sums, [V|1], copies of K and U = exp((Gamma - G')/p) K, phi(U). */
+/* phi table, gate sums, [V|1], copies of K and U = exp((Gamma - G')/p) K, phi(U) (fused: the
+ * 16-byte table instead). */
 void pw_prepare_keys(const pw_layout &L, float *base, const float *k, const float *v, const float *log_g);
 /* states[R'] = the state S' entering chunk R' (zero for m = 0). */
 void pw_states(const pw_layout &L, float *base);
-/* Head r of every group: qc = q, qt = s exp(G'/p) q, and phi(qt) into phibuf when with_phi. */
+/* Head r of every group: qc = q, qt = s exp(G'/p) q, and phi(qt) into phibuf when with_phi (and
+ * not fused). */
 void pw_prepare_queries(const pw_layout &L, float *base, const float *q, int r, int with_phi);
 /* raw = s qc kc^T per chunk; a = raw^p exp(G'_i - G'_j) below the diagonal, 0 above. */
 void pw_intra_weights(const pw_layout &L, float *base);
@@ -86,6 +96,16 @@ int pw_intra_ok(const pw_layout &L);
 void pw_intra_keys(const pw_layout &L, float *base);
 void pw_intra_forward(const pw_layout &L, float *base);
 void pw_intra_backward(const pw_layout &L, float *base, const float *dnp);
+
+/* power_phi.cu (fused): which layouts it takes (bf16, p 2..4, head dim 16, 32, 64 or 128), the
+ * table (once per call, after the phi table), out[R'] (D x ld1, stride SZ) = phi(x)^T y (+ beta
+ * out) for y [. | 1]-wide, S' or dS' (stride SZ) copied to bf16 for the next pw_phi_mm calls,
+ * and out[R'] (c x ld1) = phi(x) S (+ beta out) with S the last pw_fused_state16's. */
+int pw_fused_ok(const pw_layout &L);
+void pw_fused_table(const pw_layout &L, float *base);
+void pw_phiT_mm(const pw_layout &L, float *base, const float *x, const float *y, float *out, float beta);
+void pw_fused_state16(const pw_layout &L, float *base, const float *s);
+void pw_phi_mm(const pw_layout &L, float *base, const float *x, float *out, float beta);
 
 /* Forward and backward at either precision (kcu_power_forward/backward are bf16 = 0). */
 void kcu_power_forward_prec(const kern_mixer_shape *s, const float *q, const float *k, const float *v,

@@ -245,8 +245,11 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         dn_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, r, y, saved, dy, dnp);
         KCU_LAUNCHED();
         pw_prepare_queries(L, base, q, r, 1);
-        pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso, L.ld1,
-                L.SZ);
+        if (L.fused)
+            pw_phiT_mm(L, base, base + L.qt, dnp, dso, r ? 1.f : 0.f);
+        else
+            pw_gemm(L, 1, 0, L.D, L.ld1, L.c, 1.f, base + L.phibuf, L.D, cD, dnp, L.ld1, cd1, r ? 1.f : 0.f, dso,
+                    L.ld1, L.SZ);
     }
     pw_mark("dn+dso_products");
     size_t n = (size_t)L.P * L.SZ;
@@ -255,7 +258,12 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
     pw_mark("dstate_scan");
 
     /* State update, backward. */
-    pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
+    if (L.fused) {
+        pw_fused_state16(L, base, dso);
+        pw_phi_mm(L, base, base + L.u, dvp, 0.f);
+    } else {
+        pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
+    }
     pw_mark("dvp_state");
     pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
     pw_mark("dphi_u_gemm");
