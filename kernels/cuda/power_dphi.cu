@@ -21,7 +21,10 @@
 #include "kernels/cuda/mma.h"
 #include "kernels/cuda/power.h"
 
-enum { DP_TOK = 64, DP_THREADS = 128 }; /* four warps of 16 tokens of one chunk */
+/* A block: DP_WARPS warps of 16 tokens of one chunk. Every block streams all of its chunk's
+ * staged S (369 KB at d64) from L2, so larger blocks read less; 6 warps at <= 168 registers
+ * keep 2 blocks (12 warps) on an SM and stay within 48 KB of static shared memory at d64. */
+enum { DP_WARPS = 6, DP_TOK = 16 * DP_WARPS, DP_THREADS = 32 * DP_WARPS };
 
 template <int D> struct dp_dims {
     static constexpr int KP = (D + 16) / 16 * 16; /* k = d + 1 columns of [.|1], rounded to k16 steps */
@@ -64,9 +67,9 @@ __global__ void dphi_stage_kernel(int ld1, size_t sz, const float *__restrict__ 
     *reinterpret_cast<uint4 *>(out + at) = w;
 }
 
-/* One block per 64 tokens of a chunk (grid (ceil(c / 64), R)); warp w owns tokens 16w .. +16. */
+/* One block per DP_TOK tokens of a chunk (grid (ceil(c / DP_TOK), R)); warp w owns tokens 16w .. +16. */
 template <int D>
-__global__ void __launch_bounds__(DP_THREADS, 3)
+__global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
     dphi_kernel(int c, int ld1, const float *__restrict__ y, const __nv_bfloat16 *__restrict__ sb,
                 const float *__restrict__ x, float *__restrict__ dx) {
     using P = dp_dims<D>;
