@@ -11,8 +11,8 @@
  * 2t + 1: the scatter sums stay in registers (2 tokens x d/4 columns per thread) and the dot
  * sum is a 4-lane shuffle per row. Every sum runs in a fixed order (no atomics): same bits
  * every run. The row's padded S (bf16, coef folded, zeros in the padding) is made once per
- * call by dphi_stage_kernel into the free dphi buffer (phibuf); the main kernel streams one
- * row of it at a time into shared memory with cp.async, double-buffered. */
+ * call by dphi_stage_kernel into the free dphi buffer (phibuf); the main kernel streams it into
+ * shared memory with cp.async, double-buffered, a row (or a few short rows) at a time. */
 #include <cstdlib>
 #include <cstring>
 
@@ -40,6 +40,13 @@ template <int D> struct dp_dims {
 __host__ __device__ static inline int dp_rowoff(int d, int a) {
     int m = a / 8, r = a % 8;
     return 8 * (m * d - 4 * m * (m - 1)) + r * (d - 8 * m);
+}
+
+/* Rows of block m staged at once: the largest power of two (<= 8) whose rows of d - 8m
+ * features fit the d-row buffer, so that late blocks (8 features a row at m = d/8 - 1) do not
+ * wait at a barrier and a copy's latency for every few mma (43 stages instead of 64 at d64). */
+__host__ __device__ constexpr int dp_rps(int d, int m) {
+    return 8 * (d - 8 * m) <= d ? 8 : 4 * (d - 8 * m) <= d ? 4 : 2 * (d - 8 * m) <= d ? 2 : 1;
 }
 
 /* Two 8x8 bf16 matrices (lanes 0..15 give the row addresses). */
@@ -83,8 +90,9 @@ __global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
     int tok0 = blockIdx.x * DP_TOK, wr = warp * 16;
     const __nv_bfloat16 *sc = sb + ch * dp_rowoff(D, D) * KP;
 
+    /* rows a .. a + dp_rps - 1 of a block, contiguous in sb, into buffer buf */
     auto stage = [&](int a, int buf) {
-        int n = (D - (a & ~7)) * KG;
+        int n = dp_rps(D, a / 8) * (D - (a & ~7)) * KG;
         const __nv_bfloat16 *src = sc + (size_t)dp_rowoff(D, a) * KP;
         for (int u = threadIdx.x; u < n; u += DP_THREADS) {
             int q = u / KG, k0 = u % KG * 8;
@@ -134,46 +142,53 @@ __global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
     /* ldmatrix row addresses: lane l gives row l % 8 of matrix l / 8 (k offset 8 (l / 8)) */
     int lrow = lane % 8, lk4 = 8 * (lane / 8), lk2 = 8 * (lane / 8 % 2);
     /* Row blocks m unrolled so that the n8 tiles (m .. NT - 1) and their registers are static
-     * and the tiles' mma chains interleave; the 8 rows of a block are a runtime loop. */
+     * and the tiles' mma chains interleave; the stages of a block are a runtime loop. */
+    int st = 0; /* stages done: the buffer's parity */
 #pragma unroll
     for (int m = 0; m < NT; m++) {
-        for (int r = 0; r < 8; r++) {
-            int a = 8 * m + r;
+        const int rps = dp_rps(D, m), w = D - 8 * m;
+#pragma unroll 1
+        for (int r0 = 0; r0 < 8; r0 += rps, st++) {
             cp_wait<0>();
-            __syncthreads(); /* row a landed; every warp is done with row a - 1's buffer */
-            if (a + 1 < D) stage(a + 1, (a + 1) & 1);
-            const __nv_bfloat16 *bb = &bs[a & 1][0][0];
-            float xa0 = xs[wr + g][a], xa1 = xs[wr + g + 8][a], dot0 = 0.f, dot1 = 0.f;
+            __syncthreads(); /* this stage landed; every warp is done with the previous one */
+            int next = 8 * m + r0 + rps;
+            if (next < D) stage(next, (st + 1) & 1);
+#pragma unroll 1
+            for (int rr = 0; rr < rps; rr++) {
+                int a = 8 * m + r0 + rr;
+                const __nv_bfloat16 *bb = &bs[st & 1][rr * w][0];
+                float xa0 = xs[wr + g][a], xa1 = xs[wr + g + 8][a], dot0 = 0.f, dot1 = 0.f;
 #pragma unroll
-            for (int nt = m; nt < NT; nt++) {
-                const __nv_bfloat16 *rp = bb + ((nt - m) * 8 + lrow) * KS;
-                float acc[4] = {0.f, 0.f, 0.f, 0.f};
+                for (int nt = m; nt < NT; nt++) {
+                    const __nv_bfloat16 *rp = bb + ((nt - m) * 8 + lrow) * KS;
+                    float acc[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-                for (int kk = 0; kk + 1 < KT; kk += 2) {
-                    uint32_t b[4];
-                    ldsm_x4(b, rp + kk * 16 + lk4);
-                    mma16816(acc, af[kk], b[0], b[1]);
-                    mma16816(acc, af[kk + 1], b[2], b[3]);
+                    for (int kk = 0; kk + 1 < KT; kk += 2) {
+                        uint32_t b[4];
+                        ldsm_x4(b, rp + kk * 16 + lk4);
+                        mma16816(acc, af[kk], b[0], b[1]);
+                        mma16816(acc, af[kk + 1], b[2], b[3]);
+                    }
+                    if (KT % 2) {
+                        uint32_t b[2];
+                        ldsm_x2(b, rp + (KT - 1) * 16 + lk2);
+                        mma16816(acc, af[KT - 1], b[0], b[1]);
+                    }
+                    /* acc: tokens g (0, 1) and g + 8 (2, 3), columns 8 nt + 2t (+1) */
+                    dot0 += acc[0] * xr[0][nt][0] + acc[1] * xr[0][nt][1];
+                    dot1 += acc[2] * xr[1][nt][0] + acc[3] * xr[1][nt][1];
+                    sc_[0][nt][0] += acc[0] * xa0;
+                    sc_[0][nt][1] += acc[1] * xa0;
+                    sc_[1][nt][0] += acc[2] * xa1;
+                    sc_[1][nt][1] += acc[3] * xa1;
                 }
-                if (KT % 2) {
-                    uint32_t b[2];
-                    ldsm_x2(b, rp + (KT - 1) * 16 + lk2);
-                    mma16816(acc, af[KT - 1], b[0], b[1]);
-                }
-                /* acc: tokens g (0, 1) and g + 8 (2, 3), columns 8 nt + 2t (+1) */
-                dot0 += acc[0] * xr[0][nt][0] + acc[1] * xr[0][nt][1];
-                dot1 += acc[2] * xr[1][nt][0] + acc[3] * xr[1][nt][1];
-                sc_[0][nt][0] += acc[0] * xa0;
-                sc_[0][nt][1] += acc[1] * xa0;
-                sc_[1][nt][0] += acc[2] * xa1;
-                sc_[1][nt][1] += acc[3] * xa1;
+                dot0 += __shfl_xor_sync(0xffffffffu, dot0, 1);
+                dot1 += __shfl_xor_sync(0xffffffffu, dot1, 1);
+                dot0 += __shfl_xor_sync(0xffffffffu, dot0, 2);
+                dot1 += __shfl_xor_sync(0xffffffffu, dot1, 2);
+                __syncwarp(); /* every lane has read x_a */
+                if (t == 0) xs[wr + g][a] = dot0, xs[wr + g + 8][a] = dot1;
             }
-            dot0 += __shfl_xor_sync(0xffffffffu, dot0, 1);
-            dot1 += __shfl_xor_sync(0xffffffffu, dot1, 1);
-            dot0 += __shfl_xor_sync(0xffffffffu, dot0, 2);
-            dot1 += __shfl_xor_sync(0xffffffffu, dot1, 2);
-            __syncwarp(); /* every lane has read x_a */
-            if (t == 0) xs[wr + g][a] = dot0, xs[wr + g + 8][a] = dot1;
         }
     }
     __syncwarp();
