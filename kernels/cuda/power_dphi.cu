@@ -88,12 +88,12 @@ __global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     size_t ch = blockIdx.y;
     int tok0 = blockIdx.x * DP_TOK, wr = warp * 16;
-    const __nv_bfloat16 *sc = sb + ch * dp_rowoff(D, D) * KP;
+    const __nv_bfloat16 *sch = sb + ch * dp_rowoff(D, D) * KP;
 
     /* rows a .. a + dp_rps - 1 of a block, contiguous in sb, into buffer buf */
     auto stage = [&](int a, int buf) {
         int n = dp_rps(D, a / 8) * (D - (a & ~7)) * KG;
-        const __nv_bfloat16 *src = sc + (size_t)dp_rowoff(D, a) * KP;
+        const __nv_bfloat16 *src = sch + (size_t)dp_rowoff(D, a) * KP;
         for (int u = threadIdx.x; u < n; u += DP_THREADS) {
             int q = u / KG, k0 = u % KG * 8;
             cp16(&bs[buf][q][k0], src + (size_t)q * KP + k0, true);
@@ -128,7 +128,7 @@ __global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
     }
     __syncwarp();
     /* x_j of this thread's columns j = 8 nt + 2t + e, tokens g and g + 8; the scatter sums */
-    float xr[2][NT][2], sc_[2][NT][2];
+    float xr[2][NT][2], scat[2][NT][2];
 #pragma unroll
     for (int s = 0; s < 2; s++)
 #pragma unroll
@@ -136,7 +136,7 @@ __global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
 #pragma unroll
             for (int e = 0; e < 2; e++) {
                 xr[s][nt][e] = xs[wr + g + 8 * s][nt * 8 + 2 * t + e];
-                sc_[s][nt][e] = 0.f;
+                scat[s][nt][e] = 0.f;
             }
 
     /* ldmatrix row addresses: lane l gives row l % 8 of matrix l / 8 (k offset 8 (l / 8)) */
@@ -177,10 +177,10 @@ __global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
                     /* acc: tokens g (0, 1) and g + 8 (2, 3), columns 8 nt + 2t (+1) */
                     dot0 += acc[0] * xr[0][nt][0] + acc[1] * xr[0][nt][1];
                     dot1 += acc[2] * xr[1][nt][0] + acc[3] * xr[1][nt][1];
-                    sc_[0][nt][0] += acc[0] * xa0;
-                    sc_[0][nt][1] += acc[1] * xa0;
-                    sc_[1][nt][0] += acc[2] * xa1;
-                    sc_[1][nt][1] += acc[3] * xa1;
+                    scat[0][nt][0] += acc[0] * xa0;
+                    scat[0][nt][1] += acc[1] * xa0;
+                    scat[1][nt][0] += acc[2] * xa1;
+                    scat[1][nt][1] += acc[3] * xa1;
                 }
                 dot0 += __shfl_xor_sync(0xffffffffu, dot0, 1);
                 dot1 += __shfl_xor_sync(0xffffffffu, dot1, 1);
@@ -201,7 +201,7 @@ __global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
         for (int nt = 0; nt < NT; nt++) {
             int j = nt * 8 + 2 * t;
             *reinterpret_cast<float2 *>(out + j) =
-                make_float2(sc_[s][nt][0] + xs[tok][j], sc_[s][nt][1] + xs[tok][j + 1]);
+                make_float2(scat[s][nt][0] + xs[tok][j], scat[s][nt][1] + xs[tok][j + 1]);
         }
     }
 }
