@@ -21,11 +21,6 @@
 #include "kernels/cuda/mma.h"
 #include "kernels/cuda/power.h"
 
-/* A block: DP_WARPS warps of 16 tokens of one chunk. Every block streams all of its chunk's
- * staged S (369 KB at d64) from L2, so larger blocks read less; 6 warps at <= 168 registers
- * keep 2 blocks (12 warps) on an SM and stay within 48 KB of static shared memory at d64. */
-enum { DP_WARPS = 6, DP_TOK = 16 * DP_WARPS, DP_THREADS = 32 * DP_WARPS };
-
 template <int D> struct dp_dims {
     static constexpr int KP = (D + 16) / 16 * 16; /* k = d + 1 columns of [.|1], rounded to k16 steps */
     static constexpr int KT = KP / 16;
@@ -34,6 +29,11 @@ template <int D> struct dp_dims {
                                              ldmatrix's eight row addresses hit distinct banks */
     static constexpr int NT = D / 8;      /* n8 tiles across a triangle row */
     static constexpr int XS = D + 1;      /* x tile stride (floats): rows g and g + 1 apart in banks */
+    /* A block: WARPS warps of 16 tokens of one chunk, two blocks an SM. Every block streams all
+     * of its chunk's staged S (369 KB at d64) from L2, so larger blocks read less: 6 warps up to
+     * d64 (<= 168 registers, 47 KB of shared memory), 4 at d128 (108 KB, up to 255 registers). */
+    static constexpr int WARPS = D <= 64 ? 6 : 4, TOK = 16 * WARPS, THREADS = 32 * WARPS;
+    static constexpr size_t SMEM = 2 * D * KS * sizeof(__nv_bfloat16) + TOK * XS * sizeof(float);
 };
 
 /* First padded feature of triangle row a: rows 8m .. 8m + 7 each hold d - 8m features. */
@@ -74,17 +74,20 @@ __global__ void dphi_stage_kernel(int ld1, size_t sz, const float *__restrict__ 
     *reinterpret_cast<uint4 *>(out + at) = w;
 }
 
-/* One block per DP_TOK tokens of a chunk (grid (ceil(c / DP_TOK), R)); warp w owns tokens 16w .. +16. */
+/* One block per TOK tokens of a chunk (grid (ceil(c / TOK), R)); warp w owns tokens 16w .. +16. */
 template <int D>
-__global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
+__global__ void __launch_bounds__(dp_dims<D>::THREADS, 2)
     dphi_kernel(int c, int ld1, const float *__restrict__ y, const __nv_bfloat16 *__restrict__ sb,
                 const float *__restrict__ x, float *__restrict__ dx) {
     using P = dp_dims<D>;
     constexpr int KP = P::KP, KT = P::KT, KG = P::KG, KS = P::KS, NT = P::NT;
-    __shared__ __align__(16) __nv_bfloat16 bs[2][D][KS];
-    /* The warp's x rows (FP32); entry (token, a) is replaced by token's dot sum for dx_a once
-     * row a is done (only that row reads x_a from here). */
-    __shared__ float xs[DP_TOK][P::XS];
+    constexpr int DP_TOK = P::TOK, DP_THREADS = P::THREADS;
+    extern __shared__ __align__(16) unsigned char smem[];
+    /* two buffers of staged S rows, then the x rows (FP32) of the block's tokens; entry
+     * (token, a) is replaced by token's dot sum for dx_a once row a is done (only that row
+     * reads x_a from here) */
+    __nv_bfloat16(*bs)[D][KS] = reinterpret_cast<__nv_bfloat16(*)[D][KS]>(smem);
+    float(*xs)[P::XS] = reinterpret_cast<float(*)[P::XS]>(smem + 2 * D * KS * sizeof(__nv_bfloat16));
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     size_t ch = blockIdx.y;
     int tok0 = blockIdx.x * DP_TOK, wr = warp * 16;
@@ -207,13 +210,12 @@ __global__ void __launch_bounds__(DP_THREADS, 12 / DP_WARPS)
 }
 
 /* SCALELAB_POWER_DPHI=1 opts in (read at every call, as the tests flip it). Needs p = 2, the
- * bf16 backend, head dim 16, 32 or 64 (at 128 the per-thread scatter sums and x columns would
- * not fit in registers), the staged S within the dphi buffer it replaces (chunk >= 23, 30 or
- * 45 tokens) and the chunk count within a grid dimension. */
+ * bf16 backend, head dim 16, 32, 64 or 128, the staged S within the dphi buffer it replaces
+ * (chunk >= 23, 30, 45 or 76 tokens) and the chunk count within a grid dimension. */
 int pw_dphi_ok(const pw_layout &L) {
     const char *e = getenv("SCALELAB_POWER_DPHI");
     if (!e || strcmp(e, "1") != 0) return 0;
-    if (L.p != 2 || !L.bf16 || (L.d != 16 && L.d != 32 && L.d != 64) || L.R > 65535) return 0;
+    if (L.p != 2 || !L.bf16 || (L.d != 16 && L.d != 32 && L.d != 64 && L.d != 128) || L.R > 65535) return 0;
     int kp = (L.d + 16) / 16 * 16;
     return (size_t)L.R * dp_rowoff(L.d, L.d) * kp * sizeof(__nv_bfloat16) <= L.rows * L.D * sizeof(float);
 }
@@ -223,8 +225,14 @@ template <int D> static void dphi_run(const pw_layout &L, __nv_bfloat16 *sb, con
     dim3 sg(kcu_blocks((size_t)D * dp_dims<D>::KG, 128), D, (unsigned)L.R);
     dphi_stage_kernel<D><<<sg, 128>>>(L.ld1, L.SZ, s, sb);
     KCU_LAUNCHED();
-    dim3 grid(kcu_blocks(L.c, DP_TOK), (unsigned)L.R);
-    dphi_kernel<D><<<grid, DP_THREADS>>>(L.c, L.ld1, y, sb, x, dx);
+    using P = dp_dims<D>;
+    static bool attr = false; /* once per head dim: past 48 KB of shared memory needs the opt-in */
+    if (!attr) {
+        KCU_CHECK(cudaFuncSetAttribute(dphi_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)P::SMEM));
+        attr = true;
+    }
+    dim3 grid(kcu_blocks(L.c, P::TOK), (unsigned)L.R);
+    dphi_kernel<D><<<grid, P::THREADS, P::SMEM>>>(L.c, L.ld1, y, sb, x, dx);
     KCU_LAUNCHED();
 }
 
@@ -233,6 +241,7 @@ void pw_dphi_backward(const pw_layout &L, float *base, const float *y, const flo
     switch (L.d) {
     case 16: dphi_run<16>(L, sb, y, s, x, dx); break;
     case 32: dphi_run<32>(L, sb, y, s, x, dx); break;
-    default: dphi_run<64>(L, sb, y, s, x, dx); break;
+    case 64: dphi_run<64>(L, sb, y, s, x, dx); break;
+    default: dphi_run<128>(L, sb, y, s, x, dx); break;
     }
 }
