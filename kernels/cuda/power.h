@@ -114,4 +114,10 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
                              const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                              float *dk, float *dv, float *dlog_g, float *work, int bf16);
 
+/* power_dphi.cu: p = 2, bf16, head dim 16 to 128, SCALELAB_POWER_DPHI=1: dx = J_phi(x)^T (Y S^T)
+ * per chunk (Y: c x ld1 rows, S: D x ld1 per chunk, strides L.SZ; x, dx: rows x d) without dphi in
+ * global memory, in place of pw_gemm + pw_phi_backward. Uses the dphi buffer (phibuf) as scratch. */
+int pw_dphi_ok(const pw_layout &L);
+void pw_dphi_backward(const pw_layout &L, float *base, const float *y, const float *s, const float *x, float *dx);
+
 #endif

@@ -265,10 +265,15 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
     }
     pw_mark("dvp_state");
-    pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
-    pw_mark("dphi_u_gemm");
-    pw_phi_backward(L, base, (int)L.rows, base + L.u, dphi, base + L.du);
-    pw_mark("dphi_u_jacobian");
+    if (pw_dphi_ok(L)) {
+        pw_dphi_backward(L, base, base + L.vp, dso, base + L.u, base + L.du);
+        pw_mark("dphi_u_fused");
+    } else {
+        pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, base + L.vp, L.ld1, cd1, dso, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
+        pw_mark("dphi_u_gemm");
+        pw_phi_backward(L, base, (int)L.rows, base + L.u, dphi, base + L.du);
+        pw_mark("dphi_u_jacobian");
+    }
     keys_rows_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, gcum, gamma, base + L.u, base + L.du, base + L.dkc, dg);
     KCU_LAUNCHED();
     if (L.gated) {
@@ -284,10 +289,16 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         pw_prepare_queries(L, base, q, r, 0);
         pw_mark("keys_bwd+queries");
         /* state query, backward */
-        pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D, cD);
-        pw_mark("dphi_q_gemm");
-        pw_phi_backward(L, base, (int)L.rows, base + L.qt, dphi, base + L.du);
-        pw_mark("dphi_q_jacobian");
+        if (pw_dphi_ok(L)) {
+            pw_dphi_backward(L, base, dnp, base + L.states, base + L.qt, base + L.du);
+            pw_mark("dphi_q_fused");
+        } else {
+            pw_gemm(L, 0, 1, L.c, L.D, L.ld1, 1.f, dnp, L.ld1, cd1, base + L.states, L.ld1, L.SZ, 0.f, dphi, L.D,
+                    cD);
+            pw_mark("dphi_q_gemm");
+            pw_phi_backward(L, base, (int)L.rows, base + L.qt, dphi, base + L.du);
+            pw_mark("dphi_q_jacobian");
+        }
         queries_backward_kernel<<<kcu_blocks(L.rows, 8), 256>>>(L, gcum, base + L.qt, base + L.du, base + L.dqc,
                                                                   dg);
         KCU_LAUNCHED();

@@ -706,6 +706,48 @@ static void test_ops_bf16_fused(void **state) {
     unsetenv("SCALELAB_POWER_FUSED");
     assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
     free(a.v), free(b.v);
+/* The fused dphi + Jacobian of power retention's backward (kernels/cuda/power_dphi.cu, p = 2,
+ * SCALELAB_POWER_DPHI=1) against the FP32 CPU reference at the bf16 tolerance: head dims 16,
+ * 32, 64, 128; the benchmark's chunk 1024 at d64; chunks and T (96, 480) that are not multiples
+ * of its 96- or 64-token blocks; GQA; gated (strong, weak) and ungated; rms. c16 at d16 is too
+ * short for its scratch and takes the cuBLAS path (pw_dphi_ok): here to show that it still works. */
+static void test_ops_bf16_dphi(void **state) {
+    (void)state;
+    NEED_GPU();
+    static const mixer_case m[] = {
+        POWER(1, 4096, 2, 2, 64, 2, 1024, 1, 0, 7),
+        POWER(1, 2048, 4, 2, 64, 2, 1024, 0, 1, 0),
+        POWER(1, 480, 4, 2, 64, 2, 96, 1, 0, 0),
+        POWER(1, 4096, 2, 1, 16, 2, 1024, 1, 0, 7),
+        POWER(2, 2048, 2, 1, 32, 2, 1024, 1, 1, 7),
+        POWER_EPS(2, 128, 4, 2, 32, 2, 32, 1, 0, 0, 3e-2),
+        POWER(1, 512, 2, 2, 16, 2, 64, 0, 1, 0),
+        POWER(1, 480, 4, 2, 128, 2, 96, 1, 0, 0),
+        POWER_EPS(2, 64, 4, 2, 16, 2, 16, 1, 0, 7, 3e-2),
+    };
+    static const op_case cases[] = {
+        {"dphi power p2 weak gates c1024 T4096 H2/2 d64", run_mixer, &m[0], 1e-3},
+        {"dphi power p2 ungated rms c1024 T2048 H4/2 d64", run_mixer, &m[1], 1e-3},
+        {"dphi power p2 gated c96 T480 H4/2 d64", run_mixer, &m[2], 1e-3},
+        {"dphi power p2 weak gates c1024 T4096 H2/1 d16", run_mixer, &m[3], 1e-3},
+        {"dphi power p2 weak gates rms c1024 B2 T2048 d32", run_mixer, &m[4], 1e-3},
+        {"dphi power p2 gated c32 B2 T128 H4/2 d32 eps", run_mixer, &m[5], 1e-3},
+        {"dphi power p2 ungated rms c64 T512 d16", run_mixer, &m[6], 1e-3},
+        {"dphi power p2 gated c96 T480 H4/2 d128", run_mixer, &m[7], 1e-3},
+        {"dphi power p2 weak c16 B2 T64 H4/2 d16 (cuBLAS)", run_mixer, &m[8], 1e-3},
+    };
+    setenv("SCALELAB_POWER_DPHI", "1", 1);
+    int failures = run_cases(gpu_bf16, cases, sizeof cases / sizeof cases[0], 0x6a09e667f3bcc909ull);
+    /* No atomics: the same inputs give the same bits. */
+    for (size_t i = 0; i < 3; i++) {
+        rng r1 = {21 + i}, r2 = r1;
+        outbuf a = new_out(), b = new_out();
+        run_mixer(gpu_bf16, &r1, &m[i == 0 ? 2 : i == 1 ? 3 : 5], &a);
+        run_mixer(gpu_bf16, &r2, &m[i == 0 ? 2 : i == 1 ? 3 : 5], &b);
+        assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
+        free(a.v), free(b.v);
+    }
+    unsetenv("SCALELAB_POWER_DPHI");
     assert_int_equal(failures, 0);
 }
 
@@ -1051,6 +1093,7 @@ int main(void) {
         cmocka_unit_test(test_ops_bf16),
         cmocka_unit_test(test_ops_bf16_intra),
         cmocka_unit_test(test_ops_bf16_fused),
+        cmocka_unit_test(test_ops_bf16_dphi),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_model_gradients),
         cmocka_unit_test(test_model_gradients_epilogue),
