@@ -100,6 +100,14 @@ __device__ __forceinline__ float ex2(float x) {
     return y;
 }
 
+/* ex2, volatile: kept in program order with the mma and ldmatrix asm (bwd2_kernel: so
+ * that P is formed, and S's registers freed, before dP is accumulated). */
+__device__ __forceinline__ float ex2v(float x) {
+    float y;
+    asm volatile("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
 /* Rows [r0, r0 + ROWS) of a bf16 [T, ld] matrix (columns 0..D) into shared [ROWS][D + 8],
  * asynchronously; rows past T are zeros. */
 template <int D, int ROWS, int NT>
@@ -315,6 +323,72 @@ __global__ void dot_rows_kernel(int B, int T, int nh, int d, const float *dy, co
     if (lane == 0) dd[row] = s;
 }
 
+/* Backward tile loads by cp.async into buffer buf: rows [qt, qt + 64) of head h's Q and dy
+ * (bf16) and their log-sum-exp and D_i. */
+template <int D, int NT>
+__device__ __forceinline__ void bwd_issue(const fa_args &a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16,
+                                          __nv_bfloat16 *Qs, __nv_bfloat16 *Ys, float *lse_s, float *dd_s, int b,
+                                          int h, int qt, int buf) {
+    constexpr int QB = 64, RS = D + 8;
+    const size_t ldq = (size_t)a.nh * D;
+    load_tile<D, 64, NT>(Qs + buf * QB * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+    load_tile<D, 64, NT>(Ys + buf * QB * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+    if (threadIdx.x < 2 * QB) {
+        int x = threadIdx.x % QB, i = qt + x;
+        bool ok = i < a.T;
+        size_t row = ((size_t)b * a.nh + h) * a.T + (ok ? i : 0);
+        if (threadIdx.x < QB) cp_small<4>(lse_s + buf * QB + x, a.lse_in + row, ok);
+        else cp_small<4>(dd_s + buf * QB + x, a.dd + row, ok);
+    }
+}
+
+/* dQ of one 64-query tile from the block's dS^T (shared, [KB keys][64 + 8]) and K (shared,
+ * [KB][D + 8]), added to dq by FP32 atomics: warp w does rows qt + 16 (w % 4) .. + 16,
+ * columns DP (w / 4) .. + DP = dS (16 x KB) K (KB x DP), dS read by ldmatrix.trans, in
+ * column chunks of DC (at most 32: 16 accumulator registers). */
+template <int D, int NW>
+__device__ __forceinline__ void bwd_dq(const fa_args &a, uint32_t sS, uint32_t sK, int b, int h, int qt) {
+    constexpr int RS = D + 8, KB = 16 * NW, SQ = 64 + 8;
+    constexpr int DP = D / (NW / 4);
+    static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
+    constexpr int DC = DP < 32 ? DP : 32;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const size_t ldq = (size_t)a.nh * D;
+    const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
+    const int wq = warp % 4 * 16;
+#pragma unroll 1
+    for (int wc = warp / 4 * DP; wc < (warp / 4 + 1) * DP; wc += DC) {
+        float dqa[DC / 8][4];
+#pragma unroll
+        for (int i = 0; i < DC / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
+#pragma unroll 4
+        for (int kk = 0; kk < KB / 16; kk++) {
+            uint32_t sa[4];
+            ldsm_x4_t(sa, sS + 2 * ((kk * 16 + (lane / 16) * 8 + lane % 8) * SQ + wq + (lane / 8 % 2) * 8));
+#pragma unroll
+            for (int dt = 0; dt < DC / 8; dt += 2) {
+                uint32_t rk[4];
+                ldsm_x4_t(rk, sK + 2 * (kk * 16 * RS + toff + wc + dt * 8));
+                mma16816(dqa[dt], sa, rk[0], rk[1]);
+                mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
+            }
+        }
+        /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
+         * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
+        float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
+        const int odd = t & 1, row = qt + wq + g + 8 * odd;
+#pragma unroll
+        for (int dt = 0; dt < DC / 8; dt++) {
+            float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
+            float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
+            float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
+                           : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
+            v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
+            if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
+        }
+    }
+}
+
 /* Backward: NW warps of 16 keys (NW = 8: 128 keys a block; 4 at head dim 16), 64-query
  * tiles of Q and dy double-buffered by cp.async, dQ by FP32 atomics so its low bits vary
  * from run to run, dK and dV owned by one block. At most 128 registers at head dims <= 64
@@ -338,9 +412,6 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
     /* queries per pass over a tile, their n-tiles */
     constexpr int QH = BWD_QH, NTH = QH / 8;
-    constexpr int DP = D / (NW / 4); /* dQ: warp w does rows 16 (w % 4).., dims DP (w / 4).. */
-    static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
-    constexpr int DC = DP < 32 ? DP : 32;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -351,7 +422,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int hb = a.nkv * a.B;
     const int k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
-    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
+    const size_t ldk = (size_t)a.nkv * D;
     const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
     const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
     const int wk = k0 + warp * 16; /* this warp's first key */
@@ -370,16 +441,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     const int boff = ((lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8;  /* B, rows = queries */
     const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
     auto issue = [&](int it) {
-        int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
-        load_tile<D, 64, NT>(Qs + buf * QB * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
-        load_tile<D, 64, NT>(Ys + buf * QB * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
-        if (threadIdx.x < 2 * QB) {
-            int x = threadIdx.x % QB, i = qt + x;
-            bool ok = i < a.T;
-            size_t row = ((size_t)b * a.nh + h) * a.T + (ok ? i : 0);
-            if (threadIdx.x < QB) cp_small<4>(lse_s + buf * QB + x, a.lse_in + row, ok);
-            else cp_small<4>(dd_s + buf * QB + x, a.dd + row, ok);
-        }
+        bwd_issue<D, NT>(a, q16, y16, Qs, Ys, lse_s, dd_s, b, kvh * a.group + it / nq, k0 + it % nq * QB, it & 1);
     };
     issue(0);
     cp_commit();
@@ -491,41 +553,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
             }
         }
         __syncthreads();
-        /* dQ rows qt + 16 (warp % 4) .. + 16, columns DP (warp / 4) .. + DP = dS (16 x KB) K (KB x DP);
-         * dS read from dS^T by ldmatrix.trans. */
-        /* in column chunks of DC (at most 32: 16 accumulator registers) */
-        const int wq = warp % 4 * 16;
-#pragma unroll 1
-        for (int wc = warp / 4 * DP; wc < (warp / 4 + 1) * DP; wc += DC) {
-            float dqa[DC / 8][4];
-#pragma unroll
-            for (int i = 0; i < DC / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
-#pragma unroll 4
-            for (int kk = 0; kk < KB / 16; kk++) {
-                uint32_t sa[4];
-                ldsm_x4_t(sa, sS + 2 * ((kk * 16 + (lane / 16) * 8 + lane % 8) * SQ + wq + (lane / 8 % 2) * 8));
-#pragma unroll
-                for (int dt = 0; dt < DC / 8; dt += 2) {
-                    uint32_t rk[4];
-                    ldsm_x4_t(rk, sK + 2 * (kk * 16 * RS + toff + wc + dt * 8));
-                    mma16816(dqa[dt], sa, rk[0], rk[1]);
-                    mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
-                }
-            }
-            /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
-             * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
-            float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
-            const int odd = t & 1, row = qt + wq + g + 8 * odd;
-#pragma unroll
-            for (int dt = 0; dt < DC / 8; dt++) {
-                float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
-                float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
-                float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
-                               : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
-                v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
-                if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
-            }
-        }
+        bwd_dq<D, NW>(a, sS, sK, b, h, qt);
         /* No barrier here: the next tile's loads, issued before its
          * first barrier, go to the other Q/dy/lse/D buffers, which every warp has left
          * (barrier above), and dS^T is rewritten only after that first barrier, which
@@ -544,6 +572,243 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
             *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(dv[dt][2 * rr], dv[dt][2 * rr + 1]);
         }
     }
+}
+
+/* Backward, warp tiles of 32 keys x 32 queries (head dims 32 and 64): the same block (8
+ * warps, 128 keys of one (batch, kv head)), tiles, shared layout and dQ as bwd_kernel, but
+ * warp w takes keys 32 (w % 4) .. + 32 and queries 32 (w / 4) .. + 32 of each 64-query tile
+ * in one pass. Why: bwd_kernel is bound by shared-memory reads (about 120 ldmatrix.x4 a
+ * warp a tile for 160 mma); a 32 x 32 tile uses each K/V A fragment for 4 mma instead of
+ * 2 and each Q/dy B fragment for 4 instead of 2, and each dy^T/Q^T fragment of dV/dK for
+ * 4 instead of 2: 72 ldmatrix.x4 a warp a tile, same mma. The price is registers: the dK
+ * and dV accumulators of 32 keys (4 D registers) and the S, dP accumulators of 32 x 32
+ * (64 registers) need more than 128, so one block (8 warps) a multiprocessor, as in
+ * FlashAttention-2's backward. The two warps of a key group (w and w + 4) each hold
+ * partial dK, dV over their query halves, summed through shared memory at the end. */
+template <int D>
+__global__ void __launch_bounds__(256, 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int NW = 8, RS = D + 8, QB = 64, KB = 128, SQ = QB + 8, NT = 256, DT = D / 8;
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
+    __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
+    __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
+    __nv_bfloat16 *Ys = Qs + 2 * QB * RS;                         /* dy [2][64][RS] */
+    __nv_bfloat16 *Ss = Ys + 2 * QB * RS;                         /* dS^T [KB keys][SQ] */
+    float *lse_s = reinterpret_cast<float *>(Ss + KB * SQ);       /* [2][64], natural log */
+    float *dd_s = lse_s + 2 * QB;                                 /* [2][64] */
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int kg = warp % 4, ql = warp / 4 * 32; /* key group, first query of the warp in a tile */
+    const int hb = a.nkv * a.B;
+    const int k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
+    const size_t ldk = (size_t)a.nkv * D;
+    const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const int wk = k0 + kg * 32; /* this warp's first key */
+    stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
+    stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
+    /* dk[mt][dt]: keys wk + 16 mt + g (+ 8), dims 8 dt + 2t (+ 1) */
+    float dk[2][DT][4], dv[2][DT][4];
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int i = 0; i < DT; i++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) dk[mt][i][c] = dv[mt][i][c] = 0.f;
+    const float sl2 = a.scale * LOG2E;
+    const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
+    const int nq = (qend - k0) / QB + 1, ntiles = nq * a.group;
+    /* A fragments of key m-tile 0 (m-tile 1: + 16 RS) */
+    const int aoff = (kg * 32 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
+    const int boff = ((lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8;  /* B, rows = queries */
+    const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
+    auto issue = [&](int it) {
+        bwd_issue<D, NT>(a, q16, y16, Qs, Ys, lse_s, dd_s, b, kvh * a.group + it / nq, k0 + it % nq * QB, it & 1);
+    };
+    issue(0);
+    cp_commit();
+    for (int it = 0; it < ntiles; it++) {
+        const int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
+        if (it + 1 < ntiles) issue(it + 1);
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        const uint32_t sQ = smem_u32(Qs + buf * QB * RS), sY = smem_u32(Ys + buf * QB * RS);
+        const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sS = smem_u32(Ss);
+        const float *ls = lse_s + buf * QB, *ds_ = dd_s + buf * QB;
+        const int qh = qt + ql; /* first query of the warp */
+        if (qh + 31 < wk || qh >= min(a.T, wk + 31 + a.W)) {
+            /* no key of the warp seen by a query of the warp: dS^T = 0 for dQ */
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                for (int nt = 0; nt < 4; nt++) {
+                    uint32_t *srow =
+                        reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + ql + nt * 8 + 2 * t);
+                    srow[0] = 0u;
+                    srow[4 * SQ] = 0u;
+                }
+        } else {
+            /* s^T = K Q^T and dP^T = V dy^T; element c of (m-tile mt, n-tile nt): key
+             * wk + 16 mt + g + 8 (c >> 1), query qh + 8 nt + 2t + (c & 1). */
+            float s[2][4][4];
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+                    for (int c = 0; c < 4; c++) s[mt][nt][c] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t ka[2][4];
+                ldsm_x4(ka[0], sK + 2 * (aoff + kk * 16));
+                ldsm_x4(ka[1], sK + 2 * (aoff + 16 * RS + kk * 16));
+#pragma unroll
+                for (int np = 0; np < 2; np++) {
+                    uint32_t rq[4];
+                    ldsm_x4(rq, sQ + 2 * ((ql + np * 16) * RS + boff + kk * 16));
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        mma16816(s[mt][2 * np], ka[mt], rq[0], rq[1]);
+                        mma16816(s[mt][2 * np + 1], ka[mt], rq[2], rq[3]);
+                    }
+                }
+            }
+            /* P^T as bf16 pairs of adjacent queries (32 registers fewer than FP32 while dP^T is
+             * accumulated: at 255 registers d64 spilled with FP32 P); query i sees key j iff
+             * j <= i < min(T, j + W), bounds on i relative to qh + 2t */
+            uint32_t pp[2][4][2];
+#pragma unroll
+            for (int nt = 0; nt < 4; nt++) {
+                const float2 L = *reinterpret_cast<const float2 *>(ls + ql + nt * 8 + 2 * t);
+                const float nl0 = -L.x * LOG2E, nl1 = -L.y * LOG2E;
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++) {
+                    float p[4];
+                    p[0] = ex2v(fmaf(s[mt][nt][0], sl2, nl0));
+                    p[1] = ex2v(fmaf(s[mt][nt][1], sl2, nl1));
+                    p[2] = ex2v(fmaf(s[mt][nt][2], sl2, nl0));
+                    p[3] = ex2v(fmaf(s[mt][nt][3], sl2, nl1));
+#pragma unroll
+                    for (int u = 0; u < 2; u++) {
+                        const int j = wk + mt * 16 + g + 8 * u, i0 = qh + 2 * t;
+                        const int jlo = j - i0, jhi = min(a.T, j + a.W) - i0;
+#pragma unroll
+                        for (int e = 0; e < 2; e++)
+                            if (nt * 8 + e < jlo || nt * 8 + e >= jhi) p[2 * u + e] = 0.f;
+                    }
+                    pp[mt][nt][0] = pack2(p[0], p[1]);
+                    pp[mt][nt][1] = pack2(p[2], p[3]);
+                }
+            }
+            float dp[2][4][4];
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+                    for (int c = 0; c < 4; c++) dp[mt][nt][c] = 0.f;
+#pragma unroll 2
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t va[2][4];
+                ldsm_x4(va[0], sV + 2 * (aoff + kk * 16));
+                ldsm_x4(va[1], sV + 2 * (aoff + 16 * RS + kk * 16));
+#pragma unroll
+                for (int np = 0; np < 2; np++) {
+                    uint32_t ry[4];
+                    ldsm_x4(ry, sY + 2 * ((ql + np * 16) * RS + boff + kk * 16));
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        mma16816(dp[mt][2 * np], va[mt], ry[0], ry[1]);
+                        mma16816(dp[mt][2 * np + 1], va[mt], ry[2], ry[3]);
+                    }
+                }
+            }
+            /* dS^T = P^T (dP^T - D), from the bf16 P (its rounding is below dS's own) */
+            uint32_t sp[2][4][2];
+#pragma unroll
+            for (int nt = 0; nt < 4; nt++) {
+                const int il = ql + nt * 8 + 2 * t;
+                const float2 Dd = *reinterpret_cast<const float2 *>(ds_ + il);
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++) {
+                    const uint32_t p01 = pp[mt][nt][0], p23 = pp[mt][nt][1];
+                    const float d0 = __uint_as_float(p01 << 16) * (dp[mt][nt][0] - Dd.x);
+                    const float d1 = __uint_as_float(p01 & 0xffff0000u) * (dp[mt][nt][1] - Dd.y);
+                    const float d2 = __uint_as_float(p23 << 16) * (dp[mt][nt][2] - Dd.x);
+                    const float d3 = __uint_as_float(p23 & 0xffff0000u) * (dp[mt][nt][3] - Dd.y);
+                    sp[mt][nt][0] = pack2(d0, d1);
+                    sp[mt][nt][1] = pack2(d2, d3);
+                    uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + il);
+                    srow[0] = sp[mt][nt][0];
+                    srow[4 * SQ] = sp[mt][nt][1]; /* key + 8: 8 SQ halves = 4 SQ words */
+                }
+            }
+            /* dV += P^T dy, dK += dS^T Q over the warp's 32 queries */
+#pragma unroll
+            for (int kq = 0; kq < 2; kq++) {
+                uint32_t pa[2][4], sa[2][4];
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++) {
+                    pa[mt][0] = pp[mt][2 * kq][0], pa[mt][1] = pp[mt][2 * kq][1];
+                    pa[mt][2] = pp[mt][2 * kq + 1][0], pa[mt][3] = pp[mt][2 * kq + 1][1];
+                    sa[mt][0] = sp[mt][2 * kq][0], sa[mt][1] = sp[mt][2 * kq][1];
+                    sa[mt][2] = sp[mt][2 * kq + 1][0], sa[mt][3] = sp[mt][2 * kq + 1][1];
+                }
+#pragma unroll
+                for (int dt = 0; dt < DT; dt += 2) {
+                    uint32_t ry[4], rq[4];
+                    const int off = (ql + kq * 16) * RS + toff + dt * 8;
+                    ldsm_x4_t(ry, sY + 2 * off);
+                    ldsm_x4_t(rq, sQ + 2 * off);
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        mma16816(dv[mt][dt], pa[mt], ry[0], ry[1]);
+                        mma16816(dv[mt][dt + 1], pa[mt], ry[2], ry[3]);
+                        mma16816(dk[mt][dt], sa[mt], rq[0], rq[1]);
+                        mma16816(dk[mt][dt + 1], sa[mt], rq[2], rq[3]);
+                    }
+                }
+            }
+        }
+        __syncthreads();
+        bwd_dq<D, NW>(a, sS, sK, b, h, qt);
+        /* No barrier here, as in bwd_kernel. */
+    }
+    /* dK, dV of the warp pair (w, w + 4) summed through shared memory (K, V, Q and dy are
+     * no longer read once every warp has passed this barrier): [key group][register][lane],
+     * 2 D registers a thread (1024 D bytes in all, under the block's shared memory). */
+    __syncthreads();
+    float *red = reinterpret_cast<float *>(smem) + kg * 2 * D * 32 + lane;
+    if (ql) {
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    red[((mt * DT + dt) * 4 + c) * 32] = dk[mt][dt][c];
+                    red[(D + (mt * DT + dt) * 4 + c) * 32] = dv[mt][dt][c];
+                }
+    }
+    __syncthreads();
+    if (ql) return;
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int rr = 0; rr < 2; rr++) {
+            const int j = wk + mt * 16 + g + 8 * rr;
+            if (j >= a.T) continue;
+            float *dkr = a.dk + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+            float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++) {
+                const int i0 = ((mt * DT + dt) * 4 + 2 * rr) * 32;
+                const float k0v = dk[mt][dt][2 * rr] + red[i0], k1v = dk[mt][dt][2 * rr + 1] + red[i0 + 32];
+                const float v0v = dv[mt][dt][2 * rr] + red[D * 32 + i0], v1v = dv[mt][dt][2 * rr + 1] + red[D * 32 + i0 + 32];
+                *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) = make_float2(k0v * a.scale, k1v * a.scale);
+                *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(v0v, v1v);
+            }
+        }
 }
 
 template <int D> size_t fwd_smem() { return (size_t)2 * FWD_STAGES * 64 * (D + 8) * 2; }
@@ -574,6 +839,15 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     fwd_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16);
     KCU_LAUNCHED();
 }
+/* Which backward kernel runs at head dims 32 and 64, read once from SCALELAB_FLASH_BWD (for
+ * timing the variants against each other): 0 bwd_kernel, 1 (default) bwd2_kernel. */
+int bwd_variant() {
+    static const int v = [] {
+        const char *e = getenv("SCALELAB_FLASH_BWD");
+        return e && *e ? atoi(e) : 1;
+    }();
+    return v;
+}
 /* NW = 8 warps (128 keys) a block, 4 (64 keys) at head dim 16 */
 template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
@@ -587,6 +861,18 @@ template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     }();
     (void)set;
     unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
+    if constexpr (D == 32 || D == 64) {
+        if (bwd_variant() == 1) {
+            static bool set2 = [&] {
+                KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+                return true;
+            }();
+            (void)set2;
+            bwd2_kernel<D><<<blocks, 256, sm>>>(a, q16, y16);
+            KCU_LAUNCHED();
+            return;
+        }
+    }
     bwd_kernel<D, NW><<<blocks, NW * 32, sm>>>(a, q16, y16);
     KCU_LAUNCHED();
 }
