@@ -343,48 +343,62 @@ __device__ __forceinline__ void bwd_issue(const fa_args &a, const __nv_bfloat16 
 }
 
 /* dQ of one 64-query tile from the block's dS^T (shared, [KB keys][64 + 8]) and K (shared,
- * [KB][D + 8]), added to dq by FP32 atomics: warp w does rows qt + 16 (w % 4) .. + 16,
- * columns DP (w / 4) .. + DP = dS (16 x KB) K (KB x DP), dS read by ldmatrix.trans, in
- * column chunks of DC (at most 32: 16 accumulator registers). */
-template <int D, int NW>
+ * [KB][D + 8]), added to dq by FP32 atomics; NW warps. Warp w does rows 16 MQ (w % RG) .. + 16 MQ
+ * (RG = 4 / MQ row groups), columns DP (w / RG) .. + DP: dS (16 MQ x KB) K (KB x DP), dS
+ * read by ldmatrix.trans, in column chunks of DC (at most 32: 16 MQ accumulator
+ * registers). MQ = 2 (4 warps) reads each K fragment for 4 mma instead of 2. */
+template <int D, int NW, int KB, int MQ>
 __device__ __forceinline__ void bwd_dq(const fa_args &a, uint32_t sS, uint32_t sK, int b, int h, int qt) {
-    constexpr int RS = D + 8, KB = 16 * NW, SQ = 64 + 8;
-    constexpr int DP = D / (NW / 4);
+    constexpr int RS = D + 8, SQ = 64 + 8;
+    constexpr int RG = 4 / MQ, DP = D / (NW / RG);
     static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
     constexpr int DC = DP < 32 ? DP : 32;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const size_t ldq = (size_t)a.nh * D;
     const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
-    const int wq = warp % 4 * 16;
+    const int wq = warp % RG * 16 * MQ;
 #pragma unroll 1
-    for (int wc = warp / 4 * DP; wc < (warp / 4 + 1) * DP; wc += DC) {
-        float dqa[DC / 8][4];
+    for (int wc = warp / RG * DP; wc < (warp / RG + 1) * DP; wc += DC) {
+        float dqa[MQ][DC / 8][4];
 #pragma unroll
-        for (int i = 0; i < DC / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
+        for (int m = 0; m < MQ; m++)
+#pragma unroll
+            for (int i = 0; i < DC / 8; i++) dqa[m][i][0] = dqa[m][i][1] = dqa[m][i][2] = dqa[m][i][3] = 0.f;
 #pragma unroll 4
         for (int kk = 0; kk < KB / 16; kk++) {
-            uint32_t sa[4];
-            ldsm_x4_t(sa, sS + 2 * ((kk * 16 + (lane / 16) * 8 + lane % 8) * SQ + wq + (lane / 8 % 2) * 8));
+            uint32_t sa[MQ][4];
+#pragma unroll
+            for (int m = 0; m < MQ; m++)
+                ldsm_x4_t(sa[m],
+                          sS + 2 * ((kk * 16 + (lane / 16) * 8 + lane % 8) * SQ + wq + 16 * m + (lane / 8 % 2) * 8));
 #pragma unroll
             for (int dt = 0; dt < DC / 8; dt += 2) {
                 uint32_t rk[4];
                 ldsm_x4_t(rk, sK + 2 * (kk * 16 * RS + toff + wc + dt * 8));
-                mma16816(dqa[dt], sa, rk[0], rk[1]);
-                mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
+#pragma unroll
+                for (int m = 0; m < MQ; m++) {
+                    mma16816(dqa[m][dt], sa[m], rk[0], rk[1]);
+                    mma16816(dqa[m][dt + 1], sa[m], rk[2], rk[3]);
+                }
             }
         }
         /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
          * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
         float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
-        const int odd = t & 1, row = qt + wq + g + 8 * odd;
+        const int odd = t & 1;
 #pragma unroll
-        for (int dt = 0; dt < DC / 8; dt++) {
-            float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
-            float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
-            float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
-                           : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
-            v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
-            if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
+        for (int m = 0; m < MQ; m++) {
+            const int row = qt + wq + 16 * m + g + 8 * odd;
+#pragma unroll
+            for (int dt = 0; dt < DC / 8; dt++) {
+                const float *x = dqa[m][dt];
+                float send0 = odd ? x[0] : x[2], send1 = odd ? x[1] : x[3];
+                float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
+                float4 v = odd ? make_float4(got0, got1, x[2], x[3]) : make_float4(x[0], x[1], got0, got1);
+                v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
+                if (row < a.T)
+                    atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
+            }
         }
     }
 }
@@ -553,7 +567,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
             }
         }
         __syncthreads();
-        bwd_dq<D, NW>(a, sS, sK, b, h, qt);
+        bwd_dq<D, NW, KB, 1>(a, sS, sK, b, h, qt);
         /* No barrier here: the next tile's loads, issued before its
          * first barrier, go to the other Q/dy/lse/D buffers, which every warp has left
          * (barrier above), and dS^T is rewritten only after that first barrier, which
@@ -585,10 +599,12 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
  * (64 registers) need more than 128, so one block (8 warps) a multiprocessor, as in
  * FlashAttention-2's backward. The two warps of a key group (w and w + 4) each hold
  * partial dK, dV over their query halves, summed through shared memory at the end. */
-template <int D>
-__global__ void __launch_bounds__(256, 1) bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+template <int D, int NW>
+__global__ void __launch_bounds__(NW * 32, 8 / NW)
+    bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int NW = 8, RS = D + 8, QB = 64, KB = 128, SQ = QB + 8, NT = 256, DT = D / 8;
+    constexpr int RS = D + 8, QB = 64, KB = 128, SQ = QB + 8, NT = NW * 32, DT = D / 8;
+    constexpr int NP = 8 / NW; /* passes of 32 queries a warp a tile */
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -597,7 +613,7 @@ __global__ void __launch_bounds__(256, 1) bwd2_kernel(fa_args a, const __nv_bflo
     float *lse_s = reinterpret_cast<float *>(Ss + KB * SQ);       /* [2][64], natural log */
     float *dd_s = lse_s + 2 * QB;                                 /* [2][64] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const int kg = warp % 4, ql = warp / 4 * 32; /* key group, first query of the warp in a tile */
+    const int kg = warp % 4; /* key group */
     const int hb = a.nkv * a.B;
     const int k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
     const size_t ldk = (size_t)a.nkv * D;
@@ -635,163 +651,169 @@ __global__ void __launch_bounds__(256, 1) bwd2_kernel(fa_args a, const __nv_bflo
         const uint32_t sQ = smem_u32(Qs + buf * QB * RS), sY = smem_u32(Ys + buf * QB * RS);
         const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sS = smem_u32(Ss);
         const float *ls = lse_s + buf * QB, *ds_ = dd_s + buf * QB;
-        const int qh = qt + ql; /* first query of the warp */
-        if (qh + 31 < wk || qh >= min(a.T, wk + 31 + a.W)) {
-            /* no key of the warp seen by a query of the warp: dS^T = 0 for dQ */
+#pragma unroll 1
+        for (int ps = 0; ps < NP; ps++) {
+            const int ql = 32 * (warp / 4 + ps), qh = qt + ql; /* the pass's first query: in the tile, in all */
+            if (qh + 31 < wk || qh >= min(a.T, wk + 31 + a.W)) {
+                /* no key of the warp seen by a query of the warp: dS^T = 0 for dQ */
 #pragma unroll
-            for (int mt = 0; mt < 2; mt++)
+                for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                    for (int nt = 0; nt < 4; nt++) {
+                        uint32_t *srow =
+                            reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + ql + nt * 8 + 2 * t);
+                        srow[0] = 0u;
+                        srow[4 * SQ] = 0u;
+                    }
+            } else {
+                /* s^T = K Q^T and dP^T = V dy^T; element c of (m-tile mt, n-tile nt): key
+                 * wk + 16 mt + g + 8 (c >> 1), query qh + 8 nt + 2t + (c & 1). */
+                float s[2][4][4];
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                    for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+                        for (int c = 0; c < 4; c++) s[mt][nt][c] = 0.f;
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    uint32_t ka[2][4];
+                    ldsm_x4(ka[0], sK + 2 * (aoff + kk * 16));
+                    ldsm_x4(ka[1], sK + 2 * (aoff + 16 * RS + kk * 16));
+#pragma unroll
+                    for (int np = 0; np < 2; np++) {
+                        uint32_t rq[4];
+                        ldsm_x4(rq, sQ + 2 * ((ql + np * 16) * RS + boff + kk * 16));
+#pragma unroll
+                        for (int mt = 0; mt < 2; mt++) {
+                            mma16816(s[mt][2 * np], ka[mt], rq[0], rq[1]);
+                            mma16816(s[mt][2 * np + 1], ka[mt], rq[2], rq[3]);
+                        }
+                    }
+                }
+                /* P^T as bf16 pairs of adjacent queries (32 registers fewer than FP32 while dP^T is
+                 * accumulated: at 255 registers d64 spilled with FP32 P); query i sees key j iff
+                 * j <= i < min(T, j + W), bounds on i relative to qh + 2t */
+                uint32_t pp[2][4][2];
 #pragma unroll
                 for (int nt = 0; nt < 4; nt++) {
-                    uint32_t *srow =
-                        reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + ql + nt * 8 + 2 * t);
-                    srow[0] = 0u;
-                    srow[4 * SQ] = 0u;
-                }
-        } else {
-            /* s^T = K Q^T and dP^T = V dy^T; element c of (m-tile mt, n-tile nt): key
-             * wk + 16 mt + g + 8 (c >> 1), query qh + 8 nt + 2t + (c & 1). */
-            float s[2][4][4];
-#pragma unroll
-            for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-                for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-                    for (int c = 0; c < 4; c++) s[mt][nt][c] = 0.f;
-#pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                uint32_t ka[2][4];
-                ldsm_x4(ka[0], sK + 2 * (aoff + kk * 16));
-                ldsm_x4(ka[1], sK + 2 * (aoff + 16 * RS + kk * 16));
-#pragma unroll
-                for (int np = 0; np < 2; np++) {
-                    uint32_t rq[4];
-                    ldsm_x4(rq, sQ + 2 * ((ql + np * 16) * RS + boff + kk * 16));
+                    const float2 L = *reinterpret_cast<const float2 *>(ls + ql + nt * 8 + 2 * t);
+                    const float nl0 = -L.x * LOG2E, nl1 = -L.y * LOG2E;
 #pragma unroll
                     for (int mt = 0; mt < 2; mt++) {
-                        mma16816(s[mt][2 * np], ka[mt], rq[0], rq[1]);
-                        mma16816(s[mt][2 * np + 1], ka[mt], rq[2], rq[3]);
+                        float p[4];
+                        p[0] = ex2v(fmaf(s[mt][nt][0], sl2, nl0));
+                        p[1] = ex2v(fmaf(s[mt][nt][1], sl2, nl1));
+                        p[2] = ex2v(fmaf(s[mt][nt][2], sl2, nl0));
+                        p[3] = ex2v(fmaf(s[mt][nt][3], sl2, nl1));
+#pragma unroll
+                        for (int u = 0; u < 2; u++) {
+                            const int j = wk + mt * 16 + g + 8 * u, i0 = qh + 2 * t;
+                            const int jlo = j - i0, jhi = min(a.T, j + a.W) - i0;
+#pragma unroll
+                            for (int e = 0; e < 2; e++)
+                                if (nt * 8 + e < jlo || nt * 8 + e >= jhi) p[2 * u + e] = 0.f;
+                        }
+                        pp[mt][nt][0] = pack2(p[0], p[1]);
+                        pp[mt][nt][1] = pack2(p[2], p[3]);
                     }
                 }
-            }
-            /* P^T as bf16 pairs of adjacent queries (32 registers fewer than FP32 while dP^T is
-             * accumulated: at 255 registers d64 spilled with FP32 P); query i sees key j iff
-             * j <= i < min(T, j + W), bounds on i relative to qh + 2t */
-            uint32_t pp[2][4][2];
+                float dp[2][4][4];
 #pragma unroll
-            for (int nt = 0; nt < 4; nt++) {
-                const float2 L = *reinterpret_cast<const float2 *>(ls + ql + nt * 8 + 2 * t);
-                const float nl0 = -L.x * LOG2E, nl1 = -L.y * LOG2E;
+                for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                for (int mt = 0; mt < 2; mt++) {
-                    float p[4];
-                    p[0] = ex2v(fmaf(s[mt][nt][0], sl2, nl0));
-                    p[1] = ex2v(fmaf(s[mt][nt][1], sl2, nl1));
-                    p[2] = ex2v(fmaf(s[mt][nt][2], sl2, nl0));
-                    p[3] = ex2v(fmaf(s[mt][nt][3], sl2, nl1));
+                    for (int nt = 0; nt < 4; nt++)
 #pragma unroll
-                    for (int u = 0; u < 2; u++) {
-                        const int j = wk + mt * 16 + g + 8 * u, i0 = qh + 2 * t;
-                        const int jlo = j - i0, jhi = min(a.T, j + a.W) - i0;
-#pragma unroll
-                        for (int e = 0; e < 2; e++)
-                            if (nt * 8 + e < jlo || nt * 8 + e >= jhi) p[2 * u + e] = 0.f;
-                    }
-                    pp[mt][nt][0] = pack2(p[0], p[1]);
-                    pp[mt][nt][1] = pack2(p[2], p[3]);
-                }
-            }
-            float dp[2][4][4];
-#pragma unroll
-            for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-                for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-                    for (int c = 0; c < 4; c++) dp[mt][nt][c] = 0.f;
+                        for (int c = 0; c < 4; c++) dp[mt][nt][c] = 0.f;
 #pragma unroll 2
-            for (int kk = 0; kk < D / 16; kk++) {
-                uint32_t va[2][4];
-                ldsm_x4(va[0], sV + 2 * (aoff + kk * 16));
-                ldsm_x4(va[1], sV + 2 * (aoff + 16 * RS + kk * 16));
+                for (int kk = 0; kk < D / 16; kk++) {
+                    uint32_t va[2][4];
+                    ldsm_x4(va[0], sV + 2 * (aoff + kk * 16));
+                    ldsm_x4(va[1], sV + 2 * (aoff + 16 * RS + kk * 16));
 #pragma unroll
-                for (int np = 0; np < 2; np++) {
-                    uint32_t ry[4];
-                    ldsm_x4(ry, sY + 2 * ((ql + np * 16) * RS + boff + kk * 16));
+                    for (int np = 0; np < 2; np++) {
+                        uint32_t ry[4];
+                        ldsm_x4(ry, sY + 2 * ((ql + np * 16) * RS + boff + kk * 16));
 #pragma unroll
-                    for (int mt = 0; mt < 2; mt++) {
-                        mma16816(dp[mt][2 * np], va[mt], ry[0], ry[1]);
-                        mma16816(dp[mt][2 * np + 1], va[mt], ry[2], ry[3]);
+                        for (int mt = 0; mt < 2; mt++) {
+                            mma16816(dp[mt][2 * np], va[mt], ry[0], ry[1]);
+                            mma16816(dp[mt][2 * np + 1], va[mt], ry[2], ry[3]);
+                        }
                     }
                 }
-            }
-            /* dS^T = P^T (dP^T - D), from the bf16 P (its rounding is below dS's own) */
-            uint32_t sp[2][4][2];
+                /* dS^T = P^T (dP^T - D), from the bf16 P (its rounding is below dS's own) */
+                uint32_t sp[2][4][2];
 #pragma unroll
-            for (int nt = 0; nt < 4; nt++) {
-                const int il = ql + nt * 8 + 2 * t;
-                const float2 Dd = *reinterpret_cast<const float2 *>(ds_ + il);
-#pragma unroll
-                for (int mt = 0; mt < 2; mt++) {
-                    const uint32_t p01 = pp[mt][nt][0], p23 = pp[mt][nt][1];
-                    const float d0 = __uint_as_float(p01 << 16) * (dp[mt][nt][0] - Dd.x);
-                    const float d1 = __uint_as_float(p01 & 0xffff0000u) * (dp[mt][nt][1] - Dd.y);
-                    const float d2 = __uint_as_float(p23 << 16) * (dp[mt][nt][2] - Dd.x);
-                    const float d3 = __uint_as_float(p23 & 0xffff0000u) * (dp[mt][nt][3] - Dd.y);
-                    sp[mt][nt][0] = pack2(d0, d1);
-                    sp[mt][nt][1] = pack2(d2, d3);
-                    uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + il);
-                    srow[0] = sp[mt][nt][0];
-                    srow[4 * SQ] = sp[mt][nt][1]; /* key + 8: 8 SQ halves = 4 SQ words */
-                }
-            }
-            /* dV += P^T dy, dK += dS^T Q over the warp's 32 queries */
-#pragma unroll
-            for (int kq = 0; kq < 2; kq++) {
-                uint32_t pa[2][4], sa[2][4];
-#pragma unroll
-                for (int mt = 0; mt < 2; mt++) {
-                    pa[mt][0] = pp[mt][2 * kq][0], pa[mt][1] = pp[mt][2 * kq][1];
-                    pa[mt][2] = pp[mt][2 * kq + 1][0], pa[mt][3] = pp[mt][2 * kq + 1][1];
-                    sa[mt][0] = sp[mt][2 * kq][0], sa[mt][1] = sp[mt][2 * kq][1];
-                    sa[mt][2] = sp[mt][2 * kq + 1][0], sa[mt][3] = sp[mt][2 * kq + 1][1];
-                }
-#pragma unroll
-                for (int dt = 0; dt < DT; dt += 2) {
-                    uint32_t ry[4], rq[4];
-                    const int off = (ql + kq * 16) * RS + toff + dt * 8;
-                    ldsm_x4_t(ry, sY + 2 * off);
-                    ldsm_x4_t(rq, sQ + 2 * off);
+                for (int nt = 0; nt < 4; nt++) {
+                    const int il = ql + nt * 8 + 2 * t;
+                    const float2 Dd = *reinterpret_cast<const float2 *>(ds_ + il);
 #pragma unroll
                     for (int mt = 0; mt < 2; mt++) {
-                        mma16816(dv[mt][dt], pa[mt], ry[0], ry[1]);
-                        mma16816(dv[mt][dt + 1], pa[mt], ry[2], ry[3]);
-                        mma16816(dk[mt][dt], sa[mt], rq[0], rq[1]);
-                        mma16816(dk[mt][dt + 1], sa[mt], rq[2], rq[3]);
+                        const uint32_t p01 = pp[mt][nt][0], p23 = pp[mt][nt][1];
+                        const float d0 = __uint_as_float(p01 << 16) * (dp[mt][nt][0] - Dd.x);
+                        const float d1 = __uint_as_float(p01 & 0xffff0000u) * (dp[mt][nt][1] - Dd.y);
+                        const float d2 = __uint_as_float(p23 << 16) * (dp[mt][nt][2] - Dd.x);
+                        const float d3 = __uint_as_float(p23 & 0xffff0000u) * (dp[mt][nt][3] - Dd.y);
+                        sp[mt][nt][0] = pack2(d0, d1);
+                        sp[mt][nt][1] = pack2(d2, d3);
+                        uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + il);
+                        srow[0] = sp[mt][nt][0];
+                        srow[4 * SQ] = sp[mt][nt][1]; /* key + 8: 8 SQ halves = 4 SQ words */
+                    }
+                }
+                /* dV += P^T dy, dK += dS^T Q over the warp's 32 queries */
+#pragma unroll
+                for (int kq = 0; kq < 2; kq++) {
+                    uint32_t pa[2][4], sa[2][4];
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        pa[mt][0] = pp[mt][2 * kq][0], pa[mt][1] = pp[mt][2 * kq][1];
+                        pa[mt][2] = pp[mt][2 * kq + 1][0], pa[mt][3] = pp[mt][2 * kq + 1][1];
+                        sa[mt][0] = sp[mt][2 * kq][0], sa[mt][1] = sp[mt][2 * kq][1];
+                        sa[mt][2] = sp[mt][2 * kq + 1][0], sa[mt][3] = sp[mt][2 * kq + 1][1];
+                    }
+#pragma unroll
+                    for (int dt = 0; dt < DT; dt += 2) {
+                        uint32_t ry[4], rq[4];
+                        const int off = (ql + kq * 16) * RS + toff + dt * 8;
+                        ldsm_x4_t(ry, sY + 2 * off);
+                        ldsm_x4_t(rq, sQ + 2 * off);
+#pragma unroll
+                        for (int mt = 0; mt < 2; mt++) {
+                            mma16816(dv[mt][dt], pa[mt], ry[0], ry[1]);
+                            mma16816(dv[mt][dt + 1], pa[mt], ry[2], ry[3]);
+                            mma16816(dk[mt][dt], sa[mt], rq[0], rq[1]);
+                            mma16816(dk[mt][dt + 1], sa[mt], rq[2], rq[3]);
+                        }
                     }
                 }
             }
         }
         __syncthreads();
-        bwd_dq<D, NW>(a, sS, sK, b, h, qt);
+        bwd_dq<D, NW, KB, NW == 4 ? 2 : 1>(a, sS, sK, b, h, qt);
         /* No barrier here, as in bwd_kernel. */
     }
-    /* dK, dV of the warp pair (w, w + 4) summed through shared memory (K, V, Q and dy are
-     * no longer read once every warp has passed this barrier): [key group][register][lane],
-     * 2 D registers a thread (1024 D bytes in all, under the block's shared memory). */
-    __syncthreads();
+    /* 8 warps: dK, dV of the warp pair (w, w + 4) summed through shared memory (nothing in
+     * it is read once every warp has passed this barrier, and no cp.async is pending):
+     * [key group][register][lane], 2 D registers a thread (1024 D bytes in all, under the
+     * block's shared memory). */
     float *red = reinterpret_cast<float *>(smem) + kg * 2 * D * 32 + lane;
-    if (ql) {
+    if constexpr (NW == 8) {
+        __syncthreads();
+        if (warp >= 4) {
 #pragma unroll
-        for (int mt = 0; mt < 2; mt++)
+            for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-            for (int dt = 0; dt < DT; dt++)
+                for (int dt = 0; dt < DT; dt++)
 #pragma unroll
-                for (int c = 0; c < 4; c++) {
-                    red[((mt * DT + dt) * 4 + c) * 32] = dk[mt][dt][c];
-                    red[(D + (mt * DT + dt) * 4 + c) * 32] = dv[mt][dt][c];
-                }
+                    for (int c = 0; c < 4; c++) {
+                        red[((mt * DT + dt) * 4 + c) * 32] = dk[mt][dt][c];
+                        red[(D + (mt * DT + dt) * 4 + c) * 32] = dv[mt][dt][c];
+                    }
+        }
+        __syncthreads();
+        if (warp >= 4) return;
     }
-    __syncthreads();
-    if (ql) return;
 #pragma unroll
     for (int mt = 0; mt < 2; mt++)
 #pragma unroll
@@ -803,8 +825,12 @@ __global__ void __launch_bounds__(256, 1) bwd2_kernel(fa_args a, const __nv_bflo
 #pragma unroll
             for (int dt = 0; dt < DT; dt++) {
                 const int i0 = ((mt * DT + dt) * 4 + 2 * rr) * 32;
-                const float k0v = dk[mt][dt][2 * rr] + red[i0], k1v = dk[mt][dt][2 * rr + 1] + red[i0 + 32];
-                const float v0v = dv[mt][dt][2 * rr] + red[D * 32 + i0], v1v = dv[mt][dt][2 * rr + 1] + red[D * 32 + i0 + 32];
+                float k0v = dk[mt][dt][2 * rr], k1v = dk[mt][dt][2 * rr + 1];
+                float v0v = dv[mt][dt][2 * rr], v1v = dv[mt][dt][2 * rr + 1];
+                if constexpr (NW == 8) {
+                    k0v += red[i0], k1v += red[i0 + 32];
+                    v0v += red[D * 32 + i0], v1v += red[D * 32 + i0 + 32];
+                }
                 *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) = make_float2(k0v * a.scale, k1v * a.scale);
                 *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(v0v, v1v);
             }
@@ -840,13 +866,27 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     KCU_LAUNCHED();
 }
 /* Which backward kernel runs at head dims 32 and 64, read once from SCALELAB_FLASH_BWD (for
- * timing the variants against each other): 0 bwd_kernel, 1 (default) bwd2_kernel. */
+ * timing the variants against each other): 0 bwd_kernel, 1 (default) bwd2_kernel with 8
+ * warps, 2 bwd2_kernel with 4. */
 int bwd_variant() {
     static const int v = [] {
         const char *e = getenv("SCALELAB_FLASH_BWD");
         return e && *e ? atoi(e) : 1;
     }();
     return v;
+}
+/* bwd2_kernel: 8 warps a block and one block a multiprocessor, or 4 warps and two */
+template <int D, int NW>
+void bwd2(size_t sm, unsigned blocks, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    static bool set = [&] {
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       (int)cudaSharedmemCarveoutMaxShared));
+        return true;
+    }();
+    (void)set;
+    bwd2_kernel<D, NW><<<blocks, NW * 32, sm>>>(a, q16, y16);
+    KCU_LAUNCHED();
 }
 /* NW = 8 warps (128 keys) a block, 4 (64 keys) at head dim 16 */
 template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
@@ -863,13 +903,11 @@ template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
     if constexpr (D == 32 || D == 64) {
         if (bwd_variant() == 1) {
-            static bool set2 = [&] {
-                KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-                return true;
-            }();
-            (void)set2;
-            bwd2_kernel<D><<<blocks, 256, sm>>>(a, q16, y16);
-            KCU_LAUNCHED();
+            bwd2<D, 8>(sm, blocks, a, q16, y16);
+            return;
+        }
+        if (bwd_variant() == 2) {
+            bwd2<D, 4>(sm, blocks, a, q16, y16);
             return;
         }
     }
