@@ -100,14 +100,6 @@ __device__ __forceinline__ float ex2(float x) {
     return y;
 }
 
-/* ex2, volatile: kept in program order with the mma and ldmatrix asm (bwd2_kernel: so
- * that P is formed, and S's registers freed, before dP is accumulated). */
-__device__ __forceinline__ float ex2v(float x) {
-    float y;
-    asm volatile("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
-
 /* Rows [r0, r0 + ROWS) of a bf16 [T, ld] matrix (columns 0..D) into shared [ROWS][D + 8],
  * asynchronously; rows past T are zeros. */
 template <int D, int ROWS, int NT>
@@ -691,9 +683,9 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
                         }
                     }
                 }
-                /* P^T as bf16 pairs of adjacent queries (32 registers fewer than FP32 while dP^T is
-                 * accumulated: at 255 registers d64 spilled with FP32 P); query i sees key j iff
-                 * j <= i < min(T, j + W), bounds on i relative to qh + 2t */
+                /* P^T as bf16 pairs of adjacent queries, before dP^T (32 registers fewer than
+                 * FP32 P while dP^T is accumulated: d64 spilled with FP32 P); query i sees key j
+                 * iff j <= i < min(T, j + W), bounds on i relative to qh + 2t */
                 uint32_t pp[2][4][2];
 #pragma unroll
                 for (int nt = 0; nt < 4; nt++) {
@@ -702,10 +694,10 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
 #pragma unroll
                     for (int mt = 0; mt < 2; mt++) {
                         float p[4];
-                        p[0] = ex2v(fmaf(s[mt][nt][0], sl2, nl0));
-                        p[1] = ex2v(fmaf(s[mt][nt][1], sl2, nl1));
-                        p[2] = ex2v(fmaf(s[mt][nt][2], sl2, nl0));
-                        p[3] = ex2v(fmaf(s[mt][nt][3], sl2, nl1));
+                        p[0] = ex2(fmaf(s[mt][nt][0], sl2, nl0));
+                        p[1] = ex2(fmaf(s[mt][nt][1], sl2, nl1));
+                        p[2] = ex2(fmaf(s[mt][nt][2], sl2, nl0));
+                        p[3] = ex2(fmaf(s[mt][nt][3], sl2, nl1));
 #pragma unroll
                         for (int u = 0; u < 2; u++) {
                             const int j = wk + mt * 16 + g + 8 * u, i0 = qh + 2 * t;
