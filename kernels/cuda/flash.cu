@@ -591,12 +591,16 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
  * (64 registers) need more than 128, so one block (8 warps) a multiprocessor, as in
  * FlashAttention-2's backward. The two warps of a key group (w and w + 4) each hold
  * partial dK, dV over their query halves, summed through shared memory at the end. */
-template <int D, int NW>
+template <int D, int NW, int QW>
 __global__ void __launch_bounds__(NW * 32, 8 / NW)
     bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, QB = 64, KB = 128, SQ = QB + 8, NT = NW * 32, DT = D / 8;
-    constexpr int NP = 8 / NW; /* passes of 32 queries a warp a tile */
+    /* a warp's QS queries of a tile in NP passes of QW; QW = 16: K and V A fragments kept in
+     * registers (KVR) */
+    constexpr int QS = 64 / (NW / 4), NP = QS / QW, NTW = QW / 8;
+    constexpr bool KVR = QW == 16;
+    constexpr int UDP = KVR ? D / 16 : 2; /* dP^T's unrolling: 2 keeps d64 at 255 registers */
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -614,6 +618,20 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
     const int wk = k0 + kg * 32; /* this warp's first key */
     stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
     stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
+    /* A fragments of this warp's keys: row lane % 8 (+ 8), column block lane / 16; m-tile 1
+     * at + 16 RS */
+    const int aoff = (kg * 32 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
+    uint32_t kf[2][KVR ? D / 16 : 1][4], vf[2][KVR ? D / 16 : 1][4];
+    if constexpr (KVR) {
+        __syncthreads();
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                ldsm_x4(kf[mt][kk], smem_u32(Ks) + 2 * (aoff + mt * 16 * RS + kk * 16));
+                ldsm_x4(vf[mt][kk], smem_u32(Vs) + 2 * (aoff + mt * 16 * RS + kk * 16));
+            }
+    }
     /* dk[mt][dt]: keys wk + 16 mt + g (+ 8), dims 8 dt + 2t (+ 1) */
     float dk[2][DT][4], dv[2][DT][4];
 #pragma unroll
@@ -625,8 +643,6 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
     const float sl2 = a.scale * LOG2E;
     const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
     const int nq = (qend - k0) / QB + 1, ntiles = nq * a.group;
-    /* A fragments of key m-tile 0 (m-tile 1: + 16 RS) */
-    const int aoff = (kg * 32 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
     const int boff = ((lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8;  /* B, rows = queries */
     const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
     auto issue = [&](int it) {
@@ -645,13 +661,13 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
         const float *ls = lse_s + buf * QB, *ds_ = dd_s + buf * QB;
 #pragma unroll 1
         for (int ps = 0; ps < NP; ps++) {
-            const int ql = 32 * (warp / 4 + ps), qh = qt + ql; /* the pass's first query: in the tile, in all */
-            if (qh + 31 < wk || qh >= min(a.T, wk + 31 + a.W)) {
+            const int ql = warp / 4 * QS + ps * QW, qh = qt + ql; /* the pass's first query: in the tile, in all */
+            if (qh + QW - 1 < wk || qh >= min(a.T, wk + 31 + a.W)) {
                 /* no key of the warp seen by a query of the warp: dS^T = 0 for dQ */
 #pragma unroll
                 for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                    for (int nt = 0; nt < 4; nt++) {
+                    for (int nt = 0; nt < NTW; nt++) {
                         uint32_t *srow =
                             reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + ql + nt * 8 + 2 * t);
                         srow[0] = 0u;
@@ -660,20 +676,25 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
             } else {
                 /* s^T = K Q^T and dP^T = V dy^T; element c of (m-tile mt, n-tile nt): key
                  * wk + 16 mt + g + 8 (c >> 1), query qh + 8 nt + 2t + (c & 1). */
-                float s[2][4][4];
+                float s[2][NTW][4];
 #pragma unroll
                 for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                    for (int nt = 0; nt < 4; nt++)
+                    for (int nt = 0; nt < NTW; nt++)
 #pragma unroll
                         for (int c = 0; c < 4; c++) s[mt][nt][c] = 0.f;
 #pragma unroll
                 for (int kk = 0; kk < D / 16; kk++) {
                     uint32_t ka[2][4];
-                    ldsm_x4(ka[0], sK + 2 * (aoff + kk * 16));
-                    ldsm_x4(ka[1], sK + 2 * (aoff + 16 * RS + kk * 16));
 #pragma unroll
-                    for (int np = 0; np < 2; np++) {
+                    for (int mt = 0; mt < 2; mt++) {
+                        if constexpr (KVR)
+                            ka[mt][0] = kf[mt][kk][0], ka[mt][1] = kf[mt][kk][1], ka[mt][2] = kf[mt][kk][2],
+                            ka[mt][3] = kf[mt][kk][3];
+                        else ldsm_x4(ka[mt], sK + 2 * (aoff + mt * 16 * RS + kk * 16));
+                    }
+#pragma unroll
+                    for (int np = 0; np < NTW / 2; np++) {
                         uint32_t rq[4];
                         ldsm_x4(rq, sQ + 2 * ((ql + np * 16) * RS + boff + kk * 16));
 #pragma unroll
@@ -686,9 +707,9 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
                 /* P^T as bf16 pairs of adjacent queries, before dP^T (32 registers fewer than
                  * FP32 P while dP^T is accumulated: d64 spilled with FP32 P); query i sees key j
                  * iff j <= i < min(T, j + W), bounds on i relative to qh + 2t */
-                uint32_t pp[2][4][2];
+                uint32_t pp[2][NTW][2];
 #pragma unroll
-                for (int nt = 0; nt < 4; nt++) {
+                for (int nt = 0; nt < NTW; nt++) {
                     const float2 L = *reinterpret_cast<const float2 *>(ls + ql + nt * 8 + 2 * t);
                     const float nl0 = -L.x * LOG2E, nl1 = -L.y * LOG2E;
 #pragma unroll
@@ -710,20 +731,25 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
                         pp[mt][nt][1] = pack2(p[2], p[3]);
                     }
                 }
-                float dp[2][4][4];
+                float dp[2][NTW][4];
 #pragma unroll
                 for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-                    for (int nt = 0; nt < 4; nt++)
+                    for (int nt = 0; nt < NTW; nt++)
 #pragma unroll
                         for (int c = 0; c < 4; c++) dp[mt][nt][c] = 0.f;
-#pragma unroll 2
+#pragma unroll UDP
                 for (int kk = 0; kk < D / 16; kk++) {
                     uint32_t va[2][4];
-                    ldsm_x4(va[0], sV + 2 * (aoff + kk * 16));
-                    ldsm_x4(va[1], sV + 2 * (aoff + 16 * RS + kk * 16));
 #pragma unroll
-                    for (int np = 0; np < 2; np++) {
+                    for (int mt = 0; mt < 2; mt++) {
+                        if constexpr (KVR)
+                            va[mt][0] = vf[mt][kk][0], va[mt][1] = vf[mt][kk][1], va[mt][2] = vf[mt][kk][2],
+                            va[mt][3] = vf[mt][kk][3];
+                        else ldsm_x4(va[mt], sV + 2 * (aoff + mt * 16 * RS + kk * 16));
+                    }
+#pragma unroll
+                    for (int np = 0; np < NTW / 2; np++) {
                         uint32_t ry[4];
                         ldsm_x4(ry, sY + 2 * ((ql + np * 16) * RS + boff + kk * 16));
 #pragma unroll
@@ -734,9 +760,9 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
                     }
                 }
                 /* dS^T = P^T (dP^T - D), from the bf16 P (its rounding is below dS's own) */
-                uint32_t sp[2][4][2];
+                uint32_t sp[2][NTW][2];
 #pragma unroll
-                for (int nt = 0; nt < 4; nt++) {
+                for (int nt = 0; nt < NTW; nt++) {
                     const int il = ql + nt * 8 + 2 * t;
                     const float2 Dd = *reinterpret_cast<const float2 *>(ds_ + il);
 #pragma unroll
@@ -753,9 +779,9 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
                         srow[4 * SQ] = sp[mt][nt][1]; /* key + 8: 8 SQ halves = 4 SQ words */
                     }
                 }
-                /* dV += P^T dy, dK += dS^T Q over the warp's 32 queries */
+                /* dV += P^T dy, dK += dS^T Q over the pass's queries */
 #pragma unroll
-                for (int kq = 0; kq < 2; kq++) {
+                for (int kq = 0; kq < NTW / 2; kq++) {
                     uint32_t pa[2][4], sa[2][4];
 #pragma unroll
                     for (int mt = 0; mt < 2; mt++) {
@@ -868,16 +894,16 @@ int bwd_variant() {
     return v;
 }
 /* bwd2_kernel: 8 warps a block and one block a multiprocessor, or 4 warps and two */
-template <int D, int NW>
+template <int D, int NW, int QW>
 void bwd2(size_t sm, unsigned blocks, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     static bool set = [&] {
-        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW>, cudaFuncAttributePreferredSharedMemoryCarveout,
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, QW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, QW>, cudaFuncAttributePreferredSharedMemoryCarveout,
                                        (int)cudaSharedmemCarveoutMaxShared));
         return true;
     }();
     (void)set;
-    bwd2_kernel<D, NW><<<blocks, NW * 32, sm>>>(a, q16, y16);
+    bwd2_kernel<D, NW, QW><<<blocks, NW * 32, sm>>>(a, q16, y16);
     KCU_LAUNCHED();
 }
 /* NW = 8 warps (128 keys) a block, 4 (64 keys) at head dim 16 */
@@ -895,11 +921,15 @@ template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
     if constexpr (D == 32 || D == 64) {
         if (bwd_variant() == 1) {
-            bwd2<D, 8>(sm, blocks, a, q16, y16);
+            bwd2<D, 8, 32>(sm, blocks, a, q16, y16);
             return;
         }
         if (bwd_variant() == 2) {
-            bwd2<D, 4>(sm, blocks, a, q16, y16);
+            bwd2<D, 4, 32>(sm, blocks, a, q16, y16);
+            return;
+        }
+        if (bwd_variant() == 3) {
+            bwd2<D, 4, 16>(sm, blocks, a, q16, y16);
             return;
         }
     }
