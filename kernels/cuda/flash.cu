@@ -27,7 +27,12 @@
  * cp.async), and recomputes P from the saved log-sum-exp. dQ sums over key blocks: each
  * block adds its 64 x d piece per tile with FP32 float4 atomics (dq is cleared first), so
  * dq's low bits vary from run to run; dK and dV are owned by one block each
- * (deterministic). D_i = dy_i . y_i comes from a row kernel.
+ * (deterministic). D_i = dy_i . y_i comes from a row kernel. At head dims 32 and 64,
+ * bwd2_kernel (same blocks, tiles and shared layout) gives each warp 32 keys x 32 queries
+ * instead of 16 x 16, reading about half the shared memory a tile at twice the registers;
+ * SCALELAB_FLASH_BWD picks among bwd_kernel (0) and three forms of it (1: 8 warps, one block
+ * a multiprocessor; 2, the default: 4 warps, two blocks; 3: as 2 with K and V in registers)
+ * until the device measurement settles one.
  *
  * Both cut the instructions per score (one FFMA + MUFU.EX2, cheap masks), stay within
  * 128 registers at head dims <= 64 without spills (two blocks, 16 warps per
@@ -36,6 +41,8 @@
  * 64, 128:
  *   fwd_kernel   78 / 101 / 127 / 216, no spills;  smem 18432 / 30720 / 55296 / 104448
  *   bwd_kernel  100 / 126 / 128 / 246, no spills;  smem 28672 / 60416 / 93184 / 158720
+ *   bwd2_kernel (32, 64) 8 warps 226 / 254, 4 warps 218 / 255, no spills; 4 warps with K, V
+ *               in registers 196 / 255, d64 spills 40 bytes; smem as bwd_kernel's
  * On the H200 (b1 h8 d64 causal, forward / forward + backward ms) they took 0.128 / 0.502
  * at 4k, 1.065 / 4.445 at 16k and 15.41 / 67.10 at 64k (window 4096 at 64k: 2.114 /
  * 8.960), against 0.222 / 0.751, 1.966 / 6.929 and 25.35 / 103.3 for the kernels they
@@ -580,17 +587,19 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     }
 }
 
-/* Backward, warp tiles of 32 keys x 32 queries (head dims 32 and 64): the same block (8
- * warps, 128 keys of one (batch, kv head)), tiles, shared layout and dQ as bwd_kernel, but
- * warp w takes keys 32 (w % 4) .. + 32 and queries 32 (w / 4) .. + 32 of each 64-query tile
- * in one pass. Why: bwd_kernel is bound by shared-memory reads (about 120 ldmatrix.x4 a
- * warp a tile for 160 mma); a 32 x 32 tile uses each K/V A fragment for 4 mma instead of
- * 2 and each Q/dy B fragment for 4 instead of 2, and each dy^T/Q^T fragment of dV/dK for
- * 4 instead of 2: 72 ldmatrix.x4 a warp a tile, same mma. The price is registers: the dK
- * and dV accumulators of 32 keys (4 D registers) and the S, dP accumulators of 32 x 32
- * (64 registers) need more than 128, so one block (8 warps) a multiprocessor, as in
- * FlashAttention-2's backward. The two warps of a key group (w and w + 4) each hold
- * partial dK, dV over their query halves, summed through shared memory at the end. */
+/* Backward, warp tiles of 32 keys (head dims 32 and 64): the same blocks (128 keys of one
+ * (batch, kv head)), tiles, shared layout and dQ split as bwd_kernel, but warp w takes keys
+ * 32 (w % 4) .. + 32 and, of each 64-query tile, 32 queries (NW = 8 warps: w / 4 picks
+ * the half) or all 64 (NW = 4), in passes of QW queries. Why: bwd_kernel is bound by
+ * shared-memory reads (about 120 ldmatrix.x4 a warp a tile for 160 mma); with 32 keys and
+ * 32 queries every K/V A fragment and every Q/dy B fragment (either layout) feeds 4 mma
+ * instead of 2. ldmatrix.x4 a block a tile (d64): bwd_kernel 960, NW = 8 576, NW = 4 512
+ * (its dQ warp tiles are 32 x 32), NW = 4 with QW = 16 384: K and V A fragments stay in
+ * registers (64) and the S, dP accumulators of a pass shrink to 16 each. The price is
+ * registers: dK and dV of 32 keys take 4 D of them, so one 8-warp block or two 4-warp
+ * blocks a multiprocessor (FlashAttention-2's backward also runs 8 warps), and P goes to
+ * bf16 before dP^T is accumulated. With 8 warps the pair (w, w + 4) holds partial dK, dV
+ * over its query halves, summed through shared memory at the end. */
 template <int D, int NW, int QW>
 __global__ void __launch_bounds__(NW * 32, 8 / NW)
     bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
@@ -884,12 +893,13 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     KCU_LAUNCHED();
 }
 /* Which backward kernel runs at head dims 32 and 64, read once from SCALELAB_FLASH_BWD (for
- * timing the variants against each other): 0 bwd_kernel, 1 (default) bwd2_kernel with 8
- * warps, 2 bwd2_kernel with 4. */
+ * timing the variants against each other): 0 bwd_kernel; bwd2_kernel with 1: 8 warps and
+ * 32-query passes, 2 (default): 4 warps and 32-query passes, 3: 4 warps, 16-query passes,
+ * K and V in registers. */
 int bwd_variant() {
     static const int v = [] {
         const char *e = getenv("SCALELAB_FLASH_BWD");
-        return e && *e ? atoi(e) : 1;
+        return e && *e ? atoi(e) : 2;
     }();
     return v;
 }
