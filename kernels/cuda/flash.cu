@@ -27,7 +27,12 @@
  * cp.async), and recomputes P from the saved log-sum-exp. dQ sums over key blocks: each
  * block adds its 64 x d piece per tile with FP32 float4 atomics (dq is cleared first), so
  * dq's low bits vary from run to run; dK and dV are owned by one block each
- * (deterministic). D_i = dy_i . y_i comes from a row kernel.
+ * (deterministic). D_i = dy_i . y_i comes from a row kernel. At head dims 32 and 64,
+ * bwd2_kernel (same blocks, tiles and shared layout) gives each warp 32 keys x 32 queries
+ * instead of 16 x 16, reading about half the shared memory a tile at twice the registers;
+ * SCALELAB_FLASH_BWD picks among bwd_kernel (0) and three forms of it (1: 8 warps, one block
+ * a multiprocessor; 2, the default: 4 warps, two blocks; 3: as 2 with K and V in registers)
+ * until the device measurement settles one.
  *
  * Both cut the instructions per score (one FFMA + MUFU.EX2, cheap masks), stay within
  * 128 registers at head dims <= 64 without spills (two blocks, 16 warps per
@@ -36,6 +41,8 @@
  * 64, 128:
  *   fwd_kernel   78 / 101 / 127 / 216, no spills;  smem 18432 / 30720 / 55296 / 104448
  *   bwd_kernel  100 / 126 / 128 / 246, no spills;  smem 28672 / 60416 / 93184 / 158720
+ *   bwd2_kernel (32, 64) 8 warps 226 / 254, 4 warps 218 / 255, no spills; 4 warps with K, V
+ *               in registers 196 / 255, d64 spills 40 bytes; smem as bwd_kernel's
  * On the H200 (b1 h8 d64 causal, forward / forward + backward ms) they took 0.128 / 0.502
  * at 4k, 1.065 / 4.445 at 16k and 15.41 / 67.10 at 64k (window 4096 at 64k: 2.114 /
  * 8.960), against 0.222 / 0.751, 1.966 / 6.929 and 25.35 / 103.3 for the kernels they
@@ -315,6 +322,86 @@ __global__ void dot_rows_kernel(int B, int T, int nh, int d, const float *dy, co
     if (lane == 0) dd[row] = s;
 }
 
+/* Backward tile loads by cp.async into buffer buf: rows [qt, qt + 64) of head h's Q and dy
+ * (bf16) and their log-sum-exp and D_i. */
+template <int D, int NT>
+__device__ __forceinline__ void bwd_issue(const fa_args &a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16,
+                                          __nv_bfloat16 *Qs, __nv_bfloat16 *Ys, float *lse_s, float *dd_s, int b,
+                                          int h, int qt, int buf) {
+    constexpr int QB = 64, RS = D + 8;
+    const size_t ldq = (size_t)a.nh * D;
+    load_tile<D, 64, NT>(Qs + buf * QB * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+    load_tile<D, 64, NT>(Ys + buf * QB * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+    if (threadIdx.x < 2 * QB) {
+        int x = threadIdx.x % QB, i = qt + x;
+        bool ok = i < a.T;
+        size_t row = ((size_t)b * a.nh + h) * a.T + (ok ? i : 0);
+        if (threadIdx.x < QB) cp_small<4>(lse_s + buf * QB + x, a.lse_in + row, ok);
+        else cp_small<4>(dd_s + buf * QB + x, a.dd + row, ok);
+    }
+}
+
+/* dQ of one 64-query tile from the block's dS^T (shared, [KB keys][64 + 8]) and K (shared,
+ * [KB][D + 8]), added to dq by FP32 atomics; NW warps. Warp w does rows 16 MQ (w % RG) .. + 16 MQ
+ * (RG = 4 / MQ row groups), columns DP (w / RG) .. + DP: dS (16 MQ x KB) K (KB x DP), dS
+ * read by ldmatrix.trans, in column chunks of DC (at most 32: 16 MQ accumulator
+ * registers). MQ = 2 (4 warps) reads each K fragment for 4 mma instead of 2. */
+template <int D, int NW, int KB, int MQ>
+__device__ __forceinline__ void bwd_dq(const fa_args &a, uint32_t sS, uint32_t sK, int b, int h, int qt) {
+    constexpr int RS = D + 8, SQ = 64 + 8;
+    constexpr int RG = 4 / MQ, DP = D / (NW / RG);
+    static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
+    constexpr int DC = DP < 32 ? DP : 32;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const size_t ldq = (size_t)a.nh * D;
+    const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
+    const int wq = warp % RG * 16 * MQ;
+#pragma unroll 1
+    for (int wc = warp / RG * DP; wc < (warp / RG + 1) * DP; wc += DC) {
+        float dqa[MQ][DC / 8][4];
+#pragma unroll
+        for (int m = 0; m < MQ; m++)
+#pragma unroll
+            for (int i = 0; i < DC / 8; i++) dqa[m][i][0] = dqa[m][i][1] = dqa[m][i][2] = dqa[m][i][3] = 0.f;
+#pragma unroll 4
+        for (int kk = 0; kk < KB / 16; kk++) {
+            uint32_t sa[MQ][4];
+#pragma unroll
+            for (int m = 0; m < MQ; m++)
+                ldsm_x4_t(sa[m],
+                          sS + 2 * ((kk * 16 + (lane / 16) * 8 + lane % 8) * SQ + wq + 16 * m + (lane / 8 % 2) * 8));
+#pragma unroll
+            for (int dt = 0; dt < DC / 8; dt += 2) {
+                uint32_t rk[4];
+                ldsm_x4_t(rk, sK + 2 * (kk * 16 * RS + toff + wc + dt * 8));
+#pragma unroll
+                for (int m = 0; m < MQ; m++) {
+                    mma16816(dqa[m][dt], sa[m], rk[0], rk[1]);
+                    mma16816(dqa[m][dt + 1], sa[m], rk[2], rk[3]);
+                }
+            }
+        }
+        /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
+         * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
+        float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
+        const int odd = t & 1;
+#pragma unroll
+        for (int m = 0; m < MQ; m++) {
+            const int row = qt + wq + 16 * m + g + 8 * odd;
+#pragma unroll
+            for (int dt = 0; dt < DC / 8; dt++) {
+                const float *x = dqa[m][dt];
+                float send0 = odd ? x[0] : x[2], send1 = odd ? x[1] : x[3];
+                float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
+                float4 v = odd ? make_float4(got0, got1, x[2], x[3]) : make_float4(x[0], x[1], got0, got1);
+                v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
+                if (row < a.T)
+                    atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
+            }
+        }
+    }
+}
+
 /* Backward: NW warps of 16 keys (NW = 8: 128 keys a block; 4 at head dim 16), 64-query
  * tiles of Q and dy double-buffered by cp.async, dQ by FP32 atomics so its low bits vary
  * from run to run, dK and dV owned by one block. At most 128 registers at head dims <= 64
@@ -338,9 +425,6 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
     /* queries per pass over a tile, their n-tiles */
     constexpr int QH = BWD_QH, NTH = QH / 8;
-    constexpr int DP = D / (NW / 4); /* dQ: warp w does rows 16 (w % 4).., dims DP (w / 4).. */
-    static_assert(DP % 16 == 0, "dQ column split needs 16-column pieces");
-    constexpr int DC = DP < 32 ? DP : 32;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -351,7 +435,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int hb = a.nkv * a.B;
     const int k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
-    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
+    const size_t ldk = (size_t)a.nkv * D;
     const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
     const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
     const int wk = k0 + warp * 16; /* this warp's first key */
@@ -370,16 +454,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     const int boff = ((lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8;  /* B, rows = queries */
     const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
     auto issue = [&](int it) {
-        int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
-        load_tile<D, 64, NT>(Qs + buf * QB * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
-        load_tile<D, 64, NT>(Ys + buf * QB * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
-        if (threadIdx.x < 2 * QB) {
-            int x = threadIdx.x % QB, i = qt + x;
-            bool ok = i < a.T;
-            size_t row = ((size_t)b * a.nh + h) * a.T + (ok ? i : 0);
-            if (threadIdx.x < QB) cp_small<4>(lse_s + buf * QB + x, a.lse_in + row, ok);
-            else cp_small<4>(dd_s + buf * QB + x, a.dd + row, ok);
-        }
+        bwd_issue<D, NT>(a, q16, y16, Qs, Ys, lse_s, dd_s, b, kvh * a.group + it / nq, k0 + it % nq * QB, it & 1);
     };
     issue(0);
     cp_commit();
@@ -491,41 +566,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
             }
         }
         __syncthreads();
-        /* dQ rows qt + 16 (warp % 4) .. + 16, columns DP (warp / 4) .. + DP = dS (16 x KB) K (KB x DP);
-         * dS read from dS^T by ldmatrix.trans. */
-        /* in column chunks of DC (at most 32: 16 accumulator registers) */
-        const int wq = warp % 4 * 16;
-#pragma unroll 1
-        for (int wc = warp / 4 * DP; wc < (warp / 4 + 1) * DP; wc += DC) {
-            float dqa[DC / 8][4];
-#pragma unroll
-            for (int i = 0; i < DC / 8; i++) dqa[i][0] = dqa[i][1] = dqa[i][2] = dqa[i][3] = 0.f;
-#pragma unroll 4
-            for (int kk = 0; kk < KB / 16; kk++) {
-                uint32_t sa[4];
-                ldsm_x4_t(sa, sS + 2 * ((kk * 16 + (lane / 16) * 8 + lane % 8) * SQ + wq + (lane / 8 % 2) * 8));
-#pragma unroll
-                for (int dt = 0; dt < DC / 8; dt += 2) {
-                    uint32_t rk[4];
-                    ldsm_x4_t(rk, sK + 2 * (kk * 16 * RS + toff + wc + dt * 8));
-                    mma16816(dqa[dt], sa, rk[0], rk[1]);
-                    mma16816(dqa[dt + 1], sa, rk[2], rk[3]);
-                }
-            }
-            /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
-             * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
-            float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
-            const int odd = t & 1, row = qt + wq + g + 8 * odd;
-#pragma unroll
-            for (int dt = 0; dt < DC / 8; dt++) {
-                float send0 = odd ? dqa[dt][0] : dqa[dt][2], send1 = odd ? dqa[dt][1] : dqa[dt][3];
-                float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
-                float4 v = odd ? make_float4(got0, got1, dqa[dt][2], dqa[dt][3])
-                               : make_float4(dqa[dt][0], dqa[dt][1], got0, got1);
-                v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
-                if (row < a.T) atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
-            }
-        }
+        bwd_dq<D, NW, KB, 1>(a, sS, sK, b, h, qt);
         /* No barrier here: the next tile's loads, issued before its
          * first barrier, go to the other Q/dy/lse/D buffers, which every warp has left
          * (barrier above), and dS^T is rewritten only after that first barrier, which
@@ -544,6 +585,283 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
             *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(dv[dt][2 * rr], dv[dt][2 * rr + 1]);
         }
     }
+}
+
+/* Backward, warp tiles of 32 keys (head dims 32 and 64): the same blocks (128 keys of one
+ * (batch, kv head)), tiles, shared layout and dQ split as bwd_kernel, but warp w takes keys
+ * 32 (w % 4) .. + 32 and, of each 64-query tile, 32 queries (NW = 8 warps: w / 4 picks
+ * the half) or all 64 (NW = 4), in passes of QW queries. Why: bwd_kernel is bound by
+ * shared-memory reads (about 120 ldmatrix.x4 a warp a tile for 160 mma); with 32 keys and
+ * 32 queries every K/V A fragment and every Q/dy B fragment (either layout) feeds 4 mma
+ * instead of 2. ldmatrix.x4 a block a tile (d64): bwd_kernel 960, NW = 8 576, NW = 4 512
+ * (its dQ warp tiles are 32 x 32), NW = 4 with QW = 16 384: K and V A fragments stay in
+ * registers (64) and the S, dP accumulators of a pass shrink to 16 each. The price is
+ * registers: dK and dV of 32 keys take 4 D of them, so one 8-warp block or two 4-warp
+ * blocks a multiprocessor (FlashAttention-2's backward also runs 8 warps), and P goes to
+ * bf16 before dP^T is accumulated. With 8 warps the pair (w, w + 4) holds partial dK, dV
+ * over its query halves, summed through shared memory at the end. */
+template <int D, int NW, int QW>
+__global__ void __launch_bounds__(NW * 32, 8 / NW)
+    bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int RS = D + 8, QB = 64, KB = 128, SQ = QB + 8, NT = NW * 32, DT = D / 8;
+    /* a warp's QS queries of a tile in NP passes of QW; QW = 16: K and V A fragments kept in
+     * registers (KVR) */
+    constexpr int QS = 64 / (NW / 4), NP = QS / QW, NTW = QW / 8;
+    constexpr bool KVR = QW == 16;
+    constexpr int UDP = KVR ? D / 16 : 2; /* dP^T's unrolling: 2 keeps d64 at 255 registers */
+    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
+    __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
+    __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
+    __nv_bfloat16 *Ys = Qs + 2 * QB * RS;                         /* dy [2][64][RS] */
+    __nv_bfloat16 *Ss = Ys + 2 * QB * RS;                         /* dS^T [KB keys][SQ] */
+    float *lse_s = reinterpret_cast<float *>(Ss + KB * SQ);       /* [2][64], natural log */
+    float *dd_s = lse_s + 2 * QB;                                 /* [2][64] */
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int kg = warp % 4; /* key group */
+    const int hb = a.nkv * a.B;
+    const int k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
+    const size_t ldk = (size_t)a.nkv * D;
+    const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const int wk = k0 + kg * 32; /* this warp's first key */
+    stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
+    stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
+    /* A fragments of this warp's keys: row lane % 8 (+ 8), column block lane / 16; m-tile 1
+     * at + 16 RS */
+    const int aoff = (kg * 32 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
+    uint32_t kf[2][KVR ? D / 16 : 1][4], vf[2][KVR ? D / 16 : 1][4];
+    if constexpr (KVR) {
+        __syncthreads();
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                ldsm_x4(kf[mt][kk], smem_u32(Ks) + 2 * (aoff + mt * 16 * RS + kk * 16));
+                ldsm_x4(vf[mt][kk], smem_u32(Vs) + 2 * (aoff + mt * 16 * RS + kk * 16));
+            }
+    }
+    /* dk[mt][dt]: keys wk + 16 mt + g (+ 8), dims 8 dt + 2t (+ 1) */
+    float dk[2][DT][4], dv[2][DT][4];
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int i = 0; i < DT; i++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) dk[mt][i][c] = dv[mt][i][c] = 0.f;
+    const float sl2 = a.scale * LOG2E;
+    const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
+    const int nq = (qend - k0) / QB + 1, ntiles = nq * a.group;
+    const int boff = ((lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8;  /* B, rows = queries */
+    const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
+    auto issue = [&](int it) {
+        bwd_issue<D, NT>(a, q16, y16, Qs, Ys, lse_s, dd_s, b, kvh * a.group + it / nq, k0 + it % nq * QB, it & 1);
+    };
+    issue(0);
+    cp_commit();
+    for (int it = 0; it < ntiles; it++) {
+        const int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
+        if (it + 1 < ntiles) issue(it + 1);
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        const uint32_t sQ = smem_u32(Qs + buf * QB * RS), sY = smem_u32(Ys + buf * QB * RS);
+        const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sS = smem_u32(Ss);
+        const float *ls = lse_s + buf * QB, *ds_ = dd_s + buf * QB;
+#pragma unroll 1
+        for (int ps = 0; ps < NP; ps++) {
+            const int ql = warp / 4 * QS + ps * QW, qh = qt + ql; /* the pass's first query: in the tile, in all */
+            if (qh + QW - 1 < wk || qh >= min(a.T, wk + 31 + a.W)) {
+                /* no key of the warp seen by a query of the warp: dS^T = 0 for dQ */
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                    for (int nt = 0; nt < NTW; nt++) {
+                        uint32_t *srow =
+                            reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + ql + nt * 8 + 2 * t);
+                        srow[0] = 0u;
+                        srow[4 * SQ] = 0u;
+                    }
+            } else {
+                /* s^T = K Q^T and dP^T = V dy^T; element c of (m-tile mt, n-tile nt): key
+                 * wk + 16 mt + g + 8 (c >> 1), query qh + 8 nt + 2t + (c & 1). */
+                float s[2][NTW][4];
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                    for (int nt = 0; nt < NTW; nt++)
+#pragma unroll
+                        for (int c = 0; c < 4; c++) s[mt][nt][c] = 0.f;
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    uint32_t ka[2][4];
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        if constexpr (KVR)
+                            ka[mt][0] = kf[mt][kk][0], ka[mt][1] = kf[mt][kk][1], ka[mt][2] = kf[mt][kk][2],
+                            ka[mt][3] = kf[mt][kk][3];
+                        else ldsm_x4(ka[mt], sK + 2 * (aoff + mt * 16 * RS + kk * 16));
+                    }
+#pragma unroll
+                    for (int np = 0; np < NTW / 2; np++) {
+                        uint32_t rq[4];
+                        ldsm_x4(rq, sQ + 2 * ((ql + np * 16) * RS + boff + kk * 16));
+#pragma unroll
+                        for (int mt = 0; mt < 2; mt++) {
+                            mma16816(s[mt][2 * np], ka[mt], rq[0], rq[1]);
+                            mma16816(s[mt][2 * np + 1], ka[mt], rq[2], rq[3]);
+                        }
+                    }
+                }
+                /* P^T as bf16 pairs of adjacent queries, before dP^T (32 registers fewer than
+                 * FP32 P while dP^T is accumulated: d64 spilled with FP32 P); query i sees key j
+                 * iff j <= i < min(T, j + W), bounds on i relative to qh + 2t */
+                uint32_t pp[2][NTW][2];
+#pragma unroll
+                for (int nt = 0; nt < NTW; nt++) {
+                    const float2 L = *reinterpret_cast<const float2 *>(ls + ql + nt * 8 + 2 * t);
+                    const float nl0 = -L.x * LOG2E, nl1 = -L.y * LOG2E;
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        float p[4];
+                        p[0] = ex2(fmaf(s[mt][nt][0], sl2, nl0));
+                        p[1] = ex2(fmaf(s[mt][nt][1], sl2, nl1));
+                        p[2] = ex2(fmaf(s[mt][nt][2], sl2, nl0));
+                        p[3] = ex2(fmaf(s[mt][nt][3], sl2, nl1));
+#pragma unroll
+                        for (int u = 0; u < 2; u++) {
+                            const int j = wk + mt * 16 + g + 8 * u, i0 = qh + 2 * t;
+                            const int jlo = j - i0, jhi = min(a.T, j + a.W) - i0;
+#pragma unroll
+                            for (int e = 0; e < 2; e++)
+                                if (nt * 8 + e < jlo || nt * 8 + e >= jhi) p[2 * u + e] = 0.f;
+                        }
+                        pp[mt][nt][0] = pack2(p[0], p[1]);
+                        pp[mt][nt][1] = pack2(p[2], p[3]);
+                    }
+                }
+                float dp[2][NTW][4];
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                    for (int nt = 0; nt < NTW; nt++)
+#pragma unroll
+                        for (int c = 0; c < 4; c++) dp[mt][nt][c] = 0.f;
+#pragma unroll UDP
+                for (int kk = 0; kk < D / 16; kk++) {
+                    uint32_t va[2][4];
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        if constexpr (KVR)
+                            va[mt][0] = vf[mt][kk][0], va[mt][1] = vf[mt][kk][1], va[mt][2] = vf[mt][kk][2],
+                            va[mt][3] = vf[mt][kk][3];
+                        else ldsm_x4(va[mt], sV + 2 * (aoff + mt * 16 * RS + kk * 16));
+                    }
+#pragma unroll
+                    for (int np = 0; np < NTW / 2; np++) {
+                        uint32_t ry[4];
+                        ldsm_x4(ry, sY + 2 * ((ql + np * 16) * RS + boff + kk * 16));
+#pragma unroll
+                        for (int mt = 0; mt < 2; mt++) {
+                            mma16816(dp[mt][2 * np], va[mt], ry[0], ry[1]);
+                            mma16816(dp[mt][2 * np + 1], va[mt], ry[2], ry[3]);
+                        }
+                    }
+                }
+                /* dS^T = P^T (dP^T - D), from the bf16 P (its rounding is below dS's own) */
+                uint32_t sp[2][NTW][2];
+#pragma unroll
+                for (int nt = 0; nt < NTW; nt++) {
+                    const int il = ql + nt * 8 + 2 * t;
+                    const float2 Dd = *reinterpret_cast<const float2 *>(ds_ + il);
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        const uint32_t p01 = pp[mt][nt][0], p23 = pp[mt][nt][1];
+                        const float d0 = __uint_as_float(p01 << 16) * (dp[mt][nt][0] - Dd.x);
+                        const float d1 = __uint_as_float(p01 & 0xffff0000u) * (dp[mt][nt][1] - Dd.y);
+                        const float d2 = __uint_as_float(p23 << 16) * (dp[mt][nt][2] - Dd.x);
+                        const float d3 = __uint_as_float(p23 & 0xffff0000u) * (dp[mt][nt][3] - Dd.y);
+                        sp[mt][nt][0] = pack2(d0, d1);
+                        sp[mt][nt][1] = pack2(d2, d3);
+                        uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + il);
+                        srow[0] = sp[mt][nt][0];
+                        srow[4 * SQ] = sp[mt][nt][1]; /* key + 8: 8 SQ halves = 4 SQ words */
+                    }
+                }
+                /* dV += P^T dy, dK += dS^T Q over the pass's queries */
+#pragma unroll
+                for (int kq = 0; kq < NTW / 2; kq++) {
+                    uint32_t pa[2][4], sa[2][4];
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        pa[mt][0] = pp[mt][2 * kq][0], pa[mt][1] = pp[mt][2 * kq][1];
+                        pa[mt][2] = pp[mt][2 * kq + 1][0], pa[mt][3] = pp[mt][2 * kq + 1][1];
+                        sa[mt][0] = sp[mt][2 * kq][0], sa[mt][1] = sp[mt][2 * kq][1];
+                        sa[mt][2] = sp[mt][2 * kq + 1][0], sa[mt][3] = sp[mt][2 * kq + 1][1];
+                    }
+#pragma unroll
+                    for (int dt = 0; dt < DT; dt += 2) {
+                        uint32_t ry[4], rq[4];
+                        const int off = (ql + kq * 16) * RS + toff + dt * 8;
+                        ldsm_x4_t(ry, sY + 2 * off);
+                        ldsm_x4_t(rq, sQ + 2 * off);
+#pragma unroll
+                        for (int mt = 0; mt < 2; mt++) {
+                            mma16816(dv[mt][dt], pa[mt], ry[0], ry[1]);
+                            mma16816(dv[mt][dt + 1], pa[mt], ry[2], ry[3]);
+                            mma16816(dk[mt][dt], sa[mt], rq[0], rq[1]);
+                            mma16816(dk[mt][dt + 1], sa[mt], rq[2], rq[3]);
+                        }
+                    }
+                }
+            }
+        }
+        __syncthreads();
+        bwd_dq<D, NW, KB, NW == 4 ? 2 : 1>(a, sS, sK, b, h, qt);
+        /* No barrier here, as in bwd_kernel. */
+    }
+    /* 8 warps: dK, dV of the warp pair (w, w + 4) summed through shared memory (nothing in
+     * it is read once every warp has passed this barrier, and no cp.async is pending):
+     * [key group][register][lane], 2 D registers a thread (1024 D bytes in all, under the
+     * block's shared memory). */
+    float *red = reinterpret_cast<float *>(smem) + kg * 2 * D * 32 + lane;
+    if constexpr (NW == 8) {
+        __syncthreads();
+        if (warp >= 4) {
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                for (int dt = 0; dt < DT; dt++)
+#pragma unroll
+                    for (int c = 0; c < 4; c++) {
+                        red[((mt * DT + dt) * 4 + c) * 32] = dk[mt][dt][c];
+                        red[(D + (mt * DT + dt) * 4 + c) * 32] = dv[mt][dt][c];
+                    }
+        }
+        __syncthreads();
+        if (warp >= 4) return;
+    }
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int rr = 0; rr < 2; rr++) {
+            const int j = wk + mt * 16 + g + 8 * rr;
+            if (j >= a.T) continue;
+            float *dkr = a.dk + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+            float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++) {
+                const int i0 = ((mt * DT + dt) * 4 + 2 * rr) * 32;
+                float k0v = dk[mt][dt][2 * rr], k1v = dk[mt][dt][2 * rr + 1];
+                float v0v = dv[mt][dt][2 * rr], v1v = dv[mt][dt][2 * rr + 1];
+                if constexpr (NW == 8) {
+                    k0v += red[i0], k1v += red[i0 + 32];
+                    v0v += red[D * 32 + i0], v1v += red[D * 32 + i0 + 32];
+                }
+                *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) = make_float2(k0v * a.scale, k1v * a.scale);
+                *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(v0v, v1v);
+            }
+        }
 }
 
 template <int D> size_t fwd_smem() { return (size_t)2 * FWD_STAGES * 64 * (D + 8) * 2; }
@@ -574,6 +892,30 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     fwd_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16);
     KCU_LAUNCHED();
 }
+/* Which backward kernel runs at head dims 32 and 64, read once from SCALELAB_FLASH_BWD (for
+ * timing the variants against each other): 0 bwd_kernel; bwd2_kernel with 1: 8 warps and
+ * 32-query passes, 2 (default): 4 warps and 32-query passes, 3: 4 warps, 16-query passes,
+ * K and V in registers. */
+int bwd_variant() {
+    static const int v = [] {
+        const char *e = getenv("SCALELAB_FLASH_BWD");
+        return e && *e ? atoi(e) : 2;
+    }();
+    return v;
+}
+/* bwd2_kernel: 8 warps a block and one block a multiprocessor, or 4 warps and two */
+template <int D, int NW, int QW>
+void bwd2(size_t sm, unsigned blocks, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
+    static bool set = [&] {
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, QW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, QW>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       (int)cudaSharedmemCarveoutMaxShared));
+        return true;
+    }();
+    (void)set;
+    bwd2_kernel<D, NW, QW><<<blocks, NW * 32, sm>>>(a, q16, y16);
+    KCU_LAUNCHED();
+}
 /* NW = 8 warps (128 keys) a block, 4 (64 keys) at head dim 16 */
 template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
@@ -587,6 +929,20 @@ template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     }();
     (void)set;
     unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
+    if constexpr (D == 32 || D == 64) {
+        if (bwd_variant() == 1) {
+            bwd2<D, 8, 32>(sm, blocks, a, q16, y16);
+            return;
+        }
+        if (bwd_variant() == 2) {
+            bwd2<D, 4, 32>(sm, blocks, a, q16, y16);
+            return;
+        }
+        if (bwd_variant() == 3) {
+            bwd2<D, 4, 16>(sm, blocks, a, q16, y16);
+            return;
+        }
+    }
     bwd_kernel<D, NW><<<blocks, NW * 32, sm>>>(a, q16, y16);
     KCU_LAUNCHED();
 }
