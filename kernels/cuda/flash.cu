@@ -31,7 +31,8 @@
  * bwd2_kernel (same blocks, tiles and shared layout) gives each warp 32 keys x 32 queries
  * instead of 16 x 16, reading about half the shared memory a tile at twice the registers;
  * SCALELAB_FLASH_BWD picks among bwd_kernel (0) and three forms of it (1: 8 warps, one block
- * a multiprocessor; 2, the default: 4 warps, two blocks; 3: as 2 with K and V in registers)
+ * a multiprocessor; 2: 4 warps, two blocks; 3: as 2 with K and V in registers; 0, the default,
+ * bwd_kernel)
  * until the device measurement settles one.
  *
  * Both cut the instructions per score (one FFMA + MUFU.EX2, cheap masks), stay within
@@ -893,13 +894,13 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     KCU_LAUNCHED();
 }
 /* Which backward kernel runs at head dims 32 and 64, read once from SCALELAB_FLASH_BWD (for
- * timing the variants against each other): 0 bwd_kernel; bwd2_kernel with 1: 8 warps and
- * 32-query passes, 2 (default): 4 warps and 32-query passes, 3: 4 warps, 16-query passes,
- * K and V in registers. */
+ * timing the variants against each other): 0 (the default until they are timed) bwd_kernel;
+ * bwd2_kernel with 1: 8 warps and 32-query passes, 2: 4 warps and 32-query passes, 3: 4
+ * warps, 16-query passes, K and V in registers. */
 int bwd_variant() {
     static const int v = [] {
         const char *e = getenv("SCALELAB_FLASH_BWD");
-        return e && *e ? atoi(e) : 2;
+        return e && *e ? atoi(e) : 0;
     }();
     return v;
 }
