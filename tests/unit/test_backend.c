@@ -706,6 +706,9 @@ static void test_ops_bf16_fused(void **state) {
     unsetenv("SCALELAB_POWER_FUSED");
     assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
     free(a.v), free(b.v);
+    assert_int_equal(failures, 0);
+}
+
 /* The fused dphi + Jacobian of power retention's backward (kernels/cuda/power_dphi.cu, p = 2,
  * SCALELAB_POWER_DPHI=1) against the FP32 CPU reference at the bf16 tolerance: head dims 16,
  * 32, 64, 128; the benchmark's chunk 1024 at d64; chunks and T (96, 480) that are not multiples
