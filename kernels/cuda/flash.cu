@@ -30,14 +30,14 @@
  * (deterministic). D_i = dy_i . y_i comes from a row kernel. At head dims 32 and 64,
  * bwd2_kernel (same blocks, tiles and shared layout) gives each warp 32 keys x 32 queries
  * instead of 16 x 16, reading about half the shared memory a tile at twice the registers;
- * SCALELAB_FLASH_BWD picks among bwd_kernel (0) and three forms of it (1: 8 warps, one block
- * a multiprocessor; 2: 4 warps, two blocks; 3: as 2 with K and V in registers; 0, the default,
- * bwd_kernel)
- * until the device measurement settles one.
+ * SCALELAB_FLASH_BWD picks among bwd_kernel (0, the default) and three forms of bwd2_kernel
+ * (1: 8 warps, one block a multiprocessor; 2: 4 warps, two blocks; 3: as 2 with K and V in
+ * registers) until the device measurement settles one.
  *
- * Both cut the instructions per score (one FFMA + MUFU.EX2, cheap masks), stay within
- * 128 registers at head dims <= 64 without spills (two blocks, 16 warps per
- * multiprocessor), and launch the heaviest causal blocks first (details at each kernel).
+ * fwd_kernel and bwd_kernel cut the instructions per score (one FFMA + MUFU.EX2, cheap
+ * masks), stay within 128 registers at head dims <= 64 without spills (two blocks, 16 warps
+ * per multiprocessor; bwd2_kernel trades that for larger warp tiles, figures below), and
+ * launch the heaviest causal blocks first (details at each kernel).
  * ptxas, sm_90, registers / spills / dynamic shared memory (bytes), head dims 16, 32,
  * 64, 128:
  *   fwd_kernel   78 / 101 / 127 / 216, no spills;  smem 18432 / 30720 / 55296 / 104448

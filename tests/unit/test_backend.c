@@ -685,13 +685,27 @@ static const op_case CASES_FUSED[] = {
     {"fused power p4 ungated c32 T64 d32", run_mixer, &MIXERS_FUSED[2], 1e-3},
 };
 
+/* A copy of an environment variable's value (NULL: unset), for env_restore: a test that flips
+ * a switch puts back the caller's value, so that a whole run with the switch on (e.g.
+ * tests/gpu/next_call.sh) keeps it on for the tests after it. */
+static char *env_save(const char *name) {
+    const char *v = getenv(name);
+    return v ? strdup(v) : NULL;
+}
+static void env_restore(const char *name, char *saved) {
+    if (saved) setenv(name, saved, 1);
+    else unsetenv(name);
+    free(saved);
+}
+
 static void test_ops_bf16_fused(void **state) {
     (void)state;
     NEED_GPU();
+    char *fused_before = env_save("SCALELAB_POWER_FUSED");
     size_t n = sizeof CASES_INTRA / sizeof CASES_INTRA[0], nf = sizeof CASES_FUSED / sizeof CASES_FUSED[0];
     int failures = 0;
     for (int on = 1; on >= 0; on--) {
-        setenv("SCALELAB_POWER_FUSED", on ? "1" : "0", 1);
+        setenv("SCALELAB_POWER_FUSED", on ? "1" : "0", 1); /* the caller's value is put back below */
         printf(on ? "  fused phi state products (SCALELAB_POWER_FUSED=1):\n"
                   : "  phi rows and cuBLAS (SCALELAB_POWER_FUSED=0), the same inputs:\n");
         failures += run_cases(gpu_bf16, CASES_INTRA, n, 0x2545f4914f6cdd1dull);
@@ -703,7 +717,7 @@ static void test_ops_bf16_fused(void **state) {
     outbuf a = new_out(), b = new_out();
     run_mixer(gpu_bf16, &r1, &MIXERS[22], &a);
     run_mixer(gpu_bf16, &r2, &MIXERS[22], &b);
-    unsetenv("SCALELAB_POWER_FUSED");
+    env_restore("SCALELAB_POWER_FUSED", fused_before);
     assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
     free(a.v), free(b.v);
     assert_int_equal(failures, 0);
@@ -739,6 +753,7 @@ static void test_ops_bf16_dphi(void **state) {
         {"dphi power p2 gated c96 T480 H4/2 d128", run_mixer, &m[7], 1e-3},
         {"dphi power p2 weak c16 B2 T64 H4/2 d16 (cuBLAS)", run_mixer, &m[8], 1e-3},
     };
+    char *dphi_before = env_save("SCALELAB_POWER_DPHI");
     setenv("SCALELAB_POWER_DPHI", "1", 1);
     int failures = run_cases(gpu_bf16, cases, sizeof cases / sizeof cases[0], 0x6a09e667f3bcc909ull);
     /* No atomics: the same inputs give the same bits. */
@@ -750,7 +765,7 @@ static void test_ops_bf16_dphi(void **state) {
         assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
         free(a.v), free(b.v);
     }
-    unsetenv("SCALELAB_POWER_DPHI");
+    env_restore("SCALELAB_POWER_DPHI", dphi_before);
     assert_int_equal(failures, 0);
 }
 
