@@ -80,9 +80,8 @@ void kcu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
 void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
                      float beta, float *c);
 
-/* kern_gelu_forward / kern_gelu_backward (ops.cu). */
+/* kern_gelu_forward (ops.cu): the bf16 matmul's GELU after its product. */
 void kcu_gelu_forward(size_t n, const float *x, float *y);
-void kcu_gelu_backward(size_t n, const float *x, const float *dy, float *dx);
 
 /* The epilogue ops of kern_ops.inc as the separate ops after a given matmul (ops.cu): the
  * FP32 backend's, and the bf16 backend's where cuBLASLt does not fuse them. */

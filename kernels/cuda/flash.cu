@@ -403,6 +403,25 @@ __device__ __forceinline__ void bwd_dq(const fa_args &a, uint32_t sS, uint32_t s
     }
 }
 
+/* acc += A B^T over the head dim for one backward pass: A the warp's 16 key rows of K or V
+ * (shared, from element aoff), B the 8 NTH query rows of Q or dy from row q0 (shared, lane
+ * offset boff), both [rows][RS] bf16; acc[nt] is the n-tile of queries q0 + 8 nt .. + 7. */
+template <int D, int RS, int NTH>
+__device__ __forceinline__ void key_rows_dot(float (*acc)[4], uint32_t sa, int aoff, uint32_t sb, int q0, int boff) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t ra[4];
+        ldsm_x4(ra, sa + 2 * (aoff + kk * 16));
+#pragma unroll
+        for (int np = 0; np < NTH / 2; np++) {
+            uint32_t rb[4];
+            ldsm_x4(rb, sb + 2 * ((q0 + np * 16) * RS + boff + kk * 16));
+            mma16816(acc[2 * np], ra, rb[0], rb[1]);
+            mma16816(acc[2 * np + 1], ra, rb[2], rb[3]);
+        }
+    }
+}
+
 /* Backward: NW warps of 16 keys (NW = 8: 128 keys a block; 4 at head dim 16), 64-query
  * tiles of Q and dy double-buffered by cp.async, dQ by FP32 atomics so its low bits vary
  * from run to run, dK and dV owned by one block. At most 128 registers at head dims <= 64
@@ -498,30 +517,8 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
 #pragma unroll
                 for (int c = 0; c < 4; c++) s[nt][c] = dp[nt][c] = 0.f;
             /* S^T first, then dP^T: fewer fragments live at once */
-#pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                uint32_t ka[4];
-                ldsm_x4(ka, sK + 2 * (aoff + kk * 16));
-#pragma unroll
-                for (int np = 0; np < NTH / 2; np++) {
-                    uint32_t rq[4];
-                    ldsm_x4(rq, sQ + 2 * ((hq * QH + np * 16) * RS + boff + kk * 16));
-                    mma16816(s[2 * np], ka, rq[0], rq[1]);
-                    mma16816(s[2 * np + 1], ka, rq[2], rq[3]);
-                }
-            }
-#pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                uint32_t va[4];
-                ldsm_x4(va, sV + 2 * (aoff + kk * 16));
-#pragma unroll
-                for (int np = 0; np < NTH / 2; np++) {
-                    uint32_t ry[4];
-                    ldsm_x4(ry, sY + 2 * ((hq * QH + np * 16) * RS + boff + kk * 16));
-                    mma16816(dp[2 * np], va, ry[0], ry[1]);
-                    mma16816(dp[2 * np + 1], va, ry[2], ry[3]);
-                }
-            }
+            key_rows_dot<D, RS, NTH>(s, sK, aoff, sQ, hq * QH, boff);
+            key_rows_dot<D, RS, NTH>(dp, sV, aoff, sY, hq * QH, boff);
             /* P^T and dS^T = P^T (dP^T - D), packed to bf16 pairs of adjacent queries */
             uint32_t pp[NTH][2], sp[NTH][2];
 #pragma unroll

@@ -215,7 +215,8 @@ static mm_copy *copy_slot(size_t bytes, const mm_copy *keep) {
         mm_copy *c = &mm.copy[i];
         if (c == keep) continue;
         int rank = (c->src ? 2 : 0) + (c->cap >= bytes ? 0 : 1);
-        if (!best || rank < best_rank || (rank == best_rank && c->src && c->used < best->used)) best = c, best_rank = rank;
+        if (!best || rank < best_rank || (rank == best_rank && c->src && c->used < best->used))
+            best = c, best_rank = rank;
     }
     best->src = NULL;
     if (best->cap < bytes) {

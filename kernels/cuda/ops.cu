@@ -87,7 +87,7 @@ void kcu_gelu_forward(size_t n, const float *x, float *y) {
     gelu_forward_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n, x, y);
     KCU_LAUNCHED();
 }
-void kcu_gelu_backward(size_t n, const float *x, const float *dy, float *dx) {
+static void cu_gelu_backward(size_t n, const float *x, const float *dy, float *dx) {
     gelu_backward_kernel<<<kcu_blocks(n, THREADS), THREADS>>>(n, x, dy, dx);
     KCU_LAUNCHED();
 }
@@ -105,7 +105,7 @@ void kcu_matmul_bias_gelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, i
 void kcu_matmul_dgelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
                                const float *b, const float *pre, float *c) {
     mm(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
-    kcu_gelu_backward((size_t)m * n, pre, c, c);
+    cu_gelu_backward((size_t)m * n, pre, c, c);
 }
 
 /* One thread per rotated pair (row, head, i < half); sign -1 is the transpose. */
@@ -215,7 +215,8 @@ enum { CS_ROWS = 8, CS_FIN = 32, CS_MAX_SLICES = 256 };
 
 /* The R row lanes' sums of a block's 32 columns, added in lane order: lane 0 (threadIdx.y
  * == 0) gets the totals, the other lanes 0. */
-template <int R> __device__ void lanes_total(float (*sw)[33], float (*sb)[33], float aw, float ab, float *tw, float *tb) {
+template <int R>
+__device__ void lanes_total(float (*sw)[33], float (*sb)[33], float aw, float ab, float *tw, float *tb) {
     sw[threadIdx.y][threadIdx.x] = aw;
     sb[threadIdx.y][threadIdx.x] = ab;
     __syncthreads();
@@ -412,7 +413,7 @@ void kcu_fill_ops(kern_backend *be) {
     be->rmsnorm_forward = cu_rmsnorm_forward;
     be->rmsnorm_backward = cu_rmsnorm_backward;
     be->gelu_forward = kcu_gelu_forward;
-    be->gelu_backward = kcu_gelu_backward;
+    be->gelu_backward = cu_gelu_backward;
     be->rope_forward = cu_rope_forward;
     be->rope_backward = cu_rope_backward;
     be->embedding_forward = cu_embedding_forward;

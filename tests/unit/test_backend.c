@@ -440,9 +440,9 @@ static const matmul_case MATMULS[] = {
 static const epi_case EPIS[] = {
     /* 0: the FP32 backend */
     {-1, 37, 53, 29, 0},
-    /* 1-6: the bf16 backend, epilogue on: odd sizes (n % 8: the GELU ops composed), aligned,
-     * aligned sizes with 4-byte aligned pointers, the gate's 12 columns, the MLP's two
-     * products at small scale (N 256 tokens, H 128, F 384) */
+    /* 1-6: the bf16 backend, epilogue on: odd sizes, aligned, aligned sizes with 4-byte
+     * aligned pointers, the gate's 12 columns, the MLP's two products at small scale (N 256
+     * tokens, H 128, F 384) */
     {1, 37, 53, 29, 0},
     {1, 64, 96, 128, 0},
     {1, 64, 96, 128, 1},
