@@ -96,6 +96,13 @@ static inline KERN_HD uint64_t kern_power_dim(int d, int p) { return kern_binomi
 /* The same as int, for a shape kern_mixer_shape_check accepted (D (d + 1) fits int). */
 static inline KERN_HD int kern_mx_phi_dim(int d, int p) { return (int)kern_power_dim(d, p); }
 
+/* p = 2 in closed form (the GPU kernels index phi and dphi rows without the table): feature
+ * (a, b), a <= b, is the (a d - a (a - 1) / 2 + b - a)-th of kern_mx_phi_next's order (rows
+ * a' < a hold d - a' features each), with coefficient 1 when a = b and sqrt 2 otherwise
+ * (the square root of kern_mx_phi_multinomial). */
+static inline KERN_HD int kern_mx_phi2_index(int d, int a, int b) { return a * d - a * (a - 1) / 2 + b - a; }
+static inline KERN_HD float kern_mx_phi2_coef(int a, int b) { return a == b ? 1.f : 1.41421356237309515f; }
+
 /* p! / prod_r c_r! for a sorted index tuple idx[0..p) (c_r: how often index r occurs):
  * how many orderings the multiset has, the square of its feature's coefficient. */
 static inline KERN_HD double kern_mx_phi_multinomial(const int *idx, int p) {

@@ -61,14 +61,20 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
      * buffers (a, raw, da; 6.4 GB at T = 64k, chunk 1024, 8 heads) are reserved only
      * for the cuBLAS path. */
     L.intra = pw_intra_ok(L) && !kcu_opted_out("SCALELAB_POWER_INTRA");
-    /* The fused state products (power_phi.cu), opted in by SCALELAB_POWER_FUSED=1 until the
-     * device shows them faster; read here for the same reason as intra: without them pu
-     * (phi(U) rows, 4.4 GB at T = 64k, 8 heads, d64 p2) is reserved, with them the copies. */
+    /* The fused state products (power_phi.cu) and the fused dphi (power_dphi.cu) by default
+     * where they apply: on the H200 they took the layer's fwd+bwd from 30.2 to 15.5 ms at 64k
+     * (RESULTS.md); SCALELAB_POWER_FUSED=0 / SCALELAB_POWER_DPHI=0 keep the phi rows and
+     * cuBLAS. Read here for the same reason as intra: the phi rows (pu, phibuf: 4.4 GB each
+     * at T = 64k, 8 heads, d64 p2) are reserved only for the paths that write them. */
     L.Dpad = (int)round_up(L.D, 128);
     L.cpad = (int)round_up(L.c, 128);
     L.np8 = (int)round_up(L.ld1, 8);
-    const char *fe = getenv("SCALELAB_POWER_FUSED");
-    L.fused = pw_fused_ok(L) && fe && strcmp(fe, "1") == 0;
+    L.fused = pw_fused_ok(L) && !kcu_opted_out("SCALELAB_POWER_FUSED");
+    L.dphi = pw_dphi_ok(L) && !kcu_opted_out("SCALELAB_POWER_DPHI");
+    /* phibuf holds phi(Q~) rows (forward and the backward's dN' products, when not fused)
+     * and dphi rows (backward, when not dphi); otherwise only the staged S of power_dphi.cu */
+    size_t phibuf = L.fused && L.dphi ? pw_dphi_scratch(L) : L.rows * L.D;
+    if (L.dphi && pw_dphi_scratch(L) > phibuf) phibuf = pw_dphi_scratch(L);
     size_t at = 0, rc2 = L.intra ? 0 : L.R * L.c * L.c;
 #define TAKE(field, n) (L.field = at, at += round64(n))
     TAKE(gcum, 2 * L.rows);
@@ -82,7 +88,7 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     TAKE(states, (L.R + 1) * L.SZ); /* the batched update writes one slot past the last chunk */
     TAKE(qc, L.rows * L.d);
     TAKE(qt, L.rows * L.d);
-    TAKE(phibuf, L.rows * L.D); /* phi(Q~) rows (forward, not fused) and dphi rows (backward) */
+    TAKE(phibuf, phibuf);
     TAKE(a, rc2);
     TAKE(raw, rc2);
     TAKE(np, L.rows * L.ld1);
@@ -215,7 +221,7 @@ __global__ void phi_rows_kernel(size_t rows, int d, int p, int D, int ld, const 
 }
 
 /* dx_i = sum over features holding i of dphi_f * d(feature)/dx_i. p = 2 in
- * closed form (feature (i, j), i <= j, sits at i d - i (i - 1) / 2 + j - i). */
+ * closed form (kern_mx_phi2_index). */
 __global__ void phi_rows_backward_kernel(size_t rows, int d, int p, int D, const float *x, const float *dphi,
                                          const pw_feat *feat, float *dx) {
     size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -227,10 +233,10 @@ __global__ void phi_rows_backward_kernel(size_t rows, int d, int p, int D, const
     if (p == 1) {
         acc = gr[i];
     } else if (p == 2) {
-        const float sqrt2 = 1.41421356237309515f;
+        const float sqrt2 = kern_mx_phi2_coef(0, 1); /* off the diagonal */
         for (int j = 0; j < d; j++) {
             int a = j < i ? j : i, b = j < i ? i : j;
-            float g = gr[a * d - a * (a - 1) / 2 + (b - a)];
+            float g = gr[kern_mx_phi2_index(d, a, b)];
             acc += j == i ? 2.f * xr[i] * g : sqrt2 * xr[j] * g;
         }
     } else {
@@ -258,12 +264,12 @@ __global__ void phi2_rows_backward_kernel(int d, int D, const float *x, const fl
     for (int f = threadIdx.x; f < D; f += blockDim.x) g[f] = dphi[row * D + f];
     for (int f = threadIdx.x; f < d; f += blockDim.x) xs[f] = x[row * d + f];
     __syncthreads();
-    const float sqrt2 = 1.41421356237309515f;
+    const float sqrt2 = kern_mx_phi2_coef(0, 1); /* off the diagonal */
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
         float acc = 0;
         for (int j = 0; j < d; j++) {
             int a = j < i ? j : i, b = j < i ? i : j;
-            float gv = g[a * d - a * (a - 1) / 2 + (b - a)];
+            float gv = g[kern_mx_phi2_index(d, a, b)];
             acc += j == i ? 2.f * xs[i] * gv : sqrt2 * xs[j] * gv;
         }
         dx[row * d + i] = acc;

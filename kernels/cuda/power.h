@@ -30,14 +30,18 @@ struct pw_layout {
      * tile's first row, times log2 e. */
     int intra;
     size_t q16, k16, v16, dn16, gl2;
-    /* fused (bf16; pw_fused_ok; SCALELAB_POWER_FUSED=1 opts in): the four state products run
-     * in power_phi.cu with phi built in registers, so no phi row is written: pu is not
-     * reserved and the forward leaves phibuf alone (the backward's dphi rows still use it).
+    /* fused (bf16; pw_fused_ok; the default, SCALELAB_POWER_FUSED=0 opts out): the four state
+     * products run in power_phi.cu with phi built in registers, so no phi row is written: pu is
+     * not reserved and the forward leaves phibuf alone.
      * Dpad: D rounded up to 128; cpad: c rounded up to 128; np8: ld1 rounded up to 8. They
      * keep ftab (Dpad 16-byte phi entries), xt (x per chunk transposed, R x d x cpad), y16
      * ([V|1] or dN' as bf16, R x cpad x np8) and s16 (S' or dS' as bf16, R x Dpad x np8). */
     int fused, Dpad, cpad, np8;
     size_t ftab, xt, y16, s16;
+    /* dphi (p = 2, bf16; pw_dphi_ok; the default, SCALELAB_POWER_DPHI=0 opts out): the
+     * backward through phi runs in power_dphi.cu, so no dphi row is written. With fused and
+     * dphi phibuf holds only power_dphi.cu's staged S (189 MB instead of 4.4 GB at T = 64k). */
+    int dphi;
     /* Row stride of the [. | 1]-wide matrices ([V|1], N', dN', d[V|1], S', dS'):
      * d + 1 rounded up to 4 floats, so their rows start 16-byte aligned and
      * cuBLAS takes its vectorised paths. The padding columns are kept zero and the
@@ -114,10 +118,11 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
                              const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                              float *dk, float *dv, float *dlog_g, float *work, int bf16);
 
-/* power_dphi.cu: p = 2, bf16, head dim 16 to 128, SCALELAB_POWER_DPHI=1: dx = J_phi(x)^T (Y S^T)
- * per chunk (Y: c x ld1 rows, S: D x ld1 per chunk, strides L.SZ; x, dx: rows x d) without dphi in
- * global memory, in place of pw_gemm + pw_phi_backward. Uses the dphi buffer (phibuf) as scratch. */
+/* power_dphi.cu (L.dphi): dx = J_phi(x)^T (Y S^T) per chunk (Y: c x ld1 rows, S: D x ld1 per
+ * chunk, strides L.SZ; x, dx: rows x d) without dphi in global memory, in place of pw_gemm +
+ * pw_phi_backward; which layouts it takes, and the floats of phibuf it needs as scratch. */
 int pw_dphi_ok(const pw_layout &L);
+size_t pw_dphi_scratch(const pw_layout &L);
 void pw_dphi_backward(const pw_layout &L, float *base, const float *y, const float *s, const float *x, float *dx);
 
 #endif

@@ -265,7 +265,7 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         pw_gemm(L, 0, 0, L.c, L.ld1, L.D, 1.f, base + L.pu, L.D, cD, dso, L.ld1, L.SZ, 0.f, dvp, L.ld1, cd1);
     }
     pw_mark("dvp_state");
-    if (pw_dphi_ok(L)) {
+    if (L.dphi) {
         pw_dphi_backward(L, base, base + L.vp, dso, base + L.u, base + L.du);
         pw_mark("dphi_u_fused");
     } else {
@@ -289,7 +289,7 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
         pw_prepare_queries(L, base, q, r, 0);
         pw_mark("keys_bwd+queries");
         /* state query, backward */
-        if (pw_dphi_ok(L)) {
+        if (L.dphi) {
             pw_dphi_backward(L, base, dnp, base + L.states, base + L.qt, base + L.du);
             pw_mark("dphi_q_fused");
         } else {

@@ -13,27 +13,24 @@
  * every run. The row's padded S (bf16, coef folded, zeros in the padding) is made once per
  * call by dphi_stage_kernel into the free dphi buffer (phibuf); the main kernel streams it into
  * shared memory with cp.async, double-buffered, a row (or a few short rows) at a time. */
-#include <cstdlib>
-#include <cstring>
-
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/mma.h"
 #include "kernels/cuda/power.h"
 
-template <int D> struct dp_dims {
-    static constexpr int KP = (D + 16) / 16 * 16; /* k = d + 1 columns of [.|1], rounded to k16 steps */
+template <int DH> struct dp_dims {
+    static constexpr int KP = (DH + 16) / 16 * 16; /* k = d + 1 columns of [.|1], rounded to k16 steps */
     static constexpr int KT = KP / 16;
     static constexpr int KG = KP / 8;     /* 16-byte groups per staged row */
     static constexpr int KS = KP + 8;     /* shared row stride (bf16): an odd number of 16 B, so
                                              ldmatrix's eight row addresses hit distinct banks */
-    static constexpr int NT = D / 8;      /* n8 tiles across a triangle row */
-    static constexpr int XS = D + 1;      /* x tile stride (floats): rows g and g + 1 apart in banks */
+    static constexpr int NT = DH / 8;     /* n8 tiles across a triangle row */
+    static constexpr int XS = DH + 1;     /* x tile stride (floats): rows g and g + 1 apart in banks */
     /* A block: WARPS warps of 16 tokens of one chunk, two blocks an SM. Every block streams all
      * of its chunk's staged S (369 KB at d64) from L2, so larger blocks read less: 6 warps up to
      * d64 (<= 168 registers, 47 KB of shared memory), 4 at d128 (108 KB, up to 255 registers). */
-    static constexpr int WARPS = D <= 64 ? 6 : 4, TOK = 16 * WARPS, THREADS = 32 * WARPS;
-    static constexpr size_t SMEM = 2 * D * KS * sizeof(__nv_bfloat16) + TOK * XS * sizeof(float);
+    static constexpr int WARPS = DH <= 64 ? 6 : 4, TOK = 16 * WARPS, THREADS = 32 * WARPS;
+    static constexpr size_t SMEM = 2 * DH * KS * sizeof(__nv_bfloat16) + TOK * XS * sizeof(float);
 };
 
 /* First padded feature of triangle row a: rows 8m .. 8m + 7 each hold d - 8m features. */
@@ -56,47 +53,47 @@ static __device__ __forceinline__ void ldsm_x2(uint32_t r[2], const void *p) {
 
 /* out[chunk][rowoff(a) + q][k] = coef S[chunk][feature (a, 8 floor(a/8) + q)][k], bf16, zero
  * where j < a or k > d. Grid (units, a, chunk); one thread per 8 columns. */
-template <int D>
+template <int DH>
 __global__ void dphi_stage_kernel(int ld1, size_t sz, const float *__restrict__ s, __nv_bfloat16 *__restrict__ out) {
-    using P = dp_dims<D>;
+    using P = dp_dims<DH>;
     int a = blockIdx.y, jb = a & ~7;
     size_t ch = blockIdx.z;
     int u = blockIdx.x * blockDim.x + threadIdx.x;
-    if (u >= (D - jb) * P::KG) return;
+    if (u >= (DH - jb) * P::KG) return;
     int q = u / P::KG, k0 = u % P::KG * 8, j = jb + q;
     bool live = j >= a;
-    const float *src = s + ch * sz + (size_t)(live ? a * D - a * (a - 1) / 2 + j - a : 0) * ld1;
-    float coef = j == a ? 1.f : 1.41421356237309515f, v[8];
+    const float *src = s + ch * sz + (size_t)(live ? kern_mx_phi2_index(DH, a, j) : 0) * ld1;
+    float coef = kern_mx_phi2_coef(a, j), v[8];
 #pragma unroll
-    for (int e = 0; e < 8; e++) v[e] = live && k0 + e <= D ? coef * src[k0 + e] : 0.f;
+    for (int e = 0; e < 8; e++) v[e] = live && k0 + e <= DH ? coef * src[k0 + e] : 0.f;
     uint4 w = make_uint4(pack2(v[0], v[1]), pack2(v[2], v[3]), pack2(v[4], v[5]), pack2(v[6], v[7]));
-    size_t at = (ch * dp_rowoff(D, D) + dp_rowoff(D, a) + q) * P::KP + k0;
+    size_t at = (ch * dp_rowoff(DH, DH) + dp_rowoff(DH, a) + q) * P::KP + k0;
     *reinterpret_cast<uint4 *>(out + at) = w;
 }
 
 /* One block per TOK tokens of a chunk (grid (ceil(c / TOK), R)); warp w owns tokens 16w .. +16. */
-template <int D>
-__global__ void __launch_bounds__(dp_dims<D>::THREADS, 2)
+template <int DH>
+__global__ void __launch_bounds__(dp_dims<DH>::THREADS, 2)
     dphi_kernel(int c, int ld1, const float *__restrict__ y, const __nv_bfloat16 *__restrict__ sb,
                 const float *__restrict__ x, float *__restrict__ dx) {
-    using P = dp_dims<D>;
+    using P = dp_dims<DH>;
     constexpr int KP = P::KP, KT = P::KT, KG = P::KG, KS = P::KS, NT = P::NT;
     constexpr int DP_TOK = P::TOK, DP_THREADS = P::THREADS;
     extern __shared__ __align__(16) unsigned char smem[];
     /* two buffers of staged S rows, then the x rows (FP32) of the block's tokens; entry
      * (token, a) is replaced by token's dot sum for dx_a once row a is done (only that row
      * reads x_a from here) */
-    __nv_bfloat16(*bs)[D][KS] = reinterpret_cast<__nv_bfloat16(*)[D][KS]>(smem);
-    float(*xs)[P::XS] = reinterpret_cast<float(*)[P::XS]>(smem + 2 * D * KS * sizeof(__nv_bfloat16));
+    __nv_bfloat16(*bs)[DH][KS] = reinterpret_cast<__nv_bfloat16(*)[DH][KS]>(smem);
+    float(*xs)[P::XS] = reinterpret_cast<float(*)[P::XS]>(smem + 2 * DH * KS * sizeof(__nv_bfloat16));
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     size_t ch = blockIdx.y;
     int tok0 = blockIdx.x * DP_TOK, wr = warp * 16;
-    const __nv_bfloat16 *sch = sb + ch * dp_rowoff(D, D) * KP;
+    const __nv_bfloat16 *sch = sb + ch * dp_rowoff(DH, DH) * KP;
 
     /* rows a .. a + dp_rps - 1 of a block, contiguous in sb, into buffer buf */
     auto stage = [&](int a, int buf) {
-        int n = dp_rps(D, a / 8) * (D - (a & ~7)) * KG;
-        const __nv_bfloat16 *src = sch + (size_t)dp_rowoff(D, a) * KP;
+        int n = dp_rps(DH, a / 8) * (DH - (a & ~7)) * KG;
+        const __nv_bfloat16 *src = sch + (size_t)dp_rowoff(DH, a) * KP;
         for (int u = threadIdx.x; u < n; u += DP_THREADS) {
             int q = u / KG, k0 = u % KG * 8;
             cp16(&bs[buf][q][k0], src + (size_t)q * KP + k0, true);
@@ -106,10 +103,10 @@ __global__ void __launch_bounds__(dp_dims<D>::THREADS, 2)
     stage(0, 0);
 
     /* x rows of the warp's tokens (zero past the chunk) */
-    const float *xc = x + (ch * c + tok0 + wr) * D;
-    for (int i = lane; i < 16 * D; i += 32) {
-        int r = i / D;
-        xs[wr + r][i % D] = tok0 + wr + r < c ? xc[i] : 0.f;
+    const float *xc = x + (ch * c + tok0 + wr) * DH;
+    for (int i = lane; i < 16 * DH; i += 32) {
+        int r = i / DH;
+        xs[wr + r][i % DH] = tok0 + wr + r < c ? xc[i] : 0.f;
     }
     /* A fragments: Y rows of the warp's tokens, columns 0..d (k past d: zero) */
     uint32_t af[KT][4];
@@ -122,9 +119,9 @@ __global__ void __launch_bounds__(dp_dims<D>::THREADS, 2)
             for (int h = 0; h < 2; h++) {
                 int col = kk * 16 + 2 * t + 8 * h;
                 float2 v0 = make_float2(0.f, 0.f), v1 = v0;
-                if (col <= D && r0 < c) v0 = *reinterpret_cast<const float2 *>(yc + (size_t)r0 * ld1 + col);
-                if (col <= D && r1 < c) v1 = *reinterpret_cast<const float2 *>(yc + (size_t)r1 * ld1 + col);
-                if (col == D) v0.y = v1.y = 0.f; /* column d + 1: padding */
+                if (col <= DH && r0 < c) v0 = *reinterpret_cast<const float2 *>(yc + (size_t)r0 * ld1 + col);
+                if (col <= DH && r1 < c) v1 = *reinterpret_cast<const float2 *>(yc + (size_t)r1 * ld1 + col);
+                if (col == DH) v0.y = v1.y = 0.f; /* column d + 1: padding */
                 af[kk][2 * h] = pack2(v0.x, v0.y);
                 af[kk][2 * h + 1] = pack2(v1.x, v1.y);
             }
@@ -149,13 +146,13 @@ __global__ void __launch_bounds__(dp_dims<D>::THREADS, 2)
     int st = 0; /* stages done: the buffer's parity */
 #pragma unroll
     for (int m = 0; m < NT; m++) {
-        const int rps = dp_rps(D, m), w = D - 8 * m;
+        const int rps = dp_rps(DH, m), w = DH - 8 * m;
 #pragma unroll 1
         for (int r0 = 0; r0 < 8; r0 += rps, st++) {
             cp_wait<0>();
             __syncthreads(); /* this stage landed; every warp is done with the previous one */
             int next = 8 * m + r0 + rps;
-            if (next < D) stage(next, (st + 1) & 1);
+            if (next < DH) stage(next, (st + 1) & 1);
 #pragma unroll 1
             for (int rr = 0; rr < rps; rr++) {
                 int a = 8 * m + r0 + rr;
@@ -199,7 +196,7 @@ __global__ void __launch_bounds__(dp_dims<D>::THREADS, 2)
     for (int s = 0; s < 2; s++) {
         int tok = wr + g + 8 * s;
         if (tok0 + tok >= c) continue;
-        float *out = dx + (ch * c + tok0 + tok) * D;
+        float *out = dx + (ch * c + tok0 + tok) * DH;
 #pragma unroll
         for (int nt = 0; nt < NT; nt++) {
             int j = nt * 8 + 2 * t;
@@ -209,30 +206,30 @@ __global__ void __launch_bounds__(dp_dims<D>::THREADS, 2)
     }
 }
 
-/* SCALELAB_POWER_DPHI=1 opts in (read at every call, as the tests flip it). Needs p = 2, the
- * bf16 backend, head dim 16, 32, 64 or 128, the staged S within the dphi buffer it replaces
- * (chunk >= 23, 30, 45 or 76 tokens) and the chunk count within a grid dimension. */
+/* Which layouts it takes: p = 2, the bf16 backend, head dim 16, 32, 64 or 128, the chunk
+ * count within a grid dimension. pw_plan decides (SCALELAB_POWER_DPHI=0 opts out) and reserves
+ * pw_dphi_scratch floats of phibuf for the staged S. */
 int pw_dphi_ok(const pw_layout &L) {
-    const char *e = getenv("SCALELAB_POWER_DPHI");
-    if (!e || strcmp(e, "1") != 0) return 0;
-    if (L.p != 2 || !L.bf16 || (L.d != 16 && L.d != 32 && L.d != 64 && L.d != 128) || L.R > 65535) return 0;
-    int kp = (L.d + 16) / 16 * 16;
-    return (size_t)L.R * dp_rowoff(L.d, L.d) * kp * sizeof(__nv_bfloat16) <= L.rows * L.D * sizeof(float);
+    return L.p == 2 && L.bf16 && (L.d == 16 || L.d == 32 || L.d == 64 || L.d == 128) && L.R <= 65535;
+}
+size_t pw_dphi_scratch(const pw_layout &L) {
+    size_t kp = (size_t)(L.d + 16) / 16 * 16; /* dp_dims<DH>::KP */
+    return (L.R * dp_rowoff(L.d, L.d) * kp * sizeof(__nv_bfloat16) + sizeof(float) - 1) / sizeof(float);
 }
 
-template <int D> static void dphi_run(const pw_layout &L, __nv_bfloat16 *sb, const float *y, const float *s,
+template <int DH> static void dphi_run(const pw_layout &L, __nv_bfloat16 *sb, const float *y, const float *s,
                                       const float *x, float *dx) {
-    dim3 sg(kcu_blocks((size_t)D * dp_dims<D>::KG, 128), D, (unsigned)L.R);
-    dphi_stage_kernel<D><<<sg, 128>>>(L.ld1, L.SZ, s, sb);
+    dim3 sg(kcu_blocks((size_t)DH * dp_dims<DH>::KG, 128), DH, (unsigned)L.R);
+    dphi_stage_kernel<DH><<<sg, 128>>>(L.ld1, L.SZ, s, sb);
     KCU_LAUNCHED();
-    using P = dp_dims<D>;
+    using P = dp_dims<DH>;
     static bool attr = false; /* once per head dim: past 48 KB of shared memory needs the opt-in */
     if (!attr) {
-        KCU_CHECK(cudaFuncSetAttribute(dphi_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)P::SMEM));
+        KCU_CHECK(cudaFuncSetAttribute(dphi_kernel<DH>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)P::SMEM));
         attr = true;
     }
     dim3 grid(kcu_blocks(L.c, P::TOK), (unsigned)L.R);
-    dphi_kernel<D><<<grid, P::THREADS, P::SMEM>>>(L.c, L.ld1, y, sb, x, dx);
+    dphi_kernel<DH><<<grid, P::THREADS, P::SMEM>>>(L.c, L.ld1, y, sb, x, dx);
     KCU_LAUNCHED();
 }
 

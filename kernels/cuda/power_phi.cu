@@ -1,5 +1,6 @@
-/* The state products of power retention with phi fused in (bf16 backend, SCALELAB_POWER_FUSED=1
- * opts in): no phi(U) or phi(Q~) row of width D is written to global memory. Per chunk R':
+/* The state products of power retention with phi fused in (bf16 backend, the default;
+ * SCALELAB_POWER_FUSED=0 opts out): no phi(U) or phi(Q~) row of width D is written to global
+ * memory. Per chunk R':
  *   phiT_mm  out (D x ld1) = phi(X)^T Y (+ beta out), X: c x d, Y: c x ld1
  *            (state update: X = U, Y = [V|1]; dS': X = Q~, Y = dN')
  *   phi_mm   out (c x ld1) = phi(X) S (+ beta out), S: D x ld1
@@ -418,7 +419,11 @@ template <int DH> void run_p(bool transposed, const pw_layout &L, const phi_args
     switch (L.p) {
     case 2: run<DH, 2>(transposed, L, a); break;
     case 3: run<DH, 3>(transposed, L, a); break;
-    default: run<DH, 4>(transposed, L, a); break;
+    default:
+        /* d128 p4 is not built: pw_fused_ok refuses it (Dpad np8 past 2^30) */
+        if constexpr (DH < 128) run<DH, 4>(transposed, L, a);
+        else kcu_fail(__FILE__, __LINE__, "power_phi", "head dim 128 with p = 4 has no fused kernel");
+        break;
     }
 }
 void run_d(bool transposed, const pw_layout &L, const phi_args &a) {

@@ -665,7 +665,7 @@ static void test_ops_bf16_intra(void **state) {
     assert_int_equal(failures, 0);
 }
 
-/* The fused state products (kernels/cuda/power_phi.cu, SCALELAB_POWER_FUSED=1): CASES_INTRA (p1
+/* The fused state products (kernels/cuda/power_phi.cu, the default): CASES_INTRA (p1
  * keeps cuBLAS) and p3, p4 at head dims 32 and 64 (features past the 128-feature tile, several
  * 64-feature stages, chunks below the 128-token pad), against the FP32 CPU reference at the bf16
  * table's tolerance; then the same inputs with the switch off. */
@@ -724,10 +724,10 @@ static void test_ops_bf16_fused(void **state) {
 }
 
 /* The fused dphi + Jacobian of power retention's backward (kernels/cuda/power_dphi.cu, p = 2,
- * SCALELAB_POWER_DPHI=1) against the FP32 CPU reference at the bf16 tolerance: head dims 16,
- * 32, 64, 128; the benchmark's chunk 1024 at d64; chunks and T (96, 480) that are not multiples
- * of its 96- or 64-token blocks; GQA; gated (strong, weak) and ungated; rms. c16 at d16 is too
- * short for its scratch and takes the cuBLAS path (pw_dphi_ok): here to show that it still works. */
+ * the default) against the FP32 CPU reference at the bf16 tolerance: head dims 16, 32, 64, 128;
+ * the benchmark's chunk 1024 at d64; chunks and T (96, 480) that are not multiples of its 96- or
+ * 64-token blocks; GQA; gated (strong, weak) and ungated; rms; chunk 16. Then the same inputs
+ * through dphi rows and cuBLAS (SCALELAB_POWER_DPHI=0), the path p != 2 and FP32 take. */
 static void test_ops_bf16_dphi(void **state) {
     (void)state;
     NEED_GPU();
@@ -751,11 +751,16 @@ static void test_ops_bf16_dphi(void **state) {
         {"dphi power p2 gated c32 B2 T128 H4/2 d32 eps", run_mixer, &m[5], 1e-3},
         {"dphi power p2 ungated rms c64 T512 d16", run_mixer, &m[6], 1e-3},
         {"dphi power p2 gated c96 T480 H4/2 d128", run_mixer, &m[7], 1e-3},
-        {"dphi power p2 weak c16 B2 T64 H4/2 d16 (cuBLAS)", run_mixer, &m[8], 1e-3},
+        {"dphi power p2 weak c16 B2 T64 H4/2 d16", run_mixer, &m[8], 1e-3},
     };
     char *dphi_before = env_save("SCALELAB_POWER_DPHI");
-    setenv("SCALELAB_POWER_DPHI", "1", 1);
-    int failures = run_cases(gpu_bf16, cases, sizeof cases / sizeof cases[0], 0x6a09e667f3bcc909ull);
+    int failures = 0;
+    for (int on = 0; on <= 1; on++) { /* ends on: the repeat below runs the fused kernel */
+        setenv("SCALELAB_POWER_DPHI", on ? "1" : "0", 1); /* the caller's value is put back below */
+        printf(on ? "  fused dphi (the default):\n"
+                  : "  dphi rows and cuBLAS (SCALELAB_POWER_DPHI=0), the same inputs:\n");
+        failures += run_cases(gpu_bf16, cases, sizeof cases / sizeof cases[0], 0x6a09e667f3bcc909ull);
+    }
     /* No atomics: the same inputs give the same bits. */
     for (size_t i = 0; i < 3; i++) {
         rng r1 = {21 + i}, r2 = r1;

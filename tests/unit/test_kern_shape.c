@@ -77,6 +77,11 @@ static void test_dim_order_and_coefficients(void **state) {
                 if (c != (double)m.count[f])
                     fail_msg("d %d p %d feature %d: coefficient %g, counted %ld", d, p, f, c, m.count[f]);
                 sum += c;
+                if (p == 2) { /* the closed form the GPU's p = 2 kernels use */
+                    assert_int_equal(kern_mx_phi2_index(d, idx[0], idx[1]), f);
+                    double cf = kern_mx_phi2_coef(idx[0], idx[1]);
+                    assert_true(fabs(cf * cf - c) < 1e-6);
+                }
                 f++;
             } while (kern_mx_phi_next(idx, p, d));
             assert_int_equal(f, m.n);
