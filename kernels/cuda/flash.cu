@@ -20,34 +20,35 @@
  * taken on the raw scores with scale log2(e) folded into the exponent, so it needs
  * scale > 0 (kcu_flash_supported sends other scales to the FP32 attn.cu).
  *
- * Backward (bwd_kernel): one block of 8 warps per 128 keys (4 per 64 at head dim 16) of
- * one (batch, kv head); each warp owns 16 keys (K and V in shared memory, dK and dV
- * accumulators in registers), loops over the query heads of its group and the 64-query
- * tiles that can see its keys (same tile skipping; Q and dy tiles double-buffered by
- * cp.async), and recomputes P from the saved log-sum-exp. dQ sums over key blocks: each
- * block adds its 64 x d piece per tile with FP32 float4 atomics (dq is cleared first), so
- * dq's low bits vary from run to run; dK and dV are owned by one block each
- * (deterministic). D_i = dy_i . y_i comes from a row kernel. At head dims 32 and 64,
- * bwd2_kernel (same blocks, tiles and shared layout) gives each warp 32 keys x 32 queries
- * instead of 16 x 16, reading about half the shared memory a tile at twice the registers;
- * SCALELAB_FLASH_BWD picks among bwd_kernel (0, the default) and three forms of bwd2_kernel
- * (1: 8 warps, one block a multiprocessor; 2: 4 warps, two blocks; 3: as 2 with K and V in
- * registers) until the device measurement settles one.
+ * Backward: one block per 128 keys of one (batch, kv head) (64 at head dim 16), looping
+ * over the query heads of its group and the 64-query tiles that can see its keys (same
+ * tile skipping; Q and dy tiles double-buffered by cp.async), K and V in shared memory,
+ * dK and dV accumulated in registers, P recomputed from the saved log-sum-exp. dQ sums
+ * over key blocks: each block adds its 64 x d piece per tile with FP32 float4 atomics (dq
+ * is cleared first), so dq's low bits vary from run to run; dK and dV are owned by one
+ * block each (deterministic). D_i = dy_i . y_i comes from a row kernel. Two kernels:
+ *   bwd2_kernel (head dims 32, 64): 4 warps of 32 keys, each taking a tile in two passes
+ *     of 32 queries; every shared-memory fragment feeds 4 mma instead of 2 (the backward
+ *     is bound by shared-memory reads), at the price of 218 / 255 registers, two blocks
+ *     a multiprocessor.
+ *   bwd_kernel (head dims 16, 128; 32, 64 with SCALELAB_FLASH_BWD=0, the older path kept
+ *     for timing): 8 warps of 16 keys (4 at head dim 16) in 16-query passes, within 128
+ *     registers at head dims <= 64 (two blocks, 16 warps a multiprocessor).
  *
- * fwd_kernel and bwd_kernel cut the instructions per score (one FFMA + MUFU.EX2, cheap
- * masks), stay within 128 registers at head dims <= 64 without spills (two blocks, 16 warps
- * per multiprocessor; bwd2_kernel trades that for larger warp tiles, figures below), and
- * launch the heaviest causal blocks first (details at each kernel).
+ * fwd_kernel and the backward kernels cut the instructions per score (one FFMA +
+ * MUFU.EX2, cheap masks) and launch the heaviest causal blocks first (details at each
+ * kernel).
  * ptxas, sm_90, registers / spills / dynamic shared memory (bytes), head dims 16, 32,
  * 64, 128:
  *   fwd_kernel   78 / 101 / 127 / 216, no spills;  smem 18432 / 30720 / 55296 / 104448
  *   bwd_kernel  100 / 126 / 128 / 246, no spills;  smem 28672 / 60416 / 93184 / 158720
- *   bwd2_kernel (32, 64) 8 warps 226 / 254, 4 warps 218 / 255, no spills; 4 warps with K, V
- *               in registers 196 / 255, d64 spills 40 bytes; smem as bwd_kernel's
- * On the H200 (b1 h8 d64 causal, forward / forward + backward ms) they took 0.128 / 0.502
- * at 4k, 1.065 / 4.445 at 16k and 15.41 / 67.10 at 64k (window 4096 at 64k: 2.114 /
- * 8.960), against 0.222 / 0.751, 1.966 / 6.929 and 25.35 / 103.3 for the kernels they
- * replaced.
+ *   bwd2_kernel       218 / 255,       no spills;  smem       60416 / 93184
+ * On the H200, b1 h8 kv8 d64 causal, ms at T = 4k / 16k / 64k and window 4096 at 64k
+ * (measured 2026-12-01 at commit 7396a91, bench_cuda 3 8 attn 0):
+ *   forward                     0.128 / 1.06  / 15.4             (SDPA flash 0.161 / 1.295 / 14.77)
+ *   forward + bwd2_kernel       0.453 / 3.804 / 57.42, window 7.701
+ *   forward + bwd_kernel        0.498 / 4.400 / 66.98, window 8.885
+ *   PyTorch SDPA, same call     0.667 / 3.827 / 53.25 (flash);  cuDNN 0.491 / 2.331 / 35.13
  *
  * Head dims 16, 32, 64 and 128 with scale > 0 take this path; others fall back to attn.cu
  * (FP32). */
@@ -59,6 +60,7 @@
 namespace {
 
 constexpr int BQ = 128, BK = 64, FWD_THR = 256; /* forward: 128 queries, 64-key tiles */
+constexpr int BWD2_THR = 128;                   /* bwd2_kernel: 4 warps */
 #ifndef FWD_STAGES
 #define FWD_STAGES 3
 #endif
@@ -585,29 +587,26 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     }
 }
 
-/* Backward, warp tiles of 32 keys (head dims 32 and 64): the same blocks (128 keys of one
- * (batch, kv head)), tiles, shared layout and dQ split as bwd_kernel, but warp w takes keys
- * 32 (w % 4) .. + 32 and, of each 64-query tile, 32 queries (NW = 8 warps: w / 4 picks
- * the half) or all 64 (NW = 4), in passes of QW queries. Why: bwd_kernel is bound by
- * shared-memory reads (about 120 ldmatrix.x4 a warp a tile for 160 mma); with 32 keys and
- * 32 queries every K/V A fragment and every Q/dy B fragment (either layout) feeds 4 mma
- * instead of 2. ldmatrix.x4 a block a tile (d64): bwd_kernel 960, NW = 8 576, NW = 4 512
- * (its dQ warp tiles are 32 x 32), NW = 4 with QW = 16 384: K and V A fragments stay in
- * registers (64) and the S, dP accumulators of a pass shrink to 16 each. The price is
- * registers: dK and dV of 32 keys take 4 D of them, so one 8-warp block or two 4-warp
- * blocks a multiprocessor (FlashAttention-2's backward also runs 8 warps), and P goes to
- * bf16 before dP^T is accumulated. With 8 warps the pair (w, w + 4) holds partial dK, dV
- * over its query halves, summed through shared memory at the end. */
-template <int D, int NW, int QW>
-__global__ void __launch_bounds__(NW * 32, 8 / NW)
+/* Backward at head dims 32 and 64, warp tiles of 32 keys x 32 queries: the same blocks
+ * (128 keys of one (batch, kv head)), tiles, shared layout and heaviest-first order as
+ * bwd_kernel, but 4 warps, warp w owning keys 32 w .. + 32 and taking each 64-query tile
+ * in two passes of 32 queries. Why: bwd_kernel is bound by shared-memory reads (about 120
+ * ldmatrix.x4 a warp a tile for 160 mma); with 32 keys and 32 queries every K/V A fragment
+ * and every Q/dy B fragment (either layout) feeds 4 mma instead of 2, and dQ's warp tiles
+ * grow to 32 x 32: ldmatrix.x4 a block a tile at d64, 960 in bwd_kernel, 512 here. The
+ * price is registers: dK and dV of 32 keys take 4 D of them, so two 4-warp blocks a
+ * multiprocessor, and P goes to bf16 before dP^T is accumulated. Two other forms were
+ * measured on the H200 (d64, fwd + bwd ms as in the header, this one 0.453 / 3.804 /
+ * 57.42): 8 warps, one block a multiprocessor, the warp pair (w, w + 4) splitting the
+ * queries and summing dK, dV, won at 4k (0.380) and lost from 16k on (4.462 / 68.30);
+ * K and V A fragments kept in registers with 16-query passes lost throughout (0.469 /
+ * 3.921 / 58.48; d64 spilled 40 bytes at 255 registers). */
+template <int D>
+__global__ void __launch_bounds__(BWD2_THR, 2)
     bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, QB = 64, KB = 128, SQ = QB + 8, NT = NW * 32, DT = D / 8;
-    /* a warp's QS queries of a tile in NP passes of QW; QW = 16: K and V A fragments kept in
-     * registers (KVR) */
-    constexpr int QS = 64 / (NW / 4), NP = QS / QW, NTW = QW / 8;
-    constexpr bool KVR = QW == 16;
-    constexpr int UDP = KVR ? D / 16 : 2; /* dP^T's unrolling: 2 keeps d64 at 255 registers */
+    constexpr int RS = D + 8, QB = 64, KB = 128, SQ = QB + 8, NT = BWD2_THR, DT = D / 8;
+    constexpr int QW = 32, NTW = QW / 8; /* queries a pass, their n-tiles */
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -616,29 +615,17 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
     float *lse_s = reinterpret_cast<float *>(Ss + KB * SQ);       /* [2][64], natural log */
     float *dd_s = lse_s + 2 * QB;                                 /* [2][64] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const int kg = warp % 4; /* key group */
     const int hb = a.nkv * a.B;
     const int k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
     const size_t ldk = (size_t)a.nkv * D;
     const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
     const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const int wk = k0 + kg * 32; /* this warp's first key */
+    const int wk = k0 + warp * 32; /* this warp's first key */
     stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
     stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
     /* A fragments of this warp's keys: row lane % 8 (+ 8), column block lane / 16; m-tile 1
      * at + 16 RS */
-    const int aoff = (kg * 32 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
-    uint32_t kf[2][KVR ? D / 16 : 1][4], vf[2][KVR ? D / 16 : 1][4];
-    if constexpr (KVR) {
-        __syncthreads();
-#pragma unroll
-        for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                ldsm_x4(kf[mt][kk], smem_u32(Ks) + 2 * (aoff + mt * 16 * RS + kk * 16));
-                ldsm_x4(vf[mt][kk], smem_u32(Vs) + 2 * (aoff + mt * 16 * RS + kk * 16));
-            }
-    }
+    const int aoff = (warp * 32 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
     /* dk[mt][dt]: keys wk + 16 mt + g (+ 8), dims 8 dt + 2t (+ 1) */
     float dk[2][DT][4], dv[2][DT][4];
 #pragma unroll
@@ -667,16 +654,16 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
         const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sS = smem_u32(Ss);
         const float *ls = lse_s + buf * QB, *ds_ = dd_s + buf * QB;
 #pragma unroll 1
-        for (int ps = 0; ps < NP; ps++) {
-            const int ql = warp / 4 * QS + ps * QW, qh = qt + ql; /* the pass's first query: in the tile, in all */
+        for (int ps = 0; ps < QB / QW; ps++) {
+            const int ql = ps * QW, qh = qt + ql; /* the pass's first query: in the tile, in all */
             if (qh + QW - 1 < wk || qh >= min(a.T, wk + 31 + a.W)) {
-                /* no key of the warp seen by a query of the warp: dS^T = 0 for dQ */
+                /* no key of the warp seen by a query of the pass: dS^T = 0 for dQ */
 #pragma unroll
                 for (int mt = 0; mt < 2; mt++)
 #pragma unroll
                     for (int nt = 0; nt < NTW; nt++) {
                         uint32_t *srow =
-                            reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + ql + nt * 8 + 2 * t);
+                            reinterpret_cast<uint32_t *>(Ss + (warp * 32 + mt * 16 + g) * SQ + ql + nt * 8 + 2 * t);
                         srow[0] = 0u;
                         srow[4 * SQ] = 0u;
                     }
@@ -694,12 +681,7 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
                 for (int kk = 0; kk < D / 16; kk++) {
                     uint32_t ka[2][4];
 #pragma unroll
-                    for (int mt = 0; mt < 2; mt++) {
-                        if constexpr (KVR)
-                            ka[mt][0] = kf[mt][kk][0], ka[mt][1] = kf[mt][kk][1], ka[mt][2] = kf[mt][kk][2],
-                            ka[mt][3] = kf[mt][kk][3];
-                        else ldsm_x4(ka[mt], sK + 2 * (aoff + mt * 16 * RS + kk * 16));
-                    }
+                    for (int mt = 0; mt < 2; mt++) ldsm_x4(ka[mt], sK + 2 * (aoff + mt * 16 * RS + kk * 16));
 #pragma unroll
                     for (int np = 0; np < NTW / 2; np++) {
                         uint32_t rq[4];
@@ -745,16 +727,11 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
                     for (int nt = 0; nt < NTW; nt++)
 #pragma unroll
                         for (int c = 0; c < 4; c++) dp[mt][nt][c] = 0.f;
-#pragma unroll UDP
+#pragma unroll 2 /* not fully: d64 fits 255 registers only so */
                 for (int kk = 0; kk < D / 16; kk++) {
                     uint32_t va[2][4];
 #pragma unroll
-                    for (int mt = 0; mt < 2; mt++) {
-                        if constexpr (KVR)
-                            va[mt][0] = vf[mt][kk][0], va[mt][1] = vf[mt][kk][1], va[mt][2] = vf[mt][kk][2],
-                            va[mt][3] = vf[mt][kk][3];
-                        else ldsm_x4(va[mt], sV + 2 * (aoff + mt * 16 * RS + kk * 16));
-                    }
+                    for (int mt = 0; mt < 2; mt++) ldsm_x4(va[mt], sV + 2 * (aoff + mt * 16 * RS + kk * 16));
 #pragma unroll
                     for (int np = 0; np < NTW / 2; np++) {
                         uint32_t ry[4];
@@ -781,7 +758,7 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
                         const float d3 = __uint_as_float(p23 & 0xffff0000u) * (dp[mt][nt][3] - Dd.y);
                         sp[mt][nt][0] = pack2(d0, d1);
                         sp[mt][nt][1] = pack2(d2, d3);
-                        uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (kg * 32 + mt * 16 + g) * SQ + il);
+                        uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (warp * 32 + mt * 16 + g) * SQ + il);
                         srow[0] = sp[mt][nt][0];
                         srow[4 * SQ] = sp[mt][nt][1]; /* key + 8: 8 SQ halves = 4 SQ words */
                     }
@@ -815,29 +792,8 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
             }
         }
         __syncthreads();
-        bwd_dq<D, NW, KB, NW == 4 ? 2 : 1>(a, sS, sK, b, h, qt);
+        bwd_dq<D, 4, KB, 2>(a, sS, sK, b, h, qt); /* 4 warps of 32 x 32 dQ */
         /* No barrier here, as in bwd_kernel. */
-    }
-    /* 8 warps: dK, dV of the warp pair (w, w + 4) summed through shared memory (nothing in
-     * it is read once every warp has passed this barrier, and no cp.async is pending):
-     * [key group][register][lane], 2 D registers a thread (1024 D bytes in all, under the
-     * block's shared memory). */
-    float *red = reinterpret_cast<float *>(smem) + kg * 2 * D * 32 + lane;
-    if constexpr (NW == 8) {
-        __syncthreads();
-        if (warp >= 4) {
-#pragma unroll
-            for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-                for (int dt = 0; dt < DT; dt++)
-#pragma unroll
-                    for (int c = 0; c < 4; c++) {
-                        red[((mt * DT + dt) * 4 + c) * 32] = dk[mt][dt][c];
-                        red[(D + (mt * DT + dt) * 4 + c) * 32] = dv[mt][dt][c];
-                    }
-        }
-        __syncthreads();
-        if (warp >= 4) return;
     }
 #pragma unroll
     for (int mt = 0; mt < 2; mt++)
@@ -849,15 +805,10 @@ __global__ void __launch_bounds__(NW * 32, 8 / NW)
             float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
 #pragma unroll
             for (int dt = 0; dt < DT; dt++) {
-                const int i0 = ((mt * DT + dt) * 4 + 2 * rr) * 32;
-                float k0v = dk[mt][dt][2 * rr], k1v = dk[mt][dt][2 * rr + 1];
-                float v0v = dv[mt][dt][2 * rr], v1v = dv[mt][dt][2 * rr + 1];
-                if constexpr (NW == 8) {
-                    k0v += red[i0], k1v += red[i0 + 32];
-                    v0v += red[D * 32 + i0], v1v += red[D * 32 + i0 + 32];
-                }
-                *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) = make_float2(k0v * a.scale, k1v * a.scale);
-                *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(v0v, v1v);
+                *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) =
+                    make_float2(dk[mt][dt][2 * rr] * a.scale, dk[mt][dt][2 * rr + 1] * a.scale);
+                *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) =
+                    make_float2(dv[mt][dt][2 * rr], dv[mt][dt][2 * rr + 1]);
             }
         }
 }
@@ -890,34 +841,37 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     fwd_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16);
     KCU_LAUNCHED();
 }
-/* Which backward kernel runs at head dims 32 and 64, read once from SCALELAB_FLASH_BWD (for
- * timing the variants against each other): 0 (the default until they are timed) bwd_kernel;
- * bwd2_kernel with 1: 8 warps and 32-query passes, 2: 4 warps and 32-query passes, 3: 4
- * warps, 16-query passes, K and V in registers. */
-int bwd_variant() {
-    static const int v = [] {
-        const char *e = getenv("SCALELAB_FLASH_BWD");
-        return e && *e ? atoi(e) : 0;
-    }();
-    return v;
+/* bwd2_kernel at head dims 32 and 64 unless SCALELAB_FLASH_BWD=0, which keeps bwd_kernel
+ * there too (the older path, for timing one against the other); read once. */
+bool bwd2_on() {
+    static const bool on = !kcu_opted_out("SCALELAB_FLASH_BWD");
+    return on;
 }
-/* bwd2_kernel: 8 warps a block and one block a multiprocessor, or 4 warps and two */
-template <int D, int NW, int QW>
+/* bwd2_kernel: two 4-warp blocks a multiprocessor; blocks and shared memory as bwd_kernel's
+ * with 8 warps (128 keys) */
+template <int D>
 void bwd2(size_t sm, unsigned blocks, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     static bool set = [&] {
-        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, QW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
-        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D, NW, QW>, cudaFuncAttributePreferredSharedMemoryCarveout,
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        KCU_CHECK(cudaFuncSetAttribute(bwd2_kernel<D>, cudaFuncAttributePreferredSharedMemoryCarveout,
                                        (int)cudaSharedmemCarveoutMaxShared));
         return true;
     }();
     (void)set;
-    bwd2_kernel<D, NW, QW><<<blocks, NW * 32, sm>>>(a, q16, y16);
+    bwd2_kernel<D><<<blocks, BWD2_THR, sm>>>(a, q16, y16);
     KCU_LAUNCHED();
 }
 /* NW = 8 warps (128 keys) a block, 4 (64 keys) at head dim 16 */
 template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
     size_t sm = bwd_smem<D, NW>();
+    unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
+    if constexpr (D == 32 || D == 64) {
+        if (bwd2_on()) {
+            bwd2<D>(sm, blocks, a, q16, y16);
+            return;
+        }
+    }
     static bool set = [&] {
         KCU_CHECK(cudaFuncSetAttribute(bwd_kernel<D, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
         /* two 91 KB blocks (d64, 8 warps) per multiprocessor: the largest shared carveout */
@@ -926,21 +880,6 @@ template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
         return true;
     }();
     (void)set;
-    unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
-    if constexpr (D == 32 || D == 64) {
-        if (bwd_variant() == 1) {
-            bwd2<D, 8, 32>(sm, blocks, a, q16, y16);
-            return;
-        }
-        if (bwd_variant() == 2) {
-            bwd2<D, 4, 32>(sm, blocks, a, q16, y16);
-            return;
-        }
-        if (bwd_variant() == 3) {
-            bwd2<D, 4, 16>(sm, blocks, a, q16, y16);
-            return;
-        }
-    }
     bwd_kernel<D, NW><<<blocks, NW * 32, sm>>>(a, q16, y16);
     KCU_LAUNCHED();
 }
