@@ -5,7 +5,7 @@
 #          op table with every opt-out switch set to its older path;
 #   time:  the power layer and attention beside the opt-outs and beside PyTorch SDPA, then
 #          run_on_device.sh's bench and bench12 parts (the 12-layer steps beside the PyTorch peer);
-#   peer:  run_on_device.sh's peer part (the 4-layer models in PyTorch, for bench's rows).
+#   peer:  run_on_device.sh's bench and peer parts (the 4-layer models in scalelab and in PyTorch).
 # Every step has its own timeout and appends to OUT/log.txt as it goes, so a hang costs one step
 # and the log comes back even when the call runs out of time; the parts' files are packed into
 # OUT/parts.tar.gz (the device tool returns at most 8 files).
@@ -39,7 +39,7 @@ time)
   pack
   ;;
 peer)
-  step 420 bash run_on_device.sh "$parts" "peer"
+  step 500 bash run_on_device.sh "$parts" "bench peer"
   pack
   ;;
 *) echo "next_call.sh: phase must be check, time or peer, not '$phase'" >&2; exit 2 ;;
