@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 extern "C" {
@@ -80,8 +81,11 @@ void kcu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
 void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
                      float beta, float *c);
 
-/* kern_gelu_forward (ops.cu): the bf16 matmul's GELU after its product. */
-void kcu_gelu_forward(size_t n, const float *x, float *y);
+/* GELU forward and backward (ops.cu) that also write the result rounded to bf16 into y16 /
+ * dx16 (n bf16, 8-byte aligned; NULL: none): the bf16 matmul's GELU after its product, which
+ * keeps that copy for the next product (matmul.cu). */
+void kcu_gelu_forward16(size_t n, const float *x, float *y, __nv_bfloat16 *y16);
+void kcu_gelu_backward16(size_t n, const float *x, const float *dy, float *dx, __nv_bfloat16 *dx16);
 
 /* The epilogue ops of kern_ops.inc as the separate ops after a given matmul (ops.cu): the
  * FP32 backend's, and the bf16 backend's where cuBLASLt does not fuse them. */
