@@ -37,7 +37,8 @@ ifeq ($(STATIC),1)
 endif
 
 # Modules in dependency order; every .c in them goes into libscalelab.a.
-MODULES := util store kernels/cpu model sweep fit analysis cli
+# kernels/cuda's .c files are host arithmetic (its FLOP count), built with or without CUDA.
+MODULES := util store kernels/cpu kernels/cuda model sweep fit analysis cli
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # The float64 twin of the numerical code (kernels/cpu and model/net*.c), for
@@ -75,7 +76,8 @@ info:
 scalelab: $(BUILD)/scalelab
 	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
 
-$(BUILD)/scalelab: $(BUILD)/scalelab.o $(BUILD)/libscalelab.a $(CUDA_OBJ) | $(STATIC_RUNTIME)
+# The CUDA objects before the archives: backend.o calls kernels/cuda/flops.c's count, in libscalelab.a.
+$(BUILD)/scalelab: $(BUILD)/scalelab.o $(CUDA_OBJ) $(BUILD)/libscalelab.a | $(STATIC_RUNTIME)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LDLIBS)
 
 $(BUILD)/lib/%:
@@ -105,11 +107,11 @@ $(BUILD)/%.o: %.cu
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) | $(STATIC_RUNTIME)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CUDA_OBJ) $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) | $(STATIC_RUNTIME)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) $(LDFLAGS_ALL) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CUDA_OBJ) $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(LDFLAGS_ALL) $(LDLIBS)
 
 tests: $(TEST_BIN)
 benches: $(BENCH_BIN)

@@ -57,6 +57,14 @@ typedef struct kern_flop_count {
     double model, implementation;
 } kern_flop_count;
 
+/* FLOPs of one mixer call as a backend issues it (kern_backend.mixer_count_flops): the forward
+ * alone, and a training step's forward + backward. model is DESIGN section 4's (training: 3 x
+ * forward); implementation the matrix products the backend's kernels issue (2 per multiply-add),
+ * padded extents, masked work and the backward's recomputation included. */
+typedef struct kern_flop_count_train {
+    kern_flop_count forward, training;
+} kern_flop_count_train;
+
 /* The largest degree: a feature's index tuple and the factorial tables have this many
  * entries (the CPU's odometer, the GPU's feature table pw_feat). */
 #define KERN_POWER_P_MAX 4

@@ -18,6 +18,16 @@
 #include "kernels/kern_shape.h"
 
 void kern_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count *out);
+/* The CPU backends' mixer_count_flops: forward as kern_mixer_count_flops; training
+ * implementation 3 x forward's (the backward counted as 2 x forward, an approximation:
+ * kernels/cpu/mixer_flops.c says why). */
+void kern_cpu_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count_train *out);
+/* The CUDA backends' mixer_count_flops (bf16 0: "cuda", 1: "cuda-bf16"), from the kernels'
+ * own launch facts (kernels/cuda/plan.h, flops.c): which path the call takes, its padded
+ * extents and tiles. Host arithmetic only, in every build (with or without CUDA or a GPU);
+ * reads the opt-out switches (SCALELAB_POWER_FUSED, _DPHI, _INTRA, SCALELAB_FLASH_BWD) as a
+ * call would at this moment. For a shape kern_mixer_shape_check accepts. */
+void kern_cuda_mixer_count_flops(const kern_mixer_shape *s, int bf16, kern_flop_count_train *out);
 
 #define REAL float
 #define KR(name) name

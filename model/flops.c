@@ -77,14 +77,19 @@ void model_flops_compute(const model_config *c, model_flops *f) {
     f->impl_state_flops_per_token = L * model_flops_mixer_count(c).implementation / T;
 }
 
-kern_flop_count model_flops_mixer_count(const model_config *c) {
+kern_mixer_shape model_flops_mixer_shape(const model_config *c, int batch) {
     static const kern_mixer_kind kinds[] = {KERN_MIXER_SOFTMAX, KERN_MIXER_WINDOW, KERN_MIXER_POWER};
     kern_mixer_shape s = {
-        .batch = 1, .seq = c->context, .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = c->head_dim,
+        .batch = batch, .seq = c->context, .n_head = c->n_head, .n_kv_head = c->n_kv_head, .head_dim = c->head_dim,
         .kind = kinds[c->mixer], .p = c->p, .chunk = c->chunk, .window = c->window,
         .gating = c->mixer == MODEL_MIXER_POWER && c->gating,
         .normalize_rms = c->normalize == MODEL_NORMALIZE_RMS, .scale = 1.0 / sqrt(c->head_dim), .eps = 1e-6,
     };
+    return s;
+}
+
+kern_flop_count model_flops_mixer_count(const model_config *c) {
+    kern_mixer_shape s = model_flops_mixer_shape(c, 1);
     kern_flop_count fc;
     kern_mixer_count_flops(&s, &fc);
     return fc;

@@ -21,6 +21,9 @@ void model_flops_compute(const model_config *c, model_flops *f);
  * context tokens (kern_mixer_count_flops); .model / context is DESIGN's S per
  * layer, .implementation / context what the kernels really issue. */
 kern_flop_count model_flops_mixer_count(const model_config *c);
+/* The shape of one layer's mixer call over `batch` sequences of context tokens, as the
+ * FLOP count sees it (a backend's mixer_count_flops takes it: tests/bench/bench_cuda.c). */
+kern_mixer_shape model_flops_mixer_shape(const model_config *c, int batch);
 /* C(n, k) as a double (kern_binomial). */
 double model_binomial(int n, int k);
 

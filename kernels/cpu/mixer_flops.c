@@ -54,4 +54,15 @@ void kern_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count *out) {
     out->model = model * pairs;
     out->implementation = impl * pairs;
 }
+
+/* The backward is not walked: it runs about twice the forward's products (each forward gemm
+ * has two gradient gemms; power's backward recomputes the states, attention's the score
+ * blocks), so training counts 3 x the forward's implementation, like DESIGN's 3 x model.
+ * An approximation, and documented as one (kernels.h); the GPU count (kernels/cuda/flops.c)
+ * is exact for what the GPU issues. */
+void kern_cpu_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count_train *out) {
+    kern_mixer_count_flops(s, &out->forward);
+    out->training.model = 3 * out->forward.model;
+    out->training.implementation = 3 * out->forward.implementation;
+}
 #endif

@@ -90,6 +90,7 @@ static const KR(kern_backend) KR(cpu_backend) = {
     .mixer_work_size = KR(kern_mixer_work_size),
     .mixer_forward = KR(kern_mixer_forward),
     .mixer_backward = KR(kern_mixer_backward),
+    .mixer_count_flops = kern_cpu_mixer_count_flops, /* one count for both twins: no REAL in it */
 };
 
 const KR(kern_backend) *KR(kern_cpu_backend)(void) { return &KR(cpu_backend); }

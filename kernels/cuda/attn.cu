@@ -14,6 +14,7 @@
  * phase ph: blocks ph, ph + nph, ...), so no two products of one call write the
  * same rows (they accumulate with beta = 1: a shared row would be a race). */
 #include "kernels/cuda/cuda_common.h"
+#include "kernels/cuda/plan.h"
 
 namespace {
 
@@ -30,14 +31,7 @@ attn_plan plan_of(const kern_mixer_shape *s) {
     p.nh = s->n_head;
     p.nkv = s->n_kv_head;
     p.group = p.nh / p.nkv;
-    p.W = (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < p.T) ? s->window : p.T;
-    p.qb = p.T;
-    for (int c = p.W; c <= p.T; c++)
-        if (p.T % c == 0) {
-            p.qb = c;
-            break;
-        }
-    p.nk = p.qb + p.W - 1 < p.T ? p.qb + p.W - 1 : p.T;
+    kcu_attn_blocking(s, &p.W, &p.qb, &p.nk); /* plan.h: the FLOP count reads it too */
     p.nblk = p.T / p.qb;
     /* One more phase than the overlap needs: a block near the start has its key
      * range clamped to [0, nk), which reaches past its own last query; nk < 2 Qb

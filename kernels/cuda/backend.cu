@@ -200,6 +200,13 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
                              const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                              float *dk, float *dv, float *dlog_g, float *work, int bf16);
 static int use_flash(const kern_mixer_shape *s) { return kcu_flash_supported(s); }
+/* What the mixers issue (kernels/cuda/flops.c, from the launch facts in plan.h). */
+static void cu_mixer_count_flops(const kern_mixer_shape *s, kern_flop_count_train *out) {
+    kern_cuda_mixer_count_flops(checked(s), 0, out);
+}
+static void cu_mixer_count_flops_bf16(const kern_mixer_shape *s, kern_flop_count_train *out) {
+    kern_cuda_mixer_count_flops(checked(s), 1, out);
+}
 static size_t cu_mixer_work_size_bf16(const kern_mixer_shape *s) {
     if (checked(s)->kind == KERN_MIXER_POWER) return kcu_power_work_size_prec(s, 1);
     return use_flash(s) ? kcu_flash_work_size(s) : cu_mixer_work_size(s);
@@ -254,6 +261,7 @@ extern "C" const kern_backend *kern_cuda_backend(void) {
         be.mixer_work_size = cu_mixer_work_size;
         be.mixer_forward = cu_mixer_forward;
         be.mixer_backward = cu_mixer_backward;
+        be.mixer_count_flops = cu_mixer_count_flops;
         kcu_fill_ops(&be);
     });
     return &be;
@@ -274,6 +282,7 @@ extern "C" const kern_backend *kern_cuda_backend_bf16(void) {
         be.mixer_work_size = cu_mixer_work_size_bf16;
         be.mixer_forward = cu_mixer_forward_bf16;
         be.mixer_backward = cu_mixer_backward_bf16;
+        be.mixer_count_flops = cu_mixer_count_flops_bf16;
     });
     return &be;
 }

@@ -29,12 +29,6 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     L.T = s->seq;
     L.d = s->head_dim;
     L.d1 = L.d + 1;
-    /* [V|1] rows padded to 4 floats, the padding kept zero: the FP32-storage products run
-     * ld1 wide (n or k = ld1, not d + 1), so that every operand row starts 16-byte aligned
-     * and cuBLAS takes its aligned kernels (the d + 1 = 65 products ran in "align1"
-     * kernels, about a third of a 12-layer power step). Implementation FLOPs: ld1 / (d + 1) of
-     * DESIGN's for those products (68 / 65 at head dim 64). */
-    L.ld1 = (L.d1 + 3) / 4 * 4;
     L.p = s->p;
     /* Every power entry point plans first: a shape the tables below cannot hold (p past
      * KERN_POWER_P_MAX, a state past int, indices past int16) stops here with the CPU's words. */
@@ -53,6 +47,14 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     L.eps = (float)s->eps;
     L.R = (size_t)L.P * L.nc;
     L.rows = (size_t)L.P * L.T;
+    /* The paths and padded extents, from the one home the FLOP count reads too (plan.h). */
+    kcu_power_paths w = kcu_power_paths_of(s, bf16);
+    /* [V|1] rows padded to 4 floats, the padding kept zero: the FP32-storage products run
+     * ld1 wide (n or k = ld1, not d + 1), so that every operand row starts 16-byte aligned
+     * and cuBLAS takes its aligned kernels (the d + 1 = 65 products ran in "align1"
+     * kernels, about a third of a 12-layer power step). Implementation FLOPs: ld1 / (d + 1) of
+     * DESIGN's for those products (68 / 65 at head dim 64). */
+    L.ld1 = w.ld1;
     L.SZ = (size_t)L.D * L.ld1;
     /* The tiled intra-chunk kernels (power_intra.cu) by default where they apply: on the
      * H200 the layer fwd+bwd took 30.1 ms at 64k against 38.0 through cuBLAS over the
@@ -60,17 +62,17 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
      * before the work is laid out, so that the work size and the calls agree: the c x c
      * buffers (a, raw, da; 6.4 GB at T = 64k, chunk 1024, 8 heads) are reserved only
      * for the cuBLAS path. */
-    L.intra = pw_intra_ok(L) && !kcu_opted_out("SCALELAB_POWER_INTRA");
+    L.intra = w.intra;
     /* The fused state products (power_phi.cu) and the fused dphi (power_dphi.cu) by default
      * where they apply: on the H200 they took the layer's fwd+bwd from 30.2 to 15.5 ms at 64k
      * (RESULTS.md); SCALELAB_POWER_FUSED=0 / SCALELAB_POWER_DPHI=0 keep the phi rows and
      * cuBLAS. Read here for the same reason as intra: the phi rows (pu, phibuf: 4.4 GB each
      * at T = 64k, 8 heads, d64 p2) are reserved only for the paths that write them. */
-    L.Dpad = (int)round_up(L.D, 128);
-    L.cpad = (int)round_up(L.c, 128);
-    L.np8 = (int)round_up(L.ld1, 8);
-    L.fused = pw_fused_ok(L) && !kcu_opted_out("SCALELAB_POWER_FUSED");
-    L.dphi = pw_dphi_ok(L) && !kcu_opted_out("SCALELAB_POWER_DPHI");
+    L.Dpad = w.Dpad;
+    L.cpad = w.cpad;
+    L.np8 = w.np8;
+    L.fused = w.fused;
+    L.dphi = w.dphi;
     /* phibuf holds phi(Q~) rows (forward and the backward's dN' products, when not fused)
      * and dphi rows (backward, when not dphi); otherwise only the staged S of power_dphi.cu */
     size_t phibuf = L.fused && L.dphi ? pw_dphi_scratch(L) : L.rows * L.D;

@@ -10,6 +10,7 @@
 #define SCALELAB_KERNELS_CUDA_POWER_H
 
 #include "kernels/cuda/cuda_common.h"
+#include "kernels/cuda/plan.h"
 
 /* One feature of phi: its p indices (unused ones 0; int16: kern_power_check caps head_dim at
  * KERN_POWER_HEAD_DIM_MAX) and sqrt(p! / prod c_r!). */
@@ -23,14 +24,14 @@ struct pw_layout {
     /* bf16: every product of pw_gemm takes bf16 operands on the tensor cores with FP32
      * accumulation (cuBLAS 32F_FAST_16BF on the FP32 buffers); 0: FP32 SGEMM. */
     int bf16;
-    /* intra (bf16; pw_intra_ok; the default, SCALELAB_POWER_INTRA=0 opts out): the
+    /* intra (bf16; kcu_power_paths_of; the default, SCALELAB_POWER_INTRA=0 opts out): the
      * intra-chunk part runs in power_intra.cu, so raw, a and da are neither written nor
      * reserved. It streams bf16 copies (rows x d, unpadded) of qc, kc, V and dN, kept at
      * q16, k16, v16, dn16, and gl2 (rows floats): each row's gate sum from its 64-row
      * tile's first row, times log2 e. */
     int intra;
     size_t q16, k16, v16, dn16, gl2;
-    /* fused (bf16; pw_fused_ok; the default, SCALELAB_POWER_FUSED=0 opts out): the four state
+    /* fused (bf16; kcu_power_paths_of; the default, SCALELAB_POWER_FUSED=0 opts out): the four state
      * products run in power_phi.cu with phi built in registers, so no phi row is written: pu is
      * not reserved and the forward leaves phibuf alone.
      * Dpad: D rounded up to 128; cpad: c rounded up to 128; np8: ld1 rounded up to 8. They
@@ -38,7 +39,7 @@ struct pw_layout {
      * ([V|1] or dN' as bf16, R x cpad x np8) and s16 (S' or dS' as bf16, R x Dpad x np8). */
     int fused, Dpad, cpad, np8;
     size_t ftab, xt, y16, s16;
-    /* dphi (p = 2, bf16; pw_dphi_ok; the default, SCALELAB_POWER_DPHI=0 opts out): the
+    /* dphi (p = 2, bf16; kcu_power_paths_of; the default, SCALELAB_POWER_DPHI=0 opts out): the
      * backward through phi runs in power_dphi.cu, so no dphi row is written. With fused and
      * dphi phibuf holds only power_dphi.cu's staged S (189 MB instead of 4.4 GB at T = 64k). */
     int dphi;
@@ -90,22 +91,18 @@ void pw_gemm(const pw_layout &L, int ta, int tb, int m, int n, int k, float alph
 void pw_mark(const char *stage);
 void pw_report(const char *what);
 
-/* power_intra.cu: which layouts the tiled intra-chunk kernels take (bf16, head dim 16, 32, 64
- * or 128, p <= 4, any chunk), the bf16 copies of kc and V and gl2 (once per call, after
- * pw_prepare_keys), the forward (np = A [V|1], overwritten: what pw_intra_weights and the
+/* power_intra.cu (L.intra; the layouts it takes: kcu_power_paths_of, plan.h): the bf16
+ * copies of kc and V and gl2 (once per call, after pw_prepare_keys), the forward (np = A [V|1], overwritten: what pw_intra_weights and the
  * A [V|1] product give) and, for the head whose dN' is dnp (after pw_prepare_queries), the
  * backward: dqc, dkc, dvp (columns 0..d) += the intra-chunk terms, and dg += the gate terms
  * when gated (what the cuBLAS path's intra section adds). */
-int pw_intra_ok(const pw_layout &L);
 void pw_intra_keys(const pw_layout &L, float *base);
 void pw_intra_forward(const pw_layout &L, float *base);
 void pw_intra_backward(const pw_layout &L, float *base, const float *dnp);
 
-/* power_phi.cu (fused): which layouts it takes (bf16, p 2..4, head dim 16, 32, 64 or 128), the
- * table (once per call, after the phi table), out[R'] (D x ld1, stride SZ) = phi(x)^T y (+ beta
+/* power_phi.cu (L.fused; the layouts it takes: kcu_power_paths_of, plan.h): the table (once per call, after the phi table), out[R'] (D x ld1, stride SZ) = phi(x)^T y (+ beta
  * out) for y [. | 1]-wide, S' or dS' (stride SZ) copied to bf16 for the next pw_phi_mm calls,
  * and out[R'] (c x ld1) = phi(x) S (+ beta out) with S the last pw_fused_state16's. */
-int pw_fused_ok(const pw_layout &L);
 void pw_fused_table(const pw_layout &L, float *base);
 void pw_phiT_mm(const pw_layout &L, float *base, const float *x, const float *y, float *out, float beta);
 void pw_fused_state16(const pw_layout &L, float *base, const float *s);
@@ -120,8 +117,7 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
 
 /* power_dphi.cu (L.dphi): dx = J_phi(x)^T (Y S^T) per chunk (Y: c x ld1 rows, S: D x ld1 per
  * chunk, strides L.SZ; x, dx: rows x d) without dphi in global memory, in place of pw_gemm +
- * pw_phi_backward; which layouts it takes, and the floats of phibuf it needs as scratch. */
-int pw_dphi_ok(const pw_layout &L);
+ * pw_phi_backward (the layouts it takes: kcu_power_paths_of, plan.h), and the floats of phibuf it needs as scratch. */
 size_t pw_dphi_scratch(const pw_layout &L);
 void pw_dphi_backward(const pw_layout &L, float *base, const float *y, const float *s, const float *x, float *dx);
 

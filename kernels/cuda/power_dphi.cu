@@ -33,11 +33,16 @@ template <int DH> struct dp_dims {
     static constexpr size_t SMEM = 2 * DH * KS * sizeof(__nv_bfloat16) + TOK * XS * sizeof(float);
 };
 
-/* First padded feature of triangle row a: rows 8m .. 8m + 7 each hold d - 8m features. */
-__host__ __device__ static inline int dp_rowoff(int d, int a) {
-    int m = a / 8, r = a % 8;
-    return 8 * (m * d - 4 * m * (m - 1)) + r * (d - 8 * m);
-}
+/* First padded feature of triangle row a (plan.h, where the FLOP count reads it too). */
+__host__ __device__ static inline int dp_rowoff(int d, int a) { return kcu_dphi_rowoff(d, a); }
+/* The FLOP count (flops.c) reads the padded k and the tokens per block from plan.h. */
+#define DP_CHECK(DH)                                                                                              \
+    static_assert(dp_dims<DH>::KP == KCU_DPHI_KP(DH) && dp_dims<DH>::TOK == KCU_DPHI_TOK(DH), "plan.h: dphi dims");
+DP_CHECK(16)
+DP_CHECK(32)
+DP_CHECK(64)
+DP_CHECK(128)
+#undef DP_CHECK
 
 /* Rows of block m staged at once: the largest power of two (<= 8) whose rows of d - 8m
  * features fit the d-row buffer, so that late blocks (8 features a row at m = d/8 - 1) do not
@@ -206,12 +211,9 @@ __global__ void __launch_bounds__(dp_dims<DH>::THREADS, 2)
     }
 }
 
-/* Which layouts it takes: p = 2, the bf16 backend, head dim 16, 32, 64 or 128, the chunk
- * count within a grid dimension. pw_plan decides (SCALELAB_POWER_DPHI=0 opts out) and reserves
- * pw_dphi_scratch floats of phibuf for the staged S. */
-int pw_dphi_ok(const pw_layout &L) {
-    return L.p == 2 && L.bf16 && (L.d == 16 || L.d == 32 || L.d == 64 || L.d == 128) && L.R <= 65535;
-}
+/* Which layouts it takes (p = 2, the bf16 backend, head dim 16, 32, 64 or 128, the chunk count
+ * within a grid dimension): kcu_power_paths_of (plan.h) decides (SCALELAB_POWER_DPHI=0 opts
+ * out); pw_plan reserves pw_dphi_scratch floats of phibuf for the staged S. */
 size_t pw_dphi_scratch(const pw_layout &L) {
     size_t kp = (size_t)(L.d + 16) / 16 * 16; /* dp_dims<DH>::KP */
     return (L.R * dp_rowoff(L.d, L.d) * kp * sizeof(__nv_bfloat16) + sizeof(float) - 1) / sizeof(float);

@@ -52,6 +52,7 @@
 namespace {
 
 constexpr int BT = 64, NTHR = 128; /* 64-row tiles; 4 warps of 16 rows */
+static_assert(BT == KCU_PW_INTRA_BT, "plan.h: the FLOP count and kcu_power_paths_of read the tile");
 constexpr double LOG2E = 1.4426950408889634;
 
 struct pi_args {
@@ -484,11 +485,6 @@ void run_d(stage st, const pw_layout &L, const pi_args &a) {
 }
 
 } // namespace
-
-int pw_intra_ok(const pw_layout &L) {
-    return L.bf16 && L.p >= 1 && L.p <= 4 && (L.d == 16 || L.d == 32 || L.d == 64 || L.d == 128) &&
-           (L.c + BT - 1) / BT <= 65535;
-}
 
 void pw_intra_keys(const pw_layout &L, float *base) {
     if (L.gated) {

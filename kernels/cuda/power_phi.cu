@@ -420,7 +420,7 @@ template <int DH> void run_p(bool transposed, const pw_layout &L, const phi_args
     case 2: run<DH, 2>(transposed, L, a); break;
     case 3: run<DH, 3>(transposed, L, a); break;
     default:
-        /* d128 p4 is not built: pw_fused_ok refuses it (Dpad np8 past 2^30) */
+        /* d128 p4 is not built: kcu_power_paths_of refuses it (Dpad np8 past 2^30) */
         if constexpr (DH < 128) run<DH, 4>(transposed, L, a);
         else kcu_fail(__FILE__, __LINE__, "power_phi", "head dim 128 with p = 4 has no fused kernel");
         break;
@@ -461,11 +461,6 @@ phi_args args_of(const pw_layout &L, float *base, float *out, size_t so, float b
 }
 
 } // namespace
-
-int pw_fused_ok(const pw_layout &L) {
-    return L.bf16 && L.p >= 2 && L.p <= 4 && (L.d == 16 || L.d == 32 || L.d == 64 || L.d == 128) &&
-           L.R <= 65535 && (size_t)L.Dpad * L.np8 < (1u << 30); /* grid rows: chunks; pad16's int index */
-}
 
 void pw_fused_table(const pw_layout &L, float *base) {
     ftab_kernel<<<kcu_blocks(L.Dpad, 128), 128>>>(L.D, L.Dpad, (const pw_feat *)(base + L.feat),

@@ -8,8 +8,12 @@
  * Then attention alone (softmax, causal; b1 h8 d64; forward + backward, the mixer
  * calls of the backend) at T = 4k, 16k, 64k on the bf16 flash kernels, and on the
  * FP32 T x T path where it fits (kernels/cuda/flash.cu, attn.cu). FLOPs per token = 3 (W + S)
- * from model_flops_compute; "impl" uses the kernels' own state FLOPs; attention FLOPs are
- * FlashAttention's convention (causal forward 2 b h d T^2, backward 2.5 x forward). Then the power
+ * from model_flops_compute; "impl" counts the mixers' FLOPs as the backend issues them (its
+ * mixer_count_flops: padding, masked tiles, the backward's recomputation), the weights' as W;
+ * attention FLOPs are FlashAttention's convention (causal forward 2 b h d T^2, backward 2.5 x
+ * forward), beside the backend's implementation count and its ratio to DESIGN's 3 x forward
+ * (impl/model); the power table likewise. %ceil prints "-" where this invocation did not
+ * measure the ceiling (a table run alone). Then the power
  * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
  * FP32, bf16 (default: the tiled intra-chunk kernels), bf16 with the intra-chunk part through
  * cuBLAS (SCALELAB_POWER_INTRA=0); mixer "powerlayer" (any d_model) runs only that.
@@ -314,11 +318,17 @@ static double mixer_ms(const kern_backend *be, const kern_mixer_shape *sp, doubl
 }
 
 /* Attention, b1 h8 kv8 d64 (softmax causal, or window). */
-static double attn_ms(const kern_backend *be, int T, int window, double *fwd_ms) {
+static kern_mixer_shape attn_shape(int T, int window) {
     kern_mixer_shape s = {.batch = 1, .seq = T, .n_head = 8, .n_kv_head = 8, .head_dim = 64,
                           .kind = window ? KERN_MIXER_WINDOW : KERN_MIXER_SOFTMAX, .window = window,
                           .scale = 0.125, .eps = 1e-6};
-    return mixer_ms(be, &s, fwd_ms);
+    return s;
+}
+
+/* " 12.3%" of a ceiling, or "-" where this invocation did not measure it (NaN). */
+static void print_pct(double tflops, double ceil) {
+    if (isnan(ceil)) printf(" %7s", "-");
+    else printf(" %6.1f%%", 100 * tflops / ceil);
 }
 
 typedef struct result {
@@ -377,10 +387,14 @@ static int bench_shape(const kern_backend *be, int n_layer, int d_model, int con
     }
     qsort(t, (size_t)steps, sizeof *t, cmp_double);
     double best = t[steps / 2], tokens = (double)B * T;
-    double impl_s = f.impl_state_flops_per_token > 0 ? f.impl_state_flops_per_token : f.state_flops_per_token;
+    /* impl: the weights' 3 W per token, and each layer's mixer call as this backend issues it */
+    kern_mixer_shape ms = model_flops_mixer_shape(&c, B);
+    kern_flop_count_train mc;
+    be->mixer_count_flops(&ms, &mc);
+    double impl_step = 3 * f.weight_flops_per_token * tokens + c.n_layer * mc.training.implementation;
     *out = (result){mixer, be->name, d_model, T, B, best * 1e3, tokens / best,
                     3 * (f.weight_flops_per_token + f.state_flops_per_token) * tokens / best / 1e12,
-                    3 * (f.weight_flops_per_token + impl_s) * tokens / best / 1e12};
+                    impl_step / best / 1e12};
     fprintf(stderr, "  %s %s d_model %d: %.1f ms/step, %.0f tok/s (loss %.3f, finite: %s)\n", be->name, mixer, d_model, out->ms,
             out->tok_s, net->host_losses[0], isfinite(probe) ? "yes" : "NO");
     free(t), free(tok);
@@ -471,16 +485,20 @@ int main(int argc, char **argv) {
            "ms/step", "tok/s", "TFLOP/s", "%ceil", "impl TF/s", "%ceil");
     for (int i = 0; i < n; i++) {
         double ceil = strcmp(res[i].precision, "cuda") ? bf16 : fp32;
-        printf("%-8s %-9s %7d %5d %5d %9.2f %10.0f %9.2f %6.1f%% %10.2f %6.1f%%\n", res[i].mixer, res[i].precision,
-               res[i].d_model, res[i].context, res[i].batch, res[i].ms, res[i].tok_s, res[i].tflops,
-               100 * res[i].tflops / ceil, res[i].tflops_impl, 100 * res[i].tflops_impl / ceil);
+        printf("%-8s %-9s %7d %5d %5d %9.2f %10.0f %9.2f", res[i].mixer, res[i].precision, res[i].d_model,
+               res[i].context, res[i].batch, res[i].ms, res[i].tok_s, res[i].tflops);
+        print_pct(res[i].tflops, ceil);
+        printf(" %10.2f", res[i].tflops_impl);
+        print_pct(res[i].tflops_impl, ceil);
+        printf("\n");
     }
     fflush(stdout);
     if (!only || !strcmp(only, "attn")) {
         printf("attention forward + backward (mixer calls), b1 h8 kv8 d64, median of 5; TFLOP/s by FlashAttention's\n"
-               "count (causal fwd 2 b h d T^2, bwd 2.5 x fwd; window: T^2 -> 2 T w)\n");
-        printf("%-8s %-10s %7s %7s %10s %10s %9s %7s\n", "kind", "backend", "T", "window", "fwd ms", "fwd+bwd ms",
-               "TFLOP/s", "%bf16");
+               "count (causal fwd 2 b h d T^2, bwd 2.5 x fwd; window: T^2 -> 2 T w); impl = the FLOPs the backend\n"
+               "issues (its mixer_count_flops), impl/model = that over DESIGN's 3 x forward\n");
+        printf("%-8s %-10s %7s %7s %10s %10s %9s %7s %9s %10s\n", "kind", "backend", "T", "window", "fwd ms",
+               "fwd+bwd ms", "TFLOP/s", "%bf16", "impl TF/s", "impl/model");
         int Ts[] = {4096, 16384, 65536};
         /* rows: FP32 (attn.cu), then bf16 (the flash kernels) */
         for (int p = 0; p < 2; p++)
@@ -493,12 +511,19 @@ int main(int argc, char **argv) {
                            T, w);
                     continue;
                 }
-                double fms, ms = attn_ms(bes[p], T, w, &fms);
+                kern_mixer_shape as = attn_shape(T, w);
+                kern_flop_count_train ic;
+                bes[p]->mixer_count_flops(&as, &ic);
+                double fms, ms = mixer_ms(bes[p], &as, &fms);
                 double fl = w ? 4.0 * 8 * 64 * T * (double)w : 2.0 * 8 * 64 * (double)T * T;
                 if (ms < 0) printf("%-8s %-10s %7d %7d  out of memory\n", w ? "window" : "softmax", bes[p]->name, T, w);
-                else
-                    printf("%-8s %-10s %7d %7d %10.3f %10.3f %9.1f %6.1f%%\n", w ? "window" : "softmax", bes[p]->name,
-                           T, w, fms, ms, 3.5 * fl / (ms / 1e3) / 1e12, 100 * 3.5 * fl / (ms / 1e3) / 1e12 / bf16);
+                else {
+                    printf("%-8s %-10s %7d %7d %10.3f %10.3f %9.1f", w ? "window" : "softmax", bes[p]->name, T, w, fms,
+                           ms, 3.5 * fl / (ms / 1e3) / 1e12);
+                    print_pct(3.5 * fl / (ms / 1e3) / 1e12, bf16);
+                    printf(" %9.1f %10.3f\n", ic.training.implementation / (ms / 1e3) / 1e12,
+                           ic.training.implementation / ic.training.model);
+                }
                 fflush(stdout);
             }
     }
@@ -507,9 +532,11 @@ int main(int argc, char **argv) {
         const double peer[3] = {5.2, 5.3, 17.2};
         printf("power retention layer forward + backward (mixer calls), b1 h8 kv8 d64 p2 gated, chunk 1024,\n"
                "median of 5; TFLOP/s by DESIGN section 4's state FLOPs (3 x T (h 2d(c+1) + 2h 2D(d+1)));\n"
-               "%%ceil of FP32 SGEMM (cuda) or bf16 operands on FP32 storage (bf16); peer = Manifest's figures\n");
-        printf("%-11s %7s %10s %10s %9s %7s %9s\n", "backend", "T", "fwd ms", "fwd+bwd ms", "TFLOP/s", "%ceil",
-               "peer/ours");
+               "%%ceil of FP32 SGEMM (cuda) or bf16 operands on FP32 storage (bf16); peer = Manifest's figures;\n"
+               "impl = the FLOPs the backend issues (its mixer_count_flops: padding, recomputation), impl/model = that\n"
+               "over DESIGN's\n");
+        printf("%-11s %7s %10s %10s %9s %7s %9s %9s %10s\n", "backend", "T", "fwd ms", "fwd+bwd ms", "TFLOP/s", "%ceil",
+               "peer/ours", "impl TF/s", "impl/model");
         int Ts[] = {4096, 16384, 65536};
         /* variants: FP32; bf16 (the default: the tiled intra-chunk kernels of power_intra.cu,
          * the state products through cuBLAS 32F_FAST_16BF on FP32 storage); the intra-chunk
@@ -522,13 +549,18 @@ int main(int argc, char **argv) {
                 kern_mixer_shape s = {.batch = 1, .seq = Ts[i], .n_head = 8, .n_kv_head = 8, .head_dim = 64,
                                       .kind = KERN_MIXER_POWER, .p = 2, .chunk = 1024, .gating = 1,
                                       .scale = 0.125, .eps = 1e-6};
+                kern_flop_count_train ic; /* after the setenv: the count reads the switch as the call does */
+                bes[p]->mixer_count_flops(&s, &ic);
                 double fms, ms = mixer_ms(bes[p], &s, &fms), D = 64.0 * 65 / 2;
                 double fl = 3.0 * Ts[i] * (8 * 2 * 64 * 1025.0 + 16 * 2 * D * 65);
                 double ceil = p ? fast : fp32;
                 if (ms < 0) printf("%-11s %7d  out of memory\n", names[vi], Ts[i]);
-                else
-                    printf("%-11s %7d %10.3f %10.3f %9.1f %6.1f%% %9.2f\n", names[vi], Ts[i], fms, ms,
-                           fl / (ms / 1e3) / 1e12, 100 * fl / (ms / 1e3) / 1e12 / ceil, peer[i] / ms);
+                else {
+                    printf("%-11s %7d %10.3f %10.3f %9.1f", names[vi], Ts[i], fms, ms, fl / (ms / 1e3) / 1e12);
+                    print_pct(fl / (ms / 1e3) / 1e12, ceil);
+                    printf(" %9.2f %9.1f %10.3f\n", peer[i] / ms, ic.training.implementation / (ms / 1e3) / 1e12,
+                           ic.training.implementation / ic.training.model);
+                }
                 fflush(stdout);
             }
         unsetenv("SCALELAB_POWER_INTRA");

@@ -1,0 +1,83 @@
+/* The launch facts of the GPU mixers that their FLOP count (kernels/cuda/flops.c) needs:
+ * which path a power call takes and the padded extents its products run over, the dphi
+ * kernel's padded triangle, the attn.cu blocking. power.cu's pw_plan and attn.cu's plan_of
+ * read them from here, so the count and the kernels cannot disagree; power_intra.cu and
+ * power_dphi.cu check their tile constants against these with static_assert.
+ *
+ * Plain C (host arithmetic, getenv): compiles as C17 in every build, CUDA or not, and under
+ * nvcc (kern_shape.h's KERN_HD makes kcu_dphi_rowoff callable from device code). */
+#ifndef SCALELAB_KERNELS_CUDA_PLAN_H
+#define SCALELAB_KERNELS_CUDA_PLAN_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kern_shape.h"
+
+/* An opt-out switch (SCALELAB_POWER_FUSED=0 and the like): set to "0". Read at every call. */
+static inline int kcu_env_off(const char *name) {
+    const char *e = getenv(name);
+    return e && strcmp(e, "0") == 0;
+}
+
+/* power_intra.cu: 64-row tiles, 16-row warp blocks. */
+#define KCU_PW_INTRA_BT 64
+/* power_dphi.cu (dp_dims): k = d + 1 rounded up to 16; tokens per block (6 warps of 16 up to
+ * head dim 64, 4 at 128). */
+#define KCU_DPHI_KP(d) (((d) + 16) / 16 * 16)
+#define KCU_DPHI_TOK(d) ((d) <= 64 ? 96 : 64)
+
+/* First padded feature of dphi's triangle row a: rows 8m .. 8m + 7 each hold d - 8m features
+ * (padded on the left to a multiple of 8); kcu_dphi_rowoff(d, d) is the padded feature count. */
+static inline KERN_HD int kcu_dphi_rowoff(int d, int a) {
+    int m = a / 8, r = a % 8;
+    return 8 * (m * d - 4 * m * (m - 1)) + r * (d - 8 * m);
+}
+
+/* Which kernels a power call runs and the extents they run over (pw_plan copies these). */
+typedef struct kcu_power_paths {
+    int ld1;   /* d + 1 rounded up to 4: the [. | 1]-wide rows of the cuBLAS products */
+    int Dpad;  /* D rounded up to 128 (fused state products) */
+    int cpad;  /* chunk rounded up to 128 (fused state products) */
+    int np8;   /* ld1 rounded up to 8 (fused state products' n8 tiles) */
+    int intra; /* power_intra.cu's tiled intra-chunk kernels (else cuBLAS over c x c) */
+    int fused; /* power_phi.cu's state products with phi in registers (else phi rows + cuBLAS) */
+    int dphi;  /* power_dphi.cu's backward through phi (else dphi rows + cuBLAS) */
+} kcu_power_paths;
+
+/* For a shape kern_mixer_shape_check accepted; bf16: the bf16 backend (the FP32 one runs
+ * cuBLAS throughout). The tiled kernels need head dim 16, 32, 64 or 128 and grid rows within
+ * 65535; each has an opt-out read here, at every call, as pw_plan always has. */
+static inline kcu_power_paths kcu_power_paths_of(const kern_mixer_shape *s, int bf16) {
+    kcu_power_paths w;
+    int d = s->head_dim, p = s->p, c = s->chunk, D = kern_mx_phi_dim(d, p);
+    size_t R = (size_t)s->batch * s->n_kv_head * (size_t)(s->seq / c);
+    int dh = d == 16 || d == 32 || d == 64 || d == 128;
+    w.ld1 = (d + 1 + 3) / 4 * 4;
+    w.Dpad = (D + 127) / 128 * 128;
+    w.cpad = (c + 127) / 128 * 128;
+    w.np8 = (w.ld1 + 7) / 8 * 8;
+    w.intra = bf16 && p >= 1 && p <= 4 && dh && (c + KCU_PW_INTRA_BT - 1) / KCU_PW_INTRA_BT <= 65535 &&
+              !kcu_env_off("SCALELAB_POWER_INTRA");
+    /* pad16's int index: Dpad np8 below 2^30 (d128 p4 has no fused kernel) */
+    w.fused = bf16 && p >= 2 && p <= 4 && dh && R <= 65535 && (size_t)w.Dpad * w.np8 < (1u << 30) &&
+              !kcu_env_off("SCALELAB_POWER_FUSED");
+    w.dphi = bf16 && p == 2 && dh && R <= 65535 && !kcu_env_off("SCALELAB_POWER_DPHI");
+    return w;
+}
+
+/* attn.cu (FP32, cuBLAS): queries in blocks of qb (the smallest divisor of seq at least the
+ * window W; W = seq for softmax), each against nk = min(seq, qb + W - 1) keys. */
+static inline void kcu_attn_blocking(const kern_mixer_shape *s, int *W, int *qb, int *nk) {
+    int T = s->seq;
+    *W = (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < T) ? s->window : T;
+    *qb = T;
+    for (int c = *W; c <= T; c++)
+        if (T % c == 0) {
+            *qb = c;
+            break;
+        }
+    *nk = *qb + *W - 1 < T ? *qb + *W - 1 : T;
+}
+
+#endif
