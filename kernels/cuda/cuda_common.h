@@ -22,6 +22,7 @@
 #include <cuda_runtime.h>
 
 extern "C" {
+#include "kernels/cuda/plan.h"
 #include "kernels/kernels.h"
 }
 
@@ -55,13 +56,6 @@ cublasHandle_t kcu_blas(void);
  * call (ops issue in order on one stream, so one op's partials are consumed before the
  * next op's kernels run). Growing it waits for the device; it never shrinks. */
 float *kcu_partials(size_t n);
-
-/* An opt-out switch of the bf16 backend's paths (SCALELAB_MM_BF16, SCALELAB_MM_EPILOGUE,
- * SCALELAB_POWER_INTRA): set to "0" in the environment, the older path runs. */
-static inline int kcu_opted_out(const char *name) {
-    const char *e = getenv(name);
-    return e && strcmp(e, "0") == 0;
-}
 
 static inline unsigned kcu_blocks(size_t n, unsigned threads) {
     size_t b = (n + threads - 1) / threads;

@@ -110,7 +110,7 @@ void kern_cuda_mixer_count_flops(const kern_mixer_shape *s, int bf16, kern_flop_
         count_power(s, bf16, &fwd, &bwd);
     } else if (bf16 && flash_ok(s)) {
         int W = (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < s->seq) ? s->window : s->seq;
-        int bwd2 = (s->head_dim == 32 || s->head_dim == 64) && !kcu_env_off("SCALELAB_FLASH_BWD");
+        int bwd2 = (s->head_dim == 32 || s->head_dim == 64) && !kcu_opted_out("SCALELAB_FLASH_BWD");
         double heads = (double)s->batch * s->n_head; /* every query head: the same tiles */
         fwd = heads * flash_forward(s->seq, W, s->head_dim);
         bwd = heads * flash_backward(s->seq, W, s->head_dim, bwd2);

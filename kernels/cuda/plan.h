@@ -14,8 +14,10 @@
 
 #include "kernels/kern_shape.h"
 
-/* An opt-out switch (SCALELAB_POWER_FUSED=0 and the like): set to "0". Read at every call. */
-static inline int kcu_env_off(const char *name) {
+/* An opt-out switch of the bf16 backend's paths (SCALELAB_MM_BF16, SCALELAB_MM_EPILOGUE,
+ * SCALELAB_POWER_INTRA, SCALELAB_POWER_FUSED, SCALELAB_POWER_DPHI, SCALELAB_FLASH_BWD): set to
+ * "0" in the environment, the older path runs. */
+static inline int kcu_opted_out(const char *name) {
     const char *e = getenv(name);
     return e && strcmp(e, "0") == 0;
 }
@@ -58,11 +60,11 @@ static inline kcu_power_paths kcu_power_paths_of(const kern_mixer_shape *s, int 
     w.cpad = (c + 127) / 128 * 128;
     w.np8 = (w.ld1 + 7) / 8 * 8;
     w.intra = bf16 && p >= 1 && p <= 4 && dh && (c + KCU_PW_INTRA_BT - 1) / KCU_PW_INTRA_BT <= 65535 &&
-              !kcu_env_off("SCALELAB_POWER_INTRA");
+              !kcu_opted_out("SCALELAB_POWER_INTRA");
     /* pad16's int index: Dpad np8 below 2^30 (d128 p4 has no fused kernel) */
     w.fused = bf16 && p >= 2 && p <= 4 && dh && R <= 65535 && (size_t)w.Dpad * w.np8 < (1u << 30) &&
-              !kcu_env_off("SCALELAB_POWER_FUSED");
-    w.dphi = bf16 && p == 2 && dh && R <= 65535 && !kcu_env_off("SCALELAB_POWER_DPHI");
+              !kcu_opted_out("SCALELAB_POWER_FUSED");
+    w.dphi = bf16 && p == 2 && dh && R <= 65535 && !kcu_opted_out("SCALELAB_POWER_DPHI");
     return w;
 }
 

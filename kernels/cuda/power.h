@@ -31,8 +31,8 @@ struct pw_layout {
      * tile's first row, times log2 e. */
     int intra;
     size_t q16, k16, v16, dn16, gl2;
-    /* fused (bf16; kcu_power_paths_of; the default, SCALELAB_POWER_FUSED=0 opts out): the four state
-     * products run in power_phi.cu with phi built in registers, so no phi row is written: pu is
+    /* fused (bf16; kcu_power_paths_of; the default, SCALELAB_POWER_FUSED=0 opts out): the four
+     * state products run in power_phi.cu with phi built in registers, so no phi row is written: pu is
      * not reserved and the forward leaves phibuf alone.
      * Dpad: D rounded up to 128; cpad: c rounded up to 128; np8: ld1 rounded up to 8. They
      * keep ftab (Dpad 16-byte phi entries), xt (x per chunk transposed, R x d x cpad), y16
@@ -92,16 +92,18 @@ void pw_mark(const char *stage);
 void pw_report(const char *what);
 
 /* power_intra.cu (L.intra; the layouts it takes: kcu_power_paths_of, plan.h): the bf16
- * copies of kc and V and gl2 (once per call, after pw_prepare_keys), the forward (np = A [V|1], overwritten: what pw_intra_weights and the
- * A [V|1] product give) and, for the head whose dN' is dnp (after pw_prepare_queries), the
+ * copies of kc and V and gl2 (once per call, after pw_prepare_keys), the forward (np = A [V|1],
+ * overwritten: what pw_intra_weights and the A [V|1] product give) and, for the head whose dN'
+ * is dnp (after pw_prepare_queries), the
  * backward: dqc, dkc, dvp (columns 0..d) += the intra-chunk terms, and dg += the gate terms
  * when gated (what the cuBLAS path's intra section adds). */
 void pw_intra_keys(const pw_layout &L, float *base);
 void pw_intra_forward(const pw_layout &L, float *base);
 void pw_intra_backward(const pw_layout &L, float *base, const float *dnp);
 
-/* power_phi.cu (L.fused; the layouts it takes: kcu_power_paths_of, plan.h): the table (once per call, after the phi table), out[R'] (D x ld1, stride SZ) = phi(x)^T y (+ beta
- * out) for y [. | 1]-wide, S' or dS' (stride SZ) copied to bf16 for the next pw_phi_mm calls,
+/* power_phi.cu (L.fused; the layouts it takes: kcu_power_paths_of, plan.h): the table (once
+ * per call, after the phi table), out[R'] (D x ld1, stride SZ) = phi(x)^T y (+ beta out) for
+ * y [. | 1]-wide, S' or dS' (stride SZ) copied to bf16 for the next pw_phi_mm calls,
  * and out[R'] (c x ld1) = phi(x) S (+ beta out) with S the last pw_fused_state16's. */
 void pw_fused_table(const pw_layout &L, float *base);
 void pw_phiT_mm(const pw_layout &L, float *base, const float *x, const float *y, float *out, float beta);
@@ -117,7 +119,8 @@ void kcu_power_backward_prec(const kern_mixer_shape *s, const float *q, const fl
 
 /* power_dphi.cu (L.dphi): dx = J_phi(x)^T (Y S^T) per chunk (Y: c x ld1 rows, S: D x ld1 per
  * chunk, strides L.SZ; x, dx: rows x d) without dphi in global memory, in place of pw_gemm +
- * pw_phi_backward (the layouts it takes: kcu_power_paths_of, plan.h), and the floats of phibuf it needs as scratch. */
+ * pw_phi_backward (the layouts it takes: kcu_power_paths_of, plan.h), and the floats of phibuf
+ * it needs as scratch. */
 size_t pw_dphi_scratch(const pw_layout &L);
 void pw_dphi_backward(const pw_layout &L, float *base, const float *y, const float *s, const float *x, float *dx);
 

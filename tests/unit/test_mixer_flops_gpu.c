@@ -148,7 +148,8 @@ static void test_flash(void **state) {
 static void test_impl_at_least_model(void **state) {
     (void)state;
     clear_switches();
-    const char *sw[] = {NULL, "SCALELAB_POWER_FUSED", "SCALELAB_POWER_DPHI", "SCALELAB_POWER_INTRA", "SCALELAB_FLASH_BWD"};
+    const char *sw[] = {NULL, "SCALELAB_POWER_FUSED", "SCALELAB_POWER_DPHI", "SCALELAB_POWER_INTRA",
+                        "SCALELAB_FLASH_BWD"};
     const int ds[] = {16, 32, 48, 64, 128}, cs[] = {16, 64, 100, 256}, ps[] = {1, 2, 3};
     int checked = 0;
     for (size_t k = 0; k < sizeof sw / sizeof *sw; k++) {
