@@ -72,6 +72,41 @@ __device__ __forceinline__ void b_frags(uint32_t b[4], const __nv_bfloat16 *tile
     else ldsm_x2_t(b, tile + row(k) * ys + j * 8);
 }
 
+/* acc[mt][nt] += A_mt B over one k16 step for every n8 tile, rows(k) as in b_frags. */
+template <int MT, int NT, int YS, class Row>
+__device__ __forceinline__ void mma_step(float (*acc)[NT][4], const uint32_t (*af)[4], const __nv_bfloat16 *tile,
+                                         Row row) {
+#pragma unroll
+    for (int nt = 0; nt < NT; nt += 2) {
+        uint32_t b[4];
+        b_frags<NT>(b, tile, YS, nt, row);
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+            mma16816(acc[mt][nt], af[mt], b[0], b[1]);
+            if (nt + 1 < NT) mma16816(acc[mt][nt + 1], af[mt], b[2], b[3]);
+        }
+    }
+}
+
+/* The thread's row h of an m16 tile (acc[nt][2h], [2h + 1]: columns 8 nt + 2t, + 1) to orow,
+ * plus beta times what is there. */
+template <int NT>
+__device__ __forceinline__ void store_row(float *orow, const float (*acc)[4], int h, int ld1, float beta) {
+    const int t = threadIdx.x % 4;
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+        int col = nt * 8 + 2 * t; /* even, ld1 a multiple of 4: col + 1 < ld1 too */
+        if (col >= ld1) continue;
+        float2 *o = reinterpret_cast<float2 *>(orow + col);
+        float2 r = make_float2(acc[nt][2 * h], acc[nt][2 * h + 1]);
+        if (beta != 0.f) {
+            float2 x = *o;
+            r.x += beta * x.x, r.y += beta * x.y;
+        }
+        *o = r;
+    }
+}
+
 /* The float4 of tokens 4t .. 4t + 3 (logical k 2t, 2t+1, 2t+8, 2t+9) in phiT_mm. */
 __device__ __forceinline__ int perm_tok(int k) { return ((k & 7) >> 1) * 4 + ((k >> 3) << 1) + (k & 1); }
 /* Features t, t+4 (k 2t, 2t+1), t+8, t+12 (k 2t+8, 2t+9) in phi_mm. */
@@ -176,16 +211,7 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phiT_kernel(phi
                 af[mt][2] = pack2(v[0].z, v[0].w);
                 af[mt][3] = pack2(v[1].z, v[1].w);
             }
-#pragma unroll
-            for (int nt = 0; nt < NT; nt += 2) {
-                uint32_t b[4];
-                b_frags<NT>(b, ys, YS, nt, [&](int k) { return ks * 16 + perm_tok(k); });
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    mma16816(acc[mt][nt], af[mt], b[0], b[1]);
-                    if (nt + 1 < NT) mma16816(acc[mt][nt + 1], af[mt], b[2], b[3]);
-                }
-            }
+            mma_step<MT, NT, YS>(acc, af, ys, [&](int k) { return ks * 16 + perm_tok(k); });
         }
         __syncthreads();
     }
@@ -198,18 +224,7 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phiT_kernel(phi
             int f = f0 + mt * 16 + h * 8 + g;
             if (f >= a.D) continue;
             float *orow = out + (size_t)f * a.ld1;
-#pragma unroll
-            for (int nt = 0; nt < NT; nt++) {
-                int col = nt * 8 + 2 * t; /* even, ld1 a multiple of 4: col + 1 < ld1 too */
-                if (col >= a.ld1) continue;
-                float2 *o = reinterpret_cast<float2 *>(orow + col);
-                float2 r = make_float2(acc[mt][nt][2 * h], acc[mt][nt][2 * h + 1]);
-                if (a.beta != 0.f) {
-                    float2 x = *o;
-                    r.x += a.beta * x.x, r.y += a.beta * x.y;
-                }
-                *o = r;
-            }
+            store_row<NT>(orow, acc[mt], h, a.ld1, a.beta);
         }
 }
 
@@ -306,16 +321,7 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phi_kernel(phi_
                 af[mt][2] = pack2(ph[2][2 * mt], ph[3][2 * mt]);
                 af[mt][3] = pack2(ph[2][2 * mt + 1], ph[3][2 * mt + 1]);
             }
-#pragma unroll
-            for (int nt = 0; nt < NT; nt += 2) {
-                uint32_t b[4];
-                b_frags<NT>(b, ss, YS, nt, [&](int k) { return ks * 16 + perm_feat(k); });
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    mma16816(acc[mt][nt], af[mt], b[0], b[1]);
-                    if (nt + 1 < NT) mma16816(acc[mt][nt + 1], af[mt], b[2], b[3]);
-                }
-            }
+            mma_step<MT, NT, YS>(acc, af, ss, [&](int k) { return ks * 16 + perm_feat(k); });
         }
         __syncthreads();
     }
@@ -328,18 +334,7 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phi_kernel(phi_
             int tok = tok0 + xcol + 2 * mt + h;
             if (tok >= a.c) continue;
             float *orow = out + (size_t)tok * a.ld1;
-#pragma unroll
-            for (int nt = 0; nt < NT; nt++) {
-                int col = nt * 8 + 2 * t;
-                if (col >= a.ld1) continue;
-                float2 *o = reinterpret_cast<float2 *>(orow + col);
-                float2 r = make_float2(acc[mt][nt][2 * h], acc[mt][nt][2 * h + 1]);
-                if (a.beta != 0.f) {
-                    float2 x = *o;
-                    r.x += a.beta * x.x, r.y += a.beta * x.y;
-                }
-                *o = r;
-            }
+            store_row<NT>(orow, acc[mt], h, a.ld1, a.beta);
         }
 }
 
