@@ -61,6 +61,7 @@ namespace {
 
 constexpr int BQ = 128, BK = 64, FWD_THR = 256; /* forward: 128 queries, 64-key tiles */
 constexpr int BWD2_THR = 128;                   /* bwd2_kernel: 4 warps */
+static_assert(BQ == KCU_FLASH_BQ && BK == KCU_FLASH_BK, "plan.h: the FLOP count walks these tiles");
 #ifndef FWD_STAGES
 #define FWD_STAGES 3
 #endif
@@ -169,6 +170,7 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
     fwd_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, KH = FWD_KH, NST = FWD_STAGES;
+    static_assert(KH == KCU_FLASH_KH, "plan.h: the FLOP count walks these sub-tiles");
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [NST][64][RS] */
     __nv_bfloat16 *Vs = Ks + NST * 64 * RS;                        /* [NST][64][RS] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
@@ -447,6 +449,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
     /* queries per pass over a tile, their n-tiles */
     constexpr int QH = BWD_QH, NTH = QH / 8;
+    static_assert(QB == KCU_FLASH_QT && QH == KCU_FLASH_BWD_QP, "plan.h: the FLOP count walks these passes");
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -607,6 +610,7 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, QB = 64, KB = 128, SQ = QB + 8, NT = BWD2_THR, DT = D / 8;
     constexpr int QW = 32, NTW = QW / 8; /* queries a pass, their n-tiles */
+    static_assert(KB == KCU_FLASH_BWD2_KB && QW == KCU_FLASH_BWD2_QP && QB == KCU_FLASH_QT, "plan.h: FLOP count");
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -841,12 +845,6 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     fwd_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16);
     KCU_LAUNCHED();
 }
-/* bwd2_kernel at head dims 32 and 64 unless SCALELAB_FLASH_BWD=0, which keeps bwd_kernel
- * there too (the older path, for timing one against the other); read once. */
-bool bwd2_on() {
-    static const bool on = !kcu_opted_out("SCALELAB_FLASH_BWD");
-    return on;
-}
 /* bwd2_kernel: two 4-warp blocks a multiprocessor; blocks and shared memory as bwd_kernel's
  * with 8 warps (128 keys) */
 template <int D>
@@ -867,7 +865,7 @@ template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     size_t sm = bwd_smem<D, NW>();
     unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
     if constexpr (D == 32 || D == 64) {
-        if (bwd2_on()) {
+        if (kcu_flash_bwd2(D)) { /* plan.h: SCALELAB_FLASH_BWD=0 keeps bwd_kernel, for timing */
             bwd2<D>(sm, blocks, a, q16, y16);
             return;
         }
@@ -886,13 +884,7 @@ template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
 
 } // namespace
 
-int kcu_flash_supported(const kern_mixer_shape *s) {
-    int d = s->head_dim;
-    /* scale > 0 only: fwd_kernel folds scale log2(e) into the exponent and keeps the running
-     * max of the raw scores, which is the max of the scaled ones only for a positive scale;
-     * the FP32 kernels of attn.cu take the rest. */
-    return s->kind != KERN_MIXER_POWER && s->scale > 0 && (d == 16 || d == 32 || d == 64 || d == 128);
-}
+int kcu_flash_supported(const kern_mixer_shape *s) { return kcu_flash_ok(s); }
 
 /* work: D_i per query row (floats), then the bf16 copies: k and v in forward, q and dy
  * in backward (the larger pair: 2 x batch x seq x n_head x head_dim halves). */

@@ -2,8 +2,8 @@
  * backends' mixer calls issue, forward and forward + backward, as DESIGN section 4's last
  * paragraph asks ("implementation FLOPs"). Counted from the kernels' own launch facts:
  * power from kcu_power_paths_of (plan.h, which pw_plan reads too), attn.cu from
- * kcu_attn_blocking (plan.h); the flash kernels' tiles are restated here (flash.cu's BQ, BK,
- * FWD_KH, bwd2_kernel's and bwd_kernel's warp tiles: a change there must change this).
+ * kcu_attn_blocking (plan.h); flash.cu's tiles from plan.h too (flash.cu static_asserts its
+ * constants against them).
  *
  * Counted: every mma / cuBLAS product as issued, over padded extents (tokens past the chunk,
  * features past D, columns past d + 1 are zeros multiplied all the same), masked scores
@@ -56,18 +56,12 @@ static void count_power(const kern_mixer_shape *s, int bf16, double *fwd, double
 
 /* ---- softmax and window attention: flash.cu (bf16) ---- */
 
-/* kcu_flash_supported's rule (flash.cu, which this build may not have). */
-static int flash_ok(const kern_mixer_shape *s) {
-    int d = s->head_dim;
-    return s->kind != KERN_MIXER_POWER && s->scale > 0 && (d == 16 || d == 32 || d == 64 || d == 128);
-}
-
 /* fwd_kernel, one (batch, head): blocks of 128 queries, 8 warps of 16 rows, the block's 64-key
  * tiles from kfirst to klast, each in 2 sub-tiles of 32 keys; a warp runs S = Q K^T and P V
  * (16 x 32 x d each) on a sub-tile unless none of its rows sees a key of it. Counted at that
  * granularity (warp x 32 keys), as the kernel skips. */
 static double flash_forward(int T, int W, int d) {
-    enum { BQ = 128, BK = 64, KH = 32 };
+    enum { BQ = KCU_FLASH_BQ, BK = KCU_FLASH_BK, KH = KCU_FLASH_KH };
     double sub = 0;
     for (int q0 = 0; q0 < T; q0 += BQ) {
         int kfirst = (q0 - W + 1 > 0 ? q0 - W + 1 : 0) / BK * BK, klast = (q0 + BQ < T ? q0 + BQ : T) - 1;
@@ -87,19 +81,20 @@ static double flash_forward(int T, int W, int d) {
  * bwd2_kernel (head dims 32, 64; SCALELAB_FLASH_BWD=0 opts out): KB 128, 4 warps of 32 keys,
  * passes of 32. bwd_kernel: 8 warps of 16 keys (4 at head dim 16), passes of 16. */
 static double flash_backward(int T, int W, int d, int bwd2) {
-    int KB = bwd2 ? 128 : 16 * (d >= 32 ? 8 : 4), KW = bwd2 ? 32 : 16, QP = bwd2 ? 32 : 16;
+    int KB = bwd2 ? KCU_FLASH_BWD2_KB : 16 * (d >= 32 ? 8 : 4), KW = bwd2 ? 32 : 16;
+    int QP = bwd2 ? KCU_FLASH_BWD2_QP : KCU_FLASH_BWD_QP, QT = KCU_FLASH_QT;
     double passes = 0, tiles = 0;
     for (int k0 = 0; k0 < T; k0 += KB) {
-        int qend = k0 + KB - 1 + W - 1 < T - 1 ? k0 + KB - 1 + W - 1 : T - 1, nq = (qend - k0) / 64 + 1;
+        int qend = k0 + KB - 1 + W - 1 < T - 1 ? k0 + KB - 1 + W - 1 : T - 1, nq = (qend - k0) / QT + 1;
         tiles += nq;
-        for (int qt = k0; qt < k0 + 64 * nq; qt += 64)
+        for (int qt = k0; qt < k0 + QT * nq; qt += QT)
             for (int wk = k0; wk < k0 + KB; wk += KW) {
                 int qlim = wk + KW - 1 + W < T ? wk + KW - 1 + W : T;
-                for (int qh = qt; qh < qt + 64; qh += QP)
+                for (int qh = qt; qh < qt + QT; qh += QP)
                     if (!(qh + QP - 1 < wk || qh >= qlim)) passes++;
             }
     }
-    return passes * 4 * (2.0 * KW * QP * d) + tiles * 2.0 * 64 * KB * d;
+    return passes * 4 * (2.0 * KW * QP * d) + tiles * 2.0 * QT * KB * d;
 }
 
 void kern_cuda_mixer_count_flops(const kern_mixer_shape *s, int bf16, kern_flop_count_train *out) {
@@ -108,9 +103,9 @@ void kern_cuda_mixer_count_flops(const kern_mixer_shape *s, int bf16, kern_flop_
     double fwd, bwd;
     if (s->kind == KERN_MIXER_POWER) {
         count_power(s, bf16, &fwd, &bwd);
-    } else if (bf16 && flash_ok(s)) {
+    } else if (bf16 && kcu_flash_ok(s)) {
         int W = (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < s->seq) ? s->window : s->seq;
-        int bwd2 = (s->head_dim == 32 || s->head_dim == 64) && !kcu_opted_out("SCALELAB_FLASH_BWD");
+        int bwd2 = kcu_flash_bwd2(s->head_dim);
         double heads = (double)s->batch * s->n_head; /* every query head: the same tiles */
         fwd = heads * flash_forward(s->seq, W, s->head_dim);
         bwd = heads * flash_backward(s->seq, W, s->head_dim, bwd2);

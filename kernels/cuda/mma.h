@@ -43,6 +43,17 @@ static __device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], uint32_t addr) {
 }
 static __device__ __forceinline__ void ldsm_x4(uint32_t r[4], const void *p) { ldsm_x4(r, smem_u32(p)); }
 static __device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const void *p) { ldsm_x4_t(r, smem_u32(p)); }
+/* Two 8x8 bf16 matrices (an odd last n8 tile); lanes 0..15 give the row addresses. */
+static __device__ __forceinline__ void ldsm_x2(uint32_t r[2], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(smem_u32(p)));
+}
+static __device__ __forceinline__ void ldsm_x2_t(uint32_t r[2], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(smem_u32(p)));
+}
 
 /* 16 bytes global -> shared, asynchronously; zeros when !valid (src must still be mapped). */
 static __device__ __forceinline__ void cp16(void *dst, const void *src, bool valid) {

@@ -68,6 +68,29 @@ static inline kcu_power_paths kcu_power_paths_of(const kern_mixer_shape *s, int 
     return w;
 }
 
+/* flash.cu (bf16): the shapes it takes, and the tiles the FLOP count walks (flash.cu checks its
+ * constants against these): the forward's 128-query blocks of 64-key tiles, each in sub-tiles of
+ * 32 keys that a warp skips when none of its rows sees one; bwd2_kernel's 128-key blocks of 4
+ * warps of 32 keys, in passes of 32 queries over 64-query tiles; bwd_kernel's warps of 16 keys
+ * (8 a block, 4 at head dim 16), passes of 16 queries. Scale > 0 only: fwd_kernel folds scale
+ * log2(e) into the exponent and keeps the running max of the raw scores, which is the max of the
+ * scaled ones only for a positive scale; attn.cu (FP32) takes the rest. */
+#define KCU_FLASH_BQ 128
+#define KCU_FLASH_BK 64
+#define KCU_FLASH_KH 32
+#define KCU_FLASH_QT 64
+#define KCU_FLASH_BWD2_KB 128
+#define KCU_FLASH_BWD2_QP 32
+#define KCU_FLASH_BWD_QP 16
+static inline int kcu_flash_ok(const kern_mixer_shape *s) {
+    int d = s->head_dim;
+    return s->kind != KERN_MIXER_POWER && s->scale > 0 && (d == 16 || d == 32 || d == 64 || d == 128);
+}
+/* bwd2_kernel at head dims 32 and 64 unless SCALELAB_FLASH_BWD=0 (then bwd_kernel). */
+static inline int kcu_flash_bwd2(int head_dim) {
+    return (head_dim == 32 || head_dim == 64) && !kcu_opted_out("SCALELAB_FLASH_BWD");
+}
+
 /* attn.cu (FP32, cuBLAS): queries in blocks of qb (the smallest divisor of seq at least the
  * window W; W = seq for softmax), each against nk = min(seq, qb + W - 1) keys. */
 static inline void kcu_attn_blocking(const kern_mixer_shape *s, int *W, int *qb, int *nk) {

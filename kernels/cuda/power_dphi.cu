@@ -51,11 +51,6 @@ __host__ __device__ constexpr int dp_rps(int d, int m) {
     return 8 * (d - 8 * m) <= d ? 8 : 4 * (d - 8 * m) <= d ? 4 : 2 * (d - 8 * m) <= d ? 2 : 1;
 }
 
-/* Two 8x8 bf16 matrices (lanes 0..15 give the row addresses). */
-static __device__ __forceinline__ void ldsm_x2(uint32_t r[2], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(smem_u32(p)));
-}
-
 /* out[chunk][rowoff(a) + q][k] = coef S[chunk][feature (a, 8 floor(a/8) + q)][k], bf16, zero
  * where j < a or k > d. Grid (units, a, chunk); one thread per 8 columns. */
 template <int DH>

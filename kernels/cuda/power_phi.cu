@@ -56,13 +56,6 @@ template <int DH> struct shape {
     static constexpr int YS = NT % 2 ? NP : NP + 8;
 };
 
-/* Transposed matrices ldmatrix.x2 (the odd last n8 tile): lanes 0..15 give row addresses. */
-__device__ __forceinline__ void ldsm_x2_t(uint32_t r[2], const void *p) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
-                 : "=r"(r[0]), "=r"(r[1])
-                 : "r"(smem_u32(p)));
-}
-
 /* B fragments of n8 tiles j (and j + 1 when two) for one k16 step: rows(k) is the shared
  * address (bf16 elements) of logical row k of the tile. */
 template <int NT, class Row>
