@@ -38,9 +38,11 @@ static void print_json(const model_config *c, const model_flops *f) {
     char hash[17];
     model_config_hash(c, hash);
     util_buf b = {0};
-    flops_row rows[N_ROWS + 1];
+    flops_row rows[N_ROWS + 3];
     accounting_rows(f, rows);
     rows[N_ROWS] = (flops_row){"implementation_state_flops_per_token", f->impl_state_flops_per_token};
+    rows[N_ROWS + 1] = (flops_row){"cuda_bf16_training_state_flops_per_token", model_flops_cuda_training_state(c, 1)};
+    rows[N_ROWS + 2] = (flops_row){"cuda_fp32_training_state_flops_per_token", model_flops_cuda_training_state(c, 0)};
     util_buf_puts(&b, "{\"config_hash\":");
     util_buf_json_str(&b, hash);
     util_buf_puts(&b, ",\"mixer\":");
@@ -63,7 +65,12 @@ static void print_table(const model_config *c, const model_flops *f) {
     flops_row rows[N_ROWS];
     accounting_rows(f, rows);
     for (size_t i = 0; i < N_ROWS; i++) printf("%-26s %.6g\n", rows[i].name, rows[i].v);
-    printf("%-26s %.6g  (state FLOPs/token the CPU kernels issue)\n", "implementation_state", f->impl_state_flops_per_token);
+    printf("%-26s %.6g  (state FLOPs/token the CPU kernels issue)\n", "implementation_state",
+           f->impl_state_flops_per_token);
+    /* DESIGN's training state FLOPs are 3 S; the GPU's kernels issue more (padding, recomputation) */
+    printf("%-26s %.6g  (a training step's state FLOPs/token on CUDA bf16; 3 S = %.6g)\n", "cuda_bf16_training",
+           model_flops_cuda_training_state(c, 1), 3 * f->state_flops_per_token);
+    printf("%-26s %.6g  (the same on CUDA FP32)\n", "cuda_fp32_training", model_flops_cuda_training_state(c, 0));
 }
 
 int cli_flops(int argc, char **argv) {

@@ -88,6 +88,13 @@ kern_mixer_shape model_flops_mixer_shape(const model_config *c, int batch) {
     return s;
 }
 
+double model_flops_cuda_training_state(const model_config *c, int bf16) {
+    kern_mixer_shape s = model_flops_mixer_shape(c, 1);
+    kern_flop_count_train fc;
+    kern_cuda_mixer_count_flops(&s, bf16, &fc);
+    return c->n_layer * fc.training.implementation / c->context;
+}
+
 kern_flop_count model_flops_mixer_count(const model_config *c) {
     kern_mixer_shape s = model_flops_mixer_shape(c, 1);
     kern_flop_count fc;

@@ -24,6 +24,12 @@ kern_flop_count model_flops_mixer_count(const model_config *c);
 /* The shape of one layer's mixer call over `batch` sequences of context tokens, as the
  * FLOP count sees it (a backend's mixer_count_flops takes it: tests/bench/bench_cuda.c). */
 kern_mixer_shape model_flops_mixer_shape(const model_config *c, int batch);
+/* The state FLOPs per token that one training step (forward + backward) of c issues on the CUDA
+ * backend (bf16 or FP32), from its kernels' own count (kern_cuda_mixer_count_flops: padding,
+ * masked tiles, the backward's recomputation), beside DESIGN's 3 S. Host arithmetic, no GPU
+ * needed; its attention count walks tiles (O(T^2 / 4096)), so it is not part of
+ * model_flops_compute, which sweeps call for every run. */
+double model_flops_cuda_training_state(const model_config *c, int bf16);
 /* C(n, k) as a double (kern_binomial). */
 double model_binomial(int n, int k);
 

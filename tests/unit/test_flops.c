@@ -208,6 +208,9 @@ static void test_state_flops_match_kernel_counts(void **state) {
         if (fabs(counted - f.state_flops_per_token) > 1e-12 * f.state_flops_per_token)
             fail_msg("shape %zu: S = %.17g, kernels count %.17g", i, f.state_flops_per_token, counted);
         assert_true(f.impl_state_flops_per_token >= f.state_flops_per_token);
+        /* the GPU's count of a training step: never below DESIGN's 3 S */
+        for (int bf16 = 0; bf16 < 2; bf16++)
+            assert_true(model_flops_cuda_training_state(&c, bf16) >= 3 * f.state_flops_per_token * (1 - 1e-12));
     }
 }
 
