@@ -56,19 +56,29 @@ static void count_power(const kern_mixer_shape *s, int bf16, double *fwd, double
 
 /* ---- softmax and window attention: flash.cu (bf16) ---- */
 
+/* How many of a0, a0 + step, ..., a0 + (n - 1) step (step > 0) lie in [lo, hi): the tile walks
+ * below count the sub-tiles and passes a warp runs as such ranges, so that the count takes
+ * O(T) steps, not the O(T^2) of visiting every tile (train.context reaches 2^24: minutes). */
+static long long ceil_div(long long x, long long m) { return x >= 0 ? (x + m - 1) / m : -((-x) / m); }
+static long long in_range(long long a0, long long step, long long n, long long lo, long long hi) {
+    long long j0 = ceil_div(lo - a0, step), j1 = ceil_div(hi - a0, step);
+    if (j0 < 0) j0 = 0;
+    if (j1 > n) j1 = n;
+    return j1 > j0 ? j1 - j0 : 0;
+}
+
 /* fwd_kernel, one (batch, head): blocks of 128 queries, 8 warps of 16 rows, the block's 64-key
  * tiles from kfirst to klast, each in 2 sub-tiles of 32 keys; a warp runs S = Q K^T and P V
- * (16 x 32 x d each) on a sub-tile unless none of its rows sees a key of it. Counted at that
- * granularity (warp x 32 keys), as the kernel skips. */
+ * (16 x 32 x d each) on a sub-tile unless none of its rows sees a key of it: sub-tile kh
+ * counts when kh <= wr + 15 and kh + 31 > wr - W. Counted at that granularity (warp x 32
+ * keys), as the kernel skips. */
 static double flash_forward(int T, int W, int d) {
     enum { BQ = KCU_FLASH_BQ, BK = KCU_FLASH_BK, KH = KCU_FLASH_KH };
     double sub = 0;
-    for (int q0 = 0; q0 < T; q0 += BQ) {
-        int kfirst = (q0 - W + 1 > 0 ? q0 - W + 1 : 0) / BK * BK, klast = (q0 + BQ < T ? q0 + BQ : T) - 1;
-        int kend = kfirst + ((klast - kfirst) / BK + 1) * BK;
-        for (int wr = q0; wr < q0 + BQ; wr += 16)
-            for (int kh = kfirst; kh < kend; kh += KH)
-                if (kh <= wr + 15 && kh + KH - 1 > wr - W) sub++;
+    for (long long q0 = 0; q0 < T; q0 += BQ) {
+        long long kfirst = (q0 - W + 1 > 0 ? q0 - W + 1 : 0) / BK * BK, klast = (q0 + BQ < T ? q0 + BQ : T) - 1;
+        long long n = ((klast - kfirst) / BK + 1) * (BK / KH);
+        for (long long wr = q0; wr < q0 + BQ; wr += 16) sub += in_range(kfirst, KH, n, wr - W - KH + 2, wr + 16);
     }
     return sub * 2 * (2.0 * 16 * KH * d);
 }
@@ -76,23 +86,23 @@ static double flash_forward(int T, int W, int d) {
 /* The backward, one (batch, kv head) and one query head of its group: blocks of KB keys, each
  * visiting the 64-query tiles from its first key to the last query that sees one of them;
  * warps of KW keys take a tile in passes of QP queries, skipping a pass none of whose queries
- * sees a key of the warp, and run S^T = K Q^T, dP^T = V dy^T, dV += P^T dy and dK += dS^T Q
- * (KW x QP x d each). dQ (64 x KB x d) runs on every tile, skipped passes' dS being zeros.
- * bwd2_kernel (head dims 32, 64; SCALELAB_FLASH_BWD=0 opts out): KB 128, 4 warps of 32 keys,
- * passes of 32. bwd_kernel: 8 warps of 16 keys (4 at head dim 16), passes of 16. */
+ * sees a key of the warp (pass qh counts when qh + QP - 1 >= wk and qh < min(T, wk + KW - 1 +
+ * W)), and run S^T = K Q^T, dP^T = V dy^T, dV += P^T dy and dK += dS^T Q (KW x QP x d each).
+ * dQ (64 x KB x d) runs on every tile, skipped passes' dS being zeros. A block's passes are
+ * k0, k0 + QP, ... over its tiles. bwd2_kernel (head dims 32, 64; SCALELAB_FLASH_BWD=0 opts
+ * out): KB 128, 4 warps of 32 keys, passes of 32. bwd_kernel: 8 warps of 16 keys (4 at head
+ * dim 16), passes of 16. */
 static double flash_backward(int T, int W, int d, int bwd2) {
     int KB = bwd2 ? KCU_FLASH_BWD2_KB : 16 * (d >= 32 ? 8 : 4), KW = bwd2 ? 32 : 16;
     int QP = bwd2 ? KCU_FLASH_BWD2_QP : KCU_FLASH_BWD_QP, QT = KCU_FLASH_QT;
     double passes = 0, tiles = 0;
-    for (int k0 = 0; k0 < T; k0 += KB) {
-        int qend = k0 + KB - 1 + W - 1 < T - 1 ? k0 + KB - 1 + W - 1 : T - 1, nq = (qend - k0) / QT + 1;
+    for (long long k0 = 0; k0 < T; k0 += KB) {
+        long long qend = k0 + KB - 1 + W - 1 < T - 1 ? k0 + KB - 1 + W - 1 : T - 1, nq = (qend - k0) / QT + 1;
         tiles += nq;
-        for (int qt = k0; qt < k0 + QT * nq; qt += QT)
-            for (int wk = k0; wk < k0 + KB; wk += KW) {
-                int qlim = wk + KW - 1 + W < T ? wk + KW - 1 + W : T;
-                for (int qh = qt; qh < qt + QT; qh += QP)
-                    if (!(qh + QP - 1 < wk || qh >= qlim)) passes++;
-            }
+        for (long long wk = k0; wk < k0 + KB; wk += KW) {
+            long long qlim = wk + KW - 1 + W < T ? wk + KW - 1 + W : T;
+            passes += in_range(k0, QP, nq * (QT / QP), wk - QP + 1, qlim);
+        }
     }
     return passes * 4 * (2.0 * KW * QP * d) + tiles * 2.0 * QT * KB * d;
 }

@@ -144,6 +144,64 @@ static void test_flash(void **state) {
     EQ(count(&s, 0).forward.implementation, 2 * 3 * 2 * (2.0 * 100 * 199 * 64));
 }
 
+/* flops.c counts flash's sub-tiles and passes as ranges (O(T)); here the same kernels' tile
+ * walks one tile at a time (O(T^2): the loops the kernels run), for a grid of lengths, windows
+ * and head dims, bwd2_kernel and bwd_kernel: the two must agree exactly. */
+static double walk_forward(int T, int W, int d) {
+    double sub = 0;
+    for (int q0 = 0; q0 < T; q0 += 128) {
+        int kfirst = (q0 - W + 1 > 0 ? q0 - W + 1 : 0) / 64 * 64, klast = (q0 + 128 < T ? q0 + 128 : T) - 1;
+        int kend = kfirst + ((klast - kfirst) / 64 + 1) * 64;
+        for (int wr = q0; wr < q0 + 128; wr += 16)
+            for (int kh = kfirst; kh < kend; kh += 32)
+                if (kh <= wr + 15 && kh + 31 > wr - W) sub++;
+    }
+    return sub * 2 * (2.0 * 16 * 32 * d);
+}
+static double walk_backward(int T, int W, int d, int bwd2) {
+    int KB = bwd2 ? 128 : 16 * (d >= 32 ? 8 : 4), KW = bwd2 ? 32 : 16, QP = bwd2 ? 32 : 16;
+    double passes = 0, tiles = 0;
+    for (int k0 = 0; k0 < T; k0 += KB) {
+        int qend = k0 + KB - 1 + W - 1 < T - 1 ? k0 + KB - 1 + W - 1 : T - 1, nq = (qend - k0) / 64 + 1;
+        tiles += nq;
+        for (int qt = k0; qt < k0 + 64 * nq; qt += 64)
+            for (int wk = k0; wk < k0 + KB; wk += KW) {
+                int qlim = wk + KW - 1 + W < T ? wk + KW - 1 + W : T;
+                for (int qh = qt; qh < qt + 64; qh += QP)
+                    if (!(qh + QP - 1 < wk || qh >= qlim)) passes++;
+            }
+    }
+    return passes * 4 * (2.0 * KW * QP * d) + tiles * 2.0 * 64 * KB * d;
+}
+
+static void test_flash_walk(void **state) {
+    (void)state;
+    clear_switches();
+    /* windows of every residue mod 16 near the tile edges: the skip tests' boundaries */
+    const int Ts[] = {1, 15, 31, 64, 100, 128, 129, 255, 257, 300, 1000, 2048, 4096};
+    const int Ws[] = {0, 1, 2, 3, 7, 17, 18, 31, 32, 33, 34, 63, 65, 66, 100, 128, 130, 1000};
+    const int ds[] = {16, 32, 64, 128};
+    int checked = 0;
+    for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++)
+        for (size_t wi = 0; wi < sizeof Ws / sizeof *Ws; wi++)
+            for (size_t di = 0; di < sizeof ds / sizeof *ds; di++)
+                for (int older = 0; older < 2; older++) {
+                    int T = Ts[ti], d = ds[di], W = Ws[wi] && Ws[wi] < T ? Ws[wi] : T;
+                    if (older) setenv("SCALELAB_FLASH_BWD", "0", 1);
+                    else unsetenv("SCALELAB_FLASH_BWD");
+                    kern_mixer_shape s = attn_shape(T, d, Ws[wi]);
+                    kern_flop_count_train t = count(&s, 1);
+                    int bwd2 = !older && (d == 32 || d == 64);
+                    double fwd = 2 * walk_forward(T, W, d), bwd = 2 * walk_backward(T, W, d, bwd2);
+                    if (t.forward.implementation != fwd || t.training.implementation != fwd + bwd)
+                        fail_msg("T %d W %d d %d bwd2 %d: count %.17g / %.17g, walk %.17g / %.17g", T, W, d, bwd2,
+                                 t.forward.implementation, t.training.implementation, fwd, fwd + bwd);
+                    checked++;
+                }
+    clear_switches();
+    assert_int_equal(checked, 13 * 18 * 4 * 2);
+}
+
 /* Padding and masked work only add: implementation >= model, forward and training, on every path. */
 static void test_impl_at_least_model(void **state) {
     (void)state;
@@ -197,7 +255,7 @@ static void test_cpu_entry(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_defaults), cmocka_unit_test(test_power_switches),
-        cmocka_unit_test(test_power_chunk64),  cmocka_unit_test(test_flash),
+        cmocka_unit_test(test_power_chunk64),  cmocka_unit_test(test_flash), cmocka_unit_test(test_flash_walk),
         cmocka_unit_test(test_impl_at_least_model), cmocka_unit_test(test_cpu_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
