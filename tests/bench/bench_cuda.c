@@ -13,10 +13,10 @@
  * attention FLOPs are FlashAttention's convention (causal forward 2 b h d T^2, backward 2.5 x
  * forward), beside the backend's implementation count and its ratio to DESIGN's 3 x forward
  * (impl/model); the power table likewise. %ceil prints "-" where this invocation did not
- * measure the ceiling (a table run alone). Then the power
- * retention layer alone (b1 h8 d64 p2 gated chunk 1024, fwd + bwd) at 4k/16k/64k:
- * FP32, bf16 (default: the tiled intra-chunk kernels), bf16 with the intra-chunk part through
- * cuBLAS (SCALELAB_POWER_INTRA=0); mixer "powerlayer" (any d_model) runs only that.
+ * measure the ceiling (a table run alone). Then the power retention layer alone (b1 h8 d64 p2
+ * gated chunk 1024, fwd + bwd) at 4k/16k/64k: FP32, bf16 (the defaults: tiled intra-chunk,
+ * fused state products and dphi), bf16 with the intra-chunk part through cuBLAS
+ * (SCALELAB_POWER_INTRA=0); mixer "powerlayer" (any d_model) runs only that.
  * Without CUDA or a GPU it says so and exits 0.
  *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
  *   build/bench/bench_cuda [steps] [batch] model12
@@ -538,9 +538,10 @@ int main(int argc, char **argv) {
         printf("%-11s %7s %10s %10s %9s %7s %9s %9s %10s\n", "backend", "T", "fwd ms", "fwd+bwd ms", "TFLOP/s", "%ceil",
                "peer/ours", "impl TF/s", "impl/model");
         int Ts[] = {4096, 16384, 65536};
-        /* variants: FP32; bf16 (the default: the tiled intra-chunk kernels of power_intra.cu,
-         * the state products through cuBLAS 32F_FAST_16BF on FP32 storage); the intra-chunk
-         * part through cuBLAS over c x c buffers instead (SCALELAB_POWER_INTRA=0) */
+        /* variants: FP32; bf16 (the defaults: the tiled intra-chunk kernels of power_intra.cu, the
+         * fused state products of power_phi.cu and dphi of power_dphi.cu, each as the environment
+         * leaves its switch); the intra-chunk part through cuBLAS over c x c buffers instead
+         * (SCALELAB_POWER_INTRA=0) */
         const char *names[] = {"cuda", "bf16", "bf16-cublas"};
         for (int vi = 0; vi < 3; vi++)
             for (int i = 0; i < 3; i++) {
