@@ -8,7 +8,8 @@
 #      a larger gap fails the script (exit 1);
 #   3. bench_cuda: training tokens/s and TFLOP/s beside the cuBLAS ceilings, and
 #      attention alone; then "peer": tests/bench/peer_torch.py, PyTorch on the same GPU;
-#   4. compute-sanitizer memcheck over test_backend's op tables (when present).
+#   4. compute-sanitizer: memcheck over test_backend's op tables, racecheck and synccheck over
+#      its small table (test_ops_bf16_small), when present.
 # Outputs go to OUT_DIR (default $OUT, the device tool's result folder). The device tool returns
 # at most 8 files: for several parts, give a scratch OUT_DIR and tar it into $OUT afterwards.
 #   bash STAGE/run_on_device.sh [OUT_DIR] [PARTS]  PARTS default "test train bench peer sanitize"
@@ -188,5 +189,12 @@ if want sanitize && command -v compute-sanitizer > /dev/null; then
     > "$out/sanitizer.txt" 2>&1
   echo "sanitizer rc=$?" >> "$out/sanitizer.txt"
   grep -E "ERROR SUMMARY|rc=|Invalid|out of bounds" "$out/sanitizer.txt" | head -20
+  # Shared-memory races and barrier misuse, over the small table (the full ones take minutes).
+  for tool in racecheck synccheck; do
+    SCALELAB_TEST_FILTER="test_ops_bf16_small" timeout 120 compute-sanitizer --tool $tool --print-limit 20 \
+      ./test_backend > "$out/sanitizer_$tool.txt" 2>&1
+    echo "$tool rc=$?" >> "$out/sanitizer_$tool.txt"
+    grep -E "SUMMARY|rc=|hazard|Barrier" "$out/sanitizer_$tool.txt" | head -10
+  done
 fi
 exit $status

@@ -788,6 +788,27 @@ static void test_ops_bf16_dphi(void **state) {
     assert_int_equal(failures, 0);
 }
 
+/* One small case for each bf16 kernel and head dim of the tables above (flash forward, bwd2_kernel
+ * at d32 and d64, bwd_kernel at d16 and d128; power_intra, power_phi at p2..p4, power_dphi at d32,
+ * d64, d128), short enough for compute-sanitizer's racecheck and synccheck, which take minutes over
+ * the full tables (tests/gpu/run_on_device.sh, part sanitize). */
+static void test_ops_bf16_small(void **state) {
+    (void)state;
+    NEED_GPU();
+    static const op_case cases[] = {
+        {"small bf16 window 7 B2 T40 H4/2 d16", run_mixer, &MIXERS[2], 5e-4},
+        {"small bf16 softmax B2 T200 H4/1 d32", run_mixer, &MIXERS[18], 5e-4},
+        {"small bf16 softmax B2 T333 H4/2 d64", run_mixer, &MIXERS[28], 5e-4},
+        {"small bf16 window 70 B2 T200 H2/2 d128", run_mixer, &MIXERS[19], 5e-4},
+        {"small power p2 weak gates c64 T256 d32", run_mixer, &MIXERS[14], 1e-3},
+        {"small power p2 gated c32 B2 T128 H4/2 d32", run_mixer, &MIXERS[32], 1e-3},
+        {"small power p3 gated rms c64 B2 T128 H4/2 d64", run_mixer, &MIXERS_FUSED[1], 1e-3},
+        {"small power p4 ungated c32 T64 d32", run_mixer, &MIXERS_FUSED[2], 1e-3},
+        {"small power p2 gated c96 T480 H4/2 d128", run_mixer, &MIXERS[26], 1e-3},
+    };
+    assert_int_equal(run_cases(gpu_bf16, cases, sizeof cases / sizeof cases[0], 0x3c6ef372fe94f82bull), 0);
+}
+
 /* The GPU's reductions are fixed-order: the same inputs give the same bits. */
 static void test_reproducible(void **state) {
     (void)state;
@@ -1131,6 +1152,7 @@ int main(void) {
         cmocka_unit_test(test_ops_bf16_intra),
         cmocka_unit_test(test_ops_bf16_fused),
         cmocka_unit_test(test_ops_bf16_dphi),
+        cmocka_unit_test(test_ops_bf16_small),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_model_gradients),
         cmocka_unit_test(test_model_gradients_epilogue),
