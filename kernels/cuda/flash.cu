@@ -59,18 +59,13 @@
 
 namespace {
 
-constexpr int BQ = 128, BK = 64, FWD_THR = 256; /* forward: 128 queries, 64-key tiles */
-constexpr int BWD2_THR = 128;                   /* bwd2_kernel: 4 warps */
-static_assert(BQ == KCU_FLASH_BQ && BK == KCU_FLASH_BK, "plan.h: the FLOP count walks these tiles");
-#ifndef FWD_STAGES
-#define FWD_STAGES 3
-#endif
-#ifndef FWD_KH
-#define FWD_KH 32
-#endif
-#ifndef BWD_QH
-#define BWD_QH 16
-#endif
+/* The tiles come from plan.h, where the FLOP count (flops.c) walks them too: forward blocks of
+ * BQ = 128 queries over BK = 64-key tiles in FWD_KH = 32-key sub-tiles; backward 64-query tiles
+ * (QT), bwd_kernel's passes of BWD_QH = 16 queries, bwd2_kernel's 128 keys and 32-query passes. */
+constexpr int BQ = KCU_FLASH_BQ, BK = KCU_FLASH_BK, FWD_KH = KCU_FLASH_KH, QT = KCU_FLASH_QT;
+constexpr int BWD_QH = KCU_FLASH_BWD_QP, BWD2_KB = KCU_FLASH_BWD2_KB, BWD2_QW = KCU_FLASH_BWD2_QP;
+constexpr int FWD_THR = 256, FWD_STAGES = 3; /* forward: 8 warps, K/V tiles three stages deep */
+constexpr int BWD2_THR = 128;                /* bwd2_kernel: 4 warps */
 constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
 
 struct fa_args {
@@ -170,7 +165,6 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
     fwd_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, KH = FWD_KH, NST = FWD_STAGES;
-    static_assert(KH == KCU_FLASH_KH, "plan.h: the FLOP count walks these sub-tiles");
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [NST][64][RS] */
     __nv_bfloat16 *Vs = Ks + NST * 64 * RS;                        /* [NST][64][RS] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
@@ -333,10 +327,10 @@ template <int D, int NT>
 __device__ __forceinline__ void bwd_issue(const fa_args &a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16,
                                           __nv_bfloat16 *Qs, __nv_bfloat16 *Ys, float *lse_s, float *dd_s, int b,
                                           int h, int qt, int buf) {
-    constexpr int QB = 64, RS = D + 8;
+    constexpr int QB = QT, RS = D + 8;
     const size_t ldq = (size_t)a.nh * D;
-    load_tile<D, 64, NT>(Qs + buf * QB * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
-    load_tile<D, 64, NT>(Ys + buf * QB * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+    load_tile<D, QB, NT>(Qs + buf * QB * RS, q16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
+    load_tile<D, QB, NT>(Ys + buf * QB * RS, y16 + (size_t)b * a.T * ldq + (size_t)h * D, ldq, qt, a.T);
     if (threadIdx.x < 2 * QB) {
         int x = threadIdx.x % QB, i = qt + x;
         bool ok = i < a.T;
@@ -446,10 +440,9 @@ template <int D, int NW>
 __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     bwd_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, QB = 64, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
+    constexpr int RS = D + 8, QB = QT, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
     /* queries per pass over a tile, their n-tiles */
     constexpr int QH = BWD_QH, NTH = QH / 8;
-    static_assert(QB == KCU_FLASH_QT && QH == KCU_FLASH_BWD_QP, "plan.h: the FLOP count walks these passes");
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -608,9 +601,8 @@ template <int D>
 __global__ void __launch_bounds__(BWD2_THR, 2)
     bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, QB = 64, KB = 128, SQ = QB + 8, NT = BWD2_THR, DT = D / 8;
-    constexpr int QW = 32, NTW = QW / 8; /* queries a pass, their n-tiles */
-    static_assert(KB == KCU_FLASH_BWD2_KB && QW == KCU_FLASH_BWD2_QP && QB == KCU_FLASH_QT, "plan.h: FLOP count");
+    constexpr int RS = D + 8, QB = QT, KB = BWD2_KB, SQ = QB + 8, NT = BWD2_THR, DT = D / 8;
+    constexpr int QW = BWD2_QW, NTW = QW / 8; /* queries a pass, their n-tiles */
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
     __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
     __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
@@ -829,7 +821,7 @@ fa_args args_of(const kern_mixer_shape *s) {
     a.nh = s->n_head;
     a.nkv = s->n_kv_head;
     a.group = a.nh / a.nkv;
-    a.W = (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < a.T) ? s->window : a.T;
+    a.W = kcu_attn_window(s);
     a.scale = (float)s->scale;
     return a;
 }

@@ -2,8 +2,7 @@
  * backends' mixer calls issue, forward and forward + backward, as DESIGN section 4's last
  * paragraph asks ("implementation FLOPs"). Counted from the kernels' own launch facts:
  * power from kcu_power_paths_of (plan.h, which pw_plan reads too), attn.cu from
- * kcu_attn_blocking (plan.h); flash.cu's tiles from plan.h too (flash.cu static_asserts its
- * constants against them).
+ * kcu_attn_blocking (plan.h); flash.cu's tiles from plan.h too (flash.cu takes them from there).
  *
  * Counted: every mma / cuBLAS product as issued, over padded extents (tokens past the chunk,
  * features past D, columns past d + 1 are zeros multiplied all the same), masked scores
@@ -114,7 +113,7 @@ void kern_cuda_mixer_count_flops(const kern_mixer_shape *s, int bf16, kern_flop_
     if (s->kind == KERN_MIXER_POWER) {
         count_power(s, bf16, &fwd, &bwd);
     } else if (bf16 && kcu_flash_ok(s)) {
-        int W = (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < s->seq) ? s->window : s->seq;
+        int W = kcu_attn_window(s);
         int bwd2 = kcu_flash_bwd2(s->head_dim);
         double heads = (double)s->batch * s->n_head; /* every query head: the same tiles */
         fwd = heads * flash_forward(s->seq, W, s->head_dim);

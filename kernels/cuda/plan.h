@@ -1,8 +1,9 @@
 /* The launch facts of the GPU mixers that their FLOP count (kernels/cuda/flops.c) needs:
  * which path a power call takes and the padded extents its products run over, the dphi
- * kernel's padded triangle, the attn.cu blocking. power.cu's pw_plan and attn.cu's plan_of
- * read them from here, so the count and the kernels cannot disagree; power_intra.cu and
- * power_dphi.cu check their tile constants against these with static_assert.
+ * kernel's padded triangle, flash.cu's tiles, the attn.cu blocking. power.cu's pw_plan,
+ * attn.cu's plan_of and flash.cu read them from here, so the count and the kernels cannot
+ * disagree; power_intra.cu and power_dphi.cu check their tile constants against these with
+ * static_assert.
  *
  * Plain C (host arithmetic, getenv): compiles as C17 in every build, CUDA or not, and under
  * nvcc (kern_shape.h's KERN_HD makes kcu_dphi_rowoff callable from device code). */
@@ -20,6 +21,15 @@
 static inline int kcu_opted_out(const char *name) {
     const char *e = getenv(name);
     return e && strcmp(e, "0") == 0;
+}
+
+/* The head dims the tiled kernels (power_intra, power_phi, power_dphi, flash) are built for. */
+static inline int kcu_tiled_head_dim(int d) { return d == 16 || d == 32 || d == 64 || d == 128; }
+
+/* The keys a query sees, counting itself: the window, or every earlier key (softmax, or a
+ * window at least the sequence). */
+static inline int kcu_attn_window(const kern_mixer_shape *s) {
+    return (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < s->seq) ? s->window : s->seq;
 }
 
 /* power_intra.cu: 64-row tiles, 16-row warp blocks. */
@@ -54,7 +64,7 @@ static inline kcu_power_paths kcu_power_paths_of(const kern_mixer_shape *s, int 
     kcu_power_paths w;
     int d = s->head_dim, p = s->p, c = s->chunk, D = kern_mx_phi_dim(d, p);
     size_t R = (size_t)s->batch * s->n_kv_head * (size_t)(s->seq / c);
-    int dh = d == 16 || d == 32 || d == 64 || d == 128;
+    int dh = kcu_tiled_head_dim(d);
     w.ld1 = (d + 1 + 3) / 4 * 4;
     w.Dpad = (D + 127) / 128 * 128;
     w.cpad = (c + 127) / 128 * 128;
@@ -68,13 +78,13 @@ static inline kcu_power_paths kcu_power_paths_of(const kern_mixer_shape *s, int 
     return w;
 }
 
-/* flash.cu (bf16): the shapes it takes, and the tiles the FLOP count walks (flash.cu checks its
- * constants against these): the forward's 128-query blocks of 64-key tiles, each in sub-tiles of
- * 32 keys that a warp skips when none of its rows sees one; bwd2_kernel's 128-key blocks of 4
- * warps of 32 keys, in passes of 32 queries over 64-query tiles; bwd_kernel's warps of 16 keys
- * (8 a block, 4 at head dim 16), passes of 16 queries. Scale > 0 only: fwd_kernel folds scale
- * log2(e) into the exponent and keeps the running max of the raw scores, which is the max of the
- * scaled ones only for a positive scale; attn.cu (FP32) takes the rest. */
+/* flash.cu (bf16): the shapes it takes, and its tiles (the FLOP count walks them too): the
+ * forward's 128-query blocks of 64-key tiles, each in sub-tiles of 32 keys that a warp skips
+ * when none of its rows sees one; bwd2_kernel's 128-key blocks of 4 warps of 32 keys, in passes
+ * of 32 queries over 64-query tiles; bwd_kernel's warps of 16 keys (8 a block, 4 at head dim
+ * 16), passes of 16 queries. Scale > 0 only: fwd_kernel folds scale log2(e) into the exponent
+ * and keeps the running max of the raw scores, which is the max of the scaled ones only for a
+ * positive scale; attn.cu (FP32) takes the rest. */
 #define KCU_FLASH_BQ 128
 #define KCU_FLASH_BK 64
 #define KCU_FLASH_KH 32
@@ -83,8 +93,7 @@ static inline kcu_power_paths kcu_power_paths_of(const kern_mixer_shape *s, int 
 #define KCU_FLASH_BWD2_QP 32
 #define KCU_FLASH_BWD_QP 16
 static inline int kcu_flash_ok(const kern_mixer_shape *s) {
-    int d = s->head_dim;
-    return s->kind != KERN_MIXER_POWER && s->scale > 0 && (d == 16 || d == 32 || d == 64 || d == 128);
+    return s->kind != KERN_MIXER_POWER && s->scale > 0 && kcu_tiled_head_dim(s->head_dim);
 }
 /* bwd2_kernel at head dims 32 and 64 unless SCALELAB_FLASH_BWD=0 (then bwd_kernel). */
 static inline int kcu_flash_bwd2(int head_dim) {
@@ -95,7 +104,7 @@ static inline int kcu_flash_bwd2(int head_dim) {
  * window W; W = seq for softmax), each against nk = min(seq, qb + W - 1) keys. */
 static inline void kcu_attn_blocking(const kern_mixer_shape *s, int *W, int *qb, int *nk) {
     int T = s->seq;
-    *W = (s->kind == KERN_MIXER_WINDOW && s->window > 0 && s->window < T) ? s->window : T;
+    *W = kcu_attn_window(s);
     *qb = T;
     for (int c = *W; c <= T; c++)
         if (T % c == 0) {
