@@ -91,8 +91,9 @@ const kern_backend *kern_cuda_backend(void);
  * memory, so parameters, AdamW state, norms, the loss and softmax statistics are
  * FP32); softmax and window attention (head dim 16/32/64/128) run as tiled flash
  * kernels (bf16 tiles, FP32 accumulation and statistics, memory linear in seq);
- * power retention's products take bf16 operands, its intra-chunk part as tiled
- * kernels (kernels/cuda/power_intra.cu). NULL when kern_cuda_available fails. */
+ * power retention runs on the tensor cores without phi rows in memory where its tiled
+ * kernels apply (kernels/cuda/power_intra.cu, power_phi.cu, power_dphi.cu; cuBLAS on bf16
+ * operands elsewhere). NULL when kern_cuda_available fails. */
 const kern_backend *kern_cuda_backend_bf16(void);
 /* Which matmul that bf16 backend runs: 1 (the default) the operands first rounded into
  * bf16 copies in backend-owned scratch, then cuBLASLt on bf16 storage (FP32 accumulation,

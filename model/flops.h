@@ -27,8 +27,8 @@ kern_mixer_shape model_flops_mixer_shape(const model_config *c, int batch);
 /* The state FLOPs per token that one training step (forward + backward) of c issues on the CUDA
  * backend (bf16 or FP32), from its kernels' own count (kern_cuda_mixer_count_flops: padding,
  * masked tiles, the backward's recomputation), beside DESIGN's 3 S. Host arithmetic, no GPU
- * needed; its attention count walks tiles (O(T^2 / 4096)), so it is not part of
- * model_flops_compute, which sweeps call for every run. */
+ * needed; not part of model_flops_compute: it depends on the backend and its opt-out switches
+ * (read from the environment), not on the config alone. */
 double model_flops_cuda_training_state(const model_config *c, int bf16);
 /* C(n, k) as a double (kern_binomial). */
 double model_binomial(int n, int k);

@@ -185,6 +185,12 @@ static void copies_forget(void) {
     for (int i = 0; i < MM_COPIES; i++) mm.copy[i].src = NULL;
 }
 
+/* Forget them all if any device call other than this file's products has been made since the
+ * last product (kcu_device_calls): an op may have written over any source. */
+static void copies_check(void) {
+    if (kcu_device_calls() != mm.calls) copies_forget();
+}
+
 /* Forget the copies whose source overlaps [p, p + n floats): a product wrote there. */
 static void copies_written(const float *p, size_t n) {
     for (int i = 0; i < MM_COPIES; i++) {
@@ -348,9 +354,8 @@ static mm_copy *operand(const float *src, long long rows, long long cols, const 
  * heuristic had no algorithm for it or no memory was left for the copies. */
 static int lt_product(const mm_key &key, float alpha, const float *a, const float *b, float beta, float *c,
                       const float *bias) {
-    /* Something else ran since the last product: forget the copies. Checked first: a new
-     * key's descriptors below are host-side calls, counted all the same. */
-    if (kcu_device_calls() != mm.calls) copies_forget();
+    /* Checked first: a new key's descriptors below are host-side calls, counted all the same. */
+    copies_check();
     std::call_once(mm.lt_once, lt_init);
     const mm_slot *s = key_slot(key, bias);
     if (!s->ok) return 0;
@@ -411,7 +416,7 @@ void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const f
  * [16384, 2048], 8 a 4-layer d_model 512 step: RESULTS.md). NULL: no copy (mode 0, rows that
  * a copy pads (n % 8), no memory), and the product rounds c as before. Forgets any copy of c. */
 static mm_copy *produced_slot(const float *c, long long m, long long n) {
-    if (kcu_device_calls() != mm.calls) copies_forget();
+    copies_check();
     copies_written(c, (size_t)(m * n));
     if (!kern_cuda_bf16_matmul_mode(-1) || n % 8) return NULL;
     return copy_slot((size_t)(m * n) * 2, NULL);

@@ -19,8 +19,7 @@
 
 #include "kernels/cuda/power.h"
 
-static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
-static size_t round64(size_t n) { return round_up(n, 64); }
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     pw_layout L;
@@ -75,7 +74,7 @@ pw_layout pw_plan(const kern_mixer_shape *s, int bf16) {
     L.dphi = w.dphi;
     /* phibuf holds phi(Q~) rows (forward and the backward's dN' products, when not fused)
      * and dphi rows (backward, when not dphi); otherwise only the staged S of power_dphi.cu */
-    size_t phibuf = L.fused && L.dphi ? pw_dphi_scratch(L) : L.rows * L.D;
+    size_t phibuf = L.fused && L.dphi ? 0 : L.rows * L.D;
     if (L.dphi && pw_dphi_scratch(L) > phibuf) phibuf = pw_dphi_scratch(L);
     size_t at = 0, rc2 = L.intra ? 0 : L.R * L.c * L.c;
 #define TAKE(field, n) (L.field = at, at += round64(n))
@@ -201,11 +200,8 @@ __global__ void phi_table_kernel(int d, int p, int D, pw_feat *feat) {
 /* PHI_ROWS rows per block: the rows of x in shared memory, threads over features,
  * each feature's table entry read once for the block's rows. */
 enum { PHI_ROWS = 8 };
-__device__ __forceinline__ void put(float *p, float v) { *p = v; }
-__device__ __forceinline__ void put(__nv_bfloat16 *p, float v) { *p = __float2bfloat16(v); }
-template <typename T>
-__global__ void phi_rows_kernel(size_t rows, int d, int p, int D, int ld, const float *__restrict__ x,
-                                const pw_feat *__restrict__ feat, T *__restrict__ out) {
+__global__ void phi_rows_kernel(size_t rows, int d, int p, int D, const float *__restrict__ x,
+                                const pw_feat *__restrict__ feat, float *__restrict__ out) {
     extern __shared__ float xs[];
     size_t row0 = (size_t)blockIdx.x * PHI_ROWS;
     int nr = rows - row0 < PHI_ROWS ? (int)(rows - row0) : PHI_ROWS;
@@ -217,7 +213,7 @@ __global__ void phi_rows_kernel(size_t rows, int d, int p, int D, int ld, const 
             const float *xr = xs + r * d;
             float v = ft.coef;
             for (int t = 0; t < p; t++) v *= xr[ft.idx[t]];
-            put(out + (row0 + r) * ld + f, v);
+            out[(row0 + r) * D + f] = v;
         }
     }
 }
@@ -310,8 +306,8 @@ void pw_to_bf16(const pw_layout &L, const float *src, int rows_per, int ld, int 
 }
 
 static void phi_rows(const pw_layout &L, float *base, const float *x, float *out) {
-    phi_rows_kernel<float><<<kcu_blocks(L.rows, PHI_ROWS), PW_THREADS, PHI_ROWS * L.d * sizeof(float)>>>(
-        L.rows, L.d, L.p, L.D, L.D, x, (const pw_feat *)(base + L.feat), out);
+    phi_rows_kernel<<<kcu_blocks(L.rows, PHI_ROWS), PW_THREADS, PHI_ROWS * L.d * sizeof(float)>>>(
+        L.rows, L.d, L.p, L.D, x, (const pw_feat *)(base + L.feat), out);
     KCU_LAUNCHED();
 }
 

@@ -210,8 +210,8 @@ __global__ void __launch_bounds__(dp_dims<DH>::THREADS, 2)
  * within a grid dimension): kcu_power_paths_of (plan.h) decides (SCALELAB_POWER_DPHI=0 opts
  * out); pw_plan reserves pw_dphi_scratch floats of phibuf for the staged S. */
 size_t pw_dphi_scratch(const pw_layout &L) {
-    size_t kp = (size_t)(L.d + 16) / 16 * 16; /* dp_dims<DH>::KP */
-    return (L.R * dp_rowoff(L.d, L.d) * kp * sizeof(__nv_bfloat16) + sizeof(float) - 1) / sizeof(float);
+    size_t bytes = L.R * dp_rowoff(L.d, L.d) * (size_t)KCU_DPHI_KP(L.d) * sizeof(__nv_bfloat16);
+    return (bytes + sizeof(float) - 1) / sizeof(float);
 }
 
 template <int DH> static void dphi_run(const pw_layout &L, __nv_bfloat16 *sb, const float *y, const float *s,
