@@ -650,6 +650,31 @@ static void test_ops(void **state) {
     assert_int_equal(run_cases(gpu, CASES, sizeof CASES / sizeof CASES[0], 0x9e3779b97f4a7c15ull), 0);
 }
 
+/* Two runs of one case on the same inputs (seed) give the same bits: the kernels that use no
+ * atomics, and the fixed-order reductions. */
+static int same_bits(const kern_backend *be, op_run run, const void *arg, uint64_t seed) {
+    rng r1 = {seed}, r2 = r1;
+    outbuf a = new_out(), b = new_out();
+    run(be, &r1, arg, &a);
+    run(be, &r2, arg, &b);
+    int same = a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0;
+    free(a.v), free(b.v);
+    return same;
+}
+
+/* A copy of an environment variable's value (NULL: unset), for env_restore: a test that flips
+ * a switch puts back the caller's value, so that a whole run with a switch set (e.g.
+ * SCALELAB_POWER_FUSED=0 ./test_backend) keeps it for the tests after it. */
+static char *env_save(const char *name) {
+    const char *v = getenv(name);
+    return v ? strdup(v) : NULL;
+}
+static void env_restore(const char *name, char *saved) {
+    if (saved) setenv(name, saved, 1);
+    else unsetenv(name);
+    free(saved);
+}
+
 static void test_ops_bf16(void **state) {
     (void)state;
     NEED_GPU();
@@ -661,21 +686,18 @@ static void test_ops_bf16_intra(void **state) {
     (void)state;
     NEED_GPU();
     size_t n = sizeof CASES_INTRA / sizeof CASES_INTRA[0];
-    setenv("SCALELAB_POWER_INTRA", "1", 1);
+    char *intra_before = env_save("SCALELAB_POWER_INTRA");
+    setenv("SCALELAB_POWER_INTRA", "1", 1); /* the caller's value is put back below */
     printf("  tiled intra-chunk kernels (the default):\n");
     int failures = run_cases(gpu_bf16, CASES_INTRA, n, 0x2545f4914f6cdd1dull);
     /* No atomics in the tiled kernels: the same inputs give the same bits. */
-    rng r1 = {11}, r2 = r1;
-    outbuf a = new_out(), b = new_out();
-    run_mixer(gpu_bf16, &r1, &MIXERS[26], &a);
-    run_mixer(gpu_bf16, &r2, &MIXERS[26], &b);
+    int same = same_bits(gpu_bf16, run_mixer, &MIXERS[26], 11);
     setenv("SCALELAB_POWER_INTRA", "0", 1);
     printf("  intra-chunk part through cuBLAS over c x c buffers (SCALELAB_POWER_INTRA=0):\n");
     /* the same inputs as the tiled pass: a failure of one path compares with the other */
     failures += run_cases(gpu_bf16, CASES_INTRA, n, 0x2545f4914f6cdd1dull);
-    unsetenv("SCALELAB_POWER_INTRA");
-    assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
-    free(a.v), free(b.v);
+    env_restore("SCALELAB_POWER_INTRA", intra_before);
+    assert_true(same);
     assert_int_equal(failures, 0);
 }
 
@@ -699,19 +721,6 @@ static const op_case CASES_FUSED[] = {
     {"fused power p4 ungated c32 T64 d32", run_mixer, &MIXERS_FUSED[2], 1e-3},
 };
 
-/* A copy of an environment variable's value (NULL: unset), for env_restore: a test that flips
- * a switch puts back the caller's value, so that a whole run with the switch on (e.g.
- * tests/gpu/next_call.sh) keeps it on for the tests after it. */
-static char *env_save(const char *name) {
-    const char *v = getenv(name);
-    return v ? strdup(v) : NULL;
-}
-static void env_restore(const char *name, char *saved) {
-    if (saved) setenv(name, saved, 1);
-    else unsetenv(name);
-    free(saved);
-}
-
 static void test_ops_bf16_fused(void **state) {
     (void)state;
     NEED_GPU();
@@ -727,13 +736,9 @@ static void test_ops_bf16_fused(void **state) {
     }
     /* No atomics in the fused kernels: the same inputs give the same bits. */
     setenv("SCALELAB_POWER_FUSED", "1", 1);
-    rng r1 = {12}, r2 = r1;
-    outbuf a = new_out(), b = new_out();
-    run_mixer(gpu_bf16, &r1, &MIXERS[22], &a);
-    run_mixer(gpu_bf16, &r2, &MIXERS[22], &b);
+    int same = same_bits(gpu_bf16, run_mixer, &MIXERS[22], 12);
     env_restore("SCALELAB_POWER_FUSED", fused_before);
-    assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
-    free(a.v), free(b.v);
+    assert_true(same);
     assert_int_equal(failures, 0);
 }
 
@@ -776,14 +781,7 @@ static void test_ops_bf16_dphi(void **state) {
         failures += run_cases(gpu_bf16, cases, sizeof cases / sizeof cases[0], 0x6a09e667f3bcc909ull);
     }
     /* No atomics: the same inputs give the same bits. */
-    for (size_t i = 0; i < 3; i++) {
-        rng r1 = {21 + i}, r2 = r1;
-        outbuf a = new_out(), b = new_out();
-        run_mixer(gpu_bf16, &r1, &m[i == 0 ? 2 : i == 1 ? 3 : 5], &a);
-        run_mixer(gpu_bf16, &r2, &m[i == 0 ? 2 : i == 1 ? 3 : 5], &b);
-        assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
-        free(a.v), free(b.v);
-    }
+    for (size_t i = 0; i < 3; i++) assert_true(same_bits(gpu_bf16, run_mixer, &m[i == 0 ? 2 : i == 1 ? 3 : 5], 21 + i));
     env_restore("SCALELAB_POWER_DPHI", dphi_before);
     assert_int_equal(failures, 0);
 }
@@ -814,20 +812,8 @@ static void test_reproducible(void **state) {
     (void)state;
     NEED_GPU();
     static const mixer_case *pick[] = {&MIXERS[0], &MIXERS[2], &MIXERS[6], &MIXERS[14]};
-    for (size_t i = 0; i < 4; i++) {
-        rng r1 = {42 + i}, r2 = r1;
-        outbuf a = new_out(), b = new_out();
-        run_mixer(gpu, &r1, pick[i], &a);
-        run_mixer(gpu, &r2, pick[i], &b);
-        assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
-        free(a.v), free(b.v);
-    }
-    rng r1 = {7}, r2 = r1;
-    outbuf a = new_out(), b = new_out();
-    run_optim(gpu, &r1, NULL, &a);
-    run_optim(gpu, &r2, NULL, &b);
-    assert_true(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
-    free(a.v), free(b.v);
+    for (size_t i = 0; i < 4; i++) assert_true(same_bits(gpu, run_mixer, pick[i], 42 + i));
+    assert_true(same_bits(gpu, run_optim, NULL, 7));
 }
 
 /* ---- whole models: one gradient, then a few training steps ---- */
