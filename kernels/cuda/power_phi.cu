@@ -65,6 +65,25 @@ __device__ __forceinline__ void b_frags(uint32_t b[4], const __nv_bfloat16 *tile
     else ldsm_x2_t(b, tile + row(k) * ys + j * 8);
 }
 
+/* Stage k of nk of the two-stage cp.async pipeline: issue(k + 1, other buffer) starts the next
+ * (issue commits its group), then wait until stage k has landed for the whole block. */
+template <class Issue> __device__ __forceinline__ void next_stage(int k, int nk, int buf, Issue &issue) {
+    if (k + 1 < nk) {
+        issue(k + 1, buf ^ 1);
+        cp_wait<1>();
+    } else {
+        cp_wait<0>();
+    }
+    __syncthreads();
+}
+
+template <int MT, int NT> __device__ __forceinline__ void zero_acc(float (*acc)[NT][4]) {
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) acc[mt][nt][0] = acc[mt][nt][1] = acc[mt][nt][2] = acc[mt][nt][3] = 0.f;
+}
+
 /* acc[mt][nt] += A_mt B over one k16 step for every n8 tile, rows(k) as in b_frags. */
 template <int MT, int NT, int YS, class Row>
 __device__ __forceinline__ void mma_step(float (*acc)[NT][4], const uint32_t (*af)[4], const __nv_bfloat16 *tile,
@@ -146,10 +165,7 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phiT_kernel(phi
         }
 
     float acc[MT][NT][4];
-#pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++) acc[mt][nt][0] = acc[mt][nt][1] = acc[mt][nt][2] = acc[mt][nt][3] = 0.f;
+    zero_acc<MT, NT>(acc);
 
     auto issue = [&](int kt, int buf) {
         float *xd = Xs + buf * DH * XS;
@@ -169,13 +185,7 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phiT_kernel(phi
     issue(0, 0);
     for (int kt = 0; kt < nk; kt++) {
         const int buf = kt & 1;
-        if (kt + 1 < nk) {
-            issue(kt + 1, buf ^ 1);
-            cp_wait<1>();
-        } else {
-            cp_wait<0>();
-        }
-        __syncthreads();
+        next_stage(kt, nk, buf, issue);
         const float *xs = Xs + buf * DH * XS;
         const __nv_bfloat16 *ys = Ys + buf * KT * YS;
 #pragma unroll
@@ -255,10 +265,7 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phi_kernel(phi_
     };
 
     float acc[MT][NT][4];
-#pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++) acc[mt][nt][0] = acc[mt][nt][1] = acc[mt][nt][2] = acc[mt][nt][3] = 0.f;
+    zero_acc<MT, NT>(acc);
 
     /* The thread's tokens (rows g, g + 8 of each m16 tile) are 2 MT adjacent columns of Xs. */
     const int xcol = warp * 16 * MT + g * 2 * MT;
@@ -266,13 +273,7 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phi_kernel(phi_
     issue(0, 0); /* the x columns join the first group */
     for (int kf = 0; kf < nk; kf++) {
         const int buf = kf & 1;
-        if (kf + 1 < nk) {
-            issue(kf + 1, buf ^ 1);
-            cp_wait<1>();
-        } else {
-            cp_wait<0>();
-        }
-        __syncthreads();
+        next_stage(kf, nk, buf, issue);
         const __nv_bfloat16 *ss = Ss + buf * KF * YS;
         const uint4 *ts = Ts + buf * KF;
 #pragma unroll
