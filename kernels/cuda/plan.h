@@ -1,9 +1,8 @@
 /* The launch facts of the GPU mixers that their FLOP count (kernels/cuda/flops.c) needs:
  * which path a power call takes and the padded extents its products run over, the dphi
  * kernel's padded triangle, flash.cu's tiles, the attn.cu blocking. power.cu's pw_plan,
- * attn.cu's plan_of and flash.cu read them from here, so the count and the kernels cannot
- * disagree; power_intra.cu and power_dphi.cu check their tile constants against these with
- * static_assert.
+ * attn.cu's plan_of, flash.cu and power_dphi.cu read them from here, so the count and the
+ * kernels cannot disagree (power_intra.cu checks its tile against these with static_assert).
  *
  * Plain C (host arithmetic, getenv): compiles as C17 in every build, CUDA or not, and under
  * nvcc (kern_shape.h's KERN_HD makes kcu_dphi_rowoff callable from device code). */
@@ -34,8 +33,8 @@ static inline int kcu_attn_window(const kern_mixer_shape *s) {
 
 /* power_intra.cu: 64-row tiles, 16-row warp blocks. */
 #define KCU_PW_INTRA_BT 64
-/* power_dphi.cu (dp_dims): k = d + 1 rounded up to 16; tokens per block (6 warps of 16 up to
- * head dim 64, 4 at 128). */
+/* power_dphi.cu (dp_dims takes them from here): k = d + 1 rounded up to 16; tokens per block
+ * (6 warps of 16 up to head dim 64, 4 at 128: power_dphi.cu says why). */
 #define KCU_DPHI_KP(d) (((d) + 16) / 16 * 16)
 #define KCU_DPHI_TOK(d) ((d) <= 64 ? 96 : 64)
 

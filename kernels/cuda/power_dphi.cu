@@ -19,7 +19,9 @@
 #include "kernels/cuda/power.h"
 
 template <int DH> struct dp_dims {
-    static constexpr int KP = (DH + 16) / 16 * 16; /* k = d + 1 columns of [.|1], rounded to k16 steps */
+    /* plan.h's (the FLOP count reads them there): k = d + 1 columns of [.|1] rounded to k16
+     * steps, and the tokens a block takes */
+    static constexpr int KP = KCU_DPHI_KP(DH);
     static constexpr int KT = KP / 16;
     static constexpr int KG = KP / 8;     /* 16-byte groups per staged row */
     static constexpr int KS = KP + 8;     /* shared row stride (bf16): an odd number of 16 B, so
@@ -29,20 +31,9 @@ template <int DH> struct dp_dims {
     /* A block: WARPS warps of 16 tokens of one chunk, two blocks an SM. Every block streams all
      * of its chunk's staged S (369 KB at d64) from L2, so larger blocks read less: 6 warps up to
      * d64 (<= 168 registers, 47 KB of shared memory), 4 at d128 (108 KB, up to 255 registers). */
-    static constexpr int WARPS = DH <= 64 ? 6 : 4, TOK = 16 * WARPS, THREADS = 32 * WARPS;
+    static constexpr int TOK = KCU_DPHI_TOK(DH), WARPS = TOK / 16, THREADS = 32 * WARPS;
     static constexpr size_t SMEM = 2 * DH * KS * sizeof(__nv_bfloat16) + TOK * XS * sizeof(float);
 };
-
-/* First padded feature of triangle row a (plan.h, where the FLOP count reads it too). */
-__host__ __device__ static inline int dp_rowoff(int d, int a) { return kcu_dphi_rowoff(d, a); }
-/* The FLOP count (flops.c) reads the padded k and the tokens per block from plan.h. */
-#define DP_CHECK(DH)                                                                                              \
-    static_assert(dp_dims<DH>::KP == KCU_DPHI_KP(DH) && dp_dims<DH>::TOK == KCU_DPHI_TOK(DH), "plan.h: dphi dims");
-DP_CHECK(16)
-DP_CHECK(32)
-DP_CHECK(64)
-DP_CHECK(128)
-#undef DP_CHECK
 
 /* Rows of block m staged at once: the largest power of two (<= 8) whose rows of d - 8m
  * features fit the d-row buffer, so that late blocks (8 features a row at m = d/8 - 1) do not
@@ -67,7 +58,7 @@ __global__ void dphi_stage_kernel(int ld1, size_t sz, const float *__restrict__ 
 #pragma unroll
     for (int e = 0; e < 8; e++) v[e] = live && k0 + e <= DH ? coef * src[k0 + e] : 0.f;
     uint4 w = make_uint4(pack2(v[0], v[1]), pack2(v[2], v[3]), pack2(v[4], v[5]), pack2(v[6], v[7]));
-    size_t at = (ch * dp_rowoff(DH, DH) + dp_rowoff(DH, a) + q) * P::KP + k0;
+    size_t at = (ch * kcu_dphi_rowoff(DH, DH) + kcu_dphi_rowoff(DH, a) + q) * P::KP + k0;
     *reinterpret_cast<uint4 *>(out + at) = w;
 }
 
@@ -88,12 +79,12 @@ __global__ void __launch_bounds__(dp_dims<DH>::THREADS, 2)
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     size_t ch = blockIdx.y;
     int tok0 = blockIdx.x * DP_TOK, wr = warp * 16;
-    const __nv_bfloat16 *sch = sb + ch * dp_rowoff(DH, DH) * KP;
+    const __nv_bfloat16 *sch = sb + ch * kcu_dphi_rowoff(DH, DH) * KP;
 
     /* rows a .. a + dp_rps - 1 of a block, contiguous in sb, into buffer buf */
     auto stage = [&](int a, int buf) {
         int n = dp_rps(DH, a / 8) * (DH - (a & ~7)) * KG;
-        const __nv_bfloat16 *src = sch + (size_t)dp_rowoff(DH, a) * KP;
+        const __nv_bfloat16 *src = sch + (size_t)kcu_dphi_rowoff(DH, a) * KP;
         for (int u = threadIdx.x; u < n; u += DP_THREADS) {
             int q = u / KG, k0 = u % KG * 8;
             cp16(&bs[buf][q][k0], src + (size_t)q * KP + k0, true);
@@ -210,7 +201,7 @@ __global__ void __launch_bounds__(dp_dims<DH>::THREADS, 2)
  * within a grid dimension): kcu_power_paths_of (plan.h) decides (SCALELAB_POWER_DPHI=0 opts
  * out); pw_plan reserves pw_dphi_scratch floats of phibuf for the staged S. */
 size_t pw_dphi_scratch(const pw_layout &L) {
-    size_t bytes = L.R * dp_rowoff(L.d, L.d) * (size_t)KCU_DPHI_KP(L.d) * sizeof(__nv_bfloat16);
+    size_t bytes = L.R * kcu_dphi_rowoff(L.d, L.d) * (size_t)KCU_DPHI_KP(L.d) * sizeof(__nv_bfloat16);
     return (bytes + sizeof(float) - 1) / sizeof(float);
 }
 
