@@ -1,8 +1,8 @@
 /* The launch facts of the GPU mixers that their FLOP count (kernels/cuda/flops.c) needs:
  * which path a power call takes and the padded extents its products run over, the dphi
  * kernel's padded triangle, flash.cu's tiles, the attn.cu blocking. power.cu's pw_plan,
- * attn.cu's plan_of, flash.cu and power_dphi.cu read them from here, so the count and the
- * kernels cannot disagree (power_intra.cu checks its tile against these with static_assert).
+ * attn.cu's plan_of, flash.cu, power_intra.cu and power_dphi.cu read them from here, so the
+ * count and the kernels cannot disagree.
  *
  * Plain C (host arithmetic, getenv): compiles as C17 in every build, CUDA or not, and under
  * nvcc (kern_shape.h's KERN_HD makes kcu_dphi_rowoff callable from device code). */

@@ -51,8 +51,8 @@
 
 namespace {
 
-constexpr int BT = 64, NTHR = 128; /* 64-row tiles; 4 warps of 16 rows */
-static_assert(BT == KCU_PW_INTRA_BT, "plan.h: the FLOP count and kcu_power_paths_of read the tile");
+/* 64-row tiles (plan.h's: the FLOP count and kcu_power_paths_of read it there); 4 warps of 16 rows */
+constexpr int BT = KCU_PW_INTRA_BT, NTHR = 128;
 constexpr double LOG2E = 1.4426950408889634;
 
 struct pi_args {
