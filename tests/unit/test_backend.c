@@ -681,8 +681,12 @@ static void test_ops_bf16_intra(void **state) {
 
 /* The fused state products (kernels/cuda/power_phi.cu, the default): CASES_INTRA (p1
  * keeps cuBLAS) and p3, p4 at head dims 32 and 64 (features past the 128-feature tile, several
- * 64-feature stages, chunks below the 128-token pad), against the FP32 CPU reference at the bf16
- * table's tolerance; then the same inputs with the switch off. */
+ * 64-feature stages, chunks below the 64-token pad), against the FP32 CPU reference at the bf16
+ * table's tolerance; then the same inputs with the switch off. From index 3, chunks 64 and 192
+ * (cpad an odd multiple of 64: phi_mm in blocks of 64 tokens, phiT_mm over 1 and 3 stages) at
+ * head dims 16 to 128, p 2 to 4, gated and ungated. Their CPU reference moves by NMSE 1.2e-5 to
+ * 8.2e-5 under bf16-rounded q, k, v, dy on this seed (index 2: 2.0e-4); d64 p2 c64 with strong
+ * gates and sum normalisation moved 1.7e-4, weak gates 3.2e-5 (index 5). */
 static const mixer_case MIXERS_FUSED[] = {
     POWER(1, 512, 2, 1, 32, 3, 128, 1, 1, 7), /* D 5984 */
     /* D 45760, strong gates, RMS-normalised: with odd p the sum normalisation's signed weights
@@ -692,11 +696,27 @@ static const mixer_case MIXERS_FUSED[] = {
      * RMS-normalised it moves 7e-5 to 1.4e-4 (40 seeds). */
     POWER(2, 128, 4, 2, 64, 3, 64, 1, 1, 0),
     POWER(1, 64, 2, 2, 32, 4, 32, 0, 0, 0),   /* D 52360 */
+    POWER(1, 576, 2, 1, 32, 3, 192, 1, 1, 7), POWER(2, 256, 2, 2, 32, 2, 64, 0, 0, 0),
+    POWER(2, 256, 4, 2, 64, 2, 64, 1, 0, 7),  POWER(1, 768, 2, 2, 64, 2, 192, 0, 1, 0),
+    POWER(1, 384, 2, 1, 64, 3, 192, 1, 1, 7), POWER(1, 64, 1, 1, 64, 4, 64, 1, 1, 7), /* D 766480 */
+    POWER(1, 256, 2, 2, 128, 2, 64, 1, 0, 0), POWER(1, 384, 4, 2, 128, 2, 192, 0, 1, 0),
+    POWER(1, 192, 1, 1, 128, 3, 192, 0, 1, 0), /* D 357760 */
+    POWER(1, 128, 2, 2, 16, 4, 64, 1, 1, 7),
 };
 static const op_case CASES_FUSED[] = {
     {"fused power p3 weak gates rms c128 T512 H2/1 d32", run_mixer, &MIXERS_FUSED[0], 1e-3},
     {"fused power p3 gated rms c64 B2 T128 H4/2 d64", run_mixer, &MIXERS_FUSED[1], 1e-3},
     {"fused power p4 ungated c32 T64 d32", run_mixer, &MIXERS_FUSED[2], 1e-3},
+    {"fused power p3 weak gates rms c192 T576 H2/1 d32", run_mixer, &MIXERS_FUSED[3], 1e-3},
+    {"fused power p2 ungated c64 B2 T256 d32", run_mixer, &MIXERS_FUSED[4], 1e-3},
+    {"fused power p2 weak gates c64 B2 T256 H4/2 d64", run_mixer, &MIXERS_FUSED[5], 1e-3},
+    {"fused power p2 ungated rms c192 T768 d64", run_mixer, &MIXERS_FUSED[6], 1e-3},
+    {"fused power p3 weak gates rms c192 T384 H2/1 d64", run_mixer, &MIXERS_FUSED[7], 1e-3},
+    {"fused power p4 weak gates rms c64 T64 H1/1 d64", run_mixer, &MIXERS_FUSED[8], 1e-3},
+    {"fused power p2 gated c64 T256 d128", run_mixer, &MIXERS_FUSED[9], 1e-3},
+    {"fused power p2 ungated rms c192 T384 H4/2 d128", run_mixer, &MIXERS_FUSED[10], 1e-3},
+    {"fused power p3 ungated rms c192 T192 H1/1 d128", run_mixer, &MIXERS_FUSED[11], 1e-3},
+    {"fused power p4 weak gates rms c64 T128 d16", run_mixer, &MIXERS_FUSED[12], 1e-3},
 };
 
 /* A copy of an environment variable's value (NULL: unset), for env_restore: a test that flips
