@@ -809,8 +809,9 @@ static void test_ops_bf16_dphi(void **state) {
 }
 
 /* One small case for each bf16 kernel and head dim of the tables above (flash forward, bwd2_kernel
- * at d32 and d64, bwd_kernel at d16 and d128; power_intra, power_phi at p2..p4, power_dphi at d32,
- * d64, d128), short enough for compute-sanitizer's racecheck and synccheck, which take minutes over
+ * at d32 and d64, bwd_kernel at d16 and d128; power_intra, power_phi at p2..p4, its phi_kernel in
+ * blocks of 64 tokens (chunks 32, 64) and 128 (chunk 128, the last case); power_dphi at d32, d64,
+ * d128), short enough for compute-sanitizer's racecheck and synccheck, which take minutes over
  * the full tables (tests/gpu/run_on_device.sh, part sanitize). */
 static void test_ops_bf16_small(void **state) {
     (void)state;
@@ -825,6 +826,7 @@ static void test_ops_bf16_small(void **state) {
         {"small power p3 gated rms c64 B2 T128 H4/2 d64", run_mixer, &MIXERS_FUSED[1], 1e-3},
         {"small power p4 ungated c32 T64 d32", run_mixer, &MIXERS_FUSED[2], 1e-3},
         {"small power p2 gated c96 T480 H4/2 d128", run_mixer, &MIXERS[26], 1e-3},
+        {"small power p3 weak gates rms c128 T512 H2/1 d32", run_mixer, &MIXERS_FUSED[0], 1e-3},
     };
     assert_int_equal(run_cases(gpu_bf16, cases, sizeof cases / sizeof cases[0], 0x3c6ef372fe94f82bull), 0);
 }
