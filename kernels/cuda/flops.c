@@ -24,7 +24,8 @@ static void count_power(const kern_mixer_shape *s, int bf16, double *fwd, double
     double c = s->chunk, d = s->head_dim, D = kern_mx_phi_dim(s->head_dim, s->p), ld1 = w.ld1;
     /* One state product per chunk, phi(X)^T Y (D x [.|1] over the chunk's tokens) or phi(X) S
      * (tokens x [.|1] over D): power_phi.cu runs Dpad x np8 x cpad either way (its blocks tile
-     * Dpad and cpad exactly); cuBLAS D x ld1 x c. */
+     * Dpad and cpad exactly; cpad is the chunk rounded up to 64, so chunk 64 runs no padded
+     * token); cuBLAS D x ld1 x c. */
     double state = w.fused ? 2.0 * w.Dpad * w.np8 * w.cpad : 2.0 * D * ld1 * c;
     /* Y S^T (tokens x D over [.|1]) before phi's Jacobian, per chunk: power_dphi.cu runs every
      * token block whole (tokens past the chunk are zeros) over the triangle padded to blocks of

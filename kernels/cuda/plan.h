@@ -33,6 +33,9 @@ static inline int kcu_attn_window(const kern_mixer_shape *s) {
 
 /* power_intra.cu: 64-row tiles, 16-row warp blocks. */
 #define KCU_PW_INTRA_BT 64
+/* power_phi.cu: a chunk's tokens padded to a multiple of 64, phiT_mm's token stage; phi_mm's
+ * token blocks (128 tokens, or 64 where 128 does not divide the padded chunk) tile it too. */
+#define KCU_PW_PHI_KT 64
 /* power_dphi.cu (dp_dims takes them from here): k = d + 1 rounded up to 16; tokens per block
  * (6 warps of 16 up to head dim 64, 4 at 128: power_dphi.cu says why). */
 #define KCU_DPHI_KP(d) (((d) + 16) / 16 * 16)
@@ -49,7 +52,7 @@ static inline KERN_HD int kcu_dphi_rowoff(int d, int a) {
 typedef struct kcu_power_paths {
     int ld1;   /* d + 1 rounded up to 4: the [. | 1]-wide rows of the cuBLAS products */
     int Dpad;  /* D rounded up to 128 (fused state products) */
-    int cpad;  /* chunk rounded up to 128 (fused state products) */
+    int cpad;  /* chunk rounded up to KCU_PW_PHI_KT = 64 (fused state products) */
     int np8;   /* ld1 rounded up to 8 (fused state products' n8 tiles) */
     int intra; /* power_intra.cu's tiled intra-chunk kernels (else cuBLAS over c x c) */
     int fused; /* power_phi.cu's state products with phi in registers (else phi rows + cuBLAS) */
@@ -66,7 +69,7 @@ static inline kcu_power_paths kcu_power_paths_of(const kern_mixer_shape *s, int 
     int dh = kcu_tiled_head_dim(d);
     w.ld1 = (d + 1 + 3) / 4 * 4;
     w.Dpad = (D + 127) / 128 * 128;
-    w.cpad = (c + 127) / 128 * 128;
+    w.cpad = (c + KCU_PW_PHI_KT - 1) / KCU_PW_PHI_KT * KCU_PW_PHI_KT;
     w.np8 = (w.ld1 + 7) / 8 * 8;
     w.intra = bf16 && p >= 1 && p <= 4 && dh && (c + KCU_PW_INTRA_BT - 1) / KCU_PW_INTRA_BT <= 65535 &&
               !kcu_opted_out("SCALELAB_POWER_INTRA");

@@ -26,14 +26,18 @@
  * Implementation FLOPs (against DESIGN's 2 D (d + 1) per token and product): N runs NP = ld1
  * rounded up to 8 wide (72 at d64: 72 / 65 = 1.108x; 24/17, 40/33, 136/129 at d16, 32, 128);
  * D is padded to Dpad = D rounded up to 128 (2176 / 2080 = 1.046x at d64 p2; 896/816 d16 p3,
- * 3968/3876 d16 p4); chunks to cpad = c rounded up to 128 (1x at c1024). phi is recomputed by
+ * 3968/3876 d16 p4); chunks to cpad = c rounded up to 64 (plan.h; 1x at the training models'
+ * c64 and at c1024, 128/96 at c96): phiT_mm's 64-token stages tile it, and phi_mm's blocks of
+ * 64 MT tokens do too, with MT = 1 where 128 does not divide cpad (c64, c192, ...; a block of
+ * 128 tokens there would run its last 64 on zeros, at c64 half the work). phi is recomputed by
  * every block that needs it (phiT_mm: once per feature; phi_mm: once per (token, feature)):
  * nothing twice within a kernel, but each of the two uses per pass rebuilds it.
  *
  * ptxas, sm_90, registers (p 2 / 3 / 4) and dynamic shared memory (bytes), head dims 16, 32, 64,
  * 128, no spills (launch minimums of 4 blocks spilled phi_kernel at d32 and d64):
- *   phiT_kernel  101/106/136, 128/167/168, 163/172/181, 134/130/164;  smem 16384 / 30720 / 59392 / 116736
- *   phi_kernel    80/96/123,  96/128/147,  137/136/139, 136/136/135;  smem 16896 / 29696 / 55296 / 73728 */
+ *   phiT_kernel      101/106/136, 128/167/168, 163/172/181, 134/130/164;  smem 16384 / 30720 / 59392 / 116736
+ *   phi_kernel       80/96/123,   96/128/147,  137/136/139, 136/136/135;  smem 16896 / 29696 / 55296 / 73728
+ *   phi_kernel MT 1  62/70/63,    70/77/71,    96/96/96,    (the above);  smem 12800 / 21504 / 38912 */
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/mma.h"
@@ -42,10 +46,11 @@
 namespace {
 
 constexpr int NTHR = 128; /* 4 warps */
-constexpr int KT = 64;    /* phiT_mm: tokens per stage */
-constexpr int KF = 64;    /* phi_mm: features per stage */
+constexpr int KT = KCU_PW_PHI_KT; /* phiT_mm: tokens per stage (plan.h: cpad is whole stages) */
+constexpr int KF = 64;             /* phi_mm: features per stage */
 
-/* NP: ld1 rounded up to 8 (the n8 tiles); MT: m16 tiles per warp (accumulators MT x NP / 2). */
+/* NP: ld1 rounded up to 8 (the n8 tiles); MT: m16 tiles per warp (accumulators MT x NP / 2),
+ * phi_mm's at most (run picks 1 where 128 does not divide cpad). */
 template <int DH> struct shape {
     static constexpr int LD1 = (DH + 1 + 3) / 4 * 4;
     static constexpr int NP = (LD1 + 7) / 8 * 8;
@@ -233,9 +238,10 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phiT_kernel(phi
 
 /* ---- phi_mm: one block per (64 MT tokens, chunk); K = features ---- */
 
-template <int DH, int P> __global__ void __launch_bounds__(NTHR) phi_kernel(phi_args a) {
+template <int DH, int P, int MT> __global__ void __launch_bounds__(NTHR) phi_kernel(phi_args a) {
     using S = shape<DH>;
-    constexpr int MT = S::MT, NT = S::NT, YS = S::YS, BM = 4 * 16 * MT, XS = BM + 8; /* 8 mod 32 */
+    static_assert(MT == 1 || MT == S::MT, "MT 2 only where its accumulators fit");
+    constexpr int NT = S::NT, YS = S::YS, BM = 4 * 16 * MT, XS = BM + 8; /* 8 mod 32 */
     extern __shared__ __align__(16) unsigned char smem[];
     float *Xs = reinterpret_cast<float *>(smem);                              /* [DH][XS] */
     __nv_bfloat16 *Ss = reinterpret_cast<__nv_bfloat16 *>(Xs + DH * XS);      /* [2][KF][YS] */
@@ -379,9 +385,8 @@ __global__ void ftab_kernel(int D, int Dpad, const pw_feat *feat, uint4 *ftab) {
 }
 
 template <int DH> size_t phiT_smem() { return 2 * ((size_t)DH * (KT + 16) * 4 + (size_t)KT * shape<DH>::YS * 2); }
-template <int DH> size_t phi_smem() {
-    using S = shape<DH>;
-    return (size_t)DH * (4 * 16 * S::MT + 8) * 4 + 2 * ((size_t)KF * S::YS * 2 + KF * 16);
+template <int DH, int MT> size_t phi_smem() {
+    return (size_t)DH * (4 * 16 * MT + 8) * 4 + 2 * ((size_t)KF * shape<DH>::YS * 2 + KF * 16);
 }
 
 template <void (*K)(phi_args)> void launch(dim3 grid, size_t sm, const phi_args &a) {
@@ -401,8 +406,10 @@ template <int DH, int P> void run(bool transposed, const pw_layout &L, const phi
      * from memory at d64: 3.6 GB per phiT_mm at T = 64k, 8 heads). */
     if (transposed)
         launch<phiT_kernel<DH, P>>(dim3((unsigned)(L.Dpad / (64 * MT)), (unsigned)L.R), phiT_smem<DH>(), a);
-    else
-        launch<phi_kernel<DH, P>>(dim3((unsigned)(L.cpad / (64 * MT)), (unsigned)L.R), phi_smem<DH>(), a);
+    else if (L.cpad % (64 * MT) == 0)
+        launch<phi_kernel<DH, P, MT>>(dim3((unsigned)(L.cpad / (64 * MT)), (unsigned)L.R), phi_smem<DH, MT>(), a);
+    else /* cpad an odd multiple of 64 (chunk 64, 192, ...): blocks of 64 tokens, none on padding */
+        launch<phi_kernel<DH, P, 1>>(dim3((unsigned)(L.cpad / 64), (unsigned)L.R), phi_smem<DH, 1>(), a);
 }
 template <int DH> void run_p(bool transposed, const pw_layout &L, const phi_args &a) {
     switch (L.p) {

@@ -4,7 +4,8 @@
  *   - power, d64 p2 gated chunk 1024, bf16 defaults (fused state products over Dpad 2176 x np8
  *     72 x cpad 1024, 16 x 16 intra blocks, dphi over 1056 tokens x 2304 features x KP 80),
  *     and each opt-out switch moving the count the way its padding says;
- *   - power at the 4-layer bench shape, chunk 64: cpad 128 doubles the state products;
+ *   - power at the 4-layer bench shape, chunk 64: cpad 64, no padded token in the state
+ *     products; chunks 192 and 96: cpad 192 and 128 (the chunk rounded up to 64);
  *   - flash attention at T = 128 (20 warp sub-tiles forward, 10 passes backward), and the
  *     attn.cu fallback at head dim 48;
  *   - implementation >= model for every path and a grid of shapes.
@@ -101,18 +102,24 @@ static void test_power_switches(void **state) {
     EQ(off.forward.model, on.forward.model);
 }
 
-/* The 4-layer bench's layer: b8 T2048 h4 d64 p2 chunk 64: cpad 128 runs each state product
- * over twice the chunk's tokens; intra 4 x 5 / 2 = 10 blocks of 16 x 16 per chunk. */
+/* The 4-layer bench's layer: b8 T2048 h4 d64 p2 chunk 64: cpad 64 runs each state product over
+ * the chunk's 64 tokens (phi_mm in blocks of 64 tokens there; until cpad was rounded to 128,
+ * twice that); intra 4 x 5 / 2 = 10 blocks of 16 x 16 per chunk. Then cpad at chunks 192
+ * (192, not 256) and 96 (128), with 12 x 13 / 2 = 78 and 6 x 7 / 2 = 21 intra blocks. */
 static void test_power_chunk64(void **state) {
     (void)state;
     clear_switches();
     kern_mixer_shape s = power_shape(8, 2048, 4, 64);
     kern_flop_count_train t = count(&s, 1);
-    double R = 8 * 4 * 32, st_unpadded = 2.0 * 2176 * 72 * 64, tile = 2.0 * 16 * 16 * 64 * 10;
-    EQ(t.forward.implementation, R * (2 * (2 * st_unpadded) + 2 * tile));
+    double R = 8 * 4 * 32, st = 2.0 * 2176 * 72 * 64, tile = 2.0 * 16 * 16 * 64 * 10;
+    EQ(t.forward.implementation, R * (2 * st + 2 * tile));
     /* dphi: one block of 96 tokens for 64 */
     double dphi = 2.0 * 96 * 2304 * 80;
-    EQ(t.training.implementation, t.forward.implementation + R * (3 * (2 * st_unpadded) + 2 * dphi + 7 * tile));
+    EQ(t.training.implementation, t.forward.implementation + R * (3 * st + 2 * dphi + 7 * tile));
+    s = power_shape(1, 1920, 4, 192); /* R = 4 x 10 */
+    EQ(count(&s, 1).forward.implementation, 40 * (2 * (2.0 * 2176 * 72 * 192) + 2 * (2.0 * 16 * 16 * 64 * 78)));
+    s = power_shape(1, 1920, 4, 96); /* R = 4 x 20 */
+    EQ(count(&s, 1).forward.implementation, 80 * (2 * (2.0 * 2176 * 72 * 128) + 2 * (2.0 * 16 * 16 * 64 * 21)));
 }
 
 /* fwd_kernel at T = 128: one block, 2 key tiles of 2 x 32 keys; warp w (rows 16w .. 16w + 15)
