@@ -597,6 +597,36 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
  * queries and summing dK, dV, won at 4k (0.380) and lost from 16k on (4.462 / 68.30);
  * K and V A fragments kept in registers with 16-query passes lost throughout (0.469 /
  * 3.921 / 58.48; d64 spilled 40 bytes at 255 registers). */
+/* bwd2_kernel's two products of a pass, s^T = K Q^T and dP^T = V dy^T: acc[mt][nt] = this warp's
+ * 32 rows of sA (keys; A fragments at aoff, m-tile 1 at + 16 rows) times the pass's QW rows of sB
+ * (queries, from row offset bo; B fragments) over the head dims, UNR steps of 16 unrolled. */
+template <int D, int NTW, int UNR>
+__device__ __forceinline__ void keys_x_queries(uint32_t sA, uint32_t sB, int aoff, int bo, float (&acc)[2][NTW][4]) {
+    constexpr int RS = D + 8;
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int nt = 0; nt < NTW; nt++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) acc[mt][nt][c] = 0.f;
+#pragma unroll UNR
+    for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t ka[2][4];
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++) ldsm_x4(ka[mt], sA + 2 * (aoff + mt * 16 * RS + kk * 16));
+#pragma unroll
+        for (int np = 0; np < NTW / 2; np++) {
+            uint32_t rb[4];
+            ldsm_x4(rb, sB + 2 * (bo + np * 16 * RS + kk * 16));
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++) {
+                mma16816(acc[mt][2 * np], ka[mt], rb[0], rb[1]);
+                mma16816(acc[mt][2 * np + 1], ka[mt], rb[2], rb[3]);
+            }
+        }
+    }
+}
+
 template <int D>
 __global__ void __launch_bounds__(BWD2_THR, 2)
     bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
@@ -667,28 +697,7 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
                 /* s^T = K Q^T and dP^T = V dy^T; element c of (m-tile mt, n-tile nt): key
                  * wk + 16 mt + g + 8 (c >> 1), query qh + 8 nt + 2t + (c & 1). */
                 float s[2][NTW][4];
-#pragma unroll
-                for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-                    for (int nt = 0; nt < NTW; nt++)
-#pragma unroll
-                        for (int c = 0; c < 4; c++) s[mt][nt][c] = 0.f;
-#pragma unroll
-                for (int kk = 0; kk < D / 16; kk++) {
-                    uint32_t ka[2][4];
-#pragma unroll
-                    for (int mt = 0; mt < 2; mt++) ldsm_x4(ka[mt], sK + 2 * (aoff + mt * 16 * RS + kk * 16));
-#pragma unroll
-                    for (int np = 0; np < NTW / 2; np++) {
-                        uint32_t rq[4];
-                        ldsm_x4(rq, sQ + 2 * ((ql + np * 16) * RS + boff + kk * 16));
-#pragma unroll
-                        for (int mt = 0; mt < 2; mt++) {
-                            mma16816(s[mt][2 * np], ka[mt], rq[0], rq[1]);
-                            mma16816(s[mt][2 * np + 1], ka[mt], rq[2], rq[3]);
-                        }
-                    }
-                }
+                keys_x_queries<D, NTW, D / 16>(sK, sQ, aoff, ql * RS + boff, s);
                 /* P^T as bf16 pairs of adjacent queries, before dP^T (32 registers fewer than
                  * FP32 P while dP^T is accumulated: d64 spilled with FP32 P); query i sees key j
                  * iff j <= i < min(T, j + W), bounds on i relative to qh + 2t */
@@ -717,28 +726,7 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
                     }
                 }
                 float dp[2][NTW][4];
-#pragma unroll
-                for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-                    for (int nt = 0; nt < NTW; nt++)
-#pragma unroll
-                        for (int c = 0; c < 4; c++) dp[mt][nt][c] = 0.f;
-#pragma unroll 2 /* not fully: d64 fits 255 registers only so */
-                for (int kk = 0; kk < D / 16; kk++) {
-                    uint32_t va[2][4];
-#pragma unroll
-                    for (int mt = 0; mt < 2; mt++) ldsm_x4(va[mt], sV + 2 * (aoff + mt * 16 * RS + kk * 16));
-#pragma unroll
-                    for (int np = 0; np < NTW / 2; np++) {
-                        uint32_t ry[4];
-                        ldsm_x4(ry, sY + 2 * ((ql + np * 16) * RS + boff + kk * 16));
-#pragma unroll
-                        for (int mt = 0; mt < 2; mt++) {
-                            mma16816(dp[mt][2 * np], va[mt], ry[0], ry[1]);
-                            mma16816(dp[mt][2 * np + 1], va[mt], ry[2], ry[3]);
-                        }
-                    }
-                }
+                keys_x_queries<D, NTW, 2>(sV, sY, aoff, ql * RS + boff, dp); /* unroll 2: d64 fits 255 registers only so */
                 /* dS^T = P^T (dP^T - D), from the bf16 P (its rounding is below dS's own) */
                 uint32_t sp[2][NTW][2];
 #pragma unroll
