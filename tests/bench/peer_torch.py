@@ -19,7 +19,8 @@
 
 Times are CUDA-event medians after warm-up. Prints one table per part.
   python3 peer_torch.py [--steps N] [--skip-train]
-  python3 peer_torch.py --model12 [--steps N] [--ours FILE]
+  python3 peer_torch.py --model12 [--steps N] [--ours FILE] [--mixers softmax,power]
+  (--sdpa flash|cudnn|efficient: the one SDPA backend the training steps may use; default torch's choice)
   python3 peer_torch.py --check
 """
 import argparse
@@ -269,7 +270,7 @@ def train_rate(mixer, H, L, T, B, steps, warm=3):
     return ms, loss.item()
 
 
-def model12_part(steps, ours_path):
+def model12_part(steps, ours_path, mixers=("softmax", "power")):
     """The 12-layer d_model 768 context 1024 batch 8 model, softmax and power p=2, beside scalelab's rates."""
     ours = {}
     if ours_path:
@@ -286,7 +287,7 @@ def model12_part(steps, ours_path):
           f"chunk 64; TFLOP/s by scalelab's count (3 (W + S) FLOPs/token) for both")
     print(f"{'model':9} {'ours tok/s':>11} {'ours TF/s':>10} {'torch tok/s':>12} {'torch TF/s':>11} "
           f"{'ours/torch':>10} {'torch loss':>10}")
-    for mixer in ("softmax", "power"):
+    for mixer in mixers:
         o = ours.get(mixer)
         try:
             ms, loss = train_rate(mixer, H, L, T, B, steps)
@@ -310,12 +311,20 @@ def main():
     ap.add_argument("--model12", action="store_true", help="only the 12-layer softmax and power models")
     ap.add_argument("--ours", help="bench_cuda ... model12 output, to print both rates and the ratio")
     ap.add_argument("--check", action="store_true", help="chunked power retention vs quadratic, float64, CPU")
+    ap.add_argument("--mixers", default="softmax,power", help="--model12's models (comma-separated)")
+    ap.add_argument("--sdpa", choices=("default", "flash", "cudnn", "efficient"), default="default",
+                    help="the one SDPA backend the training steps may use (default: torch's own choice)")
     a = ap.parse_args()
     if a.check:
         return 0 if check_power() else 1
-    print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
+    if a.sdpa != "default":  # global switches, set before any model is traced
+        torch.backends.cuda.enable_flash_sdp(a.sdpa == "flash")
+        torch.backends.cuda.enable_cudnn_sdp(a.sdpa == "cudnn")
+        torch.backends.cuda.enable_mem_efficient_sdp(a.sdpa == "efficient")
+        torch.backends.cuda.enable_math_sdp(False)
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}; training steps' SDPA: {a.sdpa}")
     if a.model12:
-        model12_part(a.steps, a.ours)
+        model12_part(a.steps, a.ours, a.mixers.split(","))
         return 0
     attention_part()
     if not a.skip_train:
