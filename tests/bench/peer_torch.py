@@ -18,7 +18,7 @@
    (float64, CPU, values and gradients) and exits 1 on a mismatch.
 
 Times are CUDA-event medians after warm-up. Prints one table per part.
-  python3 peer_torch.py [--steps N] [--skip-train]
+  python3 peer_torch.py [--steps N] [--skip-train] [--skip-attention]
   python3 peer_torch.py --model12 [--steps N] [--ours FILE] [--mixers softmax,power]
   (--sdpa flash|cudnn|efficient: the one SDPA backend the training steps may use; default torch's choice)
   python3 peer_torch.py --check
@@ -308,6 +308,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--skip-attention", action="store_true", help="only the 4-layer training steps")
     ap.add_argument("--model12", action="store_true", help="only the 12-layer softmax and power models")
     ap.add_argument("--ours", help="bench_cuda ... model12 output, to print both rates and the ratio")
     ap.add_argument("--check", action="store_true", help="chunked power retention vs quadratic, float64, CPU")
@@ -326,7 +327,8 @@ def main():
     if a.model12:
         model12_part(a.steps, a.ours, a.mixers.split(","))
         return 0
-    attention_part()
+    if not a.skip_attention:
+        attention_part()
     if not a.skip_train:
         train_part(a.steps)
     return 0
