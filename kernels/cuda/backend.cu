@@ -232,6 +232,103 @@ static void cu_mixer_backward_bf16(const kern_mixer_shape *s, const float *q, co
     kcu_flash_backward(s, q, k, v, y, saved, dy, dq, dk, dv, work);
 }
 
+/* ---- the bf16 table's ops declare what they write ----
+ * Each op of the bf16 table (but alloc, free and embedding_backward, whose extents the
+ * arguments do not give, and the products, which matmul.cu tracks itself) runs the FP32
+ * backend's op, then tells the bf16 matmul the ranges it wrote (kcu_op_wrote): the bf16
+ * copies the matmul keeps of other tensors stay valid across it, so an activation saved
+ * for the backward and a weight between its forward and backward products are rounded
+ * once a step. An output left out here would let a product read a stale copy:
+ * SCALELAB_MM_CHECK=1 checks every reuse against its source (test_backend's training
+ * tests run with it). */
+#define WROTE(call, ...)                                                                           \
+    do {                                                                                           \
+        unsigned long long t_ = kcu_device_calls();                                                \
+        call;                                                                                      \
+        const kcu_span w_[] = {__VA_ARGS__};                                                       \
+        kcu_op_wrote(t_, w_, (int)(sizeof w_ / sizeof w_[0]));                                     \
+    } while (0)
+#define F32 kern_cuda_backend()
+static kcu_span floats(const float *p, size_t n) { return kcu_span{p, n * sizeof(float)}; }
+static const kcu_span NOTHING = {NULL, 0};
+
+static void w_upload(void *dst, const void *src, size_t bytes) { WROTE(F32->upload(dst, src, bytes), {dst, bytes}); }
+static void w_download(void *dst, const void *src, size_t bytes) { WROTE(F32->download(dst, src, bytes), NOTHING); }
+static void w_add_bias(int n, int dim, float *x, const float *bias) {
+    WROTE(F32->add_bias(n, dim, x, bias), floats(x, (size_t)n * dim));
+}
+static void w_bias_backward(int n, int dim, const float *dy, float *db) {
+    WROTE(F32->bias_backward(n, dim, dy, db), floats(db, dim));
+}
+static void w_add(size_t n, const float *x, float *y) { WROTE(F32->add(n, x, y), floats(y, n)); }
+static void w_zero(size_t n, float *x) { WROTE(F32->zero(n, x), floats(x, n)); }
+static void w_layernorm_forward(int n, int dim, const float *x, const float *w, const float *b, float eps, float *y,
+                                float *mean, float *rstd) {
+    WROTE(F32->layernorm_forward(n, dim, x, w, b, eps, y, mean, rstd), floats(y, (size_t)n * dim), floats(mean, n),
+          floats(rstd, n));
+}
+static void w_layernorm_backward(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
+                                 const float *dy, float *dx, float *dw, float *db) {
+    WROTE(F32->layernorm_backward(n, dim, x, w, mean, rstd, dy, dx, dw, db), floats(dx, (size_t)n * dim),
+          floats(dw, dim), floats(db, dim));
+}
+static void w_rmsnorm_forward(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd) {
+    WROTE(F32->rmsnorm_forward(n, dim, x, w, eps, y, rstd), floats(y, (size_t)n * dim), floats(rstd, n));
+}
+static void w_rmsnorm_backward(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
+                               float *dx, float *dw) {
+    WROTE(F32->rmsnorm_backward(n, dim, x, w, rstd, dy, dx, dw), floats(dx, (size_t)n * dim), floats(dw, dim));
+}
+static void w_gelu_forward(size_t n, const float *x, float *y) { WROTE(F32->gelu_forward(n, x, y), floats(y, n)); }
+static void w_gelu_backward(size_t n, const float *x, const float *dy, float *dx) {
+    WROTE(F32->gelu_backward(n, x, dy, dx), floats(dx, n));
+}
+static void w_rope_forward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *x) {
+    WROTE(F32->rope_forward(rows, seq, nh, d, c, sn, x), floats(x, (size_t)rows * nh * d));
+}
+static void w_rope_backward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *dx) {
+    WROTE(F32->rope_backward(rows, seq, nh, d, c, sn, dx), floats(dx, (size_t)rows * nh * d));
+}
+static void w_embedding_forward(int n, int dim, const int32_t *tok, const float *table, float *out) {
+    WROTE(F32->embedding_forward(n, dim, tok, table, out), floats(out, (size_t)n * dim));
+}
+static void w_logsigmoid_forward(size_t n, float *x) { WROTE(F32->logsigmoid_forward(n, x), floats(x, n)); }
+static void w_logsigmoid_backward(size_t n, const float *lg, const float *dlg, float *dz) {
+    WROTE(F32->logsigmoid_backward(n, lg, dlg, dz), floats(dz, n));
+}
+static void w_xent_forward(int n, int vocab, const float *logits, const int32_t *t, float *loss) {
+    WROTE(F32->xent_forward(n, vocab, logits, t, loss), floats(loss, n));
+}
+static void w_xent_backward(int n, int vocab, const float *logits, const int32_t *t, float scale, float *dl) {
+    WROTE(F32->xent_backward(n, vocab, logits, t, scale, dl), floats(dl, (size_t)n * vocab));
+}
+static double w_sum_squares(size_t n, const float *x) {
+    double r = 0;
+    WROTE(r = F32->sum_squares(n, x), NOTHING);
+    return r;
+}
+static void w_scale(size_t n, float *x, float a) { WROTE(F32->scale(n, x, a), floats(x, n)); }
+static void w_adamw(size_t n, float *p, const float *g, float *m, float *v, double lr, double b1, double b2,
+                    double eps, double wd, int64_t step) {
+    WROTE(F32->adamw(n, p, g, m, v, lr, b1, b2, eps, wd, step), floats(p, n), floats(m, n), floats(v, n));
+}
+/* The mixers write y (or dq, dk, dv, dlog_g), saved and their work: power retention and the
+ * FP32 attention keep their intermediate rows in work, and nothing else. */
+static size_t rows_of(const kern_mixer_shape *s, int heads) { return (size_t)s->batch * s->seq * heads * s->head_dim; }
+static void w_mixer_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                            const float *log_g, float *y, float *saved, float *work) {
+    WROTE(cu_mixer_forward_bf16(s, q, k, v, log_g, y, saved, work), floats(y, rows_of(s, s->n_head)),
+          floats(saved, cu_mixer_saved_size(s)), floats(work, cu_mixer_work_size_bf16(s)));
+}
+static void w_mixer_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
+                             const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
+                             float *dk, float *dv, float *dlog_g, float *work) {
+    WROTE(cu_mixer_backward_bf16(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work),
+          floats(dq, rows_of(s, s->n_head)), floats(dk, rows_of(s, s->n_kv_head)), floats(dv, rows_of(s, s->n_kv_head)),
+          floats(dlog_g, (size_t)s->batch * s->seq * s->n_kv_head), floats(work, cu_mixer_work_size_bf16(s)));
+}
+#undef F32
+
 /* ---- the tables ---- */
 
 void kcu_fill_ops(kern_backend *be); /* ops.cu */
@@ -280,9 +377,18 @@ extern "C" const kern_backend *kern_cuda_backend_bf16(void) {
         be.matmul_bias_gelu = kcu_matmul_bias_gelu_bf16;
         be.matmul_dgelu = kcu_matmul_dgelu_bf16;
         be.mixer_work_size = cu_mixer_work_size_bf16;
-        be.mixer_forward = cu_mixer_forward_bf16;
-        be.mixer_backward = cu_mixer_backward_bf16;
+        be.mixer_forward = w_mixer_forward;
+        be.mixer_backward = w_mixer_backward;
         be.mixer_count_flops = cu_mixer_count_flops_bf16;
+        /* every other op declares its writes (above) */
+        be.upload = w_upload, be.download = w_download, be.add_bias = w_add_bias, be.bias_backward = w_bias_backward;
+        be.add = w_add, be.zero = w_zero, be.layernorm_forward = w_layernorm_forward;
+        be.layernorm_backward = w_layernorm_backward, be.rmsnorm_forward = w_rmsnorm_forward;
+        be.rmsnorm_backward = w_rmsnorm_backward, be.gelu_forward = w_gelu_forward, be.gelu_backward = w_gelu_backward;
+        be.rope_forward = w_rope_forward, be.rope_backward = w_rope_backward;
+        be.embedding_forward = w_embedding_forward, be.logsigmoid_forward = w_logsigmoid_forward;
+        be.logsigmoid_backward = w_logsigmoid_backward, be.xent_forward = w_xent_forward;
+        be.xent_backward = w_xent_backward, be.sum_squares = w_sum_squares, be.scale = w_scale, be.adamw = w_adamw;
     });
     return &be;
 }

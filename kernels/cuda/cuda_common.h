@@ -75,6 +75,17 @@ void kcu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
 void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
                      float beta, float *c);
 
+/* An op of the bf16 backend declares what it wrote (backend.cu wraps each op of the bf16
+ * table): before = kcu_device_calls() when the op began, w its n output ranges (NULL
+ * pointers skipped). The bf16 matmul's kept copies of those ranges are forgotten and the
+ * others stay valid across the op (matmul.cu, mm_copy); an op that does not declare makes
+ * the next product forget every copy. */
+struct kcu_span {
+    const void *p;
+    size_t bytes;
+};
+void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n);
+
 /* GELU forward and backward (ops.cu) that also write the result rounded to bf16 into y16 /
  * dx16 (n bf16, 8-byte aligned; NULL: none): the bf16 matmul's GELU after its product, which
  * keeps that copy for the next product (matmul.cu). */

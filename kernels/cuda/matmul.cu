@@ -113,17 +113,24 @@ struct mm_slot {
 };
 
 /* A bf16 copy of an operand, kept after its product: the model feeds one activation or
- * gradient to several products in a row (x_norm to the q, k and v projections and to their
- * weight gradients; dres, dh, dq, dk and dv to a weight gradient and then to dX), and
- * each rounding pass reads 4 and writes 2 bytes per element: on the H200 the passes were
- * 4.8 ms of a 25.8 ms 12-layer step. A kept copy serves again only while it is certainly
- * its source's: no device call other than this file's products has been made since it
- * was made (kcu_device_calls; every op's launches, copies and cuBLAS calls count) and no
- * product since has written over its source. src == NULL: empty. On the H200 (bench_cuda,
- * 2026-12-01) 510 of the 2,628 operands of the 12-layer bench's products were served so,
- * and the steps ran faster: 12-layer softmax 328k -> 343k tok/s, 4-layer d_model 256
- * 2.90M -> 3.01M, d_model 512 1.51M -> 1.58M. */
-enum { MM_COPIES = 4 }; /* x_norm, dq, dk, dv in the backward's q/k/v section */
+ * gradient to several products (x_norm to the q, k and v projections and, in the backward,
+ * to their weight gradients; the MLP's hidden to W2 and later to W2's gradient; a weight to
+ * its forward product and to dX's), and each rounding pass reads 4 and writes 2 bytes per
+ * element: on the H200 the passes were 4.8 ms of a 25.8 ms 12-layer step. A kept copy serves
+ * again only while it is certainly its source's: every device call (kcu_device_calls; every
+ * op's launches, copies and cuBLAS calls count) made since it was made was either this file's
+ * own (a product, which forgets the copies of what it wrote) or an op that declared what it
+ * wrote (kcu_op_wrote: backend.cu's bf16 table declares every op's outputs, and the copies of
+ * those ranges are forgotten); any other call forgets them all. src == NULL: empty. On the
+ * H200 (bench_cuda, 2026-12-01), with every op forgetting every copy, 510 of the 2,628
+ * operands of the 12-layer bench's products were served so, and the steps ran faster:
+ * 12-layer softmax 328k -> 343k tok/s, 4-layer d_model 256 2.90M -> 3.01M, d_model 512 1.51M ->
+ * 1.58M. The copies that outlive ops (an activation saved for the backward, a weight between
+ * its forward and backward products) need more room than a few slots: up to MM_COPIES copies,
+ * together at most a quarter of the device memory free at the first copy (evicting the least
+ * recently used). SCALELAB_MM_CHECK=1 (tests) rounds the source again at every reuse and fails
+ * if the kept copy differs. */
+enum { MM_COPIES = 256 };
 struct mm_copy {
     const float *src;
     long long rows, cols;
@@ -139,7 +146,11 @@ static struct {
     void *workspace;
     size_t workspace_bytes;
     mm_copy copy[MM_COPIES];
-    unsigned long long calls; /* kcu_device_calls() when the last product was issued */
+    std::once_flag keep_once, check_once;
+    size_t kept_bytes, budget; /* the copies' buffers together, and their limit */
+    int check;                 /* SCALELAB_MM_CHECK=1: every reuse checked against its source */
+    int *bad;                  /* the check's device flag */
+    unsigned long long calls; /* kcu_device_calls() after the last product or declared op */
     long long uses;           /* a clock for the copies' last use */
     mm_slot slot[MM_SLOTS];
     int next_evict;
@@ -185,18 +196,28 @@ static void copies_forget(void) {
     for (int i = 0; i < MM_COPIES; i++) mm.copy[i].src = NULL;
 }
 
-/* Forget them all if any device call other than this file's products has been made since the
- * last product (kcu_device_calls): an op may have written over any source. */
+/* Forget them all if any device call other than this file's products and declared ops has been
+ * made since the last of those: it may have written over any source. */
 static void copies_check(void) {
     if (kcu_device_calls() != mm.calls) copies_forget();
 }
 
-/* Forget the copies whose source overlaps [p, p + n floats): a product wrote there. */
-static void copies_written(const float *p, size_t n) {
+/* Forget the copies whose source overlaps [p, p + bytes): something wrote there. */
+static void copies_written_bytes(const void *p, size_t bytes) {
+    const char *lo = static_cast<const char *>(p), *hi = lo + bytes;
     for (int i = 0; i < MM_COPIES; i++) {
         mm_copy &c = mm.copy[i];
-        if (c.src && c.src < p + n && p < c.src + (size_t)(c.rows * c.cols)) c.src = NULL;
+        const char *s = reinterpret_cast<const char *>(c.src);
+        if (c.src && s < hi && lo < s + (size_t)(c.rows * c.cols) * sizeof(float)) c.src = NULL;
     }
+}
+static void copies_written(const float *p, size_t n) { copies_written_bytes(p, n * sizeof(float)); }
+
+void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n) {
+    if (before != mm.calls) copies_forget(); /* an undeclared call came before this op */
+    for (int i = 0; i < n; i++)
+        if (w[i].p && w[i].bytes) copies_written_bytes(w[i].p, w[i].bytes);
+    mm.calls = kcu_device_calls();
 }
 
 static mm_copy *copy_find(const float *src, long long rows, long long cols) {
@@ -207,30 +228,53 @@ static mm_copy *copy_find(const float *src, long long rows, long long cols) {
     return NULL;
 }
 
+/* The copies' memory limit: a quarter of what the device has free at the first copy. */
+static void budget_init(void) {
+    size_t free_b = 0, total = 0;
+    KCU_CHECK(cudaMemGetInfo(&free_b, &total));
+    mm.budget = free_b / 4;
+}
+
+/* Free slot i's buffer (waits for the device: products issued earlier may still read it). */
+static void slot_release(mm_copy *c) {
+    if (!c->buf) return;
+    KCU_CHECK(cudaDeviceSynchronize());
+    KCU_CHECK(cudaFree(c->buf));
+    mm.kept_bytes -= c->cap;
+    c->buf = NULL, c->cap = 0, c->src = NULL;
+}
+
 /* A buffer of at least `bytes` for a new copy, not `keep` (the other operand's): an empty
  * slot, one large enough first, else the least recently used copy's, again one large
  * enough first; so the copies that may serve again stay while a slot is free, and a
  * large operand (the MLP's hidden, the logits) takes a large slot before growing
- * another. Growing waits for the device (products issued earlier may still read the
- * old buffer); sizes settle in the first training step. NULL when out of memory (the
+ * another. Growing waits for the device; past the budget it first frees the least recently
+ * used other buffers. Sizes settle in the first training step. NULL when out of memory (the
  * caller takes the FP32-storage path). */
 static mm_copy *copy_slot(size_t bytes, const mm_copy *keep) {
+    std::call_once(mm.keep_once, budget_init);
     mm_copy *best = NULL;
     int best_rank = 0;
     for (int i = 0; i < MM_COPIES; i++) {
         mm_copy *c = &mm.copy[i];
         if (c == keep) continue;
-        int rank = (c->src ? 2 : 0) + (c->cap >= bytes ? 0 : 1);
+        /* empty with room, empty without a buffer, empty with one to grow, then kept ones */
+        int rank = (c->src ? 3 : 0) + (c->cap >= bytes ? 0 : c->buf ? 2 : 1);
         if (!best || rank < best_rank || (rank == best_rank && c->src && c->used < best->used))
             best = c, best_rank = rank;
     }
     best->src = NULL;
     if (best->cap < bytes) {
-        if (best->buf) {
-            KCU_CHECK(cudaDeviceSynchronize());
-            KCU_CHECK(cudaFree(best->buf));
+        slot_release(best);
+        while (mm.kept_bytes + bytes > mm.budget) { /* free the least recently used buffers */
+            mm_copy *lru = NULL;
+            for (int i = 0; i < MM_COPIES; i++) {
+                mm_copy *c = &mm.copy[i];
+                if (c != keep && c != best && c->buf && (!lru || c->used < lru->used)) lru = c;
+            }
+            if (!lru) break;
+            slot_release(lru);
         }
-        best->buf = NULL, best->cap = 0;
         cudaError_t e = cudaMalloc(&best->buf, bytes);
         if (e == cudaErrorMemoryAllocation) {
             cudaGetLastError();
@@ -239,6 +283,7 @@ static mm_copy *copy_slot(size_t bytes, const mm_copy *keep) {
         }
         KCU_CHECK(e);
         best->cap = bytes;
+        mm.kept_bytes += bytes;
     }
     return best;
 }
@@ -332,6 +377,31 @@ static bf16_job job(const float *src, long long rows, long long cols, __nv_bfloa
     return bf16_job{src, dst, rows, cols, ldd, ldd == cols && (uintptr_t)src % 16 == 0};
 }
 
+/* SCALELAB_MM_CHECK=1: a reused copy against its source rounded again (bit for bit). */
+__global__ void check_copy_kernel(bf16_job j, int *bad) {
+    size_t n = (size_t)(j.rows * j.cols);
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i / (size_t)j.cols, c = i % (size_t)j.cols;
+        __nv_bfloat16 want = __float2bfloat16_rn(j.src[i]), got = j.dst[r * (size_t)j.ldd + c];
+        if (__bfloat16_as_ushort(want) != __bfloat16_as_ushort(got)) atomicOr(bad, 1);
+    }
+}
+static void check_copy(const mm_copy &c) {
+    std::call_once(mm.check_once, [] {
+        mm.check = getenv("SCALELAB_MM_CHECK") && !strcmp(getenv("SCALELAB_MM_CHECK"), "1");
+        if (mm.check) KCU_CHECK(cudaMalloc(&mm.bad, sizeof(int)));
+    });
+    if (!mm.check) return;
+    int bad = 0;
+    KCU_CHECK(cudaMemset(mm.bad, 0, sizeof(int)));
+    bf16_job j = job(c.src, c.rows, c.cols, c.buf);
+    unsigned blocks = kcu_blocks((size_t)(c.rows * c.cols), CVT_THREADS);
+    check_copy_kernel<<<blocks < 1024 ? blocks : 1024, CVT_THREADS>>>(j, mm.bad);
+    KCU_LAUNCHED();
+    KCU_CHECK(cudaMemcpy(&bad, mm.bad, sizeof(int), cudaMemcpyDeviceToHost));
+    if (bad) kcu_fail(__FILE__, __LINE__, "SCALELAB_MM_CHECK", "a kept bf16 copy is not its source's (stale)");
+}
+
 /* The bf16 copy of an operand for this product: the kept one if it is still its source's
  * (the caller checked the device calls), else rounded now into a slot other than `keep`.
  * *job gets the rounding to launch (rows 0: none). NULL when no memory was left. */
@@ -340,6 +410,7 @@ static mm_copy *operand(const float *src, long long rows, long long cols, const 
     mm_copy *c = copy_find(src, rows, cols);
     if (c && c != keep) {
         mm.reused++;
+        check_copy(*c);
     } else {
         size_t bytes = (size_t)(rows * pad8(cols)) * 2;
         if (!(c = copy_slot(bytes, keep))) return NULL;

@@ -64,7 +64,8 @@ if want train; then
         mkdir -p "$work/$name-cpu" && cp "$work/${name%-bf16}-cpu/metrics.tsv" "$work/$name-cpu/" && continue
       fi
       # fp32 first: the default (auto) is bf16 on the GPU; a bf16 override after it wins.
-      timeout 200 ./scalelab train "configs/$cfg.yaml" --set train.precision=fp32 "$@" --set train.tokens=163840 --device "$dev" \
+      # SCALELAB_MM_CHECK=1: every reuse of a kept bf16 copy checked against its source (matmul.cu)
+      SCALELAB_MM_CHECK=1 timeout 200 ./scalelab train "configs/$cfg.yaml" --set train.precision=fp32 "$@" --set train.tokens=163840 --device "$dev" \
         --sink files --run-dir "$work/$name-$dev" --log-every 1 --quiet > "$work/$name-$dev.out" 2>&1
       rc=$?
       echo "$name $dev rc=$rc $(awk -v t0="$t0" 'BEGIN{"date +%s.%N" | getline t; printf "%.1f s", t - t0}')"
