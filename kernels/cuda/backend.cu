@@ -262,22 +262,32 @@ static void w_bias_backward(int n, int dim, const float *dy, float *db) {
 }
 static void w_add(size_t n, const float *x, float *y) { WROTE(F32->add(n, x, y), floats(y, n)); }
 static void w_zero(size_t n, float *x) { WROTE(F32->zero(n, x), floats(x, n)); }
+/* The norms also write their output's bf16 copy (kcu_produce): the forward's x_norm for the
+ * q, k, v and W1 products, the backward's residual gradient for W2's and Wo's. */
 static void w_layernorm_forward(int n, int dim, const float *x, const float *w, const float *b, float eps, float *y,
                                 float *mean, float *rstd) {
-    WROTE(F32->layernorm_forward(n, dim, x, w, b, eps, y, mean, rstd), floats(y, (size_t)n * dim), floats(mean, n),
-          floats(rstd, n));
+    __nv_bfloat16 *y16 = kcu_produce(y, n, dim);
+    WROTE(kcu_layernorm_forward16(n, dim, x, w, b, eps, y, mean, rstd, y16), floats(y, (size_t)n * dim),
+          floats(mean, n), floats(rstd, n));
+    kcu_produced(y, n, dim, y16);
 }
 static void w_layernorm_backward(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
                                  const float *dy, float *dx, float *dw, float *db) {
-    WROTE(F32->layernorm_backward(n, dim, x, w, mean, rstd, dy, dx, dw, db), floats(dx, (size_t)n * dim),
+    __nv_bfloat16 *dx16 = kcu_produce(dx, n, dim);
+    WROTE(kcu_layernorm_backward16(n, dim, x, w, mean, rstd, dy, dx, dw, db, dx16), floats(dx, (size_t)n * dim),
           floats(dw, dim), floats(db, dim));
+    kcu_produced(dx, n, dim, dx16);
 }
 static void w_rmsnorm_forward(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd) {
-    WROTE(F32->rmsnorm_forward(n, dim, x, w, eps, y, rstd), floats(y, (size_t)n * dim), floats(rstd, n));
+    __nv_bfloat16 *y16 = kcu_produce(y, n, dim);
+    WROTE(kcu_rmsnorm_forward16(n, dim, x, w, eps, y, rstd, y16), floats(y, (size_t)n * dim), floats(rstd, n));
+    kcu_produced(y, n, dim, y16);
 }
 static void w_rmsnorm_backward(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
                                float *dx, float *dw) {
-    WROTE(F32->rmsnorm_backward(n, dim, x, w, rstd, dy, dx, dw), floats(dx, (size_t)n * dim), floats(dw, dim));
+    __nv_bfloat16 *dx16 = kcu_produce(dx, n, dim);
+    WROTE(kcu_rmsnorm_backward16(n, dim, x, w, rstd, dy, dx, dw, dx16), floats(dx, (size_t)n * dim), floats(dw, dim));
+    kcu_produced(dx, n, dim, dx16);
 }
 static void w_gelu_forward(size_t n, const float *x, float *y) { WROTE(F32->gelu_forward(n, x, y), floats(y, n)); }
 static void w_gelu_backward(size_t n, const float *x, const float *dy, float *dx) {

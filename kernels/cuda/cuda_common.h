@@ -86,6 +86,25 @@ struct kcu_span {
 };
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n);
 
+/* An op that writes c (m x n) and can also write c's bf16 copy, for the bf16 matmul to keep
+ * for the next product that reads c (matmul.cu): kcu_produce gives the buffer for the copy
+ * (row stride n; NULL: none, as in the bf16 matmul's mode 0, for n % 8 != 0 or without
+ * memory) and forgets any copy of c; the op runs and declares its writes (kcu_op_wrote), then
+ * kcu_produced makes the buffer c's copy. */
+__nv_bfloat16 *kcu_produce(const float *c, long long m, long long n);
+void kcu_produced(const float *c, long long m, long long n, __nv_bfloat16 *buf);
+
+/* The norms (ops.cu) with their output's bf16 copy (y16 / dx16: NULL for none; the backward's
+ * dx accumulates, and its copy is of the sum). */
+void kcu_layernorm_forward16(int n, int dim, const float *x, const float *w, const float *b, float eps, float *y,
+                             float *mean, float *rstd, __nv_bfloat16 *y16);
+void kcu_layernorm_backward16(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
+                              const float *dy, float *dx, float *dw, float *db, __nv_bfloat16 *dx16);
+void kcu_rmsnorm_forward16(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd,
+                           __nv_bfloat16 *y16);
+void kcu_rmsnorm_backward16(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
+                            float *dx, float *dw, __nv_bfloat16 *dx16);
+
 /* GELU forward and backward (ops.cu) that also write the result rounded to bf16 into y16 /
  * dx16 (n bf16, 8-byte aligned; NULL: none): the bf16 matmul's GELU after its product, which
  * keeps that copy for the next product (matmul.cu). */

@@ -501,6 +501,18 @@ static void produced(mm_copy *h, const float *c, long long m, long long n) {
     mm.calls = kcu_device_calls();
 }
 
+__nv_bfloat16 *kcu_produce(const float *c, long long m, long long n) {
+    mm_copy *h = produced_slot(c, m, n);
+    mm.calls = kcu_device_calls(); /* a buffer grown here is this file's call */
+    return h ? h->buf : NULL;
+}
+
+void kcu_produced(const float *c, long long m, long long n, __nv_bfloat16 *buf) {
+    if (!buf) return;
+    for (int i = 0; i < MM_COPIES; i++)
+        if (mm.copy[i].buf == buf) return produced(&mm.copy[i], c, m, n);
+}
+
 /* GELU and its derivative in ops.cu's kernels after the product (why: the header), each also
  * writing its output's bf16 copy for the next product. */
 void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,

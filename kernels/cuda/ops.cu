@@ -316,8 +316,13 @@ static void cu_bias_backward(int n, int dim, const float *dy, float *dbias) {
 
 /* ---- norms: one warp per row ---- */
 
+/* The norm kernels write their output's bf16 copy too when y16 / dx16 is not NULL (row stride
+ * dim): the bf16 backend keeps it for the next product (kcu_produce, matmul.cu). */
+__device__ __forceinline__ void put16(__nv_bfloat16 *y16, size_t i, float v) {
+    if (y16) y16[i] = __float2bfloat16_rn(v);
+}
 __global__ void layernorm_forward_kernel(int n, int dim, const float *x, const float *w, const float *b, float eps,
-                                         float *y, float *mean, float *rstd) {
+                                         float *y, float *mean, float *rstd, __nv_bfloat16 *y16) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= n) return;
     const float *xi = x + (size_t)row * dim;
@@ -328,14 +333,18 @@ __global__ void layernorm_forward_kernel(int n, int dim, const float *x, const f
     for (int j = lane; j < dim; j += 32) var += (xi[j] - mu) * (xi[j] - mu);
     var = warp_sum(var) / dim;
     float r = (float)(1.0 / sqrt(var + eps));
-    for (int j = lane; j < dim; j += 32) yi[j] = (float)((xi[j] - mu) * r) * w[j] + (b ? b[j] : 0.f);
+    for (int j = lane; j < dim; j += 32) {
+        float v = (float)((xi[j] - mu) * r) * w[j] + (b ? b[j] : 0.f);
+        yi[j] = v;
+        put16(y16, (size_t)row * dim + j, v);
+    }
     if (lane == 0) {
         mean[row] = (float)mu;
         rstd[row] = r;
     }
 }
 __global__ void rmsnorm_forward_kernel(int n, int dim, const float *x, const float *w, float eps, float *y,
-                                       float *rstd) {
+                                       float *rstd, __nv_bfloat16 *y16) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= n) return;
     const float *xi = x + (size_t)row * dim;
@@ -344,12 +353,16 @@ __global__ void rmsnorm_forward_kernel(int n, int dim, const float *x, const flo
     for (int j = lane; j < dim; j += 32) ms += (double)xi[j] * xi[j];
     ms = warp_sum(ms);
     float r = (float)(1.0 / sqrt(ms / dim + eps));
-    for (int j = lane; j < dim; j += 32) yi[j] = xi[j] * r * w[j];
+    for (int j = lane; j < dim; j += 32) {
+        float v = xi[j] * r * w[j];
+        yi[j] = v;
+        put16(y16, (size_t)row * dim + j, v);
+    }
     if (lane == 0) rstd[row] = r;
 }
 /* dx += r (dy w - s1 - xhat s2), s1 = mean(dy w) (0 for RMSNorm), s2 = mean(dy w xhat). */
 __global__ void norm_backward_kernel(int n, int dim, const float *x, const float *w, const float *mean,
-                                     const float *rstd, const float *dy, float *dx) {
+                                     const float *rstd, const float *dy, float *dx, __nv_bfloat16 *dx16) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= n) return;
     const float *xi = x + (size_t)row * dim, *gi = dy + (size_t)row * dim;
@@ -365,34 +378,49 @@ __global__ void norm_backward_kernel(int n, int dim, const float *x, const float
     s2 = warp_sum(s2) / dim;
     for (int j = lane; j < dim; j += 32) {
         float xh = (xi[j] - mu) * r;
-        dxi[j] += (float)(r * ((double)gi[j] * w[j] - s1 - xh * s2));
+        float v = dxi[j] + (float)(r * ((double)gi[j] * w[j] - s1 - xh * s2));
+        dxi[j] = v;
+        put16(dx16, (size_t)row * dim + j, v);
     }
 }
 #define ROWS_PER_BLOCK 8
-static void cu_layernorm_forward(int n, int dim, const float *x, const float *w, const float *b, float eps,
-                                 float *y, float *mean, float *rstd) {
-    layernorm_forward_kernel<<<(n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, b,
-                                                                                            eps, y, mean, rstd);
+static unsigned norm_blocks(int n) { return (n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK; }
+void kcu_layernorm_forward16(int n, int dim, const float *x, const float *w, const float *b, float eps, float *y,
+                             float *mean, float *rstd, __nv_bfloat16 *y16) {
+    layernorm_forward_kernel<<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, b, eps, y, mean, rstd, y16);
     KCU_LAUNCHED();
 }
-static void cu_layernorm_backward(int n, int dim, const float *x, const float *w, const float *mean,
-                                  const float *rstd, const float *dy, float *dx, float *dw, float *db) {
-    norm_backward_kernel<<<(n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, mean,
-                                                                                        rstd, dy, dx);
+void kcu_layernorm_backward16(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
+                              const float *dy, float *dx, float *dw, float *db, __nv_bfloat16 *dx16) {
+    norm_backward_kernel<<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, mean, rstd, dy, dx, dx16);
     KCU_LAUNCHED();
     column_sums(n, dim, dy, x, mean, rstd, dw, db);
 }
-static void cu_rmsnorm_forward(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd) {
-    rmsnorm_forward_kernel<<<(n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, eps, y,
-                                                                                          rstd);
+void kcu_rmsnorm_forward16(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd,
+                           __nv_bfloat16 *y16) {
+    rmsnorm_forward_kernel<<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, eps, y, rstd, y16);
     KCU_LAUNCHED();
+}
+void kcu_rmsnorm_backward16(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
+                            float *dx, float *dw, __nv_bfloat16 *dx16) {
+    norm_backward_kernel<<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, NULL, rstd, dy, dx, dx16);
+    KCU_LAUNCHED();
+    column_sums(n, dim, dy, x, NULL, rstd, dw, NULL);
+}
+static void cu_layernorm_forward(int n, int dim, const float *x, const float *w, const float *b, float eps,
+                                 float *y, float *mean, float *rstd) {
+    kcu_layernorm_forward16(n, dim, x, w, b, eps, y, mean, rstd, NULL);
+}
+static void cu_layernorm_backward(int n, int dim, const float *x, const float *w, const float *mean,
+                                  const float *rstd, const float *dy, float *dx, float *dw, float *db) {
+    kcu_layernorm_backward16(n, dim, x, w, mean, rstd, dy, dx, dw, db, NULL);
+}
+static void cu_rmsnorm_forward(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd) {
+    kcu_rmsnorm_forward16(n, dim, x, w, eps, y, rstd, NULL);
 }
 static void cu_rmsnorm_backward(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
                                 float *dx, float *dw) {
-    norm_backward_kernel<<<(n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, NULL,
-                                                                                        rstd, dy, dx);
-    KCU_LAUNCHED();
-    column_sums(n, dim, dy, x, NULL, rstd, dw, NULL);
+    kcu_rmsnorm_backward16(n, dim, x, w, rstd, dy, dx, dw, NULL);
 }
 
 /* ---- cross-entropy: one block per row; dlogits may alias logits (each
