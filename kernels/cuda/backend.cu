@@ -85,8 +85,13 @@ float *kcu_partials(size_t n) {
 static void *cu_alloc(size_t bytes) {
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
-    if (e == cudaErrorMemoryAllocation) {
+    if (e == cudaErrorMemoryAllocation) { /* the bf16 matmul's kept copies give theirs back first */
         cudaGetLastError(); /* not sticky: clear it so the next call is not blamed */
+        kcu_copies_release();
+        e = cudaMalloc(&p, bytes ? bytes : 1);
+    }
+    if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
         return NULL;
     }
     KCU_CHECK(e);

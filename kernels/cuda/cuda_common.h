@@ -8,7 +8,8 @@
  * of it (cuBLASLt handle and workspace, bf16 operand scratch, algorithm table)
  * lives in matmul.cu, made at its first use. Every op runs on the default
  * stream, in issue order, issued from one host thread; only download and
- * sum_squares wait (and the bf16 matmul's scratch, when it grows). */
+ * sum_squares wait (and the bf16 matmul's copies, when a buffer grows or is freed, and
+ * each reuse under SCALELAB_MM_CHECK=1). */
 #ifndef SCALELAB_KERNELS_CUDA_COMMON_H
 #define SCALELAB_KERNELS_CUDA_COMMON_H
 
@@ -32,7 +33,9 @@ extern "C" {
 /* Every CUDA and cuBLAS call of the backend goes through KCU_CHECK or KCU_BLAS (kernel
  * launches through KCU_LAUNCHED), and each counts one "device call" (kcu_device_calls):
  * any write to device memory by any op moves the count, which is how the bf16 matmul
- * knows that the bf16 copies it keeps (matmul.cu) are still those of their sources. */
+ * knows that the bf16 copies it keeps (matmul.cu) are still those of their sources: calls
+ * it did not make itself, and that no op accounted for by declaring its writes
+ * (kcu_op_wrote), make it forget every copy. */
 void kcu_count_call(void);
 unsigned long long kcu_device_calls(void);
 #define KCU_CHECK(call)                                                                            \
@@ -85,6 +88,9 @@ struct kcu_span {
     size_t bytes;
 };
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n);
+/* Free the kept copies' buffers (matmul.cu; waits for the device): the backend's alloc calls it
+ * when the device is out of memory, then tries again. */
+void kcu_copies_release(void);
 
 /* An op that writes c (m x n) and can also write c's bf16 copy, for the bf16 matmul to keep
  * for the next product that reads c (matmul.cu): kcu_produce gives the buffer for the copy

@@ -31,7 +31,8 @@
  *
  * This file's state is part of the backend's one process-wide context (see
  * cuda_common.h): the Lt handle, its workspace, the kept bf16 copies and the algorithm
- * table, created at the first mode-1 call and never freed. Like the context's
+ * table, created at the first mode-1 call and never freed (the copies' buffers are, when
+ * evicted and when the backend's alloc runs out of memory: kcu_copies_release). Like the context's
  * reduction buffer, the copies make the op non-reentrant across host threads (every
  * op is issued from one thread, on the default stream). */
 #include <cstdio>
@@ -146,7 +147,7 @@ static struct {
     void *workspace;
     size_t workspace_bytes;
     mm_copy copy[MM_COPIES];
-    std::once_flag keep_once, check_once;
+    std::once_flag budget_once, check_once;
     size_t kept_bytes, budget; /* the copies' buffers together, and their limit */
     int check;                 /* SCALELAB_MM_CHECK=1: every reuse checked against its source */
     int *bad;                  /* the check's device flag */
@@ -235,7 +236,7 @@ static void budget_init(void) {
     mm.budget = free_b / 4;
 }
 
-/* Free slot i's buffer (waits for the device: products issued earlier may still read it). */
+/* Free a slot's buffer (waits for the device: products issued earlier may still read it). */
 static void slot_release(mm_copy *c) {
     if (!c->buf) return;
     KCU_CHECK(cudaDeviceSynchronize());
@@ -244,33 +245,41 @@ static void slot_release(mm_copy *c) {
     c->buf = NULL, c->cap = 0, c->src = NULL;
 }
 
-/* A buffer of at least `bytes` for a new copy, not `keep` (the other operand's): an empty
- * slot, one large enough first, else the least recently used copy's, again one large
- * enough first; so the copies that may serve again stay while a slot is free, and a
- * large operand (the MLP's hidden, the logits) takes a large slot before growing
- * another. Growing waits for the device; past the budget it first frees the least recently
- * used other buffers. Sizes settle in the first training step. NULL when out of memory (the
+void kcu_copies_release(void) {
+    for (int i = 0; i < MM_COPIES; i++) slot_release(&mm.copy[i]);
+}
+
+/* A buffer of at least `bytes` for a new copy, not `keep` (the other operand's), in this
+ * order: an empty slot whose buffer is large enough (the smallest such), an empty slot
+ * without a buffer (a new one, no wait), the least recently used kept copy whose buffer is
+ * large enough, then a buffer to grow (empty slots first). So the copies that may serve again
+ * stay while there is room, and growing, which waits for the device, is the last resort; once
+ * the sizes of a training step have been seen, a step allocates nothing. Past the budget the
+ * least recently used other buffers are freed, empty ones first. NULL when out of memory (the
  * caller takes the FP32-storage path). */
 static mm_copy *copy_slot(size_t bytes, const mm_copy *keep) {
-    std::call_once(mm.keep_once, budget_init);
+    std::call_once(mm.budget_once, budget_init);
     mm_copy *best = NULL;
     int best_rank = 0;
     for (int i = 0; i < MM_COPIES; i++) {
         mm_copy *c = &mm.copy[i];
         if (c == keep) continue;
-        /* empty with room, empty without a buffer, empty with one to grow, then kept ones */
-        int rank = (c->src ? 3 : 0) + (c->cap >= bytes ? 0 : c->buf ? 2 : 1);
-        if (!best || rank < best_rank || (rank == best_rank && c->src && c->used < best->used))
-            best = c, best_rank = rank;
+        int fits = c->cap >= bytes;
+        int rank = fits ? (c->src ? 2 : 0) : !c->buf && !c->src ? 1 : c->src ? 4 : 3;
+        bool better = !best || rank < best_rank;
+        if (!better && rank == best_rank)
+            better = rank == 0 ? c->cap < best->cap : c->src && c->used < best->used;
+        if (better) best = c, best_rank = rank;
     }
     best->src = NULL;
     if (best->cap < bytes) {
         slot_release(best);
-        while (mm.kept_bytes + bytes > mm.budget) { /* free the least recently used buffers */
+        while (mm.kept_bytes + bytes > mm.budget) { /* free the least recently used, empty first */
             mm_copy *lru = NULL;
             for (int i = 0; i < MM_COPIES; i++) {
                 mm_copy *c = &mm.copy[i];
-                if (c != keep && c != best && c->buf && (!lru || c->used < lru->used)) lru = c;
+                if (c == keep || c == best || !c->buf) continue;
+                if (!lru || (!c->src && lru->src) || (!c->src == !lru->src && c->used < lru->used)) lru = c;
             }
             if (!lru) break;
             slot_release(lru);
@@ -421,6 +430,13 @@ static mm_copy *operand(const float *src, long long rows, long long cols, const 
     return c;
 }
 
+/* After calls made since the copies were last checked that wrote only c (a product outside Lt,
+ * a bias added after one): the copies of c are forgotten, the others stay. */
+static void only_c_written(float *c, size_t n) {
+    copies_written(c, n);
+    mm.calls = kcu_device_calls();
+}
+
 /* One product on bf16 copies through Lt, with the key's epilogue: 0 (nothing issued) when the
  * heuristic had no algorithm for it or no memory was left for the copies. */
 static int lt_product(const mm_key &key, float alpha, const float *a, const float *b, float beta, float *c,
@@ -457,12 +473,16 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
                      float beta, float *c) {
     if (m <= 0 || n <= 0) return;
     /* k == 0 only scales C: the GEMM path does that without copies. */
-    if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0)
-        return matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+    if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0) {
+        copies_check();
+        matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+        return only_c_written(c, (size_t)m * n);
+    }
     mm_key key = {trans_a, trans_b, m, n, k, EPI_NONE, alignment_of(c), 0};
-    if (!lt_product(key, alpha, a, b, beta, c, NULL)) {
+    if (!lt_product(key, alpha, a, b, beta, c, NULL)) { /* lt_product checked the copies */
         mm.fallbacks++;
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+        only_c_written(c, (size_t)m * n);
     }
 }
 
@@ -479,6 +499,7 @@ void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const f
     }
     mm.composed++;
     kcu_matmul_bias_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, c);
+    only_c_written(c, (size_t)m * n); /* the product accounted for its calls; add_bias wrote c */
 }
 
 /* A slot for the bf16 copy of c (m x n) that the elementwise kernel writing c writes beside it

@@ -133,7 +133,7 @@ typedef struct mm_shape {
     float beta;
 } mm_shape;
 
-static double mm_ms(const kern_backend *be, cublasHandle_t blas, const mm_shape *sh, const float *a, const float *b,
+static double mm_ms(const kern_backend *be, cublasHandle_t blas, const mm_shape *sh, float *a, float *b,
                     const void *a16, const void *b16, float *c, int mode) {
     cudaEvent_t e0, e1;
     CHECK(cudaEventCreate(&e0));
@@ -147,9 +147,11 @@ static double mm_ms(const kern_backend *be, cublasHandle_t blas, const mm_shape 
         CHECK(cudaEventRecord(e0, 0));
         for (int i = 0; i < CALLS; i++) {
             if (mode >= 0) {
-                /* another op in between, as in a model: each product rounds its operands
-                 * (the matmul keeps copies for products back to back, matmul.cu) */
-                be->zero(1, c);
+                /* an op that writes each operand (a first element times 1), so that each product
+                 * rounds its operands: the matmul keeps copies until an op writes their source
+                 * (matmul.cu) */
+                be->scale(1, a, 1.f);
+                be->scale(1, b, 1.f);
                 be->matmul(sh->ta, sh->tb, m, n, k, 1, a, b, sh->beta, c);
             } else
                 CHECK(cublasGemmEx(blas, sh->tb ? CUBLAS_OP_T : CUBLAS_OP_N, sh->ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,

@@ -146,7 +146,8 @@ static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *
  * would be far off in q5's last column), and free, which declares nothing, so that q6's
  * operands are rounded again; last a layer norm, which writes its output's copy, taken by q7's
  * product with b2's. On the bf16 backend in mode 1 exactly 16 operands must have been served
- * by kept copies. */
+ * by kept copies, with the bias epilogue fused or composed (the composed bias declares it
+ * wrote only the product's output). */
 static void run_kept_copies(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
     (void)arg;
     enum { M = 64, K = 96, N = 80 };
