@@ -87,7 +87,7 @@ static void *cu_alloc(size_t bytes) {
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
     if (e == cudaErrorMemoryAllocation) { /* the bf16 matmul's kept copies give theirs back first */
         cudaGetLastError(); /* not sticky: clear it so the next call is not blamed */
-        kcu_copies_release();
+        kcu_mm_release_copies();
         e = cudaMalloc(&p, bytes ? bytes : 1);
     }
     if (e == cudaErrorMemoryAllocation) {

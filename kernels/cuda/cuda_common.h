@@ -23,6 +23,7 @@
 #include <cuda_runtime.h>
 
 extern "C" {
+#include "kernels/cuda/copies.h"
 #include "kernels/cuda/plan.h"
 #include "kernels/kernels.h"
 }
@@ -83,14 +84,10 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * pointers skipped). The bf16 matmul's kept copies of those ranges are forgotten and the
  * others stay valid across the op (matmul.cu, mm_copy); an op that does not declare makes
  * the next product forget every copy. */
-struct kcu_span {
-    const void *p;
-    size_t bytes;
-};
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n);
 /* Free the kept copies' buffers (matmul.cu; waits for the device): the backend's alloc calls it
  * when the device is out of memory, then tries again. */
-void kcu_copies_release(void);
+void kcu_mm_release_copies(void);
 
 /* An op that writes c (m x n) and can also write c's bf16 copy, for the bf16 matmul to keep
  * for the next product that reads c (matmul.cu): kcu_produce gives the buffer for the copy

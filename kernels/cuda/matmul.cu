@@ -1,7 +1,7 @@
 /* The bf16 backend's matmul, two ways (kern_cuda_bf16_matmul_mode picks):
  *   1 (the default): A and B rounded into bf16 copies (one vectorised pass each, both in
  *     one launch; a copy kept from an earlier product serves again while it is certainly
- *     its source's, see mm_copy), then cuBLASLt on bf16 storage with FP32 accumulation and FP32
+ *     its source's, see the kept copies below), then cuBLASLt on bf16 storage with FP32 accumulation and FP32
  *     C/D, whose ceiling is ~770-797 TFLOP/s (tests/bench/RESULTS.md). On the H200 the 18
  *     products of a d_model 768 layer took 1.01 ms against 1.61 in mode 0, and the 12-layer
  *     softmax step ran 1.22x faster (RESULTS.md, 2026-12-01).
@@ -32,7 +32,7 @@
  * This file's state is part of the backend's one process-wide context (see
  * cuda_common.h): the Lt handle, its workspace, the kept bf16 copies and the algorithm
  * table, created at the first mode-1 call and never freed (the copies' buffers are, when
- * evicted and when the backend's alloc runs out of memory: kcu_copies_release). Like the context's
+ * evicted and when the backend's alloc runs out of memory: kcu_mm_release_copies). Like the context's
  * reduction buffer, the copies make the op non-reentrant across host threads (every
  * op is issued from one thread, on the default stream). */
 #include <cstdio>
@@ -127,18 +127,11 @@ struct mm_slot {
  * operands of the 12-layer bench's products were served so, and the steps ran faster:
  * 12-layer softmax 328k -> 343k tok/s, 4-layer d_model 256 2.90M -> 3.01M, d_model 512 1.51M ->
  * 1.58M. The copies that outlive ops (an activation saved for the backward, a weight between
- * its forward and backward products) need more room than a few slots: up to MM_COPIES copies,
+ * its forward and backward products) need more room than a few slots: up to KCU_COPIES copies,
  * together at most a quarter of the device memory free at the first copy (evicting the least
  * recently used). SCALELAB_MM_CHECK=1 (tests) rounds the source again at every reuse and fails
- * if the kept copy differs. */
-enum { MM_COPIES = 256 };
-struct mm_copy {
-    const float *src;
-    long long rows, cols;
-    __nv_bfloat16 *buf;
-    size_t cap; /* bytes */
-    long long used;
-};
+ * if the kept copy differs. Which copy is kept where, and what forgets it: copies.h (host code,
+ * tested without a GPU). */
 
 static struct {
     std::once_flag env_once, epi_env_once, lt_once;
@@ -146,13 +139,10 @@ static struct {
     cublasLtHandle_t lt;
     void *workspace;
     size_t workspace_bytes;
-    mm_copy copy[MM_COPIES];
+    kcu_copies cp; /* the kept copies (copies.h) */
     std::once_flag budget_once, check_once;
-    size_t kept_bytes, budget; /* the copies' buffers together, and their limit */
-    int check;                 /* SCALELAB_MM_CHECK=1: every reuse checked against its source */
-    int *bad;                  /* the check's device flag */
-    unsigned long long calls; /* kcu_device_calls() after the last product or declared op */
-    long long uses;           /* a clock for the copies' last use */
+    int check; /* SCALELAB_MM_CHECK=1: every reuse checked against its source */
+    int *bad;  /* the check's device flag */
     mm_slot slot[MM_SLOTS];
     int next_evict;
     long long copies, fallbacks; /* products in mode 1: on bf16 copies, or not */
@@ -192,109 +182,55 @@ static void lt_init(void) {
     else cudaGetLastError(), mm.workspace = NULL;
 }
 
-/* Forget every kept copy (its buffer stays for reuse). */
-static void copies_forget(void) {
-    for (int i = 0; i < MM_COPIES; i++) mm.copy[i].src = NULL;
-}
-
-/* Forget them all if any device call other than this file's products and declared ops has been
- * made since the last of those: it may have written over any source. */
-static void copies_check(void) {
-    if (kcu_device_calls() != mm.calls) copies_forget();
-}
-
-/* Forget the copies whose source overlaps [p, p + bytes): something wrote there. */
-static void copies_written_bytes(const void *p, size_t bytes) {
-    const char *lo = static_cast<const char *>(p), *hi = lo + bytes;
-    for (int i = 0; i < MM_COPIES; i++) {
-        mm_copy &c = mm.copy[i];
-        const char *s = reinterpret_cast<const char *>(c.src);
-        if (c.src && s < hi && lo < s + (size_t)(c.rows * c.cols) * sizeof(float)) c.src = NULL;
-    }
-}
-static void copies_written(const float *p, size_t n) { copies_written_bytes(p, n * sizeof(float)); }
+/* Forget every copy if device calls were made that nobody accounted for. */
+static void copies_check(void) { kcu_copies_check(&mm.cp, kcu_device_calls()); }
+/* This file's own calls since the check are accounted for. */
+static void copies_account(void) { kcu_copies_account(&mm.cp, kcu_device_calls()); }
+/* Forget the copies of [p, p + n floats): a product wrote there. */
+static void copies_written(const float *p, size_t n) { kcu_copies_written(&mm.cp, p, n * sizeof(float)); }
+static __nv_bfloat16 *buf_of(int i) { return static_cast<__nv_bfloat16 *>(mm.cp.slot[i].buf); }
 
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n) {
-    if (before != mm.calls) copies_forget(); /* an undeclared call came before this op */
-    for (int i = 0; i < n; i++)
-        if (w[i].p && w[i].bytes) copies_written_bytes(w[i].p, w[i].bytes);
-    mm.calls = kcu_device_calls();
-}
-
-static mm_copy *copy_find(const float *src, long long rows, long long cols) {
-    for (int i = 0; i < MM_COPIES; i++) {
-        mm_copy &c = mm.copy[i];
-        if (c.src == src && c.rows == rows && c.cols == cols) return &c;
-    }
-    return NULL;
+    kcu_copies_op_wrote(&mm.cp, before, kcu_device_calls(), w, n);
 }
 
 /* The copies' memory limit: a quarter of what the device has free at the first copy. */
 static void budget_init(void) {
     size_t free_b = 0, total = 0;
     KCU_CHECK(cudaMemGetInfo(&free_b, &total));
-    mm.budget = free_b / 4;
+    mm.cp.budget = free_b / 4;
 }
 
-/* Free a slot's buffer (waits for the device: products issued earlier may still read it). */
-static void slot_release(mm_copy *c) {
-    if (!c->buf) return;
+/* Free slot i's buffer (waits for the device: products issued earlier may still read it). */
+static void release(int i) {
+    if (!mm.cp.slot[i].buf) return;
     KCU_CHECK(cudaDeviceSynchronize());
-    KCU_CHECK(cudaFree(c->buf));
-    mm.kept_bytes -= c->cap;
-    c->buf = NULL, c->cap = 0, c->src = NULL;
+    KCU_CHECK(cudaFree(mm.cp.slot[i].buf));
+    kcu_copies_freed(&mm.cp, i);
 }
 
-void kcu_copies_release(void) {
-    for (int i = 0; i < MM_COPIES; i++) slot_release(&mm.copy[i]);
+void kcu_mm_release_copies(void) {
+    for (int i = 0; i < KCU_COPIES; i++) release(i);
 }
 
-/* A buffer of at least `bytes` for a new copy, not `keep` (the other operand's), in this
- * order: an empty slot whose buffer is large enough (the smallest such), an empty slot
- * without a buffer (a new one, no wait), the least recently used kept copy whose buffer is
- * large enough, then a buffer to grow (empty slots first). So the copies that may serve again
- * stay while there is room, and growing, which waits for the device, is the last resort; once
- * the sizes of a training step have been seen, a step allocates nothing. Past the budget the
- * least recently used other buffers are freed, empty ones first. NULL when out of memory (the
- * caller takes the FP32-storage path). */
-static mm_copy *copy_slot(size_t bytes, const mm_copy *keep) {
+/* The slot for a new copy of `bytes`, not slot keep (-1: none), as kcu_copies_claim picks it,
+ * its buffer grown if need be; -1 when out of memory (the caller takes the FP32-storage path). */
+static int copy_slot(size_t bytes, int keep) {
     std::call_once(mm.budget_once, budget_init);
-    mm_copy *best = NULL;
-    int best_rank = 0;
-    for (int i = 0; i < MM_COPIES; i++) {
-        mm_copy *c = &mm.copy[i];
-        if (c == keep) continue;
-        int fits = c->cap >= bytes;
-        int rank = fits ? (c->src ? 2 : 0) : !c->buf && !c->src ? 1 : c->src ? 4 : 3;
-        bool better = !best || rank < best_rank;
-        if (!better && rank == best_rank)
-            better = rank == 0 ? c->cap < best->cap : c->src && c->used < best->used;
-        if (better) best = c, best_rank = rank;
+    int grow, n_release, rel[KCU_COPIES];
+    int i = kcu_copies_claim(&mm.cp, bytes, keep, &grow, rel, &n_release);
+    if (!grow) return i;
+    release(i);
+    for (int j = 0; j < n_release; j++) release(rel[j]);
+    void *buf = NULL;
+    cudaError_t e = cudaMalloc(&buf, bytes);
+    if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        return -1;
     }
-    best->src = NULL;
-    if (best->cap < bytes) {
-        slot_release(best);
-        while (mm.kept_bytes + bytes > mm.budget) { /* free the least recently used, empty first */
-            mm_copy *lru = NULL;
-            for (int i = 0; i < MM_COPIES; i++) {
-                mm_copy *c = &mm.copy[i];
-                if (c == keep || c == best || !c->buf) continue;
-                if (!lru || (!c->src && lru->src) || (!c->src == !lru->src && c->used < lru->used)) lru = c;
-            }
-            if (!lru) break;
-            slot_release(lru);
-        }
-        cudaError_t e = cudaMalloc(&best->buf, bytes);
-        if (e == cudaErrorMemoryAllocation) {
-            cudaGetLastError();
-            best->buf = NULL;
-            return NULL;
-        }
-        KCU_CHECK(e);
-        best->cap = bytes;
-        mm.kept_bytes += bytes;
-    }
-    return best;
+    KCU_CHECK(e);
+    kcu_copies_grown(&mm.cp, i, buf, bytes);
+    return i;
 }
 
 /* A caller's pointer's alignment in the key (C's is also told to the heuristic; the bias's
@@ -395,15 +331,16 @@ __global__ void check_copy_kernel(bf16_job j, int *bad) {
         if (__bfloat16_as_ushort(want) != __bfloat16_as_ushort(got)) atomicOr(bad, 1);
     }
 }
-static void check_copy(const mm_copy &c) {
+static void check_copy(int i) {
     std::call_once(mm.check_once, [] {
         mm.check = getenv("SCALELAB_MM_CHECK") && !strcmp(getenv("SCALELAB_MM_CHECK"), "1");
         if (mm.check) KCU_CHECK(cudaMalloc(&mm.bad, sizeof(int)));
     });
     if (!mm.check) return;
+    const kcu_copy &c = mm.cp.slot[i];
     int bad = 0;
     KCU_CHECK(cudaMemset(mm.bad, 0, sizeof(int)));
-    bf16_job j = job(c.src, c.rows, c.cols, c.buf);
+    bf16_job j = job(static_cast<const float *>(c.src), c.rows, c.cols, buf_of(i));
     unsigned blocks = kcu_blocks((size_t)(c.rows * c.cols), CVT_THREADS);
     check_copy_kernel<<<blocks < 1024 ? blocks : 1024, CVT_THREADS>>>(j, mm.bad);
     KCU_LAUNCHED();
@@ -411,30 +348,29 @@ static void check_copy(const mm_copy &c) {
     if (bad) kcu_fail(__FILE__, __LINE__, "SCALELAB_MM_CHECK", "a kept bf16 copy is not its source's (stale)");
 }
 
-/* The bf16 copy of an operand for this product: the kept one if it is still its source's
- * (the caller checked the device calls), else rounded now into a slot other than `keep`.
- * *job gets the rounding to launch (rows 0: none). NULL when no memory was left. */
-static mm_copy *operand(const float *src, long long rows, long long cols, const mm_copy *keep, bf16_job *jb) {
+/* The slot of an operand's bf16 copy for this product: the kept one if it is still its source's
+ * (the caller checked the device calls), else rounded now into a slot other than keep (-1:
+ * none). *job gets the rounding to launch (rows 0: none). -1 when no memory was left. */
+static int operand(const float *src, long long rows, long long cols, int keep, bf16_job *jb) {
     jb->rows = 0;
-    mm_copy *c = copy_find(src, rows, cols);
-    if (c && c != keep) {
+    int i = kcu_copies_find(&mm.cp, src, rows, cols);
+    if (i >= 0 && i != keep) {
         mm.reused++;
-        check_copy(*c);
-    } else {
-        size_t bytes = (size_t)(rows * pad8(cols)) * 2;
-        if (!(c = copy_slot(bytes, keep))) return NULL;
-        *jb = job(src, rows, cols, c->buf);
-        c->src = src, c->rows = rows, c->cols = cols;
+        check_copy(i);
+        kcu_copies_touch(&mm.cp, i);
+        return i;
     }
-    c->used = ++mm.uses;
-    return c;
+    if ((i = copy_slot((size_t)(rows * pad8(cols)) * 2, keep)) < 0) return -1;
+    *jb = job(src, rows, cols, buf_of(i));
+    kcu_copies_set(&mm.cp, i, src, rows, cols);
+    return i;
 }
 
 /* After calls made since the copies were last checked that wrote only c (a product outside Lt,
  * a bias added after one): the copies of c are forgotten, the others stay. */
 static void only_c_written(float *c, size_t n) {
     copies_written(c, n);
-    mm.calls = kcu_device_calls();
+    copies_account();
 }
 
 /* One product on bf16 copies through Lt, with the key's epilogue: 0 (nothing issued) when the
@@ -449,9 +385,9 @@ static int lt_product(const mm_key &key, float alpha, const float *a, const floa
     int trans_a = key.ta, trans_b = key.tb, m = key.m, n = key.n, k = key.k;
     long long rows_a = trans_a ? k : m, cols_a = trans_a ? m : k, rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
     bf16_job ja = {}, jb = {};
-    mm_copy *ca = operand(a, rows_a, cols_a, NULL, &ja), *cb = ca ? operand(b, rows_b, cols_b, ca, &jb) : NULL;
-    if (!cb) {
-        copies_forget();
+    int ca = operand(a, rows_a, cols_a, -1, &ja), cb = ca >= 0 ? operand(b, rows_b, cols_b, ca, &jb) : -1;
+    if (cb < 0) {
+        kcu_copies_forget(&mm.cp);
         return 0;
     }
     mm.copies++;
@@ -462,10 +398,9 @@ static int lt_product(const mm_key &key, float alpha, const float *a, const floa
         KCU_LAUNCHED();
     }
     set_bias(*s, bias);
-    KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, cb->buf, s->la, ca->buf, s->lb, &beta, c, s->lc, c, s->lc,
+    KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, buf_of(cb), s->la, buf_of(ca), s->lb, &beta, c, s->lc, c, s->lc,
                             &s->algo, mm.workspace, mm.workspace_bytes, 0));
-    copies_written(c, (size_t)m * n);
-    mm.calls = kcu_device_calls();
+    only_c_written(c, (size_t)m * n);
     return 1;
 }
 
@@ -505,33 +440,33 @@ void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const f
 /* A slot for the bf16 copy of c (m x n) that the elementwise kernel writing c writes beside it
  * (ops.cu's GELU kernels): the next product that reads c takes it as a kept copy instead of
  * rounding c again (on the H200 the MLP activations' rounding passes were 57 us each at
- * [16384, 2048], 8 a 4-layer d_model 512 step: RESULTS.md). NULL: no copy (mode 0, rows that
+ * [16384, 2048], 8 a 4-layer d_model 512 step: RESULTS.md). -1: no copy (mode 0, rows that
  * a copy pads (n % 8), no memory), and the product rounds c as before. Forgets any copy of c. */
-static mm_copy *produced_slot(const float *c, long long m, long long n) {
+static int produced_slot(const float *c, long long m, long long n) {
     copies_check();
     copies_written(c, (size_t)(m * n));
-    if (!kern_cuda_bf16_matmul_mode(-1) || n % 8) return NULL;
-    return copy_slot((size_t)(m * n) * 2, NULL);
+    if (!kern_cuda_bf16_matmul_mode(-1) || n % 8) return -1;
+    return copy_slot((size_t)(m * n) * 2, -1);
 }
 
 /* After that kernel's launch: its copy is c's, and the launch is this file's own, so the
  * copies kept before it (which it does not write) stay valid. */
-static void produced(mm_copy *h, const float *c, long long m, long long n) {
-    if (!h) return;
-    h->src = c, h->rows = m, h->cols = n, h->used = ++mm.uses;
-    mm.calls = kcu_device_calls();
+static void produced(int i, const float *c, long long m, long long n) {
+    if (i < 0) return;
+    kcu_copies_set(&mm.cp, i, c, m, n);
+    copies_account();
 }
 
 __nv_bfloat16 *kcu_produce(const float *c, long long m, long long n) {
-    mm_copy *h = produced_slot(c, m, n);
-    mm.calls = kcu_device_calls(); /* a buffer grown here is this file's call */
-    return h ? h->buf : NULL;
+    int i = produced_slot(c, m, n);
+    copies_account(); /* a buffer grown here is this file's call */
+    return i >= 0 ? buf_of(i) : NULL;
 }
 
 void kcu_produced(const float *c, long long m, long long n, __nv_bfloat16 *buf) {
     if (!buf) return;
-    for (int i = 0; i < MM_COPIES; i++)
-        if (mm.copy[i].buf == buf) return produced(&mm.copy[i], c, m, n);
+    for (int i = 0; i < KCU_COPIES; i++)
+        if (buf_of(i) == buf) return produced(i, c, m, n);
 }
 
 /* GELU and its derivative in ops.cu's kernels after the product (why: the header), each also
@@ -539,15 +474,15 @@ void kcu_produced(const float *c, long long m, long long n, __nv_bfloat16 *buf) 
 void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                                const float *bias, float *pre, float *c) {
     kcu_matmul_bias_bf16(trans_a, trans_b, m, n, k, a, b, bias, pre);
-    mm_copy *h = produced_slot(c, m, n);
-    kcu_gelu_forward16((size_t)m * n, pre, c, h ? h->buf : NULL);
+    int h = produced_slot(c, m, n);
+    kcu_gelu_forward16((size_t)m * n, pre, c, h >= 0 ? buf_of(h) : NULL);
     produced(h, c, m, n);
 }
 
 void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                            const float *pre, float *c) {
     kcu_matmul_bf16(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
-    mm_copy *h = produced_slot(c, m, n);
-    kcu_gelu_backward16((size_t)m * n, pre, c, c, h ? h->buf : NULL);
+    int h = produced_slot(c, m, n);
+    kcu_gelu_backward16((size_t)m * n, pre, c, c, h >= 0 ? buf_of(h) : NULL);
     produced(h, c, m, n);
 }
