@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "kernels/cuda/cuda_common.h"
+#include "kernels/cuda/writes.h"
 
 void kcu_fail(const char *file, int line, const char *what, const char *why) {
     fprintf(stderr, "scalelab: CUDA error at %s:%d: %s: %s\n", file, line, what, why);
@@ -240,109 +241,103 @@ static void cu_mixer_backward_bf16(const kern_mixer_shape *s, const float *q, co
 /* ---- the bf16 table's ops declare what they write ----
  * Each op of the bf16 table (but alloc, free and embedding_backward, whose extents the
  * arguments do not give, and the products, which matmul.cu tracks itself) runs the FP32
- * backend's op, then tells the bf16 matmul the ranges it wrote (kcu_op_wrote): the bf16
- * copies the matmul keeps of other tensors stay valid across it, so an activation saved
- * for the backward and a weight between its forward and backward products are rounded
- * once a step. An output left out here would let a product read a stale copy:
- * SCALELAB_MM_CHECK=1 checks every reuse against its source (test_backend's training
- * tests run with it). */
-#define WROTE(call, ...)                                                                           \
+ * backend's op (the bf16 mixers for the mixers), then tells the bf16 matmul the ranges it wrote
+ * (writes.h, kcu_op_wrote): the bf16 copies the matmul keeps of other tensors stay valid
+ * across it, so an activation saved for the backward and a weight between its forward and
+ * backward products are rounded once a step. An output left out would let a product read a
+ * stale copy: tests/unit/test_writes.c checks writes.h against every byte the CPU ops write in
+ * training steps, and SCALELAB_MM_CHECK=1 checks every reuse on the GPU (test_backend sets it). */
+#define DECLARED(call, spans)                                                                      \
     do {                                                                                           \
         unsigned long long t_ = kcu_device_calls();                                                \
         call;                                                                                      \
-        const kcu_span w_[] = {__VA_ARGS__};                                                       \
-        kcu_op_wrote(t_, w_, (int)(sizeof w_ / sizeof w_[0]));                                     \
+        kcu_span w_[KCU_WRITES_MAX];                                                               \
+        int n_ = spans;                                                                            \
+        kcu_op_wrote(t_, w_, n_);                                                                  \
     } while (0)
-#define F32 kern_cuda_backend()
-static kcu_span floats(const float *p, size_t n) { return kcu_span{p, n * sizeof(float)}; }
-static const kcu_span NOTHING = {NULL, 0};
+/* The FP32 backend's op `name` on the call's arguments, declared by kcu_writes_name. */
+#define F32_OP(name, ...) DECLARED(kern_cuda_backend()->name(__VA_ARGS__), kcu_writes_##name(__VA_ARGS__, w_))
 
-static void w_upload(void *dst, const void *src, size_t bytes) { WROTE(F32->upload(dst, src, bytes), {dst, bytes}); }
-static void w_download(void *dst, const void *src, size_t bytes) { WROTE(F32->download(dst, src, bytes), NOTHING); }
-static void w_add_bias(int n, int dim, float *x, const float *bias) {
-    WROTE(F32->add_bias(n, dim, x, bias), floats(x, (size_t)n * dim));
+static void w_upload(void *dst, const void *src, size_t bytes) { F32_OP(upload, dst, src, bytes); }
+static void w_download(void *dst, const void *src, size_t bytes) { F32_OP(download, dst, src, bytes); }
+static void w_add_bias(int n, int dim, float *x, const float *bias) { F32_OP(add_bias, n, dim, x, bias); }
+static void w_bias_backward(int n, int dim, const float *dy, float *db) { F32_OP(bias_backward, n, dim, dy, db); }
+static void w_add(size_t n, const float *x, float *y) { F32_OP(add, n, x, y); }
+static void w_zero(size_t n, float *x) { F32_OP(zero, n, x); }
+static void w_gelu_forward(size_t n, const float *x, float *y) { F32_OP(gelu_forward, n, x, y); }
+static void w_gelu_backward(size_t n, const float *x, const float *dy, float *dx) { F32_OP(gelu_backward, n, x, dy, dx); }
+static void w_rope_forward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *x) {
+    DECLARED(kern_cuda_backend()->rope_forward(rows, seq, nh, d, c, sn, x), kcu_writes_rope(rows, seq, nh, d, c, sn, x, w_));
 }
-static void w_bias_backward(int n, int dim, const float *dy, float *db) {
-    WROTE(F32->bias_backward(n, dim, dy, db), floats(db, dim));
+static void w_rope_backward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *dx) {
+    DECLARED(kern_cuda_backend()->rope_backward(rows, seq, nh, d, c, sn, dx),
+             kcu_writes_rope(rows, seq, nh, d, c, sn, dx, w_));
 }
-static void w_add(size_t n, const float *x, float *y) { WROTE(F32->add(n, x, y), floats(y, n)); }
-static void w_zero(size_t n, float *x) { WROTE(F32->zero(n, x), floats(x, n)); }
+static void w_embedding_forward(int n, int dim, const int32_t *tok, const float *table, float *out) {
+    F32_OP(embedding_forward, n, dim, tok, table, out);
+}
+static void w_logsigmoid_forward(size_t n, float *x) { F32_OP(logsigmoid_forward, n, x); }
+static void w_logsigmoid_backward(size_t n, const float *lg, const float *dlg, float *dz) {
+    F32_OP(logsigmoid_backward, n, lg, dlg, dz);
+}
+static void w_xent_forward(int n, int vocab, const float *logits, const int32_t *t, float *loss) {
+    F32_OP(xent_forward, n, vocab, logits, t, loss);
+}
+static void w_xent_backward(int n, int vocab, const float *logits, const int32_t *t, float scale, float *dl) {
+    F32_OP(xent_backward, n, vocab, logits, t, scale, dl);
+}
+static double w_sum_squares(size_t n, const float *x) {
+    double r = 0;
+    DECLARED(r = kern_cuda_backend()->sum_squares(n, x), kcu_writes_sum_squares(n, x, w_));
+    return r;
+}
+static void w_scale(size_t n, float *x, float a) { F32_OP(scale, n, x, a); }
+static void w_adamw(size_t n, float *p, const float *g, float *m, float *v, double lr, double b1, double b2,
+                    double eps, double wd, int64_t step) {
+    DECLARED(kern_cuda_backend()->adamw(n, p, g, m, v, lr, b1, b2, eps, wd, step), kcu_writes_adamw(n, p, g, m, v, w_));
+}
 /* The norms also write their output's bf16 copy (kcu_produce): the forward's x_norm for the
  * q, k, v and W1 products, the backward's residual gradient for W2's and Wo's. */
 static void w_layernorm_forward(int n, int dim, const float *x, const float *w, const float *b, float eps, float *y,
                                 float *mean, float *rstd) {
     __nv_bfloat16 *y16 = kcu_produce(y, n, dim);
-    WROTE(kcu_layernorm_forward16(n, dim, x, w, b, eps, y, mean, rstd, y16), floats(y, (size_t)n * dim),
-          floats(mean, n), floats(rstd, n));
+    DECLARED(kcu_layernorm_forward16(n, dim, x, w, b, eps, y, mean, rstd, y16),
+             kcu_writes_layernorm_forward(n, dim, x, w, b, eps, y, mean, rstd, w_));
     kcu_produced(y, n, dim, y16);
 }
 static void w_layernorm_backward(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
                                  const float *dy, float *dx, float *dw, float *db) {
     __nv_bfloat16 *dx16 = kcu_produce(dx, n, dim);
-    WROTE(kcu_layernorm_backward16(n, dim, x, w, mean, rstd, dy, dx, dw, db, dx16), floats(dx, (size_t)n * dim),
-          floats(dw, dim), floats(db, dim));
+    DECLARED(kcu_layernorm_backward16(n, dim, x, w, mean, rstd, dy, dx, dw, db, dx16),
+             kcu_writes_layernorm_backward(n, dim, x, w, mean, rstd, dy, dx, dw, db, w_));
     kcu_produced(dx, n, dim, dx16);
 }
 static void w_rmsnorm_forward(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd) {
     __nv_bfloat16 *y16 = kcu_produce(y, n, dim);
-    WROTE(kcu_rmsnorm_forward16(n, dim, x, w, eps, y, rstd, y16), floats(y, (size_t)n * dim), floats(rstd, n));
+    DECLARED(kcu_rmsnorm_forward16(n, dim, x, w, eps, y, rstd, y16),
+             kcu_writes_rmsnorm_forward(n, dim, x, w, eps, y, rstd, w_));
     kcu_produced(y, n, dim, y16);
 }
 static void w_rmsnorm_backward(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
                                float *dx, float *dw) {
     __nv_bfloat16 *dx16 = kcu_produce(dx, n, dim);
-    WROTE(kcu_rmsnorm_backward16(n, dim, x, w, rstd, dy, dx, dw, dx16), floats(dx, (size_t)n * dim), floats(dw, dim));
+    DECLARED(kcu_rmsnorm_backward16(n, dim, x, w, rstd, dy, dx, dw, dx16),
+             kcu_writes_rmsnorm_backward(n, dim, x, w, rstd, dy, dx, dw, w_));
     kcu_produced(dx, n, dim, dx16);
 }
-static void w_gelu_forward(size_t n, const float *x, float *y) { WROTE(F32->gelu_forward(n, x, y), floats(y, n)); }
-static void w_gelu_backward(size_t n, const float *x, const float *dy, float *dx) {
-    WROTE(F32->gelu_backward(n, x, dy, dx), floats(dx, n));
-}
-static void w_rope_forward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *x) {
-    WROTE(F32->rope_forward(rows, seq, nh, d, c, sn, x), floats(x, (size_t)rows * nh * d));
-}
-static void w_rope_backward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *dx) {
-    WROTE(F32->rope_backward(rows, seq, nh, d, c, sn, dx), floats(dx, (size_t)rows * nh * d));
-}
-static void w_embedding_forward(int n, int dim, const int32_t *tok, const float *table, float *out) {
-    WROTE(F32->embedding_forward(n, dim, tok, table, out), floats(out, (size_t)n * dim));
-}
-static void w_logsigmoid_forward(size_t n, float *x) { WROTE(F32->logsigmoid_forward(n, x), floats(x, n)); }
-static void w_logsigmoid_backward(size_t n, const float *lg, const float *dlg, float *dz) {
-    WROTE(F32->logsigmoid_backward(n, lg, dlg, dz), floats(dz, n));
-}
-static void w_xent_forward(int n, int vocab, const float *logits, const int32_t *t, float *loss) {
-    WROTE(F32->xent_forward(n, vocab, logits, t, loss), floats(loss, n));
-}
-static void w_xent_backward(int n, int vocab, const float *logits, const int32_t *t, float scale, float *dl) {
-    WROTE(F32->xent_backward(n, vocab, logits, t, scale, dl), floats(dl, (size_t)n * vocab));
-}
-static double w_sum_squares(size_t n, const float *x) {
-    double r = 0;
-    WROTE(r = F32->sum_squares(n, x), NOTHING);
-    return r;
-}
-static void w_scale(size_t n, float *x, float a) { WROTE(F32->scale(n, x, a), floats(x, n)); }
-static void w_adamw(size_t n, float *p, const float *g, float *m, float *v, double lr, double b1, double b2,
-                    double eps, double wd, int64_t step) {
-    WROTE(F32->adamw(n, p, g, m, v, lr, b1, b2, eps, wd, step), floats(p, n), floats(m, n), floats(v, n));
-}
-/* The mixers write y (or dq, dk, dv, dlog_g), saved and their work: power retention and the
- * FP32 attention keep their intermediate rows in work, and nothing else. */
-static size_t rows_of(const kern_mixer_shape *s, int heads) { return (size_t)s->batch * s->seq * heads * s->head_dim; }
 static void w_mixer_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                             const float *log_g, float *y, float *saved, float *work) {
-    WROTE(cu_mixer_forward_bf16(s, q, k, v, log_g, y, saved, work), floats(y, rows_of(s, s->n_head)),
-          floats(saved, cu_mixer_saved_size(s)), floats(work, cu_mixer_work_size_bf16(s)));
+    DECLARED(cu_mixer_forward_bf16(s, q, k, v, log_g, y, saved, work),
+             kcu_writes_mixer_forward(s, q, k, v, log_g, y, saved, work, cu_mixer_saved_size(s),
+                                      cu_mixer_work_size_bf16(s), w_));
 }
 static void w_mixer_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                              const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                              float *dk, float *dv, float *dlog_g, float *work) {
-    WROTE(cu_mixer_backward_bf16(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work),
-          floats(dq, rows_of(s, s->n_head)), floats(dk, rows_of(s, s->n_kv_head)), floats(dv, rows_of(s, s->n_kv_head)),
-          floats(dlog_g, (size_t)s->batch * s->seq * s->n_kv_head), floats(work, cu_mixer_work_size_bf16(s)));
+    DECLARED(cu_mixer_backward_bf16(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work),
+             kcu_writes_mixer_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work,
+                                       cu_mixer_work_size_bf16(s), w_));
 }
-#undef F32
 
 /* ---- the tables ---- */
 
