@@ -94,7 +94,7 @@ fi
 # calls (RESULTS.md, sixth pass), ours by 1-2%: the peer's steps run in PEER_REPEAT processes
 # (default 3), and peer_spread prints each model's rates, its best and median, and ours against both.
 peer_spread() { # FILE: lines "torch MODEL TOK/S" [and "ours MODEL TOK/S"]
-  awk '$1 == "torch" { r[$2] = r[$2] " " $3; n[$2]++ } $1 == "ours" { o[$2] = $3 }
+  awk '$1 == "torch" { r[$2] = r[$2] " " $3 } $1 == "ours" { o[$2] = $3 }
        END { for (m in r) { k = split(r[m], v, " "); for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++)
                               if (v[j] > v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
                             med = k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
@@ -226,7 +226,9 @@ if want sanitize && command -v compute-sanitizer > /dev/null; then
   # case, so one process a case of that table (names from a plain run), all at once.
   SCALELAB_TEST_FILTER="test_ops_bf16_small" timeout 120 compute-sanitizer --tool synccheck --print-limit 20 \
     ./test_backend > "$out/sanitizer_synccheck.txt" 2>&1
-  echo "synccheck rc=$?" >> "$out/sanitizer_synccheck.txt"
+  rc=$?
+  echo "synccheck rc=$rc" >> "$out/sanitizer_synccheck.txt"
+  [ $rc -eq 0 ] || status=1
   grep -E "SUMMARY|rc=|Barrier" "$out/sanitizer_synccheck.txt" | head -10
   SCALELAB_TEST_FILTER="test_ops_bf16_small" ./test_backend | sed -n 's/^  \(small.*[^ ]\) \+[0-9]\+ values.*/\1/p' > "$out/small_cases.txt"
   rdir=$(mktemp -d); i=0
@@ -245,6 +247,7 @@ if want sanitize && command -v compute-sanitizer > /dev/null; then
     grep -q PASSED "$f" && grep -qE "SUMMARY: 0 " "$f" && ! grep -qE "SUMMARY: [1-9]" "$f" && clean=$((clean + 1))
   done > "$out/sanitizer_racecheck.txt" 2>&1
   echo "racecheck: $clean of $i cases ran to the end with no hazard" | tee -a "$out/sanitizer_racecheck.txt"
+  [ "$clean" -eq "$i" ] || status=1
   rm -rf "$rdir"
 fi
 exit $status
