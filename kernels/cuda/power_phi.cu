@@ -423,12 +423,7 @@ template <int DH> void run_p(bool transposed, const pw_layout &L, const phi_args
     }
 }
 void run_d(bool transposed, const pw_layout &L, const phi_args &a) {
-    switch (L.d) {
-    case 16: run_p<16>(transposed, L, a); break;
-    case 32: run_p<32>(transposed, L, a); break;
-    case 64: run_p<64>(transposed, L, a); break;
-    default: run_p<128>(transposed, L, a); break;
-    }
+    kcu_by_head_dim(L.d, [&](auto D) { run_p<decltype(D)::value>(transposed, L, a); });
 }
 
 /* x's chunks transposed into xt. */
