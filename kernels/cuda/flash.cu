@@ -726,7 +726,8 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
                     }
                 }
                 float dp[2][NTW][4];
-                keys_x_queries<D, NTW, 2>(sV, sY, aoff, ql * RS + boff, dp); /* unroll 2: d64 fits 255 registers only so */
+                /* unrolled 2 steps at a time: d64 fits 255 registers only so */
+                keys_x_queries<D, NTW, 2>(sV, sY, aoff, ql * RS + boff, dp);
                 /* dS^T = P^T (dP^T - D), from the bf16 P (its rounding is below dS's own) */
                 uint32_t sp[2][NTW][2];
 #pragma unroll
