@@ -726,7 +726,8 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
                     }
                 }
                 float dp[2][NTW][4];
-                keys_x_queries<D, NTW, 2>(sV, sY, aoff, ql * RS + boff, dp); /* unroll 2: d64 fits 255 registers only so */
+                /* unrolled 2 steps at a time: d64 fits 255 registers only so */
+                keys_x_queries<D, NTW, 2>(sV, sY, aoff, ql * RS + boff, dp);
                 /* dS^T = P^T (dP^T - D), from the bf16 P (its rounding is below dS's own) */
                 uint32_t sp[2][NTW][2];
 #pragma unroll
@@ -883,12 +884,7 @@ void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k
     __nv_bfloat16 *k16 = (__nv_bfloat16 *)aligned256(aligned256(work) + rows), *v16 = k16 + nk;
     to_bf16(nk, k, k16);
     to_bf16(nk, v, v16);
-    switch (s->head_dim) {
-    case 16: fwd<16>(s, a, k16, v16); break;
-    case 32: fwd<32>(s, a, k16, v16); break;
-    case 64: fwd<64>(s, a, k16, v16); break;
-    default: fwd<128>(s, a, k16, v16); break;
-    }
+    kcu_by_head_dim(s->head_dim, [&](auto D) { fwd<decltype(D)::value>(s, a, k16, v16); });
 }
 
 void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,
@@ -903,10 +899,5 @@ void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *
     to_bf16(nq, dy, y16);
     KCU_CHECK(cudaMemsetAsync(dq, 0, nq * sizeof(float)));
     a.q = q, a.k = k, a.v = v, a.y = y, a.dy = dy, a.lse_in = saved, a.dd = dd, a.dq = dq, a.dk = dk, a.dv = dv;
-    switch (s->head_dim) {
-    case 16: bwd<16>(s, a, q16, y16); break;
-    case 32: bwd<32>(s, a, q16, y16); break;
-    case 64: bwd<64>(s, a, q16, y16); break;
-    default: bwd<128>(s, a, q16, y16); break;
-    }
+    kcu_by_head_dim(s->head_dim, [&](auto D) { bwd<decltype(D)::value>(s, a, q16, y16); });
 }

@@ -1,13 +1,27 @@
-/* Warp-level tensor-core helpers shared by the tiled bf16 kernels (flash.cu, power_intra.cu):
- * packing to bf16 pairs, mma.sync m16n8k16, ldmatrix, cp.async and A fragments loaded from
- * FP32 rows. Private to kernels/cuda/; every function is forced inline. */
+/* Warp-level tensor-core helpers shared by the tiled bf16 kernels (flash.cu, power_intra.cu,
+ * power_phi.cu, power_dphi.cu): packing to bf16 pairs, mma.sync m16n8k16, ldmatrix, cp.async
+ * and A fragments loaded from FP32 rows, and the host dispatch on their head dim. Private to
+ * kernels/cuda/; every device function is forced inline. */
 #ifndef SCALELAB_KERNELS_CUDA_MMA_H
 #define SCALELAB_KERNELS_CUDA_MMA_H
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <cuda_bf16.h>
+
+/* f(std::integral_constant<int, D>) for head dim d, D one of the head dims the tiled kernels are
+ * built for (plan.h, kcu_tiled_head_dim: 16, 32, 64, 128; the caller has checked d), so every
+ * launcher is instantiated for exactly those four. */
+template <class F> void kcu_by_head_dim(int d, F &&f) {
+    switch (d) {
+    case 16: f(std::integral_constant<int, 16>{}); break;
+    case 32: f(std::integral_constant<int, 32>{}); break;
+    case 64: f(std::integral_constant<int, 64>{}); break;
+    default: f(std::integral_constant<int, 128>{}); break;
+    }
+}
 
 /* Two floats rounded to a bf16 pair; a in the low half (the lower column). */
 static __device__ __forceinline__ uint32_t pack2(float a, float b) {

@@ -223,10 +223,5 @@ template <int DH> static void dphi_run(const pw_layout &L, __nv_bfloat16 *sb, co
 
 void pw_dphi_backward(const pw_layout &L, float *base, const float *y, const float *s, const float *x, float *dx) {
     __nv_bfloat16 *sb = (__nv_bfloat16 *)(base + L.phibuf);
-    switch (L.d) {
-    case 16: dphi_run<16>(L, sb, y, s, x, dx); break;
-    case 32: dphi_run<32>(L, sb, y, s, x, dx); break;
-    case 64: dphi_run<64>(L, sb, y, s, x, dx); break;
-    default: dphi_run<128>(L, sb, y, s, x, dx); break;
-    }
+    kcu_by_head_dim(L.d, [&](auto D) { dphi_run<decltype(D)::value>(L, sb, y, s, x, dx); });
 }

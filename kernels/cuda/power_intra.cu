@@ -476,12 +476,7 @@ template <int D> void run_p(stage st, const pw_layout &L, const pi_args &a) {
     }
 }
 void run_d(stage st, const pw_layout &L, const pi_args &a) {
-    switch (L.d) {
-    case 16: run_p<16>(st, L, a); break;
-    case 32: run_p<32>(st, L, a); break;
-    case 64: run_p<64>(st, L, a); break;
-    default: run_p<128>(st, L, a); break;
-    }
+    kcu_by_head_dim(L.d, [&](auto D) { run_p<decltype(D)::value>(st, L, a); });
 }
 
 } // namespace

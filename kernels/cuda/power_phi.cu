@@ -124,6 +124,19 @@ __device__ __forceinline__ void store_row(float *orow, const float (*acc)[4], in
     }
 }
 
+/* Both kernels' output: the row of accumulator half h of m-tile mt is row(mt, h) (rows at or past
+ * n are padding, not stored), each stored by store_row. */
+template <int MT, int NT, class Row>
+__device__ __forceinline__ void store_rows(float *out, const float (*acc)[NT][4], int n, int ld1, float beta, Row row) {
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int r = row(mt, h);
+            if (r < n) store_row<NT>(out + (size_t)r * ld1, acc[mt], h, ld1, beta);
+        }
+}
+
 /* The float4 of tokens 4t .. 4t + 3 (logical k 2t, 2t+1, 2t+8, 2t+9) in phiT_mm. */
 __device__ __forceinline__ int perm_tok(int k) { return ((k & 7) >> 1) * 4 + ((k >> 3) << 1) + (k & 1); }
 /* Features t, t+4 (k 2t, 2t+1), t+8, t+12 (k 2t+8, 2t+9) in phi_mm. */
@@ -224,16 +237,8 @@ template <int DH, int P> __global__ void __launch_bounds__(NTHR) phiT_kernel(phi
         __syncthreads();
     }
 
-    float *out = a.out + ch * a.so;
-#pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            int f = f0 + mt * 16 + h * 8 + g;
-            if (f >= a.D) continue;
-            float *orow = out + (size_t)f * a.ld1;
-            store_row<NT>(orow, acc[mt], h, a.ld1, a.beta);
-        }
+    store_rows<MT, NT>(a.out + ch * a.so, acc, a.D, a.ld1, a.beta,
+                       [&](int mt, int h) { return f0 + mt * 16 + h * 8 + g; });
 }
 
 /* ---- phi_mm: one block per (64 MT tokens, chunk); K = features ---- */
@@ -326,16 +331,8 @@ template <int DH, int P, int MT> __global__ void __launch_bounds__(NTHR) phi_ker
         __syncthreads();
     }
 
-    float *out = a.out + ch * a.so;
-#pragma unroll
-    for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            int tok = tok0 + xcol + 2 * mt + h;
-            if (tok >= a.c) continue;
-            float *orow = out + (size_t)tok * a.ld1;
-            store_row<NT>(orow, acc[mt], h, a.ld1, a.beta);
-        }
+    store_rows<MT, NT>(a.out + ch * a.so, acc, a.c, a.ld1, a.beta,
+                       [&](int mt, int h) { return tok0 + xcol + 2 * mt + h; });
 }
 
 /* ---- copies ---- */
@@ -423,12 +420,7 @@ template <int DH> void run_p(bool transposed, const pw_layout &L, const phi_args
     }
 }
 void run_d(bool transposed, const pw_layout &L, const phi_args &a) {
-    switch (L.d) {
-    case 16: run_p<16>(transposed, L, a); break;
-    case 32: run_p<32>(transposed, L, a); break;
-    case 64: run_p<64>(transposed, L, a); break;
-    default: run_p<128>(transposed, L, a); break;
-    }
+    kcu_by_head_dim(L.d, [&](auto D) { run_p<decltype(D)::value>(transposed, L, a); });
 }
 
 /* x's chunks transposed into xt. */
