@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <gsl/gsl_statistics_double.h>
 
 #include "kernels/kernels.h"
 #include "model/model.h"
@@ -1069,8 +1070,12 @@ static void test_training(void **state) {
  * two runs that differ in rounding part ways after a few dozen steps (FP32 CUDA and CPU
  * drift apart too, more slowly), so the curves are compared as curves: the mean loss of
  * each 25-step block within 0.2 nats (under 5% of the loss), and the mean over steps
- * 101-200 within 0.1. */
-enum { BLOCK = 25 };
+ * 101-200 within 0.1. Two bf16 runs of one model differ too (flash's dQ is summed by FP32
+ * atomics), and the window model's trajectory is the most sensitive: on the H200 twelve
+ * runs of it had late gaps from +0.001 to +0.113 (RESULTS.md, seventh pass). One run
+ * against a fixed bound would then fail now and then with nothing wrong, so each model
+ * runs BF16_RUNS times on the GPU and the median run's gaps are held to the bounds. */
+enum { BLOCK = 25, BF16_RUNS = 5 };
 static void test_training_bf16(void **state) {
     (void)state;
     NEED_GPU();
@@ -1082,26 +1087,36 @@ static void test_training_bf16(void **state) {
         model_config cb = c;
         cb.precision = MODEL_PRECISION_BF16;
         losses *cpu = calloc(1, sizeof *cpu), *cuda = calloc(1, sizeof *cuda);
-        cpu->cap = cuda->cap = LONG_STEPS;
+        cpu->cap = LONG_STEPS;
         char d1[300], d2[300];
         snprintf(d1, sizeof d1, "%s/cpu%zu", tmp, mi);
-        snprintf(d2, sizeof d2, "%s/bf16%zu", tmp, mi);
         train_on("cpu", &c, d1, cpu);
-        train_on("cuda", &cb, d2, cuda);
-        double worst_block = 0, late = 0;
-        printf("  %s: 25-step block means, cpu fp32 / cuda bf16:", MIXER_SETS[mi][0][1]);
-        for (size_t b0 = 0; b0 < LONG_STEPS; b0 += BLOCK) {
-            double a = 0, b = 0;
-            for (size_t s = b0; s < b0 + BLOCK; s++) a += cpu->loss[s] / BLOCK, b += cuda->loss[s] / BLOCK;
-            worst_block = fmax(worst_block, fabs(a - b));
-            if (b0 >= LONG_STEPS / 2) late += (b - a) / (LONG_STEPS / 2 / BLOCK);
-            printf(" %.3f/%.3f", a, b);
+        double worst[BF16_RUNS], late[BF16_RUNS];
+        const char *name = MIXER_SETS[mi][0][1];
+        for (int r = 0; r < BF16_RUNS; r++) {
+            memset(cuda, 0, sizeof *cuda);
+            cuda->cap = LONG_STEPS;
+            snprintf(d2, sizeof d2, "%s/bf16%zu-%d", tmp, mi, r);
+            train_on("cuda", &cb, d2, cuda);
+            worst[r] = late[r] = 0;
+            if (r == 0) printf("  %s: 25-step block means, cpu fp32 / cuda bf16 (run 1):", name);
+            for (size_t b0 = 0; b0 < LONG_STEPS; b0 += BLOCK) {
+                double a = 0, b = 0;
+                for (size_t s = b0; s < b0 + BLOCK; s++) a += cpu->loss[s] / BLOCK, b += cuda->loss[s] / BLOCK;
+                worst[r] = fmax(worst[r], fabs(a - b));
+                if (b0 >= LONG_STEPS / 2) late[r] += (b - a) / (LONG_STEPS / 2 / BLOCK);
+                if (r == 0) printf(" %.3f/%.3f", a, b);
+            }
+            if (r == 0) printf("\n  %s: worst block-mean gap / steps 101-200 mean gap by run:", name);
+            printf(" %.3f/%+.3f", worst[r], late[r]);
         }
-        int ok = worst_block <= 0.2 && fabs(late) <= 0.1; /* NaN fails */
-        printf("\n  %s: %d steps, loss %.4f -> %.4f (cpu fp32) vs %.4f -> %.4f (cuda bf16); worst block-mean gap "
+        int finite = 1;
+        for (int r = 0; r < BF16_RUNS; r++) finite &= isfinite(worst[r]) && isfinite(late[r]);
+        double mw = gsl_stats_median(worst, 1, BF16_RUNS), ml = gsl_stats_median(late, 1, BF16_RUNS);
+        int ok = finite && mw <= 0.2 && fabs(ml) <= 0.1; /* a run that is not finite fails */
+        printf("\n  %s: %d steps, loss %.4f -> %.4f (cpu fp32); median of %d bf16 runs: worst block-mean gap "
                "%.3f (tol 0.2), steps 101-200 mean gap %+.3f (tol 0.1)  %s\n",
-               MIXER_SETS[mi][0][1], LONG_STEPS, cpu->loss[0], cpu->loss[LONG_STEPS - 1], cuda->loss[0],
-               cuda->loss[LONG_STEPS - 1], worst_block, late, ok ? "ok" : "FAIL");
+               name, LONG_STEPS, cpu->loss[0], cpu->loss[LONG_STEPS - 1], BF16_RUNS, mw, ml, ok ? "ok" : "FAIL");
         failures += !ok;
         free(cpu), free(cuda);
     }
