@@ -10,6 +10,10 @@ set -eu
 dest=${1:?usage: tests/gpu/stage.sh DEST_DIR [BUILD_DIR]}
 build=${2:-build-dev}
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# Linked again each time: make does not see that an earlier link of the same targets (a plain
+# `make CUDA=1` into the same build folder) lacked STATIC=1, and such a binary needs this
+# machine's shared SQLite/GSL/cmocka paths, so it would not start on the GPU machine.
+rm -f "$root/$build/scalelab" "$root/$build/tests/test_backend" "$root/$build/bench/bench_cuda"
 make -C "$root" --no-print-directory -j2 BUILD="$build" STATIC=1 CUDA=1 \
   "$build/scalelab" "$build/tests/test_backend" "$build/bench/bench_cuda"
 rm -rf "$dest"
