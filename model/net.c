@@ -204,3 +204,15 @@ int KR(model_net_init_params)(KR(model_net) *net, uint64_t seed, char *err, size
     free(p);
     return rc;
 }
+
+void KR(model_net_adamw)(KR(model_net) *net, REAL *m, REAL *v, double lr, double beta1, double beta2, double eps,
+                         double wd, int64_t step) {
+    for (size_t i = 0, j; i < net->n_tensors; i = j) {
+        const model_net_tensor *t = &net->tensors[i];
+        size_t end = t->offset + t->size;
+        for (j = i + 1; j < net->n_tensors && net->tensors[j].decay == t->decay && net->tensors[j].offset == end; j++)
+            end += net->tensors[j].size;
+        net->be->adamw(end - t->offset, net->params + t->offset, net->grads + t->offset, m + t->offset,
+                       v + t->offset, lr, beta1, beta2, eps, t->decay ? wd : 0, step);
+    }
+}

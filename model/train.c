@@ -260,18 +260,7 @@ static double train_step(trainer *t, int64_t step, double lr, double *grad_norm,
     *grad_norm = norm;
     if (!isfinite(norm)) return norm;
     if (c->grad_clip > 0 && norm > c->grad_clip) t->be->scale(net->n_params, net->grads, (float)(c->grad_clip / norm));
-    /* AdamW is elementwise, so one call serves each run of adjacent tensors that share the decay
-     * rule: the same values, in about half the calls (on the GPU each call is a launch; a
-     * 12-layer model made 148 a step, most of them on 768 floats). */
-    for (size_t i = 0, j; i < net->n_tensors; i = j) {
-        const model_net_tensor *ten = &net->tensors[i];
-        size_t end = ten->offset + ten->size;
-        for (j = i + 1; j < net->n_tensors && net->tensors[j].decay == ten->decay && net->tensors[j].offset == end; j++)
-            end += net->tensors[j].size;
-        t->be->adamw(end - ten->offset, net->params + ten->offset, net->grads + ten->offset, t->m + ten->offset,
-                     t->v + ten->offset, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, ten->decay ? c->weight_decay : 0,
-                     step);
-    }
+    model_net_adamw(net, t->m, t->v, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, c->weight_decay, step);
     return loss;
 }
 

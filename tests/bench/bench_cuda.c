@@ -378,11 +378,7 @@ static int bench_shape(const kern_backend *be, int n_layer, int d_model, int con
         /* as the trainer issues it: forward and backward back to back, the loss read after */
         model_net_forward_launch(net, tok);
         model_net_backward(net);
-        for (size_t k = 0; k < net->n_tensors; k++) {
-            const model_net_tensor *ten = &net->tensors[k];
-            be->adamw(ten->size, net->params + ten->offset, net->grads + ten->offset, m + ten->offset,
-                      v + ten->offset, 1e-4, 0.9, 0.95, 1e-8, 0.1, s + 2);
-        }
+        model_net_adamw(net, m, v, 1e-4, 0.9, 0.95, 1e-8, 0.1, s + 2);
         be->download(&probe, net->params, sizeof probe); /* waits for the step */
         model_net_forward_loss(net);
         if (s >= 0) t[s] = util_monotonic() - t0;

@@ -154,6 +154,46 @@ static void test_inventory(void **state) {
         }
 }
 
+/* model_net_adamw (one backend call per run of adjacent tensors with the same decay rule)
+ * against one call per tensor with that tensor's decay: the same bits, for a gated power model
+ * with layer norms (runs of norm weights, biases, gate biases and matrices) and a tied head. */
+static void test_adamw_runs(void **state) {
+    (void)state;
+    const kern_backend *be = kern_cpu_backend();
+    for (int tied = 0; tied <= 1; tied++) {
+        model_config c = tiny(MODEL_MIXER_POWER);
+        c.gating = 1;
+        c.tie_embeddings = tied;
+        char err[256];
+        model_net *net;
+        assert_int_equal(model_net_alloc(&c, 1, be, &net, err, sizeof err), 0);
+        size_t n = net->n_params;
+        float *p0 = malloc(n * sizeof *p0), *g = malloc(n * sizeof *g), *state_ = calloc(4 * n, sizeof *state_);
+        float *m = state_, *v = m + n, *m2 = v + n, *v2 = m2 + n;
+        for (size_t i = 0; i < n; i++) /* values of both signs and sizes, no two alike */
+            p0[i] = (float)sin(0.7 * (double)i + 0.3), g[i] = (float)cos(1.3 * (double)i) * 1e-2f;
+        memcpy(net->params, p0, n * sizeof *p0);
+        memcpy(net->grads, g, n * sizeof *g);
+        for (int64_t step = 1; step <= 2; step++) model_net_adamw(net, m, v, 1e-2, 0.9, 0.95, 1e-8, 0.5, step);
+        float *merged = malloc(n * sizeof *merged);
+        memcpy(merged, net->params, n * sizeof *merged);
+        memcpy(net->params, p0, n * sizeof *p0);
+        size_t decayed = 0;
+        for (int64_t step = 1; step <= 2; step++)
+            for (size_t t = 0; t < net->n_tensors; t++) {
+                const model_net_tensor *ten = &net->tensors[t];
+                decayed += ten->decay && step == 1;
+                be->adamw(ten->size, net->params + ten->offset, net->grads + ten->offset, m2 + ten->offset,
+                          v2 + ten->offset, 1e-2, 0.9, 0.95, 1e-8, ten->decay ? 0.5 : 0, step);
+            }
+        assert_true(decayed > 0 && decayed < net->n_tensors); /* both rules occur */
+        assert_memory_equal(merged, net->params, n * sizeof *merged);
+        assert_memory_equal(m, m2, 2 * n * sizeof *m); /* m and v */
+        free(merged), free(p0), free(g), free(state_);
+        model_net_free(net);
+    }
+}
+
 /* The float network computes the same loss as its float64 twin from the same start. */
 static void test_float_twin(void **state) {
     (void)state;
@@ -227,7 +267,7 @@ int main(void) {
         cmocka_unit_test(test_inventory),          cmocka_unit_test(test_float_twin),
         cmocka_unit_test(test_grad_softmax_gqa),   cmocka_unit_test(test_grad_window_rms_tied),
         cmocka_unit_test(test_grad_power1_rms),    cmocka_unit_test(test_grad_power2_gated),
-        cmocka_unit_test(test_threads_raised_after_alloc),
+        cmocka_unit_test(test_threads_raised_after_alloc), cmocka_unit_test(test_adamw_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
