@@ -401,6 +401,83 @@ __device__ __forceinline__ void bwd_dq(const fa_args &a, uint32_t sS, uint32_t s
     }
 }
 
+/* What the two backward kernels share: a block owns KB keys of one (batch, kv head), holds them
+ * (K and V, bf16) in shared memory, and walks the 64-query tiles of every query head of its group
+ * that see those keys, double-buffered: the next tile's Q, dy, log-sum-exp and D_i are issued
+ * before the current one is used. Shared memory, in order: K [KB][RS], V [KB][RS], Q [2][64][RS],
+ * dy [2][64][RS], dS^T [KB][SQ] (bf16), log-sum-exp [2][64], D_i [2][64] (FP32). */
+template <int D, int KB, int NT> struct bwd_block {
+    static constexpr int RS = D + 8, QB = QT, SQ = QB + 8;
+    __nv_bfloat16 *Ks, *Vs, *Qs, *Ys, *Ss;
+    float *lse_s, *dd_s;
+    int k0, kvh, b;
+    size_t ldk;
+    const float *kb, *vb; /* the block's (batch, kv head) rows of K and V */
+    /* the bytes of that layout: the launch's dynamic shared memory */
+    static constexpr size_t smem_bytes() { return (size_t)((2 * KB + 4 * QB) * RS + KB * SQ) * 2 + 4 * QB * 4; }
+    /* the layout over smem, the block's keys from blockIdx.x */
+    __device__ bwd_block(const fa_args &a, unsigned char *smem) {
+        Ks = reinterpret_cast<__nv_bfloat16 *>(smem);
+        Vs = Ks + KB * RS;
+        Qs = Vs + KB * RS;
+        Ys = Qs + 2 * QB * RS;
+        Ss = Ys + 2 * QB * RS;
+        lse_s = reinterpret_cast<float *>(Ss + KB * SQ); /* natural log */
+        dd_s = lse_s + 2 * QB;
+        const int hb = a.nkv * a.B;
+        k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
+        ldk = (size_t)a.nkv * D;
+        kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
+        vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    }
+    /* the block's K and V into shared memory */
+    __device__ __forceinline__ void stage_kv(const fa_args &a) const {
+        stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
+        stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
+    }
+    /* the 64-query tiles of one query head that see the block's keys */
+    __device__ __forceinline__ int tiles_per_head(const fa_args &a) const {
+        const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
+        return (qend - k0) / QB + 1;
+    }
+    /* tile it's loads into buffer it & 1: query head it / nq of the group, queries from
+     * k0 + 64 (it % nq) (nq = tiles_per_head) */
+    __device__ __forceinline__ void issue(const fa_args &a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16,
+                                          int it, int nq) const {
+        bwd_issue<D, NT>(a, q16, y16, Qs, Ys, lse_s, dd_s, b, kvh * a.group + it / nq, k0 + it % nq * QB, it & 1);
+    }
+    /* Waits for tile it (issuing tile it + 1's loads first, into the other buffer): its first
+     * query and head, and where its operands are (shared-memory addresses of Q, dy, K, V and
+     * dS^T; the tile's log-sum-exp and D_i) */
+    struct tile {
+        int qt, h;
+        uint32_t sQ, sY, sK, sV, sS;
+        const float *ls, *dd;
+    };
+    __device__ __forceinline__ tile wait_tile(const fa_args &a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16,
+                                              int it, int nq, int ntiles) const {
+        const int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
+        if (it + 1 < ntiles) issue(a, q16, y16, it + 1, nq);
+        cp_commit();
+        cp_wait<1>();
+        __syncthreads();
+        const uint32_t sQ = smem_u32(Qs + buf * QB * RS), sY = smem_u32(Ys + buf * QB * RS);
+        return tile{qt, h, sQ, sY, smem_u32(Ks), smem_u32(Vs), smem_u32(Ss), lse_s + buf * QB, dd_s + buf * QB};
+    }
+    /* key j's (j < T) rows of dK (scaled) and dV: dims 8 dt + 2t (+ 1) from kv(dt) = {dk0, dk1,
+     * dv0, dv1} */
+    template <class F> __device__ __forceinline__ void store_key(const fa_args &a, int j, int t, F &&kv) const {
+        float *dkr = a.dk + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+        float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) {
+            const float4 v = kv(dt);
+            *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) = make_float2(v.x * a.scale, v.y * a.scale);
+            *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(v.z, v.w);
+        }
+    }
+};
+
 /* acc += A B^T over the head dim for one backward pass: A the warp's 16 key rows of K or V
  * (shared, from element aoff), B the 8 NTH query rows of Q or dy from row q0 (shared, lane
  * offset boff), both [rows][RS] bf16; acc[nt] is the n-tile of queries q0 + 8 nt .. + 7. */
@@ -440,51 +517,30 @@ template <int D, int NW>
 __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     bwd_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, QB = QT, KB = 16 * NW, SQ = QB + 8, NT = NW * 32;
+    constexpr int KB = 16 * NW, NT = NW * 32;
+    using blk_t = bwd_block<D, KB, NT>;
+    constexpr int RS = blk_t::RS, QB = blk_t::QB, SQ = blk_t::SQ;
     /* queries per pass over a tile, their n-tiles */
     constexpr int QH = BWD_QH, NTH = QH / 8;
-    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
-    __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
-    __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
-    __nv_bfloat16 *Ys = Qs + 2 * QB * RS;                         /* dy [2][64][RS] */
-    __nv_bfloat16 *Ss = Ys + 2 * QB * RS;                         /* dS^T [KB keys][SQ] */
-    float *lse_s = reinterpret_cast<float *>(Ss + KB * SQ);       /* [2][64], natural log */
-    float *dd_s = lse_s + 2 * QB;                                 /* [2][64] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const int hb = a.nkv * a.B;
-    const int k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
-    const size_t ldk = (size_t)a.nkv * D;
-    const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const int wk = k0 + warp * 16; /* this warp's first key */
-    stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
-    stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
+    const blk_t blk(a, smem);
+    const int wk = blk.k0 + warp * 16; /* this warp's first key */
+    blk.stage_kv(a);
     float dk[D / 8][4], dv[D / 8][4];
 #pragma unroll
     for (int i = 0; i < D / 8; i++)
 #pragma unroll
         for (int c = 0; c < 4; c++) dk[i][c] = dv[i][c] = 0.f;
     const float sl2 = a.scale * LOG2E;
-    const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
-    const int nq = (qend - k0) / QB + 1, ntiles = nq * a.group;
+    const int nq = blk.tiles_per_head(a), ntiles = nq * a.group;
     /* A fragments of this warp's 16 keys: row lane % 8 (+ 8), column block lane / 16 */
     const int aoff = (warp * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
     const int boff = ((lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8;  /* B, rows = queries */
     const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
-    auto issue = [&](int it) {
-        bwd_issue<D, NT>(a, q16, y16, Qs, Ys, lse_s, dd_s, b, kvh * a.group + it / nq, k0 + it % nq * QB, it & 1);
-    };
-    issue(0);
+    blk.issue(a, q16, y16, 0, nq);
     cp_commit();
     for (int it = 0; it < ntiles; it++) {
-        const int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
-        if (it + 1 < ntiles) issue(it + 1);
-        cp_commit();
-        cp_wait<1>();
-        __syncthreads();
-        const uint32_t sQ = smem_u32(Qs + buf * QB * RS), sY = smem_u32(Ys + buf * QB * RS);
-        const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sS = smem_u32(Ss);
-        const float *ls = lse_s + buf * QB, *ds_ = dd_s + buf * QB;
+        const auto [qt, h, sQ, sY, sK, sV, sS, ls, ds_] = blk.wait_tile(a, q16, y16, it, nq, ntiles);
 #pragma unroll 1
         for (int hq = 0; hq < QB / QH; hq++) {
             const int qh = qt + hq * QH; /* first query of this pass */
@@ -492,7 +548,8 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
                 /* no key of the warp seen by a query of the pass: dS^T = 0 for dQ */
 #pragma unroll
                 for (int nt = 0; nt < NTH; nt++) {
-                    uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (warp * 16 + g) * SQ + hq * QH + nt * 8 + 2 * t);
+                    uint32_t *srow =
+                        reinterpret_cast<uint32_t *>(blk.Ss + (warp * 16 + g) * SQ + hq * QH + nt * 8 + 2 * t);
                     srow[0] = 0u;
                     srow[4 * SQ] = 0u;
                 }
@@ -539,7 +596,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
                 pp[nt][1] = pack2(p[2], p[3]);
                 sp[nt][0] = pack2(d0, d1);
                 sp[nt][1] = pack2(d2, d3);
-                uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (warp * 16 + g) * SQ + il);
+                uint32_t *srow = reinterpret_cast<uint32_t *>(blk.Ss + (warp * 16 + g) * SQ + il);
                 srow[0] = sp[nt][0];
                 srow[4 * SQ] = sp[nt][1]; /* key + 8: 8 SQ halves = 4 SQ words */
             }
@@ -562,24 +619,18 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
             }
         }
         __syncthreads();
-        bwd_dq<D, NW, KB, 1>(a, sS, sK, b, h, qt);
-        /* No barrier here: the next tile's loads, issued before its
-         * first barrier, go to the other Q/dy/lse/D buffers, which every warp has left
-         * (barrier above), and dS^T is rewritten only after that first barrier, which
-         * every warp reaches after its dQ. */
+        bwd_dq<D, NW, KB, 1>(a, sS, sK, blk.b, h, qt);
+        /* No barrier here: the next tile's loads, issued before its first barrier, go to the
+         * other Q/dy/lse/D buffers, which every warp has left (barrier above), and dS^T is
+         * rewritten only after that first barrier, which every warp reaches after its dQ. */
     }
 #pragma unroll
     for (int rr = 0; rr < 2; rr++) {
-        int j = wk + g + 8 * rr;
+        const int j = wk + g + 8 * rr;
         if (j >= a.T) continue;
-        float *dkr = a.dk + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
-        float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
-#pragma unroll
-        for (int dt = 0; dt < D / 8; dt++) {
-            *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) =
-                make_float2(dk[dt][2 * rr] * a.scale, dk[dt][2 * rr + 1] * a.scale);
-            *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) = make_float2(dv[dt][2 * rr], dv[dt][2 * rr + 1]);
-        }
+        blk.store_key(a, j, t, [&](int dt) {
+            return make_float4(dk[dt][2 * rr], dk[dt][2 * rr + 1], dv[dt][2 * rr], dv[dt][2 * rr + 1]);
+        });
     }
 }
 
@@ -631,24 +682,14 @@ template <int D>
 __global__ void __launch_bounds__(BWD2_THR, 2)
     bwd2_kernel(fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
-    constexpr int RS = D + 8, QB = QT, KB = BWD2_KB, SQ = QB + 8, NT = BWD2_THR, DT = D / 8;
+    constexpr int KB = BWD2_KB, NT = BWD2_THR, DT = D / 8;
+    using blk_t = bwd_block<D, KB, NT>;
+    constexpr int RS = blk_t::RS, QB = blk_t::QB, SQ = blk_t::SQ;
     constexpr int QW = BWD2_QW, NTW = QW / 8; /* queries a pass, their n-tiles */
-    __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [KB][RS] */
-    __nv_bfloat16 *Vs = Ks + KB * RS;                             /* [KB][RS] */
-    __nv_bfloat16 *Qs = Vs + KB * RS;                             /* [2][64][RS] */
-    __nv_bfloat16 *Ys = Qs + 2 * QB * RS;                         /* dy [2][64][RS] */
-    __nv_bfloat16 *Ss = Ys + 2 * QB * RS;                         /* dS^T [KB keys][SQ] */
-    float *lse_s = reinterpret_cast<float *>(Ss + KB * SQ);       /* [2][64], natural log */
-    float *dd_s = lse_s + 2 * QB;                                 /* [2][64] */
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
-    const int hb = a.nkv * a.B;
-    const int k0 = (int)(blockIdx.x / hb) * KB, kvh = (int)(blockIdx.x % hb) % a.nkv, b = (int)(blockIdx.x % hb) / a.nkv;
-    const size_t ldk = (size_t)a.nkv * D;
-    const float *kb = a.k + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const float *vb = a.v + (size_t)b * a.T * ldk + (size_t)kvh * D;
-    const int wk = k0 + warp * 32; /* this warp's first key */
-    stage<D, KB, NT>(kb, ldk, k0, a.T, Ks, nullptr);
-    stage<D, KB, NT>(vb, ldk, k0, a.T, Vs, nullptr);
+    const blk_t blk(a, smem);
+    const int wk = blk.k0 + warp * 32; /* this warp's first key */
+    blk.stage_kv(a);
     /* A fragments of this warp's keys: row lane % 8 (+ 8), column block lane / 16; m-tile 1
      * at + 16 RS */
     const int aoff = (warp * 32 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
@@ -661,24 +702,13 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
 #pragma unroll
             for (int c = 0; c < 4; c++) dk[mt][i][c] = dv[mt][i][c] = 0.f;
     const float sl2 = a.scale * LOG2E;
-    const int qend = min(a.T - 1, k0 + KB - 1 + a.W - 1);
-    const int nq = (qend - k0) / QB + 1, ntiles = nq * a.group;
     const int boff = ((lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8;  /* B, rows = queries */
     const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
-    auto issue = [&](int it) {
-        bwd_issue<D, NT>(a, q16, y16, Qs, Ys, lse_s, dd_s, b, kvh * a.group + it / nq, k0 + it % nq * QB, it & 1);
-    };
-    issue(0);
+    const int nq = blk.tiles_per_head(a), ntiles = nq * a.group;
+    blk.issue(a, q16, y16, 0, nq);
     cp_commit();
     for (int it = 0; it < ntiles; it++) {
-        const int r = it / nq, qt = k0 + it % nq * QB, h = kvh * a.group + r, buf = it & 1;
-        if (it + 1 < ntiles) issue(it + 1);
-        cp_commit();
-        cp_wait<1>();
-        __syncthreads();
-        const uint32_t sQ = smem_u32(Qs + buf * QB * RS), sY = smem_u32(Ys + buf * QB * RS);
-        const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs), sS = smem_u32(Ss);
-        const float *ls = lse_s + buf * QB, *ds_ = dd_s + buf * QB;
+        const auto [qt, h, sQ, sY, sK, sV, sS, ls, ds_] = blk.wait_tile(a, q16, y16, it, nq, ntiles);
 #pragma unroll 1
         for (int ps = 0; ps < QB / QW; ps++) {
             const int ql = ps * QW, qh = qt + ql; /* the pass's first query: in the tile, in all */
@@ -689,7 +719,7 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
 #pragma unroll
                     for (int nt = 0; nt < NTW; nt++) {
                         uint32_t *srow =
-                            reinterpret_cast<uint32_t *>(Ss + (warp * 32 + mt * 16 + g) * SQ + ql + nt * 8 + 2 * t);
+                            reinterpret_cast<uint32_t *>(blk.Ss + (warp * 32 + mt * 16 + g) * SQ + ql + nt * 8 + 2 * t);
                         srow[0] = 0u;
                         srow[4 * SQ] = 0u;
                     }
@@ -743,7 +773,7 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
                         const float d3 = __uint_as_float(p23 & 0xffff0000u) * (dp[mt][nt][3] - Dd.y);
                         sp[mt][nt][0] = pack2(d0, d1);
                         sp[mt][nt][1] = pack2(d2, d3);
-                        uint32_t *srow = reinterpret_cast<uint32_t *>(Ss + (warp * 32 + mt * 16 + g) * SQ + il);
+                        uint32_t *srow = reinterpret_cast<uint32_t *>(blk.Ss + (warp * 32 + mt * 16 + g) * SQ + il);
                         srow[0] = sp[mt][nt][0];
                         srow[4 * SQ] = sp[mt][nt][1]; /* key + 8: 8 SQ halves = 4 SQ words */
                     }
@@ -777,7 +807,7 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
             }
         }
         __syncthreads();
-        bwd_dq<D, 4, KB, 2>(a, sS, sK, b, h, qt); /* 4 warps of 32 x 32 dQ */
+        bwd_dq<D, 4, KB, 2>(a, sS, sK, blk.b, h, qt); /* 4 warps of 32 x 32 dQ */
         /* No barrier here, as in bwd_kernel. */
     }
 #pragma unroll
@@ -786,22 +816,14 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
         for (int rr = 0; rr < 2; rr++) {
             const int j = wk + mt * 16 + g + 8 * rr;
             if (j >= a.T) continue;
-            float *dkr = a.dk + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
-            float *dvr = a.dv + ((size_t)b * a.T + j) * ldk + (size_t)kvh * D;
-#pragma unroll
-            for (int dt = 0; dt < DT; dt++) {
-                *reinterpret_cast<float2 *>(dkr + dt * 8 + 2 * t) =
-                    make_float2(dk[mt][dt][2 * rr] * a.scale, dk[mt][dt][2 * rr + 1] * a.scale);
-                *reinterpret_cast<float2 *>(dvr + dt * 8 + 2 * t) =
-                    make_float2(dv[mt][dt][2 * rr], dv[mt][dt][2 * rr + 1]);
-            }
+            blk.store_key(a, j, t, [&](int dt) {
+                return make_float4(dk[mt][dt][2 * rr], dk[mt][dt][2 * rr + 1], dv[mt][dt][2 * rr],
+                                   dv[mt][dt][2 * rr + 1]);
+            });
         }
 }
 
 template <int D> size_t fwd_smem() { return (size_t)2 * FWD_STAGES * 64 * (D + 8) * 2; }
-template <int D, int NW> size_t bwd_smem() {
-    return (size_t)((2 * 16 * NW + 4 * 64) * (D + 8) + 16 * NW * (64 + 8)) * 2 + 256 * 4;
-}
 
 fa_args args_of(const kern_mixer_shape *s) {
     fa_args a = {};
@@ -843,7 +865,7 @@ void bwd2(size_t sm, unsigned blocks, fa_args a, const __nv_bfloat16 *q16, const
 /* NW = 8 warps (128 keys) a block, 4 (64 keys) at head dim 16 */
 template <int D> void bwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16) {
     constexpr int NW = D >= 32 ? 8 : 4, KB = 16 * NW;
-    size_t sm = bwd_smem<D, NW>();
+    size_t sm = bwd_block<D, KB, NW * 32>::smem_bytes();
     unsigned blocks = (unsigned)((a.T + KB - 1) / KB) * (unsigned)(a.nkv * s->batch);
     if constexpr (D == 32 || D == 64) {
         if (kcu_flash_bwd2(D)) { /* plan.h: SCALELAB_FLASH_BWD=0 keeps bwd_kernel, for timing */
