@@ -138,11 +138,11 @@ void kcu_matmul_dgelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m
     cu_gelu_backward((size_t)m * n, pre, c, c);
 }
 
-/* One thread per rotated pair (row, head, i < half); sign -1 is the transpose. */
-/* One thread per rotated pair. The index arithmetic runs in I: 32-bit where the pair count
- * fits, since 64-bit division is a long instruction sequence and four of them a pair made the
- * kernel compute-bound (ncu, 12-layer step on the H200: 19 us a call on q [8192, 768], ~3x the
- * time its bytes take at copy bandwidth). The rotation itself is the same arithmetic either way. */
+/* One thread per rotated pair (row, head, i < half); sign -1 is the transpose. The index
+ * arithmetic runs in I: 32-bit where the pair count fits, since 64-bit division is a long
+ * instruction sequence and four of them a pair made the kernel compute-bound (ncu, 12-layer
+ * step on the H200: 19 us a call on q [8192, 768], ~3x the time its bytes take at copy
+ * bandwidth). The rotation itself is the same arithmetic either way. */
 template <typename I>
 __global__ void rope_kernel(I n, I seq, I n_head, I half, I head_dim, const float *cos_t, const float *sin_t, float *x,
                             float sign) {
