@@ -1,46 +1,69 @@
 #!/usr/bin/env bash
-# Two builds measured in one device call, alternately (A B A B ...), so that a change is judged
-# against its base on the same GPU and minute (issue 10's rule: a peer measured in the same call).
-# Each build is a folder made by tests/gpu/stage.sh; both travel in one carry.
-#   bash ab.sh OUT_DIR A_STAGE B_STAGE [ROUNDS]     (ROUNDS default 2)
-# First B's full test_backend (the candidate's correctness: every op table, gradients, training),
-# then per round and build the bf16 training steps: the 12-layer d_model 768 softmax and power
-# p=2 model (bench_cuda model12) and the 4-layer softmax at d_model 256 and 512. Writes
-# OUT_DIR/ab_test_backend.txt and OUT_DIR/ab.txt, whose last lines give each step's tok/s per
-# round and B's mean over A's. Exit 1 if B's test_backend failed.
+# Builds measured in one device call, alternately (A B A B ..., or A B C A B C ... for a stack of
+# branches), so that each change is judged against its base on the same GPU and minute (issue
+# 10's rule: a peer measured in the same call). Each build is a folder made by tests/gpu/stage.sh;
+# all travel in one carry.
+#   bash ab.sh OUT_DIR A_STAGE B_STAGE [C_STAGE ...]     (ROUNDS=2 rounds by default)
+# First the last build's full test_backend (give the builds in stack order: the last one holds
+# every change, ~4 minutes), then per round and build the bf16 training steps: the 12-layer
+# d_model 768 softmax and power p=2 model (bench_cuda model12) and the 4-layer softmax at d_model
+# 256 and 512. Writes OUT_DIR/ab_test_backend.txt and OUT_DIR/ab.txt, whose last lines give each
+# step's tok/s per round and build, and each build's mean over the previous build's. Exit 1 if
+# the test failed.
 set -u
-out=${1:?usage: ab.sh OUT_DIR A_STAGE B_STAGE [ROUNDS]}
-a=$(cd "${2:?A_STAGE}" && pwd) b=$(cd "${3:?B_STAGE}" && pwd) rounds=${4:-2}
+out=${1:?usage: ab.sh OUT_DIR A_STAGE B_STAGE [C_STAGE ...]}
+shift
+[ $# -ge 2 ] || { echo "ab.sh: give at least two stage folders"; exit 2; }
+rounds=${ROUNDS:-2}
+stages=()
+for s in "$@"; do stages+=("$(cd "$s" && pwd)") || exit 1; done
+names=(A B C D E F G H)
 mkdir -p "$out"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
-for d in "$a" "$b"; do (cd "$d" && tar xJf bins.tar.xz) || exit 1; done
 log=$out/ab.txt
-echo "A $(cat "$a/COMMIT") B $(cat "$b/COMMIT") $(date -u +%Y-%m-%dT%H:%MZ)" | tee "$log"
+: > "$log"
+for i in "${!stages[@]}"; do
+  (cd "${stages[$i]}" && tar xJf bins.tar.xz) || exit 1
+  echo "${names[$i]} $(cat "${stages[$i]}/COMMIT")" | tee -a "$log"
+done
+date -u +%Y-%m-%dT%H:%MZ | tee -a "$log"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader | tee -a "$log"
 t0=$(date +%s)
-(cd "$b" && timeout 300 ./test_backend > "$out/ab_test_backend.txt" 2>&1)
+last=${stages[${#stages[@]} - 1]}
+(cd "$last" && timeout 300 ./test_backend > "$out/ab_test_backend.txt" 2>&1)
 rc=$?
-echo "B test_backend rc=$rc [$(( $(date +%s) - t0 )) s]" | tee -a "$log"
+echo "${names[${#stages[@]} - 1]} test_backend rc=$rc [$(( $(date +%s) - t0 )) s]" | tee -a "$log"
 grep -E "FAIL|PASSED|FAILED" "$out/ab_test_backend.txt" | tail -4 | tee -a "$log"
-# rows "name build round tok/s"
+# rows "step build round tok/s"
 for r in $(seq 1 "$rounds"); do
-  for side in A B; do
-    d=$a; [ "$side" = B ] && d=$b
-    (cd "$d" && timeout 60 ./bench_cuda 10 8 model12 2>/dev/null) |
+  for i in "${!stages[@]}"; do
+    side=${names[$i]}
+    (cd "${stages[$i]}" && timeout 60 ./bench_cuda 10 8 model12 2>/dev/null) |
       awk -v s="$side" -v r="$r" '$1 == "ours" { print "12L-" $2, s, r, $3 }' >> "$log.rows"
     for dm in 256 512; do
-      (cd "$d" && timeout 60 ./bench_cuda 5 8 softmax "$dm" 2>/dev/null) |
+      (cd "${stages[$i]}" && timeout 60 ./bench_cuda 5 8 softmax "$dm" 2>/dev/null) |
         awk -v s="$side" -v r="$r" '$1 == "softmax" && $2 == "cuda-bf16" { print "4L-softmax-d" $3, s, r, $7 }' \
           >> "$log.rows"
     done
   done
 done
 echo "[$(( $(date +%s) - t0 )) s]" >> "$log"
-awk '{ v[$1, $2] = v[$1, $2] " " $4; sum[$1, $2] += $4; n[$1, $2]++; if (!($1 in seen)) { seen[$1]; order[++k] = $1 } }
-     END { printf "%-18s %-32s %-32s %s\n", "step (tok/s)", "A rounds", "B rounds", "B/A (means)";
-           for (i = 1; i <= k; i++) { s = order[i];
-             printf "%-18s %-32s %-32s %.3f\n", s, v[s, "A"], v[s, "B"],
-                    n[s, "A"] && n[s, "B"] && sum[s, "A"] ? (sum[s, "B"] / n[s, "B"]) / (sum[s, "A"] / n[s, "A"]) : 0 } }' \
-  "$log.rows" | tee -a "$log"
+awk -v nb="${#stages[@]}" -v names="${names[*]}" '
+  BEGIN { split(names, nm, " ") }
+  { v[$1, $2] = v[$1, $2] " " $4; sum[$1, $2] += $4; n[$1, $2]++; if (!($1 in seen)) { seen[$1]; order[++k] = $1 } }
+  END {
+    printf "%-18s", "step (tok/s)"
+    for (b = 1; b <= nb; b++) printf " %-26s", nm[b] " rounds"
+    for (b = 2; b <= nb; b++) printf " %s/%s", nm[b], nm[b - 1]
+    printf "\n"
+    for (i = 1; i <= k; i++) {
+      s = order[i]; printf "%-18s", s
+      for (b = 1; b <= nb; b++) printf " %-26s", v[s, nm[b]]
+      for (b = 2; b <= nb; b++) {
+        p = nm[b - 1]; q = nm[b]
+        printf " %.3f", n[s, p] && n[s, q] && sum[s, p] ? (sum[s, q] / n[s, q]) / (sum[s, p] / n[s, p]) : 0
+      }
+      printf "\n"
+    } }' "$log.rows" | tee -a "$log"
 rm -f "$log.rows"
 [ $rc -eq 0 ]
