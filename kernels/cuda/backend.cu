@@ -265,13 +265,14 @@ static void w_bias_backward(int n, int dim, const float *dy, float *db) { F32_OP
 static void w_add(size_t n, const float *x, float *y) { F32_OP(add, n, x, y); }
 static void w_zero(size_t n, float *x) { F32_OP(zero, n, x); }
 static void w_gelu_forward(size_t n, const float *x, float *y) { F32_OP(gelu_forward, n, x, y); }
-static void w_gelu_backward(size_t n, const float *x, const float *dy, float *dx) { F32_OP(gelu_backward, n, x, dy, dx); }
+static void w_gelu_backward(size_t n, const float *x, const float *dy, float *dx) {
+    F32_OP(gelu_backward, n, x, dy, dx);
+}
 static void w_rope_forward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *x) {
-    DECLARED(kern_cuda_backend()->rope_forward(rows, seq, nh, d, c, sn, x), kcu_writes_rope(rows, seq, nh, d, c, sn, x, w_));
+    F32_OP(rope_forward, rows, seq, nh, d, c, sn, x);
 }
 static void w_rope_backward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *dx) {
-    DECLARED(kern_cuda_backend()->rope_backward(rows, seq, nh, d, c, sn, dx),
-             kcu_writes_rope(rows, seq, nh, d, c, sn, dx, w_));
+    F32_OP(rope_backward, rows, seq, nh, d, c, sn, dx);
 }
 static void w_embedding_forward(int n, int dim, const int32_t *tok, const float *table, float *out) {
     F32_OP(embedding_forward, n, dim, tok, table, out);

@@ -82,7 +82,7 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
 /* An op of the bf16 backend declares what it wrote (backend.cu wraps each op of the bf16
  * table): before = kcu_device_calls() when the op began, w its n output ranges (NULL
  * pointers skipped). The bf16 matmul's kept copies of those ranges are forgotten and the
- * others stay valid across the op (matmul.cu, mm_copy); an op that does not declare makes
+ * others stay valid across the op (matmul.cu, copies.h); an op that does not declare makes
  * the next product forget every copy. */
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n);
 /* Free the kept copies' buffers (matmul.cu; waits for the device): the backend's alloc calls it

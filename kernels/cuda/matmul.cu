@@ -1,10 +1,10 @@
 /* The bf16 backend's matmul, two ways (kern_cuda_bf16_matmul_mode picks):
  *   1 (the default): A and B rounded into bf16 copies (one vectorised pass each, both in
  *     one launch; a copy kept from an earlier product serves again while it is certainly
- *     its source's, see the kept copies below), then cuBLASLt on bf16 storage with FP32 accumulation and FP32
- *     C/D, whose ceiling is ~770-797 TFLOP/s (tests/bench/RESULTS.md). On the H200 the 18
- *     products of a d_model 768 layer took 1.01 ms against 1.61 in mode 0, and the 12-layer
- *     softmax step ran 1.22x faster (RESULTS.md, 2026-12-01).
+ *     its source's, see the kept copies below), then cuBLASLt on bf16 storage with FP32
+ *     accumulation and FP32 C/D, whose ceiling is ~770-797 TFLOP/s (tests/bench/RESULTS.md).
+ *     On the H200 the 18 products of a d_model 768 layer took 1.01 ms against 1.61 in mode 0,
+ *     and the 12-layer softmax step ran 1.22x faster (RESULTS.md, 2026-12-01).
  *   0 (SCALELAB_MM_BF16=0): FP32 storage, cuBLAS compute type 32F_FAST_16BF: cuBLAS runs
  *     it in its TF32 kernels (ncu shows sm90_xmma_gemm_..._tf32), ceiling ~400-418 TFLOP/s.
  *

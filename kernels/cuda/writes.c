@@ -90,11 +90,15 @@ int kcu_writes_gelu_backward(size_t n, const float *x, const float *dy, float *d
     w[0] = floats(dx, n);
     return 1;
 }
-int kcu_writes_rope(int rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
-                    kcu_span *w) {
+int kcu_writes_rope_forward(int rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t,
+                            float *x, kcu_span *w) {
     (void)seq, (void)cos_t, (void)sin_t;
     w[0] = floats(x, (size_t)rows * n_head * head_dim);
     return 1;
+}
+int kcu_writes_rope_backward(int rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t,
+                             float *dx, kcu_span *w) {
+    return kcu_writes_rope_forward(rows, seq, n_head, head_dim, cos_t, sin_t, dx, w); /* in place, the same rows */
 }
 int kcu_writes_embedding_forward(int n, int dim, const int32_t *tokens, const float *table, float *out, kcu_span *w) {
     (void)tokens, (void)table;

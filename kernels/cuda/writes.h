@@ -45,8 +45,10 @@ int kcu_writes_rmsnorm_backward(int n, int dim, const float *x, const float *wt,
                                 float *dx, float *dw, kcu_span *w);
 int kcu_writes_gelu_forward(size_t n, const float *x, float *y, kcu_span *w);
 int kcu_writes_gelu_backward(size_t n, const float *x, const float *dy, float *dx, kcu_span *w);
-int kcu_writes_rope(int rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
-                    kcu_span *w);
+int kcu_writes_rope_forward(int rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t,
+                            float *x, kcu_span *w);
+int kcu_writes_rope_backward(int rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t,
+                             float *dx, kcu_span *w);
 int kcu_writes_embedding_forward(int n, int dim, const int32_t *tokens, const float *table, float *out, kcu_span *w);
 int kcu_writes_logsigmoid_forward(size_t n, float *x, kcu_span *w);
 int kcu_writes_logsigmoid_backward(size_t n, const float *log_g, const float *dlog_g, float *dz, kcu_span *w);

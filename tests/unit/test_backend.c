@@ -135,7 +135,7 @@ static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *
     }
 }
 
-/* The bf16 matmul's kept copies (kernels/cuda/matmul.cu, mm_copy): an operand's bf16 copy
+/* The bf16 matmul's kept copies (kernels/cuda/matmul.cu, copies.h): an operand's bf16 copy
  * serves a later product only while every op since has declared its writes (the bf16
  * table's ops do; alloc and free do not) and none of them, nor a product, has written over
  * its source. A sequence in which a stale copy would give a wrong product, each product

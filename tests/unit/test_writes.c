@@ -71,7 +71,8 @@ static void after(const char *op, const kcu_span *w, int n) {
 
 static void s_upload(void *d, const void *s, size_t b) { SPY(upload, d, s, b); }
 static void s_download(void *d, const void *s, size_t b) { SPY(download, d, s, b); }
-static void s_matmul(int ta, int tb, int m, int n, int k, float al, const float *a, const float *b, float be, float *c) {
+static void s_matmul(int ta, int tb, int m, int n, int k, float al, const float *a, const float *b, float be,
+                     float *c) {
     SPY(matmul, ta, tb, m, n, k, al, a, b, be, c);
 }
 static void s_matmul_bias(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *bias,
@@ -108,16 +109,10 @@ static void s_rmsnorm_backward(int n, int dim, const float *x, const float *w, c
 static void s_gelu_forward(size_t n, const float *x, float *y) { SPY(gelu_forward, n, x, y); }
 static void s_gelu_backward(size_t n, const float *x, const float *dy, float *dx) { SPY(gelu_backward, n, x, dy, dx); }
 static void s_rope_forward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *x) {
-    before();
-    CPU->rope_forward(rows, seq, nh, d, c, sn, x);
-    kcu_span w[KCU_WRITES_MAX];
-    after("rope_forward", w, kcu_writes_rope(rows, seq, nh, d, c, sn, x, w));
+    SPY(rope_forward, rows, seq, nh, d, c, sn, x);
 }
 static void s_rope_backward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *dx) {
-    before();
-    CPU->rope_backward(rows, seq, nh, d, c, sn, dx);
-    kcu_span w[KCU_WRITES_MAX];
-    after("rope_backward", w, kcu_writes_rope(rows, seq, nh, d, c, sn, dx, w));
+    SPY(rope_backward, rows, seq, nh, d, c, sn, dx);
 }
 static void s_embedding_forward(int n, int dim, const int32_t *t, const float *table, float *out) {
     SPY(embedding_forward, n, dim, t, table, out);
@@ -153,7 +148,8 @@ static void s_mixer_forward(const kern_mixer_shape *s, const float *q, const flo
     CPU->mixer_forward(s, q, k, v, log_g, y, saved, work);
     kcu_span w[KCU_WRITES_MAX];
     after("mixer_forward", w,
-          kcu_writes_mixer_forward(s, q, k, v, log_g, y, saved, work, CPU->mixer_saved_size(s), CPU->mixer_work_size(s), w));
+          kcu_writes_mixer_forward(s, q, k, v, log_g, y, saved, work, CPU->mixer_saved_size(s),
+                                   CPU->mixer_work_size(s), w));
 }
 static void s_mixer_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                              const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
@@ -193,7 +189,7 @@ static model_config tiny(model_mixer mixer) {
 }
 
 /* Two training steps of c through the spy: forward, backward, the gradient norm and its
- * clipping, AdamW on every tensor (as model/train.c issues them). Returns the ops checked. */
+ * clipping, AdamW (model_net_adamw, as model/train.c issues them). Returns the ops checked. */
 static long steps_through_spy(model_config c) {
     S.used = 0, S.ops = 0, S.bad = 0, S.first[0] = 0;
     kern_backend be = spy_table();
@@ -212,11 +208,7 @@ static long steps_through_spy(model_config c) {
         model_net_backward(net);
         double norm = be.sum_squares(net->n_params, net->grads);
         be.scale(net->n_params, net->grads, (float)(0.5 / (norm + 1)));
-        for (size_t t = 0; t < net->n_tensors; t++) {
-            const model_net_tensor *ten = &net->tensors[t];
-            be.adamw(ten->size, net->params + ten->offset, net->grads + ten->offset, m + ten->offset, v + ten->offset,
-                     1e-3, 0.9, 0.95, 1e-8, ten->decay ? 0.1 : 0.0, step);
-        }
+        model_net_adamw(net, m, v, 1e-3, 0.9, 0.95, 1e-8, 0.1, step);
     }
     model_net_free(net);
     if (S.bad) printf("  %s\n", S.first);
