@@ -6,6 +6,9 @@
  * lanes reduce in a fixed order, so they are bit-reproducible; the embedding
  * gradient uses atomics (two rows may hold the same token), so it is not. */
 #include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <type_traits>
 
 #include <cuda_bf16.h>
 
@@ -324,94 +327,171 @@ static void cu_bias_backward(int n, int dim, const float *dy, float *dbias) {
 
 /* ---- norms: one warp per row ---- */
 
+/* 4 rows (warps) a block: the row-in-registers kernels take 60-190 registers a thread, and blocks
+ * of 4 warps pack a multiprocessor closer to what those allow than blocks of 8 (at 150 registers,
+ * 12 warps against 8). */
+#define ROWS_PER_BLOCK 4
+
+/* The elements of one row that a lane owns. V > 0: the row is 128 V floats, 16-byte aligned, and
+ * the lane holds its V float4 (columns 4 (lane + 32 v) ..+3) in registers, loaded once with
+ * 16-byte loads; V == 0: any width, the lane reads columns lane, lane + 32, ... from memory at
+ * each pass. Why: with one 4-byte load in flight a lane, a warp's passes over a row waited on
+ * memory (ncu, 12-layer step on the H200: layer norm 26 us a call, norm backward 49 us, about
+ * twice their bytes at copy bandwidth). The sums run over a lane's elements in a fixed order
+ * either way, so a kernel gives the same bits on every run. */
+template <int V> struct lane_row {
+    float4 r[V > 0 ? V : 1];
+    const float *p;
+    __device__ lane_row(const float *row, int lane) : p(row) {
+        if constexpr (V > 0)
+#pragma unroll
+            for (int v = 0; v < V; v++) r[v] = reinterpret_cast<const float4 *>(row)[lane + 32 * v];
+    }
+    /* element slot s (column j) of the lane: from registers (V > 0, s a constant once unrolled) */
+    __device__ float at(int s, int j) const {
+        if constexpr (V > 0) return reinterpret_cast<const float *>(r)[s];
+        else return p[j];
+    }
+    /* f(s, j, x_j) over the lane's elements, in order */
+    template <class F> __device__ void each(int lane, int dim, F &&f) const {
+        if constexpr (V > 0) {
+#pragma unroll
+            for (int s = 0; s < 4 * V; s++) f(s, 4 * (lane + 32 * (s / 4)) + s % 4, at(s, 0));
+        } else
+            for (int j = lane; j < dim; j += 32) f(0, j, p[j]);
+    }
+    /* out[j] = f(s, j, x_j) over the lane's elements, and its bf16 copy in out16 when not NULL
+     * (16-byte stores of out, 8-byte of out16, when V > 0) */
+    template <class F> __device__ void store(int lane, int dim, float *out, __nv_bfloat16 *out16, F &&f) const {
+        if constexpr (V > 0) {
+#pragma unroll
+            for (int v = 0; v < V; v++) {
+                int j = 4 * (lane + 32 * v);
+                float4 o = {f(4 * v, j, r[v].x), f(4 * v + 1, j + 1, r[v].y), f(4 * v + 2, j + 2, r[v].z),
+                            f(4 * v + 3, j + 3, r[v].w)};
+                reinterpret_cast<float4 *>(out)[lane + 32 * v] = o;
+                if (out16) {
+                    __nv_bfloat162 lo = __floats2bfloat162_rn(o.x, o.y), hi = __floats2bfloat162_rn(o.z, o.w);
+                    reinterpret_cast<uint2 *>(out16)[lane + 32 * v] =
+                        uint2{*reinterpret_cast<uint32_t *>(&lo), *reinterpret_cast<uint32_t *>(&hi)};
+                }
+            }
+        } else
+            for (int j = lane; j < dim; j += 32) {
+                float o = f(0, j, p[j]);
+                out[j] = o;
+                if (out16) out16[j] = __float2bfloat16_rn(o);
+            }
+    }
+};
+
 /* The norm kernels write their output's bf16 copy too when y16 / dx16 is not NULL (row stride
  * dim): the bf16 backend keeps it for the next product (kcu_produce, matmul.cu). */
-__device__ __forceinline__ void put16(__nv_bfloat16 *y16, size_t i, float v) {
-    if (y16) y16[i] = __float2bfloat16_rn(v);
-}
+template <int V>
 __global__ void layernorm_forward_kernel(int n, int dim, const float *x, const float *w, const float *b, float eps,
                                          float *y, float *mean, float *rstd, __nv_bfloat16 *y16) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= n) return;
-    const float *xi = x + (size_t)row * dim;
-    float *yi = y + (size_t)row * dim;
+    size_t off = (size_t)row * dim;
+    lane_row<V> xi(x + off, lane);
     double mu = 0, var = 0;
-    for (int j = lane; j < dim; j += 32) mu += xi[j];
+    xi.each(lane, dim, [&](int, int, float e) { mu += e; });
     mu = warp_sum(mu) / dim;
-    for (int j = lane; j < dim; j += 32) var += (xi[j] - mu) * (xi[j] - mu);
+    xi.each(lane, dim, [&](int, int, float e) { var += (e - mu) * (e - mu); });
     var = warp_sum(var) / dim;
     float r = (float)(1.0 / sqrt(var + eps));
-    for (int j = lane; j < dim; j += 32) {
-        float v = (float)((xi[j] - mu) * r) * w[j] + (b ? b[j] : 0.f);
-        yi[j] = v;
-        put16(y16, (size_t)row * dim + j, v);
-    }
+    xi.store(lane, dim, y + off, y16 ? y16 + off : NULL,
+             [&](int, int j, float e) { return (float)((e - mu) * r) * w[j] + (b ? b[j] : 0.f); });
     if (lane == 0) {
         mean[row] = (float)mu;
         rstd[row] = r;
     }
 }
+template <int V>
 __global__ void rmsnorm_forward_kernel(int n, int dim, const float *x, const float *w, float eps, float *y,
                                        float *rstd, __nv_bfloat16 *y16) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= n) return;
-    const float *xi = x + (size_t)row * dim;
-    float *yi = y + (size_t)row * dim;
+    size_t off = (size_t)row * dim;
+    lane_row<V> xi(x + off, lane);
     double ms = 0;
-    for (int j = lane; j < dim; j += 32) ms += (double)xi[j] * xi[j];
+    xi.each(lane, dim, [&](int, int, float e) { ms += (double)e * e; });
     ms = warp_sum(ms);
     float r = (float)(1.0 / sqrt(ms / dim + eps));
-    for (int j = lane; j < dim; j += 32) {
-        float v = xi[j] * r * w[j];
-        yi[j] = v;
-        put16(y16, (size_t)row * dim + j, v);
-    }
+    xi.store(lane, dim, y + off, y16 ? y16 + off : NULL, [&](int, int j, float e) { return e * r * w[j]; });
     if (lane == 0) rstd[row] = r;
 }
 /* dx += r (dy w - s1 - xhat s2), s1 = mean(dy w) (0 for RMSNorm), s2 = mean(dy w xhat). */
+template <int V>
 __global__ void norm_backward_kernel(int n, int dim, const float *x, const float *w, const float *mean,
                                      const float *rstd, const float *dy, float *dx, __nv_bfloat16 *dx16) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= n) return;
-    const float *xi = x + (size_t)row * dim, *gi = dy + (size_t)row * dim;
-    float *dxi = dx + (size_t)row * dim;
+    size_t off = (size_t)row * dim;
+    lane_row<V> xi(x + off, lane), gi(dy + off, lane);
     float mu = mean ? mean[row] : 0.f, r = rstd[row];
     double s1 = 0, s2 = 0;
-    for (int j = lane; j < dim; j += 32) {
-        double dxh = (double)gi[j] * w[j];
+    xi.each(lane, dim, [&](int s, int j, float e) {
+        double dxh = (double)gi.at(s, j) * w[j];
         s1 += dxh;
-        s2 += dxh * ((xi[j] - mu) * r);
-    }
+        s2 += dxh * ((e - mu) * r);
+    });
     s1 = mean ? warp_sum(s1) / dim : 0.0;
     s2 = warp_sum(s2) / dim;
-    for (int j = lane; j < dim; j += 32) {
-        float xh = (xi[j] - mu) * r;
-        float v = dxi[j] + (float)(r * ((double)gi[j] * w[j] - s1 - xh * s2));
-        dxi[j] = v;
-        put16(dx16, (size_t)row * dim + j, v);
+    lane_row<V> di(dx + off, lane); /* loaded only now: fewer registers live across the sums */
+    di.store(lane, dim, dx + off, dx16 ? dx16 + off : NULL, [&](int s, int j, float d) {
+        float xh = (xi.at(s, j) - mu) * r;
+        return d + (float)(r * ((double)gi.at(s, j) * w[j] - s1 - xh * s2));
+    });
+}
+static unsigned norm_blocks(int n) { return (n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK; }
+/* f(std::integral_constant<int, V>) with V the float4 a lane holds of a row (lane_row): dim / 128
+ * when 128 divides dim, dim <= 1024 and every row pointer is 16-byte aligned (and bf16 copies
+ * 8-byte), else 0 (the scalar loop). */
+template <class F>
+static void by_row_width(int dim, std::initializer_list<const void *> rows, const void *copy16, F &&f) {
+    int v = dim % 128 == 0 && dim <= 1024 ? dim / 128 : 0;
+    for (const void *p : rows) v = p && (uintptr_t)p % 16 ? 0 : v;
+    if (copy16 && (uintptr_t)copy16 % 8) v = 0;
+    switch (v) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 5: f(std::integral_constant<int, 5>{}); break;
+    case 6: f(std::integral_constant<int, 6>{}); break;
+    case 7: f(std::integral_constant<int, 7>{}); break;
+    case 8: f(std::integral_constant<int, 8>{}); break;
+    default: f(std::integral_constant<int, 0>{}); break;
     }
 }
-#define ROWS_PER_BLOCK 8
-static unsigned norm_blocks(int n) { return (n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK; }
 void kcu_layernorm_forward16(int n, int dim, const float *x, const float *w, const float *b, float eps, float *y,
                              float *mean, float *rstd, __nv_bfloat16 *y16) {
-    layernorm_forward_kernel<<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, b, eps, y, mean, rstd, y16);
+    by_row_width(dim, {x, y}, y16, [&](auto v) {
+        layernorm_forward_kernel<v><<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, b, eps, y, mean, rstd, y16);
+    });
     KCU_LAUNCHED();
 }
 void kcu_layernorm_backward16(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
                               const float *dy, float *dx, float *dw, float *db, __nv_bfloat16 *dx16) {
-    norm_backward_kernel<<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, mean, rstd, dy, dx, dx16);
+    by_row_width(dim, {x, dy, dx}, dx16, [&](auto v) {
+        norm_backward_kernel<v><<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, mean, rstd, dy, dx, dx16);
+    });
     KCU_LAUNCHED();
     column_sums(n, dim, dy, x, mean, rstd, dw, db);
 }
 void kcu_rmsnorm_forward16(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd,
                            __nv_bfloat16 *y16) {
-    rmsnorm_forward_kernel<<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, eps, y, rstd, y16);
+    by_row_width(dim, {x, y}, y16, [&](auto v) {
+        rmsnorm_forward_kernel<v><<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, eps, y, rstd, y16);
+    });
     KCU_LAUNCHED();
 }
 void kcu_rmsnorm_backward16(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
                             float *dx, float *dw, __nv_bfloat16 *dx16) {
-    norm_backward_kernel<<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, NULL, rstd, dy, dx, dx16);
+    by_row_width(dim, {x, dy, dx}, dx16, [&](auto v) {
+        norm_backward_kernel<v><<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, NULL, rstd, dy, dx, dx16);
+    });
     KCU_LAUNCHED();
     column_sums(n, dim, dy, x, NULL, rstd, dw, NULL);
 }

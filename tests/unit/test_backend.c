@@ -271,26 +271,69 @@ static void run_bias_add(const kern_backend *be, rng *r, const void *arg, outbuf
     take(be, out, "z", z, N * D);
 }
 
+/* A norms case: which norm, the row width and a pointer offset in floats (the CUDA kernels hold
+ * a row in registers where 128 divides the width and the rows are 16-byte aligned; else a scalar
+ * loop: ops.cu, lane_row). */
+typedef struct {
+    int rms, dim, offset;
+} norm_case;
+static const norm_case NORMS[] = {{0, 96, 0}, {1, 96, 0}, {0, 768, 0}, {1, 768, 0},
+                                  {0, 1024, 0}, {1, 128, 0}, {0, 768, 1}, {1, 768, 1}};
 static void run_norms(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
-    int rms = *(const int *)arg;
-    enum { N = 45, D = 96 };
-    float *x = rnd(be, r, N * D, 2), *w = rnd(be, r, D, 1), *b = rnd(be, r, D, 1), *y = rnd(be, r, N * D, 1);
-    float *mean = rnd(be, r, N, 1), *rstd = rnd(be, r, N, 1), *dy = rnd(be, r, N * D, 1);
-    float *dx = rnd(be, r, N * D, 1), *dw = rnd(be, r, D, 1), *db = rnd(be, r, D, 1);
-    if (rms) {
-        be->rmsnorm_forward(N, D, x, w, 1e-5f, y, rstd);
-        be->rmsnorm_backward(N, D, x, w, rstd, dy, dx, dw);
+    const norm_case *nc = arg;
+    enum { N = 45 };
+    int D = nc->dim, o = nc->offset;
+    float *x = rnd(be, r, N * D + o, 2), *w = rnd(be, r, D, 1), *b = rnd(be, r, D, 1), *y = rnd(be, r, N * D + o, 1);
+    float *mean = rnd(be, r, N, 1), *rstd = rnd(be, r, N, 1), *dy = rnd(be, r, N * D + o, 1);
+    float *dx = rnd(be, r, N * D + o, 1), *dw = rnd(be, r, D, 1), *db = rnd(be, r, D, 1);
+    if (nc->rms) {
+        be->rmsnorm_forward(N, D, x + o, w, 1e-5f, y + o, rstd);
+        be->rmsnorm_backward(N, D, x + o, w, rstd, dy + o, dx + o, dw);
     } else {
-        be->layernorm_forward(N, D, x, w, b, 1e-5f, y, mean, rstd);
-        be->layernorm_backward(N, D, x, w, mean, rstd, dy, dx, dw, db);
+        be->layernorm_forward(N, D, x + o, w, b, 1e-5f, y + o, mean, rstd);
+        be->layernorm_backward(N, D, x + o, w, mean, rstd, dy + o, dx + o, dw, db);
     }
     be->free(x), be->free(w), be->free(b), be->free(dy);
-    take(be, out, "y", y, N * D);
+    take_at(be, out, "y", y, o, N * D);
     take(be, out, "rstd", rstd, N);
     take(be, out, "mean", mean, N);
-    take(be, out, "dx", dx, N * D);
+    take_at(be, out, "dx", dx, o, N * D);
     take(be, out, "dw", dw, D);
     take(be, out, "db", db, D);
+}
+
+/* The bf16 backend's norms write their output's bf16 copy (the 16-byte row kernels pack four
+ * values a store): each output then feeds a product that takes the copy (SCALELAB_MM_CHECK=1,
+ * set by main, fails if a copy is not its source rounded), at row widths 128 and 768 and with
+ * rows that are not 16-byte aligned (the scalar loop). */
+static void run_norm_copies(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    const norm_case *nc = arg;
+    enum { N = 64, M = 32 };
+    int D = nc->dim, o = nc->offset, before = kern_cuda_bf16_matmul_mode(1);
+    long long copies0, falls0, reused0, copies1, falls1, reused1;
+    kern_cuda_bf16_matmul_counts(&copies0, &falls0, &reused0);
+    float *x = rnd(be, r, N * D + o, 2), *w = rnd(be, r, D, 1), *b = rnd(be, r, D, 1), *y = rnd(be, r, N * D + o, 1);
+    float *mean = rnd(be, r, N, 1), *rstd = rnd(be, r, N, 1), *dy = rnd(be, r, N * D + o, 1);
+    float *dx = rnd(be, r, N * D + o, 1), *dw = rnd(be, r, D, 1), *db = rnd(be, r, D, 1), *e = rnd(be, r, D * M, 1);
+    float *p1 = rnd(be, r, N * M, 1), *p2 = rnd(be, r, N * M, 1);
+    if (nc->rms) be->rmsnorm_forward(N, D, x + o, w, 1e-5f, y + o, rstd);
+    else be->layernorm_forward(N, D, x + o, w, b, 1e-5f, y + o, mean, rstd);
+    be->matmul(0, 0, N, M, D, 1, y + o, e, 0, p1); /* y's copy (when written), e rounded */
+    if (nc->rms) be->rmsnorm_backward(N, D, x + o, w, rstd, dy + o, dx + o, dw);
+    else be->layernorm_backward(N, D, x + o, w, mean, rstd, dy + o, dx + o, dw, db);
+    be->matmul(0, 0, N, M, D, 1, dx + o, e, 0, p2); /* dx's copy (when written), e reused */
+    kern_cuda_bf16_matmul_counts(&copies1, &falls1, &reused1);
+    kern_cuda_bf16_matmul_mode(before);
+    be->free(x), be->free(w), be->free(b), be->free(dy), be->free(e), be->free(mean), be->free(db);
+    take_at(be, out, "y", y, o, N * D);
+    take_at(be, out, "dx", dx, o, N * D);
+    take(be, out, "p1", p1, N * M);
+    take(be, out, "p2", p2, N * M);
+    take(be, out, "rstd", rstd, N);
+    take(be, out, "dw", dw, D);
+    /* y's and dx's copies and e's taken again (counted where the rows are aligned; the unaligned
+     * case checks the values) */
+    if (be == gpu_bf16 && falls1 == falls0 && !o) assert_int_equal(reused1 - reused0, 3);
 }
 
 static void run_elementwise(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
@@ -408,7 +451,6 @@ static void run_mixer(const kern_backend *be, rng *r, const void *arg, outbuf *o
 
 /* ---- the table ---- */
 
-static const int LAYERNORM = 0, RMSNORM = 1;
 #define ATTN(kind_, b, t, h, kv, d, w)                                                             \
     {{.batch = b, .seq = t, .n_head = h, .n_kv_head = kv, .head_dim = d, .kind = kind_, .window = w, \
       .scale = 0.25, .eps = 1e-6}, 0}
@@ -504,8 +546,14 @@ static const op_case CASES[] = {
     /* 40000 FP32 terms per column summed in another order than the CPU's: NMSE 1.4e-11 on
      * the H200 (relative error ~4e-6, about sqrt(n) float roundings) */
     {"add_bias, bias_backward, add, zero (40000 rows)", run_bias_add, &ROWS_40000, 1e-10},
-    {"layernorm fwd+bwd", run_norms, &LAYERNORM, 1e-11},
-    {"rmsnorm fwd+bwd", run_norms, &RMSNORM, 1e-11},
+    {"layernorm fwd+bwd d96", run_norms, &NORMS[0], 1e-11},
+    {"rmsnorm fwd+bwd d96", run_norms, &NORMS[1], 1e-11},
+    {"layernorm fwd+bwd d768 (a row in registers)", run_norms, &NORMS[2], 1e-11},
+    {"rmsnorm fwd+bwd d768 (a row in registers)", run_norms, &NORMS[3], 1e-11},
+    {"layernorm fwd+bwd d1024 (a row in registers)", run_norms, &NORMS[4], 1e-11},
+    {"rmsnorm fwd+bwd d128 (a row in registers)", run_norms, &NORMS[5], 1e-11},
+    {"layernorm fwd+bwd d768 unaligned", run_norms, &NORMS[6], 1e-11},
+    {"rmsnorm fwd+bwd d768 unaligned", run_norms, &NORMS[7], 1e-11},
     {"gelu, logsigmoid fwd+bwd, scale", run_elementwise, NULL, 1e-12},
     {"rope fwd+bwd", run_rope, NULL, 1e-12},
     {"embedding fwd+bwd", run_embedding, NULL, 1e-12},
@@ -551,6 +599,9 @@ static const op_case CASES_BF16[] = {
     {"bf16 matmul 37x53x29 (bf16 copies)", run_matmul, &MATMULS[2], 1e-4},
     {"bf16 matmul 64x96x128 (bf16 copies)", run_matmul, &MATMULS[3], 1e-4},
     {"bf16 matmul kept copies (reuse, op, overwrite)", run_kept_copies, NULL, 1e-4},
+    {"bf16 layernorm copies d768", run_norm_copies, &NORMS[2], 1e-4},
+    {"bf16 rmsnorm copies d128", run_norm_copies, &NORMS[5], 1e-4},
+    {"bf16 layernorm copies d768 unaligned", run_norm_copies, &NORMS[6], 1e-4},
     {"bf16 matmul 64x96x128 unaligned (bf16 copies)", run_matmul, &MATMULS[4], 1e-4},
     {"bf16 matmul 96x12x64 (bf16 copies)", run_matmul, &MATMULS[5], 1e-4},
     {"bf16 matmul 33x40x17 unaligned (bf16 copies)", run_matmul, &MATMULS[6], 1e-4},
