@@ -141,34 +141,51 @@ void kcu_matmul_dgelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m
     cu_gelu_backward((size_t)m * n, pre, c, c);
 }
 
-/* One thread per rotated pair (row, head, i < half); sign -1 is the transpose. The index
- * arithmetic runs in I: 32-bit where the pair count fits, since 64-bit division is a long
- * instruction sequence and four of them a pair made the kernel compute-bound (ncu, 12-layer
- * step on the H200: 19 us a call on q [8192, 768], ~3x the time its bytes take at copy
- * bandwidth). The rotation itself is the same arithmetic either way. */
-template <typename I>
+/* One thread per W consecutive rotated pairs (row, head, i < half; sign -1 is the transpose):
+ * W = 4 with 16-byte loads of x and the tables, where the half head dim is a multiple of 4 and
+ * every pointer is 16-byte aligned; else W = 1. The index arithmetic runs in I: 32-bit where the
+ * count fits, since 64-bit division is a long instruction sequence. Why both: the one-pair kernel
+ * with 64-bit indices was compute-bound (ncu, 12-layer step on the H200: 19 us a call on q
+ * [8192, 768], ~3x its bytes at copy bandwidth; 15 us with 32-bit indices). Each element's
+ * rotation is the same arithmetic in every variant. */
+template <typename I, int W>
 __global__ void rope_kernel(I n, I seq, I n_head, I half, I head_dim, const float *cos_t, const float *sin_t, float *x,
                             float sign) {
+    using vec = typename std::conditional<W == 4, float4, float>::type;
     I idx = (I)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= n) return;
-    I i = idx % half, rh = idx / half; /* rh = row * n_head + head */
-    I tab = rh / n_head % seq * half + i;
-    float *xh = x + (size_t)rh * head_dim;
-    float c = cos_t[tab], sn = sign * sin_t[tab], x0 = xh[i], x1 = xh[i + half];
-    xh[i] = x0 * c - x1 * sn;
-    xh[i + half] = x0 * sn + x1 * c;
+    I groups = half / W, i = idx % groups, rh = idx / groups; /* rh = row * n_head + head */
+    I tab = rh / n_head % seq * groups + i;
+    vec *x0p = reinterpret_cast<vec *>(x + (size_t)rh * head_dim) + i, *x1p = x0p + groups;
+    vec c = reinterpret_cast<const vec *>(cos_t)[tab], sn = reinterpret_cast<const vec *>(sin_t)[tab];
+    vec x0 = *x0p, x1 = *x1p;
+    float *c_ = reinterpret_cast<float *>(&c), *s_ = reinterpret_cast<float *>(&sn);
+    float *a = reinterpret_cast<float *>(&x0), *b = reinterpret_cast<float *>(&x1);
+#pragma unroll
+    for (int k = 0; k < W; k++) {
+        float sk = sign * s_[k], ak = a[k], bk = b[k];
+        a[k] = ak * c_[k] - bk * sk;
+        b[k] = ak * sk + bk * c_[k];
+    }
+    *x0p = x0, *x1p = x1;
+}
+template <int W>
+static void rope_w(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
+                   float sign) {
+    size_t n = (size_t)n_rows * n_head * (head_dim / 2) / W;
+    unsigned blocks = kcu_blocks(n, THREADS);
+    /* the table index (row % seq) * half / W + i < n too */
+    if (n < 0xffffffffu - THREADS)
+        rope_kernel<unsigned, W>
+            <<<blocks, THREADS>>>((unsigned)n, seq, n_head, head_dim / 2, head_dim, cos_t, sin_t, x, sign);
+    else
+        rope_kernel<size_t, W><<<blocks, THREADS>>>(n, seq, n_head, head_dim / 2, head_dim, cos_t, sin_t, x, sign);
+    KCU_LAUNCHED();
 }
 static void rope(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
                  float sign) {
-    size_t n = (size_t)n_rows * n_head * (head_dim / 2);
-    unsigned blocks = kcu_blocks(n, THREADS);
-    /* the table index (row % seq) * half + i < n too */
-    if (n < 0xffffffffu - THREADS)
-        rope_kernel<unsigned>
-            <<<blocks, THREADS>>>((unsigned)n, seq, n_head, head_dim / 2, head_dim, cos_t, sin_t, x, sign);
-    else
-        rope_kernel<size_t><<<blocks, THREADS>>>(n, seq, n_head, head_dim / 2, head_dim, cos_t, sin_t, x, sign);
-    KCU_LAUNCHED();
+    int wide = head_dim % 8 == 0 && ((uintptr_t)x | (uintptr_t)cos_t | (uintptr_t)sin_t) % 16 == 0;
+    (wide ? rope_w<4> : rope_w<1>)(n_rows, seq, n_head, head_dim, cos_t, sin_t, x, sign);
 }
 static void cu_rope_forward(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t,
                             float *x) {

@@ -354,19 +354,28 @@ static void run_elementwise(const kern_backend *be, rng *r, const void *arg, out
     take(be, out, "x", x, N);
 }
 
+/* A RoPE case: head dim and a pointer offset in floats (the CUDA kernel rotates four pairs a
+ * thread with 16-byte loads where the half head dim is a multiple of 4 and x and the tables are
+ * 16-byte aligned; else one pair a thread: ops.cu, rope_kernel). */
+typedef struct {
+    int hd, offset;
+} rope_case;
+static const rope_case ROPES[] = {{16, 0}, {64, 0}, {12, 0}, {16, 1}};
 static void run_rope(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
-    (void)arg;
-    enum { SEQ = 12, ROWS = 2 * SEQ, H = 3, HD = 16 };
-    float tab[2 * SEQ * HD / 2];
-    kern_rope_table(SEQ, HD, 10000.0, tab, tab + SEQ * HD / 2);
-    float *t = be->alloc(sizeof tab);
-    be->upload(t, tab, sizeof tab);
-    float *x = rnd(be, r, ROWS * H * HD, 1), *dx = rnd(be, r, ROWS * H * HD, 1);
-    be->rope_forward(ROWS, SEQ, H, HD, t, t + SEQ * HD / 2, x);
-    be->rope_backward(ROWS, SEQ, H, HD, t, t + SEQ * HD / 2, dx);
+    const rope_case *rc = arg;
+    enum { SEQ = 12, ROWS = 2 * SEQ, H = 3 };
+    int hd = rc->hd, o = rc->offset, n = ROWS * H * hd;
+    float *tab = malloc(sizeof *tab * SEQ * hd);
+    kern_rope_table(SEQ, hd, 10000.0, tab, tab + SEQ * hd / 2);
+    float *t = be->alloc(sizeof *tab * SEQ * hd);
+    be->upload(t, tab, sizeof *tab * SEQ * hd);
+    free(tab);
+    float *x = rnd(be, r, n + o, 1), *dx = rnd(be, r, n + o, 1);
+    be->rope_forward(ROWS, SEQ, H, hd, t, t + SEQ * hd / 2, x + o);
+    be->rope_backward(ROWS, SEQ, H, hd, t, t + SEQ * hd / 2, dx + o);
     be->free(t);
-    take(be, out, "x", x, ROWS * H * HD);
-    take(be, out, "dx", dx, ROWS * H * HD);
+    take_at(be, out, "x", x, o, n);
+    take_at(be, out, "dx", dx, o, n);
 }
 
 static void run_embedding(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
@@ -555,7 +564,10 @@ static const op_case CASES[] = {
     {"layernorm fwd+bwd d768 unaligned", run_norms, &NORMS[6], 1e-11},
     {"rmsnorm fwd+bwd d768 unaligned", run_norms, &NORMS[7], 1e-11},
     {"gelu, logsigmoid fwd+bwd, scale", run_elementwise, NULL, 1e-12},
-    {"rope fwd+bwd", run_rope, NULL, 1e-12},
+    {"rope fwd+bwd d16", run_rope, &ROPES[0], 1e-12},
+    {"rope fwd+bwd d64", run_rope, &ROPES[1], 1e-12},
+    {"rope fwd+bwd d12 (a pair a thread)", run_rope, &ROPES[2], 1e-12},
+    {"rope fwd+bwd d16 unaligned (a pair a thread)", run_rope, &ROPES[3], 1e-12},
     {"embedding fwd+bwd", run_embedding, NULL, 1e-12},
     {"xent fwd+bwd (and in place)", run_xent, NULL, 1e-12},
     {"sum_squares, adamw", run_optim, NULL, 1e-12},
