@@ -73,12 +73,11 @@ void KR(model_net_forward_launch)(KR(model_net) *net, const int32_t *seqs) {
         }
         be->mixer_forward(&net->mixer, A + a->q, A + a->k, A + a->v, log_g, A + a->y, A + a->saved,
                           A + net->mixer_work);
-        be->matmul(0, 0, N, H, hd, 1, A + a->y, P + w->wo, 0, A + a->res_mid);
-        be->add((size_t)N * H, x, A + a->res_mid);
+        /* the residual connections: one op each, product and sum (kern_ops.inc: matmul_add) */
+        be->matmul_add(0, 0, N, H, hd, A + a->y, P + w->wo, NULL, x, A + a->res_mid);
         KR(norm_fwd)(net, A + a->res_mid, w->norm2_w, w->norm2_b, A + a->xn2, A + a->mean2, A + a->rstd2);
         be->matmul_bias_gelu(0, 0, N, F, H, A + a->xn2, P + w->w1, P + w->b1, A + a->hpre, A + a->hact);
-        be->matmul_bias(0, 0, N, H, F, A + a->hact, P + w->w2, P + w->b2, out);
-        be->add((size_t)N * H, A + a->res_mid, out);
+        be->matmul_add(0, 0, N, H, F, A + a->hact, P + w->w2, P + w->b2, A + a->res_mid, out);
     }
     KR(norm_fwd)(net, A + net->res_final, net->final_w, net->final_b, A + net->xnf, A + net->meanf,
                  A + net->rstdf);

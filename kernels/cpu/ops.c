@@ -190,6 +190,13 @@ void KR(kern_matmul_dgelu)(int trans_a, int trans_b, int m, int n, int k, const 
     KR(kern_gelu_backward)((size_t)m * n, pre, c, c);
 }
 
+void KR(kern_matmul_add)(int trans_a, int trans_b, int m, int n, int k, const REAL *a, const REAL *b,
+                         const REAL *bias, const REAL *r, REAL *c) {
+    if (bias) KR(kern_matmul_bias)(trans_a, trans_b, m, n, k, a, b, bias, c);
+    else KR(kern_matmul)(trans_a, trans_b, m, n, k, 1, a, b, 0, c);
+    KR(kern_add)((size_t)m * n, r, c);
+}
+
 void KR(kern_rope_table)(int seq, int head_dim, double base, REAL *cos_t, REAL *sin_t) {
     int half = head_dim / 2;
     for (int t = 0; t < seq; t++)

@@ -75,6 +75,7 @@ static const KR(kern_backend) KR(cpu_backend) = {
     .matmul_bias = KR(kern_matmul_bias),
     .matmul_bias_gelu = KR(kern_matmul_bias_gelu),
     .matmul_dgelu = KR(kern_matmul_dgelu),
+    .matmul_add = KR(kern_matmul_add),
     .rope_forward = KR(kern_rope_forward),
     .rope_backward = KR(kern_rope_backward),
     .embedding_forward = KR(kern_embedding_forward),

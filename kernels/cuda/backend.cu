@@ -142,6 +142,10 @@ static void cu_matmul_dgelu(int trans_a, int trans_b, int m, int n, int k, const
                             const float *pre, float *c) {
     kcu_matmul_dgelu_composed(cu_matmul, trans_a, trans_b, m, n, k, a, b, pre, c);
 }
+static void cu_matmul_add(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                          const float *bias, const float *r, float *c) {
+    kcu_matmul_add_composed(cu_matmul, trans_a, trans_b, m, n, k, a, b, bias, r, c);
+}
 
 /* ---- sum of squares: a fixed grid, each thread a fixed set of elements, each
  * block a fixed tree, the blocks summed in order on the host: the same bits
@@ -364,6 +368,7 @@ extern "C" const kern_backend *kern_cuda_backend(void) {
         be.matmul_bias = cu_matmul_bias;
         be.matmul_bias_gelu = cu_matmul_bias_gelu;
         be.matmul_dgelu = cu_matmul_dgelu;
+        be.matmul_add = cu_matmul_add;
         be.sum_squares = cu_sum_squares;
         be.mixer_saved_size = cu_mixer_saved_size;
         be.mixer_work_size = cu_mixer_work_size;
@@ -387,6 +392,7 @@ extern "C" const kern_backend *kern_cuda_backend_bf16(void) {
         be.matmul_bias = kcu_matmul_bias_bf16;
         be.matmul_bias_gelu = kcu_matmul_bias_gelu_bf16;
         be.matmul_dgelu = kcu_matmul_dgelu_bf16;
+        be.matmul_add = kcu_matmul_add_bf16;
         be.mixer_work_size = cu_mixer_work_size_bf16;
         be.mixer_forward = w_mixer_forward;
         be.mixer_backward = w_mixer_backward;

@@ -123,6 +123,8 @@ void kcu_matmul_bias_gelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, i
                                    const float *b, const float *bias, float *pre, float *c);
 void kcu_matmul_dgelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
                                const float *b, const float *pre, float *c);
+void kcu_matmul_add_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
+                             const float *b, const float *bias, const float *r, float *c);
 /* The bf16 backend's epilogue ops (matmul.cu): fused by cuBLASLt on the bf16 copies, or
  * composed over kcu_matmul_bf16 (kern_cuda_bf16_epilogue_mode says when). */
 void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
@@ -131,6 +133,8 @@ void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, co
                                const float *bias, float *pre, float *c);
 void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                            const float *pre, float *c);
+void kcu_matmul_add_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                         const float *bias, const float *r, float *c);
 
 /* Sizes of the mixers' device work, in floats, and their forward/backward
  * (kernels/cuda/attn.cu, power.cu, power_backward.cu). */

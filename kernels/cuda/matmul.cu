@@ -95,10 +95,11 @@ enum mm_epi { EPI_NONE, EPI_BIAS };
 static const cublasLtEpilogue_t LT_EPILOGUE[] = {CUBLASLT_EPILOGUE_DEFAULT, CUBLASLT_EPILOGUE_BIAS};
 
 /* What a cached algorithm depends on: the shape, the epilogue and the alignments of the
- * caller's pointers (bias: 0 without the bias epilogue). */
+ * caller's pointers (bias: 0 without the bias epilogue; r: the C that Lt reads when it is not
+ * D, matmul_add's residual, 0 when C is D). */
 struct mm_key {
     int ta, tb, m, n, k, epi;
-    unsigned align_c, align_bias;
+    unsigned align_c, align_bias, align_r;
 };
 
 /* One cached key: its descriptors and the heuristic's algorithm. ok = 0: the heuristic had
@@ -251,7 +252,7 @@ static void layout(cublasLtMatrixLayout_t *l, cudaDataType t, long long rows, lo
 
 static bool same_key(const mm_key &x, const mm_key &y) {
     return x.ta == y.ta && x.tb == y.tb && x.m == y.m && x.n == y.n && x.k == y.k && x.epi == y.epi &&
-           x.align_c == y.align_c && x.align_bias == y.align_bias;
+           x.align_c == y.align_c && x.align_bias == y.align_bias && x.align_r == y.align_r;
 }
 
 /* The bias pointer on a slot's descriptor: Lt reads it at each cublasLtMatmul (and the
@@ -295,8 +296,8 @@ static const mm_slot *key_slot(const mm_key &key, const float *bias) {
     uint64_t ws = mm.workspace_bytes;
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     /* The copies are cudaMalloc's, 256-byte aligned (the default assumption); C is the caller's. */
-    uint32_t ac = key.align_c;
-    KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ac, sizeof ac));
+    uint32_t ac = key.align_c, ar = key.align_r ? key.align_r : key.align_c;
+    KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ar, sizeof ar));
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ac, sizeof ac));
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
@@ -376,7 +377,7 @@ static void only_c_written(float *c, size_t n) {
 /* One product on bf16 copies through Lt, with the key's epilogue: 0 (nothing issued) when the
  * heuristic had no algorithm for it or no memory was left for the copies. */
 static int lt_product(const mm_key &key, float alpha, const float *a, const float *b, float beta, float *c,
-                      const float *bias) {
+                      const float *bias, const float *r = NULL) {
     /* Checked first: a new key's descriptors below are host-side calls, counted all the same. */
     copies_check();
     std::call_once(mm.lt_once, lt_init);
@@ -398,8 +399,9 @@ static int lt_product(const mm_key &key, float alpha, const float *a, const floa
         KCU_LAUNCHED();
     }
     set_bias(*s, bias);
-    KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, buf_of(cb), s->la, buf_of(ca), s->lb, &beta, c, s->lc, c, s->lc,
-                            &s->algo, mm.workspace, mm.workspace_bytes, 0));
+    /* D = alpha op(A) op(B) + beta C (+ bias); C is r when given (matmul_add), else D itself */
+    KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, buf_of(cb), s->la, buf_of(ca), s->lb, &beta, r ? r : c, s->lc, c,
+                            s->lc, &s->algo, mm.workspace, mm.workspace_bytes, 0));
     only_c_written(c, (size_t)m * n);
     return 1;
 }
@@ -435,6 +437,24 @@ void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const f
     mm.composed++;
     kcu_matmul_bias_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, c);
     only_c_written(c, (size_t)m * n); /* the product accounted for its calls; add_bias wrote c */
+}
+
+/* c = op(A) op(B) [+ bias] + r as one Lt call (r read as Lt's C, beta 1: no pass over c after
+ * the product) when the epilogue is on, the matmul is in mode 1 and the product is not empty;
+ * otherwise the product [and add_bias], then add. */
+void kcu_matmul_add_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                         const float *bias, const float *r, float *c) {
+    if (kern_cuda_bf16_epilogue_mode(-1) && kern_cuda_bf16_matmul_mode(-1) && m > 0 && n > 0 && k > 0) {
+        unsigned ab = bias ? alignment_of(bias) : 0;
+        mm_key key = {trans_a, trans_b, m, n, k, bias ? EPI_BIAS : EPI_NONE, alignment_of(c), ab, alignment_of(r)};
+        if (lt_product(key, 1.f, a, b, 1.f, c, bias, r)) {
+            mm.fused += bias != NULL; /* the counts are of biases */
+            return;
+        }
+    }
+    mm.composed += bias != NULL;
+    kcu_matmul_add_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, r, c);
+    only_c_written(c, (size_t)m * n); /* the product accounted for its calls; add_bias and add wrote c */
 }
 
 /* A slot for the bf16 copy of c (m x n) that the elementwise kernel writing c writes beside it

@@ -140,6 +140,12 @@ void kcu_matmul_dgelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m
     mm(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
     cu_gelu_backward((size_t)m * n, pre, c, c);
 }
+void kcu_matmul_add_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
+                             const float *b, const float *bias, const float *r, float *c) {
+    if (bias) kcu_matmul_bias_composed(mm, trans_a, trans_b, m, n, k, a, b, bias, c);
+    else mm(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
+    cu_add((size_t)m * n, r, c);
+}
 
 /* One thread per W consecutive rotated pairs (row, head, i < half; sign -1 is the transpose):
  * W = 4 with 16-byte loads of x and the tables, where the half head dim is a multiple of 4 and

@@ -37,6 +37,11 @@ int kcu_writes_matmul_dgelu(int ta, int tb, int m, int n, int k, const float *a,
     (void)pre;
     return kcu_writes_matmul(ta, tb, m, n, k, 1, a, b, 0, c, w);
 }
+int kcu_writes_matmul_add(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *bias,
+                          const float *r, float *c, kcu_span *w) {
+    (void)bias, (void)r;
+    return kcu_writes_matmul(ta, tb, m, n, k, 1, a, b, 0, c, w);
+}
 int kcu_writes_add_bias(int n, int dim, float *x, const float *bias, kcu_span *w) {
     (void)bias;
     w[0] = floats(x, (size_t)n * dim);

@@ -214,11 +214,12 @@ typedef struct epi_case {
     int epilogue, m, n, k, off;
 } epi_case;
 
-/* matmul_bias, matmul_bias_gelu and matmul_dgelu (on its own random pre, scale 3: both
- * sides of GELU's bend) for every transpose pair, outputs random before. On the bf16
- * backend the bias of the first two is counted (matmul_dgelu has none): with the epilogue
- * on and 16-byte aligned pointers each must have been one cuBLASLt call; with it off, all
- * composed. */
+/* matmul_bias, matmul_bias_gelu, matmul_dgelu (on its own random pre, scale 3: both
+ * sides of GELU's bend) and matmul_add with and without a bias (its residual taken back too:
+ * it must be left as it was) for every transpose pair, outputs random before. On the bf16
+ * backend the biases are counted (3 a pair: matmul_dgelu and the bias-free matmul_add have
+ * none): with the epilogue on and 16-byte aligned pointers each must have been one cuBLASLt
+ * call; with it off, all composed. */
 static void run_epilogues(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
     const epi_case *ec = arg;
     int M = ec->m, N = ec->n, K = ec->k, off = ec->off;
@@ -232,24 +233,30 @@ static void run_epilogues(const kern_backend *be, rng *r, const void *arg, outbu
             float *a = rnd(be, r, (size_t)M * K + off, 1), *b = rnd(be, r, (size_t)K * N + off, 1);
             float *bias = rnd(be, r, (size_t)N + off, 1), *pin = rnd(be, r, mn, 3);
             float *c = rnd(be, r, mn, 1), *pre = rnd(be, r, mn, 1), *h = rnd(be, r, mn, 1), *d = rnd(be, r, mn, 1);
+            float *res = rnd(be, r, mn, 1), *e = rnd(be, r, mn, 1), *eb = rnd(be, r, mn, 1);
             be->matmul_bias(ta, tb, M, N, K, a + off, b + off, bias + off, c + off);
             be->matmul_bias_gelu(ta, tb, M, N, K, a + off, b + off, bias + off, pre + off, h + off);
             be->matmul_dgelu(ta, tb, M, N, K, a + off, b + off, pin + off, d + off);
+            be->matmul_add(ta, tb, M, N, K, a + off, b + off, NULL, res + off, e + off);
+            be->matmul_add(ta, tb, M, N, K, a + off, b + off, bias + off, res + off, eb + off);
             be->free(a), be->free(b), be->free(bias), be->free(pin);
             take_at(be, out, "bias: c", c, off, (size_t)M * N);
             take_at(be, out, "bias_gelu: pre", pre, off, (size_t)M * N);
             take_at(be, out, "bias_gelu: c", h, off, (size_t)M * N);
             take_at(be, out, "dgelu: c", d, off, (size_t)M * N);
+            take_at(be, out, "add: c", e, off, (size_t)M * N);
+            take_at(be, out, "add with bias: c", eb, off, (size_t)M * N);
+            take_at(be, out, "add: r", res, off, (size_t)M * N);
         }
     kern_cuda_bf16_epilogue_counts(&fused1, &composed1);
     kern_cuda_bf16_epilogue_mode(before);
     kern_cuda_bf16_matmul_mode(mm_before);
     if (ec->epilogue >= 0 && be == gpu_bf16) {
         long long fused = fused1 - fused0, composed = composed1 - composed0;
-        printf("    %lld of 8 biases fused, %lld composed\n", fused, composed);
-        assert_int_equal(fused + composed, 8);
+        printf("    %lld of 12 biases fused, %lld composed\n", fused, composed);
+        assert_int_equal(fused + composed, 12);
         if (ec->epilogue == 0) assert_int_equal(fused, 0);
-        else if (!off) assert_int_equal(fused, 8);
+        else if (!off) assert_int_equal(fused, 12);
     }
 }
 

@@ -85,6 +85,11 @@ static void count_matmul_dgelu(int ta, int tb, int m, int n, int k, const float 
     tally_matmul(m, n, k, a, b, c);
     kern_cpu_backend()->matmul_dgelu(ta, tb, m, n, k, a, b, pre, c);
 }
+static void count_matmul_add(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *bias,
+                             const float *r, float *c) {
+    tally_matmul(m, n, k, a, b, c);
+    kern_cpu_backend()->matmul_add(ta, tb, m, n, k, a, b, bias, r, c);
+}
 
 /* Adds one mixer call's executed gemms (log) to the tally. */
 static void tally_mixer(const kern_mixer_shape *s, const gemm_log *log, int backward) {
@@ -142,6 +147,7 @@ static kern_backend counting_backend(void) {
     be.matmul_bias = count_matmul_bias;
     be.matmul_bias_gelu = count_matmul_bias_gelu;
     be.matmul_dgelu = count_matmul_dgelu;
+    be.matmul_add = count_matmul_add;
     be.mixer_forward = count_mixer_forward;
     be.mixer_backward = count_mixer_backward;
     return be;

@@ -217,6 +217,26 @@ static void test_matmul_bias(void **state) {
     free(c.x), free(c.w), free(c.bias), free(c.r);
 }
 
+/* matmul_add (a residual connection's product): c = x W^T [+ bias] + res against the sum
+ * written out, with and without the bias; res is left as it was. */
+static void test_matmul_add(void **state) {
+    (void)state;
+    double *x = rvec(N * D, 1), *w = rvec(D * D, 1), *bias = rvec(D, 1), *res = rvec(N * D, 1), c[N * D];
+    double res0[N * D];
+    memcpy(res0, res, sizeof res0);
+    for (int with_bias = 0; with_bias <= 1; with_bias++) {
+        kern_matmul_add_f64(0, 1, N, D, D, x, w, with_bias ? bias : NULL, res, c);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < D; j++) {
+                double s = res[i * D + j] + (with_bias ? bias[j] : 0);
+                for (int k = 0; k < D; k++) s += x[i * D + k] * w[j * D + k];
+                assert_true(fabs(c[i * D + j] - s) < 1e-12);
+            }
+        assert_memory_equal(res, res0, sizeof res0);
+    }
+    free(x), free(w), free(bias), free(res);
+}
+
 typedef struct emb_ctx {
     double *table, *r, out[N * D];
     int32_t tok[N];
@@ -283,7 +303,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_norms),        cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_rope),         cmocka_unit_test(test_xent),
-        cmocka_unit_test(test_matmul_bias),  cmocka_unit_test(test_embedding),
+        cmocka_unit_test(test_matmul_bias),  cmocka_unit_test(test_matmul_add),  cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_optimizer_ops), cmocka_unit_test(test_float_matches_double),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,6 +87,10 @@ static void s_matmul_dgelu(int ta, int tb, int m, int n, int k, const float *a, 
                            float *c) {
     SPY(matmul_dgelu, ta, tb, m, n, k, a, b, pre, c);
 }
+static void s_matmul_add(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *bias,
+                         const float *r, float *c) {
+    SPY(matmul_add, ta, tb, m, n, k, a, b, bias, r, c);
+}
 static void s_add_bias(int n, int dim, float *x, const float *bias) { SPY(add_bias, n, dim, x, bias); }
 static void s_bias_backward(int n, int dim, const float *dy, float *db) { SPY(bias_backward, n, dim, dy, db); }
 static void s_add(size_t n, const float *x, float *y) { SPY(add, n, x, y); }
@@ -169,6 +173,7 @@ static kern_backend spy_table(void) {
     be.alloc = spy_alloc, be.free = spy_free, be.upload = s_upload, be.download = s_download;
     be.matmul = s_matmul, be.matmul_bias = s_matmul_bias, be.matmul_bias_gelu = s_matmul_bias_gelu;
     be.matmul_dgelu = s_matmul_dgelu, be.add_bias = s_add_bias, be.bias_backward = s_bias_backward;
+    be.matmul_add = s_matmul_add;
     be.add = s_add, be.zero = s_zero, be.layernorm_forward = s_layernorm_forward;
     be.layernorm_backward = s_layernorm_backward, be.rmsnorm_forward = s_rmsnorm_forward;
     be.rmsnorm_backward = s_rmsnorm_backward, be.gelu_forward = s_gelu_forward, be.gelu_backward = s_gelu_backward;
