@@ -237,8 +237,8 @@ static void cu_mixer_backward_bf16(const kern_mixer_shape *s, const float *q, co
     if (checked(s)->kind == KERN_MIXER_POWER)
         return kcu_power_backward_prec(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work, 1);
     if (!use_flash(s)) return cu_mixer_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work);
-    check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(dy), check_aligned(dq), check_aligned(dk),
-        check_aligned(dv);
+    check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(y), check_aligned(dy), check_aligned(dq),
+        check_aligned(dk), check_aligned(dv);
     kcu_flash_backward(s, q, k, v, y, saved, dy, dq, dk, dv, work);
 }
 
