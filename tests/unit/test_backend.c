@@ -44,6 +44,7 @@ static int setup(void **state) {
 
 typedef struct rng {
     uint64_t s;
+    int bf16; /* the case runs against the bf16 table: run_mixer rounds q, k, v, dy (rnd16) */
 } rng;
 static double urand(rng *r) {
     r->s ^= r->s << 13;
@@ -51,16 +52,35 @@ static double urand(rng *r) {
     r->s ^= r->s << 17;
     return (double)(r->s >> 11) / 9007199254740992.0 * 2 - 1;
 }
-/* A device (or CPU) buffer of n random floats in [-scale, scale]. */
-static float *rnd(const kern_backend *be, rng *r, size_t n, double scale) {
+/* x rounded to the nearest bf16 (ties to even), as a float. */
+static float to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+/* A device (or CPU) buffer of n random floats in [-scale, scale]; bf16: each one a bf16 value. */
+static float *rnd_as(const kern_backend *be, rng *r, size_t n, double scale, int bf16) {
     float *h = malloc(n * sizeof *h + 1);
     for (size_t i = 0; i < n; i++) h[i] = (float)(scale * urand(r));
+    if (bf16)
+        for (size_t i = 0; i < n; i++) h[i] = to_bf16(h[i]);
     float *d = be->alloc(n * sizeof *d);
     assert_non_null(d);
     be->upload(d, h, n * sizeof *h);
     free(h);
     return d;
 }
+static float *rnd(const kern_backend *be, rng *r, size_t n, double scale) { return rnd_as(be, r, n, scale, 0); }
+/* The mixer's operands when the case runs against the bf16 table: values that bf16 holds
+ * exactly, so that the CPU reference and the GPU's rounded copies start from the same numbers
+ * and the comparison measures the kernels' own rounding. Why: power retention is ill-conditioned
+ * where a query's normaliser is tiny (p = 2, a row whose (q.k)^2 are all near 0), and there the
+ * rounding of the inputs alone moved dq by 0.62 in nmse on the CPU, FP32 throughout (bf16 power
+ * p2 weak gates c64 T256 d32 after new cases shifted its seed: the GPU's 19.78 against the CPU's
+ * 94.18 was the CPU's 19.79 on rounded inputs). */
+static float *rnd16(const kern_backend *be, rng *r, size_t n, double scale) { return rnd_as(be, r, n, scale, r->bf16); }
 static int32_t *tokens(const kern_backend *be, rng *r, size_t n, int vocab) {
     int32_t *h = malloc(n * sizeof *h + 1);
     for (size_t i = 0; i < n; i++) h[i] = (int32_t)((urand(r) + 1) / 2 * vocab) % vocab;
@@ -443,7 +463,7 @@ static void run_mixer(const kern_backend *be, rng *r, const void *arg, outbuf *o
     const kern_mixer_shape *s = &mc->s;
     size_t nq = (size_t)s->batch * s->seq * s->n_head * s->head_dim;
     size_t nk = (size_t)s->batch * s->seq * s->n_kv_head * s->head_dim, ng = (size_t)s->batch * s->seq * s->n_kv_head;
-    float *q = rnd(be, r, nq, 1), *k = rnd(be, r, nk, 1), *v = rnd(be, r, nk, 1), *dy = rnd(be, r, nq, 1);
+    float *q = rnd16(be, r, nq, 1), *k = rnd16(be, r, nk, 1), *v = rnd16(be, r, nk, 1), *dy = rnd16(be, r, nq, 1);
     float *lg = rnd(be, r, ng, 3), *y = rnd(be, r, nq, 1), *saved = rnd(be, r, be->mixer_saved_size(s), 1);
     float *dq = rnd(be, r, nq, 1), *dk = rnd(be, r, nk, 1), *dv = rnd(be, r, nk, 1), *dlg = rnd(be, r, ng, 1);
     float *centre = be->alloc(sizeof(float)), c = (float)mc->gate_centre;
@@ -719,7 +739,7 @@ static int run_cases(const kern_backend *be, const op_case *cases, size_t n, uin
     for (size_t c = 0; c < n; c++) {
         const op_case *oc = &cases[c];
         if (only && *only && !strstr(oc->name, only)) continue;
-        rng r1 = {seed + c}, r2 = r1;
+        rng r1 = {seed + c, be == gpu_bf16}, r2 = r1;
         outbuf a = new_out(), b = new_out();
         oc->run(kern_cpu_backend(), &r1, oc->arg, &a);
         oc->run(be, &r2, oc->arg, &b);
@@ -747,7 +767,7 @@ static void test_ops(void **state) {
 /* Two runs of one case on the same inputs (seed) give the same bits: the kernels that use no
  * atomics, and the fixed-order reductions. */
 static int same_bits(const kern_backend *be, op_run run, const void *arg, uint64_t seed) {
-    rng r1 = {seed}, r2 = r1;
+    rng r1 = {.s = seed}, r2 = r1;
     outbuf a = new_out(), b = new_out();
     run(be, &r1, arg, &a);
     run(be, &r2, arg, &b);
@@ -974,7 +994,7 @@ static void test_model_gradients(void **state) {
             fail_msg("%s", err);
         size_t T = (size_t)c.context, n = nc->n_params;
         int32_t *tok = malloc(sizeof *tok * c.batch_size * (T + 1));
-        rng r = {99};
+        rng r = {.s = 99};
         for (size_t i = 0; i < c.batch_size * (T + 1); i++) tok[i] = (int32_t)((urand(&r) + 1) / 2 * 256) % 256;
         double lc = model_net_forward(nc, tok), lg = model_net_forward(ng, tok);
         model_net_backward(nc);
@@ -1022,7 +1042,7 @@ static void test_model_gradients_epilogue(void **state) {
                 fail_msg("%s", err);
         size_t T = (size_t)c.context, n = net[0]->n_params;
         int32_t *tok = malloc(sizeof *tok * c.batch_size * (T + 1));
-        rng r = {99};
+        rng r = {.s = 99};
         for (size_t i = 0; i < c.batch_size * (T + 1); i++) tok[i] = (int32_t)((urand(&r) + 1) / 2 * 256) % 256;
         float *g[2];
         double loss[2];
