@@ -423,38 +423,33 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
 }
 
-/* c = op(A) op(B) + bias as one Lt call when the epilogue is on, the matmul is in mode 1 and
- * the product is not empty; otherwise the product, then add_bias. */
-void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
-                          const float *bias, float *c) {
+/* c = op(A) op(B) [+ bias] [+ r] as one Lt call when the epilogue is on, the matmul is in mode 1
+ * and the product is not empty: the bias by Lt's bias epilogue, r read as Lt's C with beta 1 (no
+ * pass over c after the product). Otherwise the product, then add_bias and add (ops.cu's composed
+ * ops). The fused and composed counts are of biases. matmul_bias is this without r, matmul_add
+ * with it. */
+static void epilogue_product(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                             const float *bias, const float *r, float *c) {
     if (kern_cuda_bf16_epilogue_mode(-1) && kern_cuda_bf16_matmul_mode(-1) && m > 0 && n > 0 && k > 0) {
-        mm_key key = {trans_a, trans_b, m, n, k, EPI_BIAS, alignment_of(c), alignment_of(bias)};
-        if (lt_product(key, 1.f, a, b, 0.f, c, bias)) {
-            mm.fused++;
-            return;
-        }
-    }
-    mm.composed++;
-    kcu_matmul_bias_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, c);
-    only_c_written(c, (size_t)m * n); /* the product accounted for its calls; add_bias wrote c */
-}
-
-/* c = op(A) op(B) [+ bias] + r as one Lt call (r read as Lt's C, beta 1: no pass over c after
- * the product) when the epilogue is on, the matmul is in mode 1 and the product is not empty;
- * otherwise the product [and add_bias], then add. */
-void kcu_matmul_add_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
-                         const float *bias, const float *r, float *c) {
-    if (kern_cuda_bf16_epilogue_mode(-1) && kern_cuda_bf16_matmul_mode(-1) && m > 0 && n > 0 && k > 0) {
-        unsigned ab = bias ? alignment_of(bias) : 0;
-        mm_key key = {trans_a, trans_b, m, n, k, bias ? EPI_BIAS : EPI_NONE, alignment_of(c), ab, alignment_of(r)};
-        if (lt_product(key, 1.f, a, b, 1.f, c, bias, r)) {
-            mm.fused += bias != NULL; /* the counts are of biases */
+        unsigned align_bias = bias ? alignment_of(bias) : 0, align_r = r ? alignment_of(r) : 0;
+        mm_key key = {trans_a, trans_b, m, n, k, bias ? EPI_BIAS : EPI_NONE, alignment_of(c), align_bias, align_r};
+        if (lt_product(key, 1.f, a, b, r ? 1.f : 0.f, c, bias, r)) {
+            mm.fused += bias != NULL;
             return;
         }
     }
     mm.composed += bias != NULL;
-    kcu_matmul_add_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, r, c);
+    if (r) kcu_matmul_add_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, r, c);
+    else kcu_matmul_bias_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, c);
     only_c_written(c, (size_t)m * n); /* the product accounted for its calls; add_bias and add wrote c */
+}
+void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                          const float *bias, float *c) {
+    epilogue_product(trans_a, trans_b, m, n, k, a, b, bias, NULL, c);
+}
+void kcu_matmul_add_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                         const float *bias, const float *r, float *c) {
+    epilogue_product(trans_a, trans_b, m, n, k, a, b, bias, r, c);
 }
 
 /* A slot for the bf16 copy of c (m x n) that the elementwise kernel writing c writes beside it
