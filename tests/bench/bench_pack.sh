@@ -49,7 +49,10 @@ fi
 seeds=$(seq -s ', ' 0 $((n - 1)))
 echo "packed tiny runs on GPU 0: $n runs per sweep (4 layers, head_dim 64, softmax, bf16, context 2048, batch 8),"
 echo "sweep run --gpus 0 --per-gpu K; total tok/s = tokens of all runs / sweep wall time"
-printf '%-7s %3s %12s %9s %12s %8s %14s %s\n' d_model K tokens/run wall_s total_tok/s vs_K=1 mean_run_s status
+echo "steady_gpu_tok/s: the runs' mean training rate past a fifth of each run x K; overhead_s: a run's"
+echo "claim-to-done time less its training loop's; gpu_util: nvidia-smi's utilization.gpu, mean over the sweep"
+printf '%-7s %3s %12s %9s %12s %8s %14s %12s %10s %6s %s\n' d_model K tokens/run wall_s total_tok/s vs_K=1 mean_run_s \
+  steady_gpu_tok/s overhead_s gpu_util status
 rc=0
 for d in $ds; do
   tokens_var=PACK_TOKENS_$d
@@ -70,21 +73,45 @@ Y
   base_rate=
   for k in $ks; do
     db="$work/d$d-k$k.db"
+    # GPU utilisation (nvidia-smi: the share of time a kernel ran) sampled every 200 ms
+    # during the sweep: a query, nothing about the GPU is set.
+    nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 200 > "util-d$d-k$k.txt" 2>&1 &
+    sampler=$!
     t0=$(date +%s.%N)
     SCALELAB_DB=$db timeout "$limit" "$S" sweep run "pack-$d.yaml" --db "$db" --runs-dir "$work/runs-d$d-k$k" --gpus 0 --per-gpu "$k" \
       > "sweep-d$d-k$k.txt" 2>&1
     src=$?
     t1=$(date +%s.%N)
     [ -n "$out" ] && cp "sweep-d$d-k$k.txt" "$out/"
-    read -r done_n mean_run < <(python3 - "$db" <<'PY'
+    kill "$sampler" 2> /dev/null
+    wait "$sampler" 2> /dev/null
+    util=$(awk -F', *' '$1 ~ /^[0-9]+$/ { s += $1; n++ } END { if (n) printf "%.0f%%", s / n; else print "-" }' "util-d$d-k$k.txt")
+    read -r done_n mean_run steady overhead < <(python3 - "$db" "$k" <<'PY'
 import sqlite3, sys
+# Per done run: its claim-to-done time; its steady training rate, tokens over the training
+# loop's own clock from the step at a fifth of the run to its last step (the metric rows'
+# wall_seconds: start-up, the first steps' warm-up and the end's checkpoint left out); and
+# its overhead, claim-to-done less the loop's last wall_seconds (process start, CUDA
+# context, data, evaluation, checkpoint, store). steady_gpu = the mean steady rate x K, the
+# GPU's training throughput while K runs share it (all K start together and run alike).
+k = int(sys.argv[2])
 try:
-    rows = sqlite3.connect(sys.argv[1]).execute(
-        "SELECT started, finished FROM runs WHERE status = 'done'").fetchall()
+    db = sqlite3.connect(sys.argv[1])
+    runs = db.execute("SELECT id, started, finished FROM runs WHERE status = 'done'").fetchall()
+    own, rates, over = [], [], []
+    for rid, s, f in runs:
+        m = db.execute("SELECT step, tokens, wall_seconds FROM metrics WHERE run = ? ORDER BY step",
+                       (rid,)).fetchall()
+        if s and f:
+            own.append(f - s)
+            if m: over.append(f - s - m[-1][2])
+        if len(m) >= 10:
+            a, b = m[len(m) // 5], m[-1]
+            if b[2] > a[2]: rates.append((b[1] - a[1]) / (b[2] - a[2]))
 except sqlite3.Error:
-    rows = []
-own = [f - s for s, f in rows if s and f]
-print(len(rows), f"{sum(own) / len(own):.2f}" if own else "nan")
+    runs, own, rates, over = [], [], [], []
+mean = lambda v, f: f.format(sum(v) / len(v)) if v else "nan"
+print(len(runs), mean(own, "{:.2f}"), f"{k * sum(rates) / len(rates):.0f}" if rates else "nan", mean(over, "{:.2f}"))
 PY
 )
     wall=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
@@ -94,7 +121,8 @@ PY
     status="$done_n/$n done, rc $src"
     [ "$src" -eq 124 ] && status="$status (timed out after ${limit}s: rate counts done runs only)"
     [ "$done_n" -eq "$n" ] || rc=1
-    printf '%-7s %3s %12s %9s %12s %8s %14s %s\n' "$d" "$k" "$per_run" "$wall" "$rate" "$ratio" "$mean_run" "$status"
+    printf '%-7s %3s %12s %9s %12s %8s %14s %12s %10s %6s %s\n' "$d" "$k" "$per_run" "$wall" "$rate" "$ratio" \
+      "$mean_run" "$steady" "$overhead" "$util" "$status"
     [ "$done_n" -eq "$n" ] || tail -5 "sweep-d$d-k$k.txt"
   done
 done
