@@ -108,11 +108,15 @@ void kcu_rmsnorm_forward16(int n, int dim, const float *x, const float *w, float
 void kcu_rmsnorm_backward16(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
                             float *dx, float *dw, __nv_bfloat16 *dx16);
 
-/* GELU forward and backward (ops.cu) that also write the result rounded to bf16 into y16 /
- * dx16 (n bf16, 8-byte aligned; NULL: none): the bf16 matmul's GELU after its product, which
- * keeps that copy for the next product (matmul.cu). */
-void kcu_gelu_forward16(size_t n, const float *x, float *y, __nv_bfloat16 *y16);
-void kcu_gelu_backward16(size_t n, const float *x, const float *dy, float *dx, __nv_bfloat16 *dx16);
+/* The bf16 table's GELU after its product (ops.cu; its pre is bf16, n values, kern_ops.inc):
+ * the product as bf16 (prod16, cuBLASLt's D) or FP32 (x32, NULL when prod16 is given; may be y).
+ * Forward: v = product (+ bias[column], cols columns; bias NULL: added already), pre16 = bf16(v)
+ * (prod16 may be pre16), y = gelu(v). Backward: y = product gelu'(pre16). y16 (NULL: none)
+ * gets y rounded to bf16, the copy the bf16 matmul keeps for the next product (matmul.cu). */
+void kcu_gelu_forward16(size_t n, int cols, const __nv_bfloat16 *prod16, const float *x32, const float *bias,
+                        __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16);
+void kcu_gelu_backward16(size_t n, const __nv_bfloat16 *prod16, const float *x32, const __nv_bfloat16 *pre16,
+                         float *y, __nv_bfloat16 *y16);
 
 /* The epilogue ops of kern_ops.inc as the separate ops after a given matmul (ops.cu): the
  * FP32 backend's, and the bf16 backend's where cuBLASLt does not fuse them. */

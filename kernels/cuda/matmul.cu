@@ -96,10 +96,12 @@ static const cublasLtEpilogue_t LT_EPILOGUE[] = {CUBLASLT_EPILOGUE_DEFAULT, CUBL
 
 /* What a cached algorithm depends on: the shape, the epilogue and the alignments of the
  * caller's pointers (bias: 0 without the bias epilogue; r: the C that Lt reads when it is not
- * D, matmul_add's residual, 0 when C is D). */
+ * D, matmul_add's residual, 0 when C is D), and D's type (d16: bf16, the GELU ops' products,
+ * else FP32). */
 struct mm_key {
     int ta, tb, m, n, k, epi;
     unsigned align_c, align_bias, align_r;
+    int d16;
 };
 
 /* One cached key: its descriptors and the heuristic's algorithm. ok = 0: the heuristic had
@@ -188,7 +190,7 @@ static void copies_check(void) { kcu_copies_check(&mm.cp, kcu_device_calls()); }
 /* This file's own calls since the check are accounted for. */
 static void copies_account(void) { kcu_copies_account(&mm.cp, kcu_device_calls()); }
 /* Forget the copies of [p, p + n floats): a product wrote there. */
-static void copies_written(const float *p, size_t n) { kcu_copies_written(&mm.cp, p, n * sizeof(float)); }
+static void copies_written(const void *p, size_t bytes) { kcu_copies_written(&mm.cp, p, bytes); }
 static __nv_bfloat16 *buf_of(int i) { return static_cast<__nv_bfloat16 *>(mm.cp.slot[i].buf); }
 
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n) {
@@ -252,7 +254,7 @@ static void layout(cublasLtMatrixLayout_t *l, cudaDataType t, long long rows, lo
 
 static bool same_key(const mm_key &x, const mm_key &y) {
     return x.ta == y.ta && x.tb == y.tb && x.m == y.m && x.n == y.n && x.k == y.k && x.epi == y.epi &&
-           x.align_c == y.align_c && x.align_bias == y.align_bias && x.align_r == y.align_r;
+           x.align_c == y.align_c && x.align_bias == y.align_bias && x.align_r == y.align_r && x.d16 == y.d16;
 }
 
 /* The bias pointer on a slot's descriptor: Lt reads it at each cublasLtMatmul (and the
@@ -290,7 +292,7 @@ static const mm_slot *key_slot(const mm_key &key, const float *bias) {
     long long rows_b = tb ? n : k, cols_b = tb ? k : n, rows_a = ta ? k : m, cols_a = ta ? m : k;
     layout(&s.la, CUDA_R_16BF, cols_b, rows_b, pad8(cols_b));
     layout(&s.lb, CUDA_R_16BF, cols_a, rows_a, pad8(cols_a));
-    layout(&s.lc, CUDA_R_32F, n, m, n);
+    layout(&s.lc, key.d16 ? CUDA_R_16BF : CUDA_R_32F, n, m, n);
     cublasLtMatmulPreference_t pref;
     KCU_BLAS(cublasLtMatmulPreferenceCreate(&pref));
     uint64_t ws = mm.workspace_bytes;
@@ -369,14 +371,14 @@ static int operand(const float *src, long long rows, long long cols, int keep, b
 
 /* After calls made since the copies were last checked that wrote only c (a product outside Lt,
  * a bias added after one): the copies of c are forgotten, the others stay. */
-static void only_c_written(float *c, size_t n) {
-    copies_written(c, n);
+static void only_c_written(const void *c, size_t bytes) {
+    copies_written(c, bytes);
     copies_account();
 }
 
 /* One product on bf16 copies through Lt, with the key's epilogue: 0 (nothing issued) when the
  * heuristic had no algorithm for it or no memory was left for the copies. */
-static int lt_product(const mm_key &key, float alpha, const float *a, const float *b, float beta, float *c,
+static int lt_product(const mm_key &key, float alpha, const float *a, const float *b, float beta, void *c,
                       const float *bias, const float *r = NULL) {
     /* Checked first: a new key's descriptors below are host-side calls, counted all the same. */
     copies_check();
@@ -402,7 +404,7 @@ static int lt_product(const mm_key &key, float alpha, const float *a, const floa
     /* D = alpha op(A) op(B) + beta C (+ bias); C is r when given (matmul_add), else D itself */
     KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, buf_of(cb), s->la, buf_of(ca), s->lb, &beta, r ? r : c, s->lc, c,
                             s->lc, &s->algo, mm.workspace, mm.workspace_bytes, 0));
-    only_c_written(c, (size_t)m * n);
+    only_c_written(c, (size_t)m * n * (key.d16 ? 2 : sizeof(float)));
     return 1;
 }
 
@@ -413,13 +415,13 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
     if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0) {
         copies_check();
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
-        return only_c_written(c, (size_t)m * n);
+        return only_c_written(c, (size_t)m * n * sizeof(float));
     }
     mm_key key = {trans_a, trans_b, m, n, k, EPI_NONE, alignment_of(c), 0};
     if (!lt_product(key, alpha, a, b, beta, c, NULL)) { /* lt_product checked the copies */
         mm.fallbacks++;
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
-        only_c_written(c, (size_t)m * n);
+        only_c_written(c, (size_t)m * n * sizeof(float));
     }
 }
 
@@ -441,7 +443,7 @@ static void epilogue_product(int trans_a, int trans_b, int m, int n, int k, cons
     mm.composed += bias != NULL;
     if (r) kcu_matmul_add_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, r, c);
     else kcu_matmul_bias_composed(kcu_matmul_bf16, trans_a, trans_b, m, n, k, a, b, bias, c);
-    only_c_written(c, (size_t)m * n); /* the product accounted for its calls; add_bias and add wrote c */
+    only_c_written(c, (size_t)m * n * sizeof(float)); /* the product accounted for its calls; add_bias and add wrote c */
 }
 void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                           const float *bias, float *c) {
@@ -459,7 +461,7 @@ void kcu_matmul_add_bf16(int trans_a, int trans_b, int m, int n, int k, const fl
  * a copy pads (n % 8), no memory), and the product rounds c as before. Forgets any copy of c. */
 static int produced_slot(const float *c, long long m, long long n) {
     copies_check();
-    copies_written(c, (size_t)(m * n));
+    copies_written(c, (size_t)(m * n) * sizeof(float));
     if (!kern_cuda_bf16_matmul_mode(-1) || n % 8) return -1;
     return copy_slot((size_t)(m * n) * 2, -1);
 }
@@ -484,20 +486,48 @@ void kcu_produced(const float *c, long long m, long long n, __nv_bfloat16 *buf) 
         if (buf_of(i) == buf) return produced(i, c, m, n);
 }
 
-/* GELU and its derivative in ops.cu's kernels after the product (why: the header), each also
- * writing its output's bf16 copy for the next product. */
+/* The GELU ops keep pre in bf16 (kern_ops.inc allows it: pre is the op's record for
+ * matmul_dgelu), and their products come out of cuBLASLt in bf16: the forward's D is pre itself
+ * (its first m n bf16), the backward's a scratch buffer (the context's partials). ops.cu's
+ * kernel then adds the bias, rounds pre and writes the GELU (forward), or multiplies by
+ * gelu'(pre) (backward), each also writing its output's bf16 copy for the next product. Why:
+ * at d_model 768 (F = 3072, 8192 tokens) the MLP's FP32 pre and products were ~450 MB a layer of
+ * the two passes' traffic; this way ~200 MB less (RESULTS.md). The bias goes in the kernel, not
+ * Lt's epilogue, because that epilogue's bias must be D's type (bf16) here. Where Lt cannot (mode
+ * 0, the epilogue off, no algorithm, an empty product) the FP32 product goes into c and the
+ * kernel reads it there. */
+static int lt_product16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
+                        __nv_bfloat16 *d) {
+    if (!kern_cuda_bf16_epilogue_mode(-1) || !kern_cuda_bf16_matmul_mode(-1) || m <= 0 || n <= 0 || k <= 0) return 0;
+    mm_key key = {trans_a, trans_b, m, n, k, EPI_NONE, alignment_of(d), 0, 0, 1};
+    return lt_product(key, 1.f, a, b, 0.f, d, NULL);
+}
+
 void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                                const float *bias, float *pre, float *c) {
-    kcu_matmul_bias_bf16(trans_a, trans_b, m, n, k, a, b, bias, pre);
+    __nv_bfloat16 *pre16 = reinterpret_cast<__nv_bfloat16 *>(pre);
+    int fused = lt_product16(trans_a, trans_b, m, n, k, a, b, pre16);
+    if (fused) mm.fused++; /* the bias is added in the GELU kernel: no pass of its own */
+    else kcu_matmul_bias_bf16(trans_a, trans_b, m, n, k, a, b, bias, c); /* counts itself */
     int h = produced_slot(c, m, n);
-    kcu_gelu_forward16((size_t)m * n, pre, c, h >= 0 ? buf_of(h) : NULL);
+    kcu_gelu_forward16((size_t)m * n, n, fused ? pre16 : NULL, fused ? NULL : c, fused ? bias : NULL, pre16, c,
+                       h >= 0 ? buf_of(h) : NULL);
+    copies_written(pre, (size_t)m * n * 2);
     produced(h, c, m, n);
 }
 
 void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                            const float *pre, float *c) {
-    kcu_matmul_bf16(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
+    copies_check();
+    /* grown here if need be: this file's call, and it writes no buffer a copy is of */
+    __nv_bfloat16 *prod16 = reinterpret_cast<__nv_bfloat16 *>(kcu_partials(((size_t)m * n + 1) / 2));
+    copies_account();
+    if (!lt_product16(trans_a, trans_b, m, n, k, a, b, prod16)) {
+        prod16 = NULL;
+        kcu_matmul_bf16(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
+    }
     int h = produced_slot(c, m, n);
-    kcu_gelu_backward16((size_t)m * n, pre, c, c, h >= 0 ? buf_of(h) : NULL);
+    kcu_gelu_backward16((size_t)m * n, prod16, prod16 ? NULL : c, reinterpret_cast<const __nv_bfloat16 *>(pre), c,
+                        h >= 0 ? buf_of(h) : NULL);
     produced(h, c, m, n);
 }

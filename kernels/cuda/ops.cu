@@ -84,11 +84,9 @@ __device__ __forceinline__ float gelu_grad(float v, float dy) {
 
 /* Four elements a thread, by float4 when vec (n % 4 == 0, x, dy, y 16-byte aligned): the
  * scalar kernels moved ~60% of copy bandwidth on the H200 (ncu, 108 and 161 us a call at
- * [16384, 2048]). y16, when not NULL, gets y rounded to bf16 as matmul.cu's rounding pass
- * rounds it: the bf16 matmul's copy of y for the product that reads it next (a pass that
- * reads y again saved). dy NULL: the forward, y = gelu(x); else the backward, y = dy gelu'(x)
- * (dy may be y). */
-__global__ void gelu_kernel(size_t n, int vec, const float *x, const float *dy, float *y, __nv_bfloat16 *y16) {
+ * [16384, 2048]). dy NULL: the forward, y = gelu(x); else the backward, y = dy gelu'(x) (dy
+ * may be y). */
+__global__ void gelu_kernel(size_t n, int vec, const float *x, const float *dy, float *y) {
     size_t i = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 4;
     if (i >= n) return;
     if (vec) {
@@ -100,30 +98,94 @@ __global__ void gelu_kernel(size_t n, int vec, const float *x, const float *dy, 
             o = make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
         }
         *reinterpret_cast<float4 *>(y + i) = o;
-        if (y16) {
-            __nv_bfloat162 h[2] = {__floats2bfloat162_rn(o.x, o.y), __floats2bfloat162_rn(o.z, o.w)};
-            *reinterpret_cast<uint2 *>(y16 + i) = *reinterpret_cast<const uint2 *>(h);
-        }
         return;
     }
-    for (size_t j = i; j < i + 4 && j < n; j++) {
-        float o = dy ? gelu_grad(x[j], dy[j]) : gelu(x[j]);
-        y[j] = o;
-        if (y16) y16[j] = __float2bfloat16_rn(o);
-    }
+    for (size_t j = i; j < i + 4 && j < n; j++) y[j] = dy ? gelu_grad(x[j], dy[j]) : gelu(x[j]);
 }
-static void gelu_launch(size_t n, const float *x, const float *dy, float *y, __nv_bfloat16 *y16) {
-    auto a16 = [](const void *p) { return (uintptr_t)p % 16 == 0; };
-    int vec = n % 4 == 0 && a16(x) && a16(y) && (!dy || a16(dy)) && (!y16 || (uintptr_t)y16 % 8 == 0);
-    gelu_kernel<<<kcu_blocks((n + 3) / 4, THREADS), THREADS>>>(n, vec, x, dy, y, y16);
+static int aligned(const void *p, unsigned bytes) { return !p || (uintptr_t)p % bytes == 0; }
+static void gelu_launch(size_t n, const float *x, const float *dy, float *y) {
+    int vec = n % 4 == 0 && aligned(x, 16) && aligned(y, 16) && aligned(dy, 16);
+    gelu_kernel<<<kcu_blocks((n + 3) / 4, THREADS), THREADS>>>(n, vec, x, dy, y);
     KCU_LAUNCHED();
 }
-void kcu_gelu_forward16(size_t n, const float *x, float *y, __nv_bfloat16 *y16) { gelu_launch(n, x, NULL, y, y16); }
-void kcu_gelu_backward16(size_t n, const float *x, const float *dy, float *dx, __nv_bfloat16 *dx16) {
-    gelu_launch(n, x, dy, dx, dx16);
+
+/* Four values at p + i as floats, from bf16 (8-byte load) or FP32 (16-byte load), and back. */
+__device__ __forceinline__ void load4(const __nv_bfloat16 *p, size_t i, float *o) {
+    uint2 u = *reinterpret_cast<const uint2 *>(p + i);
+    float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&u.x));
+    float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&u.y));
+    o[0] = a.x, o[1] = a.y, o[2] = b.x, o[3] = b.y;
 }
-static void cu_gelu_forward(size_t n, const float *x, float *y) { gelu_launch(n, x, NULL, y, NULL); }
-static void cu_gelu_backward(size_t n, const float *x, const float *dy, float *dx) { gelu_launch(n, x, dy, dx, NULL); }
+__device__ __forceinline__ void load4(const float *p, size_t i, float *o) {
+    float4 v = *reinterpret_cast<const float4 *>(p + i);
+    o[0] = v.x, o[1] = v.y, o[2] = v.z, o[3] = v.w;
+}
+__device__ __forceinline__ void store4(__nv_bfloat16 *p, size_t i, const float *o) {
+    __nv_bfloat162 h[2] = {__floats2bfloat162_rn(o[0], o[1]), __floats2bfloat162_rn(o[2], o[3])};
+    *reinterpret_cast<uint2 *>(p + i) = *reinterpret_cast<const uint2 *>(h);
+}
+__device__ __forceinline__ void store4(float *p, size_t i, const float *o) {
+    *reinterpret_cast<float4 *>(p + i) = make_float4(o[0], o[1], o[2], o[3]);
+}
+
+/* The bf16 table's GELU after its product (matmul.cu; pre is bf16 there, kern_ops.inc). The
+ * product comes as bf16 (prod16, what cuBLASLt wrote) or FP32 (x32, the fallback's). Forward
+ * (back 0): v = the product (+ bias[column] when bias: cols columns), pre16 = bf16(v), y =
+ * gelu(v); backward: y = the product times gelu'(pre16). y16 (NULL: none) gets y rounded, the
+ * bf16 matmul's copy for the next product. prod16 may be pre16, x32 may be y: each element is
+ * read, then written, by one thread. Four elements a thread, vec: 8- and 16-byte accesses. */
+__global__ void gelu16_kernel(size_t n, int cols, int vec, int back, const __nv_bfloat16 *prod16, const float *x32,
+                              const float *bias, __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16) {
+    size_t i = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 4;
+    if (i >= n) return;
+    float v[4], p[4], o[4];
+    int w = vec ? 4 : (int)(n - i < 4 ? n - i : 4);
+    if (vec) {
+        if (prod16) load4(prod16, i, v);
+        else load4(x32, i, v);
+        if (back) load4(pre16, i, p);
+        else if (bias) {
+            float b[4];
+            load4(bias, i % (size_t)cols, b);
+            for (int j = 0; j < 4; j++) v[j] += b[j];
+        }
+    } else {
+        for (int j = 0; j < w; j++) {
+            v[j] = prod16 ? __bfloat162float(prod16[i + j]) : x32[i + j];
+            if (back) p[j] = __bfloat162float(pre16[i + j]);
+            else if (bias) v[j] += bias[(i + j) % (size_t)cols];
+        }
+    }
+    for (int j = 0; j < w; j++) o[j] = back ? gelu_grad(p[j], v[j]) : gelu(v[j]);
+    if (vec) {
+        if (!back) store4(pre16, i, v);
+        store4(y, i, o);
+        if (y16) store4(y16, i, o);
+        return;
+    }
+    for (int j = 0; j < w; j++) {
+        if (!back) pre16[i + j] = __float2bfloat16_rn(v[j]);
+        y[i + j] = o[j];
+        if (y16) y16[i + j] = __float2bfloat16_rn(o[j]);
+    }
+}
+static void gelu16_launch(size_t n, int cols, int back, const __nv_bfloat16 *prod16, const float *x32,
+                          const float *bias, __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16) {
+    int vec = n % 4 == 0 && aligned(prod16, 8) && aligned(x32, 16) && aligned(pre16, 8) && aligned(y, 16) &&
+              aligned(y16, 8) && (!bias || (cols % 4 == 0 && aligned(bias, 16)));
+    gelu16_kernel<<<kcu_blocks((n + 3) / 4, THREADS), THREADS>>>(n, cols, vec, back, prod16, x32, bias, pre16, y, y16);
+    KCU_LAUNCHED();
+}
+void kcu_gelu_forward16(size_t n, int cols, const __nv_bfloat16 *prod16, const float *x32, const float *bias,
+                        __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16) {
+    gelu16_launch(n, cols, 0, prod16, x32, bias, pre16, y, y16);
+}
+void kcu_gelu_backward16(size_t n, const __nv_bfloat16 *prod16, const float *x32, const __nv_bfloat16 *pre16,
+                         float *y, __nv_bfloat16 *y16) {
+    gelu16_launch(n, 1, 1, prod16, x32, NULL, const_cast<__nv_bfloat16 *>(pre16), y, y16);
+}
+static void cu_gelu_forward(size_t n, const float *x, float *y) { gelu_launch(n, x, NULL, y); }
+static void cu_gelu_backward(size_t n, const float *x, const float *dy, float *dx) { gelu_launch(n, x, dy, dx); }
 
 void kcu_matmul_bias_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
                               const float *b, const float *bias, float *c) {
