@@ -495,7 +495,8 @@ void kcu_produced(const float *c, long long m, long long n, __nv_bfloat16 *buf) 
  * the two passes' traffic; this way ~200 MB less (RESULTS.md). The bias goes in the kernel, not
  * Lt's epilogue, because that epilogue's bias must be D's type (bf16) here. Where Lt cannot (mode
  * 0, the epilogue off, no algorithm, an empty product) the FP32 product goes into c and the
- * kernel reads it there. */
+ * kernel reads it there, rounded to bf16 as Lt rounds its D: both paths give the same numbers
+ * up to the products' summation order (test_model_gradients_epilogue compares them). */
 static int lt_product16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                         __nv_bfloat16 *d) {
     if (!kern_cuda_bf16_epilogue_mode(-1) || !kern_cuda_bf16_matmul_mode(-1) || m <= 0 || n <= 0 || k <= 0) return 0;
@@ -507,10 +508,15 @@ void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, co
                                const float *bias, float *pre, float *c) {
     __nv_bfloat16 *pre16 = reinterpret_cast<__nv_bfloat16 *>(pre);
     int fused = lt_product16(trans_a, trans_b, m, n, k, a, b, pre16);
-    if (fused) mm.fused++; /* the bias is added in the GELU kernel: no pass of its own */
-    else kcu_matmul_bias_bf16(trans_a, trans_b, m, n, k, a, b, bias, c); /* counts itself */
+    /* The bias is added in the GELU kernel either way (no pass of its own); counted fused when
+     * Lt wrote the bf16 product, composed when the FP32 fallback did. */
+    if (fused) mm.fused++;
+    else {
+        mm.composed++;
+        kcu_matmul_bf16(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
+    }
     int h = produced_slot(c, m, n);
-    kcu_gelu_forward16((size_t)m * n, n, fused ? pre16 : NULL, fused ? NULL : c, fused ? bias : NULL, pre16, c,
+    kcu_gelu_forward16((size_t)m * n, n, fused ? pre16 : NULL, fused ? NULL : c, bias, pre16, c,
                        h >= 0 ? buf_of(h) : NULL);
     copies_written(pre, (size_t)m * n * 2);
     produced(h, c, m, n);

@@ -129,51 +129,64 @@ __device__ __forceinline__ void store4(float *p, size_t i, const float *o) {
 }
 
 /* The bf16 table's GELU after its product (matmul.cu; pre is bf16 there, kern_ops.inc). The
- * product comes as bf16 (prod16, what cuBLASLt wrote) or FP32 (x32, the fallback's). Forward
- * (back 0): v = the product (+ bias[column] when bias: cols columns), pre16 = bf16(v), y =
- * gelu(v); backward: y = the product times gelu'(pre16). y16 (NULL: none) gets y rounded, the
- * bf16 matmul's copy for the next product. prod16 may be pre16, x32 may be y: each element is
- * read, then written, by one thread. Four elements a thread, vec: 8- and 16-byte accesses. */
-__global__ void gelu16_kernel(size_t n, int cols, int vec, int back, const __nv_bfloat16 *prod16, const float *x32,
+ * product comes as bf16 (prod16, what cuBLASLt wrote) or FP32 (x32, the fallback's, rounded to
+ * bf16 here as Lt rounds its D, so both paths compute the same numbers). Forward (back 0): v =
+ * the product (+ bias[column] when bias: cols columns), pre16 = bf16(v), y = gelu(v); backward:
+ * y = the product times gelu'(pre16). y16 (NULL: none) gets y rounded, the bf16 matmul's copy
+ * for the next product. prod16 may be pre16, x32 may be y: each element is read, then written,
+ * by one thread. */
+template <int BACK>
+__device__ __forceinline__ void gelu16_one(float v, float p, float *o) {
+    *o = BACK ? gelu_grad(p, v) : gelu(v);
+}
+/* Four elements a thread with 8- and 16-byte accesses when vec, else one; the loops have
+ * constant bounds so v, p and o stay in registers (a first version indexed them by a runtime
+ * count: local memory, 120 us a call where gelu_kernel took 71, ncu on the H200). The bias
+ * column is a 32-bit remainder (cols < 2^31; the element index is 64-bit). */
+template <int BACK>
+__global__ void gelu16_kernel(size_t n, int cols, int vec, const __nv_bfloat16 *prod16, const float *x32,
                               const float *bias, __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16) {
-    size_t i = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 4;
-    if (i >= n) return;
-    float v[4], p[4], o[4];
-    int w = vec ? 4 : (int)(n - i < 4 ? n - i : 4);
+    size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (vec) {
+        size_t i = t * 4;
+        if (i >= n) return;
+        float v[4], p[4] = {0, 0, 0, 0}, o[4];
         if (prod16) load4(prod16, i, v);
-        else load4(x32, i, v);
-        if (back) load4(pre16, i, p);
+        else {
+            load4(x32, i, v);
+#pragma unroll
+            for (int j = 0; j < 4; j++) v[j] = __bfloat162float(__float2bfloat16_rn(v[j]));
+        }
+        if (BACK) load4(pre16, i, p);
         else if (bias) {
             float b[4];
-            load4(bias, i % (size_t)cols, b);
+            load4(bias, (unsigned)(i % (unsigned)cols), b);
+#pragma unroll
             for (int j = 0; j < 4; j++) v[j] += b[j];
         }
-    } else {
-        for (int j = 0; j < w; j++) {
-            v[j] = prod16 ? __bfloat162float(prod16[i + j]) : x32[i + j];
-            if (back) p[j] = __bfloat162float(pre16[i + j]);
-            else if (bias) v[j] += bias[(i + j) % (size_t)cols];
-        }
-    }
-    for (int j = 0; j < w; j++) o[j] = back ? gelu_grad(p[j], v[j]) : gelu(v[j]);
-    if (vec) {
-        if (!back) store4(pre16, i, v);
+#pragma unroll
+        for (int j = 0; j < 4; j++) gelu16_one<BACK>(v[j], p[j], &o[j]);
+        if (!BACK) store4(pre16, i, v);
         store4(y, i, o);
         if (y16) store4(y16, i, o);
         return;
     }
-    for (int j = 0; j < w; j++) {
-        if (!back) pre16[i + j] = __float2bfloat16_rn(v[j]);
-        y[i + j] = o[j];
-        if (y16) y16[i + j] = __float2bfloat16_rn(o[j]);
-    }
+    if (t >= n) return;
+    float v = prod16 ? __bfloat162float(prod16[t]) : __bfloat162float(__float2bfloat16_rn(x32[t])), o;
+    float p = BACK ? __bfloat162float(pre16[t]) : 0.f;
+    if (!BACK && bias) v += bias[t % (size_t)cols];
+    gelu16_one<BACK>(v, p, &o);
+    if (!BACK) pre16[t] = __float2bfloat16_rn(v);
+    y[t] = o;
+    if (y16) y16[t] = __float2bfloat16_rn(o);
 }
 static void gelu16_launch(size_t n, int cols, int back, const __nv_bfloat16 *prod16, const float *x32,
                           const float *bias, __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16) {
     int vec = n % 4 == 0 && aligned(prod16, 8) && aligned(x32, 16) && aligned(pre16, 8) && aligned(y, 16) &&
               aligned(y16, 8) && (!bias || (cols % 4 == 0 && aligned(bias, 16)));
-    gelu16_kernel<<<kcu_blocks((n + 3) / 4, THREADS), THREADS>>>(n, cols, vec, back, prod16, x32, bias, pre16, y, y16);
+    size_t threads = vec ? (n + 3) / 4 : n;
+    if (back) gelu16_kernel<1><<<kcu_blocks(threads, THREADS), THREADS>>>(n, cols, vec, prod16, x32, bias, pre16, y, y16);
+    else gelu16_kernel<0><<<kcu_blocks(threads, THREADS), THREADS>>>(n, cols, vec, prod16, x32, bias, pre16, y, y16);
     KCU_LAUNCHED();
 }
 void kcu_gelu_forward16(size_t n, int cols, const __nv_bfloat16 *prod16, const float *x32, const float *bias,
