@@ -141,8 +141,8 @@ __device__ __forceinline__ void gelu16_one(float v, float p, float *o) {
 }
 /* Four elements a thread with 8- and 16-byte accesses when vec, else one; the loops have
  * constant bounds so v, p and o stay in registers (a first version indexed them by a runtime
- * count: local memory, 120 us a call where gelu_kernel took 71, ncu on the H200). The bias
- * column is a 32-bit remainder (cols < 2^31; the element index is 64-bit). */
+ * count: local memory, 120 us a call where gelu_kernel took 71; now 64 us, the forward's 10
+ * bytes an element at ~3.9 TB/s, ncu on the H200 at [8192, 3072]). */
 template <int BACK>
 __global__ void gelu16_kernel(size_t n, int cols, int vec, const __nv_bfloat16 *prod16, const float *x32,
                               const float *bias, __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16) {
@@ -160,7 +160,7 @@ __global__ void gelu16_kernel(size_t n, int cols, int vec, const __nv_bfloat16 *
         if (BACK) load4(pre16, i, p);
         else if (bias) {
             float b[4];
-            load4(bias, (unsigned)(i % (unsigned)cols), b);
+            load4(bias, (unsigned)(i % (unsigned)cols), b); /* the remainder is < cols */
 #pragma unroll
             for (int j = 0; j < 4; j++) v[j] += b[j];
         }
