@@ -9,7 +9,8 @@
 # d_model 768 softmax and power p=2 model (bench_cuda model12) and the 4-layer softmax at d_model
 # 256 and 512. Writes OUT_DIR/ab_test_backend.txt and OUT_DIR/ab.txt, whose last lines give each
 # step's tok/s per round and build, and each build's mean over the previous build's. Exit 1 if
-# the test failed.
+# the test failed. NCU=1 adds per-kernel ncu times of the 12-layer softmax step per build and
+# their differences (OUT_DIR/ncu_*.txt; tests/gpu/ncu_diff.py).
 set -u
 out=${1:?usage: ab.sh OUT_DIR A_STAGE B_STAGE [C_STAGE ...]}
 shift
@@ -19,6 +20,7 @@ stages=()
 for s in "$@"; do stages+=("$(cd "$s" && pwd)") || exit 1; done
 names=(A B C D E F G H)
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 log=$out/ab.txt
 : > "$log"
@@ -48,6 +50,17 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 echo "[$(( $(date +%s) - t0 )) s]" >> "$log"
+# NCU=1: per-kernel times of the first NCU_KERNELS (1300: a little under two 12-layer softmax steps)
+# kernels of `bench_cuda 1 8 model12` under each build (clocks left alone), and each build's
+# difference from the one before it by kernel (ncu_diff.py): where a change gained or lost.
+if [ "${NCU:-0}" = 1 ] && command -v ncu > /dev/null; then
+  for i in "${!stages[@]}"; do
+    (cd "${stages[$i]}" && timeout 200 ncu --clock-control none --metrics gpu__time_duration.sum \
+      --print-summary per-kernel -c "${NCU_KERNELS:-1300}" ./bench_cuda 1 8 model12 > "$out/ncu_${names[$i]}.txt" 2>&1)
+    [ "$i" -gt 0 ] && python3 "$(dirname "$0")/ncu_diff.py" "$out/ncu_${names[$((i - 1))]}.txt" "$out/ncu_${names[$i]}.txt" 25 \
+      > "$out/ncu_diff_${names[$((i - 1))]}${names[$i]}.txt" 2>&1
+  done
+fi
 awk -v nb="${#stages[@]}" -v names="${names[*]}" '
   BEGIN { split(names, nm, " ") }
   { v[$1, $2] = v[$1, $2] " " $4; sum[$1, $2] += $4; n[$1, $2]++; if (!($1 in seen)) { seen[$1]; order[++k] = $1 } }
