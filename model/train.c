@@ -201,7 +201,8 @@ static int setup(trainer *t, char *err, size_t errlen) {
     for (int64_t s = 1; s <= T; s *= 2) t->n_buckets++;
     t->bucket_start = calloc(t->n_buckets, sizeof *t->bucket_start);
     t->bucket_loss = calloc(t->n_buckets, sizeof *t->bucket_loss);
-    if (!t->m || !t->v || !t->tokens || !t->next_tokens || !t->ckpt || !t->rows || !t->pos_sum || !t->bucket_start || !t->bucket_loss)
+    if (!t->m || !t->v || !t->tokens || !t->next_tokens || !t->ckpt || !t->rows || !t->pos_sum || !t->bucket_start ||
+        !t->bucket_loss)
         return util_err(err, errlen, "out of memory for %zu parameters", n);
     for (size_t k = 0; k < t->n_buckets; k++) t->bucket_start[k] = (int64_t)1 << k;
     t->st.last_eval_loss = t->st.last_best_context = NAN;

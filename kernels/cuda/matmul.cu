@@ -430,9 +430,14 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * pass over c after the product). Otherwise the product, then add_bias and add (ops.cu's composed
  * ops). The fused and composed counts are of biases. matmul_bias is this without r, matmul_add
  * with it. */
+/* Whether the epilogue ops run their product and epilogue in cuBLASLt: both modes on and the
+ * product not empty (else the composed ops, or the FP32 product for the GELU ops). */
+static bool lt_epilogue(int m, int n, int k) {
+    return kern_cuda_bf16_epilogue_mode(-1) && kern_cuda_bf16_matmul_mode(-1) && m > 0 && n > 0 && k > 0;
+}
 static void epilogue_product(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                              const float *bias, const float *r, float *c) {
-    if (kern_cuda_bf16_epilogue_mode(-1) && kern_cuda_bf16_matmul_mode(-1) && m > 0 && n > 0 && k > 0) {
+    if (lt_epilogue(m, n, k)) {
         unsigned align_bias = bias ? alignment_of(bias) : 0, align_r = r ? alignment_of(r) : 0;
         mm_key key = {trans_a, trans_b, m, n, k, bias ? EPI_BIAS : EPI_NONE, alignment_of(c), align_bias, align_r};
         if (lt_product(key, 1.f, a, b, r ? 1.f : 0.f, c, bias, r)) {
@@ -499,7 +504,7 @@ void kcu_produced(const float *c, long long m, long long n, __nv_bfloat16 *buf) 
  * up to the products' summation order (test_model_gradients_epilogue compares them). */
 static int lt_product16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                         __nv_bfloat16 *d) {
-    if (!kern_cuda_bf16_epilogue_mode(-1) || !kern_cuda_bf16_matmul_mode(-1) || m <= 0 || n <= 0 || k <= 0) return 0;
+    if (!lt_epilogue(m, n, k)) return 0;
     mm_key key = {trans_a, trans_b, m, n, k, EPI_NONE, alignment_of(d), 0, 0, 1};
     return lt_product(key, 1.f, a, b, 0.f, d, NULL);
 }

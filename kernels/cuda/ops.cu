@@ -135,6 +135,8 @@ __device__ __forceinline__ void store4(float *p, size_t i, const float *o) {
  * y = the product times gelu'(pre16). y16 (NULL: none) gets y rounded, the bf16 matmul's copy
  * for the next product. prod16 may be pre16, x32 may be y: each element is read, then written,
  * by one thread. */
+/* x as bf16 holds it: what cuBLASLt's bf16 D would have stored */
+__device__ __forceinline__ float bf16_round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 template <int BACK>
 __device__ __forceinline__ void gelu16_one(float v, float p, float *o) {
     *o = BACK ? gelu_grad(p, v) : gelu(v);
@@ -155,7 +157,7 @@ __global__ void gelu16_kernel(size_t n, int cols, int vec, const __nv_bfloat16 *
         else {
             load4(x32, i, v);
 #pragma unroll
-            for (int j = 0; j < 4; j++) v[j] = __bfloat162float(__float2bfloat16_rn(v[j]));
+            for (int j = 0; j < 4; j++) v[j] = bf16_round(v[j]);
         }
         if (BACK) load4(pre16, i, p);
         else if (bias) {
@@ -172,7 +174,7 @@ __global__ void gelu16_kernel(size_t n, int cols, int vec, const __nv_bfloat16 *
         return;
     }
     if (t >= n) return;
-    float v = prod16 ? __bfloat162float(prod16[t]) : __bfloat162float(__float2bfloat16_rn(x32[t])), o;
+    float v = prod16 ? __bfloat162float(prod16[t]) : bf16_round(x32[t]), o;
     float p = BACK ? __bfloat162float(pre16[t]) : 0.f;
     if (!BACK && bias) v += bias[t % (size_t)cols];
     gelu16_one<BACK>(v, p, &o);
@@ -265,7 +267,7 @@ static void rope_w(int n_rows, int seq, int n_head, int head_dim, const float *c
 }
 static void rope(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
                  float sign) {
-    int wide = head_dim % 8 == 0 && ((uintptr_t)x | (uintptr_t)cos_t | (uintptr_t)sin_t) % 16 == 0;
+    int wide = head_dim % 8 == 0 && aligned(x, 16) && aligned(cos_t, 16) && aligned(sin_t, 16);
     (wide ? rope_w<4> : rope_w<1>)(n_rows, seq, n_head, head_dim, cos_t, sin_t, x, sign);
 }
 static void cu_rope_forward(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t,
@@ -549,8 +551,8 @@ static unsigned norm_blocks(int n) { return (n + ROWS_PER_BLOCK - 1) / ROWS_PER_
 template <class F>
 static void by_row_width(int dim, std::initializer_list<const void *> rows, const void *copy16, F &&f) {
     int v = dim % 128 == 0 && dim <= 1024 ? dim / 128 : 0;
-    for (const void *p : rows) v = p && (uintptr_t)p % 16 ? 0 : v;
-    if (copy16 && (uintptr_t)copy16 % 8) v = 0;
+    for (const void *p : rows) v = aligned(p, 16) ? v : 0;
+    if (!aligned(copy16, 8)) v = 0;
     switch (v) {
     case 1: f(std::integral_constant<int, 1>{}); break;
     case 2: f(std::integral_constant<int, 2>{}); break;
@@ -570,13 +572,18 @@ void kcu_layernorm_forward16(int n, int dim, const float *x, const float *w, con
     });
     KCU_LAUNCHED();
 }
-void kcu_layernorm_backward16(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
-                              const float *dy, float *dx, float *dw, float *db, __nv_bfloat16 *dx16) {
+/* Both norms' backward (mean NULL and db NULL: RMSNorm): dx, then the weight (and bias) gradients. */
+static void norm_backward(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
+                          const float *dy, float *dx, float *dw, float *db, __nv_bfloat16 *dx16) {
     by_row_width(dim, {x, dy, dx}, dx16, [&](auto v) {
         norm_backward_kernel<v><<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, mean, rstd, dy, dx, dx16);
     });
     KCU_LAUNCHED();
     column_sums(n, dim, dy, x, mean, rstd, dw, db);
+}
+void kcu_layernorm_backward16(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
+                              const float *dy, float *dx, float *dw, float *db, __nv_bfloat16 *dx16) {
+    norm_backward(n, dim, x, w, mean, rstd, dy, dx, dw, db, dx16);
 }
 void kcu_rmsnorm_forward16(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd,
                            __nv_bfloat16 *y16) {
@@ -587,11 +594,7 @@ void kcu_rmsnorm_forward16(int n, int dim, const float *x, const float *w, float
 }
 void kcu_rmsnorm_backward16(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
                             float *dx, float *dw, __nv_bfloat16 *dx16) {
-    by_row_width(dim, {x, dy, dx}, dx16, [&](auto v) {
-        norm_backward_kernel<v><<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, NULL, rstd, dy, dx, dx16);
-    });
-    KCU_LAUNCHED();
-    column_sums(n, dim, dy, x, NULL, rstd, dw, NULL);
+    norm_backward(n, dim, x, w, NULL, rstd, dy, dx, dw, NULL, dx16);
 }
 static void cu_layernorm_forward(int n, int dim, const float *x, const float *w, const float *b, float eps,
                                  float *y, float *mean, float *rstd) {
