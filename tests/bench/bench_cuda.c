@@ -18,14 +18,14 @@
  * fused state products and dphi), bf16 with the intra-chunk part through cuBLAS
  * (SCALELAB_POWER_INTRA=0); mixer "powerlayer" (any d_model) runs only that.
  * Without CUDA or a GPU it says so and exits 0.
- *   build/bench/bench_cuda [steps] [batch] [mixer d_model]
+ *   build/bench/bench_cuda [steps] [batch] [mixer d_model [bf16]]
  *   build/bench/bench_cuda [steps] [batch] model12
  *   build/bench/bench_cuda [steps] [batch] attn 0|T        (the attention table alone; T: its bf16 causal rows)
  *   build/bench/bench_cuda [steps] [batch] powerlayer 0    (the power retention layer table alone)
  *   build/bench/bench_cuda [steps] [batch] mm
  * (defaults 5 timed steps, batch 8, every mixer at 256 and 512; naming one mixer
- * and d_model runs only that, at both precisions, without the ceilings and
- * attention: for profilers; model12: the 12-layer d_model 768 context 1024 model,
+ * and d_model runs only that, at both precisions (a fifth argument bf16: that precision alone),
+ * without the ceilings and attention: for profilers; model12: the 12-layer d_model 768 context 1024 model,
  * softmax and power, bf16 only, for the PyTorch peer's --model12; mm: only the
  * table of the bf16 matmul's two modes at that model's shapes, which the full run
  * prints after the ceilings). The bf16 backend's matmul mode is SCALELAB_MM_BF16's
@@ -442,7 +442,7 @@ static int bench_model12(const kern_backend *bf16, int steps, int batch) {
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 5, batch = argc > 2 ? atoi(argv[2]) : 8;
     const char *only = argc > 4 ? argv[3] : NULL;
-    int only_d = argc > 4 ? atoi(argv[4]) : 0;
+    int only_d = argc > 4 ? atoi(argv[4]) : 0, only_bf16 = argc > 5 && !strcmp(argv[5], "bf16");
     char why[256];
     if (!kern_cuda_available(why, sizeof why)) {
         printf("bench_cuda: skipped: %s\n", why);
@@ -471,7 +471,7 @@ int main(int argc, char **argv) {
     for (int d = only ? only_d : 256; d > 0 && d <= (only ? only_d : 512); d *= 2)
         for (int k = 0; k < 3; k++)
             for (int p = 0; p < 2; p++) {
-                if (only && strcmp(only, mixers[k])) continue;
+                if ((only && strcmp(only, mixers[k])) || (only_bf16 && p == 0)) continue;
                 if (bench_one(bes[p], d, mixers[k], batch, steps, &res[n])) rc = 1;
                 else n++;
             }
