@@ -122,8 +122,7 @@ void KR(model_net_backward)(KR(model_net) *net) {
         /* MLP: dres is the gradient of the block output. */
         be->bias_backward(N, H, dres, G + w->b2);
         be->matmul(1, 0, F, H, N, 1, A + a->hact, dres, 1, G + w->w2);
-        be->matmul_dgelu(0, 1, N, F, H, dres, P + w->w2, A + a->hpre, dh);
-        be->bias_backward(N, F, dh, G + w->b1);
+        be->matmul_dgelu(0, 1, N, F, H, dres, P + w->w2, A + a->hpre, dh, G + w->b1);
         be->matmul(1, 0, H, F, N, 1, A + a->xn2, dh, 1, G + w->w1);
         be->matmul(0, 1, N, H, F, 1, dh, P + w->w1, 0, dtmp);
         KR(norm_bwd)(net, A + a->res_mid, w->norm2_w, w->norm2_b, A + a->mean2, A + a->rstd2, dtmp, dres);

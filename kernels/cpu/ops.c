@@ -185,9 +185,10 @@ void KR(kern_matmul_bias_gelu)(int trans_a, int trans_b, int m, int n, int k, co
 }
 
 void KR(kern_matmul_dgelu)(int trans_a, int trans_b, int m, int n, int k, const REAL *a, const REAL *b,
-                           const REAL *pre, REAL *c) {
+                           const REAL *pre, REAL *c, REAL *dbias) {
     KR(kern_matmul)(trans_a, trans_b, m, n, k, 1, a, b, 0, c);
     KR(kern_gelu_backward)((size_t)m * n, pre, c, c);
+    if (dbias) KR(kern_bias_backward)(m, n, c, dbias);
 }
 
 void KR(kern_matmul_add)(int trans_a, int trans_b, int m, int n, int k, const REAL *a, const REAL *b,

@@ -139,8 +139,8 @@ static void cu_matmul_bias_gelu(int trans_a, int trans_b, int m, int n, int k, c
     kcu_matmul_bias_gelu_composed(cu_matmul, trans_a, trans_b, m, n, k, a, b, bias, pre, c);
 }
 static void cu_matmul_dgelu(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
-                            const float *pre, float *c) {
-    kcu_matmul_dgelu_composed(cu_matmul, trans_a, trans_b, m, n, k, a, b, pre, c);
+                            const float *pre, float *c, float *dbias) {
+    kcu_matmul_dgelu_composed(cu_matmul, trans_a, trans_b, m, n, k, a, b, pre, c, dbias);
 }
 static void cu_matmul_add(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                           const float *bias, const float *r, float *c) {

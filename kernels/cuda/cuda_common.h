@@ -111,12 +111,17 @@ void kcu_rmsnorm_backward16(int n, int dim, const float *x, const float *w, cons
 /* The bf16 table's GELU after its product (ops.cu; its pre is bf16, n values, kern_ops.inc):
  * the product as bf16 (prod16, cuBLASLt's D) or FP32 (x32, NULL when prod16 is given; may be y).
  * Forward: v = product (+ bias[column], cols columns; bias NULL: added already), pre16 = bf16(v)
- * (prod16 may be pre16), y = gelu(v). Backward: y = product gelu'(pre16). y16 (NULL: none)
+ * (prod16 may be pre16), y = gelu(v). Backward ([m, n]): y = product gelu'(pre16). y16 (NULL: none)
  * gets y rounded to bf16, the copy the bf16 matmul keeps for the next product (matmul.cu). */
 void kcu_gelu_forward16(size_t n, int cols, const __nv_bfloat16 *prod16, const float *x32, const float *bias,
                         __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16);
-void kcu_gelu_backward16(size_t n, const __nv_bfloat16 *prod16, const float *x32, const __nv_bfloat16 *pre16,
-                         float *y, __nv_bfloat16 *y16);
+void kcu_gelu_backward16(int m, int n, const __nv_bfloat16 *prod16, const float *x32, const __nv_bfloat16 *pre16,
+                         float *y, __nv_bfloat16 *y16, float *dbias, float *part);
+/* The backward's bias gradient: dbias (NULL: none) accumulates the column sums of y ([m, n]),
+ * summed as y is written where n % 4 == 0 and the pointers are aligned (else bias_backward after
+ * it); part is scratch of kcu_dgelu16_part_floats(m, n) floats, 16-byte aligned, that must not
+ * overlap prod16. */
+size_t kcu_dgelu16_part_floats(int m, int n);
 
 /* The epilogue ops of kern_ops.inc as the separate ops after a given matmul (ops.cu): the
  * FP32 backend's, and the bf16 backend's where cuBLASLt does not fuse them. */
@@ -126,7 +131,7 @@ void kcu_matmul_bias_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m,
 void kcu_matmul_bias_gelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
                                    const float *b, const float *bias, float *pre, float *c);
 void kcu_matmul_dgelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
-                               const float *b, const float *pre, float *c);
+                               const float *b, const float *pre, float *c, float *dbias);
 void kcu_matmul_add_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
                              const float *b, const float *bias, const float *r, float *c);
 /* The bf16 backend's epilogue ops (matmul.cu): fused by cuBLASLt on the bf16 copies, or
@@ -136,7 +141,7 @@ void kcu_matmul_bias_bf16(int trans_a, int trans_b, int m, int n, int k, const f
 void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                                const float *bias, float *pre, float *c);
 void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
-                           const float *pre, float *c);
+                           const float *pre, float *c, float *dbias);
 void kcu_matmul_add_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                          const float *bias, const float *r, float *c);
 

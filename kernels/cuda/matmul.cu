@@ -528,17 +528,22 @@ void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, co
 }
 
 void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
-                           const float *pre, float *c) {
+                           const float *pre, float *c, float *dbias) {
     copies_check();
-    /* grown here if need be: this file's call, and it writes no buffer a copy is of */
-    __nv_bfloat16 *prod16 = reinterpret_cast<__nv_bfloat16 *>(kcu_partials(((size_t)m * n + 1) / 2));
+    /* grown here if need be: this file's call, and it writes no buffer a copy is of. The bf16
+     * product first, then (16-byte aligned) the column partials of the bias gradient. */
+    size_t prod_floats = ((size_t)m * n + 1) / 2 + 4;
+    float *scratch = kcu_partials(prod_floats + (dbias ? kcu_dgelu16_part_floats(m, n) : 0) + 4);
+    __nv_bfloat16 *prod16 = reinterpret_cast<__nv_bfloat16 *>(scratch);
+    float *part = reinterpret_cast<float *>(((uintptr_t)(scratch + prod_floats) + 15) / 16 * 16);
     copies_account();
     if (!lt_product16(trans_a, trans_b, m, n, k, a, b, prod16)) {
         prod16 = NULL;
         kcu_matmul_bf16(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
     }
     int h = produced_slot(c, m, n);
-    kcu_gelu_backward16((size_t)m * n, prod16, prod16 ? NULL : c, reinterpret_cast<const __nv_bfloat16 *>(pre), c,
-                        h >= 0 ? buf_of(h) : NULL);
+    if (dbias) copies_written(dbias, (size_t)n * sizeof(float));
+    kcu_gelu_backward16(m, n, prod16, prod16 ? NULL : c, reinterpret_cast<const __nv_bfloat16 *>(pre), c,
+                        h >= 0 ? buf_of(h) : NULL, dbias, part);
     produced(h, c, m, n);
 }

@@ -195,10 +195,6 @@ void kcu_gelu_forward16(size_t n, int cols, const __nv_bfloat16 *prod16, const f
                         __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16) {
     gelu16_launch(n, cols, 0, prod16, x32, bias, pre16, y, y16);
 }
-void kcu_gelu_backward16(size_t n, const __nv_bfloat16 *prod16, const float *x32, const __nv_bfloat16 *pre16,
-                         float *y, __nv_bfloat16 *y16) {
-    gelu16_launch(n, 1, 1, prod16, x32, NULL, const_cast<__nv_bfloat16 *>(pre16), y, y16);
-}
 static void cu_gelu_forward(size_t n, const float *x, float *y) { gelu_launch(n, x, NULL, y); }
 static void cu_gelu_backward(size_t n, const float *x, const float *dy, float *dx) { gelu_launch(n, x, dy, dx); }
 
@@ -212,10 +208,12 @@ void kcu_matmul_bias_gelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, i
     kcu_matmul_bias_composed(mm, trans_a, trans_b, m, n, k, a, b, bias, pre);
     cu_gelu_forward((size_t)m * n, pre, c);
 }
+static void cu_bias_backward(int n, int dim, const float *dy, float *dbias); /* the column sums, below */
 void kcu_matmul_dgelu_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
-                               const float *b, const float *pre, float *c) {
+                               const float *b, const float *pre, float *c, float *dbias) {
     mm(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
     cu_gelu_backward((size_t)m * n, pre, c, c);
+    if (dbias) cu_bias_backward(m, n, c, dbias);
 }
 void kcu_matmul_add_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, int n, int k, const float *a,
                              const float *b, const float *bias, const float *r, float *c) {
@@ -392,17 +390,18 @@ __global__ void column_partials_kernel(int n, int dim, int per, const float *y, 
         part[((size_t)gridDim.y + slice) * dim + c] = tb;
     }
 }
-/* Each column's partials: CS_FIN lanes take every CS_FIN-th slice, then lane 0 adds the
+/* Each column's partials ([slices][dim] each, pw for dw and pb for db; only those of a non-NULL
+ * output are read): CS_FIN lanes take every CS_FIN-th slice, then lane 0 adds the
  * lanes in order (fixed order: the same bits every run). One thread walking all 256 slices
  * of its column took 17 us a call at d_model 256 (ncu, H200): 17 calls, 5% of the step. */
-__global__ void column_finish_kernel(int dim, int slices, const float *part, float *dw, float *db) {
+__global__ void column_finish_kernel(int dim, int slices, const float *pw, const float *pb, float *dw, float *db) {
     __shared__ float sw[CS_FIN][33], sb[CS_FIN][33];
     int c = blockIdx.x * 32 + threadIdx.x, lane = threadIdx.y;
     float tw = 0, tb = 0;
     if (c < dim)
         for (int s = lane; s < slices; s += CS_FIN) {
-            tw += part[(size_t)s * dim + c];
-            tb += part[((size_t)slices + s) * dim + c];
+            if (dw) tw += pw[(size_t)s * dim + c];
+            if (db) tb += pb[(size_t)s * dim + c];
         }
     lanes_total<CS_FIN>(sw, sb, tw, tb, &tw, &tb);
     if (lane == 0 && c < dim) {
@@ -418,11 +417,71 @@ static void column_sums(int n, int dim, const float *y, const float *x, const fl
     float *part = kcu_partials((size_t)2 * slices * dim);
     column_partials_kernel<<<dim3((dim + 31) / 32, slices), dim3(32, CS_ROWS)>>>(n, dim, per, y, x, mean, rstd, part);
     KCU_LAUNCHED();
-    column_finish_kernel<<<(dim + 31) / 32, dim3(32, CS_FIN)>>>(dim, slices, part, dw, db);
+    column_finish_kernel<<<(dim + 31) / 32, dim3(32, CS_FIN)>>>(dim, slices, part, part + (size_t)slices * dim, dw,
+                                                               db);
     KCU_LAUNCHED();
 }
 static void cu_bias_backward(int n, int dim, const float *dy, float *dbias) {
     column_sums(n, dim, dy, NULL, NULL, NULL, NULL, dbias);
+}
+
+/* ---- matmul_dgelu's bias gradient, summed as its GELU derivative is written (the bf16 table:
+ * matmul.cu). Without it, bias_backward read the whole [m, n] output again: at the 12-layer
+ * model's MLP (8192 x 3072 FP32) 100 MB, ~28 us a layer (ncu, H200). A block of DG_THREADS
+ * threads takes 4 columns a thread over DG_ROWS rows (a slice); each thread sums its columns
+ * down its slice in row order, the slices' partials [slices][n] are then added in slice order
+ * by column_finish_kernel: the same bits every run. ---- */
+enum { DG_ROWS = 16, DG_THREADS = 128, DG_MAX_SLICES = 1024 };
+static int dg_slices(int m) {
+    int s = (m + DG_ROWS - 1) / DG_ROWS;
+    return s < 1 ? 1 : s > DG_MAX_SLICES ? DG_MAX_SLICES : s;
+}
+size_t kcu_dgelu16_part_floats(int m, int n) { return (size_t)dg_slices(m) * n; }
+
+__global__ void dgelu16_colsum_kernel(int m, int n, int per, const __nv_bfloat16 *prod16, const float *x32,
+                                      const __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16, float *part) {
+    int c = (blockIdx.x * blockDim.x + threadIdx.x) * 4;
+    if (c >= n) return;
+    int r0 = blockIdx.y * per, r1 = min(m, r0 + per);
+    float s[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll 4
+    for (int r = r0; r < r1; r++) {
+        size_t i = (size_t)r * n + c;
+        float v[4], p[4], o[4];
+        if (prod16) load4(prod16, i, v);
+        else {
+            load4(x32, i, v);
+#pragma unroll
+            for (int j = 0; j < 4; j++) v[j] = __bfloat162float(__float2bfloat16_rn(v[j]));
+        }
+        load4(pre16, i, p);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            o[j] = gelu_grad(p[j], v[j]);
+            s[j] += o[j];
+        }
+        store4(y, i, o);
+        if (y16) store4(y16, i, o);
+    }
+    store4(part, (size_t)blockIdx.y * n + c, s);
+}
+
+void kcu_gelu_backward16(int m, int n, const __nv_bfloat16 *prod16, const float *x32, const __nv_bfloat16 *pre16,
+                         float *y, __nv_bfloat16 *y16, float *dbias, float *part) {
+    if (m <= 0 || n <= 0) return;
+    int fused = dbias && n % 4 == 0 && aligned(prod16, 8) && aligned(x32, 16) && aligned(pre16, 8) &&
+                aligned(y, 16) && aligned(y16, 8) && aligned(part, 16);
+    if (!fused) {
+        gelu16_launch((size_t)m * n, 1, 1, prod16, x32, NULL, const_cast<__nv_bfloat16 *>(pre16), y, y16);
+        if (dbias) cu_bias_backward(m, n, y, dbias); /* after: its partials may reuse prod16's scratch */
+        return;
+    }
+    int slices = dg_slices(m), per = (m + slices - 1) / slices;
+    dim3 grid((unsigned)((n / 4 + DG_THREADS - 1) / DG_THREADS), (unsigned)slices);
+    dgelu16_colsum_kernel<<<grid, DG_THREADS>>>(m, n, per, prod16, x32, pre16, y, y16, part);
+    KCU_LAUNCHED();
+    column_finish_kernel<<<(n + 31) / 32, dim3(32, CS_FIN)>>>(n, slices, NULL, part, NULL, dbias);
+    KCU_LAUNCHED();
 }
 
 /* ---- norms: one warp per row ---- */

@@ -33,9 +33,11 @@ int kcu_writes_matmul_bias_gelu(int ta, int tb, int m, int n, int k, const float
     return 2;
 }
 int kcu_writes_matmul_dgelu(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *pre,
-                            float *c, kcu_span *w) {
+                            float *c, float *dbias, kcu_span *w) {
     (void)pre;
-    return kcu_writes_matmul(ta, tb, m, n, k, 1, a, b, 0, c, w);
+    int k_ = kcu_writes_matmul(ta, tb, m, n, k, 1, a, b, 0, c, w);
+    w[k_] = floats(dbias, (size_t)n);
+    return k_ + 1;
 }
 int kcu_writes_matmul_add(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *bias,
                           const float *r, float *c, kcu_span *w) {

@@ -30,7 +30,7 @@ int kcu_writes_matmul_bias(int ta, int tb, int m, int n, int k, const float *a, 
 int kcu_writes_matmul_bias_gelu(int ta, int tb, int m, int n, int k, const float *a, const float *b,
                                 const float *bias, float *pre, float *c, kcu_span *w);
 int kcu_writes_matmul_dgelu(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *pre,
-                            float *c, kcu_span *w);
+                            float *c, float *dbias, kcu_span *w);
 int kcu_writes_matmul_add(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *bias,
                           const float *r, float *c, kcu_span *w);
 int kcu_writes_add_bias(int n, int dim, float *x, const float *bias, kcu_span *w);

@@ -92,7 +92,7 @@ static int32_t *tokens(const kern_backend *be, rng *r, size_t n, int vocab) {
 }
 /* An op's outputs, one named segment per output tensor, compared segment by
  * segment (a small tensor's error is not drowned by a large one's values). */
-enum { MAX_SEG = 32 }; /* the epilogue cases take 28 (7 outputs, 4 transposes) */
+enum { MAX_SEG = 40 }; /* the epilogue cases take 32 (8 outputs, 4 transposes) */
 enum { OUT_MAX = 1 << 23 }; /* floats an outbuf holds */
 typedef struct outbuf {
     float *v;
@@ -196,7 +196,7 @@ static void run_kept_copies(const kern_backend *be, rng *r, const void *arg, out
     be->add(M * K, x, a);                                    /* a changes */
     be->matmul_bias_gelu(0, 0, M, N, K, a, b, bias, pre, h); /* a rounded, b reused; h's copy written */
     be->matmul(0, 0, M, N, N, 1, h, e, 0, q3);               /* h's copy, e reused */
-    be->matmul_dgelu(0, 0, M, N, N, q3, e, pre, g);          /* q3 rounded, e reused; g's copy written */
+    be->matmul_dgelu(0, 0, M, N, N, q3, e, pre, g, NULL);        /* q3 rounded, e reused; g's copy written */
     be->matmul(0, 0, M, N, N, 1, g, e, 0, q4);               /* g's copy, e reused */
     be->scale(1, b + K * N - 1, 1000.f);                     /* b's last element changes */
     be->matmul(0, 0, M, N, K, 1, a, b, 0, q5);               /* a reused, b rounded again */
@@ -257,9 +257,10 @@ static void run_epilogues(const kern_backend *be, rng *r, const void *arg, outbu
             float *bias = rnd(be, r, (size_t)N + off, 1);
             float *c = rnd(be, r, mn, 1), *pre = rnd(be, r, mn, 1), *h = rnd(be, r, mn, 1), *d = rnd(be, r, mn, 1);
             float *res = rnd(be, r, mn, 1), *e = rnd(be, r, mn, 1), *eb = rnd(be, r, mn, 1);
+            float *db = rnd(be, r, (size_t)N + off, 1);
             be->matmul_bias(ta, tb, M, N, K, a + off, b + off, bias + off, c + off);
             be->matmul_bias_gelu(ta, tb, M, N, K, a + off, b + off, bias + off, pre + off, h + off);
-            be->matmul_dgelu(ta, tb, M, N, K, a + off, b + off, pre + off, d + off);
+            be->matmul_dgelu(ta, tb, M, N, K, a + off, b + off, pre + off, d + off, db + off);
             be->matmul_add(ta, tb, M, N, K, a + off, b + off, NULL, res + off, e + off);
             be->matmul_add(ta, tb, M, N, K, a + off, b + off, bias + off, res + off, eb + off);
             be->free(a), be->free(b), be->free(bias);
@@ -268,6 +269,7 @@ static void run_epilogues(const kern_backend *be, rng *r, const void *arg, outbu
             else take_at(be, out, "bias_gelu: pre", pre, off, (size_t)M * N);
             take_at(be, out, "bias_gelu: c", h, off, (size_t)M * N);
             take_at(be, out, "dgelu: c", d, off, (size_t)M * N);
+            take_at(be, out, "dgelu: dbias", db, off, (size_t)N);
             take_at(be, out, "add: c", e, off, (size_t)M * N);
             take_at(be, out, "add with bias: c", eb, off, (size_t)M * N);
             take_at(be, out, "add: r", res, off, (size_t)M * N);

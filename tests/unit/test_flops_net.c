@@ -81,9 +81,9 @@ static void count_matmul_bias_gelu(int ta, int tb, int m, int n, int k, const fl
     kern_cpu_backend()->matmul_bias_gelu(ta, tb, m, n, k, a, b, bias, pre, c);
 }
 static void count_matmul_dgelu(int ta, int tb, int m, int n, int k, const float *a, const float *b,
-                               const float *pre, float *c) {
+                               const float *pre, float *c, float *dbias) {
     tally_matmul(m, n, k, a, b, c);
-    kern_cpu_backend()->matmul_dgelu(ta, tb, m, n, k, a, b, pre, c);
+    kern_cpu_backend()->matmul_dgelu(ta, tb, m, n, k, a, b, pre, c, dbias);
 }
 static void count_matmul_add(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *bias,
                              const float *r, float *c) {

@@ -84,8 +84,8 @@ static void s_matmul_bias_gelu(int ta, int tb, int m, int n, int k, const float 
     SPY(matmul_bias_gelu, ta, tb, m, n, k, a, b, bias, pre, c);
 }
 static void s_matmul_dgelu(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *pre,
-                           float *c) {
-    SPY(matmul_dgelu, ta, tb, m, n, k, a, b, pre, c);
+                           float *c, float *dbias) {
+    SPY(matmul_dgelu, ta, tb, m, n, k, a, b, pre, c, dbias);
 }
 static void s_matmul_add(int ta, int tb, int m, int n, int k, const float *a, const float *b, const float *bias,
                          const float *r, float *c) {
