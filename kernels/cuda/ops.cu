@@ -580,12 +580,12 @@ __global__ void rmsnorm_forward_kernel(int n, int dim, const float *x, const flo
     xi.store(lane, dim, y + off, y16 ? y16 + off : NULL, [&](int, int j, float e) { return e * r * w[j]; });
     if (lane == 0) rstd[row] = r;
 }
-/* dx += r (dy w - s1 - xhat s2), s1 = mean(dy w) (0 for RMSNorm), s2 = mean(dy w xhat). */
-template <int V>
-__global__ void norm_backward_kernel(int n, int dim, const float *x, const float *w, const float *mean,
-                                     const float *rstd, const float *dy, float *dx, __nv_bfloat16 *dx16) {
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (row >= n) return;
+/* dx += r (dy w - s1 - xhat s2), s1 = mean(dy w) (0 for RMSNorm), s2 = mean(dy w xhat), for one
+ * row; acc(s, j, dy, xhat) sees each element of the lane (the weight gradient's terms). */
+template <int V, class Acc>
+__device__ __forceinline__ void norm_backward_row(int row, int lane, int dim, const float *x, const float *w,
+                                                  const float *mean, const float *rstd, const float *dy, float *dx,
+                                                  __nv_bfloat16 *dx16, Acc &&acc) {
     size_t off = (size_t)row * dim;
     lane_row<V> xi(x + off, lane), gi(dy + off, lane);
     float mu = mean ? mean[row] : 0.f, r = rstd[row];
@@ -594,6 +594,7 @@ __global__ void norm_backward_kernel(int n, int dim, const float *x, const float
         double dxh = (double)gi.at(s, j) * w[j];
         s1 += dxh;
         s2 += dxh * ((e - mu) * r);
+        acc(s, j, gi.at(s, j), (e - mu) * r);
     });
     s1 = mean ? warp_sum(s1) / dim : 0.0;
     s2 = warp_sum(s2) / dim;
@@ -602,6 +603,53 @@ __global__ void norm_backward_kernel(int n, int dim, const float *x, const float
         float xh = (xi.at(s, j) - mu) * r;
         return d + (float)(r * ((double)gi.at(s, j) * w[j] - s1 - xh * s2));
     });
+}
+/* A warp a row; the weight gradient by column_sums after it (the scalar path, V == 0). */
+template <int V>
+__global__ void norm_backward_kernel(int n, int dim, const float *x, const float *w, const float *mean,
+                                     const float *rstd, const float *dy, float *dx, __nv_bfloat16 *dx16) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= n) return;
+    norm_backward_row<V>(row, lane, dim, x, w, mean, rstd, dy, dx, dx16, [](int, int, float, float) {});
+}
+/* With the weight and bias gradients (V > 0): a block takes a slice of `per` consecutive rows, its
+ * warps a row at a time (rows warp, warp + ROWS_PER_BLOCK, ...); each lane sums dy xhat and dy for
+ * its 4 V columns over its rows in registers; the warps' sums are added in warp order through
+ * shared memory ([ROWS_PER_BLOCK][2][dim] floats) into the slice's partials pw, pb ([slices][dim];
+ * pb NULL: no bias), which column_finish_kernel adds in slice order: the same bits every run. Why:
+ * column_sums read dy and x again after the kernel had them in registers (50 MB, ~15 us a call
+ * at the 12-layer model's d_model 768, two calls a layer; ncu, ninth pass). */
+template <int V>
+__global__ void norm_backward_sums_kernel(int n, int dim, int per, const float *x, const float *w, const float *mean,
+                                          const float *rstd, const float *dy, float *dx, __nv_bfloat16 *dx16,
+                                          float *pw, float *pb) {
+    extern __shared__ float sums[];
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    int r0 = blockIdx.x * per, r1 = min(n, r0 + per);
+    float aw[4 * V], ab[4 * V];
+#pragma unroll
+    for (int s = 0; s < 4 * V; s++) aw[s] = ab[s] = 0.f;
+    for (int row = r0 + warp; row < r1; row += ROWS_PER_BLOCK)
+        norm_backward_row<V>(row, lane, dim, x, w, mean, rstd, dy, dx, dx16, [&](int s, int, float g, float xh) {
+            aw[s] += g * xh;
+            ab[s] += g;
+        });
+#pragma unroll
+    for (int s = 0; s < 4 * V; s++) {
+        int j = 4 * (lane + 32 * (s / 4)) + s % 4;
+        sums[(2 * warp) * dim + j] = aw[s];
+        sums[(2 * warp + 1) * dim + j] = ab[s];
+    }
+    __syncthreads();
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+        float tw = 0, tb = 0;
+        for (int q = 0; q < ROWS_PER_BLOCK; q++) {
+            tw += sums[(2 * q) * dim + j];
+            tb += sums[(2 * q + 1) * dim + j];
+        }
+        pw[(size_t)blockIdx.x * dim + j] = tw;
+        if (pb) pb[(size_t)blockIdx.x * dim + j] = tb;
+    }
 }
 static unsigned norm_blocks(int n) { return (n + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK; }
 /* f(std::integral_constant<int, V>) with V the float4 a lane holds of a row (lane_row): dim / 128
@@ -624,21 +672,42 @@ static void by_row_width(int dim, std::initializer_list<const void *> rows, cons
     default: f(std::integral_constant<int, 0>{}); break;
     }
 }
+/* Both norms' backward (mean NULL: RMSNorm, whose db is NULL): with a row in registers, one
+ * kernel for dx and the weight (and bias) gradients' slice partials, then column_finish_kernel;
+ * else a warp a row, then column_sums. Slices of NB_ROWS rows (more when that would make over
+ * NB_MAX_SLICES), so that a d_model-768 step's 8192 rows give 512 blocks. */
+enum { NB_ROWS = 16, NB_MAX_SLICES = 2048 };
+static void norm_backward(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
+                          const float *dy, float *dx, float *dw, float *db, __nv_bfloat16 *dx16) {
+    if (n <= 0 || dim <= 0) return;
+    by_row_width(dim, {x, dy, dx}, dx16, [&](auto v) {
+        constexpr int V = decltype(v)::value;
+        if constexpr (V > 0) {
+            if (dw) {
+                int per = n / NB_MAX_SLICES + 1 > NB_ROWS ? (n + NB_MAX_SLICES - 1) / NB_MAX_SLICES : NB_ROWS;
+                int slices = (n + per - 1) / per;
+                float *part = kcu_partials((size_t)2 * slices * dim);
+                size_t smem = (size_t)2 * ROWS_PER_BLOCK * dim * sizeof(float);
+                norm_backward_sums_kernel<V><<<slices, 32 * ROWS_PER_BLOCK, smem>>>(
+                    n, dim, per, x, w, mean, rstd, dy, dx, dx16, part, db ? part + (size_t)slices * dim : NULL);
+                KCU_LAUNCHED();
+                column_finish_kernel<<<(dim + 31) / 32, dim3(32, CS_FIN)>>>(dim, slices, part,
+                                                                           part + (size_t)slices * dim, dw, db);
+                KCU_LAUNCHED();
+                return;
+            }
+        }
+        norm_backward_kernel<V><<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, mean, rstd, dy, dx, dx16);
+        KCU_LAUNCHED();
+        column_sums(n, dim, dy, x, mean, rstd, dw, db);
+    });
+}
 void kcu_layernorm_forward16(int n, int dim, const float *x, const float *w, const float *b, float eps, float *y,
                              float *mean, float *rstd, __nv_bfloat16 *y16) {
     by_row_width(dim, {x, y}, y16, [&](auto v) {
         layernorm_forward_kernel<v><<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, b, eps, y, mean, rstd, y16);
     });
     KCU_LAUNCHED();
-}
-/* Both norms' backward (mean NULL and db NULL: RMSNorm): dx, then the weight (and bias) gradients. */
-static void norm_backward(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
-                          const float *dy, float *dx, float *dw, float *db, __nv_bfloat16 *dx16) {
-    by_row_width(dim, {x, dy, dx}, dx16, [&](auto v) {
-        norm_backward_kernel<v><<<norm_blocks(n), 32 * ROWS_PER_BLOCK>>>(n, dim, x, w, mean, rstd, dy, dx, dx16);
-    });
-    KCU_LAUNCHED();
-    column_sums(n, dim, dy, x, mean, rstd, dw, db);
 }
 void kcu_layernorm_backward16(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
                               const float *dy, float *dx, float *dw, float *db, __nv_bfloat16 *dx16) {
