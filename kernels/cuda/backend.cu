@@ -225,21 +225,22 @@ static void check_aligned(const void *p) {
     if ((uintptr_t)p % 16) kcu_fail(__FILE__, __LINE__, "flash attention", "a tensor is not 16-byte aligned");
 }
 static void cu_mixer_forward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
-                                  const float *log_g, float *y, float *saved, float *work) {
+                                  const float *log_g, float *y, float *saved, float *work,
+                                  const __nv_bfloat16 *k16) {
     if (checked(s)->kind == KERN_MIXER_POWER) return kcu_power_forward_prec(s, q, k, v, log_g, y, saved, work, 1);
     if (!use_flash(s)) return cu_mixer_forward(s, q, k, v, log_g, y, saved, work);
     check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(y);
-    kcu_flash_forward(s, q, k, v, y, saved, work);
+    kcu_flash_forward(s, q, k, v, y, saved, work, k16);
 }
 static void cu_mixer_backward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                                    const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
-                                   float *dk, float *dv, float *dlog_g, float *work) {
+                                   float *dk, float *dv, float *dlog_g, float *work, const __nv_bfloat16 *q16) {
     if (checked(s)->kind == KERN_MIXER_POWER)
         return kcu_power_backward_prec(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work, 1);
     if (!use_flash(s)) return cu_mixer_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work);
     check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(y), check_aligned(dy), check_aligned(dq),
         check_aligned(dk), check_aligned(dv);
-    kcu_flash_backward(s, q, k, v, y, saved, dy, dq, dk, dv, work);
+    kcu_flash_backward(s, q, k, v, y, saved, dy, dq, dk, dv, work, q16);
 }
 
 /* ---- the bf16 table's ops declare what they write ----
@@ -272,11 +273,21 @@ static void w_gelu_forward(size_t n, const float *x, float *y) { F32_OP(gelu_for
 static void w_gelu_backward(size_t n, const float *x, const float *dy, float *dx) {
     F32_OP(gelu_backward, n, x, dy, dx);
 }
+/* RoPE also writes its output's bf16 copy (kcu_produce): q's for the flash backward, k's for
+ * the flash forward, dq's and dk's for their weight and input gradients' products. */
+static void rope16(int rows, int seq, int nh, int d, const float *c, const float *sn, float *x, int backward) {
+    long long cols = (long long)nh * d;
+    __nv_bfloat16 *x16 = kcu_produce(x, rows, cols);
+    int wrote = 0;
+    DECLARED(wrote = kcu_rope16(rows, seq, nh, d, c, sn, x, x16, backward),
+             kcu_writes_rope_forward(rows, seq, nh, d, c, sn, x, w_));
+    kcu_produced(x, rows, cols, wrote ? x16 : NULL);
+}
 static void w_rope_forward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *x) {
-    F32_OP(rope_forward, rows, seq, nh, d, c, sn, x);
+    rope16(rows, seq, nh, d, c, sn, x, 0);
 }
 static void w_rope_backward(int rows, int seq, int nh, int d, const float *c, const float *sn, float *dx) {
-    F32_OP(rope_backward, rows, seq, nh, d, c, sn, dx);
+    rope16(rows, seq, nh, d, c, sn, dx, 1);
 }
 static void w_embedding_forward(int n, int dim, const int32_t *tok, const float *table, float *out) {
     F32_OP(embedding_forward, n, dim, tok, table, out);
@@ -330,16 +341,25 @@ static void w_rmsnorm_backward(int n, int dim, const float *x, const float *w, c
              kcu_writes_rmsnorm_backward(n, dim, x, w, rstd, dy, dx, dw, w_));
     kcu_produced(dx, n, dim, dx16);
 }
+/* The flash kernels read a kept bf16 copy of k (forward) and of q (backward) where one is
+ * certainly current (kcu_kept, looked up before the op begins: RoPE wrote them), instead of
+ * rounding k or q again into their work. */
+static const __nv_bfloat16 *kept_rows(const kern_mixer_shape *s, const float *x, int heads) {
+    if (s->kind == KERN_MIXER_POWER || !use_flash(s)) return NULL;
+    return kcu_kept(x, (long long)s->batch * s->seq, (long long)heads * s->head_dim);
+}
 static void w_mixer_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                             const float *log_g, float *y, float *saved, float *work) {
-    DECLARED(cu_mixer_forward_bf16(s, q, k, v, log_g, y, saved, work),
+    const __nv_bfloat16 *k16 = kept_rows(s, k, s->n_kv_head);
+    DECLARED(cu_mixer_forward_bf16(s, q, k, v, log_g, y, saved, work, k16),
              kcu_writes_mixer_forward(s, q, k, v, log_g, y, saved, work, cu_mixer_saved_size(s),
                                       cu_mixer_work_size_bf16(s), w_));
 }
 static void w_mixer_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                              const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
                              float *dk, float *dv, float *dlog_g, float *work) {
-    DECLARED(cu_mixer_backward_bf16(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work),
+    const __nv_bfloat16 *q16 = kept_rows(s, q, s->n_head);
+    DECLARED(cu_mixer_backward_bf16(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work, q16),
              kcu_writes_mixer_backward(s, q, k, v, log_g, y, saved, dy, dq, dk, dv, dlog_g, work,
                                        cu_mixer_work_size_bf16(s), w_));
 }

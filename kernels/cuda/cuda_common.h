@@ -96,6 +96,16 @@ void kcu_mm_release_copies(void);
  * kcu_produced makes the buffer c's copy. */
 __nv_bfloat16 *kcu_produce(const float *c, long long m, long long n);
 void kcu_produced(const float *c, long long m, long long n, __nv_bfloat16 *buf);
+/* The bf16 copy of src (m x n, row stride n) that the bf16 matmul keeps, when it is certainly
+ * src's now (every device call since it was made accounted for), else NULL. Asked between ops,
+ * as kcu_produce: the copy stays src's through the next op if that op declares its writes and
+ * they miss src (backend.cu's mixers read k's and q's so). */
+const __nv_bfloat16 *kcu_kept(const float *src, long long m, long long n);
+/* RoPE (ops.cu) that also writes the rotated x's bf16 copy into x16 (NULL: none; backward 1:
+ * the transpose). 1 when it wrote x16 (head dim a multiple of 8, x, the tables and x16
+ * aligned), else 0. */
+int kcu_rope16(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
+               __nv_bfloat16 *x16, int backward);
 
 /* The norms (ops.cu) with their output's bf16 copy (y16 / dx16: NULL for none; the backward's
  * dx accumulates, and its copy is of the sum). */
@@ -162,12 +172,15 @@ void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *
 
 /* Flash attention for the bf16 backend (kernels/cuda/flash.cu): which shapes it takes
  * (softmax or window, head dim 16, 32, 64 or 128), its work (floats),
- * forward (y, saved = row log-sum-exp) and backward (dq, dk, dv overwritten). */
+ * forward (y, saved = row log-sum-exp) and backward (dq, dk, dv overwritten). k16_kept / q16_kept
+ * (NULL: none): k's (forward) or q's (backward) bf16 copy, dense in k's or q's layout, read
+ * instead of rounding k or q into work (kcu_kept). */
 int kcu_flash_supported(const kern_mixer_shape *s);
 size_t kcu_flash_work_size(const kern_mixer_shape *s);
 void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, float *y,
-                       float *saved, float *work);
+                       float *saved, float *work, const __nv_bfloat16 *k16_kept);
 void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,
-                        const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work);
+                        const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work,
+                        const __nv_bfloat16 *q16_kept);
 
 #endif

@@ -909,18 +909,19 @@ size_t kcu_flash_work_size(const kern_mixer_shape *s) {
 static float *aligned256(float *w) { return (float *)(((uintptr_t)w + 255) / 256 * 256); }
 
 void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, float *y,
-                       float *saved, float *work) {
+                       float *saved, float *work, const __nv_bfloat16 *k16_kept) {
     fa_args a = args_of(s);
     a.q = q, a.k = k, a.v = v, a.yo = y, a.lse = saved;
     size_t rows = (size_t)s->batch * s->n_head * s->seq, nk = (size_t)s->batch * s->seq * s->n_kv_head * s->head_dim;
     __nv_bfloat16 *k16 = (__nv_bfloat16 *)aligned256(aligned256(work) + rows), *v16 = k16 + nk;
-    to_bf16(nk, k, k16);
+    if (!k16_kept) to_bf16(nk, k, k16);
     to_bf16(nk, v, v16);
-    kcu_by_head_dim(s->head_dim, [&](auto D) { fwd<decltype(D)::value>(s, a, k16, v16); });
+    kcu_by_head_dim(s->head_dim, [&](auto D) { fwd<decltype(D)::value>(s, a, k16_kept ? k16_kept : k16, v16); });
 }
 
 void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,
-                        const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work) {
+                        const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work,
+                        const __nv_bfloat16 *q16_kept) {
     fa_args a = args_of(s);
     float *dd = aligned256(work);
     size_t rows = (size_t)s->batch * s->n_head * s->seq, nq = rows * s->head_dim;
@@ -929,9 +930,9 @@ void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *
     dot_rows_kernel<<<kcu_blocks(rows * 8, 256), 256>>>((unsigned)rows, s->seq, s->n_head, s->head_dim,
                                                         (const float4 *)dy, (const float4 *)y, dd);
     KCU_LAUNCHED();
-    to_bf16(nq, q, q16);
+    if (!q16_kept) to_bf16(nq, q, q16);
     to_bf16(nq, dy, y16);
     KCU_CHECK(cudaMemsetAsync(dq, 0, nq * sizeof(float)));
     a.q = q, a.k = k, a.v = v, a.y = y, a.dy = dy, a.lse_in = saved, a.dd = dd, a.dq = dq, a.dk = dk, a.dv = dv;
-    kcu_by_head_dim(s->head_dim, [&](auto D) { bwd<decltype(D)::value>(s, a, q16, y16); });
+    kcu_by_head_dim(s->head_dim, [&](auto D) { bwd<decltype(D)::value>(s, a, q16_kept ? q16_kept : q16, y16); });
 }

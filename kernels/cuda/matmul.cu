@@ -485,6 +485,17 @@ __nv_bfloat16 *kcu_produce(const float *c, long long m, long long n) {
     return i >= 0 ? buf_of(i) : NULL;
 }
 
+const __nv_bfloat16 *kcu_kept(const float *src, long long m, long long n) {
+    copies_check();
+    int i = kern_cuda_bf16_matmul_mode(-1) && n % 8 == 0 ? kcu_copies_find(&mm.cp, src, m, n) : -1;
+    if (i < 0) return NULL;
+    mm.reused++;
+    check_copy(i);
+    kcu_copies_touch(&mm.cp, i);
+    copies_account(); /* check_copy's calls, if any, are this file's */
+    return buf_of(i);
+}
+
 void kcu_produced(const float *c, long long m, long long n, __nv_bfloat16 *buf) {
     if (!buf) return;
     for (int i = 0; i < KCU_COPIES; i++)

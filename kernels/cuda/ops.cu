@@ -228,10 +228,12 @@ void kcu_matmul_add_composed(kcu_matmul_fn mm, int trans_a, int trans_b, int m, 
  * count fits, since 64-bit division is a long instruction sequence. Why both: the one-pair kernel
  * with 64-bit indices was compute-bound (ncu, 12-layer step on the H200: 19 us a call on q
  * [8192, 768], ~3x its bytes at copy bandwidth; 15 us with 32-bit indices). Each element's
- * rotation is the same arithmetic in every variant. */
+ * rotation is the same arithmetic in every variant. x16 (NULL: none; the bf16 table's, W = 4
+ * only) gets the rotated x rounded to bf16, at the same indices: the copy that the flash kernels
+ * and the bf16 matmul read instead of rounding x in a pass of their own (backend.cu). */
 template <typename I, int W>
 __global__ void rope_kernel(I n, I seq, I n_head, I half, I head_dim, const float *cos_t, const float *sin_t, float *x,
-                            float sign) {
+                            __nv_bfloat16 *x16, float sign) {
     using vec = typename std::conditional<W == 4, float4, float>::type;
     I idx = (I)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= n) return;
@@ -249,32 +251,44 @@ __global__ void rope_kernel(I n, I seq, I n_head, I half, I head_dim, const floa
         b[k] = ak * sk + bk * c_[k];
     }
     *x0p = x0, *x1p = x1;
+    if constexpr (W == 4)
+        if (x16) {
+            size_t at = (size_t)rh * head_dim + (size_t)i * 4;
+            store4(x16, at, a);
+            store4(x16, at + half, b);
+        }
 }
 template <int W>
 static void rope_w(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
-                   float sign) {
+                   __nv_bfloat16 *x16, float sign) {
     size_t n = (size_t)n_rows * n_head * (head_dim / 2) / W;
     unsigned blocks = kcu_blocks(n, THREADS);
     /* the table index (row % seq) * half / W + i < n too */
     if (n < 0xffffffffu - THREADS)
         rope_kernel<unsigned, W>
-            <<<blocks, THREADS>>>((unsigned)n, seq, n_head, head_dim / 2, head_dim, cos_t, sin_t, x, sign);
+            <<<blocks, THREADS>>>((unsigned)n, seq, n_head, head_dim / 2, head_dim, cos_t, sin_t, x, x16, sign);
     else
-        rope_kernel<size_t, W><<<blocks, THREADS>>>(n, seq, n_head, head_dim / 2, head_dim, cos_t, sin_t, x, sign);
+        rope_kernel<size_t, W><<<blocks, THREADS>>>(n, seq, n_head, head_dim / 2, head_dim, cos_t, sin_t, x, x16, sign);
     KCU_LAUNCHED();
 }
-static void rope(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
-                 float sign) {
-    int wide = head_dim % 8 == 0 && aligned(x, 16) && aligned(cos_t, 16) && aligned(sin_t, 16);
-    (wide ? rope_w<4> : rope_w<1>)(n_rows, seq, n_head, head_dim, cos_t, sin_t, x, sign);
+/* x16 is written only on the 4-pair path; the caller learns which from the return: 1 when it was. */
+static int rope(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
+                __nv_bfloat16 *x16, float sign) {
+    int wide = head_dim % 8 == 0 && aligned(x, 16) && aligned(cos_t, 16) && aligned(sin_t, 16) && aligned(x16, 8);
+    (wide ? rope_w<4> : rope_w<1>)(n_rows, seq, n_head, head_dim, cos_t, sin_t, x, wide ? x16 : NULL, sign);
+    return wide && x16;
+}
+int kcu_rope16(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t, float *x,
+               __nv_bfloat16 *x16, int backward) {
+    return rope(n_rows, seq, n_head, head_dim, cos_t, sin_t, x, x16, backward ? -1.f : 1.f);
 }
 static void cu_rope_forward(int n_rows, int seq, int n_head, int head_dim, const float *cos_t, const float *sin_t,
                             float *x) {
-    rope(n_rows, seq, n_head, head_dim, cos_t, sin_t, x, 1.f);
+    rope(n_rows, seq, n_head, head_dim, cos_t, sin_t, x, NULL, 1.f);
 }
 static void cu_rope_backward(int n_rows, int seq, int n_head, int head_dim, const float *cos_t,
                              const float *sin_t, float *dx) {
-    rope(n_rows, seq, n_head, head_dim, cos_t, sin_t, dx, -1.f);
+    rope(n_rows, seq, n_head, head_dim, cos_t, sin_t, dx, NULL, -1.f);
 }
 
 __global__ void embedding_forward_kernel(size_t total, int dim, const int32_t *tokens, const float *table,

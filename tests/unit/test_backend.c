@@ -491,6 +491,56 @@ static void run_mixer(const kern_backend *be, rng *r, const void *arg, outbuf *o
     take(be, out, "dlog_g", dlg, ng);
 }
 
+/* RoPE feeding the flash kernels, as the model calls them: rope_forward on q and k, the mixer's
+ * forward and backward, rope_backward on dq and dk, then one product of each. The bf16 table's
+ * RoPE also writes its output's bf16 copy (kernels/cuda/backend.cu): the flash forward reads
+ * k's and the backward q's (kcu_kept) instead of rounding them again, and the products take
+ * dq's and dk's. A stale or misplaced copy would move y, dq, dk, dv or the products; on the
+ * bf16 backend exactly those 4 operands must have come from kept copies (the weights are fresh;
+ * SCALELAB_MM_CHECK=1, set in main, also checks each against its source rounded again). */
+static void run_rope_attention(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    const kern_mixer_shape *s = &((const mixer_case *)arg)->s;
+    enum { E = 48 };
+    int rows = s->batch * s->seq, hd = s->head_dim, qc = s->n_head * hd, kc = s->n_kv_head * hd;
+    size_t nq = (size_t)rows * qc, nk = (size_t)rows * kc, nt = (size_t)s->seq * hd;
+    float *tab = malloc(sizeof *tab * nt);
+    kern_rope_table(s->seq, hd, 10000.0, tab, tab + nt / 2);
+    float *t = be->alloc(sizeof *tab * nt);
+    be->upload(t, tab, sizeof *tab * nt);
+    free(tab);
+    int before = kern_cuda_bf16_matmul_mode(1);
+    long long copies0, falls0, reused0, copies1, falls1, reused1;
+    kern_cuda_bf16_matmul_counts(&copies0, &falls0, &reused0);
+    float *q = rnd16(be, r, nq, 1), *k = rnd16(be, r, nk, 1), *v = rnd16(be, r, nk, 1), *dy = rnd16(be, r, nq, 1);
+    float *y = rnd(be, r, nq, 1), *saved = rnd(be, r, be->mixer_saved_size(s), 1);
+    float *dq = rnd(be, r, nq, 1), *dk = rnd(be, r, nk, 1), *dv = rnd(be, r, nk, 1);
+    float *wq = rnd(be, r, (size_t)qc * E, 1), *wk = rnd(be, r, (size_t)kc * E, 1);
+    float *pq = rnd(be, r, (size_t)rows * E, 1), *pk = rnd(be, r, (size_t)rows * E, 1);
+    float *work = be->alloc(be->mixer_work_size(s) * sizeof(float));
+    be->rope_forward(rows, s->seq, s->n_head, hd, t, t + nt / 2, q);    /* q's copy written */
+    be->rope_forward(rows, s->seq, s->n_kv_head, hd, t, t + nt / 2, k); /* k's copy written */
+    be->mixer_forward(s, q, k, v, NULL, y, saved, work);                 /* k's copy read */
+    be->mixer_backward(s, q, k, v, NULL, y, saved, dy, dq, dk, dv, NULL, work); /* q's copy read */
+    be->rope_backward(rows, s->seq, s->n_head, hd, t, t + nt / 2, dq);          /* dq's copy written */
+    be->rope_backward(rows, s->seq, s->n_kv_head, hd, t, t + nt / 2, dk);       /* dk's copy written */
+    be->matmul(0, 0, rows, E, qc, 1, dq, wq, 0, pq); /* dq's copy, wq rounded */
+    be->matmul(0, 0, rows, E, kc, 1, dk, wk, 0, pk); /* dk's copy, wk rounded */
+    kern_cuda_bf16_matmul_counts(&copies1, &falls1, &reused1);
+    kern_cuda_bf16_matmul_mode(before);
+    be->free(t), be->free(work), be->free(q), be->free(k), be->free(v), be->free(dy), be->free(wq), be->free(wk);
+    take(be, out, "y", y, nq);
+    take(be, out, "saved", saved, be->mixer_saved_size(s));
+    take(be, out, "dq", dq, nq);
+    take(be, out, "dk", dk, nk);
+    take(be, out, "dv", dv, nk);
+    take(be, out, "dq wq", pq, (size_t)rows * E);
+    take(be, out, "dk wk", pk, (size_t)rows * E);
+    if (be == gpu_bf16 && falls1 == falls0) {
+        printf("    %lld products, %lld operands from kept copies\n", copies1 - copies0, reused1 - reused0);
+        assert_int_equal(reused1 - reused0, 4);
+    }
+}
+
 /* ---- the table ---- */
 
 #define ATTN(kind_, b, t, h, kv, d, w)                                                             \
@@ -534,6 +584,8 @@ static const mixer_case MIXERS[] = {
      * c16 B2 H4/2 d16 p2 gated weak and ungated; c32 B2 H4/2 d32 strong gates. */
     POWER_EPS(2, 64, 4, 2, 16, 2, 16, 1, 0, 7, 3e-2), POWER_EPS(2, 64, 4, 2, 16, 2, 16, 0, 0, 0, 3e-2),
     POWER_EPS(2, 128, 4, 2, 32, 2, 32, 1, 0, 0, 3e-2),
+    /* 33: RoPE into the flash kernels (run_rope_attention) */
+    ATTN(KERN_MIXER_SOFTMAX, 2, 192, 4, 2, 64, 0),
 };
 
 /* Each case runs every transpose pair with beta 0, 0.3 and 1. */
@@ -686,6 +738,8 @@ static const op_case CASES_BF16[] = {
     {"bf16 power p2 weak gates c1024 T4096 H2/2 d64", run_mixer, &MIXERS[22], 1e-3},
     {"bf16 power p1 rms c1024 B2 T2048 H2/1 d32", run_mixer, &MIXERS[23], 1e-3},
     {"bf16 power p3 rms c256 T1024 H2/2 d16", run_mixer, &MIXERS[24], 1e-3},
+    /* last, so that the cases above keep their seeds (seed + index) */
+    {"bf16 rope, flash on kept copies B2 T192 H4/2 d64", run_rope_attention, &MIXERS[33], 5e-4},
 };
 
 /* Power cases for both intra-chunk paths of the bf16 backend: the tiled tensor-core kernels
