@@ -57,10 +57,12 @@ static void KR(layout_params)(KR(model_net) *net) {
                                      : KR(add_tensor)(net, "lm_head", -1, c->vocab_size, H, 1);
 }
 
-/* Every tensor starts on a 16-byte boundary (4 floats; 2 doubles in the f64 twin, which
- * only needs the same offsets): the CUDA kernels load 16-byte vectors. */
+/* Every activation starts on a 256-byte boundary (64 floats; 512 bytes in the f64 twin, which
+ * only needs the same offsets): the CUDA kernels load 16-byte vectors, and the bf16 backend holds
+ * the MLP's hidden and its gradient as bf16 records that cuBLASLt reads as operands only where
+ * they are 256-byte aligned, the alignment its algorithms assume (kernels/cuda/matmul.cu). */
 static size_t KR(take)(size_t *n, size_t count) {
-    size_t at = (*n + 3) & ~(size_t)3;
+    size_t at = (*n + 63) & ~(size_t)63;
     *n += count;
     return at;
 }

@@ -136,6 +136,24 @@ struct mm_slot {
  * if the kept copy differs. Which copy is kept where, and what forgets it: copies.h (host code,
  * tested without a GPU). */
 
+/* The GELU ops' outputs (kern_ops.inc: matmul_bias_gelu's and matmul_dgelu's c), held as records:
+ * bf16 in the first half of c's own bytes, written by the GELU kernel instead of FP32 c and its
+ * bf16 copy. In the model only products read them (the MLP's second product and the weight and
+ * input gradients'), and those read bf16: the FP32 c was 4 bytes an element written and never
+ * read (at the 12-layer model, [8192, 3072] twice a layer; RESULTS.md). Made only where cuBLASLt
+ * wrote the bf16 product, c is 256-byte aligned (the alignment Lt's algorithms assume for the
+ * operands, as for the copies) and n % 8 == 0 (dense rows, as a copy's); elsewhere c is FP32 as
+ * before. A record is c's until something writes over it: a product's output, an op's declared
+ * write, the backend's alloc of that memory (not an undeclared device call, which the copies
+ * fear: the data is in c itself, not in a buffer that might be stale). A product reads a record
+ * only as the same rows x cols; any other read of its memory by the bf16 matmul fails loudly
+ * (record_refused) rather than take bf16 pairs for floats. */
+enum { MM_RECORDS = 64 }; /* a model keeps one a layer (its MLP's hidden) and one gradient */
+struct mm_record {
+    const void *c; /* NULL: free */
+    long long rows, cols;
+};
+
 static struct {
     std::once_flag env_once, epi_env_once, lt_once;
     int mode, epilogue;
@@ -151,6 +169,7 @@ static struct {
     long long copies, fallbacks; /* products in mode 1: on bf16 copies, or not */
     long long reused;            /* operands whose kept copy served again */
     long long fused, composed;   /* bias ops (alone or under GELU): one Lt call, or the separate ops */
+    mm_record rec[MM_RECORDS];   /* the GELU ops' outputs held as bf16 records (below) */
 } mm;
 
 /* A path that is on unless the environment variable env is "0" (read once); mode 0 or 1
@@ -190,11 +209,48 @@ static void copies_check(void) { kcu_copies_check(&mm.cp, kcu_device_calls()); }
 /* This file's own calls since the check are accounted for. */
 static void copies_account(void) { kcu_copies_account(&mm.cp, kcu_device_calls()); }
 /* Forget the copies of [p, p + n floats): a product wrote there. */
-static void copies_written(const void *p, size_t bytes) { kcu_copies_written(&mm.cp, p, bytes); }
+/* The records that [p, p + bytes) overlaps forgotten: something wrote there. */
+static void records_written(const void *p, size_t bytes) {
+    const char *lo = static_cast<const char *>(p), *hi = lo + bytes;
+    for (mm_record &r : mm.rec) {
+        const char *c = static_cast<const char *>(r.c);
+        if (c && c < hi && lo < c + (size_t)(r.rows * r.cols) * sizeof(float)) r.c = NULL;
+    }
+}
+void kcu_records_written(const void *p, size_t bytes) { records_written(p, bytes); }
+static void copies_written(const void *p, size_t bytes) {
+    kcu_copies_written(&mm.cp, p, bytes);
+    records_written(p, bytes);
+}
+/* The record that is src as a rows x cols operand, or -1; fails when src's rows x cols overlap a
+ * record otherwise (bf16 pairs would be read as floats). */
+static int record_of(const void *src, long long rows, long long cols) {
+    const char *lo = static_cast<const char *>(src), *hi = lo + (size_t)(rows * cols) * sizeof(float);
+    for (int i = 0; i < MM_RECORDS; i++) {
+        const mm_record &r = mm.rec[i];
+        const char *c = static_cast<const char *>(r.c);
+        if (!c || !(c < hi && lo < c + (size_t)(r.rows * r.cols) * sizeof(float))) continue;
+        if (c == lo && r.rows == rows && r.cols == cols) return i;
+        kcu_fail(__FILE__, __LINE__, "bf16 matmul",
+                 "an operand overlaps a GELU op's bf16 record as another shape (kern_ops.inc: only the "
+                 "bf16 table's products read it, as the op wrote it)");
+    }
+    return -1;
+}
+/* Before a product reads FP32 storage (matmul mode 0, Lt without an algorithm): no record there. */
+static void record_refused(const void *src, long long rows, long long cols) {
+    if (record_of(src, rows, cols) >= 0)
+        kcu_fail(__FILE__, __LINE__, "bf16 matmul",
+                 "a GELU op's bf16 record read by the FP32-storage product (matmul mode 0 or no cuBLASLt "
+                 "algorithm for this shape); kern_ops.inc: a record is read only by the products that "
+                 "its op's table runs on bf16");
+}
 static __nv_bfloat16 *buf_of(int i) { return static_cast<__nv_bfloat16 *>(mm.cp.slot[i].buf); }
 
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n) {
     kcu_copies_op_wrote(&mm.cp, before, kcu_device_calls(), w, n);
+    for (int i = 0; i < n; i++)
+        if (w[i].p && w[i].bytes) records_written(w[i].p, w[i].bytes);
 }
 
 /* The copies' memory limit: a quarter of what the device has free at the first copy. */
@@ -351,22 +407,32 @@ static void check_copy(int i) {
     if (bad) kcu_fail(__FILE__, __LINE__, "SCALELAB_MM_CHECK", "a kept bf16 copy is not its source's (stale)");
 }
 
-/* The slot of an operand's bf16 copy for this product: the kept one if it is still its source's
- * (the caller checked the device calls), else rounded now into a slot other than keep (-1:
- * none). *job gets the rounding to launch (rows 0: none). -1 when no memory was left. */
-static int operand(const float *src, long long rows, long long cols, int keep, bf16_job *jb) {
+/* An operand's bf16 matrix for this product: a GELU op's record of it (*p = its memory; slot
+ * -1), the kept copy if it is still its source's (the caller checked the device calls), else a
+ * copy rounded now into a slot other than keep (-1: none); *slot is the copy's slot, *job the
+ * rounding to launch (rows 0: none). 0 when no memory was left for a copy. */
+static int operand(const float *src, long long rows, long long cols, int keep, bf16_job *jb,
+                   const __nv_bfloat16 **p, int *slot) {
     jb->rows = 0;
+    *slot = -1;
+    if (record_of(src, rows, cols) >= 0) {
+        mm.reused++;
+        *p = reinterpret_cast<const __nv_bfloat16 *>(src);
+        return 1;
+    }
     int i = kcu_copies_find(&mm.cp, src, rows, cols);
     if (i >= 0 && i != keep) {
         mm.reused++;
         check_copy(i);
         kcu_copies_touch(&mm.cp, i);
-        return i;
+    } else {
+        if ((i = copy_slot((size_t)(rows * pad8(cols)) * 2, keep)) < 0) return 0;
+        *jb = job(src, rows, cols, buf_of(i));
+        kcu_copies_set(&mm.cp, i, src, rows, cols);
     }
-    if ((i = copy_slot((size_t)(rows * pad8(cols)) * 2, keep)) < 0) return -1;
-    *jb = job(src, rows, cols, buf_of(i));
-    kcu_copies_set(&mm.cp, i, src, rows, cols);
-    return i;
+    *slot = i;
+    *p = buf_of(i);
+    return 1;
 }
 
 /* After calls made since the copies were last checked that wrote only c (a product outside Lt,
@@ -384,13 +450,18 @@ static int lt_product(const mm_key &key, float alpha, const float *a, const floa
     copies_check();
     std::call_once(mm.lt_once, lt_init);
     const mm_slot *s = key_slot(key, bias);
-    if (!s->ok) return 0;
     int trans_a = key.ta, trans_b = key.tb, m = key.m, n = key.n, k = key.k;
     long long rows_a = trans_a ? k : m, cols_a = trans_a ? m : k, rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
+    if (!s->ok) {
+        record_refused(a, rows_a, cols_a), record_refused(b, rows_b, cols_b); /* the caller falls back to FP32 */
+        return 0;
+    }
     bf16_job ja = {}, jb = {};
-    int ca = operand(a, rows_a, cols_a, -1, &ja), cb = ca >= 0 ? operand(b, rows_b, cols_b, ca, &jb) : -1;
-    if (cb < 0) {
+    const __nv_bfloat16 *pa = NULL, *pb = NULL;
+    int ca, cb;
+    if (!operand(a, rows_a, cols_a, -1, &ja, &pa, &ca) || !operand(b, rows_b, cols_b, ca, &jb, &pb, &cb)) {
         kcu_copies_forget(&mm.cp);
+        record_refused(a, rows_a, cols_a), record_refused(b, rows_b, cols_b); /* the caller falls back to FP32 */
         return 0;
     }
     mm.copies++;
@@ -402,7 +473,7 @@ static int lt_product(const mm_key &key, float alpha, const float *a, const floa
     }
     set_bias(*s, bias);
     /* D = alpha op(A) op(B) + beta C (+ bias); C is r when given (matmul_add), else D itself */
-    KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, buf_of(cb), s->la, buf_of(ca), s->lb, &beta, r ? r : c, s->lc, c,
+    KCU_BLAS(cublasLtMatmul(mm.lt, s->desc, &alpha, pb, s->la, pa, s->lb, &beta, r ? r : c, s->lc, c,
                             s->lc, &s->algo, mm.workspace, mm.workspace_bytes, 0));
     only_c_written(c, (size_t)m * n * (key.d16 ? 2 : sizeof(float)));
     return 1;
@@ -414,6 +485,7 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
     /* k == 0 only scales C: the GEMM path does that without copies. */
     if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0) {
         copies_check();
+        if (k > 0) record_refused(a, trans_a ? k : m, trans_a ? m : k), record_refused(b, trans_b ? n : k, trans_b ? k : n);
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
         return only_c_written(c, (size_t)m * n * sizeof(float));
     }
@@ -520,6 +592,22 @@ static int lt_product16(int trans_a, int trans_b, int m, int n, int k, const flo
     return lt_product(key, 1.f, a, b, 0.f, d, NULL);
 }
 
+/* Whether the GELU op's c (m x n) can be its record (above): Lt wrote the bf16 product, c is
+ * 256-byte aligned, its rows dense. */
+static bool record_ok(bool lt_wrote, const float *c, long long m, long long n) {
+    return lt_wrote && m > 0 && n % 8 == 0 && (uintptr_t)c % 256 == 0;
+}
+/* After the GELU kernel wrote c's record (this file's launch): the copies and records of c
+ * forgotten before it, c's record now. */
+static void record_made(const float *c, long long m, long long n) {
+    for (mm_record &r : mm.rec)
+        if (!r.c) {
+            r = mm_record{c, m, n};
+            return;
+        }
+    kcu_fail(__FILE__, __LINE__, "bf16 matmul", "more GELU records than MM_RECORDS at once");
+}
+
 void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                                const float *bias, float *pre, float *c) {
     __nv_bfloat16 *pre16 = reinterpret_cast<__nv_bfloat16 *>(pre);
@@ -531,11 +619,16 @@ void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, co
         mm.composed++;
         kcu_matmul_bf16(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
     }
-    int h = produced_slot(c, m, n);
-    kcu_gelu_forward16((size_t)m * n, n, fused ? pre16 : NULL, fused ? NULL : c, bias, pre16, c,
-                       h >= 0 ? buf_of(h) : NULL);
+    bool rec = record_ok(fused, c, m, n);
+    int h = rec ? -1 : produced_slot(c, m, n);
+    if (rec) copies_written(c, (size_t)(m * n) * sizeof(float)); /* after lt_product16 checked the calls */
+    kcu_gelu_forward16((size_t)m * n, n, fused ? pre16 : NULL, fused ? NULL : c, bias, pre16, rec ? NULL : c,
+                       rec ? reinterpret_cast<__nv_bfloat16 *>(c) : h >= 0 ? buf_of(h) : NULL);
     copies_written(pre, (size_t)m * n * 2);
-    produced(h, c, m, n);
+    if (rec) {
+        record_made(c, m, n);
+        copies_account();
+    } else produced(h, c, m, n);
 }
 
 void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
@@ -552,9 +645,15 @@ void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const 
         prod16 = NULL;
         kcu_matmul_bf16(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
     }
-    int h = produced_slot(c, m, n);
+    bool rec = record_ok(prod16 != NULL && (uintptr_t)pre % 8 == 0, c, m, n); /* the fused dbias path (ops.cu) */
+    int h = rec ? -1 : produced_slot(c, m, n);
+    if (rec) copies_written(c, (size_t)(m * n) * sizeof(float));
     if (dbias) copies_written(dbias, (size_t)n * sizeof(float));
-    kcu_gelu_backward16(m, n, prod16, prod16 ? NULL : c, reinterpret_cast<const __nv_bfloat16 *>(pre), c,
-                        h >= 0 ? buf_of(h) : NULL, dbias, part);
-    produced(h, c, m, n);
+    kcu_gelu_backward16(m, n, prod16, prod16 ? NULL : c, reinterpret_cast<const __nv_bfloat16 *>(pre),
+                        rec ? NULL : c, rec ? reinterpret_cast<__nv_bfloat16 *>(c) : h >= 0 ? buf_of(h) : NULL,
+                        dbias, part);
+    if (rec) {
+        record_made(c, m, n);
+        copies_account();
+    } else produced(h, c, m, n);
 }

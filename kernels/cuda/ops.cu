@@ -133,7 +133,7 @@ __device__ __forceinline__ void store4(float *p, size_t i, const float *o) {
  * bf16 here as Lt rounds its D, so both paths compute the same numbers). Forward (back 0): v =
  * the product (+ bias[column] when bias: cols columns), pre16 = bf16(v), y = gelu(v); backward:
  * y = the product times gelu'(pre16). y16 (NULL: none) gets y rounded, the bf16 matmul's copy
- * for the next product. prod16 may be pre16, x32 may be y: each element is read, then written,
+ * for the next product or the op's record in c's own memory (then y is NULL: not written). prod16 may be pre16, x32 may be y: each element is read, then written,
  * by one thread. */
 /* x as bf16 holds it: what cuBLASLt's bf16 D would have stored */
 __device__ __forceinline__ float bf16_round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
@@ -169,7 +169,7 @@ __global__ void gelu16_kernel(size_t n, int cols, int vec, const __nv_bfloat16 *
 #pragma unroll
         for (int j = 0; j < 4; j++) gelu16_one<BACK>(v[j], p[j], &o[j]);
         if (!BACK) store4(pre16, i, v);
-        store4(y, i, o);
+        if (y) store4(y, i, o);
         if (y16) store4(y16, i, o);
         return;
     }
@@ -179,7 +179,7 @@ __global__ void gelu16_kernel(size_t n, int cols, int vec, const __nv_bfloat16 *
     if (!BACK && bias) v += bias[t % (size_t)cols];
     gelu16_one<BACK>(v, p, &o);
     if (!BACK) pre16[t] = __float2bfloat16_rn(v);
-    y[t] = o;
+    if (y) y[t] = o;
     if (y16) y16[t] = __float2bfloat16_rn(o);
 }
 static void gelu16_launch(size_t n, int cols, int back, const __nv_bfloat16 *prod16, const float *x32,
@@ -474,7 +474,7 @@ __global__ void dgelu16_colsum_kernel(int m, int n, int per, const __nv_bfloat16
             o[j] = gelu_grad(p[j], v[j]);
             s[j] += o[j];
         }
-        store4(y, i, o);
+        if (y) store4(y, i, o);
         if (y16) store4(y16, i, o);
     }
     store4(part, (size_t)blockIdx.y * n + c, s);
@@ -486,6 +486,7 @@ void kcu_gelu_backward16(int m, int n, const __nv_bfloat16 *prod16, const float 
     int fused = dbias && n % 4 == 0 && aligned(prod16, 8) && aligned(x32, 16) && aligned(pre16, 8) &&
                 aligned(y, 16) && aligned(y16, 8) && aligned(part, 16);
     if (!fused) {
+        if (dbias && !y) kcu_fail(__FILE__, __LINE__, "matmul_dgelu", "a record (no FP32 output) where dbias is summed from it");
         gelu16_launch((size_t)m * n, 1, 1, prod16, x32, NULL, const_cast<__nv_bfloat16 *>(pre16), y, y16);
         if (dbias) cu_bias_backward(m, n, y, dbias); /* after: its partials may reuse prod16's scratch */
         return;

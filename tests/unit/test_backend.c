@@ -115,6 +115,24 @@ static void take(const kern_backend *be, outbuf *o, const char *name, float *d, 
     take_at(be, o, name, d, 0, n);
 }
 
+/* x [m, n] (at x + off) as the bf16 table's products read it, appended as segment `name`: for
+ * a case against the bf16 table (both runs), x I (the n x n identity), which the CPU computes
+ * exactly and a bf16 record of x (kern_ops.inc: the GELU ops' c) serves exactly (its bf16 values
+ * times 1, summed in FP32: an FP32 x differs by its rounding to bf16 only); else x itself.
+ * Frees x. */
+static void take_as_operand(const kern_backend *be, rng *r, outbuf *o, const char *name, float *x, size_t off, int m,
+                            int n) {
+    if (!r->bf16) return take_at(be, o, name, x, off, (size_t)m * n);
+    float *eye = calloc((size_t)n * n, sizeof *eye), *xi = be->alloc((size_t)m * n * sizeof *xi);
+    for (int i = 0; i < n; i++) eye[(size_t)i * n + i] = 1;
+    float *deye = be->alloc((size_t)n * n * sizeof *deye);
+    be->upload(deye, eye, (size_t)n * n * sizeof *eye);
+    free(eye);
+    be->matmul(0, 0, m, n, n, 1, x + off, deye, 0, xi);
+    be->free(deye), be->free(x);
+    take(be, o, name, xi, (size_t)m * n);
+}
+
 /* ---- the ops ---- */
 
 typedef void (*op_run)(const kern_backend *be, rng *r, const void *arg, outbuf *out);
@@ -163,7 +181,8 @@ static void run_matmul(const kern_backend *be, rng *r, const void *arg, outbuf *
  * checked against the reference: a reused (1 reuse), a changed by an op (add) before its
  * next product (a rounded again, b reused), a product's output w then overwritten by another
  * product before w is an operand again (no reuse of w, but of a, b and e); then the GELU ops,
- * whose kernels also write their output's copy: the product after each takes that copy (h, g)
+ * whose kernels also write their output's copy, or their record in c itself where cuBLASLt wrote
+ * the bf16 product (kern_ops.inc): the product after each takes that copy or record (h, g)
  * and reuses e; then an op that writes only b's last element (scale by 1000: a stale copy
  * would be far off in q5's last column), and free, which declares nothing, so that q6's
  * operands are rounded again; last a layer norm, which writes its output's copy, taken by q7's
@@ -215,9 +234,9 @@ static void run_kept_copies(const kern_backend *be, rng *r, const void *arg, out
     take(be, out, "q2", q2, M * N);
     if (r->bf16) be->free(pre); /* the bf16 table's record, in bf16 (kern_ops.inc) */
     else take(be, out, "pre", pre, M * N);
-    take(be, out, "h", h, M * N);
+    take_as_operand(be, r, out, "h", h, 0, M, N);
     take(be, out, "q3", q3, M * N);
-    take(be, out, "g", g, M * N);
+    take_as_operand(be, r, out, "g", g, 0, M, N);
     take(be, out, "q4", q4, M * N);
     take(be, out, "q5", q5, M * N);
     take(be, out, "q6", q6, M * N);
@@ -267,8 +286,8 @@ static void run_epilogues(const kern_backend *be, rng *r, const void *arg, outbu
             take_at(be, out, "bias: c", c, off, (size_t)M * N);
             if (r->bf16) be->free(pre);
             else take_at(be, out, "bias_gelu: pre", pre, off, (size_t)M * N);
-            take_at(be, out, "bias_gelu: c", h, off, (size_t)M * N);
-            take_at(be, out, "dgelu: c", d, off, (size_t)M * N);
+            take_as_operand(be, r, out, "bias_gelu: c", h, off, M, N);
+            take_as_operand(be, r, out, "dgelu: c", d, off, M, N);
             take_at(be, out, "dgelu: dbias", db, off, (size_t)N);
             take_at(be, out, "add: c", e, off, (size_t)M * N);
             take_at(be, out, "add with bias: c", eb, off, (size_t)M * N);
