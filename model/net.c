@@ -63,7 +63,7 @@ static void KR(layout_params)(KR(model_net) *net) {
  * they are 256-byte aligned, the alignment its algorithms assume (kernels/cuda/matmul.cu). */
 static size_t KR(take)(size_t *n, size_t count) {
     size_t at = (*n + 63) & ~(size_t)63;
-    *n += count;
+    *n = at + count; /* the padding counted too (before 2026-12-02 it was not: *n += count) */
     return at;
 }
 
