@@ -227,11 +227,11 @@ static void check_aligned(const void *p) {
 }
 static void cu_mixer_forward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                                   const float *log_g, float *y, float *saved, float *work,
-                                  const __nv_bfloat16 *k16) {
+                                  const __nv_bfloat16 *k16, __nv_bfloat16 *y16) {
     if (checked(s)->kind == KERN_MIXER_POWER) return kcu_power_forward_prec(s, q, k, v, log_g, y, saved, work, 1);
     if (!use_flash(s)) return cu_mixer_forward(s, q, k, v, log_g, y, saved, work);
     check_aligned(q), check_aligned(k), check_aligned(v), check_aligned(y);
-    kcu_flash_forward(s, q, k, v, y, saved, work, k16);
+    kcu_flash_forward(s, q, k, v, y, saved, work, k16, y16);
 }
 static void cu_mixer_backward_bf16(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                                    const float *log_g, const float *y, const float *saved, const float *dy, float *dq,
@@ -344,17 +344,22 @@ static void w_rmsnorm_backward(int n, int dim, const float *x, const float *w, c
 }
 /* The flash kernels read a kept bf16 copy of k (forward) and of q (backward) where one is
  * certainly current (kcu_kept, looked up before the op begins: RoPE wrote them), instead of
- * rounding k or q again into their work. */
+ * rounding k or q again into their work; the forward also writes y's copy (kcu_produce), which
+ * the output projection's product and its weight gradient's read instead of a rounding pass. */
+static int flash_path(const kern_mixer_shape *s) { return s->kind != KERN_MIXER_POWER && use_flash(s); }
 static const __nv_bfloat16 *kept_rows(const kern_mixer_shape *s, const float *x, int heads) {
-    if (s->kind == KERN_MIXER_POWER || !use_flash(s)) return NULL;
-    return kcu_kept(x, (long long)s->batch * s->seq, (long long)heads * s->head_dim);
+    return flash_path(s) ? kcu_kept(x, (long long)s->batch * s->seq, (long long)heads * s->head_dim) : NULL;
 }
 static void w_mixer_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                             const float *log_g, float *y, float *saved, float *work) {
+    long long rows = (long long)s->batch * s->seq, cols = (long long)s->n_head * s->head_dim;
+    /* y's slot first: a copy claimed after the lookup could take k's buffer while the op reads it */
+    __nv_bfloat16 *y16 = flash_path(s) ? kcu_produce(y, rows, cols) : NULL;
     const __nv_bfloat16 *k16 = kept_rows(s, k, s->n_kv_head);
-    DECLARED(cu_mixer_forward_bf16(s, q, k, v, log_g, y, saved, work, k16),
+    DECLARED(cu_mixer_forward_bf16(s, q, k, v, log_g, y, saved, work, k16, y16),
              kcu_writes_mixer_forward(s, q, k, v, log_g, y, saved, work, cu_mixer_saved_size(s),
                                       cu_mixer_work_size_bf16(s), w_));
+    kcu_produced(y, rows, cols, y16);
 }
 static void w_mixer_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v,
                              const float *log_g, const float *y, const float *saved, const float *dy, float *dq,

@@ -177,11 +177,12 @@ void kcu_power_backward(const kern_mixer_shape *s, const float *q, const float *
  * (softmax or window, head dim 16, 32, 64 or 128), its work (floats),
  * forward (y, saved = row log-sum-exp) and backward (dq, dk, dv overwritten). k16_kept / q16_kept
  * (NULL: none): k's (forward) or q's (backward) bf16 copy, dense in k's or q's layout, read
- * instead of rounding k or q into work (kcu_kept). */
+ * instead of rounding k or q into work (kcu_kept); y16 (NULL: none) gets y rounded to bf16 in
+ * y's layout, the bf16 matmul's copy for the products that read y (kcu_produce). */
 int kcu_flash_supported(const kern_mixer_shape *s);
 size_t kcu_flash_work_size(const kern_mixer_shape *s);
 void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, float *y,
-                       float *saved, float *work, const __nv_bfloat16 *k16_kept);
+                       float *saved, float *work, const __nv_bfloat16 *k16_kept, __nv_bfloat16 *y16);
 void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,
                         const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work,
                         const __nv_bfloat16 *q16_kept);

@@ -14,7 +14,8 @@
  * through shared memory with cp.async, three stages deep, reads them with ldmatrix (V
  * transposed by ldmatrix.trans), keeps the online softmax (running max, sum) and the
  * output accumulator in registers, and writes y and the row log-sum-exp (natural log,
- * the CPU's `saved`). Only key tiles that intersect [i - window + 1, i] for some query
+ * the CPU's `saved`), and where the caller asks, y's bf16 copy beside y (the bf16 matmul's
+ * kept copy for the output projection's products: one rounding pass fewer a layer). Only key tiles that intersect [i - window + 1, i] for some query
  * of the block are visited, and a warp skips the products of a tile none of its rows
  * sees: causal skips the upper triangle, window work is O(T w). The running max is
  * taken on the raw scores with scale log2(e) folded into the exponent, so it needs
@@ -162,7 +163,7 @@ void to_bf16(size_t n, const float *x, __nv_bfloat16 *y) {
  * sends other scales to attn.cu. */
 template <int D>
 __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
-    fwd_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
+    fwd_kernel(fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16, __nv_bfloat16 *y16) {
     extern __shared__ __align__(16) unsigned char smem[];
     constexpr int RS = D + 8, KH = FWD_KH, NST = FWD_STAGES;
     __nv_bfloat16 *Ks = reinterpret_cast<__nv_bfloat16 *>(smem); /* [NST][64][RS] */
@@ -300,10 +301,13 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
         int row = wr + g + 8 * r;
         if (row >= a.T) continue;
         float inv = 1.f / l[r];
-        float *yr = a.yo + ((size_t)b * a.T + row) * ldq + (size_t)h * D;
+        size_t yi = ((size_t)b * a.T + row) * ldq + (size_t)h * D;
 #pragma unroll
-        for (int dt = 0; dt < D / 8; dt++)
-            *reinterpret_cast<float2 *>(yr + dt * 8 + 2 * t) = make_float2(acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
+        for (int dt = 0; dt < D / 8; dt++) {
+            float2 o = make_float2(acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
+            *reinterpret_cast<float2 *>(a.yo + yi + dt * 8 + 2 * t) = o;
+            if (y16) *reinterpret_cast<__nv_bfloat162 *>(y16 + yi + dt * 8 + 2 * t) = __float22bfloat162_rn(o);
+        }
         if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * LN2;
     }
 }
@@ -847,7 +851,8 @@ fa_args args_of(const kern_mixer_shape *s) {
     return a;
 }
 
-template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16) {
+template <int D>
+void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloat16 *k16, const __nv_bfloat16 *v16, __nv_bfloat16 *y16) {
     size_t sm = fwd_smem<D>();
     static bool set = [&] {
         KCU_CHECK(cudaFuncSetAttribute(fwd_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
@@ -855,7 +860,7 @@ template <int D> void fwd(const kern_mixer_shape *s, fa_args a, const __nv_bfloa
     }();
     (void)set;
     unsigned blocks = (unsigned)((a.T + BQ - 1) / BQ) * (unsigned)(a.nh * s->batch);
-    fwd_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16);
+    fwd_kernel<D><<<blocks, FWD_THR, sm>>>(a, k16, v16, y16);
     KCU_LAUNCHED();
 }
 /* bwd2_kernel: two 4-warp blocks a multiprocessor; blocks and shared memory as bwd_kernel's
@@ -909,14 +914,14 @@ size_t kcu_flash_work_size(const kern_mixer_shape *s) {
 static float *aligned256(float *w) { return (float *)(((uintptr_t)w + 255) / 256 * 256); }
 
 void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, float *y,
-                       float *saved, float *work, const __nv_bfloat16 *k16_kept) {
+                       float *saved, float *work, const __nv_bfloat16 *k16_kept, __nv_bfloat16 *y16) {
     fa_args a = args_of(s);
     a.q = q, a.k = k, a.v = v, a.yo = y, a.lse = saved;
     size_t rows = (size_t)s->batch * s->n_head * s->seq, nk = (size_t)s->batch * s->seq * s->n_kv_head * s->head_dim;
     __nv_bfloat16 *k16 = (__nv_bfloat16 *)aligned256(aligned256(work) + rows), *v16 = k16 + nk;
     if (!k16_kept) to_bf16(nk, k, k16);
     to_bf16(nk, v, v16);
-    kcu_by_head_dim(s->head_dim, [&](auto D) { fwd<decltype(D)::value>(s, a, k16_kept ? k16_kept : k16, v16); });
+    kcu_by_head_dim(s->head_dim, [&](auto D) { fwd<decltype(D)::value>(s, a, k16_kept ? k16_kept : k16, v16, y16); });
 }
 
 void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,

@@ -443,9 +443,10 @@ static void run_embedding(const kern_backend *be, rng *r, const void *arg, outbu
     take(be, out, "dtable", dtable, V * D);
 }
 
+/* arg: the vocabulary (the CUDA backend takes a warp a row up to 2048, a block a row above). */
 static void run_xent(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
-    (void)arg;
-    enum { N = 20, V = 300 };
+    enum { N = 20 };
+    const int V = *(const int *)arg;
     int32_t *tg = tokens(be, r, N, V);
     float *logits = rnd(be, r, N * V, 8), *loss = rnd(be, r, N, 1), *dl = rnd(be, r, N * V, 1);
     be->xent_forward(N, V, logits, tg, loss);
@@ -511,12 +512,13 @@ static void run_mixer(const kern_backend *be, rng *r, const void *arg, outbuf *o
 }
 
 /* RoPE feeding the flash kernels, as the model calls them: rope_forward on q and k, the mixer's
- * forward and backward, rope_backward on dq and dk, then one product of each. The bf16 table's
- * RoPE also writes its output's bf16 copy (kernels/cuda/backend.cu): the flash forward reads
- * k's and the backward q's (kcu_kept) instead of rounding them again, and the products take
- * dq's and dk's. A stale or misplaced copy would move y, dq, dk, dv or the products; on the
- * bf16 backend exactly those 4 operands must have come from kept copies (the weights are fresh;
- * SCALELAB_MM_CHECK=1, set in main, also checks each against its source rounded again). */
+ * forward, a product of y, the mixer's backward, rope_backward on dq and dk, then a product of
+ * each. The bf16 table's RoPE also writes its output's bf16 copy and the flash forward y's
+ * (kernels/cuda/backend.cu): the flash forward reads k's and the backward q's (kcu_kept) instead
+ * of rounding them again, and the products take y's, dq's and dk's. A stale or misplaced copy
+ * would move y, dq, dk, dv or the products; on the bf16 backend exactly those 5 operands must
+ * have come from kept copies (the weights are fresh; SCALELAB_MM_CHECK=1, set in main, also
+ * checks each against its source rounded again). */
 static void run_rope_attention(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
     const kern_mixer_shape *s = &((const mixer_case *)arg)->s;
     enum { E = 48 };
@@ -533,12 +535,14 @@ static void run_rope_attention(const kern_backend *be, rng *r, const void *arg, 
     float *q = rnd16(be, r, nq, 1), *k = rnd16(be, r, nk, 1), *v = rnd16(be, r, nk, 1), *dy = rnd16(be, r, nq, 1);
     float *y = rnd(be, r, nq, 1), *saved = rnd(be, r, be->mixer_saved_size(s), 1);
     float *dq = rnd(be, r, nq, 1), *dk = rnd(be, r, nk, 1), *dv = rnd(be, r, nk, 1);
-    float *wq = rnd(be, r, (size_t)qc * E, 1), *wk = rnd(be, r, (size_t)kc * E, 1);
+    float *wq = rnd(be, r, (size_t)qc * E, 1), *wk = rnd(be, r, (size_t)kc * E, 1), *wo = rnd(be, r, (size_t)qc * E, 1);
     float *pq = rnd(be, r, (size_t)rows * E, 1), *pk = rnd(be, r, (size_t)rows * E, 1);
+    float *py = rnd(be, r, (size_t)rows * E, 1);
     float *work = be->alloc(be->mixer_work_size(s) * sizeof(float));
-    be->rope_forward(rows, s->seq, s->n_head, hd, t, t + nt / 2, q);    /* q's copy written */
+    be->rope_forward(rows, s->seq, s->n_head, hd, t, t + nt / 2, q);     /* q's copy written */
     be->rope_forward(rows, s->seq, s->n_kv_head, hd, t, t + nt / 2, k); /* k's copy written */
-    be->mixer_forward(s, q, k, v, NULL, y, saved, work);                 /* k's copy read */
+    be->mixer_forward(s, q, k, v, NULL, y, saved, work);                 /* k's copy read, y's written */
+    be->matmul(0, 0, rows, E, qc, 1, y, wo, 0, py);                      /* y's copy, wo rounded */
     be->mixer_backward(s, q, k, v, NULL, y, saved, dy, dq, dk, dv, NULL, work); /* q's copy read */
     be->rope_backward(rows, s->seq, s->n_head, hd, t, t + nt / 2, dq);          /* dq's copy written */
     be->rope_backward(rows, s->seq, s->n_kv_head, hd, t, t + nt / 2, dk);       /* dk's copy written */
@@ -547,6 +551,7 @@ static void run_rope_attention(const kern_backend *be, rng *r, const void *arg, 
     kern_cuda_bf16_matmul_counts(&copies1, &falls1, &reused1);
     kern_cuda_bf16_matmul_mode(before);
     be->free(t), be->free(work), be->free(q), be->free(k), be->free(v), be->free(dy), be->free(wq), be->free(wk);
+    be->free(wo);
     take(be, out, "y", y, nq);
     take(be, out, "saved", saved, be->mixer_saved_size(s));
     take(be, out, "dq", dq, nq);
@@ -554,9 +559,10 @@ static void run_rope_attention(const kern_backend *be, rng *r, const void *arg, 
     take(be, out, "dv", dv, nk);
     take(be, out, "dq wq", pq, (size_t)rows * E);
     take(be, out, "dk wk", pk, (size_t)rows * E);
+    take(be, out, "y wo", py, (size_t)rows * E);
     if (be == gpu_bf16 && falls1 == falls0) {
         printf("    %lld products, %lld operands from kept copies\n", copies1 - copies0, reused1 - reused0);
-        assert_int_equal(reused1 - reused0, 4);
+        assert_int_equal(reused1 - reused0, 5);
     }
 }
 
@@ -642,7 +648,7 @@ static const epi_case EPIS[] = {
     {0, 64, 96, 128, 0},
 };
 
-static const int ROWS_1000 = 1000, ROWS_40000 = 40000;
+static const int ROWS_1000 = 1000, ROWS_40000 = 40000, VOCAB_300 = 300, VOCAB_5000 = 5000;
 
 typedef struct op_case {
     const char *name;
@@ -673,7 +679,7 @@ static const op_case CASES[] = {
     {"rope fwd+bwd d12 (a pair a thread)", run_rope, &ROPES[2], 1e-12},
     {"rope fwd+bwd d16 unaligned (a pair a thread)", run_rope, &ROPES[3], 1e-12},
     {"embedding fwd+bwd", run_embedding, NULL, 1e-12},
-    {"xent fwd+bwd (and in place)", run_xent, NULL, 1e-12},
+    {"xent fwd+bwd (and in place)", run_xent, &VOCAB_300, 1e-12},
     {"sum_squares, adamw", run_optim, NULL, 1e-12},
     {"softmax B2 T40 H4/2 d16", run_mixer, &MIXERS[0], 1e-10},
     {"softmax B1 T70 H2/2 d8", run_mixer, &MIXERS[1], 1e-10},
@@ -698,6 +704,8 @@ static const op_case CASES[] = {
     {"window 4 B1 T256 d32", run_mixer, &MIXERS[20], 1e-10},
     {"power p2 gated c1024 T4096 H2/1 d16", run_mixer, &MIXERS[21], 1e-9},
     {"power p2 weak gates c1024 T4096 H2/2 d64", run_mixer, &MIXERS[22], 1e-9},
+    /* last, so that the cases above keep their seeds (seed + index) */
+    {"xent fwd+bwd vocab 5000 (a block a row)", run_xent, &VOCAB_5000, 1e-12},
 };
 
 /* The bf16 backend against the FP32 CPU reference. Tolerances (normalised mean
