@@ -13,7 +13,7 @@ cat > lost.yaml <<'Y'
 name: lost
 base:
   model: {d_model: 16, n_layer: 1, n_head: 2, mixer: power, p: 2, chunk: 16}
-  train: {context: 32, batch_size: 4, tokens: 65536, warmup_steps: 4, eval_every: 128, eval_tokens: 256}
+  train: {context: 32, batch_size: 4, tokens: 262144, warmup_steps: 4, eval_every: 128, eval_tokens: 256}
 grid:
   train.lr: [1.0e-3, 2.0e-3]
 retries: 1
