@@ -208,7 +208,6 @@ static void lt_init(void) {
 static void copies_check(void) { kcu_copies_check(&mm.cp, kcu_device_calls()); }
 /* This file's own calls since the check are accounted for. */
 static void copies_account(void) { kcu_copies_account(&mm.cp, kcu_device_calls()); }
-/* Forget the copies of [p, p + n floats): a product wrote there. */
 /* The records that [p, p + bytes) overlaps forgotten: something wrote there. */
 static void records_written(const void *p, size_t bytes) {
     const char *lo = static_cast<const char *>(p), *hi = lo + bytes;
@@ -218,6 +217,7 @@ static void records_written(const void *p, size_t bytes) {
     }
 }
 void kcu_records_written(const void *p, size_t bytes) { records_written(p, bytes); }
+/* The copies and records of [p, p + bytes) forgotten: a product (or this file's kernel) wrote there. */
 static void copies_written(const void *p, size_t bytes) {
     kcu_copies_written(&mm.cp, p, bytes);
     records_written(p, bytes);
