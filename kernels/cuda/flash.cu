@@ -15,7 +15,8 @@
  * transposed by ldmatrix.trans), keeps the online softmax (running max, sum) and the
  * output accumulator in registers, and writes y and the row log-sum-exp (natural log,
  * the CPU's `saved`), and where the caller asks, y's bf16 copy beside y (the bf16 matmul's
- * kept copy for the output projection's products: one rounding pass fewer a layer). Only key tiles that intersect [i - window + 1, i] for some query
+ * kept copy for the output projection's products: one rounding pass fewer a layer). Only key
+ * tiles that intersect [i - window + 1, i] for some query
  * of the block are visited, and a warp skips the products of a tile none of its rows
  * sees: causal skips the upper triangle, window work is O(T w). The running max is
  * taken on the raw scores with scale log2(e) folded into the exponent, so it needs

@@ -485,7 +485,8 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
     /* k == 0 only scales C: the GEMM path does that without copies. */
     if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0) {
         copies_check();
-        if (k > 0) record_refused(a, trans_a ? k : m, trans_a ? m : k), record_refused(b, trans_b ? n : k, trans_b ? k : n);
+        if (k > 0) record_refused(a, trans_a ? k : m, trans_a ? m : k);
+        if (k > 0) record_refused(b, trans_b ? n : k, trans_b ? k : n);
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
         return only_c_written(c, (size_t)m * n * sizeof(float));
     }

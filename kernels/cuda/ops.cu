@@ -133,8 +133,8 @@ __device__ __forceinline__ void store4(float *p, size_t i, const float *o) {
  * bf16 here as Lt rounds its D, so both paths compute the same numbers). Forward (back 0): v =
  * the product (+ bias[column] when bias: cols columns), pre16 = bf16(v), y = gelu(v); backward:
  * y = the product times gelu'(pre16). y16 (NULL: none) gets y rounded, the bf16 matmul's copy
- * for the next product or the op's record in c's own memory (then y is NULL: not written). prod16 may be pre16, x32 may be y: each element is read, then written,
- * by one thread. */
+ * for the next product or the op's record in c's own memory (then y is NULL: not written).
+ * prod16 may be pre16, x32 may be y: each element is read, then written, by one thread. */
 /* x as bf16 holds it: what cuBLASLt's bf16 D would have stored */
 __device__ __forceinline__ float bf16_round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 template <int BACK>
@@ -486,7 +486,8 @@ void kcu_gelu_backward16(int m, int n, const __nv_bfloat16 *prod16, const float 
     int fused = dbias && n % 4 == 0 && aligned(prod16, 8) && aligned(x32, 16) && aligned(pre16, 8) &&
                 aligned(y, 16) && aligned(y16, 8) && aligned(part, 16);
     if (!fused) {
-        if (dbias && !y) kcu_fail(__FILE__, __LINE__, "matmul_dgelu", "a record (no FP32 output) where dbias is summed from it");
+        if (dbias && !y)
+            kcu_fail(__FILE__, __LINE__, "matmul_dgelu", "a record (no FP32 output) where dbias is summed from it");
         gelu16_launch((size_t)m * n, 1, 1, prod16, x32, NULL, const_cast<__nv_bfloat16 *>(pre16), y, y16);
         if (dbias) cu_bias_backward(m, n, y, dbias); /* after: its partials may reuse prod16's scratch */
         return;
