@@ -125,7 +125,8 @@ void kcu_rmsnorm_backward16(int n, int dim, const float *x, const float *w, cons
  * the product as bf16 (prod16, cuBLASLt's D) or FP32 (x32, NULL when prod16 is given; may be y).
  * Forward: v = product (+ bias[column], cols columns; bias NULL: added already), pre16 = bf16(v)
  * (prod16 may be pre16), y = gelu(v). Backward ([m, n]): y = product gelu'(pre16). y16 (NULL: none)
- * gets y rounded to bf16, the copy the bf16 matmul keeps for the next product (matmul.cu). */
+ * gets y rounded to bf16, the copy the bf16 matmul keeps for the next product, or c's record in
+ * c's own memory, y then NULL and not written (matmul.cu). */
 void kcu_gelu_forward16(size_t n, int cols, const __nv_bfloat16 *prod16, const float *x32, const float *bias,
                         __nv_bfloat16 *pre16, float *y, __nv_bfloat16 *y16);
 void kcu_gelu_backward16(int m, int n, const __nv_bfloat16 *prod16, const float *x32, const __nv_bfloat16 *pre16,

@@ -208,13 +208,16 @@ static void lt_init(void) {
 static void copies_check(void) { kcu_copies_check(&mm.cp, kcu_device_calls()); }
 /* This file's own calls since the check are accounted for. */
 static void copies_account(void) { kcu_copies_account(&mm.cp, kcu_device_calls()); }
+/* Whether record r (its c's FP32 extent) overlaps [lo, hi). */
+static bool overlaps(const mm_record &r, const char *lo, const char *hi) {
+    const char *c = static_cast<const char *>(r.c);
+    return c && c < hi && lo < c + (size_t)(r.rows * r.cols) * sizeof(float);
+}
 /* The records that [p, p + bytes) overlaps forgotten: something wrote there. */
 static void records_written(const void *p, size_t bytes) {
     const char *lo = static_cast<const char *>(p), *hi = lo + bytes;
-    for (mm_record &r : mm.rec) {
-        const char *c = static_cast<const char *>(r.c);
-        if (c && c < hi && lo < c + (size_t)(r.rows * r.cols) * sizeof(float)) r.c = NULL;
-    }
+    for (mm_record &r : mm.rec)
+        if (overlaps(r, lo, hi)) r.c = NULL;
 }
 void kcu_records_written(const void *p, size_t bytes) { records_written(p, bytes); }
 /* The copies and records of [p, p + bytes) forgotten: a product (or this file's kernel) wrote there. */
@@ -228,9 +231,8 @@ static int record_of(const void *src, long long rows, long long cols) {
     const char *lo = static_cast<const char *>(src), *hi = lo + (size_t)(rows * cols) * sizeof(float);
     for (int i = 0; i < MM_RECORDS; i++) {
         const mm_record &r = mm.rec[i];
-        const char *c = static_cast<const char *>(r.c);
-        if (!c || !(c < hi && lo < c + (size_t)(r.rows * r.cols) * sizeof(float))) continue;
-        if (c == lo && r.rows == rows && r.cols == cols) return i;
+        if (!overlaps(r, lo, hi)) continue;
+        if (r.c == src && r.rows == rows && r.cols == cols) return i;
         kcu_fail(__FILE__, __LINE__, "bf16 matmul",
                  "an operand overlaps a GELU op's bf16 record as another shape (kern_ops.inc: only the "
                  "bf16 table's products read it, as the op wrote it)");
@@ -608,6 +610,28 @@ static void record_made(const float *c, long long m, long long n) {
         }
     kcu_fail(__FILE__, __LINE__, "bf16 matmul", "more GELU records than MM_RECORDS at once");
 }
+/* Where a GELU op's kernel writes c (m x n): its record in c's own memory (y NULL, y16 = c), or
+ * FP32 y = c and, where a slot was free, c's bf16 copy y16 beside it (slot h). out_begin before the
+ * launch (the caller checked the device calls), out_end after it. */
+struct gelu_out {
+    bool rec;
+    int h;
+    float *y;
+    __nv_bfloat16 *y16;
+};
+static gelu_out out_begin(bool can_record, float *c, long long m, long long n) {
+    if (record_ok(can_record, c, m, n)) {
+        copies_written(c, (size_t)(m * n) * sizeof(float));
+        return gelu_out{true, -1, NULL, reinterpret_cast<__nv_bfloat16 *>(c)};
+    }
+    int h = produced_slot(c, m, n);
+    return gelu_out{false, h, c, h >= 0 ? buf_of(h) : NULL};
+}
+static void out_end(const gelu_out &o, const float *c, long long m, long long n) {
+    if (!o.rec) return produced(o.h, c, m, n);
+    record_made(c, m, n);
+    copies_account();
+}
 
 void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                                const float *bias, float *pre, float *c) {
@@ -620,16 +644,10 @@ void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, co
         mm.composed++;
         kcu_matmul_bf16(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
     }
-    bool rec = record_ok(fused, c, m, n);
-    int h = rec ? -1 : produced_slot(c, m, n);
-    if (rec) copies_written(c, (size_t)(m * n) * sizeof(float)); /* after lt_product16 checked the calls */
-    kcu_gelu_forward16((size_t)m * n, n, fused ? pre16 : NULL, fused ? NULL : c, bias, pre16, rec ? NULL : c,
-                       rec ? reinterpret_cast<__nv_bfloat16 *>(c) : h >= 0 ? buf_of(h) : NULL);
+    gelu_out o = out_begin(fused, c, m, n);
+    kcu_gelu_forward16((size_t)m * n, n, fused ? pre16 : NULL, fused ? NULL : c, bias, pre16, o.y, o.y16);
     copies_written(pre, (size_t)m * n * 2);
-    if (rec) {
-        record_made(c, m, n);
-        copies_account();
-    } else produced(h, c, m, n);
+    out_end(o, c, m, n);
 }
 
 void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
@@ -646,15 +664,10 @@ void kcu_matmul_dgelu_bf16(int trans_a, int trans_b, int m, int n, int k, const 
         prod16 = NULL;
         kcu_matmul_bf16(trans_a, trans_b, m, n, k, 1.f, a, b, 0.f, c);
     }
-    bool rec = record_ok(prod16 != NULL && (uintptr_t)pre % 8 == 0, c, m, n); /* the fused dbias path (ops.cu) */
-    int h = rec ? -1 : produced_slot(c, m, n);
-    if (rec) copies_written(c, (size_t)(m * n) * sizeof(float));
+    /* a record only where ops.cu takes the fused dbias path, which needs pre 8-byte aligned */
+    gelu_out o = out_begin(prod16 != NULL && (uintptr_t)pre % 8 == 0, c, m, n);
     if (dbias) copies_written(dbias, (size_t)n * sizeof(float));
-    kcu_gelu_backward16(m, n, prod16, prod16 ? NULL : c, reinterpret_cast<const __nv_bfloat16 *>(pre),
-                        rec ? NULL : c, rec ? reinterpret_cast<__nv_bfloat16 *>(c) : h >= 0 ? buf_of(h) : NULL,
+    kcu_gelu_backward16(m, n, prod16, prod16 ? NULL : c, reinterpret_cast<const __nv_bfloat16 *>(pre), o.y, o.y16,
                         dbias, part);
-    if (rec) {
-        record_made(c, m, n);
-        copies_account();
-    } else produced(h, c, m, n);
+    out_end(o, c, m, n);
 }

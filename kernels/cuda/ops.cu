@@ -137,6 +137,14 @@ __device__ __forceinline__ void store4(float *p, size_t i, const float *o) {
  * prod16 may be pre16, x32 may be y: each element is read, then written, by one thread. */
 /* x as bf16 holds it: what cuBLASLt's bf16 D would have stored */
 __device__ __forceinline__ float bf16_round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+/* Four values of the product at i: cuBLASLt's bf16 D (prod16), or the fallback's FP32 (x32)
+ * rounded to bf16 as Lt rounds its D. */
+__device__ __forceinline__ void load_product4(const __nv_bfloat16 *prod16, const float *x32, size_t i, float *v) {
+    if (prod16) return load4(prod16, i, v);
+    load4(x32, i, v);
+#pragma unroll
+    for (int j = 0; j < 4; j++) v[j] = bf16_round(v[j]);
+}
 template <int BACK>
 __device__ __forceinline__ void gelu16_one(float v, float p, float *o) {
     *o = BACK ? gelu_grad(p, v) : gelu(v);
@@ -153,12 +161,7 @@ __global__ void gelu16_kernel(size_t n, int cols, int vec, const __nv_bfloat16 *
         size_t i = t * 4;
         if (i >= n) return;
         float v[4], p[4] = {0, 0, 0, 0}, o[4];
-        if (prod16) load4(prod16, i, v);
-        else {
-            load4(x32, i, v);
-#pragma unroll
-            for (int j = 0; j < 4; j++) v[j] = bf16_round(v[j]);
-        }
+        load_product4(prod16, x32, i, v);
         if (BACK) load4(pre16, i, p);
         else if (bias) {
             float b[4];
@@ -423,6 +426,11 @@ __global__ void column_finish_kernel(int dim, int slices, const float *pw, const
         if (db) db[c] += tb;
     }
 }
+/* column_finish_kernel over [slices][dim] partials (pw for dw, pb for db; either output NULL). */
+static void column_finish(int dim, int slices, const float *pw, const float *pb, float *dw, float *db) {
+    column_finish_kernel<<<(dim + 31) / 32, dim3(32, CS_FIN)>>>(dim, slices, pw, pb, dw, db);
+    KCU_LAUNCHED();
+}
 static void column_sums(int n, int dim, const float *y, const float *x, const float *mean, const float *rstd,
                         float *dw, float *db) {
     if (n <= 0 || dim <= 0) return;
@@ -431,9 +439,7 @@ static void column_sums(int n, int dim, const float *y, const float *x, const fl
     float *part = kcu_partials((size_t)2 * slices * dim);
     column_partials_kernel<<<dim3((dim + 31) / 32, slices), dim3(32, CS_ROWS)>>>(n, dim, per, y, x, mean, rstd, part);
     KCU_LAUNCHED();
-    column_finish_kernel<<<(dim + 31) / 32, dim3(32, CS_FIN)>>>(dim, slices, part, part + (size_t)slices * dim, dw,
-                                                               db);
-    KCU_LAUNCHED();
+    column_finish(dim, slices, part, part + (size_t)slices * dim, dw, db);
 }
 static void cu_bias_backward(int n, int dim, const float *dy, float *dbias) {
     column_sums(n, dim, dy, NULL, NULL, NULL, NULL, dbias);
@@ -462,12 +468,7 @@ __global__ void dgelu16_colsum_kernel(int m, int n, int per, const __nv_bfloat16
     for (int r = r0; r < r1; r++) {
         size_t i = (size_t)r * n + c;
         float v[4], p[4], o[4];
-        if (prod16) load4(prod16, i, v);
-        else {
-            load4(x32, i, v);
-#pragma unroll
-            for (int j = 0; j < 4; j++) v[j] = __bfloat162float(__float2bfloat16_rn(v[j]));
-        }
+        load_product4(prod16, x32, i, v);
         load4(pre16, i, p);
 #pragma unroll
         for (int j = 0; j < 4; j++) {
@@ -496,8 +497,7 @@ void kcu_gelu_backward16(int m, int n, const __nv_bfloat16 *prod16, const float 
     dim3 grid((unsigned)((n / 4 + DG_THREADS - 1) / DG_THREADS), (unsigned)slices);
     dgelu16_colsum_kernel<<<grid, DG_THREADS>>>(m, n, per, prod16, x32, pre16, y, y16, part);
     KCU_LAUNCHED();
-    column_finish_kernel<<<(n + 31) / 32, dim3(32, CS_FIN)>>>(n, slices, NULL, part, NULL, dbias);
-    KCU_LAUNCHED();
+    column_finish(n, slices, NULL, part, NULL, dbias);
 }
 
 /* ---- norms: one warp per row ---- */
@@ -702,14 +702,12 @@ static void norm_backward(int n, int dim, const float *x, const float *w, const 
             if (dw) {
                 int per = n / NB_MAX_SLICES + 1 > NB_ROWS ? (n + NB_MAX_SLICES - 1) / NB_MAX_SLICES : NB_ROWS;
                 int slices = (n + per - 1) / per;
-                float *part = kcu_partials((size_t)2 * slices * dim);
+                float *pw = kcu_partials((size_t)2 * slices * dim), *pb = db ? pw + (size_t)slices * dim : NULL;
                 size_t smem = (size_t)2 * ROWS_PER_BLOCK * dim * sizeof(float);
-                norm_backward_sums_kernel<V><<<slices, 32 * ROWS_PER_BLOCK, smem>>>(
-                    n, dim, per, x, w, mean, rstd, dy, dx, dx16, part, db ? part + (size_t)slices * dim : NULL);
+                norm_backward_sums_kernel<V>
+                    <<<slices, 32 * ROWS_PER_BLOCK, smem>>>(n, dim, per, x, w, mean, rstd, dy, dx, dx16, pw, pb);
                 KCU_LAUNCHED();
-                column_finish_kernel<<<(dim + 31) / 32, dim3(32, CS_FIN)>>>(dim, slices, part,
-                                                                           part + (size_t)slices * dim, dw, db);
-                KCU_LAUNCHED();
+                column_finish(dim, slices, pw, pb, dw, db);
                 return;
             }
         }
@@ -759,57 +757,52 @@ static void cu_rmsnorm_backward(int n, int dim, const float *x, const float *w, 
 /* ---- cross-entropy: one block per row; dlogits may alias logits (each
  * element is read before it is written, by the same thread) ---- */
 
-__global__ void xent_kernel(int vocab, const float *logits, const int32_t *targets, float scale, float *loss,
-                            float *dlogits) {
-    __shared__ double shd[THREADS / 32];
-    __shared__ float shf[THREADS / 32];
-    const float *li = logits + (size_t)blockIdx.x * vocab;
+/* Softmax cross-entropy of row `row` by the threads j0, j0 + step, ... of a group (a block or a
+ * warp) that all get the reductions' results (max_all, sum_all); lead writes the loss. loss NULL:
+ * the gradient into dlogits (may alias logits: each element is read, then written, by one
+ * thread). The sum of the exponentials is in double. */
+template <class I, class Max, class Sum>
+__device__ __forceinline__ void xent_row(I row, int vocab, const float *logits, const int32_t *targets, int j0,
+                                         int step, bool lead, float scale, float *loss, float *dlogits,
+                                         Max &&max_all, Sum &&sum_all) {
+    const float *li = logits + (size_t)row * vocab;
     float mx = -INFINITY;
-    for (int j = threadIdx.x; j < vocab; j += THREADS) mx = fmaxf(mx, li[j]);
-    mx = block_max(mx, shf);
+    for (int j = j0; j < vocab; j += step) mx = fmaxf(mx, li[j]);
+    mx = max_all(mx);
     double s = 0;
-    for (int j = threadIdx.x; j < vocab; j += THREADS) s += exp((double)(li[j] - mx));
-    s = block_sum(s, shd);
-    int t = targets[blockIdx.x];
+    for (int j = j0; j < vocab; j += step) s += exp((double)(li[j] - mx));
+    s = sum_all(s);
+    int t = targets[row];
     if (loss) {
-        if (threadIdx.x == 0) loss[blockIdx.x] = (float)(log(s) + mx - li[t]);
+        if (lead) loss[row] = (float)(log(s) + mx - li[t]);
         return;
     }
     float inv = (float)(1.0 / s);
-    float *di = dlogits + (size_t)blockIdx.x * vocab;
-    for (int j = threadIdx.x; j < vocab; j += THREADS) {
+    float *di = dlogits + (size_t)row * vocab;
+    for (int j = j0; j < vocab; j += step) {
         float pj = expf(li[j] - mx) * inv;
         di[j] = scale * (j == t ? pj - 1.f : pj);
     }
 }
-/* The same arithmetic a warp a row (THREADS / 32 rows a block), for vocabularies up to
- * XENT_WARP_VOCAB: at the models' byte vocabulary (256) the block-a-row kernel kept 256 threads
- * and two block reductions for 256 values, and took 44 us a call on [16384, 256] in the H200's
- * 4-layer d_model 512 step (ncu: 4 calls, ~1% of the step) for 16 MB of reads. Each element is
- * read, then written, by one lane (dlogits may alias logits). */
+/* A block a row. */
+__global__ void xent_kernel(int vocab, const float *logits, const int32_t *targets, float scale, float *loss,
+                            float *dlogits) {
+    __shared__ double shd[THREADS / 32];
+    __shared__ float shf[THREADS / 32];
+    xent_row(blockIdx.x, vocab, logits, targets, threadIdx.x, THREADS, threadIdx.x == 0, scale, loss, dlogits,
+             [&](float v) { return block_max(v, shf); }, [&](double v) { return block_sum(v, shd); });
+}
+/* A warp a row (THREADS / 32 rows a block), for vocabularies up to XENT_WARP_VOCAB: at the
+ * models' byte vocabulary (256) the block-a-row kernel kept 256 threads and two block reductions
+ * for 256 values, and took 44 us a call on [16384, 256] in the H200's 4-layer d_model 512 step
+ * (ncu: 4 calls, ~1% of the step) for 16 MB of reads. */
 enum { XENT_WARP_VOCAB = 2048 };
 __global__ void xent_warp_kernel(int n, int vocab, const float *logits, const int32_t *targets, float scale,
                                  float *loss, float *dlogits) {
     int row = blockIdx.x * (THREADS / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= n) return;
-    const float *li = logits + (size_t)row * vocab;
-    float mx = -INFINITY;
-    for (int j = lane; j < vocab; j += 32) mx = fmaxf(mx, li[j]);
-    mx = warp_max(mx);
-    double s = 0;
-    for (int j = lane; j < vocab; j += 32) s += exp((double)(li[j] - mx));
-    s = warp_sum(s);
-    int t = targets[row];
-    if (loss) {
-        if (lane == 0) loss[row] = (float)(log(s) + mx - li[t]);
-        return;
-    }
-    float inv = (float)(1.0 / s);
-    float *di = dlogits + (size_t)row * vocab;
-    for (int j = lane; j < vocab; j += 32) {
-        float pj = expf(li[j] - mx) * inv;
-        di[j] = scale * (j == t ? pj - 1.f : pj);
-    }
+    xent_row(row, vocab, logits, targets, lane, 32, lane == 0, scale, loss, dlogits,
+             [](float v) { return warp_max(v); }, [](double v) { return warp_sum(v); });
 }
 static void xent(int n, int vocab, const float *logits, const int32_t *targets, float scale, float *loss,
                  float *dlogits) {

@@ -413,15 +413,20 @@ typedef struct {
     int hd, offset;
 } rope_case;
 static const rope_case ROPES[] = {{16, 0}, {64, 0}, {12, 0}, {16, 1}};
+/* The RoPE tables for seq positions in backend memory: cos [seq, hd / 2], then sin. */
+static float *rope_tables(const kern_backend *be, int seq, int hd) {
+    size_t n = (size_t)seq * hd;
+    float *tab = malloc(sizeof *tab * n), *t = be->alloc(sizeof *tab * n);
+    kern_rope_table(seq, hd, 10000.0, tab, tab + n / 2);
+    be->upload(t, tab, sizeof *tab * n);
+    free(tab);
+    return t;
+}
 static void run_rope(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
     const rope_case *rc = arg;
     enum { SEQ = 12, ROWS = 2 * SEQ, H = 3 };
     int hd = rc->hd, o = rc->offset, n = ROWS * H * hd;
-    float *tab = malloc(sizeof *tab * SEQ * hd);
-    kern_rope_table(SEQ, hd, 10000.0, tab, tab + SEQ * hd / 2);
-    float *t = be->alloc(sizeof *tab * SEQ * hd);
-    be->upload(t, tab, sizeof *tab * SEQ * hd);
-    free(tab);
+    float *t = rope_tables(be, SEQ, hd);
     float *x = rnd(be, r, n + o, 1), *dx = rnd(be, r, n + o, 1);
     be->rope_forward(ROWS, SEQ, H, hd, t, t + SEQ * hd / 2, x + o);
     be->rope_backward(ROWS, SEQ, H, hd, t, t + SEQ * hd / 2, dx + o);
@@ -524,11 +529,7 @@ static void run_rope_attention(const kern_backend *be, rng *r, const void *arg, 
     enum { E = 48 };
     int rows = s->batch * s->seq, hd = s->head_dim, qc = s->n_head * hd, kc = s->n_kv_head * hd;
     size_t nq = (size_t)rows * qc, nk = (size_t)rows * kc, nt = (size_t)s->seq * hd;
-    float *tab = malloc(sizeof *tab * nt);
-    kern_rope_table(s->seq, hd, 10000.0, tab, tab + nt / 2);
-    float *t = be->alloc(sizeof *tab * nt);
-    be->upload(t, tab, sizeof *tab * nt);
-    free(tab);
+    float *t = rope_tables(be, s->seq, hd);
     int before = kern_cuda_bf16_matmul_mode(1);
     long long copies0, falls0, reused0, copies1, falls1, reused1;
     kern_cuda_bf16_matmul_counts(&copies0, &falls0, &reused0);
