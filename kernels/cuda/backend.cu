@@ -97,7 +97,7 @@ static void *cu_alloc(size_t bytes) {
     }
     KCU_CHECK(e);
     KCU_CHECK(cudaMemset(p, 0, bytes ? bytes : 1));
-    kcu_records_written(p, bytes); /* memory freed and given again is no GELU op's record (matmul.cu) */
+    kcu_records_allocated(p, bytes); /* memory freed and given again is no GELU op's record (matmul.cu) */
     return p;
 }
 static void cu_free(void *p) {

@@ -103,3 +103,34 @@ void kcu_copies_grown(kcu_copies *t, int i, void *buf, size_t bytes) {
     c->buf = buf, c->cap = bytes;
     t->kept_bytes += bytes;
 }
+
+/* Whether r's c (its rows x cols floats) overlaps [lo, hi). */
+static int overlaps(const kcu_record *r, const char *lo, const char *hi) {
+    const char *c = r->c;
+    return c && c < hi && lo < c + (size_t)(r->rows * r->cols) * sizeof(float);
+}
+
+void kcu_records_written(kcu_records *t, const void *p, size_t bytes) {
+    const char *lo = p, *hi = lo + bytes;
+    for (int i = 0; i < KCU_RECORDS; i++)
+        if (overlaps(&t->r[i], lo, hi)) t->r[i].c = NULL;
+}
+
+int kcu_records_find(const kcu_records *t, const void *src, long long rows, long long cols) {
+    const char *lo = src, *hi = lo + (size_t)(rows * cols) * sizeof(float);
+    for (int i = 0; i < KCU_RECORDS; i++) {
+        const kcu_record *r = &t->r[i];
+        if (!overlaps(r, lo, hi)) continue;
+        return r->c == src && r->rows == rows && r->cols == cols ? i : -2;
+    }
+    return -1;
+}
+
+int kcu_records_add(kcu_records *t, const void *c, long long rows, long long cols) {
+    for (int i = 0; i < KCU_RECORDS; i++)
+        if (!t->r[i].c) {
+            t->r[i] = (kcu_record){c, rows, cols};
+            return 0;
+        }
+    return -1;
+}

@@ -1,7 +1,7 @@
 /* kernels/cuda/copies: the bookkeeping of the bf16 matmul's kept operand copies (matmul.cu
- * says why it keeps them): which slot holds the bf16 copy of which source, which copies a write
- * or an unaccounted device call forgets, which slot a new copy takes and which buffers are freed
- * to make room for it. Host arithmetic only, built with or without CUDA: matmul.cu does the
+ * says why it keeps them), and of its records (below): which slot holds the bf16 copy of which
+ * source, which copies a write or an unaccounted device call forgets, which slot a new copy takes
+ * and which buffers are freed to make room for it. Host arithmetic only, built with or without CUDA: matmul.cu does the
  * device work (rounding, cudaMalloc, cudaFree) as these functions decide, and
  * tests/unit/test_copies.c checks the rules on any machine. The caller owns the table; a
  * zero-filled one is empty, with no budget (set `budget` before the first claim). */
@@ -74,6 +74,29 @@ int kcu_copies_claim(kcu_copies *t, size_t bytes, int keep, int *grow, int *rele
 void kcu_copies_freed(kcu_copies *t, int i);
 /* After the caller allocated buf (bytes) for slot i. */
 void kcu_copies_grown(kcu_copies *t, int i, void *buf, size_t bytes);
+
+/* The bf16 matmul's records (matmul.cu says why): op outputs held as bf16 in the first half of
+ * their own bytes, c (rows x cols floats, dense) each. A zero-filled table is empty. Unlike a
+ * copy, a record is not forgotten by a device call nobody accounted for (its data is in c, not
+ * in a buffer that might be stale): only by a write over c. */
+enum { KCU_RECORDS = 64 };
+typedef struct kcu_record {
+    const void *c; /* NULL: free */
+    long long rows, cols;
+} kcu_record;
+typedef struct kcu_records {
+    kcu_record r[KCU_RECORDS];
+} kcu_records;
+
+/* The records whose c overlaps [p, p + bytes) forgotten: something wrote there. */
+void kcu_records_written(kcu_records *t, const void *p, size_t bytes);
+/* The record that is src as a rows x cols operand: its index; -1 when no record overlaps src's
+ * rows x cols floats; -2 when one overlaps them as another place or shape (a read of bf16 pairs
+ * as floats, which the caller refuses). */
+int kcu_records_find(const kcu_records *t, const void *src, long long rows, long long cols);
+/* c (rows x cols) recorded in the first free entry (the caller forgot what c's write overlapped,
+ * kcu_records_written): 0, or -1 when every entry is taken. */
+int kcu_records_add(kcu_records *t, const void *c, long long rows, long long cols);
 
 #ifdef __cplusplus
 }

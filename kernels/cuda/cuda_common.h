@@ -87,7 +87,7 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n);
 /* The GELU ops' bf16 records (matmul.cu) that [p, p + bytes) overlaps forgotten: the backend's
  * alloc gave that memory out again. */
-void kcu_records_written(const void *p, size_t bytes);
+void kcu_records_allocated(const void *p, size_t bytes);
 /* Free the kept copies' buffers (matmul.cu; waits for the device): the backend's alloc calls it
  * when the device is out of memory, then tries again. */
 void kcu_mm_release_copies(void);

@@ -147,12 +147,8 @@ struct mm_slot {
  * write, the backend's alloc of that memory (not an undeclared device call, which the copies
  * fear: the data is in c itself, not in a buffer that might be stale). A product reads a record
  * only as the same rows x cols; any other read of its memory by the bf16 matmul fails loudly
- * (record_refused) rather than take bf16 pairs for floats. */
-enum { MM_RECORDS = 64 }; /* a model keeps one a layer (its MLP's hidden) and one gradient */
-struct mm_record {
-    const void *c; /* NULL: free */
-    long long rows, cols;
-};
+ * (record_of, record_refused) rather than take bf16 pairs for floats. The table and its rules:
+ * copies.h (host code, tested without a GPU). */
 
 static struct {
     std::once_flag env_once, epi_env_once, lt_once;
@@ -169,7 +165,7 @@ static struct {
     long long copies, fallbacks; /* products in mode 1: on bf16 copies, or not */
     long long reused;            /* operands whose kept copy served again */
     long long fused, composed;   /* bias ops (alone or under GELU): one Lt call, or the separate ops */
-    mm_record rec[MM_RECORDS];   /* the GELU ops' outputs held as bf16 records (below) */
+    kcu_records rec;             /* the GELU ops' outputs held as bf16 records (above; copies.h) */
 } mm;
 
 /* A path that is on unless the environment variable env is "0" (read once); mode 0 or 1
@@ -208,36 +204,21 @@ static void lt_init(void) {
 static void copies_check(void) { kcu_copies_check(&mm.cp, kcu_device_calls()); }
 /* This file's own calls since the check are accounted for. */
 static void copies_account(void) { kcu_copies_account(&mm.cp, kcu_device_calls()); }
-/* Whether record r (its c's FP32 extent) overlaps [lo, hi). */
-static bool overlaps(const mm_record &r, const char *lo, const char *hi) {
-    const char *c = static_cast<const char *>(r.c);
-    return c && c < hi && lo < c + (size_t)(r.rows * r.cols) * sizeof(float);
-}
-/* The records that [p, p + bytes) overlaps forgotten: something wrote there. */
-static void records_written(const void *p, size_t bytes) {
-    const char *lo = static_cast<const char *>(p), *hi = lo + bytes;
-    for (mm_record &r : mm.rec)
-        if (overlaps(r, lo, hi)) r.c = NULL;
-}
-void kcu_records_written(const void *p, size_t bytes) { records_written(p, bytes); }
+void kcu_records_allocated(const void *p, size_t bytes) { kcu_records_written(&mm.rec, p, bytes); }
 /* The copies and records of [p, p + bytes) forgotten: a product (or this file's kernel) wrote there. */
 static void copies_written(const void *p, size_t bytes) {
     kcu_copies_written(&mm.cp, p, bytes);
-    records_written(p, bytes);
+    kcu_records_written(&mm.rec, p, bytes);
 }
 /* The record that is src as a rows x cols operand, or -1; fails when src's rows x cols overlap a
  * record otherwise (bf16 pairs would be read as floats). */
 static int record_of(const void *src, long long rows, long long cols) {
-    const char *lo = static_cast<const char *>(src), *hi = lo + (size_t)(rows * cols) * sizeof(float);
-    for (int i = 0; i < MM_RECORDS; i++) {
-        const mm_record &r = mm.rec[i];
-        if (!overlaps(r, lo, hi)) continue;
-        if (r.c == src && r.rows == rows && r.cols == cols) return i;
+    int i = kcu_records_find(&mm.rec, src, rows, cols);
+    if (i == -2)
         kcu_fail(__FILE__, __LINE__, "bf16 matmul",
                  "an operand overlaps a GELU op's bf16 record as another shape (kern_ops.inc: only the "
                  "bf16 table's products read it, as the op wrote it)");
-    }
-    return -1;
+    return i;
 }
 /* Before a product reads FP32 storage (matmul mode 0, Lt without an algorithm): no record there. */
 static void record_refused(const void *src, long long rows, long long cols) {
@@ -252,7 +233,7 @@ static __nv_bfloat16 *buf_of(int i) { return static_cast<__nv_bfloat16 *>(mm.cp.
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n) {
     kcu_copies_op_wrote(&mm.cp, before, kcu_device_calls(), w, n);
     for (int i = 0; i < n; i++)
-        if (w[i].p && w[i].bytes) records_written(w[i].p, w[i].bytes);
+        if (w[i].p && w[i].bytes) kcu_records_written(&mm.rec, w[i].p, w[i].bytes);
 }
 
 /* The copies' memory limit: a quarter of what the device has free at the first copy. */
@@ -603,12 +584,8 @@ static bool record_ok(bool lt_wrote, const float *c, long long m, long long n) {
 /* After the GELU kernel wrote c's record (this file's launch): the copies and records of c
  * forgotten before it, c's record now. */
 static void record_made(const float *c, long long m, long long n) {
-    for (mm_record &r : mm.rec)
-        if (!r.c) {
-            r = mm_record{c, m, n};
-            return;
-        }
-    kcu_fail(__FILE__, __LINE__, "bf16 matmul", "more GELU records than MM_RECORDS at once");
+    if (kcu_records_add(&mm.rec, c, m, n))
+        kcu_fail(__FILE__, __LINE__, "bf16 matmul", "more GELU records than KCU_RECORDS at once");
 }
 /* Where a GELU op's kernel writes c (m x n): its record in c's own memory (y NULL, y16 = c), or
  * FP32 y = c and, where a slot was free, c's bf16 copy y16 beside it (slot h). out_begin before the

@@ -150,10 +150,40 @@ static void test_budget(void **state) {
     assert_int_equal(n_rel, 0);
 }
 
+/* The records (copies.h): found only as the place and shape they were made with, -2 for any
+ * other read that overlaps them; forgotten by a write over any byte of them, kept by writes just
+ * before and just after; an add takes the first free entry, and fails when all are taken. */
+static kcu_records R;
+static void test_records(void **state) {
+    (void)state;
+    memset(&R, 0, sizeof R);
+    float c[100] = {0}, d[8] = {0}; /* only their addresses are used */
+    assert_int_equal(kcu_records_find(&R, c, 4, 5), -1);
+    assert_int_equal(kcu_records_add(&R, c + 10, 4, 5), 0); /* [c + 10, c + 30) */
+    assert_int_equal(kcu_records_add(&R, d, 2, 4), 0);
+    assert_int_equal(kcu_records_find(&R, c + 10, 4, 5), 0);
+    assert_int_equal(kcu_records_find(&R, d, 2, 4), 1);
+    assert_int_equal(kcu_records_find(&R, c + 10, 5, 4), -2); /* the same bytes, another shape */
+    assert_int_equal(kcu_records_find(&R, c + 12, 2, 5), -2); /* inside it */
+    assert_int_equal(kcu_records_find(&R, c, 2, 6), -2);      /* [c, c + 12): its first two floats */
+    assert_int_equal(kcu_records_find(&R, c, 2, 5), -1);      /* [c, c + 10): just before */
+    assert_int_equal(kcu_records_find(&R, c + 30, 2, 5), -1); /* just after */
+    kcu_records_written(&R, c, 10 * sizeof(float));           /* just before: kept */
+    kcu_records_written(&R, c + 30, sizeof(float));           /* just after: kept */
+    assert_int_equal(kcu_records_find(&R, c + 10, 4, 5), 0);
+    kcu_records_written(&R, (char *)(c + 30) - 1, 1); /* its last byte */
+    assert_int_equal(kcu_records_find(&R, c + 10, 4, 5), -1);
+    assert_int_equal(kcu_records_find(&R, d, 2, 4), 1); /* the other stays */
+    assert_int_equal(kcu_records_add(&R, c, 1, 8), 0);  /* the freed entry 0 is taken again */
+    assert_int_equal(kcu_records_find(&R, c, 1, 8), 0);
+    for (int i = 2; i < KCU_RECORDS; i++) assert_int_equal(kcu_records_add(&R, c + 50, 1, 1), 0);
+    assert_int_equal(kcu_records_add(&R, c + 60, 1, 1), -1); /* full */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_written_edges), cmocka_unit_test(test_calls), cmocka_unit_test(test_claim_ranks),
-        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_budget), cmocka_unit_test(test_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
