@@ -9,8 +9,8 @@
  *     it in its TF32 kernels (ncu shows sm90_xmma_gemm_..._tf32), ceiling ~400-418 TFLOP/s.
  *
  * cuBLASLt rather than cublasGemmEx on the bf16 copies: the descriptors and the
- * heuristic's algorithm are built once per shape and cached here (no per-call host
- * heuristics), the workspace is ours and explicit, and Lt's bias epilogue fuses the
+ * algorithm are chosen once per shape and cached here (no per-call host heuristics; the
+ * fastest of the heuristic's first candidates, timed, lt_tune.cu), the workspace is ours and explicit, and Lt's bias epilogue fuses the
  * MLP's biases into the products (below). libcublas itself loads libcublasLt, so
  * linking it adds no runtime dependency.
  *
@@ -44,6 +44,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.h"
+#include "kernels/cuda/lt_tune.h"
 
 /* ---- rounding to bf16 ---- */
 
@@ -88,6 +89,7 @@ __global__ void round_bf16_kernel(bf16_job a, bf16_job b, unsigned blocks_a) {
 /* ---- state ---- */
 
 enum { MM_SLOTS = 128 }; /* a model has ~30 keys (forward, dX, dW, lm_head; the epilogue ops) */
+enum { MM_TUNE_ALGOS = 8 }; /* the heuristic's candidates timed for a new key (lt_tune.cu) */
 static const size_t MM_WORKSPACE = (size_t)32 << 20; /* what cuBLAS itself reserves on Hopper */
 
 /* The Lt epilogue of a product; EPI_NONE the plain matmul. */
@@ -340,12 +342,19 @@ static const mm_slot *key_slot(const mm_key &key, const float *bias) {
     uint32_t ac = key.align_c, ar = key.align_r ? key.align_r : key.align_c;
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ar, sizeof ar));
     KCU_BLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ac, sizeof ac));
-    cublasLtMatmulHeuristicResult_t res;
-    int found = 0;
-    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(mm.lt, s.desc, s.la, s.lb, s.lc, s.lc, pref, 1, &res, &found);
+    /* The heuristic's candidates: its first, or (SCALELAB_MM_TUNE, on unless "0") the fastest of its
+     * first MM_TUNE_ALGOS as timed here (lt_tune.cu). */
+    cublasLtMatmulHeuristicResult_t res[MM_TUNE_ALGOS];
+    int found = 0, want = kcu_opted_out("SCALELAB_MM_TUNE") ? 1 : MM_TUNE_ALGOS;
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(mm.lt, s.desc, s.la, s.lb, s.lc, s.lc, pref, want, res, &found);
     KCU_BLAS(cublasLtMatmulPreferenceDestroy(pref));
-    if (st == CUBLAS_STATUS_SUCCESS && found > 0 && res.state == CUBLAS_STATUS_SUCCESS) s.ok = 1, s.algo = res.algo;
-    else if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED)
+    if (st == CUBLAS_STATUS_SUCCESS && found > 0 && res[0].state == CUBLAS_STATUS_SUCCESS) {
+        kcu_lt_problem pb = {mm.lt, s.desc, s.la, s.lb, s.lc,
+                             (size_t)(pad8(cols_b) * rows_b) * 2, (size_t)(pad8(cols_a) * rows_a) * 2,
+                             (size_t)m * n * (key.d16 ? 2 : sizeof(float)), key.epi == EPI_BIAS ? (size_t)n * sizeof(float) : 0,
+                             mm.workspace, mm.workspace_bytes};
+        s.ok = 1, s.algo = res[kcu_lt_fastest(&pb, res, found)].algo;
+    } else if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED)
         kcu_fail(__FILE__, __LINE__, "cublasLtMatmulAlgoGetHeuristic", cublasGetStatusString(st));
     return &s;
 }
