@@ -10,8 +10,8 @@
  *
  * cuBLASLt rather than cublasGemmEx on the bf16 copies: the descriptors and the
  * algorithm are chosen once per shape and cached here (no per-call host heuristics; the
- * fastest of the heuristic's first candidates, timed, lt_tune.cu), the workspace is ours and explicit, and Lt's bias epilogue fuses the
- * MLP's biases into the products (below). libcublas itself loads libcublasLt, so
+ * fastest of the heuristic's first candidates, timed, lt_tune.cu), the workspace is ours and
+ * explicit, and Lt's bias epilogue fuses the MLP's biases into the products (below). libcublas itself loads libcublasLt, so
  * linking it adds no runtime dependency.
  *
  * The epilogue ops (kern_ops.inc: matmul_bias, matmul_bias_gelu, matmul_dgelu) in mode 1
@@ -349,10 +349,10 @@ static const mm_slot *key_slot(const mm_key &key, const float *bias) {
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(mm.lt, s.desc, s.la, s.lb, s.lc, s.lc, pref, want, res, &found);
     KCU_BLAS(cublasLtMatmulPreferenceDestroy(pref));
     if (st == CUBLAS_STATUS_SUCCESS && found > 0 && res[0].state == CUBLAS_STATUS_SUCCESS) {
-        kcu_lt_problem pb = {mm.lt, s.desc, s.la, s.lb, s.lc,
-                             (size_t)(pad8(cols_b) * rows_b) * 2, (size_t)(pad8(cols_a) * rows_a) * 2,
-                             (size_t)m * n * (key.d16 ? 2 : sizeof(float)), key.epi == EPI_BIAS ? (size_t)n * sizeof(float) : 0,
-                             mm.workspace, mm.workspace_bytes};
+        size_t c_bytes = (size_t)m * n * (key.d16 ? 2 : sizeof(float));
+        size_t bias_bytes = key.epi == EPI_BIAS ? (size_t)n * sizeof(float) : 0;
+        kcu_lt_problem pb = {mm.lt, s.desc, s.la, s.lb, s.lc, (size_t)(pad8(cols_b) * rows_b) * 2,
+                             (size_t)(pad8(cols_a) * rows_a) * 2, c_bytes, bias_bytes, mm.workspace, mm.workspace_bytes};
         s.ok = 1, s.algo = res[kcu_lt_fastest(&pb, res, found)].algo;
     } else if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED)
         kcu_fail(__FILE__, __LINE__, "cublasLtMatmulAlgoGetHeuristic", cublasGetStatusString(st));
