@@ -11,8 +11,8 @@
  * cuBLASLt rather than cublasGemmEx on the bf16 copies: the descriptors and the
  * algorithm are chosen once per shape and cached here (no per-call host heuristics; the
  * fastest of the heuristic's first candidates, timed, lt_tune.cu), the workspace is ours and
- * explicit, and Lt's bias epilogue fuses the MLP's biases into the products (below). libcublas itself loads libcublasLt, so
- * linking it adds no runtime dependency.
+ * explicit, and Lt's bias epilogue fuses the MLP's biases into the products (below).
+ * libcublas itself loads libcublasLt, so linking it adds no runtime dependency.
  *
  * The epilogue ops (kern_ops.inc: matmul_bias, matmul_bias_gelu, matmul_dgelu) in mode 1
  * take the bias into the product: CUBLASLT_EPILOGUE_BIAS, whose bias has one entry per row
