@@ -89,10 +89,10 @@ const kern_backend *kern_cuda_backend(void);
 /* The same backend at precision bf16 (train.precision: bf16): every matmul takes
  * bf16 operands on the tensor cores with FP32 accumulation (tensors stay FP32 in
  * memory, so parameters, AdamW state, norms, the loss and softmax statistics are
- * FP32; the exceptions are the GELU ops' records, kern_ops.inc: matmul_bias_gelu's pre, kept in
- * bf16 for matmul_dgelu, and both GELU ops' c, kept in bf16 for this table's products); softmax
- * and window attention (head dim 16/32/64/128) run as tiled flash kernels (bf16 tiles, FP32
- * accumulation and statistics, memory linear in seq);
+ * FP32; the exceptions are the records, kern_ops.inc: matmul_bias_gelu's pre, kept in bf16 for
+ * matmul_dgelu, and the GELU ops' c and the norms' y, kept in bf16 for this table's products);
+ * softmax and window attention (head dim 16/32/64/128) run as tiled flash kernels (bf16 tiles,
+ * FP32 accumulation and statistics, memory linear in seq);
  * power retention runs on the tensor cores without phi rows in memory where its tiled
  * kernels apply (kernels/cuda/power_intra.cu, power_phi.cu, power_dphi.cu; cuBLAS on bf16
  * operands elsewhere). NULL when kern_cuda_available fails. */

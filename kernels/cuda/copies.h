@@ -79,7 +79,7 @@ void kcu_copies_grown(kcu_copies *t, int i, void *buf, size_t bytes);
  * their own bytes, c (rows x cols floats, dense) each. A zero-filled table is empty. Unlike a
  * copy, a record is not forgotten by a device call nobody accounted for (its data is in c, not
  * in a buffer that might be stale): only by a write over c. */
-enum { KCU_RECORDS = 64 };
+enum { KCU_RECORDS = 128 }; /* a model keeps three a layer (two norms' outputs, the MLP's hidden) */
 typedef struct kcu_record {
     const void *c; /* NULL: free */
     long long rows, cols;

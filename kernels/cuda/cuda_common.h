@@ -85,9 +85,15 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * others stay valid across the op (matmul.cu, copies.h); an op that does not declare makes
  * the next product forget every copy. */
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n);
-/* The GELU ops' bf16 records (matmul.cu) that [p, p + bytes) overlaps forgotten: the backend's
- * alloc gave that memory out again. */
+/* The bf16 records (matmul.cu) that [p, p + bytes) overlaps forgotten: the backend's alloc gave
+ * that memory out again. */
 void kcu_records_allocated(const void *p, size_t bytes);
+/* An op's output c (m x n) as a bf16 record, bf16 in the first half of c's bytes, read only by the
+ * bf16 table's products (kern_ops.inc): kcu_record_ok says whether c may be one (matmul mode 1, c
+ * 256-byte aligned, n % 8 == 0); after the op's kernel wrote it and the op declared its writes,
+ * kcu_record_made makes it c's record. */
+int kcu_record_ok(const float *c, long long m, long long n);
+void kcu_record_made(const float *c, long long m, long long n);
 /* Free the kept copies' buffers (matmul.cu; waits for the device): the backend's alloc calls it
  * when the device is out of memory, then tries again. */
 void kcu_mm_release_copies(void);

@@ -148,8 +148,10 @@ struct mm_slot {
  * before. A record is c's until something writes over it: a product's output, an op's declared
  * write, the backend's alloc of that memory (not an undeclared device call, which the copies
  * fear: the data is in c itself, not in a buffer that might be stale). A product reads a record
- * only as the same rows x cols; any other read of its memory by the bf16 matmul fails loudly
- * (record_of, record_refused) rather than take bf16 pairs for floats. The table and its rules:
+ * only as the same rows x cols (any other read of its memory by the bf16 matmul fails loudly rather
+ * than take bf16 pairs for floats); one that cannot read bf16 (matmul mode 0, cuBLASLt without an
+ * algorithm for its shape) reads it expanded to FP32 (as_fp32). The norms' outputs are records too
+ * (backend.cu, where kcu_record_ok allows): only products read them. The table and its rules:
  * copies.h (host code, tested without a GPU). */
 
 static struct {
@@ -167,7 +169,10 @@ static struct {
     long long copies, fallbacks; /* products in mode 1: on bf16 copies, or not */
     long long reused;            /* operands whose kept copy served again */
     long long fused, composed;   /* bias ops (alone or under GELU): one Lt call, or the separate ops */
-    kcu_records rec;             /* the GELU ops' outputs held as bf16 records (above; copies.h) */
+    kcu_records rec;             /* the GELU ops' and norms' outputs held as bf16 records (above; copies.h) */
+    float *expand[2];            /* records expanded to FP32 for the FP32-storage product (as_fp32) */
+    size_t expand_cap[2];        /* their floats */
+    long long expanded;          /* how many times */
 } mm;
 
 /* A path that is on unless the environment variable env is "0" (read once); mode 0 or 1
@@ -218,17 +223,36 @@ static int record_of(const void *src, long long rows, long long cols) {
     int i = kcu_records_find(&mm.rec, src, rows, cols);
     if (i == -2)
         kcu_fail(__FILE__, __LINE__, "bf16 matmul",
-                 "an operand overlaps a GELU op's bf16 record as another shape (kern_ops.inc: only the "
+                 "an operand overlaps a bf16 record as another shape (kern_ops.inc: only the "
                  "bf16 table's products read it, as the op wrote it)");
     return i;
 }
-/* Before a product reads FP32 storage (matmul mode 0, Lt without an algorithm): no record there. */
-static void record_refused(const void *src, long long rows, long long cols) {
-    if (record_of(src, rows, cols) >= 0)
-        kcu_fail(__FILE__, __LINE__, "bf16 matmul",
-                 "a GELU op's bf16 record read by the FP32-storage product (matmul mode 0 or no cuBLASLt "
-                 "algorithm for this shape); kern_ops.inc: a record is read only by the products that "
-                 "its op's table runs on bf16");
+/* A record as FP32 storage, for a product that cannot read it in bf16 (matmul mode 0, or cuBLASLt
+ * without an algorithm for the shape): its values expanded into this file's buffer for that
+ * operand side (0: A, 1: B), grown as needed; src itself when it is no record. The launch is this
+ * file's: the caller accounts for it with its product. */
+__global__ void expand_kernel(size_t n, const __nv_bfloat16 *src, float *dst) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = __bfloat162float(src[i]);
+}
+static const float *as_fp32(const float *src, long long rows, long long cols, int side) {
+    if (record_of(src, rows, cols) < 0) return src;
+    size_t n = (size_t)(rows * cols);
+    if (mm.expand_cap[side] < n) {
+        if (mm.expand[side]) {
+            KCU_CHECK(cudaDeviceSynchronize()); /* products issued earlier may still read it */
+            KCU_CHECK(cudaFree(mm.expand[side]));
+        }
+        mm.expand[side] = NULL, mm.expand_cap[side] = 0;
+        KCU_CHECK(cudaMalloc(&mm.expand[side], n * sizeof(float)));
+        mm.expand_cap[side] = n;
+    }
+    unsigned blocks = kcu_blocks(n, CVT_THREADS);
+    expand_kernel<<<blocks < 4096 ? blocks : 4096, CVT_THREADS>>>(n, reinterpret_cast<const __nv_bfloat16 *>(src),
+                                                                  mm.expand[side]);
+    KCU_LAUNCHED();
+    mm.expanded++;
+    return mm.expand[side];
 }
 static __nv_bfloat16 *buf_of(int i) { return static_cast<__nv_bfloat16 *>(mm.cp.slot[i].buf); }
 
@@ -444,16 +468,12 @@ static int lt_product(const mm_key &key, float alpha, const float *a, const floa
     const mm_slot *s = key_slot(key, bias);
     int trans_a = key.ta, trans_b = key.tb, m = key.m, n = key.n, k = key.k;
     long long rows_a = trans_a ? k : m, cols_a = trans_a ? m : k, rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
-    if (!s->ok) {
-        record_refused(a, rows_a, cols_a), record_refused(b, rows_b, cols_b); /* the caller falls back to FP32 */
-        return 0;
-    }
+    if (!s->ok) return 0; /* the caller falls back to FP32 storage (a record expanded: as_fp32) */
     bf16_job ja = {}, jb = {};
     const __nv_bfloat16 *pa = NULL, *pb = NULL;
     int ca, cb;
     if (!operand(a, rows_a, cols_a, -1, &ja, &pa, &ca) || !operand(b, rows_b, cols_b, ca, &jb, &pb, &cb)) {
         kcu_copies_forget(&mm.cp);
-        record_refused(a, rows_a, cols_a), record_refused(b, rows_b, cols_b); /* the caller falls back to FP32 */
         return 0;
     }
     mm.copies++;
@@ -477,14 +497,15 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
     /* k == 0 only scales C: the GEMM path does that without copies. */
     if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0) {
         copies_check();
-        if (k > 0) record_refused(a, trans_a ? k : m, trans_a ? m : k);
-        if (k > 0) record_refused(b, trans_b ? n : k, trans_b ? k : n);
+        if (k > 0) a = as_fp32(a, trans_a ? k : m, trans_a ? m : k, 0);
+        if (k > 0) b = as_fp32(b, trans_b ? n : k, trans_b ? k : n, 1);
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
         return only_c_written(c, (size_t)m * n * sizeof(float));
     }
     mm_key key = {trans_a, trans_b, m, n, k, EPI_NONE, alignment_of(c), 0};
     if (!lt_product(key, alpha, a, b, beta, c, NULL)) { /* lt_product checked the copies */
         mm.fallbacks++;
+        a = as_fp32(a, trans_a ? k : m, trans_a ? m : k, 0), b = as_fp32(b, trans_b ? n : k, trans_b ? k : n, 1);
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
         only_c_written(c, (size_t)m * n * sizeof(float));
     }
@@ -585,16 +606,19 @@ static int lt_product16(int trans_a, int trans_b, int m, int n, int k, const flo
     return lt_product(key, 1.f, a, b, 0.f, d, NULL);
 }
 
-/* Whether the GELU op's c (m x n) can be its record (above): Lt wrote the bf16 product, c is
- * 256-byte aligned, its rows dense. */
-static bool record_ok(bool lt_wrote, const float *c, long long m, long long n) {
-    return lt_wrote && m > 0 && n % 8 == 0 && (uintptr_t)c % 256 == 0;
+/* Whether an op's output c (m x n) can be its record (above): its kernel can write it (for the
+ * GELU ops: Lt wrote the bf16 product), c is 256-byte aligned, its rows dense. */
+static bool record_ok(bool can, const float *c, long long m, long long n) {
+    return can && m > 0 && n % 8 == 0 && (uintptr_t)c % 256 == 0;
 }
-/* After the GELU kernel wrote c's record (this file's launch): the copies and records of c
- * forgotten before it, c's record now. */
+int kcu_record_ok(const float *c, long long m, long long n) {
+    return record_ok(kern_cuda_bf16_matmul_mode(-1) == 1, c, m, n);
+}
+/* After the kernel wrote c's record (the caller accounted for its launch): the copies and records
+ * of c forgotten before it, c's record now. */
 static void record_made(const float *c, long long m, long long n) {
     if (kcu_records_add(&mm.rec, c, m, n))
-        kcu_fail(__FILE__, __LINE__, "bf16 matmul", "more GELU records than KCU_RECORDS at once");
+        kcu_fail(__FILE__, __LINE__, "bf16 matmul", "more records than KCU_RECORDS at once");
 }
 /* Where a GELU op's kernel writes c (m x n): its record in c's own memory (y NULL, y16 = c), or
  * FP32 y = c and, where a slot was free, c's bf16 copy y16 beside it (slot h). out_begin before the
@@ -618,6 +642,7 @@ static void out_end(const gelu_out &o, const float *c, long long m, long long n)
     record_made(c, m, n);
     copies_account();
 }
+void kcu_record_made(const float *c, long long m, long long n) { record_made(c, m, n); }
 
 void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                                const float *bias, float *pre, float *c) {

@@ -536,15 +536,18 @@ template <int V> struct lane_row {
             for (int j = lane; j < dim; j += 32) f(0, j, p[j]);
     }
     /* out[j] = f(s, j, x_j) over the lane's elements, and its bf16 copy in out16 when not NULL
-     * (16-byte stores of out, 8-byte of out16, when V > 0) */
-    template <class F> __device__ void store(int lane, int dim, float *out, __nv_bfloat16 *out16, F &&f) const {
+     * (16-byte stores of out, 8-byte of out16, when V > 0). MAY_SKIP: out may be NULL (not written;
+     * the forward's record); a template flag so that the backward's code stays as it was (with the
+     * test, ptxas spilled in norm_backward_sums_kernel<8>). */
+    template <bool MAY_SKIP = false, class F>
+    __device__ void store(int lane, int dim, float *out, __nv_bfloat16 *out16, F &&f) const {
         if constexpr (V > 0) {
 #pragma unroll
             for (int v = 0; v < V; v++) {
                 int j = 4 * (lane + 32 * v);
                 float4 o = {f(4 * v, j, r[v].x), f(4 * v + 1, j + 1, r[v].y), f(4 * v + 2, j + 2, r[v].z),
                             f(4 * v + 3, j + 3, r[v].w)};
-                reinterpret_cast<float4 *>(out)[lane + 32 * v] = o;
+                if (!MAY_SKIP || out) reinterpret_cast<float4 *>(out)[lane + 32 * v] = o;
                 if (out16) {
                     __nv_bfloat162 lo = __floats2bfloat162_rn(o.x, o.y), hi = __floats2bfloat162_rn(o.z, o.w);
                     reinterpret_cast<uint2 *>(out16)[lane + 32 * v] =
@@ -554,14 +557,15 @@ template <int V> struct lane_row {
         } else
             for (int j = lane; j < dim; j += 32) {
                 float o = f(0, j, p[j]);
-                out[j] = o;
+                if (!MAY_SKIP || out) out[j] = o;
                 if (out16) out16[j] = __float2bfloat16_rn(o);
             }
     }
 };
 
 /* The norm kernels write their output's bf16 copy too when y16 / dx16 is not NULL (row stride
- * dim): the bf16 backend keeps it for the next product (kcu_produce, matmul.cu). */
+ * dim): the bf16 backend keeps it for the next product (kcu_produce, matmul.cu). The forward's y
+ * may be NULL: then y16 is y's record in y's own memory (backend.cu), the FP32 y not written. */
 template <int V>
 __global__ void layernorm_forward_kernel(int n, int dim, const float *x, const float *w, const float *b, float eps,
                                          float *y, float *mean, float *rstd, __nv_bfloat16 *y16) {
@@ -575,8 +579,8 @@ __global__ void layernorm_forward_kernel(int n, int dim, const float *x, const f
     xi.each(lane, dim, [&](int, int, float e) { var += (e - mu) * (e - mu); });
     var = warp_sum(var) / dim;
     float r = (float)(1.0 / sqrt(var + eps));
-    xi.store(lane, dim, y + off, y16 ? y16 + off : NULL,
-             [&](int, int j, float e) { return (float)((e - mu) * r) * w[j] + (b ? b[j] : 0.f); });
+    xi.template store<true>(lane, dim, y ? y + off : NULL, y16 ? y16 + off : NULL,
+                            [&](int, int j, float e) { return (float)((e - mu) * r) * w[j] + (b ? b[j] : 0.f); });
     if (lane == 0) {
         mean[row] = (float)mu;
         rstd[row] = r;
@@ -593,7 +597,8 @@ __global__ void rmsnorm_forward_kernel(int n, int dim, const float *x, const flo
     xi.each(lane, dim, [&](int, int, float e) { ms += (double)e * e; });
     ms = warp_sum(ms);
     float r = (float)(1.0 / sqrt(ms / dim + eps));
-    xi.store(lane, dim, y + off, y16 ? y16 + off : NULL, [&](int, int j, float e) { return e * r * w[j]; });
+    xi.template store<true>(lane, dim, y ? y + off : NULL, y16 ? y16 + off : NULL,
+                            [&](int, int j, float e) { return e * r * w[j]; });
     if (lane == 0) rstd[row] = r;
 }
 /* dx += r (dy w - s1 - xhat s2), s1 = mean(dy w) (0 for RMSNorm), s2 = mean(dy w xhat), for one

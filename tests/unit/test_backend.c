@@ -249,6 +249,30 @@ static void run_kept_copies(const kern_backend *be, rng *r, const void *arg, out
     }
 }
 
+/* Records read by a product that cannot read bf16: the GELU op's c and a layer norm's y written in
+ * matmul mode 1 (records on the bf16 table, kern_ops.inc), then products in mode 0 (FP32 storage),
+ * which must read them expanded to FP32 (matmul.cu: as_fp32); read as floats, their bf16 pairs
+ * would be far off. */
+static void run_records_fp32(const kern_backend *be, rng *r, const void *arg, outbuf *out) {
+    (void)arg;
+    enum { M = 64, K = 96, N = 80 };
+    int before = kern_cuda_bf16_matmul_mode(1);
+    float *a = rnd(be, r, M * K, 1), *b = rnd(be, r, K * N, 1), *bias = rnd(be, r, N, 1), *e = rnd(be, r, N * N, 1);
+    float *pre = rnd(be, r, M * N, 1), *h = rnd(be, r, M * N, 1), *q1 = rnd(be, r, M * N, 1);
+    float *x = rnd(be, r, M * K, 2), *lw = rnd(be, r, K, 1), *lb = rnd(be, r, K, 1), *y = rnd(be, r, M * K, 1);
+    float *mean = rnd(be, r, M, 1), *rstd = rnd(be, r, M, 1), *q2 = rnd(be, r, M * N, 1);
+    be->matmul_bias_gelu(0, 0, M, N, K, a, b, bias, pre, h);   /* h: a record on the bf16 table */
+    be->layernorm_forward(M, K, x, lw, lb, 1e-5f, y, mean, rstd); /* y: likewise */
+    kern_cuda_bf16_matmul_mode(0);
+    be->matmul(0, 0, M, N, N, 1, h, e, 0, q1);
+    be->matmul(0, 0, M, N, K, 1, y, b, 0, q2);
+    kern_cuda_bf16_matmul_mode(before);
+    be->free(a), be->free(b), be->free(bias), be->free(e), be->free(pre), be->free(h);
+    be->free(x), be->free(lw), be->free(lb), be->free(y), be->free(mean), be->free(rstd);
+    take(be, out, "h e (mode 0)", q1, M * N);
+    take(be, out, "y b (mode 0)", q2, M * N);
+}
+
 /* An epilogue case: the bf16 backend's epilogue mode (kern_cuda_bf16_epilogue_mode, with
  * its matmul in mode 1; -1 leaves both), the sizes and a pointer offset as in matmul_case. */
 typedef struct epi_case {
@@ -370,14 +394,14 @@ static void run_norm_copies(const kern_backend *be, rng *r, const void *arg, out
     float *p1 = rnd(be, r, N * M, 1), *p2 = rnd(be, r, N * M, 1);
     if (nc->rms) be->rmsnorm_forward(N, D, x + o, w, 1e-5f, y + o, rstd);
     else be->layernorm_forward(N, D, x + o, w, b, 1e-5f, y + o, mean, rstd);
-    be->matmul(0, 0, N, M, D, 1, y + o, e, 0, p1); /* y's copy (when written), e rounded */
+    be->matmul(0, 0, N, M, D, 1, y + o, e, 0, p1); /* y's record or copy (when written), e rounded */
     if (nc->rms) be->rmsnorm_backward(N, D, x + o, w, rstd, dy + o, dx + o, dw);
     else be->layernorm_backward(N, D, x + o, w, mean, rstd, dy + o, dx + o, dw, db);
     be->matmul(0, 0, N, M, D, 1, dx + o, e, 0, p2); /* dx's copy (when written), e reused */
     kern_cuda_bf16_matmul_counts(&copies1, &falls1, &reused1);
     kern_cuda_bf16_matmul_mode(before);
     be->free(x), be->free(w), be->free(b), be->free(dy), be->free(e), be->free(mean), be->free(db);
-    take_at(be, out, "y", y, o, N * D);
+    take_as_operand(be, r, out, "y", y, o, N, D); /* the bf16 table may hold y as a record */
     take_at(be, out, "dx", dx, o, N * D);
     take(be, out, "p1", p1, N * M);
     take(be, out, "p2", p2, N * M);
@@ -768,6 +792,7 @@ static const op_case CASES_BF16[] = {
     {"bf16 power p3 rms c256 T1024 H2/2 d16", run_mixer, &MIXERS[24], 1e-3},
     /* last, so that the cases above keep their seeds (seed + index) */
     {"bf16 rope, flash on kept copies B2 T192 H4/2 d64", run_rope_attention, &MIXERS[33], 5e-4},
+    {"bf16 records read in FP32 storage (mode 0)", run_records_fp32, NULL, 1e-4},
 };
 
 /* Power cases for both intra-chunk paths of the bf16 backend: the tiled tensor-core kernels
