@@ -240,7 +240,7 @@ static void run_kept_copies(const kern_backend *be, rng *r, const void *arg, out
     take(be, out, "q4", q4, M * N);
     take(be, out, "q5", q5, M * N);
     take(be, out, "q6", q6, M * N);
-    take(be, out, "ln", ln, M * K);
+    take_as_operand(be, r, out, "ln", ln, 0, M, K); /* the bf16 table may hold ln as a record */
     take(be, out, "q7", q7, M * N);
     take(be, out, "rstd", rstd, M);
     if (be == gpu_bf16 && falls1 == falls0) {
