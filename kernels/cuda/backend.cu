@@ -313,22 +313,17 @@ static void w_adamw(size_t n, float *p, const float *g, float *m, float *v, doub
                     double eps, double wd, int64_t step) {
     DECLARED(kern_cuda_backend()->adamw(n, p, g, m, v, lr, b1, b2, eps, wd, step), kcu_writes_adamw(n, p, g, m, v, w_));
 }
-/* The norms' forward writes its output as a bf16 record where kcu_record_ok allows (kern_ops.inc:
+/* The norms' forward writes its output as a bf16 record where kcu_out_begin allows (kern_ops.inc:
  * only products read x_norm, for q, k, v, the gate, W1 and the LM head, and their weight
- * gradients), else FP32 y and its bf16 copy (kcu_produce); the backward writes the residual
+ * gradients), else FP32 y and its bf16 copy; the backward writes the residual
  * gradient and its copy, for W2's and Wo's products. Why records: the FP32 x_norm was 4 bytes an
  * element written and never read. */
 static void w_layernorm_forward(int n, int dim, const float *x, const float *w, const float *b, float eps, float *y,
                                 float *mean, float *rstd) {
-    if (kcu_record_ok(y, n, dim)) {
-        DECLARED(kcu_layernorm_forward16(n, dim, x, w, b, eps, NULL, mean, rstd, reinterpret_cast<__nv_bfloat16 *>(y)),
-                 kcu_writes_layernorm_forward(n, dim, x, w, b, eps, y, mean, rstd, w_));
-        return kcu_record_made(y, n, dim);
-    }
-    __nv_bfloat16 *y16 = kcu_produce(y, n, dim);
-    DECLARED(kcu_layernorm_forward16(n, dim, x, w, b, eps, y, mean, rstd, y16),
+    kcu_out o = kcu_out_begin(y, n, dim);
+    DECLARED(kcu_layernorm_forward16(n, dim, x, w, b, eps, o.y, mean, rstd, o.y16),
              kcu_writes_layernorm_forward(n, dim, x, w, b, eps, y, mean, rstd, w_));
-    kcu_produced(y, n, dim, y16);
+    kcu_out_end(o, y, n, dim);
 }
 static void w_layernorm_backward(int n, int dim, const float *x, const float *w, const float *mean, const float *rstd,
                                  const float *dy, float *dx, float *dw, float *db) {
@@ -338,15 +333,10 @@ static void w_layernorm_backward(int n, int dim, const float *x, const float *w,
     kcu_produced(dx, n, dim, dx16);
 }
 static void w_rmsnorm_forward(int n, int dim, const float *x, const float *w, float eps, float *y, float *rstd) {
-    if (kcu_record_ok(y, n, dim)) {
-        DECLARED(kcu_rmsnorm_forward16(n, dim, x, w, eps, NULL, rstd, reinterpret_cast<__nv_bfloat16 *>(y)),
-                 kcu_writes_rmsnorm_forward(n, dim, x, w, eps, y, rstd, w_));
-        return kcu_record_made(y, n, dim);
-    }
-    __nv_bfloat16 *y16 = kcu_produce(y, n, dim);
-    DECLARED(kcu_rmsnorm_forward16(n, dim, x, w, eps, y, rstd, y16),
+    kcu_out o = kcu_out_begin(y, n, dim);
+    DECLARED(kcu_rmsnorm_forward16(n, dim, x, w, eps, o.y, rstd, o.y16),
              kcu_writes_rmsnorm_forward(n, dim, x, w, eps, y, rstd, w_));
-    kcu_produced(y, n, dim, y16);
+    kcu_out_end(o, y, n, dim);
 }
 static void w_rmsnorm_backward(int n, int dim, const float *x, const float *w, const float *rstd, const float *dy,
                                float *dx, float *dw) {

@@ -88,12 +88,17 @@ void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n);
 /* The bf16 records (matmul.cu) that [p, p + bytes) overlaps forgotten: the backend's alloc gave
  * that memory out again. */
 void kcu_records_allocated(const void *p, size_t bytes);
-/* An op's output c (m x n) as a bf16 record, bf16 in the first half of c's bytes, read only by the
- * bf16 table's products (kern_ops.inc): kcu_record_ok says whether c may be one (matmul mode 1, c
- * 256-byte aligned, n % 8 == 0); after the op's kernel wrote it and the op declared its writes,
- * kcu_record_made makes it c's record. */
-int kcu_record_ok(const float *c, long long m, long long n);
-void kcu_record_made(const float *c, long long m, long long n);
+/* Where an op writes its output c (m x n) that only the bf16 table's products read (kern_ops.inc:
+ * the norms' forward y): as c's bf16 record in the first half of c's own bytes (y NULL, y16 = c;
+ * matmul mode 1, c 256-byte aligned, n % 8 == 0), else FP32 y = c and c's bf16 copy y16 (as
+ * kcu_produce: NULL where none). kcu_out_begin before the op; kcu_out_end after the op ran and
+ * declared its writes makes the record or the copy c's. */
+typedef struct kcu_out {
+    float *y;
+    __nv_bfloat16 *y16;
+} kcu_out;
+kcu_out kcu_out_begin(float *c, long long m, long long n);
+void kcu_out_end(kcu_out o, const float *c, long long m, long long n);
 /* Free the kept copies' buffers (matmul.cu; waits for the device): the backend's alloc calls it
  * when the device is out of memory, then tries again. */
 void kcu_mm_release_copies(void);

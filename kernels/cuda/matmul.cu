@@ -254,6 +254,11 @@ static const float *as_fp32(const float *src, long long rows, long long cols, in
     mm.expanded++;
     return mm.expand[side];
 }
+/* A and B of op(A) op(B) (m x k times k x n) as FP32 storage, each through as_fp32. */
+static void operands_fp32(int trans_a, int trans_b, int m, int n, int k, const float **a, const float **b) {
+    *a = as_fp32(*a, trans_a ? k : m, trans_a ? m : k, 0);
+    *b = as_fp32(*b, trans_b ? n : k, trans_b ? k : n, 1);
+}
 static __nv_bfloat16 *buf_of(int i) { return static_cast<__nv_bfloat16 *>(mm.cp.slot[i].buf); }
 
 void kcu_op_wrote(unsigned long long before, const kcu_span *w, int n) {
@@ -373,10 +378,12 @@ static const mm_slot *key_slot(const mm_key &key, const float *bias) {
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(mm.lt, s.desc, s.la, s.lb, s.lc, s.lc, pref, want, res, &found);
     KCU_BLAS(cublasLtMatmulPreferenceDestroy(pref));
     if (st == CUBLAS_STATUS_SUCCESS && found > 0 && res[0].state == CUBLAS_STATUS_SUCCESS) {
-        size_t c_bytes = (size_t)m * n * (key.d16 ? 2 : sizeof(float));
-        size_t bias_bytes = key.epi == EPI_BIAS ? (size_t)n * sizeof(float) : 0;
-        kcu_lt_problem pb = {mm.lt, s.desc, s.la, s.lb, s.lc, (size_t)(pad8(cols_b) * rows_b) * 2,
-                             (size_t)(pad8(cols_a) * rows_a) * 2, c_bytes, bias_bytes, mm.workspace, mm.workspace_bytes};
+        kcu_lt_problem pb = {mm.lt, s.desc, s.la, s.lb, s.lc};
+        pb.a_bytes = (size_t)(pad8(cols_b) * rows_b) * 2; /* Lt's A is our B, its B our A (row-major) */
+        pb.b_bytes = (size_t)(pad8(cols_a) * rows_a) * 2;
+        pb.c_bytes = (size_t)m * n * (key.d16 ? 2 : sizeof(float));
+        pb.bias_bytes = key.epi == EPI_BIAS ? (size_t)n * sizeof(float) : 0;
+        pb.workspace = mm.workspace, pb.workspace_bytes = mm.workspace_bytes;
         s.ok = 1, s.algo = res[kcu_lt_fastest(&pb, res, found)].algo;
     } else if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED)
         kcu_fail(__FILE__, __LINE__, "cublasLtMatmulAlgoGetHeuristic", cublasGetStatusString(st));
@@ -497,15 +504,14 @@ void kcu_matmul_bf16(int trans_a, int trans_b, int m, int n, int k, float alpha,
     /* k == 0 only scales C: the GEMM path does that without copies. */
     if (kern_cuda_bf16_matmul_mode(-1) == 0 || k <= 0) {
         copies_check();
-        if (k > 0) a = as_fp32(a, trans_a ? k : m, trans_a ? m : k, 0);
-        if (k > 0) b = as_fp32(b, trans_b ? n : k, trans_b ? k : n, 1);
+        if (k > 0) operands_fp32(trans_a, trans_b, m, n, k, &a, &b);
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
         return only_c_written(c, (size_t)m * n * sizeof(float));
     }
     mm_key key = {trans_a, trans_b, m, n, k, EPI_NONE, alignment_of(c), 0};
     if (!lt_product(key, alpha, a, b, beta, c, NULL)) { /* lt_product checked the copies */
         mm.fallbacks++;
-        a = as_fp32(a, trans_a ? k : m, trans_a ? m : k, 0), b = as_fp32(b, trans_b ? n : k, trans_b ? k : n, 1);
+        operands_fp32(trans_a, trans_b, m, n, k, &a, &b);
         matmul_fast16bf(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
         only_c_written(c, (size_t)m * n * sizeof(float));
     }
@@ -611,9 +617,6 @@ static int lt_product16(int trans_a, int trans_b, int m, int n, int k, const flo
 static bool record_ok(bool can, const float *c, long long m, long long n) {
     return can && m > 0 && n % 8 == 0 && (uintptr_t)c % 256 == 0;
 }
-int kcu_record_ok(const float *c, long long m, long long n) {
-    return record_ok(kern_cuda_bf16_matmul_mode(-1) == 1, c, m, n);
-}
 /* After the kernel wrote c's record (the caller accounted for its launch): the copies and records
  * of c forgotten before it, c's record now. */
 static void record_made(const float *c, long long m, long long n) {
@@ -642,7 +645,18 @@ static void out_end(const gelu_out &o, const float *c, long long m, long long n)
     record_made(c, m, n);
     copies_account();
 }
-void kcu_record_made(const float *c, long long m, long long n) { record_made(c, m, n); }
+/* An op outside this file (the norms' forward): c's record where matmul mode 1 and record_ok allow,
+ * else FP32 c and its copy (kcu_produce); kcu_out_end after the op declared its writes, which forgot
+ * what overlapped c. */
+kcu_out kcu_out_begin(float *c, long long m, long long n) {
+    if (record_ok(kern_cuda_bf16_matmul_mode(-1) == 1, c, m, n))
+        return kcu_out{NULL, reinterpret_cast<__nv_bfloat16 *>(c)};
+    return kcu_out{c, kcu_produce(c, m, n)};
+}
+void kcu_out_end(kcu_out o, const float *c, long long m, long long n) {
+    if (o.y) return kcu_produced(c, m, n, o.y16);
+    record_made(c, m, n);
+}
 
 void kcu_matmul_bias_gelu_bf16(int trans_a, int trans_b, int m, int n, int k, const float *a, const float *b,
                                const float *bias, float *pre, float *c) {
