@@ -105,6 +105,12 @@ $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $< < /dev/null
 
+# flash_wg.cu runs wgmma, which exists only for sm_90a (no PTX: it cannot run elsewhere, and its
+# launcher says so). The other flags are the rest of NVCCFLAGS.
+$(BUILD)/kernels/cuda/flash_wg.o: kernels/cuda/flash_wg.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(filter-out -gencode arch=%,$(NVCCFLAGS)) -gencode arch=compute_90a,code=sm_90a -MMD -MP -c -o $@ $< < /dev/null
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(CUDA_OBJ) | $(STATIC_RUNTIME)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CUDA_OBJ) $(BUILD)/libscalelab.a $(BUILD)/libscalelab_f64.a $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(LDLIBS)

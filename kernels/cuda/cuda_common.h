@@ -195,6 +195,10 @@ int kcu_flash_supported(const kern_mixer_shape *s);
 size_t kcu_flash_work_size(const kern_mixer_shape *s);
 void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, float *y,
                        float *saved, float *work, const __nv_bfloat16 *k16_kept, __nv_bfloat16 *y16);
+/* kernels/cuda/flash_wg.cu: the forward on wgmma (plan.h's kcu_flash_wg says when), from
+ * k16 and v16, the bf16 copies of k and v that kcu_flash_forward made or was given. */
+void kcu_flash_wg_forward(const kern_mixer_shape *s, const float *q, const __nv_bfloat16 *k16,
+                          const __nv_bfloat16 *v16, float *y, float *lse, __nv_bfloat16 *y16);
 void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,
                         const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work,
                         const __nv_bfloat16 *q16_kept);

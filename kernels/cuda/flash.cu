@@ -922,7 +922,9 @@ void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k
     __nv_bfloat16 *k16 = (__nv_bfloat16 *)aligned256(aligned256(work) + rows), *v16 = k16 + nk;
     if (!k16_kept) to_bf16(nk, k, k16);
     to_bf16(nk, v, v16);
-    kcu_by_head_dim(s->head_dim, [&](auto D) { fwd<decltype(D)::value>(s, a, k16_kept ? k16_kept : k16, v16, y16); });
+    const __nv_bfloat16 *kk = k16_kept ? k16_kept : k16;
+    if (kcu_flash_wg(s->head_dim)) kcu_flash_wg_forward(s, q, kk, v16, y, saved, y16); /* flash_wg.cu */
+    else kcu_by_head_dim(s->head_dim, [&](auto D) { fwd<decltype(D)::value>(s, a, kk, v16, y16); });
 }
 
 void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,

@@ -67,20 +67,22 @@ static long long in_range(long long a0, long long step, long long n, long long l
     return j1 > j0 ? j1 - j0 : 0;
 }
 
-/* fwd_kernel, one (batch, head): blocks of 128 queries, 8 warps of 16 rows, the block's 64-key
- * tiles from kfirst to klast, each in 2 sub-tiles of 32 keys; a warp runs S = Q K^T and P V
- * (16 x 32 x d each) on a sub-tile unless none of its rows sees a key of it: sub-tile kh
- * counts when kh <= wr + 15 and kh + 31 > wr - W. Counted at that granularity (warp x 32
- * keys), as the kernel skips. */
-static double flash_forward(int T, int W, int d) {
-    enum { BQ = KCU_FLASH_BQ, BK = KCU_FLASH_BK, KH = KCU_FLASH_KH };
+/* The forward, one (batch, head): blocks of 128 queries, the block's 64-key tiles from kfirst to
+ * klast. fwd_kernel: 8 warps of R = 16 rows, each tile in 2 sub-tiles of K = 32 keys;
+ * flash_wg.cu (wg): 2 warpgroups of R = 64 rows, whole tiles (K = 64). A warp or warpgroup
+ * runs S = Q K^T and P V (R x K x d each) on a (sub-)tile unless none of its rows sees a key
+ * of it: kh counts when kh <= wr + R - 1 and kh + K - 1 > wr - W. Counted at that granularity,
+ * as the kernels skip. */
+static double flash_forward(int T, int W, int d, int wg) {
+    enum { BQ = KCU_FLASH_BQ, BK = KCU_FLASH_BK };
+    const int R = wg ? KCU_FLASH_WG_ROWS : 16, K = wg ? BK : KCU_FLASH_KH;
     double sub = 0;
     for (long long q0 = 0; q0 < T; q0 += BQ) {
         long long kfirst = (q0 - W + 1 > 0 ? q0 - W + 1 : 0) / BK * BK, klast = (q0 + BQ < T ? q0 + BQ : T) - 1;
-        long long n = ((klast - kfirst) / BK + 1) * (BK / KH);
-        for (long long wr = q0; wr < q0 + BQ; wr += 16) sub += in_range(kfirst, KH, n, wr - W - KH + 2, wr + 16);
+        long long n = ((klast - kfirst) / BK + 1) * (BK / K);
+        for (long long wr = q0; wr < q0 + BQ; wr += R) sub += in_range(kfirst, K, n, wr - W - K + 2, wr + R);
     }
-    return sub * 2 * (2.0 * 16 * KH * d);
+    return sub * 2 * (2.0 * R * K * d);
 }
 
 /* The backward, one (batch, kv head) and one query head of its group: blocks of KB keys, each
@@ -117,7 +119,7 @@ void kern_cuda_mixer_count_flops(const kern_mixer_shape *s, int bf16, kern_flop_
         int W = kcu_attn_window(s);
         int bwd2 = kcu_flash_bwd2(s->head_dim);
         double heads = (double)s->batch * s->n_head; /* every query head: the same tiles */
-        fwd = heads * flash_forward(s->seq, W, s->head_dim);
+        fwd = heads * flash_forward(s->seq, W, s->head_dim, kcu_flash_wg(s->head_dim));
         bwd = heads * flash_backward(s->seq, W, s->head_dim, bwd2);
     } else {
         /* attn.cu: per (batch, head) and query block, cuBLAS over qb x nk scores: forward

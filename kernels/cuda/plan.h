@@ -15,7 +15,8 @@
 #include "kernels/kern_shape.h"
 
 /* An opt-out switch of the bf16 backend's paths (SCALELAB_MM_BF16, SCALELAB_MM_EPILOGUE,
- * SCALELAB_POWER_INTRA, SCALELAB_POWER_FUSED, SCALELAB_POWER_DPHI, SCALELAB_FLASH_BWD): set to
+ * SCALELAB_POWER_INTRA, SCALELAB_POWER_FUSED, SCALELAB_POWER_DPHI, SCALELAB_FLASH_BWD,
+ * SCALELAB_FLASH_WG): set to
  * "0" in the environment, the older path runs. */
 static inline int kcu_opted_out(const char *name) {
     const char *e = getenv(name);
@@ -96,6 +97,13 @@ static inline kcu_power_paths kcu_power_paths_of(const kern_mixer_shape *s, int 
 #define KCU_FLASH_BWD_QP 16
 static inline int kcu_flash_ok(const kern_mixer_shape *s) {
     return s->kind != KERN_MIXER_POWER && s->scale > 0 && kcu_tiled_head_dim(s->head_dim);
+}
+/* flash_wg.cu's forward on Hopper's warpgroup MMA at head dims 64 and 128 unless
+ * SCALELAB_FLASH_WG=0 (then fwd_kernel): the same 128-query blocks and 64-key tiles, taken by 2
+ * warpgroups of KCU_FLASH_WG_ROWS queries, each skipping a tile none of its rows sees. */
+#define KCU_FLASH_WG_ROWS 64
+static inline int kcu_flash_wg(int head_dim) {
+    return (head_dim == 64 || head_dim == 128) && !kcu_opted_out("SCALELAB_FLASH_WG");
 }
 /* bwd2_kernel at head dims 32 and 64 unless SCALELAB_FLASH_BWD=0 (then bwd_kernel). */
 static inline int kcu_flash_bwd2(int head_dim) {

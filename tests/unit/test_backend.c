@@ -1033,6 +1033,50 @@ static void test_ops_bf16_dphi(void **state) {
     assert_int_equal(failures, 0);
 }
 
+/* The flash forward on wgmma (kernels/cuda/flash_wg.cu, the default at head dims 64 and 128)
+ * and on mma.sync (fwd_kernel, SCALELAB_FLASH_WG=0), each against the FP32 CPU reference on the
+ * same inputs. T 64 is one key tile, T 128 two: the first wgmma build was right on one tile and
+ * wrong from a block's second (RESULTS.md, eleventh pass). Tails (T 333, 1027), GQA, windows
+ * narrower than a tile (1, 17), at a warpgroup's edge (65) and long (300 at T 4096), softmax at
+ * T 4096, batch 2. */
+static const mixer_case MIXERS_WG[] = {
+    ATTN(KERN_MIXER_SOFTMAX, 1, 64, 2, 2, 64, 0),     ATTN(KERN_MIXER_SOFTMAX, 1, 128, 2, 1, 64, 0),
+    ATTN(KERN_MIXER_SOFTMAX, 2, 333, 4, 2, 64, 0),    ATTN(KERN_MIXER_SOFTMAX, 1, 4096, 4, 2, 64, 0),
+    ATTN(KERN_MIXER_WINDOW, 1, 4096, 2, 1, 64, 300),  ATTN(KERN_MIXER_WINDOW, 1, 256, 2, 2, 64, 1),
+    ATTN(KERN_MIXER_WINDOW, 2, 500, 4, 1, 64, 65),    ATTN(KERN_MIXER_SOFTMAX, 1, 128, 2, 2, 128, 0),
+    ATTN(KERN_MIXER_WINDOW, 2, 200, 2, 2, 128, 17),   ATTN(KERN_MIXER_WINDOW, 1, 1027, 2, 1, 128, 100),
+    ATTN(KERN_MIXER_SOFTMAX, 1, 1000, 2, 2, 128, 0),
+};
+static const op_case CASES_WG[] = {
+    {"flash fwd softmax T64 H2/2 d64 (one tile)", run_mixer, &MIXERS_WG[0], 5e-4},
+    {"flash fwd softmax T128 H2/1 d64 (two tiles)", run_mixer, &MIXERS_WG[1], 5e-4},
+    {"flash fwd softmax B2 T333 H4/2 d64", run_mixer, &MIXERS_WG[2], 5e-4},
+    {"flash fwd softmax T4096 H4/2 d64", run_mixer, &MIXERS_WG[3], 5e-4},
+    {"flash fwd window 300 T4096 H2/1 d64", run_mixer, &MIXERS_WG[4], 5e-4},
+    {"flash fwd window 1 T256 H2/2 d64", run_mixer, &MIXERS_WG[5], 5e-4},
+    {"flash fwd window 65 B2 T500 H4/1 d64", run_mixer, &MIXERS_WG[6], 5e-4},
+    {"flash fwd softmax T128 H2/2 d128 (two tiles)", run_mixer, &MIXERS_WG[7], 5e-4},
+    {"flash fwd window 17 B2 T200 H2/2 d128", run_mixer, &MIXERS_WG[8], 5e-4},
+    {"flash fwd window 100 T1027 H2/1 d128", run_mixer, &MIXERS_WG[9], 5e-4},
+    {"flash fwd softmax T1000 H2/2 d128", run_mixer, &MIXERS_WG[10], 5e-4},
+};
+
+static void test_ops_bf16_flash_wg(void **state) {
+    (void)state;
+    NEED_GPU();
+    char *before = env_save("SCALELAB_FLASH_WG");
+    size_t n = sizeof CASES_WG / sizeof CASES_WG[0];
+    int failures = 0;
+    for (int on = 1; on >= 0; on--) {
+        setenv("SCALELAB_FLASH_WG", on ? "1" : "0", 1); /* the caller's value is put back below */
+        printf(on ? "  flash forward on wgmma (flash_wg.cu, the default at d64, d128):\n"
+                  : "  flash forward on mma.sync (SCALELAB_FLASH_WG=0), the same inputs:\n");
+        failures += run_cases(gpu_bf16, CASES_WG, n, 0x6a09e667f3bcc908ull);
+    }
+    env_restore("SCALELAB_FLASH_WG", before);
+    assert_int_equal(failures, 0);
+}
+
 /* One small case for each bf16 kernel and head dim of the tables above (flash forward, bwd2_kernel
  * at d32 and d64, bwd_kernel at d16 and d128; power_intra, power_phi at p2..p4, its phi_kernel in
  * blocks of 64 tokens (chunks 32, 64) and 128 (chunk 128, the last case); power_dphi at d32, d64,
@@ -1402,6 +1446,7 @@ int main(void) {
         cmocka_unit_test(test_ops_bf16_fused),
         cmocka_unit_test(test_ops_bf16_dphi),
         cmocka_unit_test(test_ops_bf16_small),
+        cmocka_unit_test(test_ops_bf16_flash_wg),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_model_gradients),
         cmocka_unit_test(test_model_gradients_epilogue),

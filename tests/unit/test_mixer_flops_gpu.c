@@ -6,7 +6,8 @@
  *     and each opt-out switch moving the count the way its padding says;
  *   - power at the 4-layer bench shape, chunk 64: cpad 64, no padded token in the state
  *     products; chunks 192 and 96: cpad 192 and 128 (the chunk rounded up to 64);
- *   - flash attention at T = 128 (20 warp sub-tiles forward, 10 passes backward), and the
+ *   - flash attention at T = 128 (3 warpgroup tiles forward, 20 warp sub-tiles with
+ *     SCALELAB_FLASH_WG=0, 10 passes backward), and the
  *     attn.cu fallback at head dim 48;
  *   - implementation >= model for every path and a grid of shapes.
  * Host arithmetic only: runs in every build, CUDA or not, without a GPU. */
@@ -44,6 +45,7 @@ static void clear_switches(void) {
     unsetenv("SCALELAB_POWER_DPHI");
     unsetenv("SCALELAB_POWER_INTRA");
     unsetenv("SCALELAB_FLASH_BWD");
+    unsetenv("SCALELAB_FLASH_WG");
 }
 
 /* Exact in double: every count here is an integer below 2^53. */
@@ -122,7 +124,9 @@ static void test_power_chunk64(void **state) {
     EQ(count(&s, 1).forward.implementation, 80 * (2 * (2.0 * 2176 * 72 * 128) + 2 * (2.0 * 16 * 16 * 64 * 21)));
 }
 
-/* fwd_kernel at T = 128: one block, 2 key tiles of 2 x 32 keys; warp w (rows 16w .. 16w + 15)
+/* The forward at T = 128, d64: one block, 2 key tiles. flash_wg.cu (the default at d64):
+ * warpgroup 0 (rows 0..63) sees tile 0, warpgroup 1 both: 3 tiles of QK^T and PV (64 x 64 x d
+ * each). fwd_kernel (SCALELAB_FLASH_WG=0): 2 tiles of 2 x 32 keys; warp w (rows 16w .. 16w + 15)
  * sees sub-tiles starting at or below 16w + 15: 1 1 2 2 3 3 4 4 = 20 sub-tiles of QK^T and PV
  * (16 x 32 x d each). bwd2_kernel: one block of 128 keys, 2 query tiles (dQ 64 x 128 x d each),
  * warps of 32 keys at 0, 32, 64, 96 see 4, 3, 2, 1 passes of 32 queries (4 products of
@@ -132,10 +136,15 @@ static void test_flash(void **state) {
     clear_switches();
     kern_mixer_shape s = attn_shape(128, 64, 0);
     kern_flop_count_train t = count(&s, 1);
-    double fwd = 2 * 20 * 2 * (2.0 * 16 * 32 * 64), bwd = 2 * (10 * 4 * (2.0 * 32 * 32 * 64) + 2 * 2.0 * 64 * 128 * 64);
+    double fwd = 2 * 3 * 2 * (2.0 * 64 * 64 * 64), bwd = 2 * (10 * 4 * (2.0 * 32 * 32 * 64) + 2 * 2.0 * 64 * 128 * 64);
     EQ(t.forward.implementation, fwd);
     EQ(t.training.implementation, fwd + bwd);
     EQ(t.forward.model, 2 * 4.0 * 64 * (128 * 129 / 2)); /* causal pairs, 4d each */
+    setenv("SCALELAB_FLASH_WG", "0", 1);
+    double fwd0 = 2 * 20 * 2 * (2.0 * 16 * 32 * 64);
+    EQ(count(&s, 1).forward.implementation, fwd0);
+    EQ(count(&s, 1).training.implementation, fwd0 + bwd);
+    clear_switches();
     /* bwd_kernel (SCALELAB_FLASH_BWD=0): 8 warps of 16 keys, passes of 16: warp w sees 8 - w */
     setenv("SCALELAB_FLASH_BWD", "0", 1);
     double bwd1 = 2 * (36 * 4 * (2.0 * 16 * 16 * 64) + 2 * 2.0 * 64 * 128 * 64);
@@ -154,16 +163,17 @@ static void test_flash(void **state) {
 /* flops.c counts flash's sub-tiles and passes as ranges (O(T)); here the same kernels' tile
  * walks one tile at a time (O(T^2): the loops the kernels run), for a grid of lengths, windows
  * and head dims, bwd2_kernel and bwd_kernel: the two must agree exactly. */
-static double walk_forward(int T, int W, int d) {
+static double walk_forward(int T, int W, int d, int wg) {
+    int R = wg ? 64 : 16, K = wg ? 64 : 32; /* a warpgroup's rows and whole tiles; a warp's, sub-tiles */
     double sub = 0;
     for (int q0 = 0; q0 < T; q0 += 128) {
         int kfirst = (q0 - W + 1 > 0 ? q0 - W + 1 : 0) / 64 * 64, klast = (q0 + 128 < T ? q0 + 128 : T) - 1;
         int kend = kfirst + ((klast - kfirst) / 64 + 1) * 64;
-        for (int wr = q0; wr < q0 + 128; wr += 16)
-            for (int kh = kfirst; kh < kend; kh += 32)
-                if (kh <= wr + 15 && kh + 31 > wr - W) sub++;
+        for (int wr = q0; wr < q0 + 128; wr += R)
+            for (int kh = kfirst; kh < kend; kh += K)
+                if (kh <= wr + R - 1 && kh + K - 1 > wr - W) sub++;
     }
-    return sub * 2 * (2.0 * 16 * 32 * d);
+    return sub * 2 * (2.0 * R * K * d);
 }
 static double walk_backward(int T, int W, int d, int bwd2) {
     int KB = bwd2 ? 128 : 16 * (d >= 32 ? 8 : 4), KW = bwd2 ? 32 : 16, QP = bwd2 ? 32 : 16;
@@ -193,16 +203,17 @@ static void test_flash_walk(void **state) {
         for (size_t wi = 0; wi < sizeof Ws / sizeof *Ws; wi++)
             for (size_t di = 0; di < sizeof ds / sizeof *ds; di++)
                 for (int older = 0; older < 2; older++) {
+                    /* older: both switches off (fwd_kernel, bwd_kernel) */
                     int T = Ts[ti], d = ds[di], W = Ws[wi] && Ws[wi] < T ? Ws[wi] : T;
-                    if (older) setenv("SCALELAB_FLASH_BWD", "0", 1);
-                    else unsetenv("SCALELAB_FLASH_BWD");
+                    if (older) setenv("SCALELAB_FLASH_BWD", "0", 1), setenv("SCALELAB_FLASH_WG", "0", 1);
+                    else clear_switches();
                     kern_mixer_shape s = attn_shape(T, d, Ws[wi]);
                     kern_flop_count_train t = count(&s, 1);
-                    int bwd2 = !older && (d == 32 || d == 64);
-                    double fwd = 2 * walk_forward(T, W, d), bwd = 2 * walk_backward(T, W, d, bwd2);
+                    int bwd2 = !older && (d == 32 || d == 64), wg = !older && (d == 64 || d == 128);
+                    double fwd = 2 * walk_forward(T, W, d, wg), bwd = 2 * walk_backward(T, W, d, bwd2);
                     if (t.forward.implementation != fwd || t.training.implementation != fwd + bwd)
-                        fail_msg("T %d W %d d %d bwd2 %d: count %.17g / %.17g, walk %.17g / %.17g", T, W, d, bwd2,
-                                 t.forward.implementation, t.training.implementation, fwd, fwd + bwd);
+                        fail_msg("T %d W %d d %d bwd2 %d wg %d: count %.17g / %.17g, walk %.17g / %.17g", T, W, d,
+                                 bwd2, wg, t.forward.implementation, t.training.implementation, fwd, fwd + bwd);
                     checked++;
                 }
     clear_switches();

@@ -1,0 +1,377 @@
+/* The bf16 flash forward on Hopper's warpgroup MMA (wgmma), head dims 64 and 128: the same
+ * contract, blocks, tiles, masks and launch order as flash.cu's fwd_kernel (mma.sync), which
+ * stays the path of every other head dim, of SCALELAB_FLASH_WG=0 (plan.h, kcu_flash_wg) and the
+ * reference that test_backend compares this kernel with on the same inputs.
+ *
+ * Why: fwd_kernel's mma.sync m16n8k16 reads every K and V fragment from shared memory into
+ * registers (ldmatrix) once per warp, 8 warps a block; wgmma reads both operands of S = Q K^T
+ * and V of P V straight from shared memory, once per warpgroup of 4 warps, and issues 64-row
+ * products asynchronously. At 64k (b1 h8 d64) the forward took 15.6 ms on mma.sync against
+ * SDPA flash's 14.7.
+ *
+ * One block = 2 warpgroups x 64 queries (128, KCU_FLASH_BQ) of one (batch, head); K and V
+ * 64-key tiles (KCU_FLASH_BK) through shared memory by cp.async, three stages, one barrier a
+ * tile. Per warpgroup and tile: S = Q K^T as m64n64k16 with both operands by descriptor (Q,
+ * rounded to bf16 once into its own shared tile); the online softmax on S's accumulators (each
+ * warp owns 16 rows, as in fwd_kernel: the accumulator layout of wgmma is mma.sync's C layout
+ * repeated over n); P rounded to bf16 in registers as the A operand of O += P V (m64nDk16, V by
+ * descriptor, transposed: V's rows are keys, contiguous along d). A warpgroup skips a tile none
+ * of its 64 rows sees (wgmma is a warpgroup instruction: no per-warp skip, which is the FLOP
+ * count's difference from fwd_kernel, flops.c).
+ *
+ * Shared layout: every tile (Q, K, V: 64 rows x D bf16) as panels of 64 rows x 64 columns (128
+ * bytes a row), 128-byte swizzled (16-byte chunk c of row r at chunk c ^ (r % 8)), 1024-byte
+ * aligned: the canonical layout that a descriptor with swizzle mode 128B describes. K-major
+ * (Q, K for S): 8-row groups 1024 bytes apart (SBO), a k16 step is 32 bytes within a panel,
+ * the next 64 columns the next panel. MN-major (V for P V): 8-key groups 1024 bytes apart
+ * (SBO), panels of 64 columns of d 8192 bytes apart (LBO), a k16 step 16 keys = 2048 bytes.
+ *
+ * Register operands of wgmma: Q is NOT held in registers as S's A operand. A build that did
+ * (2026-12-01, tags flashwg-call1/4/5 of the lost branch) was wrong at head dim 64 from a
+ * block's second key tile on: ptxas (CUDA 13.0) reused those loop-invariant registers inside
+ * the loop while nothing reloaded them. P is A of P V, produced afresh every tile, and kept
+ * live until the product's wait (fence_operand), as is every accumulator.
+ *
+ * Built for sm_90a only (the Makefile's rule for this file): wgmma has no other target. The
+ * launcher stops with a message on another device (SCALELAB_FLASH_WG=0 takes fwd_kernel). */
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/cuda_common.h"
+#include "kernels/cuda/mma.h"
+
+namespace {
+
+constexpr int BQ = KCU_FLASH_BQ, BK = KCU_FLASH_BK, WGR = KCU_FLASH_WG_ROWS; /* 128, 64, 64 */
+constexpr int THR = 2 * 128, NST = 3;  /* 2 warpgroups; K/V tiles three stages deep */
+constexpr uint32_t PANEL = 64 * 128;    /* bytes: 64 rows x 64 bf16 */
+constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
+static_assert(BQ == 2 * WGR && BK == 64, "flash_wg.cu: blocks of 2 warpgroups x 64 rows, 64-key tiles");
+
+struct wg_args {
+    const float *q;
+    const __nv_bfloat16 *k16, *v16;
+    float *y, *lse;
+    __nv_bfloat16 *y16;
+    int T, nh, nkv, group, W, B;
+    float scale;
+};
+
+/* Byte offset of 16-byte chunk c (columns 8c .. 8c + 7) of row r in a swizzled tile. */
+__device__ __forceinline__ uint32_t swz(int r, int c) {
+    return (uint32_t)(c / 8) * PANEL + (uint32_t)r * 128 + ((uint32_t)((c % 8) ^ (r % 8)) << 4);
+}
+
+/* A wgmma shared-memory matrix descriptor (PTX ISA, "Matrix Descriptor Format"): start
+ * address, leading and stride byte offsets (each >> 4), swizzle mode 1 = 128B (bits 62-63);
+ * base offset 0 (every tile is 1024-byte aligned). */
+__device__ __forceinline__ uint64_t desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+    return (uint64_t)((addr & 0x3FFFFu) >> 4) | (uint64_t)(lbo >> 4) << 16 | (uint64_t)(sbo >> 4) << 32 | 1ull << 62;
+}
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+/* The writes of this thread's generic proxy (st.shared, cp.async) made visible to the async
+ * proxy that wgmma reads shared memory through; a barrier after it covers the other threads. */
+__device__ __forceinline__ void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+/* A register the compiler must treat as read and rewritten here: after a wait, so that no use
+ * of a wgmma's accumulators moves above it and no register operand is reused before it. */
+template <int N> __device__ __forceinline__ void fence_operand(float (&d)[N][4]) {
+#pragma unroll
+    for (int i = 0; i < N; i++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) asm volatile("" : "+f"(d[i][e])::"memory");
+}
+template <int N> __device__ __forceinline__ void fence_operand(uint32_t (&a)[N][4]) {
+#pragma unroll
+    for (int i = 0; i < N; i++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) asm volatile("" : "+r"(a[i][e])::"memory");
+}
+
+/* d (+)= A B, m64n64k16: A and B by descriptor (both K-major). */
+__device__ __forceinline__ void wgmma_ss_n64(float (&d)[8][4], uint64_t da, uint64_t db, int accumulate) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+                 "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+                   "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+                   "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+                   "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+                   "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+                   "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+                   "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+                   "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+                 : "l"(da), "l"(db), "r"(accumulate));
+}
+
+/* d += A B, m64n64k16: A from registers (mma.sync's A fragment layout), B by descriptor,
+ * MN-major (transposed). */
+__device__ __forceinline__ void wgmma_rs_n64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+                 "}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+                   "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+                   "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+                   "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+                   "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+                   "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+                   "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+                   "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+
+/* d += A B, m64n128k16: A from registers (mma.sync's A fragment layout), B by descriptor,
+ * MN-major (transposed). */
+__device__ __forceinline__ void wgmma_rs_n128(float (&d)[16][4], const uint32_t (&a)[4], uint64_t db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+                   "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+                   "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+                   "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+                   "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+                   "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+                   "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+                   "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
+                   "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),
+                   "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
+                   "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]),
+                   "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
+                   "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]),
+                   "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
+                   "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),
+                   "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+
+template <int N> __device__ __forceinline__ void wgmma_rs(float (&d)[N / 8][4], const uint32_t (&a)[4], uint64_t db) {
+    if constexpr (N == 64) wgmma_rs_n64(d, a, db);
+    else wgmma_rs_n128(d, a, db);
+}
+
+/* Rows [r0, r0 + 64) of a bf16 [T, ld] matrix (columns 0..D) into a swizzled tile at shared
+ * address dst, asynchronously, by all THR threads; rows past T are zeros. Eight consecutive
+ * threads read one row's first 128 bytes. */
+template <int D> __device__ __forceinline__ void load_kv(uint32_t dst, const __nv_bfloat16 *src, size_t ld, int r0, int T) {
+    constexpr int CH = D / 8, N = 64 * CH / THR;
+#pragma unroll
+    for (int u = 0; u < N; u++) {
+        const int idx = threadIdx.x + u * THR, r = idx / CH, c = idx % CH;
+        const bool ok = r0 + r < T;
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst + swz(r, c)),
+                     "l"(src + (size_t)(ok ? r0 + r : 0) * ld + c * 8), "r"(ok ? 16 : 0));
+    }
+}
+
+/* The warpgroup's 64 query rows from FP32, rounded to bf16, into its swizzled tile; rows past
+ * T are zeros. */
+template <int D> __device__ __forceinline__ void store_q(uint32_t dst, const float *q, size_t ld, int r0, int T) {
+    constexpr int CH = D / 8;
+    for (int idx = threadIdx.x % 128; idx < 64 * CH; idx += 128) {
+        const int r = idx / CH, c = idx % CH;
+        uint32_t u[4] = {0u, 0u, 0u, 0u};
+        if (r0 + r < T) {
+            const float4 x0 = *reinterpret_cast<const float4 *>(q + (size_t)(r0 + r) * ld + c * 8);
+            const float4 x1 = *reinterpret_cast<const float4 *>(q + (size_t)(r0 + r) * ld + c * 8 + 4);
+            u[0] = pack2(x0.x, x0.y), u[1] = pack2(x0.z, x0.w), u[2] = pack2(x1.x, x1.y), u[3] = pack2(x1.z, x1.w);
+        }
+        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst + swz(r, c)), "r"(u[0]), "r"(u[1]),
+                     "r"(u[2]), "r"(u[3])
+                     : "memory");
+    }
+}
+
+/* 2^x, one MUFU.EX2 (as flash.cu's). */
+__device__ __forceinline__ float ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+template <int D>
+__global__ void __launch_bounds__(THR, D <= 64 ? 2 : 1) wg_fwd_kernel(wg_args a) {
+    extern __shared__ unsigned char smem[];
+    constexpr uint32_t TILE = D / 64 * PANEL; /* one 64-row tile of D columns */
+    /* Q [2][TILE], K [NST][TILE], V [NST][TILE], from the first 1024-byte boundary */
+    const uint32_t sQ = (smem_u32(smem) + 1023u) & ~1023u, sK = sQ + 2 * TILE, sV = sK + NST * TILE;
+    const int wg = threadIdx.x / 128, warp = threadIdx.x % 128 / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int nqb = (a.T + BQ - 1) / BQ, hb = a.nh * a.B;
+    const int qb = nqb - 1 - (int)(blockIdx.x / hb), h = (int)(blockIdx.x % hb) % a.nh, b = (int)(blockIdx.x % hb) / a.nh;
+    const int q0 = qb * BQ, kvh = h / a.group;
+    const int wq = q0 + wg * WGR, wr = wq + warp * 16; /* the warpgroup's and this warp's first rows */
+    const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
+    const __nv_bfloat16 *kb = a.k16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const __nv_bfloat16 *vb = a.v16 + (size_t)b * a.T * ldk + (size_t)kvh * D;
+    const int kfirst = max(0, q0 - a.W + 1) / BK * BK, klast = min(q0 + BQ, a.T) - 1;
+    const int ntiles = (klast - kfirst) / BK + 1;
+    /* the ring as fwd_kernel's: tile it + NST - 1 is issued after tile it's barrier, into the
+     * buffer of tile it - 1, whose products every warpgroup has waited for */
+#pragma unroll
+    for (int u = 0; u < NST - 1; u++) {
+        if (u < ntiles) {
+            load_kv<D>(sK + u * TILE, kb, ldk, kfirst + u * BK, a.T);
+            load_kv<D>(sV + u * TILE, vb, ldk, kfirst + u * BK, a.T);
+        }
+        cp_commit();
+    }
+    const uint32_t sQw = sQ + wg * TILE;
+    store_q<D>(sQw, a.q + (size_t)b * a.T * ldq + (size_t)h * D, ldq, wq, a.T);
+    float o[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}; /* m in log2 units (scaled) */
+    const float sl2 = a.scale * LOG2E;
+    for (int it = 0; it < ntiles; it++) {
+        const int kt = kfirst + it * BK, buf = it % NST;
+        cp_wait<NST - 2>();
+        fence_async_shared(); /* this thread's cp.async (and, first time, Q) writes, for wgmma */
+        __syncthreads();
+        if (it + NST - 1 < ntiles) {
+            const int nb = (it + NST - 1) % NST;
+            load_kv<D>(sK + nb * TILE, kb, ldk, kt + (NST - 1) * BK, a.T);
+            load_kv<D>(sV + nb * TILE, vb, ldk, kt + (NST - 1) * BK, a.T);
+        }
+        cp_commit();
+        /* the whole warpgroup skips a tile none of its rows sees (uniform over its 4 warps) */
+        if (!(kt <= wq + WGR - 1 && kt + BK - 1 > wq - a.W)) continue;
+        float s[BK / 8][4];
+#pragma unroll
+        for (int i = 0; i < BK / 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+            const uint32_t off = kk / 4 * PANEL + kk % 4 * 32;
+            wgmma_ss_n64(s, desc(sQw + off, 16, 1024), desc(sK + buf * TILE + off, 16, 1024), 1);
+        }
+        wgmma_commit();
+        wgmma_wait0();
+        fence_operand(s);
+        /* Masks only where some (row, key) of the warp's 16 x 64 is not visible: key j visible
+         * from row i iff lo(i) <= j <= hi(i), relative to this thread's first key kt + 2t. */
+        if (!(kt + BK - 1 <= wr && kt > wr + 15 - a.W && kt + BK <= a.T && wr + 16 <= a.T)) {
+            int lo[2], hi[2];
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const int i = wr + g + 8 * r, j0 = kt + 2 * t;
+                hi[r] = (i < a.T ? i : -1 - BK) - j0;
+                lo[r] = i - a.W + 1 - j0;
+            }
+#pragma unroll
+            for (int nt = 0; nt < BK / 8; nt++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    const int jr = nt * 8 + (c & 1);
+                    if (jr > hi[c >> 1] || jr < lo[c >> 1]) s[nt][c] = -INFINITY;
+                }
+        }
+        float mx[2] = {s[0][0], s[0][2]};
+#pragma unroll
+        for (int nt = 0; nt < BK / 8; nt++) {
+            mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1]));
+            mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3]));
+        }
+        float alpha[2], base[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            const float mn = fmaxf(m[r], mx[r] * sl2);
+            base[r] = mn == -INFINITY ? 0.f : mn; /* a row with nothing visible yet */
+            alpha[r] = ex2(m[r] - base[r]);
+            m[r] = mn;
+        }
+        if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+            l[0] *= alpha[0], l[1] *= alpha[1];
+#pragma unroll
+            for (int i = 0; i < D / 8; i++) {
+                o[i][0] *= alpha[0], o[i][1] *= alpha[0];
+                o[i][2] *= alpha[1], o[i][3] *= alpha[1];
+            }
+        }
+        /* P in bf16 as A fragments of 16 keys: n8 tiles 2kk and 2kk + 1 of S */
+        const float nb0 = -base[0], nb1 = -base[1];
+        uint32_t pa[BK / 16][4];
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++)
+#pragma unroll
+            for (int u = 0; u < 2; u++) {
+                const float *x = s[2 * kk + u];
+                const float p0 = ex2(fmaf(x[0], sl2, nb0)), p1 = ex2(fmaf(x[1], sl2, nb0));
+                const float p2 = ex2(fmaf(x[2], sl2, nb1)), p3 = ex2(fmaf(x[3], sl2, nb1));
+                l[0] += p0 + p1;
+                l[1] += p2 + p3;
+                pa[kk][2 * u] = pack2(p0, p1);
+                pa[kk][2 * u + 1] = pack2(p2, p3);
+            }
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) wgmma_rs<D>(o, pa[kk], desc(sV + buf * TILE + kk * 2048, PANEL, 1024));
+        wgmma_commit();
+        wgmma_wait0();
+        fence_operand(o);
+        fence_operand(pa);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        const int row = wr + g + 8 * r;
+        if (row >= a.T) continue;
+        const float inv = 1.f / l[r];
+        const size_t yi = ((size_t)b * a.T + row) * ldq + (size_t)h * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) {
+            const float2 v = make_float2(o[dt][2 * r] * inv, o[dt][2 * r + 1] * inv);
+            *reinterpret_cast<float2 *>(a.y + yi + dt * 8 + 2 * t) = v;
+            if (a.y16) *reinterpret_cast<__nv_bfloat162 *>(a.y16 + yi + dt * 8 + 2 * t) = __float22bfloat162_rn(v);
+        }
+        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * LN2;
+    }
+}
+
+template <int D> void launch(const kern_mixer_shape *s, const wg_args &a) {
+    constexpr size_t sm = (size_t)(2 + 2 * NST) * (D / 64) * PANEL + 1024; /* + the alignment */
+    static bool set = [] {
+        KCU_CHECK(cudaFuncSetAttribute(wg_fwd_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
+        return true;
+    }();
+    (void)set;
+    unsigned blocks = (unsigned)((a.T + BQ - 1) / BQ) * (unsigned)(a.nh * s->batch);
+    wg_fwd_kernel<D><<<blocks, THR, sm>>>(a);
+    KCU_LAUNCHED();
+}
+
+} // namespace
+
+void kcu_flash_wg_forward(const kern_mixer_shape *s, const float *q, const __nv_bfloat16 *k16,
+                          const __nv_bfloat16 *v16, float *y, float *lse, __nv_bfloat16 *y16) {
+    /* sm_90a code runs on compute capability 9.0 only */
+    static const bool hopper = [] {
+        int dev = 0, major = 0, minor = 0;
+        KCU_CHECK(cudaGetDevice(&dev));
+        KCU_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+        KCU_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+        return major == 9 && minor == 0;
+    }();
+    if (!hopper)
+        kcu_fail(__FILE__, __LINE__, "flash forward on wgmma",
+                 "needs a compute capability 9.0 GPU (sm_90a); set SCALELAB_FLASH_WG=0 to use the mma.sync forward");
+    wg_args a = {};
+    a.q = q, a.k16 = k16, a.v16 = v16, a.y = y, a.lse = lse, a.y16 = y16;
+    a.B = s->batch, a.T = s->seq, a.nh = s->n_head, a.nkv = s->n_kv_head, a.group = a.nh / a.nkv;
+    a.W = kcu_attn_window(s);
+    a.scale = (float)s->scale;
+    if (s->head_dim == 64) launch<64>(s, a);
+    else launch<128>(s, a);
+}
