@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The weight/state study rebuilds from its committed CSV (docs/results/wsfr-study/):
 # analyse.sh run here gives the committed fits (the same verdicts; parameters and
-# intervals within 1e-6 relative, refusals with the same reason), the same tables
+# intervals within 1e-6 relative, a bootstrap relative SE above 1 still above 1, refusals with
+# the same reason), the same tables
 # and every figure. A change to fit/ that moves a published number fails this test,
 # and then the study's README must be checked and analysis/ regenerated (make study).
 set -u
@@ -24,9 +25,15 @@ def close(a, b, path):
     elif isinstance(a, list):
         assert isinstance(b, list) and len(a) == len(b), path
         for i, (x, y) in enumerate(zip(a, b)): close(x, y, "%s[%d]" % (path, i))
-    elif isinstance(a, float) or isinstance(b, float):
-        assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12), \
-            "%s: committed %r, rebuilt %r" % (path, a, b)
+    elif ".rel_se_boot." in path and isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 1:
+        # A bootstrap relative SE above 1 is a parameter the data do not constrain; its value moves
+        # with the BLAS kernel's last bits (OpenBLAS picks kernels by CPU: width-chinchilla's E gave
+        # 34394, 36995 and 38010 on the Sandybridge, Haswell / Zen and SkylakeX kernels). The
+        # verdict is what is published: it must stay above 1.
+        assert b > 1, "%s: committed %r (unconstrained), rebuilt %r" % (path, a, b)
+    elif isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, (int, float)):
+        # numbers, integral or not (a large float prints without a point and loads as an int)
+        assert math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12), "%s: committed %r, rebuilt %r" % (path, a, b)
     else:
         assert a == b, "%s: committed %r, rebuilt %r" % (path, a, b)
 close(want, got, "")
