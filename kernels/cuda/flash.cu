@@ -57,6 +57,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.h"
+#include "kernels/cuda/flash_step.h"
 #include "kernels/cuda/mma.h"
 
 namespace {
@@ -99,13 +100,6 @@ __device__ __forceinline__ void stage(const float *src, size_t ld, int r0, int T
             tr[(c + 3) * (64 + 8) + r] = __float2bfloat16_rn(x.w);
         }
     }
-}
-
-/* 2^x, one MUFU.EX2 (ftz: results below 2^-126 are 0, far under bf16's resolution). */
-__device__ __forceinline__ float ex2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
 }
 
 /* Rows [r0, r0 + ROWS) of a bf16 [T, ld] matrix (columns 0..D) into shared [ROWS][D + 8],
@@ -228,63 +222,14 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
                     mma16816(s[nt], qa[kk], r[0], r[1]);
                     mma16816(s[nt + 1], qa[kk], r[2], r[3]);
                 }
-            /* Masks only where some (row, key) of the warp's 16 x KH is not visible: key
-             * j visible from row i iff lo(i) <= j <= hi(i), bounds relative to this
-             * thread's first key kh + 2t, so each test compares with a constant. */
-            if (!(kh + KH - 1 <= wr && kh > wr + 15 - a.W && kh + KH <= a.T && wr + 16 <= a.T)) {
-                int lo[2], hi[2];
-#pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    const int i = wr + g + 8 * r, j0 = kh + 2 * t;
-                    hi[r] = (i < a.T ? i : -1 - KH) - j0;
-                    lo[r] = i - a.W + 1 - j0;
-                }
-#pragma unroll
-                for (int nt = 0; nt < KH / 8; nt++)
-#pragma unroll
-                    for (int c = 0; c < 4; c++) {
-                        const int jr = nt * 8 + (c & 1);
-                        if (jr > hi[c >> 1] || jr < lo[c >> 1]) s[nt][c] = -INFINITY;
-                    }
-            }
-            float mx[2] = {s[0][0], s[0][2]};
-#pragma unroll
-            for (int nt = 0; nt < KH / 8; nt++) {
-                mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1]));
-                mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3]));
-            }
-            float alpha[2], base[2];
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-                float mn = fmaxf(m[r], mx[r] * sl2);
-                base[r] = mn == -INFINITY ? 0.f : mn; /* a row with nothing visible yet */
-                alpha[r] = ex2(m[r] - base[r]);
-                m[r] = mn;
-            }
-            if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-                l[0] *= alpha[0], l[1] *= alpha[1];
-#pragma unroll
-                for (int i = 0; i < D / 8; i++) {
-                    acc[i][0] *= alpha[0], acc[i][1] *= alpha[0];
-                    acc[i][2] *= alpha[1], acc[i][3] *= alpha[1];
-                }
-            }
+            float base[2];
+            online_step(s, kh, wr, g, t, a.T, a.W, sl2, m, l, acc, base); /* flash_step.h */
             const float nb0 = -base[0], nb1 = -base[1];
 #pragma unroll
             for (int kk = 0; kk < KH / 16; kk++) {
                 uint32_t pa[4];
 #pragma unroll
-                for (int u = 0; u < 2; u++) {
-                    const float *x = s[2 * kk + u];
-                    float p0 = ex2(fmaf(x[0], sl2, nb0)), p1 = ex2(fmaf(x[1], sl2, nb0));
-                    float p2 = ex2(fmaf(x[2], sl2, nb1)), p3 = ex2(fmaf(x[3], sl2, nb1));
-                    l[0] += p0 + p1;
-                    l[1] += p2 + p3;
-                    pa[2 * u] = pack2(p0, p1);
-                    pa[2 * u + 1] = pack2(p2, p3);
-                }
+                for (int u = 0; u < 2; u++) probs(s[2 * kk + u], sl2, nb0, nb1, l, pa[2 * u], pa[2 * u + 1]);
 #pragma unroll
                 for (int dt = 0; dt < D / 8; dt += 2) {
                     uint32_t r[4];

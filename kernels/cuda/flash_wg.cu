@@ -37,6 +37,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/cuda_common.h"
+#include "kernels/cuda/flash_step.h"
 #include "kernels/cuda/mma.h"
 
 namespace {
@@ -192,13 +193,6 @@ template <int D> __device__ __forceinline__ void store_q(uint32_t dst, const flo
     }
 }
 
-/* 2^x, one MUFU.EX2 (as flash.cu's). */
-__device__ __forceinline__ float ex2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
-
 template <int D>
 __global__ void __launch_bounds__(THR, D <= 64 ? 2 : 1) wg_fwd_kernel(wg_args a) {
     extern __shared__ unsigned char smem[];
@@ -257,63 +251,15 @@ __global__ void __launch_bounds__(THR, D <= 64 ? 2 : 1) wg_fwd_kernel(wg_args a)
         wgmma_commit();
         wgmma_wait0();
         fence_operand(s);
-        /* Masks only where some (row, key) of the warp's 16 x 64 is not visible: key j visible
-         * from row i iff lo(i) <= j <= hi(i), relative to this thread's first key kt + 2t. */
-        if (!(kt + BK - 1 <= wr && kt > wr + 15 - a.W && kt + BK <= a.T && wr + 16 <= a.T)) {
-            int lo[2], hi[2];
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const int i = wr + g + 8 * r, j0 = kt + 2 * t;
-                hi[r] = (i < a.T ? i : -1 - BK) - j0;
-                lo[r] = i - a.W + 1 - j0;
-            }
-#pragma unroll
-            for (int nt = 0; nt < BK / 8; nt++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) {
-                    const int jr = nt * 8 + (c & 1);
-                    if (jr > hi[c >> 1] || jr < lo[c >> 1]) s[nt][c] = -INFINITY;
-                }
-        }
-        float mx[2] = {s[0][0], s[0][2]};
-#pragma unroll
-        for (int nt = 0; nt < BK / 8; nt++) {
-            mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1]));
-            mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3]));
-        }
-        float alpha[2], base[2];
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            const float mn = fmaxf(m[r], mx[r] * sl2);
-            base[r] = mn == -INFINITY ? 0.f : mn; /* a row with nothing visible yet */
-            alpha[r] = ex2(m[r] - base[r]);
-            m[r] = mn;
-        }
-        if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-            l[0] *= alpha[0], l[1] *= alpha[1];
-#pragma unroll
-            for (int i = 0; i < D / 8; i++) {
-                o[i][0] *= alpha[0], o[i][1] *= alpha[0];
-                o[i][2] *= alpha[1], o[i][3] *= alpha[1];
-            }
-        }
+        float base[2];
+        online_step(s, kt, wr, g, t, a.T, a.W, sl2, m, l, o, base); /* flash_step.h */
         /* P in bf16 as A fragments of 16 keys: n8 tiles 2kk and 2kk + 1 of S */
         const float nb0 = -base[0], nb1 = -base[1];
         uint32_t pa[BK / 16][4];
 #pragma unroll
         for (int kk = 0; kk < BK / 16; kk++)
 #pragma unroll
-            for (int u = 0; u < 2; u++) {
-                const float *x = s[2 * kk + u];
-                const float p0 = ex2(fmaf(x[0], sl2, nb0)), p1 = ex2(fmaf(x[1], sl2, nb0));
-                const float p2 = ex2(fmaf(x[2], sl2, nb1)), p3 = ex2(fmaf(x[3], sl2, nb1));
-                l[0] += p0 + p1;
-                l[1] += p2 + p3;
-                pa[kk][2 * u] = pack2(p0, p1);
-                pa[kk][2 * u + 1] = pack2(p2, p3);
-            }
+            for (int u = 0; u < 2; u++) probs(s[2 * kk + u], sl2, nb0, nb1, l, pa[kk][2 * u], pa[kk][2 * u + 1]);
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < BK / 16; kk++) wgmma_rs<D>(o, pa[kk], desc(sV + buf * TILE + kk * 2048, PANEL, 1024));
