@@ -105,9 +105,10 @@ $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $< < /dev/null
 
-# flash_wg.cu runs wgmma, which exists only for sm_90a (no PTX: it cannot run elsewhere, and its
-# launcher says so). The other flags are the rest of NVCCFLAGS.
-$(BUILD)/kernels/cuda/flash_wg.o: kernels/cuda/flash_wg.cu
+# flash_wg.cu and flash_wg_bwd.cu run wgmma, which exists only for sm_90a (no PTX: they cannot run
+# elsewhere, and their launchers say so). The other flags are the rest of NVCCFLAGS.
+SM90A_OBJ := $(BUILD)/kernels/cuda/flash_wg.o $(BUILD)/kernels/cuda/flash_wg_bwd.o
+$(SM90A_OBJ): $(BUILD)/%.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(filter-out -gencode arch=%,$(NVCCFLAGS)) -gencode arch=compute_90a,code=sm_90a -MMD -MP -c -o $@ $< < /dev/null
 

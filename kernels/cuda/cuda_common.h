@@ -199,6 +199,13 @@ void kcu_flash_forward(const kern_mixer_shape *s, const float *q, const float *k
  * k16 and v16, the bf16 copies of k and v that kcu_flash_forward made or was given. */
 void kcu_flash_wg_forward(const kern_mixer_shape *s, const float *q, const __nv_bfloat16 *k16,
                           const __nv_bfloat16 *v16, float *y, float *lse, __nv_bfloat16 *y16);
+/* kernels/cuda/flash_wg_bwd.cu: the backward on wgmma (plan.h's kcu_flash_bwd_wg says when), from
+ * the bf16 copies of q and dy, FP32 k and v, the forward's log-sum-exp and D_i; dq cleared. */
+void kcu_flash_wg_backward(const kern_mixer_shape *s, const __nv_bfloat16 *q16, const __nv_bfloat16 *y16,
+                           const float *k, const float *v, const float *lse, const float *dd, float *dq, float *dk,
+                           float *dv);
+/* Stops (kcu_fail) unless the device is compute capability 9.0, naming the opt-out switch. */
+void kcu_need_sm90a(const char *what, const char *opt_out);
 void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *k, const float *v, const float *y,
                         const float *saved, const float *dy, float *dq, float *dk, float *dv, float *work,
                         const __nv_bfloat16 *q16_kept);

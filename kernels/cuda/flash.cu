@@ -891,5 +891,8 @@ void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *
     to_bf16(nq, dy, y16);
     KCU_CHECK(cudaMemsetAsync(dq, 0, nq * sizeof(float)));
     a.q = q, a.k = k, a.v = v, a.y = y, a.dy = dy, a.lse_in = saved, a.dd = dd, a.dq = dq, a.dk = dk, a.dv = dv;
-    kcu_by_head_dim(s->head_dim, [&](auto D) { bwd<decltype(D)::value>(s, a, q16_kept ? q16_kept : q16, y16); });
+    if (kcu_flash_bwd_wg(s->head_dim)) /* flash_wg_bwd.cu */
+        kcu_flash_wg_backward(s, q16_kept ? q16_kept : q16, y16, k, v, saved, dd, dq, dk, dv);
+    else
+        kcu_by_head_dim(s->head_dim, [&](auto D) { bwd<decltype(D)::value>(s, a, q16_kept ? q16_kept : q16, y16); });
 }

@@ -26,8 +26,8 @@ static __device__ __forceinline__ float ex2(float x) {
  * warp's 16 x 8NT is not visible, with bounds relative to this thread's first key kh + 2t, so
  * each test compares with a constant. */
 template <int NT, int NO>
-static __device__ __forceinline__ void online_step(float (&s)[NT][4], int kh, int wr, int g, int t, int T, int W, float sl2,
-                                                   float (&m)[2], float (&l)[2], float (&acc)[NO][4],
+static __device__ __forceinline__ void online_step(float (&s)[NT][4], int kh, int wr, int g, int t, int T, int W,
+                                                   float sl2, float (&m)[2], float (&l)[2], float (&acc)[NO][4],
                                                    float (&base)[2]) {
     constexpr int KH = 8 * NT;
     if (!(kh + KH - 1 <= wr && kh > wr + 15 - W && kh + KH <= T && wr + 16 <= T)) {

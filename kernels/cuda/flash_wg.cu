@@ -44,12 +44,13 @@
 #include "kernels/cuda/cuda_common.h"
 #include "kernels/cuda/flash_step.h"
 #include "kernels/cuda/mma.h"
+#include "kernels/cuda/wgmma.h"
 
 namespace {
 
 constexpr int BQ = KCU_FLASH_BQ, BK = KCU_FLASH_BK, WGR = KCU_FLASH_WG_ROWS; /* 128, 64, 64 */
 constexpr int THR = 2 * 128, NST = 3;  /* 2 warpgroups; K/V tiles three stages deep */
-constexpr uint32_t PANEL = 64 * 128;    /* bytes: 64 rows x 64 bf16 */
+constexpr uint32_t PANEL = WG_PANEL;
 constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
 static_assert(BQ == 2 * WGR && BK == 64, "flash_wg.cu: blocks of 2 warpgroups x 64 rows, 64-key tiles");
 
@@ -62,151 +63,17 @@ struct wg_args {
     float scale;
 };
 
-/* Byte offset of 16-byte chunk c (columns 8c .. 8c + 7) of row r in a swizzled tile. */
-__device__ __forceinline__ uint32_t swz(int r, int c) {
-    return (uint32_t)(c / 8) * PANEL + (uint32_t)r * 128 + ((uint32_t)((c % 8) ^ (r % 8)) << 4);
-}
-
-/* A wgmma shared-memory matrix descriptor (PTX ISA, "Matrix Descriptor Format"): start
- * address, leading and stride byte offsets (each >> 4), swizzle mode 1 = 128B (bits 62-63);
- * base offset 0 (every tile is 1024-byte aligned). */
-__device__ __forceinline__ uint64_t desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
-    return (uint64_t)((addr & 0x3FFFFu) >> 4) | (uint64_t)(lbo >> 4) << 16 | (uint64_t)(sbo >> 4) << 32 | 1ull << 62;
-}
-
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
-/* The writes of this thread's generic proxy (st.shared, cp.async) made visible to the async
- * proxy that wgmma reads shared memory through; a barrier after it covers the other threads. */
-__device__ __forceinline__ void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-/* A register the compiler must treat as read and rewritten here: after a wait, so that no use
- * of a wgmma's accumulators moves above it and no register operand is reused before it. */
-template <int N> __device__ __forceinline__ void fence_operand(float (&d)[N][4]) {
-#pragma unroll
-    for (int i = 0; i < N; i++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) asm volatile("" : "+f"(d[i][e])::"memory");
-}
-template <int N> __device__ __forceinline__ void fence_operand(uint32_t (&a)[N][4]) {
-#pragma unroll
-    for (int i = 0; i < N; i++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) asm volatile("" : "+r"(a[i][e])::"memory");
-}
-
-/* d (+)= A B, m64n64k16: A and B by descriptor (both K-major). */
-__device__ __forceinline__ void wgmma_ss_n64(float (&d)[8][4], uint64_t da, uint64_t db, int accumulate) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-                 "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
-                   "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-                   "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-                   "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-                   "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-                   "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-                   "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
-                   "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
-                 : "l"(da), "l"(db), "r"(accumulate));
-}
-
-/* d += A B, m64n64k16: A from registers (mma.sync's A fragment layout), B by descriptor,
- * MN-major (transposed). */
-__device__ __forceinline__ void wgmma_rs_n64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t db) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-                 "}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
-                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
-                   "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-                   "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-                   "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-                   "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-                   "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-                   "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
-                   "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
-}
-
-/* d += A B, m64n128k16: A from registers (mma.sync's A fragment layout), B by descriptor,
- * MN-major (transposed). */
-__device__ __forceinline__ void wgmma_rs_n128(float (&d)[16][4], const uint32_t (&a)[4], uint64_t db) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-                 "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
-                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
-                   "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-                   "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-                   "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-                   "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-                   "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-                   "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
-                   "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
-                   "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),
-                   "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
-                   "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]),
-                   "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
-                   "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]),
-                   "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
-                   "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),
-                   "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
-}
-
-template <int N> __device__ __forceinline__ void wgmma_rs(float (&d)[N / 8][4], const uint32_t (&a)[4], uint64_t db) {
-    if constexpr (N == 64) wgmma_rs_n64(d, a, db);
-    else wgmma_rs_n128(d, a, db);
-}
-
-/* Rows [r0, r0 + 64) of a bf16 [T, ld] matrix (columns 0..D) into a swizzled tile at shared
- * address dst, asynchronously, by all THR threads; rows past T are zeros. Eight consecutive
- * threads read one row's first 128 bytes. */
-template <int D> __device__ __forceinline__ void load_kv(uint32_t dst, const __nv_bfloat16 *src, size_t ld, int r0, int T) {
-    constexpr int CH = D / 8, N = 64 * CH / THR;
-#pragma unroll
-    for (int u = 0; u < N; u++) {
-        const int idx = threadIdx.x + u * THR, r = idx / CH, c = idx % CH;
-        const bool ok = r0 + r < T;
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst + swz(r, c)),
-                     "l"(src + (size_t)(ok ? r0 + r : 0) * ld + c * 8), "r"(ok ? 16 : 0));
-    }
-}
-
-/* The warpgroup's 64 query rows from FP32, rounded to bf16, into its swizzled tile; rows past
- * T are zeros. */
-template <int D> __device__ __forceinline__ void store_q(uint32_t dst, const float *q, size_t ld, int r0, int T) {
-    constexpr int CH = D / 8;
-    for (int idx = threadIdx.x % 128; idx < 64 * CH; idx += 128) {
-        const int r = idx / CH, c = idx % CH;
-        uint32_t u[4] = {0u, 0u, 0u, 0u};
-        if (r0 + r < T) {
-            const float4 x0 = *reinterpret_cast<const float4 *>(q + (size_t)(r0 + r) * ld + c * 8);
-            const float4 x1 = *reinterpret_cast<const float4 *>(q + (size_t)(r0 + r) * ld + c * 8 + 4);
-            u[0] = pack2(x0.x, x0.y), u[1] = pack2(x0.z, x0.w), u[2] = pack2(x1.x, x1.y), u[3] = pack2(x1.z, x1.w);
-        }
-        asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst + swz(r, c)), "r"(u[0]), "r"(u[1]),
-                     "r"(u[2]), "r"(u[3])
-                     : "memory");
-    }
-}
-
 template <int D>
 __global__ void __launch_bounds__(THR, D <= 64 ? 2 : 1) wg_fwd_kernel(wg_args a) {
     extern __shared__ unsigned char smem[];
     constexpr uint32_t TILE = D / 64 * PANEL; /* one 64-row tile of D columns */
     /* Q [2][TILE], K [NST][TILE], V [NST][TILE], from the first 1024-byte boundary */
     const uint32_t sQ = (smem_u32(smem) + 1023u) & ~1023u, sK = sQ + 2 * TILE, sV = sK + NST * TILE;
-    const int wg = threadIdx.x / 128, warp = threadIdx.x % 128 / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int wg = threadIdx.x / 128, warp = threadIdx.x % 128 / 32, lane = threadIdx.x % 32;
+    const int g = lane / 4, t = lane % 4;
     const int nqb = (a.T + BQ - 1) / BQ, hb = a.nh * a.B;
-    const int qb = nqb - 1 - (int)(blockIdx.x / hb), h = (int)(blockIdx.x % hb) % a.nh, b = (int)(blockIdx.x % hb) / a.nh;
+    const int qb = nqb - 1 - (int)(blockIdx.x / hb), h = (int)(blockIdx.x % hb) % a.nh;
+    const int b = (int)(blockIdx.x % hb) / a.nh;
     const int q0 = qb * BQ, kvh = h / a.group;
     const int wq = q0 + wg * WGR, wr = wq + warp * 16; /* the warpgroup's and this warp's first rows */
     const size_t ldq = (size_t)a.nh * D, ldk = (size_t)a.nkv * D;
@@ -219,13 +86,13 @@ __global__ void __launch_bounds__(THR, D <= 64 ? 2 : 1) wg_fwd_kernel(wg_args a)
 #pragma unroll
     for (int u = 0; u < NST - 1; u++) {
         if (u < ntiles) {
-            load_kv<D>(sK + u * TILE, kb, ldk, kfirst + u * BK, a.T);
-            load_kv<D>(sV + u * TILE, vb, ldk, kfirst + u * BK, a.T);
+            load_rows<D, 64, THR>(sK + u * TILE, kb, ldk, kfirst + u * BK, a.T, threadIdx.x);
+            load_rows<D, 64, THR>(sV + u * TILE, vb, ldk, kfirst + u * BK, a.T, threadIdx.x);
         }
         cp_commit();
     }
     const uint32_t sQw = sQ + wg * TILE;
-    store_q<D>(sQw, a.q + (size_t)b * a.T * ldq + (size_t)h * D, ldq, wq, a.T);
+    store_rows<D, 64, 128>(sQw, a.q + (size_t)b * a.T * ldq + (size_t)h * D, ldq, wq, a.T, threadIdx.x % 128);
     float o[D / 8][4];
 #pragma unroll
     for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
@@ -238,8 +105,8 @@ __global__ void __launch_bounds__(THR, D <= 64 ? 2 : 1) wg_fwd_kernel(wg_args a)
         __syncthreads();
         if (it + NST - 1 < ntiles) {
             const int nb = (it + NST - 1) % NST;
-            load_kv<D>(sK + nb * TILE, kb, ldk, kt + (NST - 1) * BK, a.T);
-            load_kv<D>(sV + nb * TILE, vb, ldk, kt + (NST - 1) * BK, a.T);
+            load_rows<D, 64, THR>(sK + nb * TILE, kb, ldk, kt + (NST - 1) * BK, a.T, threadIdx.x);
+            load_rows<D, 64, THR>(sV + nb * TILE, vb, ldk, kt + (NST - 1) * BK, a.T, threadIdx.x);
         }
         cp_commit();
         /* the whole warpgroup skips a tile none of its rows sees (uniform over its 4 warps) */
@@ -305,9 +172,9 @@ template <int D> void launch(const kern_mixer_shape *s, const wg_args &a) {
 
 } // namespace
 
-void kcu_flash_wg_forward(const kern_mixer_shape *s, const float *q, const __nv_bfloat16 *k16,
-                          const __nv_bfloat16 *v16, float *y, float *lse, __nv_bfloat16 *y16) {
-    /* sm_90a code runs on compute capability 9.0 only */
+/* sm_90a code runs on compute capability 9.0 only: stop, saying which switch takes the mma.sync
+ * kernel instead, on any other GPU. */
+void kcu_need_sm90a(const char *what, const char *opt_out) {
     static const bool hopper = [] {
         int dev = 0, major = 0, minor = 0;
         KCU_CHECK(cudaGetDevice(&dev));
@@ -315,9 +182,16 @@ void kcu_flash_wg_forward(const kern_mixer_shape *s, const float *q, const __nv_
         KCU_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
         return major == 9 && minor == 0;
     }();
-    if (!hopper)
-        kcu_fail(__FILE__, __LINE__, "flash forward on wgmma",
-                 "needs a compute capability 9.0 GPU (sm_90a); set SCALELAB_FLASH_WG=0 to use the mma.sync forward");
+    if (hopper) return;
+    char why[160];
+    snprintf(why, sizeof why, "needs a compute capability 9.0 GPU (sm_90a); set %s to use the mma.sync kernel",
+             opt_out);
+    kcu_fail(__FILE__, __LINE__, what, why);
+}
+
+void kcu_flash_wg_forward(const kern_mixer_shape *s, const float *q, const __nv_bfloat16 *k16,
+                          const __nv_bfloat16 *v16, float *y, float *lse, __nv_bfloat16 *y16) {
+    kcu_need_sm90a("flash forward on wgmma", "SCALELAB_FLASH_WG=0");
     wg_args a = {};
     a.q = q, a.k16 = k16, a.v16 = v16, a.y = y, a.lse = lse, a.y16 = y16;
     a.B = s->batch, a.T = s->seq, a.nh = s->n_head, a.nkv = s->n_kv_head, a.group = a.nh / a.nkv;

@@ -93,19 +93,22 @@ static double flash_forward(int T, int W, int d, int wg) {
  * dQ (64 x KB x d) runs on every tile, skipped passes' dS being zeros. A block's passes are
  * k0, k0 + QP, ... over its tiles. bwd2_kernel (head dims 32, 64; SCALELAB_FLASH_BWD=0 opts
  * out): KB 128, 4 warps of 32 keys, passes of 32. bwd_kernel: 8 warps of 16 keys (4 at head
- * dim 16), passes of 16. */
-static double flash_backward(int T, int W, int d, int bwd2) {
-    int KB = bwd2 ? KCU_FLASH_BWD2_KB : 16 * (d >= 32 ? 8 : 4), KW = bwd2 ? 32 : 16;
+ * dim 16), passes of 16. flash_wg_bwd.cu (wg: head dim 64; SCALELAB_FLASH_BWD_WG=0 opts out):
+ * KB 128, no pass skipped: per tile the four products over 128 keys x 64 queries and dQ. */
+static double flash_backward(int T, int W, int d, int bwd2, int wg) {
+    int KB = wg ? KCU_FLASH_WGB_KB : bwd2 ? KCU_FLASH_BWD2_KB : 16 * (d >= 32 ? 8 : 4), KW = bwd2 ? 32 : 16;
     int QP = bwd2 ? KCU_FLASH_BWD2_QP : KCU_FLASH_BWD_QP, QT = KCU_FLASH_QT;
     double passes = 0, tiles = 0;
     for (long long k0 = 0; k0 < T; k0 += KB) {
         long long qend = k0 + KB - 1 + W - 1 < T - 1 ? k0 + KB - 1 + W - 1 : T - 1, nq = (qend - k0) / QT + 1;
         tiles += nq;
+        if (wg) continue; /* no pass skipped: every tile's four products whole (below) */
         for (long long wk = k0; wk < k0 + KB; wk += KW) {
             long long qlim = wk + KW - 1 + W < T ? wk + KW - 1 + W : T;
             passes += in_range(k0, QP, nq * (QT / QP), wk - QP + 1, qlim);
         }
     }
+    if (wg) return tiles * 5 * (2.0 * QT * KB * d);
     return passes * 4 * (2.0 * KW * QP * d) + tiles * 2.0 * QT * KB * d;
 }
 
@@ -120,7 +123,7 @@ void kern_cuda_mixer_count_flops(const kern_mixer_shape *s, int bf16, kern_flop_
         int bwd2 = kcu_flash_bwd2(s->head_dim);
         double heads = (double)s->batch * s->n_head; /* every query head: the same tiles */
         fwd = heads * flash_forward(s->seq, W, s->head_dim, kcu_flash_wg(s->head_dim));
-        bwd = heads * flash_backward(s->seq, W, s->head_dim, bwd2);
+        bwd = heads * flash_backward(s->seq, W, s->head_dim, bwd2, kcu_flash_bwd_wg(s->head_dim));
     } else {
         /* attn.cu: per (batch, head) and query block, cuBLAS over qb x nk scores: forward
          * S = Q K^T and P V; backward S again, dP = dy V^T, dQ, dK, dV */

@@ -16,7 +16,7 @@
 
 /* An opt-out switch of the bf16 backend's paths (SCALELAB_MM_BF16, SCALELAB_MM_EPILOGUE,
  * SCALELAB_POWER_INTRA, SCALELAB_POWER_FUSED, SCALELAB_POWER_DPHI, SCALELAB_FLASH_BWD,
- * SCALELAB_FLASH_WG): set to
+ * SCALELAB_FLASH_WG, SCALELAB_FLASH_BWD_WG): set to
  * "0" in the environment, the older path runs. */
 static inline int kcu_opted_out(const char *name) {
     const char *e = getenv(name);
@@ -105,7 +105,13 @@ static inline int kcu_flash_ok(const kern_mixer_shape *s) {
 static inline int kcu_flash_wg(int head_dim) {
     return (head_dim == 64 || head_dim == 128) && !kcu_opted_out("SCALELAB_FLASH_WG");
 }
-/* bwd2_kernel at head dims 32 and 64 unless SCALELAB_FLASH_BWD=0 (then bwd_kernel). */
+/* flash_wg_bwd.cu's backward on warpgroup MMA at head dim 64 unless SCALELAB_FLASH_BWD_WG=0:
+ * blocks of KCU_FLASH_WGB_KB keys (2 warpgroups x 64) over every 64-query tile that can see them. */
+#define KCU_FLASH_WGB_KB 128
+static inline int kcu_flash_bwd_wg(int head_dim) {
+    return head_dim == 64 && !kcu_opted_out("SCALELAB_FLASH_BWD_WG");
+}
+/* Otherwise bwd2_kernel at head dims 32 and 64 unless SCALELAB_FLASH_BWD=0 (then bwd_kernel). */
 static inline int kcu_flash_bwd2(int head_dim) {
     return (head_dim == 32 || head_dim == 64) && !kcu_opted_out("SCALELAB_FLASH_BWD");
 }

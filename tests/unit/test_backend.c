@@ -1033,19 +1033,20 @@ static void test_ops_bf16_dphi(void **state) {
     assert_int_equal(failures, 0);
 }
 
-/* The flash forward on wgmma (kernels/cuda/flash_wg.cu, the default at head dims 64 and 128)
- * and on mma.sync (fwd_kernel, SCALELAB_FLASH_WG=0), each against the FP32 CPU reference on the
+/* The flash kernels on wgmma (kernels/cuda/flash_wg.cu, the forward at head dims 64 and 128;
+ * flash_wg_bwd.cu, the backward at 64) and on mma.sync (SCALELAB_FLASH_WG=0 and
+ * SCALELAB_FLASH_BWD_WG=0: fwd_kernel, bwd2_kernel), each against the FP32 CPU reference on the
  * same inputs. T 64 is one key tile, T 128 two: the first wgmma build was right on one tile and
- * wrong from a block's second (RESULTS.md, eleventh pass). Tails (T 333, 1027), GQA, windows
- * narrower than a tile (1, 17), at a warpgroup's edge (65) and long (300 at T 4096), softmax at
- * T 4096, batch 2. */
+ * wrong from a block's second (RESULTS.md, eleventh pass); T 130 leaves the backward's second
+ * warpgroup two keys. Tails (T 333, 1027), GQA (groups 2 and 4), windows narrower than a tile (1,
+ * 17), at a warpgroup's edge (65) and long (300 at T 4096), softmax at T 4096, batch 2. */
 static const mixer_case MIXERS_WG[] = {
     ATTN(KERN_MIXER_SOFTMAX, 1, 64, 2, 2, 64, 0),     ATTN(KERN_MIXER_SOFTMAX, 1, 128, 2, 1, 64, 0),
     ATTN(KERN_MIXER_SOFTMAX, 2, 333, 4, 2, 64, 0),    ATTN(KERN_MIXER_SOFTMAX, 1, 4096, 4, 2, 64, 0),
     ATTN(KERN_MIXER_WINDOW, 1, 4096, 2, 1, 64, 300),  ATTN(KERN_MIXER_WINDOW, 1, 256, 2, 2, 64, 1),
     ATTN(KERN_MIXER_WINDOW, 2, 500, 4, 1, 64, 65),    ATTN(KERN_MIXER_SOFTMAX, 1, 128, 2, 2, 128, 0),
     ATTN(KERN_MIXER_WINDOW, 2, 200, 2, 2, 128, 17),   ATTN(KERN_MIXER_WINDOW, 1, 1027, 2, 1, 128, 100),
-    ATTN(KERN_MIXER_SOFTMAX, 1, 1000, 2, 2, 128, 0),
+    ATTN(KERN_MIXER_SOFTMAX, 1, 1000, 2, 2, 128, 0),  ATTN(KERN_MIXER_SOFTMAX, 2, 130, 4, 1, 64, 0),
 };
 static const op_case CASES_WG[] = {
     {"flash fwd softmax T64 H2/2 d64 (one tile)", run_mixer, &MIXERS_WG[0], 5e-4},
@@ -1059,21 +1060,24 @@ static const op_case CASES_WG[] = {
     {"flash fwd window 17 B2 T200 H2/2 d128", run_mixer, &MIXERS_WG[8], 5e-4},
     {"flash fwd window 100 T1027 H2/1 d128", run_mixer, &MIXERS_WG[9], 5e-4},
     {"flash fwd softmax T1000 H2/2 d128", run_mixer, &MIXERS_WG[10], 5e-4},
+    {"flash softmax B2 T130 H4/1 d64", run_mixer, &MIXERS_WG[11], 5e-4},
 };
 
 static void test_ops_bf16_flash_wg(void **state) {
     (void)state;
     NEED_GPU();
-    char *before = env_save("SCALELAB_FLASH_WG");
+    char *before = env_save("SCALELAB_FLASH_WG"), *bwd_before = env_save("SCALELAB_FLASH_BWD_WG");
     size_t n = sizeof CASES_WG / sizeof CASES_WG[0];
     int failures = 0;
     for (int on = 1; on >= 0; on--) {
-        setenv("SCALELAB_FLASH_WG", on ? "1" : "0", 1); /* the caller's value is put back below */
-        printf(on ? "  flash forward on wgmma (flash_wg.cu, the default at d64, d128):\n"
-                  : "  flash forward on mma.sync (SCALELAB_FLASH_WG=0), the same inputs:\n");
+        /* the caller's values are put back below */
+        setenv("SCALELAB_FLASH_WG", on ? "1" : "0", 1), setenv("SCALELAB_FLASH_BWD_WG", on ? "1" : "0", 1);
+        printf(on ? "  flash on wgmma (the default: forward at d64, d128, backward at d64):\n"
+                  : "  flash on mma.sync (SCALELAB_FLASH_WG=0, SCALELAB_FLASH_BWD_WG=0), the same inputs:\n");
         failures += run_cases(gpu_bf16, CASES_WG, n, 0x6a09e667f3bcc908ull);
     }
     env_restore("SCALELAB_FLASH_WG", before);
+    env_restore("SCALELAB_FLASH_BWD_WG", bwd_before);
     assert_int_equal(failures, 0);
 }
 

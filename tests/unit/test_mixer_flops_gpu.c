@@ -7,7 +7,7 @@
  *   - power at the 4-layer bench shape, chunk 64: cpad 64, no padded token in the state
  *     products; chunks 192 and 96: cpad 192 and 128 (the chunk rounded up to 64);
  *   - flash attention at T = 128 (3 warpgroup tiles forward, 20 warp sub-tiles with
- *     SCALELAB_FLASH_WG=0, 10 passes backward), and the
+ *     SCALELAB_FLASH_WG=0; 2 whole tiles backward, 10 passes with SCALELAB_FLASH_BWD_WG=0), and the
  *     attn.cu fallback at head dim 48;
  *   - implementation >= model for every path and a grid of shapes.
  * Host arithmetic only: runs in every build, CUDA or not, without a GPU. */
@@ -46,6 +46,7 @@ static void clear_switches(void) {
     unsetenv("SCALELAB_POWER_INTRA");
     unsetenv("SCALELAB_FLASH_BWD");
     unsetenv("SCALELAB_FLASH_WG");
+    unsetenv("SCALELAB_FLASH_BWD_WG");
 }
 
 /* Exact in double: every count here is an integer below 2^53. */
@@ -128,15 +129,17 @@ static void test_power_chunk64(void **state) {
  * warpgroup 0 (rows 0..63) sees tile 0, warpgroup 1 both: 3 tiles of QK^T and PV (64 x 64 x d
  * each). fwd_kernel (SCALELAB_FLASH_WG=0): 2 tiles of 2 x 32 keys; warp w (rows 16w .. 16w + 15)
  * sees sub-tiles starting at or below 16w + 15: 1 1 2 2 3 3 4 4 = 20 sub-tiles of QK^T and PV
- * (16 x 32 x d each). bwd2_kernel: one block of 128 keys, 2 query tiles (dQ 64 x 128 x d each),
- * warps of 32 keys at 0, 32, 64, 96 see 4, 3, 2, 1 passes of 32 queries (4 products of
- * 32 x 32 x d each). n_head 2: twice that. */
+ * (16 x 32 x d each). flash_wg_bwd.cu (the default at d64): one block of 128 keys, 2 query tiles,
+ * each 4 products of 128 x 64 x d and dQ (64 x 128 x d), nothing skipped. bwd2_kernel
+ * (SCALELAB_FLASH_BWD_WG=0): the same block and tiles (dQ 64 x 128 x d each), warps of 32 keys at
+ * 0, 32, 64, 96 see 4, 3, 2, 1 passes of 32 queries (4 products of 32 x 32 x d each). n_head 2:
+ * twice that. */
 static void test_flash(void **state) {
     (void)state;
     clear_switches();
     kern_mixer_shape s = attn_shape(128, 64, 0);
     kern_flop_count_train t = count(&s, 1);
-    double fwd = 2 * 3 * 2 * (2.0 * 64 * 64 * 64), bwd = 2 * (10 * 4 * (2.0 * 32 * 32 * 64) + 2 * 2.0 * 64 * 128 * 64);
+    double fwd = 2 * 3 * 2 * (2.0 * 64 * 64 * 64), bwd = 2 * 2 * 5 * (2.0 * 128 * 64 * 64);
     EQ(t.forward.implementation, fwd);
     EQ(t.training.implementation, fwd + bwd);
     EQ(t.forward.model, 2 * 4.0 * 64 * (128 * 129 / 2)); /* causal pairs, 4d each */
@@ -145,7 +148,10 @@ static void test_flash(void **state) {
     EQ(count(&s, 1).forward.implementation, fwd0);
     EQ(count(&s, 1).training.implementation, fwd0 + bwd);
     clear_switches();
-    /* bwd_kernel (SCALELAB_FLASH_BWD=0): 8 warps of 16 keys, passes of 16: warp w sees 8 - w */
+    setenv("SCALELAB_FLASH_BWD_WG", "0", 1);
+    double bwd2 = 2 * (10 * 4 * (2.0 * 32 * 32 * 64) + 2 * 2.0 * 64 * 128 * 64);
+    EQ(count(&s, 1).training.implementation, fwd + bwd2);
+    /* bwd_kernel (SCALELAB_FLASH_BWD=0 too): 8 warps of 16 keys, passes of 16: warp w sees 8 - w */
     setenv("SCALELAB_FLASH_BWD", "0", 1);
     double bwd1 = 2 * (36 * 4 * (2.0 * 16 * 16 * 64) + 2 * 2.0 * 64 * 128 * 64);
     EQ(count(&s, 1).training.implementation, fwd + bwd1);
@@ -175,12 +181,13 @@ static double walk_forward(int T, int W, int d, int wg) {
     }
     return sub * 2 * (2.0 * R * K * d);
 }
-static double walk_backward(int T, int W, int d, int bwd2) {
-    int KB = bwd2 ? 128 : 16 * (d >= 32 ? 8 : 4), KW = bwd2 ? 32 : 16, QP = bwd2 ? 32 : 16;
+static double walk_backward(int T, int W, int d, int bwd2, int wg) {
+    int KB = wg || bwd2 ? 128 : 16 * (d >= 32 ? 8 : 4), KW = bwd2 ? 32 : 16, QP = bwd2 ? 32 : 16;
     double passes = 0, tiles = 0;
     for (int k0 = 0; k0 < T; k0 += KB) {
         int qend = k0 + KB - 1 + W - 1 < T - 1 ? k0 + KB - 1 + W - 1 : T - 1, nq = (qend - k0) / 64 + 1;
         tiles += nq;
+        if (wg) continue; /* flash_wg_bwd.cu skips nothing: 4 products of 128 x 64 x d and dQ a tile */
         for (int qt = k0; qt < k0 + 64 * nq; qt += 64)
             for (int wk = k0; wk < k0 + KB; wk += KW) {
                 int qlim = wk + KW - 1 + W < T ? wk + KW - 1 + W : T;
@@ -188,6 +195,7 @@ static double walk_backward(int T, int W, int d, int bwd2) {
                     if (!(qh + QP - 1 < wk || qh >= qlim)) passes++;
             }
     }
+    if (wg) return tiles * 5 * (2.0 * 64 * 128 * d);
     return passes * 4 * (2.0 * KW * QP * d) + tiles * 2.0 * 64 * KB * d;
 }
 
@@ -203,14 +211,18 @@ static void test_flash_walk(void **state) {
         for (size_t wi = 0; wi < sizeof Ws / sizeof *Ws; wi++)
             for (size_t di = 0; di < sizeof ds / sizeof *ds; di++)
                 for (int older = 0; older < 2; older++) {
-                    /* older: both switches off (fwd_kernel, bwd_kernel) */
+                    /* older: every switch off (fwd_kernel, bwd_kernel) */
                     int T = Ts[ti], d = ds[di], W = Ws[wi] && Ws[wi] < T ? Ws[wi] : T;
-                    if (older) setenv("SCALELAB_FLASH_BWD", "0", 1), setenv("SCALELAB_FLASH_WG", "0", 1);
-                    else clear_switches();
+                    clear_switches();
+                    if (older) {
+                        setenv("SCALELAB_FLASH_BWD", "0", 1), setenv("SCALELAB_FLASH_WG", "0", 1);
+                        setenv("SCALELAB_FLASH_BWD_WG", "0", 1);
+                    }
                     kern_mixer_shape s = attn_shape(T, d, Ws[wi]);
                     kern_flop_count_train t = count(&s, 1);
                     int bwd2 = !older && (d == 32 || d == 64), wg = !older && (d == 64 || d == 128);
-                    double fwd = 2 * walk_forward(T, W, d, wg), bwd = 2 * walk_backward(T, W, d, bwd2);
+                    double fwd = 2 * walk_forward(T, W, d, wg);
+                    double bwd = 2 * walk_backward(T, W, d, bwd2, !older && d == 64);
                     if (t.forward.implementation != fwd || t.training.implementation != fwd + bwd)
                         fail_msg("T %d W %d d %d bwd2 %d wg %d: count %.17g / %.17g, walk %.17g / %.17g", T, W, d,
                                  bwd2, wg, t.forward.implementation, t.training.implementation, fwd, fwd + bwd);
