@@ -10,8 +10,10 @@
  * output are FP32.
  *
  * At head dims 64 and 128 the forward is flash_wg.cu's, on Hopper's warpgroup MMA (kcu_flash_wg,
- * plan.h; 1.37x fwd_kernel at 64k), unless SCALELAB_FLASH_WG=0; fwd_kernel takes head dims 16 and 32,
- * and is the reference that test_backend compares flash_wg.cu with.
+ * plan.h; 1.37x fwd_kernel at 64k), unless SCALELAB_FLASH_WG=0; at head dim 64 the backward is
+ * flash_wg_bwd.cu's (kcu_flash_bwd_wg; 1.15x bwd2_kernel at 64k), unless SCALELAB_FLASH_BWD_WG=0.
+ * fwd_kernel and the backward kernels here take the other head dims, and are the references that
+ * test_backend compares the wgmma kernels with.
  *
  * Forward (fwd_kernel): one block of 8 warps per 128 queries of one (batch, head); each
  * warp owns 16 query rows with Q in registers, streams 64-key tiles of K and V (bf16)
