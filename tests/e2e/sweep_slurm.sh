@@ -101,10 +101,17 @@ kill_task() {  # waits until the long run's task other than $1 runs, SIGKILLs it
   [ "$(squeue -h -r -j "$task" -o %T)" = RUNNING ] || fail "the long run's task never ran: $(squeue 2>&1)"
   sleep 0.5
   # scancel --signal=KILL would be a cancel (SIGTERM first, and the trainer checkpoints):
-  # kill the trainer itself, as a dying node would
-  local pid; pid=$(cat "$long_dir/pid")
-  tr '\0' ' ' < /proc/"$pid"/cmdline | grep -q -- "train .* --run-id $(basename "$long_dir" | cut -d- -f1) " ||
-    fail "pid $pid is not the task's trainer: $(tr '\0' ' ' < /proc/"$pid"/cmdline)"
+  # kill the trainer itself, as a dying node would. The task is RUNNING before its trainer has
+  # written the run's pid file (or while it still names the killed one): wait until it names a
+  # live trainer of this run (10 s; under ASan on 2 busy cores 0.5 s was once not enough).
+  local pid= want; want="train .* --run-id $(basename "$long_dir" | cut -d- -f1) "
+  for _ in $(seq 1 100); do
+    pid=$(cat "$long_dir/pid" 2>/dev/null)
+    [ -n "$pid" ] && tr '\0' ' ' < /proc/"$pid"/cmdline 2>/dev/null | grep -q -- "$want" && break
+    sleep 0.1
+  done
+  tr '\0' ' ' < /proc/"$pid"/cmdline 2>/dev/null | grep -q -- "$want" ||
+    fail "pid '$pid' (the run's pid file) is not the task's trainer after 10 s: $(tr '\0' ' ' < /proc/"$pid"/cmdline)"
   kill -9 "$pid"
 }
 kill_task; first=$task
