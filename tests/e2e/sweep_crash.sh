@@ -28,6 +28,16 @@ victim_dir=$(ls -d runs/crash/*/ | head -1)
 victim=$(cat "$victim_dir/pid")
 kill -9 $sched; wait $sched 2>/dev/null
 kill -9 "$victim" || fail "the victim trainer $victim was not running"
+# SIGKILL is not instant: an ASan trainer unmapping its memory on 2 busy cores was still running
+# when the rerun looked, so the rerun (rightly) adopted it and retried it when it vanished, which
+# is not the case this test is about. Wait (10 s) until it is gone or a zombie, as
+# sweep/sched_shared.c's process_alive judges.
+for _ in $(seq 1 100); do
+  st=$(sed 's/.*) //' /proc/"$victim"/stat 2>/dev/null | cut -c1)
+  [ -z "$st" ] || [ "$st" = Z ] && break
+  sleep 0.1
+done
+[ -z "$st" ] || [ "$st" = Z ] || fail "trainer $victim still running 10 s after kill -9"
 echo "killed scheduler $sched and trainer $victim ($victim_dir)"
 [ "$(q "SELECT count(*) FROM runs WHERE status = 'running'")" -ge 1 ] || fail "runs should be left running"
 
