@@ -4,7 +4,8 @@
     tests/gpu/same_sass.py REV kernels/cuda/flash.cu [more .cu files]
 
 Builds each file at REV (from `git archive`, in a temporary folder) and as it is in the working
-tree, with `nvcc -cubin -O3 -std=c++17 -arch=sm_90` (the flags of the Makefile's device code),
+tree, with `nvcc -cubin -O3 -std=c++17 -arch=sm_90` (the flags of the Makefile's device code;
+sm_90a, at both revisions, for a file whose working-tree version includes wgmma.h),
 then compares every kernel's machine code (the .text section of each kernel in the cubin, an
 ELF file) byte for byte. Prints a line per kernel: "same", or how many of its 16-byte
 instructions differ; exits 1 if any kernel differs or is only on one side.
@@ -38,12 +39,19 @@ def kernels(cubin):
     for name_off, kind, _, _, off, size, *_ in hdrs:
         name = d[names + name_off:d.index(b"\0", names + name_off)].decode()
         if name.startswith(".text.") and kind != 8:  # 8: no bits in the file
-            out[re.sub(r"_GLOBAL__N__[0-9a-f]+_", "_GLOBAL__N__", name[6:])] = d[off:off + size]
+            # _GLOBAL__N__<folder hash>_<len>_<file>_cu_<8 hex>: both hashes can move between builds
+            key = re.sub(r"_GLOBAL__N__[0-9a-f]+_", "_GLOBAL__N__", name[6:])
+            out[re.sub(r"(_GLOBAL__N__\d+_\w+?_cu_)[0-9a-f]{8}", r"\1", key)] = d[off:off + size]
     return out
 
 
 def build(src_dir, path, out):
-    r = subprocess.run([NVCC, *FLAGS, "-o", out, path], cwd=src_dir, capture_output=True, text=True)
+    # wgmma exists only for sm_90a: the files that include wgmma.h in the working tree are built for it
+    # at both revisions (the Makefile's SM90A_OBJ), so that the two builds compare like with like
+    flags = FLAGS
+    if os.path.exists(path) and '#include "kernels/cuda/wgmma.h"' in open(path).read():
+        flags = [f if f != "-arch=sm_90" else "-arch=sm_90a" for f in FLAGS]
+    r = subprocess.run([NVCC, *flags, "-o", out, path], cwd=src_dir, capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"same_sass: nvcc failed on {path} in {src_dir}:\n{r.stderr}")
     return kernels(out)
