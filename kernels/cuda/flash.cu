@@ -75,7 +75,6 @@ constexpr int BQ = KCU_FLASH_BQ, BK = KCU_FLASH_BK, FWD_KH = KCU_FLASH_KH, QT = 
 constexpr int BWD_QH = KCU_FLASH_BWD_QP, BWD2_KB = KCU_FLASH_BWD2_KB, BWD2_QW = KCU_FLASH_BWD2_QP;
 constexpr int FWD_THR = 256, FWD_STAGES = 3; /* forward: 8 warps, K/V tiles three stages deep */
 constexpr int BWD2_THR = 128;                /* bwd2_kernel: 4 warps */
-constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
 
 struct fa_args {
     const float *q, *k, *v, *y, *dy, *lse_in, *dd;
@@ -184,7 +183,7 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
 #pragma unroll
     for (int i = 0; i < D / 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}; /* m in log2 units (scaled) */
-    const float sl2 = a.scale * LOG2E;
+    const float sl2 = a.scale * KCU_LOG2E;
     const int kfirst = max(0, q0 - a.W + 1) / BK * BK, klast = min(q0 + BQ, a.T) - 1;
     const int ntiles = (klast - kfirst) / BK + 1;
     const uint32_t sK = smem_u32(Ks), sV = smem_u32(Vs); /* buffer u at + u 64 RS 2 bytes */
@@ -260,7 +259,7 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
             *reinterpret_cast<float2 *>(a.yo + yi + dt * 8 + 2 * t) = o;
             if (y16) *reinterpret_cast<__nv_bfloat162 *>(y16 + yi + dt * 8 + 2 * t) = __float22bfloat162_rn(o);
         }
-        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * LN2;
+        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * KCU_LN2;
     }
 }
 
@@ -497,7 +496,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
     for (int i = 0; i < D / 8; i++)
 #pragma unroll
         for (int c = 0; c < 4; c++) dk[i][c] = dv[i][c] = 0.f;
-    const float sl2 = a.scale * LOG2E;
+    const float sl2 = a.scale * KCU_LOG2E;
     const int nq = blk.tiles_per_head(a), ntiles = nq * a.group;
     /* A fragments of this warp's 16 keys: row lane % 8 (+ 8), column block lane / 16 */
     const int aoff = (warp * 16 + (lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8;
@@ -547,7 +546,7 @@ __global__ void __launch_bounds__(NW * 32, D <= 64 ? 16 / NW : 1)
                 const int il = hq * QH + nt * 8 + 2 * t;
                 const float2 L = *reinterpret_cast<const float2 *>(ls + il);
                 const float2 Dd = *reinterpret_cast<const float2 *>(ds_ + il);
-                const float nl0 = -L.x * LOG2E, nl1 = -L.y * LOG2E;
+                const float nl0 = -L.x * KCU_LOG2E, nl1 = -L.y * KCU_LOG2E;
                 float p[4];
                 p[0] = ex2(fmaf(s[nt][0], sl2, nl0));
                 p[1] = ex2(fmaf(s[nt][1], sl2, nl1));
@@ -667,7 +666,7 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
         for (int i = 0; i < DT; i++)
 #pragma unroll
             for (int c = 0; c < 4; c++) dk[mt][i][c] = dv[mt][i][c] = 0.f;
-    const float sl2 = a.scale * LOG2E;
+    const float sl2 = a.scale * KCU_LOG2E;
     const int boff = ((lane / 16) * 8 + lane % 8) * RS + (lane / 8 % 2) * 8;  /* B, rows = queries */
     const int toff = ((lane / 8 % 2) * 8 + lane % 8) * RS + (lane / 16) * 8; /* B by .trans */
     const int nq = blk.tiles_per_head(a), ntiles = nq * a.group;
@@ -701,7 +700,7 @@ __global__ void __launch_bounds__(BWD2_THR, 2)
 #pragma unroll
                 for (int nt = 0; nt < NTW; nt++) {
                     const float2 L = *reinterpret_cast<const float2 *>(ls + ql + nt * 8 + 2 * t);
-                    const float nl0 = -L.x * LOG2E, nl1 = -L.y * LOG2E;
+                    const float nl0 = -L.x * KCU_LOG2E, nl1 = -L.y * KCU_LOG2E;
 #pragma unroll
                     for (int mt = 0; mt < 2; mt++) {
                         float p[4];
@@ -893,8 +892,7 @@ void kcu_flash_backward(const kern_mixer_shape *s, const float *q, const float *
     to_bf16(nq, dy, y16);
     KCU_CHECK(cudaMemsetAsync(dq, 0, nq * sizeof(float)));
     a.q = q, a.k = k, a.v = v, a.y = y, a.dy = dy, a.lse_in = saved, a.dd = dd, a.dq = dq, a.dk = dk, a.dv = dv;
-    if (kcu_flash_bwd_wg(s->head_dim)) /* flash_wg_bwd.cu */
-        kcu_flash_wg_backward(s, q16_kept ? q16_kept : q16, y16, k, v, saved, dd, dq, dk, dv);
-    else
-        kcu_by_head_dim(s->head_dim, [&](auto D) { bwd<decltype(D)::value>(s, a, q16_kept ? q16_kept : q16, y16); });
+    const __nv_bfloat16 *qq = q16_kept ? q16_kept : q16;
+    if (kcu_flash_bwd_wg(s->head_dim)) kcu_flash_wg_backward(s, qq, y16, k, v, saved, dd, dq, dk, dv); /* wgmma */
+    else kcu_by_head_dim(s->head_dim, [&](auto D) { bwd<decltype(D)::value>(s, a, qq, y16); });
 }

@@ -10,6 +10,9 @@
 
 #include "kernels/cuda/mma.h"
 
+/* log2(e) and ln(2): the flash kernels' exponentials are base 2 (ex2), their log-sum-exp natural. */
+constexpr float KCU_LOG2E = 1.4426950408889634f, KCU_LN2 = 0.6931471805599453f;
+
 /* 2^x, one MUFU.EX2 (ftz: results below 2^-126 are 0, far under bf16's resolution). */
 static __device__ __forceinline__ float ex2(float x) {
     float y;

@@ -51,7 +51,6 @@ namespace {
 constexpr int BQ = KCU_FLASH_BQ, BK = KCU_FLASH_BK, WGR = KCU_FLASH_WG_ROWS; /* 128, 64, 64 */
 constexpr int THR = 2 * 128, NST = 3;  /* 2 warpgroups; K/V tiles three stages deep */
 constexpr uint32_t PANEL = WG_PANEL;
-constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
 static_assert(BQ == 2 * WGR && BK == 64, "flash_wg.cu: blocks of 2 warpgroups x 64 rows, 64-key tiles");
 
 struct wg_args {
@@ -97,7 +96,7 @@ __global__ void __launch_bounds__(THR, D <= 64 ? 2 : 1) wg_fwd_kernel(wg_args a)
 #pragma unroll
     for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}; /* m in log2 units (scaled) */
-    const float sl2 = a.scale * LOG2E;
+    const float sl2 = a.scale * KCU_LOG2E;
     for (int it = 0; it < ntiles; it++) {
         const int kt = kfirst + it * BK, buf = it % NST;
         cp_wait<NST - 2>();
@@ -154,7 +153,7 @@ __global__ void __launch_bounds__(THR, D <= 64 ? 2 : 1) wg_fwd_kernel(wg_args a)
             *reinterpret_cast<float2 *>(a.y + yi + dt * 8 + 2 * t) = v;
             if (a.y16) *reinterpret_cast<__nv_bfloat162 *>(a.y16 + yi + dt * 8 + 2 * t) = __float22bfloat162_rn(v);
         }
-        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * LN2;
+        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * KCU_LN2;
     }
 }
 

@@ -40,7 +40,6 @@ namespace {
 
 constexpr int KB = KCU_FLASH_WGB_KB, QT = KCU_FLASH_QT; /* 128 keys a block, 64-query tiles */
 constexpr int THR = 256;
-constexpr float LOG2E = 1.4426950408889634f;
 static_assert(KB == 128 && QT == 64, "flash_wg_bwd.cu: 2 warpgroups x 64 keys, 64-query tiles");
 
 struct wgb_args {
@@ -103,7 +102,7 @@ __global__ void __launch_bounds__(THR, 1) wgb_kernel(wgb_args a) {
     for (int i = 0; i < D / 8; i++)
 #pragma unroll
         for (int e = 0; e < 4; e++) dk[i][e] = dv[i][e] = 0.f;
-    const float sl2 = a.scale * LOG2E;
+    const float sl2 = a.scale * KCU_LOG2E;
     const uint32_t sKw = base + L::K + wg * L::TILE, sVw = base + L::V + wg * L::TILE;
     for (int it = 0; it < ntot; it++) {
         const int u = it & 1, h = kvh * a.group + it / nq, qt = k0 + it % nq * QT;
@@ -144,7 +143,7 @@ __global__ void __launch_bounds__(THR, 1) wgb_kernel(wgb_args a) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int col = e & 1, j = wk + g + 8 * (e >> 1), i = qt + c + col;
-                p[e] = ex2(fmaf(st[nt][e], sl2, -(col ? l2.y : l2.x) * LOG2E));
+                p[e] = ex2(fmaf(st[nt][e], sl2, -(col ? l2.y : l2.x) * KCU_LOG2E));
                 if (mask && !(i < a.T && j <= i && j > i - a.W)) p[e] = 0.f;
                 s[e] = p[e] * (dp[nt][e] - (col ? d2.y : d2.x));
             }

@@ -10,9 +10,10 @@ the product. The first wgmma flash forward here held Q in registers as S's A ope
 (CUDA 13.0) reused them inside the loop (RESULTS.md, eleventh pass); flash_wg.cu now reads Q
 by descriptor and keeps P and the accumulators live past each wait. This scans, from each
 HGMMA with a register A, the instructions that follow in program order (up to 400, stopping
-at the first WARPGROUP.DEPBAR; a back edge is not followed: flash_wg.cu waits before its loop
-ends) for a write to those registers. Destinations are read as the first operand of each instruction that writes one
-(stores, branches and barriers write none), widened by .64 / .128 suffixes."""
+at the first WARPGROUP.DEPBAR; a back edge is not followed: the flash kernels wait before their
+loops end) for a write to those registers. Destinations are read as the first operand of each
+instruction that writes one (stores, branches and barriers write none), widened by .64 / .128
+suffixes."""
 import re
 import sys
 

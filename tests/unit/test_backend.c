@@ -1049,17 +1049,17 @@ static const mixer_case MIXERS_WG[] = {
     ATTN(KERN_MIXER_SOFTMAX, 1, 1000, 2, 2, 128, 0),  ATTN(KERN_MIXER_SOFTMAX, 2, 130, 4, 1, 64, 0),
 };
 static const op_case CASES_WG[] = {
-    {"flash fwd softmax T64 H2/2 d64 (one tile)", run_mixer, &MIXERS_WG[0], 5e-4},
-    {"flash fwd softmax T128 H2/1 d64 (two tiles)", run_mixer, &MIXERS_WG[1], 5e-4},
-    {"flash fwd softmax B2 T333 H4/2 d64", run_mixer, &MIXERS_WG[2], 5e-4},
-    {"flash fwd softmax T4096 H4/2 d64", run_mixer, &MIXERS_WG[3], 5e-4},
-    {"flash fwd window 300 T4096 H2/1 d64", run_mixer, &MIXERS_WG[4], 5e-4},
-    {"flash fwd window 1 T256 H2/2 d64", run_mixer, &MIXERS_WG[5], 5e-4},
-    {"flash fwd window 65 B2 T500 H4/1 d64", run_mixer, &MIXERS_WG[6], 5e-4},
-    {"flash fwd softmax T128 H2/2 d128 (two tiles)", run_mixer, &MIXERS_WG[7], 5e-4},
-    {"flash fwd window 17 B2 T200 H2/2 d128", run_mixer, &MIXERS_WG[8], 5e-4},
-    {"flash fwd window 100 T1027 H2/1 d128", run_mixer, &MIXERS_WG[9], 5e-4},
-    {"flash fwd softmax T1000 H2/2 d128", run_mixer, &MIXERS_WG[10], 5e-4},
+    {"flash softmax T64 H2/2 d64 (one tile)", run_mixer, &MIXERS_WG[0], 5e-4},
+    {"flash softmax T128 H2/1 d64 (two tiles)", run_mixer, &MIXERS_WG[1], 5e-4},
+    {"flash softmax B2 T333 H4/2 d64", run_mixer, &MIXERS_WG[2], 5e-4},
+    {"flash softmax T4096 H4/2 d64", run_mixer, &MIXERS_WG[3], 5e-4},
+    {"flash window 300 T4096 H2/1 d64", run_mixer, &MIXERS_WG[4], 5e-4},
+    {"flash window 1 T256 H2/2 d64", run_mixer, &MIXERS_WG[5], 5e-4},
+    {"flash window 65 B2 T500 H4/1 d64", run_mixer, &MIXERS_WG[6], 5e-4},
+    {"flash softmax T128 H2/2 d128 (two tiles)", run_mixer, &MIXERS_WG[7], 5e-4},
+    {"flash window 17 B2 T200 H2/2 d128", run_mixer, &MIXERS_WG[8], 5e-4},
+    {"flash window 100 T1027 H2/1 d128", run_mixer, &MIXERS_WG[9], 5e-4},
+    {"flash softmax T1000 H2/2 d128", run_mixer, &MIXERS_WG[10], 5e-4},
     {"flash softmax B2 T130 H4/1 d64", run_mixer, &MIXERS_WG[11], 5e-4},
 };
 
