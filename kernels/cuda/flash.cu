@@ -245,22 +245,7 @@ __global__ void __launch_bounds__(FWD_THR, D <= 64 ? 2 : 1)
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-        int row = wr + g + 8 * r;
-        if (row >= a.T) continue;
-        float inv = 1.f / l[r];
-        size_t yi = ((size_t)b * a.T + row) * ldq + (size_t)h * D;
-#pragma unroll
-        for (int dt = 0; dt < D / 8; dt++) {
-            float2 o = make_float2(acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
-            *reinterpret_cast<float2 *>(a.yo + yi + dt * 8 + 2 * t) = o;
-            if (y16) *reinterpret_cast<__nv_bfloat162 *>(y16 + yi + dt * 8 + 2 * t) = __float22bfloat162_rn(o);
-        }
-        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * KCU_LN2;
-    }
+    finish_rows<D>(acc, l, m, wr + g, t, b, h, a.T, a.nh, a.yo, y16, a.lse);
 }
 
 /* D_i = dy_i . y_i per (batch, head, row), layout [batch, n_head, seq]. Eight lanes a row, rows
@@ -345,24 +330,9 @@ __device__ __forceinline__ void bwd_dq(const fa_args &a, uint32_t sS, uint32_t s
                 }
             }
         }
-        /* Four consecutive floats per atomic (sm_90 float4 atomicAdd): lanes t and t ^ 1
-         * swap halves, so even t holds row g, columns 4 (t / 2) .. + 3 and odd t row g + 8. */
         float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D + wc;
-        const int odd = t & 1;
 #pragma unroll
-        for (int m = 0; m < MQ; m++) {
-            const int row = qt + wq + 16 * m + g + 8 * odd;
-#pragma unroll
-            for (int dt = 0; dt < DC / 8; dt++) {
-                const float *x = dqa[m][dt];
-                float send0 = odd ? x[0] : x[2], send1 = odd ? x[1] : x[3];
-                float got0 = __shfl_xor_sync(0xffffffffu, send0, 1), got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
-                float4 v = odd ? make_float4(got0, got1, x[2], x[3]) : make_float4(x[0], x[1], got0, got1);
-                v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
-                if (row < a.T)
-                    atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
-            }
-        }
+        for (int m = 0; m < MQ; m++) add_tile_atomic<DC / 8>(dqa[m], a.scale, dqb, ldq, qt + wq + 16 * m + g, t, a.T);
     }
 }
 

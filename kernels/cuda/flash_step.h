@@ -87,4 +87,51 @@ static __device__ __forceinline__ void probs(const float (&x)[4], float sl2, flo
     hi = pack2(p2, p3);
 }
 
+/* The forward's last step for a warp's rows r0 = wr + g and r0 + 8 of batch b, head h (rows at
+ * or past T are skipped): completes the row sums l over the quad, writes y = acc / l (FP32, and
+ * its bf16 copy when y16 is set; layout [B, T, nh, D]) and the natural log-sum-exp ([B, nh, T]).
+ * Both forwards end here. */
+template <int D>
+static __device__ __forceinline__ void finish_rows(const float (&acc)[D / 8][4], float (&l)[2], const float (&m)[2],
+                                                   int r0, int t, int b, int h, int T, int nh, float *y,
+                                                   __nv_bfloat16 *y16, float *lse) {
+    const size_t ld = (size_t)nh * D;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        const int row = r0 + 8 * r;
+        if (row >= T) continue;
+        const float inv = 1.f / l[r];
+        const size_t yi = ((size_t)b * T + row) * ld + (size_t)h * D;
+#pragma unroll
+        for (int dt = 0; dt < D / 8; dt++) {
+            const float2 v = make_float2(acc[dt][2 * r] * inv, acc[dt][2 * r + 1] * inv);
+            *reinterpret_cast<float2 *>(y + yi + dt * 8 + 2 * t) = v;
+            if (y16) *reinterpret_cast<__nv_bfloat162 *>(y16 + yi + dt * 8 + 2 * t) = __float22bfloat162_rn(v);
+        }
+        if (t == 0) lse[((size_t)b * nh + h) * T + row] = (m[r] + log2f(l[r])) * KCU_LN2;
+    }
+}
+
+/* Adds scale x to dst, x a warp's 16 x 8N tile in mma.sync's C layout (rows r0 = base + g and
+ * r0 + 8; rows at or past T are skipped), dst at the tile's row 0 of column 0, row stride ld:
+ * four consecutive floats per atomic (sm_90 float4 atomicAdd). Lanes t and t ^ 1 swap halves, so
+ * even t holds row r0, columns 4 (t / 2) .. + 3 of each n8 tile and odd t row r0 + 8. Both
+ * backwards add their dQ so. */
+template <int N>
+static __device__ __forceinline__ void add_tile_atomic(const float (&x)[N][4], float scale, float *dst, size_t ld,
+                                                       int r0, int t, int T) {
+    const int odd = t & 1, row = r0 + 8 * odd;
+#pragma unroll
+    for (int dt = 0; dt < N; dt++) {
+        const float send0 = odd ? x[dt][0] : x[dt][2], send1 = odd ? x[dt][1] : x[dt][3];
+        const float got0 = __shfl_xor_sync(0xffffffffu, send0, 1);
+        const float got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
+        float4 v = odd ? make_float4(got0, got1, x[dt][2], x[dt][3]) : make_float4(x[dt][0], x[dt][1], got0, got1);
+        v.x *= scale, v.y *= scale, v.z *= scale, v.w *= scale;
+        if (row < T) atomicAdd(reinterpret_cast<float4 *>(dst + (size_t)row * ld + dt * 8 + 4 * (t >> 1)), v);
+    }
+}
+
 #endif

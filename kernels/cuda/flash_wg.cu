@@ -139,22 +139,7 @@ __global__ void __launch_bounds__(THR, D <= 64 ? 2 : 1) wg_fwd_kernel(wg_args a)
         fence_operand(o);
         fence_operand(pa);
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-        const int row = wr + g + 8 * r;
-        if (row >= a.T) continue;
-        const float inv = 1.f / l[r];
-        const size_t yi = ((size_t)b * a.T + row) * ldq + (size_t)h * D;
-#pragma unroll
-        for (int dt = 0; dt < D / 8; dt++) {
-            const float2 v = make_float2(o[dt][2 * r] * inv, o[dt][2 * r + 1] * inv);
-            *reinterpret_cast<float2 *>(a.y + yi + dt * 8 + 2 * t) = v;
-            if (a.y16) *reinterpret_cast<__nv_bfloat162 *>(a.y16 + yi + dt * 8 + 2 * t) = __float22bfloat162_rn(v);
-        }
-        if (t == 0) a.lse[((size_t)b * a.nh + h) * a.T + row] = (m[r] + log2f(l[r])) * KCU_LN2;
-    }
+    finish_rows<D>(o, l, m, wr + g, t, b, h, a.T, a.nh, a.y, a.y16, a.lse);
 }
 
 template <int D> void launch(const kern_mixer_shape *s, const wg_args &a) {

@@ -185,22 +185,9 @@ __global__ void __launch_bounds__(THR, 1) wgb_kernel(wgb_args a) {
             wgmma_commit();
             wgmma_wait0();
             fence_operand(dq);
-            /* four consecutive floats per atomic: lanes t and t ^ 1 swap halves, so even t holds
-             * row g, columns 4 (t / 2) .. + 3 and odd t row g + 8 (as flash.cu's bwd_dq) */
             const size_t ldq = (size_t)a.nh * D;
-            float *dqb = a.dq + (size_t)b * a.T * ldq + (size_t)h * D;
-            const int odd = t & 1, row = qt + warp * 16 + g + 8 * odd;
-#pragma unroll
-            for (int dt = 0; dt < D / 8; dt++) {
-                const float *x = dq[dt];
-                const float send0 = odd ? x[0] : x[2], send1 = odd ? x[1] : x[3];
-                const float got0 = __shfl_xor_sync(0xffffffffu, send0, 1);
-                const float got1 = __shfl_xor_sync(0xffffffffu, send1, 1);
-                float4 v = odd ? make_float4(got0, got1, x[2], x[3]) : make_float4(x[0], x[1], got0, got1);
-                v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
-                if (row < a.T)
-                    atomicAdd(reinterpret_cast<float4 *>(dqb + (size_t)row * ldq + dt * 8 + 4 * (t >> 1)), v);
-            }
+            add_tile_atomic<D / 8>(dq, a.scale, a.dq + (size_t)b * a.T * ldq + (size_t)h * D, ldq,
+                                   qt + warp * 16 + g, t, a.T);
         }
         wgmma_wait0();
         fence_operand(dv);
