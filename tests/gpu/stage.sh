@@ -25,6 +25,6 @@ strip "$dest/scalelab" "$dest/test_backend" "$dest/bench_cuda"
 (cd "$dest" && tar cJf bins.tar.xz scalelab test_backend bench_cuda && rm scalelab test_backend bench_cuda)
 cp "$root/$build"/lib/* "$dest/lib/"
 cp "$root"/configs/*.yaml "$dest/configs/"
-cp "$root/tests/gpu/run_on_device.sh" "$root/tests/gpu/variants.sh" "$root/tests/gpu/ab.sh" "$root/tests/gpu/step_gaps.sh" "$root/tests/gpu/ncu_diff.py" "$root/tests/gpu/hgmma_regs.py" "$root/tests/bench/peer_torch.py" "$root/tests/bench/bench_pack.sh" "$dest/"
+cp "$root/tests/gpu/run_on_device.sh" "$root/tests/gpu/variants.sh" "$root/tests/gpu/ab.sh" "$root/tests/gpu/step_gaps.sh" "$root/tests/gpu/ncu_diff.py" "$root/tests/gpu/hgmma_regs.py" "$root/tests/gpu/ncu_sol.py" "$root/tests/bench/peer_torch.py" "$root/tests/bench/bench_pack.sh" "$dest/"
 git -C "$root" rev-parse --short HEAD > "$dest/COMMIT"
 du -sh "$dest"
