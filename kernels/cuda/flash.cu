@@ -762,13 +762,7 @@ template <int D> size_t fwd_smem() { return (size_t)2 * FWD_STAGES * 64 * (D + 8
 
 fa_args args_of(const kern_mixer_shape *s) {
     fa_args a = {};
-    a.B = s->batch;
-    a.T = s->seq;
-    a.nh = s->n_head;
-    a.nkv = s->n_kv_head;
-    a.group = a.nh / a.nkv;
-    a.W = kcu_attn_window(s);
-    a.scale = (float)s->scale;
+    kcu_flash_shape(a, s);
     return a;
 }
 

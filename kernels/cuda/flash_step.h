@@ -1,14 +1,24 @@
-/* The online softmax step (FlashAttention-2) that both bf16 flash forwards take per key
- * (sub-)tile: flash.cu's fwd_kernel (mma.sync, 32-key sub-tiles) and flash_wg.cu's (wgmma,
- * 64-key tiles). Both hold a warp's 16 query rows of scores in mma.sync's C layout (rows g and
- * g + 8, columns 2t, 2t + 1 of each n8 tile; wgmma's accumulators repeat it over n). Private
- * to kernels/cuda/; every function is forced inline. */
+/* What the bf16 flash kernels share: the online softmax step (FlashAttention-2) that both
+ * forwards take per key (sub-)tile, flash.cu's fwd_kernel (mma.sync, 32-key sub-tiles) and
+ * flash_wg.cu's (wgmma, 64-key tiles); the forwards' last step; the backwards' dQ add; the
+ * argument structs' shape. The kernels hold a warp's 16 query rows in mma.sync's C layout (rows
+ * g and g + 8, columns 2t, 2t + 1 of each n8 tile; wgmma's accumulators repeat it over n).
+ * Private to kernels/cuda/; every device function is forced inline. */
 #ifndef SCALELAB_KERNELS_CUDA_FLASH_STEP_H
 #define SCALELAB_KERNELS_CUDA_FLASH_STEP_H
 
 #include <cmath>
 
 #include "kernels/cuda/mma.h"
+#include "kernels/cuda/plan.h"
+
+/* The shape every flash kernel's argument struct carries (fields T, nh, nkv, group, W, B, scale):
+ * flash.cu's fa_args and flash_wg*.cu's wg_args and wgb_args, filled here once from the mixer's. */
+template <class A> static inline void kcu_flash_shape(A &a, const kern_mixer_shape *s) {
+    a.B = s->batch, a.T = s->seq, a.nh = s->n_head, a.nkv = s->n_kv_head, a.group = a.nh / a.nkv;
+    a.W = kcu_attn_window(s);
+    a.scale = (float)s->scale;
+}
 
 /* log2(e) and ln(2): the flash kernels' exponentials are base 2 (ex2), their log-sum-exp natural. */
 constexpr float KCU_LOG2E = 1.4426950408889634f, KCU_LN2 = 0.6931471805599453f;

@@ -178,9 +178,7 @@ void kcu_flash_wg_forward(const kern_mixer_shape *s, const float *q, const __nv_
     kcu_need_sm90a("flash forward on wgmma", "SCALELAB_FLASH_WG=0");
     wg_args a = {};
     a.q = q, a.k16 = k16, a.v16 = v16, a.y = y, a.lse = lse, a.y16 = y16;
-    a.B = s->batch, a.T = s->seq, a.nh = s->n_head, a.nkv = s->n_kv_head, a.group = a.nh / a.nkv;
-    a.W = kcu_attn_window(s);
-    a.scale = (float)s->scale;
+    kcu_flash_shape(a, s);
     if (s->head_dim == 64) launch<64>(s, a);
     else launch<128>(s, a);
 }

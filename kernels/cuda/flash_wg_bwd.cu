@@ -218,9 +218,7 @@ void kcu_flash_wg_backward(const kern_mixer_shape *s, const __nv_bfloat16 *q16, 
     kcu_need_sm90a("flash backward on wgmma", "SCALELAB_FLASH_BWD_WG=0");
     wgb_args a = {};
     a.q16 = q16, a.y16 = y16, a.k = k, a.v = v, a.lse = lse, a.dd = dd, a.dq = dq, a.dk = dk, a.dv = dv;
-    a.B = s->batch, a.T = s->seq, a.nh = s->n_head, a.nkv = s->n_kv_head, a.group = a.nh / a.nkv;
-    a.W = kcu_attn_window(s);
-    a.scale = (float)s->scale;
+    kcu_flash_shape(a, s);
     constexpr size_t sm = wgb_smem<64>::launch_bytes();
     static bool set = [] {
         KCU_CHECK(cudaFuncSetAttribute(wgb_kernel<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
