@@ -125,7 +125,7 @@ static __device__ __forceinline__ void finish_rows(const float (&acc)[D / 8][4],
 }
 
 /* Adds scale x to dst, x a warp's 16 x 8N tile in mma.sync's C layout (rows r0 = base + g and
- * r0 + 8; rows at or past T are skipped), dst at the tile's row 0 of column 0, row stride ld:
+ * r0 + 8; rows at or past T are skipped), dst at row 0 of the tile's first column, row stride ld:
  * four consecutive floats per atomic (sm_90 float4 atomicAdd). Lanes t and t ^ 1 swap halves, so
  * even t holds row r0, columns 4 (t / 2) .. + 3 of each n8 tile and odd t row r0 + 8. Both
  * backwards add their dQ so. */
